@@ -115,14 +115,16 @@ void buf_reset(struct buf *b)
 static int buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need;
-	if (extra > b->cap || b->len > b->cap - extra)
+	/* The last test keeps need (len + extra + 1) from wrapping when cap is SIZE_MAX. */
+	if (extra > b->cap || b->len > b->cap - extra || b->len + extra == SIZE_MAX)
 		return -1;
 	need = b->len + extra + 1;
 	if (need > b->alloc) {
 		size_t na = b->alloc ? b->alloc : 256;
 		while (na < need)
-			na *= 2;
-		if (na > b->cap + 1)
+			na = na <= SIZE_MAX / 2 ? na * 2 : need;
+		/* Not "na > cap + 1": cap + 1 wraps to 0 when cap is SIZE_MAX. */
+		if (na - 1 > b->cap)
 			na = b->cap + 1;
 		b->data = xrealloc(b->data, na);
 		b->alloc = na;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# test.sh: THE test command. Installs missing packages, builds build/
+# (RelWithDebInfo) and build-asan/ (ASan + UBSan), runs the unit suites under
+# the sanitizers and then every suite (unit + integration: real PostgreSQL,
+# librdkafka mock broker, fake model) in build/. Runs from any directory.
+# Exits non-zero if any step fails; the last line is a one-line summary.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+cd "$ROOT"
+
+JOBS=2
+START=$SECONDS
+passed=()
+failed=()
+
+# Sanitizer failures must fail the test, with a stack.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+# step NAME COMMAND...: run it, record the outcome, return its status.
+step() {
+	local name=$1 t0=$SECONDS
+	shift
+	printf '\n==> %s: %s\n' "$name" "$*"
+	if "$@"; then
+		passed+=("$name")
+		printf '==> %s: ok (%d s)\n' "$name" $((SECONDS - t0))
+		return 0
+	fi
+	failed+=("$name")
+	printf '==> %s: FAILED (%d s)\n' "$name" $((SECONDS - t0)) >&2
+	return 1
+}
+
+summary() {
+	local secs=$((SECONDS - START))
+	if ((${#failed[@]} == 0)); then
+		printf '\ntest.sh: PASS (%s) in %d s\n' "${passed[*]}" "$secs"
+		exit 0
+	fi
+	printf '\ntest.sh: FAIL (failed: %s; passed: %s) in %d s\n' \
+		"${failed[*]}" "${passed[*]:-none}" "$secs"
+	exit 1
+}
+
+# Without packages or a build there is nothing to test: stop at the first failure.
+step install-deps deploy/install-deps.sh || summary
+step configure cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo || summary
+step build cmake --build build -j"$JOBS" || summary
+step configure-asan cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DTRIAGED_SANITIZE=ON || summary
+step build-asan cmake --build build-asan -j"$JOBS" || summary
+
+# Run both test sets even if the first fails, so one run shows everything.
+step unit-asan ctest --test-dir build-asan -L unit --output-on-failure --no-tests=error || true
+step all ctest --test-dir build --output-on-failure -j1 --no-tests=error || true
+
+summary

@@ -1,0 +1,589 @@
+/*
+ * db: see db.h. Owns the libpq connection, the pending-item queues and the
+ * FIFO of batches in flight. Must never block the loop: connect with
+ * PQconnectPoll, send and flush with non-blocking libpq, read only when the
+ * socket is readable.
+ */
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+#define DB_MAX_INFLIGHT_BATCHES 4
+
+static const char *const kind_name[DB__KINDS] = {"claim", "store"};
+static const char *const kind_sql[DB__KINDS] = {
+	"SELECT idx, ticket_pk, revision, state FROM triaged_claim($1::jsonb)",
+	"SELECT idx, result_id, inserted FROM triaged_store($1::jsonb)",
+};
+
+struct db_item {
+	enum db_kind kind;
+	json_object *payload;
+	db_item_fn *cb;
+	void *arg;
+	int solo; /* send alone: its batch failed for data */
+	struct db_item *next;
+};
+
+struct db_batch {
+	enum db_kind kind; /* -1 for the prepare batch */
+	struct db_item *items;
+	size_t nitems;
+	PGresult *res;
+	int got_error;
+	double sent_ms;
+	struct db_batch *next;
+};
+
+enum db_state { DB_ST_DOWN, DB_ST_CONNECTING, DB_ST_PREPARING, DB_ST_UP };
+
+struct db {
+	struct event_base *base;
+	char *conninfo;
+	int batch_size;
+	int reconnect_max_ms;
+	int backoff_ms;
+	db_state_fn *state_cb;
+	void *state_arg;
+
+	PGconn *conn;
+	enum db_state state;
+	struct event *ev_sock;
+	int ev_sock_fd;
+	short ev_sock_what;
+	struct event *ev_retry;
+	struct event *ev_pump; /* deferred: everything submitted in one loop pass shares a batch */
+
+	/* pending items per kind, FIFO */
+	struct db_item *qhead[DB__KINDS], *qtail[DB__KINDS];
+	size_t qlen[DB__KINDS];
+	/* batches in flight, FIFO */
+	struct db_batch *bhead, *btail;
+	int nbatches;
+	size_t inflight_items;
+
+	struct db_stats stats;
+	int reported_up;
+};
+
+static void db_on_socket(evutil_socket_t fd, short what, void *arg);
+static void db_connect_start(struct db *db);
+static void db_pump(struct db *db);
+
+static double now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+static void db_report(struct db *db, int up)
+{
+	if (db->reported_up == up)
+		return;
+	db->reported_up = up;
+	if (db->state_cb)
+		db->state_cb(db->state_arg, up);
+}
+
+/* Register interest in the socket: what is EV_READ and/or EV_WRITE. */
+static void db_watch(struct db *db, short what)
+{
+	int fd = db->conn ? PQsocket(db->conn) : -1;
+	if (db->ev_sock && (fd != db->ev_sock_fd || what != db->ev_sock_what)) {
+		event_free(db->ev_sock);
+		db->ev_sock = NULL;
+	}
+	if (fd < 0 || what == 0)
+		return;
+	if (db->ev_sock == NULL) {
+		db->ev_sock = event_new(db->base, fd, what | EV_PERSIST, db_on_socket, db);
+		db->ev_sock_fd = fd;
+		db->ev_sock_what = what;
+		event_add(db->ev_sock, NULL);
+	}
+}
+
+static void queue_push_front(struct db *db, struct db_item *it)
+{
+	enum db_kind k = it->kind;
+	it->next = db->qhead[k];
+	db->qhead[k] = it;
+	if (db->qtail[k] == NULL)
+		db->qtail[k] = it;
+	db->qlen[k]++;
+}
+
+static void queue_push_back(struct db *db, struct db_item *it)
+{
+	enum db_kind k = it->kind;
+	it->next = NULL;
+	if (db->qtail[k])
+		db->qtail[k]->next = it;
+	else
+		db->qhead[k] = it;
+	db->qtail[k] = it;
+	db->qlen[k]++;
+}
+
+static void item_free(struct db_item *it)
+{
+	json_object_put(it->payload);
+	free(it);
+}
+
+static void batch_free(struct db_batch *b)
+{
+	if (b->res)
+		PQclear(b->res);
+	free(b);
+}
+
+/* Put every in-flight item back at the front of its queue, in order. */
+static void requeue_inflight(struct db *db)
+{
+	struct db_batch *b, *bn;
+	/* Walk batches newest first so that older items end up in front. */
+	struct db_batch *rev = NULL;
+	for (b = db->bhead; b; b = bn) {
+		bn = b->next;
+		b->next = rev;
+		rev = b;
+	}
+	for (b = rev; b; b = bn) {
+		bn = b->next;
+		/* reverse the item list of this batch onto the queue fronts */
+		struct db_item *items_rev = NULL, *it, *itn;
+		for (it = b->items; it; it = itn) {
+			itn = it->next;
+			it->next = items_rev;
+			items_rev = it;
+		}
+		for (it = items_rev; it; it = itn) {
+			itn = it->next;
+			queue_push_front(db, it);
+		}
+		b->items = NULL;
+		batch_free(b);
+	}
+	db->bhead = db->btail = NULL;
+	db->nbatches = 0;
+	db->inflight_items = 0;
+}
+
+static void db_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_connect_start(arg);
+}
+
+static void db_pump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_pump(arg);
+}
+
+static void db_fail(struct db *db, const char *why)
+{
+	const char *msg = db->conn ? PQerrorMessage(db->conn) : "";
+	char q[512];
+	struct timeval tv;
+
+	log_warn("database connection lost", "reason=%s error=%s retry_ms=%d", why,
+		 log_quote(q, sizeof(q), msg), db->backoff_ms);
+	if (db->ev_sock) {
+		event_free(db->ev_sock);
+		db->ev_sock = NULL;
+	}
+	if (db->conn) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+	requeue_inflight(db);
+	db->state = DB_ST_DOWN;
+	db_report(db, 0);
+	tv.tv_sec = db->backoff_ms / 1000;
+	tv.tv_usec = (db->backoff_ms % 1000) * 1000;
+	evtimer_add(db->ev_retry, &tv);
+	db->backoff_ms = db->backoff_ms * 2 > db->reconnect_max_ms ? db->reconnect_max_ms
+								     : db->backoff_ms * 2;
+	db->stats.reconnects++;
+}
+
+static int db_flush(struct db *db)
+{
+	int r = PQflush(db->conn);
+	if (r < 0)
+		return -1;
+	db_watch(db, r == 1 ? (EV_READ | EV_WRITE) : EV_READ);
+	return 0;
+}
+
+static void batch_append(struct db *db, struct db_batch *b)
+{
+	b->next = NULL;
+	if (db->btail)
+		db->btail->next = b;
+	else
+		db->bhead = b;
+	db->btail = b;
+	db->nbatches++;
+	db->inflight_items += b->nitems;
+}
+
+static int db_send_prepare(struct db *db)
+{
+	struct db_batch *b;
+	for (int k = 0; k < DB__KINDS; k++) {
+		if (!PQsendPrepare(db->conn, kind_name[k], kind_sql[k], 1, NULL))
+			return -1;
+	}
+	if (!PQpipelineSync(db->conn))
+		return -1;
+	b = xcalloc(1, sizeof(*b));
+	b->kind = (enum db_kind) - 1;
+	b->sent_ms = now_ms();
+	batch_append(db, b);
+	return db_flush(db);
+}
+
+static void db_connected(struct db *db)
+{
+	if (PQsetnonblocking(db->conn, 1) != 0 || PQenterPipelineMode(db->conn) != 1 ||
+	    db_send_prepare(db) < 0) {
+		db_fail(db, "setup");
+		return;
+	}
+	db->state = DB_ST_PREPARING;
+}
+
+static void db_connect_poll(struct db *db)
+{
+	switch (PQconnectPoll(db->conn)) {
+	case PGRES_POLLING_READING:
+		db_watch(db, EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		db_watch(db, EV_WRITE);
+		break;
+	case PGRES_POLLING_OK:
+		db_connected(db);
+		break;
+	case PGRES_POLLING_FAILED:
+	default:
+		db_fail(db, "connect");
+		break;
+	}
+}
+
+static void db_connect_start(struct db *db)
+{
+	db->conn = PQconnectStart(db->conninfo);
+	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD) {
+		db_fail(db, "connect");
+		return;
+	}
+	db->state = DB_ST_CONNECTING;
+	db_connect_poll(db);
+}
+
+/* Build and send one batch of kind k from the queue. */
+static int db_send_batch(struct db *db, enum db_kind k)
+{
+	struct db_batch *b = xcalloc(1, sizeof(*b));
+	json_object *arr = json_object_new_array();
+	struct db_item *it, **tailp = &b->items;
+	const char *params[1];
+	int limit = db->batch_size;
+
+	if (db->qhead[k] && db->qhead[k]->solo)
+		limit = 1;
+	while (db->qhead[k] && (int)b->nitems < limit) {
+		it = db->qhead[k];
+		if (it->solo && b->nitems > 0)
+			break;
+		db->qhead[k] = it->next;
+		if (db->qhead[k] == NULL)
+			db->qtail[k] = NULL;
+		db->qlen[k]--;
+		it->next = NULL;
+		*tailp = it;
+		tailp = &it->next;
+		json_object_array_add(arr, json_object_get(it->payload));
+		b->nitems++;
+	}
+	b->kind = k;
+	b->sent_ms = now_ms();
+	params[0] = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);
+	int ok = PQsendQueryPrepared(db->conn, kind_name[k], 1, params, NULL, NULL, 0) &&
+		 PQpipelineSync(db->conn);
+	json_object_put(arr);
+	batch_append(db, b);
+	if (!ok)
+		return -1;
+	return 0;
+}
+
+/* Send what the queues hold, as far as the in-flight limit allows. */
+static void db_pump(struct db *db)
+{
+	int sent = 0;
+	if (db->state != DB_ST_UP)
+		return;
+	while (db->nbatches < DB_MAX_INFLIGHT_BATCHES) {
+		/* Store first: it finishes tickets and frees memory; claims feed new work. */
+		enum db_kind k = db->qlen[DB_STORE] ? DB_STORE : DB_CLAIM;
+		if (db->qlen[k] == 0)
+			break;
+		if (db_send_batch(db, k) < 0) {
+			db_fail(db, "send");
+			return;
+		}
+		sent = 1;
+	}
+	if (sent && db_flush(db) < 0)
+		db_fail(db, "flush");
+}
+
+static int is_retryable_sqlstate(const char *st)
+{
+	if (st == NULL)
+		return 1;
+	/* connection exceptions, shutdown, serialization/deadlock, resources */
+	return strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0 || strcmp(st, "40001") == 0 ||
+	       strcmp(st, "40P01") == 0 || strncmp(st, "53", 2) == 0;
+}
+
+static void batch_complete(struct db *db, struct db_batch *b)
+{
+	struct db_item *it, *itn;
+	double ms = now_ms() - b->sent_ms;
+	PGresult *res = b->res;
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	db->inflight_items -= b->nitems;
+	if ((int)b->kind < 0) { /* prepare */
+		if (st != PGRES_COMMAND_OK) {
+			db_fail(db, "prepare");
+			batch_free(b);
+			return;
+		}
+		log_info("database connected", "batch_size=%d", db->batch_size);
+		db->state = DB_ST_UP;
+		db->backoff_ms = 100;
+		batch_free(b);
+		db_report(db, 1);
+		return;
+	}
+	db->stats.batches++;
+	db->stats.items += b->nitems;
+	db->stats.last_batch_ms = ms;
+	db->stats.total_batch_ms += ms;
+
+	if (st != PGRES_TUPLES_OK) {
+		const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		const char *msg = res ? PQresultErrorMessage(res) : "no result";
+		char q[512];
+		db->stats.batch_errors++;
+		if (is_retryable_sqlstate(sqlstate) || st == PGRES_PIPELINE_ABORTED) {
+			/* transient: put the items back in front and retry */
+			struct db_item *rev = NULL;
+			for (it = b->items; it; it = itn) {
+				itn = it->next;
+				it->next = rev;
+				rev = it;
+			}
+			for (it = rev; it; it = itn) {
+				itn = it->next;
+				queue_push_front(db, it);
+			}
+			log_warn("database batch failed, retrying", "kind=%s items=%zu sqlstate=%s error=%s",
+				 kind_name[b->kind], b->nitems, sqlstate ? sqlstate : "none",
+				 log_quote(q, sizeof(q), msg));
+		} else if (b->nitems > 1) {
+			/* a data error in one item: resend each alone to find it */
+			struct db_item *rev = NULL;
+			for (it = b->items; it; it = itn) {
+				itn = it->next;
+				it->next = rev;
+				rev = it;
+			}
+			for (it = rev; it; it = itn) {
+				itn = it->next;
+				it->solo = 1;
+				queue_push_front(db, it);
+			}
+			log_warn("database batch rejected, splitting", "kind=%s items=%zu sqlstate=%s",
+				 kind_name[b->kind], b->nitems, sqlstate ? sqlstate : "none");
+		} else {
+			it = b->items;
+			log_error("database rejected item", "kind=%s sqlstate=%s error=%s",
+				  kind_name[b->kind], sqlstate ? sqlstate : "none",
+				  log_quote(q, sizeof(q), msg));
+			it->cb(it->arg, NULL, msg);
+			item_free(it);
+		}
+		b->items = NULL;
+		batch_free(b);
+		return;
+	}
+
+	/* map rows to items by idx */
+	{
+		size_t n = b->nitems, i = 0;
+		struct db_item **arr = xcalloc(n, sizeof(*arr));
+		char *done = xcalloc(n, 1);
+		int nrows = PQntuples(res), ncols = PQnfields(res);
+		for (it = b->items; it; it = it->next)
+			arr[i++] = it;
+		for (int r = 0; r < nrows; r++) {
+			int64_t idx;
+			struct db_row row;
+			if (PQgetisnull(res, r, 0) || parse_int64(PQgetvalue(res, r, 0), 0,
+								  (int64_t)n - 1, &idx) < 0 || done[idx])
+				continue;
+			row.ncols = ncols < DB_MAX_COLS ? ncols : DB_MAX_COLS;
+			for (int c = 0; c < row.ncols; c++)
+				row.cols[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+			done[idx] = 1;
+			arr[idx]->cb(arr[idx]->arg, &row, NULL);
+		}
+		for (i = 0; i < n; i++) {
+			if (!done[i])
+				arr[i]->cb(arr[i]->arg, NULL, "database returned no row for the item");
+			item_free(arr[i]);
+		}
+		free(arr);
+		free(done);
+	}
+	b->items = NULL;
+	batch_free(b);
+}
+
+static void db_read(struct db *db)
+{
+	if (!PQconsumeInput(db->conn)) {
+		db_fail(db, "read");
+		return;
+	}
+	while (db->bhead && !PQisBusy(db->conn)) {
+		PGresult *res = PQgetResult(db->conn);
+		struct db_batch *b = db->bhead;
+		if (res == NULL)
+			continue; /* end of one query's results */
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			db->bhead = b->next;
+			if (db->bhead == NULL)
+				db->btail = NULL;
+			db->nbatches--;
+			batch_complete(db, b);
+			if (db->conn == NULL)
+				return; /* failed during completion */
+			continue;
+		}
+		if (b->res == NULL || (PQresultStatus(b->res) == PGRES_COMMAND_OK &&
+				       PQresultStatus(res) != PGRES_COMMAND_OK)) {
+			if (b->res)
+				PQclear(b->res);
+			b->res = res;
+		} else {
+			PQclear(res);
+		}
+	}
+	if (PQstatus(db->conn) == CONNECTION_BAD) {
+		db_fail(db, "status");
+		return;
+	}
+	db_pump(db);
+}
+
+static void db_on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	struct db *db = arg;
+	if (db->state == DB_ST_CONNECTING) {
+		db_connect_poll(db);
+		return;
+	}
+	if (what & EV_WRITE) {
+		if (db_flush(db) < 0) {
+			db_fail(db, "flush");
+			return;
+		}
+	}
+	if (what & EV_READ)
+		db_read(db);
+}
+
+struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
+		  int reconnect_max_ms, db_state_fn *state_cb, void *state_arg)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+	db->base = base;
+	db->conninfo = xstrdup(conninfo);
+	db->batch_size = batch_size > 0 ? batch_size : 1;
+	db->reconnect_max_ms = reconnect_max_ms > 100 ? reconnect_max_ms : 100;
+	db->backoff_ms = 100;
+	db->state_cb = state_cb;
+	db->state_arg = state_arg;
+	db->ev_sock_fd = -1;
+	db->reported_up = -1;
+	db->ev_retry = evtimer_new(base, db_retry_cb, db);
+	db->ev_pump = event_new(base, -1, 0, db_pump_cb, db);
+	db_connect_start(db);
+	return db;
+}
+
+void db_free(struct db *db)
+{
+	struct db_item *it, *itn;
+	if (db == NULL)
+		return;
+	if (db->ev_sock)
+		event_free(db->ev_sock);
+	event_free(db->ev_retry);
+	event_free(db->ev_pump);
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	requeue_inflight(db);
+	for (int k = 0; k < DB__KINDS; k++) {
+		for (it = db->qhead[k]; it; it = itn) {
+			itn = it->next;
+			item_free(it);
+		}
+	}
+	free(db->conninfo);
+	free(db);
+}
+
+void db_submit(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb, void *arg)
+{
+	struct db_item *it = xcalloc(1, sizeof(*it));
+	it->kind = kind;
+	it->payload = payload;
+	it->cb = cb;
+	it->arg = arg;
+	queue_push_back(db, it);
+	if (!event_pending(db->ev_pump, EV_TIMEOUT, NULL))
+		event_active(db->ev_pump, EV_TIMEOUT, 0);
+}
+
+int db_is_up(const struct db *db)
+{
+	return db->state == DB_ST_UP;
+}
+
+size_t db_pending(const struct db *db)
+{
+	return db->qlen[DB_CLAIM] + db->qlen[DB_STORE] + db->inflight_items;
+}
+
+void db_get_stats(const struct db *db, struct db_stats *out)
+{
+	*out = db->stats;
+}

@@ -1,0 +1,60 @@
+/*
+ * db: the PostgreSQL connection of the daemon, on the libevent loop.
+ * Non-blocking libpq in pipeline mode with prepared statements. Callers
+ * submit items of a kind (claim, store); items are grouped into batches (one
+ * JSON array, one statement, one commit: group commit) as the connection
+ * allows, up to DB_MAX_INFLIGHT_BATCHES in flight. A lost connection re-sends
+ * every unanswered item after reconnecting (the SQL functions are
+ * idempotent); a batch rejected for its data is split so that only the bad
+ * item fails. Never blocks; never exits.
+ */
+#ifndef TRIAGED_DB_H
+#define TRIAGED_DB_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "util.h"
+
+enum db_kind { DB_CLAIM, DB_STORE, DB__KINDS };
+
+#define DB_MAX_COLS 8
+
+struct db_row {
+	int ncols;
+	const char *cols[DB_MAX_COLS]; /* borrowed, valid during the callback; NULL for SQL NULL */
+};
+
+/*
+ * Item completion: row is the function's result row for this item, or NULL
+ * with err set when the item was rejected on its own (a data error that
+ * retrying cannot fix). Called exactly once per submitted item.
+ */
+typedef void db_item_fn(void *arg, const struct db_row *row, const char *err);
+/* Connection state change: up = 1 when ready, 0 when lost. */
+typedef void db_state_fn(void *arg, int up);
+
+struct db;
+
+/* Returns a new db that connects in the background; free with db_free(). */
+struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
+		  int reconnect_max_ms, db_state_fn *state_cb, void *state_arg);
+void db_free(struct db *db);
+
+/* Queue an item; payload is stolen (json-c reference). cb is called exactly once. */
+void db_submit(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb, void *arg);
+
+int db_is_up(const struct db *db);
+/* Items queued or in flight. */
+size_t db_pending(const struct db *db);
+
+struct db_stats {
+	unsigned long long batches, items, batch_errors, reconnects;
+	double last_batch_ms;
+	double total_batch_ms;
+};
+void db_get_stats(const struct db *db, struct db_stats *out);
+
+#endif

@@ -1,0 +1,380 @@
+/*
+ * llm: see llm.h. Owns the curl multi handle, its socket and timer events,
+ * and the requests. Must never call curl_easy_perform or curl_multi_poll:
+ * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when
+ * to time out (CURLMOPT_TIMERFUNCTION); libevent calls back into
+ * curl_multi_socket_action. Errors end the request, never the process.
+ */
+#include "llm.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "backoff.h"
+#include "log.h"
+
+struct llm_client {
+	struct event_base *base;
+	char *name;
+	char *url;
+	CURLM *multi;
+	struct event *ev_timer;
+	struct curl_slist *headers;
+	long timeout_ms, connect_timeout_ms;
+	size_t max_response;
+	size_t max_concurrency;
+	size_t in_flight;
+	/* requests waiting for a slot, FIFO */
+	struct llm_req *wait_head, *wait_tail;
+	size_t waiting;
+	struct llm_req *running; /* transfers added to the multi handle */
+};
+
+struct llm_req {
+	struct llm_client *c;
+	CURL *easy;
+	char *body;
+	struct buf resp;
+	int too_large;
+	int has_retry_after;
+	uint32_t retry_after_ms;
+	llm_done_fn *cb;
+	void *arg;
+	int cancelled;
+	double queued_at, started_at;
+	char errbuf[CURL_ERROR_SIZE];
+	struct llm_req *next;                 /* wait queue */
+	struct llm_req *run_prev, *run_next;  /* running list */
+};
+
+/* Per-socket context that curl hands back to us. */
+struct llm_sock {
+	struct event *ev;
+	struct llm_client *c;
+};
+
+static double now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+static void req_free(struct llm_req *r)
+{
+	if (r == NULL)
+		return;
+	if (r->easy)
+		curl_easy_cleanup(r->easy);
+	free(r->body);
+	buf_cleanup(&r->resp);
+	free(r);
+}
+
+static void check_done(struct llm_client *c);
+static void start_waiting(struct llm_client *c);
+
+static void run_link(struct llm_client *c, struct llm_req *r)
+{
+	r->run_prev = NULL;
+	r->run_next = c->running;
+	if (c->running)
+		c->running->run_prev = r;
+	c->running = r;
+	c->in_flight++;
+}
+
+static void run_unlink(struct llm_client *c, struct llm_req *r)
+{
+	if (r->run_prev)
+		r->run_prev->run_next = r->run_next;
+	else
+		c->running = r->run_next;
+	if (r->run_next)
+		r->run_next->run_prev = r->run_prev;
+	r->run_prev = r->run_next = NULL;
+	c->in_flight--;
+}
+
+static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
+{
+	struct llm_result res;
+	long status = 0;
+
+	memset(&res, 0, sizeof(res));
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	res.http_status = status;
+	res.transport_error = (int)code;
+	res.error = "";
+	if (r->too_large) {
+		res.transport_error = CURLE_WRITE_ERROR;
+		res.error = "response body exceeds max_response_bytes";
+	} else if (code != CURLE_OK) {
+		res.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(code);
+	}
+	res.body = r->resp.data ? r->resp.data : "";
+	res.body_len = r->resp.len;
+	res.has_retry_after = r->has_retry_after;
+	res.retry_after_ms = r->retry_after_ms;
+	res.latency_ms = now_ms() - r->started_at;
+	res.queued_ms = r->started_at - r->queued_at;
+	if (!r->cancelled && r->cb)
+		r->cb(r->arg, &res);
+	req_free(r);
+}
+
+static void check_done(struct llm_client *c)
+{
+	CURLMsg *m;
+	int left;
+	while ((m = curl_multi_info_read(c->multi, &left))) {
+		struct llm_req *r = NULL;
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		curl_multi_remove_handle(c->multi, m->easy_handle);
+		run_unlink(c, r);
+		finish(c, r, m->data.result);
+	}
+	start_waiting(c);
+}
+
+static void on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct llm_client *c = arg;
+	int running, action = 0;
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(c->multi, fd, action, &running);
+	check_done(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct llm_client *c = arg;
+	int running;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct llm_client *c = userp;
+	if (timeout_ms < 0) {
+		evtimer_del(c->ev_timer);
+	} else {
+		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+		evtimer_add(c->ev_timer, &tv);
+	}
+	return 0;
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct llm_client *c = userp;
+	struct llm_sock *ks = socketp;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (ks) {
+			event_free(ks->ev);
+			free(ks);
+			curl_multi_assign(c->multi, s, NULL);
+		}
+		return 0;
+	}
+	short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+		     ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	if (ks == NULL) {
+		ks = xcalloc(1, sizeof(*ks));
+		ks->c = c;
+		curl_multi_assign(c->multi, s, ks);
+	} else {
+		event_free(ks->ev);
+	}
+	ks->ev = event_new(c->base, s, kind, on_socket_event, c);
+	event_add(ks->ev, NULL);
+	return 0;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct llm_req *r = userdata;
+	size_t n = size * nmemb;
+	if (buf_append(&r->resp, ptr, n) < 0) {
+		r->too_large = 1;
+		return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
+	}
+	return n;
+}
+
+static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+	struct llm_req *r = userdata;
+	size_t n = size * nitems;
+	static const char name[] = "retry-after:";
+	if (n > sizeof(name) - 1 && n < 256 && strncasecmp(buffer, name, sizeof(name) - 1) == 0) {
+		char v[256];
+		uint32_t ms;
+		memcpy(v, buffer + sizeof(name) - 1, n - (sizeof(name) - 1));
+		v[n - (sizeof(name) - 1)] = '\0';
+		str_trim(v);
+		if (backoff_parse_retry_after(v, time(NULL), &ms) == 0) {
+			r->has_retry_after = 1;
+			r->retry_after_ms = ms;
+		}
+	}
+	return n;
+}
+
+static void start_one(struct llm_client *c, struct llm_req *r)
+{
+	CURL *e = curl_easy_init();
+	if (e == NULL) {
+		log_error("curl_easy_init failed", "client=%s", c->name);
+		abort();
+	}
+	r->easy = e;
+	curl_easy_setopt(e, CURLOPT_URL, c->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	r->started_at = now_ms();
+	run_link(c, r);
+	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+		run_unlink(c, r);
+		finish(c, r, CURLE_FAILED_INIT);
+	}
+}
+
+static void start_waiting(struct llm_client *c)
+{
+	while (c->wait_head && c->in_flight < c->max_concurrency) {
+		struct llm_req *r = c->wait_head;
+		c->wait_head = r->next;
+		if (c->wait_head == NULL)
+			c->wait_tail = NULL;
+		c->waiting--;
+		r->next = NULL;
+		if (r->cancelled) {
+			req_free(r);
+			continue;
+		}
+		start_one(c, r);
+	}
+}
+
+struct llm_client *llm_client_new(struct event_base *base, const char *name,
+				  const struct model_config *mc, const char *api_key)
+{
+	struct llm_client *c = xcalloc(1, sizeof(*c));
+	size_t n = strlen(mc->base_url);
+
+	c->base = base;
+	c->name = xstrdup(name);
+	while (n > 0 && mc->base_url[n - 1] == '/')
+		n--;
+	c->url = xasprintf("%.*s/chat/completions", (int)n, mc->base_url);
+	c->multi = curl_multi_init();
+	c->ev_timer = evtimer_new(base, on_timer, c);
+	c->timeout_ms = (long)mc->timeout_ms;
+	c->connect_timeout_ms = (long)mc->connect_timeout_ms;
+	c->max_response = (size_t)mc->max_response_bytes;
+	c->max_concurrency = mc->max_concurrency > 0 ? (size_t)mc->max_concurrency : 1;
+	c->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	c->headers = curl_slist_append(c->headers, "Accept: application/json");
+	/* libcurl 7.88 would wait for 100-continue on bodies over 1 KiB: a round trip per call. */
+	c->headers = curl_slist_append(c->headers, "Expect:");
+	if (api_key && *api_key) {
+		char *h = xasprintf("Authorization: Bearer %s", api_key);
+		c->headers = curl_slist_append(c->headers, h);
+		explicit_bzero(h, strlen(h));
+		free(h);
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_concurrency);
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->max_concurrency);
+	return c;
+}
+
+void llm_client_free(struct llm_client *c)
+{
+	struct llm_req *r, *rn;
+	if (c == NULL)
+		return;
+	for (r = c->wait_head; r; r = rn) {
+		rn = r->next;
+		req_free(r);
+	}
+	/* abandon running transfers */
+	while ((r = c->running)) {
+		curl_multi_remove_handle(c->multi, r->easy);
+		run_unlink(c, r);
+		req_free(r);
+	}
+	curl_multi_cleanup(c->multi);
+	event_free(c->ev_timer);
+	curl_slist_free_all(c->headers);
+	free(c->url);
+	free(c->name);
+	free(c);
+}
+
+struct llm_req *llm_submit(struct llm_client *c, char *body, llm_done_fn *cb, void *arg)
+{
+	struct llm_req *r = xcalloc(1, sizeof(*r));
+	r->c = c;
+	r->body = body;
+	r->cb = cb;
+	r->arg = arg;
+	r->queued_at = now_ms();
+	buf_init(&r->resp, c->max_response);
+	if (c->wait_tail)
+		c->wait_tail->next = r;
+	else
+		c->wait_head = r;
+	c->wait_tail = r;
+	c->waiting++;
+	start_waiting(c);
+	return r;
+}
+
+void llm_req_cancel(struct llm_req *r)
+{
+	if (r)
+		r->cancelled = 1;
+}
+
+size_t llm_in_flight(const struct llm_client *c)
+{
+	return c->in_flight;
+}
+
+size_t llm_waiting(const struct llm_client *c)
+{
+	return c->waiting;
+}

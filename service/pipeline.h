@@ -1,0 +1,62 @@
+/*
+ * pipeline: the life of each ticket, as an explicit state machine.
+ *
+ *   message --parse error--> DLQ ---------------------------------> DONE
+ *      |
+ *      +--> CLAIM (db: new / updated / pending / done) --done-----> DONE
+ *               |
+ *               +--> MINI <-> BACKOFF (429, 5xx, timeouts; bounded)
+ *                      |  \--invalid answer--> REPAIR (once)
+ *                      v
+ *                    STORE (db: pending_review or needs_human) --> DONE
+ *
+ * DONE hands the offset back to kafka_in, which commits only contiguous
+ * durable offsets. Every transition goes through job_set_state(), so the
+ * per-state counts are exact and shutdown can wait for them to drain.
+ * Owns backpressure: intake is paused while too many tickets are in flight
+ * or while the database is down.
+ */
+#ifndef TRIAGED_PIPELINE_H
+#define TRIAGED_PIPELINE_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "util.h"
+
+enum job_state {
+	JOB_CLAIM,
+	JOB_MINI,
+	JOB_BACKOFF,
+	JOB_STORE,
+	JOB_DLQ,
+	JOB__STATES,
+};
+
+struct pipeline_stats {
+	uint64_t consumed;
+	uint64_t dlq;
+	uint64_t claimed_new, claimed_updated, claimed_pending, redelivered_done;
+	uint64_t stored_pending_review, stored_needs_human, stored_duplicate;
+	uint64_t model_requests, model_ok, model_http_errors, model_transport_errors;
+	uint64_t model_invalid, repairs, retries, http_429;
+	uint64_t db_rejected;
+	uint64_t in_flight;
+	uint64_t state_count[JOB__STATES];
+};
+
+struct pipeline;
+
+/* Returns a new pipeline that starts consuming; NULL with err on a startup error. */
+struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg, char *err,
+			      size_t errlen);
+/* Stop intake and finish the tickets in flight; the loop exits when drained or after the drain timeout. */
+void pipeline_drain(struct pipeline *pl);
+/* Free everything (after the loop has exited). Commits offsets of finished tickets. */
+void pipeline_free(struct pipeline *pl);
+void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out);
+const char *job_state_name(enum job_state s);
+
+#endif

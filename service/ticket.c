@@ -25,13 +25,16 @@
 #define SCAN_DEPTH (JSON_TOKENER_DEFAULT_DEPTH + 1)
 
 static const char *const channel_names[CH__COUNT] = {
-	[CH_EMAIL] = "email", [CH_CHAT] = "chat", [CH_WEB] = "web",	[CH_PHONE] = "phone",
+	[CH_EMAIL] = "email",	[CH_CHAT] = "chat", [CH_WEB] = "web",	  [CH_PHONE] = "phone",
 	[CH_SOCIAL] = "social", [CH_API] = "api",   [CH_OTHER] = "other",
 };
 
 static const char *const tier_names[TIER__COUNT] = {
-	[TIER_NONE] = "none",	      [TIER_FREE] = "free",		[TIER_STANDARD] = "standard",
-	[TIER_PREMIUM] = "premium", [TIER_ENTERPRISE] = "enterprise",
+	[TIER_NONE] = "none",
+	[TIER_FREE] = "free",
+	[TIER_STANDARD] = "standard",
+	[TIER_PREMIUM] = "premium",
+	[TIER_ENTERPRISE] = "enterprise",
 };
 
 static const char *const err_codes[] = {
@@ -94,7 +97,7 @@ int customer_tier_parse(const char *s, enum customer_tier *out)
 
 /* ---- UTF-8 ---- */
 
-/* Length of the longest valid prefix of s[0..len): len when all of it is valid (Unicode table 3-7). */
+/* Length of the longest valid prefix of s[0..len), per Unicode table 3-7: len when all is valid. */
 static size_t utf8_valid_prefix(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -380,7 +383,8 @@ static enum ticket_err scan_string(struct scan *sc, size_t *pos, char *err, size
 			return TICKET_E_UTF8;
 		}
 		if (u >= 0xD800 && u <= 0xDBFF && i + 12 <= sc->len && s[i + 6] == '\\' &&
-		    s[i + 7] == 'u' && hex4(s + i + 8, 4, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+		    s[i + 7] == 'u' && hex4(s + i + 8, 4, &lo) == 0 && lo >= 0xDC00 &&
+		    lo <= 0xDFFF) {
 			i += 12; /* a surrogate pair: one character beyond U+FFFF */
 			continue;
 		}
@@ -479,9 +483,9 @@ static enum ticket_err strict_scan(const char *s, size_t len, char *err, size_t 
 			break;
 		case '"':
 			/*
-			 * Where an object has no current name, this string is the name:
-			 * its errors are reported at the object, and the value after
-			 * the ':' under the name.
+			 * In an object without a current name, this string is the
+			 * name: its own errors are reported at the object's path,
+			 * those of the value after the ':' under the name.
 			 */
 			start = i;
 			rc = scan_string(&sc, &i, err, errlen);
@@ -528,8 +532,9 @@ static enum ticket_err strict_scan(const char *s, size_t len, char *err, size_t 
 }
 
 /*
- * Defence in depth behind strict_scan: every decoded string and member name
- * must be valid UTF-8 without NUL. name is the top-level field it lives in.
+ * Defence in depth behind strict_scan, which should leave nothing for this to
+ * find: every decoded string and member name must be valid UTF-8 without
+ * NUL. name is the top-level field the value lives in.
  */
 static enum ticket_err check_decoded(json_object *v, const char *name, char *err, size_t errlen)
 {
@@ -572,6 +577,18 @@ static enum ticket_err check_decoded(json_object *v, const char *name, char *err
 	default:
 		return TICKET_OK;
 	}
+}
+
+static enum ticket_err check_decoded_fields(json_object *root, char *err, size_t errlen)
+{
+	json_object_object_foreach(root, name, val)
+	{
+		char e[ECHO_MAX + 4];
+		enum ticket_err rc = check_decoded(val, echo(e, name, strlen(name)), err, errlen);
+		if (rc != TICKET_OK)
+			return rc;
+	}
+	return TICKET_OK;
 }
 
 /* ---- fields ---- */
@@ -697,8 +714,7 @@ static enum ticket_err parse_customer(json_object *root, const struct ticket_lim
 	if (rc != TICKET_OK)
 		return rc;
 	if (s != NULL && customer_tier_parse(s, &t->tier) < 0) {
-		set_err(err, errlen, "customer.tier: '%s' is not one of %s",
-			echo(e, s, n),
+		set_err(err, errlen, "customer.tier: '%s' is not one of %s", echo(e, s, n),
 			name_list(tier_names, TIER_FREE, TIER__COUNT, list, sizeof(list)));
 		return TICKET_E_VALUE;
 	}
@@ -734,8 +750,8 @@ static enum ticket_err parse_tags(json_object *root, const struct ticket_limits 
 		}
 		n = (size_t)json_object_get_string_len(tag);
 		if (n > lim->max_field_len) {
-			set_err(err, errlen, "tags[%zu]: %zu bytes exceeds the %zu-byte limit", i, n,
-				lim->max_field_len);
+			set_err(err, errlen, "tags[%zu]: %zu bytes exceeds the %zu-byte limit", i,
+				n, lim->max_field_len);
 			return TICKET_E_VALUE;
 		}
 	}
@@ -860,7 +876,8 @@ enum ticket_err ticket_parse(const char *msg, size_t len, const char *key, size_
 		len = 0; /* a tombstone */
 	if (len > lim->max_message_bytes || len > INT_MAX) {
 		set_err(err, errlen, "message: %zu bytes exceeds the %zu-byte limit", len,
-			lim->max_message_bytes < INT_MAX ? lim->max_message_bytes : (size_t)INT_MAX);
+			lim->max_message_bytes < INT_MAX ? lim->max_message_bytes
+							 : (size_t)INT_MAX);
 		rc = TICKET_E_TOO_LARGE;
 		goto out;
 	}
@@ -926,13 +943,9 @@ enum ticket_err ticket_parse(const char *msg, size_t len, const char *key, size_
 	rc = strict_scan(msg, len, err, errlen);
 	if (rc != TICKET_OK)
 		goto out;
-	json_object_object_foreach(root, name, val)
-	{
-		char e[ECHO_MAX + 4];
-		rc = check_decoded(val, echo(e, name, strlen(name)), err, errlen);
-		if (rc != TICKET_OK)
-			goto out;
-	}
+	rc = check_decoded_fields(root, err, errlen);
+	if (rc != TICKET_OK)
+		goto out;
 
 	t = xcalloc(1, sizeof(*t));
 	rc = parse_fields(root, key, keylen, lim, t, err, errlen);

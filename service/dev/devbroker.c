@@ -10,9 +10,17 @@
  *                     [--replication-factor N] [--bootstrap-file PATH]
  *                     [--control PATH]
  *
+ * Broker ids are 1..N. Topics get replication factor min(3, N) unless
+ * --replication-factor says otherwise. --bootstrap-file receives the
+ * bootstrap list plus a newline, atomically (temp file + rename), once the
+ * topics exist; it is removed first thing at shutdown, as is the FIFO if this
+ * process made it (each only if it is still the same file).
+ *
  * stdout gets one line, "bootstrap=HOST:PORT,...", once the topics exist.
  * stderr gets logfmt lines, plus one reply per control command that starts
- * with "ok" or "error" (e.g. `ok cmd="broker_down 1"`).
+ * with "ok" or "error" (e.g. `ok cmd="broker_down 1"`). A command has taken
+ * effect in the mock when its reply is printed. SIGINT/SIGTERM stop the
+ * process within about 200 ms, with exit status 0.
  *
  * Control commands, one per line, written to the FIFO (e.g. `echo ... > PATH`):
  *   broker_down ID                  close the broker's connections, refuse new ones
@@ -35,12 +43,16 @@
  *   beyond that, the oldest messages are silently dropped (the log start
  *   offset moves up). Large runs need enough partitions (bytes / 4 MiB),
  *   created up front with --topic.
- * - Topics are still auto-created on first use (Metadata requests that allow
- *   it), with 4 partitions, as the mock does by default.
+ * - Topics are still auto-created on first use, with 4 partitions, as the
+ *   mock does by default: by a producer, by `kcat -L -t NAME`, and even by a
+ *   consumer group subscribing to the name. Create topics that need another
+ *   partition count with --topic, before any client touches them.
  * - A consumer group's first join takes about 3 s: wait for the assignment,
  *   do not sleep a fixed time.
- * - CreateTopics/DeleteTopics (Admin API) are not supported; use --topic or
- *   the "topic" control command.
+ * - The Admin API's CreateTopics is not supported; use --topic or the
+ *   "topic" control command.
+ * - rd_kafka_mock_cluster_destroy() sometimes takes a full second; shutdown
+ *   waits for it at most 150 ms (see teardown_bounded()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -283,7 +295,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* Write "content\n" to path via a temporary file and rename(), so readers never see a partial line. */
+/* Write "content\n" to path via a temporary file and rename(): readers never see a partial line. */
 static int write_atomic(const char *path, const char *content)
 {
 	char tmp[PATH_MAX];

@@ -406,8 +406,8 @@ static const char *ticket_id_of(json_object *obj)
 	json_object *v;
 
 	if (!obj || !json_object_is_type(obj, json_type_object) ||
-	    !json_object_object_get_ex(obj, "ticket_id", &v) || !json_object_is_type(v, json_type_string) ||
-	    json_object_get_string_len(v) == 0)
+	    !json_object_object_get_ex(obj, "ticket_id", &v) ||
+	    !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0)
 		return NULL;
 	return json_object_get_string(v);
 }

@@ -248,7 +248,8 @@ static const struct err_case {
 	{J("null"), TICKET_E_JSON, "message: expected a JSON object, got null"},
 	{J("{" BASE "} x"), TICKET_E_JSON, "message: "},
 	{J("{" BASE "}{}"), TICKET_E_JSON, "message: "},
-	{J("{" BASE "}\0"), TICKET_E_JSON, "message: unexpected data after the JSON value at byte 34"},
+	{J("{" BASE "}\0"), TICKET_E_JSON,
+	 "message: unexpected data after the JSON value at byte 34"},
 	{J("{" BASE "\0}"), TICKET_E_JSON, "message: "},
 	{J("{" BASE ",}"), TICKET_E_JSON, "message: "},
 	{J("{/*c*/" BASE "}"), TICKET_E_JSON, "message: "},
@@ -267,15 +268,20 @@ static const struct err_case {
 	/* invalid UTF-8 in the raw bytes: json-c itself accepts the overlong and the surrogate */
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xff\"}"), TICKET_E_UTF8,
 	 "message: invalid UTF-8 at byte 27"},
-	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xc0\x80\"}"), TICKET_E_UTF8, "message: invalid UTF-8"},
-	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xed\xa0\x80\"}"), TICKET_E_UTF8, "message: invalid UTF-8"},
-	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xf4\x90\x80\x80\"}"), TICKET_E_UTF8, "message: invalid"},
-	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xe2\x82\"}"), TICKET_E_UTF8, "message: invalid UTF-8"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xc0\x80\"}"), TICKET_E_UTF8,
+	 "message: invalid UTF-8"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xed\xa0\x80\"}"), TICKET_E_UTF8,
+	 "message: invalid UTF-8"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xf4\x90\x80\x80\"}"), TICKET_E_UTF8,
+	 "message: invalid"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xe2\x82\"}"), TICKET_E_UTF8,
+	 "message: invalid UTF-8"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"x\xe2\x82"), TICKET_E_UTF8, "message: invalid UTF-8"},
 	/* NUL through \u0000: json-c decodes it into values and truncates names at it */
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"a\\u0000b\"}"), TICKET_E_UTF8,
 	 "body: \\u0000 (NUL) is not allowed"},
-	{J("{" BASE ",\"customer\":{\"email\":\"a\\u0000@b\"}}"), TICKET_E_UTF8, "customer.email: "},
+	{J("{" BASE ",\"customer\":{\"email\":\"a\\u0000@b\"}}"), TICKET_E_UTF8,
+	 "customer.email: "},
 	{J("{" BASE ",\"tags\":[\"a\",\"\\u0000\"]}"), TICKET_E_UTF8, "tags[1]: \\u0000"},
 	{J("{" BASE ",\"metadata\":{\"a\\u0000b\":1}}"), TICKET_E_UTF8, "metadata: \\u0000"},
 	{J("{" BASE ",\"x\\u0000\":1}"), TICKET_E_UTF8, "message: \\u0000"},
@@ -283,9 +289,12 @@ static const struct err_case {
 	/* lone surrogate escapes: json-c turns them into U+FFFD without a word */
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"a\\ud800b\"}"), TICKET_E_UTF8,
 	 "body: \\ud800 is a lone UTF-16 surrogate"},
-	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\udc00\"}"), TICKET_E_UTF8, "body: \\udc00 is a lone"},
-	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\uDE00\"}"), TICKET_E_UTF8, "body: \\ude00 is a lone"},
-	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\ud83d\"}"), TICKET_E_UTF8, "body: \\ud83d is a lone"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\udc00\"}"), TICKET_E_UTF8,
+	 "body: \\udc00 is a lone"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\uDE00\"}"), TICKET_E_UTF8,
+	 "body: \\ude00 is a lone"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\ud83d\"}"), TICKET_E_UTF8,
+	 "body: \\ud83d is a lone"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\ud800\\u0041\"}"), TICKET_E_UTF8, "body: \\ud800"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\ud800\\ud800\"}"), TICKET_E_UTF8, "body: \\ud800"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\ude00\\ud83d\"}"), TICKET_E_UTF8, "body: \\ude00"},
@@ -294,7 +303,8 @@ static const struct err_case {
 	/* required fields absent, null or blank */
 	{J("{\"body\":\"b\"}"), TICKET_E_MISSING, "ticket_id: required"},
 	{J("{\"ticket_id\":null,\"body\":\"b\"}"), TICKET_E_MISSING, "ticket_id: required"},
-	{J("{\"ticket_id\":\"\",\"body\":\"b\"}"), TICKET_E_MISSING, "ticket_id: must not be blank"},
+	{J("{\"ticket_id\":\"\",\"body\":\"b\"}"), TICKET_E_MISSING,
+	 "ticket_id: must not be blank"},
 	{J("{\"ticket_id\":\"   \",\"body\":\"b\"}"), TICKET_E_MISSING, "ticket_id: must not be"},
 	{J("{\"ticket_id\":\"T-1\"}"), TICKET_E_MISSING, "body: required"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":null}"), TICKET_E_MISSING, "body: required"},
@@ -302,27 +312,35 @@ static const struct err_case {
 	{J("{\"ticket_id\":\"T-1\",\"body\":\" \\t\\r\\n \"}"), TICKET_E_MISSING, "body: must not"},
 
 	/* wrong JSON types */
-	{J("{\"ticket_id\":7,\"body\":\"b\"}"), TICKET_E_TYPE, "ticket_id: expected string, got number"},
-	{J("{\"ticket_id\":\"T-1\",\"body\":42}"), TICKET_E_TYPE, "body: expected string, got number"},
-	{J("{\"ticket_id\":\"T-1\",\"body\":{}}"), TICKET_E_TYPE, "body: expected string, got object"},
+	{J("{\"ticket_id\":7,\"body\":\"b\"}"), TICKET_E_TYPE,
+	 "ticket_id: expected string, got number"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":42}"), TICKET_E_TYPE,
+	 "body: expected string, got number"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":{}}"), TICKET_E_TYPE,
+	 "body: expected string, got object"},
 	{J("{" BASE ",\"source\":1}"), TICKET_E_TYPE, "source: expected string, got number"},
 	{J("{" BASE ",\"created_at\":5}"), TICKET_E_TYPE, "created_at: expected string"},
 	{J("{" BASE ",\"channel\":true}"), TICKET_E_TYPE, "channel: expected string, got boolean"},
 	{J("{" BASE ",\"subject\":[]}"), TICKET_E_TYPE, "subject: expected string, got array"},
-	{J("{" BASE ",\"customer\":\"x\"}"), TICKET_E_TYPE, "customer: expected object, got string"},
+	{J("{" BASE ",\"customer\":\"x\"}"), TICKET_E_TYPE,
+	 "customer: expected object, got string"},
 	{J("{" BASE ",\"customer\":[]}"), TICKET_E_TYPE, "customer: expected object, got array"},
 	{J("{" BASE ",\"customer\":{\"id\":1}}"), TICKET_E_TYPE, "customer.id: expected string"},
 	{J("{" BASE ",\"customer\":{\"email\":5}}"), TICKET_E_TYPE, "customer.email: expected"},
 	{J("{" BASE ",\"customer\":{\"name\":false}}"), TICKET_E_TYPE, "customer.name: expected"},
-	{J("{" BASE ",\"customer\":{\"tier\":1}}"), TICKET_E_TYPE, "customer.tier: expected string"},
+	{J("{" BASE ",\"customer\":{\"tier\":1}}"), TICKET_E_TYPE,
+	 "customer.tier: expected string"},
 	{J("{" BASE ",\"language\":1.5}"), TICKET_E_TYPE, "language: expected string, got number"},
 	{J("{" BASE ",\"tags\":\"a\"}"), TICKET_E_TYPE, "tags: expected array, got string"},
 	{J("{" BASE ",\"tags\":{}}"), TICKET_E_TYPE, "tags: expected array, got object"},
 	{J("{" BASE ",\"tags\":[1]}"), TICKET_E_TYPE, "tags[0]: expected string, got number"},
-	{J("{" BASE ",\"tags\":[\"a\",null]}"), TICKET_E_TYPE, "tags[1]: expected string, got null"},
-	{J("{" BASE ",\"tags\":[\"a\",[\"b\"]]}"), TICKET_E_TYPE, "tags[1]: expected string, got array"},
+	{J("{" BASE ",\"tags\":[\"a\",null]}"), TICKET_E_TYPE,
+	 "tags[1]: expected string, got null"},
+	{J("{" BASE ",\"tags\":[\"a\",[\"b\"]]}"), TICKET_E_TYPE,
+	 "tags[1]: expected string, got array"},
 	{J("{" BASE ",\"metadata\":[]}"), TICKET_E_TYPE, "metadata: expected object, got array"},
-	{J("{" BASE ",\"metadata\":\"x\"}"), TICKET_E_TYPE, "metadata: expected object, got string"},
+	{J("{" BASE ",\"metadata\":\"x\"}"), TICKET_E_TYPE,
+	 "metadata: expected object, got string"},
 	{J("{" BASE ",\"metadata\":1}"), TICKET_E_TYPE, "metadata: expected object, got number"},
 
 	/* values outside their domain */
@@ -331,7 +349,8 @@ static const struct err_case {
 	{J("{\"ticket_id\":\"T\\u0085\",\"body\":\"b\"}"), TICKET_E_VALUE, "ticket_id: contains a"},
 	{J("{\"ticket_id\":\"T\\u007f\",\"body\":\"b\"}"), TICKET_E_VALUE, "ticket_id: contains a"},
 	{J("{" BASE ",\"source\":\"\"}"), TICKET_E_VALUE, "source: must not be empty"},
-	{J("{" BASE ",\"source\":\"a\\tb\"}"), TICKET_E_VALUE, "source: contains a control character"},
+	{J("{" BASE ",\"source\":\"a\\tb\"}"), TICKET_E_VALUE,
+	 "source: contains a control character"},
 	{J("{" BASE ",\"created_at\":\"2026-13-01T00:00:00Z\"}"), TICKET_E_VALUE,
 	 "created_at: '2026-13-01T00:00:00Z' is not an RFC 3339 date-time"},
 	{J("{" BASE ",\"created_at\":\"\"}"), TICKET_E_VALUE, "created_at: '' is not"},
@@ -347,7 +366,8 @@ static const struct err_case {
 	{J("{" BASE ",\"language\":\"123456789012345678901234567890123456\"}"), TICKET_E_VALUE,
 	 "language: 36 bytes exceeds the 35-byte limit"},
 	/* an echoed value stays one printable line */
-	{J("{" BASE ",\"channel\":\"a\\n'\\\"b\"}"), TICKET_E_VALUE, "channel: 'a???b' is not one of"},
+	{J("{" BASE ",\"channel\":\"a\\n'\\\"b\"}"), TICKET_E_VALUE,
+	 "channel: 'a???b' is not one of"},
 };
 
 START_TEST(test_err_table)
@@ -370,10 +390,12 @@ START_TEST(test_err_text_exact)
 	struct ticket *t = NULL;
 	char err[256], *big = message_of_size(300000);
 
-	ck_assert_int_eq(parse(J("{\"ticket_id\":\"T-1\"}"), &t, err, sizeof(err)), TICKET_E_MISSING);
+	ck_assert_int_eq(parse(J("{\"ticket_id\":\"T-1\"}"), &t, err, sizeof(err)),
+			 TICKET_E_MISSING);
 	ck_assert_str_eq(err, "body: required");
-	ck_assert_int_eq(parse(J("{" BASE ",\"customer\":{\"tier\":\"gold\"}}"), &t, err, sizeof(err)),
-			 TICKET_E_VALUE);
+	ck_assert_int_eq(
+		parse(J("{" BASE ",\"customer\":{\"tier\":\"gold\"}}"), &t, err, sizeof(err)),
+		TICKET_E_VALUE);
 	ck_assert_str_eq(err,
 			 "customer.tier: 'gold' is not one of free, standard, premium, enterprise");
 	ck_assert_int_eq(parse(big, 300000, &t, err, sizeof(err)), TICKET_E_TOO_LARGE);
@@ -489,24 +511,28 @@ static const struct limit_case {
 	 "ticket_id: 9 bytes exceeds the 8-byte limit"},
 	/* lengths are bytes: four 2-byte characters fit, five do not */
 	{J("{\"ticket_id\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\",\"body\":\"b\"}"), TICKET_OK, NULL},
-	{J("{\"ticket_id\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\",\"body\":\"b\"}"), TICKET_E_VALUE,
-	 "ticket_id: 10 bytes exceeds the 8-byte limit"},
+	{J("{\"ticket_id\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\",\"body\":\"b\"}"),
+	 TICKET_E_VALUE, "ticket_id: 10 bytes exceeds the 8-byte limit"},
 	{J("{" BASE ",\"source\":\"12345678\"}"), TICKET_OK, NULL},
 	{J("{" BASE ",\"source\":\"123456789\"}"), TICKET_E_VALUE, "source: 9 bytes exceeds"},
 	{J("{" BASE ",\"subject\":\"1234567890123456\"}"), TICKET_OK, NULL},
 	{J("{" BASE ",\"subject\":\"12345678901234567\"}"), TICKET_E_VALUE,
 	 "subject: 17 bytes exceeds the 16-byte limit"},
-	{J("{" BASE ",\"customer\":{\"id\":\"12345678\",\"email\":\"a@b.c.de\",\"name\":\"Ana Lima\"}}"),
+	{J("{" BASE
+	   ",\"customer\":{\"id\":\"12345678\",\"email\":\"a@b.c.de\",\"name\":\"Ana Lima\"}}"),
 	 TICKET_OK, NULL},
-	{J("{" BASE ",\"customer\":{\"id\":\"123456789\"}}"), TICKET_E_VALUE, "customer.id: 9 bytes"},
-	{J("{" BASE ",\"customer\":{\"email\":\"a@b.c.def\"}}"), TICKET_E_VALUE, "customer.email: 9"},
+	{J("{" BASE ",\"customer\":{\"id\":\"123456789\"}}"), TICKET_E_VALUE,
+	 "customer.id: 9 bytes"},
+	{J("{" BASE ",\"customer\":{\"email\":\"a@b.c.def\"}}"), TICKET_E_VALUE,
+	 "customer.email: 9"},
 	{J("{" BASE ",\"customer\":{\"name\":\"Ana Limas\"}}"), TICKET_E_VALUE, "customer.name: 9"},
 	{J("{" BASE ",\"tags\":[\"a\",\"b\",\"12345678\"]}"), TICKET_OK, NULL},
 	{J("{" BASE ",\"tags\":[\"a\",\"b\",\"c\",\"d\"]}"), TICKET_E_VALUE,
 	 "tags: 4 entries exceeds the 3-entry limit"},
 	{J("{" BASE ",\"tags\":[\"a\",\"123456789\"]}"), TICKET_E_VALUE,
 	 "tags[1]: 9 bytes exceeds the 8-byte limit"},
-	{J("{" BASE ",\"created_at\":\"2026-11-24T05:40:00Z\"}"), TICKET_E_VALUE, "created_at: 20 bytes"},
+	{J("{" BASE ",\"created_at\":\"2026-11-24T05:40:00Z\"}"), TICKET_E_VALUE,
+	 "created_at: 20 bytes"},
 	/* the language limit is fixed, not max_field_len */
 	{J("{" BASE ",\"language\":\"en-GB-oxendict\"}"), TICKET_OK, NULL},
 	/* the body has no limit of its own */
@@ -548,8 +574,8 @@ static const struct trunc_case {
 	{"0123456789", 10, 0},
 	{"012345678", 9, 0},
 	{"0123456789a", 10, 1},
-	{"012345678\xc3\xa9", 9, 1},			      /* 2-byte character across the cut */
-	{"01234567\xc3\xa9", 10, 0},			      /* ends exactly at the cut */
+	{"012345678\xc3\xa9", 9, 1}, /* 2-byte character across the cut */
+	{"01234567\xc3\xa9", 10, 0}, /* ends exactly at the cut */
 	{"\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", 9, 1}, /* 3-byte */
 	{"\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 8, 1}, /* 4-byte */
 	{"01\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 10, 0},
@@ -583,10 +609,14 @@ static const struct key_case {
 	size_t keylen;
 	enum ticket_err want;
 } key_cases[] = {
-	{NULL, 0, TICKET_OK},	       {NULL, 5, TICKET_OK}, /* no key: nothing to compare */
-	{"", 0, TICKET_OK},	       {"T-1", 3, TICKET_OK},
-	{"T-2", 3, TICKET_E_KEY_MISMATCH}, {"T-12", 4, TICKET_E_KEY_MISMATCH},
-	{"T-", 2, TICKET_E_KEY_MISMATCH},  {"T-1\0", 4, TICKET_E_KEY_MISMATCH},
+	{NULL, 0, TICKET_OK},
+	{NULL, 5, TICKET_OK}, /* no key: nothing to compare */
+	{"", 0, TICKET_OK},
+	{"T-1", 3, TICKET_OK},
+	{"T-2", 3, TICKET_E_KEY_MISMATCH},
+	{"T-12", 4, TICKET_E_KEY_MISMATCH},
+	{"T-", 2, TICKET_E_KEY_MISMATCH},
+	{"T-1\0", 4, TICKET_E_KEY_MISMATCH},
 	{"t-1", 3, TICKET_E_KEY_MISMATCH},
 };
 
@@ -635,9 +665,9 @@ END_TEST
 
 START_TEST(test_names)
 {
-	static const char *const codes[] = {"ok",		"too_large",	  "invalid_utf8",
-					    "invalid_json",	"missing_field", "wrong_type",
-					    "invalid_value", "key_mismatch"};
+	static const char *const codes[] = {
+		"ok",	      "too_large",     "invalid_utf8", "invalid_json", "missing_field",
+		"wrong_type", "invalid_value", "key_mismatch"};
 	enum ticket_channel ch = CH_EMAIL;
 	enum customer_tier tier = TIER_FREE;
 	struct ticket_limits lim;
@@ -647,8 +677,8 @@ START_TEST(test_names)
 	ck_assert_str_eq(ticket_err_code((enum ticket_err)99), "unknown");
 
 	for (int c = 0; c < CH__COUNT; c++) {
-		ck_assert_int_eq(ticket_channel_parse(ticket_channel_name((enum ticket_channel)c), &ch),
-				 0);
+		ck_assert_int_eq(
+			ticket_channel_parse(ticket_channel_name((enum ticket_channel)c), &ch), 0);
 		ck_assert_int_eq(ch, c);
 	}
 	ck_assert_str_eq(ticket_channel_name(CH_SOCIAL), "social");
@@ -659,8 +689,8 @@ START_TEST(test_names)
 	ck_assert_int_eq(ch, CH_OTHER); /* untouched on failure */
 
 	for (int t = TIER_FREE; t < TIER__COUNT; t++) {
-		ck_assert_int_eq(customer_tier_parse(customer_tier_name((enum customer_tier)t), &tier),
-				 0);
+		ck_assert_int_eq(
+			customer_tier_parse(customer_tier_name((enum customer_tier)t), &tier), 0);
 		ck_assert_int_eq(tier, t);
 	}
 	ck_assert_str_eq(customer_tier_name(TIER_NONE), "none");
@@ -703,7 +733,7 @@ static const struct utf8_case {
 	{J("\xf0\x9f\x98\x80"), 1}, /* emoji */
 	{J("\xf4\x8f\xbf\xbf"), 1}, /* U+10FFFF, the last code point */
 	{J("a\xc3\xa9z\xe2\x82\xac\xf0\x9f\x98\x80"), 1},
-	{J("\x80"), 0},			    /* lone continuation byte */
+	{J("\x80"), 0}, /* lone continuation byte */
 	{J("\xbf"), 0},
 	{J("\xc0\x80"), 0},		    /* overlong NUL */
 	{J("\xc1\xbf"), 0},		    /* overlong U+007F */
@@ -719,11 +749,11 @@ static const struct utf8_case {
 	{J("\xfc\x84\x80\x80\x80\x80"), 0}, /* 6-byte form */
 	{J("\xfe"), 0},
 	{J("\xff"), 0},
-	{J("\xc2"), 0},		    /* truncated 2-byte */
-	{J("\xe2\x82"), 0},	    /* truncated 3-byte */
-	{J("\xf0\x9f\x98"), 0},	    /* truncated 4-byte */
-	{J("\xe2\x82z"), 0},	    /* continuation missing mid-string */
-	{J("\xc3\xa9\xc3"), 0},	    /* valid, then truncated */
+	{J("\xc2"), 0},			/* truncated 2-byte */
+	{J("\xe2\x82"), 0},		/* truncated 3-byte */
+	{J("\xf0\x9f\x98"), 0},		/* truncated 4-byte */
+	{J("\xe2\x82z"), 0},		/* continuation missing mid-string */
+	{J("\xc3\xa9\xc3"), 0},		/* valid, then truncated */
 	{J("\xf0\x9f\x98\x80\x80"), 0}, /* stray continuation after a full character */
 };
 

@@ -1,0 +1,378 @@
+/*
+ * stack: see stack.h. Test-side only: blocking calls are fine here.
+ */
+#include "stack.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#define MAX_PROCS 32
+
+static struct h_proc *procs[MAX_PROCS];
+static int nprocs;
+static int atexit_set;
+
+static void kill_all(void)
+{
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i] && procs[i]->pid > 0 && !procs[i]->exited)
+			kill(procs[i]->pid, SIGKILL);
+}
+
+static void track(struct h_proc *p)
+{
+	if (!atexit_set) {
+		atexit(kill_all);
+		atexit_set = 1;
+	}
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i] == p)
+			return;
+	if (nprocs < MAX_PROCS)
+		procs[nprocs++] = p;
+}
+
+static int spawn(struct h_proc *p, const char *name, char *const argv[], char *const env[])
+{
+	if (h_spawn(p, name, argv, env) < 0)
+		return -1;
+	track(p);
+	return 0;
+}
+
+static int run_wait(const char *name, char *const argv[], int timeout_ms)
+{
+	struct h_proc p;
+	int st = -1;
+	memset(&p, 0, sizeof(p));
+	if (spawn(&p, name, argv, NULL) < 0)
+		return -1;
+	if (h_wait_exit(&p, timeout_ms, &st) < 0 || st != 0) {
+		fprintf(stderr, "%s failed (status %d)\n", name, st);
+		h_dump_log(&p, 30);
+		h_stop(&p);
+		return -1;
+	}
+	return 0;
+}
+
+void stack_env(struct stack *s, const char *name, const char *value)
+{
+	size_t n = strlen(name);
+	for (int i = 0; i < s->nenv; i++) {
+		if (strncmp(s->env[i], name, n) == 0 && s->env[i][n] == '=') {
+			free(s->env[i]);
+			if (asprintf(&s->env[i], "%s=%s", name, value) < 0)
+				abort();
+			return;
+		}
+	}
+	if (s->nenv + 1 >= STACK_MAX_ENV)
+		abort();
+	if (asprintf(&s->env[s->nenv++], "%s=%s", name, value) < 0)
+		abort();
+	s->env[s->nenv] = NULL;
+}
+
+int stack_start(struct stack *s, const struct h_pg *pg, const char *name, int partitions,
+		const char *const *model_args)
+{
+	char bin[PATH_MAX], topic[64], port_file[PATH_MAX], schema[PATH_MAX], *line;
+	PGconn *admin;
+	const char *margv[32];
+	int n = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->pg = pg;
+	s->partitions = partitions;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->dbname, sizeof(s->dbname), "t_%s", name);
+	admin = h_pg_connect(pg);
+	if (admin == NULL)
+		return -1;
+	h_sql_exec(admin, "DROP DATABASE IF EXISTS %s", s->dbname);
+	if (h_sql_exec(admin, "CREATE DATABASE %s", s->dbname) < 0) {
+		PQfinish(admin);
+		return -1;
+	}
+	PQfinish(admin);
+	snprintf(s->conninfo, sizeof(s->conninfo), "host=%s port=%d user=postgres dbname=%s",
+		 pg->dir, pg->port, s->dbname);
+
+	/* migrate with the real binary, as an operator would */
+	if (h_bin(bin, sizeof(bin), "triaged") < 0)
+		return -1;
+	snprintf(schema, sizeof(schema), "%s/schema", h_source_dir());
+	{
+		char ci[PATH_MAX + 200], sd[PATH_MAX + 32];
+		snprintf(ci, sizeof(ci), "TRIAGED_POSTGRES_CONNINFO=%s", s->conninfo);
+		snprintf(sd, sizeof(sd), "TRIAGED_SCHEMA_DIR=%s", schema);
+		char *env[] = {ci, sd, NULL};
+		char *argv[] = {bin, "migrate", NULL};
+		struct h_proc p;
+		int st = -1;
+		memset(&p, 0, sizeof(p));
+		if (spawn(&p, "migrate", argv, env) < 0 || h_wait_exit(&p, 60000, &st) < 0 ||
+		    st != 0) {
+			h_dump_log(&p, 30);
+			return -1;
+		}
+	}
+	s->db = PQconnectdb(s->conninfo);
+	if (PQstatus(s->db) != CONNECTION_OK) {
+		fprintf(stderr, "connect %s: %s\n", s->conninfo, PQerrorMessage(s->db));
+		return -1;
+	}
+
+	/* broker */
+	if (h_bin(bin, sizeof(bin), "triaged-devbroker") < 0)
+		return -1;
+	snprintf(s->boot_file, sizeof(s->boot_file), "%s/%s.bootstrap", h_tmpdir(), name);
+	unlink(s->boot_file);
+	snprintf(topic, sizeof(topic), "tickets.incoming:%d", partitions);
+	{
+		char *argv[] = {bin, "--topic", topic, "--topic", "tickets.dlq:1",
+				"--bootstrap-file", s->boot_file, NULL};
+		char pname[80];
+		snprintf(pname, sizeof(pname), "%s-broker", name);
+		if (spawn(&s->broker, pname, argv, NULL) < 0 || h_wait_file(s->boot_file, 10000) < 0)
+			return -1;
+	}
+	line = h_read_first_line(s->boot_file);
+	if (line == NULL)
+		return -1;
+	snprintf(s->bootstrap, sizeof(s->bootstrap), "%s", line);
+	free(line);
+
+	/* fake model */
+	if (h_bin(bin, sizeof(bin), "triaged-fakemodel") < 0)
+		return -1;
+	snprintf(port_file, sizeof(port_file), "%s/%s.model-port", h_tmpdir(), name);
+	unlink(port_file);
+	margv[n++] = bin;
+	margv[n++] = "--port-file";
+	margv[n++] = port_file;
+	for (int i = 0; model_args && model_args[i] && n < 30; i++)
+		margv[n++] = model_args[i];
+	margv[n] = NULL;
+	{
+		char pname[80];
+		snprintf(pname, sizeof(pname), "%s-model", name);
+		if (spawn(&s->model, pname, (char *const *)margv, NULL) < 0 ||
+		    h_wait_file(port_file, 10000) < 0)
+			return -1;
+	}
+	line = h_read_first_line(port_file);
+	if (line == NULL)
+		return -1;
+	s->model_port = atoi(line);
+	free(line);
+	snprintf(s->model_url, sizeof(s->model_url), "http://127.0.0.1:%d/v1", s->model_port);
+
+	{
+		char group[96];
+		snprintf(group, sizeof(group), "triaged-%s", name);
+		stack_env(s, "TRIAGED_KAFKA_BOOTSTRAP_SERVERS", s->bootstrap);
+		stack_env(s, "TRIAGED_KAFKA_GROUP_ID", group);
+		/* the mock coordinator holds a rejoin for session.timeout.ms - 1 s */
+		stack_env(s, "TRIAGED_KAFKA_SESSION_TIMEOUT_MS", "6000");
+		stack_env(s, "TRIAGED_KAFKA_HEARTBEAT_INTERVAL_MS", "500");
+		stack_env(s, "TRIAGED_POSTGRES_CONNINFO", s->conninfo);
+		stack_env(s, "TRIAGED_MINI_BASE_URL", s->model_url);
+		stack_env(s, "TRIAGED_FLAGSHIP_BASE_URL", s->model_url);
+		stack_env(s, "TRIAGED_HTTP_LISTEN", "");
+		stack_env(s, "TRIAGED_SCHEMA_DIR", schema);
+	}
+	return 0;
+}
+
+int stack_daemon(struct stack *s, struct h_proc *d, const char *label)
+{
+	char bin[PATH_MAX], pname[96];
+	if (h_bin(bin, sizeof(bin), "triaged") < 0)
+		return -1;
+	char *argv[] = {bin, NULL};
+	memset(d, 0, sizeof(*d));
+	snprintf(pname, sizeof(pname), "%s-%s", s->name, label);
+	return spawn(d, pname, argv, s->env);
+}
+
+int stack_wait_log(const struct h_proc *d, const char *text, int timeout_ms)
+{
+	long long end = h_now_ms() + timeout_ms;
+	while (h_now_ms() < end) {
+		FILE *f = fopen(d->log_path, "r");
+		char line[8192];
+		int found = 0;
+		if (f) {
+			while (fgets(line, sizeof(line), f))
+				if (strstr(line, text)) {
+					found = 1;
+					break;
+				}
+			fclose(f);
+		}
+		if (found)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -1;
+}
+
+int stack_stop_daemon(struct h_proc *d, int timeout_ms)
+{
+	int st = -1;
+	if (h_signal(d, SIGTERM) < 0)
+		return -1;
+	if (h_wait_exit(d, timeout_ms, &st) < 0) {
+		h_stop(d);
+		return -1;
+	}
+	return st;
+}
+
+int stack_produce_samples(struct stack *s, int n, const char *prefix)
+{
+	char bin[PATH_MAX], file[PATH_MAX], count[32];
+	if (h_bin(bin, sizeof(bin), "triaged-produce") < 0)
+		return -1;
+	snprintf(file, sizeof(file), "%s/deploy/samples/tickets.jsonl", h_source_dir());
+	snprintf(count, sizeof(count), "%d", n);
+	char *argv[] = {bin, "--bootstrap-file", s->boot_file, "-t", "tickets.incoming", "-f", file,
+			"-n", count, "--repeat", "--id-prefix", (char *)prefix, NULL};
+	return run_wait("produce", argv, 120000);
+}
+
+int stack_produce_file(struct stack *s, const char *path, int raw)
+{
+	char bin[PATH_MAX];
+	if (h_bin(bin, sizeof(bin), "triaged-produce") < 0)
+		return -1;
+	char *argv[] = {bin, "--bootstrap-file", s->boot_file, "-t", "tickets.incoming", "-f",
+			(char *)path, raw ? "--raw" : NULL, NULL};
+	return run_wait("produce", argv, 60000);
+}
+
+int stack_produce_binary(struct stack *s, const char *path)
+{
+	char bin[PATH_MAX];
+	if (h_bin(bin, sizeof(bin), "triaged-produce") < 0)
+		return -1;
+	char *argv[] = {bin, "--bootstrap-file", s->boot_file, "-t", "tickets.incoming",
+			"--binary-file", (char *)path, NULL};
+	return run_wait("produce", argv, 60000);
+}
+
+long long stack_wait_count(struct stack *s, long long want, int timeout_ms, const char *sql)
+{
+	long long end = h_now_ms() + timeout_ms, v = -1;
+	while (h_now_ms() < end) {
+		v = h_sql_ll(s->db, "%s", sql);
+		if (v >= want)
+			return v;
+		usleep(200 * 1000);
+	}
+	return v;
+}
+
+struct membuf {
+	char data[1 << 20];
+	size_t len;
+};
+
+static size_t mb_write(char *p, size_t sz, size_t n, void *ud)
+{
+	struct membuf *m = ud;
+	size_t k = sz * n;
+	if (m->len + k >= sizeof(m->data))
+		return 0;
+	memcpy(m->data + m->len, p, k);
+	m->len += k;
+	m->data[m->len] = '\0';
+	return k;
+}
+
+static json_object *model_get(struct stack *s, const char *path, const char *post)
+{
+	static struct membuf mb;
+	char url[256];
+	CURL *c = curl_easy_init();
+	json_object *o = NULL;
+	struct curl_slist *h = NULL;
+	mb.len = 0;
+	mb.data[0] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->model_port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mb_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &mb);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (post) {
+		h = curl_slist_append(NULL, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+	}
+	if (curl_easy_perform(c) == CURLE_OK)
+		o = json_tokener_parse(mb.data);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return o;
+}
+
+long long stack_model_requests(struct stack *s, const char *ticket)
+{
+	json_object *o = model_get(s, "/_stats", NULL), *v = NULL;
+	long long r = -1;
+	if (o == NULL)
+		return -1;
+	if (ticket == NULL) {
+		if (json_object_object_get_ex(o, "requests", &v))
+			r = json_object_get_int64(v);
+	} else {
+		json_object *pt;
+		r = 0;
+		if (json_object_object_get_ex(o, "per_ticket", &pt) &&
+		    json_object_object_get_ex(pt, ticket, &v))
+			r = json_object_get_int64(v);
+	}
+	json_object_put(o);
+	return r;
+}
+
+int stack_model_control(struct stack *s, const char *json)
+{
+	json_object *o = model_get(s, "/_control", json);
+	if (o == NULL)
+		return -1;
+	json_object_put(o);
+	return 0;
+}
+
+long long stack_committed(struct stack *s)
+{
+	char group[96];
+	snprintf(group, sizeof(group), "triaged-%s", s->name);
+	return h_kafka_committed_sum(s->bootstrap, group, "tickets.incoming", s->partitions);
+}
+
+long long stack_end_offsets(struct stack *s)
+{
+	return h_kafka_end_offsets_sum(s->bootstrap, "tickets.incoming", s->partitions);
+}
+
+void stack_stop(struct stack *s)
+{
+	h_stop(&s->model);
+	h_stop(&s->broker);
+	if (s->db)
+		PQfinish(s->db);
+	s->db = NULL;
+	for (int i = 0; i < s->nenv; i++)
+		free(s->env[i]);
+	s->nenv = 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * stack: one test's set of real parts around a shared throwaway PostgreSQL
+ * cluster: a fresh database (migrated by `triaged migrate`), the dev broker,
+ * the fake model and one or more daemons. Every process it starts is
+ * killed at exit, also when a Check assertion ends the test early.
+ */
+#ifndef TRIAGED_TEST_STACK_H
+#define TRIAGED_TEST_STACK_H
+
+#include <libpq-fe.h>
+
+#include "harness.h"
+
+#define STACK_MAX_ENV 32
+
+struct stack {
+	const struct h_pg *pg;
+	char name[64];
+	char dbname[64];
+	char conninfo[PATH_MAX + 128];
+	char bootstrap[256];
+	char boot_file[PATH_MAX];
+	char model_url[128];
+	int model_port;
+	int partitions;
+	struct h_proc broker, model;
+	PGconn *db;
+	/* extra daemon environment ("NAME=value"), added with stack_env() */
+	char *env[STACK_MAX_ENV];
+	int nenv;
+};
+
+/* Create database <name>, migrate it, start the broker (topic with partitions) and the fake model. */
+int stack_start(struct stack *s, const struct h_pg *pg, const char *name, int partitions,
+		const char *const *model_args);
+/* Add a daemon environment variable for daemons started later. */
+void stack_env(struct stack *s, const char *name, const char *value);
+/* Start a daemon (group triaged-<name>); returns 0 once it is spawned. */
+int stack_daemon(struct stack *s, struct h_proc *d, const char *label);
+/* Wait until the daemon's log contains text (0) or timeout (-1). */
+int stack_wait_log(const struct h_proc *d, const char *text, int timeout_ms);
+/* SIGTERM and wait; returns the exit status or -1. */
+int stack_stop_daemon(struct h_proc *d, int timeout_ms);
+/* Produce n tickets from the sample file with ids <prefix><seq>. */
+int stack_produce_samples(struct stack *s, int n, const char *prefix);
+/* Produce the lines of a JSONL file as they are (keys from ticket_id). */
+int stack_produce_file(struct stack *s, const char *path, int raw);
+/* Produce one file as one message. */
+int stack_produce_binary(struct stack *s, const char *path);
+/* Wait until the SQL count query returns at least want; returns the last value. */
+long long stack_wait_count(struct stack *s, long long want, int timeout_ms, const char *sql);
+/* The fake model's /_stats: total requests, or per-ticket count when ticket != NULL. */
+long long stack_model_requests(struct stack *s, const char *ticket);
+/* Total of committed offsets of the group on the intake topic. */
+long long stack_committed(struct stack *s);
+long long stack_end_offsets(struct stack *s);
+/* POST a JSON body to the fake model's /_control. */
+int stack_model_control(struct stack *s, const char *json);
+/* Stop everything (also run at exit). */
+void stack_stop(struct stack *s);
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * The spine, end to end, on real parts: a throwaway PostgreSQL cluster, the
+ * dev broker (librdkafka mock cluster), the fake model, and the real
+ * triaged binary. Each test has its own database, broker and model.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "stack.h"
+
+static struct h_pg pg;
+
+static void pg_up(void)
+{
+	if (h_pg_start(&pg) < 0) {
+		fprintf(stderr, "cannot start PostgreSQL: the integration suite needs it\n");
+		exit(1);
+	}
+}
+
+static void pg_down(void)
+{
+	h_pg_destroy(&pg);
+}
+
+#define RESULTS "SELECT count(*) FROM triage_results"
+
+/* Fail with the daemon's log tail. */
+#define ck_assert_d(cond, d)                                                                       \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			h_dump_log((d), 40);                                                       \
+		ck_assert(cond);                                                                   \
+	} while (0)
+
+static int wait_committed(struct stack *s, long long want, int timeout_ms)
+{
+	long long end = h_now_ms() + timeout_ms;
+	while (h_now_ms() < end) {
+		if (stack_committed(s) == want)
+			return 0;
+		usleep(250 * 1000);
+	}
+	return -1;
+}
+
+/* 1,000 tickets in give 1,000 triage rows, every offset committed; a restart adds nothing. */
+START_TEST(test_e2e_and_restart)
+{
+	struct stack s;
+	struct h_proc d, d2;
+	long long rows, calls, end;
+
+	ck_assert_int_eq(stack_start(&s, &pg, "e2e", 4, NULL), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 1000, "e2e-"), 0);
+	rows = stack_wait_count(&s, 1000, 120000, RESULTS);
+	ck_assert_d(rows == 1000, &d);
+	end = stack_end_offsets(&s);
+	ck_assert_int_eq(end, 1000);
+	ck_assert_d(wait_committed(&s, 1000, 20000) == 0, &d);
+
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 1000);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_id) FROM tickets"), 1000);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results "
+					"WHERE status = 'pending_review' AND category IS NOT NULL "
+					"AND draft_reply <> '' AND prompt_version = 'triage-v1'"),
+			 1000);
+	calls = h_sql_ll(s.db, "SELECT count(*) FROM model_calls");
+	ck_assert_int_eq(calls, 1000);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE outcome = 'ok' "
+					"AND http_status = 200 AND attempts = 1 AND prompt_tokens > 0 "
+					"AND completion_tokens > 0 AND latency_ms >= 0"),
+			 1000);
+	ck_assert_int_eq(stack_model_requests(&s, NULL), 1000);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	fprintf(stderr, "e2e: tickets_in=1000 rows=%lld model_calls=%lld committed=%lld\n", rows,
+		calls, stack_committed(&s));
+
+	/* restart with the same group: nothing is redone */
+	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
+	ck_assert_d(stack_wait_log(&d2, "partitions assigned", 30000) == 0, &d2);
+	sleep(3);
+	ck_assert_int_eq(h_sql_ll(s.db, RESULTS), 1000);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls"), 1000);
+	ck_assert_int_eq(stack_model_requests(&s, NULL), 1000);
+	/* and it is alive: new tickets still flow */
+	ck_assert_int_eq(stack_produce_samples(&s, 10, "e2e-late-"), 0);
+	ck_assert_d(stack_wait_count(&s, 1010, 30000, RESULTS) == 1010, &d2);
+	ck_assert_d(wait_committed(&s, 1010, 20000) == 0, &d2);
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+struct dlq_seen {
+	int n;
+	char codes[32][32];
+	char offsets[32][24];
+	char payload_of_bad5[256];
+};
+
+static void on_dlq(const rd_kafka_message_t *m, void *arg)
+{
+	struct dlq_seen *ds = arg;
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t vl;
+	if (ds->n >= 32)
+		return;
+	if (rd_kafka_message_headers(m, &h) == 0) {
+		if (rd_kafka_header_get_last(h, "triaged.error.code", &v, &vl) == 0)
+			snprintf(ds->codes[ds->n], sizeof(ds->codes[0]), "%.*s", (int)vl,
+				 (const char *)v);
+		if (rd_kafka_header_get_last(h, "triaged.original.offset", &v, &vl) == 0)
+			snprintf(ds->offsets[ds->n], sizeof(ds->offsets[0]), "%.*s", (int)vl,
+				 (const char *)v);
+		if (rd_kafka_header_get_last(h, "triaged.error.reason", &v, &vl) == 0 &&
+		    vl > 0 && memmem(m->payload, m->len, "bad-0005", 8))
+			snprintf(ds->payload_of_bad5, sizeof(ds->payload_of_bad5), "%.*s", (int)vl,
+				 (const char *)v);
+	}
+	ds->n++;
+}
+
+static int count_code(const struct dlq_seen *ds, const char *code)
+{
+	int c = 0;
+	for (int i = 0; i < ds->n; i++)
+		c += strcmp(ds->codes[i], code) == 0;
+	return c;
+}
+
+/* Malformed messages land in the DLQ with their reason; their offsets advance. */
+START_TEST(test_dead_letters)
+{
+	struct stack s;
+	struct h_proc d;
+	struct dlq_seen ds;
+	char bad[PATH_MAX], big[PATH_MAX], utf[PATH_MAX];
+	FILE *f;
+
+	memset(&ds, 0, sizeof(ds));
+	ck_assert_int_eq(stack_start(&s, &pg, "dlq", 1, NULL), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	snprintf(bad, sizeof(bad), "%s/tests/fixtures/bad_messages.jsonl", h_source_dir());
+	ck_assert_int_eq(stack_produce_file(&s, bad, 0), 0);
+	/* an oversized message (300 KiB > 256 KiB) and one with invalid UTF-8 */
+	snprintf(big, sizeof(big), "%s/big.json", h_tmpdir());
+	f = fopen(big, "w");
+	fprintf(f, "{\"ticket_id\":\"big-1\",\"body\":\"");
+	for (int i = 0; i < 300 * 1024; i++)
+		fputc('a', f);
+	fprintf(f, "\"}");
+	fclose(f);
+	ck_assert_int_eq(stack_produce_binary(&s, big), 0);
+	snprintf(utf, sizeof(utf), "%s/utf.json", h_tmpdir());
+	f = fopen(utf, "w");
+	fprintf(f, "{\"ticket_id\":\"utf-1\",\"body\":\"bad \xc3\x28 byte\"}");
+	fclose(f);
+	ck_assert_int_eq(stack_produce_binary(&s, utf), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 5, "dlq-good-"), 0);
+
+	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
+	ck_assert_d(wait_committed(&s, 17, 20000) == 0, &d);
+	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.dlq", 1, 10000, on_dlq, &ds), 0);
+	ck_assert_int_eq(ds.n, 12);
+	ck_assert_int_eq(count_code(&ds, "invalid_json"), 2);
+	ck_assert_int_eq(count_code(&ds, "missing_field"), 4);
+	ck_assert_int_eq(count_code(&ds, "wrong_type"), 1);
+	ck_assert_int_eq(count_code(&ds, "invalid_value"), 3);
+	ck_assert_int_eq(count_code(&ds, "too_large"), 1);
+	ck_assert_int_eq(count_code(&ds, "invalid_utf8"), 1);
+	ck_assert_str_eq(ds.offsets[0], "0");
+	ck_assert_str_eq(ds.offsets[11], "11");
+	ck_assert_ptr_nonnull(strstr(ds.payload_of_bad5, "body"));
+	/* nothing of the bad ones reached the database or the model */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 5);
+	ck_assert_int_eq(stack_model_requests(&s, NULL), 5);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	fprintf(stderr, "dlq: messages_in=17 dead_letters=%d rows=5\n", ds.n);
+	stack_stop(&s);
+}
+END_TEST
+
+static void write_lines(const char *path, const char *const *lines)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; lines[i]; i++)
+		fprintf(f, "%s\n", lines[i]);
+	fclose(f);
+}
+
+/* The same (source, ticket_id) again is a redelivery or an update, never a second ticket. */
+START_TEST(test_redelivery_and_update)
+{
+	struct stack s;
+	struct h_proc d;
+	char p1[PATH_MAX], p2[PATH_MAX];
+	static const char *const v1[] = {
+		"{\"ticket_id\":\"r-1\",\"source\":\"zendesk\",\"subject\":\"Refund\","
+		"\"body\":\"I was charged twice for my order, please refund me.\"}",
+		NULL};
+	static const char *const again[] = {
+		/* redelivery of the same content, then an update, then another source */
+		"{\"ticket_id\":\"r-1\",\"source\":\"zendesk\",\"subject\":\"Refund\","
+		"\"body\":\"I was charged twice for my order, please refund me.\"}",
+		"{\"ticket_id\":\"r-1\",\"source\":\"zendesk\",\"subject\":\"Refund\","
+		"\"body\":\"I was charged twice for my order. Still no refund, this is urgent!\"}",
+		"{\"ticket_id\":\"r-1\",\"source\":\"freshdesk\",\"subject\":\"Refund\","
+		"\"body\":\"I was charged twice for my order, please refund me.\"}",
+		NULL};
+
+	ck_assert_int_eq(stack_start(&s, &pg, "redeliver", 2, NULL), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	snprintf(p1, sizeof(p1), "%s/v1.jsonl", h_tmpdir());
+	snprintf(p2, sizeof(p2), "%s/again.jsonl", h_tmpdir());
+	write_lines(p1, v1);
+	write_lines(p2, again);
+	ck_assert_int_eq(stack_produce_file(&s, p1, 0), 0);
+	ck_assert_d(stack_wait_count(&s, 1, 60000, RESULTS) == 1, &d);
+	ck_assert_int_eq(stack_produce_file(&s, p2, 0), 0);
+	ck_assert_d(stack_wait_count(&s, 3, 60000, RESULTS) == 3, &d);
+	ck_assert_d(wait_committed(&s, 4, 20000) == 0, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 2);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT revision FROM tickets WHERE source = 'zendesk'"), 2);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results tr JOIN tickets t "
+					"ON t.id = tr.ticket_pk WHERE t.source = 'zendesk'"),
+			 2);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM ticket_revisions"), 3);
+	/* 3 model calls: v1, the update, the other source; the redelivery made none */
+	ck_assert_int_eq(stack_model_requests(&s, NULL), 3);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls"), 3);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+/* A model answering 429/500/malformed/truncated/timeouts still leaves every ticket triaged or needs_human. */
+START_TEST(test_model_faults)
+{
+	struct stack s;
+	struct h_proc d;
+	char p[PATH_MAX];
+	static const char *const margs[] = {"--rate-429",       "0.15", "--retry-after", "0",
+					    "--rate-500",       "0.1",  "--rate-malformed", "0.1",
+					    "--rate-truncated", "0.05", "--rate-timeout",  "0.02",
+					    "--seed",           "7",    NULL};
+	static const char *const marked[] = {
+		"{\"ticket_id\":\"m-repair\",\"body\":\"Refund please [[fake:malformed]]\"}",
+		"{\"ticket_id\":\"m-badrepair\",\"body\":\"Refund [[fake:malformed]] "
+		"[[fake:badrepair]]\"}",
+		"{\"ticket_id\":\"m-badlabel\",\"body\":\"Where is my parcel [[fake:badlabel]]\"}",
+		"{\"ticket_id\":\"m-fence\",\"body\":\"Where is my parcel [[fake:fence]]\"}",
+		"{\"ticket_id\":\"m-500\",\"body\":\"My card was stolen [[fake:500]]\"}",
+		NULL};
+	long long rows, calls, total_requests;
+
+	ck_assert_int_eq(stack_start(&s, &pg, "faults", 4, margs), 0);
+	stack_env(&s, "TRIAGED_MINI_BACKOFF_BASE_MS", "20");
+	stack_env(&s, "TRIAGED_MINI_BACKOFF_MAX_MS", "200");
+	stack_env(&s, "TRIAGED_MINI_TIMEOUT_MS", "1500");
+	stack_env(&s, "TRIAGED_MINI_CONNECT_TIMEOUT_MS", "1000");
+	stack_env(&s, "TRIAGED_MINI_MAX_ATTEMPTS", "6");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	snprintf(p, sizeof(p), "%s/marked.jsonl", h_tmpdir());
+	write_lines(p, marked);
+	ck_assert_int_eq(stack_produce_samples(&s, 400, "f-"), 0);
+	ck_assert_int_eq(stack_produce_file(&s, p, 0), 0);
+	rows = stack_wait_count(&s, 405, 180000, RESULTS);
+	ck_assert_d(rows == 405, &d);
+	ck_assert_d(wait_committed(&s, 405, 20000) == 0, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 405);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status IN "
+					"('pending_review', 'needs_human')"),
+			 405);
+	/* the marked tickets, exactly */
+	{
+		char *st;
+		st = h_sql_str(s.db, "SELECT tr.status || ':' || (SELECT count(*) FROM model_calls mc "
+				     "WHERE mc.ticket_pk = t.id) FROM triage_results tr JOIN tickets t "
+				     "ON t.id = tr.ticket_pk WHERE t.ticket_id = 'm-fence'");
+		ck_assert_ptr_nonnull(st);
+		ck_assert_str_eq(st, "pending_review:1");
+		free(st);
+		st = h_sql_str(s.db, "SELECT tr.status || ':' || mc.purpose FROM triage_results tr "
+				     "JOIN tickets t ON t.id = tr.ticket_pk JOIN model_calls mc ON "
+				     "mc.ticket_pk = t.id AND mc.seq = 2 WHERE t.ticket_id = 'm-repair'");
+		ck_assert_ptr_nonnull(st);
+		ck_assert_str_eq(st, "pending_review:repair");
+		free(st);
+		st = h_sql_str(s.db, "SELECT tr.status || ':' || tr.status_reason FROM triage_results "
+				     "tr JOIN tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = "
+				     "'m-badlabel'");
+		ck_assert_ptr_nonnull(st);
+		ck_assert_ptr_nonnull(strstr(st, "needs_human:invalid answer after repair: category"));
+		free(st);
+		st = h_sql_str(s.db, "SELECT tr.status FROM triage_results tr JOIN tickets t ON t.id "
+				     "= tr.ticket_pk WHERE t.ticket_id = 'm-badrepair'");
+		ck_assert_ptr_nonnull(st);
+		ck_assert_str_eq(st, "needs_human");
+		free(st);
+		st = h_sql_str(s.db, "SELECT tr.status || ':' || tr.status_reason FROM triage_results "
+				     "tr JOIN tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = "
+				     "'m-500'");
+		ck_assert_ptr_nonnull(st);
+		ck_assert_str_eq(st, "needs_human:mini model unavailable: HTTP 500 after 6 attempts");
+		free(st);
+	}
+	calls = h_sql_ll(s.db, "SELECT sum(attempts) FROM model_calls");
+	total_requests = stack_model_requests(&s, NULL);
+	/* every HTTP attempt the model saw is accounted for in model_calls.attempts */
+	ck_assert_int_eq(calls, total_requests);
+	ck_assert_int_gt(h_sql_ll(s.db, "SELECT sum(retries_429) FROM model_calls"), 0);
+	ck_assert_int_gt(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE purpose = 'repair'"),
+			 0);
+	fprintf(stderr,
+		"faults: tickets_in=405 rows=%lld pending_review=%lld needs_human=%lld "
+		"model_requests=%lld retries_429=%lld repairs=%lld\n",
+		rows, h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status='pending_review'"),
+		h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status='needs_human'"),
+		total_requests, h_sql_ll(s.db, "SELECT sum(retries_429) FROM model_calls"),
+		h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE purpose='repair'"));
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+/* PostgreSQL stopped and started during a run loses nothing. */
+START_TEST(test_pg_outage)
+{
+	struct stack s;
+	struct h_proc d;
+	static const char *const margs[] = {"--latency-ms", "20", NULL};
+	long long before, during, rows;
+
+	ck_assert_int_eq(stack_start(&s, &pg, "outage", 4, margs), 0);
+	stack_env(&s, "TRIAGED_POSTGRES_RECONNECT_MAX_MS", "500");
+	stack_env(&s, "TRIAGED_INTAKE_MAX_IN_FLIGHT", "200");
+	stack_env(&s, "TRIAGED_INTAKE_LOW_WATER", "100");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(&d, "partitions assigned", 30000) == 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, 3000, "o-"), 0);
+	before = stack_wait_count(&s, 300, 60000, RESULTS);
+	ck_assert_d(before >= 300, &d);
+	PQfinish(s.db);
+	s.db = NULL;
+	ck_assert_int_eq(h_pg_stop(&pg), 0);
+	sleep(5);
+	/* the daemon is still alive, and paused its intake */
+	ck_assert_int_eq(kill(d.pid, 0), 0);
+	ck_assert_d(stack_wait_log(&d, "intake paused\" reason=database", 5000) == 0, &d);
+	ck_assert_int_eq(h_pg_start_again(&pg), 0);
+	s.db = PQconnectdb(s.conninfo);
+	ck_assert_int_eq(PQstatus(s.db), CONNECTION_OK);
+	during = h_sql_ll(s.db, RESULTS);
+	rows = stack_wait_count(&s, 3000, 180000, RESULTS);
+	ck_assert_d(rows == 3000, &d);
+	ck_assert_d(wait_committed(&s, 3000, 30000) == 0, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 3000);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls"), 3000);
+	/* no ticket was sent to the model twice */
+	ck_assert_int_eq(stack_model_requests(&s, NULL), 3000);
+	fprintf(stderr, "outage: tickets_in=3000 rows_before_stop=%lld rows_after_restart=%lld "
+			"rows=%lld model_requests=%lld\n",
+		before, during, rows, stack_model_requests(&s, NULL));
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+static Suite *spine_suite(void)
+{
+	Suite *su = suite_create("spine");
+	const struct {
+		const char *name;
+		const TTest *test;
+	} cases[] = {
+		{"e2e", test_e2e_and_restart},	   {"dlq", test_dead_letters},
+		{"redelivery", test_redelivery_and_update}, {"model_faults", test_model_faults},
+		{"pg_outage", test_pg_outage},
+	};
+	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_unchecked_fixture(tc, pg_up, pg_down);
+		tcase_set_timeout(tc, 600);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(su, tc);
+	}
+	return su;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(spine_suite());
+	int failed;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# demo.sh: the README's demo command. On a fresh Debian 12 machine it installs
+# what is missing, builds triaged, starts the embedded defaults (a local
+# throwaway PostgreSQL, the dev Kafka broker, the fake model), runs triaged,
+# produces the sample tickets (real text, see deploy/samples/README.md) and
+# shows the triage, the review queue and the metrics.
+#
+#   deploy/demo.sh            run, show, stop everything
+#   deploy/demo.sh --keep     leave everything running to explore (stop: deploy/demo.sh --stop)
+#   deploy/demo.sh --stop     stop what a --keep run left running
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+cd "$ROOT"
+DEMO="$ROOT/.demo"
+BUILD="$ROOT/build"
+PGBIN=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -1)
+KEEP=0
+
+stop_all() {
+	for p in triaged fakemodel broker; do
+		if [[ -f "$DEMO/$p.pid" ]]; then
+			kill "$(cat "$DEMO/$p.pid")" 2>/dev/null || true
+			rm -f "$DEMO/$p.pid"
+		fi
+	done
+	if [[ -f "$DEMO/pg/data/postmaster.pid" ]]; then
+		as_pg "$PGBIN/pg_ctl" -D "$DEMO/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+}
+
+as_pg() {
+	if [[ $(id -u) -eq 0 ]]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+case "${1:-}" in
+--stop)
+	stop_all
+	echo "demo stopped"
+	exit 0
+	;;
+--keep) KEEP=1 ;;
+"") ;;
+*)
+	echo "usage: $0 [--keep|--stop]" >&2
+	exit 2
+	;;
+esac
+
+echo "==> installing missing packages (if any)"
+deploy/install-deps.sh
+PGBIN=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -1)
+
+echo "==> building"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j2 --target triaged triaged-devbroker triaged-fakemodel triaged-produce >/dev/null
+
+stop_all
+rm -rf "$DEMO"
+mkdir -p "$DEMO/pg"
+if [[ $(id -u) -eq 0 ]]; then
+	chown postgres "$DEMO/pg"
+	chmod 755 "$DEMO" "$ROOT"
+fi
+
+echo "==> starting a local PostgreSQL in $DEMO/pg"
+as_pg "$PGBIN/initdb" -D "$DEMO/pg/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$DEMO/pg/data" -l "$DEMO/pg/server.log" -w \
+	-o "-c listen_addresses='' -c unix_socket_directories='$DEMO/pg'" start >/dev/null
+PSQL=("$PGBIN/psql" -X -q -h "$DEMO/pg" -U postgres)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE triaged" >/dev/null
+
+echo "==> starting the dev Kafka broker and the fake model"
+"$BUILD/triaged-devbroker" --topic tickets.incoming:4 --topic tickets.dlq:1 \
+	--bootstrap-file "$DEMO/bootstrap" >"$DEMO/broker.out" 2>"$DEMO/broker.log" &
+echo $! >"$DEMO/broker.pid"
+"$BUILD/triaged-fakemodel" --port-file "$DEMO/model.port" --latency-ms 40 --jitter-ms 30 \
+	--request-log "$DEMO/model-requests.jsonl" 2>"$DEMO/fakemodel.log" &
+echo $! >"$DEMO/fakemodel.pid"
+for _ in $(seq 100); do [[ -s "$DEMO/bootstrap" && -s "$DEMO/model.port" ]] && break; sleep 0.1; done
+BOOT=$(head -1 "$DEMO/bootstrap")
+PORT=$(head -1 "$DEMO/model.port")
+
+export TRIAGED_KAFKA_BOOTSTRAP_SERVERS="$BOOT"
+export TRIAGED_KAFKA_GROUP_ID=triaged-demo
+export TRIAGED_KAFKA_SESSION_TIMEOUT_MS=6000
+export TRIAGED_POSTGRES_CONNINFO="host=$DEMO/pg user=postgres dbname=triaged"
+export TRIAGED_MINI_BASE_URL="http://127.0.0.1:$PORT/v1"
+export TRIAGED_FLAGSHIP_BASE_URL="http://127.0.0.1:$PORT/v1"
+export TRIAGED_SCHEMA_DIR="$ROOT/schema"
+export TRIAGED_HTTP_LISTEN=127.0.0.1:8081
+
+echo "==> migrating the database and starting triaged"
+"$BUILD/triaged" migrate
+"$BUILD/triaged" >"$DEMO/triaged.log" 2>&1 &
+echo $! >"$DEMO/triaged.pid"
+
+N=$(wc -l <deploy/samples/tickets.jsonl)
+echo "==> producing $N sample tickets and 10 malformed messages"
+"$BUILD/triaged-produce" -b "$BOOT" -t tickets.incoming -f deploy/samples/tickets.jsonl 2>/dev/null
+"$BUILD/triaged-produce" -b "$BOOT" -t tickets.incoming -f tests/fixtures/bad_messages.jsonl 2>/dev/null
+
+echo -n "==> waiting for the triage"
+for _ in $(seq 600); do
+	done_n=$("${PSQL[@]}" -d triaged -Atc "SELECT count(*) FROM triage_results")
+	[[ "$done_n" -ge "$N" ]] && break
+	echo -n "."
+	sleep 0.5
+done
+echo " $done_n/$N triaged"
+
+q() { "${PSQL[@]}" -d triaged -P pager=off -c "$1"; }
+echo
+echo "===================== triage, by category and urgency ====================="
+q "SELECT category, urgency, count(*) AS tickets, round(avg(confidence)::numeric, 2) AS avg_confidence
+     FROM triage_results GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 15"
+echo "===================== a few triaged tickets ====================="
+q "SELECT t.ticket_id, t.customer_tier AS tier, tr.category, tr.sentiment, tr.urgency,
+          tr.status, left(tr.summary, 60) AS summary
+     FROM triage_results tr JOIN tickets t ON t.id = tr.ticket_pk ORDER BY t.ticket_id LIMIT 8"
+if "${PSQL[@]}" -d triaged -Atc "SELECT to_regclass('agent_review_queue')" | grep -q agent_review_queue; then
+	echo "===================== the agent review queue (first 10) ====================="
+	q "SELECT queue_position AS pos, ticket_id, urgency, customer_tier AS tier, category,
+	          sla_due::timestamp(0) AS sla_due, left(summary, 50) AS summary
+	     FROM agent_review_queue ORDER BY queue_position LIMIT 10"
+else
+	echo "===================== the review queue (first 10) ====================="
+	q "SELECT t.ticket_id, tr.urgency, t.customer_tier AS tier, tr.category, tr.status,
+	          left(tr.summary, 50) AS summary
+	     FROM triage_results tr JOIN tickets t ON t.id = tr.ticket_pk
+	    WHERE tr.status IN ('pending_review', 'needs_human')
+	    ORDER BY array_position(ARRAY['critical','high','normal','low'], tr.urgency), t.received_at
+	    LIMIT 10"
+fi
+echo "===================== metrics ====================="
+q "SELECT count(*) AS tickets,
+          count(*) FILTER (WHERE tr.status = 'needs_human') AS needs_human,
+          (SELECT count(*) FROM model_calls) AS model_calls,
+          (SELECT sum(prompt_tokens + completion_tokens) FROM model_calls) AS tokens,
+          (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::numeric, 1)
+             FROM model_calls) AS p50_ms,
+          (SELECT round(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)::numeric, 1)
+             FROM model_calls) AS p95_ms
+     FROM triage_results tr"
+echo "===================== dead letters (tickets.dlq) ====================="
+for _ in 1 2 3; do
+	dlq=$(kcat -b "$BOOT" -C -t tickets.dlq -o beginning -e -q -f '%h\n' 2>"$DEMO/kcat.err" |
+		sed -E 's/^triaged\.error\.code=([^,]*),triaged\.error\.reason=(.*),triaged\.original\.topic=.*$/\1: \2/' |
+		sort | uniq -c || true)
+	[[ -n "$dlq" ]] && break
+	sleep 1
+done
+echo "${dlq:-(none read; see $DEMO/kcat.err)}"
+
+if [[ $KEEP -eq 1 ]]; then
+	cat <<MSG
+
+Everything is still running:
+  psql:        ${PSQL[*]} -d triaged
+  kafka:       kcat -b $BOOT -L        (topics tickets.incoming, tickets.dlq)
+  fake model:  curl -s http://127.0.0.1:$PORT/_stats
+  logs:        $DEMO/*.log
+Stop it with: deploy/demo.sh --stop
+MSG
+	exit 0
+fi
+kill -TERM "$(cat "$DEMO/triaged.pid")"
+for _ in $(seq 100); do kill -0 "$(cat "$DEMO/triaged.pid")" 2>/dev/null || break; sleep 0.1; done
+grep -E 'final stats' "$DEMO/triaged.log" | sed 's/^/triaged: /' || true
+stop_all
+echo "demo done (logs in $DEMO)"

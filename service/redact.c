@@ -1,0 +1,1233 @@
+/*
+ * redact: see redact.h. Owns what counts as personal data in ticket text and
+ * the placeholder map that undoes the redaction. Must never do I/O, read the
+ * clock or log (the map and the texts hold personal data).
+ *
+ * One call works in three steps: every detector marks byte ranges in a claim
+ * mask (first claim wins, in the order of redact.h); the ranges are sorted;
+ * then each range gets its placeholder from the map and the output is built
+ * in a capped buffer. The map is changed only in the last step, and rolled
+ * back when that step fails, so a failed call leaves it as it was.
+ *
+ * Every built-in detector anchors on ASCII bytes, so a range can only start
+ * and end inside a multibyte character through the e-mail detector (which
+ * steps over whole Latin letters) or a custom regex (whose matches are
+ * widened to character boundaries).
+ */
+#include "redact.h"
+
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ticket.h"
+
+#define IBAN_MAX 34
+#define CARD_GROUPS 12
+#define PHONE_GROUPS 12
+#define EMAIL_LOCAL_MAX 128
+#define EMAIL_DOMAIN_MAX 255
+#define KEYWORD_WINDOW 40 /* bytes before a bare number searched for a phone word */
+
+enum claim { CL_FREE, CL_VALUE, CL_SHIELD };
+
+struct redact_counter {
+	char label[REDACT_LABEL_MAX + 1];
+	unsigned long last;
+};
+
+struct redact_pattern {
+	char label[REDACT_LABEL_MAX + 1];
+	regex_t re;
+};
+
+struct redactor {
+	struct redact_pattern *pats[REDACT_MAX_PATTERNS];
+	size_t n;
+};
+
+static const char *const kind_names[REDACT__COUNT] = {
+	[REDACT_EMAIL] = "email", [REDACT_PHONE] = "phone",	[REDACT_CARD] = "card",
+	[REDACT_IBAN] = "iban",	  [REDACT_CUSTOM] = "custom", [REDACT_LITERAL] = "literal",
+};
+
+/* Placeholder labels of the built-in kinds (custom patterns bring their own). */
+static const char *const kind_labels[REDACT__COUNT] = {
+	[REDACT_EMAIL] = "EMAIL", [REDACT_PHONE] = "PHONE",	[REDACT_CARD] = "CARD",
+	[REDACT_IBAN] = "IBAN",	  [REDACT_CUSTOM] = NULL, [REDACT_LITERAL] = "LITERAL",
+};
+
+const char *redact_kind_name(enum redact_kind k)
+{
+	return (unsigned)k < REDACT__COUNT ? kind_names[k] : "unknown";
+}
+
+/* ---- character classes (ASCII only; bytes >= 0x80 are never digits or letters here) ---- */
+
+static int is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_alnum(int c)
+{
+	return is_digit(c) || is_alpha(c);
+}
+
+static int to_upper(int c)
+{
+	return c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
+}
+
+/* ---- placeholders ---- */
+
+size_t redact_placeholder_len(const char *s, size_t n)
+{
+	size_t i = 1, last_us = 0;
+
+	if (n < 5 || s[0] != '[' || s[1] < 'A' || s[1] > 'Z')
+		return 0;
+	while (i < n && i <= REDACT_LABEL_MAX + 12 &&
+	       ((s[i] >= 'A' && s[i] <= 'Z') || is_digit(s[i]) || s[i] == '_')) {
+		if (s[i] == '_')
+			last_us = i;
+		i++;
+	}
+	if (i >= n || s[i] != ']' || last_us < 2 || last_us + 1 == i)
+		return 0;
+	for (size_t k = last_us + 1; k < i; k++)
+		if (!is_digit(s[k]))
+			return 0;
+	return i + 1;
+}
+
+/*
+ * Split a placeholder made by us: label into label (NUL-terminated) and the
+ * number (1.., no leading zero, at most 9 digits). Returns 0 or -1.
+ */
+static int placeholder_split(const char *ph, char *label, unsigned long *num)
+{
+	size_t n = strlen(ph), pl = redact_placeholder_len(ph, n), us, nd;
+	unsigned long v = 0;
+
+	if (pl == 0 || pl != n)
+		return -1;
+	us = n - 2;
+	while (ph[us] != '_')
+		us--;
+	nd = n - 2 - us;
+	if (us - 1 > REDACT_LABEL_MAX || nd > 9 || ph[us + 1] == '0')
+		return -1;
+	memcpy(label, ph + 1, us - 1);
+	label[us - 1] = '\0';
+	for (size_t k = us + 1; k < n - 1; k++)
+		v = v * 10 + (unsigned long)(ph[k] - '0');
+	*num = v;
+	return 0;
+}
+
+/* ---- map ---- */
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+void redact_map_init(struct redact_map *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+static void map_free_entries(struct redact_map *m, size_t from)
+{
+	for (size_t i = from; i < m->n; i++) {
+		free(m->entries[i].placeholder);
+		free(m->entries[i].value);
+	}
+	m->n = from;
+}
+
+void redact_map_cleanup(struct redact_map *m)
+{
+	if (m == NULL)
+		return;
+	map_free_entries(m, 0);
+	free(m->entries);
+	free(m->by_value);
+	free(m->by_ph);
+	free(m->counters);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Index of the entry whose value (by_ph 0) or placeholder (1) is key[0..klen), or SIZE_MAX. */
+static size_t map_find(const struct redact_map *m, int by_ph, const char *key, size_t klen)
+{
+	const uint32_t *tab = by_ph ? m->by_ph : m->by_value;
+	size_t mask = m->nslots - 1;
+
+	if (m->nslots == 0)
+		return SIZE_MAX;
+	for (size_t s = hash_bytes(key, klen) & mask;; s = (s + 1) & mask) {
+		const char *cand;
+
+		if (tab[s] == 0)
+			return SIZE_MAX;
+		cand = by_ph ? m->entries[tab[s] - 1].placeholder : m->entries[tab[s] - 1].value;
+		if (strncmp(cand, key, klen) == 0 && cand[klen] == '\0')
+			return tab[s] - 1;
+	}
+}
+
+static void tab_insert(uint32_t *tab, size_t nslots, const char *key, uint32_t val)
+{
+	size_t mask = nslots - 1, s = hash_bytes(key, strlen(key)) & mask;
+
+	while (tab[s] != 0)
+		s = (s + 1) & mask;
+	tab[s] = val;
+}
+
+static struct redact_counter *map_counter(struct redact_map *m, const char *label, int create)
+{
+	for (size_t i = 0; i < m->ncounters; i++)
+		if (strcmp(m->counters[i].label, label) == 0)
+			return &m->counters[i];
+	if (!create)
+		return NULL;
+	m->counters = xrealloc(m->counters, (m->ncounters + 1) * sizeof(*m->counters));
+	strlcpy_t(m->counters[m->ncounters].label, label, sizeof(m->counters[0].label));
+	m->counters[m->ncounters].last = 0;
+	return &m->counters[m->ncounters++];
+}
+
+/* Rebuild both hash tables and the counters from the entries (tables sized for m->alloc). */
+static void map_reindex(struct redact_map *m)
+{
+	size_t ns = 16;
+
+	while (ns < 2 * m->alloc)
+		ns *= 2;
+	free(m->by_value);
+	free(m->by_ph);
+	m->by_value = xcalloc(ns, sizeof(*m->by_value));
+	m->by_ph = xcalloc(ns, sizeof(*m->by_ph));
+	m->nslots = ns;
+	m->ncounters = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		char label[REDACT_LABEL_MAX + 1];
+		unsigned long num;
+		struct redact_counter *c;
+
+		tab_insert(m->by_value, ns, m->entries[i].value, (uint32_t)(i + 1));
+		tab_insert(m->by_ph, ns, m->entries[i].placeholder, (uint32_t)(i + 1));
+		if (placeholder_split(m->entries[i].placeholder, label, &num) == 0) {
+			c = map_counter(m, label, 1);
+			if (num > c->last)
+				c->last = num;
+		}
+	}
+}
+
+/* Append an entry; takes ownership of ph and value. */
+static void map_push(struct redact_map *m, char *ph, char *value, enum redact_kind kind)
+{
+	if (m->n == m->alloc) {
+		m->alloc = m->alloc ? m->alloc * 2 : 16;
+		m->entries = xrealloc(m->entries, m->alloc * sizeof(*m->entries));
+		m->entries[m->n] = (struct redact_entry){ph, value, kind};
+		m->n++;
+		map_reindex(m);
+		return;
+	}
+	m->entries[m->n] = (struct redact_entry){ph, value, kind};
+	m->n++;
+	tab_insert(m->by_value, m->nslots, value, (uint32_t)m->n);
+	tab_insert(m->by_ph, m->nslots, ph, (uint32_t)m->n);
+}
+
+/*
+ * The placeholder for value[0..vlen): the existing one if the value is
+ * known (whatever its kind), else a new one numbered after the label's last.
+ * Returns the entry index, or SIZE_MAX when the map is full.
+ */
+static size_t map_intern(struct redact_map *m, const char *label, const char *value, size_t vlen,
+			 enum redact_kind kind)
+{
+	size_t idx = map_find(m, 0, value, vlen);
+	struct redact_counter *c;
+
+	if (idx != SIZE_MAX)
+		return idx;
+	if (m->n >= REDACT_MAP_MAX)
+		return SIZE_MAX;
+	c = map_counter(m, label, 1);
+	c->last++;
+	map_push(m, xasprintf("[%s_%lu]", label, c->last), xstrndup(value, vlen), kind);
+	return m->n - 1;
+}
+
+const char *redact_map_lookup(const struct redact_map *m, const char *placeholder)
+{
+	size_t idx = map_find(m, 1, placeholder, strlen(placeholder));
+
+	return idx == SIZE_MAX ? NULL : m->entries[idx].value;
+}
+
+json_object *redact_map_to_json(const struct redact_map *m)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < m->n; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "placeholder",
+				       json_object_new_string(m->entries[i].placeholder));
+		json_object_object_add(o, "value", json_object_new_string(m->entries[i].value));
+		json_object_object_add(o, "kind",
+				       json_object_new_string(redact_kind_name(m->entries[i].kind)));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/* A string member of o, NUL-free and non-empty; NULL otherwise. */
+static const char *json_str(json_object *o, const char *key)
+{
+	json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	if (s[0] == '\0' || strlen(s) != (size_t)json_object_get_string_len(v))
+		return NULL;
+	return s;
+}
+
+int redact_map_from_json(struct redact_map *m, json_object *arr, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (m->n != 0) {
+		set_err(err, errlen, "map is not empty");
+		return -1;
+	}
+	if (!json_object_is_type(arr, json_type_array)) {
+		set_err(err, errlen, "not an array");
+		return -1;
+	}
+	n = json_object_array_length(arr);
+	if (n > REDACT_MAP_MAX) {
+		set_err(err, errlen, "%zu entries (max %d)", n, REDACT_MAP_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		const char *ph, *value, *kind;
+		char label[REDACT_LABEL_MAX + 1];
+		unsigned long num;
+		int k;
+
+		if (!json_object_is_type(o, json_type_object)) {
+			set_err(err, errlen, "[%zu]: not an object", i);
+			goto fail;
+		}
+		ph = json_str(o, "placeholder");
+		value = json_str(o, "value");
+		kind = json_str(o, "kind");
+		if (ph == NULL || value == NULL || kind == NULL) {
+			set_err(err, errlen, "[%zu]: placeholder, value and kind must be non-empty strings",
+				i);
+			goto fail;
+		}
+		if (placeholder_split(ph, label, &num) < 0 || num == 0) {
+			set_err(err, errlen, "[%zu]: bad placeholder", i);
+			goto fail;
+		}
+		for (k = 0; k < REDACT__COUNT; k++)
+			if (strcmp(kind, kind_names[k]) == 0)
+				break;
+		if (k == REDACT__COUNT) {
+			set_err(err, errlen, "[%zu]: unknown kind \"%.32s\"", i, kind);
+			goto fail;
+		}
+		if (k == REDACT_CUSTOM) {
+			for (int b = 0; b < REDACT__COUNT; b++) {
+				if (kind_labels[b] && strcmp(label, kind_labels[b]) == 0) {
+					set_err(err, errlen, "[%zu]: custom kind with label %s", i,
+						label);
+					goto fail;
+				}
+			}
+		} else if (strcmp(label, kind_labels[k]) != 0) {
+			set_err(err, errlen, "[%zu]: kind %s with label %s", i, kind, label);
+			goto fail;
+		}
+		if (map_find(m, 1, ph, strlen(ph)) != SIZE_MAX ||
+		    map_find(m, 0, value, strlen(value)) != SIZE_MAX) {
+			set_err(err, errlen, "[%zu]: duplicate placeholder or value", i);
+			goto fail;
+		}
+		map_push(m, xstrdup(ph), xstrdup(value), (enum redact_kind)k);
+	}
+	map_reindex(m); /* the counters: next numbers follow the highest in use */
+	return 0;
+fail:
+	map_free_entries(m, 0);
+	map_reindex(m);
+	return -1;
+}
+
+/* ---- redactor ---- */
+
+struct redactor *redactor_new(void)
+{
+	return xcalloc(1, sizeof(struct redactor));
+}
+
+void redactor_free(struct redactor *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		regfree(&r->pats[i]->re);
+		free(r->pats[i]);
+	}
+	free(r);
+}
+
+int redactor_add_pattern(struct redactor *r, const char *label, const char *posix_ere, char *err,
+			 size_t errlen)
+{
+	struct redact_pattern *p = NULL;
+	size_t n = label ? strlen(label) : 0;
+	int rc;
+
+	if (n == 0 || n > REDACT_LABEL_MAX || label[0] < 'A' || label[0] > 'Z' ||
+	    label[n - 1] == '_') {
+		set_err(err, errlen, "%.40s: label must be [A-Z][A-Z0-9_]*, at most %d bytes",
+			label ? label : "(null)", REDACT_LABEL_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!((label[i] >= 'A' && label[i] <= 'Z') || is_digit(label[i]) || label[i] == '_')) {
+			set_err(err, errlen, "%.40s: label must be [A-Z][A-Z0-9_]*", label);
+			return -1;
+		}
+	}
+	for (int k = 0; k < REDACT__COUNT; k++) {
+		if (kind_labels[k] && strcmp(label, kind_labels[k]) == 0) {
+			set_err(err, errlen, "%s: label is reserved for a built-in detector", label);
+			return -1;
+		}
+	}
+	if (r->n == REDACT_MAX_PATTERNS) {
+		set_err(err, errlen, "%s: too many patterns (max %d)", label, REDACT_MAX_PATTERNS);
+		return -1;
+	}
+	if (posix_ere == NULL || posix_ere[0] == '\0') {
+		set_err(err, errlen, "%s: empty pattern", label);
+		return -1;
+	}
+	p = xcalloc(1, sizeof(*p));
+	strlcpy_t(p->label, label, sizeof(p->label));
+	rc = regcomp(&p->re, posix_ere, REG_EXTENDED | REG_ICASE | REG_NEWLINE);
+	if (rc != 0) {
+		char msg[128];
+
+		regerror(rc, &p->re, msg, sizeof(msg));
+		set_err(err, errlen, "%s: bad pattern: %s", label, msg);
+		free(p);
+		return -1;
+	}
+	if (regexec(&p->re, "", 0, NULL, 0) == 0) {
+		set_err(err, errlen, "%s: pattern matches the empty string", label);
+		regfree(&p->re);
+		free(p);
+		return -1;
+	}
+	r->pats[r->n++] = p;
+	return 0;
+}
+
+/* ---- scanning ---- */
+
+struct span {
+	size_t start, end;
+	int label; /* an enum redact_kind, or REDACT__COUNT + custom pattern index */
+};
+
+struct scan {
+	const char *t;
+	size_t len;
+	unsigned char *claim; /* enum claim per byte */
+	struct span *sp;
+	size_t nsp, asp;
+};
+
+/* Byte at i, or -1 outside the text. */
+static int at(const struct scan *sc, size_t i)
+{
+	return i < sc->len ? (unsigned char)sc->t[i] : -1;
+}
+
+/* Byte before i, or -1 at the start. */
+static int before(const struct scan *sc, size_t i, size_t back)
+{
+	return i >= back ? (unsigned char)sc->t[i - back] : -1;
+}
+
+static int range_free(const struct scan *sc, size_t s, size_t e)
+{
+	for (size_t i = s; i < e; i++)
+		if (sc->claim[i] != CL_FREE)
+			return 0;
+	return 1;
+}
+
+static void add_span(struct scan *sc, size_t s, size_t e, int label)
+{
+	if (sc->nsp == sc->asp) {
+		sc->asp = sc->asp ? sc->asp * 2 : 32;
+		sc->sp = xrealloc(sc->sp, sc->asp * sizeof(*sc->sp));
+	}
+	sc->sp[sc->nsp++] = (struct span){s, e, label};
+	memset(sc->claim + s, CL_VALUE, e - s);
+}
+
+/*
+ * A separator inside a card or phone number at i: returns its length in
+ * bytes (0 if none) and its class in *cls: ' ' (space, no-break space, thin
+ * and narrow no-break space), '-' (hyphen-minus, hyphen, non-breaking hyphen,
+ * en dash) or '.'.
+ */
+static size_t sep_at(const struct scan *sc, size_t i, int *cls)
+{
+	static const struct {
+		const char *bytes;
+		char cls;
+	} seps[] = {
+		{" ", ' '},	       {"-", '-'},	      {".", '.'},	     {"\xc2\xa0", ' '},
+		{"\xe2\x80\x89", ' '}, {"\xe2\x80\xaf", ' '}, {"\xe2\x80\x90", '-'}, {"\xe2\x80\x91", '-'},
+		{"\xe2\x80\x93", '-'},
+	};
+
+	for (size_t k = 0; k < ARRAY_SIZE(seps); k++) {
+		size_t n = strlen(seps[k].bytes);
+
+		if (n <= sc->len - i && memcmp(sc->t + i, seps[k].bytes, n) == 0 &&
+		    range_free(sc, i, i + n)) {
+			*cls = seps[k].cls;
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* ---- literal placeholders ---- */
+
+static void detect_literal(struct scan *sc)
+{
+	for (size_t i = 0; i < sc->len; i++) {
+		size_t n;
+
+		if (sc->t[i] != '[')
+			continue;
+		n = redact_placeholder_len(sc->t + i, sc->len - i);
+		if (n) {
+			add_span(sc, i, i + n, REDACT_LITERAL);
+			i += n - 1;
+		}
+	}
+}
+
+/* ---- IBAN ---- */
+
+static const struct {
+	char cc[3];
+	unsigned char len;
+} iban_lengths[] = {
+	{"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16},
+	{"BG", 22}, {"BH", 22}, {"BR", 29}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24},
+	{"DE", 22}, {"DK", 18}, {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18},
+	{"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27},
+	{"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IL", 23}, {"IS", 26}, {"IT", 27},
+	{"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LI", 21}, {"LT", 20}, {"LU", 20},
+	{"LV", 21}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27}, {"MT", 31},
+	{"MU", 30}, {"NL", 18}, {"NO", 15}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25},
+	{"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24},
+	{"SM", 27}, {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VG", 24}, {"XK", 20},
+};
+
+static unsigned iban_length(const char *cc)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(iban_lengths); i++)
+		if (cc[0] == iban_lengths[i].cc[0] && cc[1] == iban_lengths[i].cc[1])
+			return iban_lengths[i].len;
+	return 0;
+}
+
+/* ISO 13616 check on c[0..n) (upper case): the first four characters moved to the end. */
+static int iban_mod97(const char *c, size_t n)
+{
+	unsigned r = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		char ch = c[(k + 4) % n];
+
+		if (is_digit(ch))
+			r = (r * 10 + (unsigned)(ch - '0')) % 97;
+		else
+			r = (r * 100 + (unsigned)(ch - 'A' + 10)) % 97;
+	}
+	return r == 1;
+}
+
+static void detect_iban(struct scan *sc)
+{
+	const char *t = sc->t;
+
+	for (size_t i = 0; i + 4 <= sc->len; i++) {
+		char c[IBAN_MAX];
+		size_t end[IBAN_MAX + 1], n = 0, j = i;
+		unsigned known;
+
+		if (!is_alpha(t[i]) || !is_alpha(t[i + 1]) || !is_digit(t[i + 2]) ||
+		    !is_digit(t[i + 3]) || is_alnum(before(sc, i, 1)) || sc->claim[i] != CL_FREE)
+			continue;
+		/* Alphanumerics, with single spaces allowed only between groups of four. */
+		while (j < sc->len && n < IBAN_MAX && sc->claim[j] == CL_FREE) {
+			if (is_alnum(t[j])) {
+				c[n++] = (char)to_upper(t[j]);
+				end[n] = ++j;
+			} else if (t[j] == ' ' && n % 4 == 0 && is_alnum(at(sc, j + 1)) &&
+				   sc->claim[j + 1] == CL_FREE) {
+				j++;
+			} else {
+				break;
+			}
+		}
+		if (n < 15)
+			continue;
+		known = iban_length(c);
+		if (known) {
+			/* Exactly the country's length, ending where a token ends. */
+			if (n < known || is_alnum(at(sc, end[known])))
+				continue;
+			if (iban_mod97(c, known)) {
+				add_span(sc, i, end[known], REDACT_IBAN);
+			} else {
+				/* IBAN-shaped with a bad checksum: keep its digits from the others. */
+				memset(sc->claim + i, CL_SHIELD, end[known] - i);
+			}
+			i = end[known] - 1;
+			continue;
+		}
+		for (size_t l = n; l >= 15; l--) {
+			if (!is_alnum(at(sc, end[l])) && iban_mod97(c, l)) {
+				add_span(sc, i, end[l], REDACT_IBAN);
+				i = end[l] - 1;
+				break;
+			}
+		}
+	}
+}
+
+/* ---- payment cards ---- */
+
+struct group {
+	size_t start, end;
+	unsigned nd;
+	int paren; /* phone only: "(555)" */
+	int sep;   /* phone only: class of the separator before it, 0 for none */
+};
+
+static int luhn_ok(const struct scan *sc, const struct group *g, size_t a, size_t b)
+{
+	unsigned sum = 0, pos = 0;
+
+	/* From the last digit backwards: every second digit doubled. */
+	for (size_t k = b + 1; k-- > a;) {
+		for (size_t i = g[k].end; i-- > g[k].start;) {
+			unsigned d = (unsigned)(sc->t[i] - '0');
+
+			if (pos++ % 2 == 1) {
+				d *= 2;
+				if (d > 9)
+					d -= 9;
+			}
+			sum += d;
+		}
+	}
+	return sum % 10 == 0;
+}
+
+/* Find cards in one run of digit groups g[0..ng): whole groups only, first and longest wins. */
+static void card_in_run(struct scan *sc, const struct group *g, size_t ng)
+{
+	size_t a = 0;
+
+	while (a < ng) {
+		size_t found = SIZE_MAX;
+
+		for (size_t b = ng; b-- > a;) {
+			unsigned nd = 0;
+			int sizes_ok = 1;
+
+			for (size_t k = a; k <= b; k++) {
+				nd += g[k].nd;
+				if (a < b && (g[k].nd < 2 || g[k].nd > 8))
+					sizes_ok = 0;
+			}
+			if (sizes_ok && nd >= 13 && nd <= 19 && luhn_ok(sc, g, a, b)) {
+				found = b;
+				break;
+			}
+		}
+		if (found == SIZE_MAX) {
+			a++;
+			continue;
+		}
+		add_span(sc, g[a].start, g[found].end, REDACT_CARD);
+		a = found + 1;
+	}
+}
+
+static void detect_card(struct scan *sc)
+{
+	const char *t = sc->t;
+	size_t i = 0;
+
+	while (i < sc->len) {
+		struct group g[CARD_GROUPS];
+		size_t ng = 0, j = i;
+		int sepcls = 0, ok = 1, p = before(sc, i, 1), q;
+
+		if (!is_digit(t[i]) || sc->claim[i] != CL_FREE) {
+			i++;
+			continue;
+		}
+		/* Glued to a token, or after "+" (a phone number) or inside a decimal number. */
+		if (is_alnum(p) || p == '+' || ((p == '.' || p == ',') && is_digit(before(sc, i, 2))))
+			ok = 0;
+		for (;;) {
+			size_t s = j, sl;
+			int cls;
+
+			while (j < sc->len && is_digit(t[j]) && sc->claim[j] == CL_FREE)
+				j++;
+			if (ng < CARD_GROUPS)
+				g[ng] = (struct group){s, j, (unsigned)(j - s), 0, 0};
+			ng++;
+			sl = j < sc->len ? sep_at(sc, j, &cls) : 0;
+			if (sl && cls != '.' && (sepcls == 0 || cls == sepcls) &&
+			    is_digit(at(sc, j + sl)) && sc->claim[j + sl] == CL_FREE) {
+				sepcls = cls;
+				j += sl;
+				continue;
+			}
+			break;
+		}
+		q = at(sc, j);
+		if (ng > CARD_GROUPS || is_alnum(q) || (j < sc->len && sc->claim[j] != CL_FREE) ||
+		    ((q == '.' || q == ',') && is_digit(at(sc, j + 1))))
+			ok = 0;
+		if (ok)
+			card_in_run(sc, g, ng);
+		i = j;
+	}
+}
+
+/* ---- e-mail ---- */
+
+/* A Latin letter U+00C0..U+024F (not U+00D7, U+00F7) as two bytes at s. */
+static int latin2(const unsigned char *s)
+{
+	unsigned cp;
+
+	if (s[0] < 0xC3 || s[0] > 0xC9 || (s[1] & 0xC0) != 0x80)
+		return 0;
+	cp = ((unsigned)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+	return cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7;
+}
+
+static int local_char(int c)
+{
+	return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+
+static int domain_char(int c)
+{
+	return is_alnum(c) || c == '.' || c == '-';
+}
+
+/* The domain d[0..n) has two or more labels, none empty or with a dash at an end, and a TLD. */
+static int domain_ok(const char *d, size_t n)
+{
+	size_t ls = 0, dots = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && d[i] != '.')
+			continue;
+		if (i == ls || i - ls > 63 || d[ls] == '-' || d[i - 1] == '-')
+			return 0;
+		if (i == n) {
+			/* The last label: ASCII letters, or a punycode TLD. */
+			if (i - ls >= 5 && strncasecmp(d + ls, "xn--", 4) == 0)
+				break;
+			if (i - ls < 2)
+				return 0;
+			for (size_t k = ls; k < i; k++)
+				if (!is_alpha(d[k]))
+					return 0;
+		} else {
+			dots++;
+		}
+		ls = i + 1;
+	}
+	return dots > 0;
+}
+
+static void detect_email(struct scan *sc)
+{
+	const unsigned char *u = (const unsigned char *)sc->t;
+
+	for (size_t k = 0; k < sc->len; k++) {
+		size_t s = k, e = k + 1;
+
+		if (u[k] != '@' || sc->claim[k] != CL_FREE)
+			continue;
+		/* Local part, backwards over ASCII and whole two-byte Latin letters. */
+		while (s > 0 && k - s < EMAIL_LOCAL_MAX && sc->claim[s - 1] == CL_FREE) {
+			if (local_char(u[s - 1]))
+				s--;
+			else if (s >= 2 && sc->claim[s - 2] == CL_FREE && latin2(u + s - 2))
+				s -= 2;
+			else
+				break;
+		}
+		while (s < k && u[s] == '.')
+			s++;
+		if (s == k || k - s >= EMAIL_LOCAL_MAX)
+			continue;
+		while (e < sc->len && e - k <= EMAIL_DOMAIN_MAX && sc->claim[e] == CL_FREE) {
+			if (domain_char(u[e]))
+				e++;
+			else if (e + 1 < sc->len && sc->claim[e + 1] == CL_FREE && latin2(u + e))
+				e += 2;
+			else
+				break;
+		}
+		/* A sentence may end right after the address. */
+		while (e > k + 1 && (u[e - 1] == '.' || u[e - 1] == '-'))
+			e--;
+		if (e - k - 1 > EMAIL_DOMAIN_MAX || !domain_ok(sc->t + k + 1, e - k - 1) ||
+		    at(sc, e) == '@')
+			continue;
+		add_span(sc, s, e, REDACT_EMAIL);
+		k = e - 1;
+	}
+}
+
+/* ---- custom patterns ---- */
+
+static int custom_scan(struct scan *sc, const struct redact_pattern *p, int label, char *err,
+		       size_t errlen)
+{
+	size_t pos = 0;
+
+	while (pos < sc->len) {
+		regmatch_t m[1];
+		size_t s, e;
+
+		m[0].rm_so = (regoff_t)pos;
+		m[0].rm_eo = (regoff_t)sc->len;
+		if (regexec(&p->re, sc->t, 1, m, REG_STARTEND) != 0)
+			break;
+		s = (size_t)m[0].rm_so;
+		e = (size_t)m[0].rm_eo;
+		if (e == s) {
+			pos = s + 1;
+			continue;
+		}
+		/* Widen to whole UTF-8 characters. */
+		while (s > 0 && ((unsigned char)sc->t[s] & 0xC0) == 0x80)
+			s--;
+		while (e < sc->len && ((unsigned char)sc->t[e] & 0xC0) == 0x80)
+			e++;
+		if (e - s > REDACT_MAX_VALUE) {
+			set_err(err, errlen, "pattern %s matched %zu bytes (max %d)", p->label, e - s,
+				REDACT_MAX_VALUE);
+			return -1;
+		}
+		if (range_free(sc, s, e)) {
+			add_span(sc, s, e, label);
+			pos = e;
+		} else {
+			pos = s + 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- phone numbers ---- */
+
+static int parse_small(const struct scan *sc, const struct group *g)
+{
+	int v = 0;
+
+	for (size_t i = g->start; i < g->end && v < 100000; i++)
+		if (is_digit(sc->t[i]))
+			v = v * 10 + (sc->t[i] - '0');
+	return v;
+}
+
+/* g[0..3) read as a date: 2024-11-05, 05.11.2024, 11-05-2024, 05.11.24. */
+static int date_at(const struct scan *sc, const struct group *g)
+{
+	int a, b, c;
+
+	if (g[0].paren || g[1].paren || g[2].paren || g[1].sep != g[2].sep ||
+	    (g[1].sep != '-' && g[1].sep != '.'))
+		return 0;
+	a = parse_small(sc, &g[0]);
+	b = parse_small(sc, &g[1]);
+	c = parse_small(sc, &g[2]);
+	if (g[0].nd == 4 && g[1].nd <= 2 && g[2].nd <= 2)
+		return a >= 1900 && a <= 2100 && b >= 1 && b <= 12 && c >= 1 && c <= 31;
+	if (g[0].nd <= 2 && g[1].nd <= 2 && (g[2].nd == 4 || (g[2].nd == 2 && g[1].sep == '.')))
+		return a >= 1 && b >= 1 && a <= 31 && b <= 31 && (a <= 12 || b <= 12) &&
+		       (g[2].nd == 2 || (c >= 1900 && c <= 2100));
+	return 0;
+}
+
+/* A phone word ("call", "tel", "mobile", ...) among the words just before i. */
+static int phone_word_before(const struct scan *sc, size_t i)
+{
+	static const char *const words[] = {
+		"phone",    "telephone", "tel",	    "mobile", "cell", "cellphone", "call",
+		"text",	    "sms",	 "whatsapp", "fax",    "landline", "contact", "reach",
+	};
+	size_t from = i > KEYWORD_WINDOW ? i - KEYWORD_WINDOW : 0;
+
+	for (size_t ws = from; ws < i; ws++) {
+		size_t we = ws;
+
+		if (!is_alpha(sc->t[ws]) || (ws > 0 && is_alpha(sc->t[ws - 1])))
+			continue;
+		while (we < i && is_alpha(sc->t[we]))
+			we++;
+		for (size_t k = 0; k < ARRAY_SIZE(words); k++)
+			if (strlen(words[k]) == we - ws && strncasecmp(sc->t + ws, words[k], we - ws) == 0)
+				return 1;
+		ws = we;
+	}
+	return 0;
+}
+
+/* A currency sign or code right before i (one space allowed) or right after e. */
+static int currency_near(const struct scan *sc, size_t i, size_t e)
+{
+	static const char *const signs[] = {"$", "\xe2\x82\xac", "\xc2\xa3", "\xc2\xa5",
+					    "\xe2\x82\xb9"};
+	static const char *const codes[] = {"usd", "eur", "gbp", "chf", "cad", "aud", "dollars",
+					    "euros", "pounds"};
+	size_t b = i > 0 && sc->t[i - 1] == ' ' ? i - 1 : i;
+	size_t a = e < sc->len && sc->t[e] == ' ' ? e + 1 : e;
+
+	for (size_t k = 0; k < ARRAY_SIZE(signs); k++) {
+		size_t n = strlen(signs[k]);
+
+		if (b >= n && memcmp(sc->t + b - n, signs[k], n) == 0)
+			return 1;
+		if (n <= sc->len - a && memcmp(sc->t + a, signs[k], n) == 0)
+			return 1;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(codes); k++) {
+		size_t n = strlen(codes[k]);
+
+		if (b >= n && strncasecmp(sc->t + b - n, codes[k], n) == 0 &&
+		    !is_alpha(before(sc, b - n, 1)))
+			return 1;
+		if (n <= sc->len - a && strncasecmp(sc->t + a, codes[k], n) == 0 &&
+		    !is_alpha(at(sc, a + n)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Is g[0..k) (starting at i, with or without "+") a phone number? */
+static int phone_ok(const struct scan *sc, size_t i, int plus, const struct group *g, size_t k)
+{
+	unsigned nd = 0;
+	int all_years = k >= 2, thousands = k >= 2, dots_only = 1;
+
+	for (size_t x = 0; x < k; x++) {
+		int v = parse_small(sc, &g[x]);
+
+		nd += g[x].nd;
+		if (g[x].nd > 8 && k > 1)
+			return 0;
+		/* One-digit groups: the first, "(0)", and the area code in +33 6 12 34 56 78. */
+		if (x > 0 && g[x].nd < 2 && !g[x].paren && !(plus && x == 1))
+			return 0;
+		if (x + 2 < k && date_at(sc, g + x))
+			return 0;
+		if (g[x].nd != 4 || v < 1900 || v > 2100 || g[x].paren)
+			all_years = 0;
+		if (x > 0 && (g[x].nd != 3 || g[x].paren))
+			thousands = 0;
+		if (x > 0 && g[x].sep != '.')
+			dots_only = 0;
+	}
+	if (nd < 7 || nd > 15 || all_years)
+		return 0;
+	if (plus)
+		return nd >= 8;
+	/* 1.234.567 and 1 234 567 are amounts; 612 345 678 stays a phone number. */
+	if (thousands && !g[0].paren && g[0].nd <= 3 && (dots_only || g[0].nd <= 2))
+		return 0;
+	if (k == 2 && dots_only)
+		return 0; /* a decimal: 524.9996 */
+	if (k == 4 && dots_only && g[0].nd <= 3 && g[1].nd <= 3 && g[2].nd <= 3 && g[3].nd <= 3)
+		return 0; /* IPv4 */
+	if (k == 1 && !g[0].paren) {
+		const char *d = sc->t + g[0].start;
+
+		if (d[0] == '0' && d[1] == '0' && nd >= 10)
+			return 1;
+		if (d[0] == '0' && nd >= 10 && nd <= 12)
+			return 1;
+		return phone_word_before(sc, i);
+	}
+	return 1;
+}
+
+/* Try a phone number starting at i; returns where scanning goes on (> i). */
+static size_t phone_try(struct scan *sc, size_t i)
+{
+	const char *t = sc->t;
+	struct group g[PHONE_GROUPS];
+	size_t ng = 0, j = i, run_end = i;
+	int plus = t[i] == '+', ok = 1, p = before(sc, i, 1), q, sep = 0;
+
+	if (is_alnum(p) || (p != -1 && strchr("#$%&@=_/\\~^*+", p)) ||
+	    (p != -1 && strchr(".,:-", p) && is_alnum(before(sc, i, 2))))
+		ok = 0;
+	if (plus)
+		j++;
+	for (;;) {
+		size_t s = j, nd = 0, sl;
+		int paren = 0;
+
+		if (at(sc, j) == '(') {
+			size_t d = j + 1;
+
+			while (is_digit(at(sc, d)) && sc->claim[d] == CL_FREE && nd < 6) {
+				d++;
+				nd++;
+			}
+			if (nd == 0 || nd > 5 || at(sc, d) != ')' || sc->claim[d] != CL_FREE)
+				break;
+			j = d + 1;
+			paren = 1;
+		} else {
+			while (is_digit(at(sc, j)) && sc->claim[j] == CL_FREE && nd < 16) {
+				j++;
+				nd++;
+			}
+			if (nd == 0)
+				break;
+			if (nd > 15)
+				ok = 0;
+		}
+		if (ng < PHONE_GROUPS)
+			g[ng] = (struct group){s, j, (unsigned)nd, paren, sep};
+		ng++;
+		run_end = j;
+		/* After ")" the next group may follow at once: (555)123-4567. */
+		if (paren && is_digit(at(sc, j)) && sc->claim[j] == CL_FREE) {
+			sep = 0;
+			continue;
+		}
+		sl = sep_at(sc, j, &sep);
+		if (sl && sc->claim[j + sl] == CL_FREE &&
+		    (is_digit(at(sc, j + sl)) || (at(sc, j + sl) == '(' && is_digit(at(sc, j + sl + 1))))) {
+			j += sl;
+			continue;
+		}
+		break;
+	}
+	if (ng == 0)
+		return i + 1;
+	if (ng > PHONE_GROUPS)
+		return run_end;
+	q = at(sc, run_end);
+	if (is_alnum(q) || q == '%' || q == '@' || q == '_' ||
+	    (run_end < sc->len && sc->claim[run_end] != CL_FREE) ||
+	    (q != -1 && strchr(".,:/", q) && is_digit(at(sc, run_end + 1))) ||
+	    (q == '-' && is_alnum(at(sc, run_end + 1))))
+		ok = 0;
+	if (!ok || currency_near(sc, i, run_end))
+		return run_end;
+	/* A date at the start is skipped on its own; what follows may still be a number. */
+	if (ng >= 3 && date_at(sc, g))
+		return g[2].end;
+	/*
+	 * An international number may be followed by more digits ("+44 20 7946
+	 * 0958 2024"): take the longest run of groups that is a number. A national
+	 * one must be a number as a whole, or "4111 1111 1111 1112" (a card that
+	 * fails Luhn) would lose its first twelve digits as a phone number.
+	 */
+	for (size_t k = ng; k >= (plus ? 1 : ng); k--) {
+		if (phone_ok(sc, i, plus, g, k)) {
+			add_span(sc, i, g[k - 1].end, REDACT_PHONE);
+			return g[k - 1].end;
+		}
+	}
+	return run_end;
+}
+
+static void detect_phone(struct scan *sc)
+{
+	size_t i = 0;
+
+	while (i < sc->len) {
+		int c = (unsigned char)sc->t[i];
+
+		if (sc->claim[i] == CL_FREE &&
+		    (is_digit(c) || ((c == '+' || c == '(') && is_digit(at(sc, i + 1)))))
+			i = phone_try(sc, i);
+		else
+			i++;
+	}
+}
+
+/* ---- redact_text ---- */
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static enum redact_kind label_kind(int label)
+{
+	return label >= REDACT__COUNT ? REDACT_CUSTOM : (enum redact_kind)label;
+}
+
+char *redact_text(const struct redactor *r, const char *text, size_t len, struct redact_map *map,
+		  struct redact_stats *stats, char *err, size_t errlen)
+{
+	struct scan sc = {text, len, NULL, NULL, 0, 0};
+	struct redact_stats st = {0};
+	unsigned *const counts[REDACT__COUNT] = {
+		[REDACT_EMAIL] = &st.email, [REDACT_PHONE] = &st.phone,	  [REDACT_CARD] = &st.card,
+		[REDACT_IBAN] = &st.iban,   [REDACT_CUSTOM] = &st.custom, [REDACT_LITERAL] = &st.literal,
+	};
+	struct buf out;
+	size_t n_before = map->n, pos = 0;
+	char *res = NULL;
+
+	buf_init(&out, len > (SIZE_MAX - 1024) / 2 ? SIZE_MAX : len * 2 + 1024);
+	if (!utf8_valid(text, len)) {
+		set_err(err, errlen, "text is not valid UTF-8");
+		goto out;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		set_err(err, errlen, "text contains a NUL byte");
+		goto out;
+	}
+	sc.claim = xcalloc(len + 1, 1);
+	detect_literal(&sc);
+	detect_iban(&sc);
+	detect_card(&sc);
+	detect_email(&sc);
+	for (size_t i = 0; r != NULL && i < r->n; i++)
+		if (custom_scan(&sc, r->pats[i], REDACT__COUNT + (int)i, err, errlen) < 0)
+			goto out;
+	detect_phone(&sc);
+	if (sc.nsp > 1)
+		qsort(sc.sp, sc.nsp, sizeof(*sc.sp), span_cmp);
+
+	for (size_t i = 0; i < sc.nsp; i++) {
+		const struct span *s = &sc.sp[i];
+		enum redact_kind kind = label_kind(s->label);
+		const char *label = kind == REDACT_CUSTOM ? r->pats[s->label - REDACT__COUNT]->label
+							  : kind_labels[kind];
+		size_t idx = map_intern(map, label, text + s->start, s->end - s->start, kind);
+		const char *ph;
+
+		if (idx == SIZE_MAX) {
+			set_err(err, errlen, "more than %d distinct values to redact", REDACT_MAP_MAX);
+			goto out;
+		}
+		ph = map->entries[idx].placeholder;
+		if (buf_append(&out, text + pos, s->start - pos) < 0 ||
+		    buf_append(&out, ph, strlen(ph)) < 0) {
+			set_err(err, errlen, "redacted text over %zu bytes", out.cap);
+			goto out;
+		}
+		pos = s->end;
+		(*counts[kind])++;
+	}
+	if (buf_append(&out, text + pos, len - pos) < 0) {
+		set_err(err, errlen, "redacted text over %zu bytes", out.cap);
+		goto out;
+	}
+	res = buf_steal(&out);
+	if (stats)
+		*stats = st;
+out:
+	if (res == NULL && map->n != n_before) {
+		map_free_entries(map, n_before);
+		map_reindex(map);
+	}
+	buf_cleanup(&out);
+	free(sc.claim);
+	free(sc.sp);
+	return res;
+}
+
+char *redact_restore(const struct redact_map *m, const char *text, size_t max_len, char *err,
+		     size_t errlen)
+{
+	size_t n = strlen(text), run = 0, i = 0;
+	struct buf b;
+
+	buf_init(&b, max_len);
+	while (i < n) {
+		size_t pl, idx;
+
+		if (text[i] != '[' || (pl = redact_placeholder_len(text + i, n - i)) == 0 ||
+		    (idx = map_find(m, 1, text + i, pl)) == SIZE_MAX) {
+			i++;
+			continue;
+		}
+		if (buf_append(&b, text + run, i - run) < 0 ||
+		    buf_append(&b, m->entries[idx].value, strlen(m->entries[idx].value)) < 0)
+			goto over;
+		i += pl;
+		run = i;
+	}
+	if (buf_append(&b, text + run, n - run) < 0)
+		goto over;
+	return buf_steal(&b);
+over:
+	set_err(err, errlen, "restored text over %zu bytes", max_len);
+	buf_cleanup(&b);
+	return NULL;
+}

@@ -1,0 +1,948 @@
+/*
+ * The review queue (schema/002_review.sql) on a real PostgreSQL cluster:
+ * queue order, SLA deadlines, claims from concurrent connections, approve /
+ * reject / correct and their outcome counts, the database roles, the
+ * metrics views, and migrations applied twice and in two databases of one
+ * cluster. Only PostgreSQL: no broker, no model, no daemon beyond
+ * `triaged migrate`. Each test has its own database; fixtures are inserted
+ * directly as the superuser.
+ */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct h_pg pg;
+
+static void pg_up(void)
+{
+	if (h_pg_start(&pg) < 0) {
+		fprintf(stderr, "cannot start PostgreSQL: the integration suite needs it\n");
+		exit(1);
+	}
+}
+
+static void pg_down(void)
+{
+	h_pg_destroy(&pg);
+}
+
+/* Fixed base time of the hand-made tickets (received_at = T - minutes). */
+#define T "2024-05-01 12:00:00+00"
+
+/* The first column of the first row equals want (a string). */
+#define ck_sql_str(c, want, ...)                                                                   \
+	do {                                                                                       \
+		char *s_ = h_sql_str((c), __VA_ARGS__);                                            \
+		ck_assert_msg(s_ != NULL, "no value for: %s", #__VA_ARGS__);                       \
+		ck_assert_str_eq(s_, (want));                                                      \
+		free(s_);                                                                          \
+	} while (0)
+
+static void conninfo_for(char *out, size_t len, const char *dbname, const char *user)
+{
+	snprintf(out, len, "host=%s port=%d user=%s dbname=%s", pg.dir, pg.port, user, dbname);
+}
+
+static PGconn *connect_as(const char *dbname, const char *user)
+{
+	char ci[PATH_MAX + 256];
+	PGconn *c;
+
+	conninfo_for(ci, sizeof(ci), dbname, user);
+	c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "connect %s: %s\n", ci, PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	/* days in the metrics views are cut in the session's time zone */
+	if (h_sql_exec(c, "SET TimeZone = 'UTC'") < 0) {
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * Run `triaged migrate` on dbname as an operator would. Returns the number of
+ * migrations it applied (from its "migrations done" log line), -1 on failure.
+ */
+static int migrate(const char *dbname)
+{
+	char bin[PATH_MAX], ci[PATH_MAX + 256], env_ci[PATH_MAX + 300], env_sd[PATH_MAX + 32];
+	char text[65536];
+	struct h_proc p;
+	const char *line, *a;
+	FILE *f;
+	size_t n;
+	int st = -1;
+
+	if (h_bin(bin, sizeof(bin), "triaged") < 0)
+		return -1;
+	conninfo_for(ci, sizeof(ci), dbname, "postgres");
+	snprintf(env_ci, sizeof(env_ci), "TRIAGED_POSTGRES_CONNINFO=%s", ci);
+	snprintf(env_sd, sizeof(env_sd), "TRIAGED_SCHEMA_DIR=%s/schema", h_source_dir());
+	{
+		char *env[] = {env_ci, env_sd, NULL};
+		char *argv[] = {bin, "migrate", NULL};
+		memset(&p, 0, sizeof(p));
+		if (h_spawn(&p, "migrate", argv, env) < 0)
+			return -1;
+		if (h_wait_exit(&p, 60000, &st) < 0 || st != 0) {
+			fprintf(stderr, "triaged migrate failed (status %d)\n", st);
+			h_dump_log(&p, 30);
+			h_stop(&p);
+			return -1;
+		}
+	}
+	f = fopen(p.log_path, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	line = strstr(text, "msg=\"migrations done\"");
+	a = line ? strstr(line, "applied=") : NULL;
+	if (a == NULL) {
+		h_dump_log(&p, 30);
+		return -1;
+	}
+	return (int)strtol(a + strlen("applied="), NULL, 10);
+}
+
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Create (or re-create) database dbname, migrate it, connect as the superuser. */
+static PGconn *db_new(const char *dbname)
+{
+	PGconn *admin = h_pg_connect(&pg);
+	int applied;
+
+	if (admin == NULL)
+		return NULL;
+	PQsetNoticeProcessor(admin, quiet, NULL);
+	h_sql_exec(admin, "DROP DATABASE IF EXISTS %s", dbname);
+	if (h_sql_exec(admin, "CREATE DATABASE %s", dbname) < 0) {
+		PQfinish(admin);
+		return NULL;
+	}
+	PQfinish(admin);
+	applied = migrate(dbname);
+	if (applied < 2) {
+		fprintf(stderr, "migrate %s: applied %d, want at least 2\n", dbname, applied);
+		return NULL;
+	}
+	return connect_as(dbname, "postgres");
+}
+
+/* Run one statement and return its SQLSTATE: "00000" when it succeeded. */
+static const char *sqlstate(PGconn *c, const char *fmt, ...) H_PRINTF_LIKE(2, 3);
+
+static const char *sqlstate(PGconn *c, const char *fmt, ...)
+{
+	static char st[8];
+	char *q = NULL;
+	PGresult *r;
+	va_list ap;
+	const char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&q, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	r = PQexec(c, q);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK) {
+		snprintf(st, sizeof(st), "00000");
+	} else {
+		s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		snprintf(st, sizeof(st), "%s", s ? s : "?????");
+	}
+	PQclear(r);
+	free(q);
+	return st;
+}
+
+struct fx {
+	const char *tid;
+	const char *tier;   /* NULL: none */
+	int minutes_before; /* received_at = base - minutes */
+	const char *status; /* NULL: pending_review */
+	const char *urgency;
+	const char *category;
+	const char *draft;
+	const char *decided_by;
+	const char *model;
+};
+
+/*
+ * Insert a ticket (source 'test'), its revision 1 and its triage result;
+ * base is a timestamptz literal, NULL for now(). Returns the ticket's pk, -1
+ * on error.
+ */
+static long long add_ticket(PGconn *c, const char *base, const struct fx *f)
+{
+	static const char *sql =
+		"WITH t AS (INSERT INTO tickets (source, ticket_id, content_hash, channel, subject, "
+		"body, customer_tier, received_at) VALUES ('test', $1::text, '\\x00'::bytea, "
+		"'email', 'Subject of ' || $1::text, 'Body', $2::text, coalesce($3::timestamptz, "
+		"now()) - $4::int * interval '1 minute') RETURNING id, received_at), "
+		"r AS (INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, received_at) "
+		"SELECT id, 1, '\\x00'::bytea, received_at FROM t) "
+		"INSERT INTO triage_results (ticket_pk, revision, status, category, sentiment, "
+		"urgency, confidence, summary, draft_reply, decided_by, model, prompt_version) "
+		"SELECT id, 1, coalesce($5::text, 'pending_review'), $6::text, 'neutral', $7::text, "
+		"0.9, 'summary', $8::text, $9::text, $10::text, 'triage-v1' FROM t RETURNING ticket_pk";
+	char mins[16];
+	const char *params[10];
+	PGresult *r;
+	long long pk = -1;
+
+	snprintf(mins, sizeof(mins), "%d", f->minutes_before);
+	params[0] = f->tid;
+	params[1] = f->tier;
+	params[2] = base;
+	params[3] = mins;
+	params[4] = f->status;
+	params[5] = f->category;
+	params[6] = f->urgency;
+	params[7] = f->draft;
+	params[8] = f->decided_by;
+	params[9] = f->model;
+	r = PQexecParams(c, sql, 10, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		pk = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		fprintf(stderr, "add_ticket %s: %s\n", f->tid, PQresultErrorMessage(r));
+	PQclear(r);
+	return pk;
+}
+
+/* Insert the tickets of a NULL-tid-terminated table; their pks into pks (may be NULL). */
+static void add_tickets(PGconn *c, const char *base, const struct fx *fxs, long long *pks)
+{
+	for (int i = 0; fxs[i].tid; i++) {
+		long long pk = add_ticket(c, base, &fxs[i]);
+		ck_assert_int_gt(pk, 0);
+		if (pks)
+			pks[i] = pk;
+	}
+}
+
+/* Add revision 2 of ticket pk (copy of revision 1 with this status and urgency). */
+static int add_revision2(PGconn *c, long long pk, const char *status, const char *urgency)
+{
+	if (h_sql_exec(c, "UPDATE tickets SET revision = 2 WHERE id = %lld", pk) < 0 ||
+	    h_sql_exec(c,
+		       "INSERT INTO ticket_revisions (ticket_pk, revision, content_hash) "
+		       "VALUES (%lld, 2, '\\x01'::bytea)",
+		       pk) < 0)
+		return -1;
+	return h_sql_exec(c,
+			  "INSERT INTO triage_results (ticket_pk, revision, status, category, "
+			  "sentiment, urgency, confidence, summary, draft_reply, decided_by, model, "
+			  "prompt_version, review_state) SELECT ticket_pk, 2, '%s', category, "
+			  "sentiment, '%s', confidence, summary, draft_reply, decided_by, model, "
+			  "prompt_version, CASE WHEN '%s' IN ('approved', 'rejected') THEN '%s' "
+			  "ELSE 'open' END FROM triage_results WHERE ticket_pk = %lld AND revision = 1",
+			  status, urgency, status, status, pk);
+}
+
+/* Create a login role when missing (roles are cluster-wide; tests share the cluster). */
+static int login_role(PGconn *c, const char *name, const char *group)
+{
+	return h_sql_exec(c,
+			  "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%s') "
+			  "THEN CREATE ROLE %s LOGIN%s%s; END IF; END $$",
+			  name, name, group ? " IN ROLE " : "", group ? group : "");
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+/* Migrating twice applies nothing; a second database in the same cluster migrates too. */
+START_TEST(test_migrate_idempotent)
+{
+	PGconn *a, *b;
+
+	a = db_new("r_mig_a");
+	ck_assert_ptr_nonnull(a);
+	ck_sql_str(a, "002_review.sql", "SELECT name FROM schema_version WHERE version = 2");
+	ck_assert_int_eq(migrate("r_mig_a"), 0);
+	ck_assert_int_eq(h_sql_ll(a, "SELECT count(*) FROM schema_version WHERE version = 2"), 1);
+	/* the roles now exist: the second database's migration must not fail on them */
+	b = db_new("r_mig_b");
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(migrate("r_mig_b"), 0);
+	ck_assert_int_eq(h_sql_ll(b, "SELECT count(*) FROM pg_roles WHERE rolname IN "
+				     "('triaged_service', 'triaged_agent', 'triaged_supervisor') "
+				     "AND NOT rolcanlogin"),
+			 3);
+	/* and the second database has its own grants */
+	ck_sql_str(b, "t", "SELECT has_table_privilege('triaged_agent', 'agent_review_queue', "
+			   "'SELECT')");
+	ck_sql_str(b, "f", "SELECT has_table_privilege('triaged_agent', 'triage_results', "
+			   "'SELECT')");
+	ck_sql_str(b, "t", "SELECT has_function_privilege('triaged_agent', "
+			   "'review_approve(bigint, text, text)', 'EXECUTE')");
+	ck_sql_str(b, "t", "SELECT has_table_privilege('triaged_supervisor', 'metrics_backlog', "
+			   "'SELECT')");
+	ck_sql_str(b, "t", "SELECT has_function_privilege('triaged_service', "
+			   "'triaged_store(jsonb)', 'EXECUTE')");
+	/* the seeded SLA policy is there once, not twice */
+	ck_assert_int_eq(h_sql_ll(b, "SELECT count(*) FROM sla_policy"), 12);
+	PQfinish(a);
+	PQfinish(b);
+}
+END_TEST
+
+/* The queue's exact order: urgency, SLA deadline, tier, age; one row per ticket. */
+START_TEST(test_queue_order)
+{
+	static const struct fx fxs[] = {
+		/* tid, tier, minutes before T, status, urgency, category, draft, decided_by, model */
+		{"q-low-legacy", "legacy", 1440, NULL, "low", "billing", "d", "mini", "mini-1"},
+		{"q-norm-std", "standard", 0, NULL, "normal", "billing", "d", "mini", "mini-1"},
+		{"q-crit-std", "standard", 30, NULL, "critical", "outage", "d", "mini", "mini-1"},
+		{"q-high-free", "free", 180, NULL, "high", "billing", "d", "mini", "mini-1"},
+		{"q-norm-ent", "enterprise", 700, NULL, "normal", "billing", "d", "mini", "mini-1"},
+		{"q-nh", NULL, 200, "needs_human", NULL, NULL, NULL, NULL, NULL},
+		{"q-low-none", NULL, 2880, NULL, "low", "billing", "d", "mini", "mini-1"},
+		{"q-high-prem", "Premium", 60, NULL, "high", "billing", "d", "flagship", "big-1"},
+		{"q-crit-ent", "enterprise", 0, NULL, "critical", "outage", "d", "mini", "mini-1"},
+		{"q-norm-rev2", "standard", 100, NULL, "low", "billing", "d", "mini", "mini-1"},
+		/* not in the queue */
+		{"q-approved", "enterprise", 500, "approved", "critical", "billing", "d", "mini",
+		 "mini-1"},
+		{"q-rejected", "enterprise", 500, "rejected", "critical", "billing", "d", "mini",
+		 "mini-1"},
+		{"q-superseded", "enterprise", 500, NULL, "critical", "billing", "d", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	long long pk[16];
+	PGconn *c = db_new("r_order");
+
+	ck_assert_ptr_nonnull(c);
+	/* a tier-specific policy whose window makes age the only tie-breaker */
+	ck_assert_int_eq(h_sql_exec(c, "INSERT INTO sla_policy (urgency, customer_tier, "
+				       "due_minutes) VALUES ('low', 'legacy', 2880)"),
+			 0);
+	add_tickets(c, T, fxs, pk);
+	/* decided rows as they were before 002 (the migration backfills review_state) */
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET review_state = status WHERE "
+				       "status IN ('approved', 'rejected')"),
+			 0);
+	/* q-norm-rev2: revision 2 (normal) awaits review; q-superseded: revision 2 approved */
+	ck_assert_int_eq(add_revision2(c, pk[9], "pending_review", "normal"), 0);
+	ck_assert_int_eq(add_revision2(c, pk[12], "approved", "critical"), 0);
+	/* a claimed ticket stays in the queue */
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET review_state = 'claimed', "
+				       "assigned_to = 'zed', claimed_at = now() WHERE ticket_pk = %lld",
+				    pk[3]),
+			 0);
+
+	ck_sql_str(c,
+		   "q-crit-ent,q-crit-std,q-nh,q-high-prem,q-high-free,q-norm-ent,q-norm-rev2,"
+		   "q-norm-std,q-low-none,q-low-legacy",
+		   "SELECT string_agg(ticket_id, ',' ORDER BY queue_position) FROM agent_review_queue");
+	/* positions are 1..n without gaps, one row per ticket */
+	ck_sql_str(c, "10 10 10 1",
+		   "SELECT count(*) || ' ' || count(DISTINCT ticket_pk) || ' ' || max(queue_position) "
+		   "|| ' ' || min(queue_position) FROM agent_review_queue");
+	/* the latest revision is the one shown */
+	ck_assert_int_eq(h_sql_ll(c, "SELECT revision FROM agent_review_queue WHERE ticket_id = "
+				     "'q-norm-rev2'"),
+			 2);
+	ck_sql_str(c, "normal", "SELECT urgency FROM agent_review_queue WHERE ticket_id = 'q-norm-rev2'");
+	/* columns the agents need */
+	ck_sql_str(c, "claimed zed f", "SELECT concat_ws(' ', review_state, assigned_to, "
+				       "escalated) FROM agent_review_queue WHERE ticket_id = 'q-high-free'");
+	ck_sql_str(c, "needs_human 40 t",
+		   "SELECT concat_ws(' ', status, extract(epoch FROM sla_due - '" T "'::timestamptz)::int "
+		   "/ 60, sla_breached) FROM agent_review_queue WHERE ticket_id = 'q-nh'");
+	ck_sql_str(c, "Subject of q-crit-ent|email|d|mini-1|50",
+		   "SELECT concat_ws('|', subject, channel, draft_reply, model, priority) "
+		   "FROM agent_review_queue WHERE queue_position = 1");
+	PQfinish(c);
+}
+END_TEST
+
+/* triaged_sla_due and the queue's deadline, breach and at-risk figures. */
+START_TEST(test_sla)
+{
+	static const struct fx fxs[] = {
+		{"s-breached", "standard", 300, NULL, "high", "billing", "d", "mini", "mini-1"},
+		{"s-risk", "standard", 200, NULL, "high", "billing", "d", "mini", "mini-1"},
+		{"s-fresh", "standard", 10, NULL, "high", "billing", "d", "mini", "mini-1"},
+		{"s-nh", "enterprise", 100, "needs_human", NULL, NULL, NULL, NULL, NULL},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	static const struct {
+		const char *urgency, *tier;
+		int minutes;
+	} due[] = {
+		{"'critical'", "NULL", 60},	 {"'critical'", "'enterprise'", 30},
+		{"'critical'", "'premium'", 30}, {"'high'", "'standard'", 240},
+		{"'high'", "'Premium'", 120},	 {"'normal'", "'free'", 1440},
+		{"'normal'", "'enterprise'", 720}, {"'low'", "NULL", 4320},
+		{"'low'", "'Enterprise'", 2160}, {"NULL", "NULL", 240},
+		{"NULL", "'premium'", 120},	 {"'high'", "'gold'", 10},
+	};
+	PGconn *c = db_new("r_sla");
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(h_sql_exec(c, "INSERT INTO sla_policy (urgency, customer_tier, "
+				       "due_minutes) VALUES ('high', 'gold', 10)"),
+			 0);
+	for (size_t i = 0; i < sizeof(due) / sizeof(due[0]); i++) {
+		long long m = h_sql_ll(c,
+				       "SELECT extract(epoch FROM triaged_sla_due(%s, %s, '" T
+				       "') - '" T "'::timestamptz)::int / 60",
+				       due[i].urgency, due[i].tier);
+		ck_assert_msg(m == due[i].minutes, "sla_due(%s, %s): %lld min, want %d",
+			      due[i].urgency, due[i].tier, m, due[i].minutes);
+	}
+	/* tiers are stored lower-case, one default row per urgency */
+	ck_assert_int_eq(sqlstate(c, "INSERT INTO sla_policy (urgency, customer_tier, due_minutes) "
+				     "VALUES ('low', 'VIP', 5)")[0],
+			 '2');
+	ck_assert_str_eq(sqlstate(c, "INSERT INTO sla_policy (urgency, customer_tier, due_minutes) "
+				     "VALUES ('low', NULL, 5)"),
+			 "23505");
+
+	add_tickets(c, NULL, fxs, NULL);
+	ck_sql_str(c, "s-breached:t:-60,s-nh:f:20,s-risk:f:40,s-fresh:f:230",
+		   "SELECT string_agg(concat_ws(':', ticket_id, sla_breached, "
+		   "round(extract(epoch FROM sla_due - now()) / 60)), ',' ORDER BY queue_position) "
+		   "FROM agent_review_queue");
+	ck_sql_str(c, "300", "SELECT round(extract(epoch FROM waiting) / 60) FROM "
+			     "agent_review_queue WHERE ticket_id = 's-breached'");
+	ck_sql_str(c, "3 3 1 1",
+		   "SELECT concat_ws(' ', awaiting, open, breached, at_risk) FROM metrics_backlog "
+		   "WHERE urgency = 'high'");
+	ck_sql_str(c, "1 0 1", "SELECT concat_ws(' ', awaiting, breached, at_risk) FROM "
+			       "metrics_backlog WHERE urgency IS NULL");
+	PQfinish(c);
+}
+END_TEST
+
+/* Two connections never get the same ticket; SKIP LOCKED never waits. */
+START_TEST(test_claim_concurrency)
+{
+	static const struct fx fxs[] = {
+		{"c-1", "standard", 10, NULL, "critical", "outage", "d", "mini", "mini-1"},
+		{"c-2", "standard", 10, NULL, "high", "billing", "d", "mini", "mini-1"},
+		{"c-3", "standard", 10, NULL, "normal", "billing", "d", "mini", "mini-1"},
+		{"c-4", "standard", 10, NULL, "low", "billing", "d", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	long long pk[4];
+	PGconn *c = db_new("r_claim"), *a, *b;
+	PGresult *r;
+	int trues = 0;
+
+	ck_assert_ptr_nonnull(c);
+	add_tickets(c, NULL, fxs, pk);
+	a = connect_as("r_claim", "postgres");
+	b = connect_as("r_claim", "postgres");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	/* a wait on a lock would fail the statement instead of hanging the test */
+	ck_assert_int_eq(h_sql_exec(b, "SET statement_timeout = '5s'"), 0);
+
+	/* claim_next: A holds c-1 uncommitted; B gets c-2 at once */
+	ck_assert_int_eq(h_sql_exec(a, "BEGIN"), 0);
+	ck_assert_int_eq(h_sql_ll(a, "SELECT review_claim_next('alice')"), pk[0]);
+	ck_assert_int_eq(h_sql_ll(b, "SELECT review_claim_next('bob')"), pk[1]);
+	ck_assert_int_eq(h_sql_exec(a, "COMMIT"), 0);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_claim_next('carol')"), pk[2]);
+	/* A holds the last open one: B finds nothing, without waiting */
+	ck_assert_int_eq(h_sql_exec(a, "BEGIN"), 0);
+	ck_assert_int_eq(h_sql_ll(a, "SELECT review_claim_next('alice')"), pk[3]);
+	ck_sql_str(b, "none", "SELECT coalesce(review_claim_next('bob')::text, 'none')");
+	ck_assert_int_eq(h_sql_exec(a, "COMMIT"), 0);
+	ck_sql_str(c, "alice,bob,carol,alice",
+		   "SELECT string_agg(assigned_to, ',' ORDER BY queue_position) FROM "
+		   "agent_review_queue WHERE review_state = 'claimed'");
+	ck_sql_str(c, "none", "SELECT coalesce(review_claim_next('dave')::text, 'none')");
+
+	/* review_claim on one ticket from two connections: B waits for A's row lock */
+	ck_assert_int_eq(h_sql_exec(c, "SELECT review_release(%lld, 'alice')", pk[3]), 0);
+	ck_assert_int_eq(h_sql_exec(b, "SET statement_timeout = 0"), 0);
+	ck_assert_int_eq(h_sql_exec(a, "BEGIN"), 0);
+	ck_sql_str(a, "t", "SELECT review_claim(%lld, 'dave')", pk[3]);
+	trues++;
+	ck_assert_int_eq(PQsendQuery(b, "SELECT review_claim((SELECT id FROM tickets WHERE "
+					"ticket_id = 'c-4'), 'erin')"),
+			 1);
+	usleep(300 * 1000);
+	ck_assert_int_eq(PQconsumeInput(b), 1);
+	ck_assert_int_eq(PQisBusy(b), 1);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d AND "
+				     "wait_event_type = 'Lock'",
+				  PQbackendPID(b)),
+			 1);
+	ck_assert_int_eq(h_sql_exec(a, "COMMIT"), 0);
+	r = PQgetResult(b);
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+		trues++;
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "f");
+	PQclear(r);
+	ck_assert_ptr_null(PQgetResult(b));
+	ck_assert_int_eq(trues, 1);
+	ck_sql_str(c, "dave", "SELECT assigned_to FROM triage_results WHERE ticket_pk = %lld", pk[3]);
+	/* claiming one's own ticket again is fine; someone else's is not */
+	ck_sql_str(c, "t", "SELECT review_claim(%lld, 'dave')", pk[3]);
+	ck_sql_str(c, "f", "SELECT review_claim(%lld, 'erin')", pk[3]);
+
+	/* only the holder acts on a claimed ticket */
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'erin')", pk[3]), "55P03");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_release(%lld, 'erin')", pk[3]), "55P03");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reassign(%lld, 'erin', 'erin')", pk[3]),
+			 "55P03");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reassign(%lld, '', 'dave')", pk[3]), "22004");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_claim(%lld, ' ')", pk[3]), "22004");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_claim(987654, 'dave')"), "P0002");
+	ck_assert_int_eq(h_sql_exec(c, "SELECT review_reassign(%lld, 'erin', 'dave')", pk[3]), 0);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'dave')", pk[3]), "55P03");
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, NULL, 'erin')", pk[3]);
+	/* done: nobody can claim, release or approve it again */
+	ck_sql_str(c, "f", "SELECT review_claim(%lld, 'frank')", pk[3]);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_release(%lld, 'erin')", pk[3]), "55000");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'erin')", pk[3]), "55000");
+	/* releasing an open ticket is a mistake too */
+	ck_assert_int_eq(h_sql_exec(c, "SELECT review_release(%lld, 'carol')", pk[2]), 0);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_release(%lld, 'carol')", pk[2]), "55000");
+	ck_sql_str(c, "open", "SELECT review_state FROM triage_results WHERE ticket_pk = %lld", pk[2]);
+
+	/* every action is in the audit log, with its agent */
+	ck_sql_str(c, "claim:alice,release:alice,claim:dave,reassign:dave,approve:erin",
+		   "SELECT string_agg(action || ':' || agent, ',' ORDER BY id) FROM review_events "
+		   "WHERE ticket_pk = %lld",
+		   pk[3]);
+	ck_sql_str(c, "{\"to\": \"erin\", \"from\": \"dave\"}",
+		   "SELECT detail::text FROM review_events WHERE action = 'reassign'");
+	PQfinish(a);
+	PQfinish(b);
+	PQfinish(c);
+}
+END_TEST
+
+/* Approve with and without an edited reply, reject with a reason; outcome counts. */
+START_TEST(test_approve_reject)
+{
+	static const struct fx fxs[] = {
+		{"a-1", "standard", 10, NULL, "normal", "billing", "Hello A", "mini", "mini-1"},
+		{"a-2", "standard", 10, NULL, "normal", "billing", "Hello B", "mini", "mini-1"},
+		{"a-3", "standard", 10, NULL, "normal", "billing", "Hello C", "flagship", "big-1"},
+		{"a-4", "standard", 10, NULL, "normal", "shipping", "Hello D", "mini", "mini-1"},
+		{"a-5", "standard", 10, "needs_human", NULL, NULL, NULL, NULL, NULL},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	long long pk[5];
+	PGconn *c = db_new("r_approve");
+
+	ck_assert_ptr_nonnull(c);
+	add_tickets(c, NULL, fxs, pk);
+
+	/* an open ticket is claimed and approved at once; the draft goes out */
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, p_agent => 'ann')", pk[0]);
+	ck_sql_str(c, "approved|approved|Hello A|accepted|ann|ann|t",
+		   "SELECT concat_ws('|', status, review_state, final_reply, review_outcome, "
+		   "reviewed_by, assigned_to, reviewed_at IS NOT NULL) FROM triage_results "
+		   "WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_sql_str(c, "claim,approve", "SELECT string_agg(action, ',' ORDER BY id) FROM "
+				       "review_events WHERE ticket_pk = %lld",
+		   pk[0]);
+	/* a reply equal to the draft is still 'accepted'; a different one is 'edited' */
+	ck_assert_int_eq(h_sql_exec(c, "SELECT review_claim(%lld, 'ann')", pk[1]), 0);
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 'Hello B', 'ann')", pk[1]);
+	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 'Hello C, edited', 'ann')", pk[2]);
+	ck_sql_str(c, "Hello C, edited|edited",
+		   "SELECT final_reply || '|' || review_outcome FROM triage_results WHERE "
+		   "ticket_pk = %lld",
+		   pk[2]);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, '  ', 'ann')", pk[3]), "22023");
+
+	/* reject needs a reason; a failed call changes nothing */
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, NULL, 'bo')", pk[3]), "22004");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, '   ', 'bo')", pk[3]), "22004");
+	ck_sql_str(c, "open pending_review", "SELECT review_state || ' ' || status FROM "
+					     "triage_results WHERE ticket_pk = %lld",
+		   pk[3]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM review_events WHERE ticket_pk = %lld",
+				  pk[3]),
+			 0);
+	ck_assert_int_eq(h_sql_exec(c, "SELECT review_reject(%lld, 'wrong category', 'bo')", pk[3]),
+			 0);
+	ck_sql_str(c, "rejected|rejected|rejected|wrong category|bo",
+		   "SELECT concat_ws('|', status, review_state, review_outcome, reject_reason, "
+		   "reviewed_by) FROM triage_results WHERE ticket_pk = %lld",
+		   pk[3]);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 'again', 'bo')", pk[3]), "55000");
+
+	/* a needs_human ticket has no draft: the agent must write the reply */
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'cy')", pk[4]), "22004");
+	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 'Written by hand', 'cy')", pk[4]);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(987654, NULL, 'cy')"), "P0002");
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM agent_review_queue"), 0);
+
+	/* 5 reviewed: accepted 2 (a-1, a-2), edited 2 (a-3, a-5), rejected 1 (a-4) */
+	ck_sql_str(c, "5 2 2 1 0.4000 0.8000",
+		   "SELECT concat_ws(' ', reviewed, accepted, edited, rejected, acceptance_rate, "
+		   "approval_rate) FROM review_outcomes WHERE dimension = 'all'");
+	ck_sql_str(c, "3 2 1 0 0.6667",
+		   "SELECT concat_ws(' ', reviewed, accepted, edited, rejected, acceptance_rate) "
+		   "FROM review_outcomes WHERE dimension = 'category' AND category = 'billing'");
+	ck_sql_str(c, "1 0 0 1 0.0000",
+		   "SELECT concat_ws(' ', reviewed, accepted, edited, rejected, acceptance_rate) "
+		   "FROM review_outcomes WHERE dimension = 'category' AND category = 'shipping'");
+	ck_sql_str(c, "3 2 0 1",
+		   "SELECT concat_ws(' ', reviewed, accepted, edited, rejected) FROM "
+		   "review_outcomes WHERE dimension = 'model' AND decided_by = 'mini' AND "
+		   "model = 'mini-1'");
+	ck_sql_str(c, "1 0 1 0",
+		   "SELECT concat_ws(' ', reviewed, accepted, edited, rejected) FROM "
+		   "review_outcomes WHERE dimension = 'model' AND decided_by = 'flagship'");
+	ck_sql_str(c, "1 0 1 0",
+		   "SELECT concat_ws(' ', reviewed, accepted, edited, rejected) FROM "
+		   "review_outcomes WHERE dimension = 'model' AND decided_by IS NULL");
+	/* the daily view has the same, under today */
+	ck_sql_str(c, "5 2", "SELECT concat_ws(' ', reviewed, accepted) FROM "
+			     "metrics_review_outcomes WHERE dimension = 'all' AND day = "
+			     "date_trunc('day', now())");
+	PQfinish(c);
+}
+END_TEST
+
+/* Corrections are gold labels: stored apart, shown by the queue, model labels kept. */
+START_TEST(test_corrections)
+{
+	static const struct fx fxs[] = {
+		{"k-1", "standard", 10, NULL, "low", "billing", "d", "mini", "mini-1"},
+		{"k-2", "standard", 10, NULL, "normal", "billing", "d", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	long long pk[2];
+	PGconn *c = db_new("r_correct");
+
+	ck_assert_ptr_nonnull(c);
+	add_tickets(c, NULL, fxs, pk);
+	ck_sql_str(c, "k-2,k-1", "SELECT string_agg(ticket_id, ',' ORDER BY queue_position) FROM "
+				 "agent_review_queue");
+
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, p_agent => 'kim')", pk[0]),
+			 "22004");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, NULL, 'urgent', NULL, 'kim')",
+				  pk[0]),
+			 "22023");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, NULL, NULL, 'angry', 'kim')",
+				  pk[0]),
+			 "22023");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, ' ', NULL, NULL, 'kim')", pk[0]),
+			 "22023");
+	/* sentiment given but unchanged: two fields change, two rows */
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 'shipping', 'critical', "
+				     "'neutral', 'kim')",
+				  pk[0]),
+			 2);
+	ck_sql_str(c, "category:billing>shipping:kim,urgency:low>critical:kim",
+		   "SELECT string_agg(field || ':' || old_value || '>' || new_value || ':' || agent, "
+		   "',' ORDER BY field) FROM label_corrections WHERE ticket_pk = %lld AND "
+		   "revision = 1",
+		   pk[0]);
+	/* the model's labels are untouched */
+	ck_sql_str(c, "billing low neutral", "SELECT concat_ws(' ', category, urgency, sentiment) "
+					     "FROM triage_results WHERE ticket_pk = %lld",
+		   pk[0]);
+	/* the queue shows the corrected labels, and orders by them */
+	ck_sql_str(c, "shipping critical neutral t claimed kim",
+		   "SELECT concat_ws(' ', category, urgency, sentiment, labels_corrected, "
+		   "review_state, assigned_to) FROM agent_review_queue WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_sql_str(c, "k-1,k-2", "SELECT string_agg(ticket_id, ',' ORDER BY queue_position) FROM "
+				 "agent_review_queue");
+	ck_sql_str(c, "f", "SELECT labels_corrected FROM agent_review_queue WHERE ticket_pk = %lld",
+		   pk[1]);
+	/* the same values again change nothing; a new one chains from the last */
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 'shipping', 'critical', NULL, "
+				     "'kim')",
+				  pk[0]),
+			 0);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 'refund', p_agent => 'kim')",
+				  pk[0]),
+			 1);
+	ck_sql_str(c, "shipping>refund", "SELECT old_value || '>' || new_value FROM "
+					 "label_corrections ORDER BY id DESC LIMIT 1");
+	ck_sql_str(c, "refund", "SELECT category FROM agent_review_queue WHERE ticket_pk = %lld",
+		   pk[0]);
+	/* kim holds it now: nobody else corrects it */
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 'billing', p_agent => 'lou')",
+				  pk[0]),
+			 "55P03");
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM label_corrections"), 3);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM review_events WHERE action = 'correct'"),
+			 3);
+
+	/* outcomes and volume count the corrected category */
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, NULL, 'kim')", pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT reviewed FROM review_outcomes WHERE dimension = "
+				     "'category' AND category = 'refund'"),
+			 1);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM review_outcomes WHERE category = "
+				     "'billing'"),
+			 0);
+	ck_sql_str(c, "refund critical", "SELECT category || ' ' || urgency FROM "
+					 "metrics_volume_daily WHERE category <> 'billing'");
+	/* a reviewed ticket takes no more corrections */
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 'billing', p_agent => 'kim')",
+				  pk[0]),
+			 "55000");
+	PQfinish(c);
+}
+END_TEST
+
+/* Agents, supervisors and the daemon can do their work and nothing else. */
+START_TEST(test_roles)
+{
+	static const struct fx fxs[] = {
+		{"p-1", "standard", 10, NULL, "high", "billing", "Hi", "mini", "mini-1"},
+		{"p-2", "standard", 10, NULL, "normal", "billing", "Hi", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	static const char *const views[] = {
+		"agent_review_queue",	 "review_outcomes",	  "metrics_review_outcomes",
+		"metrics_volume_hourly", "metrics_volume_daily", "metrics_escalation",
+		"metrics_escalation_reasons", "metrics_model_latency", "metrics_backlog",
+		"metrics_dlq",
+	};
+	long long pk[2], got;
+	PGconn *c = db_new("r_roles"), *ag, *sup, *svc, *nob;
+
+	ck_assert_ptr_nonnull(c);
+	add_tickets(c, NULL, fxs, pk);
+	ck_assert_int_eq(login_role(c, "agent1", "triaged_agent"), 0);
+	ck_assert_int_eq(login_role(c, "super1", "triaged_supervisor"), 0);
+	ck_assert_int_eq(login_role(c, "svc1", "triaged_service"), 0);
+	ck_assert_int_eq(login_role(c, "nobody1", NULL), 0);
+
+	/* agent: the queue and the functions, with its login as the default agent */
+	ag = connect_as("r_roles", "agent1");
+	ck_assert_ptr_nonnull(ag);
+	ck_assert_int_eq(h_sql_ll(ag, "SELECT count(*) FROM agent_review_queue"), 2);
+	got = h_sql_ll(ag, "SELECT review_claim_next()");
+	ck_assert_int_eq(got, pk[0]);
+	ck_sql_str(c, "agent1", "SELECT assigned_to FROM triage_results WHERE ticket_pk = %lld", pk[0]);
+	ck_sql_str(ag, "edited", "SELECT review_approve(%lld, 'Hello there')", pk[0]);
+	ck_sql_str(c, "agent1 agent1", "SELECT reviewed_by || ' ' || db_user FROM triage_results tr "
+				       "JOIN review_events e ON e.result_id = tr.id WHERE e.action = "
+				       "'approve'");
+	/* acting for a named agent is recorded with the login that did it */
+	ck_assert_int_eq(h_sql_ll(ag, "SELECT review_correct(%lld, 'refund', NULL, NULL, 'maria')",
+				  pk[1]),
+			 1);
+	ck_sql_str(c, "maria agent1", "SELECT agent || ' ' || db_user FROM review_events WHERE "
+				      "action = 'correct'");
+	ck_assert_int_eq(h_sql_ll(ag, "SELECT reviewed FROM review_outcomes WHERE dimension = "
+				      "'all'"),
+			 1);
+	ck_assert_str_eq(sqlstate(ag, "UPDATE triage_results SET category = 'x'"), "42501");
+	ck_assert_str_eq(sqlstate(ag, "SELECT * FROM model_calls"), "42501");
+	ck_assert_str_eq(sqlstate(ag, "SELECT * FROM triage_results"), "42501");
+	ck_assert_str_eq(sqlstate(ag, "DELETE FROM tickets"), "42501");
+	ck_assert_str_eq(sqlstate(ag, "INSERT INTO label_corrections (ticket_pk, revision, field, "
+				      "new_value, agent) VALUES (%lld, 1, 'category', 'x', 'a')",
+				  pk[1]),
+			 "42501");
+	ck_assert_str_eq(sqlstate(ag, "INSERT INTO review_events (result_id, ticket_pk, revision, "
+				      "action, agent) VALUES (1, 1, 1, 'claim', 'x')"),
+			 "42501");
+	ck_assert_str_eq(sqlstate(ag, "SELECT triaged_review_take(%lld, 'agent1')", pk[1]),
+			 "42501");
+	ck_assert_str_eq(sqlstate(ag, "SELECT * FROM metrics_backlog"), "42501");
+	/* the model's labels were not changed by anything the agent did */
+	ck_sql_str(c, "billing", "SELECT category FROM triage_results WHERE ticket_pk = %lld", pk[1]);
+
+	/* supervisor: every view, no review function, no table */
+	sup = connect_as("r_roles", "super1");
+	ck_assert_ptr_nonnull(sup);
+	for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+		const char *st = sqlstate(sup, "SELECT * FROM %s", views[i]);
+		ck_assert_msg(strcmp(st, "00000") == 0, "supervisor SELECT %s: %s", views[i], st);
+	}
+	ck_assert_int_eq(h_sql_ll(sup, "SELECT awaiting FROM metrics_backlog WHERE urgency = "
+				       "'normal'"),
+			 1);
+	ck_assert_str_eq(sqlstate(sup, "SELECT review_approve(%lld)", pk[1]), "42501");
+	ck_assert_str_eq(sqlstate(sup, "SELECT review_claim_next()"), "42501");
+	ck_assert_str_eq(sqlstate(sup, "SELECT * FROM triage_results"), "42501");
+	ck_assert_str_eq(sqlstate(sup, "UPDATE sla_policy SET due_minutes = 1"), "42501");
+
+	/* the daemon's role: claim and store a batch as triaged does, read schema_version */
+	svc = connect_as("r_roles", "svc1");
+	ck_assert_ptr_nonnull(svc);
+	ck_assert_int_ge(h_sql_ll(svc, "SELECT max(version) FROM schema_version"), 2);
+	ck_sql_str(svc, "new", "SELECT state FROM triaged_claim('[{\"source\": \"web\", "
+			       "\"ticket_id\": \"svc-1\", \"channel\": \"email\", \"body\": \"Hi\", "
+			       "\"customer_tier\": \"premium\"}]')");
+	ck_sql_str(svc, "t",
+		   "SELECT inserted FROM triaged_store(jsonb_build_array(jsonb_build_object("
+		   "'ticket_pk', (SELECT id FROM tickets WHERE ticket_id = 'svc-1'), 'revision', 1, "
+		   "'status', 'pending_review', 'category', 'billing', 'sentiment', 'neutral', "
+		   "'urgency', 'high', 'confidence', 0.8, 'draft_reply', 'Hi', 'decided_by', 'mini', "
+		   "'model', 'mini-1', 'prompt_version', 'triage-v1', 'calls', jsonb_build_array("
+		   "jsonb_build_object('seq', 1, 'tier', 'mini', 'purpose', 'triage', 'model', "
+		   "'mini-1', 'prompt_version', 'triage-v1', 'outcome', 'ok', 'attempts', 1, "
+		   "'latency_ms', 12.5, 'total_ms', 12.5, 'started_ms', 1714564800000, "
+		   "'finished_ms', 1714564800012)))))");
+	/* the review columns got their defaults, and the ticket is in the queue */
+	ck_sql_str(c, "open 50 f", "SELECT concat_ws(' ', review_state, priority, escalated) FROM "
+				   "triage_results tr JOIN tickets t ON t.id = tr.ticket_pk WHERE "
+				   "t.ticket_id = 'svc-1'");
+	ck_assert_int_eq(h_sql_ll(ag, "SELECT queue_position FROM agent_review_queue WHERE "
+				      "ticket_id = 'svc-1'"),
+			 1);
+	ck_assert_str_eq(sqlstate(svc, "SELECT review_claim(%lld, 'svc')", pk[1]), "42501");
+	ck_assert_str_eq(sqlstate(svc, "SELECT * FROM agent_review_queue"), "42501");
+	ck_assert_str_eq(sqlstate(svc, "SELECT * FROM label_corrections"), "42501");
+
+	/* anyone else: nothing */
+	nob = connect_as("r_roles", "nobody1");
+	ck_assert_ptr_nonnull(nob);
+	ck_assert_str_eq(sqlstate(nob, "SELECT review_claim(%lld)", pk[1]), "42501");
+	ck_assert_str_eq(sqlstate(nob, "SELECT * FROM tickets"), "42501");
+	ck_assert_str_eq(sqlstate(nob, "SELECT * FROM agent_review_queue"), "42501");
+	ck_assert_str_eq(sqlstate(nob, "SELECT * FROM triaged_claim('[]')"), "42501");
+	PQfinish(nob);
+	PQfinish(svc);
+	PQfinish(sup);
+	PQfinish(ag);
+	PQfinish(c);
+}
+END_TEST
+
+/* The supervisors' metrics views count what the tables hold. */
+START_TEST(test_metrics)
+{
+	static const struct fx fxs[] = {
+		/* received at T - minutes: 10:00, 10:30, 11:10 on 2024-05-01; one on 04-30 */
+		{"m-1", "standard", 120, NULL, "high", "billing", "d", "mini", "mini-1"},
+		{"m-2", "standard", 90, NULL, "high", "billing", "d", "mini", "mini-1"},
+		{"m-3", "standard", 50, NULL, "low", "shipping", "d", "flagship", "big-1"},
+		{"m-4", "standard", 1440, NULL, "low", "shipping", "d", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	long long pk[4];
+	PGconn *c = db_new("r_metrics");
+
+	ck_assert_ptr_nonnull(c);
+	add_tickets(c, T, fxs, pk);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results tr SET created_at = t.received_at "
+				       "FROM tickets t WHERE t.id = tr.ticket_pk"),
+			 0);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET escalated = true, "
+				       "escalation_reasons = 'low confidence; angry customer' "
+				       "WHERE ticket_pk = %lld",
+				    pk[0]),
+			 0);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET escalated = true, "
+				       "escalation_reasons = 'low confidence' WHERE ticket_pk = %lld",
+				    pk[2]),
+			 0);
+
+	ck_sql_str(c, "2024-05-01 10:00:00+00 high 2|2024-05-01 11:00:00+00 low 1",
+		   "SELECT string_agg(concat_ws(' ', hour, urgency, count), '|' ORDER BY hour) FROM "
+		   "metrics_volume_hourly WHERE hour >= '" T "'::timestamptz - interval '3 hours'");
+	ck_sql_str(c, "2024-04-30 00:00:00+00 shipping 1|2024-05-01 00:00:00+00 billing 2|"
+		      "2024-05-01 00:00:00+00 shipping 1",
+		   "SELECT string_agg(concat_ws(' ', day, category, count), '|' ORDER BY day, "
+		   "category) FROM metrics_volume_daily");
+	ck_sql_str(c, "3 2 0.6667", "SELECT concat_ws(' ', tickets, escalated, rate) FROM "
+				    "metrics_escalation WHERE day = '2024-05-01'");
+	ck_sql_str(c, "low confidence:2,angry customer:1",
+		   "SELECT string_agg(reason || ':' || count, ',' ORDER BY count DESC) FROM "
+		   "metrics_escalation_reasons");
+
+	/* latency: five mini calls 10..50 ms and one flagship call */
+	for (int i = 1; i <= 5; i++)
+		ck_assert_int_eq(h_sql_exec(c,
+					    "INSERT INTO model_calls (ticket_pk, revision, seq, "
+					    "tier, purpose, model, prompt_version, outcome, "
+					    "attempts, latency_ms, total_ms, started_at, "
+					    "finished_at) VALUES (%lld, 1, %d, 'mini', 'triage', "
+					    "'mini-1', 'v1', '%s', 1, %d, %d, '" T "', '" T "')",
+					    pk[0], i, i == 5 ? "http_error" : "ok", i * 10, i * 10),
+				 0);
+	ck_assert_int_eq(h_sql_exec(c, "INSERT INTO model_calls (ticket_pk, revision, seq, tier, "
+				       "purpose, model, prompt_version, outcome, attempts, "
+				       "latency_ms, total_ms, started_at, finished_at) VALUES "
+				       "(%lld, 1, 1, 'flagship', 'triage', 'big-1', 'v1', 'ok', 1, "
+				       "900, 900, '" T "', '" T "')",
+				    pk[2]),
+			 0);
+	ck_sql_str(c, "5 1 30 48", "SELECT concat_ws(' ', calls, failed, p50_ms, p95_ms) FROM "
+				   "metrics_model_latency WHERE tier = 'mini' AND model = 'mini-1' "
+				   "AND day = '2024-05-01'");
+	ck_sql_str(c, "1 900", "SELECT concat_ws(' ', calls, p50_ms) FROM metrics_model_latency "
+			       "WHERE tier = 'flagship'");
+
+	/* dead letters per day and code */
+	ck_assert_int_eq(h_sql_exec(c, "INSERT INTO dead_letters (topic, partition, kafka_offset, "
+				       "error_code, reason, created_at) VALUES "
+				       "('tickets.incoming', 0, 1, 'invalid_json', 'x', '" T "'), "
+				       "('tickets.incoming', 0, 2, 'invalid_json', 'x', '" T "'), "
+				       "('tickets.incoming', 1, 2, 'too_large', 'x', '" T "'), "
+				       "('tickets.incoming', 0, 3, 'invalid_json', 'x', "
+				       "'2024-05-02 01:00:00+00')"),
+			 0);
+	ck_assert_str_eq(sqlstate(c, "INSERT INTO dead_letters (topic, partition, kafka_offset, "
+				     "error_code) VALUES ('tickets.incoming', 0, 1, 'invalid_json')"),
+			 "23505");
+	ck_sql_str(c, "2024-05-01 invalid_json 2|2024-05-01 too_large 1|2024-05-02 invalid_json 1",
+		   "SELECT string_agg(concat_ws(' ', day::date, error_code, count), '|' ORDER BY "
+		   "day, error_code) FROM metrics_dlq");
+	PQfinish(c);
+}
+END_TEST
+
+static Suite *review_suite(void)
+{
+	Suite *su = suite_create("review");
+	const struct {
+		const char *name;
+		const TTest *test;
+	} cases[] = {
+		{"migrate", test_migrate_idempotent}, {"order", test_queue_order},
+		{"sla", test_sla},		      {"claim", test_claim_concurrency},
+		{"approve", test_approve_reject},     {"correct", test_corrections},
+		{"roles", test_roles},		      {"metrics", test_metrics},
+	};
+	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_unchecked_fixture(tc, pg_up, pg_down);
+		tcase_set_timeout(tc, 120);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(su, tc);
+	}
+	return su;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(review_suite());
+	int failed;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -187,6 +187,15 @@ static void job_free(struct job *j)
 /* The ticket is durable (or dead-lettered): release its offset and the job. */
 static void job_done(struct job *j)
 {
+	struct pipeline_stats *st = &j->pl->st;
+	double e2e = now_ms() - j->received_ms, model = 0;
+	for (int i = 0; i < j->ncalls; i++)
+		model += j->calls[i].finished_ms - j->calls[i].started_ms;
+	hist_add(&st->e2e_ms, e2e);
+	if (j->ncalls) {
+		hist_add(&st->model_ms, model);
+		hist_add(&st->added_ms, e2e - model);
+	}
 	kin_done(j->pl->kin, j->part, j->offset);
 	job_free(j);
 }
@@ -634,6 +643,9 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 
 	pl->base = base;
 	pl->cfg = cfg;
+	hist_init(&pl->st.e2e_ms);
+	hist_init(&pl->st.model_ms);
+	hist_init(&pl->st.added_ms);
 	pl->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^ 0x9E3779B97F4A7C15ULL;
 	pl->tax.categories = (const char *const *)cfg->categories;
 	pl->tax.ncategories = cfg->ncategories;
@@ -696,8 +708,17 @@ void pipeline_free(struct pipeline *pl)
 {
 	if (pl == NULL)
 		return;
-	if (pl->kin)
+	if (pl->kin) {
+		const struct pipeline_stats *s = &pl->st;
 		log_stats(pl, "final stats");
+		log_info("latency summary",
+			 "tickets=%llu added_p50_ms=%.3f added_p99_ms=%.3f model_p50_ms=%.3f "
+			 "model_p99_ms=%.3f e2e_p50_ms=%.3f e2e_p99_ms=%.3f",
+			 (unsigned long long)s->added_ms.count, hist_quantile(&s->added_ms, 0.5),
+			 hist_quantile(&s->added_ms, 0.99), hist_quantile(&s->model_ms, 0.5),
+			 hist_quantile(&s->model_ms, 0.99), hist_quantile(&s->e2e_ms, 0.5),
+			 hist_quantile(&s->e2e_ms, 0.99));
+	}
 	/* dead letters still in flight complete their jobs while the producer flushes */
 	kout_free(pl->kout, 5000);
 	pl->kout = NULL;

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "hist.h"
 #include "util.h"
 
 enum job_state {
@@ -45,6 +46,9 @@ struct pipeline_stats {
 	uint64_t db_rejected;
 	uint64_t in_flight;
 	uint64_t state_count[JOB__STATES];
+	/* per finished ticket: received to done; time waiting for models
+	 * (calls and their backoff); and the difference, the time the daemon adds */
+	struct hist e2e_ms, model_ms, added_ms;
 };
 
 struct pipeline;

@@ -691,7 +691,9 @@ static void card_in_run(struct scan *sc, const struct group *g, size_t ng)
 				if (a < b && (g[k].nd < 2 || g[k].nd > 8))
 					sizes_ok = 0;
 			}
-			if (sizes_ok && nd >= 13 && nd <= 19 && luhn_ok(sc, g, a, b)) {
+			/* Issuer numbers of the payment networks start with 2-6. */
+			if (sizes_ok && nd >= 13 && nd <= 19 && sc->t[g[a].start] >= '2' &&
+			    sc->t[g[a].start] <= '6' && luhn_ok(sc, g, a, b)) {
 				found = b;
 				break;
 			}
@@ -1006,9 +1008,10 @@ static int phone_ok(const struct scan *sc, size_t i, int plus, const struct grou
 	if (k == 1 && !g[0].paren) {
 		const char *d = sc->t + g[0].start;
 
-		if (d[0] == '0' && d[1] == '0' && nd >= 10)
+		/* 00 + country code, or the trunk 0 + area code; neither code starts with 0. */
+		if (d[0] == '0' && d[1] == '0' && d[2] != '0' && nd >= 10)
 			return 1;
-		if (d[0] == '0' && nd >= 10 && nd <= 12)
+		if (d[0] == '0' && d[1] != '0' && nd >= 10 && nd <= 12)
 			return 1;
 		return phone_word_before(sc, i);
 	}

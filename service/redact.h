@@ -7,7 +7,9 @@
  * no I/O, no clock, no globals.
  *
  * What each built-in detector takes (the precise rules are in redact.c):
- *   CARD   13-19 digits, Luhn-valid, either unbroken or in groups of 2-8 digits
+ *   CARD   13-19 digits, Luhn-valid, starting with 2-6 (the payment networks'
+ *          issuer ranges: Visa, Mastercard, Amex, Discover, JCB, UnionPay,
+ *          Maestro, Mir), either unbroken or in groups of 2-8 digits
  *          separated by one space or one dash (the same one throughout).
  *   IBAN   two letters, two check digits, then letters/digits, unbroken or in
  *          groups of four separated by one space; the mod-97 check must give

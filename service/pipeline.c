@@ -743,3 +743,17 @@ void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out)
 {
 	*out = pl->st;
 }
+
+void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->db_up = db_is_up(pl->db);
+	out->partitions = kin_assigned(pl->kin);
+	out->draining = pl->draining;
+	out->paused = kin_paused(pl->kin);
+	out->consumer_lag = kin_lag(pl->kin);
+	out->mini_in_flight = llm_in_flight(pl->mini);
+	out->mini_waiting = llm_waiting(pl->mini);
+	out->db_pending = db_pending(pl->db);
+	out->dlq_pending = kout_pending(pl->kout);
+}

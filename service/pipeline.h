@@ -61,6 +61,19 @@ void pipeline_drain(struct pipeline *pl);
 /* Free everything (after the loop has exited). Commits offsets of finished tickets. */
 void pipeline_free(struct pipeline *pl);
 void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out);
+
+struct pipeline_health {
+	int db_up;              /* the database connection is ready */
+	size_t partitions;      /* partitions assigned to this consumer */
+	int draining;           /* shutting down */
+	int paused;             /* intake paused (backpressure, database, shutdown) */
+	int64_t consumer_lag;   /* messages behind the high watermarks; -1 unknown */
+	size_t mini_in_flight, mini_waiting;
+	size_t db_pending;      /* items queued or in flight to the database */
+	size_t dlq_pending;     /* dead letters not yet acknowledged */
+};
+/* Ready = partitions assigned, database connected, not draining. */
+void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out);
 const char *job_state_name(enum job_state s);
 
 #endif

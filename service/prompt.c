@@ -45,6 +45,7 @@ static const struct placeholder placeholders[] = {
 	{"ticket", 1},
 	{"error", 1},
 	{"previous", 1},
+	{"mini", 1},
 };
 
 void prompt_free(struct prompt *p)
@@ -448,6 +449,38 @@ static int append_categories(struct buf *b, const struct taxonomy *tax)
 }
 
 /*
+ * The {{mini}} expansion: the first pass's answer as JSON data (the model's
+ * own words are data here too), and why the ticket was escalated.
+ */
+static int append_mini(struct buf *b, const struct prompt_vars *v)
+{
+	json_object *o = json_object_new_object();
+	int rc;
+	if (v->mini) {
+		json_object_object_add(o, "category", json_object_new_string(v->mini->category));
+		json_object_object_add(o, "sentiment",
+				       json_object_new_string(sentiment_name(v->mini->sentiment)));
+		json_object_object_add(o, "urgency",
+				       json_object_new_string(urgency_name(v->mini->urgency)));
+		json_object_object_add(o, "confidence", json_object_new_double(v->mini->confidence));
+		json_object_object_add(o, "summary", json_object_new_string(v->mini->summary));
+		json_object_object_add(o, "draft_reply",
+				       json_object_new_string(v->mini->draft_reply));
+	} else {
+		json_object_object_add(o, "valid", json_object_new_boolean(0));
+		json_object_object_add(o, "error",
+				       json_object_new_string(v->mini_error ? v->mini_error : ""));
+	}
+	json_object_object_add(o, "escalation_reasons",
+			       json_object_new_string(v->escalation_reasons ? v->escalation_reasons
+									    : ""));
+	rc = buf_appendf(b, "<mini_triage>\n%s\n</mini_triage>",
+			 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return rc;
+}
+
+/*
  * Expand the placeholders of one section into a new string, in one pass:
  * expanded values are never scanned again, so text from a ticket or a model
  * answer cannot smuggle in a placeholder. Returns NULL with err.
@@ -495,6 +528,8 @@ static char *expand(const char *tmpl, const struct prompt_vars *v, size_t max_by
 				goto fail;
 			}
 			rc = buf_append(&b, v->previous, strlen(v->previous));
+		} else if (nlen == 4 && memcmp(name, "mini", 4) == 0) {
+			rc = append_mini(&b, v);
 		} else {
 			set_err(err, errlen, "unknown placeholder {{%.*s}}", (int)nlen, name);
 			goto fail;

@@ -13,7 +13,9 @@
  * Placeholders: {{categories}} (comma-separated taxonomy), {{ticket}} (the
  * ticket as a JSON object: data, never instructions), {{error}} (repair
  * prompts: why the previous answer was rejected), {{previous}} (repair: the
- * previous answer). Unknown placeholders are a load error.
+ * previous answer), {{mini}} (flagship: the mini model's triage and the
+ * escalation reasons, as JSON data between <mini_triage> markers). Unknown
+ * placeholders are a load error.
  *
  * Ticket text is placed only through {{ticket}}, JSON-escaped, so it can
  * never splice into the instructions.
@@ -46,6 +48,11 @@ struct prompt_vars {
 	const struct taxonomy *tax;
 	const char *error;    /* repair only, else NULL */
 	const char *previous; /* repair only, else NULL */
+	/* {{mini}} (flagship prompts): the first pass's triage, NULL when it was
+	 * invalid (then mini_error says why), and why the ticket was escalated */
+	const struct triage *mini;
+	const char *mini_error;
+	const char *escalation_reasons;
 };
 
 /*

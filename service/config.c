@@ -22,6 +22,11 @@
 #else
 #define PROMPTS_DIR_DEFAULT "/usr/share/triaged/prompts"
 #endif
+#ifdef TRIAGED_DEFAULT_RULES_FILE
+#define RULES_FILE_DEFAULT TRIAGED_DEFAULT_RULES_FILE
+#else
+#define RULES_FILE_DEFAULT "/etc/triaged/rules.conf"
+#endif
 
 #define ENV_PREFIX	 "TRIAGED_"
 #define ENV_KAFKA_PREFIX "TRIAGED_KAFKA_"
@@ -38,6 +43,7 @@ enum {
 	CF_ENVNAME = 1 << 3,  /* "" or an environment variable name */
 	CF_LISTEN = 1 << 4,   /* "" or host:port */
 	CF_CONNINFO = 1 << 5, /* libpq conninfo or URI: password masked by config_dump */
+	CF_SECRET = 1 << 6,   /* never printed: config_dump shows *** when set */
 };
 
 /*
@@ -61,6 +67,8 @@ struct cfg_key {
 static const char *const response_format_names[] = {"json_schema", "json_object", "none", NULL};
 static const char *const on_failure_names[] = {"needs_human", "wait", NULL};
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const bool_names[] = {"false", "true", NULL};
+static const char *const exhausted_names[] = {"needs_human", "pause", NULL};
 
 _Static_assert(sizeof(enum response_format) == sizeof(int), "CT_ENUM fields are stored as int");
 _Static_assert(sizeof(enum on_failure) == sizeof(int), "CT_ENUM fields are stored as int");
@@ -117,7 +125,15 @@ static const struct cfg_key keys[] = {
 	       "complaint,cancellation,security,legal,other",
 	       1, CONFIG_MAX_CATEGORIES),
 
+	K_STR("triage.rules_file", rules_file, RULES_FILE_DEFAULT, 0),
+	K_STR("triage.repair_prompt", repair_prompt, "repair-v1", CF_NONEMPTY | CF_FILENAME),
+	K_STR("triage.events_topic", events_topic, "tickets.triaged", 0),
+
+	K_ENUM("budget.enforce", budget_enforce, "false", bool_names),
+	K_ENUM("budget.mini_on_exhausted", mini_on_exhausted, "needs_human", exhausted_names),
+
 	K_STR("http.listen", http_listen, "127.0.0.1:8081", CF_LISTEN),
+	K_STR("http.token", http_token, "", CF_SECRET),
 
 	K_CHOICE("log.level", log_level, "info", log_level_names),
 
@@ -431,7 +447,8 @@ static int set_value(struct config *c, const struct cfg_key *k, const char *v, c
 
 static int kafka_key_valid(const char *k)
 {
-	if (*k == '\0')
+	/* A dumped "[x = ..." or "#x = ..." line would read back as a section or a comment. */
+	if (*k == '\0' || *k == '[' || *k == '#' || *k == ';')
 		return 0;
 	for (; *k; k++)
 		if ((unsigned char)*k <= 0x20 || *k == 0x7f || *k == '=')
@@ -1015,6 +1032,8 @@ static char *value_text(const struct config *c, const struct cfg_key *k)
 		size_t skip;
 		if (v == NULL)
 			return xstrdup("");
+		if (k->flags & CF_SECRET)
+			return xstrdup(*v ? "***" : "");
 		if (k->flags & CF_CONNINFO)
 			return config_mask_conninfo(v);
 		if ((k->flags & CF_URL) && (skip = http_scheme_len(v)) > 0)

@@ -70,8 +70,15 @@ struct config {
 	char *prompts_dir;
 	char *categories[CONFIG_MAX_CATEGORIES];
 	size_t ncategories;
+	char *rules_file;    /* escalation rules (deploy/RULES.md); "" = no rules */
+	char *repair_prompt; /* prompt used to repair an invalid answer */
+	char *events_topic;  /* tickets.triaged events; "" = none */
+	/* [budget] */
+	int budget_enforce;    /* reserve worst-case cost before every call */
+	int mini_on_exhausted; /* 0 needs_human, 1 pause intake */
 	/* [http] */
 	char *http_listen; /* "127.0.0.1:8081"; "" disables */
+	char *http_token;  /* bearer token; required for a non-loopback listen */
 	/* [log] */
 	char *log_level;
 	/* [shutdown] */

@@ -187,10 +187,12 @@ static enum cclass classify(uint32_t cp, int folded)
 			return C_SPACE;
 		return C_PUNCT;
 	}
+	if (cp < 0x80)
+		return C_SPACE; /* NUL */
 	if (cp == 0x85 || cp == 0x2028 || cp == 0x2029)
 		return C_NEWLINE;
 	/* Non-ASCII spaces, punctuation and symbols separate words; other letters are words. */
-	if ((cp >= 0x80 && cp <= 0xBF) || cp == 0xD7 || cp == 0xF7 || (cp >= 0x1680 && cp <= 0x1680) ||
+	if ((cp >= 0x80 && cp <= 0xBF) || cp == 0xD7 || cp == 0xF7 || cp == 0x1680 ||
 	    (cp >= 0x2000 && cp <= 0x2BFF) || (cp >= 0x2E00 && cp <= 0x2E7F) ||
 	    (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFE10 && cp <= 0xFE6F) ||
 	    (cp >= 0xFF00 && cp <= 0xFF65) || (cp >= 0x1F000 && cp <= 0x1FAFF) || cp == 0xFFFD)
@@ -347,24 +349,20 @@ static size_t next_word(const struct norm *nm, size_t ti)
 	return ti;
 }
 
-/* Does the alternative a[0..an) (a word, "word*", or one punctuation mark) match token ti? */
-static int alt_match(const struct norm *nm, size_t ti, const char *a, size_t an)
+static int is_mark(const char *a, size_t an)
+{
+	return an == 1 && !((a[0] >= 'a' && a[0] <= 'z') || (a[0] >= '0' && a[0] <= '9'));
+}
+
+/* Does the word alternative a[0..an) ("word" or "prefix*") match word token ti? */
+static int word_match(const struct norm *nm, size_t ti, const char *a, size_t an)
 {
 	const struct tok *t = &nm->tok[ti];
 	const char *w = nm->w.data + t->off;
 
-	if (an == 1 && !((a[0] >= 'a' && a[0] <= 'z') || (a[0] >= '0' && a[0] <= '9')))
-		return t->punct == (unsigned char)a[0];
-	if (t->punct)
-		return 0;
 	if (a[an - 1] == '*')
 		return t->len >= an - 1 && memcmp(w, a, an - 1) == 0;
 	return t->len == an && memcmp(w, a, an) == 0;
-}
-
-static int is_mark_slot(const char *s, size_t n)
-{
-	return n == 1 && !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'));
 }
 
 /* Match pattern pat from token ti on (see the pattern language at the top). */
@@ -406,17 +404,20 @@ static int phrase_match(const struct norm *nm, const char *pat, size_t ti)
 		}
 		return 0;
 	}
-	/* A word slot skips punctuation first; a punctuation slot does not. */
-	if (!is_mark_slot(slot, sn))
-		ti = next_word(nm, ti);
-	if (ti >= nm->ntok)
-		return 0;
+	/* A word alternative skips punctuation first; a punctuation mark does not. */
 	for (const char *a = slot; a < slot + sn;) {
 		const char *bar = memchr(a, '|', (size_t)(slot + sn - a));
-		size_t an = bar ? (size_t)(bar - a) : (size_t)(slot + sn - a);
+		size_t an = bar ? (size_t)(bar - a) : (size_t)(slot + sn - a), w;
 
-		if (an > 0 && alt_match(nm, ti, a, an))
-			return phrase_match(nm, next, ti + 1);
+		if (an > 0 && is_mark(a, an)) {
+			if (ti < nm->ntok && nm->tok[ti].punct == (unsigned char)a[0] &&
+			    phrase_match(nm, next, ti + 1))
+				return 1;
+		} else if (an > 0) {
+			w = next_word(nm, ti);
+			if (w < nm->ntok && word_match(nm, w, a, an) && phrase_match(nm, next, w + 1))
+				return 1;
+		}
 		a += an + 1;
 	}
 	return 0;
@@ -456,7 +457,7 @@ static const struct phrase phrases[] = {
 	/* roles */
 	{"role-change", "you|youre are? now|henceforth a|an|my|the? " ROLE},
 	{"role-change", "you|youre are? now in|entering ~1 mode"},
-	{"role-change", "from now on ,? you|youre are|will? be? a|an|my|the? " ROLE},
+	{"role-change", "from now on you|youre are|will? be? a|an|my|the? " ROLE},
 	{"role-change", "you|youre are? no longer bound|restricted|limited|constrained|censored"},
 	{"role-change", "you|youre are? no longer a|an " ROLE},
 	{"role-change", "your new|real|actual|true|updated task|role|goal|objective|prompt|persona "
@@ -503,7 +504,7 @@ static const struct phrase phrases[] = {
 	{"output-format", "output|print|return|say|write the following json|text|string|words"},
 	{"set-field",
 	 "set|change|make|update|assign|put|force|lower|downgrade|upgrade|raise the|this|its|your|"
-	 "my? ticket|tickets|ticket's? category|urgency|priority|sentiment|confidence|severity|"
+	 "my? ticket|tickets? category|urgency|priority|sentiment|confidence|severity|"
 	 "classification to|as|at|:|="},
 	{"set-field", "classify|categorize|categorise|label|triage this|the? ticket|message|request|"
 		      "email|complaint|case? as|under"},
@@ -541,6 +542,50 @@ static const struct needle needles[] = {
 	{"answer-json", "\"confidence\":"}, {"answer-json", "\"draft_reply\":"},
 };
 
+/*
+ * Which tokens a pattern can start at, so that most are rejected without
+ * parsing it: bits 0-25 are the first letters of its first words, bit 26
+ * "a line's first word" (a leading "^"), bit 27 "a punctuation mark", ~0
+ * anything (an optional or skipping first slot).
+ */
+#define START_LINE (1u << 26)
+#define START_MARK (1u << 27)
+
+static uint32_t start_mask(const char *pat)
+{
+	size_t sn = strcspn(pat, " ");
+	uint32_t mask = 0;
+
+	if (sn == 1 && pat[0] == '^')
+		return START_LINE;
+	if (sn == 0 || pat[sn - 1] == '?' || pat[0] == '$' || pat[0] == '~')
+		return ~0u;
+	for (size_t i = 0; i < sn; i++) {
+		if (i > 0 && pat[i - 1] != '|')
+			continue;
+		if (pat[i] >= 'a' && pat[i] <= 'z')
+			mask |= 1u << (pat[i] - 'a');
+		else if (pat[i + 1] == '|' || i + 1 == sn)
+			mask |= START_MARK;
+		else
+			return ~0u;
+	}
+	return mask;
+}
+
+static int may_start(const struct norm *nm, const struct tok *t, uint32_t mask)
+{
+	unsigned char c0 = (unsigned char)nm->w.data[t->off];
+
+	if (mask == ~0u)
+		return 1;
+	if (t->punct)
+		return (mask & START_MARK) != 0;
+	if ((mask & START_LINE) && t->ls)
+		return 1;
+	return c0 >= 'a' && c0 <= 'z' && (mask & (1u << (c0 - 'a')));
+}
+
 /* Add name to the list of matched rules unless it is there; returns 1 if added. */
 static int note_rule(const char **seen, size_t *nseen, size_t max, const char *name)
 {
@@ -561,7 +606,11 @@ int inject_detect(const char *text, size_t len, char *why, size_t whylen)
 
 	normalize(&nm, text, len);
 	for (size_t r = 0; r < ARRAY_SIZE(phrases); r++) {
+		uint32_t mask = start_mask(phrases[r].pat);
+
 		for (size_t ti = 0; ti < nm.ntok; ti++) {
+			if (!may_start(&nm, &nm.tok[ti], mask))
+				continue;
 			if (phrase_match(&nm, phrases[r].pat, ti)) {
 				note_rule(seen, &nseen, ARRAY_SIZE(seen), phrases[r].name);
 				break;
@@ -577,7 +626,8 @@ int inject_detect(const char *text, size_t len, char *why, size_t whylen)
 	norm_cleanup(&nm);
 
 	if (why != NULL && whylen > 0) {
-		buf_init(&reason, whylen - 1);
+		/* Rule names are short ASCII: cutting the list with strlcpy_t is safe. */
+		buf_init(&reason, 4096);
 		why[0] = '\0';
 		for (size_t i = 0; i < nseen; i++)
 			if (buf_appendf(&reason, "%s%s", i ? ", " : "", seen[i]) < 0)

@@ -22,6 +22,8 @@
 #define REASON_MAX  200 /* bytes of a reason = value */
 #define WHY_SHOW    48	/* bytes of a keyword or regex quoted in a generated reason */
 #define REGEX_FLAGS (REG_EXTENDED | REG_ICASE | REG_NOSUB)
+#define REGEX_MAX_COST	2000 /* estimated regcomp() nodes of one regex (about 100 bytes each) */
+#define REGEX_MAX_DEPTH 64   /* nested groups in one regex */
 
 /*
  * Condition kinds, in evaluation order: the cheap field checks first, the
@@ -431,6 +433,114 @@ out:
 	return rc;
 }
 
+/*
+ * An estimate of the parse-tree nodes regcomp() builds for an ERE, saturated
+ * at REGEX_MAX_COST + 1. glibc copies the operand of every repetition ("x+"
+ * is "xx*", "x{2,5}" is five copies of x), so stacked or nested repetitions
+ * grow exponentially: "a" and 80 '+' asks for 2^80 nodes and ends the
+ * process on OOM inside regcomp(). Syntax errors are left to regcomp().
+ */
+static size_t regex_cost(const char *re)
+{
+	struct {
+		size_t cur, last; /* cost of the group so far; of its last atom or group */
+	} st[REGEX_MAX_DEPTH + 1];
+	const size_t over = REGEX_MAX_COST + 1;
+	const char *p = re;
+	size_t d = 0, item, copies;
+
+	st[0].cur = st[0].last = 0;
+	while (*p != '\0') {
+		copies = 0;
+		item = 1;
+		switch (*p) {
+		case '(':
+			if (++d > REGEX_MAX_DEPTH)
+				return over;
+			st[d].cur = st[d].last = 0;
+			p++;
+			continue;
+		case ')':
+			if (d > 0)
+				item = st[d--].cur + 1;
+			p++;
+			break;
+		case '|':
+			st[d].cur++;
+			st[d].last = 0;
+			p++;
+			continue;
+		case '*':
+		case '?':
+			copies = 1;
+			p++;
+			break;
+		case '+':
+			copies = 2;
+			p++;
+			break;
+		case '{': {
+			/* {m}, {m,}, {m,n}: n copies, or m + 1 when open; else a literal '{' */
+			char *e;
+			unsigned long m = strtoul(p + 1, &e, 10), n = m;
+			if (e == p + 1 || !isdigit((unsigned char)p[1]))
+				goto literal;
+			if (*e == ',') {
+				n = isdigit((unsigned char)e[1]) ? strtoul(e + 1, &e, 10) : m + 1;
+				if (*e == ',')
+					goto literal;
+			}
+			if (*e != '}')
+				goto literal;
+			copies = n > over ? over : (n > 0 ? n : 1);
+			p = e + 1;
+			break;
+		}
+		case '[':
+			/* A bracket expression is one atom: skip to its ']' ("[]a]", "[[:alpha:]]"). */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p != '\0' && *p != ']') {
+				if (*p == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+					char close = p[1];
+					for (p += 2; *p != '\0' && !(p[0] == close && p[1] == ']'); p++)
+						;
+					if (*p != '\0')
+						p += 2;
+				} else {
+					p++;
+				}
+			}
+			if (*p == ']')
+				p++;
+			break;
+		case '\\':
+			p += p[1] != '\0' ? 2 : 1;
+			break;
+		default:
+		literal:
+			p++;
+			break;
+		}
+		if (copies > 0) {
+			/* The last atom becomes copies of itself under one repetition node. */
+			size_t last = st[d].last, grown;
+			grown = last != 0 && copies > over / last ? over : last * copies + 1;
+			st[d].cur = st[d].cur - last + grown;
+			st[d].last = grown;
+		} else {
+			st[d].cur += item;
+			st[d].last = item;
+		}
+		if (st[d].cur > REGEX_MAX_COST)
+			return over;
+	}
+	return st[0].cur;
+}
+
 static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 {
 	char rerr[256];
@@ -442,6 +552,11 @@ static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 	}
 	if (*v == '\0') {
 		set_err(msg, msglen, "empty regex");
+		return -1;
+	}
+	if (regex_cost(v) > REGEX_MAX_COST) {
+		set_err(msg, msglen, "regex '%.80s' is too complex (repeats expand past %d nodes)", v,
+			REGEX_MAX_COST);
 		return -1;
 	}
 	if ((rc = regcomp(&ru->re[ru->nre], v, REGEX_FLAGS)) != 0) {

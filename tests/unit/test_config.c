@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 48 /* key lines in a default dump: 2 kafka + 46 table keys */
+#define NKEYS 54 /* key lines in a default dump: 2 kafka + 52 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -202,7 +202,13 @@ static const struct {
 	{"triage.categories",
 	 "billing,technical,account,shipping,product_question,"
 	 "feature_request,bug_report,complaint,cancellation,security,legal,other"},
+	{"triage.rules_file", TRIAGED_DEFAULT_RULES_FILE},
+	{"triage.repair_prompt", "repair-v1"},
+	{"triage.events_topic", "tickets.triaged"},
+	{"budget.enforce", "false"},
+	{"budget.mini_on_exhausted", "needs_human"},
 	{"http.listen", "127.0.0.1:8081"},
+	{"http.token", "\"\""},
 	{"log.level", "info"},
 	{"shutdown.drain_timeout_ms", "30000"},
 };
@@ -937,6 +943,41 @@ START_TEST(test_cleanup)
 }
 END_TEST
 
+/*
+ * Found by tests/fuzz/fuzz_config.c: a kafka property named from the
+ * environment could start with '[', '#' or ';', and config_dump() then
+ * printed a line that reads back as a section header or a comment.
+ */
+START_TEST(test_kafka_key_not_ini_syntax)
+{
+	static const char *const env_names[] = {"TRIAGED_KAFKA_[X", "TRIAGED_KAFKA_#X",
+						"TRIAGED_KAFKA_;X"};
+	struct config c;
+	char err[512], want[128], entry[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(env_names); i++) {
+		char *env[] = {entry, NULL};
+
+		snprintf(entry, sizeof(entry), "%s=1", env_names[i]);
+		snprintf(want, sizeof(want), "env %s: '%cx' is not a valid kafka property name",
+			 env_names[i], env_names[i][14]);
+		err[0] = '\0';
+		config_init(&c);
+		ck_assert_int_eq(config_load_env(&c, env, err, sizeof(err)), -1);
+		ck_assert_str_eq(err, want);
+		config_cleanup(&c);
+	}
+	/* Inside the name these characters stay allowed. */
+	config_init(&c);
+	ck_assert_int_eq(config_load_text(&c, "[kafka]\na[0]#; = v\n", "t.ini", NULL, err,
+					  sizeof(err)),
+			 0);
+	ck_assert_uint_eq(c.nkafka, 3);
+	ck_assert_str_eq(c.kafka[2].key, "a[0]#;");
+	config_cleanup(&c);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -961,6 +1002,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_dump_roundtrip);
 	tcase_add_test(tc, test_example_file);
 	tcase_add_test(tc, test_cleanup);
+	tcase_add_test(tc, test_kafka_key_not_ini_syntax);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,512 @@
+#!/usr/bin/env bash
+# bench.sh: the benchmark (see deploy/BENCHMARK.md). Not part of the test run.
+# Builds build-bench/ (Release), starts the real parts (a throwaway PostgreSQL
+# with its durable defaults, the dev Kafka broker, the fake model), runs the
+# scenarios and prints one table at the end. Everything it starts is stopped
+# at exit, Ctrl-C included; its files live in one mktemp directory.
+#
+#   deploy/bench.sh [-n N] [--scenario zero|slow|half|model|all] [--rate R]
+#                   [--keep-logs] [--profile]
+#
+#   -n N           tickets per scenario (default 20000)
+#   --scenario S   zero: model answers at once, tickets preloaded
+#                  slow: model takes 800 +- 200 ms, 2,048 in flight, preloaded
+#                  half: model at 0 ms, tickets produced at R/s while triaged runs
+#                        (R: --rate, else half of zero's tickets/s; runs zero first)
+#                  model: the fake model alone under wrk (64 connections, 10 s)
+#                  all (default): zero, half, slow, model
+#   --rate R       the production rate of the half scenario, tickets/s
+#   --keep-logs    keep the work directory (logs, perf data) and say where
+#   --profile      perf record -g the daemon in every scenario (implies --keep-logs)
+#
+# TRIAGED_* variables in the environment reach the daemon unless the benchmark
+# sets the same one (bootstrap, group, conninfo, model URLs, schema dir).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+cd "$ROOT"
+BUILD="$ROOT/build-bench"
+SAMPLES="$ROOT/deploy/samples/tickets.jsonl"
+
+N=20000
+SCENARIO=all
+RATE=""
+KEEP_LOGS=0
+PROFILE=0
+
+usage() {
+	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
+}
+die() {
+	printf 'bench: error: %s\n' "$*" >&2
+	exit 1
+}
+say() { printf '==> %s\n' "$*" >&2; }
+
+while (($# > 0)); do
+	case $1 in
+	-n)
+		(($# >= 2)) || die "-n needs a number"
+		N=$2
+		shift 2
+		;;
+	--scenario)
+		(($# >= 2)) || die "--scenario needs a name"
+		SCENARIO=$2
+		shift 2
+		;;
+	--rate)
+		(($# >= 2)) || die "--rate needs a number"
+		RATE=$2
+		shift 2
+		;;
+	--keep-logs)
+		KEEP_LOGS=1
+		shift
+		;;
+	--profile)
+		PROFILE=1
+		KEEP_LOGS=1
+		shift
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+done
+[[ $N =~ ^[1-9][0-9]*$ ]] || die "-n: want a positive integer, got '$N'"
+[[ -z $RATE || $RATE =~ ^[1-9][0-9]*$ ]] || die "--rate: want a positive integer, got '$RATE'"
+case $SCENARIO in
+zero | slow | half | model | all) ;;
+*) die "--scenario: want zero, slow, half, model or all, got '$SCENARIO'" ;;
+esac
+
+# ------------------------------------------------------------------ cleanup
+
+WORK=""
+PG_STARTED=0
+PIDS=() # every background process this script started and has not reaped
+
+as_pg() {
+	if ((EUID == 0)); then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# stop_pid PID [SIGNAL] [SECONDS]: signal, wait for it, SIGKILL after SECONDS.
+stop_pid() {
+	local pid=$1 sig=${2:-TERM} secs=${3:-10} i
+	kill -0 "$pid" 2>/dev/null || {
+		wait "$pid" 2>/dev/null || true
+		return 0
+	}
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < secs * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+forget_pid() {
+	local p keep=()
+	for p in "${PIDS[@]}"; do
+		[[ $p == "$1" ]] || keep+=("$p")
+	done
+	PIDS=("${keep[@]}")
+}
+
+cleanup() {
+	local rc=$? p
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do
+		stop_pid "$p" TERM 5
+	done
+	if ((PG_STARTED)); then
+		as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	if [[ -n $WORK && -d $WORK ]]; then
+		if ((KEEP_LOGS)); then
+			rm -rf "$WORK/pg/data"
+			printf 'bench: logs kept in %s\n' "$WORK" >&2
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------ helpers
+
+# now_us: microseconds since the epoch into NOW_US (no subshell).
+now_us() { NOW_US=${EPOCHREALTIME//[!0-9]/}; }
+
+# calc EXPR: floating-point arithmetic through awk.
+calc() { awk "BEGIN { printf \"%s\", ($1) }"; }
+
+sql() { # sql DB QUERY: one unaligned result
+	"$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$WORK/pg" -U postgres -d "$1" -c "$2"
+}
+
+# wait_file PATH SECONDS: wait until PATH is non-empty.
+wait_file() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[[ -s $1 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# logfmt_field LINE KEY: the value of KEY= in a logfmt line, or "n/a".
+logfmt_field() {
+	local v
+	v=$(sed -nE "s/.*(^| )$2=\"?([^\" ]*)\"?.*/\\2/p" <<<"$1")
+	printf '%s' "${v:-n/a}"
+}
+
+# feed_at_rate FILE RATE: copy FILE's lines to stdout at RATE lines/s, in
+# batches every 20 ms, against an absolute schedule so sleeps do not drift.
+feed_at_rate() {
+	local rate=$2 batch lines sent=0 t0 due wait_us
+	batch=$((rate / 50))
+	((batch >= 1)) || batch=1
+	now_us
+	t0=$NOW_US
+	while mapfile -t -n "$batch" lines && ((${#lines[@]} > 0)); do
+		printf '%s\n' "${lines[@]}"
+		sent=$((sent + ${#lines[@]}))
+		due=$((t0 + sent * 1000000 / rate))
+		now_us
+		wait_us=$((due - NOW_US))
+		if ((wait_us > 0)); then
+			sleep "$((wait_us / 1000000)).$(printf '%06d' $((wait_us % 1000000)))"
+		fi
+	done <"$1"
+}
+
+# json_str TEXT: TEXT as a JSON string literal (enough for prompt text).
+json_str() {
+	local s=$1
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\n'/\\n}
+	s=${s//$'\r'/\\r}
+	s=${s//$'\t'/\\t}
+	printf '"%s"' "$s"
+}
+
+# ------------------------------------------------------------------ setup
+
+say "installing missing packages (if any)"
+deploy/install-deps.sh >&2
+if ! command -v wrk >/dev/null 2>&1 && [[ $SCENARIO == model || $SCENARIO == all ]]; then
+	say "installing wrk"
+	SUDO=()
+	((EUID == 0)) || SUDO=(sudo)
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk >&2 ||
+		die "cannot install wrk"
+fi
+if ((PROFILE)) && ! command -v perf >/dev/null 2>&1; then
+	say "installing linux-perf"
+	SUDO=()
+	((EUID == 0)) || SUDO=(sudo)
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends linux-perf >&2 ||
+		die "cannot install linux-perf"
+fi
+PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
+[[ -x $PGBIN/initdb ]] || die "no PostgreSQL server binaries under /usr/lib/postgresql"
+
+say "building $BUILD (Release)"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target triaged triaged-devbroker triaged-fakemodel triaged-produce >/dev/null
+
+# 2,048 model connections plus Kafka, PostgreSQL and the listener need more than 1,024 fds.
+if [[ $(ulimit -Hn) == unlimited ]] || (($(ulimit -Hn) >= 8192)); then
+	(($(ulimit -Sn) >= 8192)) || ulimit -Sn 8192
+else
+	ulimit -Sn "$(ulimit -Hn)"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/triaged-bench.XXXXXX")
+mkdir -p "$WORK/pg"
+if ((EUID == 0)); then
+	chmod 711 "$WORK"
+	chown postgres "$WORK/pg"
+fi
+
+say "starting PostgreSQL (defaults: fsync and synchronous_commit on) in $WORK/pg"
+as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 ||
+	die "initdb failed (see $WORK/initdb.log)"
+PG_STARTED=1
+as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w \
+	-o "-c listen_addresses='' -c unix_socket_directories='$WORK/pg'" start >/dev/null ||
+	die "PostgreSQL did not start (see $WORK/pg/server.log)"
+PG_FSYNC=$(sql postgres "SHOW fsync")
+PG_SYNC=$(sql postgres "SHOW synchronous_commit")
+PG_VERSION=$(sql postgres "SHOW server_version")
+
+# Partitions: the mock broker keeps ~5 MiB per partition and silently drops
+# older messages, so size for bytes / 4 MiB, and never fewer than 16.
+SAMPLE_LINES=$(grep -c . "$SAMPLES")
+SAMPLE_BYTES=$(wc -c <"$SAMPLES")
+PARTITIONS=$(((N * (SAMPLE_BYTES / SAMPLE_LINES + 64) + 4194303) / 4194304))
+((PARTITIONS >= 16)) || PARTITIONS=16
+
+ROWS=()  # formatted table rows
+NOTES=() # lines printed under the table
+ZERO_RATE=""
+MODEL_RPS=""
+
+# ------------------------------------------------------------------ a scenario
+
+# run_scenario KEY LABEL LATENCY_MS JITTER_MS RATE [VAR=VALUE...]
+# RATE empty: preload N tickets, then start triaged; else start triaged, wait
+# for its partitions, and produce N tickets at RATE/s while it runs.
+run_scenario() {
+	local key=$1 label=$2 latency=$3 jitter=$4 rate=$5
+	shift 5
+	local dir="$WORK/$key" db="bench_$key" boot port dpid fpid="" ppid="" t_start
+	local count=0 deadline status="ok" stat rest fields=() ticks hwm_kb cpu_ms rss_mb summary
+	local rows dist needs_human dlq span e2e wall p50 p99 i
+	local denv=()
+
+	say "scenario $label: $N tickets"
+	mkdir -p "$dir"
+	sql postgres "DROP DATABASE IF EXISTS $db" >/dev/null
+	sql postgres "CREATE DATABASE $db" >/dev/null
+
+	"$BUILD/triaged-devbroker" --topic "tickets.incoming:$PARTITIONS" --topic tickets.dlq:1 \
+		--bootstrap-file "$dir/bootstrap" >"$dir/broker.out" 2>"$dir/broker.log" &
+	PIDS+=("$!")
+	local broker_pid=$!
+	"$BUILD/triaged-fakemodel" --quiet --port-file "$dir/model.port" \
+		--latency-ms "$latency" --jitter-ms "$jitter" 2>"$dir/fakemodel.log" &
+	PIDS+=("$!")
+	local model_pid=$!
+	wait_file "$dir/bootstrap" 20 || die "the dev broker did not start (see $dir/broker.log)"
+	wait_file "$dir/model.port" 20 || die "the fake model did not start (see $dir/fakemodel.log)"
+	boot=$(head -1 "$dir/bootstrap")
+	port=$(head -1 "$dir/model.port")
+
+	denv=(
+		"TRIAGED_KAFKA_BOOTSTRAP_SERVERS=$boot"
+		"TRIAGED_KAFKA_GROUP_ID=bench-$key-$$"
+		"TRIAGED_KAFKA_SESSION_TIMEOUT_MS=6000"
+		"TRIAGED_POSTGRES_CONNINFO=host=$WORK/pg user=postgres dbname=$db"
+		"TRIAGED_MINI_BASE_URL=http://127.0.0.1:$port/v1"
+		"TRIAGED_FLAGSHIP_BASE_URL=http://127.0.0.1:$port/v1"
+		"TRIAGED_SCHEMA_DIR=$ROOT/schema"
+		"TRIAGED_HTTP_LISTEN="
+		"$@"
+	)
+	env "${denv[@]}" "$BUILD/triaged" migrate >"$dir/migrate.log" 2>&1 ||
+		die "triaged migrate failed (see $dir/migrate.log)"
+
+	if [[ -z $rate ]]; then
+		"$BUILD/triaged-produce" -b "$boot" -t tickets.incoming -f "$SAMPLES" -n "$N" --repeat \
+			--id-prefix "$key-" 2>"$dir/produce.log" ||
+			die "preloading failed (see $dir/produce.log)"
+		deadline=$((SECONDS + 60 + N / 100))
+	else
+		local full=$((N / SAMPLE_LINES)) part=$((N % SAMPLE_LINES))
+		: >"$dir/feed.jsonl"
+		for ((i = 0; i < full; i++)); do cat "$SAMPLES" >>"$dir/feed.jsonl"; done
+		((part == 0)) || head -n "$part" "$SAMPLES" >>"$dir/feed.jsonl"
+		deadline=$((SECONDS + 90 + N / rate))
+	fi
+
+	now_us
+	t_start=$NOW_US
+	env "${denv[@]}" "$BUILD/triaged" >"$dir/triaged.log" 2>&1 &
+	dpid=$!
+	PIDS+=("$dpid")
+	if ((PROFILE)); then
+		perf record -g -F 999 -p "$dpid" -o "$dir/perf.data" >"$dir/perf-record.log" 2>&1 &
+		ppid=$!
+		PIDS+=("$ppid")
+	fi
+
+	if [[ -n $rate ]]; then
+		# Produce only once the group is joined (~3 s on the mock), or the
+		# first tickets would wait for the join and count as latency.
+		for ((i = 0; i < 300; i++)); do
+			grep -q 'partitions assigned' "$dir/triaged.log" && break
+			kill -0 "$dpid" 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q 'partitions assigned' "$dir/triaged.log" || status="no assignment"
+		now_us
+		t_start=$NOW_US
+		feed_at_rate "$dir/feed.jsonl" "$rate" |
+			"$BUILD/triaged-produce" -b "$boot" -t tickets.incoming -f - -n "$N" \
+				--id-prefix "$key-" 2>"$dir/produce.log" &
+		fpid=$!
+		PIDS+=("$fpid")
+	fi
+
+	while [[ $status == ok ]]; do
+		count=$(sql "$db" "SELECT count(*) FROM triage_results")
+		((count >= N)) && break
+		if ! kill -0 "$dpid" 2>/dev/null; then
+			status="daemon exited"
+		elif ((SECONDS > deadline)); then
+			status="timeout ($count/$N)"
+		fi
+		sleep 0.2
+	done
+
+	# Right before stopping: CPU time and peak RSS of the daemon.
+	cpu_ms="n/a"
+	rss_mb="n/a"
+	if read -r stat 2>/dev/null <"/proc/$dpid/stat"; then
+		rest=${stat##*) }
+		read -r -a fields <<<"$rest"
+		ticks=$((fields[11] + fields[12])) # utime, stime: fields 14 and 15 of stat
+		cpu_ms=$(calc "$ticks * 1000 / $(getconf CLK_TCK) / $N")
+		cpu_ms=$(printf '%.3f' "$cpu_ms")
+		hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$dpid/status")
+		rss_mb=$(printf '%.1f' "$(calc "$hwm_kb / 1024")")
+	fi
+	if [[ -n $ppid ]]; then
+		stop_pid "$ppid" INT 30
+		forget_pid "$ppid"
+	fi
+	stop_pid "$dpid" TERM 45
+	forget_pid "$dpid"
+	if [[ -n $fpid ]]; then
+		stop_pid "$fpid" TERM 10
+		forget_pid "$fpid"
+	fi
+
+	summary=$(grep 'msg="latency summary"' "$dir/triaged.log" | tail -1 || true)
+	p50=$(logfmt_field "$summary" added_p50_ms)
+	p99=$(logfmt_field "$summary" added_p99_ms)
+	if [[ -n $summary ]]; then
+		NOTES+=("$label latency: e2e p50/p99 $(logfmt_field "$summary" e2e_p50_ms)/$(logfmt_field "$summary" e2e_p99_ms) ms, model p50/p99 $(logfmt_field "$summary" model_p50_ms)/$(logfmt_field "$summary" model_p99_ms) ms")
+	fi
+
+	IFS='|' read -r rows dist needs_human < <(sql "$db" "
+		SELECT count(*), count(DISTINCT t.ticket_id), count(*) FILTER (WHERE tr.status = 'needs_human')
+		  FROM triage_results tr JOIN tickets t ON t.id = tr.ticket_pk")
+	dlq=$(sql "$db" "SELECT CASE WHEN to_regclass('dead_letters') IS NULL THEN 0
+	                        ELSE (SELECT count(*) FROM dead_letters) END")
+	span=$(sql "$db" "SELECT coalesce(extract(epoch FROM max(created_at) - min(created_at)), 0)
+	                    FROM triage_results")
+	wall=$(sql "$db" "SELECT coalesce(extract(epoch FROM max(created_at)), 0) FROM triage_results")
+	wall=$(printf '%.1f' "$(calc "$wall - $t_start / 1000000")")
+	if [[ $(calc "$span > 0") == 1 ]]; then
+		e2e=$(printf '%.0f' "$(calc "$rows / $span")")
+	else
+		e2e="n/a"
+	fi
+	[[ $key == zero ]] && ZERO_RATE=$e2e
+	[[ $rows == "$N" && $dist == "$rows" ]] || status="$status; WRONG: rows=$rows distinct=$dist want $N"
+	((dlq == 0)) || NOTES+=("$label: $dlq dead letters")
+	[[ $status == ok ]] || NOTES+=("$label: $status (logs: $dir)")
+	[[ -z $ppid ]] || NOTES+=("$label profile: perf report -i $dir/perf.data --no-children")
+
+	ROWS+=("$(printf '%-14s %-8s %-6s %-5s %-14s %-7s %-14s %-12s %-13s %-13s %s' \
+		"$label" "$N" "$rows" "$((rows - dist))" "$e2e" "$wall" "$cpu_ms" "$rss_mb" "$p50" "$p99" "$needs_human")")
+
+	stop_pid "$broker_pid" TERM 5
+	forget_pid "$broker_pid"
+	stop_pid "$model_pid" TERM 5
+	forget_pid "$model_pid"
+	sql postgres "DROP DATABASE IF EXISTS $db" >/dev/null
+	say "scenario $label: rows=$rows e2e=$e2e/s wall=${wall}s cpu=${cpu_ms}ms/ticket rss=${rss_mb}MB added p50/p99=$p50/$p99 ms ($status)"
+}
+
+# ------------------------------------------------------------------ the fake model alone
+
+run_model_alone() {
+	local dir="$WORK/model" port sys user ticket cats out non2xx pid
+	say "the fake model alone: wrk, 64 connections, 10 s, 0 ms"
+	mkdir -p "$dir"
+	"$BUILD/triaged-fakemodel" --quiet --port-file "$dir/model.port" 2>"$dir/fakemodel.log" &
+	pid=$!
+	PIDS+=("$pid")
+	wait_file "$dir/model.port" 20 || die "the fake model did not start (see $dir/fakemodel.log)"
+	port=$(head -1 "$dir/model.port")
+
+	# A request like the daemon's: the triage prompt's system text, one
+	# median-sized sample ticket in the user message, a JSON answer asked for.
+	cats="billing, technical, account, shipping, product_question, feature_request, bug_report, complaint, cancellation, security, legal, other"
+	sys=$(awk '/^\[system\]$/ { on = 1; next } /^\[user\]$/ { on = 0 } on' prompts/triage-v1.prompt)
+	sys=${sys//'{{categories}}'/$cats}
+	ticket=$(awk '{ print length($0) "\t" NR }' "$SAMPLES" | sort -n | awk -v m="$((SAMPLE_LINES / 2))" 'NR == m { print $2 }')
+	ticket=$(sed -n "${ticket}p" "$SAMPLES")
+	user=$'Triage this ticket.\n\n<ticket>\n'"$ticket"$'\n</ticket>'
+	printf '{"model":"gpt-4o-mini","temperature":0,"max_tokens":600,"response_format":{"type":"json_object"},"messages":[{"role":"system","content":%s},{"role":"user","content":%s}]}' \
+		"$(json_str "$sys")" "$(json_str "$user")" >"$dir/body.json"
+	cat >"$dir/post.lua" <<LUA
+local f = assert(io.open("$dir/body.json", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+wrk.headers["Content-Type"] = "application/json"
+f:close()
+LUA
+	out=$(wrk -t"$(nproc)" -c64 -d10s --latency -s "$dir/post.lua" "http://127.0.0.1:$port/v1/chat/completions" 2>&1) ||
+		die "wrk failed: $out"
+	printf '%s\n' "$out" >"$dir/wrk.out"
+	MODEL_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+	non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
+	[[ -z $non2xx ]] || NOTES+=("fake model alone: $non2xx non-2xx answers (see $dir/wrk.out)")
+	NOTES+=("fake model alone: latency p50 $(awk '$1 == "50%" { print $2 }' <<<"$out"), p99 $(awk '$1 == "99%" { print $2 }' <<<"$out"); request body $(wc -c <"$dir/body.json") bytes")
+	stop_pid "$pid" TERM 5
+	forget_pid "$pid"
+	say "the fake model alone: ${MODEL_RPS:-n/a} req/s"
+}
+
+# ------------------------------------------------------------------ run
+
+say "$N tickets per scenario, $PARTITIONS partitions, work dir $WORK"
+want() { [[ $SCENARIO == all || $SCENARIO == "$1" ]]; }
+
+if want zero || { [[ $SCENARIO == half && -z $RATE ]]; }; then
+	run_scenario zero "model 0ms" 0 0 ""
+fi
+if want half; then
+	if [[ -z $RATE ]]; then
+		[[ $ZERO_RATE =~ ^[0-9]+$ ]] || die "no max throughput measured to halve: give --rate"
+		RATE=$((ZERO_RATE / 2))
+		((RATE >= 1)) || RATE=1
+	fi
+	run_scenario half "half $RATE/s" 0 0 "$RATE"
+fi
+if want slow; then
+	run_scenario slow "model 800ms" 800 200 "" \
+		TRIAGED_INTAKE_MAX_IN_FLIGHT=2048 TRIAGED_INTAKE_LOW_WATER=1536 TRIAGED_MINI_MAX_CONCURRENCY=2048
+fi
+if want model; then
+	run_model_alone
+fi
+
+# ------------------------------------------------------------------ the table
+
+CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo
+printf '%-14s %-8s %-6s %-5s %-14s %-7s %-14s %-12s %-13s %-13s %s\n' \
+	scenario tickets rows dups e2e_tickets/s wall_s cpu_ms/ticket peak_rss_MB added_p50_ms added_p99_ms needs_human
+for r in "${ROWS[@]}"; do
+	printf '%s\n' "$r"
+done
+if [[ -n $MODEL_RPS ]]; then
+	printf 'fake model alone: %s req/s (wrk, 64 connections, 0 ms)\n' "$MODEL_RPS"
+fi
+printf 'machine: %s cores, %s, PostgreSQL %s fsync=%s synchronous_commit=%s (data on %s)\n' \
+	"$(nproc)" "${CPU_MODEL:-unknown CPU}" "$PG_VERSION" "$PG_FSYNC" "$PG_SYNC" "$(findmnt -no FSTYPE --target "$WORK" 2>/dev/null || stat -f -c %T "$WORK")"
+for r in "${NOTES[@]}"; do
+	printf 'note: %s\n' "$r"
+done

@@ -543,47 +543,49 @@ static const struct needle needles[] = {
 };
 
 /*
- * Which tokens a pattern can start at, so that most are rejected without
- * parsing it: bits 0-25 are the first letters of its first words, bit 26
- * "a line's first word" (a leading "^"), bit 27 "a punctuation mark", ~0
- * anything (an optional or skipping first slot).
+ * The alternatives of a pattern's first slot, when it is a plain word or
+ * mark slot: tokens that match none of them are skipped without calling
+ * phrase_match (most tokens). Returns their number, 0 if the slot is
+ * optional, anchored or skipping (then every token is tried).
  */
-#define START_LINE (1u << 26)
-#define START_MARK (1u << 27)
+#define FIRST_MAX 48
 
-static uint32_t start_mask(const char *pat)
+struct first {
+	const char *a;
+	size_t n;
+};
+
+static size_t first_slot(const char *pat, struct first *f)
 {
-	size_t sn = strcspn(pat, " ");
-	uint32_t mask = 0;
+	size_t sn = strcspn(pat, " "), nf = 0;
 
-	if (sn == 1 && pat[0] == '^')
-		return START_LINE;
-	if (sn == 0 || pat[sn - 1] == '?' || pat[0] == '$' || pat[0] == '~')
-		return ~0u;
-	for (size_t i = 0; i < sn; i++) {
-		if (i > 0 && pat[i - 1] != '|')
-			continue;
-		if (pat[i] >= 'a' && pat[i] <= 'z')
-			mask |= 1u << (pat[i] - 'a');
-		else if (pat[i + 1] == '|' || i + 1 == sn)
-			mask |= START_MARK;
-		else
-			return ~0u;
+	if (sn == 0 || pat[sn - 1] == '?' || pat[0] == '^' || pat[0] == '$' || pat[0] == '~')
+		return 0;
+	for (size_t i = 0; i < sn;) {
+		size_t an = strcspn(pat + i, "| ");
+
+		if (nf == FIRST_MAX)
+			return 0;
+		f[nf++] = (struct first){pat + i, an};
+		i += an + 1;
 	}
-	return mask;
+	return nf;
 }
 
-static int may_start(const struct norm *nm, const struct tok *t, uint32_t mask)
+static int first_match(const struct norm *nm, size_t ti, const struct first *f, size_t nf)
 {
-	unsigned char c0 = (unsigned char)nm->w.data[t->off];
+	const struct tok *t = &nm->tok[ti];
 
-	if (mask == ~0u)
-		return 1;
-	if (t->punct)
-		return (mask & START_MARK) != 0;
-	if ((mask & START_LINE) && t->ls)
-		return 1;
-	return c0 >= 'a' && c0 <= 'z' && (mask & (1u << (c0 - 'a')));
+	for (size_t k = 0; k < nf; k++) {
+		if (is_mark(f[k].a, f[k].n)) {
+			if (t->punct == (unsigned char)f[k].a[0])
+				return 1;
+		} else if (!t->punct && nm->w.data[t->off] == f[k].a[0] &&
+			   word_match(nm, ti, f[k].a, f[k].n)) {
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Add name to the list of matched rules unless it is there; returns 1 if added. */
@@ -606,10 +608,11 @@ int inject_detect(const char *text, size_t len, char *why, size_t whylen)
 
 	normalize(&nm, text, len);
 	for (size_t r = 0; r < ARRAY_SIZE(phrases); r++) {
-		uint32_t mask = start_mask(phrases[r].pat);
+		struct first f[FIRST_MAX];
+		size_t nf = first_slot(phrases[r].pat, f);
 
 		for (size_t ti = 0; ti < nm.ntok; ti++) {
-			if (!may_start(&nm, &nm.tok[ti], mask))
+			if (nf > 0 && !first_match(&nm, ti, f, nf))
 				continue;
 			if (phrase_match(&nm, phrases[r].pat, ti)) {
 				note_rule(seen, &nseen, ARRAY_SIZE(seen), phrases[r].name);

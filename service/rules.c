@@ -555,8 +555,8 @@ static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 		return -1;
 	}
 	if (regex_cost(v) > REGEX_MAX_COST) {
-		set_err(msg, msglen, "regex '%.80s' is too complex (repeats expand past %d nodes)", v,
-			REGEX_MAX_COST);
+		set_err(msg, msglen, "too complex regex '%.80s': repetitions expand past %d nodes",
+			v, REGEX_MAX_COST);
 		return -1;
 	}
 	if ((rc = regcomp(&ru->re[ru->nre], v, REGEX_FLAGS)) != 0) {

@@ -804,6 +804,44 @@ START_TEST(test_shipped_long_body)
 }
 END_TEST
 
+/*
+ * Found by tests/fuzz/fuzz_rules.c: glibc's regcomp() copies the operand of
+ * every repetition, so "a" and 80 '+' (or nested counted repeats) took
+ * gigabytes before it returned. Such a regex is now refused before regcomp().
+ */
+START_TEST(test_regex_too_complex)
+{
+	static const char *const bad[] = {"((a{100}){100}){100}",
+					  "((((((((((((x+)+)+)+)+)+)+)+)+)+)+)+)+", "b{2000}",
+					  "x{1,99999999999999999999}"};
+	static const char *const good[] = {"[0-9]{13,19}", ".{0,200}", "(a{30}){30}", "a{1999}",
+					   "a**??*", "x\\+[{]"};
+	char text[256], err[512], want[512], plus[81];
+	struct rules *r;
+
+	memset(plus, '+', 80);
+	plus[80] = '\0';
+	snprintf(text, sizeof(text), "[rule a]\nregex = a%s\naction = escalate\n", plus);
+	r = rules_parse(text, "t.conf", err, sizeof(err));
+	ck_assert_ptr_null(r);
+	snprintf(want, sizeof(want),
+		 "t.conf:2: regex: too complex regex 'a%.79s': repetitions expand past 2000 nodes",
+		 plus);
+	ck_assert_str_eq(err, want);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(text, sizeof(text), "[rule a]\nregex = %s\naction = escalate\n", bad[i]);
+		err[0] = '\0';
+		ck_assert_msg(rules_parse(text, "t.conf", err, sizeof(err)) == NULL, "%s accepted",
+			      bad[i]);
+		ck_assert_msg(strstr(err, "too complex regex") != NULL, "%s: %s", bad[i], err);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		snprintf(text, sizeof(text), "[rule a]\nregex = %s\naction = escalate\n", good[i]);
+		rules_free(parse_ok(text));
+	}
+}
+END_TEST
+
 static Suite *rules_suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -823,6 +861,7 @@ static Suite *rules_suite(void)
 	tcase_add_test(tc, test_load_file_too_large);
 	tcase_add_loop_test(tc, test_shipped_rules, 0, (int)ARRAY_SIZE(shipped_cases));
 	tcase_add_test(tc, test_shipped_long_body);
+	tcase_add_test(tc, test_regex_too_complex);
 	suite_add_tcase(s, tc);
 	return s;
 }

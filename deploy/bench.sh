@@ -196,6 +196,57 @@ feed_at_rate() {
 	done <"$1"
 }
 
+# machine_busy: percent of the machine's CPU time (all cores) spent busy
+# during the next second, by anyone.
+machine_busy() {
+	local a b ta=0 tb=0 i
+	read -r -a a </proc/stat
+	sleep 1
+	read -r -a b </proc/stat
+	for ((i = 1; i <= 8; i++)); do
+		ta=$((ta + a[i]))
+		tb=$((tb + b[i]))
+	done
+	((tb > ta)) || {
+		echo 0
+		return
+	}
+	echo $((100 * ((tb - ta) - (b[4] + b[5] - a[4] - a[5])) / (tb - ta)))
+}
+
+# ticks_of PID...: CPU clock ticks (utime+stime+cutime+cstime) of the PIDs.
+ticks_of() {
+	local p line f sum=0
+	for p in "$@"; do
+		read -r line 2>/dev/null <"/proc/$p/stat" || continue
+		read -r -a f <<<"${line##*) }"
+		sum=$((sum + f[11] + f[12] + f[13] + f[14]))
+	done
+	echo "$sum"
+}
+
+# pg_ticks: CPU ticks of the PostgreSQL cluster (postmaster, its live children
+# and the children it has reaped).
+pg_ticks() {
+	local pm
+	pm=$(head -1 "$WORK/pg/data/postmaster.pid" 2>/dev/null) || {
+		echo 0
+		return
+	}
+	# shellcheck disable=SC2046 # one pid per word
+	ticks_of "$pm" $(pgrep -P "$pm")
+}
+
+# per_ticket TICKS_EXPR: milliseconds of CPU per ticket.
+per_ticket() { printf '%.3f' "$(calc "($1) * 1000 / $HZ / $N")"; }
+
+# machine_ticks: busy CPU ticks of the whole machine, all cores, everyone.
+machine_ticks() {
+	local a
+	read -r -a a </proc/stat
+	echo $((a[1] + a[2] + a[3] + a[6] + a[7])) # user nice system irq softirq
+}
+
 # json_str TEXT: TEXT as a JSON string literal (enough for prompt text).
 json_str() {
 	local s=$1
@@ -226,6 +277,7 @@ if ((PROFILE)) && ! command -v perf >/dev/null 2>&1; then
 		die "cannot install linux-perf"
 fi
 PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
+HZ=$(getconf CLK_TCK)
 [[ -x $PGBIN/initdb ]] || die "no PostgreSQL server binaries under /usr/lib/postgresql"
 
 say "building $BUILD (Release)"
@@ -278,8 +330,8 @@ run_scenario() {
 	local key=$1 label=$2 latency=$3 jitter=$4 rate=$5
 	shift 5
 	local dir="$WORK/$key" db="bench_$key" boot port dpid fpid="" ppid="" t_start
-	local count=0 deadline status="ok" stat rest fields=() ticks hwm_kb cpu_ms rss_mb summary
-	local rows dist needs_human dlq span e2e wall p50 p99 i
+	local count=0 deadline status="ok" stat fields=() ticks hwm_kb cpu_ms rss_mb summary
+	local rows dist needs_human dlq span e2e wall p50 p99 i busy
 	local denv=()
 
 	say "scenario $label: $N tickets"
@@ -327,15 +379,35 @@ run_scenario() {
 		deadline=$((SECONDS + 90 + N / rate))
 	fi
 
+	# Anything else running here competes with the parts for the cores.
+	busy=$(machine_busy)
+	((busy < 10)) || NOTES+=("$label: the machine was already ${busy}% busy (all cores) before the run: other processes compete, figures are pessimistic")
+
+	local pg0 fm0 br0 mach0
+	pg0=$(pg_ticks)
+	fm0=$(ticks_of "$model_pid")
+	br0=$(ticks_of "$broker_pid")
+	mach0=$(machine_ticks)
 	now_us
 	t_start=$NOW_US
-	env "${denv[@]}" "$BUILD/triaged" >"$dir/triaged.log" 2>&1 &
-	dpid=$!
-	PIDS+=("$dpid")
 	if ((PROFILE)); then
-		perf record -g -F 999 -p "$dpid" -o "$dir/perf.data" >"$dir/perf-record.log" 2>&1 &
+		# Under perf from the first instruction, so librdkafka's threads are
+		# sampled too; the daemon is perf's child.
+		perf record -g -F 999 -o "$dir/perf.data" -- env "${denv[@]}" "$BUILD/triaged" \
+			>"$dir/triaged.log" 2>&1 &
 		ppid=$!
 		PIDS+=("$ppid")
+		dpid=""
+		for ((i = 0; i < 100; i++)); do
+			dpid=$(pgrep -P "$ppid" -x triaged || true)
+			[[ -z $dpid ]] || break
+			sleep 0.05
+		done
+		[[ -n $dpid ]] || die "triaged did not start under perf (see $dir/triaged.log)"
+	else
+		env "${denv[@]}" "$BUILD/triaged" >"$dir/triaged.log" 2>&1 &
+		dpid=$!
+		PIDS+=("$dpid")
 	fi
 
 	if [[ -n $rate ]]; then
@@ -367,24 +439,33 @@ run_scenario() {
 		sleep 0.2
 	done
 
-	# Right before stopping: CPU time and peak RSS of the daemon.
+	# Right before stopping: CPU time and peak RSS of the daemon, and what
+	# the other parts and the whole machine spent meanwhile.
 	cpu_ms="n/a"
 	rss_mb="n/a"
 	if read -r stat 2>/dev/null <"/proc/$dpid/stat"; then
-		rest=${stat##*) }
-		read -r -a fields <<<"$rest"
+		read -r -a fields <<<"${stat##*) }"
 		ticks=$((fields[11] + fields[12])) # utime, stime: fields 14 and 15 of stat
-		cpu_ms=$(calc "$ticks * 1000 / $(getconf CLK_TCK) / $N")
-		cpu_ms=$(printf '%.3f' "$cpu_ms")
+		cpu_ms=$(printf '%.3f' "$(calc "$ticks * 1000 / $HZ / $N")")
 		hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$dpid/status")
 		rss_mb=$(printf '%.1f' "$(calc "$hwm_kb / 1024")")
 	fi
+	NOTES+=("$label CPU ms/ticket: triaged $cpu_ms, postgres $(per_ticket "$(pg_ticks) - $pg0"), fakemodel $(per_ticket "$(ticks_of "$model_pid") - $fm0"), devbroker $(per_ticket "$(ticks_of "$broker_pid") - $br0"); whole machine $(per_ticket "$(machine_ticks) - $mach0") ($(nproc) cores, everyone)")
 	if [[ -n $ppid ]]; then
+		# perf's child: signal it, then perf writes its data and exits.
+		kill -TERM "$dpid" 2>/dev/null || true
+		for ((i = 0; i < 600; i++)); do
+			kill -0 "$ppid" 2>/dev/null || break
+			sleep 0.1
+		done
 		stop_pid "$ppid" INT 30
 		forget_pid "$ppid"
+		perf report -i "$dir/perf.data" --no-children --stdio -g none --sort dso,symbol 2>/dev/null |
+			grep -v '^#' | grep -v '^$' | head -40 >"$dir/perf-top.txt" || true
+	else
+		stop_pid "$dpid" TERM 45
+		forget_pid "$dpid"
 	fi
-	stop_pid "$dpid" TERM 45
-	forget_pid "$dpid"
 	if [[ -n $fpid ]]; then
 		stop_pid "$fpid" TERM 10
 		forget_pid "$fpid"
@@ -415,7 +496,7 @@ run_scenario() {
 	[[ $rows == "$N" && $dist == "$rows" ]] || status="$status; WRONG: rows=$rows distinct=$dist want $N"
 	((dlq == 0)) || NOTES+=("$label: $dlq dead letters")
 	[[ $status == ok ]] || NOTES+=("$label: $status (logs: $dir)")
-	[[ -z $ppid ]] || NOTES+=("$label profile: perf report -i $dir/perf.data --no-children")
+	[[ -z $ppid ]] || NOTES+=("$label profile: $dir/perf-top.txt (perf report -i $dir/perf.data)")
 
 	ROWS+=("$(printf '%-14s %-8s %-6s %-5s %-14s %-7s %-14s %-12s %-13s %-13s %s' \
 		"$label" "$N" "$rows" "$((rows - dist))" "$e2e" "$wall" "$cpu_ms" "$rss_mb" "$p50" "$p99" "$needs_human")")
@@ -431,9 +512,11 @@ run_scenario() {
 # ------------------------------------------------------------------ the fake model alone
 
 run_model_alone() {
-	local dir="$WORK/model" port sys user ticket cats out non2xx pid
+	local dir="$WORK/model" port sys user ticket cats out non2xx pid busy
 	say "the fake model alone: wrk, 64 connections, 10 s, 0 ms"
 	mkdir -p "$dir"
+	busy=$(machine_busy)
+	((busy < 10)) || NOTES+=("fake model alone: the machine was already ${busy}% busy (all cores) before the run")
 	"$BUILD/triaged-fakemodel" --quiet --port-file "$dir/model.port" 2>"$dir/fakemodel.log" &
 	pid=$!
 	PIDS+=("$pid")

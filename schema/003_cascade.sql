@@ -88,11 +88,13 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Reserve the worst-case cost of calls before making them. Input: a JSON
--- array of {tier, model, amount_usd}. A call is granted when
--- spent + reserved + amount <= limit; the row lock serialises instances, so
--- the limit holds across them. Returns idx, granted, and the budget id.
+-- array of {tier, model, prompt_tokens, max_tokens} (the estimated prompt and
+-- the most the answer may cost), or {tier, model, amount_usd}. A call is
+-- granted when spent + reserved + amount <= limit; the row lock serialises
+-- instances, so the limit holds across them. Returns idx, granted, the
+-- budget id and the amount reserved (to be settled by triaged_record_calls).
 CREATE FUNCTION triaged_reserve(batch jsonb)
-RETURNS TABLE (idx integer, granted boolean, budget_id bigint)
+RETURNS TABLE (idx integer, granted boolean, budget_id bigint, amount_usd numeric)
 LANGUAGE plpgsql AS $$
 DECLARE
     t   jsonb;
@@ -104,8 +106,12 @@ DECLARE
 BEGIN
     FOR t IN SELECT value FROM jsonb_array_elements(batch) LOOP
         b := triaged_budget_for(t->>'tier', t->>'model');
-        amt := coalesce((t->>'amount_usd')::numeric, 0);
-        idx := i; budget_id := b;
+        amt := coalesce((t->>'amount_usd')::numeric,
+                        triaged_cost(triaged_price_at(t->>'model', now()),
+                                     coalesce((t->>'prompt_tokens')::integer, 0), 0,
+                                     coalesce((t->>'max_tokens')::integer, 0)),
+                        0);
+        idx := i; budget_id := b; amount_usd := CASE WHEN b IS NULL THEN 0 ELSE amt END;
         IF b IS NULL THEN
             granted := true;
         ELSE

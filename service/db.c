@@ -16,10 +16,12 @@
 
 #define DB_MAX_INFLIGHT_BATCHES 4
 
-static const char *const kind_name[DB__KINDS] = {"claim", "store"};
+static const char *const kind_name[DB__KINDS] = {"call", "store", "reserve", "claim"};
 static const char *const kind_sql[DB__KINDS] = {
-	"SELECT idx, ticket_pk, revision, state FROM triaged_claim($1::jsonb)",
-	"SELECT idx, result_id, inserted FROM triaged_store($1::jsonb)",
+	"SELECT idx, call_id, cost_usd FROM triaged_record_calls($1::jsonb)",
+	"SELECT idx, result_id, inserted, event FROM triaged_store_v2($1::jsonb)",
+	"SELECT idx, granted, budget_id, amount_usd FROM triaged_reserve($1::jsonb)",
+	"SELECT idx, ticket_pk, revision, state, calls, event FROM triaged_claim_v2($1::jsonb)",
 };
 
 struct db_item {
@@ -335,9 +337,11 @@ static void db_pump(struct db *db)
 	if (db->state != DB_ST_UP)
 		return;
 	while (db->nbatches < DB_MAX_INFLIGHT_BATCHES) {
-		/* Store first: it finishes tickets and frees memory; claims feed new work. */
-		enum db_kind k = db->qlen[DB_STORE] ? DB_STORE : DB_CLAIM;
-		if (db->qlen[k] == 0)
+		/* In kind order: finishing work and freeing memory before taking new work. */
+		int k = 0;
+		while (k < DB__KINDS && db->qlen[k] == 0)
+			k++;
+		if (k == DB__KINDS)
 			break;
 		if (db_send_batch(db, k) < 0) {
 			db_fail(db, "send");
@@ -580,7 +584,10 @@ int db_is_up(const struct db *db)
 
 size_t db_pending(const struct db *db)
 {
-	return db->qlen[DB_CLAIM] + db->qlen[DB_STORE] + db->inflight_items;
+	size_t n = db->inflight_items;
+	for (int k = 0; k < DB__KINDS; k++)
+		n += db->qlen[k];
+	return n;
 }
 
 void db_get_stats(const struct db *db, struct db_stats *out)

@@ -18,7 +18,9 @@
 
 #include "util.h"
 
-enum db_kind { DB_CLAIM, DB_STORE, DB__KINDS };
+/* Sent in this order when several are queued: calls before the stores whose
+ * events sum their cost, claims last (they bring new work). */
+enum db_kind { DB_CALL, DB_STORE, DB_RESERVE, DB_CLAIM, DB__KINDS };
 
 #define DB_MAX_COLS 8
 

@@ -455,9 +455,9 @@ static const struct phrase phrases[] = {
 	 "do|dont|stop|never|quit not? follow*|obey*|following|obeying your instruction*|prompt*|"
 	 "guideline*|programming|training"},
 	/* roles */
-	{"role-change", "you|youre are? now|henceforth a|an|my|the? " ROLE},
+	{"role-change", "you|youre are? now|henceforth a|an|my|the? ~1 " ROLE},
 	{"role-change", "you|youre are? now in|entering ~1 mode"},
-	{"role-change", "from now on you|youre are|will? be? a|an|my|the? " ROLE},
+	{"role-change", "from now on you|youre are|will? be? a|an|my|the? ~1 " ROLE},
 	{"role-change", "you|youre are? no longer bound|restricted|limited|constrained|censored"},
 	{"role-change", "you|youre are? no longer a|an " ROLE},
 	{"role-change", "your new|real|actual|true|updated task|role|goal|objective|prompt|persona "

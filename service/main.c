@@ -82,11 +82,17 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	pipeline_drain(pl);
 }
 
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("SIGHUP: reloading the escalation rules", "%s", "");
+	(void)pipeline_reload_rules(arg);
+}
+
 static int run(const struct config *cfg, const char *schema_dir)
 {
 	struct event_base *base = NULL;
 	struct pipeline *pl = NULL;
-	struct event *ev_term = NULL, *ev_int = NULL;
+	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	char err[1024];
 	int dbv = 0, latest = 0, rc = 1;
 
@@ -110,14 +116,17 @@ static int run(const struct config *cfg, const char *schema_dir)
 		fatal("startup failed", "error=\"%s\"", err);
 	ev_term = evsignal_new(base, SIGTERM, on_signal, pl);
 	ev_int = evsignal_new(base, SIGINT, on_signal, pl);
+	ev_hup = evsignal_new(base, SIGHUP, on_hup, pl);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
+	event_add(ev_hup, NULL);
 	log_info("triaged started", "version=%s topic=%s group=%s", TRIAGED_VERSION, cfg->topic,
 		 "(kafka.group.id)");
 	event_base_dispatch(base);
 	pipeline_free(pl);
 	event_free(ev_term);
 	event_free(ev_int);
+	event_free(ev_hup);
 	event_base_free(base);
 	curl_global_cleanup();
 	log_info("triaged stopped", "%s", "");

@@ -1,8 +1,9 @@
 /*
  * pipeline: see pipeline.h. Owns the jobs (one per ticket in flight), the
- * Kafka consumer and producer, the database and the model clients. Must
- * never drop a job: every job ends in DONE through a durable write (triage
- * row or dead letter), or stays uncommitted for the next owner.
+ * Kafka consumer and producer, the database, the model clients, the
+ * escalation rules and the flagship queue. Must never drop a job: every job
+ * ends in DONE through a durable write (triage row or dead letter), or stays
+ * uncommitted for the next owner.
  */
 #include "pipeline.h"
 
@@ -20,19 +21,25 @@
 #include "llm.h"
 #include "log.h"
 #include "prompt.h"
+#include "rules.h"
 #include "ticket.h"
 #include "triage.h"
 
-#define MAX_CALLS 4
+#define MAX_CALLS 8
 #define ANSWER_STORE_CAP 16384
 #define PAUSE_BACKPRESSURE 1
 #define PAUSE_DATABASE 2
+#define PAUSE_BUDGET 4
+#define BUDGET_RETRY_MS 30000
+#define REQUEST_CAP (4u << 20)
 
 enum call_purpose { PURPOSE_TRIAGE, PURPOSE_REPAIR };
 
 struct call_rec {
+	enum model_tier tier;
 	enum call_purpose purpose;
-	const char *tier;
+	int seq;
+	int reused; /* the answer came from a call persisted before a redelivery */
 	int attempts;
 	int retries_429;
 	long http_status;
@@ -42,28 +49,49 @@ struct call_rec {
 	double latency_ms;
 	double started_ms, finished_ms;
 	char *answer;
+	int64_t budget_id; /* 0: no budget */
+	char reserved_usd[32];
 };
 
 struct job {
 	struct pipeline *pl;
 	enum job_state state;
 	struct job *prev, *next;
+	size_t heap_idx; /* position in the flagship queue while FLAGSHIP_WAIT */
 	struct kin_part *part;
 	int64_t offset;
 	struct ticket *t;
 	int64_t ticket_pk;
 	int revision;
-	/* the model step */
+	/* model calls of this revision */
 	struct call_rec calls[MAX_CALLS];
 	int ncalls;
+	int next_seq;
+	json_object *prior; /* calls persisted before a redelivery (from the claim) */
+	unsigned prior_used;
 	char *request; /* rendered body of the current call, kept for retries */
 	struct llm_req *req;
 	struct event *ev_backoff;
-	struct triage tr;
-	int has_triage;
+	int retry_reserve; /* the backoff timer retries a budget reservation */
+	/* answers */
+	struct triage tr, ftr; /* mini, flagship */
+	int has_tr, has_ftr;
+	int mini_invalid;
+	char mini_error[256];
+	struct rules_decision dec;
+	int flagship_slot;
+	/* outcome */
 	const char *status;
-	char reason[512];
+	char reason[1200];
 	double received_ms;
+};
+
+struct tier_ctx {
+	const char *name;
+	const struct model_config *mc;
+	struct llm_client *client;
+	struct prompt *prompt;
+	struct backoff_policy backoff;
 };
 
 struct pipeline {
@@ -72,24 +100,35 @@ struct pipeline {
 	struct kin *kin;
 	struct kout *kout;
 	struct db *db;
-	struct llm_client *mini;
-	struct prompt *p_triage, *p_repair;
+	struct tier_ctx tiers[TIER__MODELS];
+	struct prompt *p_repair;
+	struct rules *rules;
 	struct taxonomy tax;
 	struct ticket_limits limits;
-	struct backoff_policy mini_backoff;
 	uint64_t rng;
 	struct job *jobs[JOB__STATES]; /* one list per state */
+	/* escalations waiting for a flagship slot: a binary heap, most valuable first */
+	struct job **fq;
+	size_t fq_len, fq_cap;
+	size_t flagship_active;
 	struct pipeline_stats st;
 	int pause_flags;
 	int draining;
-	struct event *ev_drain_timeout, *ev_stats;
+	struct event *ev_drain_timeout, *ev_stats, *ev_fpump;
 };
 
-static const char *const state_names[JOB__STATES] = {"claim", "mini", "backoff", "store", "dlq"};
+static const char *const state_names[JOB__STATES] = {
+	"claim", "reserve", "model", "backoff", "flagship_wait", "store", "event", "dlq"};
+static const char *const tier_names[TIER__MODELS] = {"mini", "flagship"};
 
 const char *job_state_name(enum job_state s)
 {
 	return (unsigned)s < JOB__STATES ? state_names[s] : "unknown";
+}
+
+const char *model_tier_name(enum model_tier t)
+{
+	return (unsigned)t < TIER__MODELS ? tier_names[t] : "unknown";
 }
 
 static double now_ms(void)
@@ -97,6 +136,11 @@ static double now_ms(void)
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+static void jadd_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
 /* ---- intake control ---------------------------------------------------- */
@@ -110,9 +154,87 @@ static void update_pause(struct pipeline *pl)
 	else if (pl->st.in_flight <= (uint64_t)pl->cfg->low_water)
 		pl->pause_flags &= ~PAUSE_BACKPRESSURE;
 	if (pl->pause_flags && !kin_paused(pl->kin))
-		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE) ? "database" : "backpressure");
+		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE)  ? "database"
+				   : (pl->pause_flags & PAUSE_BUDGET) ? "budget"
+								      : "backpressure");
 	else if (!pl->pause_flags && kin_paused(pl->kin))
 		kin_resume(pl->kin);
+}
+
+/* ---- the flagship queue ------------------------------------------------- */
+
+static int urgency_rank(const struct job *j)
+{
+	/* an invalid first pass counts as high: someone must look soon */
+	return j->has_tr ? (int)j->tr.urgency : (int)URG_HIGH;
+}
+
+/* 1 if a should get a flagship slot before b: urgency, then tier, then age. */
+static int fq_before(const struct job *a, const struct job *b)
+{
+	int ua = urgency_rank(a), ub = urgency_rank(b);
+	if (ua != ub)
+		return ua > ub;
+	if (a->t->tier != b->t->tier)
+		return a->t->tier > b->t->tier;
+	return a->received_ms < b->received_ms;
+}
+
+static void fq_swap(struct pipeline *pl, size_t a, size_t b)
+{
+	struct job *t = pl->fq[a];
+	pl->fq[a] = pl->fq[b];
+	pl->fq[b] = t;
+	pl->fq[a]->heap_idx = a;
+	pl->fq[b]->heap_idx = b;
+}
+
+static void fq_up(struct pipeline *pl, size_t i)
+{
+	while (i > 0 && fq_before(pl->fq[i], pl->fq[(i - 1) / 2])) {
+		fq_swap(pl, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void fq_down(struct pipeline *pl, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < pl->fq_len && fq_before(pl->fq[l], pl->fq[m]))
+			m = l;
+		if (r < pl->fq_len && fq_before(pl->fq[r], pl->fq[m]))
+			m = r;
+		if (m == i)
+			return;
+		fq_swap(pl, i, m);
+		i = m;
+	}
+}
+
+static void fq_push(struct pipeline *pl, struct job *j)
+{
+	if (pl->fq_len == pl->fq_cap) {
+		pl->fq_cap = pl->fq_cap ? pl->fq_cap * 2 : 64;
+		pl->fq = xrealloc(pl->fq, pl->fq_cap * sizeof(*pl->fq));
+	}
+	j->heap_idx = pl->fq_len;
+	pl->fq[pl->fq_len++] = j;
+	fq_up(pl, j->heap_idx);
+}
+
+static void fq_remove(struct pipeline *pl, struct job *j)
+{
+	size_t i = j->heap_idx;
+	if (i >= pl->fq_len || pl->fq[i] != j)
+		return;
+	pl->fq_len--;
+	if (i != pl->fq_len) {
+		pl->fq[i] = pl->fq[pl->fq_len];
+		pl->fq[i]->heap_idx = i;
+		fq_down(pl, i);
+		fq_up(pl, i);
+	}
 }
 
 /* ---- the one transition function --------------------------------------- */
@@ -150,6 +272,7 @@ static struct job *job_new(struct pipeline *pl, struct kin_part *part, int64_t o
 	j->offset = offset;
 	j->received_ms = now_ms();
 	triage_init(&j->tr);
+	triage_init(&j->ftr);
 	kin_part_ref(part);
 	j->state = s;
 	j->next = pl->jobs[s];
@@ -161,9 +284,23 @@ static struct job *job_new(struct pipeline *pl, struct kin_part *part, int64_t o
 	return j;
 }
 
+static void release_flagship(struct job *j)
+{
+	struct pipeline *pl = j->pl;
+	if (!j->flagship_slot)
+		return;
+	j->flagship_slot = 0;
+	pl->flagship_active--;
+	/* deferred: starting the next escalation here could recurse into this job's caller */
+	event_active(pl->ev_fpump, EV_TIMEOUT, 0);
+}
+
 static void job_free(struct job *j)
 {
 	struct pipeline *pl = j->pl;
+	if (j->state == JOB_FLAGSHIP_WAIT)
+		fq_remove(pl, j);
+	release_flagship(j);
 	list_remove(pl, j);
 	pl->st.in_flight--;
 	if (j->req)
@@ -172,8 +309,10 @@ static void job_free(struct job *j)
 		event_free(j->ev_backoff);
 	for (int i = 0; i < j->ncalls; i++)
 		free(j->calls[i].answer);
+	json_object_put(j->prior);
 	free(j->request);
 	triage_cleanup(&j->tr);
+	triage_cleanup(&j->ftr);
 	ticket_free(j->t);
 	kin_part_unref(j->part);
 	free(j);
@@ -189,10 +328,15 @@ static void job_done(struct job *j)
 {
 	struct pipeline_stats *st = &j->pl->st;
 	double e2e = now_ms() - j->received_ms, model = 0;
-	for (int i = 0; i < j->ncalls; i++)
+	int fresh = 0;
+	for (int i = 0; i < j->ncalls; i++) {
+		if (j->calls[i].reused)
+			continue;
 		model += j->calls[i].finished_ms - j->calls[i].started_ms;
+		fresh = 1;
+	}
 	hist_add(&st->e2e_ms, e2e);
-	if (j->ncalls) {
+	if (fresh) {
 		hist_add(&st->model_ms, model);
 		hist_add(&st->added_ms, e2e - model);
 	}
@@ -202,46 +346,79 @@ static void job_done(struct job *j)
 
 /* ---- dead letters ------------------------------------------------------- */
 
-static void on_dlq_delivered(void *arg)
+static void on_delivered(void *arg)
 {
 	job_done(arg);
 }
 
-static void send_dead_letter(struct pipeline *pl, struct job *j, const rd_kafka_message_t *m,
-			     const char *code, const char *reason)
+static void dead_letter(struct job *j, const char *topic, int32_t partition, const void *key,
+			size_t keylen, const void *payload, size_t len, const char *code,
+			const char *reason)
 {
+	struct pipeline *pl = j->pl;
 	char part[16], off[32];
 	struct kout_header h[5];
-	snprintf(part, sizeof(part), "%d", (int)m->partition);
-	snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+	snprintf(part, sizeof(part), "%d", (int)partition);
+	snprintf(off, sizeof(off), "%lld", (long long)j->offset);
 	h[0] = (struct kout_header){"triaged.error.code", code};
 	h[1] = (struct kout_header){"triaged.error.reason", reason};
-	h[2] = (struct kout_header){"triaged.original.topic", rd_kafka_topic_name(m->rkt)};
+	h[2] = (struct kout_header){"triaged.original.topic", topic};
 	h[3] = (struct kout_header){"triaged.original.partition", part};
 	h[4] = (struct kout_header){"triaged.original.offset", off};
 	pl->st.dlq++;
-	kout_produce(pl->kout, pl->cfg->dlq_topic, m->key, m->key_len, m->payload, m->len, h,
-		     ARRAY_SIZE(h), on_dlq_delivered, j);
+	job_set_state(j, JOB_DLQ);
+	kout_produce(pl->kout, pl->cfg->dlq_topic, key, keylen, payload, len, h, ARRAY_SIZE(h),
+		     on_delivered, j);
+}
+
+static json_object *claim_json(const struct job *j);
+
+/* The database refuses this ticket's data: keep it as a dead letter with the reason. */
+static void dead_letter_rejected(struct job *j, const char *err)
+{
+	json_object *o = claim_json(j);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	j->pl->st.db_rejected++;
+	log_error("ticket rejected by database", "ticket=%s partition=%d offset=%lld",
+		  j->t->ticket_id, (int)kin_part_partition(j->part), (long long)j->offset);
+	dead_letter(j, kin_part_topic(j->part), kin_part_partition(j->part), j->t->ticket_id,
+		    strlen(j->t->ticket_id), s, strlen(s), "db_rejected", err ? err : "unknown");
+	json_object_put(o);
+}
+
+/* ---- the tickets.triaged event ------------------------------------------- */
+
+static void send_event(struct job *j, const char *event)
+{
+	struct pipeline *pl = j->pl;
+	if (pl->cfg->events_topic[0] == '\0' || event == NULL) {
+		job_done(j);
+		return;
+	}
+	pl->st.events_sent++;
+	job_set_state(j, JOB_EVENT);
+	kout_produce(pl->kout, pl->cfg->events_topic, j->t->ticket_id, strlen(j->t->ticket_id),
+		     event, strlen(event), NULL, 0, on_delivered, j);
 }
 
 /* ---- store -------------------------------------------------------------- */
 
-static void jadd_str(json_object *o, const char *k, const char *v)
+static const struct prompt *call_prompt(const struct pipeline *pl, const struct call_rec *c)
 {
-	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+	return c->purpose == PURPOSE_TRIAGE ? pl->tiers[c->tier].prompt : pl->p_repair;
 }
 
-static json_object *call_json(const struct job *j, int i)
+static json_object *call_json(const struct job *j, const struct call_rec *c)
 {
-	const struct call_rec *c = &j->calls[i];
 	const struct pipeline *pl = j->pl;
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "seq", json_object_new_int(i + 1));
-	jadd_str(o, "tier", c->tier);
+	json_object_object_add(o, "ticket_pk", json_object_new_int64(j->ticket_pk));
+	json_object_object_add(o, "revision", json_object_new_int(j->revision));
+	json_object_object_add(o, "seq", json_object_new_int(c->seq));
+	jadd_str(o, "tier", tier_names[c->tier]);
 	jadd_str(o, "purpose", c->purpose == PURPOSE_TRIAGE ? "triage" : "repair");
-	jadd_str(o, "model", pl->cfg->mini.model);
-	jadd_str(o, "prompt_version",
-		 c->purpose == PURPOSE_TRIAGE ? pl->p_triage->version : pl->p_repair->version);
+	jadd_str(o, "model", pl->tiers[c->tier].mc->model);
+	jadd_str(o, "prompt_version", call_prompt(pl, c)->version);
 	jadd_str(o, "outcome", c->outcome);
 	jadd_str(o, "error", c->error[0] ? c->error : NULL);
 	json_object_object_add(o, "http_status",
@@ -258,32 +435,66 @@ static json_object *call_json(const struct job *j, int i)
 	json_object_object_add(o, "started_ms", json_object_new_double(c->started_ms));
 	json_object_object_add(o, "finished_ms", json_object_new_double(c->finished_ms));
 	jadd_str(o, "answer", c->answer);
+	if (c->budget_id > 0) {
+		json_object_object_add(o, "budget_id", json_object_new_int64(c->budget_id));
+		jadd_str(o, "reserved_usd", c->reserved_usd);
+	}
 	return o;
+}
+
+static void on_call_recorded(void *arg, const struct db_row *row, const char *err)
+{
+	/* nothing waits for it: the store that follows on the same connection
+	 * commits after it. A refused call row is logged; the ticket goes on. */
+	if (row == NULL)
+		log_error("model call not recorded", "error=\"%s\"", err ? err : "");
+}
+
+/* Persist a completed call at once: a redelivered ticket will reuse it. */
+static void record_call(struct job *j, const struct call_rec *c)
+{
+	if (c->reused)
+		return;
+	db_submit(j->pl->db, DB_CALL, call_json(j, c), on_call_recorded, NULL);
 }
 
 static json_object *store_json(const struct job *j)
 {
-	json_object *o = json_object_new_object(), *calls = json_object_new_array();
+	const struct pipeline *pl = j->pl;
+	json_object *o = json_object_new_object();
+	const struct triage *tr = NULL;
+	enum model_tier decided = TIER_MINI_MODEL;
+
+	if (j->has_ftr) {
+		tr = &j->ftr;
+		decided = TIER_FLAGSHIP_MODEL;
+	} else if (j->has_tr) {
+		tr = &j->tr;
+	}
 	json_object_object_add(o, "ticket_pk", json_object_new_int64(j->ticket_pk));
 	json_object_object_add(o, "revision", json_object_new_int(j->revision));
 	jadd_str(o, "status", j->status);
 	jadd_str(o, "status_reason", j->reason[0] ? j->reason : NULL);
-	if (j->has_triage) {
-		jadd_str(o, "category", j->tr.category);
-		jadd_str(o, "sentiment", sentiment_name(j->tr.sentiment));
-		jadd_str(o, "urgency", urgency_name(j->tr.urgency));
-		json_object_object_add(o, "confidence", json_object_new_double(j->tr.confidence));
-		jadd_str(o, "language", j->tr.language);
-		jadd_str(o, "summary", j->tr.summary);
-		jadd_str(o, "draft_reply", j->tr.draft_reply);
-		jadd_str(o, "decided_by", "mini");
+	if (tr) {
+		jadd_str(o, "category", tr->category);
+		jadd_str(o, "sentiment", sentiment_name(tr->sentiment));
+		jadd_str(o, "urgency", urgency_name(tr->urgency));
+		json_object_object_add(o, "confidence", json_object_new_double(tr->confidence));
+		jadd_str(o, "language", tr->language);
+		jadd_str(o, "summary", tr->summary);
+		jadd_str(o, "draft_reply", tr->draft_reply);
+		jadd_str(o, "decided_by", tier_names[decided]);
 	}
-	jadd_str(o, "model", j->pl->cfg->mini.model);
-	jadd_str(o, "prompt_version", j->pl->p_triage->version);
+	jadd_str(o, "model", pl->tiers[decided].mc->model);
+	jadd_str(o, "prompt_version", pl->tiers[decided].prompt->version);
 	json_object_object_add(o, "body_truncated", json_object_new_boolean(j->t->body_truncated));
-	for (int i = 0; i < j->ncalls; i++)
-		json_object_array_add(calls, call_json(j, i));
-	json_object_object_add(o, "calls", calls);
+	jadd_str(o, "action", rule_action_name(j->dec.action));
+	json_object_object_add(o, "escalated",
+			       json_object_new_boolean(j->dec.action == RULE_ESCALATE));
+	jadd_str(o, "escalation_reasons", j->dec.nmatched ? j->dec.reasons : NULL);
+	jadd_str(o, "matched_rules", j->dec.nmatched ? j->dec.matched : NULL);
+	json_object_object_add(o, "priority",
+			       json_object_new_int(j->dec.nmatched ? j->dec.priority : 50));
 	return o;
 }
 
@@ -292,27 +503,7 @@ static void on_stored(void *arg, const struct db_row *row, const char *err)
 	struct job *j = arg;
 	struct pipeline *pl = j->pl;
 	if (row == NULL) {
-		/* The database refuses this ticket's data: keep it as a dead letter. */
-		pl->st.db_rejected++;
-		log_error("ticket rejected by database", "ticket=%s partition=%d offset=%lld",
-			  j->t->ticket_id, (int)kin_part_partition(j->part), (long long)j->offset);
-		/* no raw message here: dead-letter the parsed ticket's id with the reason */
-		job_set_state(j, JOB_DLQ);
-		{
-			char part[16], off[32];
-			struct kout_header h[5];
-			snprintf(part, sizeof(part), "%d", (int)kin_part_partition(j->part));
-			snprintf(off, sizeof(off), "%lld", (long long)j->offset);
-			h[0] = (struct kout_header){"triaged.error.code", "db_rejected"};
-			h[1] = (struct kout_header){"triaged.error.reason", err ? err : "unknown"};
-			h[2] = (struct kout_header){"triaged.original.topic", kin_part_topic(j->part)};
-			h[3] = (struct kout_header){"triaged.original.partition", part};
-			h[4] = (struct kout_header){"triaged.original.offset", off};
-			pl->st.dlq++;
-			kout_produce(pl->kout, pl->cfg->dlq_topic, j->t->ticket_id,
-				     strlen(j->t->ticket_id), j->t->body, j->t->body_len, h,
-				     ARRAY_SIZE(h), on_dlq_delivered, j);
-		}
+		dead_letter_rejected(j, err);
 		return;
 	}
 	if (row->ncols >= 3 && row->cols[2] && row->cols[2][0] == 'f')
@@ -321,12 +512,15 @@ static void on_stored(void *arg, const struct db_row *row, const char *err)
 		pl->st.stored_pending_review++;
 	else
 		pl->st.stored_needs_human++;
+	if (j->has_ftr && strcmp(j->status, "pending_review") == 0)
+		pl->st.flagship_decided++;
 	log_debug("ticket stored", "ticket=%s status=%s", j->t->ticket_id, j->status);
-	job_done(j);
+	send_event(j, row->ncols >= 4 ? row->cols[3] : NULL);
 }
 
 static void store(struct job *j, const char *status)
 {
+	release_flagship(j);
 	j->status = status;
 	job_set_state(j, JOB_STORE);
 	db_submit(j->pl->db, DB_STORE, store_json(j), on_stored, j);
@@ -338,157 +532,387 @@ static void needs_human(struct job *j, const char *what, const char *detail)
 	store(j, "needs_human");
 }
 
-/* ---- the mini model step ----------------------------------------------- */
+/* ---- model calls -------------------------------------------------------- */
 
-static void start_call(struct job *j, enum call_purpose purpose);
+static void start_call(struct job *j, enum model_tier tier, enum call_purpose purpose);
 static void send_attempt(struct job *j);
+static void reserve(struct job *j);
+static void after_mini(struct job *j);
+
+static struct call_rec *cur_call(struct job *j)
+{
+	return &j->calls[j->ncalls - 1];
+}
 
 static void on_backoff(evutil_socket_t fd, short what, void *arg)
 {
-	send_attempt(arg);
+	struct job *j = arg;
+	if (j->retry_reserve) {
+		j->retry_reserve = 0;
+		reserve(j);
+	} else {
+		send_attempt(j);
+	}
+}
+
+static void backoff_for(struct job *j, uint32_t ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	if (j->ev_backoff == NULL)
+		j->ev_backoff = evtimer_new(j->pl->base, on_backoff, j);
+	job_set_state(j, JOB_BACKOFF);
+	evtimer_add(j->ev_backoff, &tv);
 }
 
 static void schedule_retry(struct job *j, uint32_t retry_after_ms)
 {
 	struct pipeline *pl = j->pl;
-	struct call_rec *c = &j->calls[j->ncalls - 1];
-	uint32_t attempt = (uint32_t)c->attempts;
-	uint32_t ms = backoff_delay_ms(&pl->mini_backoff, attempt, retry_after_ms,
-				       (uint32_t)rng_next(&pl->rng));
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	pl->st.retries++;
-	if (j->ev_backoff == NULL)
-		j->ev_backoff = evtimer_new(pl->base, on_backoff, j);
-	job_set_state(j, JOB_BACKOFF);
-	evtimer_add(j->ev_backoff, &tv);
+	struct call_rec *c = cur_call(j);
+	const struct tier_ctx *tc = &pl->tiers[c->tier];
+	pl->st.retries[c->tier]++;
+	backoff_for(j, backoff_delay_ms(&tc->backoff, (uint32_t)c->attempts, retry_after_ms,
+					(uint32_t)rng_next(&pl->rng)));
 }
 
-static void on_answer(struct job *j, const char *content)
+/* The tier's final answer could not be had: a person takes over. */
+static void model_failed(struct job *j, const char *why)
+{
+	struct call_rec *c = cur_call(j);
+	if (c->tier == TIER_MINI_MODEL)
+		needs_human(j, "mini model unavailable", why);
+	else
+		needs_human(j, "flagship model unavailable", why);
+}
+
+static void after_flagship(struct job *j)
+{
+	store(j, "pending_review");
+}
+
+/* An answer (fresh or reused) for the current call: validate and go on. */
+static void handle_content(struct job *j, const char *content)
 {
 	struct pipeline *pl = j->pl;
-	struct call_rec *c = &j->calls[j->ncalls - 1];
+	struct call_rec *c = cur_call(j);
+	struct triage *tr = c->tier == TIER_MINI_MODEL ? &j->tr : &j->ftr;
 	char err[256];
 
-	if (triage_validate(content, &pl->tax, &j->tr, err, sizeof(err)) == 0) {
+	triage_cleanup(tr);
+	triage_init(tr);
+	if (triage_validate(content, &pl->tax, tr, err, sizeof(err)) == 0) {
 		c->outcome = "ok";
-		j->has_triage = 1;
-		store(j, "pending_review");
+		c->error[0] = '\0';
+		record_call(j, c);
+		if (c->tier == TIER_MINI_MODEL) {
+			j->has_tr = 1;
+			after_mini(j);
+		} else {
+			j->has_ftr = 1;
+			after_flagship(j);
+		}
 		return;
 	}
-	pl->st.model_invalid++;
+	pl->st.model_invalid[c->tier]++;
 	c->outcome = "invalid_answer";
 	snprintf(c->error, sizeof(c->error), "%s", err);
+	record_call(j, c);
 	if (c->purpose == PURPOSE_TRIAGE && j->ncalls < MAX_CALLS) {
-		pl->st.repairs++;
-		start_call(j, PURPOSE_REPAIR);
+		pl->st.repairs[c->tier]++;
+		start_call(j, c->tier, PURPOSE_REPAIR);
 		return;
 	}
-	needs_human(j, "invalid answer after repair", err);
+	if (c->tier == TIER_MINI_MODEL) {
+		/* the rules decide: an invalid first pass may go to the flagship */
+		j->mini_invalid = 1;
+		snprintf(j->mini_error, sizeof(j->mini_error), "%s", err);
+		after_mini(j);
+	} else {
+		needs_human(j, "flagship answer invalid after repair", err);
+	}
 }
 
 static void on_model_done(void *arg, const struct llm_result *res)
 {
 	struct job *j = arg;
 	struct pipeline *pl = j->pl;
-	struct call_rec *c = &j->calls[j->ncalls - 1];
+	struct call_rec *c = cur_call(j);
+	const struct tier_ctx *tc = &pl->tiers[c->tier];
 	int ok_http = res->transport_error == 0 && res->http_status >= 200 && res->http_status < 300;
+	char *content = NULL;
+	char err[256];
 
 	j->req = NULL;
 	c->http_status = res->http_status;
 	c->latency_ms = res->latency_ms;
 	c->finished_ms = now_ms();
 	if (res->http_status == 429) {
-		pl->st.http_429++;
+		pl->st.http_429[c->tier]++;
 		c->retries_429++;
 	}
 	if (!ok_http) {
 		int retry = backoff_classify(res->transport_error, res->http_status) == RETRY_YES;
+		char why[320];
 		if (res->transport_error) {
-			pl->st.model_transport_errors++;
+			pl->st.model_transport_errors[c->tier]++;
 			c->outcome = "transport_error";
 			snprintf(c->error, sizeof(c->error), "%s", res->error);
 		} else {
-			pl->st.model_http_errors++;
+			pl->st.model_http_errors[c->tier]++;
 			c->outcome = "http_error";
 			snprintf(c->error, sizeof(c->error), "HTTP %ld", res->http_status);
 		}
-		if (retry && ((uint32_t)c->attempts < pl->mini_backoff.max_attempts ||
-			      pl->cfg->mini.on_failure == ONFAIL_WAIT)) {
+		if (retry && ((uint32_t)c->attempts < tc->backoff.max_attempts ||
+			      tc->mc->on_failure == ONFAIL_WAIT)) {
 			schedule_retry(j, res->has_retry_after ? res->retry_after_ms : 0);
 			return;
 		}
-		{
-			char why[320];
-			snprintf(why, sizeof(why), "%s after %d attempts", c->error, c->attempts);
-			needs_human(j, "mini model unavailable", why);
+		record_call(j, c);
+		snprintf(why, sizeof(why), "%s after %d attempts", c->error, c->attempts);
+		model_failed(j, why);
+		return;
+	}
+	pl->st.model_ok[c->tier]++;
+	free(c->answer);
+	if (triage_parse_completion(res->body, res->body_len, &content, &c->usage, err,
+				    sizeof(err)) < 0) {
+		/* a broken envelope is an invalid answer: the raw body is what we keep */
+		c->answer = xstrndup(res->body,
+				     res->body_len < ANSWER_STORE_CAP ? res->body_len : ANSWER_STORE_CAP);
+		pl->st.model_invalid[c->tier]++;
+		c->outcome = "invalid_answer";
+		snprintf(c->error, sizeof(c->error), "%s", err);
+		record_call(j, c);
+		if (c->purpose == PURPOSE_TRIAGE) {
+			pl->st.repairs[c->tier]++;
+			start_call(j, c->tier, PURPOSE_REPAIR);
+		} else if (c->tier == TIER_MINI_MODEL) {
+			j->mini_invalid = 1;
+			snprintf(j->mini_error, sizeof(j->mini_error), "%s", err);
+			after_mini(j);
+		} else {
+			needs_human(j, "flagship answer invalid after repair", err);
 		}
 		return;
 	}
-	pl->st.model_ok++;
-	{
-		char *content = NULL;
-		char err[256];
-		if (triage_parse_completion(res->body, res->body_len, &content, &c->usage, err,
-					    sizeof(err)) < 0) {
-			/* a broken envelope is an invalid answer: repair once, then a human */
-			free(c->answer);
-			c->answer = xstrndup(res->body, res->body_len < ANSWER_STORE_CAP
-								 ? res->body_len
-								 : ANSWER_STORE_CAP);
-			pl->st.model_invalid++;
-			c->outcome = "invalid_answer";
-			snprintf(c->error, sizeof(c->error), "%s", err);
-			if (c->purpose == PURPOSE_TRIAGE) {
-				pl->st.repairs++;
-				start_call(j, PURPOSE_REPAIR);
-			} else {
-				needs_human(j, "invalid answer after repair", err);
-			}
-			return;
-		}
-		free(c->answer);
-		c->answer = strlen(content) > ANSWER_STORE_CAP ? xstrndup(content, ANSWER_STORE_CAP)
-							       : xstrdup(content);
-		on_answer(j, content);
-		free(content);
-	}
+	c->answer = strlen(content) > ANSWER_STORE_CAP ? xstrndup(content, ANSWER_STORE_CAP)
+						       : xstrdup(content);
+	free(content);
+	handle_content(j, c->answer);
 }
 
 static void send_attempt(struct job *j)
 {
 	struct pipeline *pl = j->pl;
-	struct call_rec *c = &j->calls[j->ncalls - 1];
+	struct call_rec *c = cur_call(j);
 	c->attempts++;
-	pl->st.model_requests++;
-	job_set_state(j, JOB_MINI);
-	j->req = llm_submit(pl->mini, xstrdup(j->request), on_model_done, j);
+	pl->st.model_requests[c->tier]++;
+	job_set_state(j, JOB_MODEL);
+	j->req = llm_submit(pl->tiers[c->tier].client, xstrdup(j->request), on_model_done, j);
 }
 
-static void start_call(struct job *j, enum call_purpose purpose)
+/* ---- budgets -------------------------------------------------------------- */
+
+static void on_reserved(void *arg, const struct db_row *row, const char *err)
+{
+	struct job *j = arg;
+	struct pipeline *pl = j->pl;
+	struct call_rec *c = cur_call(j);
+	int granted = row && row->ncols >= 4 && row->cols[1] && row->cols[1][0] == 't';
+
+	if (granted) {
+		int64_t bid = 0;
+		if (row->cols[2] && parse_int64(row->cols[2], 1, INT64_MAX, &bid) == 0) {
+			c->budget_id = bid;
+			snprintf(c->reserved_usd, sizeof(c->reserved_usd), "%s",
+				 row->cols[3] ? row->cols[3] : "0");
+		}
+		if (c->tier == TIER_MINI_MODEL && (pl->pause_flags & PAUSE_BUDGET)) {
+			pl->pause_flags &= ~PAUSE_BUDGET;
+			update_pause(pl);
+		}
+		send_attempt(j);
+		return;
+	}
+	pl->st.budget_denied[c->tier]++;
+	if (row == NULL) {
+		/* the budget could not be checked: do not spend blindly */
+		j->ncalls--;
+		needs_human(j, "budget check failed", err ? err : "no row");
+		return;
+	}
+	if (c->tier == TIER_MINI_MODEL && pl->cfg->mini_on_exhausted == 1) {
+		/* pause intake; this ticket waits and asks again */
+		pl->pause_flags |= PAUSE_BUDGET;
+		update_pause(pl);
+		j->retry_reserve = 1;
+		backoff_for(j, BUDGET_RETRY_MS);
+		return;
+	}
+	j->ncalls--; /* the call was never made */
+	needs_human(j, "budget_exhausted",
+		    c->tier == TIER_MINI_MODEL ? "the mini daily budget is spent"
+					       : "the flagship daily budget is spent");
+}
+
+static void reserve(struct job *j)
 {
 	struct pipeline *pl = j->pl;
-	struct call_rec *c = &j->calls[j->ncalls++];
-	struct prompt_vars v = {.ticket = j->t, .tax = &pl->tax};
-	char err[256];
+	struct call_rec *c = cur_call(j);
+	const struct model_config *mc = pl->tiers[c->tier].mc;
+	json_object *o = json_object_new_object();
+	jadd_str(o, "tier", tier_names[c->tier]);
+	jadd_str(o, "model", mc->model);
+	/* about 4 bytes a token for text like this; 3 errs on the high side */
+	json_object_object_add(o, "prompt_tokens",
+			       json_object_new_int64((int64_t)(strlen(j->request) / 3)));
+	json_object_object_add(o, "max_tokens", json_object_new_int64(mc->max_tokens));
+	job_set_state(j, JOB_RESERVE);
+	db_submit(pl->db, DB_RESERVE, o, on_reserved, j);
+}
 
+/* ---- starting a call ------------------------------------------------------- */
+
+/* A call persisted before a redelivery for this tier, purpose, model and prompt. */
+static const char *find_prior(struct job *j, const struct call_rec *c, int *seq,
+			      const char **outcome)
+{
+	const struct pipeline *pl = j->pl;
+	size_t n = j->prior ? json_object_array_length(j->prior) : 0;
+	for (size_t i = 0; i < n && i < 32; i++) {
+		json_object *p = json_object_array_get_idx(j->prior, i), *v;
+		const char *f[5] = {NULL, NULL, NULL, NULL, NULL};
+		static const char *const keys[5] = {"tier", "purpose", "model", "prompt_version",
+						    "outcome"};
+		if (j->prior_used & (1u << i))
+			continue;
+		for (int k = 0; k < 5; k++)
+			if (json_object_object_get_ex(p, keys[k], &v))
+				f[k] = json_object_get_string(v);
+		if (!f[0] || !f[1] || !f[2] || !f[3] || !f[4])
+			continue;
+		if (strcmp(f[0], tier_names[c->tier]) != 0 ||
+		    strcmp(f[1], c->purpose == PURPOSE_TRIAGE ? "triage" : "repair") != 0 ||
+		    strcmp(f[2], pl->tiers[c->tier].mc->model) != 0 ||
+		    strcmp(f[3], call_prompt(pl, c)->version) != 0)
+			continue;
+		if (strcmp(f[4], "ok") != 0 && strcmp(f[4], "invalid_answer") != 0)
+			continue; /* failed calls are retried, not reused */
+		if (!json_object_object_get_ex(p, "answer", &v) || !json_object_is_type(v, json_type_string))
+			continue;
+		j->prior_used |= 1u << i;
+		*seq = json_object_object_get_ex(p, "seq", &v) ? json_object_get_int(v) : 0;
+		*outcome = f[4];
+		return json_object_get_string(json_object_object_get(p, "answer"));
+	}
+	return NULL;
+}
+
+static void start_call(struct job *j, enum model_tier tier, enum call_purpose purpose)
+{
+	struct pipeline *pl = j->pl;
+	struct call_rec *c;
+	struct prompt_vars v = {.ticket = j->t, .tax = &pl->tax};
+	const struct call_rec *prev = j->ncalls ? cur_call(j) : NULL;
+	const char *answer, *outcome;
+	char err[256];
+	int seq = 0;
+
+	if (j->ncalls == MAX_CALLS) {
+		needs_human(j, "too many model calls", "limit reached");
+		return;
+	}
+	c = &j->calls[j->ncalls++];
+	c->tier = tier;
 	c->purpose = purpose;
-	c->tier = "mini";
 	c->started_ms = now_ms();
-	if (purpose == PURPOSE_REPAIR) {
-		const struct call_rec *prev = &j->calls[j->ncalls - 2];
+	answer = find_prior(j, c, &seq, &outcome);
+	if (answer) {
+		/* paid for before a crash or a rebalance: reuse, do not call again */
+		pl->st.calls_reused++;
+		c->reused = 1;
+		c->seq = seq;
+		c->answer = xstrdup(answer);
+		c->finished_ms = c->started_ms;
+		log_debug("model call reused", "ticket=%s tier=%s seq=%d", j->t->ticket_id,
+			  tier_names[tier], seq);
+		handle_content(j, c->answer);
+		return;
+	}
+	c->seq = ++j->next_seq;
+	if (purpose == PURPOSE_REPAIR && prev) {
 		v.error = prev->error;
 		v.previous = prev->answer ? prev->answer : "";
 	}
+	if (tier == TIER_FLAGSHIP_MODEL) {
+		v.mini = j->has_tr ? &j->tr : NULL;
+		v.mini_error = j->mini_error;
+		v.escalation_reasons = j->dec.reasons;
+	}
 	free(j->request);
-	j->request = prompt_render_request(pl->p_triage,
+	j->request = prompt_render_request(pl->tiers[tier].prompt,
 					   purpose == PURPOSE_REPAIR ? pl->p_repair : NULL,
-					   &pl->cfg->mini, &v, 4u << 20, err, sizeof(err));
+					   pl->tiers[tier].mc, &v, REQUEST_CAP, err, sizeof(err));
 	if (j->request == NULL) {
 		j->ncalls--;
 		needs_human(j, "prompt", err);
 		return;
 	}
-	send_attempt(j);
+	if (pl->cfg->budget_enforce)
+		reserve(j);
+	else
+		send_attempt(j);
+}
+
+/* ---- escalation ------------------------------------------------------------ */
+
+static void flagship_pump(struct pipeline *pl)
+{
+	while (pl->fq_len > 0 && pl->flagship_active < (size_t)pl->cfg->flagship.max_concurrency) {
+		struct job *j = pl->fq[0];
+		fq_remove(pl, j);
+		j->flagship_slot = 1;
+		pl->flagship_active++;
+		start_call(j, TIER_FLAGSHIP_MODEL, PURPOSE_TRIAGE);
+	}
+}
+
+static void on_fpump(evutil_socket_t fd, short what, void *arg)
+{
+	flagship_pump(arg);
+}
+
+/* The mini step has its answer (valid, or invalid after repair): the rules decide. */
+static void after_mini(struct job *j)
+{
+	struct pipeline *pl = j->pl;
+	struct rules_input in;
+
+	memset(&in, 0, sizeof(in));
+	in.ticket = j->t;
+	in.mini = j->has_tr ? &j->tr : NULL;
+	in.mini_invalid = j->mini_invalid;
+	memset(&j->dec, 0, sizeof(j->dec));
+	if (pl->rules)
+		rules_eval(pl->rules, &in, &j->dec);
+	switch (j->dec.action) {
+	case RULE_ESCALATE:
+		pl->st.escalated++;
+		job_set_state(j, JOB_FLAGSHIP_WAIT);
+		fq_push(pl, j);
+		flagship_pump(pl);
+		return;
+	case RULE_HUMAN_ONLY:
+		pl->st.human_only++;
+		needs_human(j, "human_only", j->dec.reasons);
+		return;
+	case RULE_NONE:
+	default:
+		if (j->has_tr)
+			store(j, "pending_review");
+		else
+			needs_human(j, "invalid answer after repair", j->mini_error);
+		return;
+	}
 }
 
 /* ---- claim --------------------------------------------------------------- */
@@ -524,40 +948,21 @@ static void on_claimed(void *arg, const struct db_row *row, const char *err)
 	int64_t pk, rev;
 	const char *state;
 
-	if (row == NULL || row->ncols < 4 || !row->cols[1] || !row->cols[2] || !row->cols[3] ||
+	if (row == NULL || row->ncols < 6 || !row->cols[1] || !row->cols[2] || !row->cols[3] ||
 	    parse_int64(row->cols[1], 1, INT64_MAX, &pk) < 0 ||
 	    parse_int64(row->cols[2], 1, INT32_MAX, &rev) < 0) {
-		/* the database refuses this ticket: dead-letter it with the reason */
-		char part[16], off[32];
-		struct kout_header h[5];
-		pl->st.db_rejected++;
-		snprintf(part, sizeof(part), "%d", (int)kin_part_partition(j->part));
-		snprintf(off, sizeof(off), "%lld", (long long)j->offset);
-		h[0] = (struct kout_header){"triaged.error.code", "db_rejected"};
-		h[1] = (struct kout_header){"triaged.error.reason", err ? err : "bad claim row"};
-		h[2] = (struct kout_header){"triaged.original.topic", kin_part_topic(j->part)};
-		h[3] = (struct kout_header){"triaged.original.partition", part};
-		h[4] = (struct kout_header){"triaged.original.offset", off};
-		job_set_state(j, JOB_DLQ);
-		pl->st.dlq++;
-		{
-			json_object *o = claim_json(j);
-			const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-			kout_produce(pl->kout, pl->cfg->dlq_topic, j->t->ticket_id,
-				     strlen(j->t->ticket_id), s, strlen(s), h, ARRAY_SIZE(h),
-				     on_dlq_delivered, j);
-			json_object_put(o);
-		}
+		dead_letter_rejected(j, err ? err : "bad claim row");
 		return;
 	}
 	j->ticket_pk = pk;
 	j->revision = (int)rev;
 	state = row->cols[3];
 	if (strcmp(state, "done") == 0) {
+		/* triaged before; its event may have been lost with a crash: send it again */
 		pl->st.redelivered_done++;
 		log_debug("redelivered ticket already triaged", "ticket=%s revision=%d",
 			  j->t->ticket_id, j->revision);
-		job_done(j);
+		send_event(j, row->cols[5]);
 		return;
 	}
 	if (strcmp(state, "new") == 0)
@@ -566,7 +971,17 @@ static void on_claimed(void *arg, const struct db_row *row, const char *err)
 		pl->st.claimed_updated++;
 	else
 		pl->st.claimed_pending++;
-	start_call(j, PURPOSE_TRIAGE);
+	if (row->cols[4]) {
+		j->prior = json_tokener_parse(row->cols[4]);
+		for (size_t i = 0; j->prior && i < json_object_array_length(j->prior); i++) {
+			json_object *v;
+			if (json_object_object_get_ex(json_object_array_get_idx(j->prior, i), "seq",
+						      &v) &&
+			    json_object_get_int(v) > j->next_seq)
+				j->next_seq = json_object_get_int(v);
+		}
+	}
+	start_call(j, TIER_MINI_MODEL, PURPOSE_TRIAGE);
 }
 
 /* ---- intake --------------------------------------------------------------- */
@@ -584,7 +999,8 @@ static void on_message(void *arg, struct kin_part *part, const rd_kafka_message_
 		struct job *j = job_new(pl, part, m->offset, JOB_DLQ);
 		log_warn("invalid ticket, dead-lettered", "partition=%d offset=%lld code=%s",
 			 (int)m->partition, (long long)m->offset, ticket_err_code(te));
-		send_dead_letter(pl, j, m, ticket_err_code(te), err);
+		dead_letter(j, rd_kafka_topic_name(m->rkt), m->partition, m->key, m->key_len,
+			    m->payload, m->len, ticket_err_code(te), err);
 	} else {
 		struct job *j = job_new(pl, part, m->offset, JOB_CLAIM);
 		j->t = t;
@@ -609,16 +1025,26 @@ static void log_stats(struct pipeline *pl, const char *msg)
 	const struct pipeline_stats *s = &pl->st;
 	log_info(msg,
 		 "consumed=%llu dlq=%llu new=%llu updated=%llu redelivered_done=%llu "
-		 "pending_review=%llu needs_human=%llu model_requests=%llu retries=%llu "
-		 "http_429=%llu invalid=%llu repairs=%llu in_flight=%llu db_up=%d paused=%d",
+		 "pending_review=%llu needs_human=%llu escalated=%llu human_only=%llu "
+		 "mini_requests=%llu flagship_requests=%llu reused_calls=%llu retries=%llu "
+		 "http_429=%llu invalid=%llu repairs=%llu budget_denied=%llu events=%llu "
+		 "in_flight=%llu db_up=%d paused=%d",
 		 (unsigned long long)s->consumed, (unsigned long long)s->dlq,
 		 (unsigned long long)s->claimed_new, (unsigned long long)s->claimed_updated,
 		 (unsigned long long)s->redelivered_done,
 		 (unsigned long long)s->stored_pending_review,
-		 (unsigned long long)s->stored_needs_human, (unsigned long long)s->model_requests,
-		 (unsigned long long)s->retries, (unsigned long long)s->http_429,
-		 (unsigned long long)s->model_invalid, (unsigned long long)s->repairs,
-		 (unsigned long long)s->in_flight, db_is_up(pl->db), kin_paused(pl->kin));
+		 (unsigned long long)s->stored_needs_human, (unsigned long long)s->escalated,
+		 (unsigned long long)s->human_only,
+		 (unsigned long long)s->model_requests[TIER_MINI_MODEL],
+		 (unsigned long long)s->model_requests[TIER_FLAGSHIP_MODEL],
+		 (unsigned long long)s->calls_reused,
+		 (unsigned long long)(s->retries[0] + s->retries[1]),
+		 (unsigned long long)(s->http_429[0] + s->http_429[1]),
+		 (unsigned long long)(s->model_invalid[0] + s->model_invalid[1]),
+		 (unsigned long long)(s->repairs[0] + s->repairs[1]),
+		 (unsigned long long)(s->budget_denied[0] + s->budget_denied[1]),
+		 (unsigned long long)s->events_sent, (unsigned long long)s->in_flight,
+		 db_is_up(pl->db), kin_paused(pl->kin));
 }
 
 static void on_stats(evutil_socket_t fd, short what, void *arg)
@@ -634,11 +1060,50 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(pl->base, NULL);
 }
 
+int pipeline_reload_rules(struct pipeline *pl)
+{
+	char err[512];
+	struct rules *r;
+	if (pl->cfg->rules_file[0] == '\0')
+		return 0;
+	r = rules_load_file(pl->cfg->rules_file, err, sizeof(err));
+	if (r == NULL) {
+		pl->st.rules_reload_errors++;
+		log_error("rules not reloaded; the previous rules stay in force", "error=\"%s\"",
+			  err);
+		return -1;
+	}
+	/* evaluation keeps no state between tickets: swapping here is safe */
+	rules_free(pl->rules);
+	pl->rules = r;
+	pl->st.rules_reloads++;
+	log_info("rules loaded", "file=%s rules=%zu", pl->cfg->rules_file, rules_count(r));
+	return 0;
+}
+
+static int init_tier(struct pipeline *pl, enum model_tier t, const struct model_config *mc,
+		     char *err, size_t errlen)
+{
+	struct tier_ctx *tc = &pl->tiers[t];
+	const char *key = NULL;
+	tc->name = tier_names[t];
+	tc->mc = mc;
+	tc->backoff.base_ms = (uint32_t)mc->backoff_base_ms;
+	tc->backoff.max_ms = (uint32_t)mc->backoff_max_ms;
+	tc->backoff.max_attempts = (uint32_t)mc->max_attempts;
+	tc->prompt = prompt_load(pl->cfg->prompts_dir, mc->prompt, err, errlen);
+	if (tc->prompt == NULL)
+		return -1;
+	if (mc->api_key_env && *mc->api_key_env)
+		key = getenv(mc->api_key_env);
+	tc->client = llm_client_new(pl->base, tier_names[t], mc, key);
+	return 0;
+}
+
 struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg, char *err,
 			      size_t errlen)
 {
 	struct pipeline *pl = xcalloc(1, sizeof(*pl));
-	const char *key = NULL;
 	struct timeval ten = {10, 0};
 
 	pl->base = base;
@@ -652,19 +1117,21 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 	ticket_limits_default(&pl->limits);
 	pl->limits.max_message_bytes = (size_t)cfg->max_message_bytes;
 	pl->limits.max_body_prompt_len = (size_t)cfg->max_body_prompt_bytes;
-	pl->mini_backoff.base_ms = (uint32_t)cfg->mini.backoff_base_ms;
-	pl->mini_backoff.max_ms = (uint32_t)cfg->mini.backoff_max_ms;
-	pl->mini_backoff.max_attempts = (uint32_t)cfg->mini.max_attempts;
+	pl->ev_fpump = event_new(base, -1, 0, on_fpump, pl);
 
-	pl->p_triage = prompt_load(cfg->prompts_dir, cfg->mini.prompt, err, errlen);
-	if (pl->p_triage == NULL)
+	if (init_tier(pl, TIER_MINI_MODEL, &cfg->mini, err, errlen) < 0 ||
+	    init_tier(pl, TIER_FLAGSHIP_MODEL, &cfg->flagship, err, errlen) < 0)
 		goto fail;
-	pl->p_repair = prompt_load(cfg->prompts_dir, "repair-v1", err, errlen);
+	pl->p_repair = prompt_load(cfg->prompts_dir, cfg->repair_prompt, err, errlen);
 	if (pl->p_repair == NULL)
 		goto fail;
-	if (cfg->mini.api_key_env && *cfg->mini.api_key_env)
-		key = getenv(cfg->mini.api_key_env);
-	pl->mini = llm_client_new(base, "mini", &cfg->mini, key);
+	if (cfg->rules_file[0]) {
+		pl->rules = rules_load_file(cfg->rules_file, err, errlen);
+		if (pl->rules == NULL)
+			goto fail;
+		log_info("rules loaded", "file=%s rules=%zu", cfg->rules_file,
+			 rules_count(pl->rules));
+	}
 	pl->db = db_new(base, cfg->pg_conninfo, (int)cfg->pg_batch_size,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
 	pl->kout = kout_new(base, cfg, err, errlen);
@@ -719,7 +1186,7 @@ void pipeline_free(struct pipeline *pl)
 			 hist_quantile(&s->model_ms, 0.99), hist_quantile(&s->e2e_ms, 0.5),
 			 hist_quantile(&s->e2e_ms, 0.99));
 	}
-	/* dead letters still in flight complete their jobs while the producer flushes */
+	/* dead letters and events in flight complete their jobs while the producer flushes */
 	kout_free(pl->kout, 5000);
 	pl->kout = NULL;
 	/* unfinished jobs are simply dropped: their offsets were never stored */
@@ -731,11 +1198,17 @@ void pipeline_free(struct pipeline *pl)
 		event_free(pl->ev_drain_timeout);
 	if (pl->ev_stats)
 		event_free(pl->ev_stats);
+	if (pl->ev_fpump)
+		event_free(pl->ev_fpump);
 	kin_free(pl->kin); /* commits stored offsets */
 	db_free(pl->db);
-	llm_client_free(pl->mini);
-	prompt_free(pl->p_triage);
+	for (int t = 0; t < TIER__MODELS; t++) {
+		llm_client_free(pl->tiers[t].client);
+		prompt_free(pl->tiers[t].prompt);
+	}
 	prompt_free(pl->p_repair);
+	rules_free(pl->rules);
+	free(pl->fq);
 	free(pl);
 }
 
@@ -752,8 +1225,10 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 	out->draining = pl->draining;
 	out->paused = kin_paused(pl->kin);
 	out->consumer_lag = kin_lag(pl->kin);
-	out->mini_in_flight = llm_in_flight(pl->mini);
-	out->mini_waiting = llm_waiting(pl->mini);
+	out->mini_in_flight = llm_in_flight(pl->tiers[TIER_MINI_MODEL].client);
+	out->mini_waiting = llm_waiting(pl->tiers[TIER_MINI_MODEL].client);
+	out->flagship_in_flight = llm_in_flight(pl->tiers[TIER_FLAGSHIP_MODEL].client);
+	out->flagship_waiting = pl->fq_len;
 	out->db_pending = db_pending(pl->db);
 	out->dlq_pending = kout_pending(pl->kout);
 }

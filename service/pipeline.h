@@ -1,15 +1,23 @@
 /*
  * pipeline: the life of each ticket, as an explicit state machine.
  *
- *   message --parse error--> DLQ ---------------------------------> DONE
+ *   message --parse error--> DLQ -----------------------------------------> DONE
  *      |
- *      +--> CLAIM (db: new / updated / pending / done) --done-----> DONE
+ *      +--> CLAIM (db: new / updated / pending / done) --done--> EVENT ---> DONE
  *               |
- *               +--> MINI <-> BACKOFF (429, 5xx, timeouts; bounded)
- *                      |  \--invalid answer--> REPAIR (once)
- *                      v
- *                    STORE (db: pending_review or needs_human) --> DONE
+ *               +--> [RESERVE] --> MODEL(mini) <-> BACKOFF (429, 5xx, timeouts)
+ *                                    |  \--invalid answer--> repair (once)
+ *                                    v
+ *                                  rules: none | human_only | escalate
+ *                                                                |
+ *                 FLAGSHIP_WAIT (by urgency, tier, age) <--------+
+ *                       |
+ *                 [RESERVE] --> MODEL(flagship) <-> BACKOFF
+ *                                    v
+ *                                  STORE (pending_review / needs_human) --> EVENT --> DONE
  *
+ * A completed model call is persisted at once (and reused, not paid again,
+ * if the ticket is redelivered). RESERVE happens only with budget.enforce.
  * DONE hands the offset back to kafka_in, which commits only contiguous
  * durable offsets. Every transition goes through job_set_state(), so the
  * per-state counts are exact and shutdown can wait for them to drain.
@@ -29,21 +37,34 @@
 
 enum job_state {
 	JOB_CLAIM,
-	JOB_MINI,
+	JOB_RESERVE,
+	JOB_MODEL,
 	JOB_BACKOFF,
+	JOB_FLAGSHIP_WAIT,
 	JOB_STORE,
+	JOB_EVENT,
 	JOB_DLQ,
 	JOB__STATES,
 };
+
+enum model_tier { TIER_MINI_MODEL, TIER_FLAGSHIP_MODEL, TIER__MODELS };
 
 struct pipeline_stats {
 	uint64_t consumed;
 	uint64_t dlq;
 	uint64_t claimed_new, claimed_updated, claimed_pending, redelivered_done;
 	uint64_t stored_pending_review, stored_needs_human, stored_duplicate;
-	uint64_t model_requests, model_ok, model_http_errors, model_transport_errors;
-	uint64_t model_invalid, repairs, retries, http_429;
+	/* per tier (mini, flagship): HTTP attempts and their outcomes */
+	uint64_t model_requests[TIER__MODELS], model_ok[TIER__MODELS];
+	uint64_t model_http_errors[TIER__MODELS], model_transport_errors[TIER__MODELS];
+	uint64_t model_invalid[TIER__MODELS], repairs[TIER__MODELS], retries[TIER__MODELS];
+	uint64_t http_429[TIER__MODELS];
+	uint64_t calls_reused;   /* answers taken from calls persisted before a redelivery */
+	uint64_t escalated, human_only, flagship_decided;
+	uint64_t budget_denied[TIER__MODELS];
+	uint64_t events_sent;
 	uint64_t db_rejected;
+	uint64_t rules_reloads, rules_reload_errors;
 	uint64_t in_flight;
 	uint64_t state_count[JOB__STATES];
 	/* per finished ticket: received to done; time waiting for models
@@ -69,11 +90,15 @@ struct pipeline_health {
 	int paused;             /* intake paused (backpressure, database, shutdown) */
 	int64_t consumer_lag;   /* messages behind the high watermarks; -1 unknown */
 	size_t mini_in_flight, mini_waiting;
+	size_t flagship_in_flight, flagship_waiting; /* waiting: escalations queued for a slot */
 	size_t db_pending;      /* items queued or in flight to the database */
 	size_t dlq_pending;     /* dead letters not yet acknowledged */
 };
 /* Ready = partitions assigned, database connected, not draining. */
 void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out);
 const char *job_state_name(enum job_state s);
+const char *model_tier_name(enum model_tier t);
+/* Reload the escalation rules file (SIGHUP). On a parse error the old rules stay; returns -1. */
+int pipeline_reload_rules(struct pipeline *pl);
 
 #endif

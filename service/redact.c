@@ -1003,6 +1003,8 @@ static int phone_ok(const struct scan *sc, size_t i, int plus, const struct grou
 		return 0;
 	if (k == 2 && dots_only)
 		return 0; /* a decimal: 524.9996 */
+	if (k == 2 && g[0].nd == 5 && g[1].nd == 4 && g[1].sep == '-' && !g[0].paren)
+		return 0; /* a US ZIP+4 code: 10001-1234 */
 	if (k == 4 && dots_only && g[0].nd <= 3 && g[1].nd <= 3 && g[2].nd <= 3 && g[3].nd <= 3)
 		return 0; /* IPv4 */
 	if (k == 1 && !g[0].paren) {

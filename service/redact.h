@@ -22,11 +22,13 @@
  *   PHONE  7-15 digits; "+" international numbers (8-15 digits) with spaces,
  *          dashes, dots and parenthesised groups; national numbers in groups
  *          ("(555) 123-4567", "020 7946 0958", "06 12 34 56 78"); unbroken
- *          national numbers only with a leading 0 (10-12 digits) or after a
- *          phone word ("call", "tel", "mobile", ...). Not taken: dates
- *          (2024-11-05, 05.11.2024), IPv4 addresses, lists of years, amounts
- *          (after a currency sign, or with decimals: 1,234.56), numbers glued
- *          to letters or after "#" (ticket ids like #1234567).
+ *          national numbers only with 00 + country code or a trunk 0 + area
+ *          code (10-12 digits), or after a phone word ("call", "tel",
+ *          "mobile", ...). Not taken: dates (2024-11-05, 05.11.2024), IPv4
+ *          addresses, lists of years, ZIP+4 codes, amounts (after or before
+ *          a currency sign or code, thousands groups, decimals: 1,234.56,
+ *          524.9996), numbers glued to letters or after "#" (ticket ids like
+ *          #1234567), bare digit strings such as order numbers.
  *   custom POSIX extended regular expressions, case-insensitive, "." not
  *          matching a newline; a match is widened to whole UTF-8 characters.
  * Text that already looks like a placeholder ("[EMAIL_1]" typed by the

@@ -3,7 +3,8 @@
  * The input, as a C string, is parsed as a template; a template that parses
  * is rendered into a chat-completion request for a fixed ticket (made by
  * ticket_parse() from a fixed message full of JSON and placeholder
- * look-alikes), once as the triage prompt and once as the repair prompt.
+ * look-alikes) and a fixed or missing mini answer, once as the triage prompt
+ * and once as the repair prompt.
  * Invariants: a template that loads renders (the only allowed failure is
  * the size cap), and what it renders is one strict JSON object with the
  * expected messages. Must not leak.
@@ -43,6 +44,15 @@ static const struct taxonomy tax = {categories, sizeof(categories) / sizeof(cate
 /* Built once, kept for the life of the process (reachable: not a leak). */
 static struct ticket *fixed_ticket;
 static struct prompt *base_prompt;
+static const struct triage fixed_mini = {
+	.category = (char *)"billing",
+	.sentiment = SENT_NEGATIVE,
+	.urgency = URG_HIGH,
+	.confidence = 0.42,
+	.language = (char *)"en",
+	.summary = (char *)"Charged twice </mini_triage> {{ticket}}",
+	.draft_reply = (char *)"Hello,\nwe are looking into it.\nThe Support Team",
+};
 
 static void fixed_init(void)
 {
@@ -126,6 +136,10 @@ int fuzz_prompt_one(const uint8_t *data, size_t size)
 	v.tax = &tax;
 	v.error = "category: 'x' is not in the taxonomy {{ticket}}";
 	v.previous = "{\"category\":\"{{categories}}\"} </ticket>";
+	/* {{mini}}: the first pass's answer, or why there is none. */
+	v.mini = size % 2 ? &fixed_mini : NULL;
+	v.mini_error = "summary: contains a newline </mini_triage>";
+	v.escalation_reasons = "legal threat; keyword=lawsuit {{ticket}}";
 
 	render_checked(p, NULL, &mc, &v);
 	render_checked(base_prompt, p, &mc, &v);

@@ -188,6 +188,8 @@ int stack_start(struct stack *s, const struct h_pg *pg, const char *name, int pa
 		stack_env(s, "TRIAGED_FLAGSHIP_BASE_URL", s->model_url);
 		stack_env(s, "TRIAGED_HTTP_LISTEN", "");
 		stack_env(s, "TRIAGED_SCHEMA_DIR", schema);
+		/* the spine alone unless a test sets its rules (test_cascade.c) */
+		stack_env(s, "TRIAGED_TRIAGE_RULES_FILE", "");
 	}
 	return 0;
 }

@@ -428,6 +428,9 @@ run_scenario() {
 		PIDS+=("$fpid")
 	fi
 
+	# Every poll is a psql process and a PostgreSQL backend: a cost that
+	# competes with the parts, so not too often. The figures do not depend on
+	# the poll (timestamps come from the rows).
 	while [[ $status == ok ]]; do
 		count=$(sql "$db" "SELECT count(*) FROM triage_results")
 		((count >= N)) && break
@@ -436,7 +439,7 @@ run_scenario() {
 		elif ((SECONDS > deadline)); then
 			status="timeout ($count/$N)"
 		fi
-		sleep 0.2
+		sleep 0.5
 	done
 
 	# Right before stopping: CPU time and peak RSS of the daemon, and what

@@ -1085,8 +1085,17 @@ static size_t phone_try(struct scan *sc, size_t i)
 	    (q != -1 && strchr(".,:/", q) && is_digit(at(sc, run_end + 1))) ||
 	    (q == '-' && is_alnum(at(sc, run_end + 1))))
 		ok = 0;
-	if (!ok || currency_near(sc, i, run_end))
+	if (!ok)
 		return run_end;
+	/* Next to a currency it is an amount, unless it has a shape amounts never have. */
+	if (!plus && currency_near(sc, i, run_end)) {
+		int amount = 1;
+
+		for (size_t k = 0; k < ng; k++)
+			amount &= !g[k].paren && g[k].sep != '-';
+		if (amount)
+			return run_end;
+	}
 	/* A date at the start is skipped on its own; what follows may still be a number. */
 	if (ng >= 3 && date_at(sc, g))
 		return g[2].end;

@@ -781,6 +781,10 @@ static int fm_call_parse(struct fm_server *srv, const char *body, size_t len, st
 	for (size_t i = 0; i < FM_ARRAY_SIZE(fm_markers); i++)
 		if (fm_has(c->seg, c->seglen, fm_markers[i].text))
 			c->markers |= fm_markers[i].flag;
+	/* [[fake:mini_malformed]]: a model whose name contains "mini" never answers
+	 * validly (not even a repair); a bigger model does. For escalation tests. */
+	if (fm_has(c->seg, c->seglen, "[[fake:mini_malformed]]") && strstr(c->model, "mini"))
+		c->markers |= FM_M_MALFORMED | FM_M_BADREPAIR;
 	return 0;
 }
 
@@ -1459,7 +1463,8 @@ static void fm_usage(FILE *f)
 	      "  --verbose               one log line per request\n"
 	      "Endpoints: POST /v1/chat/completions, POST /chat/completions, POST /_control,\n"
 	      "GET /_stats, GET /health. Ticket markers: [[fake:malformed]] [[fake:badlabel]]\n"
-	      "[[fake:fence]] [[fake:500]] [[fake:lowconf]] [[fake:critical]] [[fake:badrepair]].\n",
+	      "[[fake:fence]] [[fake:500]] [[fake:lowconf]] [[fake:critical]] [[fake:badrepair]]\n"
+	      "[[fake:mini_malformed]] (only for models named *mini*).\n",
 	      f);
 }
 

@@ -137,7 +137,7 @@ int stack_start(struct stack *s, const struct h_pg *pg, const char *name, int pa
 	unlink(s->boot_file);
 	snprintf(topic, sizeof(topic), "tickets.incoming:%d", partitions);
 	{
-		char *argv[] = {bin, "--topic", topic, "--topic", "tickets.dlq:1",
+		char *argv[] = {bin, "--topic", topic, "--topic", "tickets.dlq:1", "--topic", "tickets.triaged:1",
 				"--bootstrap-file", s->boot_file, NULL};
 		char pname[80];
 		snprintf(pname, sizeof(pname), "%s-broker", name);

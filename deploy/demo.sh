@@ -136,16 +136,22 @@ else
 	    ORDER BY array_position(ARRAY['critical','high','normal','low'], tr.urgency), t.received_at
 	    LIMIT 10"
 fi
-echo "===================== metrics ====================="
+echo "===================== escalation to the flagship model ====================="
 q "SELECT count(*) AS tickets,
-          count(*) FILTER (WHERE tr.status = 'needs_human') AS needs_human,
-          (SELECT count(*) FROM model_calls) AS model_calls,
-          (SELECT sum(prompt_tokens + completion_tokens) FROM model_calls) AS tokens,
-          (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::numeric, 1)
-             FROM model_calls) AS p50_ms,
-          (SELECT round(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)::numeric, 1)
-             FROM model_calls) AS p95_ms
-     FROM triage_results tr"
+          count(*) FILTER (WHERE escalated) AS escalated,
+          round(100.0 * count(*) FILTER (WHERE escalated) / count(*), 1) AS escalated_pct,
+          count(*) FILTER (WHERE action = 'human_only') AS human_only,
+          count(*) FILTER (WHERE decided_by = 'flagship') AS decided_by_flagship
+     FROM triage_results"
+q "SELECT reason, count FROM metrics_escalation_reasons ORDER BY count DESC LIMIT 8"
+echo "===================== metrics ====================="
+q "SELECT tier, model, count(*) AS calls, sum(prompt_tokens + completion_tokens) AS tokens,
+          round(sum(cost_usd), 4) AS cost_usd,
+          round(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::numeric, 1) AS p50_ms,
+          round(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)::numeric, 1) AS p95_ms
+     FROM model_calls GROUP BY 1, 2 ORDER BY 1 DESC"
+q "SELECT tickets, cost_usd, cost_per_1000_tickets_usd FROM metrics_cost_per_ticket"
+q "SELECT urgency, open, breached, at_risk FROM metrics_backlog ORDER BY triaged_urgency_rank(urgency) DESC" 2>/dev/null || true
 echo "===================== dead letters (tickets.dlq) ====================="
 for _ in 1 2 3; do
 	dlq=$(kcat -b "$BOOT" -C -t tickets.dlq -o beginning -e -q -f '%h\n' 2>"$DEMO/kcat.err" |

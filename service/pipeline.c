@@ -80,6 +80,7 @@ struct job {
 	char mini_error[256];
 	struct rules_decision dec;
 	int flagship_slot;
+	json_object *dl_record; /* the dead letter's row, written once the topic has it */
 	/* outcome */
 	const char *status;
 	char reason[1200];
@@ -310,6 +311,7 @@ static void job_free(struct job *j)
 	for (int i = 0; i < j->ncalls; i++)
 		free(j->calls[i].answer);
 	json_object_put(j->prior);
+	json_object_put(j->dl_record);
 	free(j->request);
 	triage_cleanup(&j->tr);
 	triage_cleanup(&j->ftr);
@@ -351,6 +353,23 @@ static void on_delivered(void *arg)
 	job_done(arg);
 }
 
+static void on_dead_letter_recorded(void *arg, const struct db_row *row, const char *err)
+{
+	if (row == NULL)
+		log_warn("dead letter not recorded in the database", "error=\"%s\"", err ? err : "");
+}
+
+/* The dead letter is in its topic: count it for supervisors, then finish the job. */
+static void on_dead_letter_delivered(void *arg)
+{
+	struct job *j = arg;
+	if (j->dl_record) {
+		db_submit(j->pl->db, DB_DEADLETTER, j->dl_record, on_dead_letter_recorded, NULL);
+		j->dl_record = NULL;
+	}
+	job_done(j);
+}
+
 static void dead_letter(struct job *j, const char *topic, int32_t partition, const void *key,
 			size_t keylen, const void *payload, size_t len, const char *code,
 			const char *reason)
@@ -367,8 +386,14 @@ static void dead_letter(struct job *j, const char *topic, int32_t partition, con
 	h[4] = (struct kout_header){"triaged.original.offset", off};
 	pl->st.dlq++;
 	job_set_state(j, JOB_DLQ);
+	j->dl_record = json_object_new_object();
+	jadd_str(j->dl_record, "topic", topic);
+	json_object_object_add(j->dl_record, "partition", json_object_new_int(partition));
+	json_object_object_add(j->dl_record, "offset", json_object_new_int64(j->offset));
+	jadd_str(j->dl_record, "code", code);
+	jadd_str(j->dl_record, "reason", reason);
 	kout_produce(pl->kout, pl->cfg->dlq_topic, key, keylen, payload, len, h, ARRAY_SIZE(h),
-		     on_delivered, j);
+		     on_dead_letter_delivered, j);
 }
 
 static json_object *claim_json(const struct job *j);

@@ -674,10 +674,31 @@ static int luhn_ok(const struct scan *sc, const struct group *g, size_t a, size_
 	return sum % 10 == 0;
 }
 
-/* Find cards in one run of digit groups g[0..ng): whole groups only, first and longest wins. */
+/* 13-19 digits written as cards are: unbroken, 4-4-4-4(-1..4), or 4-6-4/4-6-5. */
+static int card_shaped(const struct group *g, size_t ng)
+{
+	unsigned nd = 0;
+	int fours = 1;
+
+	for (size_t k = 0; k < ng; k++) {
+		nd += g[k].nd;
+		if (k + 1 < ng && g[k].nd != 4)
+			fours = 0;
+	}
+	if (nd < 13 || nd > 19)
+		return 0;
+	return ng == 1 || (fours && g[ng - 1].nd <= 4) ||
+	       (ng == 3 && g[0].nd == 4 && g[1].nd == 6 && (g[2].nd == 4 || g[2].nd == 5));
+}
+
+/*
+ * Find cards in one run of digit groups g[0..ng): whole groups only, first
+ * and longest wins. A run shaped like a card whose check digit is wrong is
+ * shielded as a whole, so the phone detector does not cut a number out of it.
+ */
 static void card_in_run(struct scan *sc, const struct group *g, size_t ng)
 {
-	size_t a = 0;
+	size_t a = 0, nsp = sc->nsp;
 
 	while (a < ng) {
 		size_t found = SIZE_MAX;
@@ -705,6 +726,9 @@ static void card_in_run(struct scan *sc, const struct group *g, size_t ng)
 		add_span(sc, g[a].start, g[found].end, REDACT_CARD);
 		a = found + 1;
 	}
+	if (sc->nsp == nsp && card_shaped(g, ng) && sc->t[g[0].start] >= '2' &&
+	    sc->t[g[0].start] <= '6')
+		memset(sc->claim + g[0].start, CL_SHIELD, g[ng - 1].end - g[0].start);
 }
 
 static void detect_card(struct scan *sc)
@@ -939,35 +963,60 @@ static int phone_word_before(const struct scan *sc, size_t i)
 	return 0;
 }
 
-/* A currency sign or code right before i (one space allowed) or right after e. */
-static int currency_near(const struct scan *sc, size_t i, size_t e)
+static const char *const currency_signs[] = {"$", "\xe2\x82\xac", "\xc2\xa3", "\xc2\xa5",
+					     "\xe2\x82\xb9"};
+static const char *const currency_codes[] = {"usd", "eur", "gbp", "chf", "cad", "aud",
+					     "dollars", "euros", "pounds"};
+
+/* A currency sign or code right before i (one space allowed). */
+static int currency_before(const struct scan *sc, size_t i)
 {
-	static const char *const signs[] = {"$", "\xe2\x82\xac", "\xc2\xa3", "\xc2\xa5",
-					    "\xe2\x82\xb9"};
-	static const char *const codes[] = {"usd", "eur", "gbp", "chf", "cad", "aud", "dollars",
-					    "euros", "pounds"};
 	size_t b = i > 0 && sc->t[i - 1] == ' ' ? i - 1 : i;
-	size_t a = e < sc->len && sc->t[e] == ' ' ? e + 1 : e;
 
-	for (size_t k = 0; k < ARRAY_SIZE(signs); k++) {
-		size_t n = strlen(signs[k]);
+	for (size_t k = 0; k < ARRAY_SIZE(currency_signs); k++) {
+		size_t n = strlen(currency_signs[k]);
 
-		if (b >= n && memcmp(sc->t + b - n, signs[k], n) == 0)
-			return 1;
-		if (n <= sc->len - a && memcmp(sc->t + a, signs[k], n) == 0)
+		if (b >= n && memcmp(sc->t + b - n, currency_signs[k], n) == 0)
 			return 1;
 	}
-	for (size_t k = 0; k < ARRAY_SIZE(codes); k++) {
-		size_t n = strlen(codes[k]);
+	for (size_t k = 0; k < ARRAY_SIZE(currency_codes); k++) {
+		size_t n = strlen(currency_codes[k]);
 
-		if (b >= n && strncasecmp(sc->t + b - n, codes[k], n) == 0 &&
+		if (b >= n && strncasecmp(sc->t + b - n, currency_codes[k], n) == 0 &&
 		    !is_alpha(before(sc, b - n, 1)))
 			return 1;
-		if (n <= sc->len - a && strncasecmp(sc->t + a, codes[k], n) == 0 &&
+	}
+	return 0;
+}
+
+/* A currency sign or code right after e (one space allowed). */
+static int currency_after(const struct scan *sc, size_t e)
+{
+	size_t a = e < sc->len && sc->t[e] == ' ' ? e + 1 : e;
+
+	for (size_t k = 0; k < ARRAY_SIZE(currency_signs); k++) {
+		size_t n = strlen(currency_signs[k]);
+
+		if (n <= sc->len - a && memcmp(sc->t + a, currency_signs[k], n) == 0)
+			return 1;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(currency_codes); k++) {
+		size_t n = strlen(currency_codes[k]);
+
+		if (n <= sc->len - a && strncasecmp(sc->t + a, currency_codes[k], n) == 0 &&
 		    !is_alpha(at(sc, a + n)))
 			return 1;
 	}
 	return 0;
+}
+
+/* Amounts are written with spaces or dots between groups, never dashes or parentheses. */
+static int amount_shaped(const struct group *g, size_t ng)
+{
+	for (size_t k = 0; k < ng; k++)
+		if (g[k].paren || g[k].sep == '-')
+			return 0;
+	return 1;
 }
 
 /* Is g[0..k) (starting at i, with or without "+") a phone number? */
@@ -1079,23 +1128,18 @@ static size_t phone_try(struct scan *sc, size_t i)
 		return i + 1;
 	if (ng > PHONE_GROUPS)
 		return run_end;
+	/* Glued to a word or an address: part of a token, not a number. */
 	q = at(sc, run_end);
-	if (is_alnum(q) || q == '%' || q == '@' || q == '_' ||
+	if (!ok || is_alnum(q) || q == '@' || q == '_' ||
 	    (run_end < sc->len && sc->claim[run_end] != CL_FREE) ||
-	    (q != -1 && strchr(".,:/", q) && is_digit(at(sc, run_end + 1))) ||
 	    (q == '-' && is_alnum(at(sc, run_end + 1))))
-		ok = 0;
-	if (!ok)
 		return run_end;
-	/* Next to a currency it is an amount, unless it has a shape amounts never have. */
-	if (!plus && currency_near(sc, i, run_end)) {
-		int amount = 1;
-
-		for (size_t k = 0; k < ng; k++)
-			amount &= !g[k].paren && g[k].sep != '-';
-		if (amount)
-			return run_end;
-	}
+	/* Before a percent sign, decimals, a time or a currency the last group is an amount. */
+	if (q == '%' || (q != -1 && strchr(".,:/", q) && is_digit(at(sc, run_end + 1))) ||
+	    (!plus && currency_after(sc, run_end) && amount_shaped(g, ng)))
+		ng--;
+	if (ng == 0 || (!plus && currency_before(sc, i) && amount_shaped(g, ng)))
+		return run_end;
 	/* A date at the start is skipped on its own; what follows may still be a number. */
 	if (ng >= 3 && date_at(sc, g))
 		return g[2].end;
@@ -1105,7 +1149,7 @@ static size_t phone_try(struct scan *sc, size_t i)
 	 * one must be a number as a whole, or "4111 1111 1111 1112" (a card that
 	 * fails Luhn) would lose its first twelve digits as a phone number.
 	 */
-	for (size_t k = ng; k >= (plus ? 1 : ng); k--) {
+	for (size_t k = ng; k >= 1 && (plus || k == ng); k--) {
 		if (phone_ok(sc, i, plus, g, k)) {
 			add_span(sc, i, g[k - 1].end, REDACT_PHONE);
 			return g[k - 1].end;

@@ -11,6 +11,9 @@
  *          issuer ranges: Visa, Mastercard, Amex, Discover, JCB, UnionPay,
  *          Maestro, Mir), either unbroken or in groups of 2-8 digits
  *          separated by one space or one dash (the same one throughout).
+ *          A number written like a card (starting with 2-6; unbroken,
+ *          4-4-4-4, 4-6-5) whose check digit is wrong is left alone as a
+ *          whole.
  *   IBAN   two letters, two check digits, then letters/digits, unbroken or in
  *          groups of four separated by one space; the mod-97 check must give
  *          1, and for the countries in a length table the length must match.

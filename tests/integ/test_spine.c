@@ -179,8 +179,12 @@ START_TEST(test_dead_letters)
 	ck_assert_str_eq(ds.offsets[0], "0");
 	ck_assert_str_eq(ds.offsets[11], "11");
 	ck_assert_ptr_nonnull(strstr(ds.payload_of_bad5, "body"));
-	/* nothing of the bad ones reached the database or the model */
+	/* nothing of the bad ones reached the tickets or the model; supervisors see the count */
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 5);
+	ck_assert_int_eq(stack_wait_count(&s, 12, 10000, "SELECT count(*) FROM dead_letters"), 12);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT sum(count) FROM metrics_dlq WHERE error_code = "
+					"'missing_field'"),
+			 4);
 	ck_assert_int_eq(stack_model_requests(&s, NULL), 5);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	fprintf(stderr, "dlq: messages_in=17 dead_letters=%d rows=5\n", ds.n);

@@ -435,7 +435,12 @@ run_scenario() {
 		count=$(sql "$db" "SELECT count(*) FROM triage_results")
 		((count >= N)) && break
 		if ! kill -0 "$dpid" 2>/dev/null; then
-			status="daemon exited"
+			local drc="?"
+			if [[ -z $ppid ]]; then # not ours to reap under perf
+				drc=0
+				wait "$dpid" || drc=$?
+			fi
+			status="daemon exited with status $drc before all rows were stored"
 		elif ((SECONDS > deadline)); then
 			status="timeout ($count/$N)"
 		fi
@@ -498,7 +503,10 @@ run_scenario() {
 	[[ $key == zero ]] && ZERO_RATE=$e2e
 	[[ $rows == "$N" && $dist == "$rows" ]] || status="$status; WRONG: rows=$rows distinct=$dist want $N"
 	((dlq == 0)) || NOTES+=("$label: $dlq dead letters")
-	[[ $status == ok ]] || NOTES+=("$label: $status (logs: $dir)")
+	if [[ $status != ok ]]; then
+		NOTES+=("$label: $status (logs: $dir)")
+		KEEP_LOGS=1
+	fi
 	[[ -z $ppid ]] || NOTES+=("$label profile: $dir/perf-top.txt (perf report -i $dir/perf.data)")
 
 	ROWS+=("$(printf '%-14s %-8s %-6s %-5s %-14s %-7s %-14s %-12s %-13s %-13s %s' \

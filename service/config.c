@@ -98,7 +98,9 @@ _Static_assert(sizeof(enum on_failure) == sizeof(int), "CT_ENUM fields are store
 	K_DBL(sec ".temperature", m.temperature, "0.0", 0, 2),                                     \
 	K_INT(sec ".max_response_bytes", m.max_response_bytes, "1048576", 1024, 268435456),        \
 	K_ENUM(sec ".response_format", m.response_format, "json_schema", response_format_names),   \
-	K_ENUM(sec ".on_failure", m.on_failure, "needs_human", on_failure_names)
+	K_ENUM(sec ".on_failure", m.on_failure, "needs_human", on_failure_names),                  \
+	K_INT(sec ".breaker_failures", m.breaker_failures, "10", 1, 100000),                       \
+	K_INT(sec ".breaker_cooldown_ms", m.breaker_cooldown_ms, "30000", 100, 3600000)
 
 /* Sections appear in table order in config_dump; keep each section's rows together. */
 static const struct cfg_key keys[] = {

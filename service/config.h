@@ -44,6 +44,8 @@ struct model_config {
 	int64_t max_response_bytes;
 	enum response_format response_format;
 	enum on_failure on_failure;
+	int64_t breaker_failures;    /* consecutive failed calls that open the circuit breaker */
+	int64_t breaker_cooldown_ms; /* how long it stays open before a probe */
 };
 
 struct config {

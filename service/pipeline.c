@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "backoff.h"
+#include "breaker.h"
 #include "db.h"
 #include "kafka_in.h"
 #include "kafka_out.h"
@@ -30,6 +31,7 @@
 #define PAUSE_BACKPRESSURE 1
 #define PAUSE_DATABASE 2
 #define PAUSE_BUDGET 4
+#define PAUSE_BREAKER 8
 #define BUDGET_RETRY_MS 30000
 #define REQUEST_CAP (4u << 20)
 
@@ -93,6 +95,7 @@ struct tier_ctx {
 	struct llm_client *client;
 	struct prompt *prompt;
 	struct backoff_policy backoff;
+	struct breaker breaker;
 };
 
 struct pipeline {
@@ -156,8 +159,9 @@ static void update_pause(struct pipeline *pl)
 		pl->pause_flags &= ~PAUSE_BACKPRESSURE;
 	if (pl->pause_flags && !kin_paused(pl->kin))
 		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE)  ? "database"
-				   : (pl->pause_flags & PAUSE_BUDGET) ? "budget"
-								      : "backpressure");
+				   : (pl->pause_flags & PAUSE_BREAKER) ? "breaker"
+				   : (pl->pause_flags & PAUSE_BUDGET)  ? "budget"
+								       : "backpressure");
 	else if (!pl->pause_flags && kin_paused(pl->kin))
 		kin_resume(pl->kin);
 }
@@ -599,6 +603,33 @@ static void schedule_retry(struct job *j, uint32_t retry_after_ms)
 					(uint32_t)rng_next(&pl->rng)));
 }
 
+/* Feed the endpoint's circuit breaker; the mini one also gates intake. */
+static void breaker_record(struct pipeline *pl, enum model_tier t, const struct llm_result *res)
+{
+	struct breaker *b = &pl->tiers[t].breaker;
+	enum breaker_state before = b->state, after;
+	int failed = res->transport_error != 0 || res->http_status >= 500 || res->http_status == 408;
+	if (res->http_status == 429)
+		return; /* neither: Retry-After paces those */
+	after = failed ? breaker_failure(b, now_ms()) : breaker_success(b, now_ms());
+	if (after == before && !(before == BRK_HALF_OPEN))
+		return;
+	if (after == BRK_OPEN)
+		log_warn(before == BRK_HALF_OPEN ? "circuit breaker probe failed, open again"
+						 : "circuit breaker open",
+			 "tier=%s failures=%u cooldown_ms=%.0f opens=%llu", tier_names[t],
+			 b->failures, b->cooldown_ms, (unsigned long long)b->opens);
+	else if (after == BRK_CLOSED && before != BRK_CLOSED)
+		log_info("circuit breaker closed", "tier=%s", tier_names[t]);
+	if (t == TIER_MINI_MODEL) {
+		if (after == BRK_CLOSED)
+			pl->pause_flags &= ~PAUSE_BREAKER;
+		else
+			pl->pause_flags |= PAUSE_BREAKER;
+		update_pause(pl);
+	}
+}
+
 /* The tier's final answer could not be had: a person takes over. */
 static void model_failed(struct job *j, const char *why)
 {
@@ -670,6 +701,7 @@ static void on_model_done(void *arg, const struct llm_result *res)
 	c->http_status = res->http_status;
 	c->latency_ms = res->latency_ms;
 	c->finished_ms = now_ms();
+	breaker_record(pl, c->tier, res);
 	if (res->http_status == 429) {
 		pl->st.http_429[c->tier]++;
 		c->retries_429++;
@@ -729,6 +761,12 @@ static void send_attempt(struct job *j)
 {
 	struct pipeline *pl = j->pl;
 	struct call_rec *c = cur_call(j);
+	double wait;
+	if (!breaker_allow(&pl->tiers[c->tier].breaker, now_ms(), &wait)) {
+		/* the endpoint is resting: wait without spending an attempt */
+		backoff_for(j, (uint32_t)wait + (uint32_t)(rng_next(&pl->rng) % 250));
+		return;
+	}
 	c->attempts++;
 	pl->st.model_requests[c->tier]++;
 	job_set_state(j, JOB_MODEL);
@@ -1116,6 +1154,7 @@ static int init_tier(struct pipeline *pl, enum model_tier t, const struct model_
 	tc->backoff.base_ms = (uint32_t)mc->backoff_base_ms;
 	tc->backoff.max_ms = (uint32_t)mc->backoff_max_ms;
 	tc->backoff.max_attempts = (uint32_t)mc->max_attempts;
+	breaker_init(&tc->breaker, (uint32_t)mc->breaker_failures, (double)mc->breaker_cooldown_ms);
 	tc->prompt = prompt_load(pl->cfg->prompts_dir, mc->prompt, err, errlen);
 	if (tc->prompt == NULL)
 		return -1;
@@ -1240,6 +1279,11 @@ void pipeline_free(struct pipeline *pl)
 void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out)
 {
 	*out = pl->st;
+	for (int t = 0; t < TIER__MODELS; t++) {
+		out->breaker_opens[t] = pl->tiers[t].breaker.opens;
+		out->breaker_denied[t] = pl->tiers[t].breaker.denied;
+		out->breaker_state[t] = (int)pl->tiers[t].breaker.state;
+	}
 }
 
 void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)

@@ -14,8 +14,8 @@
 #include "redact.h"
 #include "ticket.h"
 
-#define WHY_CAP 4096	 /* bytes of joined reasons before they are cut to whylen */
-#define MAX_HOSTS 16	 /* distinct hosts named in the reasons */
+#define WHY_CAP 4096	   /* bytes of joined reasons before they are cut to whylen */
+#define MAX_HOSTS 16	   /* distinct hosts named in the reasons */
 #define MAX_PLACEHOLDERS 8 /* distinct placeholders named in the reasons */
 #define HOST_MAX 253
 #define QUOTE_MAX 80 /* bytes of prompt text quoted back */
@@ -64,11 +64,12 @@ static int to_lower(int c)
  * text.
  */
 static const char *const tlds[] = {
-	"com", "net",  "org", "info", "biz", "io", "co",  "ai",	 "app", "dev", "me", "ly",  "xyz",
-	"site", "online", "shop", "store", "tech", "cloud", "link", "click", "top", "live", "pro",
-	"us",  "uk",   "ca",  "au",	"de",  "fr", "nl",  "es",	 "it",	"eu",  "ru", "cn",  "in",
-	"br",  "jp",   "ch",  "at",	"be",  "se", "no",  "dk",	 "fi",	"pl",  "cz", "ie",  "nz",
-	"za",  "mx",   "ar",  "kr",	"tv",  "gov", "edu", "mil", "int",
+    "com",   "net", "org",  "info", "biz",    "io",   "co",    "ai",   "app",	"dev",
+    "me",    "ly",  "xyz",  "site", "online", "shop", "store", "tech", "cloud", "link",
+    "click", "top", "live", "pro",  "us",     "uk",   "ca",    "au",   "de",	"fr",
+    "nl",    "es",  "it",   "eu",   "ru",     "cn",   "in",    "br",   "jp",	"ch",
+    "at",    "be",  "se",   "no",   "dk",     "fi",   "pl",    "cz",   "ie",	"nz",
+    "za",    "mx",  "ar",   "kr",   "tv",     "gov",  "edu",   "mil",  "int",
 };
 
 struct hosts {
@@ -230,7 +231,8 @@ static void check_links(const struct draft_policy *p, const char *d, size_t n, s
 			i += 1 + hl;
 			continue;
 		}
-		if (!host_char(u[i]) || host_char(prev) || prev == '.' || prev == '_' || prev == '@') {
+		if (!host_char(u[i]) || host_char(prev) || prev == '.' || prev == '_' ||
+		    prev == '@') {
 			i++;
 			continue;
 		}
@@ -371,7 +373,8 @@ static int win_cmp(const void *a, const void *b)
 static int same_words(const struct words *a, size_t as, const struct words *b, size_t bs, size_t k)
 {
 	for (size_t i = 0; i < k; i++)
-		if (a->len[as + i] != b->len[bs + i] || memcmp(a->w[as + i], b->w[bs + i], a->len[as + i]))
+		if (a->len[as + i] != b->len[bs + i] ||
+		    memcmp(a->w[as + i], b->w[bs + i], a->len[as + i]))
 			return 0;
 	return 1;
 }
@@ -410,7 +413,8 @@ static void check_prompt(const char *draft, const char *prompt, size_t k, struct
 			continue;
 		buf_init(&q, QUOTE_MAX);
 		for (size_t i = 0; i < k; i++)
-			if (buf_appendf(&q, "%s%.*s", i ? " " : "", (int)dw.len[s + i], dw.w[s + i]) < 0)
+			if (buf_appendf(&q, "%s%.*s", i ? " " : "", (int)dw.len[s + i],
+					dw.w[s + i]) < 0)
 				break;
 		reason(why, "repeats the system prompt: \"%.*s...\"",
 		       (int)utf8_cut(q.data ? q.data : "", q.len, QUOTE_MAX), q.data ? q.data : "");
@@ -427,26 +431,65 @@ out:
 
 /* Matched in the lower-cased, whitespace-collapsed draft at word boundaries; '*': any ending. */
 static const char *const promises[] = {
-	"we will refund",	   "we'll refund",	     "we will issue a refund",
-	"we'll issue a refund",	   "we will process a refund", "we will process your refund",
-	"i will refund",	   "i'll refund",	     "i will issue a refund",
-	"i'll issue a refund",	   "issue you a refund",	     "you will receive a refund",
-	"you'll receive a refund", "you will get a refund",   "you'll get a refund",
-	"you will be refunded",	   "you'll be refunded",	     "will be refunded",
-	"we have refunded",	   "we've refunded",	     "i have refunded",
-	"i've refunded",	   "has been refunded",	     "have been refunded",
-	"issued a refund",	   "issued your refund",	     "refund has been",
-	"refund will be",	   "full refund",		     "refunded to your",
-	"we have credited",	   "we've credited",	     "i have credited",
-	"i've credited",	   "will be credited",	     "has been credited",
-	"credited to your",	   "credited your account",   "we will credit",
-	"we'll credit",		   "i will credit",	     "i'll credit",
-	"credit your account",	   "account credit",	     "a credit of",
-	"store credit",		   "goodwill credit",	     "gesture of goodwill",
-	"goodwill gesture",	   "compensat*",		     "reimburs*",
-	"free month*",		   "month free",		     "months free",
-	"free of charge",	   "waive*",		     "money back",
-	"voucher*",		   "discount*",
+    "we will refund",
+    "we'll refund",
+    "we will issue a refund",
+    "we'll issue a refund",
+    "we will process a refund",
+    "we will process your refund",
+    "i will refund",
+    "i'll refund",
+    "i will issue a refund",
+    "i'll issue a refund",
+    "issue you a refund",
+    "you will receive a refund",
+    "you'll receive a refund",
+    "you will get a refund",
+    "you'll get a refund",
+    "you will be refunded",
+    "you'll be refunded",
+    "will be refunded",
+    "we have refunded",
+    "we've refunded",
+    "i have refunded",
+    "i've refunded",
+    "has been refunded",
+    "have been refunded",
+    "issued a refund",
+    "issued your refund",
+    "refund has been issued",
+    "refund has been processed",
+    "refund has been approved",
+    "full refund",
+    "refunded to your",
+    "we have credited",
+    "we've credited",
+    "i have credited",
+    "i've credited",
+    "will be credited",
+    "has been credited",
+    "credited to your",
+    "credited your account",
+    "we will credit",
+    "we'll credit",
+    "i will credit",
+    "i'll credit",
+    "credit your account",
+    "a credit of",
+    "store credit",
+    "goodwill credit",
+    "gesture of goodwill",
+    "goodwill gesture",
+    "compensat*",
+    "reimburs*",
+    "free month*",
+    "month free",
+    "months free",
+    "free of charge",
+    "waive*",
+    "money back",
+    "voucher*",
+    "discount*",
 };
 
 /* Lower case, whitespace runs to one space, typographic apostrophes to "'". */

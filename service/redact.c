@@ -48,14 +48,14 @@ struct redactor {
 };
 
 static const char *const kind_names[REDACT__COUNT] = {
-	[REDACT_EMAIL] = "email", [REDACT_PHONE] = "phone",	[REDACT_CARD] = "card",
-	[REDACT_IBAN] = "iban",	  [REDACT_CUSTOM] = "custom", [REDACT_LITERAL] = "literal",
+    [REDACT_EMAIL] = "email", [REDACT_PHONE] = "phone",	  [REDACT_CARD] = "card",
+    [REDACT_IBAN] = "iban",   [REDACT_CUSTOM] = "custom", [REDACT_LITERAL] = "literal",
 };
 
 /* Placeholder labels of the built-in kinds (custom patterns bring their own). */
 static const char *const kind_labels[REDACT__COUNT] = {
-	[REDACT_EMAIL] = "EMAIL", [REDACT_PHONE] = "PHONE",	[REDACT_CARD] = "CARD",
-	[REDACT_IBAN] = "IBAN",	  [REDACT_CUSTOM] = NULL, [REDACT_LITERAL] = "LITERAL",
+    [REDACT_EMAIL] = "EMAIL", [REDACT_PHONE] = "PHONE", [REDACT_CARD] = "CARD",
+    [REDACT_IBAN] = "IBAN",   [REDACT_CUSTOM] = NULL,	[REDACT_LITERAL] = "LITERAL",
 };
 
 const char *redact_kind_name(enum redact_kind k)
@@ -295,8 +295,8 @@ json_object *redact_map_to_json(const struct redact_map *m)
 		json_object_object_add(o, "placeholder",
 				       json_object_new_string(m->entries[i].placeholder));
 		json_object_object_add(o, "value", json_object_new_string(m->entries[i].value));
-		json_object_object_add(o, "kind",
-				       json_object_new_string(redact_kind_name(m->entries[i].kind)));
+		json_object_object_add(
+		    o, "kind", json_object_new_string(redact_kind_name(m->entries[i].kind)));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -348,8 +348,8 @@ int redact_map_from_json(struct redact_map *m, json_object *arr, char *err, size
 		value = json_str(o, "value");
 		kind = json_str(o, "kind");
 		if (ph == NULL || value == NULL || kind == NULL) {
-			set_err(err, errlen, "[%zu]: placeholder, value and kind must be non-empty strings",
-				i);
+			set_err(err, errlen,
+				"[%zu]: placeholder, value and kind must be non-empty strings", i);
 			goto fail;
 		}
 		if (placeholder_split(ph, label, &num) < 0 || num == 0) {
@@ -422,14 +422,16 @@ int redactor_add_pattern(struct redactor *r, const char *label, const char *posi
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!((label[i] >= 'A' && label[i] <= 'Z') || is_digit(label[i]) || label[i] == '_')) {
+		if (!((label[i] >= 'A' && label[i] <= 'Z') || is_digit(label[i]) ||
+		      label[i] == '_')) {
 			set_err(err, errlen, "%.40s: label must be [A-Z][A-Z0-9_]*", label);
 			return -1;
 		}
 	}
 	for (int k = 0; k < REDACT__COUNT; k++) {
 		if (kind_labels[k] && strcmp(label, kind_labels[k]) == 0) {
-			set_err(err, errlen, "%s: label is reserved for a built-in detector", label);
+			set_err(err, errlen, "%s: label is reserved for a built-in detector",
+				label);
 			return -1;
 		}
 	}
@@ -519,9 +521,15 @@ static size_t sep_at(const struct scan *sc, size_t i, int *cls)
 		const char *bytes;
 		char cls;
 	} seps[] = {
-		{" ", ' '},	       {"-", '-'},	      {".", '.'},	     {"\xc2\xa0", ' '},
-		{"\xe2\x80\x89", ' '}, {"\xe2\x80\xaf", ' '}, {"\xe2\x80\x90", '-'}, {"\xe2\x80\x91", '-'},
-		{"\xe2\x80\x93", '-'},
+	    {" ", ' '},
+	    {"-", '-'},
+	    {".", '.'},
+	    {"\xc2\xa0", ' '},
+	    {"\xe2\x80\x89", ' '},
+	    {"\xe2\x80\xaf", ' '},
+	    {"\xe2\x80\x90", '-'},
+	    {"\xe2\x80\x91", '-'},
+	    {"\xe2\x80\x93", '-'},
 	};
 
 	for (size_t k = 0; k < ARRAY_SIZE(seps); k++) {
@@ -559,16 +567,15 @@ static const struct {
 	char cc[3];
 	unsigned char len;
 } iban_lengths[] = {
-	{"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16},
-	{"BG", 22}, {"BH", 22}, {"BR", 29}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24},
-	{"DE", 22}, {"DK", 18}, {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18},
-	{"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27},
-	{"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IL", 23}, {"IS", 26}, {"IT", 27},
-	{"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LI", 21}, {"LT", 20}, {"LU", 20},
-	{"LV", 21}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27}, {"MT", 31},
-	{"MU", 30}, {"NL", 18}, {"NO", 15}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25},
-	{"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24},
-	{"SM", 27}, {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VG", 24}, {"XK", 20},
+    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22},
+    {"BH", 22}, {"BR", 29}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DK", 18},
+    {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22},
+    {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22},
+    {"IL", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LI", 21},
+    {"LT", 20}, {"LU", 20}, {"LV", 21}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27},
+    {"MT", 31}, {"MU", 30}, {"NL", 18}, {"NO", 15}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25},
+    {"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27},
+    {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VG", 24}, {"XK", 20},
 };
 
 static unsigned iban_length(const char *cc)
@@ -629,7 +636,8 @@ static void detect_iban(struct scan *sc)
 			if (iban_mod97(c, known)) {
 				add_span(sc, i, end[known], REDACT_IBAN);
 			} else {
-				/* IBAN-shaped with a bad checksum: keep its digits from the others. */
+				/* IBAN-shaped with a bad checksum: keep its digits from the others.
+				 */
 				memset(sc->claim + i, CL_SHIELD, end[known] - i);
 			}
 			i = end[known] - 1;
@@ -746,7 +754,8 @@ static void detect_card(struct scan *sc)
 			continue;
 		}
 		/* Glued to a token, or after "+" (a phone number) or inside a decimal number. */
-		if (is_alnum(p) || p == '+' || ((p == '.' || p == ',') && is_digit(before(sc, i, 2))))
+		if (is_alnum(p) || p == '+' ||
+		    ((p == '.' || p == ',') && is_digit(before(sc, i, 2))))
 			ok = 0;
 		for (;;) {
 			size_t s = j, sl;
@@ -894,8 +903,8 @@ static int custom_scan(struct scan *sc, const struct redact_pattern *p, int labe
 		while (e < sc->len && ((unsigned char)sc->t[e] & 0xC0) == 0x80)
 			e++;
 		if (e - s > REDACT_MAX_VALUE) {
-			set_err(err, errlen, "pattern %s matched %zu bytes (max %d)", p->label, e - s,
-				REDACT_MAX_VALUE);
+			set_err(err, errlen, "pattern %s matched %zu bytes (max %d)", p->label,
+				e - s, REDACT_MAX_VALUE);
 			return -1;
 		}
 		if (range_free(sc, s, e)) {
@@ -943,8 +952,8 @@ static int date_at(const struct scan *sc, const struct group *g)
 static int phone_word_before(const struct scan *sc, size_t i)
 {
 	static const char *const words[] = {
-		"phone",    "telephone", "tel",	    "mobile", "cell", "cellphone", "call",
-		"text",	    "sms",	 "whatsapp", "fax",    "landline", "contact", "reach",
+	    "phone", "telephone", "tel",      "mobile", "cell",	    "cellphone", "call",
+	    "text",  "sms",	  "whatsapp", "fax",	"landline", "contact",	 "reach",
 	};
 	size_t from = i > KEYWORD_WINDOW ? i - KEYWORD_WINDOW : 0;
 
@@ -956,7 +965,8 @@ static int phone_word_before(const struct scan *sc, size_t i)
 		while (we < i && is_alpha(sc->t[we]))
 			we++;
 		for (size_t k = 0; k < ARRAY_SIZE(words); k++)
-			if (strlen(words[k]) == we - ws && strncasecmp(sc->t + ws, words[k], we - ws) == 0)
+			if (strlen(words[k]) == we - ws &&
+			    strncasecmp(sc->t + ws, words[k], we - ws) == 0)
 				return 1;
 		ws = we;
 	}
@@ -965,8 +975,8 @@ static int phone_word_before(const struct scan *sc, size_t i)
 
 static const char *const currency_signs[] = {"$", "\xe2\x82\xac", "\xc2\xa3", "\xc2\xa5",
 					     "\xe2\x82\xb9"};
-static const char *const currency_codes[] = {"usd", "eur", "gbp", "chf", "cad", "aud",
-					     "dollars", "euros", "pounds"};
+static const char *const currency_codes[] = {"usd", "eur",     "gbp",	"chf",	 "cad",
+					     "aud", "dollars", "euros", "pounds"};
 
 /* A currency sign or code right before i (one space allowed). */
 static int currency_before(const struct scan *sc, size_t i)
@@ -1010,7 +1020,7 @@ static int currency_after(const struct scan *sc, size_t e)
 	return 0;
 }
 
-/* Amounts are written with spaces or dots between groups, never dashes or parentheses. */
+/* Single amounts have spaces or dots between groups, never dashes or parentheses. */
 static int amount_shaped(const struct group *g, size_t ng)
 {
 	for (size_t k = 0; k < ng; k++)
@@ -1118,7 +1128,8 @@ static size_t phone_try(struct scan *sc, size_t i)
 		}
 		sl = sep_at(sc, j, &sep);
 		if (sl && sc->claim[j + sl] == CL_FREE &&
-		    (is_digit(at(sc, j + sl)) || (at(sc, j + sl) == '(' && is_digit(at(sc, j + sl + 1))))) {
+		    (is_digit(at(sc, j + sl)) ||
+		     (at(sc, j + sl) == '(' && is_digit(at(sc, j + sl + 1))))) {
 			j += sl;
 			continue;
 		}
@@ -1138,7 +1149,8 @@ static size_t phone_try(struct scan *sc, size_t i)
 	if (q == '%' || (q != -1 && strchr(".,:/", q) && is_digit(at(sc, run_end + 1))) ||
 	    (!plus && currency_after(sc, run_end) && amount_shaped(g, ng)))
 		ng--;
-	if (ng == 0 || (!plus && currency_before(sc, i) && amount_shaped(g, ng)))
+	/* After a currency it is an amount, or a range of them ($ 1000-2000). */
+	if (ng == 0 || (!plus && currency_before(sc, i)))
 		return run_end;
 	/* A date at the start is skipped on its own; what follows may still be a number. */
 	if (ng >= 3 && date_at(sc, g))
@@ -1193,8 +1205,9 @@ char *redact_text(const struct redactor *r, const char *text, size_t len, struct
 	struct scan sc = {text, len, NULL, NULL, 0, 0};
 	struct redact_stats st = {0};
 	unsigned *const counts[REDACT__COUNT] = {
-		[REDACT_EMAIL] = &st.email, [REDACT_PHONE] = &st.phone,	  [REDACT_CARD] = &st.card,
-		[REDACT_IBAN] = &st.iban,   [REDACT_CUSTOM] = &st.custom, [REDACT_LITERAL] = &st.literal,
+	    [REDACT_EMAIL] = &st.email,	  [REDACT_PHONE] = &st.phone,
+	    [REDACT_CARD] = &st.card,	  [REDACT_IBAN] = &st.iban,
+	    [REDACT_CUSTOM] = &st.custom, [REDACT_LITERAL] = &st.literal,
 	};
 	struct buf out;
 	size_t n_before = map->n, pos = 0;
@@ -1230,7 +1243,8 @@ char *redact_text(const struct redactor *r, const char *text, size_t len, struct
 		const char *ph;
 
 		if (idx == SIZE_MAX) {
-			set_err(err, errlen, "more than %d distinct values to redact", REDACT_MAP_MAX);
+			set_err(err, errlen, "more than %d distinct values to redact",
+				REDACT_MAP_MAX);
 			goto out;
 		}
 		ph = map->entries[idx].placeholder;

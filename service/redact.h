@@ -52,10 +52,10 @@
 
 #include "util.h"
 
-#define REDACT_LABEL_MAX 32	 /* bytes of a label such as ORDER_ID */
-#define REDACT_MAX_PATTERNS 32	 /* custom patterns per redactor */
-#define REDACT_MAX_VALUE 256	 /* bytes of one custom match; longer fails the call */
-#define REDACT_MAP_MAX 10000	 /* distinct values per map */
+#define REDACT_LABEL_MAX 32    /* bytes of a label such as ORDER_ID */
+#define REDACT_MAX_PATTERNS 32 /* custom patterns per redactor */
+#define REDACT_MAX_VALUE 256   /* bytes of one custom match; longer fails the call */
+#define REDACT_MAP_MAX 10000   /* distinct values per map */
 
 enum redact_kind {
 	REDACT_EMAIL,

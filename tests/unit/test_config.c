@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 54 /* key lines in a default dump: 2 kafka + 52 table keys */
+#define NKEYS 58 /* key lines in a default dump: 2 kafka + 56 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -183,6 +183,8 @@ static const struct {
 	{"mini.max_response_bytes", "1048576"},
 	{"mini.response_format", "json_schema"},
 	{"mini.on_failure", "needs_human"},
+	{"mini.breaker_failures", "10"},
+	{"mini.breaker_cooldown_ms", "30000"},
 	{"flagship.base_url", "http://127.0.0.1:8080/v1"},
 	{"flagship.model", "gpt-4o"},
 	{"flagship.api_key_env", "OPENAI_API_KEY"},
@@ -198,6 +200,8 @@ static const struct {
 	{"flagship.max_response_bytes", "1048576"},
 	{"flagship.response_format", "json_schema"},
 	{"flagship.on_failure", "needs_human"},
+	{"flagship.breaker_failures", "10"},
+	{"flagship.breaker_cooldown_ms", "30000"},
 	{"triage.prompts_dir", EXPECT_PROMPTS_DIR},
 	{"triage.categories",
 	 "billing,technical,account,shipping,product_question,"

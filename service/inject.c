@@ -133,20 +133,20 @@ static const struct {
 	uint32_t cp;
 	char c;
 } homoglyphs[] = {
-    {0x0391, 'a'}, {0x0392, 'b'}, {0x0395, 'e'}, {0x0396, 'z'}, {0x0397, 'h'}, {0x0399, 'i'},
-    {0x039A, 'k'}, {0x039C, 'm'}, {0x039D, 'n'}, {0x039F, 'o'}, {0x03A1, 'p'}, {0x03A4, 't'},
-    {0x03A5, 'y'}, {0x03A7, 'x'}, {0x03B1, 'a'}, {0x03B5, 'e'}, {0x03B9, 'i'}, {0x03BA, 'k'},
-    {0x03BD, 'v'}, {0x03BF, 'o'}, {0x03C1, 'p'}, {0x03C4, 't'}, {0x03C5, 'u'}, {0x03C7, 'x'},
-    {0x0405, 's'}, {0x0406, 'i'}, {0x0408, 'j'}, {0x0410, 'a'}, {0x0412, 'b'}, {0x0415, 'e'},
-    {0x041A, 'k'}, {0x041C, 'm'}, {0x041D, 'h'}, {0x041E, 'o'}, {0x0420, 'p'}, {0x0421, 'c'},
-    {0x0422, 't'}, {0x0423, 'y'}, {0x0425, 'x'}, {0x0430, 'a'}, {0x0435, 'e'}, {0x043E, 'o'},
-    {0x0440, 'p'}, {0x0441, 'c'}, {0x0443, 'y'}, {0x0445, 'x'}, {0x0455, 's'}, {0x0456, 'i'},
-    {0x0458, 'j'}, {0x0501, 'd'}, {0x051B, 'q'}, {0x051D, 'w'}, {0x0261, 'g'},
+	{0x0391, 'a'}, {0x0392, 'b'}, {0x0395, 'e'}, {0x0396, 'z'}, {0x0397, 'h'}, {0x0399, 'i'},
+	{0x039A, 'k'}, {0x039C, 'm'}, {0x039D, 'n'}, {0x039F, 'o'}, {0x03A1, 'p'}, {0x03A4, 't'},
+	{0x03A5, 'y'}, {0x03A7, 'x'}, {0x03B1, 'a'}, {0x03B5, 'e'}, {0x03B9, 'i'}, {0x03BA, 'k'},
+	{0x03BD, 'v'}, {0x03BF, 'o'}, {0x03C1, 'p'}, {0x03C4, 't'}, {0x03C5, 'u'}, {0x03C7, 'x'},
+	{0x0405, 's'}, {0x0406, 'i'}, {0x0408, 'j'}, {0x0410, 'a'}, {0x0412, 'b'}, {0x0415, 'e'},
+	{0x041A, 'k'}, {0x041C, 'm'}, {0x041D, 'h'}, {0x041E, 'o'}, {0x0420, 'p'}, {0x0421, 'c'},
+	{0x0422, 't'}, {0x0423, 'y'}, {0x0425, 'x'}, {0x0430, 'a'}, {0x0435, 'e'}, {0x043E, 'o'},
+	{0x0440, 'p'}, {0x0441, 'c'}, {0x0443, 'y'}, {0x0445, 'x'}, {0x0455, 's'}, {0x0456, 'i'},
+	{0x0458, 'j'}, {0x0501, 'd'}, {0x051B, 'q'}, {0x051D, 'w'}, {0x0261, 'g'},
 };
 
 /* Latin-1 letters U+00C0..U+00FF without their marks (0: not a letter). */
 static const char latin1_base[] =
-    "aaaaaaaceeeeiiiidnooooo\0ouuuuythsaaaaaaaceeeeiiiidnooooo\0ouuuuyty";
+	"aaaaaaaceeeeiiiidnooooo\0ouuuuythsaaaaaaaceeeeiiiidnooooo\0ouuuuyty";
 
 /* Fold cp to an ASCII character if it stands for one, else 0. */
 static int fold(uint32_t cp)
@@ -443,91 +443,98 @@ struct phrase {
 };
 
 static const struct phrase phrases[] = {
-    /* "ignore all previous instructions", "disregard the above rules" */
-    {"ignore-instructions", VERB_IGNORE
-     " all|any|every? of? the|these|those|its? previous|prior|above|earlier|"
-     "preceding|foregoing|former|original|initial|old|existing|system|default ~1 " INSTR},
-    {"ignore-instructions",
-     VERB_IGNORE " all? of? your system|developer|hidden|initial|original|previous|current|safety? "
-		 "prompt*|instruction*|programming|guideline*|directive*|training|guardrail*"},
-    {"ignore-instructions", VERB_IGNORE " the system|developer|hidden|safety prompt*|instruction*|"
-					"message|guideline*|rule*|guardrail*"},
-    {"ignore-instructions", VERB_IGNORE " everything|anything above|before|previously|earlier"},
-    {"ignore-instructions",
-     VERB_IGNORE " everything|all|anything you|youve were|have|been? told|taught|instructed"},
-    {"ignore-instructions",
-     "do|dont|stop|never|quit not? follow*|obey*|following|obeying "
-     "your|the|any|all? previous|prior|original|system|initial|above " INSTR},
-    {"ignore-instructions",
-     "do|dont|stop|never|quit not? follow*|obey*|following|obeying your instruction*|prompt*|"
-     "guideline*|programming|training"},
-    /* roles */
-    {"role-change", "you|youre are? now|henceforth a|an|my|the? ~1 " ROLE},
-    {"role-change", "you|youre are? now in|entering ~1 mode"},
-    {"role-change", "from now on you|youre are|will? be? a|an|my|the? ~1 " ROLE},
-    {"role-change", "you|youre are? no longer bound|restricted|limited|constrained|censored"},
-    {"role-change", "you|youre are? no longer a|an " ROLE},
-    {"role-change", "your new|real|actual|true|updated task|role|goal|objective|prompt|persona "
-		    "is|are|:|now"},
-    {"act-as",
-     "act|behave|roleplay|respond|answer|reply|talk|speak|pose as|like a|an|my|the|your? " ROLE},
-    {"act-as", "role play as|like? a|an|my|the|your? " ROLE},
-    {"act-as", "act|behave as|like if|though you|youre are|were? a|an|the? " ROLE},
-    {"act-as", "pretend|imagine to? be|that? you|youre? are? a|an|my|the? " ROLE},
-    {"act-as", "dan|god|jailbreak|unrestricted|unfiltered|evil mode"},
-    {"act-as",
-     "enable|activate|enter|switch to? dan|god|jailbreak|unrestricted|unfiltered|evil mode"},
-    {"act-as", "do anything now"},
-    {"act-as", "respond|answer|reply|talk|speak without any? restrictions|filters|limitations|"
-	       "censorship|guidelines|guardrails"},
-    /* the prompt itself */
-    {"system-prompt", "system prompt|prompts"},
-    {"system-prompt",
-     "initial|original|hidden|secret|developer|internal|confidential prompt|prompts"},
-    {"system-prompt", "hidden|secret|developer|confidential instruction*"},
-    {"reveal-prompt",
-     "reveal|print|show|display|output|repeat|tell|give|share|leak|dump|write|list|recite|spell|"
-     "paste|provide|send me|us? your|the|all? system|initial|original|hidden|secret|full|entire|"
-     "exact|complete|developer|first? prompt|prompts"},
-    {"reveal-prompt",
-     "reveal|print|output|repeat|dump|recite|leak|paste|spell me|us? your|the|all? "
-     "initial|original|hidden|secret|developer|above|previous|first|full|exact|"
-     "system instruction*|rules|guidelines|message*|text|words"},
-    {"reveal-prompt", "tell|show|give|share|send me|us? your system|initial|original|hidden|secret|"
-		      "developer instruction*|rules|guidelines|configuration"},
-    {"reveal-prompt", "repeat|print|output|recite the|all? text|words|everything above|before"},
-    /* fake structure */
-    {"begin-system", "begin|end|start system|admin|developer prompt|message|instruction*|"
-		     "override|block|section?"},
-    {"role-label", "^ assistant|chatbot|ai|bot|gpt|chatgpt|llm :"},
-    {"role-label", "^ system|developer|admin|administrator|root|sudo : ~2 you|ignore|disregard|"
-		   "forget|override|new|from|always|never|respond|reply|answer|classify|set|output|"
-		   "reveal|print|do"},
-    {"role-label", "# system|instruction|instructions|assistant|prompt :? $"},
-    {"role-label", "# system|instruction|instructions|assistant|prompt :"},
-    {"system-override", "system|admin|administrator|developer|root override"},
-    {"system-override", "new|updated|revised|real|actual|true|additional system "
-			"instruction*|prompt*|rules|message"},
-    /* dictating the answer */
-    {"output-format", "respond|reply|answer|output|return|print|say only|just|exclusively with|:"},
-    {"output-format", "respond|reply|answer|output|return with only|just|exclusively"},
-    {"output-format", "output|print|say|repeat exactly|verbatim"},
-    {"output-format", "output|print|return|say|write the following json|text|string|words"},
-    {"set-field",
-     "set|change|make|update|assign|put|force|lower|downgrade|upgrade|raise the|this|its|your|"
-     "my? ticket|tickets? category|urgency|priority|sentiment|confidence|severity|"
-     "classification to|as|at|:|="},
-    {"set-field", "classify|categorize|categorise|label|triage this|the? ticket|message|request|"
-		  "email|complaint|case? as|under"},
-    {"set-field", "urgency|sentiment|confidence :|="},
-    /* talking to the model */
-    {"address-model", "note|notes|message|instruction*|attention|reminder|memo to|for the|this? "
-		      "ai|assistant|model|llm|chatbot|gpt|chatgpt|claude|gemini|copilot|bot|"
-		      "classifier"},
-    {"address-model", "ai|assistant|model|llm|chatbot|bot must|should|shall now? ignore|"
-		      "disregard|forget|override|reveal|classify|set|output|print|comply|obey"},
-    {"address-model", "if you are|youre an|a? ai|llm|gpt|chatgpt|assistant|chatbot|bot ~2 "
-		      "ignore|disregard|forget|set|classify|output|print|reveal|include|mark"},
+	/* "ignore all previous instructions", "disregard the above rules" */
+	{"ignore-instructions", VERB_IGNORE
+	 " all|any|every? of? the|these|those|its? previous|prior|above|earlier|"
+	 "preceding|foregoing|former|original|initial|old|existing|system|default ~1 " INSTR},
+	{"ignore-instructions", VERB_IGNORE
+	 " all? of? your system|developer|hidden|initial|original|previous|current|safety? "
+	 "prompt*|instruction*|programming|guideline*|directive*|training|guardrail*"},
+	{"ignore-instructions",
+	 VERB_IGNORE " the system|developer|hidden|safety prompt*|instruction*|"
+		     "message|guideline*|rule*|guardrail*"},
+	{"ignore-instructions", VERB_IGNORE " everything|anything above|before|previously|earlier"},
+	{"ignore-instructions",
+	 VERB_IGNORE " everything|all|anything you|youve were|have|been? told|taught|instructed"},
+	{"ignore-instructions",
+	 "do|dont|stop|never|quit not? follow*|obey*|following|obeying "
+	 "your|the|any|all? previous|prior|original|system|initial|above " INSTR},
+	{"ignore-instructions",
+	 "do|dont|stop|never|quit not? follow*|obey*|following|obeying your instruction*|prompt*|"
+	 "guideline*|programming|training"},
+	/* roles */
+	{"role-change", "you|youre are? now|henceforth a|an|my|the? ~1 " ROLE},
+	{"role-change", "you|youre are? now in|entering ~1 mode"},
+	{"role-change", "from now on you|youre are|will? be? a|an|my|the? ~1 " ROLE},
+	{"role-change", "you|youre are? no longer bound|restricted|limited|constrained|censored"},
+	{"role-change", "you|youre are? no longer a|an " ROLE},
+	{"role-change", "your new|real|actual|true|updated task|role|goal|objective|prompt|persona "
+			"is|are|:|now"},
+	{"act-as", "act|behave|roleplay|respond|answer|reply|talk|speak|pose as|like "
+		   "a|an|my|the|your? " ROLE},
+	{"act-as", "role play as|like? a|an|my|the|your? " ROLE},
+	{"act-as", "act|behave as|like if|though you|youre are|were? a|an|the? " ROLE},
+	{"act-as", "pretend|imagine to? be|that? you|youre? are? a|an|my|the? " ROLE},
+	{"act-as", "dan|god|jailbreak|unrestricted|unfiltered|evil mode"},
+	{"act-as",
+	 "enable|activate|enter|switch to? dan|god|jailbreak|unrestricted|unfiltered|evil mode"},
+	{"act-as", "do anything now"},
+	{"act-as", "respond|answer|reply|talk|speak without any? restrictions|filters|limitations|"
+		   "censorship|guidelines|guardrails"},
+	/* the prompt itself */
+	{"system-prompt", "system prompt|prompts"},
+	{"system-prompt",
+	 "initial|original|hidden|secret|developer|internal|confidential prompt|prompts"},
+	{"system-prompt", "hidden|secret|developer|confidential instruction*"},
+	{"reveal-prompt", "reveal|print|show|display|output|repeat|tell|give|share|leak|dump|write|"
+			  "list|recite|spell|"
+			  "paste|provide|send me|us? your|the|all? "
+			  "system|initial|original|hidden|secret|full|entire|"
+			  "exact|complete|developer|first? prompt|prompts"},
+	{"reveal-prompt",
+	 "reveal|print|output|repeat|dump|recite|leak|paste|spell me|us? your|the|all? "
+	 "initial|original|hidden|secret|developer|above|previous|first|full|exact|"
+	 "system instruction*|rules|guidelines|message*|text|words"},
+	{"reveal-prompt",
+	 "tell|show|give|share|send me|us? your system|initial|original|hidden|secret|"
+	 "developer instruction*|rules|guidelines|configuration"},
+	{"reveal-prompt", "repeat|print|output|recite the|all? text|words|everything above|before"},
+	/* fake structure */
+	{"begin-system", "begin|end|start system|admin|developer prompt|message|instruction*|"
+			 "override|block|section?"},
+	{"role-label", "^ assistant|chatbot|ai|bot|gpt|chatgpt|llm :"},
+	{"role-label",
+	 "^ system|developer|admin|administrator|root|sudo : ~2 you|ignore|disregard|"
+	 "forget|override|new|from|always|never|respond|reply|answer|classify|set|output|"
+	 "reveal|print|do"},
+	{"role-label", "# system|instruction|instructions|assistant|prompt :? $"},
+	{"role-label", "# system|instruction|instructions|assistant|prompt :"},
+	{"system-override", "system|admin|administrator|developer|root override"},
+	{"system-override", "new|updated|revised|real|actual|true|additional system "
+			    "instruction*|prompt*|rules|message"},
+	/* dictating the answer */
+	{"output-format",
+	 "respond|reply|answer|output|return|print|say only|just|exclusively with|:"},
+	{"output-format", "respond|reply|answer|output|return with only|just|exclusively"},
+	{"output-format", "output|print|say|repeat exactly|verbatim"},
+	{"output-format", "output|print|return|say|write the following json|text|string|words"},
+	{"set-field",
+	 "set|change|make|update|assign|put|force|lower|downgrade|upgrade|raise the|this|its|your|"
+	 "my? ticket|tickets? category|urgency|priority|sentiment|confidence|severity|"
+	 "classification to|as|at|:|="},
+	{"set-field",
+	 "classify|categorize|categorise|label|triage this|the? ticket|message|request|"
+	 "email|complaint|case? as|under"},
+	{"set-field", "urgency|sentiment|confidence :|="},
+	/* talking to the model */
+	{"address-model",
+	 "note|notes|message|instruction*|attention|reminder|memo to|for the|this? "
+	 "ai|assistant|model|llm|chatbot|gpt|chatgpt|claude|gemini|copilot|bot|"
+	 "classifier"},
+	{"address-model", "ai|assistant|model|llm|chatbot|bot must|should|shall now? ignore|"
+			  "disregard|forget|override|reveal|classify|set|output|print|comply|obey"},
+	{"address-model", "if you are|youre an|a? ai|llm|gpt|chatgpt|assistant|chatbot|bot ~2 "
+			  "ignore|disregard|forget|set|classify|output|print|reveal|include|mark"},
 };
 
 struct needle {
@@ -536,36 +543,36 @@ struct needle {
 };
 
 static const struct needle needles[] = {
-    {"role-tag", "<|im_start|>"},
-    {"role-tag", "<|im_end|>"},
-    {"role-tag", "<|system|>"},
-    {"role-tag", "<|assistant|>"},
-    {"role-tag", "<|user|>"},
-    {"role-tag", "<|endoftext|>"},
-    {"role-tag", "<|eot_id|>"},
-    {"role-tag", "<|start_header_id|>"},
-    {"role-tag", "<|begin_of_text|>"},
-    {"role-tag", "<system>"},
-    {"role-tag", "</system>"},
-    {"role-tag", "<assistant>"},
-    {"role-tag", "</assistant>"},
-    {"role-tag", "<instructions>"},
-    {"role-tag", "</instructions>"},
-    {"role-tag", "[system]"},
-    {"role-tag", "[/system]"},
-    {"role-tag", "[inst]"},
-    {"role-tag", "[/inst]"},
-    {"role-tag", "<<sys>>"},
-    {"role-tag", "<</sys>>"},
-    {"role-tag", "[assistant]"},
-    {"role-tag", "[systemmessage]"},
-    {"ticket-delimiter", "</ticket>"},
-    {"ticket-delimiter", "<ticket>"},
-    {"answer-json", "\"category\":"},
-    {"answer-json", "\"urgency\":"},
-    {"answer-json", "\"sentiment\":"},
-    {"answer-json", "\"confidence\":"},
-    {"answer-json", "\"draft_reply\":"},
+	{"role-tag", "<|im_start|>"},
+	{"role-tag", "<|im_end|>"},
+	{"role-tag", "<|system|>"},
+	{"role-tag", "<|assistant|>"},
+	{"role-tag", "<|user|>"},
+	{"role-tag", "<|endoftext|>"},
+	{"role-tag", "<|eot_id|>"},
+	{"role-tag", "<|start_header_id|>"},
+	{"role-tag", "<|begin_of_text|>"},
+	{"role-tag", "<system>"},
+	{"role-tag", "</system>"},
+	{"role-tag", "<assistant>"},
+	{"role-tag", "</assistant>"},
+	{"role-tag", "<instructions>"},
+	{"role-tag", "</instructions>"},
+	{"role-tag", "[system]"},
+	{"role-tag", "[/system]"},
+	{"role-tag", "[inst]"},
+	{"role-tag", "[/inst]"},
+	{"role-tag", "<<sys>>"},
+	{"role-tag", "<</sys>>"},
+	{"role-tag", "[assistant]"},
+	{"role-tag", "[systemmessage]"},
+	{"ticket-delimiter", "</ticket>"},
+	{"ticket-delimiter", "<ticket>"},
+	{"answer-json", "\"category\":"},
+	{"answer-json", "\"urgency\":"},
+	{"answer-json", "\"sentiment\":"},
+	{"answer-json", "\"confidence\":"},
+	{"answer-json", "\"draft_reply\":"},
 };
 
 /*

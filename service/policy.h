@@ -31,10 +31,10 @@ struct draft_policy {
 	 */
 	const char *const *refund_categories;
 	size_t nrefund_categories;
-	size_t min_len; /* bytes; default 20 */
-	size_t max_len; /* bytes; default 4000; 0: no maximum */
-	size_t
-	    prompt_window; /* words of the system prompt that may not appear in a row; default 8 */
+	size_t min_len;	      /* bytes; default 20 */
+	size_t max_len;	      /* bytes; default 4000; 0: no maximum */
+	size_t prompt_window; /* words of the system prompt that may not appear in a row; default 8
+			       */
 };
 
 void draft_policy_default(struct draft_policy *p);

@@ -48,14 +48,14 @@ struct redactor {
 };
 
 static const char *const kind_names[REDACT__COUNT] = {
-    [REDACT_EMAIL] = "email", [REDACT_PHONE] = "phone",	  [REDACT_CARD] = "card",
-    [REDACT_IBAN] = "iban",   [REDACT_CUSTOM] = "custom", [REDACT_LITERAL] = "literal",
+	[REDACT_EMAIL] = "email", [REDACT_PHONE] = "phone",   [REDACT_CARD] = "card",
+	[REDACT_IBAN] = "iban",	  [REDACT_CUSTOM] = "custom", [REDACT_LITERAL] = "literal",
 };
 
 /* Placeholder labels of the built-in kinds (custom patterns bring their own). */
 static const char *const kind_labels[REDACT__COUNT] = {
-    [REDACT_EMAIL] = "EMAIL", [REDACT_PHONE] = "PHONE", [REDACT_CARD] = "CARD",
-    [REDACT_IBAN] = "IBAN",   [REDACT_CUSTOM] = NULL,	[REDACT_LITERAL] = "LITERAL",
+	[REDACT_EMAIL] = "EMAIL", [REDACT_PHONE] = "PHONE", [REDACT_CARD] = "CARD",
+	[REDACT_IBAN] = "IBAN",	  [REDACT_CUSTOM] = NULL,   [REDACT_LITERAL] = "LITERAL",
 };
 
 const char *redact_kind_name(enum redact_kind k)
@@ -296,7 +296,7 @@ json_object *redact_map_to_json(const struct redact_map *m)
 				       json_object_new_string(m->entries[i].placeholder));
 		json_object_object_add(o, "value", json_object_new_string(m->entries[i].value));
 		json_object_object_add(
-		    o, "kind", json_object_new_string(redact_kind_name(m->entries[i].kind)));
+			o, "kind", json_object_new_string(redact_kind_name(m->entries[i].kind)));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -521,15 +521,15 @@ static size_t sep_at(const struct scan *sc, size_t i, int *cls)
 		const char *bytes;
 		char cls;
 	} seps[] = {
-	    {" ", ' '},
-	    {"-", '-'},
-	    {".", '.'},
-	    {"\xc2\xa0", ' '},
-	    {"\xe2\x80\x89", ' '},
-	    {"\xe2\x80\xaf", ' '},
-	    {"\xe2\x80\x90", '-'},
-	    {"\xe2\x80\x91", '-'},
-	    {"\xe2\x80\x93", '-'},
+		{" ", ' '},
+		{"-", '-'},
+		{".", '.'},
+		{"\xc2\xa0", ' '},
+		{"\xe2\x80\x89", ' '},
+		{"\xe2\x80\xaf", ' '},
+		{"\xe2\x80\x90", '-'},
+		{"\xe2\x80\x91", '-'},
+		{"\xe2\x80\x93", '-'},
 	};
 
 	for (size_t k = 0; k < ARRAY_SIZE(seps); k++) {
@@ -567,15 +567,16 @@ static const struct {
 	char cc[3];
 	unsigned char len;
 } iban_lengths[] = {
-    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22},
-    {"BH", 22}, {"BR", 29}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DK", 18},
-    {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22},
-    {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22},
-    {"IL", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LI", 21},
-    {"LT", 20}, {"LU", 20}, {"LV", 21}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27},
-    {"MT", 31}, {"MU", 30}, {"NL", 18}, {"NO", 15}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25},
-    {"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27},
-    {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VG", 24}, {"XK", 20},
+	{"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16},
+	{"BG", 22}, {"BH", 22}, {"BR", 29}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24},
+	{"DE", 22}, {"DK", 18}, {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18},
+	{"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27},
+	{"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IL", 23}, {"IS", 26}, {"IT", 27},
+	{"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LI", 21}, {"LT", 20}, {"LU", 20},
+	{"LV", 21}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27}, {"MT", 31},
+	{"MU", 30}, {"NL", 18}, {"NO", 15}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25},
+	{"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24},
+	{"SM", 27}, {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VG", 24}, {"XK", 20},
 };
 
 static unsigned iban_length(const char *cc)
@@ -952,8 +953,8 @@ static int date_at(const struct scan *sc, const struct group *g)
 static int phone_word_before(const struct scan *sc, size_t i)
 {
 	static const char *const words[] = {
-	    "phone", "telephone", "tel",      "mobile", "cell",	    "cellphone", "call",
-	    "text",  "sms",	  "whatsapp", "fax",	"landline", "contact",	 "reach",
+		"phone", "telephone", "tel",	  "mobile", "cell",	"cellphone", "call",
+		"text",	 "sms",	      "whatsapp", "fax",    "landline", "contact",   "reach",
 	};
 	size_t from = i > KEYWORD_WINDOW ? i - KEYWORD_WINDOW : 0;
 
@@ -1205,9 +1206,9 @@ char *redact_text(const struct redactor *r, const char *text, size_t len, struct
 	struct scan sc = {text, len, NULL, NULL, 0, 0};
 	struct redact_stats st = {0};
 	unsigned *const counts[REDACT__COUNT] = {
-	    [REDACT_EMAIL] = &st.email,	  [REDACT_PHONE] = &st.phone,
-	    [REDACT_CARD] = &st.card,	  [REDACT_IBAN] = &st.iban,
-	    [REDACT_CUSTOM] = &st.custom, [REDACT_LITERAL] = &st.literal,
+		[REDACT_EMAIL] = &st.email,   [REDACT_PHONE] = &st.phone,
+		[REDACT_CARD] = &st.card,     [REDACT_IBAN] = &st.iban,
+		[REDACT_CUSTOM] = &st.custom, [REDACT_LITERAL] = &st.literal,
 	};
 	struct buf out;
 	size_t n_before = map->n, pos = 0;

@@ -17,12 +17,12 @@ static const char *const refund_cats[] = {"refunds", "billing_dispute"};
 
 /* From prompts/triage-v1.prompt: the kind of text a draft must not echo. */
 static const char sysprompt[] =
-    "You are the triage assistant of a customer-support team. For one support ticket you "
-    "choose the queue and the priority, and you draft a first reply that a human agent will "
-    "review before sending.\n\n"
-    "- never promise a refund, credit, discount, compensation or deadline, and never claim "
-    "that something was already done: say the team will look into it;\n"
-    "- end with the sign-off \"The Support Team\", in those words.";
+	"You are the triage assistant of a customer-support team. For one support ticket you "
+	"choose the queue and the priority, and you draft a first reply that a human agent will "
+	"review before sending.\n\n"
+	"- never promise a refund, credit, discount, compensation or deadline, and never claim "
+	"that something was already done: say the team will look into it;\n"
+	"- end with the sign-off \"The Support Team\", in those words.";
 
 #define OK_TEXT "Thank you for reaching out. Our team will look into it and get back to you."
 
@@ -44,85 +44,88 @@ struct pcase {
 };
 
 static const struct pcase cases[] = {
-    {"passes", OK_TEXT "\n\nThe Support Team", "technical", ""},
-    /* blank and length */
-    {"empty", "", NULL, "blank draft"},
-    {"whitespace only", "  \n\t \r\n", NULL, "blank draft"},
-    {"too short", "Thanks, will check.", NULL, "too short: 19 bytes (min 20)"},
-    {"exactly min", "Thanks, we'll check.", NULL, ""},
-    {"invalid UTF-8", OK_TEXT " caf\xc3\x28", NULL, "not valid UTF-8"},
-    /* links */
-    {"https to a host not allowed", "Please reset it at https://evil.example.net/reset today.",
-     NULL, "link to a host not allowed: evil.example.net"},
-    {"http to an allowed subdomain", OK_TEXT " See http://help.example.com/articles/12.", NULL, ""},
-    {"allowed host itself, upper case", OK_TEXT " See HTTPS://EXAMPLE.COM/.", NULL, ""},
-    {"allowed with *. prefix", OK_TEXT " See https://kb.help.example.org and help.example.org.",
-     NULL, ""},
-    {"allowed with . prefix", OK_TEXT " See https://docs.example.net/a.", NULL, ""},
-    {"not a suffix on a label boundary", OK_TEXT " See https://badexample.com/x", NULL,
-     "link to a host not allowed: badexample.com"},
-    {"allowed name as a subdomain of another", OK_TEXT " https://example.com.evil.io/", NULL,
-     "link to a host not allowed: example.com.evil.io"},
-    {"user info before the host", OK_TEXT " https://example.com@evil.io/login", NULL,
-     "link to a host not allowed: evil.io"},
-    {"port", OK_TEXT " http://evil.io:8080/x", NULL, "link to a host not allowed: evil.io"},
-    {"IP address", OK_TEXT " http://192.168.0.1/admin", NULL,
-     "link to a host not allowed: 192.168.0.1"},
-    {"redirect in the path", OK_TEXT " https://example.com/out?to=evil.io/x", NULL,
-     "link to a host not allowed: evil.io"},
-    {"no host", OK_TEXT " file:///etc/passwd", NULL, "link without a host"},
-    {"www", OK_TEXT " Visit www.evil-site.net.", NULL,
-     "link to a host not allowed: www.evil-site.net"},
-    {"www with an unknown tld", OK_TEXT " Visit www.intranet today.", NULL,
-     "link to a host not allowed: www.intranet"},
-    {"bare domain", OK_TEXT " Go to paypal-login.com now.", NULL,
-     "link to a host not allowed: paypal-login.com"},
-    {"bare domain upper case", OK_TEXT " Go to PAYPAL-LOGIN.COM now.", NULL,
-     "link to a host not allowed: paypal-login.com"},
-    {"bare domain allowed", OK_TEXT " Our site example.com has more.", NULL, ""},
-    {"same host once", OK_TEXT " evil.io, https://EVIL.IO and evil.io.", NULL,
-     "link to a host not allowed: evil.io"},
-    {"two hosts", OK_TEXT " evil.io or https://bad.co", NULL,
-     "link to a host not allowed: evil.io; link to a host not allowed: bad.co"},
-    {"not links",
-     OK_TEXT " E.g. this, i.e. that, version 2.0, file.txt, Mr.Smith, our website.It "
-	     "works, 3.5 days, a.m.",
-     NULL, ""},
-    {"e-mail address at a host not allowed", OK_TEXT " Write to help@evil.io.", NULL,
-     "e-mail address to a host not allowed: evil.io"},
-    {"e-mail address at an allowed host", OK_TEXT " Write to help@support.example.com.", NULL, ""},
-    /* placeholders */
-    {"leftover placeholders", OK_TEXT " Hi [NAME_1], we wrote to [EMAIL_1] and [EMAIL_1].", NULL,
-     "leftover placeholders [NAME_1], [EMAIL_1]"},
-    {"one placeholder", OK_TEXT " Card [CARD_12].", NULL, "leftover placeholder [CARD_12]"},
-    {"not placeholders", OK_TEXT " [email_1] [EMAIL] [1] [EMAIL_] [_1] [ORDER ID_1]", NULL, ""},
-    /* refunds */
-    {"we will refund", "We will refund the charge within five days.", NULL,
-     "promises a refund, credit or compensation (\"we will refund\")"},
-    {"typographic apostrophe", "You\u2019ll   receive a refund shortly, sorry about that.", NULL,
-     "promises a refund, credit or compensation (\"you'll receive a refund\")"},
-    {"issued", "I've issued a refund to your card today.", NULL,
-     "promises a refund, credit or compensation (\"issued a refund\")"},
-    {"credited", "We have credited your account with the fee.", NULL,
-     "promises a refund, credit or compensation (\"we have credited\")"},
-    {"compensation stem", "As compensation we add a free month.", NULL,
-     "promises a refund, credit or compensation (\"compensat\")"},
-    {"free month", "Enjoy a FREE MONTH on us while we fix it.", NULL,
-     "promises a refund, credit or compensation (\"free month\")"},
-    {"negation is still flagged", "We are unable to offer compensation for this delay.", NULL,
-     "promises a refund, credit or compensation (\"compensat\")"},
-    {"exempt category", "We will refund the charge within five days.", "refunds", ""},
-    {"exempt category, other case", "We will refund the charge within five days.", "Refunds", ""},
-    {"other category", "We will refund the charge within five days.", "refund",
-     "promises a refund, credit or compensation (\"we will refund\")"},
-    {"talking about refunds without promising", OK_TEXT " Your refund request was received.", NULL,
-     ""},
-    {"word boundary", OK_TEXT " It is non-refundable; we refunded nothing; a creditor wrote.", NULL,
-     ""},
-    /* everything at once, in order */
-    {"several reasons", "Hi [NAME_1]: full refund at evil.io", "technical",
-     "link to a host not allowed: evil.io; leftover placeholder [NAME_1]; promises a refund, "
-     "credit or compensation (\"full refund\")"},
+	{"passes", OK_TEXT "\n\nThe Support Team", "technical", ""},
+	/* blank and length */
+	{"empty", "", NULL, "blank draft"},
+	{"whitespace only", "  \n\t \r\n", NULL, "blank draft"},
+	{"too short", "Thanks, will check.", NULL, "too short: 19 bytes (min 20)"},
+	{"exactly min", "Thanks, we'll check.", NULL, ""},
+	{"invalid UTF-8", OK_TEXT " caf\xc3\x28", NULL, "not valid UTF-8"},
+	/* links */
+	{"https to a host not allowed", "Please reset it at https://evil.example.net/reset today.",
+	 NULL, "link to a host not allowed: evil.example.net"},
+	{"http to an allowed subdomain", OK_TEXT " See http://help.example.com/articles/12.", NULL,
+	 ""},
+	{"allowed host itself, upper case", OK_TEXT " See HTTPS://EXAMPLE.COM/.", NULL, ""},
+	{"allowed with *. prefix", OK_TEXT " See https://kb.help.example.org and help.example.org.",
+	 NULL, ""},
+	{"allowed with . prefix", OK_TEXT " See https://docs.example.net/a.", NULL, ""},
+	{"not a suffix on a label boundary", OK_TEXT " See https://badexample.com/x", NULL,
+	 "link to a host not allowed: badexample.com"},
+	{"allowed name as a subdomain of another", OK_TEXT " https://example.com.evil.io/", NULL,
+	 "link to a host not allowed: example.com.evil.io"},
+	{"user info before the host", OK_TEXT " https://example.com@evil.io/login", NULL,
+	 "link to a host not allowed: evil.io"},
+	{"port", OK_TEXT " http://evil.io:8080/x", NULL, "link to a host not allowed: evil.io"},
+	{"IP address", OK_TEXT " http://192.168.0.1/admin", NULL,
+	 "link to a host not allowed: 192.168.0.1"},
+	{"redirect in the path", OK_TEXT " https://example.com/out?to=evil.io/x", NULL,
+	 "link to a host not allowed: evil.io"},
+	{"no host", OK_TEXT " file:///etc/passwd", NULL, "link without a host"},
+	{"www", OK_TEXT " Visit www.evil-site.net.", NULL,
+	 "link to a host not allowed: www.evil-site.net"},
+	{"www with an unknown tld", OK_TEXT " Visit www.intranet today.", NULL,
+	 "link to a host not allowed: www.intranet"},
+	{"bare domain", OK_TEXT " Go to paypal-login.com now.", NULL,
+	 "link to a host not allowed: paypal-login.com"},
+	{"bare domain upper case", OK_TEXT " Go to PAYPAL-LOGIN.COM now.", NULL,
+	 "link to a host not allowed: paypal-login.com"},
+	{"bare domain allowed", OK_TEXT " Our site example.com has more.", NULL, ""},
+	{"same host once", OK_TEXT " evil.io, https://EVIL.IO and evil.io.", NULL,
+	 "link to a host not allowed: evil.io"},
+	{"two hosts", OK_TEXT " evil.io or https://bad.co", NULL,
+	 "link to a host not allowed: evil.io; link to a host not allowed: bad.co"},
+	{"not links",
+	 OK_TEXT " E.g. this, i.e. that, version 2.0, file.txt, Mr.Smith, our website.It "
+		 "works, 3.5 days, a.m.",
+	 NULL, ""},
+	{"e-mail address at a host not allowed", OK_TEXT " Write to help@evil.io.", NULL,
+	 "e-mail address to a host not allowed: evil.io"},
+	{"e-mail address at an allowed host", OK_TEXT " Write to help@support.example.com.", NULL,
+	 ""},
+	/* placeholders */
+	{"leftover placeholders", OK_TEXT " Hi [NAME_1], we wrote to [EMAIL_1] and [EMAIL_1].",
+	 NULL, "leftover placeholders [NAME_1], [EMAIL_1]"},
+	{"one placeholder", OK_TEXT " Card [CARD_12].", NULL, "leftover placeholder [CARD_12]"},
+	{"not placeholders", OK_TEXT " [email_1] [EMAIL] [1] [EMAIL_] [_1] [ORDER ID_1]", NULL, ""},
+	/* refunds */
+	{"we will refund", "We will refund the charge within five days.", NULL,
+	 "promises a refund, credit or compensation (\"we will refund\")"},
+	{"typographic apostrophe", "You\u2019ll   receive a refund shortly, sorry about that.",
+	 NULL, "promises a refund, credit or compensation (\"you'll receive a refund\")"},
+	{"issued", "I've issued a refund to your card today.", NULL,
+	 "promises a refund, credit or compensation (\"issued a refund\")"},
+	{"credited", "We have credited your account with the fee.", NULL,
+	 "promises a refund, credit or compensation (\"we have credited\")"},
+	{"compensation stem", "As compensation we add a free month.", NULL,
+	 "promises a refund, credit or compensation (\"compensat\")"},
+	{"free month", "Enjoy a FREE MONTH on us while we fix it.", NULL,
+	 "promises a refund, credit or compensation (\"free month\")"},
+	{"negation is still flagged", "We are unable to offer compensation for this delay.", NULL,
+	 "promises a refund, credit or compensation (\"compensat\")"},
+	{"exempt category", "We will refund the charge within five days.", "refunds", ""},
+	{"exempt category, other case", "We will refund the charge within five days.", "Refunds",
+	 ""},
+	{"other category", "We will refund the charge within five days.", "refund",
+	 "promises a refund, credit or compensation (\"we will refund\")"},
+	{"talking about refunds without promising", OK_TEXT " Your refund request was received.",
+	 NULL, ""},
+	{"word boundary", OK_TEXT " It is non-refundable; we refunded nothing; a creditor wrote.",
+	 NULL, ""},
+	/* everything at once, in order */
+	{"several reasons", "Hi [NAME_1]: full refund at evil.io", "technical",
+	 "link to a host not allowed: evil.io; leftover placeholder [NAME_1]; promises a refund, "
+	 "credit or compensation (\"full refund\")"},
 };
 
 START_TEST(test_case)
@@ -175,17 +178,17 @@ static const struct {
 	const char *draft;
 	int flagged;
 } prompt_cases[] = {
-    /* 8 words in a row, with other case, line breaks and punctuation */
-    {"Hello! You are the triage assistant of a customer-support team, so I can help.", 1},
-    {"Note: never promise a refund,\n credit, DISCOUNT, compensation or deadline here.", 1},
-    {"We wrote \"The Support Team\", in those words. Thanks for waiting on us.", 0},
-    /* 7 words only */
-    {"Hello, you are the triage assistant of the shop we run.", 0},
-    {"A human agent will review before sending: that is all.", 0},
-    /* the sign-off the prompt asks for is short enough to pass */
-    {"Our team will look into it.\n\nThe Support Team", 0},
-    /* the whole prompt */
-    {sysprompt, 1},
+	/* 8 words in a row, with other case, line breaks and punctuation */
+	{"Hello! You are the triage assistant of a customer-support team, so I can help.", 1},
+	{"Note: never promise a refund,\n credit, DISCOUNT, compensation or deadline here.", 1},
+	{"We wrote \"The Support Team\", in those words. Thanks for waiting on us.", 0},
+	/* 7 words only */
+	{"Hello, you are the triage assistant of the shop we run.", 0},
+	{"A human agent will review before sending: that is all.", 0},
+	/* the sign-off the prompt asks for is short enough to pass */
+	{"Our team will look into it.\n\nThe Support Team", 0},
+	/* the whole prompt */
+	{sysprompt, 1},
 };
 
 START_TEST(test_prompt_window)
@@ -197,17 +200,19 @@ START_TEST(test_prompt_window)
 	test_policy_init(&p);
 	p.max_len = 0;
 	ck_assert_int_ge(
-	    policy_check_draft(&p, prompt_cases[_i].draft, NULL, sysprompt, why, sizeof(why)), 0);
+		policy_check_draft(&p, prompt_cases[_i].draft, NULL, sysprompt, why, sizeof(why)),
+		0);
 	rc = strstr(why, "repeats the system prompt: \"") != NULL;
 	ck_assert_msg(rc == prompt_cases[_i].flagged, "\"%s\": got %d (%s)", prompt_cases[_i].draft,
 		      rc, why);
 	/* No prompt, or a window of 0: not checked. */
 	ck_assert_int_ge(
-	    policy_check_draft(&p, prompt_cases[_i].draft, NULL, NULL, why, sizeof(why)), 0);
+		policy_check_draft(&p, prompt_cases[_i].draft, NULL, NULL, why, sizeof(why)), 0);
 	ck_assert_ptr_null(strstr(why, "system prompt"));
 	p.prompt_window = 0;
 	ck_assert_int_ge(
-	    policy_check_draft(&p, prompt_cases[_i].draft, NULL, sysprompt, why, sizeof(why)), 0);
+		policy_check_draft(&p, prompt_cases[_i].draft, NULL, sysprompt, why, sizeof(why)),
+		0);
 	ck_assert_ptr_null(strstr(why, "system prompt"));
 }
 END_TEST
@@ -219,19 +224,19 @@ START_TEST(test_prompt_quote)
 
 	test_policy_init(&p);
 	ck_assert_int_eq(
-	    policy_check_draft(&p,
-			       "Sure: YOU ARE THE TRIAGE ASSISTANT OF A CUSTOMER-SUPPORT "
-			       "TEAM!!",
-			       NULL, sysprompt, why, sizeof(why)),
-	    1);
+		policy_check_draft(&p,
+				   "Sure: YOU ARE THE TRIAGE ASSISTANT OF A CUSTOMER-SUPPORT "
+				   "TEAM!!",
+				   NULL, sysprompt, why, sizeof(why)),
+		1);
 	/* The quote is the first window found: 8 words. */
 	ck_assert_str_eq(why, "repeats the system prompt: \"you are the triage assistant of a "
 			      "customer-support...\"");
 	/* Shorter windows find shorter echoes. */
 	p.prompt_window = 3;
-	ck_assert_int_eq(
-	    policy_check_draft(&p, "Regards, The Support Team", NULL, sysprompt, why, sizeof(why)),
-	    1);
+	ck_assert_int_eq(policy_check_draft(&p, "Regards, The Support Team", NULL, sysprompt, why,
+					    sizeof(why)),
+			 1);
 	ck_assert_str_eq(why, "repeats the system prompt: \"the support team...\"");
 }
 END_TEST

@@ -53,92 +53,93 @@ struct rcase {
 };
 
 static const struct rcase found_cases[] = {
-    /* cards: Luhn-valid, 13-19 digits, issuer digit 2-6 */
-    {"card in groups", "my card is 4111 1111 1111 1111 thanks", "my card is [CARD_1] thanks"},
-    {"card with dashes", "card 4111-1111-1111-1111, exp 12/25", "card [CARD_1], exp 12/25"},
-    {"card unbroken, sentence end", "card 4111111111111111.", "card [CARD_1]."},
-    {"amex 4-6-5", "amex 3782 822463 10005 ok", "amex [CARD_1] ok"},
-    {"amex unbroken", "378282246310005", "[CARD_1]"},
-    {"mastercard 2-series", "5555555555554444 and 2223003122003222", "[CARD_1] and [CARD_2]"},
-    {"visa 13 digits", "old card 4222222222222", "old card [CARD_1]"},
-    {"visa 19 digits in groups", "4000 0000 0000 0000 006", "[CARD_1]"},
-    {"unionpay 19 digits", "6200000000000000000", "[CARD_1]"},
-    {"jcb", "(3530111333300000)", "([CARD_1])"},
-    {"two cards in one run", "4111 1111 1111 1111 5555 5555 5555 4444", "[CARD_1] [CARD_2]"},
-    {"card after a phone word", "call me about 4111111111111111", "call me about [CARD_1]"},
-    {"card after short number", "item 12 4111 1111 1111 1111", "item 12 [CARD_1]"},
-    {"card no-break spaces",
-     "4111\xc2\xa0"
-     "1111\xc2\xa0"
-     "1111\xc2\xa0"
-     "1111",
-     "[CARD_1]"},
-    /* IBANs: mod 97, country length */
-    {"iban DE in groups", "IBAN DE89 3704 0044 0532 0130 00 please", "IBAN [IBAN_1] please"},
-    {"iban DE compact", "IBAN: DE89370400440532013000.", "IBAN: [IBAN_1]."},
-    {"iban GB both forms", "GB82 WEST 1234 5698 7654 32 or GB82WEST12345698765432",
-     "[IBAN_1] or [IBAN_2]"},
-    {"iban NL", "to NL91ABNA0417164300 today", "to [IBAN_1] today"},
-    {"iban FR with a letter", "FR14 2004 1010 0505 0001 3M02 606", "[IBAN_1]"},
-    {"iban BE then a word of four", "BE68 5390 0754 7034 then", "[IBAN_1] then"},
-    {"iban CH", "CH93 0076 2011 6238 5295 7", "[IBAN_1]"},
-    {"iban NO (15, shortest)", "NO9386011117947", "[IBAN_1]"},
-    {"iban lower case", "de89 3704 0044 0532 0130 00", "[IBAN_1]"},
-    {"iban country not in table", "XY80 1234 5678 9012 3456", "[IBAN_1]"},
-    /* e-mail */
-    {"email", "mail me at john.doe@example.com", "mail me at [EMAIL_1]"},
-    {"email plus tag, subdomain, sentence end", "Write to j.doe+shop@mail.example.co.uk.",
-     "Write to [EMAIL_1]."},
-    {"email in brackets", "<Jane_Doe99@Example.ORG>", "<[EMAIL_1]>"},
-    {"email latin letters", "jürgen.müller@müller-bau.de schrieb", "[EMAIL_1] schrieb"},
-    {"email punycode tld", "a@b.xn--p1ai", "[EMAIL_1]"},
-    {"email after mailto", "mailto:x.y@z.io", "mailto:[EMAIL_1]"},
-    {"email twice, same placeholder", "a@b.com, again a@b.com; and c@d.com",
-     "[EMAIL_1], again [EMAIL_1]; and [EMAIL_2]"},
-    /* phones */
-    {"phone +44", "call +44 20 7946 0958 now", "call [PHONE_1] now"},
-    {"phone +1 parens", "+1 (555) 123-4567", "[PHONE_1]"},
-    {"phone US parens", "(555) 123-4567", "[PHONE_1]"},
-    {"phone US parens no space", "(555)123-4567", "[PHONE_1]"},
-    {"phone US dashes", "555-123-4567", "[PHONE_1]"},
-    {"phone US dots", "555.123.4567", "[PHONE_1]"},
-    {"phone US local", "call 555-1234 after six", "call [PHONE_1] after six"},
-    {"phone +49 mobile unbroken", "+4915112345678", "[PHONE_1]"},
-    {"phone +33 single-digit area", "+33 6 12 34 56 78", "[PHONE_1]"},
-    {"phone FR national", "06 12 34 56 78", "[PHONE_1]"},
-    {"phone FR no-break spaces",
-     "06\xc2\xa0"
-     "12\xc2\xa0"
-     "34\xc2\xa0"
-     "56\xc2\xa0"
-     "78",
-     "[PHONE_1]"},
-    {"phone UK national", "020 7946 0958", "[PHONE_1]"},
-    {"phone UK trunk (0)", "+44 (0)20 7946 0958", "[PHONE_1]"},
-    {"phone ES 3-3-3", "612 345 678", "[PHONE_1]"},
-    {"phone DE 00 prefix unbroken", "004930123456789", "[PHONE_1]"},
-    {"phone UK trunk unbroken", "07700900123", "[PHONE_1]"},
-    {"phone bare after phone word", "my mobile is 5551234567", "my mobile is [PHONE_1]"},
-    {"phone en dash",
-     "555\xe2\x80\x93"
-     "123\xe2\x80\x93"
-     "4567",
-     "[PHONE_1]"},
-    {"phone +intl then a year", "+44 20 7946 0958 2024", "[PHONE_1] 2024"},
-    {"phone after a date", "on 2024-11-05 555 1234", "on 2024-11-05 [PHONE_1]"},
-    {"phone glued to CJK", "\xe7\x94\xb5\xe8\xaf\x9d+86 138 0013 8000\xe8\xb0\xa2",
-     "\xe7\x94\xb5\xe8\xaf\x9d[PHONE_1]\xe8\xb0\xa2"},
-    /* placeholders typed by the customer */
-    {"literal placeholders", "see [EMAIL_1] and [ORDER_ID_22]", "see [LITERAL_1] and [LITERAL_2]"},
-    /* several kinds, numbered per label */
-    {"mixed",
-     "Mail a@b.com or c@d.org, card 4111 1111 1111 1111, tel +44 20 7946 0958, IBAN "
-     "DE89370400440532013000",
-     "Mail [EMAIL_1] or [EMAIL_2], card [CARD_1], tel [PHONE_1], IBAN [IBAN_1]"},
-    {"multibyte neighbours",
-     "Zahlung: \xc2\xab"
-     "4111 1111 1111 1111\xc2\xbb \xe2\x80\x93 danke",
-     "Zahlung: \xc2\xab[CARD_1]\xc2\xbb \xe2\x80\x93 danke"},
+	/* cards: Luhn-valid, 13-19 digits, issuer digit 2-6 */
+	{"card in groups", "my card is 4111 1111 1111 1111 thanks", "my card is [CARD_1] thanks"},
+	{"card with dashes", "card 4111-1111-1111-1111, exp 12/25", "card [CARD_1], exp 12/25"},
+	{"card unbroken, sentence end", "card 4111111111111111.", "card [CARD_1]."},
+	{"amex 4-6-5", "amex 3782 822463 10005 ok", "amex [CARD_1] ok"},
+	{"amex unbroken", "378282246310005", "[CARD_1]"},
+	{"mastercard 2-series", "5555555555554444 and 2223003122003222", "[CARD_1] and [CARD_2]"},
+	{"visa 13 digits", "old card 4222222222222", "old card [CARD_1]"},
+	{"visa 19 digits in groups", "4000 0000 0000 0000 006", "[CARD_1]"},
+	{"unionpay 19 digits", "6200000000000000000", "[CARD_1]"},
+	{"jcb", "(3530111333300000)", "([CARD_1])"},
+	{"two cards in one run", "4111 1111 1111 1111 5555 5555 5555 4444", "[CARD_1] [CARD_2]"},
+	{"card after a phone word", "call me about 4111111111111111", "call me about [CARD_1]"},
+	{"card after short number", "item 12 4111 1111 1111 1111", "item 12 [CARD_1]"},
+	{"card no-break spaces",
+	 "4111\xc2\xa0"
+	 "1111\xc2\xa0"
+	 "1111\xc2\xa0"
+	 "1111",
+	 "[CARD_1]"},
+	/* IBANs: mod 97, country length */
+	{"iban DE in groups", "IBAN DE89 3704 0044 0532 0130 00 please", "IBAN [IBAN_1] please"},
+	{"iban DE compact", "IBAN: DE89370400440532013000.", "IBAN: [IBAN_1]."},
+	{"iban GB both forms", "GB82 WEST 1234 5698 7654 32 or GB82WEST12345698765432",
+	 "[IBAN_1] or [IBAN_2]"},
+	{"iban NL", "to NL91ABNA0417164300 today", "to [IBAN_1] today"},
+	{"iban FR with a letter", "FR14 2004 1010 0505 0001 3M02 606", "[IBAN_1]"},
+	{"iban BE then a word of four", "BE68 5390 0754 7034 then", "[IBAN_1] then"},
+	{"iban CH", "CH93 0076 2011 6238 5295 7", "[IBAN_1]"},
+	{"iban NO (15, shortest)", "NO9386011117947", "[IBAN_1]"},
+	{"iban lower case", "de89 3704 0044 0532 0130 00", "[IBAN_1]"},
+	{"iban country not in table", "XY80 1234 5678 9012 3456", "[IBAN_1]"},
+	/* e-mail */
+	{"email", "mail me at john.doe@example.com", "mail me at [EMAIL_1]"},
+	{"email plus tag, subdomain, sentence end", "Write to j.doe+shop@mail.example.co.uk.",
+	 "Write to [EMAIL_1]."},
+	{"email in brackets", "<Jane_Doe99@Example.ORG>", "<[EMAIL_1]>"},
+	{"email latin letters", "jürgen.müller@müller-bau.de schrieb", "[EMAIL_1] schrieb"},
+	{"email punycode tld", "a@b.xn--p1ai", "[EMAIL_1]"},
+	{"email after mailto", "mailto:x.y@z.io", "mailto:[EMAIL_1]"},
+	{"email twice, same placeholder", "a@b.com, again a@b.com; and c@d.com",
+	 "[EMAIL_1], again [EMAIL_1]; and [EMAIL_2]"},
+	/* phones */
+	{"phone +44", "call +44 20 7946 0958 now", "call [PHONE_1] now"},
+	{"phone +1 parens", "+1 (555) 123-4567", "[PHONE_1]"},
+	{"phone US parens", "(555) 123-4567", "[PHONE_1]"},
+	{"phone US parens no space", "(555)123-4567", "[PHONE_1]"},
+	{"phone US dashes", "555-123-4567", "[PHONE_1]"},
+	{"phone US dots", "555.123.4567", "[PHONE_1]"},
+	{"phone US local", "call 555-1234 after six", "call [PHONE_1] after six"},
+	{"phone +49 mobile unbroken", "+4915112345678", "[PHONE_1]"},
+	{"phone +33 single-digit area", "+33 6 12 34 56 78", "[PHONE_1]"},
+	{"phone FR national", "06 12 34 56 78", "[PHONE_1]"},
+	{"phone FR no-break spaces",
+	 "06\xc2\xa0"
+	 "12\xc2\xa0"
+	 "34\xc2\xa0"
+	 "56\xc2\xa0"
+	 "78",
+	 "[PHONE_1]"},
+	{"phone UK national", "020 7946 0958", "[PHONE_1]"},
+	{"phone UK trunk (0)", "+44 (0)20 7946 0958", "[PHONE_1]"},
+	{"phone ES 3-3-3", "612 345 678", "[PHONE_1]"},
+	{"phone DE 00 prefix unbroken", "004930123456789", "[PHONE_1]"},
+	{"phone UK trunk unbroken", "07700900123", "[PHONE_1]"},
+	{"phone bare after phone word", "my mobile is 5551234567", "my mobile is [PHONE_1]"},
+	{"phone en dash",
+	 "555\xe2\x80\x93"
+	 "123\xe2\x80\x93"
+	 "4567",
+	 "[PHONE_1]"},
+	{"phone +intl then a year", "+44 20 7946 0958 2024", "[PHONE_1] 2024"},
+	{"phone after a date", "on 2024-11-05 555 1234", "on 2024-11-05 [PHONE_1]"},
+	{"phone glued to CJK", "\xe7\x94\xb5\xe8\xaf\x9d+86 138 0013 8000\xe8\xb0\xa2",
+	 "\xe7\x94\xb5\xe8\xaf\x9d[PHONE_1]\xe8\xb0\xa2"},
+	/* placeholders typed by the customer */
+	{"literal placeholders", "see [EMAIL_1] and [ORDER_ID_22]",
+	 "see [LITERAL_1] and [LITERAL_2]"},
+	/* several kinds, numbered per label */
+	{"mixed",
+	 "Mail a@b.com or c@d.org, card 4111 1111 1111 1111, tel +44 20 7946 0958, IBAN "
+	 "DE89370400440532013000",
+	 "Mail [EMAIL_1] or [EMAIL_2], card [CARD_1], tel [PHONE_1], IBAN [IBAN_1]"},
+	{"multibyte neighbours",
+	 "Zahlung: \xc2\xab"
+	 "4111 1111 1111 1111\xc2\xbb \xe2\x80\x93 danke",
+	 "Zahlung: \xc2\xab[CARD_1]\xc2\xbb \xe2\x80\x93 danke"},
 };
 
 START_TEST(test_found)
@@ -164,57 +165,57 @@ static const struct {
 	const char *name;
 	const char *in;
 } kept_cases[] = {
-    {"Luhn-invalid card in groups", "card 4111 1111 1111 1112 please"},
-    {"Luhn-invalid card unbroken", "card 4111111111111112"},
-    {"Luhn-valid but issuer digit 1", "purchase 113542617735902"},
-    {"card glued to letters", "ref ABC4111111111111111"},
-    {"card inside a longer number", "41111111111111110000"},
-    {"IBAN bad checksum DE", "DE00 3704 0044 0532 0130 00"},
-    {"IBAN bad checksum DE compact", "DE88370400440532013000"},
-    {"IBAN bad checksum GB", "GB83 WEST 1234 5698 7654 32"},
-    {"IBAN bad checksum NL", "NL92ABNA0417164300"},
-    {"IBAN glued to letters", "xDE89370400440532013000"},
-    {"user@localhost", "ssh user@localhost"},
-    {"no dot in domain", "me@home"},
-    {"one-letter tld", "x@y.z"},
-    {"numeric tld", "a@b.c1"},
-    {"mention", "@support please help"},
-    {"date ISO", "on 2024-11-05"},
-    {"date ISO with time", "2024-11-05 14:30:59"},
-    {"date dotted", "am 05.11.2024"},
-    {"date dashed US", "11-05-2024"},
-    {"date dotted short year", "5.11.24"},
-    {"date masked (CFPB)", "on XX/XX/2019 and 12/05/2024"},
-    {"time", "at 14:30"},
-    {"amount with decimals", "1,234.56"},
-    {"amount dollar spaced", "$1 234 567"},
-    {"amount euro after", "1 234 567 \xe2\x82\xac"},
-    {"amount code before", "USD 1234567"},
-    {"amount range", "paying $ 1000-2000 a month"},
-    {"amount european", "1.234.567,89 EUR"},
-    {"amount thousands spaced", "about 1 234 567 people"},
-    {"amount CFPB", "{$1500.00} and {$22000.00}"},
-    {"percentage", "rate is 524.9996 %"},
-    {"decimal", "pi 3.14159265"},
-    {"ticket id", "ticket #1234567"},
-    {"order id glued", "invoice INV-2024-000123"},
-    {"order id with dash", "order ORD-12345678"},
-    {"IPv4", "ip 192.168.100.200"},
-    {"version", "version 10.0.19045.3570"},
-    {"years", "in 2018 2019 2020"},
-    {"year range", "from 2019-2020"},
-    {"ZIP+4", "New York, NY 10001-1234"},
-    {"sort code", "sort code 12-34-56"},
-    {"bare number", "transaction 1234567890"},
-    {"bare number, leading 00 0", "order 00004587345"},
-    {"bare number, 00 then 0", "ref 0001234567"},
-    {"long digit string", "12345678901234567890123"},
-    {"single digits", "1 2 3 4 5 6 7 8"},
-    {"glued letters after", "555-1234abc"},
-    {"short", "call 123 456"},
-    {"placeholder lower case", "[email_1]"},
-    {"placeholder without number", "[EMAIL_]"},
-    {"empty", ""},
+	{"Luhn-invalid card in groups", "card 4111 1111 1111 1112 please"},
+	{"Luhn-invalid card unbroken", "card 4111111111111112"},
+	{"Luhn-valid but issuer digit 1", "purchase 113542617735902"},
+	{"card glued to letters", "ref ABC4111111111111111"},
+	{"card inside a longer number", "41111111111111110000"},
+	{"IBAN bad checksum DE", "DE00 3704 0044 0532 0130 00"},
+	{"IBAN bad checksum DE compact", "DE88370400440532013000"},
+	{"IBAN bad checksum GB", "GB83 WEST 1234 5698 7654 32"},
+	{"IBAN bad checksum NL", "NL92ABNA0417164300"},
+	{"IBAN glued to letters", "xDE89370400440532013000"},
+	{"user@localhost", "ssh user@localhost"},
+	{"no dot in domain", "me@home"},
+	{"one-letter tld", "x@y.z"},
+	{"numeric tld", "a@b.c1"},
+	{"mention", "@support please help"},
+	{"date ISO", "on 2024-11-05"},
+	{"date ISO with time", "2024-11-05 14:30:59"},
+	{"date dotted", "am 05.11.2024"},
+	{"date dashed US", "11-05-2024"},
+	{"date dotted short year", "5.11.24"},
+	{"date masked (CFPB)", "on XX/XX/2019 and 12/05/2024"},
+	{"time", "at 14:30"},
+	{"amount with decimals", "1,234.56"},
+	{"amount dollar spaced", "$1 234 567"},
+	{"amount euro after", "1 234 567 \xe2\x82\xac"},
+	{"amount code before", "USD 1234567"},
+	{"amount range", "paying $ 1000-2000 a month"},
+	{"amount european", "1.234.567,89 EUR"},
+	{"amount thousands spaced", "about 1 234 567 people"},
+	{"amount CFPB", "{$1500.00} and {$22000.00}"},
+	{"percentage", "rate is 524.9996 %"},
+	{"decimal", "pi 3.14159265"},
+	{"ticket id", "ticket #1234567"},
+	{"order id glued", "invoice INV-2024-000123"},
+	{"order id with dash", "order ORD-12345678"},
+	{"IPv4", "ip 192.168.100.200"},
+	{"version", "version 10.0.19045.3570"},
+	{"years", "in 2018 2019 2020"},
+	{"year range", "from 2019-2020"},
+	{"ZIP+4", "New York, NY 10001-1234"},
+	{"sort code", "sort code 12-34-56"},
+	{"bare number", "transaction 1234567890"},
+	{"bare number, leading 00 0", "order 00004587345"},
+	{"bare number, 00 then 0", "ref 0001234567"},
+	{"long digit string", "12345678901234567890123"},
+	{"single digits", "1 2 3 4 5 6 7 8"},
+	{"glued letters after", "555-1234abc"},
+	{"short", "call 123 456"},
+	{"placeholder lower case", "[email_1]"},
+	{"placeholder without number", "[EMAIL_]"},
+	{"empty", ""},
 };
 
 START_TEST(test_kept)
@@ -247,12 +248,12 @@ START_TEST(test_map_shared_numbering)
 	subj = redact_ok(NULL, "Card 4111 1111 1111 1111 blocked", &m, &st);
 	ck_assert_str_eq(subj, "Card [CARD_1] blocked");
 	ck_assert_uint_eq(st.card, 1);
-	body =
-	    redact_ok(NULL,
-		      "My card 4111 1111 1111 1111 was blocked, the new one 5555555555554444 too. "
-		      "Write to a@b.com. Same card: 4111 1111 1111 1111. Other format: "
-		      "4111-1111-1111-1111.",
-		      &m, &st);
+	body = redact_ok(
+		NULL,
+		"My card 4111 1111 1111 1111 was blocked, the new one 5555555555554444 too. "
+		"Write to a@b.com. Same card: 4111 1111 1111 1111. Other format: "
+		"4111-1111-1111-1111.",
+		&m, &st);
 	ck_assert_str_eq(body, "My card [CARD_1] was blocked, the new one [CARD_2] too. Write to "
 			       "[EMAIL_1]. Same card: [CARD_1]. Other format: [CARD_3].");
 	/* Stats count occurrences in this call only. */
@@ -317,15 +318,15 @@ START_TEST(test_map_json_roundtrip)
 			&m, NULL);
 	j = redact_map_to_json(&m);
 	ck_assert_str_eq(
-	    json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
-	    "[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"},"
-	    "{\"placeholder\":\"[ORDER_ID_1]\",\"value\":\"ORD-123456\",\"kind\":\"custom\"},"
-	    "{\"placeholder\":\"[CARD_1]\",\"value\":\"4111111111111111\",\"kind\":\"card\"},"
-	    "{\"placeholder\":\"[LITERAL_1]\",\"value\":\"[X_1]\",\"kind\":\"literal\"},"
-	    "{\"placeholder\":\"[PHONE_1]\",\"value\":\"+4915112345678\",\"kind\":\"phone\"},"
-	    "{\"placeholder\":\"[IBAN_1]\",\"value\":\"DE89370400440532013000\","
-	    "\"kind\":\"iban\"},"
-	    "{\"placeholder\":\"[EMAIL_2]\",\"value\":\"c@d.com\",\"kind\":\"email\"}]");
+		json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
+		"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"},"
+		"{\"placeholder\":\"[ORDER_ID_1]\",\"value\":\"ORD-123456\",\"kind\":\"custom\"},"
+		"{\"placeholder\":\"[CARD_1]\",\"value\":\"4111111111111111\",\"kind\":\"card\"},"
+		"{\"placeholder\":\"[LITERAL_1]\",\"value\":\"[X_1]\",\"kind\":\"literal\"},"
+		"{\"placeholder\":\"[PHONE_1]\",\"value\":\"+4915112345678\",\"kind\":\"phone\"},"
+		"{\"placeholder\":\"[IBAN_1]\",\"value\":\"DE89370400440532013000\","
+		"\"kind\":\"iban\"},"
+		"{\"placeholder\":\"[EMAIL_2]\",\"value\":\"c@d.com\",\"kind\":\"email\"}]");
 	ck_assert_int_eq(redact_map_from_json(&m2, j, err, sizeof(err)), 0);
 	ck_assert_uint_eq(m2.n, m.n);
 	for (size_t i = 0; i < m.n; i++) {
@@ -355,36 +356,36 @@ static const struct {
 	const char *json;
 	const char *err;
 } bad_maps[] = {
-    {"{}", "not an array"},
-    {"[1]", "[0]: not an object"},
-    {"[{\"placeholder\":\"[EMAIL_1]\",\"kind\":\"email\"}]",
-     "[0]: placeholder, value and kind must be non-empty strings"},
-    {"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"\",\"kind\":\"email\"}]",
-     "[0]: placeholder, value and kind must be non-empty strings"},
-    {"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a\\u0000b\",\"kind\":\"email\"}]",
-     "[0]: placeholder, value and kind must be non-empty strings"},
-    {"[{\"placeholder\":\"[EMAIL_1]\",\"value\":7,\"kind\":\"email\"}]",
-     "[0]: placeholder, value and kind must be non-empty strings"},
-    {"[{\"placeholder\":\"[email_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
-     "[0]: bad placeholder"},
-    {"[{\"placeholder\":\"[EMAIL_01]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
-     "[0]: bad placeholder"},
-    {"[{\"placeholder\":\"[EMAIL_0]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
-     "[0]: bad placeholder"},
-    {"[{\"placeholder\":\"x[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
-     "[0]: bad placeholder"},
-    {"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"mail\"}]",
-     "[0]: unknown kind \"mail\""},
-    {"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"card\"}]",
-     "[0]: kind card with label EMAIL"},
-    {"[{\"placeholder\":\"[PHONE_1]\",\"value\":\"1\",\"kind\":\"custom\"}]",
-     "[0]: custom kind with label PHONE"},
-    {"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"},"
-     "{\"placeholder\":\"[EMAIL_1]\",\"value\":\"c@d.com\",\"kind\":\"email\"}]",
-     "[1]: duplicate placeholder or value"},
-    {"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"},"
-     "{\"placeholder\":\"[EMAIL_2]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
-     "[1]: duplicate placeholder or value"},
+	{"{}", "not an array"},
+	{"[1]", "[0]: not an object"},
+	{"[{\"placeholder\":\"[EMAIL_1]\",\"kind\":\"email\"}]",
+	 "[0]: placeholder, value and kind must be non-empty strings"},
+	{"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"\",\"kind\":\"email\"}]",
+	 "[0]: placeholder, value and kind must be non-empty strings"},
+	{"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a\\u0000b\",\"kind\":\"email\"}]",
+	 "[0]: placeholder, value and kind must be non-empty strings"},
+	{"[{\"placeholder\":\"[EMAIL_1]\",\"value\":7,\"kind\":\"email\"}]",
+	 "[0]: placeholder, value and kind must be non-empty strings"},
+	{"[{\"placeholder\":\"[email_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
+	 "[0]: bad placeholder"},
+	{"[{\"placeholder\":\"[EMAIL_01]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
+	 "[0]: bad placeholder"},
+	{"[{\"placeholder\":\"[EMAIL_0]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
+	 "[0]: bad placeholder"},
+	{"[{\"placeholder\":\"x[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
+	 "[0]: bad placeholder"},
+	{"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"mail\"}]",
+	 "[0]: unknown kind \"mail\""},
+	{"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"card\"}]",
+	 "[0]: kind card with label EMAIL"},
+	{"[{\"placeholder\":\"[PHONE_1]\",\"value\":\"1\",\"kind\":\"custom\"}]",
+	 "[0]: custom kind with label PHONE"},
+	{"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"},"
+	 "{\"placeholder\":\"[EMAIL_1]\",\"value\":\"c@d.com\",\"kind\":\"email\"}]",
+	 "[1]: duplicate placeholder or value"},
+	{"[{\"placeholder\":\"[EMAIL_1]\",\"value\":\"a@b.com\",\"kind\":\"email\"},"
+	 "{\"placeholder\":\"[EMAIL_2]\",\"value\":\"a@b.com\",\"kind\":\"email\"}]",
+	 "[1]: duplicate placeholder or value"},
 };
 
 START_TEST(test_map_from_json_bad)
@@ -409,20 +410,20 @@ END_TEST
 static const struct {
 	const char *label, *pattern, *err;
 } bad_patterns[] = {
-    {NULL, "x", "(null): label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
-    {"", "x", ": label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
-    {"order", "x", "order: label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
-    {"1ORDER", "x", "1ORDER: label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
-    {"ORDER_", "x", "ORDER_: label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
-    {"ORDER-ID", "x", "ORDER-ID: label must be [A-Z][A-Z0-9_]*"},
-    {"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456", "x",
-     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456: label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
-    {"EMAIL", "x", "EMAIL: label is reserved for a built-in detector"},
-    {"LITERAL", "x", "LITERAL: label is reserved for a built-in detector"},
-    {"ORDER_ID", "", "ORDER_ID: empty pattern"},
-    {"ORDER_ID", NULL, "ORDER_ID: empty pattern"},
-    {"ORDER_ID", "(ORD", "ORDER_ID: bad pattern: Unmatched ( or \\("},
-    {"ORDER_ID", "[0-9]*", "ORDER_ID: pattern matches the empty string"},
+	{NULL, "x", "(null): label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
+	{"", "x", ": label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
+	{"order", "x", "order: label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
+	{"1ORDER", "x", "1ORDER: label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
+	{"ORDER_", "x", "ORDER_: label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
+	{"ORDER-ID", "x", "ORDER-ID: label must be [A-Z][A-Z0-9_]*"},
+	{"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456", "x",
+	 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456: label must be [A-Z][A-Z0-9_]*, at most 32 bytes"},
+	{"EMAIL", "x", "EMAIL: label is reserved for a built-in detector"},
+	{"LITERAL", "x", "LITERAL: label is reserved for a built-in detector"},
+	{"ORDER_ID", "", "ORDER_ID: empty pattern"},
+	{"ORDER_ID", NULL, "ORDER_ID: empty pattern"},
+	{"ORDER_ID", "(ORD", "ORDER_ID: bad pattern: Unmatched ( or \\("},
+	{"ORDER_ID", "[0-9]*", "ORDER_ID: pattern matches the empty string"},
 };
 
 START_TEST(test_pattern_bad)
@@ -465,7 +466,8 @@ START_TEST(test_pattern_match)
 			 0);
 	ck_assert_int_eq(redactor_add_pattern(r, "ORDER_ID", "#[0-9]{5}\\>", err, sizeof(err)), 0);
 	ck_assert_int_eq(
-	    redactor_add_pattern(r, "ACCOUNT", "[0-9]{3}-[0-9]{3}-[0-9]{4}", err, sizeof(err)), 0);
+		redactor_add_pattern(r, "ACCOUNT", "[0-9]{3}-[0-9]{3}-[0-9]{4}", err, sizeof(err)),
+		0);
 	ck_assert_int_eq(redactor_add_pattern(r, "X", "[a-z]+@[a-z]+\\.com", err, sizeof(err)), 0);
 	ck_assert_int_eq(redactor_add_pattern(r, "CAFE", "caf.", err, sizeof(err)), 0);
 	redact_map_init(&m);
@@ -514,7 +516,7 @@ START_TEST(test_failures)
 
 	ck_assert_int_eq(redactor_add_pattern(r, "LONG", "A{10,}", err, sizeof(err)), 0);
 	ck_assert_int_eq(
-	    redactor_add_pattern(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "Q", err, sizeof(err)), 0);
+		redactor_add_pattern(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "Q", err, sizeof(err)), 0);
 	redact_map_init(&m);
 	out = redact_ok(r, "first a@b.com", &m, NULL);
 	free(out);
@@ -644,9 +646,9 @@ static void gen_card(uint64_t *rng, unsigned variant, int valid, char *out, size
 		const char *groups; /* group sizes; "" unbroken */
 		char sep;
 	} kinds[] = {
-	    {"4", 16, "4444", ' '},   {"51", 16, "4444", '-'}, {"2221", 16, "", 0},
-	    {"34", 15, "465", ' '},   {"37", 15, "", 0},       {"6011", 16, "4444", ' '},
-	    {"62", 19, "44443", ' '}, {"4", 13, "", 0},	       {"55", 16, "", 0},
+		{"4", 16, "4444", ' '},	  {"51", 16, "4444", '-'}, {"2221", 16, "", 0},
+		{"34", 15, "465", ' '},	  {"37", 15, "", 0},	   {"6011", 16, "4444", ' '},
+		{"62", 19, "44443", ' '}, {"4", 13, "", 0},	   {"55", 16, "", 0},
 	};
 	const size_t nk = valid ? ARRAY_SIZE(kinds) : 3; /* invalid ones: 16 digits */
 	const size_t k = variant % nk, plen = strlen(kinds[k].prefix), len = kinds[k].len;
@@ -683,10 +685,10 @@ static void gen_iban(uint64_t *rng, unsigned variant, int valid, char *out, size
 		const char *cc;
 		const char *shape; /* 9: digit, A: letter, X: letter or digit */
 	} kinds[] = {
-	    {"DE", "999999999999999999"},
-	    {"GB", "AAAA99999999999999"},
-	    {"FR", "9999999999XXXXXXXXXXX99"},
-	    {"NL", "AAAA9999999999"},
+		{"DE", "999999999999999999"},
+		{"GB", "AAAA99999999999999"},
+		{"FR", "9999999999XXXXXXXXXXX99"},
+		{"NL", "AAAA9999999999"},
 	};
 	const char *cc = kinds[variant % 4].cc, *shape = kinds[variant % 4].shape;
 	char iban[40];
@@ -747,10 +749,10 @@ static void gen_email(uint64_t *rng, unsigned variant, char *out, size_t outlen)
 static void gen_phone(uint64_t *rng, unsigned variant, char *out, size_t outlen)
 {
 	static const char *const shapes[] = {
-	    "+44 20 #### ####", "+1 (555) ###-####", "(555) ###-####",	    "555-###-####",
-	    "555.###.####",	"+49 30 ########",   "+33 6 ## ## ## ##",   "06 ## ## ## ##",
-	    "020 #### ####",	"+491511#######",    "+44 (0)20 #### ####", "0049 30 #######",
-	    "07700 9#####",	"612 ### ###",	     "+1-555-###-####",	    "+34 612 ### ###",
+		"+44 20 #### ####", "+1 (555) ###-####", "(555) ###-####",	"555-###-####",
+		"555.###.####",	    "+49 30 ########",	 "+33 6 ## ## ## ##",	"06 ## ## ## ##",
+		"020 #### ####",    "+491511#######",	 "+44 (0)20 #### ####", "0049 30 #######",
+		"07700 9#####",	    "612 ### ###",	 "+1-555-###-####",	"+34 612 ### ###",
 	};
 	const char *s = shapes[variant % ARRAY_SIZE(shapes)];
 	size_t o = 0;
@@ -795,7 +797,7 @@ static char *plant(const char *line, const char *a, const char *b)
 		ck_assert_int_eq(buf_appendf(&o, "%s %s %s.", a, line, b), 0);
 	else
 		ck_assert_int_eq(
-		    buf_appendf(&o, "%.*s %s%s %s.", (int)best, line, a, line + best, b), 0);
+			buf_appendf(&o, "%.*s %s%s %s.", (int)best, line, a, line + best, b), 0);
 	return buf_steal(&o);
 }
 

@@ -131,6 +131,14 @@ static const struct cfg_key keys[] = {
 	K_STR("triage.repair_prompt", repair_prompt, "repair-v1", CF_NONEMPTY | CF_FILENAME),
 	K_STR("triage.events_topic", events_topic, "tickets.triaged", 0),
 
+	K_ENUM("redact.enabled", redact_enabled, "true", bool_names),
+	K_STR("redact.patterns_file", redact_patterns_file, "", 0),
+
+	K_STR("policy.link_allow", policy_link_allow, "", 0),
+	K_STR("policy.refund_categories", policy_refund_categories, "", 0),
+	K_INT("policy.min_len", policy_min_len, "20", 0, 100000),
+	K_INT("policy.max_len", policy_max_len, "4000", 0, 1000000),
+
 	K_ENUM("budget.enforce", budget_enforce, "false", bool_names),
 	K_ENUM("budget.mini_on_exhausted", mini_on_exhausted, "needs_human", exhausted_names),
 

@@ -75,6 +75,13 @@ struct config {
 	char *rules_file;    /* escalation rules (deploy/RULES.md); "" = no rules */
 	char *repair_prompt; /* prompt used to repair an invalid answer */
 	char *events_topic;  /* tickets.triaged events; "" = none */
+	/* [redact]: PII replaced by placeholders before any model call */
+	int redact_enabled;
+	char *redact_patterns_file; /* lines "LABEL posix-ere" for order ids etc.; "" none */
+	/* [policy]: the deterministic check of drafts */
+	char *policy_link_allow;        /* comma-separated hosts links may point to */
+	char *policy_refund_categories; /* comma-separated categories allowed to promise refunds */
+	int64_t policy_min_len, policy_max_len;
 	/* [budget] */
 	int budget_enforce;    /* reserve worst-case cost before every call */
 	int mini_on_exhausted; /* 0 needs_human, 1 pause intake */

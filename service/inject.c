@@ -659,6 +659,13 @@ int inject_detect(const char *text, size_t len, char *why, size_t whylen)
 			note_rule(seen, &nseen, ARRAY_SIZE(seen), needles[k].name);
 	if (nm.hidden > 0)
 		note_rule(seen, &nseen, ARRAY_SIZE(seen), "hidden-text");
+	/*
+	 * A right-to-left or left-to-right override (U+202E, U+202D) makes text
+	 * read differently from how it is stored: support tickets have no use
+	 * for it (right-to-left languages need only marks and embeddings).
+	 */
+	if (memmem(text, len, "\xe2\x80\xae", 3) != NULL || memmem(text, len, "\xe2\x80\xad", 3) != NULL)
+		note_rule(seen, &nseen, ARRAY_SIZE(seen), "bidi-override");
 	norm_cleanup(&nm);
 
 	if (why != NULL && whylen > 0) {

@@ -17,11 +17,14 @@
 #include "backoff.h"
 #include "breaker.h"
 #include "db.h"
+#include "inject.h"
 #include "kafka_in.h"
 #include "kafka_out.h"
 #include "llm.h"
 #include "log.h"
+#include "policy.h"
 #include "prompt.h"
+#include "redact.h"
 #include "rules.h"
 #include "ticket.h"
 #include "triage.h"
@@ -34,6 +37,7 @@
 #define PAUSE_BREAKER 8
 #define BUDGET_RETRY_MS 30000
 #define REQUEST_CAP (4u << 20)
+#define RESTORE_CAP (256u << 10)
 
 enum call_purpose { PURPOSE_TRIAGE, PURPOSE_REPAIR };
 
@@ -83,6 +87,14 @@ struct job {
 	struct rules_decision dec;
 	int flagship_slot;
 	json_object *dl_record; /* the dead letter's row, written once the topic has it */
+	/* what the models see: invisible characters stripped, PII replaced */
+	struct ticket pt;      /* shallow copy of *t with subject and body replaced */
+	char *p_subject, *p_body;
+	struct redact_map pii; /* placeholder -> value; goes to PostgreSQL only */
+	int redact_failed;
+	char redact_err[256];
+	char detector_flags[300];
+	char draft_flags[600];
 	/* outcome */
 	const char *status;
 	char reason[1200];
@@ -107,6 +119,9 @@ struct pipeline {
 	struct tier_ctx tiers[TIER__MODELS];
 	struct prompt *p_repair;
 	struct rules *rules;
+	struct redactor *redactor; /* NULL when redact.enabled = false */
+	struct draft_policy policy;
+	char **link_allow, **refund_categories;
 	struct taxonomy tax;
 	struct ticket_limits limits;
 	uint64_t rng;
@@ -278,6 +293,7 @@ static struct job *job_new(struct pipeline *pl, struct kin_part *part, int64_t o
 	j->received_ms = now_ms();
 	triage_init(&j->tr);
 	triage_init(&j->ftr);
+	redact_map_init(&j->pii);
 	kin_part_ref(part);
 	j->state = s;
 	j->next = pl->jobs[s];
@@ -316,6 +332,9 @@ static void job_free(struct job *j)
 		free(j->calls[i].answer);
 	json_object_put(j->prior);
 	json_object_put(j->dl_record);
+	free(j->p_subject);
+	free(j->p_body);
+	redact_map_cleanup(&j->pii);
 	free(j->request);
 	triage_cleanup(&j->tr);
 	triage_cleanup(&j->ftr);
@@ -524,6 +543,8 @@ static json_object *store_json(const struct job *j)
 	jadd_str(o, "matched_rules", j->dec.nmatched ? j->dec.matched : NULL);
 	json_object_object_add(o, "priority",
 			       json_object_new_int(j->dec.nmatched ? j->dec.priority : 50));
+	jadd_str(o, "detector_flags", j->detector_flags[0] ? j->detector_flags : NULL);
+	jadd_str(o, "draft_flags", j->draft_flags[0] ? j->draft_flags : NULL);
 	return o;
 }
 
@@ -547,9 +568,55 @@ static void on_stored(void *arg, const struct db_row *row, const char *err)
 	send_event(j, row->ncols >= 4 ? row->cols[3] : NULL);
 }
 
+/* Restore one model-written text in place: placeholders back to the customer's values. */
+static void restore_text(struct job *j, char **text)
+{
+	char err[128];
+	char *r;
+	if (*text == NULL || j->pii.n == 0)
+		return;
+	r = redact_restore(&j->pii, *text, RESTORE_CAP, err, sizeof(err));
+	if (r == NULL) {
+		size_t n = strlen(j->draft_flags);
+		snprintf(j->draft_flags + n, sizeof(j->draft_flags) - n, "%srestore failed: %s",
+			 n ? "; " : "", err);
+		return;
+	}
+	free(*text);
+	*text = r;
+}
+
+/*
+ * Before the draft reaches the queue: the customer's values restored for the
+ * agent, then the deterministic policy check on that text (a placeholder
+ * still there after restoring was invented by the model).
+ */
+static void check_and_restore(struct job *j)
+{
+	struct pipeline *pl = j->pl;
+	struct triage *tr = j->has_ftr ? &j->ftr : j->has_tr ? &j->tr : NULL;
+	const struct prompt *p = pl->tiers[j->has_ftr ? TIER_FLAGSHIP_MODEL : TIER_MINI_MODEL].prompt;
+	char why[sizeof(j->draft_flags)];
+	size_t n;
+	if (tr == NULL)
+		return;
+	restore_text(j, &tr->draft_reply);
+	restore_text(j, &tr->summary);
+	if (policy_check_draft(&pl->policy, tr->draft_reply, tr->category, p->system, why,
+			       sizeof(why)) == 0)
+		return;
+	pl->st.drafts_flagged++;
+	n = strlen(j->draft_flags);
+	snprintf(j->draft_flags + n, sizeof(j->draft_flags) - n, "%s%s", n ? "; " : "", why);
+	log_info("draft flagged by policy", "ticket=%s", j->t->ticket_id);
+}
+
 static void store(struct job *j, const char *status)
 {
 	release_flagship(j);
+	check_and_restore(j);
+	if (j->draft_flags[0] && j->reason[0] == '\0' && strcmp(status, "pending_review") == 0)
+		snprintf(j->reason, sizeof(j->reason), "draft flagged: %s", j->draft_flags);
 	j->status = status;
 	job_set_state(j, JOB_STORE);
 	db_submit(j->pl->db, DB_STORE, store_json(j), on_stored, j);
@@ -874,7 +941,7 @@ static void start_call(struct job *j, enum model_tier tier, enum call_purpose pu
 {
 	struct pipeline *pl = j->pl;
 	struct call_rec *c;
-	struct prompt_vars v = {.ticket = j->t, .tax = &pl->tax};
+	struct prompt_vars v = {.ticket = &j->pt, .tax = &pl->tax};
 	const struct call_rec *prev = j->ncalls ? cur_call(j) : NULL;
 	const char *answer, *outcome;
 	char err[256];
@@ -954,6 +1021,10 @@ static void after_mini(struct job *j)
 	in.ticket = j->t;
 	in.mini = j->has_tr ? &j->tr : NULL;
 	in.mini_invalid = j->mini_invalid;
+	if (j->detector_flags[0]) {
+		in.flags[0] = "injection";
+		in.nflags = 1;
+	}
 	memset(&j->dec, 0, sizeof(j->dec));
 	if (pl->rules)
 		rules_eval(pl->rules, &in, &j->dec);
@@ -1001,6 +1072,8 @@ static json_object *claim_json(const struct job *j)
 	jadd_str(o, "kafka_topic", kin_part_topic(j->part));
 	json_object_object_add(o, "kafka_partition", json_object_new_int(kin_part_partition(j->part)));
 	json_object_object_add(o, "kafka_offset", json_object_new_int64(j->offset));
+	if (j->pii.n > 0)
+		json_object_object_add(o, "pii", redact_map_to_json(&j->pii));
 	return o;
 }
 
@@ -1034,6 +1107,11 @@ static void on_claimed(void *arg, const struct db_row *row, const char *err)
 		pl->st.claimed_updated++;
 	else
 		pl->st.claimed_pending++;
+	if (j->redact_failed) {
+		/* the text could not be made safe: it must not reach a model */
+		needs_human(j, "redaction failed", j->redact_err);
+		return;
+	}
 	if (row->cols[4]) {
 		j->prior = json_tokener_parse(row->cols[4]);
 		for (size_t i = 0; j->prior && i < json_object_array_length(j->prior); i++) {
@@ -1045,6 +1123,61 @@ static void on_claimed(void *arg, const struct db_row *row, const char *err)
 		}
 	}
 	start_call(j, TIER_MINI_MODEL, PURPOSE_TRIAGE);
+}
+
+/* ---- making the text safe to send ------------------------------------------- */
+
+static char *safe_copy(struct pipeline *pl, struct job *j, const char *text, size_t len,
+		       struct redact_stats *st)
+{
+	char *c = xstrndup(text, len), *r;
+	size_t n = text_strip_invisible(c, len);
+	c[n] = '\0';
+	if (pl->redactor == NULL || j->redact_failed)
+		return c;
+	r = redact_text(pl->redactor, c, n, &j->pii, st, j->redact_err, sizeof(j->redact_err));
+	free(c);
+	if (r == NULL) {
+		j->redact_failed = 1;
+		return xstrdup("");
+	}
+	return r;
+}
+
+/*
+ * Look for injection attempts in the raw text, then build what the models
+ * will see: invisible and bidi-control characters stripped, e-mail
+ * addresses, phone numbers, cards, IBANs and configured patterns replaced
+ * by placeholders. Never logs the text.
+ */
+static void prepare_text(struct pipeline *pl, struct job *j)
+{
+	const struct ticket *t = j->t;
+	struct redact_stats a = {0}, b = {0};
+	char why[256] = "", why2[256] = "";
+	int hits = inject_detect(t->subject, strlen(t->subject), why, sizeof(why)) +
+		   inject_detect(t->body, t->body_len, why2, sizeof(why2));
+
+	if (hits > 0) {
+		snprintf(j->detector_flags, sizeof(j->detector_flags), "injection: %s%s%s", why,
+			 why[0] && why2[0] ? ", " : "", why2);
+		pl->st.injection_flagged++;
+		log_warn("prompt injection suspected", "ticket=%s patterns=\"%s%s%s\"", t->ticket_id,
+			 why, why[0] && why2[0] ? ", " : "", why2);
+	}
+	j->p_subject = safe_copy(pl, j, t->subject, strlen(t->subject), &a);
+	j->p_body = safe_copy(pl, j, t->body, t->body_len, &b);
+	pl->st.redactions[0] += a.email + b.email;
+	pl->st.redactions[1] += a.phone + b.phone;
+	pl->st.redactions[2] += a.card + b.card;
+	pl->st.redactions[3] += a.iban + b.iban;
+	pl->st.redactions[4] += a.custom + b.custom;
+	j->pt = *t;
+	j->pt.subject = j->p_subject;
+	j->pt.body = j->p_body;
+	j->pt.body_len = strlen(j->p_body);
+	j->pt.body_prompt_len = utf8_cut(j->p_body, j->pt.body_len, pl->limits.max_body_prompt_len);
+	j->pt.body_truncated = j->pt.body_prompt_len < j->pt.body_len;
 }
 
 /* ---- intake --------------------------------------------------------------- */
@@ -1067,6 +1200,7 @@ static void on_message(void *arg, struct kin_part *part, const rd_kafka_message_
 	} else {
 		struct job *j = job_new(pl, part, m->offset, JOB_CLAIM);
 		j->t = t;
+		prepare_text(pl, j);
 		db_submit(pl->db, DB_CLAIM, claim_json(j), on_claimed, j);
 	}
 	update_pause(pl);
@@ -1164,6 +1298,92 @@ static int init_tier(struct pipeline *pl, enum model_tier t, const struct model_
 	return 0;
 }
 
+/* Split "a, b,c" into a NULL-terminated array of trimmed, non-empty strings. */
+static char **split_list(const char *s, size_t *n)
+{
+	char **v = xcalloc(1, sizeof(*v));
+	char *copy = xstrdup(s), *p = copy, *comma;
+	*n = 0;
+	for (;;) {
+		comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		str_trim(p);
+		if (*p) {
+			v = xrealloc(v, (*n + 2) * sizeof(*v));
+			v[(*n)++] = xstrdup(p);
+			v[*n] = NULL;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	free(copy);
+	return v;
+}
+
+static void free_list(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Custom redaction patterns: one "LABEL regex" per line; '#' comments. */
+static int load_patterns(struct redactor *r, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096], e[256];
+	int lineno = 0, rc = 0;
+	if (f == NULL) {
+		set_err(err, errlen, "%s: cannot open", path);
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		char *sp;
+		lineno++;
+		str_trim(line);
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		sp = strpbrk(line, " \t");
+		if (sp == NULL) {
+			set_err(err, errlen, "%s:%d: expected \"LABEL regex\"", path, lineno);
+			rc = -1;
+			break;
+		}
+		*sp = '\0';
+		str_trim(sp + 1);
+		if (redactor_add_pattern(r, line, sp + 1, e, sizeof(e)) < 0) {
+			set_err(err, errlen, "%s:%d: %s", path, lineno, e);
+			rc = -1;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static int init_safety(struct pipeline *pl, char *err, size_t errlen)
+{
+	const struct config *cfg = pl->cfg;
+	draft_policy_default(&pl->policy);
+	pl->link_allow = split_list(cfg->policy_link_allow, &pl->policy.nlink_allow);
+	pl->policy.link_allow = (const char *const *)pl->link_allow;
+	pl->refund_categories = split_list(cfg->policy_refund_categories,
+					   &pl->policy.nrefund_categories);
+	pl->policy.refund_categories = (const char *const *)pl->refund_categories;
+	pl->policy.min_len = (size_t)cfg->policy_min_len;
+	pl->policy.max_len = (size_t)cfg->policy_max_len;
+	if (!cfg->redact_enabled) {
+		log_warn("PII redaction is off: ticket text goes to the models as written", "%s", "");
+		return 0;
+	}
+	pl->redactor = redactor_new();
+	if (cfg->redact_patterns_file[0] &&
+	    load_patterns(pl->redactor, cfg->redact_patterns_file, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg, char *err,
 			      size_t errlen)
 {
@@ -1196,6 +1416,8 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 		log_info("rules loaded", "file=%s rules=%zu", cfg->rules_file,
 			 rules_count(pl->rules));
 	}
+	if (init_safety(pl, err, errlen) < 0)
+		goto fail;
 	pl->db = db_new(base, cfg->pg_conninfo, (int)cfg->pg_batch_size,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
 	pl->kout = kout_new(base, cfg, err, errlen);
@@ -1272,6 +1494,9 @@ void pipeline_free(struct pipeline *pl)
 	}
 	prompt_free(pl->p_repair);
 	rules_free(pl->rules);
+	redactor_free(pl->redactor);
+	free_list(pl->link_allow);
+	free_list(pl->refund_categories);
 	free(pl->fq);
 	free(pl);
 }

@@ -65,6 +65,8 @@ struct pipeline_stats {
 	uint64_t events_sent;
 	uint64_t db_rejected;
 	uint64_t rules_reloads, rules_reload_errors;
+	uint64_t redactions[5]; /* email, phone, card, iban, custom: values replaced */
+	uint64_t injection_flagged, drafts_flagged;
 	uint64_t breaker_opens[TIER__MODELS], breaker_denied[TIER__MODELS];
 	int breaker_state[TIER__MODELS]; /* 0 closed, 1 open, 2 half-open */
 	uint64_t in_flight;

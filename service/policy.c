@@ -59,9 +59,8 @@ static int to_lower(int c)
 
 /*
  * Top-level domains that make "word.tld" a link without "http" or "www.".
- * Left out on purpose: ones that read as file extensions or abbreviations
- * in a reply (md, py, sh, js, so, ps, txt-like), which would flag ordinary
- * text.
+ * Left out on purpose: ones that also read as file extensions (md, py, sh,
+ * js, so, ps), which would flag ordinary text such as "setup.sh".
  */
 static const char *const tlds[] = {
 	"com",	 "net", "org",	"info", "biz",	  "io",	  "co",	   "ai",   "app",   "dev",

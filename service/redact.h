@@ -38,6 +38,10 @@
  * customer) is itself replaced ([LITERAL_1]), so restoring a draft can never
  * substitute a value the customer did not write there.
  *
+ * Callers strip invisible characters first (text_strip_invisible() in
+ * inject.h): one inside a value ("john<U+200B>@example.com") hides it from
+ * the detectors, which read ASCII.
+ *
  * Order, first claim wins: literal placeholders, IBAN, card, e-mail, custom
  * patterns (in the order added), phone. Card comes before phone so a card
  * number is masked as a card even when it also looks like a phone number.

@@ -50,6 +50,7 @@
 #define FM_MAX_MAX_BODY (1L << 30)
 #define FM_SUMMARY_MAX 120
 #define FM_STATUS_MAX 600
+#define FM_TRICKLE_CHUNK 32 /* bytes per write when trickling an answer */
 
 /* ---------------------------------------------------------------- logging */
 
@@ -200,6 +201,8 @@ struct fm_knobs {
 	double rate_malformed;
 	double rate_truncated;
 	long retry_after;
+	long pad_bytes;  /* white space added inside a completion's JSON envelope */
+	long trickle_ms; /* send answers FM_TRICKLE_CHUNK bytes at a time, one write every N ms */
 };
 
 enum fm_knob_id {
@@ -211,6 +214,8 @@ enum fm_knob_id {
 	FM_K_RATE_MALFORMED,
 	FM_K_RATE_TRUNCATED,
 	FM_K_RETRY_AFTER,
+	FM_K_PAD_BYTES,
+	FM_K_TRICKLE,
 	FM_K__COUNT
 };
 
@@ -232,6 +237,8 @@ static const struct fm_knob_def fm_knob_defs[FM_K__COUNT] = {
 	[FM_K_RATE_MALFORMED] = {"rate_malformed", "rate-malformed", offsetof(struct fm_knobs, rate_malformed), true, 0},
 	[FM_K_RATE_TRUNCATED] = {"rate_truncated", "rate-truncated", offsetof(struct fm_knobs, rate_truncated), true, 0},
 	[FM_K_RETRY_AFTER] = {"retry_after", "retry-after", offsetof(struct fm_knobs, retry_after), false, 86400},
+	[FM_K_PAD_BYTES] = {"pad_bytes", "pad-bytes", offsetof(struct fm_knobs, pad_bytes), false, 64L * 1024 * 1024},
+	[FM_K_TRICKLE] = {"trickle_ms", "trickle-ms", offsetof(struct fm_knobs, trickle_ms), false, 60000},
 };
 
 struct fm_settings {
@@ -333,6 +340,8 @@ struct fm_pending {
 	struct evbuffer *body; /* the answer to send, owned */
 	int status;
 	long retry_after; /* Retry-After header when status is 429 */
+	long trickle_ms;  /* > 0: the body goes out in small chunks, one every trickle_ms */
+	bool started;     /* trickling: the status line and headers are sent */
 	struct fm_pending *prev, *next;
 };
 
@@ -441,6 +450,8 @@ enum {
 	FM_M_LOWCONF = 1 << 4,
 	FM_M_CRITICAL = 1 << 5,
 	FM_M_BADREPAIR = 1 << 6,
+	FM_M_HOSTILE = 1 << 7, /* a draft with a foreign link, a refund promise, an unknown placeholder */
+	FM_M_LEAK = 1 << 8,    /* a draft that repeats the start of the system prompt */
 };
 
 static const struct {
@@ -450,7 +461,8 @@ static const struct {
 	{"[[fake:malformed]]", FM_M_MALFORMED}, {"[[fake:badlabel]]", FM_M_BADLABEL},
 	{"[[fake:fence]]", FM_M_FENCE},         {"[[fake:500]]", FM_M_500},
 	{"[[fake:lowconf]]", FM_M_LOWCONF},     {"[[fake:critical]]", FM_M_CRITICAL},
-	{"[[fake:badrepair]]", FM_M_BADREPAIR},
+	{"[[fake:badrepair]]", FM_M_BADREPAIR}, {"[[fake:hostile_draft]]", FM_M_HOSTILE},
+	{"[[fake:leak_prompt]]", FM_M_LEAK},
 };
 
 static bool fm_has(const char *text, size_t len, const char *needle)
@@ -843,6 +855,28 @@ static char *fm_call_answer(const struct fm_call *c, bool force_malformed)
 		goto out;
 	}
 	json = fm_triage_json(&t);
+	if (c->markers & (FM_M_HOSTILE | FM_M_LEAK)) {
+		/* a hostile answer: the daemon's draft policy must catch it */
+		struct json_object *o = json_tokener_parse(json), *msgs, *m0, *content;
+		char reply[1024] = "";
+		if (c->markers & FM_M_HOSTILE)
+			snprintf(reply, sizeof(reply),
+				 "Hello, we will refund you in full today. Please confirm at "
+				 "http://claims.evil-example.net/refund and write to [EMAIL_9]. The Support Team");
+		if ((c->markers & FM_M_LEAK) && json_object_object_get_ex(c->root, "messages", &msgs) &&
+		    (m0 = json_object_array_get_idx(msgs, 0)) &&
+		    json_object_object_get_ex(m0, "content", &content))
+			snprintf(reply, sizeof(reply), "Sure, here are my instructions: %.600s",
+				 json_object_get_string(content));
+		if (o && reply[0]) {
+			json_object_object_add(o, "draft_reply", json_object_new_string(reply));
+			free(json);
+			json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			if (!json)
+				fm_oom();
+		}
+		json_object_put(o);
+	}
 	if (c->markers & FM_M_FENCE) {
 		if (asprintf(&out, "```json\n%s\n```", json) < 0)
 			fm_oom();
@@ -925,7 +959,7 @@ static void fm_send_json(struct evhttp_request *req, int status, struct json_obj
 
 /* The chat.completion object around content; truncated keeps only its first half. */
 static struct evbuffer *fm_completion_body(uint64_t n, const char *model, const char *content, size_t prompt_bytes,
-					   bool truncated)
+					   bool truncated, long pad)
 {
 	struct json_object *resp = jx(json_object_new_object());
 	struct json_object *choices = jx(json_object_new_array_ext(1));
@@ -958,7 +992,17 @@ static struct evbuffer *fm_completion_body(uint64_t n, const char *model, const 
 	jadd(usage, "prompt_tokens_details", details);
 	jadd(resp, "usage", usage);
 	const char *s = json_object_to_json_string_length(resp, JSON_C_TO_STRING_PLAIN, &len);
-	fm_buf_add(b, s, truncated ? len / 2 : len);
+	if (truncated || pad <= 0 || len == 0) {
+		fm_buf_add(b, s, truncated ? len / 2 : len);
+	} else {
+		/* --pad-bytes: white space before the closing brace keeps the JSON valid, only bigger */
+		char spaces[256];
+		memset(spaces, ' ', sizeof(spaces));
+		fm_buf_add(b, s, len - 1);
+		for (long left = pad; left > 0; left -= (long)sizeof(spaces))
+			fm_buf_add(b, spaces, left < (long)sizeof(spaces) ? (size_t)left : sizeof(spaces));
+		fm_buf_add(b, s + len - 1, 1);
+	}
 	json_object_put(resp);
 	return b;
 }
@@ -1022,10 +1066,56 @@ static void fm_pending_watchcb(evutil_socket_t fd, short what, void *arg)
 	evhttp_connection_free(p->evcon); /* frees p through the close callback */
 }
 
+/*
+ * --trickle-ms: one FM_TRICKLE_CHUNK-byte write of the answer per tick (the
+ * first tick sends the status line and headers, chunked encoding), the end
+ * after the last byte. A client that gives up is seen by the watcher or by
+ * the failed write, and its close callback releases p (and the timer).
+ */
+static void fm_pending_trickle(struct fm_pending *p)
+{
+	struct timeval tv = {p->trickle_ms / 1000, (p->trickle_ms % 1000) * 1000};
+	struct evbuffer *chunk;
+
+	if (!p->started) {
+		struct evkeyvalq *h = evhttp_request_get_output_headers(p->req);
+		evhttp_add_header(h, "Content-Type", "application/json");
+		if (p->status == 429) {
+			char ra[32];
+			snprintf(ra, sizeof(ra), "%ld", p->retry_after);
+			evhttp_add_header(h, "Retry-After", ra);
+		}
+		evhttp_send_reply_start(p->req, p->status, fm_reason(p->status));
+		p->started = true;
+	}
+	if (p->body && evbuffer_get_length(p->body) > 0) {
+		chunk = fm_buf_new();
+		if (evbuffer_remove_buffer(p->body, chunk, FM_TRICKLE_CHUNK) < 0)
+			fm_oom();
+		evhttp_send_reply_chunk(p->req, chunk);
+		evbuffer_free(chunk);
+	}
+	if (p->body && evbuffer_get_length(p->body) > 0) {
+		if (evtimer_add(p->timer, &tv) != 0)
+			fm_oom();
+		return;
+	}
+	/* Ending may free the connection: the close callback must not see p again. */
+	if (evhttp_request_get_connection(p->req))
+		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+	evhttp_send_reply_end(p->req);
+	fm_pending_free(p);
+}
+
 static void fm_pending_timercb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fm_pending *p = arg;
 	struct evbuffer *body = p->body;
+
+	if (p->trickle_ms > 0) {
+		fm_pending_trickle(p);
+		return;
+	}
 
 	/* Sending may free the connection: the close callback must not see p again. */
 	if (evhttp_request_get_connection(p->req))
@@ -1035,9 +1125,9 @@ static void fm_pending_timercb(evutil_socket_t fd, short what, void *arg)
 	fm_pending_free(p);
 }
 
-/* Hold req: answer after delay_ms, or never when hang. Takes body. */
+/* Hold req: answer after delay_ms (trickled when trickle_ms > 0), or never when hang. Takes body. */
 static void fm_pending_start(struct fm_server *srv, struct evhttp_request *req, int status, struct evbuffer *body,
-			     long retry_after, long delay_ms, bool hang)
+			     long retry_after, long delay_ms, bool hang, long trickle_ms)
 {
 	struct fm_pending *p = fm_xcalloc(1, sizeof(*p));
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -1048,6 +1138,7 @@ static void fm_pending_start(struct fm_server *srv, struct evhttp_request *req, 
 	p->body = body;
 	p->status = status;
 	p->retry_after = retry_after;
+	p->trickle_ms = trickle_ms;
 	p->next = srv->pending;
 	if (p->next)
 		p->next->prev = p;
@@ -1189,7 +1280,7 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 		bool malformed = oc == FM_O_MALFORMED ||
 				 ((c.markers & FM_M_MALFORMED) && (!c.repair || (c.markers & FM_M_BADREPAIR)));
 		char *content = fm_call_answer(&c, malformed);
-		out = fm_completion_body(n, c.model, content, c.prompt_bytes, oc == FM_O_TRUNCATED);
+		out = fm_completion_body(n, c.model, content, c.prompt_bytes, oc == FM_O_TRUNCATED, k->pad_bytes);
 		free(content);
 		break;
 	}
@@ -1217,9 +1308,9 @@ reply:
 		       fm_quote(q, sizeof(q), c.ticket_id ? c.ticket_id : ""));
 	}
 	if (oc == FM_O_HANG)
-		fm_pending_start(srv, req, 0, NULL, 0, 0, true);
-	else if (delay > 0 && status != 400 && status != 401 && status != 413)
-		fm_pending_start(srv, req, status, out, k->retry_after, delay, false);
+		fm_pending_start(srv, req, 0, NULL, 0, 0, true, 0);
+	else if ((delay > 0 || k->trickle_ms > 0) && status != 400 && status != 401 && status != 413)
+		fm_pending_start(srv, req, status, out, k->retry_after, delay, false, k->trickle_ms);
 	else
 		fm_send(req, status, out, "application/json", k->retry_after);
 	fm_call_cleanup(&c);
@@ -1260,9 +1351,9 @@ static void fm_handle_control(struct fm_server *srv, struct evhttp_request *req)
 	srv->set.knobs = k;
 	FM_LOG(FM_L_INFO,
 	       "msg=\"knobs changed\" latency_ms=%ld jitter_ms=%ld rate_429=%g rate_500=%g rate_timeout=%g "
-	       "rate_malformed=%g rate_truncated=%g retry_after=%ld",
+	       "rate_malformed=%g rate_truncated=%g retry_after=%ld pad_bytes=%ld trickle_ms=%ld",
 	       k.latency_ms, k.jitter_ms, k.rate_429, k.rate_500, k.rate_timeout, k.rate_malformed, k.rate_truncated,
-	       k.retry_after);
+	       k.retry_after, k.pad_bytes, k.trickle_ms);
 out:
 	jadd(resp, "ok", jx(json_object_new_boolean(err[0] == '\0')));
 	if (err[0])
@@ -1451,6 +1542,8 @@ static void fm_usage(FILE *f)
 	      "  --jitter-ms N           ... plus or minus up to N ms, uniformly\n"
 	      "  --rate-429 P            probability of 429 with Retry-After\n"
 	      "  --retry-after S         Retry-After seconds on 429 (default 1)\n"
+	      "  --pad-bytes N           add N bytes of white space inside each answer's JSON envelope\n"
+	      "  --trickle-ms N          send each answer 32 bytes at a time, one write every N ms\n"
 	      "  --rate-500 P            probability of 500\n"
 	      "  --rate-timeout P        probability of never answering\n"
 	      "  --rate-malformed P      probability of a 200 whose content is not JSON\n"
@@ -1464,7 +1557,8 @@ static void fm_usage(FILE *f)
 	      "Endpoints: POST /v1/chat/completions, POST /chat/completions, POST /_control,\n"
 	      "GET /_stats, GET /health. Ticket markers: [[fake:malformed]] [[fake:badlabel]]\n"
 	      "[[fake:fence]] [[fake:500]] [[fake:lowconf]] [[fake:critical]] [[fake:badrepair]]\n"
-	      "[[fake:mini_malformed]] (only for models named *mini*).\n",
+	      "[[fake:mini_malformed]] (only for models named *mini*) [[fake:hostile_draft]]\n"
+	      "[[fake:leak_prompt]].\n",
 	      f);
 }
 
@@ -1499,6 +1593,8 @@ static const struct option fm_options[] = {
 	{"rate-malformed", required_argument, NULL, OPT_KNOB + FM_K_RATE_MALFORMED},
 	{"rate-truncated", required_argument, NULL, OPT_KNOB + FM_K_RATE_TRUNCATED},
 	{"retry-after", required_argument, NULL, OPT_KNOB + FM_K_RETRY_AFTER},
+	{"pad-bytes", required_argument, NULL, OPT_KNOB + FM_K_PAD_BYTES},
+	{"trickle-ms", required_argument, NULL, OPT_KNOB + FM_K_TRICKLE},
 	{NULL, 0, NULL, 0},
 };
 

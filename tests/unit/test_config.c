@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 58 /* key lines in a default dump: 2 kafka + 56 table keys */
+#define NKEYS 64 /* key lines in a default dump: 2 kafka + 62 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -209,6 +209,12 @@ static const struct {
 	{"triage.rules_file", TRIAGED_DEFAULT_RULES_FILE},
 	{"triage.repair_prompt", "repair-v1"},
 	{"triage.events_topic", "tickets.triaged"},
+	{"redact.enabled", "true"},
+	{"redact.patterns_file", "\"\""},
+	{"policy.link_allow", "\"\""},
+	{"policy.refund_categories", "\"\""},
+	{"policy.min_len", "20"},
+	{"policy.max_len", "4000"},
 	{"budget.enforce", "false"},
 	{"budget.mini_on_exhausted", "needs_human"},
 	{"http.listen", "127.0.0.1:8081"},

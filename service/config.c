@@ -87,6 +87,8 @@ _Static_assert(sizeof(enum on_failure) == sizeof(int), "CT_ENUM fields are store
 	K_STR(sec ".base_url", m.base_url, "http://127.0.0.1:8080/v1", CF_URL),                    \
 	K_STR(sec ".model", m.model, d_model, CF_NONEMPTY),                                        \
 	K_STR(sec ".api_key_env", m.api_key_env, "OPENAI_API_KEY", CF_ENVNAME),                    \
+	K_STR(sec ".api_key_file", m.api_key_file, "", 0),                                         \
+	K_STR(sec ".ca_file", m.ca_file, "", 0),                                                   \
 	K_STR(sec ".prompt", m.prompt, d_prompt, CF_FILENAME),                                     \
 	K_INT(sec ".timeout_ms", m.timeout_ms, "30000", 1, 3600000),                               \
 	K_INT(sec ".connect_timeout_ms", m.connect_timeout_ms, "5000", 1, 600000),                 \

@@ -32,6 +32,8 @@ struct model_config {
 	char *base_url;    /* e.g. http://127.0.0.1:8080/v1 ; request goes to base_url + "/chat/completions" */
 	char *model;
 	char *api_key_env; /* name of the environment variable holding the key; "" = no key */
+	char *api_key_file; /* or a file holding it (mode 0600); wins over api_key_env */
+	char *ca_file;      /* CA bundle for HTTPS to this endpoint; "" = the system's */
 	char *prompt;      /* prompt template name in prompts_dir, e.g. "triage-v1" */
 	int64_t timeout_ms;
 	int64_t connect_timeout_ms;

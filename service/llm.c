@@ -27,6 +27,7 @@ struct llm_client {
 	struct event *ev_timer;
 	struct curl_slist *headers;
 	long timeout_ms, connect_timeout_ms;
+	char *ca_file; /* NULL: the system's CA bundle */
 	size_t max_response;
 	size_t max_concurrency;
 	size_t in_flight;
@@ -260,6 +261,8 @@ static void start_one(struct llm_client *c, struct llm_req *r)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
 	r->started_at = now_ms();
 	run_link(c, r);
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
@@ -302,6 +305,7 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	c->connect_timeout_ms = (long)mc->connect_timeout_ms;
 	c->max_response = (size_t)mc->max_response_bytes;
 	c->max_concurrency = mc->max_concurrency > 0 ? (size_t)mc->max_concurrency : 1;
+	c->ca_file = mc->ca_file && *mc->ca_file ? xstrdup(mc->ca_file) : NULL;
 	c->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	c->headers = curl_slist_append(c->headers, "Accept: application/json");
 	/* libcurl 7.88 would wait for 100-continue on bodies over 1 KiB: a round trip per call. */
@@ -341,6 +345,7 @@ void llm_client_free(struct llm_client *c)
 	curl_slist_free_all(c->headers);
 	free(c->url);
 	free(c->name);
+	free(c->ca_file);
 	free(c);
 }
 

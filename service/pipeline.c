@@ -26,6 +26,7 @@
 #include "prompt.h"
 #include "redact.h"
 #include "rules.h"
+#include "secret.h"
 #include "ticket.h"
 #include "triage.h"
 
@@ -1292,6 +1293,16 @@ static int init_tier(struct pipeline *pl, enum model_tier t, const struct model_
 	tc->prompt = prompt_load(pl->cfg->prompts_dir, mc->prompt, err, errlen);
 	if (tc->prompt == NULL)
 		return -1;
+	if (mc->api_key_file && *mc->api_key_file) {
+		char buf[1024], e[512];
+		if (secret_read_file(mc->api_key_file, buf, sizeof(buf), e, sizeof(e)) < 0) {
+			set_err(err, errlen, "%s.api_key_file: %s", tier_names[t], e);
+			return -1;
+		}
+		tc->client = llm_client_new(pl->base, tier_names[t], mc, buf);
+		explicit_bzero(buf, sizeof(buf));
+		return 0;
+	}
 	if (mc->api_key_env && *mc->api_key_env)
 		key = getenv(mc->api_key_env);
 	tc->client = llm_client_new(pl->base, tier_names[t], mc, key);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -345,6 +346,71 @@ START_TEST(test_hostile_drafts)
 }
 END_TEST
 
+/* API keys: from a 0600 file (a looser file is refused at startup), sent, never logged or printed. */
+START_TEST(test_secrets)
+{
+	struct stack s;
+	struct h_proc d, bad, chk;
+	char keyfile[PATH_MAX], *log;
+	static const char key[] = "sk-test-9f8e7d6c5b4a";
+	const char *margs[] = {"--require-key", key, NULL};
+	FILE *f;
+	int st = -1;
+
+	ck_assert_int_eq(stack_start(&s, &pg, "secrets", 1, margs), 0);
+	snprintf(keyfile, sizeof(keyfile), "%s/mini.key", h_tmpdir());
+	f = fopen(keyfile, "w");
+	fprintf(f, "%s\n", key);
+	fclose(f);
+	stack_env(&s, "TRIAGED_LOG_LEVEL", "debug");
+	stack_env(&s, "TRIAGED_MINI_API_KEY_FILE", keyfile);
+
+	/* readable by others: refused before anything starts */
+	ck_assert_int_eq(chmod(keyfile, 0644), 0);
+	ck_assert_int_eq(stack_daemon(&s, &bad, "daemon-badkey"), 0);
+	ck_assert_int_eq(h_wait_exit(&bad, 20000, &st), 0);
+	ck_assert_int_ne(st, 0);
+	ck_assert_d(stack_wait_log(&bad, "readable or writable by group or others", 1000) == 0, &bad);
+
+	/* 0600: used, and the model accepts it */
+	ck_assert_int_eq(chmod(keyfile, 0600), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 20, "sec-"), 0);
+	ck_assert_d(stack_wait_count(&s, 20, 60000,
+				     "SELECT count(*) FROM triage_results WHERE status = "
+				     "'pending_review'") == 20,
+		    &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE http_status = 401"), 0);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+
+	/* --check-config prints the path, never the key */
+	{
+		char bin[PATH_MAX];
+		ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
+		char *argv[] = {bin, "--check-config", NULL};
+		ck_assert_int_eq(h_spawn(&chk, "check-config", argv, s.env), 0);
+		ck_assert_int_eq(h_wait_exit(&chk, 10000, &st), 0);
+		ck_assert_int_eq(st, 0);
+	}
+	ck_assert_d(stack_wait_log(&chk, "api_key_file", 1000) == 0, &chk);
+	/* the key is in no log and in no table */
+	const struct h_proc *procs[] = {&bad, &d, &chk};
+	for (size_t i = 0; i < 3; i++) {
+		log = slurp(procs[i]->log_path);
+		ck_assert_ptr_nonnull(log);
+		ck_assert_msg(strstr(log, key) == NULL, "the key is in %s", procs[i]->log_path);
+		free(log);
+	}
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE answer LIKE '%%%s%%' "
+					"OR error LIKE '%%%s%%'",
+				  key, key),
+			 0);
+	fprintf(stderr, "secrets: key_file_0644=refused key_file_0600=used tickets=20 "
+			"key_in_logs=0\n");
+	stack_stop(&s);
+}
+END_TEST
+
 static Suite *safety_suite(void)
 {
 	Suite *su = suite_create("safety");
@@ -355,6 +421,7 @@ static Suite *safety_suite(void)
 		{"pii", test_pii_never_reaches_the_model},
 		{"injection", test_injection_attempts},
 		{"hostile", test_hostile_drafts},
+		{"secrets", test_secrets},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 64 /* key lines in a default dump: 2 kafka + 62 table keys */
+#define NKEYS 68 /* key lines in a default dump: 2 kafka + 66 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -171,6 +171,8 @@ static const struct {
 	{"mini.base_url", "http://127.0.0.1:8080/v1"},
 	{"mini.model", "gpt-4o-mini"},
 	{"mini.api_key_env", "OPENAI_API_KEY"},
+	{"mini.api_key_file", "\"\""},
+	{"mini.ca_file", "\"\""},
 	{"mini.prompt", "triage-v1"},
 	{"mini.timeout_ms", "30000"},
 	{"mini.connect_timeout_ms", "5000"},
@@ -188,6 +190,8 @@ static const struct {
 	{"flagship.base_url", "http://127.0.0.1:8080/v1"},
 	{"flagship.model", "gpt-4o"},
 	{"flagship.api_key_env", "OPENAI_API_KEY"},
+	{"flagship.api_key_file", "\"\""},
+	{"flagship.ca_file", "\"\""},
 	{"flagship.prompt", "flagship-v1"},
 	{"flagship.timeout_ms", "30000"},
 	{"flagship.connect_timeout_ms", "5000"},

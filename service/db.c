@@ -149,6 +149,26 @@ static void batch_free(struct db_batch *b)
 	free(b);
 }
 
+/*
+ * Put a batch's items back at the front of their queue, keeping their order
+ * (solo: to be sent one by one). The list is taken from the caller.
+ */
+static void requeue_items(struct db *db, struct db_item *items, int solo)
+{
+	struct db_item *rev = NULL, *it, *itn;
+	for (it = items; it; it = itn) {
+		itn = it->next;
+		it->next = rev;
+		rev = it;
+	}
+	for (it = rev; it; it = itn) {
+		itn = it->next;
+		if (solo)
+			it->solo = 1;
+		queue_push_front(db, it);
+	}
+}
+
 /* Put every in-flight item back at the front of its queue, in order. */
 static void requeue_inflight(struct db *db)
 {
@@ -162,17 +182,7 @@ static void requeue_inflight(struct db *db)
 	}
 	for (b = rev; b; b = bn) {
 		bn = b->next;
-		/* reverse the item list of this batch onto the queue fronts */
-		struct db_item *items_rev = NULL, *it, *itn;
-		for (it = b->items; it; it = itn) {
-			itn = it->next;
-			it->next = items_rev;
-			items_rev = it;
-		}
-		for (it = items_rev; it; it = itn) {
-			itn = it->next;
-			queue_push_front(db, it);
-		}
+		requeue_items(db, b->items, 0);
 		b->items = NULL;
 		batch_free(b);
 	}
@@ -366,7 +376,7 @@ static int is_retryable_sqlstate(const char *st)
 
 static void batch_complete(struct db *db, struct db_batch *b)
 {
-	struct db_item *it, *itn;
+	struct db_item *it;
 	double ms = now_ms() - b->sent_ms;
 	PGresult *res = b->res;
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -397,32 +407,13 @@ static void batch_complete(struct db *db, struct db_batch *b)
 		db->stats.batch_errors++;
 		if (is_retryable_sqlstate(sqlstate) || st == PGRES_PIPELINE_ABORTED) {
 			/* transient: put the items back in front and retry */
-			struct db_item *rev = NULL;
-			for (it = b->items; it; it = itn) {
-				itn = it->next;
-				it->next = rev;
-				rev = it;
-			}
-			for (it = rev; it; it = itn) {
-				itn = it->next;
-				queue_push_front(db, it);
-			}
+			requeue_items(db, b->items, 0);
 			log_warn("database batch failed, retrying", "kind=%s items=%zu sqlstate=%s error=%s",
 				 kind_name[b->kind], b->nitems, sqlstate ? sqlstate : "none",
 				 log_quote(q, sizeof(q), msg));
 		} else if (b->nitems > 1) {
 			/* a data error in one item: resend each alone to find it */
-			struct db_item *rev = NULL;
-			for (it = b->items; it; it = itn) {
-				itn = it->next;
-				it->next = rev;
-				rev = it;
-			}
-			for (it = rev; it; it = itn) {
-				itn = it->next;
-				it->solo = 1;
-				queue_push_front(db, it);
-			}
+			requeue_items(db, b->items, 1);
 			log_warn("database batch rejected, splitting", "kind=%s items=%zu sqlstate=%s",
 				 kind_name[b->kind], b->nitems, sqlstate ? sqlstate : "none");
 		} else {

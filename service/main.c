@@ -17,6 +17,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "pipeline.h"
+#include "textfile.h"
 #include "util.h"
 
 extern char **environ;
@@ -50,29 +51,6 @@ static void usage(FILE *out)
 		"Every key can be overridden from the environment as TRIAGED_<SECTION>_<KEY>,\n"
 		"e.g. TRIAGED_KAFKA_BOOTSTRAP_SERVERS, TRIAGED_POSTGRES_CONNINFO.\n",
 		TRIAGED_DEFAULT_SCHEMA_DIR);
-}
-
-static char *slurp(const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char tmp[8192];
-	size_t n;
-	if (f == NULL) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf_init(&b, 1u << 20);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-		if (buf_append(&b, tmp, n) < 0) {
-			fclose(f);
-			buf_cleanup(&b);
-			set_err(err, errlen, "%s: larger than 1 MiB", path);
-			return NULL;
-		}
-	}
-	fclose(f);
-	return buf_steal(&b);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -185,7 +163,7 @@ int main(int argc, char **argv)
 
 	config_init(&cfg);
 	if (file) {
-		text = slurp(file, err, sizeof(err));
+		text = textfile_read(file, 1u << 20, err, sizeof(err));
 		if (text == NULL || config_load_text(&cfg, text, file, environ, err, sizeof(err)) < 0) {
 			fprintf(stderr, "triaged: %s\n", err);
 			goto out;

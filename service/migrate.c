@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "textfile.h"
 
 #define MIGRATE_LOCK_KEY 7411720 /* arbitrary, fixed: pg_advisory_lock key */
 #define MAX_MIGRATIONS 256
@@ -69,29 +70,6 @@ static int list_migrations(const char *dir, struct migration *out, int max, char
 		}
 	}
 	return n;
-}
-
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char tmp[8192];
-	size_t n;
-	if (f == NULL) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf_init(&b, 16u << 20);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-		if (buf_append(&b, tmp, n) < 0) {
-			fclose(f);
-			buf_cleanup(&b);
-			set_err(err, errlen, "%s: too large", path);
-			return NULL;
-		}
-	}
-	fclose(f);
-	return buf_steal(&b);
 }
 
 static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen, const char *what)
@@ -200,7 +178,7 @@ int migrate_run(const char *conninfo, const char *schema_dir, int *applied, char
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", schema_dir, m[i].name);
 		free(sql);
-		sql = read_file(path, err, errlen);
+		sql = textfile_read(path, 16u << 20, err, errlen);
 		if (sql == NULL)
 			goto out;
 		snprintf(what, sizeof(what), "%s", m[i].name);

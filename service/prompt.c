@@ -21,6 +21,7 @@
  *   carries outside text.
  */
 #include "prompt.h"
+#include "textfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -280,42 +281,18 @@ struct prompt *prompt_parse(const char *name, const char *text, char *err, size_
 struct prompt *prompt_load(const char *dir, const char *name, char *err, size_t errlen)
 {
 	struct prompt *p = NULL;
-	struct buf b;
-	char *path = NULL, chunk[8192];
-	FILE *f = NULL;
-	size_t n;
+	char *path = NULL, *text = NULL;
 
-	buf_init(&b, PROMPT_FILE_MAX);
 	if (name == NULL || *name == '\0' || strchr(name, '/') != NULL || name[0] == '.') {
 		set_err(err, errlen, "prompt name '%s' is not a plain file stem", name ? name : "");
-		goto out;
+		return NULL;
 	}
 	path = xasprintf("%s/%s.prompt", dir, name);
-	f = fopen(path, "r");
-	if (f == NULL) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_append(&b, chunk, n) < 0) {
-			set_err(err, errlen, "%s: larger than %d bytes", path, PROMPT_FILE_MAX);
-			goto out;
-		}
-	}
-	if (ferror(f)) {
-		set_err(err, errlen, "%s: read error", path);
-		goto out;
-	}
-	if (b.len > 0 && memchr(b.data, '\0', b.len) != NULL) {
-		set_err(err, errlen, "%s: contains a NUL byte", path);
-		goto out;
-	}
-	p = parse(name, b.data ? b.data : "", 1, err, errlen);
-out:
-	if (f != NULL)
-		fclose(f);
+	text = textfile_read(path, PROMPT_FILE_MAX, err, errlen);
+	if (text != NULL)
+		p = parse(name, text, 1, err, errlen);
+	free(text);
 	free(path);
-	buf_cleanup(&b);
 	return p;
 }
 

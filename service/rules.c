@@ -9,6 +9,7 @@
  * the compiled set, so one set can serve many threads and a reload is a swap.
  */
 #include "rules.h"
+#include "textfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -861,36 +862,12 @@ out:
 
 struct rules *rules_load_file(const char *path, char *err, size_t errlen)
 {
-	struct rules *r = NULL;
-	struct buf b;
-	char chunk[8192];
-	FILE *f = NULL;
-	size_t n;
-
-	buf_init(&b, RULES_MAX_FILE);
-	if ((f = fopen(path, "r")) == NULL) {
-		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		goto out;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_append(&b, chunk, n) < 0) {
-			set_err(err, errlen, "%s: larger than %d bytes", path, RULES_MAX_FILE);
-			goto out;
-		}
-	}
-	if (ferror(f)) {
-		set_err(err, errlen, "%s: read error: %s", path, strerror(errno));
-		goto out;
-	}
-	if (b.len > 0 && memchr(b.data, '\0', b.len) != NULL) {
-		set_err(err, errlen, "%s: contains a NUL byte", path);
-		goto out;
-	}
-	r = rules_parse(b.len > 0 ? b.data : "", path, err, errlen);
-out:
-	if (f != NULL)
-		fclose(f);
-	buf_cleanup(&b);
+	struct rules *r;
+	char *text = textfile_read(path, RULES_MAX_FILE, err, errlen);
+	if (text == NULL)
+		return NULL;
+	r = rules_parse(text, path, err, errlen);
+	free(text);
 	return r;
 }
 

@@ -154,7 +154,7 @@ START_TEST(test_load_errors)
 	FILE *f;
 
 	ck_assert_ptr_null(prompt_load(PROMPTS_DIR, "no-such-v1", err, sizeof(err)));
-	ck_assert_ptr_nonnull(strstr(err, "no-such-v1.prompt: No such file or directory"));
+	ck_assert_ptr_nonnull(strstr(err, "no-such-v1.prompt: cannot open: No such file or directory"));
 	ck_assert_ptr_null(prompt_load(PROMPTS_DIR, "../prompts/triage-v1", err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "not a plain file stem"));
 

@@ -9,6 +9,11 @@ PACKAGES=(
 	libevent-dev librdkafka-dev libcurl4-openssl-dev libjson-c-dev libpq-dev check
 	postgresql-15 postgresql-client-15 kcat
 )
+# --test: what only the test suite needs (the dashboard's browser test, promtool for
+# /metrics, clang's libFuzzer for the fuzzing smoke run)
+if [[ "${1:-}" == "--test" ]]; then
+	PACKAGES+=(chromium prometheus clang libclang-rt-14-dev)
+fi
 
 log() { printf 'install-deps: %s\n' "$*"; }
 die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }

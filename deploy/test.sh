@@ -45,7 +45,7 @@ summary() {
 }
 
 # Without packages or a build there is nothing to test: stop at the first failure.
-step install-deps deploy/install-deps.sh || summary
+step install-deps deploy/install-deps.sh --test || summary
 step configure cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo || summary
 step build cmake --build build -j"$JOBS" || summary
 step configure-asan cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \

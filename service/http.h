@@ -37,7 +37,11 @@ struct http;
  */
 struct http *http_new(struct event_base *base, const char *listen, const char *token,
 		      const char *pg_conninfo, struct pipeline *pl, char *err, size_t errlen);
-/* Answer requests still waiting (503), close every connection, free. Accepts NULL. */
+/*
+ * Close every connection and free (after the loop has exited). Requests
+ * still waiting for dashboard data are answered 503 first, though with the
+ * loop stopped the answer may not reach the client. Accepts NULL.
+ */
 void http_free(struct http *h);
 /* The bound port (useful when listen asked for port 0). */
 int http_port(const struct http *h);

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "migrate.h"
 #include "pipeline.h"
@@ -71,6 +72,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 	struct event_base *base = NULL;
 	struct pipeline *pl = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+	struct http *http = NULL;
 	char err[1024];
 	int dbv = 0, latest = 0, rc = 1;
 
@@ -92,6 +94,12 @@ static int run(const struct config *cfg, const char *schema_dir)
 	pl = pipeline_new(base, cfg, err, sizeof(err));
 	if (pl == NULL)
 		fatal("startup failed", "error=\"%s\"", err);
+	if (cfg->http_listen[0] != '\0') {
+		http = http_new(base, cfg->http_listen, cfg->http_token, cfg->pg_conninfo, pl, err,
+				sizeof(err));
+		if (http == NULL)
+			fatal("http endpoint failed", "error=\"%s\"", err);
+	}
 	ev_term = evsignal_new(base, SIGTERM, on_signal, pl);
 	ev_int = evsignal_new(base, SIGINT, on_signal, pl);
 	ev_hup = evsignal_new(base, SIGHUP, on_hup, pl);
@@ -101,6 +109,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 	log_info("triaged started", "version=%s topic=%s group=%s", TRIAGED_VERSION, cfg->topic,
 		 "(kafka.group.id)");
 	event_base_dispatch(base);
+	http_free(http);
 	pipeline_free(pl);
 	event_free(ev_term);
 	event_free(ev_int);

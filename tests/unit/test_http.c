@@ -1,0 +1,488 @@
+/*
+ * Unit tests for http: the metrics exposition rendered from a struct
+ * pipeline_stats and a struct pipeline_health (exact lines, cumulative
+ * histogram buckets, format invariants), and http_new's startup checks
+ * (address syntax, no non-loopback bind without a token), and requests
+ * waiting for the dashboard's database, in process on loopback.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "hist.h"
+#include "http.h"
+#include "pipeline.h"
+#include "util.h"
+
+static struct pipeline_stats *new_stats(void)
+{
+	struct pipeline_stats *st = calloc(1, sizeof(*st));
+	ck_assert_ptr_nonnull(st);
+	hist_init(&st->e2e_ms);
+	hist_init(&st->model_ms);
+	hist_init(&st->added_ms);
+	return st;
+}
+
+static void health_init(struct pipeline_health *hl)
+{
+	memset(hl, 0, sizeof(*hl));
+	hl->consumer_lag = -1;
+}
+
+/* Render and return the text (caller frees). */
+static char *render(const struct pipeline_stats *st, const struct pipeline_health *hl)
+{
+	struct buf b;
+	buf_init(&b, 1u << 20);
+	ck_assert_int_eq(http_render_metrics(&b, st, hl), 0);
+	ck_assert_ptr_nonnull(b.data);
+	return buf_steal(&b);
+}
+
+#define ck_assert_has(text, needle)                                                                \
+	ck_assert_msg(strstr((text), (needle)) != NULL, "missing:\n%s\n--- in:\n%s", (needle),     \
+		      (text))
+
+START_TEST(test_counters_and_gauges)
+{
+	struct pipeline_stats *st = new_stats();
+	struct pipeline_health hl;
+	char *t;
+
+	health_init(&hl);
+	st->consumed = 50;
+	st->dlq = 2;
+	st->stored_pending_review = 45;
+	st->stored_needs_human = 5;
+	st->redelivered_done = 7;
+	st->model_requests[TIER_MINI_MODEL] = 53;
+	st->model_ok[TIER_MINI_MODEL] = 50;
+	st->model_http_errors[TIER_MINI_MODEL] = 2;
+	st->model_transport_errors[TIER_MINI_MODEL] = 1;
+	st->model_invalid[TIER_FLAGSHIP_MODEL] = 4;
+	st->retries[TIER_MINI_MODEL] = 3;
+	st->http_429[TIER_MINI_MODEL] = 2;
+	st->repairs[TIER_MINI_MODEL] = 1;
+	st->db_rejected = 9;
+	st->redactions[3] = 8;
+	st->breaker_opens[TIER_FLAGSHIP_MODEL] = 2;
+	st->breaker_state[TIER_MINI_MODEL] = 1;
+	st->in_flight = 3;
+	st->state_count[JOB_MODEL] = 2;
+	st->state_count[JOB_STORE] = 1;
+	hl.db_up = 1;
+	hl.partitions = 4;
+	hl.paused = 0;
+	hl.mini_in_flight = 2;
+	hl.mini_waiting = 6;
+	hl.db_pending = 11;
+	hl.dlq_pending = 1;
+	t = render(st, &hl);
+
+	ck_assert_has(t, "# HELP triaged_tickets_consumed_total Messages consumed from the intake "
+			 "topic.\n"
+			 "# TYPE triaged_tickets_consumed_total counter\n"
+			 "triaged_tickets_consumed_total 50\n");
+	ck_assert_has(t, "\ntriaged_dlq_total 2\n");
+	ck_assert_has(t, "# TYPE triaged_tickets_stored_total counter\n"
+			 "triaged_tickets_stored_total{status=\"pending_review\"} 45\n"
+			 "triaged_tickets_stored_total{status=\"needs_human\"} 5\n");
+	ck_assert_has(t, "\ntriaged_redelivered_total 7\n");
+	ck_assert_has(t, "# TYPE triaged_model_requests_total counter\n"
+			 "triaged_model_requests_total{tier=\"mini\"} 53\n"
+			 "triaged_model_requests_total{tier=\"flagship\"} 0\n");
+	ck_assert_has(t, "triaged_model_outcomes_total{tier=\"mini\",outcome=\"ok\"} 50\n"
+			 "triaged_model_outcomes_total{tier=\"flagship\",outcome=\"ok\"} 0\n"
+			 "triaged_model_outcomes_total{tier=\"mini\",outcome=\"http_error\"} 2\n");
+	ck_assert_has(
+	    t, "triaged_model_outcomes_total{tier=\"mini\",outcome=\"transport_error\"} 1\n");
+	ck_assert_has(t, "triaged_model_outcomes_total{tier=\"flagship\",outcome=\"invalid\"} 4\n");
+	ck_assert_has(t, "\ntriaged_model_retries_total{tier=\"mini\"} 3\n");
+	ck_assert_has(t, "\ntriaged_model_http_429_total{tier=\"mini\"} 2\n");
+	ck_assert_has(t, "\ntriaged_repairs_total{tier=\"mini\"} 1\n");
+	ck_assert_has(t, "\ntriaged_db_rejected_total 9\n");
+	ck_assert_has(t, "# TYPE triaged_in_flight gauge\ntriaged_in_flight 3\n");
+	ck_assert_has(t, "triaged_redactions_total{kind=\"card\"} 0\n"
+			 "triaged_redactions_total{kind=\"iban\"} 8\n");
+	ck_assert_has(t, "triaged_breaker_opens_total{tier=\"flagship\"} 2\n");
+	ck_assert_has(t, "# TYPE triaged_breaker_state gauge\n"
+			 "triaged_breaker_state{tier=\"mini\"} 1\n"
+			 "triaged_breaker_state{tier=\"flagship\"} 0\n");
+	ck_assert_has(t, "triaged_tickets_by_state{state=\"claim\"} 0\n");
+	ck_assert_has(t, "triaged_tickets_by_state{state=\"model\"} 2\n");
+	ck_assert_has(t, "triaged_tickets_by_state{state=\"store\"} 1\n");
+	ck_assert_has(t,
+		      "# TYPE triaged_partitions_assigned gauge\ntriaged_partitions_assigned 4\n");
+	ck_assert_has(t, "\ntriaged_db_up 1\n");
+	ck_assert_has(t, "\ntriaged_intake_paused 0\n");
+	ck_assert_has(t, "\ntriaged_mini_in_flight 2\n");
+	ck_assert_has(t, "\ntriaged_mini_waiting 6\n");
+	ck_assert_has(t, "\ntriaged_db_pending 11\n");
+	ck_assert_has(t, "\ntriaged_dlq_pending 1\n");
+	ck_assert_has(t, "# TYPE triaged_build_info gauge\n"
+			 "triaged_build_info{version=\"" TRIAGED_VERSION "\"} 1\n");
+	/* an unknown lag is left out, family and all */
+	ck_assert_ptr_null(strstr(t, "triaged_consumer_lag"));
+	free(t);
+
+	hl.consumer_lag = 17;
+	t = render(st, &hl);
+	ck_assert_has(t, "# TYPE triaged_consumer_lag gauge\ntriaged_consumer_lag 17\n");
+	free(t);
+	free(st);
+}
+END_TEST
+
+START_TEST(test_histogram_buckets)
+{
+	struct pipeline_stats *st = new_stats();
+	struct pipeline_health hl;
+	char *t;
+
+	health_init(&hl);
+	/* ms: two under 1 ms, 3 ms, 40 ms, 2 s, and 100 s (beyond the last bound) */
+	hist_add(&st->e2e_ms, 0.5);
+	hist_add(&st->e2e_ms, 0.5);
+	hist_add(&st->e2e_ms, 3);
+	hist_add(&st->e2e_ms, 40);
+	hist_add(&st->e2e_ms, 2000);
+	hist_add(&st->e2e_ms, 100000);
+	t = render(st, &hl);
+	ck_assert_has(t, "# HELP triaged_ticket_seconds Time from receiving a ticket to done.\n"
+			 "# TYPE triaged_ticket_seconds histogram\n"
+			 "triaged_ticket_seconds_bucket{le=\"0.001\"} 2\n"
+			 "triaged_ticket_seconds_bucket{le=\"0.0025\"} 2\n"
+			 "triaged_ticket_seconds_bucket{le=\"0.005\"} 3\n"
+			 "triaged_ticket_seconds_bucket{le=\"0.01\"} 3\n"
+			 "triaged_ticket_seconds_bucket{le=\"0.025\"} 3\n"
+			 "triaged_ticket_seconds_bucket{le=\"0.05\"} 4\n"
+			 "triaged_ticket_seconds_bucket{le=\"0.1\"} 4\n"
+			 "triaged_ticket_seconds_bucket{le=\"0.25\"} 4\n"
+			 "triaged_ticket_seconds_bucket{le=\"0.5\"} 4\n"
+			 "triaged_ticket_seconds_bucket{le=\"1\"} 4\n"
+			 "triaged_ticket_seconds_bucket{le=\"2.5\"} 5\n"
+			 "triaged_ticket_seconds_bucket{le=\"5\"} 5\n"
+			 "triaged_ticket_seconds_bucket{le=\"10\"} 5\n"
+			 "triaged_ticket_seconds_bucket{le=\"30\"} 5\n"
+			 "triaged_ticket_seconds_bucket{le=\"60\"} 5\n"
+			 "triaged_ticket_seconds_bucket{le=\"+Inf\"} 6\n"
+			 "triaged_ticket_seconds_sum 102.044\n"
+			 "triaged_ticket_seconds_count 6\n");
+	/* the empty ones are there, all zero */
+	ck_assert_has(t, "# TYPE triaged_model_wait_seconds histogram\n"
+			 "triaged_model_wait_seconds_bucket{le=\"0.001\"} 0\n");
+	ck_assert_has(t, "triaged_model_wait_seconds_bucket{le=\"+Inf\"} 0\n"
+			 "triaged_model_wait_seconds_sum 0\n"
+			 "triaged_model_wait_seconds_count 0\n");
+	ck_assert_has(t, "# TYPE triaged_added_latency_seconds histogram\n");
+	free(t);
+	free(st);
+}
+END_TEST
+
+/* Whatever the values, buckets are cumulative and end at the count. */
+START_TEST(test_histogram_cumulative)
+{
+	struct pipeline_stats *st = new_stats();
+	struct pipeline_health hl;
+	uint64_t rng = 0x9e3779b97f4a7c15ull, prev = 0, n;
+	char *t, *p, *line;
+	int buckets = 0;
+
+	health_init(&hl);
+	for (int i = 0; i < 5000; i++)
+		hist_add(&st->added_ms, (double)(rng_next(&rng) % 90000000) / 1000.0);
+	t = render(st, &hl);
+	p = t;
+	while ((line = strstr(p, "triaged_added_latency_seconds_bucket{le=\"")) != NULL) {
+		char *sp = strchr(line, ' ');
+		ck_assert_ptr_nonnull(sp);
+		n = strtoull(sp + 1, NULL, 10);
+		ck_assert_uint_ge(n, prev);
+		prev = n;
+		buckets++;
+		p = sp;
+	}
+	ck_assert_int_eq(buckets, 16);
+	ck_assert_uint_eq(prev, 5000);
+	ck_assert_has(t, "triaged_added_latency_seconds_count 5000\n");
+	free(t);
+	free(st);
+}
+END_TEST
+
+/* Every sample belongs to a family announced once by HELP and TYPE just before its samples. */
+START_TEST(test_format_invariants)
+{
+	struct pipeline_stats *st = new_stats();
+	struct pipeline_health hl;
+	char *t, *line, *nl, family[128] = "", seen[8192] = " ";
+	int samples = 0;
+
+	health_init(&hl);
+	hl.consumer_lag = 0;
+	t = render(st, &hl);
+	ck_assert_int_eq(t[strlen(t) - 1], '\n');
+	for (line = t; *line; line = nl + 1) {
+		char name[128], type[32];
+		nl = strchr(line, '\n');
+		ck_assert_ptr_nonnull(nl);
+		*nl = '\0';
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			ck_assert_int_eq(sscanf(line + 7, "%127s", name), 1);
+			ck_assert_msg(strlen(line) > 7 + strlen(name) + 1, "empty help: %s", line);
+			continue;
+		}
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			char key[140];
+			ck_assert_int_eq(sscanf(line + 7, "%127s %31s", name, type), 2);
+			ck_assert_msg(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
+					  strcmp(type, "histogram") == 0,
+				      "type %s", type);
+			ck_assert_msg(strcmp(type, "counter") != 0 ||
+					  strstr(name, "_total") == name + strlen(name) - 6,
+				      "counter without _total: %s", name);
+			snprintf(key, sizeof(key), " %s ", name);
+			ck_assert_msg(strstr(seen, key) == NULL, "family twice: %s", name);
+			ck_assert_uint_lt(strlen(seen) + strlen(key), sizeof(seen));
+			memcpy(seen + strlen(seen), key + 1, strlen(key)); /* with its NUL */
+			snprintf(family, sizeof(family), "%s", name);
+			continue;
+		}
+		ck_assert_msg(line[0] != '#', "stray comment %s", line);
+		ck_assert_msg(strncmp(line, family, strlen(family)) == 0 && family[0],
+			      "sample %s outside its family %s", line, family);
+		ck_assert_msg(strncmp(line, "triaged_", 8) == 0, "%s", line);
+		samples++;
+	}
+	ck_assert_int_gt(samples, 60);
+	free(t);
+	free(st);
+}
+END_TEST
+
+START_TEST(test_cap)
+{
+	struct pipeline_stats *st = new_stats();
+	struct pipeline_health hl;
+	struct buf b;
+	health_init(&hl);
+	buf_init(&b, 200);
+	ck_assert_int_eq(http_render_metrics(&b, st, &hl), -1);
+	ck_assert_uint_le(b.len, 200);
+	buf_cleanup(&b);
+	free(st);
+}
+END_TEST
+
+static int ipv6_loopback_available(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), ok;
+	struct sockaddr_in6 a;
+	if (fd < 0)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	a.sin6_family = AF_INET6;
+	a.sin6_addr = in6addr_loopback;
+	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+START_TEST(test_new_checks)
+{
+	struct event_base *base = event_base_new();
+	struct http *h;
+	char err[256];
+
+	ck_assert_ptr_nonnull(base);
+	/* loopback without a token: fine, port 0 picks one */
+	h = http_new(base, "127.0.0.1:0", NULL, NULL, NULL, err, sizeof(err));
+	ck_assert_msg(h != NULL, "%s", err);
+	ck_assert_int_gt(http_port(h), 0);
+	http_free(h);
+	h = http_new(base, "localhost:0", "", NULL, NULL, err, sizeof(err));
+	ck_assert_msg(h != NULL, "%s", err);
+	http_free(h);
+	/* every interface without a token: refused at startup */
+	err[0] = '\0';
+	h = http_new(base, "0.0.0.0:0", NULL, NULL, NULL, err, sizeof(err));
+	ck_assert_ptr_null(h);
+	ck_assert_msg(strstr(err, "not a loopback address") != NULL, "%s", err);
+	h = http_new(base, "0.0.0.0:0", "", NULL, NULL, err, sizeof(err));
+	ck_assert_ptr_null(h);
+	/* with a token it is allowed */
+	h = http_new(base, "0.0.0.0:0", "s3cret", NULL, NULL, err, sizeof(err));
+	ck_assert_msg(h != NULL, "%s", err);
+	ck_assert_int_gt(http_port(h), 0);
+	http_free(h);
+	/* syntax */
+	ck_assert_ptr_null(http_new(base, "nonsense", NULL, NULL, NULL, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "host:port") != NULL, "%s", err);
+	ck_assert_ptr_null(http_new(base, "127.0.0.1:99999", NULL, NULL, NULL, err, sizeof(err)));
+	ck_assert_ptr_null(http_new(base, "[::1:0", NULL, NULL, NULL, err, sizeof(err)));
+	ck_assert_ptr_null(http_new(base, ":80", NULL, NULL, NULL, err, sizeof(err)));
+	if (ipv6_loopback_available()) {
+		h = http_new(base, "[::1]:0", NULL, NULL, NULL, err, sizeof(err));
+		ck_assert_msg(h != NULL, "%s", err);
+		ck_assert_int_gt(http_port(h), 0);
+		http_free(h);
+	} else {
+		fprintf(stderr, "test_new_checks: no IPv6 loopback here, [::1] case not run\n");
+	}
+	http_free(NULL);
+	ck_assert_int_eq(http_port(NULL), -1);
+	event_base_free(base);
+}
+END_TEST
+
+/* ---- dashboard waiters, in process: a "database" that never answers ---- */
+
+static int listen_never_accept(int *port)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static int client_send(int port, const char *request)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
+	return fd;
+}
+
+static void run_loop(struct event_base *base, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/* What the server has sent so far (the loop is not running: nothing more comes). */
+static void client_read(int fd, char *out, size_t outlen)
+{
+	size_t n = 0;
+	ssize_t k;
+	while (n + 1 < outlen && (k = recv(fd, out + n, outlen - 1 - n, MSG_DONTWAIT)) > 0)
+		n += (size_t)k;
+	out[n] = '\0';
+}
+
+/* Run the loop in small steps until fd has something to read (or max_ms). */
+static void wait_reply(struct event_base *base, int fd, char *out, size_t outlen, int max_ms)
+{
+	out[0] = '\0';
+	for (int t = 0; t < max_ms && out[0] == '\0'; t += 50) {
+		run_loop(base, 50);
+		client_read(fd, out, outlen);
+	}
+}
+
+#define DATA_REQ "GET /dashboard/data.json HTTP/1.1\r\nHost: t\r\n\r\n"
+
+/*
+ * Requests wait for the database; one client leaves early; the connect
+ * times out (5 s): the waiter still there gets a 503 with JSON. http_free
+ * with a request waiting frees it. (ASan checks the leftovers.)
+ */
+START_TEST(test_dashboard_waiters)
+{
+	struct event_base *base = event_base_new();
+	struct http *h;
+	char err[256], conninfo[128], got[4096];
+	int dbport, lfd, a, b, c;
+
+	lfd = listen_never_accept(&dbport);
+	snprintf(conninfo, sizeof(conninfo),
+		 "host=127.0.0.1 port=%d dbname=x user=x sslmode=disable", dbport);
+	h = http_new(base, "127.0.0.1:0", NULL, conninfo, NULL, err, sizeof(err));
+	ck_assert_msg(h != NULL, "%s", err);
+
+	a = client_send(http_port(h), DATA_REQ);
+	run_loop(base, 200);
+	close(a); /* gone while its request waits */
+	b = client_send(http_port(h), DATA_REQ);
+	run_loop(base, 200);
+	client_read(b, got, sizeof(got));
+	ck_assert_str_eq(got, ""); /* still waiting */
+	run_loop(base, 4000);
+	client_read(b, got, sizeof(got));
+	ck_assert_str_eq(got, "");
+	wait_reply(base, b, got, sizeof(got), 2000);
+	ck_assert_msg(strncmp(got, "HTTP/1.1 503 ", 13) == 0, "%s", got);
+	ck_assert_msg(strstr(got, "{\"error\":\"database unavailable\",\"detail\":\"connect "
+				  "timeout\"}") != NULL,
+		      "%s", got);
+	/* within the backoff: answered at once */
+	ck_assert_int_eq(write(b, DATA_REQ, strlen(DATA_REQ)), (ssize_t)strlen(DATA_REQ));
+	wait_reply(base, b, got, sizeof(got), 300);
+	ck_assert_msg(strstr(got, "HTTP/1.1 503 ") && strstr(got, "reconnecting"), "%s", got);
+	/* after it, a new attempt: waiting again, then freed with the endpoint */
+	run_loop(base, 600);
+	c = client_send(http_port(h), DATA_REQ);
+	run_loop(base, 200);
+	client_read(c, got, sizeof(got));
+	ck_assert_str_eq(got, "");
+	http_free(h);
+	close(b);
+	close(c);
+	close(lfd);
+	event_base_free(base);
+}
+END_TEST
+
+static Suite *http_suite(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc = tcase_create("metrics");
+	tcase_add_test(tc, test_counters_and_gauges);
+	tcase_add_test(tc, test_histogram_buckets);
+	tcase_add_test(tc, test_histogram_cumulative);
+	tcase_add_test(tc, test_format_invariants);
+	tcase_add_test(tc, test_cap);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("new");
+	tcase_add_test(tc, test_new_checks);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("dashboard");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_dashboard_waiters);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(http_suite());
+	int failed;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -118,6 +118,22 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	rd_kafka_poll(o->rk, 0);
 }
 
+/* kafka.* keys that only mean something to a consumer (librdkafka warns about them). */
+static int consumer_only(const char *key)
+{
+	static const char *const prefixes[] = {
+		"group.", "auto.", "enable.auto.", "session.timeout.ms", "heartbeat.interval.ms",
+		"max.poll.interval.ms", "fetch.", "queued.", "partition.assignment.strategy",
+		"isolation.level", "check.crcs", "coordinator.", "enable.partition.eof",
+		"allow.auto.create.topics", "consume.callback.max.messages", "offset.store.",
+		"rebalance.",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
+		if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	return 0;
+}
+
 struct kout *kout_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen)
 {
 	struct kout *o = xcalloc(1, sizeof(*o));
@@ -131,10 +147,7 @@ struct kout *kout_new(struct event_base *base, const struct config *cfg, char *e
 	o->pipefd[0] = o->pipefd[1] = -1;
 	conf = rd_kafka_conf_new();
 	for (size_t i = 0; i < cfg->nkafka; i++) {
-		/* consumer-only keys are harmless here but warn; skip the group ones */
-		if (strncmp(cfg->kafka[i].key, "group.", 6) == 0 ||
-		    strcmp(cfg->kafka[i].key, "auto.offset.reset") == 0 ||
-		    strncmp(cfg->kafka[i].key, "enable.auto.", 12) == 0)
+		if (consumer_only(cfg->kafka[i].key))
 			continue;
 		if (rd_kafka_conf_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, e, sizeof(e)) !=
 		    RD_KAFKA_CONF_OK) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -86,6 +87,15 @@ static int run(const struct config *cfg, const char *schema_dir)
 			 err);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* thousands of model connections need more descriptors than the usual 1024 */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				log_warn("could not raise the open-files limit", "%s", "");
+		}
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed", "%s", "");
 	base = event_base_new();

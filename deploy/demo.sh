@@ -88,6 +88,8 @@ PORT=$(head -1 "$DEMO/model.port")
 export TRIAGED_KAFKA_BOOTSTRAP_SERVERS="$BOOT"
 export TRIAGED_KAFKA_GROUP_ID=triaged-demo
 export TRIAGED_KAFKA_SESSION_TIMEOUT_MS=6000
+# the dev broker holds an empty fetch for the whole fetch.wait.max.ms (librdkafka 2.0.2 mock)
+export TRIAGED_KAFKA_FETCH_WAIT_MAX_MS=10
 export TRIAGED_POSTGRES_CONNINFO="host=$DEMO/pg user=postgres dbname=triaged"
 export TRIAGED_MINI_BASE_URL="http://127.0.0.1:$PORT/v1"
 export TRIAGED_FLAGSHIP_BASE_URL="http://127.0.0.1:$PORT/v1"

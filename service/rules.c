@@ -23,8 +23,8 @@
 #define REASON_MAX  200 /* bytes of a reason = value */
 #define WHY_SHOW    48	/* bytes of a keyword or regex quoted in a generated reason */
 #define REGEX_FLAGS (REG_EXTENDED | REG_ICASE | REG_NOSUB)
-#define REGEX_MAX_COST	2000 /* estimated regcomp() nodes of one regex (about 100 bytes each) */
-#define REGEX_MAX_DEPTH 64   /* nested groups in one regex */
+#define REGEX_MAX_COST	2000 /* regcomp() nodes (~100 bytes each) a regex may add by repeats */
+#define REGEX_MAX_DEPTH 16   /* nested groups in one regex */
 
 /*
  * Condition kinds, in evaluation order: the cheap field checks first, the
@@ -435,65 +435,85 @@ out:
 }
 
 /*
- * An estimate of the parse-tree nodes regcomp() builds for an ERE, saturated
- * at REGEX_MAX_COST + 1. glibc copies the operand of every repetition ("x+"
- * is "xx*", "x{2,5}" is five copies of x), so stacked or nested repetitions
- * grow exponentially: "a" and 80 '+' asks for 2^80 nodes and ends the
- * process on OOM inside regcomp(). Syntax errors are left to regcomp().
+ * Refuse, before regcomp() tries, the regexes glibc cannot compile in
+ * bounded time and memory; returns NULL or why. regcomp() copies the operand
+ * of every repetition ("x+" is "xx*", "x{2,5}" five copies of x), so stacked
+ * or nested repetitions take exponential memory ("a" and 80 '+' asks for
+ * 2^80 nodes); and repeating something that can match the empty string
+ * ("(a*)*", "x**") takes exponential time next to an anchor ("\b" and 22
+ * "(a*)*": 8 s). POSIX leaves the second undefined anyway. This is an
+ * estimate for those shapes, not an ERE parser: syntax errors are left to
+ * regcomp().
  */
-static size_t regex_cost(const char *re)
+static const char *regex_check(const char *re)
 {
-	struct {
-		size_t cur, last; /* cost of the group so far; of its last atom or group */
-	} st[REGEX_MAX_DEPTH + 1];
-	const size_t over = REGEX_MAX_COST + 1;
+	struct level {
+		size_t cost;   /* estimated nodes of the group so far */
+		size_t last;   /* nodes of its last item: what a repetition copies */
+		int has_last;  /* there is a last item in the current branch */
+		int last_null; /* the last item can match the empty string */
+		int pre_null;  /* the current branch can match empty before its last item */
+		int alt_null;  /* an earlier branch of the group can match empty */
+	} st[REGEX_MAX_DEPTH + 1], *t = st;
+	const size_t limit = strlen(re) + REGEX_MAX_COST, over = limit + 1;
 	const char *p = re;
-	size_t d = 0, item, copies;
 
-	st[0].cur = st[0].last = 0;
+	memset(t, 0, sizeof(*t));
+	t->pre_null = 1;
 	while (*p != '\0') {
-		copies = 0;
-		item = 1;
+		size_t item = 1, grown, copies;
+		unsigned long min = 0, max = 0; /* a repetition x{min,max} */
+		int is_rep = 0, open = 0, item_null = 0;
+
 		switch (*p) {
 		case '(':
-			if (++d > REGEX_MAX_DEPTH)
-				return over;
-			st[d].cur = st[d].last = 0;
+			if (t == st + REGEX_MAX_DEPTH)
+				return "groups nest too deeply";
+			t++;
+			memset(t, 0, sizeof(*t));
+			t->pre_null = 1;
 			p++;
 			continue;
 		case ')':
-			if (d > 0)
-				item = st[d--].cur + 1;
+			if (t > st) {
+				item_null = t->alt_null || (t->pre_null && (!t->has_last || t->last_null));
+				item = t->cost + 1;
+				t--;
+			}
 			p++;
 			break;
 		case '|':
-			st[d].cur++;
-			st[d].last = 0;
+			t->alt_null |= t->pre_null && (!t->has_last || t->last_null);
+			t->pre_null = 1;
+			t->has_last = 0;
+			t->cost++;
 			p++;
 			continue;
 		case '*':
-		case '?':
-			copies = 1;
-			p++;
-			break;
 		case '+':
-			copies = 2;
+		case '?':
+			is_rep = 1;
+			min = *p == '+';
+			max = 1;
+			open = *p != '?';
 			p++;
 			break;
 		case '{': {
-			/* {m}, {m,}, {m,n}: n copies, or m + 1 when open; else a literal '{' */
+			/* {m}, {m,} or {m,n}; anything else is a literal '{' */
 			char *e;
-			unsigned long m = strtoul(p + 1, &e, 10), n = m;
-			if (e == p + 1 || !isdigit((unsigned char)p[1]))
+			if (!isdigit((unsigned char)p[1]))
 				goto literal;
+			min = max = strtoul(p + 1, &e, 10);
 			if (*e == ',') {
-				n = isdigit((unsigned char)e[1]) ? strtoul(e + 1, &e, 10) : m + 1;
-				if (*e == ',')
-					goto literal;
+				e++;
+				if (isdigit((unsigned char)*e))
+					max = strtoul(e, &e, 10);
+				else
+					open = 1;
 			}
 			if (*e != '}')
 				goto literal;
-			copies = n > over ? over : (n > 0 ? n : 1);
+			is_rep = 1;
 			p = e + 1;
 			break;
 		}
@@ -506,11 +526,10 @@ static size_t regex_cost(const char *re)
 				p++;
 			while (*p != '\0' && *p != ']') {
 				if (*p == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
-					char close = p[1];
-					for (p += 2; *p != '\0' && !(p[0] == close && p[1] == ']'); p++)
-						;
-					if (*p != '\0')
-						p += 2;
+					const char *end = p + 2;
+					while (*end != '\0' && !(end[0] == p[1] && end[1] == ']'))
+						end++;
+					p = *end != '\0' ? end + 2 : end;
 				} else {
 					p++;
 				}
@@ -518,7 +537,14 @@ static size_t regex_cost(const char *re)
 			if (*p == ']')
 				p++;
 			break;
+		case '^':
+		case '$':
+			item_null = 1; /* anchors match the empty string */
+			p++;
+			break;
 		case '\\':
+			if (p[1] != '\0' && strchr("bB<>`'", p[1]) != NULL)
+				item_null = 1;
 			p += p[1] != '\0' ? 2 : 1;
 			break;
 		default:
@@ -526,24 +552,33 @@ static size_t regex_cost(const char *re)
 			p++;
 			break;
 		}
-		if (copies > 0) {
-			/* The last atom becomes copies of itself under one repetition node. */
-			size_t last = st[d].last, grown;
-			grown = last != 0 && copies > over / last ? over : last * copies + 1;
-			st[d].cur = st[d].cur - last + grown;
-			st[d].last = grown;
-		} else {
-			st[d].cur += item;
-			st[d].last = item;
+		if (!is_rep) {
+			if (t->has_last)
+				t->pre_null = t->pre_null && t->last_null;
+			t->has_last = 1;
+			t->last = item;
+			t->last_null = item_null;
+			t->cost += item;
+		} else if (t->has_last) {
+			/* The last item becomes its copies under one repetition node. */
+			if ((open || max > 1) && t->last_null)
+				return "repeats something that can match the empty string";
+			copies = open ? min + 1 : max;
+			copies = copies > over ? over : (copies == 0 ? 1 : copies);
+			grown = copies > over / t->last ? over : t->last * copies + 1;
+			t->cost = t->cost - t->last + grown;
+			t->last = grown;
+			t->last_null = t->last_null || min == 0;
 		}
-		if (st[d].cur > REGEX_MAX_COST)
-			return over;
+		if (t->cost > limit)
+			return "too complex: its repetitions expand to too many nodes";
 	}
-	return st[0].cur;
+	return NULL;
 }
 
 static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 {
+	const char *why;
 	char rerr[256];
 	int rc;
 
@@ -555,9 +590,8 @@ static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 		set_err(msg, msglen, "empty regex");
 		return -1;
 	}
-	if (regex_cost(v) > REGEX_MAX_COST) {
-		set_err(msg, msglen, "too complex regex '%.80s': repetitions expand past %d nodes",
-			v, REGEX_MAX_COST);
+	if ((why = regex_check(v)) != NULL) {
+		set_err(msg, msglen, "bad regex '%.80s': %s", v, why);
 		return -1;
 	}
 	if ((rc = regcomp(&ru->re[ru->nre], v, REGEX_FLAGS)) != 0) {

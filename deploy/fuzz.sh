@@ -48,6 +48,11 @@ command -v clang >/dev/null 2>&1 || die "clang not found after install"
 # ---- build ----
 log "configuring $BUILD"
 mkdir -p "$BUILD"
+# A tree configured with another compiler cannot switch to clang: start it over.
+if [[ -f "$BUILD/CMakeCache.txt" ]] &&
+	! grep -q '^CMAKE_C_COMPILER:[A-Z]*=.*clang' "$BUILD/CMakeCache.txt"; then
+	rm -rf "$BUILD/CMakeCache.txt" "$BUILD/CMakeFiles"
+fi
 CC=clang cmake -S "$ROOT" -B "$BUILD" -DTRIAGED_FUZZ=ON >"$BUILD/configure.log" 2>&1 ||
 	{ tail -n 40 "$BUILD/configure.log" >&2; die "cmake configure failed"; }
 log "building harnesses"

@@ -193,8 +193,9 @@ static void on_assign(struct kin *k, rd_kafka_topic_partition_list_t *parts, int
 		k->parts = p;
 		k->nparts++;
 	}
-	if (k->paused || k->stopped)
-		set_pause(k, parts, 1);
+	/* librdkafka keeps a partition's pause flag across revoke and reassign: set it
+	 * explicitly either way, or a partition revoked while paused stays paused */
+	set_pause(k, parts, k->paused || k->stopped);
 	log_info("partitions assigned", "count=%d total=%zu", parts->cnt, k->nparts);
 }
 
@@ -323,6 +324,12 @@ static int conf_set(rd_kafka_conf_t *c, const char *key, const char *val, char *
 	return 0;
 }
 
+void kin_conf_logging(rd_kafka_conf_t *c)
+{
+	rd_kafka_conf_set_log_cb(c, log_cb);
+	rd_kafka_conf_set_error_cb(c, error_cb);
+}
+
 rd_kafka_conf_t *kin_make_conf(const struct config *cfg, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -346,8 +353,7 @@ rd_kafka_conf_t *kin_make_conf(const struct config *cfg, char *err, size_t errle
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		if (conf_set(c, fixed[i][0], fixed[i][1], err, errlen) < 0)
 			goto fail;
-	rd_kafka_conf_set_log_cb(c, log_cb);
-	rd_kafka_conf_set_error_cb(c, error_cb);
+	kin_conf_logging(c);
 	return c;
 fail:
 	rd_kafka_conf_destroy(c);

@@ -59,6 +59,8 @@ int64_t kin_lag(const struct kin *k);
 /* Store and synchronously commit the offsets now (shutdown). */
 void kin_commit_sync(struct kin *k);
 
+/* Route a handle's librdkafka log and error lines to the log module. */
+void kin_conf_logging(rd_kafka_conf_t *c);
 /* Build an rd_kafka_conf_t from cfg->kafka plus our fixed settings. */
 rd_kafka_conf_t *kin_make_conf(const struct config *cfg, char *err, size_t errlen);
 

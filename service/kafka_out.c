@@ -159,6 +159,7 @@ struct kout *kout_new(struct event_base *base, const struct config *cfg, char *e
 	for (size_t i = 0; i < ARRAY_SIZE(prod); i++)
 		rd_kafka_conf_set(conf, prod[i][0], prod[i][1], e, sizeof(e));
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	kin_conf_logging(conf);
 	o->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
 	if (o->rk == NULL) {
 		rd_kafka_conf_destroy(conf);

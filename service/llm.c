@@ -114,6 +114,7 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	res.transport_error = (int)code;
 	res.error = "";
 	if (r->too_large) {
+		res.too_large = 1;
 		res.transport_error = CURLE_WRITE_ERROR;
 		res.error = "response body exceeds max_response_bytes";
 	} else if (code != CURLE_OK) {
@@ -372,6 +373,30 @@ void llm_req_cancel(struct llm_req *r)
 {
 	if (r)
 		r->cancelled = 1;
+}
+
+size_t llm_return_waiting(struct llm_client *c)
+{
+	struct llm_req *r;
+	size_t n = 0;
+	while ((r = c->wait_head) != NULL) {
+		c->wait_head = r->next;
+		if (c->wait_head == NULL)
+			c->wait_tail = NULL;
+		c->waiting--;
+		r->next = NULL;
+		if (!r->cancelled && r->cb) {
+			struct llm_result res;
+			memset(&res, 0, sizeof(res));
+			res.not_sent = 1;
+			res.error = "not sent";
+			res.body = "";
+			r->cb(r->arg, &res);
+		}
+		req_free(r);
+		n++;
+	}
+	return n;
 }
 
 size_t llm_in_flight(const struct llm_client *c)

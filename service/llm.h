@@ -28,6 +28,8 @@ struct llm_result {
 	size_t body_len;
 	int has_retry_after;
 	uint32_t retry_after_ms;
+	int too_large;        /* the body passed max_response_bytes (the endpoint works) */
+	int not_sent;         /* handed back unsent by llm_return_waiting(): no attempt was made */
 	double latency_ms;    /* this exchange, from send to completion */
 	double queued_ms;     /* time spent waiting for a concurrency slot */
 };
@@ -48,6 +50,13 @@ void llm_client_free(struct llm_client *c);
 struct llm_req *llm_submit(struct llm_client *c, char *body, llm_done_fn *cb, void *arg);
 /* Abandon a request: its callback will not be called. */
 void llm_req_cancel(struct llm_req *r);
+
+/*
+ * Hand every request still waiting for a slot back to its owner unsent
+ * (callback with not_sent = 1), e.g. when the endpoint's circuit breaker
+ * opens. Returns how many.
+ */
+size_t llm_return_waiting(struct llm_client *c);
 
 size_t llm_in_flight(const struct llm_client *c);
 size_t llm_waiting(const struct llm_client *c);

@@ -116,8 +116,14 @@ static int run(const struct config *cfg, const char *schema_dir)
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
-	log_info("triaged started", "version=%s topic=%s group=%s", TRIAGED_VERSION, cfg->topic,
-		 "(kafka.group.id)");
+	{
+		const char *group = "";
+		for (size_t i = 0; i < cfg->nkafka; i++)
+			if (strcmp(cfg->kafka[i].key, "group.id") == 0)
+				group = cfg->kafka[i].value;
+		log_info("triaged started", "version=%s topic=%s group=%s", TRIAGED_VERSION,
+			 cfg->topic, group);
+	}
 	event_base_dispatch(base);
 	http_free(http);
 	pipeline_free(pl);

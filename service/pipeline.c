@@ -676,10 +676,18 @@ static void breaker_record(struct pipeline *pl, enum model_tier t, const struct 
 {
 	struct breaker *b = &pl->tiers[t].breaker;
 	enum breaker_state before = b->state, after;
-	int failed = res->transport_error != 0 || res->http_status >= 500 || res->http_status == 408;
+	int failed = (res->transport_error != 0 && !res->too_large) || res->http_status >= 500 ||
+		     res->http_status == 408;
 	if (res->http_status == 429)
 		return; /* neither: Retry-After paces those */
 	after = failed ? breaker_failure(b, now_ms()) : breaker_success(b, now_ms());
+	if (after == BRK_OPEN && before != BRK_OPEN) {
+		/* what waits for a connection must not go out now: back to waiting, unspent */
+		size_t n = llm_return_waiting(pl->tiers[t].client);
+		if (n)
+			log_info("circuit breaker held back queued calls", "tier=%s calls=%zu",
+				 tier_names[t], n);
+	}
 	if (after == before && !(before == BRK_HALF_OPEN))
 		return;
 	if (after == BRK_OPEN)
@@ -766,6 +774,13 @@ static void on_model_done(void *arg, const struct llm_result *res)
 	char err[256];
 
 	j->req = NULL;
+	if (res->not_sent) {
+		/* never left the queue (the breaker opened): not an attempt; ask again soon */
+		c->attempts--;
+		pl->st.model_requests[c->tier]--;
+		backoff_for(j, 50 + (uint32_t)(rng_next(&pl->rng) % 250));
+		return;
+	}
 	c->http_status = res->http_status;
 	c->latency_ms = res->latency_ms;
 	c->finished_ms = now_ms();
@@ -775,7 +790,9 @@ static void on_model_done(void *arg, const struct llm_result *res)
 		c->retries_429++;
 	}
 	if (!ok_http) {
-		int retry = backoff_classify(res->transport_error, res->http_status) == RETRY_YES;
+		/* an answer over the cap is not a flaky endpoint: retrying pays for it again */
+		int retry = !res->too_large &&
+			    backoff_classify(res->transport_error, res->http_status) == RETRY_YES;
 		char why[320];
 		if (res->transport_error) {
 			pl->st.model_transport_errors[c->tier]++;
@@ -792,6 +809,12 @@ static void on_model_done(void *arg, const struct llm_result *res)
 			return;
 		}
 		record_call(j, c);
+		if (res->too_large) {
+			needs_human(j, c->tier == TIER_MINI_MODEL ? "mini answer too large"
+								  : "flagship answer too large",
+				    c->error);
+			return;
+		}
 		snprintf(why, sizeof(why), "%s after %d attempts", c->error, c->attempts);
 		model_failed(j, why);
 		return;

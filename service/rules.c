@@ -23,8 +23,13 @@
 #define REASON_MAX  200 /* bytes of a reason = value */
 #define WHY_SHOW    48	/* bytes of a keyword or regex quoted in a generated reason */
 #define REGEX_FLAGS (REG_EXTENDED | REG_ICASE | REG_NOSUB)
-#define REGEX_MAX_COST	2000 /* regcomp() nodes (~100 bytes each) a regex may add by repeats */
-#define REGEX_MAX_DEPTH 16   /* nested groups in one regex */
+/*
+ * regcomp() nodes (about 100 bytes each) one regex may add by repeating: a
+ * maximal file (2048 regexes) then compiles to no more than its 1 MiB of
+ * plain text would, about 100 MB.
+ */
+#define REGEX_MAX_COST	500
+#define REGEX_MAX_DEPTH 16 /* nested groups in one regex */
 
 /*
  * Condition kinds, in evaluation order: the cheap field checks first, the
@@ -476,7 +481,8 @@ static const char *regex_check(const char *re)
 			continue;
 		case ')':
 			if (t > st) {
-				item_null = t->alt_null || (t->pre_null && (!t->has_last || t->last_null));
+				item_null =
+				    t->alt_null || (t->pre_null && (!t->has_last || t->last_null));
 				item = t->cost + 1;
 				t--;
 			}
@@ -518,7 +524,7 @@ static const char *regex_check(const char *re)
 			break;
 		}
 		case '[':
-			/* A bracket expression is one atom: skip to its ']' ("[]a]", "[[:alpha:]]"). */
+			/* A bracket expression is one atom: skip to its ']' ("[]a]", "[[:a:]]"). */
 			p++;
 			if (*p == '^')
 				p++;

@@ -13,11 +13,11 @@
 #include "triage.h"
 
 static const char ticket_json[] =
-	"{\"ticket_id\":\"T-fuzz-1\",\"source\":\"fuzz\",\"channel\":\"email\","
-	"\"subject\":\"Refund now or I call my lawyer\","
-	"\"body\":\"I was charged twice, my account was hacked. Caf\\u00e9 \\ud83d\\ude00\","
-	"\"customer\":{\"id\":\"C-1\",\"tier\":\"enterprise\"},\"language\":\"en\","
-	"\"tags\":[\"vip\"]}";
+    "{\"ticket_id\":\"T-fuzz-1\",\"source\":\"fuzz\",\"channel\":\"email\","
+    "\"subject\":\"Refund now or I call my lawyer\","
+    "\"body\":\"I was charged twice, my account was hacked. Caf\\u00e9 \\ud83d\\ude00\","
+    "\"customer\":{\"id\":\"C-1\",\"tier\":\"enterprise\"},\"language\":\"en\","
+    "\"tags\":[\"vip\"]}";
 
 /* Built once, kept for the life of the process (reachable: not a leak). */
 static struct ticket *fixed_ticket;
@@ -31,8 +31,8 @@ static void fixed_init(void)
 	if (fixed_ticket != NULL)
 		return;
 	ticket_limits_default(&lim);
-	FUZZ_CHECK(ticket_parse(ticket_json, sizeof(ticket_json) - 1, NULL, 0, &lim,
-				&fixed_ticket, err, sizeof(err)) == TICKET_OK);
+	FUZZ_CHECK(ticket_parse(ticket_json, sizeof(ticket_json) - 1, NULL, 0, &lim, &fixed_ticket,
+				err, sizeof(err)) == TICKET_OK);
 	triage_init(&fixed_mini);
 	fixed_mini.category = xstrdup("billing");
 	fixed_mini.sentiment = SENT_VERY_NEGATIVE;

@@ -14,9 +14,9 @@
 #include "triage.h"
 
 static const char *const categories[] = {
-	"billing",	  "technical",	     "account",	   "shipping",
-	"product_question", "feature_request", "bug_report", "complaint",
-	"cancellation",	  "security",	     "legal",	   "other",
+    "billing",		"technical",	   "account",	 "shipping",
+    "product_question", "feature_request", "bug_report", "complaint",
+    "cancellation",	"security",	   "legal",	 "other",
 };
 static const struct taxonomy tax = {categories, sizeof(categories) / sizeof(categories[0])};
 
@@ -68,8 +68,8 @@ int fuzz_triage_one(const uint8_t *data, size_t size)
 	struct llm_usage usage;
 	char err[512] = "", *content = NULL, *text;
 
-	if (triage_parse_completion((const char *)data, size, &content, &usage, err,
-				    sizeof(err)) == 0) {
+	if (triage_parse_completion((const char *)data, size, &content, &usage, err, sizeof(err)) ==
+	    0) {
 		FUZZ_CHECK(content != NULL);
 		validate_checked(content);
 		free(content);

@@ -3,7 +3,10 @@
  */
 #include "stack.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,4 +380,180 @@ void stack_stop(struct stack *s)
 	for (int i = 0; i < s->nenv; i++)
 		free(s->env[i]);
 	s->nenv = 0;
+}
+
+/* ---- fault injection ------------------------------------------------------- */
+
+int stack_broker_cluster(struct stack *s, int brokers)
+{
+	char bin[PATH_MAX], topic[64], nb[16], pname[80], *line;
+
+	if (h_bin(bin, sizeof(bin), "triaged-devbroker") < 0)
+		return -1;
+	h_stop(&s->broker);
+	unlink(s->boot_file);
+	snprintf(s->control, sizeof(s->control), "%s/%s.control", h_tmpdir(), s->name);
+	unlink(s->control);
+	snprintf(topic, sizeof(topic), "tickets.incoming:%d", s->partitions);
+	snprintf(nb, sizeof(nb), "%d", brokers);
+	snprintf(pname, sizeof(pname), "%s-cluster", s->name);
+	{
+		char *argv[] = {bin, "--brokers", nb, "--topic", topic, "--topic", "tickets.dlq:1",
+				"--topic", "tickets.triaged:1", "--bootstrap-file", s->boot_file,
+				"--control", s->control, NULL};
+		if (spawn(&s->broker, pname, argv, NULL) < 0 || h_wait_file(s->boot_file, 10000) < 0)
+			return -1;
+	}
+	line = h_read_first_line(s->boot_file);
+	if (line == NULL)
+		return -1;
+	snprintf(s->bootstrap, sizeof(s->bootstrap), "%s", line);
+	free(line);
+	s->brokers = brokers;
+	stack_env(s, "TRIAGED_KAFKA_BOOTSTRAP_SERVERS", s->bootstrap);
+	return 0;
+}
+
+/* Lines of the broker log that are replies to control commands. */
+static int control_replies(const struct stack *s, int *errors)
+{
+	FILE *f = fopen(s->broker.log_path, "r");
+	char line[4096];
+	int n = 0;
+	*errors = 0;
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "ok cmd=", 7) == 0)
+			n++;
+		else if (strncmp(line, "error cmd=", 10) == 0) {
+			n++;
+			(*errors)++;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+int stack_broker_control(struct stack *s, const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int fd, before, errs_before, errs, n;
+	long long end;
+	ssize_t w;
+
+	if (s->control[0] == '\0')
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd) - 1)
+		return -1;
+	cmd[n++] = '\n';
+	before = control_replies(s, &errs_before);
+	fd = open(s->control, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "broker control %s: %s\n", s->control, strerror(errno));
+		return -1;
+	}
+	w = write(fd, cmd, (size_t)n);
+	close(fd);
+	if (w != n)
+		return -1;
+	end = h_now_ms() + 5000;
+	while (h_now_ms() < end) {
+		if (control_replies(s, &errs) > before) {
+			if (errs > errs_before) {
+				fprintf(stderr, "broker control refused: %.*s", n, cmd);
+				return -1;
+			}
+			return 0;
+		}
+		usleep(20 * 1000);
+	}
+	fprintf(stderr, "broker control: no reply to %.*s", n, cmd);
+	return -1;
+}
+
+int stack_partition_leaders(struct stack *s, int *leaders, int n)
+{
+	char err[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	const struct rd_kafka_metadata *md = NULL;
+	int rc = -1;
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", s->bootstrap, err, sizeof(err)) !=
+	    RD_KAFKA_CONF_OK) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (rk == NULL) {
+		fprintf(stderr, "metadata client: %s\n", err);
+		return -1;
+	}
+	rkt = rd_kafka_topic_new(rk, "tickets.incoming", NULL);
+	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    md->topic_cnt == 1) {
+		const rd_kafka_metadata_topic_t *t = &md->topics[0];
+		for (int i = 0; i < n; i++)
+			leaders[i] = -1;
+		for (int i = 0; i < t->partition_cnt; i++)
+			if (t->partitions[i].id >= 0 && t->partitions[i].id < n)
+				leaders[t->partitions[i].id] = t->partitions[i].leader;
+		rc = 0;
+		for (int i = 0; i < n; i++)
+			if (leaders[i] < 0)
+				rc = -1;
+	}
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+int stack_model_extra(struct stack *s, struct h_proc *p, const char *label,
+		      const char *const *model_args, char *url, size_t urllen, int *port)
+{
+	char bin[PATH_MAX], port_file[PATH_MAX], pname[96], *line;
+	const char *margv[32];
+	int n = 0;
+
+	if (h_bin(bin, sizeof(bin), "triaged-fakemodel") < 0)
+		return -1;
+	snprintf(port_file, sizeof(port_file), "%s/%s-%s.model-port", h_tmpdir(), s->name, label);
+	unlink(port_file);
+	margv[n++] = bin;
+	margv[n++] = "--port-file";
+	margv[n++] = port_file;
+	for (int i = 0; model_args && model_args[i] && n < 30; i++)
+		margv[n++] = model_args[i];
+	margv[n] = NULL;
+	memset(p, 0, sizeof(*p));
+	snprintf(pname, sizeof(pname), "%s-%s", s->name, label);
+	if (spawn(p, pname, (char *const *)margv, NULL) < 0 || h_wait_file(port_file, 10000) < 0)
+		return -1;
+	line = h_read_first_line(port_file);
+	if (line == NULL)
+		return -1;
+	*port = atoi(line);
+	free(line);
+	snprintf(url, urllen, "http://127.0.0.1:%d/v1", *port);
+	return 0;
+}
+
+struct json_object *stack_model_stats(struct stack *s, int port)
+{
+	int saved = s->model_port;
+	json_object *o;
+	/* model_get() talks to s->model_port */
+	if (port > 0)
+		s->model_port = port;
+	o = model_get(s, "/_stats", NULL);
+	s->model_port = saved;
+	return o;
 }

@@ -28,6 +28,9 @@ struct stack {
 	/* extra daemon environment ("NAME=value"), added with stack_env() */
 	char *env[STACK_MAX_ENV];
 	int nenv;
+	/* set by stack_broker_cluster(): the broker's control FIFO ("" = none) and size */
+	char control[PATH_MAX];
+	int brokers;
 };
 
 /* Create database <name>, migrate it, start the broker (topic with partitions) and the fake model. */
@@ -58,5 +61,29 @@ long long stack_end_offsets(struct stack *s);
 int stack_model_control(struct stack *s, const char *json);
 /* Stop everything (also run at exit). */
 void stack_stop(struct stack *s);
+
+/* ---- fault injection (tests/integ/test_faults.c) ------------------------- */
+
+struct json_object;
+
+/*
+ * Replace the broker stack_start() made by a cluster of `brokers` brokers
+ * (topics with replication factor min(3, brokers)) with a control FIFO, and
+ * point later daemons at it. Call before any daemon or producer used the
+ * first one: the old broker's messages are gone.
+ */
+int stack_broker_cluster(struct stack *s, int brokers);
+/* Send one control line (printf-like) to the broker and wait up to 5 s for its
+ * reply: 0 on "ok", -1 on "error", no reply or no control FIFO. */
+int stack_broker_control(struct stack *s, const char *fmt, ...) H_PRINTF_LIKE(2, 3);
+/* Leader broker id of partitions 0..n-1 of the intake topic into leaders[]; 0 ok. */
+int stack_partition_leaders(struct stack *s, int *leaders, int n);
+/* Start one more fake model (args as for stack_start); its base URL
+ * ("http://127.0.0.1:PORT/v1") into url. The process is killed at exit. */
+int stack_model_extra(struct stack *s, struct h_proc *p, const char *label,
+		      const char *const *model_args, char *url, size_t urllen, int *port);
+/* GET /_stats of the fake model on port (0: the stack's) as a new json-c
+ * object (caller json_object_put()s it), or NULL. */
+struct json_object *stack_model_stats(struct stack *s, int port);
 
 #endif

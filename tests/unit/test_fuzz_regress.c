@@ -31,12 +31,10 @@ struct harness {
 };
 
 static const struct harness harnesses[] = {
-	{"ticket", fuzz_ticket_one},
-	{"triage", fuzz_triage_one},
-	{"config", fuzz_config_one},
-	{"prompt", fuzz_prompt_one},
+    {"ticket", fuzz_ticket_one}, {"triage", fuzz_triage_one},
+    {"config", fuzz_config_one}, {"prompt", fuzz_prompt_one},
 #ifdef TRIAGED_FUZZ_HAVE_RULES
-	{"rules", fuzz_rules_one},
+    {"rules", fuzz_rules_one},
 #else
 	{"rules", NULL},
 #endif

@@ -12,7 +12,7 @@ PACKAGES=(
 # --test: what only the test suite needs (the dashboard's browser test, promtool for
 # /metrics, clang's libFuzzer for the fuzzing smoke run)
 if [[ "${1:-}" == "--test" ]]; then
-	PACKAGES+=(chromium prometheus clang libclang-rt-14-dev)
+	PACKAGES+=(chromium prometheus clang libclang-rt-14-dev valgrind)
 fi
 
 log() { printf 'install-deps: %s\n' "$*"; }

@@ -54,6 +54,29 @@ step build-asan cmake --build build-asan -j"$JOBS" || summary
 
 # Run both test sets even if the first fails, so one run shows everything.
 step unit-asan ctest --test-dir build-asan -L unit --output-on-failure --no-tests=error || true
+
+# The unit suites under valgrind memcheck: no invalid access, no definite or indirect leak.
+# shellcheck disable=SC2317  # called through step
+unit_valgrind() {
+	local src name rc=0
+	for src in tests/unit/test_*.c; do
+		name=$(basename "$src" .c)
+		if ! CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+			--error-exitcode=1 "build/$name" >"build/$name.valgrind.log" 2>&1; then
+			echo "valgrind: $name FAILED (build/$name.valgrind.log):" >&2
+			tail -30 "build/$name.valgrind.log" >&2
+			rc=1
+		else
+			echo "valgrind: $name clean"
+		fi
+	done
+	return "$rc"
+}
+step unit-valgrind unit_valgrind || true
+
 step all ctest --test-dir build --output-on-failure -j1 --no-tests=error || true
+
+# Bounded fuzzing of the parsers (libFuzzer, ASan+UBSan): a smoke run; deploy/fuzz.sh 600 for more.
+step fuzz deploy/fuzz.sh "${TRIAGED_FUZZ_SECONDS:-20}" || true
 
 summary

@@ -188,6 +188,14 @@ START_TEST(test_pii_never_reaches_the_model)
 		}
 	}
 	ck_assert_int_eq(stack_model_requests(&s, NULL), NPII);
+	/* nor in the daemon's log */
+	{
+		char *dlog = slurp(d.log_path);
+		ck_assert_ptr_nonnull(dlog);
+		for (int i = 0; i < nplanted; i++)
+			ck_assert_msg(strstr(dlog, planted[i]) == NULL, "in the log: %s", planted[i]);
+		free(dlog);
+	}
 	/* the map is in PostgreSQL: one entry per planted value */
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM ticket_pii"), NPII);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT redacted_email FROM metrics_safety WHERE "

@@ -76,6 +76,12 @@ step unit-valgrind unit_valgrind || true
 
 step all ctest --test-dir build --output-on-failure -j1 --no-tests=error || true
 
+# The integration suites against the sanitized daemon, broker and fake model (about 8 more
+# minutes; off in CI to stay within its time): TRIAGED_TEST_ASAN_INTEG=1 deploy/test.sh
+if [[ "${TRIAGED_TEST_ASAN_INTEG:-0}" == 1 ]]; then
+	step integ-asan ctest --test-dir build-asan -L integ --output-on-failure -j1 --no-tests=error || true
+fi
+
 # Bounded fuzzing of the parsers (libFuzzer, ASan+UBSan): a smoke run; deploy/fuzz.sh 600 for more.
 step fuzz deploy/fuzz.sh "${TRIAGED_FUZZ_SECONDS:-20}" || true
 

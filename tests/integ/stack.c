@@ -557,3 +557,48 @@ struct json_object *stack_model_stats(struct stack *s, int port)
 	s->model_port = saved;
 	return o;
 }
+
+struct h_pg stack_pg;
+
+void stack_pg_up(void)
+{
+	if (h_pg_start(&stack_pg) < 0) {
+		fprintf(stderr, "cannot start PostgreSQL: the integration suite needs it\n");
+		exit(1);
+	}
+}
+
+void stack_pg_down(void)
+{
+	h_pg_destroy(&stack_pg);
+}
+
+int stack_wait_committed(struct stack *s, long long want, int timeout_ms)
+{
+	long long end = h_now_ms() + timeout_ms;
+	while (h_now_ms() < end) {
+		if (stack_committed(s) == want)
+			return 0;
+		usleep(250 * 1000);
+	}
+	return -1;
+}
+
+int stack_run_suite(const char *suite, const struct stack_case *cases, size_t n, int timeout_s)
+{
+	Suite *su = suite_create(suite);
+	SRunner *sr;
+	int failed;
+	for (size_t i = 0; i < n; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_unchecked_fixture(tc, stack_pg_up, stack_pg_down);
+		tcase_set_timeout(tc, timeout_s);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(su, tc);
+	}
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -7,6 +7,7 @@
 #ifndef TRIAGED_TEST_STACK_H
 #define TRIAGED_TEST_STACK_H
 
+#include <check.h>
 #include <libpq-fe.h>
 
 #include "harness.h"
@@ -59,6 +60,33 @@ long long stack_committed(struct stack *s);
 long long stack_end_offsets(struct stack *s);
 /* POST a JSON body to the fake model's /_control. */
 int stack_model_control(struct stack *s, const char *json);
+/*
+ * The throwaway PostgreSQL cluster shared by a test case: stack_pg_up and
+ * stack_pg_down are its unchecked fixture (a cluster that cannot start
+ * fails the suite: it is never skipped).
+ */
+extern struct h_pg stack_pg;
+void stack_pg_up(void);
+void stack_pg_down(void);
+/* Wait until the group's committed offsets on the intake topic sum to want: 0, or -1 on timeout. */
+int stack_wait_committed(struct stack *s, long long want, int timeout_ms);
+/* Assert cond (evaluated once); on failure show the tail of process d's log first. */
+#define ck_assert_d(cond, d)                                                                       \
+	do {                                                                                       \
+		int ok_ = (cond);                                                                  \
+		if (!ok_)                                                                          \
+			h_dump_log((d), 60);                                                       \
+		ck_assert_msg(ok_, "Assertion '%s' failed", #cond);                                \
+	} while (0)
+
+/* One Check test case per scenario, so CK_RUN_CASE=<name> runs one alone. */
+struct stack_case {
+	const char *name;
+	const TTest *test;
+};
+/* Run the cases (each with the PostgreSQL fixture and timeout_s); returns main's exit code. */
+int stack_run_suite(const char *suite, const struct stack_case *cases, size_t n, int timeout_s);
+
 /* Stop everything (also run at exit). */
 void stack_stop(struct stack *s);
 

@@ -16,29 +16,7 @@
 #include "harness.h"
 #include "stack.h"
 
-static struct h_pg pg;
-
-static void pg_up(void)
-{
-	if (h_pg_start(&pg) < 0) {
-		fprintf(stderr, "cannot start PostgreSQL: the integration suite needs it\n");
-		exit(1);
-	}
-}
-
-static void pg_down(void)
-{
-	h_pg_destroy(&pg);
-}
-
 #define RESULTS "SELECT count(*) FROM triage_results"
-
-#define ck_assert_d(cond, d)                                                                       \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			h_dump_log((d), 60);                                                       \
-		ck_assert(cond);                                                                   \
-	} while (0)
 
 static void write_file(const char *path, const char *text)
 {
@@ -46,17 +24,6 @@ static void write_file(const char *path, const char *text)
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
 	fclose(f);
-}
-
-static int wait_committed(struct stack *s, long long want, int timeout_ms)
-{
-	long long end = h_now_ms() + timeout_ms;
-	while (h_now_ms() < end) {
-		if (stack_committed(s) == want)
-			return 0;
-		usleep(250 * 1000);
-	}
-	return -1;
 }
 
 static char *str(struct stack *s, const char *sql)
@@ -126,7 +93,7 @@ START_TEST(test_escalation_exact)
 	char rules[PATH_MAX], input[PATH_MAX];
 	FILE *f;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "escalate", 2, NULL), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "escalate", 2, NULL), 0);
 	snprintf(rules, sizeof(rules), "%s/escalate.rules", h_tmpdir());
 	write_file(rules, rules_text);
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", rules);
@@ -139,7 +106,7 @@ START_TEST(test_escalation_exact)
 	fclose(f);
 	ck_assert_int_eq(stack_produce_file(&s, input, 0), 0);
 	ck_assert_d(stack_wait_count(&s, 7, 60000, RESULTS) == 7, &d);
-	ck_assert_d(wait_committed(&s, 7, 20000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, 7, 20000) == 0, &d);
 
 	/* the escalated set, exactly */
 	assert_sql_str(&s, "SELECT string_agg(t.ticket_id, ',' ORDER BY t.ticket_id) FROM "
@@ -226,7 +193,7 @@ START_TEST(test_budget_exhausted)
 	long long rows, denied, flagship_ok;
 	double spent, limit = 0.05;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "budget", 2, NULL), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "budget", 2, NULL), 0);
 	snprintf(rules, sizeof(rules), "%s/budget.rules", h_tmpdir());
 	write_file(rules, "[rule all]\nalways = true\naction = escalate\n");
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", rules);
@@ -240,7 +207,7 @@ START_TEST(test_budget_exhausted)
 	ck_assert_int_eq(stack_produce_samples(&s, 60, "b-"), 0);
 	rows = stack_wait_count(&s, 60, 120000, RESULTS);
 	ck_assert_d(rows == 60, &d);
-	ck_assert_d(wait_committed(&s, 60, 20000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, 60, 20000) == 0, &d);
 	denied = h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = 'needs_human' "
 				"AND status_reason LIKE 'budget_exhausted:%%'");
 	flagship_ok = h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE decided_by = "
@@ -283,7 +250,7 @@ START_TEST(test_kill_no_double_billing)
 	char rules[PATH_MAX], bin[PATH_MAX], port_file[PATH_MAX], url[128], *line;
 	long long mini_before, mini_after, repeated;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "kill", 2, NULL), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "kill", 2, NULL), 0);
 	/* a flagship that takes 60 s to answer: tickets stay in flight */
 	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-fakemodel"), 0);
 	snprintf(port_file, sizeof(port_file), "%s/slow.port", h_tmpdir());
@@ -317,7 +284,7 @@ START_TEST(test_kill_no_double_billing)
 	stack_env(&s, "TRIAGED_FLAGSHIP_BASE_URL", s.model_url);
 	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
 	ck_assert_d(stack_wait_count(&s, 40, 90000, RESULTS) == 40, &d2);
-	ck_assert_d(wait_committed(&s, 40, 20000) == 0, &d2);
+	ck_assert_d(stack_wait_committed(&s, 40, 20000) == 0, &d2);
 	mini_after = h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE tier = 'mini'");
 	/* the fake model serves both tiers now: requests = 40 mini (before) + 40 flagship (after) */
 	repeated = stack_model_requests(&s, NULL) - mini_before - 40;
@@ -334,33 +301,12 @@ START_TEST(test_kill_no_double_billing)
 }
 END_TEST
 
-static Suite *cascade_suite(void)
+int main(void)
 {
-	Suite *su = suite_create("cascade");
-	const struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct stack_case cases[] = {
 		{"escalation", test_escalation_exact},
 		{"budget", test_budget_exhausted},
 		{"kill", test_kill_no_double_billing},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_unchecked_fixture(tc, pg_up, pg_down);
-		tcase_set_timeout(tc, 600);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(su, tc);
-	}
-	return su;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(cascade_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return stack_run_suite("cascade", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -24,41 +24,7 @@
 #include "harness.h"
 #include "stack.h"
 
-static struct h_pg pg;
-
-static void pg_up(void)
-{
-	if (h_pg_start(&pg) < 0) {
-		fprintf(stderr, "cannot start PostgreSQL: the integration suite needs it\n");
-		exit(1);
-	}
-}
-
-static void pg_down(void)
-{
-	h_pg_destroy(&pg);
-}
-
-/* Fail with the daemon's log tail. */
-#define ck_assert_d(cond, d)                                                                       \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			h_dump_log((d), 60);                                                       \
-		ck_assert_msg((cond), "%s", #cond);                                                \
-	} while (0)
-
 /* ---- helpers ------------------------------------------------------------- */
-
-static int wait_committed(struct stack *s, long long want, int timeout_ms)
-{
-	long long end = h_now_ms() + timeout_ms;
-	while (h_now_ms() < end) {
-		if (stack_committed(s) == want)
-			return 0;
-		usleep(250 * 1000);
-	}
-	return -1;
-}
 
 /* 1 while the process runs (not reaped). */
 static int alive(struct h_proc *d)
@@ -362,7 +328,7 @@ START_TEST(test_sigkill)
 	snprintf(reqlog_path, sizeof(reqlog_path), "%s/sigkill.requests", h_tmpdir());
 	unlink(reqlog_path);
 	/* 8 partitions: the mock keeps about 5 MiB each */
-	ck_assert_int_eq(stack_start(&s, &pg, "sigkill", 8, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "sigkill", 8, margs), 0);
 	/* about 200 tickets/s (4 calls of ~20 ms at a time): every kill lands mid-run */
 	stack_env(&s, "TRIAGED_MINI_MAX_CONCURRENCY", "4");
 	stack_env(&s, "TRIAGED_INTAKE_MAX_IN_FLIGHT", "200");
@@ -391,7 +357,7 @@ START_TEST(test_sigkill)
 	}
 	ck_assert_int_eq(stack_daemon(&s, &d[SK_KILLS], "daemon-last"), 0);
 	ck_assert_d(wait_rows(&s, "sk-", SK_TICKETS, 240000) == SK_TICKETS, &d[SK_KILLS]);
-	ck_assert_d(wait_committed(&s, SK_TICKETS, 30000) == 0, &d[SK_KILLS]);
+	ck_assert_d(stack_wait_committed(&s, SK_TICKETS, 30000) == 0, &d[SK_KILLS]);
 	committed = stack_committed(&s);
 	end = stack_end_offsets(&s);
 	ck_assert_int_eq(stack_stop_daemon(&d[SK_KILLS], 30000), 0);
@@ -450,7 +416,7 @@ START_TEST(test_pg_down_20s)
 	struct figs f;
 	struct per_ticket pt;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "pgdown", 4, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "pgdown", 4, margs), 0);
 	stack_env(&s, "TRIAGED_POSTGRES_RECONNECT_MAX_MS", "1000");
 	stack_env(&s, "TRIAGED_INTAKE_MAX_IN_FLIGHT", "200");
 	stack_env(&s, "TRIAGED_INTAKE_LOW_WATER", "100");
@@ -463,7 +429,7 @@ START_TEST(test_pg_down_20s)
 	PQfinish(s.db);
 	s.db = NULL;
 	t0 = h_now_ms();
-	ck_assert_int_eq(h_pg_stop(&pg), 0);
+	ck_assert_int_eq(h_pg_stop(&stack_pg), 0);
 	/* the daemon notices, pauses its intake and stays up */
 	ck_assert_d(stack_wait_log(&d, "intake paused\" reason=database", 15000) == 0, &d);
 	paused_at = h_now_ms() - t0;
@@ -472,13 +438,13 @@ START_TEST(test_pg_down_20s)
 		usleep(250 * 1000);
 	}
 	ck_assert_d(alive(&d), &d);
-	ck_assert_int_eq(h_pg_start_again(&pg), 0);
+	ck_assert_int_eq(h_pg_start_again(&stack_pg), 0);
 	down_ms = h_now_ms() - t0;
 	s.db = PQconnectdb(s.conninfo);
 	ck_assert_int_eq(PQstatus(s.db), CONNECTION_OK);
 	after_restart = rows_of(&s, "pg-");
 	ck_assert_d(wait_rows(&s, "pg-", PGD_TICKETS, 180000) == PGD_TICKETS, &d);
-	ck_assert_d(wait_committed(&s, PGD_TICKETS, 30000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, PGD_TICKETS, 30000) == 0, &d);
 	committed = stack_committed(&s);
 	ck_assert_d(log_count(&d, "intake resumed", NULL) > 0, &d);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
@@ -578,7 +544,7 @@ START_TEST(test_kafka_faults)
 	    "request_errors Heartbeat COORDINATOR_NOT_AVAILABLE 1",
 	};
 
-	ck_assert_int_eq(stack_start(&s, &pg, "kfaults", KF_PARTS, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "kfaults", KF_PARTS, margs), 0);
 	ck_assert_int_eq(stack_broker_cluster(&s, KF_BROKERS), 0);
 	/* about 100 tickets/s: the run outlasts the faults; intake often paused by backpressure */
 	stack_env(&s, "TRIAGED_MINI_MAX_CONCURRENCY", "2");
@@ -647,7 +613,7 @@ START_TEST(test_kafka_faults)
 	ck_assert_d(rows_of(&s, "kf-") < KF_TICKETS, &d);
 
 	ck_assert_d(wait_rows(&s, "kf-", KF_TICKETS, 240000) == KF_TICKETS, &d);
-	ck_assert_d(wait_committed(&s, KF_TICKETS, 60000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, KF_TICKETS, 60000) == 0, &d);
 	committed = stack_committed(&s);
 	end = stack_end_offsets(&s);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
@@ -698,7 +664,7 @@ START_TEST(test_two_daemons)
 
 	snprintf(reqlog_path, sizeof(reqlog_path), "%s/two.requests", h_tmpdir());
 	unlink(reqlog_path);
-	ck_assert_int_eq(stack_start(&s, &pg, "two", 8, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "two", 8, margs), 0);
 	/* about 250 tickets/s per daemon: the kill lands mid-run */
 	stack_env(&s, "TRIAGED_MINI_MAX_CONCURRENCY", "8");
 	stack_env(&s, "TRIAGED_INTAKE_MAX_IN_FLIGHT", "200");
@@ -730,7 +696,7 @@ START_TEST(test_two_daemons)
 	takeover_ms = h_now_ms() - t_kill;
 	ck_assert_d(assigned_total(&d1) == 8, &d1);
 	ck_assert_d(wait_rows(&s, "td-", TD_TICKETS, 240000) == TD_TICKETS, &d1);
-	ck_assert_d(wait_committed(&s, TD_TICKETS, 30000) == 0, &d1);
+	ck_assert_d(stack_wait_committed(&s, TD_TICKETS, 30000) == 0, &d1);
 	committed = stack_committed(&s);
 	end = stack_end_offsets(&s);
 	ck_assert_int_eq(stack_stop_daemon(&d1, 30000), 0);
@@ -814,7 +780,7 @@ START_TEST(test_model_storm)
 
 	snprintf(reqlog_path, sizeof(reqlog_path), "%s/storm.requests", h_tmpdir());
 	unlink(reqlog_path);
-	ck_assert_int_eq(stack_start(&s, &pg, "storm", 4, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "storm", 4, margs), 0);
 	{
 		char v[16];
 		snprintf(v, sizeof(v), "%d", MS_MAX_ATTEMPTS);
@@ -1088,7 +1054,7 @@ START_TEST(test_breaker)
 	struct figs f;
 	struct per_ticket pt;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "breaker", 4, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "breaker", 4, margs), 0);
 	snprintf(v, sizeof(v), "%d", BR_COOLDOWN_MS);
 	stack_env(&s, "TRIAGED_MINI_BREAKER_COOLDOWN_MS", v);
 	snprintf(v, sizeof(v), "%d", BR_FAILURES);
@@ -1133,7 +1099,7 @@ START_TEST(test_breaker)
 	ck_assert_d(stack_wait_log(&d, "circuit breaker closed", BR_COOLDOWN_MS + 10000) == 0, &d);
 	ck_assert_d(wait_rows(&s, "br-", BR_TICKETS, 120000) == BR_TICKETS, &d);
 	recovered_ms = h_now_ms() - t0;
-	ck_assert_d(wait_committed(&s, BR_TICKETS, 30000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, BR_TICKETS, 30000) == 0, &d);
 	committed = stack_committed(&s);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	db_figures(&s, "br-", BR_TICKETS, &f);
@@ -1172,7 +1138,7 @@ static Suite *faults_suite(void)
 	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_unchecked_fixture(tc, pg_up, pg_down);
+		tcase_add_unchecked_fixture(tc, stack_pg_up, stack_pg_down);
 		tcase_set_timeout(tc, 600);
 		tcase_add_test(tc, cases[i].test);
 		suite_add_tcase(su, tc);

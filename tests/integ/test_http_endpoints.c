@@ -23,32 +23,8 @@
 #include "harness.h"
 #include "stack.h"
 
-static struct h_pg pg;
-
-static void pg_up(void)
-{
-	if (h_pg_start(&pg) < 0) {
-		fprintf(stderr, "cannot start PostgreSQL: the integration suite needs it\n");
-		exit(1);
-	}
-}
-
-static void pg_down(void)
-{
-	h_pg_destroy(&pg);
-}
-
 #define RESULTS "SELECT count(*) FROM triage_results"
 #define TOKEN "tok-3f9a7c21e5"
-
-/* Fail with the daemon's log tail; cond is evaluated once. */
-#define ck_assert_d(cond, d)                                                                       \
-	do {                                                                                       \
-		int ok_ = (cond);                                                                  \
-		if (!ok_)                                                                          \
-			h_dump_log((d), 40);                                                       \
-		ck_assert_msg(ok_, "Assertion '%s' failed", #cond);                                \
-	} while (0)
 
 /* ---- a small blocking HTTP client (test side) ---- */
 
@@ -261,7 +237,7 @@ START_TEST(test_endpoints)
 	int port, pt;
 	FILE *f;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "http", 2, NULL), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "http", 2, NULL), 0);
 	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	stack_env(&s, "TRIAGED_HTTP_TOKEN", TOKEN);
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
@@ -512,7 +488,7 @@ START_TEST(test_db_outage)
 	json_object *o;
 	int port;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "httpdb", 1, NULL), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "httpdb", 1, NULL), 0);
 	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	stack_env(&s, "TRIAGED_POSTGRES_RECONNECT_MAX_MS", "500");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
@@ -527,7 +503,7 @@ START_TEST(test_db_outage)
 
 	PQfinish(s.db);
 	s.db = NULL;
-	ck_assert_int_eq(h_pg_stop(&pg), 0);
+	ck_assert_int_eq(h_pg_stop(&stack_pg), 0);
 	ck_assert_d(wait_status(port, "/dashboard/data.json", NULL, 503,
 				"\"error\":\"database unavailable\"", 15000, &r) == 0,
 		    &d);
@@ -550,7 +526,7 @@ START_TEST(test_db_outage)
 	ck_assert_ptr_nonnull(strstr(r.body, "\ntriaged_db_up 0\n"));
 	resp_free(&r);
 
-	ck_assert_int_eq(h_pg_start_again(&pg), 0);
+	ck_assert_int_eq(h_pg_start_again(&stack_pg), 0);
 	s.db = PQconnectdb(s.conninfo);
 	ck_assert_int_eq(PQstatus(s.db), CONNECTION_OK);
 	ck_assert_d(
@@ -598,7 +574,7 @@ static Suite *http_suite(void)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_unchecked_fixture(tc, pg_up, pg_down);
+		tcase_add_unchecked_fixture(tc, stack_pg_up, stack_pg_down);
 		tcase_set_timeout(tc, 800);
 		tcase_add_test(tc, cases[i].test);
 		suite_add_tcase(su, tc);

@@ -15,21 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-
-static struct h_pg pg;
-
-static void pg_up(void)
-{
-	if (h_pg_start(&pg) < 0) {
-		fprintf(stderr, "cannot start PostgreSQL: the integration suite needs it\n");
-		exit(1);
-	}
-}
-
-static void pg_down(void)
-{
-	h_pg_destroy(&pg);
-}
+#include "stack.h"
 
 /* Fixed base time of the hand-made tickets (received_at = T - minutes). */
 #define T "2024-05-01 12:00:00+00"
@@ -45,7 +31,7 @@ static void pg_down(void)
 
 static void conninfo_for(char *out, size_t len, const char *dbname, const char *user)
 {
-	snprintf(out, len, "host=%s port=%d user=%s dbname=%s", pg.dir, pg.port, user, dbname);
+	snprintf(out, len, "host=%s port=%d user=%s dbname=%s", stack_pg.dir, stack_pg.port, user, dbname);
 }
 
 static PGconn *connect_as(const char *dbname, const char *user)
@@ -124,7 +110,7 @@ static void quiet(void *arg, const char *message)
 /* Create (or re-create) database dbname, migrate it, connect as the superuser. */
 static PGconn *db_new(const char *dbname)
 {
-	PGconn *admin = h_pg_connect(&pg);
+	PGconn *admin = h_pg_connect(&stack_pg);
 	int applied;
 
 	if (admin == NULL)
@@ -929,7 +915,7 @@ static Suite *review_suite(void)
 	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_unchecked_fixture(tc, pg_up, pg_down);
+		tcase_add_unchecked_fixture(tc, stack_pg_up, stack_pg_down);
 		tcase_set_timeout(tc, 120);
 		tcase_add_test(tc, cases[i].test);
 		suite_add_tcase(su, tc);

@@ -17,30 +17,8 @@
 #include "harness.h"
 #include "stack.h"
 
-static struct h_pg pg;
-
-static void pg_up(void)
-{
-	if (h_pg_start(&pg) < 0) {
-		fprintf(stderr, "cannot start PostgreSQL: the integration suite needs it\n");
-		exit(1);
-	}
-}
-
-static void pg_down(void)
-{
-	h_pg_destroy(&pg);
-}
-
 #define RESULTS "SELECT count(*) FROM triage_results"
 #define NPII 120
-
-#define ck_assert_d(cond, d)                                                                       \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			h_dump_log((d), 60);                                                       \
-		ck_assert(cond);                                                                   \
-	} while (0)
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 
@@ -132,7 +110,7 @@ START_TEST(test_pii_never_reaches_the_model)
 	margs[0] = "--request-log";
 	margs[1] = reqlog;
 	margs[2] = NULL;
-	ck_assert_int_eq(stack_start(&s, &pg, "pii", 2, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "pii", 2, margs), 0);
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 
 	snprintf(corpus_path, sizeof(corpus_path), "%s/tests/fixtures/pii_corpus.txt",
@@ -252,7 +230,7 @@ START_TEST(test_injection_attempts)
 	snprintf(reqlog, sizeof(reqlog), "%s/inj-requests.jsonl", h_tmpdir());
 	{
 		const char *margs[] = {"--request-log", reqlog, NULL};
-		ck_assert_int_eq(stack_start(&s, &pg, "inject", 2, margs), 0);
+		ck_assert_int_eq(stack_start(&s, &stack_pg, "inject", 2, margs), 0);
 	}
 	snprintf(rules, sizeof(rules), "%s/deploy/rules.conf", h_source_dir());
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", rules);
@@ -315,7 +293,7 @@ START_TEST(test_hostile_drafts)
 	FILE *out;
 	char *v;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "hostile", 1, NULL), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "hostile", 1, NULL), 0);
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	snprintf(input, sizeof(input), "%s/hostile.jsonl", h_tmpdir());
 	out = fopen(input, "w");
@@ -365,7 +343,7 @@ START_TEST(test_secrets)
 	FILE *f;
 	int st = -1;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "secrets", 1, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "secrets", 1, margs), 0);
 	snprintf(keyfile, sizeof(keyfile), "%s/mini.key", h_tmpdir());
 	f = fopen(keyfile, "w");
 	fprintf(f, "%s\n", key);
@@ -419,34 +397,13 @@ START_TEST(test_secrets)
 }
 END_TEST
 
-static Suite *safety_suite(void)
+int main(void)
 {
-	Suite *su = suite_create("safety");
-	const struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct stack_case cases[] = {
 		{"pii", test_pii_never_reaches_the_model},
 		{"injection", test_injection_attempts},
 		{"hostile", test_hostile_drafts},
 		{"secrets", test_secrets},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_unchecked_fixture(tc, pg_up, pg_down);
-		tcase_set_timeout(tc, 300);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(su, tc);
-	}
-	return su;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(safety_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return stack_run_suite("safety", cases, sizeof(cases) / sizeof(cases[0]), 300);
 }

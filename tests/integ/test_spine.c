@@ -13,41 +13,7 @@
 #include "harness.h"
 #include "stack.h"
 
-static struct h_pg pg;
-
-static void pg_up(void)
-{
-	if (h_pg_start(&pg) < 0) {
-		fprintf(stderr, "cannot start PostgreSQL: the integration suite needs it\n");
-		exit(1);
-	}
-}
-
-static void pg_down(void)
-{
-	h_pg_destroy(&pg);
-}
-
 #define RESULTS "SELECT count(*) FROM triage_results"
-
-/* Fail with the daemon's log tail. */
-#define ck_assert_d(cond, d)                                                                       \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			h_dump_log((d), 40);                                                       \
-		ck_assert(cond);                                                                   \
-	} while (0)
-
-static int wait_committed(struct stack *s, long long want, int timeout_ms)
-{
-	long long end = h_now_ms() + timeout_ms;
-	while (h_now_ms() < end) {
-		if (stack_committed(s) == want)
-			return 0;
-		usleep(250 * 1000);
-	}
-	return -1;
-}
 
 /* 1,000 tickets in give 1,000 triage rows, every offset committed; a restart adds nothing. */
 START_TEST(test_e2e_and_restart)
@@ -56,14 +22,14 @@ START_TEST(test_e2e_and_restart)
 	struct h_proc d, d2;
 	long long rows, calls, end;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "e2e", 4, NULL), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "e2e", 4, NULL), 0);
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	ck_assert_int_eq(stack_produce_samples(&s, 1000, "e2e-"), 0);
 	rows = stack_wait_count(&s, 1000, 120000, RESULTS);
 	ck_assert_d(rows == 1000, &d);
 	end = stack_end_offsets(&s);
 	ck_assert_int_eq(end, 1000);
-	ck_assert_d(wait_committed(&s, 1000, 20000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, 1000, 20000) == 0, &d);
 
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 1000);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_id) FROM tickets"), 1000);
@@ -92,7 +58,7 @@ START_TEST(test_e2e_and_restart)
 	/* and it is alive: new tickets still flow */
 	ck_assert_int_eq(stack_produce_samples(&s, 10, "e2e-late-"), 0);
 	ck_assert_d(stack_wait_count(&s, 1010, 30000, RESULTS) == 1010, &d2);
-	ck_assert_d(wait_committed(&s, 1010, 20000) == 0, &d2);
+	ck_assert_d(stack_wait_committed(&s, 1010, 20000) == 0, &d2);
 	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
 	stack_stop(&s);
 }
@@ -146,7 +112,7 @@ START_TEST(test_dead_letters)
 	FILE *f;
 
 	memset(&ds, 0, sizeof(ds));
-	ck_assert_int_eq(stack_start(&s, &pg, "dlq", 1, NULL), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "dlq", 1, NULL), 0);
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	snprintf(bad, sizeof(bad), "%s/tests/fixtures/bad_messages.jsonl", h_source_dir());
 	ck_assert_int_eq(stack_produce_file(&s, bad, 0), 0);
@@ -177,7 +143,7 @@ START_TEST(test_dead_letters)
 	}
 
 	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
-	ck_assert_d(wait_committed(&s, 18, 20000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, 18, 20000) == 0, &d);
 	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.dlq", 1, 10000, on_dlq, &ds), 0);
 	ck_assert_int_eq(ds.n, 13);
 	ck_assert_int_eq(count_code(&ds, "db_rejected"), 1);
@@ -232,7 +198,7 @@ START_TEST(test_redelivery_and_update)
 		"\"body\":\"I was charged twice for my order, please refund me.\"}",
 		NULL};
 
-	ck_assert_int_eq(stack_start(&s, &pg, "redeliver", 2, NULL), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "redeliver", 2, NULL), 0);
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	snprintf(p1, sizeof(p1), "%s/v1.jsonl", h_tmpdir());
 	snprintf(p2, sizeof(p2), "%s/again.jsonl", h_tmpdir());
@@ -242,7 +208,7 @@ START_TEST(test_redelivery_and_update)
 	ck_assert_d(stack_wait_count(&s, 1, 60000, RESULTS) == 1, &d);
 	ck_assert_int_eq(stack_produce_file(&s, p2, 0), 0);
 	ck_assert_d(stack_wait_count(&s, 3, 60000, RESULTS) == 3, &d);
-	ck_assert_d(wait_committed(&s, 4, 20000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, 4, 20000) == 0, &d);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 2);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT revision FROM tickets WHERE source = 'zendesk'"), 2);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results tr JOIN tickets t "
@@ -274,7 +240,7 @@ START_TEST(test_model_faults)
 		NULL};
 	long long rows, calls, total_requests;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "faults", 4, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "faults", 4, margs), 0);
 	stack_env(&s, "TRIAGED_MINI_BACKOFF_BASE_MS", "20");
 	stack_env(&s, "TRIAGED_MINI_BACKOFF_MAX_MS", "200");
 	stack_env(&s, "TRIAGED_MINI_TIMEOUT_MS", "1500");
@@ -294,7 +260,7 @@ START_TEST(test_model_faults)
 	ck_assert_int_eq(stack_produce_samples(&s, 400, "f-"), 0);
 	rows = stack_wait_count(&s, 405, 180000, RESULTS);
 	ck_assert_d(rows == 405, &d);
-	ck_assert_d(wait_committed(&s, 405, 20000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, 405, 20000) == 0, &d);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 405);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status IN "
 					"('pending_review', 'needs_human')"),
@@ -359,7 +325,7 @@ START_TEST(test_pg_outage)
 	static const char *const margs[] = {"--latency-ms", "20", NULL};
 	long long before, during, rows;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "outage", 4, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "outage", 4, margs), 0);
 	stack_env(&s, "TRIAGED_POSTGRES_RECONNECT_MAX_MS", "500");
 	stack_env(&s, "TRIAGED_INTAKE_MAX_IN_FLIGHT", "200");
 	stack_env(&s, "TRIAGED_INTAKE_LOW_WATER", "100");
@@ -370,18 +336,18 @@ START_TEST(test_pg_outage)
 	ck_assert_d(before >= 300, &d);
 	PQfinish(s.db);
 	s.db = NULL;
-	ck_assert_int_eq(h_pg_stop(&pg), 0);
+	ck_assert_int_eq(h_pg_stop(&stack_pg), 0);
 	sleep(5);
 	/* the daemon is still alive, and paused its intake */
 	ck_assert_int_eq(kill(d.pid, 0), 0);
 	ck_assert_d(stack_wait_log(&d, "intake paused\" reason=database", 5000) == 0, &d);
-	ck_assert_int_eq(h_pg_start_again(&pg), 0);
+	ck_assert_int_eq(h_pg_start_again(&stack_pg), 0);
 	s.db = PQconnectdb(s.conninfo);
 	ck_assert_int_eq(PQstatus(s.db), CONNECTION_OK);
 	during = h_sql_ll(s.db, RESULTS);
 	rows = stack_wait_count(&s, 3000, 180000, RESULTS);
 	ck_assert_d(rows == 3000, &d);
-	ck_assert_d(wait_committed(&s, 3000, 30000) == 0, &d);
+	ck_assert_d(stack_wait_committed(&s, 3000, 30000) == 0, &d);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 3000);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls"), 3000);
 	/* no ticket was sent to the model twice */
@@ -403,7 +369,7 @@ START_TEST(test_graceful_drain)
 	long long at_exit, committed, in_flight_before;
 	int st = -1;
 
-	ck_assert_int_eq(stack_start(&s, &pg, "drain", 2, margs), 0);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "drain", 2, margs), 0);
 	stack_env(&s, "TRIAGED_INTAKE_MAX_IN_FLIGHT", "100");
 	stack_env(&s, "TRIAGED_INTAKE_LOW_WATER", "50");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
@@ -424,7 +390,7 @@ START_TEST(test_graceful_drain)
 
 	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
 	ck_assert_d(stack_wait_count(&s, 300, 120000, RESULTS) == 300, &d2);
-	ck_assert_d(wait_committed(&s, 300, 20000) == 0, &d2);
+	ck_assert_d(stack_wait_committed(&s, 300, 20000) == 0, &d2);
 	ck_assert_int_eq(stack_model_requests(&s, NULL), 300);
 	fprintf(stderr, "drain: tickets_in=300 stored_before_exit=%lld committed_at_exit=%lld rows=300 "
 			"model_requests=%lld\n",
@@ -434,35 +400,13 @@ START_TEST(test_graceful_drain)
 }
 END_TEST
 
-static Suite *spine_suite(void)
+int main(void)
 {
-	Suite *su = suite_create("spine");
-	const struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct stack_case cases[] = {
 		{"e2e", test_e2e_and_restart},	   {"dlq", test_dead_letters},
 		{"redelivery", test_redelivery_and_update}, {"model_faults", test_model_faults},
 		{"pg_outage", test_pg_outage},
 		{"drain", test_graceful_drain},
 	};
-	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_unchecked_fixture(tc, pg_up, pg_down);
-		tcase_set_timeout(tc, 600);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(su, tc);
-	}
-	return su;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(spine_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return stack_run_suite("spine", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

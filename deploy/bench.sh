@@ -17,7 +17,8 @@
 #                  all (default): zero, half, slow, model
 #   --rate R       the production rate of the half scenario, tickets/s
 #   --keep-logs    keep the work directory (logs, perf data) and say where
-#   --profile      perf record -g the daemon in every scenario (implies --keep-logs)
+#   --profile      perf record the daemon in every scenario (implies --keep-logs;
+#                  BENCH_PERF_CALLGRAPH=dwarf for call graphs through libraries)
 #
 # TRIAGED_* variables in the environment reach the daemon (to try a setting)
 # unless the benchmark sets the same one: bootstrap, group, conninfo, model
@@ -306,7 +307,7 @@ as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C
 	die "initdb failed (see $WORK/initdb.log)"
 PG_STARTED=1
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w \
-	-o "-c listen_addresses='' -c unix_socket_directories='$WORK/pg'" start >/dev/null ||
+	-o "-c listen_addresses='' -c unix_socket_directories='$WORK/pg' ${BENCH_PG_OPTIONS:-}" start >/dev/null ||
 	die "PostgreSQL did not start (see $WORK/pg/server.log)"
 PG_FSYNC=$(sql postgres "SHOW fsync")
 PG_SYNC=$(sql postgres "SHOW synchronous_commit")
@@ -402,7 +403,7 @@ run_scenario() {
 	if ((PROFILE)); then
 		# Under perf from the first instruction, so librdkafka's threads are
 		# sampled too; the daemon is perf's child.
-		perf record -g -F 999 -o "$dir/perf.data" -- env "${denv[@]}" "$BUILD/triaged" \
+		perf record --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -F 999 -o "$dir/perf.data" -- env "${denv[@]}" "$BUILD/triaged" \
 			>"$dir/triaged.log" 2>&1 &
 		perf_pid=$!
 		PIDS+=("$perf_pid")
@@ -494,6 +495,15 @@ run_scenario() {
 	p99=$(logfmt_field "$summary" added_p99_ms)
 	if [[ -n $summary ]]; then
 		NOTES+=("$label latency: e2e p50/p99 $(logfmt_field "$summary" e2e_p50_ms)/$(logfmt_field "$summary" e2e_p99_ms) ms, model p50/p99 $(logfmt_field "$summary" model_p50_ms)/$(logfmt_field "$summary" model_p99_ms) ms")
+	fi
+	states=$(grep 'msg="state latency"' "$dir/triaged.log" | tail -1 || true)
+	if [[ -n $states ]]; then
+		local st per=""
+		for st in claim reserve model backoff flagship_wait store event dlq; do
+			[[ $(logfmt_field "$states" "${st}_n") != n/a ]] || continue
+			per+=" $st $(logfmt_field "$states" "${st}_p50_ms")/$(logfmt_field "$states" "${st}_p99_ms")"
+		done
+		NOTES+=("$label time per state p50/p99 ms:$per")
 	fi
 
 	IFS='|' read -r rows dist needs_human < <(sql "$db" "

@@ -20,10 +20,10 @@ static const char *const kind_name[DB__KINDS] = {"call", "store", "reserve", "de
 						 "claim"};
 static const char *const kind_sql[DB__KINDS] = {
 	"SELECT idx, call_id, cost_usd FROM triaged_record_calls($1::jsonb)",
-	"SELECT idx, result_id, inserted, event FROM triaged_store_v2($1::jsonb)",
+	"SELECT idx, result_id, inserted, event FROM triaged_store_v3($1::jsonb)",
 	"SELECT idx, granted, budget_id, amount_usd FROM triaged_reserve($1::jsonb)",
 	"SELECT idx, inserted FROM triaged_record_dead_letters($1::jsonb)",
-	"SELECT idx, ticket_pk, revision, state, calls, event FROM triaged_claim_v2($1::jsonb)",
+	"SELECT idx, ticket_pk, revision, state, calls, event FROM triaged_claim_v3($1::jsonb)",
 };
 
 struct db_item {
@@ -35,12 +35,26 @@ struct db_item {
 	struct db_item *next;
 };
 
-struct db_batch {
-	enum db_kind kind; /* -1 for the prepare batch */
+/* One kind's statement in a round: its items and its result. */
+struct db_part {
+	enum db_kind kind;
 	struct db_item *items;
 	size_t nitems;
 	PGresult *res;
-	int got_error;
+};
+
+/*
+ * A round: one statement per kind that had items queued, then one Sync. In
+ * pipeline mode the statements between two Syncs are one implicit
+ * transaction: one commit (one WAL flush) for everything the loop queued,
+ * all of it or none of it.
+ */
+struct db_batch {
+	int prepare; /* the round of PQsendPrepare at connect */
+	struct db_part parts[DB__KINDS];
+	int nparts;
+	int cur; /* the part whose results are being read */
+	size_t nitems;
 	double sent_ms;
 	struct db_batch *next;
 };
@@ -144,8 +158,9 @@ static void item_free(struct db_item *it)
 
 static void batch_free(struct db_batch *b)
 {
-	if (b->res)
-		PQclear(b->res);
+	for (int i = 0; i < b->nparts; i++)
+		if (b->parts[i].res)
+			PQclear(b->parts[i].res);
 	free(b);
 }
 
@@ -182,8 +197,10 @@ static void requeue_inflight(struct db *db)
 	}
 	for (b = rev; b; b = bn) {
 		bn = b->next;
-		requeue_items(db, b->items, 0);
-		b->items = NULL;
+		for (int i = 0; i < b->nparts; i++) {
+			requeue_items(db, b->parts[i].items, 0);
+			b->parts[i].items = NULL;
+		}
 		batch_free(b);
 	}
 	db->bhead = db->btail = NULL;
@@ -259,7 +276,8 @@ static int db_send_prepare(struct db *db)
 	if (!PQpipelineSync(db->conn))
 		return -1;
 	b = xcalloc(1, sizeof(*b));
-	b->kind = (enum db_kind) - 1;
+	b->prepare = 1;
+	b->nparts = DB__KINDS; /* one result per statement prepared */
 	b->sent_ms = now_ms();
 	batch_append(db, b);
 	return db_flush(db);
@@ -305,20 +323,20 @@ static void db_connect_start(struct db *db)
 	db_connect_poll(db);
 }
 
-/* Build and send one batch of kind k from the queue. */
-static int db_send_batch(struct db *db, enum db_kind k)
+/* Add kind k's statement to round b: up to batch_size items from its queue. */
+static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 {
-	struct db_batch *b = xcalloc(1, sizeof(*b));
+	struct db_part *pt = &b->parts[b->nparts++];
 	json_object *arr = json_object_new_array();
-	struct db_item *it, **tailp = &b->items;
+	struct db_item *it, **tailp = &pt->items;
 	const char *params[1];
-	int limit = db->batch_size;
+	int limit = db->batch_size, ok;
 
 	if (db->qhead[k] && db->qhead[k]->solo)
 		limit = 1;
-	while (db->qhead[k] && (int)b->nitems < limit) {
+	while (db->qhead[k] && (int)pt->nitems < limit) {
 		it = db->qhead[k];
-		if (it->solo && b->nitems > 0)
+		if (it->solo && pt->nitems > 0)
 			break;
 		db->qhead[k] = it->next;
 		if (db->qhead[k] == NULL)
@@ -328,18 +346,31 @@ static int db_send_batch(struct db *db, enum db_kind k)
 		*tailp = it;
 		tailp = &it->next;
 		json_object_array_add(arr, json_object_get(it->payload));
-		b->nitems++;
+		pt->nitems++;
 	}
-	b->kind = k;
-	b->sent_ms = now_ms();
+	pt->kind = k;
+	b->nitems += pt->nitems;
 	params[0] = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);
-	int ok = PQsendQueryPrepared(db->conn, kind_name[k], 1, params, NULL, NULL, 0) &&
-		 PQpipelineSync(db->conn);
+	ok = PQsendQueryPrepared(db->conn, kind_name[k], 1, params, NULL, NULL, 0);
 	json_object_put(arr);
-	batch_append(db, b);
-	if (!ok)
-		return -1;
-	return 0;
+	return ok ? 0 : -1;
+}
+
+/* Build and send one round: a statement for every kind with items queued, one Sync. */
+static int db_send_round(struct db *db)
+{
+	struct db_batch *b = xcalloc(1, sizeof(*b));
+	int rc = 0;
+
+	b->sent_ms = now_ms();
+	/* In kind order: finishing work and freeing memory before taking new work. */
+	for (int k = 0; k < DB__KINDS && rc == 0; k++)
+		if (db->qlen[k] > 0)
+			rc = db_send_part(db, b, (enum db_kind)k);
+	if (rc == 0 && !PQpipelineSync(db->conn))
+		rc = -1;
+	batch_append(db, b); /* on failure too: db_fail puts its items back */
+	return rc;
 }
 
 /* Send what the queues hold, as far as the in-flight limit allows. */
@@ -349,13 +380,12 @@ static void db_pump(struct db *db)
 	if (db->state != DB_ST_UP)
 		return;
 	while (db->nbatches < DB_MAX_INFLIGHT_BATCHES) {
-		/* In kind order: finishing work and freeing memory before taking new work. */
 		int k = 0;
 		while (k < DB__KINDS && db->qlen[k] == 0)
 			k++;
 		if (k == DB__KINDS)
 			break;
-		if (db_send_batch(db, k) < 0) {
+		if (db_send_round(db) < 0) {
 			db_fail(db, "send");
 			return;
 		}
@@ -374,19 +404,52 @@ static int is_retryable_sqlstate(const char *st)
 	       strcmp(st, "40P01") == 0 || strncmp(st, "53", 2) == 0;
 }
 
+/* Hand a committed part's rows to its items, by idx; an item without a row fails. */
+static void part_dispatch(struct db_part *pt)
+{
+	size_t n = pt->nitems, i = 0;
+	struct db_item **arr = xcalloc(n ? n : 1, sizeof(*arr)), *it;
+	char *done = xcalloc(n ? n : 1, 1);
+	PGresult *res = pt->res;
+	int nrows = PQntuples(res), ncols = PQnfields(res);
+
+	for (it = pt->items; it; it = it->next)
+		arr[i++] = it;
+	for (int r = 0; r < nrows; r++) {
+		int64_t idx;
+		struct db_row row;
+		if (PQgetisnull(res, r, 0) ||
+		    parse_int64(PQgetvalue(res, r, 0), 0, (int64_t)n - 1, &idx) < 0 || done[idx])
+			continue;
+		row.ncols = ncols < DB_MAX_COLS ? ncols : DB_MAX_COLS;
+		for (int c = 0; c < row.ncols; c++)
+			row.cols[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+		done[idx] = 1;
+		arr[idx]->cb(arr[idx]->arg, &row, NULL);
+	}
+	for (i = 0; i < n; i++) {
+		if (!done[i])
+			arr[i]->cb(arr[i]->arg, NULL, "database returned no row for the item");
+		item_free(arr[i]);
+	}
+	pt->items = NULL;
+	free(arr);
+	free(done);
+}
+
 static void batch_complete(struct db *db, struct db_batch *b)
 {
-	struct db_item *it;
 	double ms = now_ms() - b->sent_ms;
-	PGresult *res = b->res;
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int failed = -1;
 
 	db->inflight_items -= b->nitems;
-	if ((int)b->kind < 0) { /* prepare */
-		if (st != PGRES_COMMAND_OK) {
-			db_fail(db, "prepare");
-			batch_free(b);
-			return;
+	if (b->prepare) {
+		for (int i = 0; i < b->nparts; i++) {
+			if (!b->parts[i].res || PQresultStatus(b->parts[i].res) != PGRES_COMMAND_OK) {
+				db_fail(db, "prepare");
+				batch_free(b);
+				return;
+			}
 		}
 		log_info("database connected", "batch_size=%d", db->batch_size);
 		db->state = DB_ST_UP;
@@ -399,65 +462,58 @@ static void batch_complete(struct db *db, struct db_batch *b)
 	db->stats.items += b->nitems;
 	db->stats.last_batch_ms = ms;
 	db->stats.total_batch_ms += ms;
+	for (int i = 0; i < b->nparts; i++) {
+		struct db_part *pt = &b->parts[i];
+		db->stats.kind_batches[pt->kind]++;
+		db->stats.kind_items[pt->kind] += pt->nitems;
+		db->stats.kind_ms[pt->kind] += ms;
+		if (failed < 0 && (!pt->res || PQresultStatus(pt->res) != PGRES_TUPLES_OK))
+			failed = i;
+	}
 
-	if (st != PGRES_TUPLES_OK) {
+	if (failed >= 0) {
+		/* The transaction is rolled back: every part's items go back, and
+		 * the failing statement's are split if the error is in the data. */
+		struct db_part *fp = &b->parts[failed];
+		PGresult *res = fp->res;
+		ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 		const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 		const char *msg = res ? PQresultErrorMessage(res) : "no result";
 		char q[512];
+
 		db->stats.batch_errors++;
+		for (int i = 0; i < b->nparts; i++) {
+			if (i != failed) {
+				requeue_items(db, b->parts[i].items, 0);
+				b->parts[i].items = NULL;
+			}
+		}
 		if (is_retryable_sqlstate(sqlstate) || st == PGRES_PIPELINE_ABORTED) {
 			/* transient: put the items back in front and retry */
-			requeue_items(db, b->items, 0);
+			requeue_items(db, fp->items, 0);
 			log_warn("database batch failed, retrying", "kind=%s items=%zu sqlstate=%s error=%s",
-				 kind_name[b->kind], b->nitems, sqlstate ? sqlstate : "none",
+				 kind_name[fp->kind], fp->nitems, sqlstate ? sqlstate : "none",
 				 log_quote(q, sizeof(q), msg));
-		} else if (b->nitems > 1) {
+		} else if (fp->nitems > 1) {
 			/* a data error in one item: resend each alone to find it */
-			requeue_items(db, b->items, 1);
+			requeue_items(db, fp->items, 1);
 			log_warn("database batch rejected, splitting", "kind=%s items=%zu sqlstate=%s",
-				 kind_name[b->kind], b->nitems, sqlstate ? sqlstate : "none");
+				 kind_name[fp->kind], fp->nitems, sqlstate ? sqlstate : "none");
 		} else {
-			it = b->items;
+			struct db_item *it = fp->items;
 			log_error("database rejected item", "kind=%s sqlstate=%s error=%s",
-				  kind_name[b->kind], sqlstate ? sqlstate : "none",
+				  kind_name[fp->kind], sqlstate ? sqlstate : "none",
 				  log_quote(q, sizeof(q), msg));
 			it->cb(it->arg, NULL, msg);
 			item_free(it);
 		}
-		b->items = NULL;
+		fp->items = NULL;
 		batch_free(b);
 		return;
 	}
-
-	/* map rows to items by idx */
-	{
-		size_t n = b->nitems, i = 0;
-		struct db_item **arr = xcalloc(n, sizeof(*arr));
-		char *done = xcalloc(n, 1);
-		int nrows = PQntuples(res), ncols = PQnfields(res);
-		for (it = b->items; it; it = it->next)
-			arr[i++] = it;
-		for (int r = 0; r < nrows; r++) {
-			int64_t idx;
-			struct db_row row;
-			if (PQgetisnull(res, r, 0) || parse_int64(PQgetvalue(res, r, 0), 0,
-								  (int64_t)n - 1, &idx) < 0 || done[idx])
-				continue;
-			row.ncols = ncols < DB_MAX_COLS ? ncols : DB_MAX_COLS;
-			for (int c = 0; c < row.ncols; c++)
-				row.cols[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
-			done[idx] = 1;
-			arr[idx]->cb(arr[idx]->arg, &row, NULL);
-		}
-		for (i = 0; i < n; i++) {
-			if (!done[i])
-				arr[i]->cb(arr[i]->arg, NULL, "database returned no row for the item");
-			item_free(arr[i]);
-		}
-		free(arr);
-		free(done);
-	}
-	b->items = NULL;
+	/* committed: in kind order, calls before the stores that count their cost */
+	for (int i = 0; i < b->nparts; i++)
+		part_dispatch(&b->parts[i]);
 	batch_free(b);
 }
 
@@ -470,8 +526,10 @@ static void db_read(struct db *db)
 	while (db->bhead && !PQisBusy(db->conn)) {
 		PGresult *res = PQgetResult(db->conn);
 		struct db_batch *b = db->bhead;
-		if (res == NULL)
-			continue; /* end of one query's results */
+		if (res == NULL) {
+			b->cur++; /* the end of one statement's results */
+			continue;
+		}
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
 			db->bhead = b->next;
@@ -483,14 +541,11 @@ static void db_read(struct db *db)
 				return; /* failed during completion */
 			continue;
 		}
-		if (b->res == NULL || (PQresultStatus(b->res) == PGRES_COMMAND_OK &&
-				       PQresultStatus(res) != PGRES_COMMAND_OK)) {
-			if (b->res)
-				PQclear(b->res);
-			b->res = res;
-		} else {
+		/* the first result of a statement is its outcome; keep no other */
+		if (b->cur < b->nparts && b->parts[b->cur].res == NULL)
+			b->parts[b->cur].res = res;
+		else
 			PQclear(res);
-		}
 	}
 	if (PQstatus(db->conn) == CONNECTION_BAD) {
 		db_fail(db, "status");
@@ -568,6 +623,11 @@ void db_submit(struct db *db, enum db_kind kind, json_object *payload, db_item_f
 	queue_push_back(db, it);
 	if (!event_pending(db->ev_pump, EV_TIMEOUT, NULL))
 		event_active(db->ev_pump, EV_TIMEOUT, 0);
+}
+
+const char *db_kind_name(enum db_kind k)
+{
+	return (unsigned)k < DB__KINDS ? kind_name[k] : "unknown";
 }
 
 int db_is_up(const struct db *db)

@@ -1,12 +1,13 @@
 /*
  * db: the PostgreSQL connection of the daemon, on the libevent loop.
  * Non-blocking libpq in pipeline mode with prepared statements. Callers
- * submit items of a kind (claim, store); items are grouped into batches (one
- * JSON array, one statement, one commit: group commit) as the connection
- * allows, up to DB_MAX_INFLIGHT_BATCHES in flight. A lost connection re-sends
+ * submit items of a kind (claim, store); items are grouped into rounds as the
+ * connection allows, up to DB_MAX_INFLIGHT_BATCHES in flight: one JSON array
+ * and one statement per kind with items queued, all in one transaction (one
+ * commit for everything the loop queued: group commit). A lost connection re-sends
  * every unanswered item after reconnecting (the SQL functions are
- * idempotent); a batch rejected for its data is split so that only the bad
- * item fails. Never blocks; never exits.
+ * idempotent); a round rejected for one statement's data is sent again,
+ * that statement's items one by one, so that only the bad item fails. Never blocks; never exits.
  */
 #ifndef TRIAGED_DB_H
 #define TRIAGED_DB_H
@@ -56,7 +57,11 @@ struct db_stats {
 	unsigned long long batches, items, batch_errors, reconnects;
 	double last_batch_ms;
 	double total_batch_ms;
+	/* per kind: batches, items, and summed send-to-result time */
+	unsigned long long kind_batches[DB__KINDS], kind_items[DB__KINDS];
+	double kind_ms[DB__KINDS];
 };
+const char *db_kind_name(enum db_kind k);
 void db_get_stats(const struct db *db, struct db_stats *out);
 
 #endif

@@ -16,6 +16,8 @@
 #include "offtrack.h"
 
 #define KIN_TICK_MS 250
+/* A hold longer than this becomes a pause: rebalances must be served. */
+#define KIN_HOLD_PAUSE_MS 1000
 
 struct kin_part {
 	int refs;
@@ -41,6 +43,9 @@ struct kin {
 	size_t nparts;
 	int paused;
 	int stopped;
+	/* backpressure: held = take no message (prefetched ones stay queued);
+	 * hold_paused = the hold lasted long enough to become a pause */
+	int held, hold_paused, held_ticks;
 	int poll_batch;
 	uint64_t consumed;
 	char *topic;
@@ -195,7 +200,7 @@ static void on_assign(struct kin *k, rd_kafka_topic_partition_list_t *parts, int
 	}
 	/* librdkafka keeps a partition's pause flag across revoke and reassign: set it
 	 * explicitly either way, or a partition revoked while paused stays paused */
-	set_pause(k, parts, k->paused || k->stopped);
+	set_pause(k, parts, k->paused || k->stopped || k->hold_paused);
 	log_info("partitions assigned", "count=%d total=%zu", parts->cnt, k->nparts);
 }
 
@@ -258,10 +263,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
+/* Held, not paused: messages stay in librdkafka's queue for later. */
+static int holding(const struct kin *k)
+{
+	return k->held && !k->hold_paused;
+}
+
 static void poll_some(struct kin *k)
 {
 	int i;
-	for (i = 0; i < k->poll_batch && !k->stopped; i++) {
+	for (i = 0; i < k->poll_batch && !k->stopped && !holding(k); i++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
 		struct kin_part *p;
 		if (m == NULL)
@@ -285,7 +296,7 @@ static void poll_some(struct kin *k)
 		k->cb(k->cb_arg, p, m);
 		rd_kafka_message_destroy(m);
 	}
-	if (i == k->poll_batch && !k->stopped)
+	if (i == k->poll_batch && !k->stopped && !holding(k))
 		event_active(k->ev_again, EV_TIMEOUT, 0); /* the pipe only fires on empty->non-empty */
 }
 
@@ -306,6 +317,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct kin *k = arg;
 	store_offsets(k);
+	if (!k->stopped && holding(k) && ++k->held_ticks * KIN_TICK_MS >= KIN_HOLD_PAUSE_MS) {
+		/* Not polling delays rebalances and, past max.poll.interval.ms, costs
+		 * the membership: pause instead, and keep polling. Pausing drops
+		 * what librdkafka prefetched; it is fetched again on resume. */
+		k->hold_paused = 1;
+		if (!k->paused && k->nparts) {
+			rd_kafka_topic_partition_list_t *l = assigned_list(k);
+			set_pause(k, l, 1);
+			rd_kafka_topic_partition_list_destroy(l);
+		}
+		log_info("intake paused", "reason=backpressure partitions=%zu", k->nparts);
+	}
 	if (k->stopped) {
 		/* still serve rebalances and errors without taking messages */
 		rd_kafka_poll(k->rk, 0);
@@ -337,6 +360,9 @@ rd_kafka_conf_t *kin_make_conf(const struct config *cfg, char *err, size_t errle
 		{"auto.offset.reset", "earliest"},
 		{"auto.commit.interval.ms", "1000"},
 		{"client.id", "triaged"},
+		/* prefetch: librdkafka's default is 64 MiB; ~5,000 tickets is plenty
+		 * (about half a second at 8,000/s) and keeps the daemon small */
+		{"queued.max.messages.kbytes", "8192"},
 	};
 	/* ours, not overridable: offsets are stored only when tickets are durable */
 	static const char *const fixed[][2] = {
@@ -480,7 +506,7 @@ void kin_resume(struct kin *k)
 	if (!k->paused || k->stopped)
 		return;
 	k->paused = 0;
-	if (k->nparts) {
+	if (k->nparts && !k->hold_paused) {
 		rd_kafka_topic_partition_list_t *l = assigned_list(k);
 		set_pause(k, l, 0);
 		rd_kafka_topic_partition_list_destroy(l);
@@ -492,6 +518,33 @@ void kin_resume(struct kin *k)
 int kin_paused(const struct kin *k)
 {
 	return k->paused;
+}
+
+void kin_hold(struct kin *k, int hold)
+{
+	hold = hold != 0;
+	if (hold == k->held)
+		return;
+	k->held = hold;
+	k->held_ticks = 0;
+	if (hold)
+		return;
+	if (k->hold_paused) {
+		k->hold_paused = 0;
+		if (!k->paused && !k->stopped && k->nparts) {
+			rd_kafka_topic_partition_list_t *l = assigned_list(k);
+			set_pause(k, l, 0);
+			rd_kafka_topic_partition_list_destroy(l);
+		}
+		log_info("intake resumed", "reason=backpressure partitions=%zu", k->nparts);
+	}
+	if (!k->stopped)
+		event_active(k->ev_again, EV_TIMEOUT, 0);
+}
+
+int kin_hold_paused(const struct kin *k)
+{
+	return k->hold_paused;
 }
 
 void kin_stop(struct kin *k)

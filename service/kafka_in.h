@@ -49,6 +49,15 @@ const char *kin_part_topic(const struct kin_part *p);
 void kin_pause(struct kin *k, const char *reason);
 void kin_resume(struct kin *k);
 int kin_paused(const struct kin *k);
+/*
+ * Backpressure: while held, take no message and leave prefetched ones in
+ * librdkafka's queue (bounded by kafka.queued.max.messages.kbytes): no
+ * refetch on release, unlike a pause. A hold longer than a second turns
+ * into a pause, so that rebalances are still served (kin_hold_paused).
+ * Independent of kin_pause: intake runs when neither holds it.
+ */
+void kin_hold(struct kin *k, int hold);
+int kin_hold_paused(const struct kin *k);
 /* Stop taking messages for good (shutdown drain). */
 void kin_stop(struct kin *k);
 

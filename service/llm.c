@@ -35,6 +35,10 @@ struct llm_client {
 	struct llm_req *wait_head, *wait_tail;
 	size_t waiting;
 	struct llm_req *running; /* transfers added to the multi handle */
+	/* easy handles between transfers, with the fixed options set: a new
+	 * handle per call cost a malloc'd download buffer and ~20 setopts */
+	CURL **spare;
+	size_t nspare;
 };
 
 struct llm_req {
@@ -67,12 +71,54 @@ static double now_ms(void)
 	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
 }
 
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
+static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata);
+
+/* Read buffer per handle: answers are a few KiB; curl's default is 16 KiB. */
+#define LLM_BUFFER_SIZE 4096L
+
+static void easy_put(struct llm_client *c, CURL *e)
+{
+	if (c->nspare < c->max_concurrency)
+		c->spare[c->nspare++] = e;
+	else
+		curl_easy_cleanup(e);
+}
+
+static CURL *easy_get(struct llm_client *c)
+{
+	CURL *e;
+	if (c->nspare > 0)
+		return c->spare[--c->nspare];
+	e = curl_easy_init();
+	if (e == NULL) {
+		log_error("curl_easy_init failed", "client=%s", c->name);
+		abort();
+	}
+	curl_easy_setopt(e, CURLOPT_URL, c->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, LLM_BUFFER_SIZE);
+	if (c->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+	return e;
+}
+
 static void req_free(struct llm_req *r)
 {
 	if (r == NULL)
 		return;
 	if (r->easy)
-		curl_easy_cleanup(r->easy);
+		easy_put(r->c, r->easy);
 	free(r->body);
 	buf_cleanup(&r->resp);
 	free(r);
@@ -238,32 +284,15 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 
 static void start_one(struct llm_client *c, struct llm_req *r)
 {
-	CURL *e = curl_easy_init();
-	if (e == NULL) {
-		log_error("curl_easy_init failed", "client=%s", c->name);
-		abort();
-	}
+	CURL *e = easy_get(c);
 	r->easy = e;
-	curl_easy_setopt(e, CURLOPT_URL, c->url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	r->errbuf[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
 	r->started_at = now_ms();
 	run_link(c, r);
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
@@ -307,6 +336,7 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	c->max_response = (size_t)mc->max_response_bytes;
 	c->max_concurrency = mc->max_concurrency > 0 ? (size_t)mc->max_concurrency : 1;
 	c->ca_file = mc->ca_file && *mc->ca_file ? xstrdup(mc->ca_file) : NULL;
+	c->spare = xcalloc(c->max_concurrency, sizeof(*c->spare));
 	c->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	c->headers = curl_slist_append(c->headers, "Accept: application/json");
 	/* libcurl 7.88 would wait for 100-continue on bodies over 1 KiB: a round trip per call. */
@@ -341,6 +371,9 @@ void llm_client_free(struct llm_client *c)
 		run_unlink(c, r);
 		req_free(r);
 	}
+	while (c->nspare > 0)
+		curl_easy_cleanup(c->spare[--c->nspare]);
+	free(c->spare);
 	curl_multi_cleanup(c->multi);
 	event_free(c->ev_timer);
 	curl_slist_free_all(c->headers);

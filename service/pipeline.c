@@ -32,7 +32,6 @@
 
 #define MAX_CALLS 8
 #define ANSWER_STORE_CAP 16384
-#define PAUSE_BACKPRESSURE 1
 #define PAUSE_DATABASE 2
 #define PAUSE_BUDGET 4
 #define PAUSE_BREAKER 8
@@ -94,12 +93,13 @@ struct job {
 	struct redact_map pii; /* placeholder -> value; goes to PostgreSQL only */
 	int redact_failed;
 	char redact_err[256];
-	char detector_flags[300];
+	char detector_flags[540]; /* "injection: " and two lists of up to 255 */
 	char draft_flags[600];
 	/* outcome */
 	const char *status;
 	char reason[1200];
 	double received_ms;
+	double state_since; /* when the job entered its state */
 };
 
 struct tier_ctx {
@@ -107,6 +107,8 @@ struct tier_ctx {
 	const struct model_config *mc;
 	struct llm_client *client;
 	struct prompt *prompt;
+	struct prompt_frame *frame; /* the request without the ticket, rendered once; NULL: in full */
+	struct policy_prompt *pidx; /* the system text's word windows, for the draft check */
 	struct backoff_policy backoff;
 	struct breaker breaker;
 };
@@ -169,10 +171,13 @@ static void update_pause(struct pipeline *pl)
 {
 	if (pl->draining || pl->kin == NULL)
 		return;
+	/* Backpressure holds intake at max_in_flight and lets it go on below;
+	 * once the hold has become a pause, intake resumes at low_water. */
 	if (pl->st.in_flight >= (uint64_t)pl->cfg->max_in_flight)
-		pl->pause_flags |= PAUSE_BACKPRESSURE;
-	else if (pl->st.in_flight <= (uint64_t)pl->cfg->low_water)
-		pl->pause_flags &= ~PAUSE_BACKPRESSURE;
+		kin_hold(pl->kin, 1);
+	else if (!kin_hold_paused(pl->kin) || pl->st.in_flight <= (uint64_t)pl->cfg->low_water)
+		kin_hold(pl->kin, 0);
+	/* the rest are outages: pause */
 	if (pl->pause_flags && !kin_paused(pl->kin))
 		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE)  ? "database"
 				   : (pl->pause_flags & PAUSE_BREAKER) ? "breaker"
@@ -275,6 +280,9 @@ static void list_remove(struct pipeline *pl, struct job *j)
 static void job_set_state(struct job *j, enum job_state s)
 {
 	struct pipeline *pl = j->pl;
+	double now = now_ms();
+	hist_add(&pl->st.state_ms[j->state], now - j->state_since);
+	j->state_since = now;
 	list_remove(pl, j);
 	j->state = s;
 	j->next = pl->jobs[s];
@@ -292,6 +300,7 @@ static struct job *job_new(struct pipeline *pl, struct kin_part *part, int64_t o
 	j->part = part;
 	j->offset = offset;
 	j->received_ms = now_ms();
+	j->state_since = j->received_ms;
 	triage_init(&j->tr);
 	triage_init(&j->ftr);
 	redact_map_init(&j->pii);
@@ -323,6 +332,7 @@ static void job_free(struct job *j)
 	if (j->state == JOB_FLAGSHIP_WAIT)
 		fq_remove(pl, j);
 	release_flagship(j);
+	hist_add(&pl->st.state_ms[j->state], now_ms() - j->state_since);
 	list_remove(pl, j);
 	pl->st.in_flight--;
 	if (j->req)
@@ -596,15 +606,15 @@ static void check_and_restore(struct job *j)
 {
 	struct pipeline *pl = j->pl;
 	struct triage *tr = j->has_ftr ? &j->ftr : j->has_tr ? &j->tr : NULL;
-	const struct prompt *p = pl->tiers[j->has_ftr ? TIER_FLAGSHIP_MODEL : TIER_MINI_MODEL].prompt;
 	char why[sizeof(j->draft_flags)];
 	size_t n;
 	if (tr == NULL)
 		return;
 	restore_text(j, &tr->draft_reply);
 	restore_text(j, &tr->summary);
-	if (policy_check_draft(&pl->policy, tr->draft_reply, tr->category, p->system, why,
-			       sizeof(why)) == 0)
+	if (policy_check_draft_ix(&pl->policy, tr->draft_reply, tr->category,
+				  pl->tiers[j->has_ftr ? TIER_FLAGSHIP_MODEL : TIER_MINI_MODEL].pidx, why,
+				  sizeof(why)) == 0)
 		return;
 	pl->st.drafts_flagged++;
 	n = strlen(j->draft_flags);
@@ -1003,9 +1013,13 @@ static void start_call(struct job *j, enum model_tier tier, enum call_purpose pu
 		v.escalation_reasons = j->dec.reasons;
 	}
 	free(j->request);
-	j->request = prompt_render_request(pl->tiers[tier].prompt,
-					   purpose == PURPOSE_REPAIR ? pl->p_repair : NULL,
-					   pl->tiers[tier].mc, &v, REQUEST_CAP, err, sizeof(err));
+	if (purpose == PURPOSE_TRIAGE && pl->tiers[tier].frame)
+		j->request = prompt_frame_render(pl->tiers[tier].frame, pl->tiers[tier].prompt, &v,
+						 REQUEST_CAP, err, sizeof(err));
+	else
+		j->request = prompt_render_request(pl->tiers[tier].prompt,
+						   purpose == PURPOSE_REPAIR ? pl->p_repair : NULL,
+						   pl->tiers[tier].mc, &v, REQUEST_CAP, err, sizeof(err));
 	if (j->request == NULL) {
 		j->ncalls--;
 		needs_human(j, "prompt", err);
@@ -1316,6 +1330,12 @@ static int init_tier(struct pipeline *pl, enum model_tier t, const struct model_
 	tc->prompt = prompt_load(pl->cfg->prompts_dir, mc->prompt, err, errlen);
 	if (tc->prompt == NULL)
 		return -1;
+	{
+		char e[256];
+		tc->frame = prompt_frame_new(tc->prompt, mc, &pl->tax, e, sizeof(e));
+		if (tc->frame == NULL)
+			log_info("requests rendered in full", "tier=%s reason=\"%s\"", tier_names[t], e);
+	}
 	if (mc->api_key_file && *mc->api_key_file) {
 		char buf[1024], e[512];
 		if (secret_read_file(mc->api_key_file, buf, sizeof(buf), e, sizeof(e)) < 0) {
@@ -1407,6 +1427,10 @@ static int init_safety(struct pipeline *pl, char *err, size_t errlen)
 	pl->policy.refund_categories = (const char *const *)pl->refund_categories;
 	pl->policy.min_len = (size_t)cfg->policy_min_len;
 	pl->policy.max_len = (size_t)cfg->policy_max_len;
+	/* the prompts are fixed for the daemon's life: index their words once */
+	for (int t = 0; t < TIER__MODELS; t++)
+		pl->tiers[t].pidx = policy_prompt_new(pl->tiers[t].prompt->system,
+						      pl->policy.prompt_window);
 	if (!cfg->redact_enabled) {
 		log_warn("PII redaction is off: ticket text goes to the models as written", "%s", "");
 		return 0;
@@ -1429,6 +1453,8 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 	hist_init(&pl->st.e2e_ms);
 	hist_init(&pl->st.model_ms);
 	hist_init(&pl->st.added_ms);
+	for (int s = 0; s < JOB__STATES; s++)
+		hist_init(&pl->st.state_ms[s]);
 	pl->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^ 0x9E3779B97F4A7C15ULL;
 	pl->tax.categories = (const char *const *)cfg->categories;
 	pl->tax.ncategories = cfg->ncategories;
@@ -1505,6 +1531,45 @@ void pipeline_free(struct pipeline *pl)
 			 hist_quantile(&s->added_ms, 0.99), hist_quantile(&s->model_ms, 0.5),
 			 hist_quantile(&s->model_ms, 0.99), hist_quantile(&s->e2e_ms, 0.5),
 			 hist_quantile(&s->e2e_ms, 0.99));
+		{
+			/* where the time goes: per state, visits and p50/p99 */
+			char buf[1024];
+			size_t n = 0;
+			buf[0] = '\0';
+			for (int k = 0; k < JOB__STATES && n < sizeof(buf); k++) {
+				const struct hist *h = &s->state_ms[k];
+				if (h->count == 0)
+					continue;
+				n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+						      "%s%s_n=%llu %s_p50_ms=%.3f %s_p99_ms=%.3f",
+						      n ? " " : "", state_names[k],
+						      (unsigned long long)h->count, state_names[k],
+						      hist_quantile(h, 0.5), state_names[k],
+						      hist_quantile(h, 0.99));
+			}
+			log_info("state latency", "%s", buf);
+		}
+		{
+			/* the database: per kind, batches, mean items per batch, mean batch time */
+			struct db_stats ds;
+			char buf[1024];
+			size_t n = 0;
+			buf[0] = '\0';
+			db_get_stats(pl->db, &ds);
+			for (int k = 0; k < DB__KINDS && n < sizeof(buf); k++) {
+				if (ds.kind_batches[k] == 0)
+					continue;
+				n += (size_t)snprintf(
+					buf + n, sizeof(buf) - n,
+					"%s%s_batches=%llu %s_items_per_batch=%.1f %s_batch_ms=%.2f",
+					n ? " " : "", db_kind_name((enum db_kind)k), ds.kind_batches[k],
+					db_kind_name((enum db_kind)k),
+					(double)ds.kind_items[k] / (double)ds.kind_batches[k],
+					db_kind_name((enum db_kind)k),
+					ds.kind_ms[k] / (double)ds.kind_batches[k]);
+			}
+			log_info("database summary", "%s", buf);
+		}
 	}
 	/* dead letters and events in flight complete their jobs while the producer flushes */
 	kout_free(pl->kout, 5000);
@@ -1525,6 +1590,8 @@ void pipeline_free(struct pipeline *pl)
 	for (int t = 0; t < TIER__MODELS; t++) {
 		llm_client_free(pl->tiers[t].client);
 		prompt_free(pl->tiers[t].prompt);
+		prompt_frame_free(pl->tiers[t].frame);
+		policy_prompt_free(pl->tiers[t].pidx);
 	}
 	prompt_free(pl->p_repair);
 	rules_free(pl->rules);

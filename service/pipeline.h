@@ -74,6 +74,9 @@ struct pipeline_stats {
 	/* per finished ticket: received to done; time waiting for models
 	 * (calls and their backoff); and the difference, the time the daemon adds */
 	struct hist e2e_ms, model_ms, added_ms;
+	/* per state: time a ticket spent in it, one value per visit (MODEL
+	 * includes waiting for a connection; CLAIM/STORE include the database queue) */
+	struct hist state_ms[JOB__STATES];
 };
 
 struct pipeline;

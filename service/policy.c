@@ -282,23 +282,41 @@ static void check_placeholders(const char *d, size_t n, struct buf *why)
 
 /* ---- system prompt ---- */
 
-struct words {
-	char *text; /* lower-cased copy; words point into it */
-	const char **w;
-	size_t *len;
-	uint64_t *h;
-	size_t n;
+/*
+ * A word is a run of non-whitespace with ASCII punctuation at both ends
+ * removed, compared lower-cased (ASCII only). A window is k words in a row;
+ * its hash is sum(word_hash(w[s+i]) * WIN_MULT^(k-1-i)) mod 2^64, computed
+ * rolling. The hash only finds candidates: every hit is confirmed word by
+ * word, so results never depend on collisions.
+ */
+#define WIN_MULT 0x100000001B3ULL
+#define RING_STACK 32 /* windows up to this many words scan a draft without allocating */
+
+struct pword {
+	size_t off, len; /* in the text the word was read from */
+	uint64_t h;
 };
 
-static uint64_t word_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
+struct pslot {
+	uint64_t h;
+	size_t start; /* first word of the window + 1; 0: empty slot */
+};
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
+struct policy_prompt {
+	size_t window;
+	char *text; /* lower-cased copy of the prompt; words point into it */
+	struct pword *w;
+	size_t nw;
+	/* Distinct windows, open addressing with linear probing. NULL: never matches. */
+	struct pslot *slot;
+	size_t mask;
+	uint64_t mult_k; /* WIN_MULT^window: takes the oldest word out of a rolling hash */
+};
+
+/* The bytes strchr(" \t\r\n\v\f", c) finds, without the call. */
+static int is_space(int c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
 static int edge_punct(int c)
@@ -306,124 +324,196 @@ static int edge_punct(int c)
 	return c < 0x80 && c > ' ' && !is_alnum(c);
 }
 
-/* Split s into whitespace-separated words, lower case, punctuation at both ends removed. */
-static void words_split(struct words *ws, const char *s)
+/* FNV-1a of the lower-cased bytes. */
+static uint64_t word_hash(const char *s, size_t n)
 {
-	size_t n = strlen(s), i = 0;
+	uint64_t h = 1469598103934665603ULL;
 
-	ws->text = xmalloc(n + 1);
-	for (size_t k = 0; k <= n; k++)
-		ws->text[k] = (char)to_lower((unsigned char)s[k]);
-	ws->w = xmalloc((n / 2 + 1) * sizeof(*ws->w));
-	ws->len = xmalloc((n / 2 + 1) * sizeof(*ws->len));
-	ws->h = xmalloc((n / 2 + 1) * sizeof(*ws->h));
-	ws->n = 0;
-	while (i < n) {
-		size_t s0, e;
-
-		while (i < n && strchr(" \t\r\n\v\f", ws->text[i]))
-			i++;
-		s0 = i;
-		while (i < n && !strchr(" \t\r\n\v\f", ws->text[i]))
-			i++;
-		e = i;
-		while (s0 < e && edge_punct((unsigned char)ws->text[s0]))
-			s0++;
-		while (e > s0 && edge_punct((unsigned char)ws->text[e - 1]))
-			e--;
-		if (e == s0)
-			continue;
-		ws->w[ws->n] = ws->text + s0;
-		ws->len[ws->n] = e - s0;
-		ws->h[ws->n] = word_hash(ws->text + s0, e - s0);
-		ws->n++;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)to_lower((unsigned char)s[i]);
+		h *= 1099511628211ULL;
 	}
-}
-
-static void words_free(struct words *ws)
-{
-	free(ws->text);
-	free(ws->w);
-	free(ws->len);
-	free(ws->h);
-}
-
-static uint64_t window_hash(const struct words *ws, size_t s, size_t k)
-{
-	uint64_t h = 0;
-
-	for (size_t i = 0; i < k; i++)
-		h = h * 0x100000001B3ULL + ws->h[s + i];
 	return h;
 }
 
-struct win {
-	uint64_t h;
-	size_t start;
-};
-
-static int win_cmp(const void *a, const void *b)
+/* The next word of s[*pos..n): 1 with its bounds in *w (hash included), 0 at the end. */
+static int next_word(const char *s, size_t n, size_t *pos, struct pword *w)
 {
-	const struct win *x = a, *y = b;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = *pos;
 
-	return x->h < y->h ? -1 : x->h > y->h;
+	while (i < n) {
+		size_t s0, e;
+
+		while (i < n && is_space(u[i]))
+			i++;
+		s0 = i;
+		while (i < n && !is_space(u[i]))
+			i++;
+		e = i;
+		while (s0 < e && edge_punct(u[s0]))
+			s0++;
+		while (e > s0 && edge_punct(u[e - 1]))
+			e--;
+		if (e == s0)
+			continue;
+		*pos = i;
+		w->off = s0;
+		w->len = e - s0;
+		w->h = word_hash(s + s0, e - s0);
+		return 1;
+	}
+	*pos = i;
+	return 0;
 }
 
-static int same_words(const struct words *a, size_t as, const struct words *b, size_t bs, size_t k)
+static size_t slot_of(uint64_t h, size_t mask)
 {
-	for (size_t i = 0; i < k; i++)
-		if (a->len[as + i] != b->len[bs + i] ||
-		    memcmp(a->w[as + i], b->w[bs + i], a->len[as + i]))
+	uint64_t m = h * 0x9E3779B97F4A7C15ULL;
+
+	return (size_t)(m ^ (m >> 32)) & mask;
+}
+
+/*
+ * Whether the prompt's window at word ps has the same words as t's window
+ * whose words are ring[first], ring[first + 1], ... (ring of size rn, so a
+ * plain array when first + window <= rn).
+ */
+static int window_eq(const struct policy_prompt *pp, size_t ps, const char *t,
+		     const struct pword *ring, size_t rn, size_t first)
+{
+	for (size_t i = 0, r = first; i < pp->window; i++, r = r + 1 == rn ? 0 : r + 1) {
+		const struct pword *a = &pp->w[ps + i], *b = &ring[r];
+
+		if (a->len != b->len || a->h != b->h)
 			return 0;
+		for (size_t j = 0; j < a->len; j++)
+			if (pp->text[a->off + j] != to_lower((unsigned char)t[b->off + j]))
+				return 0;
+	}
 	return 1;
 }
 
-static void check_prompt(const char *draft, const char *prompt, size_t k, struct buf *why)
+/* Add the prompt's window at word s (hash h) unless the same words are indexed already. */
+static void slot_add(struct policy_prompt *pp, uint64_t h, size_t s)
 {
-	struct words pw, dw;
-	struct win *wins = NULL;
-	size_t nw;
+	size_t i;
 
-	if (prompt == NULL || k == 0)
-		return;
-	words_split(&pw, prompt);
-	words_split(&dw, draft);
-	if (pw.n < k || dw.n < k)
-		goto out;
-	nw = pw.n - k + 1;
-	wins = xmalloc(nw * sizeof(*wins));
-	for (size_t s = 0; s < nw; s++)
-		wins[s] = (struct win){window_hash(&pw, s, k), s};
-	qsort(wins, nw, sizeof(*wins), win_cmp);
-	for (size_t s = 0; s + k <= dw.n; s++) {
-		struct win key = {window_hash(&dw, s, k), 0};
-		const struct win *hit = bsearch(&key, wins, nw, sizeof(*wins), win_cmp);
-		struct buf q;
+	for (i = slot_of(h, pp->mask); pp->slot[i].start; i = (i + 1) & pp->mask)
+		if (pp->slot[i].h == h &&
+		    window_eq(pp, pp->slot[i].start - 1, pp->text, pp->w, pp->nw, s))
+			return;
+	pp->slot[i] = (struct pslot){h, s + 1};
+}
 
-		if (hit == NULL)
-			continue;
-		/* bsearch lands on any of equal hashes: look at all of them. */
-		while (hit > wins && hit[-1].h == key.h)
-			hit--;
-		for (; hit < wins + nw && hit->h == key.h; hit++)
-			if (same_words(&pw, hit->start, &dw, s, k))
-				break;
-		if (hit == wins + nw || hit->h != key.h)
-			continue;
-		buf_init(&q, QUOTE_MAX);
-		for (size_t i = 0; i < k; i++)
-			if (buf_appendf(&q, "%s%.*s", i ? " " : "", (int)dw.len[s + i],
-					dw.w[s + i]) < 0)
-				break;
-		reason(why, "repeats the system prompt: \"%.*s...\"",
-		       (int)utf8_cut(q.data ? q.data : "", q.len, QUOTE_MAX), q.data ? q.data : "");
-		buf_cleanup(&q);
-		break;
+struct policy_prompt *policy_prompt_new(const char *system_prompt, size_t window)
+{
+	struct policy_prompt *pp = xcalloc(1, sizeof(*pp));
+	size_t n, pos = 0, nwin, nslot = 16;
+	uint64_t h = 0;
+
+	pp->window = window;
+	if (system_prompt == NULL || window == 0)
+		return pp;
+	n = strlen(system_prompt);
+	pp->text = xmalloc(n + 1);
+	for (size_t i = 0; i <= n; i++)
+		pp->text[i] = (char)to_lower((unsigned char)system_prompt[i]);
+	/* A word and the space after it take two bytes at least. */
+	pp->w = xmalloc((n / 2 + 1) * sizeof(*pp->w));
+	while (next_word(pp->text, n, &pos, &pp->w[pp->nw]))
+		pp->nw++;
+	if (pp->nw < window)
+		return pp;
+	nwin = pp->nw - window + 1;
+	while (nslot < 2 * nwin)
+		nslot *= 2;
+	pp->slot = xcalloc(nslot, sizeof(*pp->slot));
+	pp->mask = nslot - 1;
+	pp->mult_k = 1;
+	for (size_t i = 0; i < window; i++)
+		pp->mult_k *= WIN_MULT;
+	for (size_t j = 0; j < pp->nw; j++) {
+		h = h * WIN_MULT + pp->w[j].h;
+		if (j >= window)
+			h -= pp->w[j - window].h * pp->mult_k;
+		if (j + 1 >= window)
+			slot_add(pp, h, j + 1 - window);
 	}
-out:
-	free(wins);
-	words_free(&pw);
-	words_free(&dw);
+	return pp;
+}
+
+void policy_prompt_free(struct policy_prompt *pp)
+{
+	if (pp == NULL)
+		return;
+	free(pp->text);
+	free(pp->w);
+	free(pp->slot);
+	free(pp);
+}
+
+/* Whether the window with hash h, words ring[first..] of draft d, is in the prompt. */
+static int window_indexed(const struct policy_prompt *pp, uint64_t h, const char *d,
+			  const struct pword *ring, size_t first)
+{
+	for (size_t i = slot_of(h, pp->mask); pp->slot[i].start; i = (i + 1) & pp->mask)
+		if (pp->slot[i].h == h &&
+		    window_eq(pp, pp->slot[i].start - 1, d, ring, pp->window, first))
+			return 1;
+	return 0;
+}
+
+/* Quote the window (lower case, words joined by one space) as far as whole words fit. */
+static void report_window(const char *d, const struct pword *ring, size_t k, size_t first,
+			  struct buf *why)
+{
+	char q[QUOTE_MAX + 1];
+	size_t ql = 0;
+
+	for (size_t i = 0, r = first; i < k; i++, r = r + 1 == k ? 0 : r + 1) {
+		size_t sep = i > 0;
+
+		if (ql + sep + ring[r].len > QUOTE_MAX)
+			break;
+		if (sep)
+			q[ql++] = ' ';
+		for (size_t j = 0; j < ring[r].len; j++)
+			q[ql++] = (char)to_lower((unsigned char)d[ring[r].off + j]);
+	}
+	q[ql] = '\0';
+	reason(why, "repeats the system prompt: \"%s...\"", q);
+}
+
+/*
+ * Report the first window of d (n bytes) that is also a window of the
+ * prompt. The draft's last k words are kept in a ring, so a draft costs one
+ * pass and no copy.
+ */
+static void check_prompt(const struct policy_prompt *pp, const char *d, size_t n, struct buf *why)
+{
+	struct pword stack[RING_STACK], *ring = stack, w;
+	size_t k, pos = 0, nw = 0, r = 0;
+	uint64_t h = 0;
+
+	if (pp == NULL || pp->slot == NULL)
+		return;
+	k = pp->window;
+	if (k > RING_STACK)
+		ring = xmalloc(k * sizeof(*ring));
+	while (next_word(d, n, &pos, &w)) {
+		h = h * WIN_MULT + w.h;
+		if (nw >= k)
+			h -= ring[r].h * pp->mult_k;
+		ring[r] = w;
+		r = r + 1 == k ? 0 : r + 1; /* now the oldest word of the window */
+		if (++nw >= k && window_indexed(pp, h, d, ring, r)) {
+			report_window(d, ring, k, r, why);
+			break;
+		}
+	}
+	if (ring != stack)
+		free(ring);
 }
 
 /* ---- refunds and compensation ---- */
@@ -491,11 +581,15 @@ static const char *const promises[] = {
 	"discount*",
 };
 
-/* Lower case, whitespace runs to one space, typographic apostrophes to "'". */
-static char *fold_text(const char *s)
+#define FOLD_STACK 4096 /* drafts up to this many bytes fold without allocating */
+
+/*
+ * Fold s[0..n) into o (n + 1 bytes): lower case, whitespace runs to one
+ * space, typographic apostrophes to "'".
+ */
+static void fold_text(const char *s, size_t n, char *o)
 {
-	size_t n = strlen(s), w = 0;
-	char *o = xmalloc(n + 1);
+	size_t w = 0;
 	int space = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -506,7 +600,7 @@ static char *fold_text(const char *s)
 			c = '\'';
 			i += 2;
 		}
-		if (strchr(" \t\r\n\v\f", c) && c != '\0') {
+		if (is_space(c)) {
 			space = 1;
 			continue;
 		}
@@ -516,18 +610,23 @@ static char *fold_text(const char *s)
 		o[w++] = (char)to_lower(c);
 	}
 	o[w] = '\0';
-	return o;
 }
 
+/* The first entry of promises[] found in t at word boundaries, or NULL. */
 static const char *find_promise(const char *t)
 {
 	for (size_t k = 0; k < ARRAY_SIZE(promises); k++) {
-		char ph[64];
-		size_t pn = strlcpy_t(ph, promises[k], sizeof(ph));
+		const char *ph = promises[k];
+		size_t pn = strlen(ph);
 		int stem = ph[pn - 1] == '*';
+		char cut[64];
 
-		if (stem)
-			ph[--pn] = '\0';
+		/* Cut stems in a copy to keep strstr: glibc's memmem is far slower here. */
+		if (stem) {
+			pn = strlcpy_t(cut, ph, sizeof(cut)) - 1;
+			cut[pn] = '\0';
+			ph = cut;
+		}
 		for (const char *h = strstr(t, ph); h; h = strstr(h + 1, ph)) {
 			if (h > t && is_alnum((unsigned char)h[-1]))
 				continue;
@@ -549,26 +648,32 @@ static int category_exempt(const struct draft_policy *p, const char *category)
 	return 0;
 }
 
-static void check_promises(const struct draft_policy *p, const char *draft, const char *category,
-			   struct buf *why)
+static void check_promises(const struct draft_policy *p, const char *draft, size_t n,
+			   const char *category, struct buf *why)
 {
-	char *t;
+	char small[FOLD_STACK + 1], *t = small;
 	const char *ph;
+	size_t pn;
 
 	if (category_exempt(p, category))
 		return;
-	t = fold_text(draft);
+	if (n > FOLD_STACK)
+		t = xmalloc(n + 1);
+	fold_text(draft, n, t);
 	ph = find_promise(t);
-	if (ph)
+	if (ph) {
+		pn = strlen(ph);
 		reason(why, "promises a refund, credit or compensation (\"%.*s\")",
-		       (int)(strlen(ph) - (ph[strlen(ph) - 1] == '*')), ph);
-	free(t);
+		       (int)(pn - (ph[pn - 1] == '*')), ph);
+	}
+	if (t != small)
+		free(t);
 }
 
 /* ---- the check ---- */
 
-int policy_check_draft(const struct draft_policy *p, const char *draft, const char *category,
-		       const char *system_prompt, char *why, size_t whylen)
+int policy_check_draft_ix(const struct draft_policy *p, const char *draft, const char *category,
+			  const struct policy_prompt *pp, char *why, size_t whylen)
 {
 	struct buf b;
 	size_t n = draft ? strlen(draft) : 0;
@@ -586,8 +691,8 @@ int policy_check_draft(const struct draft_policy *p, const char *draft, const ch
 			reason(&b, "too long: %zu bytes (max %zu)", n, p->max_len);
 		check_links(p, draft, n, &b);
 		check_placeholders(draft, n, &b);
-		check_prompt(draft, system_prompt, p->prompt_window, &b);
-		check_promises(p, draft, category, &b);
+		check_prompt(pp, draft, n, &b);
+		check_promises(p, draft, n, category, &b);
 	}
 	flagged = b.len > 0;
 	if (why != NULL && whylen > 0) {
@@ -598,5 +703,19 @@ int policy_check_draft(const struct draft_policy *p, const char *draft, const ch
 		why[c] = '\0';
 	}
 	buf_cleanup(&b);
+	return flagged;
+}
+
+int policy_check_draft(const struct draft_policy *p, const char *draft, const char *category,
+		       const char *system_prompt, char *why, size_t whylen)
+{
+	struct policy_prompt *pp = NULL;
+	int flagged;
+
+	/* No index when nothing would be checked: NULL skips the window check. */
+	if (system_prompt != NULL && p->prompt_window > 0)
+		pp = policy_prompt_new(system_prompt, p->prompt_window);
+	flagged = policy_check_draft_ix(p, draft, category, pp, why, whylen);
+	policy_prompt_free(pp);
 	return flagged;
 }

@@ -31,10 +31,14 @@ struct draft_policy {
 	 */
 	const char *const *refund_categories;
 	size_t nrefund_categories;
-	size_t min_len;	      /* bytes; default 20 */
-	size_t max_len;	      /* bytes; default 4000; 0: no maximum */
-	size_t prompt_window; /* words of the system prompt that may not appear in a row; default 8
-			       */
+	size_t min_len; /* bytes; default 20 */
+	size_t max_len; /* bytes; default 4000; 0: no maximum */
+	/*
+	 * Words of the system prompt that may not appear in a row; default 8.
+	 * Read by policy_check_draft(); policy_check_draft_ix() uses the window
+	 * its index was built with (build it from this field).
+	 */
+	size_t prompt_window;
 };
 
 void draft_policy_default(struct draft_policy *p);
@@ -56,8 +60,38 @@ void draft_policy_default(struct draft_policy *p);
  *     system_prompt is NULL;
  *   - promises of refunds, credits or compensation, unless category (may be
  *     NULL) is one of refund_categories.
+ * It indexes system_prompt on every call: to check many drafts against one
+ * prompt, build a policy_prompt once and call policy_check_draft_ix().
  */
 int policy_check_draft(const struct draft_policy *p, const char *draft, const char *category,
 		       const char *system_prompt, char *why, size_t whylen) WUR;
+
+/*
+ * A system prompt indexed for the window check, so that the prompt is split
+ * and hashed once (per model tier, at startup) instead of on every draft.
+ * Immutable once built: any number of checks may share one. It keeps its own
+ * copy of the prompt text.
+ */
+struct policy_prompt;
+
+/*
+ * Index system_prompt for windows of window words: pass the policy's
+ * prompt_window, since the index, not the policy, decides the window in
+ * policy_check_draft_ix(). Returns a new index, never NULL (OOM aborts);
+ * caller frees with policy_prompt_free(). With system_prompt NULL, window 0,
+ * or a prompt of fewer than window words, the index matches no draft.
+ */
+struct policy_prompt *policy_prompt_new(const char *system_prompt, size_t window) WUR;
+/* Accepts NULL. */
+void policy_prompt_free(struct policy_prompt *pp);
+
+/*
+ * policy_check_draft() with the system prompt given as an index: same
+ * checks, results and why text. The window check uses the window pp was
+ * built with and never reads p->prompt_window; pp NULL skips it, like a
+ * NULL system_prompt.
+ */
+int policy_check_draft_ix(const struct draft_policy *p, const char *draft, const char *category,
+			  const struct policy_prompt *pp, char *why, size_t whylen) WUR;
 
 #endif

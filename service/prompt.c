@@ -614,3 +614,129 @@ out:
 	json_object_put(req);
 	return out;
 }
+
+/* ---- the per-prompt frame ------------------------------------------------- */
+
+#define FRAME_MARK "\x7f@@triaged-user-content@@\x7f"
+
+struct prompt_frame {
+	char *head; /* the request up to the user message's content */
+	char *tail; /* after it */
+	size_t head_len, tail_len;
+};
+
+/* 1 if tmpl has no placeholder but {{categories}}: the same text for every ticket. */
+static int static_template(const char *tmpl)
+{
+	const char *p = tmpl, *open, *close;
+	while ((open = strstr(p, "{{")) != NULL && (close = strstr(open + 2, "}}")) != NULL) {
+		if (close - open - 2 != 10 || memcmp(open + 2, "categories", 10) != 0)
+			return 0;
+		p = close + 2;
+	}
+	return 1;
+}
+
+struct prompt_frame *prompt_frame_new(const struct prompt *p, const struct model_config *mc,
+				      const struct taxonomy *tax, char *err, size_t errlen)
+{
+	struct prompt tmp = *p;
+	struct prompt_vars v = {.tax = tax};
+	struct prompt_frame *f;
+	char *s, *m;
+	size_t mlen = sizeof(FRAME_MARK) - 1;
+
+	if (!static_template(p->system)) {
+		set_err(err, errlen, "the system text of %s depends on the ticket", p->name);
+		return NULL;
+	}
+	tmp.user = (char *)FRAME_MARK;
+	s = prompt_render_request(&tmp, NULL, mc, &v, 4u << 20, err, errlen);
+	if (s == NULL)
+		return NULL;
+	m = strstr(s, FRAME_MARK);
+	if (m == NULL || strstr(m + mlen, FRAME_MARK) != NULL) {
+		set_err(err, errlen, "%s: the frame marker is not found exactly once", p->name);
+		free(s);
+		return NULL;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->head_len = (size_t)(m - s);
+	f->head = xstrndup(s, f->head_len);
+	f->tail = xstrdup(m + mlen);
+	f->tail_len = strlen(f->tail);
+	free(s);
+	return f;
+}
+
+void prompt_frame_free(struct prompt_frame *f)
+{
+	if (f == NULL)
+		return;
+	free(f->head);
+	free(f->tail);
+	free(f);
+}
+
+/*
+ * Append s as the inside of a JSON string, escaped exactly as json-c 0.16
+ * does with JSON_C_TO_STRING_NOSLASHESCAPE: \b \f \n \r \t \" \\ by name,
+ * other bytes below 0x20 as \u00xx (lower-case hex), everything else as it is.
+ */
+static int json_escape_append(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e[7];
+		size_t elen = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if (buf_append(b, s + start, i - start) < 0)
+			return -1;
+		start = i + 1;
+		e[0] = '\\';
+		switch (c) {
+		case '\b': e[1] = 'b'; break;
+		case '\f': e[1] = 'f'; break;
+		case '\n': e[1] = 'n'; break;
+		case '\r': e[1] = 'r'; break;
+		case '\t': e[1] = 't'; break;
+		case '"': e[1] = '"'; break;
+		case '\\': e[1] = '\\'; break;
+		default:
+			memcpy(e + 1, "u00", 3);
+			e[4] = hex[c >> 4];
+			e[5] = hex[c & 0xf];
+			elen = 6;
+			break;
+		}
+		if (buf_append(b, e, elen) < 0)
+			return -1;
+	}
+	return buf_append(b, s + start, n - start);
+}
+
+char *prompt_frame_render(const struct prompt_frame *f, const struct prompt *p,
+			  const struct prompt_vars *v, size_t max_bytes, char *err, size_t errlen)
+{
+	struct buf b;
+	char *content = expand(p->user, v, max_bytes, err, errlen);
+
+	if (content == NULL)
+		return NULL;
+	buf_init(&b, max_bytes);
+	if (buf_append(&b, f->head, f->head_len) < 0 ||
+	    json_escape_append(&b, content, strlen(content)) < 0 ||
+	    buf_append(&b, f->tail, f->tail_len) < 0) {
+		set_err(err, errlen, "rendered request exceeds %zu bytes", max_bytes);
+		buf_cleanup(&b);
+		free(content);
+		return NULL;
+	}
+	free(content);
+	return buf_steal(&b);
+}

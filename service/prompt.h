@@ -67,6 +67,22 @@ char *prompt_render_request(const struct prompt *p, const struct prompt *repair,
 			    const struct model_config *mc, const struct prompt_vars *v,
 			    size_t max_bytes, char *err, size_t errlen);
 
+/*
+ * A frame: everything of a request body but the user message's content,
+ * rendered once (the system text, the schema and the settings are the same
+ * for every ticket). prompt_frame_render then gives the same bytes as
+ * prompt_render_request(p, NULL, mc, v, ...) for far less work. Returns
+ * NULL with err when p's system text depends on the ticket (then render
+ * each request in full).
+ */
+struct prompt_frame;
+struct prompt_frame *prompt_frame_new(const struct prompt *p, const struct model_config *mc,
+				      const struct taxonomy *tax, char *err, size_t errlen);
+void prompt_frame_free(struct prompt_frame *f);
+/* f must come from the same p, mc and v->tax. NULL with err as prompt_render_request. */
+char *prompt_frame_render(const struct prompt_frame *f, const struct prompt *p,
+			  const struct prompt_vars *v, size_t max_bytes, char *err, size_t errlen);
+
 /* The JSON Schema of a triage answer for the taxonomy (new json string; caller frees). */
 char *prompt_triage_schema(const struct taxonomy *tax);
 

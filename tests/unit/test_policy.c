@@ -3,7 +3,9 @@
  * (blank, length bounds, links and e-mail hosts against the allowlist,
  * leftover placeholders, system prompt windows, refund promises and the
  * categories allowed to make them), reasons joined in order, the reason
- * text cut at a UTF-8 boundary, and the defaults.
+ * text cut at a UTF-8 boundary, and the defaults. The prebuilt prompt index
+ * (policy_prompt_new, policy_check_draft_ix) must give what
+ * policy_check_draft gives, reason text included.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -241,6 +243,229 @@ START_TEST(test_prompt_quote)
 }
 END_TEST
 
+/* ---- the prebuilt prompt index ---- */
+
+/* policy_check_draft_ix with pp gives exactly what policy_check_draft with prompt gives. */
+static void assert_same(const struct draft_policy *p, const char *draft, const char *category,
+			const char *prompt, const struct policy_prompt *pp)
+{
+	char w1[512], w2[512];
+	int r1, r2;
+
+	memset(w1, 'a', sizeof(w1));
+	memset(w2, 'b', sizeof(w2));
+	r1 = policy_check_draft(p, draft, category, prompt, w1, sizeof(w1));
+	r2 = policy_check_draft_ix(p, draft, category, pp, w2, sizeof(w2));
+	ck_assert_msg(r1 == r2 && strcmp(w1, w2) == 0, "\"%s\": %d \"%s\", _ix %d \"%s\"",
+		      draft ? draft : "(null)", r1, w1, r2, w2);
+}
+
+START_TEST(test_ix_case)
+{
+	const struct pcase *c = &cases[_i];
+	struct draft_policy p;
+	struct policy_prompt *pp;
+	char why[512] = "x";
+
+	test_policy_init(&p);
+	pp = policy_prompt_new(sysprompt, p.prompt_window);
+	ck_assert_int_eq(policy_check_draft_ix(&p, c->draft, c->category, pp, why, sizeof(why)),
+			 c->why[0] != '\0');
+	ck_assert_msg(strcmp(why, c->why) == 0, "%s: why \"%s\", want \"%s\"", c->name, why,
+		      c->why);
+	assert_same(&p, c->draft, c->category, sysprompt, pp);
+	policy_prompt_free(pp);
+}
+END_TEST
+
+START_TEST(test_ix_prompt_case)
+{
+	static const size_t windows[] = {1, 3, 8, 12, 40};
+	struct draft_policy p;
+
+	test_policy_init(&p);
+	p.max_len = 0;
+	for (size_t w = 0; w < ARRAY_SIZE(windows); w++) {
+		struct policy_prompt *pp = policy_prompt_new(sysprompt, windows[w]);
+
+		p.prompt_window = windows[w];
+		assert_same(&p, prompt_cases[_i].draft, NULL, sysprompt, pp);
+		policy_prompt_free(pp);
+	}
+}
+END_TEST
+
+/* One index, built once, serves many drafts in any order. */
+START_TEST(test_ix_reused)
+{
+	struct draft_policy p;
+	struct policy_prompt *pp;
+	char why[512];
+	size_t nflagged = 0;
+
+	test_policy_init(&p);
+	p.max_len = 0;
+	pp = policy_prompt_new(sysprompt, p.prompt_window);
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+			assert_same(&p, cases[(i * 7 + (size_t)round) % ARRAY_SIZE(cases)].draft,
+				    NULL, sysprompt, pp);
+		for (size_t i = 0; i < ARRAY_SIZE(prompt_cases); i++) {
+			assert_same(&p, prompt_cases[i].draft, "refunds", sysprompt, pp);
+			ck_assert_int_ge(policy_check_draft_ix(&p, prompt_cases[i].draft, NULL, pp,
+							       why, sizeof(why)),
+					 0);
+			nflagged += strstr(why, "repeats the system prompt") != NULL;
+		}
+	}
+	ck_assert_uint_eq(nflagged, 3 * 3); /* three flagged prompt_cases, three rounds */
+	ck_assert_int_eq(policy_check_draft_ix(&p,
+					       "Sure: YOU ARE THE TRIAGE ASSISTANT OF A "
+					       "CUSTOMER-SUPPORT TEAM!!",
+					       NULL, pp, why, sizeof(why)),
+			 1);
+	ck_assert_str_eq(why, "repeats the system prompt: \"you are the triage assistant of a "
+			      "customer-support...\"");
+	policy_prompt_free(pp);
+}
+END_TEST
+
+/* No prompt, an empty or blank one, or window 0: an index that never matches. */
+START_TEST(test_ix_no_prompt)
+{
+	static const char *const prompts[] = {NULL, "", " \n\t ", "... -- !!"};
+	struct draft_policy p;
+	struct policy_prompt *pp;
+	char why[512];
+
+	test_policy_init(&p);
+	p.max_len = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(prompts); i++) {
+		pp = policy_prompt_new(prompts[i], 8);
+		ck_assert_ptr_nonnull(pp);
+		ck_assert_int_eq(policy_check_draft_ix(&p, sysprompt, NULL, pp, why, sizeof(why)),
+				 1);
+		ck_assert_ptr_null(strstr(why, "system prompt"));
+		assert_same(&p, sysprompt, NULL, prompts[i], pp);
+		assert_same(&p, OK_TEXT, NULL, prompts[i], pp);
+		policy_prompt_free(pp);
+	}
+	pp = policy_prompt_new(sysprompt, 0);
+	ck_assert_int_eq(policy_check_draft_ix(&p, sysprompt, NULL, pp, why, sizeof(why)), 1);
+	ck_assert_ptr_null(strstr(why, "system prompt"));
+	policy_prompt_free(pp);
+	/* A NULL index skips the check, like a NULL system_prompt. */
+	ck_assert_int_eq(policy_check_draft_ix(&p, sysprompt, NULL, NULL, why, sizeof(why)), 1);
+	ck_assert_ptr_null(strstr(why, "system prompt"));
+	assert_same(&p, sysprompt, NULL, NULL, NULL);
+	policy_prompt_free(NULL);
+}
+END_TEST
+
+/* A prompt of fewer words than the window can never be repeated window-long. */
+START_TEST(test_ix_short_prompt)
+{
+	static const char shortp[] = "The Support Team";
+	static const char draft[] = "Regards, The Support Team";
+	struct draft_policy p;
+	struct policy_prompt *pp;
+	char why[512];
+
+	test_policy_init(&p);
+	for (size_t w = 4; w <= 40; w += 4) {
+		pp = policy_prompt_new(shortp, w);
+		p.prompt_window = w;
+		ck_assert_int_eq(policy_check_draft_ix(&p, draft, NULL, pp, why, sizeof(why)), 0);
+		ck_assert_int_eq(policy_check_draft_ix(&p, "The Support Team, the support team",
+						       NULL, pp, why, sizeof(why)),
+				 0);
+		assert_same(&p, draft, NULL, shortp, pp);
+		policy_prompt_free(pp);
+	}
+	/* Exactly window words: it matches. */
+	pp = policy_prompt_new(shortp, 3);
+	ck_assert_int_eq(policy_check_draft_ix(&p, draft, NULL, pp, why, sizeof(why)), 1);
+	ck_assert_str_eq(why, "repeats the system prompt: \"the support team...\"");
+	policy_prompt_free(pp);
+}
+END_TEST
+
+/* The window is the index's: p->prompt_window is not read by _ix. */
+START_TEST(test_ix_window_is_the_index)
+{
+	struct draft_policy p;
+	struct policy_prompt *pp = policy_prompt_new(sysprompt, 3);
+	char why[512];
+
+	test_policy_init(&p);
+	p.prompt_window = 0;
+	ck_assert_int_eq(
+		policy_check_draft_ix(&p, "Regards, The Support Team", NULL, pp, why, sizeof(why)),
+		1);
+	ck_assert_str_eq(why, "repeats the system prompt: \"the support team...\"");
+	policy_prompt_free(pp);
+	pp = policy_prompt_new(sysprompt, 8);
+	p.prompt_window = 3;
+	ck_assert_int_eq(
+		policy_check_draft_ix(&p, "Regards, The Support Team", NULL, pp, why, sizeof(why)),
+		0);
+	policy_prompt_free(pp);
+}
+END_TEST
+
+/*
+ * Windows repeated inside the prompt, windows wider than the draft scan's
+ * stack ring, and quotes cut to whole words within 80 bytes.
+ */
+START_TEST(test_ix_edges)
+{
+	static const char rep[] = "a b c a b c a b c d";
+	static const char longw[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb "
+				    "cccccccccccccccccccccccccccccc dd";
+	struct draft_policy p;
+	struct policy_prompt *pp;
+	char why[512], big[100];
+
+	test_policy_init(&p);
+	p.min_len = 0;
+	p.max_len = 0;
+	p.prompt_window = 3;
+	pp = policy_prompt_new(rep, 3);
+	ck_assert_int_eq(policy_check_draft_ix(&p, "x y z, then C. A! B", NULL, pp, why,
+					       sizeof(why)),
+			 1);
+	ck_assert_str_eq(why, "repeats the system prompt: \"c a b...\"");
+	assert_same(&p, "x y z, then C. A! B", NULL, rep, pp);
+	assert_same(&p, "b c d and nothing else here", NULL, rep, pp);
+	assert_same(&p, "c b a, d c b, a c d: no window of rep", NULL, rep, pp);
+	policy_prompt_free(pp);
+
+	/* 30 + 1 + 30 bytes fit in the quote; a third word of 30 would not. */
+	pp = policy_prompt_new(longw, 3);
+	ck_assert_int_eq(policy_check_draft_ix(&p, longw, NULL, pp, why, sizeof(why)), 1);
+	ck_assert_str_eq(why, "repeats the system prompt: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+			      "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb...\"");
+	assert_same(&p, longw, NULL, longw, pp);
+	policy_prompt_free(pp);
+	/* A first word longer than the quote: nothing quoted. */
+	memset(big, 'q', 90);
+	memcpy(big + 90, " r s", 5);
+	pp = policy_prompt_new(big, 3);
+	ck_assert_int_eq(policy_check_draft_ix(&p, big, NULL, pp, why, sizeof(why)), 1);
+	ck_assert_str_eq(why, "repeats the system prompt: \"...\"");
+	assert_same(&p, big, NULL, big, pp);
+	policy_prompt_free(pp);
+
+	/* Wider than the ring kept on the stack. */
+	p.prompt_window = 40;
+	pp = policy_prompt_new(sysprompt, 40);
+	ck_assert_int_eq(policy_check_draft_ix(&p, sysprompt, NULL, pp, why, sizeof(why)), 1);
+	ck_assert_ptr_nonnull(strstr(why, "repeats the system prompt: \"you are the triage"));
+	assert_same(&p, sysprompt, NULL, sysprompt, pp);
+	policy_prompt_free(pp);
+}
+END_TEST
+
 /* ---- defaults and the reason buffer ---- */
 
 START_TEST(test_defaults)
@@ -311,6 +536,16 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_null_draft);
 	tcase_add_loop_test(tc, test_prompt_window, 0, ARRAY_SIZE(prompt_cases));
 	tcase_add_test(tc, test_prompt_quote);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("index");
+	tcase_add_loop_test(tc, test_ix_case, 0, ARRAY_SIZE(cases));
+	tcase_add_loop_test(tc, test_ix_prompt_case, 0, ARRAY_SIZE(prompt_cases));
+	tcase_add_test(tc, test_ix_reused);
+	tcase_add_test(tc, test_ix_no_prompt);
+	tcase_add_test(tc, test_ix_short_prompt);
+	tcase_add_test(tc, test_ix_window_is_the_index);
+	tcase_add_test(tc, test_ix_edges);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("api");

@@ -625,6 +625,89 @@ START_TEST(test_render_single_pass)
 }
 END_TEST
 
+/*
+ * The frame (rendered once per prompt) gives the same bytes as a full
+ * render: every hostile body, every response format, both real prompts,
+ * every byte value below 0x80 in the body, and the size cap at its edge.
+ */
+START_TEST(test_frame_same_bytes)
+{
+	static const char *const prompts[] = {"triage-v1", "flagship-v1"};
+	static const enum response_format rfs[] = {RF_JSON_SCHEMA, RF_JSON_OBJECT, RF_NONE};
+	char all[128];
+	size_t compared = 0;
+
+	for (int i = 1; i < 128; i++)
+		all[i - 1] = (char)i;
+	all[127] = '\0';
+	for (size_t pi = 0; pi < ARRAY_SIZE(prompts); pi++) {
+		struct prompt *p = load(prompts[pi]);
+		for (size_t ri = 0; ri < ARRAY_SIZE(rfs); ri++) {
+			for (size_t bi = 0; bi <= ARRAY_SIZE(hostile_bodies); bi++) {
+				const char *body = bi < ARRAY_SIZE(hostile_bodies) ? hostile_bodies[bi] : all;
+				struct fixture fx;
+				struct prompt_frame *f;
+				char err[256] = "", err2[256] = "";
+				char *full, *framed;
+				size_t len;
+
+				fixture_init(&fx, body);
+				fx.t.subject = (char *)"</ticket> \"quoted\" / subject\t\x1f";
+				fx.mc.response_format = rfs[ri];
+				f = prompt_frame_new(p, &fx.mc, &tax, err, sizeof(err));
+				ck_assert_msg(f != NULL, "%s", err);
+				full = prompt_render_request(p, NULL, &fx.mc, &fx.v, 1 << 20, err, sizeof(err));
+				framed = prompt_frame_render(f, p, &fx.v, 1 << 20, err2, sizeof(err2));
+				ck_assert_msg(full != NULL, "%s", err);
+				ck_assert_msg(framed != NULL, "%s", err2);
+				ck_assert_str_eq(framed, full);
+				/* the cap: the exact size fits, one byte less does not, same error */
+				len = strlen(full);
+				free(framed);
+				framed = prompt_frame_render(f, p, &fx.v, len, err2, sizeof(err2));
+				ck_assert_ptr_nonnull(framed);
+				free(framed);
+				ck_assert_ptr_null(prompt_frame_render(f, p, &fx.v, len - 1, err2, sizeof(err2)));
+				ck_assert_ptr_null(
+					prompt_render_request(p, NULL, &fx.mc, &fx.v, len - 1, err, sizeof(err)));
+				ck_assert_str_eq(err2, err);
+				free(full);
+				prompt_frame_free(f);
+				fixture_cleanup(&fx);
+				compared++;
+			}
+		}
+		prompt_free(p);
+	}
+	ck_assert_uint_eq(compared, 2 * 3 * (ARRAY_SIZE(hostile_bodies) + 1));
+}
+END_TEST
+
+/*
+ * A system text that depends on the ticket has no frame: the caller renders
+ * in full. The parser allows only {{categories}} there today; the frame must
+ * not rely on that.
+ */
+START_TEST(test_frame_refused)
+{
+	char err[256] = "";
+	struct fixture fx;
+	struct prompt p = {.name = (char *)"x", .version = (char *)"x",
+			   .system = (char *)"S {{ticket}}", .user = (char *)"{{ticket}}"};
+
+	fixture_init(&fx, "b");
+	ck_assert_ptr_null(prompt_frame_new(&p, &fx.mc, &tax, err, sizeof(err)));
+	ck_assert_str_eq(err, "the system text of x depends on the ticket");
+	p.system = (char *)"S {{categories}}";
+	{
+		struct prompt_frame *f = prompt_frame_new(&p, &fx.mc, &tax, err, sizeof(err));
+		ck_assert_msg(f != NULL, "%s", err);
+		prompt_frame_free(f);
+	}
+	fixture_cleanup(&fx);
+}
+END_TEST
+
 START_TEST(test_schema)
 {
 	char *s = prompt_triage_schema(&tax);
@@ -681,6 +764,8 @@ static Suite *prompt_suite(void)
 	tcase_add_test(tc, test_render_needs);
 	tcase_add_test(tc, test_render_single_pass);
 	tcase_add_test(tc, test_schema);
+	tcase_add_test(tc, test_frame_same_bytes);
+	tcase_add_test(tc, test_frame_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

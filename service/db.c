@@ -28,7 +28,8 @@ static const char *const kind_sql[DB__KINDS] = {
 
 struct db_item {
 	enum db_kind kind;
-	json_object *payload;
+	char *json; /* one object */
+	size_t len;
 	db_item_fn *cb;
 	void *arg;
 	int solo; /* send alone: its batch failed for data */
@@ -88,6 +89,7 @@ struct db {
 
 	struct db_stats stats;
 	int reported_up;
+	struct buf sendbuf; /* a statement's parameter, reused (libpq copies it) */
 };
 
 static void db_on_socket(evutil_socket_t fd, short what, void *arg);
@@ -152,7 +154,7 @@ static void queue_push_back(struct db *db, struct db_item *it)
 
 static void item_free(struct db_item *it)
 {
-	json_object_put(it->payload);
+	free(it->json);
 	free(it);
 }
 
@@ -327,7 +329,6 @@ static void db_connect_start(struct db *db)
 static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 {
 	struct db_part *pt = &b->parts[b->nparts++];
-	json_object *arr = json_object_new_array();
 	struct db_item *it, **tailp = &pt->items;
 	const char *params[1];
 	int limit = db->batch_size, ok;
@@ -345,14 +346,22 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 		it->next = NULL;
 		*tailp = it;
 		tailp = &it->next;
-		json_object_array_add(arr, json_object_get(it->payload));
 		pt->nitems++;
 	}
 	pt->kind = k;
 	b->nitems += pt->nitems;
-	params[0] = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);
+	/* the array's text, from the items' own: no object tree */
+	buf_reset(&db->sendbuf);
+	if (buf_append(&db->sendbuf, "[", 1) < 0)
+		return -1;
+	for (it = pt->items; it; it = it->next)
+		if ((it != pt->items && buf_append(&db->sendbuf, ",", 1) < 0) ||
+		    buf_append(&db->sendbuf, it->json, it->len) < 0)
+			return -1;
+	if (buf_append(&db->sendbuf, "]", 1) < 0)
+		return -1;
+	params[0] = db->sendbuf.data;
 	ok = PQsendQueryPrepared(db->conn, kind_name[k], 1, params, NULL, NULL, 0);
-	json_object_put(arr);
 	return ok ? 0 : -1;
 }
 
@@ -586,6 +595,7 @@ struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
 	db->reported_up = -1;
 	db->ev_retry = evtimer_new(base, db_retry_cb, db);
 	db->ev_pump = event_new(base, -1, 0, db_pump_cb, db);
+	buf_init(&db->sendbuf, SIZE_MAX);
 	db_connect_start(db);
 	return db;
 }
@@ -609,15 +619,25 @@ void db_free(struct db *db)
 			item_free(it);
 		}
 	}
+	buf_cleanup(&db->sendbuf);
 	free(db->conninfo);
 	free(db);
 }
 
-void db_submit(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb, void *arg)
+void db_submit_obj(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb,
+		   void *arg)
+{
+	char *s = xstrdup(json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
+	json_object_put(payload);
+	db_submit(db, kind, s, cb, arg);
+}
+
+void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg)
 {
 	struct db_item *it = xcalloc(1, sizeof(*it));
 	it->kind = kind;
-	it->payload = payload;
+	it->json = json;
+	it->len = strlen(json);
 	it->cb = cb;
 	it->arg = arg;
 	queue_push_back(db, it);

@@ -46,8 +46,11 @@ struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
 		  int reconnect_max_ms, db_state_fn *state_cb, void *state_arg);
 void db_free(struct db *db);
 
-/* Queue an item; payload is stolen (json-c reference). cb is called exactly once. */
-void db_submit(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb, void *arg);
+/* Queue an item: json is one JSON object as text (malloc'd, stolen). cb is called exactly once. */
+void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg);
+/* The same with a json-c object (reference stolen), for the rare kinds. */
+void db_submit_obj(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb,
+		   void *arg);
 
 int db_is_up(const struct db *db);
 /* Items queued or in flight. */

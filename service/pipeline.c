@@ -18,6 +18,7 @@
 #include "breaker.h"
 #include "db.h"
 #include "inject.h"
+#include "jsonw.h"
 #include "kafka_in.h"
 #include "kafka_out.h"
 #include "llm.h"
@@ -398,7 +399,7 @@ static void on_dead_letter_delivered(void *arg)
 {
 	struct job *j = arg;
 	if (j->dl_record) {
-		db_submit(j->pl->db, DB_DEADLETTER, j->dl_record, on_dead_letter_recorded, NULL);
+		db_submit_obj(j->pl->db, DB_DEADLETTER, j->dl_record, on_dead_letter_recorded, NULL);
 		j->dl_record = NULL;
 	}
 	job_done(j);
@@ -430,19 +431,18 @@ static void dead_letter(struct job *j, const char *topic, int32_t partition, con
 		     on_dead_letter_delivered, j);
 }
 
-static json_object *claim_json(const struct job *j);
+static char *claim_json(const struct job *j);
 
 /* The database refuses this ticket's data: keep it as a dead letter with the reason. */
 static void dead_letter_rejected(struct job *j, const char *err)
 {
-	json_object *o = claim_json(j);
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	char *s = claim_json(j);
 	j->pl->st.db_rejected++;
 	log_error("ticket rejected by database", "ticket=%s partition=%d offset=%lld",
 		  j->t->ticket_id, (int)kin_part_partition(j->part), (long long)j->offset);
 	dead_letter(j, kin_part_topic(j->part), kin_part_partition(j->part), j->t->ticket_id,
 		    strlen(j->t->ticket_id), s, strlen(s), "db_rejected", err ? err : "unknown");
-	json_object_put(o);
+	free(s);
 }
 
 /* ---- the tickets.triaged event ------------------------------------------- */
@@ -467,38 +467,49 @@ static const struct prompt *call_prompt(const struct pipeline *pl, const struct 
 	return c->purpose == PURPOSE_TRIAGE ? pl->tiers[c->tier].prompt : pl->p_repair;
 }
 
-static json_object *call_json(const struct job *j, const struct call_rec *c)
+/* Finish a row written with jsonw: its text, or abort (the buffers have no cap). */
+static char *row_text(struct jsonw *w, struct buf *b)
+{
+	if (jsonw_end(w) < 0)
+		abort();
+	return buf_steal(b);
+}
+
+static char *call_json(const struct job *j, const struct call_rec *c)
 {
 	const struct pipeline *pl = j->pl;
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "ticket_pk", json_object_new_int64(j->ticket_pk));
-	json_object_object_add(o, "revision", json_object_new_int(j->revision));
-	json_object_object_add(o, "seq", json_object_new_int(c->seq));
-	jadd_str(o, "tier", tier_names[c->tier]);
-	jadd_str(o, "purpose", c->purpose == PURPOSE_TRIAGE ? "triage" : "repair");
-	jadd_str(o, "model", pl->tiers[c->tier].mc->model);
-	jadd_str(o, "prompt_version", call_prompt(pl, c)->version);
-	jadd_str(o, "outcome", c->outcome);
-	jadd_str(o, "error", c->error[0] ? c->error : NULL);
-	json_object_object_add(o, "http_status",
-			       c->http_status ? json_object_new_int((int)c->http_status) : NULL);
-	json_object_object_add(o, "attempts", json_object_new_int(c->attempts));
-	json_object_object_add(o, "retries_429", json_object_new_int(c->retries_429));
-	json_object_object_add(o, "prompt_tokens", json_object_new_int64(c->usage.prompt_tokens));
-	json_object_object_add(o, "completion_tokens",
-			       json_object_new_int64(c->usage.completion_tokens));
-	json_object_object_add(o, "cached_tokens", json_object_new_int64(c->usage.cached_tokens));
-	json_object_object_add(o, "latency_ms", json_object_new_double(c->latency_ms));
-	json_object_object_add(o, "total_ms",
-			       json_object_new_double(c->finished_ms - c->started_ms));
-	json_object_object_add(o, "started_ms", json_object_new_double(c->started_ms));
-	json_object_object_add(o, "finished_ms", json_object_new_double(c->finished_ms));
-	jadd_str(o, "answer", c->answer);
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, SIZE_MAX);
+	jsonw_begin(&w, &b);
+	jsonw_int(&w, "ticket_pk", j->ticket_pk);
+	jsonw_int(&w, "revision", j->revision);
+	jsonw_int(&w, "seq", c->seq);
+	jsonw_str(&w, "tier", tier_names[c->tier]);
+	jsonw_str(&w, "purpose", c->purpose == PURPOSE_TRIAGE ? "triage" : "repair");
+	jsonw_str(&w, "model", pl->tiers[c->tier].mc->model);
+	jsonw_str(&w, "prompt_version", call_prompt(pl, c)->version);
+	jsonw_str(&w, "outcome", c->outcome);
+	jsonw_str(&w, "error", c->error[0] ? c->error : NULL);
+	if (c->http_status)
+		jsonw_int(&w, "http_status", c->http_status);
+	else
+		jsonw_null(&w, "http_status");
+	jsonw_int(&w, "attempts", c->attempts);
+	jsonw_int(&w, "retries_429", c->retries_429);
+	jsonw_int(&w, "prompt_tokens", c->usage.prompt_tokens);
+	jsonw_int(&w, "completion_tokens", c->usage.completion_tokens);
+	jsonw_int(&w, "cached_tokens", c->usage.cached_tokens);
+	jsonw_num(&w, "latency_ms", c->latency_ms);
+	jsonw_num(&w, "total_ms", c->finished_ms - c->started_ms);
+	jsonw_num(&w, "started_ms", c->started_ms);
+	jsonw_num(&w, "finished_ms", c->finished_ms);
+	jsonw_str(&w, "answer", c->answer);
 	if (c->budget_id > 0) {
-		json_object_object_add(o, "budget_id", json_object_new_int64(c->budget_id));
-		jadd_str(o, "reserved_usd", c->reserved_usd);
+		jsonw_int(&w, "budget_id", c->budget_id);
+		jsonw_str(&w, "reserved_usd", c->reserved_usd);
 	}
-	return o;
+	return row_text(&w, &b);
 }
 
 static void on_call_recorded(void *arg, const struct db_row *row, const char *err)
@@ -517,12 +528,13 @@ static void record_call(struct job *j, const struct call_rec *c)
 	db_submit(j->pl->db, DB_CALL, call_json(j, c), on_call_recorded, NULL);
 }
 
-static json_object *store_json(const struct job *j)
+static char *store_json(const struct job *j)
 {
 	const struct pipeline *pl = j->pl;
-	json_object *o = json_object_new_object();
 	const struct triage *tr = NULL;
 	enum model_tier decided = TIER_MINI_MODEL;
+	struct buf b;
+	struct jsonw w;
 
 	if (j->has_ftr) {
 		tr = &j->ftr;
@@ -530,33 +542,33 @@ static json_object *store_json(const struct job *j)
 	} else if (j->has_tr) {
 		tr = &j->tr;
 	}
-	json_object_object_add(o, "ticket_pk", json_object_new_int64(j->ticket_pk));
-	json_object_object_add(o, "revision", json_object_new_int(j->revision));
-	jadd_str(o, "status", j->status);
-	jadd_str(o, "status_reason", j->reason[0] ? j->reason : NULL);
+	buf_init(&b, SIZE_MAX);
+	jsonw_begin(&w, &b);
+	jsonw_int(&w, "ticket_pk", j->ticket_pk);
+	jsonw_int(&w, "revision", j->revision);
+	jsonw_str(&w, "status", j->status);
+	jsonw_str(&w, "status_reason", j->reason[0] ? j->reason : NULL);
 	if (tr) {
-		jadd_str(o, "category", tr->category);
-		jadd_str(o, "sentiment", sentiment_name(tr->sentiment));
-		jadd_str(o, "urgency", urgency_name(tr->urgency));
-		json_object_object_add(o, "confidence", json_object_new_double(tr->confidence));
-		jadd_str(o, "language", tr->language);
-		jadd_str(o, "summary", tr->summary);
-		jadd_str(o, "draft_reply", tr->draft_reply);
-		jadd_str(o, "decided_by", tier_names[decided]);
+		jsonw_str(&w, "category", tr->category);
+		jsonw_str(&w, "sentiment", sentiment_name(tr->sentiment));
+		jsonw_str(&w, "urgency", urgency_name(tr->urgency));
+		jsonw_num(&w, "confidence", tr->confidence);
+		jsonw_str(&w, "language", tr->language);
+		jsonw_str(&w, "summary", tr->summary);
+		jsonw_str(&w, "draft_reply", tr->draft_reply);
+		jsonw_str(&w, "decided_by", tier_names[decided]);
 	}
-	jadd_str(o, "model", pl->tiers[decided].mc->model);
-	jadd_str(o, "prompt_version", pl->tiers[decided].prompt->version);
-	json_object_object_add(o, "body_truncated", json_object_new_boolean(j->t->body_truncated));
-	jadd_str(o, "action", rule_action_name(j->dec.action));
-	json_object_object_add(o, "escalated",
-			       json_object_new_boolean(j->dec.action == RULE_ESCALATE));
-	jadd_str(o, "escalation_reasons", j->dec.nmatched ? j->dec.reasons : NULL);
-	jadd_str(o, "matched_rules", j->dec.nmatched ? j->dec.matched : NULL);
-	json_object_object_add(o, "priority",
-			       json_object_new_int(j->dec.nmatched ? j->dec.priority : 50));
-	jadd_str(o, "detector_flags", j->detector_flags[0] ? j->detector_flags : NULL);
-	jadd_str(o, "draft_flags", j->draft_flags[0] ? j->draft_flags : NULL);
-	return o;
+	jsonw_str(&w, "model", pl->tiers[decided].mc->model);
+	jsonw_str(&w, "prompt_version", pl->tiers[decided].prompt->version);
+	jsonw_bool(&w, "body_truncated", j->t->body_truncated);
+	jsonw_str(&w, "action", rule_action_name(j->dec.action));
+	jsonw_bool(&w, "escalated", j->dec.action == RULE_ESCALATE);
+	jsonw_str(&w, "escalation_reasons", j->dec.nmatched ? j->dec.reasons : NULL);
+	jsonw_str(&w, "matched_rules", j->dec.nmatched ? j->dec.matched : NULL);
+	jsonw_int(&w, "priority", j->dec.nmatched ? j->dec.priority : 50);
+	jsonw_str(&w, "detector_flags", j->detector_flags[0] ? j->detector_flags : NULL);
+	jsonw_str(&w, "draft_flags", j->draft_flags[0] ? j->draft_flags : NULL);
+	return row_text(&w, &b);
 }
 
 static void on_stored(void *arg, const struct db_row *row, const char *err)
@@ -931,7 +943,7 @@ static void reserve(struct job *j)
 			       json_object_new_int64((int64_t)(strlen(j->request) / 3)));
 	json_object_object_add(o, "max_tokens", json_object_new_int64(mc->max_tokens));
 	job_set_state(j, JOB_RESERVE);
-	db_submit(pl->db, DB_RESERVE, o, on_reserved, j);
+	db_submit_obj(pl->db, DB_RESERVE, o, on_reserved, j);
 }
 
 /* ---- starting a call ------------------------------------------------------- */
@@ -1089,30 +1101,36 @@ static void after_mini(struct job *j)
 
 /* ---- claim --------------------------------------------------------------- */
 
-static json_object *claim_json(const struct job *j)
+static char *claim_json(const struct job *j)
 {
 	const struct ticket *t = j->t;
-	json_object *o = json_object_new_object();
-	jadd_str(o, "source", t->source);
-	jadd_str(o, "ticket_id", t->ticket_id);
-	jadd_str(o, "created_at", t->created_at);
-	jadd_str(o, "channel", ticket_channel_name(t->channel));
-	jadd_str(o, "subject", t->subject);
-	jadd_str(o, "body", t->body);
-	json_object_object_add(o, "body_truncated", json_object_new_boolean(t->body_truncated));
-	jadd_str(o, "customer_id", t->customer_id);
-	jadd_str(o, "customer_email", t->customer_email);
-	jadd_str(o, "customer_name", t->customer_name);
-	jadd_str(o, "customer_tier", t->tier == TIER_NONE ? NULL : customer_tier_name(t->tier));
-	jadd_str(o, "language", t->language);
-	json_object_object_add(o, "tags", t->tags ? json_object_get(t->tags) : NULL);
-	json_object_object_add(o, "metadata", t->metadata ? json_object_get(t->metadata) : NULL);
-	jadd_str(o, "kafka_topic", kin_part_topic(j->part));
-	json_object_object_add(o, "kafka_partition", json_object_new_int(kin_part_partition(j->part)));
-	json_object_object_add(o, "kafka_offset", json_object_new_int64(j->offset));
-	if (j->pii.n > 0)
-		json_object_object_add(o, "pii", redact_map_to_json(&j->pii));
-	return o;
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, SIZE_MAX);
+	jsonw_begin(&w, &b);
+	jsonw_str(&w, "source", t->source);
+	jsonw_str(&w, "ticket_id", t->ticket_id);
+	jsonw_str(&w, "created_at", t->created_at);
+	jsonw_str(&w, "channel", ticket_channel_name(t->channel));
+	jsonw_str(&w, "subject", t->subject);
+	jsonw_str(&w, "body", t->body);
+	jsonw_bool(&w, "body_truncated", t->body_truncated);
+	jsonw_str(&w, "customer_id", t->customer_id);
+	jsonw_str(&w, "customer_email", t->customer_email);
+	jsonw_str(&w, "customer_name", t->customer_name);
+	jsonw_str(&w, "customer_tier", t->tier == TIER_NONE ? NULL : customer_tier_name(t->tier));
+	jsonw_str(&w, "language", t->language);
+	jsonw_obj(&w, "tags", t->tags);
+	jsonw_obj(&w, "metadata", t->metadata);
+	jsonw_str(&w, "kafka_topic", kin_part_topic(j->part));
+	jsonw_int(&w, "kafka_partition", kin_part_partition(j->part));
+	jsonw_int(&w, "kafka_offset", j->offset);
+	if (j->pii.n > 0) {
+		json_object *pii = redact_map_to_json(&j->pii);
+		jsonw_obj(&w, "pii", pii);
+		json_object_put(pii);
+	}
+	return row_text(&w, &b);
 }
 
 static void on_claimed(void *arg, const struct db_row *row, const char *err)

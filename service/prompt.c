@@ -21,6 +21,8 @@
  *   carries outside text.
  */
 #include "prompt.h"
+
+#include "jsonw.h"
 #include "textfile.h"
 
 #include <ctype.h>
@@ -676,48 +678,6 @@ void prompt_frame_free(struct prompt_frame *f)
 	free(f->head);
 	free(f->tail);
 	free(f);
-}
-
-/*
- * Append s as the inside of a JSON string, escaped exactly as json-c 0.16
- * does with JSON_C_TO_STRING_NOSLASHESCAPE: \b \f \n \r \t \" \\ by name,
- * other bytes below 0x20 as \u00xx (lower-case hex), everything else as it is.
- */
-static int json_escape_append(struct buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t start = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char e[7];
-		size_t elen = 2;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		if (buf_append(b, s + start, i - start) < 0)
-			return -1;
-		start = i + 1;
-		e[0] = '\\';
-		switch (c) {
-		case '\b': e[1] = 'b'; break;
-		case '\f': e[1] = 'f'; break;
-		case '\n': e[1] = 'n'; break;
-		case '\r': e[1] = 'r'; break;
-		case '\t': e[1] = 't'; break;
-		case '"': e[1] = '"'; break;
-		case '\\': e[1] = '\\'; break;
-		default:
-			memcpy(e + 1, "u00", 3);
-			e[4] = hex[c >> 4];
-			e[5] = hex[c & 0xf];
-			elen = 6;
-			break;
-		}
-		if (buf_append(b, e, elen) < 0)
-			return -1;
-	}
-	return buf_append(b, s + start, n - start);
 }
 
 char *prompt_frame_render(const struct prompt_frame *f, const struct prompt *p,

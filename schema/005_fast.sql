@@ -4,7 +4,7 @@
 -- triage results with the escalation and safety fields (v2 inserted, then
 -- updated the same row), and one query that builds every event of the batch.
 -- Only tickets that are not new (redeliveries, updates) still go through
--- v2's per-ticket path. Measured in #6: PostgreSQL spent 0.10 ms per ticket
+-- v2's per-ticket path; calls are recorded with one INSERT a batch too. Measured in #6: PostgreSQL spent 0.10 ms per ticket
 -- in store v2 and 0.033 in claim v2.
 
 -- The tickets.triaged event of one stored row, in one place: triaged_event
@@ -170,7 +170,61 @@ BEGIN
 END
 $$;
 
+-- Record calls v2: input and output as triaged_record_calls, one INSERT for
+-- the batch with each call's price found by a lateral lookup. A batch with
+-- budget reservations to settle takes the per-call path (budget.enforce).
+-- call_id is that of the row inserted for the key (the daemon only counts
+-- on the row being there).
+CREATE FUNCTION triaged_record_calls_v2(batch jsonb)
+RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(batch) AS e(v)
+                WHERE e.v->>'budget_id' IS NOT NULL) THEN
+        RETURN QUERY SELECT r.idx, r.call_id, r.cost_usd FROM triaged_record_calls(batch) r;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH input AS (
+        SELECT (x.ordinality - 1)::integer AS i, x.*,
+               to_timestamp(x.started_ms / 1000) AS st
+          FROM ROWS FROM (jsonb_to_recordset(batch) AS (ticket_pk bigint, revision integer,
+               seq integer, tier text, purpose text, model text, prompt_version text,
+               outcome text, error text, http_status integer, attempts integer,
+               retries_429 integer, prompt_tokens integer, completion_tokens integer,
+               cached_tokens integer, latency_ms double precision, total_ms double precision,
+               started_ms double precision, finished_ms double precision, answer text,
+               reserved_usd numeric))
+               WITH ORDINALITY AS x),
+    priced AS (
+        SELECT input.*, p.id AS price_id,
+               triaged_cost(p, coalesce(input.prompt_tokens, 0),
+                            coalesce(input.cached_tokens, 0),
+                            coalesce(input.completion_tokens, 0)) AS cost
+          FROM input CROSS JOIN LATERAL triaged_price_at(input.model, input.st) AS p),
+    ins AS (
+        INSERT INTO model_calls AS mc (ticket_pk, revision, seq, tier, purpose, model,
+                prompt_version, outcome, error, http_status, attempts, retries_429,
+                prompt_tokens, completion_tokens, cached_tokens, latency_ms, total_ms,
+                started_at, finished_at, answer, price_id, cost_usd, reserved_usd)
+        SELECT ticket_pk, revision, seq, tier, purpose, model, prompt_version, outcome, error,
+               http_status, attempts, coalesce(retries_429, 0), coalesce(prompt_tokens, 0),
+               coalesce(completion_tokens, 0), coalesce(cached_tokens, 0), latency_ms,
+               total_ms, st, to_timestamp(finished_ms / 1000), answer, price_id, cost,
+               coalesce(reserved_usd, 0)
+          FROM priced ORDER BY i
+        ON CONFLICT (ticket_pk, revision, seq) DO NOTHING
+        RETURNING mc.id, mc.ticket_pk, mc.revision, mc.seq)
+    SELECT priced.i, ins.id, priced.cost
+      FROM priced LEFT JOIN ins ON ins.ticket_pk = priced.ticket_pk
+                               AND ins.revision = priced.revision AND ins.seq = priced.seq;
+END
+$$;
+
 REVOKE EXECUTE ON FUNCTION triaged_event_of(triage_results, tickets, numeric),
-                           triaged_claim_v3(jsonb), triaged_store_v3(jsonb) FROM PUBLIC;
+                           triaged_claim_v3(jsonb), triaged_store_v3(jsonb),
+                           triaged_record_calls_v2(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION triaged_event_of(triage_results, tickets, numeric),
-                          triaged_claim_v3(jsonb), triaged_store_v3(jsonb) TO triaged_service;
+                          triaged_claim_v3(jsonb), triaged_store_v3(jsonb),
+                          triaged_record_calls_v2(jsonb) TO triaged_service;

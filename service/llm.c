@@ -172,8 +172,11 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	res.retry_after_ms = r->retry_after_ms;
 	res.latency_ms = now_ms() - r->started_at;
 	res.queued_ms = r->started_at - r->queued_at;
-	if (!r->cancelled && r->cb)
+	if (!r->cancelled && r->cb) {
+		res.request = r->body; /* back to its owner */
+		r->body = NULL;
 		r->cb(r->arg, &res);
+	}
 	req_free(r);
 }
 
@@ -424,6 +427,8 @@ size_t llm_return_waiting(struct llm_client *c)
 			res.not_sent = 1;
 			res.error = "not sent";
 			res.body = "";
+			res.request = r->body;
+			r->body = NULL;
 			r->cb(r->arg, &res);
 		}
 		req_free(r);

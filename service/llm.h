@@ -32,6 +32,9 @@ struct llm_result {
 	int not_sent;         /* handed back unsent by llm_return_waiting(): no attempt was made */
 	double latency_ms;    /* this exchange, from send to completion */
 	double queued_ms;     /* time spent waiting for a concurrency slot */
+	/* the request body given to llm_submit, handed back: the callback owns
+	 * it (free it, or keep it for a retry); NULL after a cancel */
+	char *request;
 };
 
 /* Called exactly once per submitted request (not after llm_req_cancel). The request is freed after it returns. */

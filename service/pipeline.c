@@ -71,8 +71,8 @@ struct job {
 	int64_t ticket_pk;
 	int revision;
 	/* model calls of this revision */
-	struct call_rec calls[MAX_CALLS];
-	int ncalls;
+	struct call_rec *calls; /* one slot, MAX_CALLS once a second call is made */
+	int ncalls, acalls;
 	int next_seq;
 	json_object *prior; /* calls persisted before a redelivery (from the claim) */
 	unsigned prior_used;
@@ -342,6 +342,7 @@ static void job_free(struct job *j)
 		event_free(j->ev_backoff);
 	for (int i = 0; i < j->ncalls; i++)
 		free(j->calls[i].answer);
+	free(j->calls);
 	json_object_put(j->prior);
 	json_object_put(j->dl_record);
 	free(j->p_subject);
@@ -796,6 +797,8 @@ static void on_model_done(void *arg, const struct llm_result *res)
 	char err[256];
 
 	j->req = NULL;
+	free(j->request);
+	j->request = res->request;
 	if (res->not_sent) {
 		/* never left the queue (the breaker opened): not an attempt; ask again soon */
 		c->attempts--;
@@ -883,7 +886,9 @@ static void send_attempt(struct job *j)
 	c->attempts++;
 	pl->st.model_requests[c->tier]++;
 	job_set_state(j, JOB_MODEL);
-	j->req = llm_submit(pl->tiers[c->tier].client, xstrdup(j->request), on_model_done, j);
+	/* the body goes to the client and comes back with the result (for a retry) */
+	j->req = llm_submit(pl->tiers[c->tier].client, j->request, on_model_done, j);
+	j->request = NULL;
 }
 
 /* ---- budgets -------------------------------------------------------------- */
@@ -988,7 +993,7 @@ static void start_call(struct job *j, enum model_tier tier, enum call_purpose pu
 	struct pipeline *pl = j->pl;
 	struct call_rec *c;
 	struct prompt_vars v = {.ticket = &j->pt, .tax = &pl->tax};
-	const struct call_rec *prev = j->ncalls ? cur_call(j) : NULL;
+	const struct call_rec *prev;
 	const char *answer, *outcome;
 	char err[256];
 	int seq = 0;
@@ -997,6 +1002,14 @@ static void start_call(struct job *j, enum model_tier tier, enum call_purpose pu
 		needs_human(j, "too many model calls", "limit reached");
 		return;
 	}
+	if (j->ncalls == j->acalls) {
+		/* most tickets make one call: room for more only when a second comes */
+		int n = j->acalls ? MAX_CALLS : 1;
+		j->calls = xrealloc(j->calls, (size_t)n * sizeof(*j->calls));
+		memset(j->calls + j->acalls, 0, (size_t)(n - j->acalls) * sizeof(*j->calls));
+		j->acalls = n;
+	}
+	prev = j->ncalls ? cur_call(j) : NULL;
 	c = &j->calls[j->ncalls++];
 	c->tier = tier;
 	c->purpose = purpose;

@@ -415,7 +415,10 @@ run_scenario() {
 		done
 		[[ -n $dpid ]] || die "triaged did not start under perf (see $dir/triaged.log)"
 	else
-		env "${denv[@]}" "$BUILD/triaged" >"$dir/triaged.log" 2>&1 &
+		# BENCH_DAEMON_WRAP: a command in front of the daemon, e.g.
+		# "valgrind --tool=massif --massif-out-file=/tmp/massif.out" (diagnostics only)
+		# shellcheck disable=SC2086
+		env "${denv[@]}" ${BENCH_DAEMON_WRAP:-} "$BUILD/triaged" >"$dir/triaged.log" 2>&1 &
 		dpid=$!
 		PIDS+=("$dpid")
 	fi
@@ -600,8 +603,11 @@ if want half; then
 	run_scenario half "half $RATE/s" 0 0 "$RATE"
 fi
 if want slow; then
+	# BENCH_SLOW_IN_FLIGHT (default 2048, the target's): to see memory per ticket in flight
+	slow_n=${BENCH_SLOW_IN_FLIGHT:-2048}
 	run_scenario slow "model 800ms" 800 200 "" \
-		TRIAGED_INTAKE_MAX_IN_FLIGHT=2048 TRIAGED_INTAKE_LOW_WATER=1536 TRIAGED_MINI_MAX_CONCURRENCY=2048
+		TRIAGED_INTAKE_MAX_IN_FLIGHT="$slow_n" TRIAGED_INTAKE_LOW_WATER=$((slow_n * 3 / 4)) \
+		TRIAGED_MINI_MAX_CONCURRENCY="$slow_n"
 fi
 if want model; then
 	run_model_alone

@@ -60,6 +60,15 @@ struct call_rec {
 	char reserved_usd[32];
 };
 
+/* What a ticket may need to say: errors, flags, why it went to a person. */
+struct job_notes {
+	char mini_error[256];
+	char redact_err[256];
+	char detector_flags[540]; /* "injection: " and two lists of up to 255 */
+	char draft_flags[600];
+	char reason[1200];
+};
+
 struct job {
 	struct pipeline *pl;
 	enum job_state state;
@@ -84,8 +93,7 @@ struct job {
 	struct triage tr, ftr; /* mini, flagship */
 	int has_tr, has_ftr;
 	int mini_invalid;
-	char mini_error[256];
-	struct rules_decision dec;
+	struct rules_decision *dec; /* NULL: no rule matched (most tickets) */
 	int flagship_slot;
 	json_object *dl_record; /* the dead letter's row, written once the topic has it */
 	/* what the models see: invisible characters stripped, PII replaced */
@@ -93,15 +101,34 @@ struct job {
 	char *p_subject, *p_body;
 	struct redact_map pii; /* placeholder -> value; goes to PostgreSQL only */
 	int redact_failed;
-	char redact_err[256];
-	char detector_flags[540]; /* "injection: " and two lists of up to 255 */
-	char draft_flags[600];
+	struct job_notes *nt; /* NULL until something is noted: most tickets never need it */
 	/* outcome */
 	const char *status;
-	char reason[1200];
 	double received_ms;
 	double state_since; /* when the job entered its state */
 };
+
+static const struct job_notes no_notes;
+static const struct rules_decision no_decision; /* action none, nothing matched */
+
+static const struct rules_decision *decision(const struct job *j)
+{
+	return j->dec ? j->dec : &no_decision;
+}
+
+/* The job's notes for reading (all empty when none were written). */
+static const struct job_notes *rd(const struct job *j)
+{
+	return j->nt ? j->nt : &no_notes;
+}
+
+/* The job's notes for writing, allocated on first use. */
+static struct job_notes *wr(struct job *j)
+{
+	if (j->nt == NULL)
+		j->nt = xcalloc(1, sizeof(*j->nt));
+	return j->nt;
+}
 
 struct tier_ctx {
 	const char *name;
@@ -343,6 +370,8 @@ static void job_free(struct job *j)
 	for (int i = 0; i < j->ncalls; i++)
 		free(j->calls[i].answer);
 	free(j->calls);
+	free(j->nt);
+	free(j->dec);
 	json_object_put(j->prior);
 	json_object_put(j->dl_record);
 	free(j->p_subject);
@@ -548,7 +577,7 @@ static char *store_json(const struct job *j)
 	jsonw_int(&w, "ticket_pk", j->ticket_pk);
 	jsonw_int(&w, "revision", j->revision);
 	jsonw_str(&w, "status", j->status);
-	jsonw_str(&w, "status_reason", j->reason[0] ? j->reason : NULL);
+	jsonw_str(&w, "status_reason", rd(j)->reason[0] ? rd(j)->reason : NULL);
 	if (tr) {
 		jsonw_str(&w, "category", tr->category);
 		jsonw_str(&w, "sentiment", sentiment_name(tr->sentiment));
@@ -562,13 +591,13 @@ static char *store_json(const struct job *j)
 	jsonw_str(&w, "model", pl->tiers[decided].mc->model);
 	jsonw_str(&w, "prompt_version", pl->tiers[decided].prompt->version);
 	jsonw_bool(&w, "body_truncated", j->t->body_truncated);
-	jsonw_str(&w, "action", rule_action_name(j->dec.action));
-	jsonw_bool(&w, "escalated", j->dec.action == RULE_ESCALATE);
-	jsonw_str(&w, "escalation_reasons", j->dec.nmatched ? j->dec.reasons : NULL);
-	jsonw_str(&w, "matched_rules", j->dec.nmatched ? j->dec.matched : NULL);
-	jsonw_int(&w, "priority", j->dec.nmatched ? j->dec.priority : 50);
-	jsonw_str(&w, "detector_flags", j->detector_flags[0] ? j->detector_flags : NULL);
-	jsonw_str(&w, "draft_flags", j->draft_flags[0] ? j->draft_flags : NULL);
+	jsonw_str(&w, "action", rule_action_name(decision(j)->action));
+	jsonw_bool(&w, "escalated", decision(j)->action == RULE_ESCALATE);
+	jsonw_str(&w, "escalation_reasons", decision(j)->nmatched ? decision(j)->reasons : NULL);
+	jsonw_str(&w, "matched_rules", decision(j)->nmatched ? decision(j)->matched : NULL);
+	jsonw_int(&w, "priority", decision(j)->nmatched ? decision(j)->priority : 50);
+	jsonw_str(&w, "detector_flags", rd(j)->detector_flags[0] ? rd(j)->detector_flags : NULL);
+	jsonw_str(&w, "draft_flags", rd(j)->draft_flags[0] ? rd(j)->draft_flags : NULL);
 	return row_text(&w, &b);
 }
 
@@ -601,8 +630,9 @@ static void restore_text(struct job *j, char **text)
 		return;
 	r = redact_restore(&j->pii, *text, RESTORE_CAP, err, sizeof(err));
 	if (r == NULL) {
-		size_t n = strlen(j->draft_flags);
-		snprintf(j->draft_flags + n, sizeof(j->draft_flags) - n, "%srestore failed: %s",
+		char *df = wr(j)->draft_flags;
+		size_t n = strlen(df);
+		snprintf(df + n, sizeof(j->nt->draft_flags) - n, "%srestore failed: %s",
 			 n ? "; " : "", err);
 		return;
 	}
@@ -619,7 +649,7 @@ static void check_and_restore(struct job *j)
 {
 	struct pipeline *pl = j->pl;
 	struct triage *tr = j->has_ftr ? &j->ftr : j->has_tr ? &j->tr : NULL;
-	char why[sizeof(j->draft_flags)];
+	char why[sizeof(no_notes.draft_flags)];
 	size_t n;
 	if (tr == NULL)
 		return;
@@ -630,8 +660,8 @@ static void check_and_restore(struct job *j)
 				  sizeof(why)) == 0)
 		return;
 	pl->st.drafts_flagged++;
-	n = strlen(j->draft_flags);
-	snprintf(j->draft_flags + n, sizeof(j->draft_flags) - n, "%s%s", n ? "; " : "", why);
+	n = strlen(wr(j)->draft_flags);
+	snprintf(j->nt->draft_flags + n, sizeof(j->nt->draft_flags) - n, "%s%s", n ? "; " : "", why);
 	log_info("draft flagged by policy", "ticket=%s", j->t->ticket_id);
 }
 
@@ -639,8 +669,8 @@ static void store(struct job *j, const char *status)
 {
 	release_flagship(j);
 	check_and_restore(j);
-	if (j->draft_flags[0] && j->reason[0] == '\0' && strcmp(status, "pending_review") == 0)
-		snprintf(j->reason, sizeof(j->reason), "draft flagged: %s", j->draft_flags);
+	if (rd(j)->draft_flags[0] && rd(j)->reason[0] == '\0' && strcmp(status, "pending_review") == 0)
+		snprintf(wr(j)->reason, sizeof(j->nt->reason), "draft flagged: %s", j->nt->draft_flags);
 	j->status = status;
 	job_set_state(j, JOB_STORE);
 	db_submit(j->pl->db, DB_STORE, store_json(j), on_stored, j);
@@ -648,7 +678,10 @@ static void store(struct job *j, const char *status)
 
 static void needs_human(struct job *j, const char *what, const char *detail)
 {
-	snprintf(j->reason, sizeof(j->reason), "%s: %s", what, detail);
+	/* detail may be one of the notes: copy through a local buffer */
+	char r[sizeof(no_notes.reason)];
+	snprintf(r, sizeof(r), "%s: %s", what, detail);
+	memcpy(wr(j)->reason, r, sizeof(r));
 	store(j, "needs_human");
 }
 
@@ -779,7 +812,7 @@ static void handle_content(struct job *j, const char *content)
 	if (c->tier == TIER_MINI_MODEL) {
 		/* the rules decide: an invalid first pass may go to the flagship */
 		j->mini_invalid = 1;
-		snprintf(j->mini_error, sizeof(j->mini_error), "%s", err);
+		snprintf(wr(j)->mini_error, sizeof(j->nt->mini_error), "%s", err);
 		after_mini(j);
 	} else {
 		needs_human(j, "flagship answer invalid after repair", err);
@@ -860,7 +893,7 @@ static void on_model_done(void *arg, const struct llm_result *res)
 			start_call(j, c->tier, PURPOSE_REPAIR);
 		} else if (c->tier == TIER_MINI_MODEL) {
 			j->mini_invalid = 1;
-			snprintf(j->mini_error, sizeof(j->mini_error), "%s", err);
+			snprintf(wr(j)->mini_error, sizeof(j->nt->mini_error), "%s", err);
 			after_mini(j);
 		} else {
 			needs_human(j, "flagship answer invalid after repair", err);
@@ -1034,8 +1067,8 @@ static void start_call(struct job *j, enum model_tier tier, enum call_purpose pu
 	}
 	if (tier == TIER_FLAGSHIP_MODEL) {
 		v.mini = j->has_tr ? &j->tr : NULL;
-		v.mini_error = j->mini_error;
-		v.escalation_reasons = j->dec.reasons;
+		v.mini_error = rd(j)->mini_error;
+		v.escalation_reasons = decision(j)->reasons;
 	}
 	free(j->request);
 	if (purpose == PURPOSE_TRIAGE && pl->tiers[tier].frame)
@@ -1084,14 +1117,22 @@ static void after_mini(struct job *j)
 	in.ticket = j->t;
 	in.mini = j->has_tr ? &j->tr : NULL;
 	in.mini_invalid = j->mini_invalid;
-	if (j->detector_flags[0]) {
+	if (rd(j)->detector_flags[0]) {
 		in.flags[0] = "injection";
 		in.nflags = 1;
 	}
-	memset(&j->dec, 0, sizeof(j->dec));
-	if (pl->rules)
-		rules_eval(pl->rules, &in, &j->dec);
-	switch (j->dec.action) {
+	free(j->dec);
+	j->dec = NULL;
+	if (pl->rules) {
+		struct rules_decision d;
+		memset(&d, 0, sizeof(d));
+		rules_eval(pl->rules, &in, &d);
+		if (d.nmatched || d.action != RULE_NONE) {
+			j->dec = xmalloc(sizeof(*j->dec));
+			*j->dec = d;
+		}
+	}
+	switch (decision(j)->action) {
 	case RULE_ESCALATE:
 		pl->st.escalated++;
 		job_set_state(j, JOB_FLAGSHIP_WAIT);
@@ -1100,14 +1141,14 @@ static void after_mini(struct job *j)
 		return;
 	case RULE_HUMAN_ONLY:
 		pl->st.human_only++;
-		needs_human(j, "human_only", j->dec.reasons);
+		needs_human(j, "human_only", decision(j)->reasons);
 		return;
 	case RULE_NONE:
 	default:
 		if (j->has_tr)
 			store(j, "pending_review");
 		else
-			needs_human(j, "invalid answer after repair", j->mini_error);
+			needs_human(j, "invalid answer after repair", rd(j)->mini_error);
 		return;
 	}
 }
@@ -1178,7 +1219,7 @@ static void on_claimed(void *arg, const struct db_row *row, const char *err)
 		pl->st.claimed_pending++;
 	if (j->redact_failed) {
 		/* the text could not be made safe: it must not reach a model */
-		needs_human(j, "redaction failed", j->redact_err);
+		needs_human(j, "redaction failed", rd(j)->redact_err);
 		return;
 	}
 	if (row->cols[4]) {
@@ -1204,13 +1245,18 @@ static char *safe_copy(struct pipeline *pl, struct job *j, const char *text, siz
 	c[n] = '\0';
 	if (pl->redactor == NULL || j->redact_failed)
 		return c;
-	r = redact_text(pl->redactor, c, n, &j->pii, st, j->redact_err, sizeof(j->redact_err));
+	char err[sizeof(no_notes.redact_err)];
+	r = redact_text(pl->redactor, c, n, &j->pii, st, err, sizeof(err));
 	free(c);
 	if (r == NULL) {
 		j->redact_failed = 1;
+		memcpy(wr(j)->redact_err, err, sizeof(err));
 		return xstrdup("");
 	}
-	return r;
+	/* kept while the ticket is in flight: an exact copy, not the grown buffer */
+	c = xstrdup(r);
+	free(r);
+	return c;
 }
 
 /*
@@ -1228,7 +1274,7 @@ static void prepare_text(struct pipeline *pl, struct job *j)
 		   inject_detect(t->body, t->body_len, why2, sizeof(why2));
 
 	if (hits > 0) {
-		snprintf(j->detector_flags, sizeof(j->detector_flags), "injection: %s%s%s", why,
+		snprintf(wr(j)->detector_flags, sizeof(j->nt->detector_flags), "injection: %s%s%s", why,
 			 why[0] && why2[0] ? ", " : "", why2);
 		pl->st.injection_flagged++;
 		log_warn("prompt injection suspected", "ticket=%s patterns=\"%s%s%s\"", t->ticket_id,

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int json_escape_append(struct buf *b, const char *s, size_t n)
@@ -119,8 +120,30 @@ void jsonw_num(struct jsonw *w, const char *k, double v)
 		put(w, "null", 4);
 		return;
 	}
-	n = snprintf(t, sizeof(t), "%.17g", v);
+	/* the shortest of %.15g and %.17g that reads back as v: 0.9, not 0.90000000000000002 */
+	n = snprintf(t, sizeof(t), "%.15g", v);
+	if (strtod(t, NULL) != v)
+		n = snprintf(t, sizeof(t), "%.17g", v);
 	put(w, t, (size_t)n);
+}
+
+void jsonw_numtext(struct jsonw *w, const char *k, const char *v)
+{
+	size_t n = v ? strlen(v) : 0, digits = 0;
+	int ok = n > 0 && n < 64;
+	/* -?digits(.digits)? : what PostgreSQL prints for a numeric, not NaN or Infinity */
+	for (size_t i = 0; ok && i < n; i++) {
+		char c = v[i];
+		if (c >= '0' && c <= '9')
+			digits++;
+		else if (!(c == '-' && i == 0) && !(c == '.' && digits > 0 && i + 1 < n))
+			ok = 0;
+	}
+	key(w, k);
+	if (ok && digits > 0)
+		put(w, v, n);
+	else
+		put(w, "null", 4);
 }
 
 void jsonw_bool(struct jsonw *w, const char *k, int v)

@@ -36,6 +36,8 @@ void jsonw_int(struct jsonw *w, const char *key, int64_t v);
 void jsonw_num(struct jsonw *w, const char *key, double v);
 void jsonw_bool(struct jsonw *w, const char *key, int v);
 void jsonw_null(struct jsonw *w, const char *key);
+/* A JSON number given as text (from PostgreSQL); null when NULL or not a plain decimal. */
+void jsonw_numtext(struct jsonw *w, const char *key, const char *v);
 /* A json-c value serialized in place (NULL: null). */
 void jsonw_obj(struct jsonw *w, const char *key, json_object *v);
 /* Close the object; 0, or -1 if anything did not fit. */

@@ -601,12 +601,77 @@ static char *store_json(const struct job *j)
 	return row_text(&w, &b);
 }
 
+/*
+ * The tickets.triaged event of a row stored now, from what was sent: the same
+ * fields and values as triaged_event_of() in schema/005_fast.sql builds for a
+ * stored row (the cascade suite compares the two). PostgreSQL gives what only
+ * it knows: the sequence (the row's id), triaged_at and the calls' cost.
+ */
+static char *event_json(const struct job *j, int64_t sequence, const char *triaged_at,
+			const char *cost_usd)
+{
+	const struct pipeline *pl = j->pl;
+	const struct triage *tr = j->has_ftr ? &j->ftr : j->has_tr ? &j->tr : NULL;
+	enum model_tier decided = j->has_ftr ? TIER_FLAGSHIP_MODEL : TIER_MINI_MODEL;
+	const struct rules_decision *d = decision(j);
+	struct buf b;
+	struct jsonw w;
+
+	buf_init(&b, SIZE_MAX);
+	jsonw_begin(&w, &b);
+	jsonw_str(&w, "type", "ticket.triaged");
+	jsonw_int(&w, "schema_version", 1);
+	jsonw_str(&w, "source", j->t->source);
+	jsonw_str(&w, "ticket_id", j->t->ticket_id);
+	jsonw_int(&w, "revision", j->revision);
+	jsonw_int(&w, "sequence", sequence);
+	jsonw_str(&w, "status", j->status);
+	jsonw_str(&w, "status_reason", rd(j)->reason[0] ? rd(j)->reason : NULL);
+	jsonw_str(&w, "category", tr ? tr->category : NULL);
+	jsonw_str(&w, "sentiment", tr ? sentiment_name(tr->sentiment) : NULL);
+	jsonw_str(&w, "urgency", tr ? urgency_name(tr->urgency) : NULL);
+	if (tr)
+		jsonw_num(&w, "confidence", tr->confidence);
+	else
+		jsonw_null(&w, "confidence");
+	jsonw_str(&w, "language", tr ? tr->language : NULL);
+	jsonw_str(&w, "summary", tr ? tr->summary : NULL);
+	jsonw_str(&w, "draft_reply", tr && d->action != RULE_HUMAN_ONLY ? tr->draft_reply : NULL);
+	jsonw_str(&w, "action", rule_action_name(d->action));
+	jsonw_bool(&w, "escalated", d->action == RULE_ESCALATE);
+	jsonw_str(&w, "escalation_reasons", d->nmatched ? d->reasons : NULL);
+	jsonw_str(&w, "matched_rules", d->nmatched ? d->matched : NULL);
+	jsonw_int(&w, "priority", d->nmatched ? d->priority : 50);
+	jsonw_str(&w, "decided_by", tr ? tier_names[decided] : NULL);
+	jsonw_str(&w, "model", pl->tiers[decided].mc->model);
+	jsonw_str(&w, "prompt_version", pl->tiers[decided].prompt->version);
+	jsonw_numtext(&w, "cost_usd", cost_usd);
+	jsonw_str(&w, "triaged_at", triaged_at);
+	return row_text(&w, &b);
+}
+
 static void on_stored(void *arg, const struct db_row *row, const char *err)
 {
 	struct job *j = arg;
 	struct pipeline *pl = j->pl;
+	int64_t seq;
 	if (row == NULL) {
 		dead_letter_rejected(j, err);
+		return;
+	}
+	if (row->ncols >= 6 && row->cols[2] && row->cols[2][0] == 't' && row->cols[1] &&
+	    parse_int64(row->cols[1], 1, INT64_MAX, &seq) == 0) {
+		/* stored now: the event is built here from what was stored */
+		char *ev = event_json(j, seq, row->cols[3], row->cols[4]);
+		if (strcmp(j->status, "pending_review") == 0)
+			pl->st.stored_pending_review++;
+		else
+			pl->st.stored_needs_human++;
+		if (j->has_ftr && strcmp(j->status, "pending_review") == 0)
+			pl->st.flagship_decided++;
+		log_debug("ticket stored", "ticket=%s status=%s", j->t->ticket_id, j->status);
+		send_event(j, ev);
+		free(ev);
 		return;
 	}
 	if (row->ncols >= 3 && row->cols[2] && row->cols[2][0] == 'f')
@@ -618,7 +683,8 @@ static void on_stored(void *arg, const struct db_row *row, const char *err)
 	if (j->has_ftr && strcmp(j->status, "pending_review") == 0)
 		pl->st.flagship_decided++;
 	log_debug("ticket stored", "ticket=%s status=%s", j->t->ticket_id, j->status);
-	send_event(j, row->ncols >= 4 ? row->cols[3] : NULL);
+	/* stored before (a redelivery): the stored row's event, from the database */
+	send_event(j, row->ncols >= 6 ? row->cols[5] : NULL);
 }
 
 /* Restore one model-written text in place: placeholders back to the customer's values. */

@@ -48,8 +48,10 @@ struct events {
 static void on_event(const rd_kafka_message_t *m, void *arg)
 {
 	struct events *ev = arg;
-	json_object *o = json_tokener_parse(m->payload ? (const char *)m->payload : "");
+	char *text = strndup(m->payload ? (const char *)m->payload : "", m->len);
+	json_object *o = json_tokener_parse(text);
 	char key[128];
+	free(text);
 	if (o == NULL)
 		return;
 	snprintf(key, sizeof(key), "%.*s", (int)m->key_len, (const char *)m->key);
@@ -155,6 +157,23 @@ START_TEST(test_escalation_exact)
 	ck_assert_str_eq(ev_field(&ev, "e-security", "status"), "needs_human");
 	ck_assert_ptr_nonnull(ev_field(&ev, "e-critical", "sequence"));
 	ck_assert_ptr_nonnull(ev_field(&ev, "e-critical", "cost_usd"));
+	/* The daemon builds the event of a row it stores; the database builds it
+	 * for a redelivery (triaged_event): the two must be the same document. */
+	json_object_object_foreach(ev.by_id, id, sent)
+	{
+		char *sql = h_sql_str(s.db,
+				      "SELECT triaged_event(t.id, t.revision)::text FROM tickets t "
+				      "WHERE t.ticket_id = '%s'",
+				      id);
+		json_object *want = sql ? json_tokener_parse(sql) : NULL;
+		ck_assert_msg(want != NULL, "no database event for %s", id);
+		ck_assert_msg(json_object_equal(sent, want),
+			      "event of %s differs from the database's:\n  sent: %s\n  db:   %s", id,
+			      json_object_to_json_string_ext(sent, JSON_C_TO_STRING_PLAIN),
+			      json_object_to_json_string_ext(want, JSON_C_TO_STRING_PLAIN));
+		json_object_put(want);
+		free(sql);
+	}
 
 	/* SIGHUP: a broken file is refused and the old rules stay; a good one is taken */
 	write_file(rules, "[rule broken]\nurgency = soon\naction = escalate\n");

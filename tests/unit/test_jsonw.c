@@ -4,6 +4,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,44 @@ START_TEST(test_empty_object_and_cap)
 }
 END_TEST
 
+/* Numbers: the shortest text that reads back exactly; PostgreSQL's numeric text only if plain. */
+START_TEST(test_numbers)
+{
+	static const struct {
+		const char *in, *want;
+	} texts[] = {{"0.00027000", "0.00027000"}, {"-12", "-12"}, {"5", "5"},
+		     {"NaN", "null"},		  {"Infinity", "null"}, {"1e5", "null"},
+		     {"1.", "null"},		  {".5", "null"},	{"", "null"},
+		     {"--1", "null"},		  {"1-", "null"}};
+	struct buf b;
+	struct jsonw w;
+
+	buf_init(&b, SIZE_MAX);
+	jsonw_begin(&w, &b);
+	jsonw_num(&w, "a", 0.9);
+	jsonw_num(&w, "b", 0.1 + 0.2);
+	jsonw_num(&w, "c", 1.0);
+	ck_assert_int_eq(jsonw_end(&w), 0);
+	ck_assert_str_eq(b.data, "{\"a\":0.9,\"b\":0.30000000000000004,\"c\":1}");
+	ck_assert(strtod("0.30000000000000004", NULL) == 0.1 + 0.2);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char want[64];
+		buf_reset(&b);
+		jsonw_begin(&w, &b);
+		jsonw_numtext(&w, "n", texts[i].in);
+		ck_assert_int_eq(jsonw_end(&w), 0);
+		snprintf(want, sizeof(want), "{\"n\":%s}", texts[i].want);
+		ck_assert_msg(strcmp(b.data, want) == 0, "%s: got %s", texts[i].in, b.data);
+	}
+	buf_reset(&b);
+	jsonw_begin(&w, &b);
+	jsonw_numtext(&w, "n", NULL);
+	ck_assert_int_eq(jsonw_end(&w), 0);
+	ck_assert_str_eq(b.data, "{\"n\":null}");
+	buf_cleanup(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("jsonw");
@@ -145,6 +184,7 @@ int main(void)
 	tcase_add_test(tc, test_escape_random);
 	tcase_add_test(tc, test_object_round_trip);
 	tcase_add_test(tc, test_empty_object_and_cap);
+	tcase_add_test(tc, test_numbers);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -20,7 +20,9 @@
 #include "migrate.h"
 #include "pipeline.h"
 #include "textfile.h"
-#include "util.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
 
 extern char **environ;
 

@@ -17,19 +17,19 @@
 #include "backoff.h"
 #include "breaker.h"
 #include "db.h"
-#include "inject.h"
+#include "injection.h"
 #include "jsonw.h"
 #include "kafka_in.h"
 #include "kafka_out.h"
 #include "llm.h"
 #include "log.h"
-#include "policy.h"
+#include "draft_check.h"
 #include "prompt.h"
 #include "redact.h"
 #include "rules.h"
 #include "secret.h"
 #include "ticket.h"
-#include "triage.h"
+#include "answer.h"
 
 #define MAX_CALLS 8
 #define ANSWER_STORE_CAP 16384
@@ -90,7 +90,7 @@ struct job {
 	struct event *ev_backoff;
 	int retry_reserve; /* the backoff timer retries a budget reservation */
 	/* answers */
-	struct triage tr, ftr; /* mini, flagship */
+	struct answer tr, ftr; /* mini, flagship */
 	int has_tr, has_ftr;
 	int mini_invalid;
 	struct rules_decision *dec; /* NULL: no rule matched (most tickets) */
@@ -136,7 +136,7 @@ struct tier_ctx {
 	struct llm_client *client;
 	struct prompt *prompt;
 	struct prompt_frame *frame; /* the request without the ticket, rendered once; NULL: in full */
-	struct policy_prompt *pidx; /* the system text's word windows, for the draft check */
+	struct draft_check_prompt *pidx; /* the system text's word windows, for the draft check */
 	struct backoff_policy backoff;
 	struct breaker breaker;
 };
@@ -329,8 +329,8 @@ static struct job *job_new(struct pipeline *pl, struct kin_part *part, int64_t o
 	j->offset = offset;
 	j->received_ms = now_ms();
 	j->state_since = j->received_ms;
-	triage_init(&j->tr);
-	triage_init(&j->ftr);
+	answer_init(&j->tr);
+	answer_init(&j->ftr);
 	redact_map_init(&j->pii);
 	kin_part_ref(part);
 	j->state = s;
@@ -378,8 +378,8 @@ static void job_free(struct job *j)
 	free(j->p_body);
 	redact_map_cleanup(&j->pii);
 	free(j->request);
-	triage_cleanup(&j->tr);
-	triage_cleanup(&j->ftr);
+	answer_cleanup(&j->tr);
+	answer_cleanup(&j->ftr);
 	ticket_free(j->t);
 	kin_part_unref(j->part);
 	free(j);
@@ -561,7 +561,7 @@ static void record_call(struct job *j, const struct call_rec *c)
 static char *store_json(const struct job *j)
 {
 	const struct pipeline *pl = j->pl;
-	const struct triage *tr = NULL;
+	const struct answer *tr = NULL;
 	enum model_tier decided = TIER_MINI_MODEL;
 	struct buf b;
 	struct jsonw w;
@@ -611,7 +611,7 @@ static char *event_json(const struct job *j, int64_t sequence, const char *triag
 			const char *cost_usd)
 {
 	const struct pipeline *pl = j->pl;
-	const struct triage *tr = j->has_ftr ? &j->ftr : j->has_tr ? &j->tr : NULL;
+	const struct answer *tr = j->has_ftr ? &j->ftr : j->has_tr ? &j->tr : NULL;
 	enum model_tier decided = j->has_ftr ? TIER_FLAGSHIP_MODEL : TIER_MINI_MODEL;
 	const struct rules_decision *d = decision(j);
 	struct buf b;
@@ -714,14 +714,14 @@ static void restore_text(struct job *j, char **text)
 static void check_and_restore(struct job *j)
 {
 	struct pipeline *pl = j->pl;
-	struct triage *tr = j->has_ftr ? &j->ftr : j->has_tr ? &j->tr : NULL;
+	struct answer *tr = j->has_ftr ? &j->ftr : j->has_tr ? &j->tr : NULL;
 	char why[sizeof(no_notes.draft_flags)];
 	size_t n;
 	if (tr == NULL)
 		return;
 	restore_text(j, &tr->draft_reply);
 	restore_text(j, &tr->summary);
-	if (policy_check_draft_ix(&pl->policy, tr->draft_reply, tr->category,
+	if (draft_check_ix(&pl->policy, tr->draft_reply, tr->category,
 				  pl->tiers[j->has_ftr ? TIER_FLAGSHIP_MODEL : TIER_MINI_MODEL].pidx, why,
 				  sizeof(why)) == 0)
 		return;
@@ -848,12 +848,12 @@ static void handle_content(struct job *j, const char *content)
 {
 	struct pipeline *pl = j->pl;
 	struct call_rec *c = cur_call(j);
-	struct triage *tr = c->tier == TIER_MINI_MODEL ? &j->tr : &j->ftr;
+	struct answer *tr = c->tier == TIER_MINI_MODEL ? &j->tr : &j->ftr;
 	char err[256];
 
-	triage_cleanup(tr);
-	triage_init(tr);
-	if (triage_validate(content, &pl->tax, tr, err, sizeof(err)) == 0) {
+	answer_cleanup(tr);
+	answer_init(tr);
+	if (answer_validate(content, &pl->tax, tr, err, sizeof(err)) == 0) {
 		c->outcome = "ok";
 		c->error[0] = '\0';
 		record_call(j, c);
@@ -945,7 +945,7 @@ static void on_model_done(void *arg, const struct llm_result *res)
 	}
 	pl->st.model_ok[c->tier]++;
 	free(c->answer);
-	if (triage_parse_completion(res->body, res->body_len, &content, &c->usage, err,
+	if (answer_parse_completion(res->body, res->body_len, &content, &c->usage, err,
 				    sizeof(err)) < 0) {
 		/* a broken envelope is an invalid answer: the raw body is what we keep */
 		c->answer = xstrndup(res->body,
@@ -1307,7 +1307,7 @@ static char *safe_copy(struct pipeline *pl, struct job *j, const char *text, siz
 		       struct redact_stats *st)
 {
 	char *c = xstrndup(text, len), *r;
-	size_t n = text_strip_invisible(c, len);
+	size_t n = injection_strip_invisible(c, len);
 	c[n] = '\0';
 	if (pl->redactor == NULL || j->redact_failed)
 		return c;
@@ -1336,8 +1336,8 @@ static void prepare_text(struct pipeline *pl, struct job *j)
 	const struct ticket *t = j->t;
 	struct redact_stats a = {0}, b = {0};
 	char why[256] = "", why2[256] = "";
-	int hits = inject_detect(t->subject, strlen(t->subject), why, sizeof(why)) +
-		   inject_detect(t->body, t->body_len, why2, sizeof(why2));
+	int hits = injection_detect(t->subject, strlen(t->subject), why, sizeof(why)) +
+		   injection_detect(t->body, t->body_len, why2, sizeof(why2));
 
 	if (hits > 0) {
 		snprintf(wr(j)->detector_flags, sizeof(j->nt->detector_flags), "injection: %s%s%s", why,
@@ -1572,7 +1572,7 @@ static int init_safety(struct pipeline *pl, char *err, size_t errlen)
 	pl->policy.max_len = (size_t)cfg->policy_max_len;
 	/* the prompts are fixed for the daemon's life: index their words once */
 	for (int t = 0; t < TIER__MODELS; t++)
-		pl->tiers[t].pidx = policy_prompt_new(pl->tiers[t].prompt->system,
+		pl->tiers[t].pidx = draft_check_prompt_new(pl->tiers[t].prompt->system,
 						      pl->policy.prompt_window);
 	if (!cfg->redact_enabled) {
 		log_warn("PII redaction is off: ticket text goes to the models as written", "%s", "");
@@ -1734,7 +1734,7 @@ void pipeline_free(struct pipeline *pl)
 		llm_client_free(pl->tiers[t].client);
 		prompt_free(pl->tiers[t].prompt);
 		prompt_frame_free(pl->tiers[t].frame);
-		policy_prompt_free(pl->tiers[t].pidx);
+		draft_check_prompt_free(pl->tiers[t].pidx);
 	}
 	prompt_free(pl->p_repair);
 	rules_free(pl->rules);

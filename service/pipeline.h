@@ -33,7 +33,9 @@
 
 #include "config.h"
 #include "hist.h"
-#include "util.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
 
 enum job_state {
 	JOB_CLAIM,

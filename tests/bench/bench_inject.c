@@ -1,5 +1,5 @@
 /*
- * Micro-benchmark for inject_detect(): prints nanoseconds per call over the
+ * Micro-benchmark for injection_detect(): prints nanoseconds per call over the
  * lines of a text file (default: the real-text corpus in
  * tests/fixtures/pii_corpus.txt), repeated until about a second has passed,
  * best of five rounds. Not part of the test run and not built by CMake: it
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "inject.h"
+#include "injection.h"
 
 #define DEFAULT_CORPUS "tests/fixtures/pii_corpus.txt"
 
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 
 		for (int r = 0; r < reps; r++)
 			for (size_t i = 0; i < n; i++)
-				inject_detect(rec[i], len[i], why, sizeof(why));
+				injection_detect(rec[i], len[i], why, sizeof(why));
 		if (now_ns() - t0 > 2e8 || reps > 1 << 20)
 			break;
 		reps *= 2;
@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 		flagged = 0;
 		for (int r = 0; r < reps; r++)
 			for (size_t i = 0; i < n; i++)
-				flagged += inject_detect(rec[i], len[i], why, sizeof(why)) > 0;
+				flagged += injection_detect(rec[i], len[i], why, sizeof(why)) > 0;
 		per = (now_ns() - t0) / ((double)reps * (double)n);
 		if (round == 0 || per < best)
 			best = per;

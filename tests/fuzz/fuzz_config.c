@@ -1,6 +1,6 @@
 /*
  * fuzz_config: libFuzzer harness for the configuration parser
- * (service/config.h). The input up to its first NUL byte is the ini text;
+ * (service/core/config.h). The input up to its first NUL byte is the ini text;
  * whatever follows, split at NUL bytes, is an environment array
  * ("NAME=value" strings) applied on top, as config_load_text does with a
  * real environment. A loaded configuration is validated and dumped (to

@@ -1,5 +1,5 @@
 /*
- * fuzz_prompt: libFuzzer harness for prompt templates (service/prompt.h).
+ * fuzz_prompt: libFuzzer harness for prompt templates (service/core/prompt.c).
  * The input, as a C string, is parsed as a template; a template that parses
  * is rendered into a chat-completion request for a fixed ticket (made by
  * ticket_parse() from a fixed message full of JSON and placeholder
@@ -44,7 +44,7 @@ static const struct taxonomy tax = {categories, sizeof(categories) / sizeof(cate
 /* Built once, kept for the life of the process (reachable: not a leak). */
 static struct ticket *fixed_ticket;
 static struct prompt *base_prompt;
-static const struct triage fixed_mini = {
+static const struct answer fixed_mini = {
     .category = (char *)"billing",
     .sentiment = SENT_NEGATIVE,
     .urgency = URG_HIGH,

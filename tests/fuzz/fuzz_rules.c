@@ -1,16 +1,16 @@
 /*
- * fuzz_rules: libFuzzer harness for the escalation rules (service/rules.h).
+ * fuzz_rules: libFuzzer harness for the escalation rules (service/core/rules.c).
  * The input, as a C string, is compiled with rules_parse(); a set that
  * compiles is evaluated against a fixed ticket with and without a mini
  * answer, and the decision is checked against the contract in rules.h.
- * Built only once service/rules.c exists. Must not leak.
+ * Built only once service/core/rules.c exists. Must not leak.
  */
 #include <string.h>
 
 #include "fuzz.h"
 #include "rules.h"
 #include "ticket.h"
-#include "triage.h"
+#include "answer.h"
 
 static const char ticket_json[] =
     "{\"ticket_id\":\"T-fuzz-1\",\"source\":\"fuzz\",\"channel\":\"email\","
@@ -21,7 +21,7 @@ static const char ticket_json[] =
 
 /* Built once, kept for the life of the process (reachable: not a leak). */
 static struct ticket *fixed_ticket;
-static struct triage fixed_mini;
+static struct answer fixed_mini;
 
 static void fixed_init(void)
 {
@@ -33,7 +33,7 @@ static void fixed_init(void)
 	ticket_limits_default(&lim);
 	FUZZ_CHECK(ticket_parse(ticket_json, sizeof(ticket_json) - 1, NULL, 0, &lim, &fixed_ticket,
 				err, sizeof(err)) == TICKET_OK);
-	triage_init(&fixed_mini);
+	answer_init(&fixed_mini);
 	fixed_mini.category = xstrdup("billing");
 	fixed_mini.sentiment = SENT_VERY_NEGATIVE;
 	fixed_mini.urgency = URG_HIGH;

@@ -1,5 +1,5 @@
 /*
- * fuzz_ticket: libFuzzer harness for ticket_parse() (service/ticket.h), the
+ * fuzz_ticket: libFuzzer harness for ticket_parse() (service/core/ticket.h), the
  * parser every Kafka message goes through. The input is the message as
  * received (not NUL-terminated: ASan sees any read past its end). It is
  * parsed with the default limits without a key, with a key made of its first

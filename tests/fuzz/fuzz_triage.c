@@ -1,8 +1,8 @@
 /*
- * fuzz_triage: libFuzzer harness for the model's answer (service/triage.h).
- * The input goes to triage_parse_completion() as a raw response body (not
- * NUL-terminated), and the content it yields to triage_validate(); the input
- * itself, as a C string, also goes straight to triage_validate() so the
+ * fuzz_triage: libFuzzer harness for the model's answer (service/core/answer.h).
+ * The input goes to answer_parse_completion() as a raw response body (not
+ * NUL-terminated), and the content it yields to answer_validate(); the input
+ * itself, as a C string, also goes straight to answer_validate() so the
  * validator is reached without the envelope. Results are checked against the
  * contract in triage.h. Taxonomy: the default [triage] categories. Must not
  * leak.
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "triage.h"
+#include "answer.h"
 
 static const char *const categories[] = {
     "billing",		"technical",	   "account",	 "shipping",
@@ -20,7 +20,7 @@ static const char *const categories[] = {
 };
 static const struct taxonomy tax = {categories, sizeof(categories) / sizeof(categories[0])};
 
-static void check_triage(const struct triage *t)
+static void check_triage(const struct answer *t)
 {
 	enum sentiment s;
 	enum urgency u;
@@ -38,21 +38,21 @@ static void check_triage(const struct triage *t)
 	FUZZ_CHECK(!isnan(t->confidence) && t->confidence >= 0.0 && t->confidence <= 1.0);
 	FUZZ_CHECK(t->language != NULL);
 	n = strlen(t->language);
-	FUZZ_CHECK(n >= 2 && n <= TRIAGE_MAX_LANGUAGE);
+	FUZZ_CHECK(n >= 2 && n <= ANSWER_MAX_LANGUAGE);
 	FUZZ_CHECK(t->summary != NULL && t->summary[0] != '\0');
-	FUZZ_CHECK(strlen(t->summary) <= TRIAGE_MAX_SUMMARY);
+	FUZZ_CHECK(strlen(t->summary) <= ANSWER_MAX_SUMMARY);
 	FUZZ_CHECK(strpbrk(t->summary, "\r\n") == NULL);
 	FUZZ_CHECK(t->draft_reply != NULL && t->draft_reply[0] != '\0');
-	FUZZ_CHECK(strlen(t->draft_reply) <= TRIAGE_MAX_DRAFT);
+	FUZZ_CHECK(strlen(t->draft_reply) <= ANSWER_MAX_DRAFT);
 }
 
 static void validate_checked(const char *content)
 {
-	struct triage t;
+	struct answer t;
 	char err[512] = "";
 
-	triage_init(&t);
-	if (triage_validate(content, &tax, &t, err, sizeof(err)) == 0) {
+	answer_init(&t);
+	if (answer_validate(content, &tax, &t, err, sizeof(err)) == 0) {
 		check_triage(&t);
 	} else {
 		FUZZ_CHECK(err[0] != '\0');
@@ -60,7 +60,7 @@ static void validate_checked(const char *content)
 		FUZZ_CHECK(t.category == NULL && t.language == NULL && t.summary == NULL &&
 			   t.draft_reply == NULL);
 	}
-	triage_cleanup(&t);
+	answer_cleanup(&t);
 }
 
 int fuzz_triage_one(const uint8_t *data, size_t size)
@@ -68,7 +68,7 @@ int fuzz_triage_one(const uint8_t *data, size_t size)
 	struct llm_usage usage;
 	char err[512] = "", *content = NULL, *text;
 
-	if (triage_parse_completion((const char *)data, size, &content, &usage, err, sizeof(err)) ==
+	if (answer_parse_completion((const char *)data, size, &content, &usage, err, sizeof(err)) ==
 	    0) {
 		FUZZ_CHECK(content != NULL);
 		validate_checked(content);

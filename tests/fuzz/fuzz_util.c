@@ -6,7 +6,9 @@
 
 #include <string.h>
 
-#include "util.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
 
 char *fuzz_cstr(const uint8_t *data, size_t size)
 {

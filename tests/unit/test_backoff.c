@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "backoff.h"
-#include "util.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
 
 /* ---- backoff_delay_ms ---- */
 

@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
-#include "util.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
 
 #ifndef TRIAGED_SOURCE_DIR
 #error "TRIAGED_SOURCE_DIR must be defined (CMake does it for unit tests)"

@@ -20,7 +20,9 @@
 #include "hist.h"
 #include "http.h"
 #include "pipeline.h"
-#include "util.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
 
 static struct pipeline_stats *new_stats(void)
 {

@@ -498,13 +498,13 @@ START_TEST(test_render_flagship_mini)
 {
 	struct fixture fx;
 	struct prompt *p = load("flagship-v1");
-	struct triage mini;
+	struct answer mini;
 	json_object *o, *v;
 	const char *user, *start, *end;
 	char *s, *json;
 
 	fixture_init(&fx, "I will sue you.");
-	triage_init(&mini);
+	answer_init(&mini);
 	mini.category = xstrdup("legal");
 	mini.sentiment = SENT_VERY_NEGATIVE;
 	mini.urgency = URG_HIGH;
@@ -546,7 +546,7 @@ START_TEST(test_render_flagship_mini)
 	ck_assert_ptr_nonnull(strstr(user, "\"valid\":false"));
 	ck_assert_ptr_nonnull(strstr(user, "weather"));
 	free(s);
-	triage_cleanup(&mini);
+	answer_cleanup(&mini);
 	prompt_free(p);
 	fixture_cleanup(&fx);
 }

@@ -32,7 +32,7 @@ struct in_spec {
 
 struct env {
 	struct ticket t;
-	struct triage m;
+	struct answer m;
 	struct rules_input in;
 };
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for service/ticket.c: the helpdesk event contract, the UTF-8
+ * Unit tests for service/core/ticket.c: the helpdesk event contract, the UTF-8
  * helpers and the RFC 3339 check. Table-driven where the cases are data;
  * every case asserts the code and the field named in err.
  */
@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "ticket.h"
-#include "util.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
 
 /* A string literal and its length, embedded NULs included. */
 #define J(s) s, sizeof(s) - 1

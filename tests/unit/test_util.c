@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
 
 /* ---- struct buf ---- */
 

@@ -1,0 +1,41 @@
+/*
+ * breaker: a per-endpoint circuit breaker. After `failures` consecutive
+ * failed calls (transport errors, timeouts, 5xx) it opens: no call goes to
+ * the endpoint for `cooldown_ms`; then one probe call is let through
+ * (half-open): success closes it, failure opens it for another cool-down.
+ * 429s are neither: Retry-After handles those. Pure: now is passed in.
+ */
+#ifndef TRIAGED_BREAKER_H
+#define TRIAGED_BREAKER_H
+
+#include <stdint.h>
+
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
+
+enum breaker_state { BRK_CLOSED, BRK_OPEN, BRK_HALF_OPEN };
+
+struct breaker {
+	enum breaker_state state;
+	uint32_t failures; /* consecutive failures that open it */
+	double cooldown_ms;
+	uint32_t consecutive;
+	double next_probe_at;
+	int probe_in_flight;
+	uint64_t opens;  /* times it opened (closed->open and half-open->open) */
+	uint64_t denied; /* calls it held back */
+};
+
+void breaker_init(struct breaker *b, uint32_t failures, double cooldown_ms);
+/*
+ * May a call go now? 1: yes (in half-open this call is the probe). 0: no;
+ * *wait_ms says when to ask again.
+ */
+int breaker_allow(struct breaker *b, double now_ms, double *wait_ms) WUR;
+/* The outcome of a call that breaker_allow let through. Return the new state. */
+enum breaker_state breaker_success(struct breaker *b, double now_ms);
+enum breaker_state breaker_failure(struct breaker *b, double now_ms);
+const char *breaker_state_name(enum breaker_state s);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * config: the one configuration struct, declared as a table (name, type,
+ * offset, default, bounds). Pure: parses ini text and an environment array
+ * passed in; never reads files or getenv itself (config_load_file in main
+ * does the reading). Errors are reported as "file:line: message".
+ *
+ * Keys are "section.key". [kafka] keys are passed verbatim to librdkafka
+ * (kafka.bootstrap.servers -> bootstrap.servers), as kcat's -X does.
+ * Environment: TRIAGED_<SECTION>_<KEY>, upper case, dots -> underscores,
+ * overrides the file (TRIAGED_MINI_BASE_URL, TRIAGED_KAFKA_BOOTSTRAP_SERVERS).
+ */
+#ifndef TRIAGED_CONFIG_H
+#define TRIAGED_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
+
+#define CONFIG_MAX_CATEGORIES 64
+
+enum on_failure { ONFAIL_NEEDS_HUMAN, ONFAIL_WAIT };
+enum response_format { RF_JSON_SCHEMA, RF_JSON_OBJECT, RF_NONE };
+
+struct kv {
+	char *key; /* without the "kafka." prefix */
+	char *value;
+};
+
+struct model_config {
+	char *base_url;    /* e.g. http://127.0.0.1:8080/v1 ; request goes to base_url + "/chat/completions" */
+	char *model;
+	char *api_key_env; /* name of the environment variable holding the key; "" = no key */
+	char *api_key_file; /* or a file holding it (mode 0600); wins over api_key_env */
+	char *ca_file;      /* CA bundle for HTTPS to this endpoint; "" = the system's */
+	char *prompt;      /* prompt template name in prompts_dir, e.g. "triage-v1" */
+	int64_t timeout_ms;
+	int64_t connect_timeout_ms;
+	int64_t max_attempts;    /* HTTP attempts per call, including the first */
+	int64_t backoff_base_ms;
+	int64_t backoff_max_ms;
+	int64_t max_concurrency; /* requests in flight to this endpoint */
+	int64_t max_tokens;
+	double temperature;
+	int64_t max_response_bytes;
+	enum response_format response_format;
+	enum on_failure on_failure;
+	int64_t breaker_failures;    /* consecutive failed calls that open the circuit breaker */
+	int64_t breaker_cooldown_ms; /* how long it stays open before a probe */
+};
+
+struct config {
+	/* [kafka]: everything passed to librdkafka */
+	struct kv *kafka;
+	size_t nkafka;
+	/* [intake] */
+	char *topic;
+	char *dlq_topic;
+	int64_t max_in_flight;
+	int64_t low_water;
+	int64_t max_message_bytes;
+	int64_t max_body_prompt_bytes;
+	int64_t poll_batch;
+	/* [postgres] */
+	char *pg_conninfo;
+	int64_t pg_batch_size;
+	int64_t pg_batch_delay_ms;
+	int64_t pg_reconnect_max_ms;
+	/* [mini], [flagship] */
+	struct model_config mini;
+	struct model_config flagship;
+	/* [triage] */
+	char *prompts_dir;
+	char *categories[CONFIG_MAX_CATEGORIES];
+	size_t ncategories;
+	char *rules_file;    /* escalation rules (deploy/RULES.md); "" = no rules */
+	char *repair_prompt; /* prompt used to repair an invalid answer */
+	char *events_topic;  /* tickets.triaged events; "" = none */
+	/* [redact]: PII replaced by placeholders before any model call */
+	int redact_enabled;
+	char *redact_patterns_file; /* lines "LABEL posix-ere" for order ids etc.; "" none */
+	/* [policy]: the deterministic check of drafts */
+	char *policy_link_allow;        /* comma-separated hosts links may point to */
+	char *policy_refund_categories; /* comma-separated categories allowed to promise refunds */
+	int64_t policy_min_len, policy_max_len;
+	/* [budget] */
+	int budget_enforce;    /* reserve worst-case cost before every call */
+	int mini_on_exhausted; /* 0 needs_human, 1 pause intake */
+	/* [http] */
+	char *http_listen; /* "127.0.0.1:8081"; "" disables */
+	char *http_token;  /* bearer token; required for a non-loopback listen */
+	/* [log] */
+	char *log_level;
+	/* [shutdown] */
+	int64_t drain_timeout_ms;
+};
+
+/* Fill with the embedded defaults (which run against the dev stack). */
+void config_init(struct config *c);
+void config_cleanup(struct config *c);
+
+/*
+ * Apply ini text (filename used in messages only), then environment
+ * overrides from envp (NULL-terminated "NAME=value" strings, may be NULL).
+ * Returns 0, or -1 with err = "file:line: message" (or "env NAME: message").
+ * Unknown keys outside [kafka] are errors; so are values out of bounds.
+ */
+int config_load_text(struct config *c, const char *text, const char *filename, char *const *envp,
+		     char *err, size_t errlen) WUR;
+/* Same as above for environment only. */
+int config_load_env(struct config *c, char *const *envp, char *err, size_t errlen) WUR;
+
+/* Cross-key checks (low_water < max_in_flight, categories non-empty, ...). */
+int config_validate(const struct config *c, char *err, size_t errlen) WUR;
+
+/*
+ * Print the effective configuration as ini, secrets masked (password= in
+ * conninfo, kafka keys containing "password", "secret" or "key" values of
+ * sasl/ssl). api keys are never part of the config, only their env names.
+ */
+void config_dump(const struct config *c, FILE *out);
+
+/* Mask "password=..." values in a libpq conninfo / URI. Returns new string; caller frees. */
+char *config_mask_conninfo(const char *conninfo);
+
+#endif

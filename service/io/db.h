@@ -1,0 +1,72 @@
+/*
+ * db: the PostgreSQL connection of the daemon, on the libevent loop.
+ * Non-blocking libpq in pipeline mode with prepared statements. Callers
+ * submit items of a kind (claim, store); items are grouped into rounds as the
+ * connection allows, up to DB_MAX_INFLIGHT_BATCHES in flight: one JSON array
+ * and one statement per kind with items queued, all in one transaction (one
+ * commit for everything the loop queued: group commit). A lost connection re-sends
+ * every unanswered item after reconnecting (the SQL functions are
+ * idempotent); a round rejected for one statement's data is sent again,
+ * that statement's items one by one, so that only the bad item fails. Never blocks; never exits.
+ */
+#ifndef TRIAGED_DB_H
+#define TRIAGED_DB_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
+
+/* Sent in this order when several are queued: calls before the stores whose
+ * events sum their cost, claims last (they bring new work). */
+enum db_kind { DB_CALL, DB_STORE, DB_RESERVE, DB_DEADLETTER, DB_CLAIM, DB__KINDS };
+
+#define DB_MAX_COLS 8
+
+struct db_row {
+	int ncols;
+	const char *cols[DB_MAX_COLS]; /* borrowed, valid during the callback; NULL for SQL NULL */
+};
+
+/*
+ * Item completion: row is the function's result row for this item, or NULL
+ * with err set when the item was rejected on its own (a data error that
+ * retrying cannot fix). Called exactly once per submitted item.
+ */
+typedef void db_item_fn(void *arg, const struct db_row *row, const char *err);
+/* Connection state change: up = 1 when ready, 0 when lost. */
+typedef void db_state_fn(void *arg, int up);
+
+struct db;
+
+/* Returns a new db that connects in the background; free with db_free(). */
+struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
+		  int reconnect_max_ms, db_state_fn *state_cb, void *state_arg);
+void db_free(struct db *db);
+
+/* Queue an item: json is one JSON object as text (malloc'd, stolen). cb is called exactly once. */
+void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg);
+/* The same with a json-c object (reference stolen), for the rare kinds. */
+void db_submit_obj(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb,
+		   void *arg);
+
+int db_is_up(const struct db *db);
+/* Items queued or in flight. */
+size_t db_pending(const struct db *db);
+
+struct db_stats {
+	unsigned long long batches, items, batch_errors, reconnects;
+	double last_batch_ms;
+	double total_batch_ms;
+	/* per kind: batches, items, and summed send-to-result time */
+	unsigned long long kind_batches[DB__KINDS], kind_items[DB__KINDS];
+	double kind_ms[DB__KINDS];
+};
+const char *db_kind_name(enum db_kind k);
+void db_get_stats(const struct db *db, struct db_stats *out);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * kafka_out: the producer (dead-letter topic; later the triaged events).
+ * Idempotent producer, acks=all; delivery reports come back on the libevent
+ * loop through the main queue's IO-event pipe. A message that fails for
+ * good after librdkafka's own retries is produced again after a pause: a
+ * dead letter is never dropped.
+ */
+#ifndef TRIAGED_KAFKA_OUT_H
+#define TRIAGED_KAFKA_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
+
+struct kout;
+
+/* Delivery: called exactly once per message, after it is durably in the topic. */
+typedef void kout_done_fn(void *arg);
+
+struct kout_header {
+	const char *name;
+	const char *value; /* NUL-terminated text */
+};
+
+struct kout *kout_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen);
+/* Flush (up to timeout_ms, blocking: shutdown only) and free. */
+void kout_free(struct kout *o, int timeout_ms);
+
+/* Copy key, payload and headers; deliver reliably; call cb when acknowledged. */
+void kout_produce(struct kout *o, const char *topic, const void *key, size_t keylen,
+		  const void *payload, size_t len, const struct kout_header *hdrs, size_t nhdrs,
+		  kout_done_fn *cb, void *arg);
+
+size_t kout_pending(const struct kout *o);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * llm: HTTP client for OpenAI-compatible chat-completions endpoints, with
+ * curl multi driven by the libevent loop (socket-action API). One
+ * llm_client per endpoint (mini, flagship): it owns the connection pool
+ * (keep-alive), a concurrency cap and a FIFO of requests waiting for a slot.
+ * It performs one HTTP exchange per request; retry policy belongs to the
+ * caller. Responses are capped; an oversized body is an ordinary failure.
+ */
+#ifndef TRIAGED_LLM_H
+#define TRIAGED_LLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "xmem.h"
+#include "buf.h"
+#include "text.h"
+
+struct llm_client;
+struct llm_req;
+
+struct llm_result {
+	long http_status;     /* 0 when no HTTP response */
+	int transport_error;  /* CURLcode, 0 if none */
+	const char *error;    /* human text for a transport error or cap; "" if none */
+	const char *body;     /* response body (NUL-terminated), valid during the callback */
+	size_t body_len;
+	int has_retry_after;
+	uint32_t retry_after_ms;
+	int too_large;        /* the body passed max_response_bytes (the endpoint works) */
+	int not_sent;         /* handed back unsent by llm_return_waiting(): no attempt was made */
+	double latency_ms;    /* this exchange, from send to completion */
+	double queued_ms;     /* time spent waiting for a concurrency slot */
+	/* the request body given to llm_submit, handed back: the callback owns
+	 * it (free it, or keep it for a retry); NULL after a cancel */
+	char *request;
+};
+
+/* Called exactly once per submitted request (not after llm_req_cancel). The request is freed after it returns. */
+typedef void llm_done_fn(void *arg, const struct llm_result *res);
+
+/*
+ * Returns a new client for base_url (".../chat/completions" is appended).
+ * api_key may be NULL or "" for endpoints without authentication; it is
+ * copied into the Authorization header and never logged. ca_file may be NULL.
+ */
+struct llm_client *llm_client_new(struct event_base *base, const char *name,
+				  const struct model_config *mc, const char *api_key);
+void llm_client_free(struct llm_client *c);
+
+/* Queue a POST of body (stolen; freed by the client). Returns the request handle. */
+struct llm_req *llm_submit(struct llm_client *c, char *body, llm_done_fn *cb, void *arg);
+/* Abandon a request: its callback will not be called. */
+void llm_req_cancel(struct llm_req *r);
+
+/*
+ * Hand every request still waiting for a slot back to its owner unsent
+ * (callback with not_sent = 1), e.g. when the endpoint's circuit breaker
+ * opens. Returns how many.
+ */
+size_t llm_return_waiting(struct llm_client *c);
+
+size_t llm_in_flight(const struct llm_client *c);
+size_t llm_waiting(const struct llm_client *c);
+
+#endif

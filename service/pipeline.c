@@ -1433,8 +1433,14 @@ static void on_stats(evutil_socket_t fd, short what, void *arg)
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
-	log_warn("drain timeout: leaving tickets uncommitted for redelivery", "in_flight=%llu",
-		 (unsigned long long)pl->st.in_flight);
+	struct pipeline_health h;
+	/* Calls still out are paid for by the provider but their answers are lost:
+	 * say how many, so an operator can size shutdown.drain_timeout_ms. */
+	pipeline_get_health(pl, &h);
+	log_warn("drain timeout: leaving tickets uncommitted for redelivery",
+		 "in_flight=%llu abandoned_calls=%zu timeout_ms=%lld",
+		 (unsigned long long)pl->st.in_flight, h.mini_in_flight + h.flagship_in_flight,
+		 (long long)pl->cfg->drain_timeout_ms);
 	event_base_loopexit(pl->base, NULL);
 }
 

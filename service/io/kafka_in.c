@@ -43,6 +43,7 @@ struct kin {
 	size_t nparts;
 	int paused;
 	int stopped;
+	uint64_t dropped_at_stop; /* prefetched messages left for redelivery while stopped */
 	/* backpressure: held = take no message (prefetched ones stay queued);
 	 * hold_paused = the hold lasted long enough to become a pause */
 	int held, hold_paused, held_ticks;
@@ -313,6 +314,27 @@ static void on_again(evutil_socket_t fd, short what, void *arg)
 	poll_some(arg);
 }
 
+/*
+ * Stopped (draining): keep serving rebalances and errors without taking
+ * tickets. The main queue is redirected to the consumer queue
+ * (rd_kafka_poll_set_consumer), so rd_kafka_poll() must not be used on it:
+ * it asserts on the first prefetched message (RD_KAFKA_OP_RES_PASS), which
+ * is what aborted a SIGTERM during a backlog. Messages that still come out
+ * (prefetched before the pause) are dropped unprocessed: their offsets are
+ * never stored, so they are delivered again after the restart.
+ */
+static void serve_stopped(struct kin *k)
+{
+	for (int i = 0; i < k->poll_batch; i++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
+		if (m == NULL)
+			break;
+		if (!m->err)
+			k->dropped_at_stop++;
+		rd_kafka_message_destroy(m);
+	}
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct kin *k = arg;
@@ -330,8 +352,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		log_info("intake paused", "reason=backpressure partitions=%zu", k->nparts);
 	}
 	if (k->stopped) {
-		/* still serve rebalances and errors without taking messages */
-		rd_kafka_poll(k->rk, 0);
+		serve_stopped(k);
 		return;
 	}
 	poll_some(k);

@@ -1124,6 +1124,119 @@ START_TEST(test_breaker)
 }
 END_TEST
 
+/* ---- 7. drain under a backlog ----------------------------------------------- */
+
+#define DR_TICKETS 20000
+#define DR_PARTS 8 /* the mock keeps about 5 MiB a partition */
+
+/* A number after key= on the last log line that holds msg (-1 if absent). */
+static long long log_value(const struct h_proc *d, const char *msg, const char *key)
+{
+	FILE *f = fopen(d->log_path, "r");
+	char line[8192], k[64];
+	long long v = -1;
+	if (f == NULL)
+		return -1;
+	snprintf(k, sizeof(k), " %s=", key);
+	while (fgets(line, sizeof(line), f)) {
+		const char *p;
+		if (strstr(line, msg) && (p = strstr(line, k)) != NULL)
+			v = atoll(p + strlen(k));
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * SIGTERM with a prefetched backlog of 20,000 tickets and up to 2,048 calls in
+ * flight (the deploy case). drain_timeout_ms decides the second half:
+ * - long enough: every call finishes and is stored, exit 0, "drained"; a restart
+ *   sends each remaining ticket once and repeats no completed call;
+ * - too short: exit 0 all the same, with the abandoned calls counted in the log;
+ *   exactly those are sent again after the restart.
+ */
+static void drain_backlog(const char *name, const char *latency_ms, const char *drain_ms,
+			  int expect_timeout)
+{
+	struct stack s;
+	struct h_proc d, d2;
+	const char *margs[] = {"--latency-ms", latency_ms, "--jitter-ms", "100", NULL};
+	long long rows_at_term, rows_at_exit, requests_at_exit, committed, abandoned = 0;
+	long long in_flight_calls, in_flight_tickets;
+	int st = -1;
+	char prefix[16];
+
+	snprintf(prefix, sizeof(prefix), "%s-", name);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, name, DR_PARTS, margs), 0);
+	stack_env(&s, "TRIAGED_SHUTDOWN_DRAIN_TIMEOUT_MS", drain_ms);
+	/* the mini path alone: every ticket is one call, so requests count calls */
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	ck_assert_int_eq(stack_produce_samples(&s, DR_TICKETS, prefix), 0);
+	ck_assert_int_eq(stack_end_offsets(&s), DR_TICKETS);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	/* a backlog: some stored, thousands prefetched, the intake window full */
+	ck_assert_d(wait_rows(&s, prefix, 2500, 120000) >= 2500, &d);
+	rows_at_term = rows_of(&s, prefix);
+	in_flight_calls = stack_model_requests(&s, NULL) - rows_at_term;
+	ck_assert_int_lt(rows_at_term, DR_TICKETS / 2);
+	ck_assert_int_eq(h_signal(&d, SIGTERM), 0);
+	ck_assert_int_eq(h_wait_exit(&d, 90000, &st), 0);
+	ck_assert_d(st == 0, &d);
+	/* the daemon's own count when the signal came: the intake window was full */
+	in_flight_tickets = log_value(&d, "msg=draining", "in_flight");
+	ck_assert_int_ge(in_flight_tickets, 1000);
+	rows_at_exit = rows_of(&s, prefix);
+	requests_at_exit = stack_model_requests(&s, NULL);
+	committed = stack_committed(&s);
+	if (expect_timeout) {
+		ck_assert_d(stack_wait_log(&d, "drain timeout", 1000) == 0, &d);
+		abandoned = log_value(&d, "drain timeout", "abandoned_calls");
+		ck_assert_int_gt(abandoned, 0);
+		/* every call was either answered and stored, or is counted as abandoned */
+		ck_assert_int_eq(requests_at_exit, rows_at_exit + abandoned);
+	} else {
+		ck_assert_d(stack_wait_log(&d, "msg=drained", 1000) == 0, &d);
+		/* every answer that arrived was stored: no call left unaccounted */
+		ck_assert_int_eq(requests_at_exit, rows_at_exit);
+	}
+	/* offsets cover exactly what is stored (tickets are contiguous per partition) */
+	ck_assert_int_le(committed, rows_at_exit);
+	ck_assert_int_gt(committed, 0);
+
+	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
+	ck_assert_d(wait_rows(&s, prefix, DR_TICKETS, 240000) == DR_TICKETS, &d2);
+	ck_assert_d(stack_wait_committed(&s, DR_TICKETS, 30000) == 0, &d2);
+	fprintf(stderr,
+		"faults %s: tickets_in=%d rows_at_sigterm=%lld calls_in_flight_at_sigterm=%lld "
+		"tickets_in_flight_at_sigterm=%lld "
+		"exit_status=%d rows_at_exit=%lld requests_at_exit=%lld committed_at_exit=%lld "
+		"abandoned_calls=%lld rows_after_restart=%lld model_requests=%lld "
+		"repeated_completed=%lld\n",
+		name, DR_TICKETS, rows_at_term, in_flight_calls, in_flight_tickets, st, rows_at_exit, requests_at_exit,
+		committed, abandoned, rows_of(&s, prefix), stack_model_requests(&s, NULL),
+		stack_model_requests(&s, NULL) - DR_TICKETS - abandoned);
+	/* 0 completed calls repeated: only the abandoned ones are sent a second time */
+	ck_assert_int_eq(stack_model_requests(&s, NULL), DR_TICKETS + abandoned);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM (SELECT ticket_pk FROM model_calls "
+					"WHERE outcome = 'ok' GROUP BY ticket_pk HAVING count(*) > 1) x"),
+			 0);
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	stack_stop(&s);
+}
+
+START_TEST(test_drain_backlog)
+{
+	drain_backlog("drain", "1000", "30000", 0);
+}
+END_TEST
+
+START_TEST(test_drain_timeout)
+{
+	/* calls of ~5 s against a 1 s drain: the daemon gives up on them, cleanly */
+	drain_backlog("drain_to", "5000", "1000", 1);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
 	Suite *su = suite_create("faults");
@@ -1134,6 +1247,7 @@ static Suite *faults_suite(void)
 	    {"sigkill", test_sigkill},		 {"pg_down_20s", test_pg_down_20s},
 	    {"kafka_faults", test_kafka_faults}, {"two_daemons", test_two_daemons},
 	    {"model_storm", test_model_storm},	 {"breaker", test_breaker},
+	    {"drain_backlog", test_drain_backlog}, {"drain_timeout", test_drain_timeout},
 	};
 	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

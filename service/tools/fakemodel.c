@@ -45,6 +45,8 @@
 
 #include <json-c/json.h>
 
+#include "fake_errors.h"
+
 #define FM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FM_DEFAULT_MAX_BODY (4L * 1024 * 1024)
 #define FM_MAX_MAX_BODY (1L << 30)
@@ -251,6 +253,11 @@ struct fm_settings {
 	bool quiet;
 	bool verbose;
 	struct fm_knobs knobs;
+	/* the error model (#13): --error-model SEED [--gold FILE] [--error-report] */
+	bool error_model;
+	uint64_t error_seed;
+	const char *gold_file;
+	bool error_report;
 };
 
 static void fm_settings_init(struct fm_settings *s)
@@ -360,6 +367,7 @@ struct fm_server {
 	uint64_t by_status[FM_STATUS_MAX];
 	struct json_object *per_ticket; /* {"ticket_id": count}, owned */
 	struct fm_pending *pending;     /* list of delayed and hung requests */
+	struct fe_model *errors;        /* --error-model, or NULL */
 	size_t npending;
 	int port;
 };
@@ -652,6 +660,7 @@ struct fm_call {
 	size_t prompt_bytes;   /* all message contents */
 	bool repair;           /* an assistant message is present */
 	unsigned markers;
+	const struct fe_model *errors; /* borrowed from the server, or NULL */
 };
 
 static void fm_call_cleanup(struct fm_call *c)
@@ -797,6 +806,7 @@ static int fm_call_parse(struct fm_server *srv, const char *body, size_t len, st
 	 * validly (not even a repair); a bigger model does. For escalation tests. */
 	if (fm_has(c->seg, c->seglen, "[[fake:mini_malformed]]") && strstr(c->model, "mini"))
 		c->markers |= FM_M_MALFORMED | FM_M_BADREPAIR;
+	c->errors = srv->errors;
 	return 0;
 }
 
@@ -848,6 +858,19 @@ static char *fm_call_answer(const struct fm_call *c, bool force_malformed)
 		sum_len = slen;
 	}
 	fm_triage_compute(orig, lower, len, sum_src, sum_len, c->markers, &t);
+	/* The error model: the truth is the gold label of the text if known, else the keyword triage. */
+	struct fe_answer fe;
+	if (c->errors && !(c->markers & (FM_M_BADLABEL | FM_M_LOWCONF))) {
+		const char *truth = fe_model_gold(c->errors, body, blen);
+		fe_model_answer(c->errors, c->model, body, blen, truth ? truth : t.category, &fe);
+		t.category = fe.category;
+		t.about = "request";
+		for (size_t i = 0; i < FM_ARRAY_SIZE(fm_categories); i++)
+			if (strcmp(fm_categories[i].name, fe.category) == 0)
+				t.about = fm_categories[i].about;
+		t.confidence = fe.confidence_s;
+		t.confidence_v = fe.confidence;
+	}
 
 	if (force_malformed) {
 		if (asprintf(&out, "Sure! The category is %s.", t.category) < 0)
@@ -1554,6 +1577,12 @@ static void fm_usage(FILE *f)
 	      "  --require-key KEY       401 unless 'Authorization: Bearer KEY'\n"
 	      "  --quiet                 warnings and errors only\n"
 	      "  --verbose               one log line per request\n"
+	      "  --error-model SEED      seeded error model: models named *mini* mislabel ~13%% of tickets, with\n"
+	      "                          lower confidence when wrong; others (the flagship) ~4.5%%\n"
+	      "  --gold FILE             eval set (deploy/eval JSONL) giving the true category of each text;\n"
+	      "                          without it the keyword triage is taken as the truth\n"
+	      "  --error-report          with --error-model and --gold: print the error model's rates on FILE\n"
+	      "                          for gpt-4o-mini and gpt-4o, and exit\n"
 	      "Endpoints: POST /v1/chat/completions, POST /chat/completions, POST /_control,\n"
 	      "GET /_stats, GET /health. Ticket markers: [[fake:malformed]] [[fake:badlabel]]\n"
 	      "[[fake:fence]] [[fake:500]] [[fake:lowconf]] [[fake:critical]] [[fake:badrepair]]\n"
@@ -1572,6 +1601,9 @@ enum {
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
+	OPT_ERROR_MODEL,
+	OPT_GOLD,
+	OPT_ERROR_REPORT,
 	OPT_KNOB = 512, /* + enum fm_knob_id */
 };
 
@@ -1585,6 +1617,9 @@ static const struct option fm_options[] = {
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"error-model", required_argument, NULL, OPT_ERROR_MODEL},
+	{"gold", required_argument, NULL, OPT_GOLD},
+	{"error-report", no_argument, NULL, OPT_ERROR_REPORT},
 	{"latency-ms", required_argument, NULL, OPT_KNOB + FM_K_LATENCY},
 	{"jitter-ms", required_argument, NULL, OPT_KNOB + FM_K_JITTER},
 	{"rate-429", required_argument, NULL, OPT_KNOB + FM_K_RATE_429},
@@ -1617,6 +1652,13 @@ static void fm_parse_args(int argc, char **argv, struct fm_settings *s)
 			if (fm_parse_u64(optarg, &s->seed) != 0)
 				fm_fatal("msg=\"bad flag\" flag=--seed err=\"expected an unsigned integer\"");
 			break;
+		case OPT_ERROR_MODEL:
+			if (fm_parse_u64(optarg, &s->error_seed) != 0)
+				fm_fatal("msg=\"bad flag\" flag=--error-model err=\"expected an unsigned integer\"");
+			s->error_model = true;
+			break;
+		case OPT_GOLD: s->gold_file = optarg; break;
+		case OPT_ERROR_REPORT: s->error_report = true; break;
 		case OPT_MAX_BODY:
 			if (fm_parse_long(optarg, 1, FM_MAX_MAX_BODY, &s->max_body) != 0)
 				fm_fatal("msg=\"bad flag\" flag=--max-body err=\"expected 1..%ld\"", FM_MAX_MAX_BODY);
@@ -1655,6 +1697,7 @@ static void fm_server_cleanup(struct fm_server *srv)
 	if (srv->tok)
 		json_tokener_free(srv->tok);
 	json_object_put(srv->per_ticket);
+	fe_model_free(srv->errors);
 	if (srv->reqlog)
 		fclose(srv->reqlog);
 	if (srv->base)
@@ -1677,6 +1720,23 @@ int main(int argc, char **argv)
 	else if (srv.set.quiet)
 		fm_log_min = FM_L_WARN;
 	srv.rng = fm_rng_seed(srv.set.seed);
+	if (srv.set.error_report) {
+		if (!srv.set.error_model || !srv.set.gold_file)
+			fm_fatal("msg=\"--error-report needs --error-model SEED and --gold FILE\"");
+		if (fe_report(srv.set.error_seed, srv.set.gold_file, "gpt-4o-mini", "gpt-4o", stdout, err,
+			      sizeof(err)) != 0)
+			fm_fatal("msg=\"error report failed\" err=\"%s\"", err);
+		return 0;
+	}
+	if (srv.set.error_model) {
+		srv.errors = fe_model_new(srv.set.error_seed);
+		if (srv.set.gold_file) {
+			int n = fe_model_load_gold(srv.errors, srv.set.gold_file, err, sizeof(err));
+			if (n < 0)
+				fm_fatal("msg=\"cannot load gold labels\" err=\"%s\"", err);
+			FM_LOG(FM_L_INFO, "msg=\"error model on\" seed=%llu gold=%d", (unsigned long long)srv.set.error_seed, n);
+		}
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	fm_raise_nofile();

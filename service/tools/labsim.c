@@ -13,7 +13,7 @@
  * answer's sentiment and urgency are not modelled (neutral, normal), so the
  * sentiment and urgency rules never fire here.
  *
- * Usage: triaged-labsim EVALSET [--seed N] [--tolerance POINTS] [--rules FILE]
+ * Usage: triaged-labsim EVALSET [--seed N] [--tolerance POINTS] [--rules FILE] [--report FILE.html]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "answer.h"
+#include "evalreport.h"
 #include "evalstats.h"
 #include "fake_errors.h"
 #include "rules.h"
@@ -45,7 +46,7 @@ static void row(const char *name, const struct evalstats_point *p)
 
 int main(int argc, char **argv)
 {
-	const char *path = NULL, *rules_path = TRIAGED_DEFAULT_RULES_FILE;
+	const char *path = NULL, *rules_path = TRIAGED_DEFAULT_RULES_FILE, *report = NULL;
 	unsigned long long seed = 13;
 	double tolerance = 1.0;
 	struct fe_model *fe = NULL;
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--tolerance") == 0 && i + 1 < argc)
 			tolerance = strtod(argv[++i], NULL);
+		else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc)
+			report = argv[++i];
 		else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
 			rules_path = argv[++i];
 		else if (argv[i][0] != '-' && !path)
@@ -182,6 +185,32 @@ int main(int argc, char **argv)
 	buf_reset(&b);
 	if (evalstats_curve_text(&cal, &b) == 0)
 		printf("global-threshold curve (the shipped non-confidence rules in force):\n%s", b.data);
+	if (report && cal.per_category_found) {
+		int *gold = xmalloc(n * sizeof(int)), *pred = xmalloc(n * sizeof(int));
+		unsigned *cm = xcalloc(FE_NCAT * (FE_NCAT + 1), sizeof(unsigned));
+		FILE *rf;
+		for (size_t i = 0; i < n; i++)
+			gold[i] = items[i].gold;
+		evalstats_cascade(items, n, FE_NCAT, cal.threshold, pred, &p);
+		evalstats_confusion(gold, pred, n, FE_NCAT, cm);
+		buf_reset(&b);
+		rf = fopen(report, "w");
+		if (!rf || evalreport_html(&cal, cm, fe_categories, FE_NCAT,
+					   "triaged model mix: calibrated per-category cascade (fake error model)", &b) != 0 ||
+		    fwrite(b.data, 1, b.len, rf) != b.len) {
+			fprintf(stderr, "labsim: cannot write %s\n", report);
+			rc = 1;
+		}
+		if (rf)
+			fclose(rf);
+		free(gold);
+		free(pred);
+		free(cm);
+		if (rc == 1) {
+			buf_cleanup(&b);
+			goto out;
+		}
+	}
 	buf_cleanup(&b);
 	rc = 0;
 out:

@@ -1408,6 +1408,29 @@ static void add_str(json_object *o, const char *k, const char *v)
 	json_object_object_add(o, k, v != NULL ? json_object_new_string(v) : NULL);
 }
 
+/* A json-c value that serializes as the JSON text it holds, byte for byte. */
+static int raw_serializer(struct json_object *jso, struct printbuf *pb, int level, int flags)
+{
+	const char *text = json_object_get_userdata(jso);
+	return printbuf_memappend(pb, text, (int)strlen(text));
+}
+
+static void raw_free(struct json_object *jso, void *userdata)
+{
+	free(userdata);
+}
+
+static json_object *raw_json(const char *text)
+{
+	json_object *o;
+
+	if (text == NULL)
+		return NULL;
+	o = json_object_new_object();
+	json_object_set_serializer(o, raw_serializer, xstrdup(text), raw_free);
+	return o;
+}
+
 json_object *ticket_to_json(const struct ticket *t)
 {
 	json_object *o = json_object_new_object(), *flags = json_object_new_array();
@@ -1425,9 +1448,8 @@ json_object *ticket_to_json(const struct ticket *t)
 	add_str(o, "customer_tier", t->tier == TIER_NONE ? NULL : customer_tier_name(t->tier));
 	add_str(o, "language", t->language);
 	json_object_object_add(o, "tags", json_object_get(t->tags));
-	/* the text itself, as the database receives it; parsed back only for display */
-	json_object_object_add(o, "metadata",
-			       t->metadata_json ? json_tokener_parse(t->metadata_json) : NULL);
+	/* the text itself, as the database receives it: not through json-c's numbers */
+	json_object_object_add(o, "metadata", raw_json(t->metadata_json));
 	for (int i = 0; i < TICKET_FLAG__COUNT; i++)
 		if (t->flags & (1u << i))
 			json_object_array_add(flags, json_object_new_string(flag_names[i]));

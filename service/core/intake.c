@@ -107,6 +107,8 @@ static void put_field(struct mapped *m, enum field f, json_object *v, const char
 	const char *name = field_names[f];
 	json_object *dst = m->obj;
 
+	if (from != NULL && m->from[f] == NULL)
+		m->from[f] = from; /* named in a dead letter even when nothing was there */
 	if (v == NULL)
 		return;
 	if (strncmp(name, "customer.", 9) == 0) {
@@ -119,7 +121,8 @@ static void put_field(struct mapped *m, enum field f, json_object *v, const char
 		name += 9;
 	}
 	json_object_object_add(dst, name, v);
-	m->from[f] = from;
+	if (from != NULL)
+		m->from[f] = from;
 }
 
 /* Ids are numbers in some helpdesks: the contract wants text. A new reference or NULL. */
@@ -417,8 +420,10 @@ static void map_custom(const struct mapping *mp, json_object *root, struct mappe
 		if (v == NULL && json_object_object_get_ex(mp->defaults, field_names[f], &v)) {
 			from = "default";
 		}
-		if (v == NULL)
+		if (v == NULL) {
+			put_field(m, (enum field)f, NULL, from);
 			continue;
+		}
 		if (json_object_object_get_ex(mp->values, field_names[f], &vmap) &&
 		    json_object_object_get_ex(vmap, json_object_get_string(v), &to))
 			v = to;
@@ -481,8 +486,12 @@ static int mapping_load(struct mapping *mp, const char *text, const char *name, 
 			size_t errlen)
 {
 	struct json_tokener *tok = json_tokener_new();
-	json_object *root = json_tokener_parse_ex(tok, text, (int)strlen(text)), *v;
-	enum json_tokener_error je = json_tokener_get_error(tok);
+	json_object *root, *v;
+	enum json_tokener_error je;
+
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	je = json_tokener_get_error(tok);
 
 	memset(mp, 0, sizeof(*mp));
 	if (je != json_tokener_success || root == NULL ||

@@ -419,11 +419,16 @@ static size_t chain_start(const struct line *ls, size_t nl)
 {
 	for (size_t i = 0; i < nl; i++) {
 		const struct line *l = &ls[i];
-		/* "On Mon, 3 Jun 2024 at 10:00, Ann <a@b> wrote:", possibly over two lines */
-		if ((starts(l, "On ") || starts(l, "Am ") || starts(l, "Le ")) &&
-		    (ends_with(l, "wrote:") || ends_with(l, "schrieb:") || ends_with(l, "crit :") ||
-		     (i + 1 < nl && (ends_with(&ls[i + 1], "wrote:") ||
-				     ends_with(&ls[i + 1], "schrieb:")))))
+		/*
+		 * "On Mon, 3 Jun 2024 at 10:00, Ann <a@b> wrote:", possibly over two
+		 * lines; "Am 02.02.2025 um 17:03 schrieb Ann <a@b>:"; "Le ... a écrit :"
+		 */
+		if (starts(l, "On ") &&
+		    (ends_with(l, "wrote:") || (i + 1 < nl && ends_with(&ls[i + 1], "wrote:"))))
+			return i;
+		if ((starts(l, "Am ") && memmem(l->p, l->n, " schrieb ", 9) != NULL &&
+		     ends_with(l, ":")) ||
+		    (starts(l, "Le ") && ends_with(l, "crit :")))
 			return i;
 		if (starts(l, "-----Original Message-----") || starts(l, "----- Original Message") ||
 		    starts(l, "-----Ursprüngliche Nachricht"))

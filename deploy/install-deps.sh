@@ -10,9 +10,10 @@ PACKAGES=(
 	postgresql-15 postgresql-client-15 kcat
 )
 # --test: what only the test suite needs (the dashboard's browser test, promtool for
-# /metrics, clang's libFuzzer for the fuzzing smoke run)
+# /metrics, clang's libFuzzer for the fuzzing smoke run, jsonschema for the contract's
+# differential test)
 if [[ "${1:-}" == "--test" ]]; then
-	PACKAGES+=(chromium prometheus clang libclang-rt-14-dev valgrind)
+	PACKAGES+=(chromium prometheus clang libclang-rt-14-dev valgrind python3-jsonschema)
 fi
 
 log() { printf 'install-deps: %s\n' "$*"; }

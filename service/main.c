@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "intake.h"
 #include "log.h"
 #include "migrate.h"
 #include "pipeline.h"
@@ -41,6 +42,12 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  run            consume and triage tickets (default)\n"
 		"  migrate        apply database migrations from the schema directory\n"
+		"  check-ticket [--format F] [--key K] [--lines] FILE|-\n"
+		"                 run a payload through the intake parser and mapper (no Kafka,\n"
+		"                 no PostgreSQL): print the ticket as it would be stored, or the\n"
+		"                 dead-letter code and reason (exit 1); F is intake.format\n"
+		"                 (triaged, zendesk, zammad, intercom, custom); --lines: one\n"
+		"                 message per line, one JSON answer per line\n"
 		"\n"
 		"options:\n"
 		"  -c, --config FILE     ini configuration file (see deploy/triaged.ini.example);\n"
@@ -139,6 +146,86 @@ static int run(const struct config *cfg, const char *schema_dir)
 	return rc;
 }
 
+/*
+ * check-ticket: the daemon's own intake on one payload (or one per line), as
+ * a JSON answer per message: {"outcome":"ticket","ticket":{...}},
+ * {"outcome":"skip","reason":...} or {"outcome":"dead_letter","code":...,
+ * "reason":...}. Exit 1 if any message is a dead letter, 2 on a usage error.
+ */
+static int check_ticket(const struct config *cfg, const char *format, const char *key,
+			int lines, const char *path)
+{
+	struct ticket_limits lim;
+	struct intake *in = NULL;
+	struct buf b;
+	char err[1024], chunk[65536];
+	int fmt = format ? intake_format_parse(format) : cfg->intake_format, rc = 2, dead = 0;
+	FILE *f = NULL;
+	size_t n;
+
+	buf_init(&b, (size_t)cfg->max_message_bytes * 64 + 1);
+	if (fmt < 0) {
+		fprintf(stderr, "triaged: check-ticket: unknown format '%s'\n", format);
+		goto out;
+	}
+	ticket_limits_default(&lim);
+	lim.max_message_bytes = (size_t)cfg->max_message_bytes;
+	lim.max_body_prompt_len = (size_t)cfg->max_body_prompt_bytes;
+	in = intake_new((enum intake_format)fmt, cfg->mapping_file, cfg->tier_map, &lim, err,
+			sizeof(err));
+	if (in == NULL) {
+		fprintf(stderr, "triaged: check-ticket: %s\n", err);
+		goto out;
+	}
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "triaged: check-ticket: %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_append(&b, chunk, n) < 0) {
+			fprintf(stderr, "triaged: check-ticket: %s: too large\n", path);
+			goto out;
+		}
+	}
+	for (size_t pos = 0; pos < b.len || (pos == 0 && !lines);) {
+		const char *nl = lines ? memchr(b.data + pos, '\n', b.len - pos) : NULL;
+		size_t end = lines ? (nl ? (size_t)(nl - b.data) : b.len) : b.len;
+		struct intake_result r;
+		json_object *o = json_object_new_object();
+
+		intake_parse(in, b.data + pos, end - pos, key, key ? strlen(key) : 0, -1, &r);
+		if (r.outcome == INTAKE_TICKET) {
+			json_object_object_add(o, "outcome", json_object_new_string("ticket"));
+			json_object_object_add(o, "ticket", ticket_to_json(r.t));
+		} else if (r.outcome == INTAKE_SKIP) {
+			json_object_object_add(o, "outcome", json_object_new_string("skip"));
+			json_object_object_add(o, "reason", json_object_new_string(r.reason));
+		} else {
+			dead = 1;
+			json_object_object_add(o, "outcome", json_object_new_string("dead_letter"));
+			json_object_object_add(o, "code",
+					       json_object_new_string(ticket_err_code(r.code)));
+			json_object_object_add(o, "reason", json_object_new_string(r.reason));
+		}
+		puts(json_object_to_json_string_ext(o, (lines ? JSON_C_TO_STRING_PLAIN
+							       : JSON_C_TO_STRING_PRETTY) |
+							   JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		ticket_free(r.t);
+		pos = end + 1;
+		if (!lines)
+			break;
+	}
+	rc = dead;
+out:
+	if (f != NULL && f != stdin)
+		fclose(f);
+	intake_free(in);
+	buf_cleanup(&b);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -147,13 +234,17 @@ int main(int argc, char **argv)
 		{"schema-dir", required_argument, NULL, 'S'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
+		{"format", required_argument, NULL, 'F'}, /* check-ticket */
+		{"key", required_argument, NULL, 'K'},
+		{"lines", no_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
 	struct config cfg;
 	const char *file = NULL, *cmd = "run";
 	const char *schema_dir = getenv("TRIAGED_SCHEMA_DIR");
 	char err[1024], *text = NULL;
-	int check = 0, o, rc = 1;
+	int check = 0, o, rc = 1, lines = 0;
+	const char *format = NULL, *key = NULL, *payload = NULL;
 	enum log_level lvl;
 
 	if (schema_dir == NULL || *schema_dir == '\0')
@@ -169,6 +260,15 @@ int main(int argc, char **argv)
 		case 'S':
 			schema_dir = optarg;
 			break;
+		case 'F':
+			format = optarg;
+			break;
+		case 'K':
+			key = optarg;
+			break;
+		case 'L':
+			lines = 1;
+			break;
 		case 'V':
 			printf("triaged %s\n", TRIAGED_VERSION);
 			return 0;
@@ -182,7 +282,14 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cmd = argv[optind++];
-	if (optind < argc || (strcmp(cmd, "run") != 0 && strcmp(cmd, "migrate") != 0)) {
+	if (strcmp(cmd, "check-ticket") == 0 && optind < argc)
+		payload = argv[optind++];
+	if (strcmp(cmd, "check-ticket") == 0 && payload == NULL) {
+		fprintf(stderr, "triaged: check-ticket needs a FILE or -\n");
+		return 2;
+	}
+	if (optind < argc || (strcmp(cmd, "run") != 0 && strcmp(cmd, "migrate") != 0 &&
+			      strcmp(cmd, "check-ticket") != 0)) {
 		fprintf(stderr, "triaged: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -208,6 +315,10 @@ int main(int argc, char **argv)
 	if (check) {
 		config_dump(&cfg, stdout);
 		rc = 0;
+		goto out;
+	}
+	if (strcmp(cmd, "check-ticket") == 0) {
+		rc = check_ticket(&cfg, format, key, lines, payload);
 		goto out;
 	}
 	if (strcmp(cmd, "migrate") == 0) {

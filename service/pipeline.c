@@ -29,6 +29,7 @@
 #include "rules.h"
 #include "secret.h"
 #include "ticket.h"
+#include "intake.h"
 #include "answer.h"
 
 #define MAX_CALLS 8
@@ -155,6 +156,7 @@ struct pipeline {
 	char **link_allow, **refund_categories;
 	struct taxonomy tax;
 	struct ticket_limits limits;
+	struct intake *intake; /* the intake format: message -> ticket, skip or dead letter */
 	uint64_t rng;
 	struct job *jobs[JOB__STATES]; /* one list per state */
 	/* escalations waiting for a flagship slot: a binary heap, most valuable first */
@@ -470,8 +472,15 @@ static void dead_letter_rejected(struct job *j, const char *err)
 	j->pl->st.db_rejected++;
 	log_error("ticket rejected by database", "ticket=%s partition=%d offset=%lld",
 		  j->t->ticket_id, (int)kin_part_partition(j->part), (long long)j->offset);
-	dead_letter(j, kin_part_topic(j->part), kin_part_partition(j->part), j->t->ticket_id,
-		    strlen(j->t->ticket_id), s, strlen(s), "db_rejected", err ? err : "unknown");
+	{
+		/* the reason in the contract's words; the SQL in err stays in the log */
+		char reason[512];
+		log_warn("database refusal", "ticket=%s error=\"%s\"", j->t->ticket_id,
+			 err ? err : "unknown");
+		dead_letter(j, kin_part_topic(j->part), kin_part_partition(j->part),
+			    j->t->ticket_id, strlen(j->t->ticket_id), s, strlen(s), "db_rejected",
+			    ticket_db_reason(err, reason, sizeof(reason)));
+	}
 	free(s);
 }
 
@@ -1241,7 +1250,20 @@ static char *claim_json(const struct job *j)
 	jsonw_str(&w, "customer_tier", t->tier == TIER_NONE ? NULL : customer_tier_name(t->tier));
 	jsonw_str(&w, "language", t->language);
 	jsonw_obj(&w, "tags", t->tags);
-	jsonw_obj(&w, "metadata", t->metadata);
+	/* metadata as its original text: jsonb's numeric keeps every digit */
+	jsonw_json(&w, "metadata", t->metadata_json);
+	if (t->original != NULL)
+		jsonw_obj(&w, "original", t->original);
+	if (t->flags != 0) {
+		json_object *fl = json_object_new_array();
+		for (int i = 0; i < TICKET_FLAG__COUNT; i++)
+			if (t->flags & (1u << i))
+				json_object_array_add(fl, json_object_new_string(ticket_flag_name(i)));
+		jsonw_obj(&w, "intake_flags", fl);
+		json_object_put(fl);
+	}
+	if (t->prompt_body != NULL)
+		jsonw_int(&w, "prompt_cut_bytes", (int64_t)t->prompt_cut_bytes);
 	jsonw_str(&w, "kafka_topic", kin_part_topic(j->part));
 	jsonw_int(&w, "kafka_partition", kin_part_partition(j->part));
 	jsonw_int(&w, "kafka_offset", j->offset);
@@ -1347,7 +1369,9 @@ static void prepare_text(struct pipeline *pl, struct job *j)
 			 why, why[0] && why2[0] ? ", " : "", why2);
 	}
 	j->p_subject = safe_copy(pl, j, t->subject, strlen(t->subject), &a);
-	j->p_body = safe_copy(pl, j, t->body, t->body_len, &b);
+	/* the prompt gets the body without quoted replies and signatures, when cut */
+	j->p_body = safe_copy(pl, j, t->prompt_body ? t->prompt_body : t->body,
+			      t->prompt_body ? t->prompt_body_len : t->body_len, &b);
 	pl->st.redactions[0] += a.email + b.email;
 	pl->st.redactions[1] += a.phone + b.phone;
 	pl->st.redactions[2] += a.card + b.card;
@@ -1366,21 +1390,26 @@ static void prepare_text(struct pipeline *pl, struct job *j)
 static void on_message(void *arg, struct kin_part *part, const rd_kafka_message_t *m)
 {
 	struct pipeline *pl = arg;
-	struct ticket *t = NULL;
-	char err[512];
-	enum ticket_err te;
+	struct intake_result r;
 
 	pl->st.consumed++;
-	te = ticket_parse(m->payload, m->len, m->key, m->key_len, &pl->limits, &t, err, sizeof(err));
-	if (te != TICKET_OK) {
+	intake_parse(pl->intake, m->payload, m->len, m->key, m->key_len,
+		     rd_kafka_message_timestamp(m, NULL), &r);
+	if (r.outcome == INTAKE_SKIP) {
+		/* nothing to triage: not a dead letter; the offset advances */
+		struct job *j = job_new(pl, part, m->offset, JOB_DLQ);
+		log_debug("message skipped", "partition=%d offset=%lld reason=\"%s\"",
+			  (int)m->partition, (long long)m->offset, r.reason);
+		job_done(j);
+	} else if (r.outcome == INTAKE_DEAD) {
 		struct job *j = job_new(pl, part, m->offset, JOB_DLQ);
 		log_warn("invalid ticket, dead-lettered", "partition=%d offset=%lld code=%s",
-			 (int)m->partition, (long long)m->offset, ticket_err_code(te));
+			 (int)m->partition, (long long)m->offset, ticket_err_code(r.code));
 		dead_letter(j, rd_kafka_topic_name(m->rkt), m->partition, m->key, m->key_len,
-			    m->payload, m->len, ticket_err_code(te), err);
+			    m->payload, m->len, ticket_err_code(r.code), r.reason);
 	} else {
 		struct job *j = job_new(pl, part, m->offset, JOB_CLAIM);
-		j->t = t;
+		j->t = r.t;
 		prepare_text(pl, j);
 		db_submit(pl->db, DB_CLAIM, claim_json(j), on_claimed, j);
 	}
@@ -1611,6 +1640,10 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 	pl->limits.max_message_bytes = (size_t)cfg->max_message_bytes;
 	pl->limits.max_body_prompt_len = (size_t)cfg->max_body_prompt_bytes;
 	pl->ev_fpump = event_new(base, -1, 0, on_fpump, pl);
+	pl->intake = intake_new((enum intake_format)cfg->intake_format, cfg->mapping_file,
+				cfg->tier_map, &pl->limits, err, errlen);
+	if (pl->intake == NULL)
+		goto fail;
 
 	if (init_tier(pl, TIER_MINI_MODEL, &cfg->mini, err, errlen) < 0 ||
 	    init_tier(pl, TIER_FLAGSHIP_MODEL, &cfg->flagship, err, errlen) < 0)
@@ -1645,6 +1678,11 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 fail:
 	pipeline_free(pl);
 	return NULL;
+}
+
+const struct intake_stats *pipeline_intake_stats(const struct pipeline *pl)
+{
+	return intake_stats(pl->intake);
 }
 
 void pipeline_drain(struct pipeline *pl)
@@ -1743,6 +1781,7 @@ void pipeline_free(struct pipeline *pl)
 		draft_check_prompt_free(pl->tiers[t].pidx);
 	}
 	prompt_free(pl->p_repair);
+	intake_free(pl->intake);
 	rules_free(pl->rules);
 	redactor_free(pl->redactor);
 	free_list(pl->link_allow);

@@ -91,6 +91,9 @@ void pipeline_drain(struct pipeline *pl);
 /* Free everything (after the loop has exited). Commits offsets of finished tickets. */
 void pipeline_free(struct pipeline *pl);
 void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out);
+/* Intake counters: skipped (tombstones, nothing to triage), flagged lenient fields, cleanup bytes. */
+struct intake_stats;
+const struct intake_stats *pipeline_intake_stats(const struct pipeline *pl);
 
 struct pipeline_health {
 	int db_up;              /* the database connection is ready */

@@ -10,6 +10,7 @@
  * one.
  */
 #include "config.h"
+#include "ticket.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -65,6 +66,9 @@ struct cfg_key {
 };
 
 static const char *const response_format_names[] = {"json_schema", "json_object", "none", NULL};
+/* intake formats (issue #12): the order of enum intake_format in core/intake.h */
+static const char *const intake_format_names[] = {"triaged", "zendesk", "zammad", "intercom",
+						  "custom", NULL};
 static const char *const on_failure_names[] = {"needs_human", "wait", NULL};
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
@@ -113,6 +117,10 @@ static const struct cfg_key keys[] = {
 	K_INT("intake.max_message_bytes", max_message_bytes, "262144", 1024, 67108864),
 	K_INT("intake.max_body_prompt_bytes", max_body_prompt_bytes, "16384", 256, 1048576),
 	K_INT("intake.poll_batch", poll_batch, "500", 1, 100000),
+	/* intake formats and lenient fields (issues #12, #18): see core/intake.h */
+	K_STR("intake.tier_map", tier_map, "", 0),
+	K_ENUM("intake.format", intake_format, "triaged", intake_format_names),
+	K_STR("intake.mapping_file", mapping_file, "", 0),
 
 	K_STR("postgres.conninfo", pg_conninfo, "host=/var/run/postgresql dbname=triaged",
 	      CF_NONEMPTY | CF_CONNINFO),
@@ -789,6 +797,17 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 	if (strcmp(c->topic, c->dlq_topic) == 0) {
 		set_err(err, errlen, "intake.dlq_topic must differ from intake.topic ('%s')",
 			c->topic);
+		return -1;
+	}
+	{
+		struct tier_map tm;
+		if (tier_map_parse(c->tier_map, &tm, msg, sizeof(msg)) < 0) {
+			set_err(err, errlen, "intake.tier_map: %s", msg);
+			return -1;
+		}
+	}
+	if (c->intake_format == 4 && c->mapping_file[0] == '\0') {
+		set_err(err, errlen, "intake.format = custom needs intake.mapping_file");
 		return -1;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(models); i++) {

@@ -63,6 +63,10 @@ struct config {
 	int64_t low_water;
 	int64_t max_message_bytes;
 	int64_t max_body_prompt_bytes;
+	/* [intake] lenient fields and helpdesk formats (issues #12, #18) */
+	char *tier_map;
+	int intake_format; /* enum intake_format */
+	char *mapping_file;
 	int64_t poll_batch;
 	/* [postgres] */
 	char *pg_conninfo;

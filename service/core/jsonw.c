@@ -170,6 +170,15 @@ void jsonw_obj(struct jsonw *w, const char *k, json_object *v)
 	put(w, s, strlen(s));
 }
 
+void jsonw_json(struct jsonw *w, const char *k, const char *json)
+{
+	key(w, k);
+	if (json == NULL)
+		put(w, "null", 4);
+	else
+		put(w, json, strlen(json));
+}
+
 int jsonw_end(struct jsonw *w)
 {
 	put(w, "}", 1);

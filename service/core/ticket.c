@@ -14,15 +14,24 @@
  */
 #include "ticket.h"
 
+#include "mailtext.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define LANGUAGE_MAX_LEN 35 /* bytes; long enough for any BCP 47 tag in use */
 #define ECHO_MAX 64	    /* bytes of an offending value quoted back in err */
 #define PATH_LEN 256	    /* a field path in err: "metadata.a.b[3]" */
-#define SCAN_DEPTH (JSON_TOKENER_DEFAULT_DEPTH + 1)
+/*
+ * "Nesting at most 32 deep": 32 containers, one in the other, with a value in
+ * the innermost. The scan counts containers; json-c counts the innermost
+ * value as a level too, so its tokener gets one more.
+ */
+#define SCAN_DEPTH 32
+#define TOKENER_DEPTH (SCAN_DEPTH + 1)
 
 static const char *const channel_names[CH__COUNT] = {
 	[CH_EMAIL] = "email",	[CH_CHAT] = "chat", [CH_WEB] = "web",	  [CH_PHONE] = "phone",
@@ -47,6 +56,71 @@ static const char *const err_codes[] = {
 	[TICKET_E_VALUE] = "invalid_value",
 	[TICKET_E_KEY_MISMATCH] = "key_mismatch",
 };
+
+static const char *const flag_names[TICKET_FLAG__COUNT] = {"tier", "channel", "language",
+								 "created_at", "controls"};
+
+const char *ticket_flag_name(int i)
+{
+	return i >= 0 && i < TICKET_FLAG__COUNT ? flag_names[i] : NULL;
+}
+
+void ticket_opts_default(struct ticket_opts *o)
+{
+	ticket_limits_default(&o->lim);
+	o->tier_map = NULL;
+	o->kafka_ts_ms = -1;
+}
+
+int tier_map_parse(const char *s, struct tier_map *m, char *err, size_t errlen)
+{
+	const char *p = s ? s : "";
+
+	m->n = 0;
+	while (*p != '\0') {
+		const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p), *eq;
+		char item[160], *name, *tier;
+		size_t il = (size_t)(end - p);
+
+		if (il >= sizeof(item)) {
+			set_err(err, errlen, "tier map entry '%.40s...' is too long", p);
+			return -1;
+		}
+		memcpy(item, p, il);
+		item[il] = '\0';
+		p = comma ? comma + 1 : end;
+		name = str_trim(item);
+		if (*name == '\0')
+			continue;
+		eq = strchr(name, '=');
+		if (eq == NULL) {
+			set_err(err, errlen, "tier map entry '%s' is not name=tier", name);
+			return -1;
+		}
+		tier = str_trim(name + (eq - name) + 1);
+		name[eq - name] = '\0';
+		name = str_trim(name);
+		if (*name == '\0' || strlen(name) >= sizeof(m->e[0].name)) {
+			set_err(err, errlen, "tier map entry '%s=%s': the name must be 1..63 bytes",
+				name, tier);
+			return -1;
+		}
+		if (m->n == TIER_MAP_MAX) {
+			set_err(err, errlen, "tier map: more than %d entries", TIER_MAP_MAX);
+			return -1;
+		}
+		if (customer_tier_parse(tier, &m->e[m->n].tier) < 0) {
+			set_err(err, errlen,
+				"tier map entry '%s=%s': '%s' is not one of free, standard, premium, "
+				"enterprise",
+				name, tier, tier);
+			return -1;
+		}
+		strlcpy_t(m->e[m->n].name, name, sizeof(m->e[0].name));
+		m->n++;
+	}
+	return 0;
+}
 
 void ticket_limits_default(struct ticket_limits *l)
 {
@@ -180,24 +254,34 @@ static int days_in_month(int y, int m)
 	return m == 2 && leap ? 29 : days[m - 1];
 }
 
+struct rfc3339 {
+	int y, mo, d, h, mi, sec, off; /* off in minutes east of UTC */
+	const char *frac;	       /* digits after '.', NULL if none */
+	size_t fraclen;
+};
+
 /*
  * date-time = full-date "T" full-time (RFC 3339 section 5.6; "T" and "Z" may be
  * lower case, a space is not accepted). The || chain reads left to right, so
  * each separator is read only after the digits before it were there.
  */
-int rfc3339_valid(const char *s)
+static int rfc3339_parse(const char *s, struct rfc3339 *r)
 {
-	int y, mo, d, h, mi, sec, oh, om, off = 0;
+	int oh, om;
 	const char *p;
 
 	if (s == NULL)
 		return 0;
-	if (digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0 || s[7] != '-' ||
-	    digits(s + 8, 2, &d) < 0 || (s[10] != 'T' && s[10] != 't') ||
-	    digits(s + 11, 2, &h) < 0 || s[13] != ':' || digits(s + 14, 2, &mi) < 0 ||
-	    s[16] != ':' || digits(s + 17, 2, &sec) < 0)
+	r->off = 0;
+	r->frac = NULL;
+	r->fraclen = 0;
+	if (digits(s, 4, &r->y) < 0 || s[4] != '-' || digits(s + 5, 2, &r->mo) < 0 || s[7] != '-' ||
+	    digits(s + 8, 2, &r->d) < 0 || (s[10] != 'T' && s[10] != 't') ||
+	    digits(s + 11, 2, &r->h) < 0 || s[13] != ':' || digits(s + 14, 2, &r->mi) < 0 ||
+	    s[16] != ':' || digits(s + 17, 2, &r->sec) < 0)
 		return 0;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+	if (r->mo < 1 || r->mo > 12 || r->d < 1 || r->d > days_in_month(r->y, r->mo) || r->h > 23 ||
+	    r->mi > 59 || r->sec > 60)
 		return 0;
 	p = s + 19;
 	if (*p == '.') {
@@ -206,6 +290,8 @@ int rfc3339_valid(const char *s)
 			p++;
 		if (p == frac)
 			return 0;
+		r->frac = frac;
+		r->fraclen = (size_t)(p - frac);
 	}
 	if (*p == 'Z' || *p == 'z') {
 		p++;
@@ -213,7 +299,7 @@ int rfc3339_valid(const char *s)
 		if (digits(p + 1, 2, &oh) < 0 || p[3] != ':' || digits(p + 4, 2, &om) < 0 ||
 		    oh > 23 || om > 59)
 			return 0;
-		off = (*p == '-' ? -1 : 1) * (oh * 60 + om);
+		r->off = (*p == '-' ? -1 : 1) * (oh * 60 + om);
 		p += 6;
 	} else {
 		return 0;
@@ -221,9 +307,83 @@ int rfc3339_valid(const char *s)
 	if (*p != '\0')
 		return 0;
 	/* Section 5.7: a leap second is 23:59:60 UTC, whatever the local offset. */
-	if (sec == 60 && ((h * 60 + mi - off) % 1440 + 1440) % 1440 != 23 * 60 + 59)
+	if (r->sec == 60 &&
+	    ((r->h * 60 + r->mi - r->off) % 1440 + 1440) % 1440 != 23 * 60 + 59)
 		return 0;
 	return 1;
+}
+
+int rfc3339_valid(const char *s)
+{
+	struct rfc3339 r;
+	return rfc3339_parse(s, &r);
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+int rfc3339_to_utc(const char *s, char out[static 32])
+{
+	struct rfc3339 r;
+	int64_t mins, days, y;
+	int m, d, mod;
+	size_t fl;
+
+	if (!rfc3339_parse(s, &r))
+		return -1;
+	/* The offset moves hours and minutes only: a leap second stays :60 (checked above). */
+	mins = days_from_civil(r.y, r.mo, r.d) * 1440 + r.h * 60 + r.mi - r.off;
+	days = mins >= 0 ? mins / 1440 : -((-mins + 1439) / 1440);
+	mod = (int)(mins - days * 1440);
+	civil_from_days(days, &y, &m, &d);
+	if (y < 1 || y > 9999)
+		return -2;
+	fl = r.fraclen > 6 ? 6 : r.fraclen;
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d%s%.*sZ", (int)y, m, d, mod / 60, mod % 60,
+		 r.sec, fl ? "." : "", (int)fl, fl ? r.frac : "");
+	return 0;
+}
+
+int rfc3339_from_ms(int64_t ms, char out[static 32])
+{
+	int64_t secs, days, y;
+	int m, d, sod;
+
+	/* 0001-01-01 .. 9999-12-31 */
+	if (ms < -62135596800000LL || ms > 253402300799999LL)
+		return -1;
+	secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	sod = (int)(secs - days * 86400);
+	civil_from_days(days, &y, &m, &d);
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d, sod / 3600,
+		 sod / 60 % 60, sod % 60, (int)(ms - secs * 1000));
+	return 0;
 }
 
 /* ---- error text helpers ---- */
@@ -591,6 +751,166 @@ static enum ticket_err check_decoded_fields(json_object *root, char *err, size_t
 	return TICKET_OK;
 }
 
+/* ---- contract members in the raw text ---- */
+
+/*
+ * The contract's member names, top level then customer. The raw text is
+ * walked once more (it passed json-c and strict_scan, so it is well formed)
+ * to find what json-c hides: a duplicate name (json-c keeps the last one)
+ * and the exact bytes of a value (metadata is kept byte for byte).
+ */
+enum member {
+	M_TICKET_ID,
+	M_SOURCE,
+	M_CREATED_AT,
+	M_CHANNEL,
+	M_SUBJECT,
+	M_BODY,
+	M_CUSTOMER,
+	M_LANGUAGE,
+	M_TAGS,
+	M_METADATA,
+	M__TOP,
+	M_C_ID = M__TOP,
+	M_C_EMAIL,
+	M_C_NAME,
+	M_C_TIER,
+	M__COUNT
+};
+
+static const char *const member_names[M__COUNT] = {
+	"ticket_id", "source", "created_at", "channel", "subject", "body", "customer",
+	"language",  "tags",   "metadata",   "id",	 "email",   "name", "tier",
+};
+
+static const char *const member_paths[M__COUNT] = {
+	"ticket_id", "source",	"created_at", "channel",     "subject",	      "body",
+	"customer",  "language", "tags",       "metadata",    "customer.id",   "customer.email",
+	"customer.name", "customer.tier",
+};
+
+struct spans {
+	size_t start[M__COUNT], end[M__COUNT];
+	unsigned seen;
+};
+
+static size_t skip_ws(const char *s, size_t len, size_t i)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* i at the opening quote; returns just past the closing one. */
+static size_t skip_string(const char *s, size_t len, size_t i)
+{
+	for (i++; i < len && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	return i + 1;
+}
+
+static size_t skip_value(const char *s, size_t len, size_t i)
+{
+	int depth = 0;
+
+	if (i >= len)
+		return len;
+	if (s[i] == '"')
+		return skip_string(s, len, i);
+	if (s[i] != '{' && s[i] != '[') {
+		while (i < len && bare_token_char(s[i]))
+			i++;
+		return i;
+	}
+	while (i < len) {
+		char c = s[i];
+		if (c == '"') {
+			i = skip_string(s, len, i);
+			continue;
+		}
+		if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return i + 1;
+		i++;
+	}
+	return len;
+}
+
+/* The name inside quotes s[a..b) decoded into out if it is short ASCII; -1 otherwise. */
+static int decode_name(const char *s, size_t a, size_t b, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = a; i < b; i++) {
+		unsigned c = (unsigned char)s[i];
+		if (c == '\\') {
+			char e = s[++i];
+			if (e == 'u') {
+				if (hex4(s + i + 1, b - (i + 1), &c) < 0)
+					return -1;
+				i += 4;
+			} else {
+				c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b'
+				    : e == 'f'			  ? '\f'
+								  : (unsigned char)e;
+			}
+		}
+		if (c >= 0x80 || o + 1 >= cap)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* Members of the object at s[i] == '{' whose names are members [from, to). */
+static enum ticket_err walk_members(const char *s, size_t len, size_t i, int from, int to,
+				    struct spans *sp, char *err, size_t errlen)
+{
+	i = skip_ws(s, len, i + 1);
+	while (i < len && s[i] == '"') {
+		size_t name_end = skip_string(s, len, i), vstart, vend;
+		char name[32];
+		int known = decode_name(s, i + 1, name_end - 1, name, sizeof(name)) == 0;
+
+		i = skip_ws(s, len, name_end);
+		if (i < len && s[i] == ':')
+			i++;
+		vstart = skip_ws(s, len, i);
+		vend = skip_value(s, len, vstart);
+		for (int m = from; known && m < to; m++) {
+			if (strcmp(name, member_names[m]) != 0)
+				continue;
+			if (sp->seen & (1u << m)) {
+				/* I-JSON (RFC 7493): two parsers must not disagree on which value counts */
+				set_err(err, errlen, "%s: duplicate member name", member_paths[m]);
+				return TICKET_E_JSON;
+			}
+			sp->seen |= 1u << m;
+			sp->start[m] = vstart;
+			sp->end[m] = vend;
+		}
+		i = skip_ws(s, len, vend);
+		if (i < len && s[i] == ',')
+			i = skip_ws(s, len, i + 1);
+	}
+	return TICKET_OK;
+}
+
+static enum ticket_err find_members(const char *s, size_t len, struct spans *sp, char *err,
+				    size_t errlen)
+{
+	enum ticket_err rc;
+
+	memset(sp, 0, sizeof(*sp));
+	rc = walk_members(s, len, skip_ws(s, len, 0), 0, M__TOP, sp, err, errlen);
+	if (rc == TICKET_OK && (sp->seen & (1u << M_CUSTOMER)) && s[sp->start[M_CUSTOMER]] == '{')
+		rc = walk_members(s, len, sp->start[M_CUSTOMER], M__TOP, M__COUNT, sp, err, errlen);
+	return rc;
+}
+
 /* ---- fields ---- */
 
 /* Borrowed member; NULL when absent or JSON null (null means absent). */
@@ -641,47 +961,82 @@ static int has_control(const char *s, size_t n)
 	return 0;
 }
 
-static char *dup_or_null(const char *s, size_t n)
+/* Keep what was given under path in t->original: a string as is, anything else as its JSON text. */
+static void keep_original(struct ticket *t, const char *path, json_object *v, const char *msg,
+			  const struct spans *sp, enum member m)
 {
-	return s != NULL ? xstrndup(s, n) : NULL;
+	json_object *o;
+
+	if (json_object_is_type(v, json_type_string))
+		o = json_object_new_string_len(json_object_get_string(v),
+					       json_object_get_string_len(v));
+	else
+		o = json_object_new_string_len(msg + sp->start[m],
+					       (int)(sp->end[m] - sp->start[m]));
+	if (t->original == NULL)
+		t->original = json_object_new_object();
+	json_object_object_add(t->original, path, o);
 }
 
-/* "a, b, c" from names[from..to) into out. */
-static const char *name_list(const char *const *names, size_t from, size_t to, char *out,
-			     size_t outlen)
+/*
+ * Text shown to agents and to the model: C0/C1 controls (but TAB, LF, CR)
+ * stripped, the original kept and the ticket flagged. Returns a new string.
+ */
+static char *shown_text(struct ticket *t, const char *path, const char *s, size_t n,
+			size_t *outlen)
 {
-	size_t o = 0;
-
-	out[0] = '\0';
-	for (size_t i = from; i < to && o < outlen; i++) {
-		int n = snprintf(out + o, outlen - o, "%s%s", i > from ? ", " : "", names[i]);
-		if (n < 0)
-			break;
-		o += (size_t)n;
+	if (!mailtext_has_controls(s, n)) {
+		*outlen = n;
+		return xstrndup(s, n);
 	}
-	return out;
+	if (t->original == NULL)
+		t->original = json_object_new_object();
+	json_object_object_add(t->original, path, json_object_new_string_len(s, (int)n));
+	t->flags |= TICKET_F_CONTROLS;
+	return mailtext_strip_controls(s, n, outlen);
 }
 
-static enum ticket_err parse_channel(json_object *root, struct ticket *t, char *err, size_t errlen)
+static void parse_channel(json_object *root, const char *msg, const struct spans *sp,
+			  struct ticket *t)
 {
-	char e[ECHO_MAX + 4], list[128];
-	const char *s;
-	size_t n;
-	enum ticket_err rc = get_str(root, "channel", "channel", SIZE_MAX, &s, &n, err, errlen);
+	json_object *v = member(root, "channel");
 
 	t->channel = CH_OTHER;
-	if (rc != TICKET_OK || s == NULL)
-		return rc;
-	if (ticket_channel_parse(s, &t->channel) < 0) {
-		set_err(err, errlen, "channel: '%s' is not one of %s", echo(e, s, n),
-			name_list(channel_names, 0, CH__COUNT, list, sizeof(list)));
-		return TICKET_E_VALUE;
-	}
-	return TICKET_OK;
+	if (v == NULL)
+		return;
+	if (json_object_is_type(v, json_type_string) &&
+	    ticket_channel_parse(json_object_get_string(v), &t->channel) == 0)
+		return;
+	t->channel = CH_OTHER;
+	t->flags |= TICKET_F_CHANNEL;
+	keep_original(t, "channel", v, msg, sp, M_CHANNEL);
 }
 
-static enum ticket_err parse_customer(json_object *root, const struct ticket_limits *lim,
-				      struct ticket *t, char *err, size_t errlen)
+static void parse_tier(json_object *c, const char *msg, const struct spans *sp,
+		       const struct ticket_opts *opts, struct ticket *t)
+{
+	json_object *v = member(c, "tier");
+	const char *s;
+
+	if (v == NULL)
+		return;
+	s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	if (s != NULL && customer_tier_parse(s, &t->tier) == 0)
+		return;
+	t->tier = TIER_STANDARD;
+	for (size_t i = 0; s != NULL && opts->tier_map != NULL && i < opts->tier_map->n; i++) {
+		if (strcasecmp(s, opts->tier_map->e[i].name) == 0) {
+			t->tier = opts->tier_map->e[i].tier;
+			break;
+		}
+	}
+	t->flags |= TICKET_F_TIER;
+	keep_original(t, "customer.tier", v, msg, sp, M_C_TIER);
+}
+
+static enum ticket_err parse_customer(json_object *root, const char *msg, const struct spans *sp,
+				      const struct ticket_opts *opts, struct ticket *t,
+				      char *err, size_t errlen)
 {
 	const struct {
 		const char *key, *path;
@@ -691,7 +1046,6 @@ static enum ticket_err parse_customer(json_object *root, const struct ticket_lim
 		{"email", "customer.email", &t->customer_email},
 		{"name", "customer.name", &t->customer_name},
 	};
-	char e[ECHO_MAX + 4], list[128];
 	json_object *c = member(root, "customer");
 	enum ticket_err rc;
 	const char *s;
@@ -704,20 +1058,14 @@ static enum ticket_err parse_customer(json_object *root, const struct ticket_lim
 		return TICKET_E_TYPE;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-		rc = get_str(c, fields[i].key, fields[i].path, lim->max_field_len, &s, &n, err,
+		rc = get_str(c, fields[i].key, fields[i].path, opts->lim.max_field_len, &s, &n, err,
 			     errlen);
 		if (rc != TICKET_OK)
 			return rc;
-		*fields[i].dst = dup_or_null(s, n);
+		if (s != NULL)
+			*fields[i].dst = shown_text(t, fields[i].path, s, n, &n);
 	}
-	rc = get_str(c, "tier", "customer.tier", SIZE_MAX, &s, &n, err, errlen);
-	if (rc != TICKET_OK)
-		return rc;
-	if (s != NULL && customer_tier_parse(s, &t->tier) < 0) {
-		set_err(err, errlen, "customer.tier: '%s' is not one of %s", echo(e, s, n),
-			name_list(tier_names, TIER_FREE, TIER__COUNT, list, sizeof(list)));
-		return TICKET_E_VALUE;
-	}
+	parse_tier(c, msg, sp, opts, t);
 	return TICKET_OK;
 }
 
@@ -759,10 +1107,52 @@ static enum ticket_err parse_tags(json_object *root, const struct ticket_limits 
 	return TICKET_OK;
 }
 
-static enum ticket_err parse_fields(json_object *root, const char *key, size_t keylen,
-				    const struct ticket_limits *lim, struct ticket *t, char *err,
-				    size_t errlen)
+/* created_at: kept as given beside the instant; one PostgreSQL cannot hold is flagged. */
+static void parse_created_at(json_object *root, const char *msg, const struct spans *sp,
+			     const struct ticket_opts *opts, struct ticket *t)
 {
+	json_object *v = member(root, "created_at");
+	char utc[32];
+
+	if (v == NULL)
+		return;
+	keep_original(t, "created_at", v, msg, sp, M_CREATED_AT);
+	if (json_object_is_type(v, json_type_string) &&
+	    rfc3339_to_utc(json_object_get_string(v), utc) == 0) {
+		t->created_at = xstrdup(utc);
+		return;
+	}
+	t->flags |= TICKET_F_CREATED_AT;
+	if (opts->kafka_ts_ms >= 0 && rfc3339_from_ms(opts->kafka_ts_ms, utc) == 0)
+		t->created_at = xstrdup(utc);
+}
+
+static void parse_language(json_object *root, const char *msg, const struct spans *sp,
+			   struct ticket *t)
+{
+	json_object *v = member(root, "language");
+	const char *s;
+	size_t n;
+
+	if (v == NULL)
+		return;
+	if (json_object_is_type(v, json_type_string)) {
+		s = json_object_get_string(v);
+		n = (size_t)json_object_get_string_len(v);
+		if (n <= LANGUAGE_MAX_LEN && !mailtext_blank(s, n) && !has_control(s, n)) {
+			t->language = xstrndup(s, n);
+			return;
+		}
+	}
+	t->flags |= TICKET_F_LANGUAGE;
+	keep_original(t, "language", v, msg, sp, M_LANGUAGE);
+}
+
+static enum ticket_err parse_fields(json_object *root, const char *msg, const struct spans *sp,
+				    const char *key, size_t keylen, const struct ticket_opts *opts,
+				    struct ticket *t, char *err, size_t errlen)
+{
+	const struct ticket_limits *lim = &opts->lim;
 	char e1[ECHO_MAX + 4], e2[ECHO_MAX + 4];
 	json_object *meta;
 	enum ticket_err rc;
@@ -772,7 +1162,7 @@ static enum ticket_err parse_fields(json_object *root, const char *key, size_t k
 	rc = get_str(root, "ticket_id", "ticket_id", lim->max_field_len, &s, &n, err, errlen);
 	if (rc != TICKET_OK)
 		return rc;
-	if (s == NULL || str_blank(s)) {
+	if (s == NULL || mailtext_blank(s, n)) {
 		set_err(err, errlen, "ticket_id: %s", s == NULL ? "required" : "must not be blank");
 		return TICKET_E_MISSING;
 	}
@@ -799,48 +1189,38 @@ static enum ticket_err parse_fields(json_object *root, const char *key, size_t k
 		set_err(err, errlen, "source: contains a control character");
 		return TICKET_E_VALUE;
 	}
-	t->source = s != NULL ? xstrndup(s, n) : xstrdup("default");
-
-	rc = get_str(root, "created_at", "created_at", lim->max_field_len, &s, &n, err, errlen);
-	if (rc != TICKET_OK)
-		return rc;
-	if (s != NULL && !rfc3339_valid(s)) {
-		set_err(err, errlen, "created_at: '%s' is not an RFC 3339 date-time",
-			echo(e1, s, n));
+	/* part of the ticket's identity: a blank one would be a different ticket nobody can read */
+	if (s != NULL && mailtext_blank(s, n)) {
+		set_err(err, errlen, "source: must not be blank");
 		return TICKET_E_VALUE;
 	}
-	t->created_at = dup_or_null(s, n);
+	t->source = s != NULL ? xstrndup(s, n) : xstrdup("default");
 
-	rc = parse_channel(root, t, err, errlen);
-	if (rc != TICKET_OK)
-		return rc;
+	parse_created_at(root, msg, sp, opts, t);
+	parse_channel(root, msg, sp, t);
 
 	rc = get_str(root, "subject", "subject", lim->max_subject_len, &s, &n, err, errlen);
 	if (rc != TICKET_OK)
 		return rc;
-	t->subject = s != NULL ? xstrndup(s, n) : xstrdup("");
+	t->subject = s != NULL ? shown_text(t, "subject", s, n, &n) : xstrdup("");
 
 	/* The body has no limit of its own: the message cap bounds it. */
 	rc = get_str(root, "body", "body", SIZE_MAX, &s, &n, err, errlen);
 	if (rc != TICKET_OK)
 		return rc;
-	if (s == NULL || str_blank(s)) {
+	if (s == NULL || mailtext_blank(s, n)) {
 		set_err(err, errlen, "body: %s", s == NULL ? "required" : "must not be blank");
 		return TICKET_E_MISSING;
 	}
-	t->body = xstrndup(s, n);
-	t->body_len = n;
-	t->body_prompt_len = utf8_cut(t->body, n, lim->max_body_prompt_len);
-	t->body_truncated = t->body_prompt_len < n;
+	t->body = shown_text(t, "body", s, n, &t->body_len);
+	t->body_prompt_len = utf8_cut(t->body, t->body_len, lim->max_body_prompt_len);
+	t->body_truncated = t->body_prompt_len < t->body_len;
 
-	rc = parse_customer(root, lim, t, err, errlen);
+	rc = parse_customer(root, msg, sp, opts, t, err, errlen);
 	if (rc != TICKET_OK)
 		return rc;
 
-	rc = get_str(root, "language", "language", LANGUAGE_MAX_LEN, &s, &n, err, errlen);
-	if (rc != TICKET_OK)
-		return rc;
-	t->language = dup_or_null(s, n);
+	parse_language(root, msg, sp, t);
 
 	rc = parse_tags(root, lim, t, err, errlen);
 	if (rc != TICKET_OK)
@@ -851,7 +1231,12 @@ static enum ticket_err parse_fields(json_object *root, const char *key, size_t k
 		set_err(err, errlen, "metadata: expected object, got %s", json_type_label(meta));
 		return TICKET_E_TYPE;
 	}
-	t->metadata = meta != NULL ? json_object_get(meta) : NULL;
+	if (meta != NULL) {
+		t->metadata = json_object_get(meta);
+		/* jsonb's numeric holds any JSON number exactly; json-c's int64 and double do not */
+		t->metadata_json = xstrndup(msg + sp->start[M_METADATA],
+					    sp->end[M_METADATA] - sp->start[M_METADATA]);
+	}
 	return TICKET_OK;
 }
 
@@ -859,7 +1244,21 @@ enum ticket_err ticket_parse(const char *msg, size_t len, const char *key, size_
 			     const struct ticket_limits *lim, struct ticket **out, char *err,
 			     size_t errlen)
 {
-	struct ticket_limits defaults;
+	struct ticket_opts o;
+
+	ticket_opts_default(&o);
+	if (lim != NULL)
+		o.lim = *lim;
+	return ticket_parse_ex(msg, len, key, keylen, &o, out, err, errlen);
+}
+
+enum ticket_err ticket_parse_ex(const char *msg, size_t len, const char *key, size_t keylen,
+				const struct ticket_opts *opts, struct ticket **out, char *err,
+				size_t errlen)
+{
+	struct ticket_opts defaults;
+	const struct ticket_limits *lim;
+	struct spans sp;
 	struct json_tokener *tok = NULL;
 	json_object *root = NULL;
 	struct ticket *t = NULL;
@@ -868,10 +1267,11 @@ enum ticket_err ticket_parse(const char *msg, size_t len, const char *key, size_
 	size_t bad;
 
 	*out = NULL;
-	if (lim == NULL) {
-		ticket_limits_default(&defaults);
-		lim = &defaults;
+	if (opts == NULL) {
+		ticket_opts_default(&defaults);
+		opts = &defaults;
 	}
+	lim = &opts->lim;
 	if (msg == NULL)
 		len = 0; /* a tombstone */
 	if (len > lim->max_message_bytes || len > INT_MAX) {
@@ -897,7 +1297,7 @@ enum ticket_err ticket_parse(const char *msg, size_t len, const char *key, size_
 	 * JSON_TOKENER_VALIDATE_UTF8 is left out on purpose: the check above is
 	 * stricter (json-c 0.16 lets overlongs and encoded surrogates through).
 	 */
-	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	tok = json_tokener_new_ex(TOKENER_DEPTH);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, msg, (int)len);
 	je = json_tokener_get_error(tok);
@@ -946,9 +1346,12 @@ enum ticket_err ticket_parse(const char *msg, size_t len, const char *key, size_
 	rc = check_decoded_fields(root, err, errlen);
 	if (rc != TICKET_OK)
 		goto out;
+	rc = find_members(msg, len, &sp, err, errlen);
+	if (rc != TICKET_OK)
+		goto out;
 
 	t = xcalloc(1, sizeof(*t));
-	rc = parse_fields(root, key, keylen, lim, t, err, errlen);
+	rc = parse_fields(root, msg, &sp, key, keylen, opts, t, err, errlen);
 	if (rc != TICKET_OK)
 		goto out;
 	*out = t;
@@ -976,5 +1379,122 @@ void ticket_free(struct ticket *t)
 	free(t->language);
 	json_object_put(t->tags);
 	json_object_put(t->metadata);
+	free(t->metadata_json);
+	json_object_put(t->original);
+	free(t->prompt_body);
 	free(t);
+}
+
+void ticket_cut_prompt(struct ticket *t)
+{
+	size_t n;
+	char *cut = mailtext_cut_quoted(t->body, t->body_len, &n);
+
+	free(t->prompt_body);
+	t->prompt_body = NULL;
+	t->prompt_body_len = t->body_len;
+	t->prompt_cut_bytes = 0;
+	if (n >= t->body_len) {
+		free(cut);
+		return;
+	}
+	t->prompt_body = cut;
+	t->prompt_body_len = n;
+	t->prompt_cut_bytes = t->body_len - n;
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, v != NULL ? json_object_new_string(v) : NULL);
+}
+
+/* A json-c value that serializes as the JSON text it holds, byte for byte. */
+static int raw_serializer(struct json_object *jso, struct printbuf *pb, int level, int flags)
+{
+	const char *text = json_object_get_userdata(jso);
+	return printbuf_memappend(pb, text, (int)strlen(text));
+}
+
+static void raw_free(struct json_object *jso, void *userdata)
+{
+	free(userdata);
+}
+
+static json_object *raw_json(const char *text)
+{
+	json_object *o;
+
+	if (text == NULL)
+		return NULL;
+	o = json_object_new_object();
+	json_object_set_serializer(o, raw_serializer, xstrdup(text), raw_free);
+	return o;
+}
+
+json_object *ticket_to_json(const struct ticket *t)
+{
+	json_object *o = json_object_new_object(), *flags = json_object_new_array();
+
+	add_str(o, "source", t->source);
+	add_str(o, "ticket_id", t->ticket_id);
+	add_str(o, "created_at", t->created_at);
+	add_str(o, "channel", ticket_channel_name(t->channel));
+	add_str(o, "subject", t->subject);
+	json_object_object_add(o, "body", json_object_new_string_len(t->body, (int)t->body_len));
+	json_object_object_add(o, "body_truncated", json_object_new_boolean(t->body_truncated));
+	add_str(o, "customer_id", t->customer_id);
+	add_str(o, "customer_email", t->customer_email);
+	add_str(o, "customer_name", t->customer_name);
+	add_str(o, "customer_tier", t->tier == TIER_NONE ? NULL : customer_tier_name(t->tier));
+	add_str(o, "language", t->language);
+	json_object_object_add(o, "tags", json_object_get(t->tags));
+	/* the text itself, as the database receives it: not through json-c's numbers */
+	json_object_object_add(o, "metadata", raw_json(t->metadata_json));
+	for (int i = 0; i < TICKET_FLAG__COUNT; i++)
+		if (t->flags & (1u << i))
+			json_object_array_add(flags, json_object_new_string(flag_names[i]));
+	json_object_object_add(o, "intake_flags", flags);
+	json_object_object_add(o, "original", json_object_get(t->original));
+	if (t->prompt_body != NULL) {
+		json_object_object_add(o, "prompt_body",
+				       json_object_new_string_len(t->prompt_body,
+								  (int)t->prompt_body_len));
+		json_object_object_add(o, "prompt_cut_bytes",
+				       json_object_new_int64((int64_t)t->prompt_cut_bytes));
+	}
+	return o;
+}
+
+const char *ticket_reason_safe(const char *s, size_t n, char *out, size_t outlen)
+{
+	mailtext_header_safe(s ? s : "", s ? n : 0, out, outlen);
+	return out;
+}
+
+const char *ticket_db_reason(const char *pg_err, char *out, size_t outlen)
+{
+	const char *p = pg_err ? pg_err : "", *nl;
+	char msg[512];
+	size_t n;
+
+	if (strncmp(p, "ERROR:", 6) == 0)
+		p += 6;
+	while (*p == ' ')
+		p++;
+	/* the primary message is the first line; CONTEXT, QUERY, STATEMENT and LINE follow */
+	nl = strchr(p, '\n');
+	n = nl ? (size_t)(nl - p) : strlen(p);
+	if (n == 0) {
+		p = "unknown error";
+		n = strlen(p);
+	}
+	mailtext_header_safe(p, n, msg, sizeof(msg));
+	snprintf(out, outlen, "the database refused the ticket's data: %s", msg);
+	/* snprintf may cut inside a character: back to a boundary */
+	n = strlen(out);
+	n = utf8_cut(out, n, n);
+	while (n > 0 && !utf8_valid(out, n))
+		n--;
+	out[n] = '\0';
+	return out;
 }

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 68 /* key lines in a default dump: 2 kafka + 66 table keys */
+#define NKEYS 71 /* key lines in a default dump: 2 kafka + 69 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -164,6 +164,9 @@ static const struct {
 	{"intake.max_message_bytes", "262144"},
 	{"intake.max_body_prompt_bytes", "16384"},
 	{"intake.poll_batch", "500"},
+	{"intake.tier_map", "\"\""},
+	{"intake.format", "triaged"},
+	{"intake.mapping_file", "\"\""},
 	{"postgres.conninfo", "host=/var/run/postgresql dbname=triaged"},
 	{"postgres.batch_size", "256"},
 	{"postgres.batch_delay_ms", "2"},

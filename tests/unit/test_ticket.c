@@ -73,7 +73,11 @@ START_TEST(test_full_ticket)
 	ck_assert_str_eq(err, "");
 	ck_assert_str_eq(t->ticket_id, "T-1001");
 	ck_assert_str_eq(t->source, "zendesk");
-	ck_assert_str_eq(t->created_at, "2026-11-24T05:40:00.250+01:00");
+	/* the instant in UTC for the database, the text as given beside it */
+	ck_assert_str_eq(t->created_at, "2026-11-24T04:40:00.250Z");
+	ck_assert(json_object_object_get_ex(t->original, "created_at", &v));
+	ck_assert_str_eq(json_object_get_string(v), "2026-11-24T05:40:00.250+01:00");
+	ck_assert_uint_eq(t->flags, 0);
 	ck_assert_int_eq(t->channel, CH_EMAIL);
 	ck_assert_str_eq(t->subject, "Refund for order 42");
 	ck_assert_str_eq(t->body, body);
@@ -198,14 +202,14 @@ static const struct ok_case {
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\\\u0000\"}"), "\\u0000"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"a\\\\\\\\\"}"), "a\\\\"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\\"q\\\" \\/ \\b\\f\\n\\r\\t\"}"),
-	 "\"q\" / \b\f\n\r\t"},
+	 "\"q\" / \n\r\t"}, /* BS and FF stripped from the text shown */
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\ud83d\\ude00\"}"), "\xf0\x9f\x98\x80"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\uD83D\\uDE00!\"}"), "\xf0\x9f\x98\x80!"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\udbff\\udfff\"}"), "\xf4\x8f\xbf\xbf"},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"caf\\u00e9 \\ufffd \\u0001\"}"),
-	 "caf\xc3\xa9 \xef\xbf\xbd \x01"},
+	 "caf\xc3\xa9 \xef\xbf\xbd "},
 	{J("{\"ticket_id\":\"T-1\",\"body\":\"\xf4\x8f\xbf\xbf \xef\xbf\xbd \xc2\x85\"}"),
-	 "\xf4\x8f\xbf\xbf \xef\xbf\xbd \xc2\x85"},
+	 "\xf4\x8f\xbf\xbf \xef\xbf\xbd "}, /* C1 NEL stripped */
 	{J("{\"ticket_id\":\"T-\xc3\xa9\",\"body\":\"x\"}"), "x"},
 	{J("{" BASE ",\"metadata\":{\"n\":[0,-0,1.5,1e5,1E+2,-1.25e-3,10],\"b\":[true,false,null],"
 	   "\"e\":{},\"a\":[[]]}}"),
@@ -214,7 +218,6 @@ static const struct ok_case {
 	{J("{" BASE ",\"created_at\":\"2026-11-24t05:40:00z\"}"), NULL},
 	{J("{" BASE ",\"language\":\"12345678901234567890123456789012345\"}"), NULL},
 	{J("{" BASE ",\"customer\":{\"unknown\":[1],\"tier\":\"free\"}}"), NULL},
-	{J("{" BASE ",\"source\":\" \"}"), NULL},
 };
 
 START_TEST(test_ok_table)
@@ -321,8 +324,6 @@ static const struct err_case {
 	{J("{\"ticket_id\":\"T-1\",\"body\":{}}"), TICKET_E_TYPE,
 	 "body: expected string, got object"},
 	{J("{" BASE ",\"source\":1}"), TICKET_E_TYPE, "source: expected string, got number"},
-	{J("{" BASE ",\"created_at\":5}"), TICKET_E_TYPE, "created_at: expected string"},
-	{J("{" BASE ",\"channel\":true}"), TICKET_E_TYPE, "channel: expected string, got boolean"},
 	{J("{" BASE ",\"subject\":[]}"), TICKET_E_TYPE, "subject: expected string, got array"},
 	{J("{" BASE ",\"customer\":\"x\"}"), TICKET_E_TYPE,
 	 "customer: expected object, got string"},
@@ -330,9 +331,6 @@ static const struct err_case {
 	{J("{" BASE ",\"customer\":{\"id\":1}}"), TICKET_E_TYPE, "customer.id: expected string"},
 	{J("{" BASE ",\"customer\":{\"email\":5}}"), TICKET_E_TYPE, "customer.email: expected"},
 	{J("{" BASE ",\"customer\":{\"name\":false}}"), TICKET_E_TYPE, "customer.name: expected"},
-	{J("{" BASE ",\"customer\":{\"tier\":1}}"), TICKET_E_TYPE,
-	 "customer.tier: expected string"},
-	{J("{" BASE ",\"language\":1.5}"), TICKET_E_TYPE, "language: expected string, got number"},
 	{J("{" BASE ",\"tags\":\"a\"}"), TICKET_E_TYPE, "tags: expected array, got string"},
 	{J("{" BASE ",\"tags\":{}}"), TICKET_E_TYPE, "tags: expected array, got object"},
 	{J("{" BASE ",\"tags\":[1]}"), TICKET_E_TYPE, "tags[0]: expected string, got number"},
@@ -353,23 +351,24 @@ static const struct err_case {
 	{J("{" BASE ",\"source\":\"\"}"), TICKET_E_VALUE, "source: must not be empty"},
 	{J("{" BASE ",\"source\":\"a\\tb\"}"), TICKET_E_VALUE,
 	 "source: contains a control character"},
-	{J("{" BASE ",\"created_at\":\"2026-13-01T00:00:00Z\"}"), TICKET_E_VALUE,
-	 "created_at: '2026-13-01T00:00:00Z' is not an RFC 3339 date-time"},
-	{J("{" BASE ",\"created_at\":\"\"}"), TICKET_E_VALUE, "created_at: '' is not"},
-	{J("{" BASE ",\"created_at\":\"2026-11-24 05:40:00Z\"}"), TICKET_E_VALUE, "created_at: "},
-	{J("{" BASE ",\"channel\":\"fax\"}"), TICKET_E_VALUE,
-	 "channel: 'fax' is not one of email, chat, web, phone, social, api, other"},
-	{J("{" BASE ",\"channel\":\"Email\"}"), TICKET_E_VALUE, "channel: 'Email' is not one of"},
-	{J("{" BASE ",\"channel\":\"\"}"), TICKET_E_VALUE, "channel: '' is not one of"},
-	{J("{" BASE ",\"customer\":{\"tier\":\"gold\"}}"), TICKET_E_VALUE,
-	 "customer.tier: 'gold' is not one of free, standard, premium, enterprise"},
-	{J("{" BASE ",\"customer\":{\"tier\":\"none\"}}"), TICKET_E_VALUE, "customer.tier: 'none'"},
-	{J("{" BASE ",\"customer\":{\"tier\":\"Premium\"}}"), TICKET_E_VALUE, "customer.tier: "},
-	{J("{" BASE ",\"language\":\"123456789012345678901234567890123456\"}"), TICKET_E_VALUE,
-	 "language: 36 bytes exceeds the 35-byte limit"},
-	/* an echoed value stays one printable line */
-	{J("{" BASE ",\"channel\":\"a\\n'\\\"b\"}"), TICKET_E_VALUE,
-	 "channel: 'a???b' is not one of"},
+	{J("{" BASE ",\"source\":\" \"}"), TICKET_E_VALUE, "source: must not be blank"},
+	{J("{" BASE ",\"source\":\"\\u00a0\\u3000\"}"), TICKET_E_VALUE, "source: must not be blank"},
+	/* blank is Unicode white space and invisible format characters, not only ASCII */
+	{J("{\"ticket_id\":\"\\u00a0\",\"body\":\"b\"}"), TICKET_E_MISSING, "ticket_id: must not be"},
+	{J("{\"ticket_id\":\"\\t\\t\",\"body\":\"b\"}"), TICKET_E_MISSING, "ticket_id: must not be"},
+	{J("{\"ticket_id\":\"\\ufeff\",\"body\":\"b\"}"), TICKET_E_MISSING, "ticket_id: must not be"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\u3000\\u200b\\u2028 \"}"), TICKET_E_MISSING,
+	 "body: must not be blank"},
+	{J("{\"ticket_id\":\"T-1\",\"body\":\"\\u0001\\u001b\"}"), TICKET_E_MISSING,
+	 "body: must not be blank"},
+	/* duplicate names of contract members (I-JSON): two parsers would disagree */
+	{J("{\"ticket_id\":\"A\",\"body\":\"b\",\"ticket_id\":\"B\"}"), TICKET_E_JSON,
+	 "ticket_id: duplicate member name"},
+	{J("{" BASE ",\"body\":\"c\"}"), TICKET_E_JSON, "body: duplicate member name"},
+	{J("{" BASE ",\"ticket\\u005fid\":\"B\"}"), TICKET_E_JSON, "ticket_id: duplicate"},
+	{J("{" BASE ",\"customer\":{\"tier\":\"free\",\"tier\":\"enterprise\"}}"),
+	 TICKET_E_JSON, "customer.tier: duplicate member name"},
+	{J("{" BASE ",\"metadata\":{},\"metadata\":{}}"), TICKET_E_JSON, "metadata: duplicate"},
 };
 
 START_TEST(test_err_table)
@@ -395,11 +394,9 @@ START_TEST(test_err_text_exact)
 	ck_assert_int_eq(parse(J("{\"ticket_id\":\"T-1\"}"), &t, err, sizeof(err)),
 			 TICKET_E_MISSING);
 	ck_assert_str_eq(err, "body: required");
-	ck_assert_int_eq(
-		parse(J("{" BASE ",\"customer\":{\"tier\":\"gold\"}}"), &t, err, sizeof(err)),
-		TICKET_E_VALUE);
-	ck_assert_str_eq(err,
-			 "customer.tier: 'gold' is not one of free, standard, premium, enterprise");
+	ck_assert_int_eq(parse(J("{" BASE ",\"source\":\"\\u200b\"}"), &t, err, sizeof(err)),
+			 TICKET_E_VALUE);
+	ck_assert_str_eq(err, "source: must not be blank");
 	ck_assert_int_eq(parse(big, 300000, &t, err, sizeof(err)), TICKET_E_TOO_LARGE);
 	ck_assert_str_eq(err, "message: 300000 bytes exceeds the 262144-byte limit");
 	free(big);
@@ -450,6 +447,270 @@ START_TEST(test_nesting_limit)
 		}
 		buf_cleanup(&b);
 	}
+}
+END_TEST
+
+/* ---- lenient optional fields: kept as given, mapped to a default, flagged ---- */
+
+static const struct lenient_case {
+	const char *msg;
+	size_t len;
+	unsigned flag;
+	const char *orig_key; /* key in t->original */
+	const char *orig;     /* its value */
+	int channel, tier;    /* expected mapping, -1: not checked */
+} lenient_cases[] = {
+	{J("{" BASE ",\"channel\":\"fax\"}"), TICKET_F_CHANNEL, "channel", "fax", CH_OTHER, -1},
+	{J("{" BASE ",\"channel\":\"Email\"}"), TICKET_F_CHANNEL, "channel", "Email", CH_OTHER, -1},
+	{J("{" BASE ",\"channel\":\"\"}"), TICKET_F_CHANNEL, "channel", "", CH_OTHER, -1},
+	{J("{" BASE ",\"channel\":true}"), TICKET_F_CHANNEL, "channel", "true", CH_OTHER, -1},
+	{J("{" BASE ",\"customer\":{\"tier\":\"pro\"}}"), TICKET_F_TIER, "customer.tier", "pro", -1,
+	 TIER_STANDARD},
+	{J("{" BASE ",\"customer\":{\"tier\":\"none\"}}"), TICKET_F_TIER, "customer.tier", "none",
+	 -1, TIER_STANDARD},
+	{J("{" BASE ",\"customer\":{\"tier\":1}}"), TICKET_F_TIER, "customer.tier", "1", -1,
+	 TIER_STANDARD},
+	{J("{" BASE ",\"customer\":{\"tier\":{\"plan\": \"x\"}}}"), TICKET_F_TIER, "customer.tier",
+	 "{\"plan\": \"x\"}", -1, TIER_STANDARD},
+	{J("{" BASE ",\"language\":1.5}"), TICKET_F_LANGUAGE, "language", "1.5", -1, -1},
+	{J("{" BASE ",\"language\":\"123456789012345678901234567890123456\"}"), TICKET_F_LANGUAGE,
+	 "language", "123456789012345678901234567890123456", -1, -1},
+	{J("{" BASE ",\"language\":\" \"}"), TICKET_F_LANGUAGE, "language", " ", -1, -1},
+	{J("{" BASE ",\"created_at\":5}"), TICKET_F_CREATED_AT, "created_at", "5", -1, -1},
+	{J("{" BASE ",\"created_at\":\"2026-13-01T00:00:00Z\"}"), TICKET_F_CREATED_AT, "created_at",
+	 "2026-13-01T00:00:00Z", -1, -1},
+	{J("{" BASE ",\"created_at\":\"\"}"), TICKET_F_CREATED_AT, "created_at", "", -1, -1},
+	{J("{" BASE ",\"created_at\":\"2026-11-24 05:40:00Z\"}"), TICKET_F_CREATED_AT,
+	 "created_at", "2026-11-24 05:40:00Z", -1, -1},
+	/* valid RFC 3339 that PostgreSQL cannot hold: year 0000 in UTC */
+	{J("{" BASE ",\"created_at\":\"0000-12-31T23:00:00Z\"}"), TICKET_F_CREATED_AT, "created_at",
+	 "0000-12-31T23:00:00Z", -1, -1},
+	{J("{" BASE ",\"created_at\":\"0001-01-01T00:00:00+00:01\"}"), TICKET_F_CREATED_AT,
+	 "created_at", "0001-01-01T00:00:00+00:01", -1, -1},
+	{J("{" BASE ",\"subject\":\"a\\u001b[31mb\"}"), TICKET_F_CONTROLS, "subject",
+	 "a\x1b[31mb", -1, -1},
+	{J("{" BASE ",\"customer\":{\"name\":\"An\\u0085a\"}}"), TICKET_F_CONTROLS, "customer.name",
+	 "An\xc2\x85" "a", -1, -1},
+};
+
+START_TEST(test_lenient_table)
+{
+	const struct lenient_case *c = &lenient_cases[_i];
+	struct ticket_opts o;
+	struct ticket *t = NULL;
+	json_object *v = NULL;
+	char err[256];
+	enum ticket_err rc;
+
+	ticket_opts_default(&o);
+	o.kafka_ts_ms = 1764000000123LL; /* 2025-11-24T16:00:00.123Z */
+	rc = ticket_parse_ex(c->msg, c->len, NULL, 0, &o, &t, err, sizeof(err));
+	ck_assert_msg(rc == TICKET_OK, "case %d: got %s (%s)", _i, ticket_err_code(rc), err);
+	ck_assert_msg(t->flags == c->flag, "case %d: flags %u, want %u", _i, t->flags, c->flag);
+	ck_assert_msg(json_object_object_get_ex(t->original, c->orig_key, &v), "case %d", _i);
+	ck_assert_str_eq(json_object_get_string(v), c->orig);
+	if (c->channel >= 0)
+		ck_assert_int_eq(t->channel, c->channel);
+	if (c->tier >= 0)
+		ck_assert_int_eq(t->tier, c->tier);
+	if (c->flag == TICKET_F_CREATED_AT)
+		ck_assert_str_eq(t->created_at, "2025-11-24T16:00:00.123Z");
+	if (c->flag == TICKET_F_LANGUAGE)
+		ck_assert_ptr_null(t->language);
+	if (c->flag == TICKET_F_CONTROLS && strcmp(c->orig_key, "subject") == 0)
+		ck_assert_str_eq(t->subject, "a[31mb");
+	if (c->flag == TICKET_F_CONTROLS && strcmp(c->orig_key, "customer.name") == 0)
+		ck_assert_str_eq(t->customer_name, "Ana");
+	ticket_free(t);
+}
+END_TEST
+
+START_TEST(test_tier_map)
+{
+	struct tier_map m;
+	struct ticket_opts o;
+	struct ticket *t = NULL;
+	char err[256];
+
+	ck_assert_int_eq(tier_map_parse(" pro=premium, Team = standard ,,free=free", &m, err,
+					sizeof(err)),
+			 0);
+	ck_assert_uint_eq(m.n, 3);
+	ck_assert_str_eq(m.e[1].name, "Team");
+	ck_assert_int_eq(m.e[1].tier, TIER_STANDARD);
+	ck_assert_int_eq(tier_map_parse("", &m, err, sizeof(err)), 0);
+	ck_assert_uint_eq(m.n, 0);
+	ck_assert_int_eq(tier_map_parse("pro=gold", &m, err, sizeof(err)), -1);
+	ck_assert_str_eq(err,
+			 "tier map entry 'pro=gold': 'gold' is not one of free, standard, premium, "
+			 "enterprise");
+	ck_assert_int_eq(tier_map_parse("pro", &m, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "tier map entry 'pro' is not name=tier");
+
+	ck_assert_int_eq(tier_map_parse("pro=premium,business=enterprise", &m, err, sizeof(err)), 0);
+	ticket_opts_default(&o);
+	o.tier_map = &m;
+	ck_assert_int_eq(ticket_parse_ex(J("{" BASE ",\"customer\":{\"tier\":\"Pro\"}}"), NULL, 0,
+					 &o, &t, err, sizeof(err)),
+			 TICKET_OK);
+	ck_assert_int_eq(t->tier, TIER_PREMIUM);
+	ck_assert_uint_eq(t->flags, TICKET_F_TIER);
+	ticket_free(t);
+	/* not in the map: standard */
+	ck_assert_int_eq(ticket_parse_ex(J("{" BASE ",\"customer\":{\"tier\":\"gold\"}}"), NULL, 0,
+					 &o, &t, err, sizeof(err)),
+			 TICKET_OK);
+	ck_assert_int_eq(t->tier, TIER_STANDARD);
+	ticket_free(t);
+	/* without a Kafka timestamp a bad created_at leaves the time empty (the database's default) */
+	o.kafka_ts_ms = -1;
+	ck_assert_int_eq(ticket_parse_ex(J("{" BASE ",\"created_at\":\"yesterday\"}"), NULL, 0, &o,
+					 &t, err, sizeof(err)),
+			 TICKET_OK);
+	ck_assert_ptr_null(t->created_at);
+	ck_assert_uint_eq(t->flags, TICKET_F_CREATED_AT);
+	ticket_free(t);
+}
+END_TEST
+
+/* metadata is kept as its original JSON text: numbers json-c would clamp or round survive */
+START_TEST(test_metadata_bytes)
+{
+	static const char meta[] =
+		"{\"big\": 123456789012345678901234567890, \"neg\":-99999999999999999999999,"
+		"\"tiny\":1e-400,\"pi\":3.141592653589793238462643383279,"
+		"\"deep\":{\"a\":[{\"b\":[1.0,2.50,-0]}]}, \"s\":\"\\u00e9\\n\"}";
+	char msg[512];
+	struct ticket *t = NULL;
+	json_object *o;
+	char err[256];
+
+	snprintf(msg, sizeof(msg), "{" BASE ",\"metadata\":%s }", meta);
+	ck_assert_int_eq(parse(msg, strlen(msg), &t, err, sizeof(err)), TICKET_OK);
+	ck_assert_str_eq(t->metadata_json, meta);
+	o = ticket_to_json(t);
+	ck_assert_ptr_nonnull(o);
+	/* check-ticket shows it as stored: the same bytes, not json-c's numbers */
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), meta));
+	json_object_put(o);
+	ticket_free(t);
+}
+END_TEST
+
+/* 32 containers, one in the other, with a value in the innermost: "nesting at most 32 deep" */
+START_TEST(test_nesting_with_value)
+{
+	struct buf b;
+	struct ticket *t = NULL;
+	char err[256];
+
+	for (int containers = 32; containers <= 33; containers++) {
+		buf_init(&b, 4096);
+		/* the top-level object and metadata are two of them */
+		ck_assert_int_eq(buf_appendf(&b, "{" BASE ",\"metadata\":{\"a\":"), 0);
+		for (int i = 0; i < containers - 2; i++)
+			ck_assert_int_eq(buf_append(&b, "[", 1), 0);
+		ck_assert_int_eq(buf_append(&b, "1", 1), 0);
+		for (int i = 0; i < containers - 2; i++)
+			ck_assert_int_eq(buf_append(&b, "]", 1), 0);
+		ck_assert_int_eq(buf_append(&b, "}}", 2), 0);
+		ck_assert_int_eq(parse(b.data, b.len, &t, err, sizeof(err)),
+				 containers == 32 ? TICKET_OK : TICKET_E_JSON);
+		ticket_free(t);
+		t = NULL;
+		buf_cleanup(&b);
+	}
+}
+END_TEST
+
+static const struct utc_case {
+	const char *in;
+	int rc;
+	const char *out;
+} utc_cases[] = {
+	{"2026-11-24T05:40:00Z", 0, "2026-11-24T05:40:00Z"},
+	{"2026-11-24t05:40:00.25z", 0, "2026-11-24T05:40:00.25Z"},
+	{"2026-11-24T05:40:00.123456789+01:00", 0, "2026-11-24T04:40:00.123456Z"},
+	/* offsets PostgreSQL refuses (16 hours or more) are converted here */
+	{"2026-01-01T10:00:00+16:00", 0, "2025-12-31T18:00:00Z"},
+	{"2026-12-31T23:00:00-23:59", 0, "2027-01-01T22:59:00Z"},
+	{"0000-12-31T23:00:00-01:00", 0, "0001-01-01T00:00:00Z"},
+	{"2016-12-31T23:59:60Z", 0, "2016-12-31T23:59:60Z"},
+	{"2017-01-01T00:59:60+01:00", 0, "2016-12-31T23:59:60Z"},
+	{"9999-12-31T23:59:59.999999999Z", 0, "9999-12-31T23:59:59.999999Z"},
+	{"0000-06-01T00:00:00Z", -2, NULL},
+	{"9999-12-31T23:00:00-01:00", -2, NULL},
+	{"2026-13-01T00:00:00Z", -1, NULL},
+	{"2026-11-24T05:40:00", -1, NULL},
+};
+
+START_TEST(test_rfc3339_to_utc)
+{
+	const struct utc_case *c = &utc_cases[_i];
+	char out[32] = "";
+
+	ck_assert_msg(rfc3339_to_utc(c->in, out) == c->rc, "case %d (%s)", _i, c->in);
+	if (c->out != NULL)
+		ck_assert_str_eq(out, c->out);
+}
+END_TEST
+
+START_TEST(test_rfc3339_from_ms)
+{
+	char out[32];
+
+	ck_assert_int_eq(rfc3339_from_ms(0, out), 0);
+	ck_assert_str_eq(out, "1970-01-01T00:00:00.000Z");
+	ck_assert_int_eq(rfc3339_from_ms(1764000000123LL, out), 0);
+	ck_assert_str_eq(out, "2025-11-24T16:00:00.123Z");
+	ck_assert_int_eq(rfc3339_from_ms(-1, out), 0);
+	ck_assert_str_eq(out, "1969-12-31T23:59:59.999Z");
+	ck_assert_int_eq(rfc3339_from_ms(253402300800000LL, out), -1);
+}
+END_TEST
+
+/* Dead-letter reasons: valid UTF-8, one line, never the SQL of a libpq error. */
+START_TEST(test_reasons)
+{
+	char out[64], big[40];
+	static const char pg[] =
+		"ERROR:  time zone displacement out of range: \"2026-01-01T00:00:00+16:00\"\n"
+		"CONTEXT:  SQL statement \"INSERT INTO tickets AS tk (source) VALUES ($1)\"\n"
+		"PL/pgSQL function triaged_claim(jsonb) line 12 at SQL statement\n";
+	char reason[256];
+
+	ck_assert_str_eq(ticket_reason_safe("key \xff\xfe ok", 9, out, sizeof(out)),
+			 "key \\xFF\\xFE ok");
+	ck_assert_str_eq(ticket_reason_safe("a\x1b[0m\xc2\x85z\\", 9, out, sizeof(out)),
+			 "a\\u001B[0m\\u0085z\\\\");
+	/* cut at a character boundary, marked */
+	ck_assert_str_eq(ticket_reason_safe("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, big, 10),
+			 "\xc3\xa9\xc3\xa9\xc3\xa9...");
+	ck_assert_str_eq(ticket_db_reason(pg, reason, sizeof(reason)),
+			 "the database refused the ticket's data: time zone displacement out of "
+			 "range: \"2026-01-01T00:00:00+16:00\"");
+	ck_assert_ptr_null(strstr(reason, "INSERT"));
+	ck_assert_str_eq(ticket_db_reason(NULL, reason, sizeof(reason)),
+			 "the database refused the ticket's data: unknown error");
+}
+END_TEST
+
+START_TEST(test_cut_prompt)
+{
+	struct ticket *t = NULL;
+	char err[256];
+	static const char msg[] = "{\"ticket_id\":\"T-1\",\"body\":\"My card was charged twice.\\n\\n"
+				  "On Mon, 3 Jun 2024 at 10:00, Support <help@example.com> wrote:\\n"
+				  "> How can we help?\\n> Thanks\"}";
+
+	ck_assert_int_eq(parse(J(msg), &t, err, sizeof(err)), TICKET_OK);
+	ticket_cut_prompt(t);
+	ck_assert_ptr_nonnull(t->prompt_body);
+	ck_assert_str_eq(t->prompt_body, "My card was charged twice.");
+	ck_assert_uint_eq(t->prompt_cut_bytes, t->body_len - strlen("My card was charged twice."));
+	/* the stored body is untouched */
+	ck_assert_ptr_nonnull(strstr(t->body, "wrote:"));
+	ticket_free(t);
 }
 END_TEST
 
@@ -533,8 +794,8 @@ static const struct limit_case {
 	 "tags: 4 entries exceeds the 3-entry limit"},
 	{J("{" BASE ",\"tags\":[\"a\",\"123456789\"]}"), TICKET_E_VALUE,
 	 "tags[1]: 9 bytes exceeds the 8-byte limit"},
-	{J("{" BASE ",\"created_at\":\"2026-11-24T05:40:00Z\"}"), TICKET_E_VALUE,
-	 "created_at: 20 bytes"},
+	/* created_at is lenient: a long one is still a date */
+	{J("{" BASE ",\"created_at\":\"2026-11-24T05:40:00Z\"}"), TICKET_OK, NULL},
 	/* the language limit is fixed, not max_field_len */
 	{J("{" BASE ",\"language\":\"en-GB-oxendict\"}"), TICKET_OK, NULL},
 	/* the body has no limit of its own */
@@ -897,6 +1158,14 @@ static Suite *ticket_suite(void)
 	tcase_add_test(tc, test_err_text_exact);
 	tcase_add_test(tc, test_err_buffers);
 	tcase_add_test(tc, test_nesting_limit);
+	tcase_add_test(tc, test_nesting_with_value);
+	tcase_add_loop_test(tc, test_lenient_table, 0, (int)ARRAY_SIZE(lenient_cases));
+	tcase_add_test(tc, test_tier_map);
+	tcase_add_test(tc, test_metadata_bytes);
+	tcase_add_loop_test(tc, test_rfc3339_to_utc, 0, (int)ARRAY_SIZE(utc_cases));
+	tcase_add_test(tc, test_rfc3339_from_ms);
+	tcase_add_test(tc, test_reasons);
+	tcase_add_test(tc, test_cut_prompt);
 	tcase_add_test(tc, test_message_cap);
 	tcase_add_loop_test(tc, test_limit_table, 0, (int)ARRAY_SIZE(limit_cases));
 	tcase_add_loop_test(tc, test_truncation_table, 0, (int)ARRAY_SIZE(trunc_cases));

@@ -91,6 +91,8 @@ void pipeline_drain(struct pipeline *pl);
 /* Free everything (after the loop has exited). Commits offsets of finished tickets. */
 void pipeline_free(struct pipeline *pl);
 void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out);
+/* The pipeline's database engine, shared with the admin server's dashboard reads. */
+struct db *pipeline_db(struct pipeline *pl);
 
 struct pipeline_health {
 	int db_up;              /* the database connection is ready */

@@ -182,15 +182,31 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 		evconnlistener_enable(h->listener);
 }
 
-static void on_accept_error(struct evconnlistener *lis, void *arg)
+/*
+ * The listener's error callback gets the listener's user data, which is
+ * evhttp's (evhttp installed its accept callback with it), not ours: the
+ * server is found by its listener here. Servers are few (one per daemon).
+ */
+#define HTTP_MAX_SERVERS 16
+static struct http *servers[HTTP_MAX_SERVERS];
+
+static void on_accept_error(struct evconnlistener *lis, void *unused)
 {
-	struct http *h = arg;
+	struct http *h = NULL;
 	int err = EVUTIL_SOCKET_ERROR();
+	for (size_t i = 0; i < HTTP_MAX_SERVERS && h == NULL; i++)
+		if (servers[i] && servers[i]->listener == lis)
+			h = servers[i];
+	if (h == NULL)
+		return;
 	h->accept_errors++;
-	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-		note_trouble(h, "http accept paused: out of descriptors", err);
-		accept_pause(h);
-	}
+	/* EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything else that would repeat at
+	 * once: the socket stays readable, so retrying now would spin the loop */
+	note_trouble(h,
+		     err == EMFILE || err == ENFILE ? "http accept paused: out of descriptors"
+						    : "http accept paused",
+		     err);
+	accept_pause(h);
 }
 
 static int64_t nofile_limit(void)
@@ -519,8 +535,12 @@ struct http *http_new(struct event_base *base, const char *listen, const char *t
 		goto fail;
 	}
 	h->listener = evhttp_bound_socket_get_listener(sock);
-	if (h->listener)
-		evconnlistener_set_error_cb(h->listener, on_accept_error);
+	for (size_t i = 0; i < HTTP_MAX_SERVERS && h->listener; i++)
+		if (servers[i] == NULL) {
+			servers[i] = h;
+			evconnlistener_set_error_cb(h->listener, on_accept_error);
+			break;
+		}
 	if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl) < 0) {
 		set_err(err, errlen, "http.listen %s: getsockname failed", listen);
 		goto fail;
@@ -560,6 +580,9 @@ void http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
+	for (size_t i = 0; i < HTTP_MAX_SERVERS; i++)
+		if (servers[i] == h)
+			servers[i] = NULL;
 	dashboard_free(h->dash);
 	if (h->http)
 		evhttp_free(h->http); /* frees its connections: our references are the last */

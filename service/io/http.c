@@ -70,6 +70,7 @@ struct http {
 	struct event *ev_sweep;
 	struct event *ev_resume;
 	int paused;
+	uint64_t ncut; /* connections cut, not yet freed by evhttp */
 	int64_t last_log_ms;
 	uint64_t suppressed;
 	uint64_t accepted, head_cut, evicted, refused, accept_errors;
@@ -116,6 +117,8 @@ static void conn_unlink(struct http *h, struct hconn *c)
 	else
 		h->ctail = c->prev;
 	h->nconn--;
+	if (c->cut)
+		h->ncut--;
 	bufferevent_decref(c->bev);
 	free(c);
 }
@@ -123,9 +126,12 @@ static void conn_unlink(struct http *h, struct hconn *c)
 static void conn_cut(struct http *h, struct hconn *c)
 {
 	int fd = conn_fd(c);
-	if (fd >= 0 && !c->cut)
+	if (c->cut)
+		return;
+	if (fd >= 0)
 		shutdown(fd, SHUT_RDWR);
 	c->cut = 1;
+	h->ncut++;
 }
 
 static struct hconn *conn_of_req(struct http *h, struct evhttp_request *req)
@@ -217,19 +223,23 @@ static int64_t nofile_limit(void)
 	return (int64_t)rl.rlim_cur;
 }
 
-/* Check new connections: the descriptor reserve first, then the cap. */
+/*
+ * Check new connections (the tail of the list: appended in accept order):
+ * the descriptor reserve first, then the cap. O(connections) per loop pass,
+ * however many were accepted in it.
+ */
 static void on_admit(evutil_socket_t fd, short what, void *arg)
 {
 	struct http *h = arg;
 	int64_t limit = nofile_limit();
+	struct hconn *c, *first = NULL, *old = h->chead;
 
 	conns_reap(h);
-	for (struct hconn *c = h->chead; c; c = c->next) {
-		int cfd;
-		if (c->admitted)
-			continue;
+	for (c = h->ctail; c && !c->admitted; c = c->prev)
+		first = c;
+	for (c = first; c; c = c->next) {
+		int cfd = conn_fd(c);
 		c->admitted = 1;
-		cfd = conn_fd(c);
 		if (cfd < 0)
 			continue;
 		if ((int64_t)cfd >= limit - h->lim.fd_reserve) {
@@ -240,26 +250,20 @@ static void on_admit(evutil_socket_t fd, short what, void *arg)
 			accept_pause(h);
 			continue;
 		}
-		if ((int64_t)h->nconn > h->lim.max_connections) {
-			/* evict the oldest connection still sending its head, else refuse this one */
-			struct hconn *old = NULL;
-			uint64_t live = 0;
-			for (struct hconn *o = h->chead; o; o = o->next) {
-				if (o->cut || conn_fd(o) < 0)
-					continue;
-				live++;
-				if (o != c && !o->busy && (old == NULL || o->phase_ms < old->phase_ms))
-					old = o;
-			}
-			if (live <= (uint64_t)h->lim.max_connections)
-				continue;
-			if (old) {
-				h->evicted++;
-				conn_cut(h, old);
-			} else {
-				h->refused++;
-				conn_cut(h, c);
-			}
+		if ((int64_t)(h->nconn - h->ncut) <= h->lim.max_connections)
+			continue;
+		/* over the cap: evict the oldest connection still waiting for its head
+		 * (accept order; a kept-alive one may be a little younger), else refuse
+		 * this one */
+		while (old && (old->cut || old->busy || !old->admitted || old == c ||
+			       conn_fd(old) < 0))
+			old = old->next;
+		if (old && old->phase_ms <= c->phase_ms) {
+			h->evicted++;
+			conn_cut(h, old);
+		} else {
+			h->refused++;
+			conn_cut(h, c);
 		}
 	}
 }

@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -813,6 +815,210 @@ START_TEST(test_emfile)
 }
 END_TEST
 
+/* ---- load: figures, not assertions (opt-in: HTTP_LOAD_BENCH=1) ---- */
+
+struct load {
+	int port;
+	int dash_clients; /* data.json clients looping */
+	int slow;	  /* slowloris connections kept open */
+	volatile int stop;
+	/* results */
+	long long hz_n, hz_fail, hz_max, hz_sum;
+	long long hz[4096];
+	long long dash_done;
+};
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void *load_main(void *arg)
+{
+	struct load *l = arg;
+	CURLM *m = curl_multi_init();
+	CURL **c = calloc((size_t)l->dash_clients + 1, sizeof(*c));
+	struct resp *rs = calloc((size_t)l->dash_clients + 1, sizeof(*rs));
+	struct curl_slist **hs = calloc((size_t)l->dash_clients + 1, sizeof(*hs));
+	int *fds = calloc((size_t)l->slow + 1, sizeof(int));
+	long long next_trickle = 0;
+
+	for (int i = 0; i < l->dash_clients; i++) {
+		c[i] = make_req(l->port, "GET", "/dashboard/data.json", NULL, &rs[i], &hs[i]);
+		curl_easy_setopt(c[i], CURLOPT_PRIVATE, (char *)(intptr_t)i);
+		curl_multi_add_handle(m, c[i]);
+	}
+	for (int i = 0; i < l->slow; i++) {
+		fds[i] = raw_connect(l->port);
+		if (fds[i] >= 0 && send(fds[i], "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL) < 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	while (!l->stop) {
+		int running = 0, left;
+		CURLMsg *msg;
+		long long now = h_now_ms();
+		if (l->dash_clients) {
+			curl_multi_perform(m, &running);
+			while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+				char *priv;
+				int i;
+				if (msg->msg != CURLMSG_DONE)
+					continue;
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+				i = (int)(intptr_t)priv;
+				l->dash_done++;
+				curl_multi_remove_handle(m, c[i]);
+				free(rs[i].body);
+				rs[i].body = NULL;
+				rs[i].len = rs[i].hlen = 0;
+				curl_multi_add_handle(m, c[i]); /* again at once */
+			}
+			curl_multi_poll(m, NULL, 0, 20, NULL);
+		} else {
+			usleep(20 * 1000);
+		}
+		if (now >= next_trickle) { /* each slow connection: one byte per second, reopened when cut */
+			for (int i = 0; i < l->slow; i++) {
+				if (fds[i] >= 0 && (raw_closed(fds[i]) || send(fds[i], "X", 1, MSG_NOSIGNAL) < 0)) {
+					close(fds[i]);
+					fds[i] = -1;
+				}
+				if (fds[i] < 0 && (fds[i] = raw_connect(l->port)) >= 0 &&
+				    send(fds[i], "G", 1, MSG_NOSIGNAL) < 0) {
+					close(fds[i]);
+					fds[i] = -1;
+				}
+			}
+			next_trickle = now + 1000;
+		}
+	}
+	for (int i = 0; i < l->dash_clients; i++) {
+		curl_multi_remove_handle(m, c[i]);
+		curl_easy_cleanup(c[i]);
+		curl_slist_free_all(hs[i]);
+		free(rs[i].body);
+	}
+	for (int i = 0; i < l->slow; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	curl_multi_cleanup(m);
+	free(c);
+	free(rs);
+	free(hs);
+	free(fds);
+	return NULL;
+}
+
+/* /healthz every 100 ms, on its own thread so that the load cannot delay the sampling. */
+static void *hz_main(void *arg)
+{
+	struct load *l = arg;
+	while (!l->stop) {
+		long long ms = healthz_ms(l->port);
+		if (ms < 0)
+			l->hz_fail++;
+		else if (l->hz_n < 4096) {
+			l->hz[l->hz_n++] = ms;
+			l->hz_sum += ms;
+			if (ms > l->hz_max)
+				l->hz_max = ms;
+		}
+		usleep(100 * 1000);
+	}
+	return NULL;
+}
+
+/* Tickets per second to triage n more tickets (the results count reaching *total + n). */
+static double triage_rate(struct stack *s, struct h_proc *d, int n, int *total, const char *prefix)
+{
+	long long t0 = h_now_ms();
+	ck_assert_int_eq(stack_produce_samples(s, n, prefix), 0);
+	*total += n;
+	ck_assert_d(stack_wait_count(s, *total, 300000, RESULTS) == *total, d);
+	return n * 1000.0 / (double)(h_now_ms() - t0);
+}
+
+/*
+ * Triage throughput and /healthz latency: alone, with 200 data.json clients
+ * looping, and with a 1,500-connection slowloris. Each phase triages N
+ * tickets; the figures are printed (deploy/bench-style), not asserted.
+ */
+START_TEST(test_load)
+{
+	enum { N = 6000 };
+	static const struct {
+		const char *name;
+		int dash, slow;
+	} phases[] = {{"baseline", 0, 0}, {"200 dashboard clients", 200, 0},
+		      {"1500-connection slowloris", 0, 1500}, {"baseline again", 0, 0}};
+	struct stack s;
+	struct h_proc d;
+	struct rlimit rl;
+	int port, total = 0;
+	double base = 0;
+
+	if (getenv("HTTP_LOAD_BENCH") == NULL) {
+		fprintf(stderr, "http: load figures not measured (set HTTP_LOAD_BENCH=1)\n");
+		return;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "httpload", 4, NULL), 0);
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	port = daemon_http_port(&d);
+	ck_assert_d(port > 0, &d);
+	total = 0;
+	(void)triage_rate(&s, &d, 2000, &total, "warm-"); /* joins the group, warms up */
+	for (size_t p = 0; p < sizeof(phases) / sizeof(phases[0]); p++) {
+		struct load *l = calloc(1, sizeof(*l));
+		pthread_t th, thz;
+		char prefix[32];
+		double rate, p50 = 0, p99 = 0;
+		long long q0 = get_metric(port, NULL, "triaged_dashboard_queries_total"), q1;
+		l->port = port;
+		l->dash_clients = phases[p].dash;
+		l->slow = phases[p].slow;
+		ck_assert_int_eq(pthread_create(&th, NULL, load_main, l), 0);
+		usleep(1000 * 1000);
+		ck_assert_int_eq(pthread_create(&thz, NULL, hz_main, l), 0);
+		snprintf(prefix, sizeof(prefix), "load%zu-", p);
+		rate = triage_rate(&s, &d, N, &total, prefix);
+		l->stop = 1;
+		pthread_join(th, NULL);
+		pthread_join(thz, NULL);
+		q1 = get_metric(port, NULL, "triaged_dashboard_queries_total");
+		{
+			long long lag_n = get_metric(port, NULL, "triaged_loop_lag_seconds_count");
+			long long lag_5 =
+			    get_metric(port, NULL, "triaged_loop_lag_seconds_bucket{le=\"0.005\"}");
+			fprintf(stderr, "http: loop lag so far: %lld of %lld ticks over 5 ms\n",
+				lag_n - lag_5, lag_n);
+		}
+		if (l->hz_n > 0) {
+			qsort(l->hz, (size_t)l->hz_n, sizeof(l->hz[0]), cmp_ll);
+			p50 = (double)l->hz[l->hz_n / 2];
+			p99 = (double)l->hz[(l->hz_n * 99) / 100];
+		}
+		if (p == 0)
+			base = rate;
+		fprintf(stderr,
+			"http: load %-26s %7.0f tickets/s (%5.1f%% of baseline)  /healthz p50 %.0f ms p99 "
+			"%.0f ms max %lld ms failed %lld of %lld  data.json answers %lld, query rounds %lld\n",
+			phases[p].name, rate, 100.0 * rate / base, p50, p99, l->hz_max, l->hz_fail,
+			l->hz_n + l->hz_fail, l->dash_done, q1 - q0);
+		free(l);
+	}
+	ck_assert_int_eq(stack_stop_daemon(&d, 60000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *su = suite_create("http_endpoints");
@@ -824,6 +1030,7 @@ static Suite *http_suite(void)
 	    {"db_outage", test_db_outage},
 	    {"limits", test_limits},
 	    {"emfile", test_emfile},
+	    {"load", test_load},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);

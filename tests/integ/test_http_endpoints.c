@@ -820,6 +820,7 @@ END_TEST
 struct load {
 	int port;
 	int dash_clients; /* data.json clients looping */
+	int dash_think_ms; /* pause of each client between answers (0: none) */
 	int slow;	  /* slowloris connections kept open */
 	volatile int stop;
 	/* results */
@@ -842,6 +843,7 @@ static void *load_main(void *arg)
 	struct resp *rs = calloc((size_t)l->dash_clients + 1, sizeof(*rs));
 	struct curl_slist **hs = calloc((size_t)l->dash_clients + 1, sizeof(*hs));
 	int *fds = calloc((size_t)l->slow + 1, sizeof(int));
+	long long *again = calloc((size_t)l->dash_clients + 1, sizeof(long long));
 	long long next_trickle = 0;
 
 	for (int i = 0; i < l->dash_clients; i++) {
@@ -874,8 +876,13 @@ static void *load_main(void *arg)
 				free(rs[i].body);
 				rs[i].body = NULL;
 				rs[i].len = rs[i].hlen = 0;
-				curl_multi_add_handle(m, c[i]); /* again at once */
+				again[i] = now + l->dash_think_ms;
 			}
+			for (int i = 0; i < l->dash_clients; i++)
+				if (again[i] && now >= again[i]) {
+					again[i] = 0;
+					curl_multi_add_handle(m, c[i]);
+				}
 			curl_multi_poll(m, NULL, 0, 20, NULL);
 		} else {
 			usleep(20 * 1000);
@@ -909,6 +916,7 @@ static void *load_main(void *arg)
 	free(rs);
 	free(hs);
 	free(fds);
+	free(again);
 	return NULL;
 }
 
@@ -951,9 +959,12 @@ START_TEST(test_load)
 	enum { N = 6000 };
 	static const struct {
 		const char *name;
-		int dash, slow;
-	} phases[] = {{"baseline", 0, 0}, {"200 dashboard clients", 200, 0},
-		      {"1500-connection slowloris", 0, 1500}, {"baseline again", 0, 0}};
+		int dash, think_ms, slow;
+	} phases[] = {{"baseline", 0, 0, 0},
+		      {"200 dashboards, 1 req/s each", 200, 1000, 0},
+		      {"200 dashboards, no pause", 200, 0, 0},
+		      {"1500-connection slowloris", 0, 0, 1500},
+		      {"baseline again", 0, 0, 0}};
 	struct stack s;
 	struct h_proc d;
 	struct rlimit rl;
@@ -983,6 +994,7 @@ START_TEST(test_load)
 		long long q0 = get_metric(port, NULL, "triaged_dashboard_queries_total"), q1;
 		l->port = port;
 		l->dash_clients = phases[p].dash;
+		l->dash_think_ms = phases[p].think_ms;
 		l->slow = phases[p].slow;
 		ck_assert_int_eq(pthread_create(&th, NULL, load_main, l), 0);
 		usleep(1000 * 1000);
@@ -1008,7 +1020,7 @@ START_TEST(test_load)
 		if (p == 0)
 			base = rate;
 		fprintf(stderr,
-			"http: load %-26s %7.0f tickets/s (%5.1f%% of baseline)  /healthz p50 %.0f ms p99 "
+			"http: load %-30s %7.0f tickets/s (%5.1f%% of baseline)  /healthz p50 %.0f ms p99 "
 			"%.0f ms max %lld ms failed %lld of %lld  data.json answers %lld, query rounds %lld\n",
 			phases[p].name, rate, 100.0 * rate / base, p50, p99, l->hz_max, l->hz_fail,
 			l->hz_n + l->hz_fail, l->dash_done, q1 - q0);

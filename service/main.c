@@ -18,8 +18,10 @@
 #include "http.h"
 #include "intake.h"
 #include "log.h"
+#include "looplag.h"
 #include "migrate.h"
 #include "pipeline.h"
+#include "snapshot.h"
 #include "textfile.h"
 #include "xmem.h"
 #include "buf.h"
@@ -77,8 +79,22 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)pipeline_reload_rules(arg);
 }
 
+/* What the admin server's /metrics shows: the pipeline's snapshot and the loop lag. */
+struct admin_feed {
+	struct pipeline *pl;
+	struct looplag *lag;
+};
+
+static void admin_snapshot(void *arg, struct metrics_snapshot *out)
+{
+	struct admin_feed *f = arg;
+	snapshot_fill(f->pl, out);
+	looplag_fill(f->lag, out);
+}
+
 static int run(const struct config *cfg, const char *schema_dir)
 {
+	struct admin_feed feed = {NULL, NULL};
 	struct event_base *base = NULL;
 	struct pipeline *pl = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
@@ -113,9 +129,18 @@ static int run(const struct config *cfg, const char *schema_dir)
 	pl = pipeline_new(base, cfg, err, sizeof(err));
 	if (pl == NULL)
 		fatal("startup failed", "error=\"%s\"", err);
+	feed.pl = pl;
+	feed.lag = looplag_new(base, cfg->loop_lag_interval_ms);
 	if (cfg->http_listen[0] != '\0') {
-		http = http_new(base, cfg->http_listen, cfg->http_token, cfg->pg_conninfo, pl, err,
-				sizeof(err));
+		struct http_limits lim = {
+		    .max_connections = cfg->http_max_connections,
+		    .head_timeout_ms = cfg->http_head_timeout_ms,
+		    .fd_reserve = cfg->http_fd_reserve,
+		    .accept_backoff_ms = cfg->http_accept_backoff_ms,
+		    .dashboard_interval_ms = cfg->http_dashboard_interval_ms,
+		};
+		http = http_new(base, cfg->http_listen, cfg->http_token, pipeline_db(pl),
+				admin_snapshot, &feed, &lim, err, sizeof(err));
 		if (http == NULL)
 			fatal("http endpoint failed", "error=\"%s\"", err);
 	}
@@ -135,6 +160,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 	}
 	event_base_dispatch(base);
 	http_free(http);
+	looplag_free(feed.lag);
 	pipeline_free(pl);
 	event_free(ev_term);
 	event_free(ev_int);

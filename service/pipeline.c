@@ -173,6 +173,11 @@ static const char *const state_names[JOB__STATES] = {
 	"claim", "reserve", "model", "backoff", "flagship_wait", "store", "event", "dlq"};
 static const char *const tier_names[TIER__MODELS] = {"mini", "flagship"};
 
+struct db *pipeline_db(struct pipeline *pl)
+{
+	return pl ? pl->db : NULL;
+}
+
 const char *job_state_name(enum job_state s)
 {
 	return (unsigned)s < JOB__STATES ? state_names[s] : "unknown";

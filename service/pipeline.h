@@ -94,6 +94,8 @@ void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out);
 /* Intake counters: skipped (tombstones, nothing to triage), flagged lenient fields, cleanup bytes. */
 struct intake_stats;
 const struct intake_stats *pipeline_intake_stats(const struct pipeline *pl);
+/* The pipeline's database engine, shared with the admin server's dashboard reads. */
+struct db *pipeline_db(struct pipeline *pl);
 
 struct pipeline_health {
 	int db_up;              /* the database connection is ready */

@@ -96,6 +96,9 @@ struct config {
 	/* [http] */
 	char *http_listen; /* "127.0.0.1:8081"; "" disables */
 	char *http_token;  /* bearer token; required for a non-loopback listen */
+	/* admin server limits, the dashboard snapshot, the loop-lag timer */
+	int64_t http_max_connections, http_head_timeout_ms, http_fd_reserve;
+	int64_t http_accept_backoff_ms, http_dashboard_interval_ms, loop_lag_interval_ms;
 	/* [log] */
 	char *log_level;
 	/* [shutdown] */

@@ -50,8 +50,18 @@ struct db_part {
  * transaction: one commit (one WAL flush) for everything the loop queued,
  * all of it or none of it.
  */
+/* A read: statements of one round, answered together. */
+struct db_read {
+	const char *const *sql;
+	int n;
+	db_read_fn *cb; /* NULL: forgotten */
+	void *arg;
+	struct db_read *next;
+};
+
 struct db_batch {
 	int prepare; /* the round of PQsendPrepare at connect */
+	struct db_read *read; /* a read round: parts[] hold its results only */
 	struct db_part parts[DB__KINDS];
 	int nparts;
 	int cur; /* the part whose results are being read */
@@ -86,6 +96,10 @@ struct db {
 	struct db_batch *bhead, *btail;
 	int nbatches;
 	size_t inflight_items;
+
+	/* reads waiting for a slot, FIFO */
+	struct db_read *rhead, *rtail;
+	unsigned long long reads_sent;
 
 	struct db_stats stats;
 	int reported_up;
@@ -163,7 +177,22 @@ static void batch_free(struct db_batch *b)
 	for (int i = 0; i < b->nparts; i++)
 		if (b->parts[i].res)
 			PQclear(b->parts[i].res);
+	free(b->read);
 	free(b);
+}
+
+/* Fail every queued read (the connection is gone; reads are not retried). */
+static void fail_queued_reads(struct db *db, const char *why)
+{
+	struct db_read *r;
+	while ((r = db->rhead) != NULL) {
+		db->rhead = r->next;
+		if (db->rhead == NULL)
+			db->rtail = NULL;
+		if (r->cb)
+			r->cb(r->arg, NULL, 0, why);
+		free(r);
+	}
 }
 
 /*
@@ -199,6 +228,13 @@ static void requeue_inflight(struct db *db)
 	}
 	for (b = rev; b; b = bn) {
 		bn = b->next;
+		if (b->read) {
+			if (b->read->cb)
+				b->read->cb(b->read->arg, NULL, 0, "database connection lost");
+			b->nparts = 0; /* results of a read are not items */
+			batch_free(b);
+			continue;
+		}
 		for (int i = 0; i < b->nparts; i++) {
 			requeue_items(db, b->parts[i].items, 0);
 			b->parts[i].items = NULL;
@@ -237,6 +273,7 @@ static void db_fail(struct db *db, const char *why)
 		db->conn = NULL;
 	}
 	requeue_inflight(db);
+	fail_queued_reads(db, "database connection lost");
 	db->state = DB_ST_DOWN;
 	db_report(db, 0);
 	tv.tv_sec = db->backoff_ms / 1000;
@@ -382,12 +419,43 @@ static int db_send_round(struct db *db)
 	return rc;
 }
 
+/* Send one queued read as a round of its own. */
+static int db_send_read(struct db *db)
+{
+	struct db_read *r = db->rhead;
+	struct db_batch *b = xcalloc(1, sizeof(*b));
+	int rc = 0;
+
+	db->rhead = r->next;
+	if (db->rhead == NULL)
+		db->rtail = NULL;
+	r->next = NULL;
+	b->read = r;
+	b->nparts = r->n;
+	b->sent_ms = now_ms();
+	for (int i = 0; i < r->n && rc == 0; i++)
+		if (!PQsendQueryParams(db->conn, r->sql[i], 0, NULL, NULL, NULL, NULL, 0))
+			rc = -1;
+	if (rc == 0 && !PQpipelineSync(db->conn))
+		rc = -1;
+	batch_append(db, b); /* on failure too: db_fail answers it */
+	db->reads_sent++;
+	return rc;
+}
+
 /* Send what the queues hold, as far as the in-flight limit allows. */
 static void db_pump(struct db *db)
 {
 	int sent = 0;
 	if (db->state != DB_ST_UP)
 		return;
+	while (db->rhead && db->nbatches < DB_MAX_INFLIGHT_BATCHES) {
+		if (db_send_read(db) < 0) {
+			db_fail(db, "send");
+			return;
+		}
+		sent = 1;
+	}
 	while (db->nbatches < DB_MAX_INFLIGHT_BATCHES) {
 		int k = 0;
 		while (k < DB__KINDS && db->qlen[k] == 0)
@@ -467,6 +535,39 @@ static void batch_complete(struct db *db, struct db_batch *b)
 		db_report(db, 1);
 		return;
 	}
+	if (b->read) {
+		struct db_read_result rr[DB_READ_MAX];
+		int aborted = 0;
+		memset(rr, 0, sizeof(rr));
+		for (int i = 0; i < b->nparts; i++) {
+			PGresult *res = b->parts[i].res;
+			ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+			if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+				if (st == PGRES_TUPLES_OK && PQntuples(res) > 0 && PQnfields(res) > 0 &&
+				    !PQgetisnull(res, 0, 0)) {
+					rr[i].value = PQgetvalue(res, 0, 0);
+					rr[i].len = (size_t)PQgetlength(res, 0, 0);
+				}
+				continue;
+			}
+			if (st == PGRES_PIPELINE_ABORTED || aborted) {
+				rr[i].sqlstate = "";
+				rr[i].error = "not run: an earlier statement failed";
+				continue;
+			}
+			aborted = 1;
+			rr[i].sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+			rr[i].error = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+			if (rr[i].sqlstate == NULL)
+				rr[i].sqlstate = "";
+			if (rr[i].error == NULL)
+				rr[i].error = "no result";
+		}
+		if (b->read->cb)
+			b->read->cb(b->read->arg, rr, b->nparts, NULL);
+		batch_free(b);
+		return;
+	}
 	db->stats.batches++;
 	db->stats.items += b->nitems;
 	db->stats.last_batch_ms = ms;
@@ -526,7 +627,7 @@ static void batch_complete(struct db *db, struct db_batch *b)
 	batch_free(b);
 }
 
-static void db_read(struct db *db)
+static void db_read_socket(struct db *db)
 {
 	if (!PQconsumeInput(db->conn)) {
 		db_fail(db, "read");
@@ -577,7 +678,7 @@ static void db_on_socket(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (what & EV_READ)
-		db_read(db);
+		db_read_socket(db);
 }
 
 struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
@@ -613,6 +714,7 @@ void db_free(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	requeue_inflight(db);
+	fail_queued_reads(db, "shutting down");
 	for (int k = 0; k < DB__KINDS; k++) {
 		for (it = db->qhead[k]; it; it = itn) {
 			itn = it->next;
@@ -648,6 +750,43 @@ void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, voi
 const char *db_kind_name(enum db_kind k)
 {
 	return (unsigned)k < DB__KINDS ? kind_name[k] : "unknown";
+}
+
+int db_read(struct db *db, const char *const *sql, int n, db_read_fn *cb, void *arg)
+{
+	struct db_read *r;
+	if (db == NULL || db->state != DB_ST_UP || n < 1 || n > DB_READ_MAX)
+		return -1;
+	r = xcalloc(1, sizeof(*r));
+	r->sql = sql;
+	r->n = n;
+	r->cb = cb;
+	r->arg = arg;
+	if (db->rtail)
+		db->rtail->next = r;
+	else
+		db->rhead = r;
+	db->rtail = r;
+	if (!event_pending(db->ev_pump, EV_TIMEOUT, NULL))
+		event_active(db->ev_pump, EV_TIMEOUT, 0);
+	return 0;
+}
+
+void db_read_forget(struct db *db, void *arg)
+{
+	if (db == NULL)
+		return;
+	for (struct db_read *r = db->rhead; r; r = r->next)
+		if (r->arg == arg)
+			r->cb = NULL;
+	for (struct db_batch *b = db->bhead; b; b = b->next)
+		if (b->read && b->read->arg == arg)
+			b->read->cb = NULL;
+}
+
+unsigned long long db_reads_sent(const struct db *db)
+{
+	return db ? db->reads_sent : 0;
 }
 
 int db_is_up(const struct db *db)

@@ -54,6 +54,37 @@ void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, voi
 void db_submit_obj(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb,
 		   void *arg);
 
+/*
+ * Read queries (the dashboard's): up to DB_READ_MAX statements without
+ * parameters, sent as a round of their own, so they share the connection
+ * and its backoff but never a transaction with the writes: a failing or
+ * timed-out read aborts only itself. Nothing is retried.
+ */
+#define DB_READ_MAX 4
+struct db_read_result {
+	const char *value;    /* row 0, column 0 as text (borrowed); NULL: no row or SQL NULL */
+	size_t len;
+	const char *sqlstate; /* NULL when the statement succeeded */
+	const char *error;    /* primary message, NULL when the statement succeeded */
+};
+/*
+ * Called once per db_read: res[0..n-1] in statement order (a statement after
+ * a failed one reports the pipeline as aborted), or res NULL with err when
+ * the connection was lost before the answer. Everything is borrowed for the
+ * duration of the call.
+ */
+typedef void db_read_fn(void *arg, const struct db_read_result *res, int n, const char *err);
+/*
+ * Queue a read of n statements (sql borrowed: static strings). Returns 0,
+ * or -1 without calling cb when the database is not connected (the caller
+ * answers "unavailable" at once) or n is out of range.
+ */
+int db_read(struct db *db, const char *const *sql, int n, db_read_fn *cb, void *arg) WUR;
+/* Forget every queued or running read of arg: cb will not be called (arg is going away). */
+void db_read_forget(struct db *db, void *arg);
+/* Read rounds sent so far. */
+unsigned long long db_reads_sent(const struct db *db);
+
 int db_is_up(const struct db *db);
 /* Items queued or in flight. */
 size_t db_pending(const struct db *db);

@@ -9,8 +9,16 @@
  * The daemon listens on 127.0.0.1:0 and the test reads the bound port from
  * its log line msg="http listening" ... port=N.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +182,72 @@ static json_object *jget(json_object *o, const char *key)
 	return v;
 }
 
+/* The value of one sample line "name value" in a metrics text; -1 when absent. */
+static long long metric_of(const char *text, const char *name)
+{
+	char needle[256];
+	const char *p;
+	snprintf(needle, sizeof(needle), "\n%s ", name);
+	p = strstr(text, needle);
+	return p ? strtoll(p + strlen(needle), NULL, 10) : -1;
+}
+
+static long long get_metric(int port, const char *token, const char *name)
+{
+	struct resp r;
+	long long v;
+	http_req(port, "GET", "/metrics", token, &r);
+	v = r.code == 200 ? metric_of(r.body, name) : -1;
+	resp_free(&r);
+	return v;
+}
+
+/* Print the last lines of a file to stderr (without keeping the temp dir, unlike h_dump_file). */
+static void print_tail(const char *title, const char *path, int last)
+{
+	char line[1024], ring[8][1024];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	if (last > 8)
+		last = 8;
+	while (fgets(line, sizeof(line), f))
+		snprintf(ring[n++ % last], sizeof(ring[0]), "%s", line);
+	fclose(f);
+	for (int i = n > last ? n - last : 0; i < n; i++)
+		fprintf(stderr, "%s: %s", title, ring[i % last]);
+}
+
+/* A raw loopback connection to port (non-blocking after connect); -1 on failure. */
+static int raw_connect(int port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
+
+/* 1 when the server closed fd (EOF or reset), 0 while it is open. */
+static int raw_closed(int fd)
+{
+	char b[256];
+	ssize_t n = recv(fd, b, sizeof(b), 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		return 1;
+	return 0;
+}
+
 /* ---- promtool ---- */
 
 static int find_in_path(const char *name, char *out, size_t outlen)
@@ -226,6 +300,26 @@ static const char *const bad_lines[] = {
     NULL,
 };
 
+/* Request shapes whose answer is only a status (and a header): auth, routing, methods. */
+static const struct {
+	const char *method, *path, *token;
+	long code;
+	const char *header;
+} shapes[] = {
+    {"GET", "/metrics", NULL, 401, "WWW-Authenticate: Bearer"},
+    {"GET", "/metrics", "wrong-token", 401, NULL},
+    {"GET", "/metrics?token=wrong", NULL, 401, NULL},
+    {"GET", "/metrics?token=" TOKEN, NULL, 200, NULL},
+    {"HEAD", "/metrics", TOKEN, 200, NULL},
+    {"GET", "/dashboard/data.json", NULL, 401, NULL},
+    {"GET", "/dashboard", NULL, 401, NULL},
+    {"GET", "/dashboard/data.sql", TOKEN, 404, NULL},
+    {"GET", "/nope", NULL, 404, NULL},
+    {"GET", "/metrics/", TOKEN, 404, NULL},
+    {"POST", "/metrics", TOKEN, 405, "Allow: GET, HEAD"},
+    {"DELETE", "/healthz", NULL, 405, NULL},
+};
+
 /* Every endpoint against a daemon that has triaged 50 tickets; the page in a real browser. */
 START_TEST(test_endpoints)
 {
@@ -240,6 +334,7 @@ START_TEST(test_endpoints)
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "http", 2, NULL), 0);
 	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	stack_env(&s, "TRIAGED_HTTP_TOKEN", TOKEN);
+	stack_env(&s, "TRIAGED_HTTP_DASHBOARD_INTERVAL_MS", "1500");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	port = daemon_http_port(&d);
 	ck_assert_d(port > 0, &d);
@@ -262,17 +357,19 @@ START_TEST(test_endpoints)
 	ck_assert_int_eq(stack_produce_samples(&s, 50, "http-"), 0);
 	ck_assert_d(stack_wait_count(&s, 50, 60000, RESULTS) == 50, &d);
 
-	/* /metrics: token required; values once the 50 are done */
-	http_req(port, "GET", "/metrics", NULL, &r);
-	ck_assert_int_eq(r.code, 401);
-	ck_assert(has_header(&r, "WWW-Authenticate: Bearer"));
-	resp_free(&r);
-	http_req(port, "GET", "/metrics", "wrong-token", &r);
-	ck_assert_int_eq(r.code, 401);
-	resp_free(&r);
-	http_req(port, "GET", "/metrics?token=wrong", NULL, &r);
-	ck_assert_int_eq(r.code, 401);
-	resp_free(&r);
+	/* auth and routing: one row per request shape */
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		http_req(port, shapes[i].method, shapes[i].path, shapes[i].token, &r);
+		ck_assert_msg(r.code == shapes[i].code, "%s %s: %ld, want %ld", shapes[i].method,
+			      shapes[i].path, r.code, shapes[i].code);
+		if (shapes[i].header)
+			ck_assert_msg(has_header(&r, shapes[i].header), "%s %s: no %s",
+				      shapes[i].method, shapes[i].path, shapes[i].header);
+		if (strcmp(shapes[i].method, "HEAD") == 0)
+			ck_assert_uint_eq(r.len, 0);
+		resp_free(&r);
+	}
+	/* /metrics: values once the 50 are done */
 	ck_assert_d(wait_status(port, "/metrics", TOKEN, 200, "\ntriaged_ticket_seconds_count 50\n",
 				10000, &r) == 0,
 		    &d);
@@ -297,13 +394,6 @@ START_TEST(test_endpoints)
 	fprintf(stderr, "http: promtool check metrics: %s\n",
 		pt ? "ran, passed"
 		   : "NOT RUN (promtool not installed: apt-get install prometheus)");
-	resp_free(&r);
-	http_req(port, "GET", "/metrics?token=" TOKEN, NULL, &r);
-	ck_assert_int_eq(r.code, 200);
-	resp_free(&r);
-	http_req(port, "HEAD", "/metrics", TOKEN, &r);
-	ck_assert_int_eq(r.code, 200);
-	ck_assert_uint_eq(r.len, 0);
 	resp_free(&r);
 
 	/* data for the other charts: 2 dead letters, 3 reviews */
@@ -330,9 +420,6 @@ START_TEST(test_endpoints)
 	resp_free(&r);
 
 	/* /dashboard/data.json */
-	http_req(port, "GET", "/dashboard/data.json", NULL, &r);
-	ck_assert_int_eq(r.code, 401);
-	resp_free(&r);
 	http_req(port, "GET", "/dashboard/data.json", TOKEN, &r);
 	ck_assert_d(r.code == 200, &d);
 	ck_assert(has_header(&r, "Content-Type: application/json"));
@@ -373,9 +460,13 @@ START_TEST(test_endpoints)
 	json_object_put(o);
 	resp_free(&r);
 
-	/* several at once: they share the running query, all answered */
+	/* many at once, once the snapshot is stale: one query round for all of them */
 	{
-		enum { N = 8 };
+		enum { N = 64 };
+		long long q0;
+		usleep(1700 * 1000);
+		q0 = get_metric(port, TOKEN, "triaged_dashboard_queries_total");
+		ck_assert_int_ge(q0, 1);
 		CURLM *m = curl_multi_init();
 		CURL *c[N];
 		struct resp rs[N];
@@ -403,41 +494,43 @@ START_TEST(test_endpoints)
 			resp_free(&rs[i]);
 		}
 		curl_multi_cleanup(m);
+		ck_assert_int_eq(get_metric(port, TOKEN, "triaged_dashboard_queries_total"), q0 + 1);
+		fprintf(stderr, "http: %d concurrent data.json clients: 1 query round\n", N);
 	}
 
 	/* /dashboard: one page, nothing loaded from elsewhere */
-	http_req(port, "GET", "/dashboard", NULL, &r);
-	ck_assert_int_eq(r.code, 401);
-	resp_free(&r);
 	http_req(port, "GET", "/dashboard", TOKEN, &r);
 	ck_assert_int_eq(r.code, 200);
 	ck_assert(has_header(&r, "Content-Type: text/html"));
-	ck_assert(has_header(&r, "Content-Security-Policy: default-src 'none'"));
+	ck_assert(has_header(&r, "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+				 "style-src 'self'"));
+	ck_assert_ptr_null(strstr(r.headers, "unsafe-inline"));
 	ck_assert_ptr_nonnull(strstr(r.body, "<!doctype html>"));
-	ck_assert_ptr_nonnull(strstr(r.body, "dashboard/data.json"));
-	ck_assert_ptr_nonnull(strstr(r.body, "createElementNS"));
-	ck_assert_ptr_null(strstr(r.body, "<script src"));
-	ck_assert_ptr_null(strstr(r.body, "<link"));
+	/* script and style are files of the same origin; nothing inline */
+	ck_assert_ptr_nonnull(strstr(r.body, "<script src=\"dashboard/dashboard.js\"></script>"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "<link rel=\"stylesheet\" href=\"dashboard/dashboard.css\">"));
+	ck_assert_ptr_null(strstr(r.body, "<script>"));
+	ck_assert_ptr_null(strstr(r.body, "<style"));
+	ck_assert_ptr_null(strstr(r.body, "style=\""));
 	ck_assert_ptr_null(strstr(r.body, "src=\"http"));
 	ck_assert_ptr_null(strstr(r.body, "href=\"http"));
 	ck_assert_ptr_null(strstr(r.body, "url("));
 	ck_assert_ptr_null(strstr(r.body, "@import"));
 	resp_free(&r);
+	/* the files: no token needed (no data in them), the right types */
+	http_req(port, "GET", "/dashboard/dashboard.js", NULL, &r);
+	ck_assert_int_eq(r.code, 200);
+	ck_assert(has_header(&r, "Content-Type: text/javascript"));
+	ck_assert_ptr_nonnull(strstr(r.body, "dashboard/data.json"));
+	ck_assert_ptr_nonnull(strstr(r.body, "createElementNS"));
+	resp_free(&r);
+	http_req(port, "GET", "/dashboard/dashboard.css", NULL, &r);
+	ck_assert_int_eq(r.code, 200);
+	ck_assert(has_header(&r, "Content-Type: text/css"));
+	ck_assert_ptr_null(strstr(r.body, "url("));
+	resp_free(&r);
 
-	/* routing */
-	http_req(port, "GET", "/nope", NULL, &r);
-	ck_assert_int_eq(r.code, 404);
-	resp_free(&r);
-	http_req(port, "GET", "/metrics/", TOKEN, &r);
-	ck_assert_int_eq(r.code, 404);
-	resp_free(&r);
-	http_req(port, "POST", "/metrics", TOKEN, &r);
-	ck_assert_int_eq(r.code, 405);
-	ck_assert(has_header(&r, "Allow: GET, HEAD"));
-	resp_free(&r);
-	http_req(port, "DELETE", "/healthz", NULL, &r);
-	ck_assert_int_eq(r.code, 405);
-	resp_free(&r);
 
 	/* the page in headless Chromium: every chart drawn with data, no console errors */
 	{
@@ -460,7 +553,7 @@ START_TEST(test_endpoints)
 		snprintf(shot, sizeof(shot), "%s/dashboard.png", outdir);
 		ck_assert_int_eq(stat(shot, &sb), 0);
 		ck_assert_int_gt(sb.st_size, 10000);
-		h_dump_file("browser_dashboard.sh", b.log_path, 5);
+		print_tail("browser_dashboard.sh", b.log_path, 5);
 		/* kept after the run (the temp dir is not): <build>/artifacts/dashboard.png */
 		{
 			char keep[PATH_MAX + 64], cmd[4 * PATH_MAX + 512];
@@ -490,6 +583,7 @@ START_TEST(test_db_outage)
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "httpdb", 1, NULL), 0);
 	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_HTTP_DASHBOARD_INTERVAL_MS", "200");
 	stack_env(&s, "TRIAGED_POSTGRES_RECONNECT_MAX_MS", "500");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	port = daemon_http_port(&d);
@@ -542,8 +636,9 @@ START_TEST(test_db_outage)
 	/* without the cost view (a database before migration 003): cost is null, the rest is there
 	 */
 	ck_assert_int_eq(h_sql_exec(s.db, "DROP VIEW metrics_cost_daily"), 0);
-	http_req(port, "GET", "/dashboard/data.json", NULL, &r);
-	ck_assert_d(r.code == 200, &d);
+	ck_assert_d(
+	    wait_status(port, "/dashboard/data.json", NULL, 200, "\"cost\" : null", 10000, &r) == 0,
+	    &d);
 	o = json_tokener_parse(r.body);
 	ck_assert_ptr_nonnull(o);
 	ck_assert(json_object_is_type(jget(o, "cost"), json_type_null));
@@ -552,12 +647,386 @@ START_TEST(test_db_outage)
 	resp_free(&r);
 	/* a missing supervisor view is a query error: 500 with the reason */
 	ck_assert_int_eq(h_sql_exec(s.db, "DROP VIEW metrics_dlq"), 0);
-	http_req(port, "GET", "/dashboard/data.json", NULL, &r);
-	ck_assert_d(r.code == 500, &d);
+	ck_assert_d(wait_status(port, "/dashboard/data.json", NULL, 500, NULL, 10000, &r) == 0, &d);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"error\":\"query failed\""));
 	ck_assert_ptr_nonnull(strstr(r.body, "metrics_dlq"));
 	resp_free(&r);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+/* /healthz round trip in ms (-1 when it failed). */
+static long long healthz_ms(int port)
+{
+	struct resp r;
+	long long t0 = h_now_ms(), ms;
+	http_req(port, "GET", "/healthz", NULL, &r);
+	ms = r.code == 200 ? h_now_ms() - t0 : -1;
+	resp_free(&r);
+	return ms;
+}
+
+/*
+ * The connection cap and the head deadline against a slowloris: 3x the cap
+ * of connections that trickle a byte every 100 ms. Each is cut at the head
+ * deadline, not kept alive by its bytes; /healthz is answered meanwhile (the
+ * oldest unfinished head makes room); triage goes on.
+ */
+START_TEST(test_limits)
+{
+	enum { CAP = 20, NSLOW = 60 };
+	struct stack s;
+	struct h_proc d;
+	int port, fds[NSLOW], closed = 0;
+	long long worst = 0, t0;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "httplim", 1, NULL), 0);
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_HTTP_MAX_CONNECTIONS", "20");
+	stack_env(&s, "TRIAGED_HTTP_HEAD_TIMEOUT_MS", "1500");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	port = daemon_http_port(&d);
+	ck_assert_d(port > 0, &d);
+	for (int i = 0; i < NSLOW; i++) {
+		fds[i] = raw_connect(port);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(send(fds[i], "GET /metrics HTTP/1.1\r\n", 23, MSG_NOSIGNAL), 23);
+	}
+	ck_assert_int_eq(stack_produce_samples(&s, 5, "lim-"), 0);
+	t0 = h_now_ms();
+	while (h_now_ms() - t0 < 4000) {
+		long long ms;
+		for (int i = 0; i < NSLOW; i++)
+			if (fds[i] >= 0) {
+				if (raw_closed(fds[i]) ||
+				    send(fds[i], "X", 1, MSG_NOSIGNAL) < 0) {
+					close(fds[i]);
+					fds[i] = -1;
+					closed++;
+				}
+			}
+		ms = healthz_ms(port);
+		ck_assert_d(ms >= 0, &d);
+		if (ms > worst)
+			worst = ms;
+		usleep(100 * 1000);
+	}
+	/* every slow connection is gone: by eviction at the cap or at the head deadline */
+	ck_assert_msg(closed == NSLOW, "%d of %d slow connections still open after 4 s", NSLOW - closed,
+		      NSLOW);
+	fprintf(stderr, "http: slowloris of %d (cap %d): all cut; /healthz worst %lld ms\n", NSLOW,
+		CAP, worst);
+	ck_assert_int_lt(worst, 1000);
+	{
+		struct resp r;
+		http_req(port, "GET", "/metrics", NULL, &r);
+		ck_assert_int_eq(r.code, 200);
+		ck_assert_int_gt(metric_of(r.body, "triaged_http_connections_total{event=\"evicted\"}"), 0);
+		ck_assert_int_gt(metric_of(r.body, "triaged_http_connections_total{event=\"head_deadline\"}"),
+				 0);
+		ck_assert_int_le(metric_of(r.body, "triaged_http_connections"), CAP);
+		ck_assert_ptr_nonnull(strstr(r.body, "\ntriaged_loop_lag_seconds_count "));
+		resp_free(&r);
+	}
+	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+/* How many lines of the daemon's log contain text. */
+static int count_log(const struct h_proc *d, const char *text)
+{
+	char line[8192];
+	int n = 0;
+	FILE *f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, text))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Out of descriptors: the daemon runs under a hard open-files limit of 200 and
+ * clients open connections until accept() fails. Accepting pauses and the
+ * trouble is logged once per interval (not once per attempt); once the
+ * clients go, /healthz answers again and tickets are triaged.
+ */
+START_TEST(test_emfile)
+{
+	enum { NCLI = 300 };
+	struct stack s;
+	struct h_proc d;
+	char cmd[PATH_MAX + 64];
+	int port, fds[NCLI], nopen = 0;
+	long long t0;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "httpfd", 1, NULL), 0);
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_HTTP_MAX_CONNECTIONS", "5000");
+	stack_env(&s, "TRIAGED_HTTP_FD_RESERVE", "0");
+	stack_env(&s, "TRIAGED_HTTP_HEAD_TIMEOUT_MS", "600000");
+	/* the daemon under a hard limit of 200 open files (it cannot raise it) */
+	{
+		char bin[PATH_MAX];
+		ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
+		snprintf(cmd, sizeof(cmd), "ulimit -n 200 && exec '%s'", bin);
+		char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+		memset(&d, 0, sizeof(d));
+		ck_assert_int_eq(h_spawn(&d, "httpfd-daemon", argv, s.env), 0);
+	}
+	port = daemon_http_port(&d);
+	ck_assert_d(port > 0, &d);
+	ck_assert_d(stack_wait_log(&d, "msg=\"database connected\"", 30000) == 0, &d);
+	for (int i = 0; i < NCLI; i++) {
+		fds[i] = raw_connect(port); /* the kernel completes them; the daemon accepts what it can */
+		if (fds[i] >= 0)
+			nopen++;
+	}
+	ck_assert_int_gt(nopen, 200); /* more than the daemon's 200 descriptors */
+	t0 = h_now_ms();
+	while (h_now_ms() - t0 < 3000)
+		usleep(100 * 1000);
+	{
+		int lines = count_log(&d, "msg=\"http accept paused: out of descriptors\"");
+		fprintf(stderr, "http: EMFILE for 3 s: %d log lines\n", lines);
+		ck_assert_int_eq(count_log(&d, "Error from accept"), 0);
+		ck_assert_d(lines >= 1 && lines <= 2, &d);
+	}
+	for (int i = 0; i < NCLI; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	{
+		struct resp r;
+		ck_assert_d(wait_status(port, "/healthz", NULL, 200, NULL, 10000, &r) == 0, &d);
+		resp_free(&r);
+		http_req(port, "GET", "/metrics", NULL, &r);
+		ck_assert_int_gt(metric_of(r.body, "triaged_http_accept_errors_total"), 0);
+		resp_free(&r);
+	}
+	ck_assert_int_eq(stack_produce_samples(&s, 5, "fd-"), 0);
+	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+/* ---- load: figures, not assertions (opt-in: HTTP_LOAD_BENCH=1) ---- */
+
+struct load {
+	int port;
+	int dash_clients; /* data.json clients looping */
+	int dash_think_ms; /* pause of each client between answers (0: none) */
+	int slow;	  /* slowloris connections kept open */
+	volatile int stop;
+	/* results */
+	long long hz_n, hz_fail, hz_max, hz_sum;
+	long long hz[4096];
+	long long dash_done;
+};
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void *load_main(void *arg)
+{
+	struct load *l = arg;
+	CURLM *m = curl_multi_init();
+	CURL **c = calloc((size_t)l->dash_clients + 1, sizeof(*c));
+	struct resp *rs = calloc((size_t)l->dash_clients + 1, sizeof(*rs));
+	struct curl_slist **hs = calloc((size_t)l->dash_clients + 1, sizeof(*hs));
+	int *fds = calloc((size_t)l->slow + 1, sizeof(int));
+	long long *again = calloc((size_t)l->dash_clients + 1, sizeof(long long));
+	long long next_trickle = 0;
+
+	for (int i = 0; i < l->dash_clients; i++) {
+		c[i] = make_req(l->port, "GET", "/dashboard/data.json", NULL, &rs[i], &hs[i]);
+		curl_easy_setopt(c[i], CURLOPT_PRIVATE, (char *)(intptr_t)i);
+		curl_multi_add_handle(m, c[i]);
+	}
+	for (int i = 0; i < l->slow; i++) {
+		fds[i] = raw_connect(l->port);
+		if (fds[i] >= 0 && send(fds[i], "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL) < 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	while (!l->stop) {
+		int running = 0, left;
+		CURLMsg *msg;
+		long long now = h_now_ms();
+		if (l->dash_clients) {
+			curl_multi_perform(m, &running);
+			while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+				char *priv;
+				int i;
+				if (msg->msg != CURLMSG_DONE)
+					continue;
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+				i = (int)(intptr_t)priv;
+				l->dash_done++;
+				curl_multi_remove_handle(m, c[i]);
+				free(rs[i].body);
+				rs[i].body = NULL;
+				rs[i].len = rs[i].hlen = 0;
+				again[i] = now + l->dash_think_ms;
+			}
+			for (int i = 0; i < l->dash_clients; i++)
+				if (again[i] && now >= again[i]) {
+					again[i] = 0;
+					curl_multi_add_handle(m, c[i]);
+				}
+			curl_multi_poll(m, NULL, 0, 20, NULL);
+		} else {
+			usleep(20 * 1000);
+		}
+		if (now >= next_trickle) { /* each slow connection: one byte per second, reopened when cut */
+			for (int i = 0; i < l->slow; i++) {
+				if (fds[i] >= 0 && (raw_closed(fds[i]) || send(fds[i], "X", 1, MSG_NOSIGNAL) < 0)) {
+					close(fds[i]);
+					fds[i] = -1;
+				}
+				if (fds[i] < 0 && (fds[i] = raw_connect(l->port)) >= 0 &&
+				    send(fds[i], "G", 1, MSG_NOSIGNAL) < 0) {
+					close(fds[i]);
+					fds[i] = -1;
+				}
+			}
+			next_trickle = now + 1000;
+		}
+	}
+	for (int i = 0; i < l->dash_clients; i++) {
+		curl_multi_remove_handle(m, c[i]);
+		curl_easy_cleanup(c[i]);
+		curl_slist_free_all(hs[i]);
+		free(rs[i].body);
+	}
+	for (int i = 0; i < l->slow; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	curl_multi_cleanup(m);
+	free(c);
+	free(rs);
+	free(hs);
+	free(fds);
+	free(again);
+	return NULL;
+}
+
+/* /healthz every 100 ms, on its own thread so that the load cannot delay the sampling. */
+static void *hz_main(void *arg)
+{
+	struct load *l = arg;
+	while (!l->stop) {
+		long long ms = healthz_ms(l->port);
+		if (ms < 0)
+			l->hz_fail++;
+		else if (l->hz_n < 4096) {
+			l->hz[l->hz_n++] = ms;
+			l->hz_sum += ms;
+			if (ms > l->hz_max)
+				l->hz_max = ms;
+		}
+		usleep(100 * 1000);
+	}
+	return NULL;
+}
+
+/* Tickets per second to triage n more tickets (the results count reaching *total + n). */
+static double triage_rate(struct stack *s, struct h_proc *d, int n, int *total, const char *prefix)
+{
+	long long t0 = h_now_ms();
+	ck_assert_int_eq(stack_produce_samples(s, n, prefix), 0);
+	*total += n;
+	ck_assert_d(stack_wait_count(s, *total, 300000, RESULTS) == *total, d);
+	return n * 1000.0 / (double)(h_now_ms() - t0);
+}
+
+/*
+ * Triage throughput and /healthz latency: alone, with 200 data.json clients
+ * looping, and with a 1,500-connection slowloris. Each phase triages N
+ * tickets; the figures are printed (deploy/bench-style), not asserted.
+ */
+START_TEST(test_load)
+{
+	enum { N = 6000 };
+	static const struct {
+		const char *name;
+		int dash, think_ms, slow;
+	} phases[] = {{"baseline", 0, 0, 0},
+		      {"200 dashboards, 1 req/s each", 200, 1000, 0},
+		      {"200 dashboards, no pause", 200, 0, 0},
+		      {"1500-connection slowloris", 0, 0, 1500},
+		      {"baseline again", 0, 0, 0}};
+	struct stack s;
+	struct h_proc d;
+	struct rlimit rl;
+	int port, total = 0;
+	double base = 0;
+
+	if (getenv("HTTP_LOAD_BENCH") == NULL) {
+		fprintf(stderr, "http: load figures not measured (set HTTP_LOAD_BENCH=1)\n");
+		return;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "httpload", 4, NULL), 0);
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	port = daemon_http_port(&d);
+	ck_assert_d(port > 0, &d);
+	total = 0;
+	(void)triage_rate(&s, &d, 2000, &total, "warm-"); /* joins the group, warms up */
+	for (size_t p = 0; p < sizeof(phases) / sizeof(phases[0]); p++) {
+		struct load *l = calloc(1, sizeof(*l));
+		pthread_t th, thz;
+		char prefix[32];
+		double rate, p50 = 0, p99 = 0;
+		long long q0 = get_metric(port, NULL, "triaged_dashboard_queries_total"), q1;
+		l->port = port;
+		l->dash_clients = phases[p].dash;
+		l->dash_think_ms = phases[p].think_ms;
+		l->slow = phases[p].slow;
+		ck_assert_int_eq(pthread_create(&th, NULL, load_main, l), 0);
+		usleep(1000 * 1000);
+		ck_assert_int_eq(pthread_create(&thz, NULL, hz_main, l), 0);
+		snprintf(prefix, sizeof(prefix), "load%zu-", p);
+		rate = triage_rate(&s, &d, N, &total, prefix);
+		l->stop = 1;
+		pthread_join(th, NULL);
+		pthread_join(thz, NULL);
+		q1 = get_metric(port, NULL, "triaged_dashboard_queries_total");
+		{
+			long long lag_n = get_metric(port, NULL, "triaged_loop_lag_seconds_count");
+			long long lag_5 =
+			    get_metric(port, NULL, "triaged_loop_lag_seconds_bucket{le=\"0.005\"}");
+			fprintf(stderr, "http: loop lag so far: %lld of %lld ticks over 5 ms\n",
+				lag_n - lag_5, lag_n);
+		}
+		if (l->hz_n > 0) {
+			qsort(l->hz, (size_t)l->hz_n, sizeof(l->hz[0]), cmp_ll);
+			p50 = (double)l->hz[l->hz_n / 2];
+			p99 = (double)l->hz[(l->hz_n * 99) / 100];
+		}
+		if (p == 0)
+			base = rate;
+		fprintf(stderr,
+			"http: load %-30s %7.0f tickets/s (%5.1f%% of baseline)  /healthz p50 %.0f ms p99 "
+			"%.0f ms max %lld ms failed %lld of %lld  data.json answers %lld, query rounds %lld\n",
+			phases[p].name, rate, 100.0 * rate / base, p50, p99, l->hz_max, l->hz_fail,
+			l->hz_n + l->hz_fail, l->dash_done, q1 - q0);
+		free(l);
+	}
+	ck_assert_int_eq(stack_stop_daemon(&d, 60000), 0);
 	stack_stop(&s);
 }
 END_TEST
@@ -571,6 +1040,9 @@ static Suite *http_suite(void)
 	} cases[] = {
 	    {"endpoints", test_endpoints},
 	    {"db_outage", test_db_outage},
+	    {"limits", test_limits},
+	    {"emfile", test_emfile},
+	    {"load", test_load},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 71 /* key lines in a default dump: 2 kafka + 69 table keys */
+#define NKEYS 77 /* key lines in a default dump: 2 kafka + 75 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -226,6 +226,12 @@ static const struct {
 	{"budget.mini_on_exhausted", "needs_human"},
 	{"http.listen", "127.0.0.1:8081"},
 	{"http.token", "\"\""},
+	{"http.max_connections", "256"},
+	{"http.head_timeout_ms", "10000"},
+	{"http.fd_reserve", "256"},
+	{"http.accept_backoff_ms", "1000"},
+	{"http.dashboard_interval_ms", "5000"},
+	{"http.loop_lag_interval_ms", "100"},
 	{"log.level", "info"},
 	{"shutdown.drain_timeout_ms", "30000"},
 };

@@ -1,0 +1,277 @@
+/*
+ * metrics: see metrics.h. The exposition is table driven (metrics[] below):
+ * a new counter of struct metrics_snapshot is one line there. Pure.
+ */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+enum msrc {
+	MS_U64,	 /* uint64_t */
+	MS_INT,	 /* int */
+	MS_SIZE, /* size_t */
+	MS_I64,	 /* int64_t; negative = unknown, not exported */
+};
+
+enum mexpand {
+	MX_NONE,
+	MX_TIER,  /* an array [METRICS_TIERS]: one sample per tier, label tier="..." */
+	MX_STATE, /* an array [nstates]: one sample per state, label state="..." */
+};
+
+/*
+ * One row per sample (or per array of samples). Rows of one family are
+ * adjacent; the first carries the help text. Exported as triaged_<name>.
+ */
+struct metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	const char *labels; /* fixed labels after the expanded one, e.g. outcome="ok" */
+	enum msrc src;
+	size_t off;
+	enum mexpand expand;
+};
+
+#define ST(f) MS_U64, offsetof(struct metrics_snapshot, f)
+#define STI(f) MS_INT, offsetof(struct metrics_snapshot, f)
+#define SZ(f) MS_SIZE, offsetof(struct metrics_snapshot, f)
+#define SI(f) MS_INT, offsetof(struct metrics_snapshot, f)
+#define SL(f) MS_I64, offsetof(struct metrics_snapshot, f)
+#define CNT "counter"
+#define GAU "gauge"
+
+static const char *const tier_names[METRICS_TIERS] = {"mini", "flagship"};
+
+/* clang-format off */
+static const struct metric metrics[] = {
+	{"tickets_consumed_total", CNT, "Messages consumed from the intake topic.", NULL, ST(consumed), MX_NONE},
+	{"dlq_total", CNT, "Messages dead-lettered (invalid, or rejected by the database).", NULL, ST(dlq), MX_NONE},
+	{"tickets_claimed_total", CNT, "Tickets claimed in the database, by result.", "result=\"new\"", ST(claimed_new), MX_NONE},
+	{"tickets_claimed_total", CNT, NULL, "result=\"updated\"", ST(claimed_updated), MX_NONE},
+	{"tickets_claimed_total", CNT, NULL, "result=\"pending\"", ST(claimed_pending), MX_NONE},
+	{"redelivered_total", CNT, "Redelivered tickets already triaged (nothing redone).", NULL, ST(redelivered_done), MX_NONE},
+	{"tickets_stored_total", CNT, "Triage results stored, by status.", "status=\"pending_review\"", ST(stored_pending_review), MX_NONE},
+	{"tickets_stored_total", CNT, NULL, "status=\"needs_human\"", ST(stored_needs_human), MX_NONE},
+	{"tickets_store_duplicates_total", CNT, "Stores that found the result already stored.", NULL, ST(stored_duplicate), MX_NONE},
+	{"model_requests_total", CNT, "HTTP requests to the models (attempts).", NULL, ST(model_requests), MX_TIER},
+	{"model_outcomes_total", CNT, "Model HTTP attempts by outcome.", "outcome=\"ok\"", ST(model_ok), MX_TIER},
+	{"model_outcomes_total", CNT, NULL, "outcome=\"http_error\"", ST(model_http_errors), MX_TIER},
+	{"model_outcomes_total", CNT, NULL, "outcome=\"transport_error\"", ST(model_transport_errors), MX_TIER},
+	{"model_outcomes_total", CNT, NULL, "outcome=\"invalid\"", ST(model_invalid), MX_TIER},
+	{"model_retries_total", CNT, "Model attempts retried after 429, 5xx, timeouts or transport errors.", NULL, ST(retries), MX_TIER},
+	{"model_http_429_total", CNT, "Model answers with HTTP 429.", NULL, ST(http_429), MX_TIER},
+	{"repairs_total", CNT, "Repair attempts for invalid model answers.", NULL, ST(repairs), MX_TIER},
+	{"model_calls_reused_total", CNT, "Model answers reused from calls persisted before a redelivery.", NULL, ST(calls_reused), MX_NONE},
+	{"escalated_total", CNT, "Tickets escalated to the flagship model.", NULL, ST(escalated), MX_NONE},
+	{"human_only_total", CNT, "Tickets routed to a person by the rules, without a flagship call.", NULL, ST(human_only), MX_NONE},
+	{"flagship_decided_total", CNT, "Tickets decided by the flagship model.", NULL, ST(flagship_decided), MX_NONE},
+	{"budget_denied_total", CNT, "Model calls refused for lack of budget.", NULL, ST(budget_denied), MX_TIER},
+	{"events_sent_total", CNT, "tickets.triaged events produced.", NULL, ST(events_sent), MX_NONE},
+	{"db_rejected_total", CNT, "Tickets the database refused for their data.", NULL, ST(db_rejected), MX_NONE},
+	{"rules_reloads_total", CNT, "Escalation rules reloads (SIGHUP).", NULL, ST(rules_reloads), MX_NONE},
+	{"rules_reload_errors_total", CNT, "Escalation rules reloads that failed (old rules kept).", NULL, ST(rules_reload_errors), MX_NONE},
+	{"redactions_total", CNT, "Values replaced by placeholders before a model call, by kind.", "kind=\"email\"", ST(redactions[0]), MX_NONE},
+	{"redactions_total", CNT, NULL, "kind=\"phone\"", ST(redactions[1]), MX_NONE},
+	{"redactions_total", CNT, NULL, "kind=\"card\"", ST(redactions[2]), MX_NONE},
+	{"redactions_total", CNT, NULL, "kind=\"iban\"", ST(redactions[3]), MX_NONE},
+	{"redactions_total", CNT, NULL, "kind=\"custom\"", ST(redactions[4]), MX_NONE},
+	{"injection_flagged_total", CNT, "Tickets flagged as suspected prompt injection.", NULL, ST(injection_flagged), MX_NONE},
+	{"drafts_flagged_total", CNT, "Draft replies flagged by the policy checks.", NULL, ST(drafts_flagged), MX_NONE},
+	{"breaker_opens_total", CNT, "Times a model circuit breaker opened.", NULL, ST(breaker_opens), MX_TIER},
+	{"breaker_denied_total", CNT, "Model calls held back by an open circuit breaker.", NULL, ST(breaker_denied), MX_TIER},
+	{"breaker_state", GAU, "Model circuit breaker: 0 closed, 1 open, 2 half-open.", NULL, STI(breaker_state), MX_TIER},
+	{"in_flight", GAU, "Tickets in flight.", NULL, ST(in_flight), MX_NONE},
+	{"tickets_by_state", GAU, "Tickets in flight by state.", NULL, ST(state_count), MX_STATE},
+	{"partitions_assigned", GAU, "Intake partitions assigned to this consumer.", NULL, SZ(partitions), MX_NONE},
+	{"db_up", GAU, "1 when the database connection is ready.", NULL, SI(db_up), MX_NONE},
+	{"intake_paused", GAU, "1 while intake is paused (backpressure, database, shutdown).", NULL, SI(paused), MX_NONE},
+	{"draining", GAU, "1 while shutting down.", NULL, SI(draining), MX_NONE},
+	{"consumer_lag", GAU, "Messages behind the high watermarks of the assigned partitions.", NULL, SL(consumer_lag), MX_NONE},
+	{"mini_in_flight", GAU, "Requests in flight to the mini model.", NULL, SZ(mini_in_flight), MX_NONE},
+	{"mini_waiting", GAU, "Requests waiting for a mini model slot.", NULL, SZ(mini_waiting), MX_NONE},
+	{"flagship_in_flight", GAU, "Requests in flight to the flagship model.", NULL, SZ(flagship_in_flight), MX_NONE},
+	{"flagship_waiting", GAU, "Escalations waiting for a flagship slot.", NULL, SZ(flagship_waiting), MX_NONE},
+	{"db_pending", GAU, "Items queued or in flight to the database.", NULL, SZ(db_pending), MX_NONE},
+	{"dlq_pending", GAU, "Dead letters not yet acknowledged by the broker.", NULL, SZ(dlq_pending), MX_NONE},
+	{"http_connections", GAU, "Admin HTTP connections open.", NULL, ST(http_open), MX_NONE},
+	{"http_connections_total", CNT, "Admin HTTP connections by fate.", "event=\"accepted\"", ST(http_accepted), MX_NONE},
+	{"http_connections_total", CNT, NULL, "event=\"head_deadline\"", ST(http_head_cut), MX_NONE},
+	{"http_connections_total", CNT, NULL, "event=\"evicted\"", ST(http_evicted), MX_NONE},
+	{"http_connections_total", CNT, NULL, "event=\"refused\"", ST(http_refused), MX_NONE},
+	{"http_accept_errors_total", CNT, "accept() failures on the admin port (EMFILE, ENFILE, ...).", NULL, ST(http_accept_errors), MX_NONE},
+	{"http_accept_paused", GAU, "1 while the admin port stops accepting (descriptors short).", NULL, ST(http_accept_paused), MX_NONE},
+	{"dashboard_queries_total", CNT, "Dashboard data query rounds sent to the database.", NULL, ST(dash_queries), MX_NONE},
+};
+
+/* Latency histograms of struct pipeline_stats, exported in seconds. */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} hists[] = {
+	{"ticket_seconds", "Time from receiving a ticket to done.", offsetof(struct metrics_snapshot, e2e_ms)},
+	{"model_wait_seconds", "Time per ticket spent waiting for models (calls and backoff).", offsetof(struct metrics_snapshot, model_ms)},
+	{"added_latency_seconds", "Time per ticket added by the daemon (end to end minus model wait).", offsetof(struct metrics_snapshot, added_ms)},
+};
+
+/* Bucket bounds: the label as printed, and the bound in ms for hist_count_le. */
+static const struct {
+	const char *le;
+	double ms;
+} le_bounds[] = {
+	{"0.001", 1},   {"0.0025", 2.5}, {"0.005", 5},   {"0.01", 10},   {"0.025", 25},
+	{"0.05", 50},   {"0.1", 100},    {"0.25", 250},  {"0.5", 500},   {"1", 1000},
+	{"2.5", 2500},  {"5", 5000},     {"10", 10000},  {"30", 30000},  {"60", 60000},
+};
+/* clang-format on */
+
+static const char *metric_expand_label(const struct metrics_snapshot *s, enum mexpand e,
+				      size_t i)
+{
+	if (e == MX_TIER)
+		return tier_names[i];
+	return s->state_names[i] ? s->state_names[i] : "unknown";
+}
+
+/* The sample's value as text; 0 when it is not exported (unknown). */
+static int metric_value(const struct metric *m, size_t i, const struct metrics_snapshot *snap,
+			char *out, size_t outlen)
+{
+	const char *s = (const char *)snap;
+	switch (m->src) {
+	case MS_U64: {
+		uint64_t v;
+		memcpy(&v, s + m->off + i * sizeof(v), sizeof(v));
+		snprintf(out, outlen, "%" PRIu64, v);
+		return 1;
+	}
+	case MS_INT: {
+		int v;
+		memcpy(&v, s + m->off + i * sizeof(v), sizeof(v));
+		snprintf(out, outlen, "%d", v);
+		return 1;
+	}
+	case MS_SIZE: {
+		size_t v;
+		memcpy(&v, s + m->off, sizeof(v));
+		snprintf(out, outlen, "%zu", v);
+		return 1;
+	}
+	case MS_I64: {
+		int64_t v;
+		memcpy(&v, s + m->off, sizeof(v));
+		if (v < 0)
+			return 0;
+		snprintf(out, outlen, "%" PRId64, v);
+		return 1;
+	}
+	}
+	return 0;
+}
+
+static int render_header(struct buf *out, const char *name, const char *type, const char *help)
+{
+	return buf_appendf(out, "# HELP triaged_%s %s\n# TYPE triaged_%s %s\n", name,
+			   help ? help : "", name, type);
+}
+
+static int render_histogram(struct buf *out, const char *name, const char *help,
+			    const struct hist *hs)
+{
+	if (render_header(out, name, "histogram", help) < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(le_bounds); i++)
+		if (buf_appendf(out, "triaged_%s_bucket{le=\"%s\"} %" PRIu64 "\n", name,
+				le_bounds[i].le, hist_count_le(hs, le_bounds[i].ms)) < 0)
+			return -1;
+	return buf_appendf(out,
+			   "triaged_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+			   "triaged_%s_sum %.9g\n"
+			   "triaged_%s_count %" PRIu64 "\n",
+			   name, hs->count, name, hs->sum_ms / 1000.0, name, hs->count);
+}
+
+/* Prometheus label value escaping: backslash, double quote, newline. */
+static int append_label_value(struct buf *out, const char *v)
+{
+	for (; *v; v++) {
+		int r;
+		if (*v == '\\' || *v == '"')
+			r = buf_appendf(out, "\\%c", *v);
+		else if (*v == '\n')
+			r = buf_append(out, "\\n", 2);
+		else
+			r = buf_append(out, v, 1);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void metrics_snapshot_init(struct metrics_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->consumer_lag = -1;
+	hist_init(&s->e2e_ms);
+	hist_init(&s->model_ms);
+	hist_init(&s->added_ms);
+	hist_init(&s->loop_lag_ms);
+}
+
+int metrics_render(struct buf *out, const struct metrics_snapshot *st)
+{
+	const struct metric *family = NULL, *printed = NULL;
+	char val[32];
+
+	for (size_t k = 0; k < ARRAY_SIZE(metrics); k++) {
+		const struct metric *m = &metrics[k];
+		size_t n = m->expand == MX_TIER	   ? METRICS_TIERS
+			   : m->expand == MX_STATE ? st->nstates
+						   : 1;
+
+		if (family == NULL || strcmp(family->name, m->name) != 0)
+			family = m;
+		for (size_t i = 0; i < n; i++) {
+			int r;
+			if (!metric_value(m, i, st, val, sizeof(val)))
+				continue;
+			if (printed != family) {
+				if (render_header(out, family->name, family->type, family->help) <
+				    0)
+					return -1;
+				printed = family;
+			}
+			if (m->expand != MX_NONE)
+				r = buf_appendf(out, "triaged_%s{%s=\"%s\"%s%s} %s\n", m->name,
+						m->expand == MX_TIER ? "tier" : "state",
+						metric_expand_label(st, m->expand, i),
+						m->labels ? "," : "", m->labels ? m->labels : "",
+						val);
+			else if (m->labels)
+				r = buf_appendf(out, "triaged_%s{%s} %s\n", m->name, m->labels,
+						val);
+			else
+				r = buf_appendf(out, "triaged_%s %s\n", m->name, val);
+			if (r < 0)
+				return -1;
+		}
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(hists); k++) {
+		const struct hist *hs = (const struct hist *)((const char *)st + hists[k].off);
+		if (render_histogram(out, hists[k].name, hists[k].help, hs) < 0)
+			return -1;
+	}
+	if (st->has_loop_lag &&
+	    render_histogram(out, "loop_lag_seconds",
+			     "Delay of a periodic timer past its due moment: event loop stalls.",
+			     &st->loop_lag_ms) < 0)
+		return -1;
+	if (render_header(out, "build_info", "gauge", "Build information; always 1.") < 0 ||
+	    buf_appendf(out, "triaged_build_info{version=\"") < 0 ||
+	    append_label_value(out, TRIAGED_VERSION) < 0 || buf_appendf(out, "\"} 1\n") < 0)
+		return -1;
+	return 0;
+}
+

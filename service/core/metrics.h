@@ -1,0 +1,77 @@
+/*
+ * metrics: the Prometheus text exposition (format 0.0.4) of one stats
+ * snapshot. Pure: no I/O, no clock. The snapshot is the only contract
+ * between the daemon's parts and the admin server: the coordinator fills
+ * the pipeline's fields (service/snapshot.c), the admin server adds its own
+ * connection counters and the loop-lag histogram, and metrics_render()
+ * prints it. A new counter is a field here and one line in metrics.c's table.
+ */
+#ifndef TRIAGED_METRICS_H
+#define TRIAGED_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "hist.h"
+#include "xmem.h"
+
+#define METRICS_TIERS 2	      /* mini, flagship: label tier="..." */
+#define METRICS_MAX_STATES 16 /* ticket states exported by name */
+
+struct metrics_snapshot {
+	/* ---- pipeline counters */
+	uint64_t consumed, dlq;
+	uint64_t claimed_new, claimed_updated, claimed_pending, redelivered_done;
+	uint64_t stored_pending_review, stored_needs_human, stored_duplicate;
+	uint64_t model_requests[METRICS_TIERS], model_ok[METRICS_TIERS];
+	uint64_t model_http_errors[METRICS_TIERS], model_transport_errors[METRICS_TIERS];
+	uint64_t model_invalid[METRICS_TIERS], repairs[METRICS_TIERS], retries[METRICS_TIERS];
+	uint64_t http_429[METRICS_TIERS];
+	uint64_t calls_reused;
+	uint64_t escalated, human_only, flagship_decided;
+	uint64_t budget_denied[METRICS_TIERS];
+	uint64_t events_sent, db_rejected, rules_reloads, rules_reload_errors;
+	uint64_t redactions[5]; /* email, phone, card, iban, custom */
+	uint64_t injection_flagged, drafts_flagged;
+	uint64_t breaker_opens[METRICS_TIERS], breaker_denied[METRICS_TIERS];
+	int breaker_state[METRICS_TIERS];
+	uint64_t in_flight;
+	size_t nstates;				     /* <= METRICS_MAX_STATES */
+	const char *state_names[METRICS_MAX_STATES]; /* static strings */
+	uint64_t state_count[METRICS_MAX_STATES];
+	struct hist e2e_ms, model_ms, added_ms;
+
+	/* ---- pipeline health */
+	int db_up;
+	size_t partitions;
+	int draining, paused;
+	int64_t consumer_lag; /* -1: unknown, not exported */
+	size_t mini_in_flight, mini_waiting, flagship_in_flight, flagship_waiting;
+	size_t db_pending, dlq_pending;
+
+	/* ---- admin server (filled by http) */
+	uint64_t http_open;	   /* connections open now */
+	uint64_t http_accepted;	   /* connections accepted */
+	uint64_t http_head_cut;	   /* cut at the request-head deadline */
+	uint64_t http_evicted;	   /* cut at the connection cap to admit a newer one */
+	uint64_t http_refused;	   /* closed at once: over the cap or into the fd reserve */
+	uint64_t http_accept_errors; /* accept() failures (EMFILE, ENFILE, ...) */
+	uint64_t http_accept_paused; /* 1 while accepting is paused */
+	uint64_t dash_queries;	     /* dashboard query rounds sent */
+
+	/* ---- event loop (filled by looplag) */
+	int has_loop_lag;
+	struct hist loop_lag_ms;
+};
+
+/* Zero the snapshot; consumer_lag unknown, histograms empty. */
+void metrics_snapshot_init(struct metrics_snapshot *s);
+
+/*
+ * Append the exposition of s to out. Returns 0, or -1 when out's cap was
+ * reached (the output is then incomplete).
+ */
+int metrics_render(struct buf *out, const struct metrics_snapshot *s) WUR;
+
+#endif

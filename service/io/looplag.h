@@ -1,0 +1,24 @@
+/*
+ * looplag: how late the event loop runs a periodic timer. A timer is due
+ * every interval; each time it fires, the delay past its due time goes into
+ * a histogram (exported as triaged_loop_lag_seconds). A callback that holds
+ * the loop (a slow regex, a blocking call) shows up here.
+ */
+#ifndef TRIAGED_LOOPLAG_H
+#define TRIAGED_LOOPLAG_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "metrics.h"
+
+struct looplag;
+
+/* Start measuring on base every interval_ms (>= 1). Returns a new object; free with looplag_free(). */
+struct looplag *looplag_new(struct event_base *base, int64_t interval_ms);
+void looplag_free(struct looplag *l);
+/* Copy the histogram into out (sets has_loop_lag). Accepts NULL l. */
+void looplag_fill(const struct looplag *l, struct metrics_snapshot *out);
+
+#endif

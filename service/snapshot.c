@@ -1,0 +1,86 @@
+/*
+ * snapshot: see snapshot.h. The one place that knows both struct
+ * pipeline_stats and struct metrics_snapshot: a field added to one is
+ * copied here.
+ */
+#include "snapshot.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline.h"
+
+#define CP(f) out->f = st->f
+#define CPA(f) memcpy(out->f, st->f, sizeof(out->f))
+
+_Static_assert(TIER__MODELS == METRICS_TIERS, "metrics snapshot: one slot per model tier");
+_Static_assert(JOB__STATES <= METRICS_MAX_STATES, "metrics snapshot: room for every state");
+
+void snapshot_fill(void *arg, struct metrics_snapshot *out)
+{
+	struct pipeline *pl = arg;
+	struct pipeline_stats *st;
+	struct pipeline_health hl;
+
+	if (pl == NULL)
+		return;
+	st = xcalloc(1, sizeof(*st)); /* ~35 KiB: not on the stack */
+	pipeline_get_stats(pl, st);
+	CP(consumed);
+	CP(dlq);
+	CP(claimed_new);
+	CP(claimed_updated);
+	CP(claimed_pending);
+	CP(redelivered_done);
+	CP(stored_pending_review);
+	CP(stored_needs_human);
+	CP(stored_duplicate);
+	CPA(model_requests);
+	CPA(model_ok);
+	CPA(model_http_errors);
+	CPA(model_transport_errors);
+	CPA(model_invalid);
+	CPA(repairs);
+	CPA(retries);
+	CPA(http_429);
+	CP(calls_reused);
+	CP(escalated);
+	CP(human_only);
+	CP(flagship_decided);
+	CPA(budget_denied);
+	CP(events_sent);
+	CP(db_rejected);
+	CP(rules_reloads);
+	CP(rules_reload_errors);
+	CPA(redactions);
+	CP(injection_flagged);
+	CP(drafts_flagged);
+	CPA(breaker_opens);
+	CPA(breaker_denied);
+	CPA(breaker_state);
+	CP(in_flight);
+	out->nstates = JOB__STATES;
+	for (size_t i = 0; i < JOB__STATES; i++) {
+		out->state_names[i] = job_state_name((enum job_state)i);
+		out->state_count[i] = st->state_count[i];
+	}
+	CP(e2e_ms);
+	CP(model_ms);
+	CP(added_ms);
+	free(st);
+
+	memset(&hl, 0, sizeof(hl));
+	hl.consumer_lag = -1;
+	pipeline_get_health(pl, &hl);
+	out->db_up = hl.db_up;
+	out->partitions = hl.partitions;
+	out->draining = hl.draining;
+	out->paused = hl.paused;
+	out->consumer_lag = hl.consumer_lag;
+	out->mini_in_flight = hl.mini_in_flight;
+	out->mini_waiting = hl.mini_waiting;
+	out->flagship_in_flight = hl.flagship_in_flight;
+	out->flagship_waiting = hl.flagship_waiting;
+	out->db_pending = hl.db_pending;
+	out->dlq_pending = hl.dlq_pending;
+}

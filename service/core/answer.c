@@ -180,6 +180,9 @@ static void parse_usage(json_object *root, struct llm_usage *usage)
 	if (json_object_object_get_ex(u, "prompt_tokens_details", &details) &&
 	    json_object_is_type(details, json_type_object))
 		usage->cached_tokens = usage_int(details, "cached_tokens");
+	if (json_object_object_get_ex(u, "completion_tokens_details", &details) &&
+	    json_object_is_type(details, json_type_object))
+		usage->reasoning_tokens = usage_int(details, "reasoning_tokens");
 }
 
 /* {"error":{"message":"..."}} (OpenAI, Azure, vLLM) or {"error":"..."} (some local servers). */

@@ -179,7 +179,7 @@ void dialect_params_for(const struct model_config *mc, struct dialect_params *p)
 		if (p->reasoning_effort == NULL)
 			p->reasoning_effort = "low";
 		/* verbosity is a GPT-5 parameter; the o-series refuse it */
-		if (verbosity && prefix(mc->model, "gpt-"))
+		if (verbosity && mc->model && prefix(mc->model, "gpt-"))
 			p->verbosity = verbosity;
 		break;
 	case DIALECT_GEMINI:

@@ -581,7 +581,7 @@ START_TEST(test_usage)
 		const char *err_start;
 	} cases[] = {
 		{"openai_reasoning_usage.json", 1, 1117, 846, 1024, 768, NULL},
-		{"gemini_ok.json", 1, 1050, 64, 0, 288, NULL},
+		{"gemini_ok.json", 1, 1050, 64 + 288, 0, 288, NULL},
 		{"anthropic_ok.json", 1, 1210, 58, 0, 0, NULL},
 		{"openai_refusal.json", 0, 900, 12, 0, 0, "model refused: I'm sorry"},
 		{"openai_length.json", 0, 1117, 600, 0, 600, "answer truncated"},

@@ -897,6 +897,8 @@ out:
 
 /* ---------------------------------------------------------------- replies */
 
+static bool fm_reasoning_model(const char *m);
+
 static const char *fm_reason(int status)
 {
 	switch (status) {
@@ -995,9 +997,17 @@ static struct evbuffer *fm_completion_body(uint64_t n, const char *model, const 
 	if (json_object_array_add(choices, choice))
 		fm_oom();
 	jadd(resp, "choices", choices);
+	/* a reasoning model also thinks: reasoning tokens, counted in completion_tokens */
+	int64_t rt = fm_reasoning_model(model) ? 64 : 0;
+	ct += rt;
 	jadd(usage, "prompt_tokens", jx(json_object_new_int64(pt)));
 	jadd(usage, "completion_tokens", jx(json_object_new_int64(ct)));
 	jadd(usage, "total_tokens", jx(json_object_new_int64(pt + ct)));
+	if (rt > 0) {
+		struct json_object *cd = jx(json_object_new_object());
+		jadd(cd, "reasoning_tokens", jx(json_object_new_int64(rt)));
+		jadd(usage, "completion_tokens_details", cd);
+	}
 	jadd(details, "cached_tokens", jx(json_object_new_int(0)));
 	jadd(usage, "prompt_tokens_details", details);
 	jadd(resp, "usage", usage);

@@ -1,0 +1,178 @@
+/*
+ * Integration tests for model providers (issue #11): the daemon against the
+ * fake model in a provider's strict mode (--dialect), with real PostgreSQL
+ * and the dev broker.
+ *
+ * - reasoning: only the model names changed to gpt-5.4-mini / gpt-5.4, the
+ *   fake refusing what OpenAI refuses for them: 0 requests refused, every
+ *   ticket triaged by both tiers, calls stored with dialect, mode,
+ *   reasoning tokens and a cost.
+ * - refused_param: a parameter the server refuses (--refuse reasoning_effort):
+ *   one request per ticket (a 400 is not retried), the provider's code and
+ *   param kept with the call and named in the reason.
+ * - rf_fallback: a server that refuses response_format: the tier falls back
+ *   json_schema -> json_object -> prompt once each (two log lines) and
+ *   every ticket is triaged in prompt mode.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "harness.h"
+#include "stack.h"
+
+#define N 24
+#define RESULTS "SELECT count(*) FROM triage_results"
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static long long stat_int(struct stack *s, const char *key, const char *sub)
+{
+	json_object *st = stack_model_stats(s, 0), *v = NULL;
+	long long n = -1;
+	ck_assert_ptr_nonnull(st);
+	if (json_object_object_get_ex(st, key, &v) && sub != NULL)
+		v = json_object_object_get(v, sub);
+	n = v ? json_object_get_int64(v) : 0;
+	json_object_put(st);
+	return n;
+}
+
+static void escalate_all(struct stack *s)
+{
+	char rules[PATH_MAX];
+	snprintf(rules, sizeof(rules), "%s/%s.rules", h_tmpdir(), s->name);
+	write_file(rules, "[rule all]\nalways = true\naction = escalate\n");
+	stack_env(s, "TRIAGED_TRIAGE_RULES_FILE", rules);
+}
+
+START_TEST(test_reasoning)
+{
+	static const char *const args[] = {"--dialect", "openai-reasoning", NULL};
+	struct stack s;
+	struct h_proc d;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "reasoning", 2, args), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-5.4-mini");
+	stack_env(&s, "TRIAGED_FLAGSHIP_MODEL", "gpt-5.4");
+	escalate_all(&s);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(&d, "dialect=openai-reasoning", 10000) == 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, N, "r-"), 0);
+	ck_assert_d(stack_wait_count(&s, N, 90000, RESULTS) == N, &d);
+	ck_assert_d(stack_wait_committed(&s, N, 20000) == 0, &d);
+
+	/* nothing refused, nothing failed on a 4xx */
+	ck_assert_int_eq(stat_int(&s, "refused", NULL), 0);
+	ck_assert_int_eq(stat_int(&s, "by_status", "400"), 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE http_status >= 400"),
+			 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "
+					"'needs_human' AND status_reason LIKE '%%HTTP 4%%'"),
+			 0);
+	/* both tiers answered every ticket, in the reasoning dialect with a strict schema */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+					"tier = 'mini' AND outcome = 'ok' AND model = 'gpt-5.4-mini'"),
+			 N);
+	ck_assert_int_ge(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+					"tier = 'flagship' AND outcome = 'ok' AND model = 'gpt-5.4'"),
+			 N - 4); /* a sample the rules hold for a person never reaches the flagship */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE dialect IS DISTINCT "
+					"FROM 'openai-reasoning' OR response_mode IS DISTINCT FROM "
+					"'json_schema'"),
+			 0);
+	/* reasoning tokens stored, and priced with the seeded GPT-5.4 rows */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE reasoning_tokens <> "
+					"64 OR cost_usd IS NULL OR cost_usd <= 0"),
+			 0);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+START_TEST(test_refused_param)
+{
+	static const char *const args[] = {"--dialect", "openai-reasoning", "--refuse",
+					   "reasoning_effort", NULL};
+	struct stack s;
+	struct h_proc d;
+	char *v;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "refused", 2, args), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-5.4-mini");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, N, "x-"), 0);
+	ck_assert_d(stack_wait_count(&s, N, 90000, RESULTS) == N, &d);
+	ck_assert_d(stack_wait_committed(&s, N, 20000) == 0, &d);
+	/* a 400 is a configuration error: one request per ticket, no retry */
+	ck_assert_int_eq(stat_int(&s, "refused", NULL), N);
+	ck_assert_int_eq(stat_int(&s, "requests", NULL), N);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE http_status = 400 "
+					"AND attempts = 1 AND error_code = 'unknown_parameter' AND "
+					"error_param = 'reasoning_effort' AND error_type = "
+					"'invalid_request_error'"),
+			 N);
+	/* no ticket lost: each one is with a person, the reason names the cause */
+	v = h_sql_str(s.db, "SELECT min(status_reason) FROM triage_results");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_msg(strstr(v, "HTTP 400 unknown_parameter reasoning_effort: Unrecognized request "
+				"argument supplied: reasoning_effort") != NULL,
+		      "reason: %s", v);
+	free(v);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "
+					"'needs_human'"),
+			 N);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+START_TEST(test_rf_fallback)
+{
+	static const char *const args[] = {"--refuse", "response_format", NULL};
+	struct stack s;
+	struct h_proc d;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "fallback", 2, args), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, N, "f-"), 0);
+	ck_assert_d(stack_wait_count(&s, N, 90000, RESULTS) == N, &d);
+	ck_assert_d(stack_wait_committed(&s, N, 20000) == 0, &d);
+	ck_assert_d(stack_wait_log(&d, "from=json_schema to=json_object", 1000) == 0, &d);
+	ck_assert_d(stack_wait_log(&d, "from=json_object to=prompt", 1000) == 0, &d);
+	/* every ticket's first pass answered in prompt mode; the refused calls are kept */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+					"tier = 'mini' AND outcome = 'ok' AND response_mode = 'prompt'"),
+			 N);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE outcome = 'ok' AND "
+					"response_mode <> 'prompt'"),
+			 0);
+	ck_assert_int_ge(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE http_status = 400 "
+					"AND error_param = 'response_format'"),
+			 2);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE coalesce(status_reason, '') LIKE "
+					"'%%HTTP 400%%'"),
+			 0);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+int main(void)
+{
+	const struct stack_case cases[] = {
+		{"reasoning", test_reasoning},
+		{"refused_param", test_refused_param},
+		{"rf_fallback", test_rf_fallback},
+	};
+	return stack_run_suite("providers", cases, sizeof(cases) / sizeof(cases[0]), 600);
+}

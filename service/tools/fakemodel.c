@@ -11,7 +11,7 @@
  * (delays are evtimers, hung requests just stay open), or keep a request's
  * memory after its client went away.
  *
- * Endpoints: POST /v1/chat/completions (and /chat/completions), POST /_control,
+ * Endpoints: POST .../chat/completions (/v1, /v1beta/openai, /openai/deployments/NAME), POST /_control,
  * GET /_stats, GET /health. Run with --help for the flags.
  */
 #include <errno.h>
@@ -1563,9 +1563,8 @@ static void fm_handle(struct evhttp_request *req, void *arg)
 
 	if (!path || !*path)
 		path = "/";
-	if (strcmp(path, "/v1/chat/completions") == 0 || strcmp(path, "/chat/completions") == 0 ||
-	    (strncmp(path, "/openai/deployments/", 20) == 0 && strlen(path) > 37 &&
-	     strcmp(path + strlen(path) - 17, "/chat/completions") == 0)) {
+	/* any prefix: /v1 (OpenAI), /v1beta/openai (Gemini), /openai/deployments/NAME (Azure) */
+	if (strlen(path) >= 17 && strcmp(path + strlen(path) - 17, "/chat/completions") == 0) {
 		if (cmd == EVHTTP_REQ_POST)
 			fm_handle_completion(srv, req);
 		else

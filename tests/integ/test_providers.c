@@ -13,6 +13,10 @@
  * - rf_fallback: a server that refuses response_format: the tier falls back
  *   json_schema -> json_object -> prompt once each (two log lines) and
  *   every ticket is triaged in prompt mode.
+ * - check_models: `triaged check-models` against the strict fake: one ok
+ *   line per tier with dialect, mode, tokens and the cost from the seeded
+ *   prices, exit 0; a reasoning_effort GPT-5.4 refuses: that tier FAILED
+ *   with the provider's code and param, exit 1.
  */
 #include <check.h>
 #include <stdio.h>
@@ -167,12 +171,75 @@ START_TEST(test_rf_fallback)
 }
 END_TEST
 
+/* Run `triaged check-models` with the stack's environment; its output (new string) and exit status. */
+static char *check_models(struct stack *s, int *status)
+{
+	char bin[PATH_MAX], *out = NULL;
+	struct h_proc p;
+	FILE *f;
+	long n;
+
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
+	char *argv[] = {bin, "check-models", NULL};
+	memset(&p, 0, sizeof(p));
+	ck_assert_int_eq(h_spawn(&p, "check-models", argv, s->env), 0);
+	ck_assert_int_eq(h_wait_exit(&p, 30000, status), 0);
+	f = fopen(p.log_path, "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	out = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(out, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return out;
+}
+
+START_TEST(test_check_models)
+{
+	static const char *const args[] = {"--dialect", "openai-reasoning", NULL};
+	struct stack s;
+	char *out;
+	int st = -1;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "checkmodels", 1, args), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-5.4-mini");
+	stack_env(&s, "TRIAGED_FLAGSHIP_MODEL", "gpt-5.4");
+	out = check_models(&s, &st);
+	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+	ck_assert_msg(strstr(out, "mini: ok model=gpt-5.4-mini dialect=openai-reasoning "
+				  "mode=json_schema http=200") != NULL,
+		      "%s", out);
+	ck_assert_msg(strstr(out, "flagship: ok model=gpt-5.4 dialect=openai-reasoning "
+				  "mode=json_schema http=200") != NULL,
+		      "%s", out);
+	ck_assert_msg(strstr(out, "reasoning_tokens=64 cost_usd=0.00") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "cost_usd=unknown") == NULL, "%s", out);
+	free(out);
+
+	/* GPT-5.1 and later refuse minimal: the tier fails with the provider's words */
+	stack_env(&s, "TRIAGED_FLAGSHIP_REASONING_EFFORT", "minimal");
+	out = check_models(&s, &st);
+	ck_assert_msg(st == 1, "exit %d:\n%s", st, out);
+	ck_assert_msg(strstr(out, "mini: ok ") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "flagship: FAILED model=gpt-5.4 dialect=openai-reasoning "
+				  "mode=json_schema http=400 ") != NULL,
+		      "%s", out);
+	ck_assert_msg(strstr(out, "error=\"400 unsupported_value reasoning_effort: Unsupported "
+				  "value: 'reasoning_effort' does not support 'minimal'") != NULL,
+		      "%s", out);
+	free(out);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
 		{"reasoning", test_reasoning},
 		{"refused_param", test_refused_param},
 		{"rf_fallback", test_rf_fallback},
+		{"check_models", test_check_models},
 	};
 	return stack_run_suite("providers", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

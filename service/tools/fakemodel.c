@@ -249,6 +249,7 @@ struct fm_settings {
 	/* --dialect: refuse what that provider refuses (NULL: accept any request) */
 	const char *dialect;
 	const char *refuse; /* --refuse PARAM: refuse requests carrying it (a wrong setting) */
+	long rpm;           /* --rpm N: requests per minute, OpenAI-style headers and 429s; 0 = no limit */
 	uint64_t seed;
 	long max_body;
 	bool quiet;
@@ -360,6 +361,8 @@ struct fm_server {
 	uint64_t seq; /* completion requests seen: the "n" of ids and the request log */
 	uint64_t repairs;
 	uint64_t refused; /* requests the strict mode (--dialect, --refuse) refused */
+	int64_t rpm_window; /* --rpm: the current minute (ms since the epoch / 60000) and its count */
+	long rpm_used;
 	uint64_t timeouts;
 	uint64_t by_status[FM_STATUS_MAX];
 	struct json_object *per_ticket; /* {"ticket_id": count}, owned */
@@ -1257,6 +1260,42 @@ static const char *fm_schema_problem(struct json_object *o, bool no_bounds)
 	return NULL;
 }
 
+/*
+ * --rpm: a fixed one-minute window, as OpenAI describes its limits: every
+ * answer carries x-ratelimit-limit-requests, -remaining-requests and
+ * -reset-requests; past the limit a 429 whose message says when to try
+ * again. Returns true (and *out) when the request is over the limit.
+ */
+static bool fm_rpm_take(struct fm_server *srv, struct evhttp_request *req, struct evbuffer **out)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	int64_t now = fm_now_ms(), win = now / 60000, left_ms = (win + 1) * 60000 - now;
+	char v[64], msg[256];
+	bool over;
+
+	if (win != srv->rpm_window) {
+		srv->rpm_window = win;
+		srv->rpm_used = 0;
+	}
+	over = srv->rpm_used >= srv->set.rpm;
+	if (!over)
+		srv->rpm_used++;
+	snprintf(v, sizeof(v), "%ld", srv->set.rpm);
+	evhttp_add_header(h, "x-ratelimit-limit-requests", v);
+	snprintf(v, sizeof(v), "%ld", srv->set.rpm - srv->rpm_used);
+	evhttp_add_header(h, "x-ratelimit-remaining-requests", v);
+	snprintf(v, sizeof(v), "%.3fs", (double)left_ms / 1000.0);
+	evhttp_add_header(h, "x-ratelimit-reset-requests", v);
+	if (!over)
+		return false;
+	snprintf(msg, sizeof(msg),
+		 "Rate limit reached for requests per min (RPM): Limit %ld, Used %ld, Requested 1. "
+		 "Please try again in %.3fs.",
+		 srv->set.rpm, srv->rpm_used, (double)left_ms / 1000.0);
+	*out = fm_error_body_param("requests", "rate_limit_exceeded", NULL, msg);
+	return true;
+}
+
 /* 0 when the request is one the dialect's servers take; else the status, with *out the error body. */
 static int fm_strict_check(struct fm_server *srv, struct json_object *root, const char *model, struct evbuffer **out)
 {
@@ -1404,6 +1443,10 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 		goto reply;
 	}
 	status = 200;
+	if (srv->set.rpm > 0 && fm_rpm_take(srv, req, &out)) {
+		status = 429;
+		goto reply;
+	}
 
 	/* Two draws per request whatever the knobs, so a seed gives one sequence. */
 	double u = fm_rng_unit(srv), acc = 0.0;
@@ -1723,6 +1766,7 @@ static void fm_usage(FILE *f)
 	      "  --dialect NAME          strict mode: refuse what that provider refuses, with its status and\n"
 	      "                          error body (openai-reasoning, azure, gemini, anthropic, openai)\n"
 	      "  --refuse PARAM          refuse every request carrying PARAM (400 unknown_parameter)\n"
+	      "  --rpm N                 N requests per minute (fixed window): x-ratelimit-* headers, 429 past it\n"
 	      "  --quiet                 warnings and errors only\n"
 	      "  --verbose               one log line per request\n"
 	      "Endpoints: POST /v1/chat/completions, POST /chat/completions, POST /_control,\n"
@@ -1742,6 +1786,7 @@ enum {
 	OPT_REQUIRE_KEY,
 	OPT_DIALECT,
 	OPT_REFUSE,
+	OPT_RPM,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -1757,6 +1802,7 @@ static const struct option fm_options[] = {
 	{"require-key", required_argument, NULL, OPT_REQUIRE_KEY},
 	{"dialect", required_argument, NULL, OPT_DIALECT},
 	{"refuse", required_argument, NULL, OPT_REFUSE},
+	{"rpm", required_argument, NULL, OPT_RPM},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -1793,6 +1839,10 @@ static void fm_parse_args(int argc, char **argv, struct fm_settings *s)
 			s->dialect = optarg;
 			break;
 		case OPT_REFUSE: s->refuse = optarg; break;
+		case OPT_RPM:
+			if (fm_parse_long(optarg, 0, 100000000, &s->rpm) != 0)
+				fm_fatal("msg=\"bad flag\" flag=--rpm err=\"expected 0..100000000\"");
+			break;
 		case OPT_QUIET: s->quiet = true; break;
 		case OPT_VERBOSE: s->verbose = true; break;
 		case OPT_HELP: fm_usage(stdout); exit(0);

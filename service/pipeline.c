@@ -1113,7 +1113,12 @@ static void reserve(struct job *j)
 	/* about 4 bytes a token for text like this; 3 errs on the high side */
 	json_object_object_add(o, "prompt_tokens",
 			       json_object_new_int64((int64_t)(strlen(j->request) / 3)));
-	json_object_object_add(o, "max_tokens", json_object_new_int64(mc->max_tokens));
+	{
+		/* the worst case the dialect allows: reasoning headroom included */
+		struct dialect_params dp;
+		dialect_params_for(mc, &dp);
+		json_object_object_add(o, "max_tokens", json_object_new_int64(dp.max_tokens));
+	}
 	job_set_state(j, JOB_RESERVE);
 	db_submit_obj(pl->db, DB_RESERVE, o, on_reserved, j);
 }

@@ -83,6 +83,9 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
  * answer of a few KiB takes two or three reads; curl's default is 16 KiB. */
 #define LLM_BUFFER_SIZE 2048L
 
+/* Longest hold on an exhausted x-ratelimit window before trying again. */
+#define LLM_HOLD_MAX_MS 60000u
+
 static void easy_put(struct llm_client *c, CURL *e)
 {
 	if (c->nspare < c->max_concurrency)
@@ -180,7 +183,11 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	{
 		/* the provider says the window is spent: start nothing new until it resets */
 		uint32_t w = dialect_ratelimit_wait_ms(&r->rl);
-		double until = now_ms() + (double)w;
+		double until;
+		/* a reset far away (a daily quota) would stall the tier: look again within a minute */
+		if (w > LLM_HOLD_MAX_MS)
+			w = LLM_HOLD_MAX_MS;
+		until = now_ms() + (double)w;
 		if (w > 0 && until > c->hold_until)
 			c->hold_until = until;
 	}

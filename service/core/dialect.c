@@ -23,7 +23,7 @@
 #include <json-c/json.h>
 
 static const char *const names[DIALECT__COUNT] = {
-	"auto", "openai", "openai-reasoning", "azure", "gemini", "anthropic", "local",
+    "auto", "openai", "openai-reasoning", "azure", "gemini", "anthropic", "local",
 };
 
 const char *dialect_name(enum model_dialect d)
@@ -150,10 +150,10 @@ enum model_dialect dialect_resolve(enum model_dialect configured, const char *mo
 void dialect_params_for(const struct model_config *mc, struct dialect_params *p)
 {
 	const char *effort = mc->reasoning_effort && strcmp(mc->reasoning_effort, "auto") != 0
-				     ? mc->reasoning_effort
-				     : NULL;
+				 ? mc->reasoning_effort
+				 : NULL;
 	const char *verbosity =
-		mc->verbosity && strcmp(mc->verbosity, "auto") != 0 ? mc->verbosity : NULL;
+	    mc->verbosity && strcmp(mc->verbosity, "auto") != 0 ? mc->verbosity : NULL;
 	int reasoning = dialect_reasoning_model(mc->model);
 
 	memset(p, 0, sizeof(*p));
@@ -329,8 +329,7 @@ int dialect_error_is_response_format(long http_status, const struct provider_err
 
 int dialect_status_is_config_error(long http_status)
 {
-	return http_status == 400 || http_status == 401 || http_status == 403 ||
-	       http_status == 404;
+	return http_status == 400 || http_status == 401 || http_status == 403 || http_status == 404;
 }
 
 /* ---- rate limits ---------------------------------------------------------- */
@@ -428,7 +427,8 @@ int dialect_ratelimit_header(struct ratelimit *rl, const char *line, size_t len)
 	vlen = len - (size_t)(v - line);
 	while (vlen > 0 && (v[vlen - 1] == '\n' || v[vlen - 1] == '\r'))
 		vlen--;
-#define NAME_IS(lit) (nlen == sizeof(lit) - 1 && strncasecmp(line + sizeof(pre) - 1, lit, nlen) == 0)
+#define NAME_IS(lit)                                                                               \
+	(nlen == sizeof(lit) - 1 && strncasecmp(line + sizeof(pre) - 1, lit, nlen) == 0)
 	if (NAME_IS("limit-requests") && parse_count(v, vlen, &n) == 0) {
 		rl->has_limit_requests = 1;
 		rl->limit_requests = n;
@@ -507,13 +507,15 @@ int dialect_retry_hint(const char *body, size_t len, uint32_t *ms)
 			    json_object_object_get_ex(d, "retryDelay", &rd) &&
 			    json_object_is_type(rd, json_type_string) &&
 			    dialect_parse_duration(json_object_get_string(rd),
-						   (size_t)json_object_get_string_len(rd), ms) == 0) {
+						   (size_t)json_object_get_string_len(rd),
+						   ms) == 0) {
 				rc = 0;
 				goto out;
 			}
 		}
 	}
-	if (json_object_object_get_ex(eo, "message", &m) && json_object_is_type(m, json_type_string))
+	if (json_object_object_get_ex(eo, "message", &m) &&
+	    json_object_is_type(m, json_type_string))
 		rc = hint_in_message(json_object_get_string(m), ms);
 out:
 	json_object_put(root);

@@ -49,14 +49,14 @@ const char *dialect_default_effort(const char *model);
 
 /* What a request to one tier carries. Strings are static or borrowed from mc. */
 struct dialect_params {
-	enum model_dialect dialect;  /* resolved */
-	const char *tokens_key;      /* "max_tokens" or "max_completion_tokens" */
-	int64_t max_tokens;          /* the value sent under tokens_key */
+	enum model_dialect dialect; /* resolved */
+	const char *tokens_key;	    /* "max_tokens" or "max_completion_tokens" */
+	int64_t max_tokens;	    /* the value sent under tokens_key */
 	int send_temperature;
-	double temperature;          /* clamped to what the dialect takes */
-	const char *reasoning_effort; /* NULL: not sent */
-	const char *verbosity;        /* NULL: not sent */
-	int schema_no_bounds;         /* strict schema without minimum/maximum/pattern/format */
+	double temperature;		/* clamped to what the dialect takes */
+	const char *reasoning_effort;	/* NULL: not sent */
+	const char *verbosity;		/* NULL: not sent */
+	int schema_no_bounds;		/* strict schema without minimum/maximum/pattern/format */
 	enum response_format best_mode; /* the best mode its servers honour */
 };
 
@@ -97,7 +97,8 @@ int dialect_parse_error(const char *body, size_t len, struct provider_error *e) 
  */
 void dialect_error_line(long http_status, const struct provider_error *e, char *out, size_t n);
 
-/* 1 when a 400 says the structured-output request itself was refused (response_format, json_schema). */
+/* 1 when a 400 says the structured-output request itself was refused (response_format,
+ * json_schema). */
 int dialect_error_is_response_format(long http_status, const struct provider_error *e);
 
 /* 1 for a status that is a configuration error: 400, 401, 403, 404. Never retried. */

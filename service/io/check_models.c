@@ -104,8 +104,8 @@ static int probe_once(struct event_base *base, struct llm_client *c, char *body,
 	return 0;
 }
 
-static void probe_tier(struct event_base *base, const struct config *cfg, const struct taxonomy *tax,
-		       struct tier_report *r)
+static void probe_tier(struct event_base *base, const struct config *cfg,
+		       const struct taxonomy *tax, struct tier_report *r)
 {
 	struct model_config m = *r->mc;
 	struct prompt *pr = NULL;
@@ -183,8 +183,8 @@ static void probe_tier(struct event_base *base, const struct config *cfg, const 
 	{
 		char *content = NULL;
 		struct answer a;
-		if (answer_parse_completion(p.body, p.body_len, &content, &r->usage, err, sizeof(err)) <
-		    0) {
+		if (answer_parse_completion(p.body, p.body_len, &content, &r->usage, err,
+					    sizeof(err)) < 0) {
 			snprintf(r->error, sizeof(r->error), "answer: %s", err);
 			goto out;
 		}
@@ -229,8 +229,8 @@ static double probe_cost(PGconn *db, const struct tier_report *r)
 int check_models_run(const struct config *cfg, FILE *out)
 {
 	struct tier_report r[2] = {
-		{.name = "mini", .mc = &cfg->mini},
-		{.name = "flagship", .mc = &cfg->flagship},
+	    {.name = "mini", .mc = &cfg->mini},
+	    {.name = "flagship", .mc = &cfg->flagship},
 	};
 	struct taxonomy tax = {(const char *const *)cfg->categories, cfg->ncategories};
 	struct event_base *base = event_base_new();
@@ -246,8 +246,8 @@ int check_models_run(const struct config *cfg, FILE *out)
 	event_base_free(base);
 	db = PQconnectdb(cfg->pg_conninfo);
 	for (size_t i = 0; i < 2; i++) {
-		enum model_dialect d = dialect_resolve(r[i].mc->dialect, r[i].mc->model,
-						       r[i].mc->base_url);
+		enum model_dialect d =
+		    dialect_resolve(r[i].mc->dialect, r[i].mc->model, r[i].mc->base_url);
 		fprintf(out, "%s: %s model=%s dialect=%s mode=%s", r[i].name,
 			r[i].ok ? "ok" : "FAILED", r[i].mc->model, dialect_name(d),
 			dialect_mode_name(r[i].mode));

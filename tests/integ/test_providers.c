@@ -78,25 +78,29 @@ START_TEST(test_reasoning)
 	/* nothing refused, nothing failed on a 4xx */
 	ck_assert_int_eq(stat_int(&s, "refused", NULL), 0);
 	ck_assert_int_eq(stat_int(&s, "by_status", "400"), 0);
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE http_status >= 400"),
-			 0);
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE http_status >= 400"), 0);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "
 					"'needs_human' AND status_reason LIKE '%%HTTP 4%%'"),
 			 0);
 	/* both tiers answered every ticket, in the reasoning dialect with a strict schema */
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
-					"tier = 'mini' AND outcome = 'ok' AND model = 'gpt-5.4-mini'"),
+	ck_assert_int_eq(h_sql_ll(s.db,
+				  "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+				  "tier = 'mini' AND outcome = 'ok' AND model = 'gpt-5.4-mini'"),
 			 N);
-	ck_assert_int_ge(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
-					"tier = 'flagship' AND outcome = 'ok' AND model = 'gpt-5.4'"),
-			 N - 4); /* a sample the rules hold for a person never reaches the flagship */
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE dialect IS DISTINCT "
-					"FROM 'openai-reasoning' OR response_mode IS DISTINCT FROM "
-					"'json_schema'"),
+	ck_assert_int_ge(
+	    h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+			   "tier = 'flagship' AND outcome = 'ok' AND model = 'gpt-5.4'"),
+	    N - 4); /* a sample the rules hold for a person never reaches the flagship */
+	ck_assert_int_eq(h_sql_ll(s.db,
+				  "SELECT count(*) FROM model_calls WHERE dialect IS DISTINCT "
+				  "FROM 'openai-reasoning' OR response_mode IS DISTINCT FROM "
+				  "'json_schema'"),
 			 0);
 	/* reasoning tokens stored, and priced with the seeded GPT-5.4 rows */
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE reasoning_tokens <> "
-					"64 OR cost_usd IS NULL OR cost_usd <= 0"),
+	ck_assert_int_eq(h_sql_ll(s.db,
+				  "SELECT count(*) FROM model_calls WHERE reasoning_tokens <> "
+				  "64 OR cost_usd IS NULL OR cost_usd <= 0"),
 			 0);
 	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
 	stack_stop(&s);
@@ -154,8 +158,9 @@ START_TEST(test_rf_fallback)
 	ck_assert_d(stack_wait_log(&d, "from=json_schema to=json_object", 1000) == 0, &d);
 	ck_assert_d(stack_wait_log(&d, "from=json_object to=prompt", 1000) == 0, &d);
 	/* every ticket's first pass answered in prompt mode; the refused calls are kept */
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
-					"tier = 'mini' AND outcome = 'ok' AND response_mode = 'prompt'"),
+	ck_assert_int_eq(h_sql_ll(s.db,
+				  "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+				  "tier = 'mini' AND outcome = 'ok' AND response_mode = 'prompt'"),
 			 N);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE outcome = 'ok' AND "
 					"response_mode <> 'prompt'"),
@@ -163,15 +168,18 @@ START_TEST(test_rf_fallback)
 	ck_assert_int_ge(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE http_status = 400 "
 					"AND error_param = 'response_format'"),
 			 2);
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE coalesce(status_reason, '') LIKE "
-					"'%%HTTP 400%%'"),
-			 0);
+	ck_assert_int_eq(
+	    h_sql_ll(s.db,
+		     "SELECT count(*) FROM triage_results WHERE coalesce(status_reason, '') LIKE "
+		     "'%%HTTP 400%%'"),
+	    0);
 	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
 	stack_stop(&s);
 }
 END_TEST
 
-/* Run `triaged check-models` with the stack's environment; its output (new string) and exit status. */
+/* Run `triaged check-models` with the stack's environment; its output (new string) and exit status.
+ */
 static char *check_models(struct stack *s, int *status)
 {
 	char bin[PATH_MAX], *out = NULL;
@@ -236,10 +244,10 @@ END_TEST
 int main(void)
 {
 	const struct stack_case cases[] = {
-		{"reasoning", test_reasoning},
-		{"refused_param", test_refused_param},
-		{"rf_fallback", test_rf_fallback},
-		{"check_models", test_check_models},
+	    {"reasoning", test_reasoning},
+	    {"refused_param", test_refused_param},
+	    {"rf_fallback", test_rf_fallback},
+	    {"check_models", test_check_models},
 	};
 	return stack_run_suite("providers", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

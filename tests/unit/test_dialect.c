@@ -43,33 +43,33 @@ static const struct {
 	const char *model, *url;
 	enum model_dialect want;
 } auto_cases[] = {
-	{"gpt-4o-mini", "https://api.openai.com/v1", DIALECT_OPENAI},
-	{"gpt-4.1", "https://api.openai.com/v1", DIALECT_OPENAI},
-	{"gpt-5.4-mini", "https://api.openai.com/v1", DIALECT_OPENAI_REASONING},
-	{"gpt-5.4", "http://127.0.0.1:8080/v1", DIALECT_OPENAI_REASONING},
-	{"gpt-5-mini", "https://api.openai.com/v1", DIALECT_OPENAI_REASONING},
-	{"o3", "https://api.openai.com/v1", DIALECT_OPENAI_REASONING},
-	{"o4-mini", "https://api.openai.com/v1", DIALECT_OPENAI_REASONING},
-	{"gpt-4o-mini", "https://myres.openai.azure.com", DIALECT_AZURE},
-	{"gpt-5.4-mini", "https://myres.cognitiveservices.azure.com/", DIALECT_AZURE},
-	{"gemini-2.5-flash", "https://generativelanguage.googleapis.com/v1beta/openai", DIALECT_GEMINI},
-	{"gemini-2.5-flash", "http://127.0.0.1:4000/v1", DIALECT_GEMINI},
-	{"claude-haiku-4-5", "https://api.anthropic.com/v1", DIALECT_ANTHROPIC},
-	{"anything", "https://api.anthropic.com/v1/", DIALECT_ANTHROPIC},
-	{"qwen2.5-7b-instruct", "http://127.0.0.1:8000/v1", DIALECT_LOCAL},
-	{"llama3.1:8b", "http://localhost:11434/v1", DIALECT_LOCAL},
-	{"gpt-4o-mini", "http://127.0.0.1:8080/v1", DIALECT_OPENAI},
-	{"gpt-4o-mini", "http://user:pw@evil.openai.azure.com.example.org/v1", DIALECT_OPENAI},
+    {"gpt-4o-mini", "https://api.openai.com/v1", DIALECT_OPENAI},
+    {"gpt-4.1", "https://api.openai.com/v1", DIALECT_OPENAI},
+    {"gpt-5.4-mini", "https://api.openai.com/v1", DIALECT_OPENAI_REASONING},
+    {"gpt-5.4", "http://127.0.0.1:8080/v1", DIALECT_OPENAI_REASONING},
+    {"gpt-5-mini", "https://api.openai.com/v1", DIALECT_OPENAI_REASONING},
+    {"o3", "https://api.openai.com/v1", DIALECT_OPENAI_REASONING},
+    {"o4-mini", "https://api.openai.com/v1", DIALECT_OPENAI_REASONING},
+    {"gpt-4o-mini", "https://myres.openai.azure.com", DIALECT_AZURE},
+    {"gpt-5.4-mini", "https://myres.cognitiveservices.azure.com/", DIALECT_AZURE},
+    {"gemini-2.5-flash", "https://generativelanguage.googleapis.com/v1beta/openai", DIALECT_GEMINI},
+    {"gemini-2.5-flash", "http://127.0.0.1:4000/v1", DIALECT_GEMINI},
+    {"claude-haiku-4-5", "https://api.anthropic.com/v1", DIALECT_ANTHROPIC},
+    {"anything", "https://api.anthropic.com/v1/", DIALECT_ANTHROPIC},
+    {"qwen2.5-7b-instruct", "http://127.0.0.1:8000/v1", DIALECT_LOCAL},
+    {"llama3.1:8b", "http://localhost:11434/v1", DIALECT_LOCAL},
+    {"gpt-4o-mini", "http://127.0.0.1:8080/v1", DIALECT_OPENAI},
+    {"gpt-4o-mini", "http://user:pw@evil.openai.azure.com.example.org/v1", DIALECT_OPENAI},
 };
 
 START_TEST(test_auto)
 {
-	ck_assert_msg(dialect_resolve(DIALECT_AUTO, auto_cases[_i].model, auto_cases[_i].url) ==
-			      auto_cases[_i].want,
-		      "%s at %s: got %s, want %s", auto_cases[_i].model, auto_cases[_i].url,
-		      dialect_name(dialect_resolve(DIALECT_AUTO, auto_cases[_i].model,
-						   auto_cases[_i].url)),
-		      dialect_name(auto_cases[_i].want));
+	ck_assert_msg(
+	    dialect_resolve(DIALECT_AUTO, auto_cases[_i].model, auto_cases[_i].url) ==
+		auto_cases[_i].want,
+	    "%s at %s: got %s, want %s", auto_cases[_i].model, auto_cases[_i].url,
+	    dialect_name(dialect_resolve(DIALECT_AUTO, auto_cases[_i].model, auto_cases[_i].url)),
+	    dialect_name(auto_cases[_i].want));
 	/* a configured dialect always wins */
 	ck_assert_int_eq(dialect_resolve(DIALECT_LOCAL, auto_cases[_i].model, auto_cases[_i].url),
 			 DIALECT_LOCAL);
@@ -79,11 +79,20 @@ END_TEST
 static const struct {
 	const char *model, *effort;
 } effort_cases[] = {
-	{"gpt-5", "minimal"},	   {"gpt-5-mini", "minimal"}, {"gpt-5-nano", "minimal"},
-	{"gpt-5-2025-08-07", "minimal"}, {"gpt-5.1", "low"}, {"gpt-5.2-mini", "low"},
-	{"gpt-5.4-mini", "low"},   {"gpt-5.4", "low"},	      {"o3", "low"},
-	{"o4-mini", "low"},	   {"gpt-4o-mini", NULL},     {"gpt-4.1", NULL},
-	{"o", NULL},		   {"omni-local", NULL},
+    {"gpt-5", "minimal"},
+    {"gpt-5-mini", "minimal"},
+    {"gpt-5-nano", "minimal"},
+    {"gpt-5-2025-08-07", "minimal"},
+    {"gpt-5.1", "low"},
+    {"gpt-5.2-mini", "low"},
+    {"gpt-5.4-mini", "low"},
+    {"gpt-5.4", "low"},
+    {"o3", "low"},
+    {"o4-mini", "low"},
+    {"gpt-4o-mini", NULL},
+    {"gpt-4.1", NULL},
+    {"o", NULL},
+    {"omni-local", NULL},
 };
 
 START_TEST(test_default_effort)
@@ -126,11 +135,13 @@ static void set_str(char **f, const char *v)
 	*f = strdup(v);
 }
 
-/* Render with the real triage prompt; parse back into r->req (and check the frame gives the same bytes). */
+/* Render with the real triage prompt; parse back into r->req (and check the frame gives the same
+ * bytes). */
 static json_object *rq_render(struct rq *r)
 {
 	char err[256];
-	struct prompt *p = prompt_load(TRIAGED_SOURCE_DIR "/prompts", "triage-v1", err, sizeof(err));
+	struct prompt *p =
+	    prompt_load(TRIAGED_SOURCE_DIR "/prompts", "triage-v1", err, sizeof(err));
 	struct prompt_vars v = {.ticket = &r->t, .tax = &tax};
 	struct prompt_frame *f;
 	char *s, *fs;
@@ -307,14 +318,14 @@ static void check_strict(json_object *o, int azure, int *nobjects, const char *p
 	if (str(o, "type") && strcmp(str(o, "type"), "object") == 0) {
 		json_object *props, *req, *ap;
 		(*nobjects)++;
-		ck_assert_msg(json_object_object_get_ex(o, "properties", &props), "%s: no properties",
-			      path);
+		ck_assert_msg(json_object_object_get_ex(o, "properties", &props),
+			      "%s: no properties", path);
 		ck_assert_msg(json_object_object_get_ex(o, "additionalProperties", &ap) &&
-				      json_object_is_type(ap, json_type_boolean) &&
-				      !json_object_get_boolean(ap),
+				  json_object_is_type(ap, json_type_boolean) &&
+				  !json_object_get_boolean(ap),
 			      "%s: additionalProperties is not false", path);
 		ck_assert_msg(json_object_object_get_ex(o, "required", &req) &&
-				      json_object_is_type(req, json_type_array),
+				  json_object_is_type(req, json_type_array),
 			      "%s: no required", path);
 		ck_assert_uint_eq(json_object_array_length(req),
 				  (size_t)json_object_object_length(props));
@@ -323,8 +334,9 @@ static void check_strict(json_object *o, int azure, int *nobjects, const char *p
 			int found = 0;
 			(void)v;
 			for (size_t i = 0; i < json_object_array_length(req); i++)
-				if (strcmp(json_object_get_string(json_object_array_get_idx(req, i)),
-					   k) == 0)
+				if (strcmp(
+					json_object_get_string(json_object_array_get_idx(req, i)),
+					k) == 0)
 					found = 1;
 			ck_assert_msg(found, "%s: property %s is not required", path, k);
 		}
@@ -343,10 +355,10 @@ START_TEST(test_strict_schema)
 		const char *model, *url;
 		int azure;
 	} cases[] = {
-		{"gpt-4o-mini", "https://api.openai.com/v1", 0},
-		{"gpt-5.4-mini", "https://api.openai.com/v1", 0},
-		{"gpt-4o", "https://myres.openai.azure.com", 1},
-		{"gpt-5.4", "https://myres.openai.azure.com", 1},
+	    {"gpt-4o-mini", "https://api.openai.com/v1", 0},
+	    {"gpt-5.4-mini", "https://api.openai.com/v1", 0},
+	    {"gpt-4o", "https://myres.openai.azure.com", 1},
+	    {"gpt-5.4", "https://myres.openai.azure.com", 1},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct rq r;
@@ -363,7 +375,8 @@ START_TEST(test_strict_schema)
 		check_strict(schema, cases[i].azure, &n, "schema");
 		ck_assert_int_ge(n, 1);
 		if (!cases[i].azure) /* OpenAI keeps the bounds: the walk must see them */
-			ck_assert_ptr_nonnull(strstr(json_object_to_json_string(schema), "\"minimum\""));
+			ck_assert_ptr_nonnull(
+			    strstr(json_object_to_json_string(schema), "\"minimum\""));
 		rq_cleanup(&r);
 	}
 }
@@ -404,27 +417,27 @@ static const struct {
 	int is_rf;
 	const char *line_start;
 } error_cases[] = {
-	{"openai_400_max_tokens.json", 400, "Unsupported parameter: 'max_tokens'",
-	 "invalid_request_error", "unsupported_parameter", "max_tokens", 0,
-	 "400 unsupported_parameter max_tokens: Unsupported parameter"},
-	{"openai_400_temperature.json", 400, "Unsupported value: 'temperature'",
-	 "invalid_request_error", "unsupported_value", "temperature", 0,
-	 "400 unsupported_value temperature: "},
-	{"openai_400_reasoning_effort.json", 400, "Unsupported value: 'reasoning_effort'",
-	 "invalid_request_error", "unsupported_value", "reasoning_effort", 0,
-	 "400 unsupported_value reasoning_effort"},
-	{"openai_401.json", 401, "Incorrect API key", "invalid_request_error", "invalid_api_key",
-	 "", 0, "401 invalid_api_key: Incorrect"},
-	{"openai_429_tpm.json", 429, "Rate limit reached", "tokens", "rate_limit_exceeded", "", 0,
-	 "429 rate_limit_exceeded: Rate limit"},
-	{"azure_400_schema.json", 400, "Invalid schema for response_format", "invalid_request_error",
-	 "", "response_format", 1, "400 invalid_request_error response_format: Invalid"},
-	{"azure_404_deployment.json", 404, "The API deployment", "", "DeploymentNotFound", "", 0,
-	 "404 DeploymentNotFound: The API"},
-	{"gemini_429_retrydelay.json", 429, "You exceeded your current quota", "RESOURCE_EXHAUSTED",
-	 "429", "", 0, "429 429: You exceeded"},
-	{"anthropic_400.json", 400, "max_tokens: Field required", "invalid_request_error", "", "",
-	 0, "400 invalid_request_error: max_tokens"},
+    {"openai_400_max_tokens.json", 400, "Unsupported parameter: 'max_tokens'",
+     "invalid_request_error", "unsupported_parameter", "max_tokens", 0,
+     "400 unsupported_parameter max_tokens: Unsupported parameter"},
+    {"openai_400_temperature.json", 400, "Unsupported value: 'temperature'",
+     "invalid_request_error", "unsupported_value", "temperature", 0,
+     "400 unsupported_value temperature: "},
+    {"openai_400_reasoning_effort.json", 400, "Unsupported value: 'reasoning_effort'",
+     "invalid_request_error", "unsupported_value", "reasoning_effort", 0,
+     "400 unsupported_value reasoning_effort"},
+    {"openai_401.json", 401, "Incorrect API key", "invalid_request_error", "invalid_api_key", "", 0,
+     "401 invalid_api_key: Incorrect"},
+    {"openai_429_tpm.json", 429, "Rate limit reached", "tokens", "rate_limit_exceeded", "", 0,
+     "429 rate_limit_exceeded: Rate limit"},
+    {"azure_400_schema.json", 400, "Invalid schema for response_format", "invalid_request_error",
+     "", "response_format", 1, "400 invalid_request_error response_format: Invalid"},
+    {"azure_404_deployment.json", 404, "The API deployment", "", "DeploymentNotFound", "", 0,
+     "404 DeploymentNotFound: The API"},
+    {"gemini_429_retrydelay.json", 429, "You exceeded your current quota", "RESOURCE_EXHAUSTED",
+     "429", "", 0, "429 429: You exceeded"},
+    {"anthropic_400.json", 400, "max_tokens: Field required", "invalid_request_error", "", "", 0,
+     "400 invalid_request_error: max_tokens"},
 };
 
 START_TEST(test_errors)
@@ -442,9 +455,9 @@ START_TEST(test_errors)
 	ck_assert_int_eq(dialect_error_is_response_format(error_cases[_i].status, &e),
 			 error_cases[_i].is_rf);
 	dialect_error_line(error_cases[_i].status, &e, line, sizeof(line));
-	ck_assert_msg(strncmp(line, error_cases[_i].line_start,
-			      strlen(error_cases[_i].line_start)) == 0,
-		      "line '%s'", line);
+	ck_assert_msg(
+	    strncmp(line, error_cases[_i].line_start, strlen(error_cases[_i].line_start)) == 0,
+	    "line '%s'", line);
 	free(body);
 }
 END_TEST
@@ -482,10 +495,21 @@ static const struct {
 	int ok;
 	uint32_t ms;
 } duration_cases[] = {
-	{"20ms", 1, 20},   {"1s", 1, 1000},	 {"1.2s", 1, 1200},	 {"6m0s", 1, 360000},
-	{"1h2m3.5s", 1, 3723500}, {"35s", 1, 35000}, {"0.5s", 1, 500}, {" 6ms ", 1, 6},
-	{"0.0004s", 1, 1}, {"", 0, 0},		 {"s", 0, 0},		 {"12", 0, 0},
-	{"1x", 0, 0},	   {"1.2.3s", 0, 0},	 {"99999h", 1, 86400000},
+    {"20ms", 1, 20},
+    {"1s", 1, 1000},
+    {"1.2s", 1, 1200},
+    {"6m0s", 1, 360000},
+    {"1h2m3.5s", 1, 3723500},
+    {"35s", 1, 35000},
+    {"0.5s", 1, 500},
+    {" 6ms ", 1, 6},
+    {"0.0004s", 1, 1},
+    {"", 0, 0},
+    {"s", 0, 0},
+    {"12", 0, 0},
+    {"1x", 0, 0},
+    {"1.2.3s", 0, 0},
+    {"99999h", 1, 86400000},
 };
 
 START_TEST(test_duration)
@@ -538,9 +562,10 @@ START_TEST(test_ratelimit_headers)
 	/* other headers and bad values are not taken */
 	memset(&rl, 0, sizeof(rl));
 	ck_assert_int_eq(dialect_ratelimit_header(&rl, "content-type: x\r\n", 17), 0);
-	ck_assert_int_eq(dialect_ratelimit_header(&rl, "x-ratelimit-remaining-requests: -1\r\n", 36),
-			 0);
-	ck_assert_int_eq(dialect_ratelimit_header(&rl, "X-RateLimit-Remaining-Tokens: 5\r\n", 33), 1);
+	ck_assert_int_eq(
+	    dialect_ratelimit_header(&rl, "x-ratelimit-remaining-requests: -1\r\n", 36), 0);
+	ck_assert_int_eq(dialect_ratelimit_header(&rl, "X-RateLimit-Remaining-Tokens: 5\r\n", 33),
+			 1);
 	ck_assert(rl.has_remaining_tokens && rl.remaining_tokens == 5);
 }
 END_TEST
@@ -556,8 +581,9 @@ START_TEST(test_retry_hints)
 	ck_assert_uint_eq(ms, 210);
 	ck_assert_int_eq(dialect_retry_hint(x, strlen(x), &ms), -1);
 	{
-		const char *b = "{\"error\":{\"message\":\"Rate limit reached for requests per min. "
-				"Please try again in 1.2s.\"}}";
+		const char *b =
+		    "{\"error\":{\"message\":\"Rate limit reached for requests per min. "
+		    "Please try again in 1.2s.\"}}";
 		ck_assert_int_eq(dialect_retry_hint(b, strlen(b), &ms), 0);
 		ck_assert_uint_eq(ms, 1200);
 		b = "{\"error\":{\"message\":\"Please try again in 6m0s. Visit ...\"}}";
@@ -580,34 +606,39 @@ START_TEST(test_usage)
 		int64_t prompt, completion, cached, reasoning;
 		const char *err_start;
 	} cases[] = {
-		{"openai_reasoning_usage.json", 1, 1117, 846, 1024, 768, NULL},
-		{"gemini_ok.json", 1, 1050, 64 + 288, 0, 288, NULL},
-		{"anthropic_ok.json", 1, 1210, 58, 0, 0, NULL},
-		{"openai_refusal.json", 0, 900, 12, 0, 0, "model refused: I'm sorry"},
-		{"openai_length.json", 0, 1117, 600, 0, 600, "answer truncated"},
-		{"azure_content_filter.json", 0, 950, 0, 0, 0, "answer blocked"},
-		{"openai_400_max_tokens.json", 0, 0, 0, 0, 0, "model API error: Unsupported parameter"},
+	    {"openai_reasoning_usage.json", 1, 1117, 846, 1024, 768, NULL},
+	    {"gemini_ok.json", 1, 1050, 64 + 288, 0, 288, NULL},
+	    {"anthropic_ok.json", 1, 1210, 58, 0, 0, NULL},
+	    {"openai_refusal.json", 0, 900, 12, 0, 0, "model refused: I'm sorry"},
+	    {"openai_length.json", 0, 1117, 600, 0, 600, "answer truncated"},
+	    {"azure_content_filter.json", 0, 950, 0, 0, 0, "answer blocked"},
+	    {"openai_400_max_tokens.json", 0, 0, 0, 0, 0, "model API error: Unsupported parameter"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *body = fixture(cases[i].file), *content = NULL, err[256] = "";
 		struct llm_usage u;
-		int rc = answer_parse_completion(body, strlen(body), &content, &u, err, sizeof(err));
+		int rc =
+		    answer_parse_completion(body, strlen(body), &content, &u, err, sizeof(err));
 		ck_assert_msg((rc == 0) == cases[i].ok, "%s: %s", cases[i].file, err);
 		if (cases[i].ok) {
 			struct answer a;
 			answer_init(&a);
-			ck_assert_msg(answer_validate(content, &(struct taxonomy){
-					  (const char *const[]){"billing", "shipping", "account"}, 3},
-						      &a, err, sizeof(err)) == 0,
-				      "%s: %s", cases[i].file, err);
+			ck_assert_msg(
+			    answer_validate(
+				content,
+				&(struct taxonomy){
+				    (const char *const[]){"billing", "shipping", "account"}, 3},
+				&a, err, sizeof(err)) == 0,
+			    "%s: %s", cases[i].file, err);
 			answer_cleanup(&a);
 			ck_assert_int_eq(u.prompt_tokens, cases[i].prompt);
 			ck_assert_int_eq(u.completion_tokens, cases[i].completion);
 			ck_assert_int_eq(u.cached_tokens, cases[i].cached);
 			ck_assert_int_eq(u.reasoning_tokens, cases[i].reasoning);
 		} else {
-			ck_assert_msg(strncmp(err, cases[i].err_start, strlen(cases[i].err_start)) == 0,
-				      "%s: '%s'", cases[i].file, err);
+			ck_assert_msg(
+			    strncmp(err, cases[i].err_start, strlen(cases[i].err_start)) == 0,
+			    "%s: '%s'", cases[i].file, err);
 		}
 		free(content);
 		free(body);

@@ -14,6 +14,8 @@
  */
 #include "dialect.h"
 
+#include "buf.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +209,59 @@ enum response_format dialect_start_mode(const struct model_config *mc)
 	dialect_params_for(mc, &p);
 	/* the enum runs from the strongest mode (json_schema) to the weakest */
 	return mc->response_format > p.best_mode ? mc->response_format : p.best_mode;
+}
+
+/* Append to an uncapped buffer: failure is a bug. */
+static void add(struct buf *b, const char *p, size_t n)
+{
+	if (buf_append(b, p, n) < 0)
+		abort();
+}
+
+/* Append s percent-encoded (RFC 3986 unreserved characters kept). */
+static void append_escaped(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+			add(b, s, 1);
+		else
+			add(b, e, 3);
+	}
+}
+
+char *dialect_request_url(const struct model_config *mc)
+{
+	const char *base = mc->base_url ? mc->base_url : "";
+	size_t n = strlen(base);
+	struct buf b;
+	int deployment_url;
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	buf_init(&b, SIZE_MAX);
+	add(&b, base, n);
+	if (dialect_resolve(mc->dialect, mc->model, mc->base_url) != DIALECT_AZURE) {
+		add(&b, "/chat/completions", 17);
+		return buf_steal(&b);
+	}
+	deployment_url = strstr(b.data ? b.data : "", "/openai/deployments/") != NULL;
+	if (n >= 10 && memcmp(base + n - 10, "/openai/v1", 10) == 0) {
+		/* the v1 API: OpenAI's paths, the model in the body, no api-version */
+		add(&b, "/chat/completions", 17);
+		return buf_steal(&b);
+	}
+	if (!deployment_url) {
+		add(&b, "/openai/deployments/", 20);
+		append_escaped(&b, mc->deployment && *mc->deployment
+				       ? mc->deployment
+				       : (mc->model ? mc->model : ""));
+	}
+	add(&b, "/chat/completions?api-version=", 30);
+	append_escaped(&b, mc->api_version ? mc->api_version : "");
+	return buf_steal(&b);
 }
 
 /* ---- provider errors ------------------------------------------------------ */

@@ -70,6 +70,16 @@ void dialect_params_for(const struct model_config *mc, struct dialect_params *p)
  */
 enum response_format dialect_start_mode(const struct model_config *mc);
 
+/*
+ * The URL requests go to (new string; caller frees). base_url with its
+ * trailing slashes removed, then "/chat/completions"; for azure, unless
+ * base_url already names a deployment (".../openai/deployments/NAME") or is
+ * the v1 API (".../openai/v1"), "/openai/deployments/<deployment or
+ * model>/chat/completions"; azure's deployment URLs get "?api-version=V".
+ * Names and the version are percent-encoded.
+ */
+char *dialect_request_url(const struct model_config *mc);
+
 /* ---- provider errors ----------------------------------------------------- */
 
 #define PROVIDER_ERR_MESSAGE_MAX 256

@@ -366,25 +366,12 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 				  const struct model_config *mc, const char *api_key)
 {
 	struct llm_client *c = xcalloc(1, sizeof(*c));
-	size_t n = strlen(mc->base_url);
 	int azure;
 
 	c->base = base;
 	c->name = xstrdup(name);
-	while (n > 0 && mc->base_url[n - 1] == '/')
-		n--;
 	azure = dialect_resolve(mc->dialect, mc->model, mc->base_url) == DIALECT_AZURE;
-	if (azure) {
-		/* the deployment names the model; the version is a query parameter */
-		char *dep = curl_easy_escape(NULL, *mc->deployment ? mc->deployment : mc->model, 0);
-		char *ver = curl_easy_escape(NULL, mc->api_version, 0);
-		c->url = xasprintf("%.*s/openai/deployments/%s/chat/completions?api-version=%s",
-				   (int)n, mc->base_url, dep ? dep : "", ver ? ver : "");
-		curl_free(dep);
-		curl_free(ver);
-	} else {
-		c->url = xasprintf("%.*s/chat/completions", (int)n, mc->base_url);
-	}
+	c->url = dialect_request_url(mc);
 	c->multi = curl_multi_init();
 	c->ev_timer = evtimer_new(base, on_timer, c);
 	c->ev_hold = evtimer_new(base, on_hold_end, c);

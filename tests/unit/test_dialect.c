@@ -408,6 +408,46 @@ START_TEST(test_static_prefix)
 }
 END_TEST
 
+/* ---- request URLs ---- */
+
+START_TEST(test_urls)
+{
+	static const struct {
+		const char *model, *url, *deployment;
+		enum model_dialect d;
+		const char *want;
+	} cases[] = {
+	    {"gpt-5.4-mini", "https://api.openai.com/v1/", "", DIALECT_AUTO,
+	     "https://api.openai.com/v1/chat/completions"},
+	    {"gpt-4o", "https://res.openai.azure.com", "", DIALECT_AUTO,
+	     "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions"
+	     "?api-version=2024-10-21"},
+	    {"gpt-4o", "https://res.openai.azure.com/", "triage mini/x", DIALECT_AUTO,
+	     "https://res.openai.azure.com/openai/deployments/triage%20mini%2Fx/chat/completions"
+	     "?api-version=2024-10-21"},
+	    /* a base_url that already names the deployment (as the README once said) */
+	    {"gpt-4o", "https://res.openai.azure.com/openai/deployments/dep1", "", DIALECT_AUTO,
+	     "https://res.openai.azure.com/openai/deployments/dep1/chat/completions"
+	     "?api-version=2024-10-21"},
+	    /* the v1 API: no deployment, no api-version */
+	    {"gpt-5.4", "https://res.openai.azure.com/openai/v1/", "", DIALECT_AUTO,
+	     "https://res.openai.azure.com/openai/v1/chat/completions"},
+	    {"gpt-4o", "http://127.0.0.1:9000", "d", DIALECT_AZURE,
+	     "http://127.0.0.1:9000/openai/deployments/d/chat/completions?api-version=2024-10-21"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct rq r;
+		char *u;
+		rq_init(&r, cases[i].model, cases[i].url, cases[i].d);
+		set_str(&r.cfg.mini.deployment, cases[i].deployment);
+		u = dialect_request_url(&r.cfg.mini);
+		ck_assert_str_eq(u, cases[i].want);
+		free(u);
+		rq_cleanup(&r);
+	}
+}
+END_TEST
+
 /* ---- provider errors ---- */
 
 static const struct {
@@ -658,6 +698,7 @@ static Suite *dialect_suite(void)
 	tcase_add_test(tc, test_gemini_anthropic_local);
 	tcase_add_test(tc, test_strict_schema);
 	tcase_add_test(tc, test_static_prefix);
+	tcase_add_test(tc, test_urls);
 	tcase_add_loop_test(tc, test_errors, 0, ARRAY_SIZE(error_cases));
 	tcase_add_test(tc, test_error_bounds);
 	tcase_add_loop_test(tc, test_duration, 0, ARRAY_SIZE(duration_cases));

@@ -1012,6 +1012,9 @@ static void on_model_done(void *arg, const struct llm_result *res)
 		return;
 	}
 	pl->st.model_ok[c->tier]++;
+	/* an earlier attempt's error (a 429) is not this call's outcome */
+	free(c->perr);
+	c->perr = NULL;
 	free(c->answer);
 	if (answer_parse_completion(res->body, res->body_len, &content, &c->usage, err,
 				    sizeof(err)) < 0) {

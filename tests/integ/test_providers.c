@@ -13,6 +13,11 @@
  * - rf_fallback: a server that refuses response_format: the tier falls back
  *   json_schema -> json_object -> prompt once each (two log lines) and
  *   every ticket is triaged in prompt mode.
+ * - rate_limit: the fake allows 20 requests a minute (x-ratelimit-* headers,
+ *   429 past it, Retry-After 1 s) and 30 tickets arrive at once: the client
+ *   holds the tier until the window resets instead of retrying every second
+ *   (five attempts would be spent in seconds), so each ticket meets at most
+ *   one 429 and every one is triaged.
  * - check_models: `triaged check-models` against the strict fake: one ok
  *   line per tier with dialect, mode, tokens and the cost from the seeded
  *   prices, exit 0; a reasoning_effort GPT-5.4 refuses: that tier FAILED
@@ -178,6 +183,37 @@ START_TEST(test_rf_fallback)
 }
 END_TEST
 
+START_TEST(test_rate_limit)
+{
+	static const char *const args[] = {"--rpm", "20", NULL};
+	const int n = 30;
+	struct stack s;
+	struct h_proc d;
+	long long r429;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "ratelimit", 2, args), 0);
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, n, "l-"), 0);
+	ck_assert_d(stack_wait_count(&s, n, 150000, RESULTS) == n, &d);
+	ck_assert_d(stack_wait_committed(&s, n, 20000) == 0, &d);
+	r429 = stat_int(&s, "by_status", "429");
+	printf("rate_limit: %d tickets at once, 20 requests/min allowed: %lld answered 429\n", n, r429);
+	/* the first burst may meet the limit once per ticket over it; the retries wait */
+	ck_assert_msg(r429 <= n - 20, "429s: %lld", r429);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE retries_429 > 1"),
+			 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE "
+					"coalesce(status_reason, '') LIKE '%%HTTP 429%%'"),
+			 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+					"tier = 'mini' AND outcome = 'ok'"),
+			 n);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 /* Run `triaged check-models` with the stack's environment; its output (new string) and exit status.
  */
 static char *check_models(struct stack *s, int *status)
@@ -244,9 +280,8 @@ END_TEST
 int main(void)
 {
 	const struct stack_case cases[] = {
-	    {"reasoning", test_reasoning},
-	    {"refused_param", test_refused_param},
-	    {"rf_fallback", test_rf_fallback},
+	    {"reasoning", test_reasoning},	 {"refused_param", test_refused_param},
+	    {"rf_fallback", test_rf_fallback},	 {"rate_limit", test_rate_limit},
 	    {"check_models", test_check_models},
 	};
 	return stack_run_suite("providers", cases, sizeof(cases) / sizeof(cases[0]), 600);

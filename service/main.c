@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "check_models.h"
 #include "config.h"
 #include "http.h"
 #include "intake.h"
@@ -36,7 +37,7 @@ extern char **environ;
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: triaged [-c FILE] [options] [run|migrate]\n"
+		"usage: triaged [-c FILE] [options] [run|migrate|check-models]\n"
 		"\n"
 		"Triage support tickets from Kafka with a mini model, escalate hard ones,\n"
 		"store everything in PostgreSQL.\n"
@@ -50,6 +51,8 @@ static void usage(FILE *out)
 		"                 dead-letter code and reason (exit 1); F is intake.format\n"
 		"                 (triaged, zendesk, zammad, intercom, custom); --lines: one\n"
 		"                 message per line, one JSON answer per line\n"
+		"  check-models   send one synthetic ticket to each model tier, print one\n"
+		"                 line per tier, exit non-zero if one fails\n"
 		"\n"
 		"options:\n"
 		"  -c, --config FILE     ini configuration file (see deploy/triaged.ini.example);\n"
@@ -315,7 +318,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (optind < argc || (strcmp(cmd, "run") != 0 && strcmp(cmd, "migrate") != 0 &&
-			      strcmp(cmd, "check-ticket") != 0)) {
+			      strcmp(cmd, "check-ticket") != 0 && strcmp(cmd, "check-models") != 0)) {
 		fprintf(stderr, "triaged: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -355,6 +358,15 @@ int main(int argc, char **argv)
 		}
 		log_info("migrations done", "applied=%d", applied);
 		rc = 0;
+		goto out;
+	}
+	if (strcmp(cmd, "check-models") == 0) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			fprintf(stderr, "triaged: curl_global_init failed\n");
+			goto out;
+		}
+		rc = check_models_run(&cfg, stdout);
+		curl_global_cleanup();
 		goto out;
 	}
 	rc = run(&cfg, schema_dir);

@@ -17,6 +17,7 @@
 #include "backoff.h"
 #include "breaker.h"
 #include "db.h"
+#include "dialect.h"
 #include "injection.h"
 #include "jsonw.h"
 #include "kafka_in.h"
@@ -54,6 +55,8 @@ struct call_rec {
 	const char *outcome; /* ok, invalid_answer, http_error, transport_error */
 	char error[256];
 	struct llm_usage usage;
+	enum response_format mode;   /* the structured-output mode the request asked for */
+	struct provider_error *perr; /* the provider's error object; NULL: none (most calls) */
 	double latency_ms;
 	double started_ms, finished_ms;
 	char *answer;
@@ -133,7 +136,11 @@ static struct job_notes *wr(struct job *j)
 
 struct tier_ctx {
 	const char *name;
-	const struct model_config *mc;
+	const struct model_config *mc; /* &mc_eff */
+	/* providers (#11): the configuration with the structured-output mode in
+	 * use, which falls back json_schema -> json_object -> prompt once each */
+	struct model_config mc_eff;
+	enum model_dialect dialect;
 	struct llm_client *client;
 	struct prompt *prompt;
 	struct prompt_frame *frame; /* the request without the ticket, rendered once; NULL: in full */
@@ -374,8 +381,10 @@ static void job_free(struct job *j)
 		llm_req_cancel(j->req);
 	if (j->ev_backoff)
 		event_free(j->ev_backoff);
-	for (int i = 0; i < j->ncalls; i++)
+	for (int i = 0; i < j->ncalls; i++) {
 		free(j->calls[i].answer);
+		free(j->calls[i].perr);
+	}
 	free(j->calls);
 	free(j->nt);
 	free(j->dec);
@@ -544,6 +553,14 @@ static char *call_json(const struct job *j, const struct call_rec *c)
 	jsonw_int(&w, "prompt_tokens", c->usage.prompt_tokens);
 	jsonw_int(&w, "completion_tokens", c->usage.completion_tokens);
 	jsonw_int(&w, "cached_tokens", c->usage.cached_tokens);
+	jsonw_int(&w, "reasoning_tokens", c->usage.reasoning_tokens);
+	jsonw_str(&w, "dialect", dialect_name(pl->tiers[c->tier].dialect));
+	jsonw_str(&w, "response_mode", dialect_mode_name(c->mode));
+	if (c->perr) {
+		jsonw_str(&w, "error_type", c->perr->type[0] ? c->perr->type : NULL);
+		jsonw_str(&w, "error_code", c->perr->code[0] ? c->perr->code : NULL);
+		jsonw_str(&w, "error_param", c->perr->param[0] ? c->perr->param : NULL);
+	}
 	jsonw_num(&w, "latency_ms", c->latency_ms);
 	jsonw_num(&w, "total_ms", c->finished_ms - c->started_ms);
 	jsonw_num(&w, "started_ms", c->started_ms);
@@ -899,6 +916,50 @@ static void handle_content(struct job *j, const char *content)
 	}
 }
 
+/*
+ * Keep the provider's error with the call (a 4xx also names it in the error
+ * text: "HTTP 400 unsupported_parameter max_tokens: ..."; 400/401/403/404 are
+ * never retried: backoff_classify). A 400 that refuses the structured-output
+ * request moves the tier one mode down (json_schema -> json_object ->
+ * prompt), once per step, logged and stored with each call as
+ * response_mode; the ticket's call is then made again in the new mode.
+ * Returns 1 when it did that (the call is recorded and a new one started).
+ */
+static int provider_error(struct job *j, struct call_rec *c, const struct llm_result *res)
+{
+	struct pipeline *pl = j->pl;
+	struct tier_ctx *tc = &pl->tiers[c->tier];
+	struct provider_error pe;
+
+	if (dialect_parse_error(res->body, res->body_len, &pe) < 0)
+		return 0;
+	if (c->perr == NULL)
+		c->perr = xmalloc(sizeof(*c->perr));
+	*c->perr = pe;
+	if (res->http_status >= 400 && res->http_status < 500 && res->http_status != 429) {
+		char line[sizeof(c->error) - 5];
+		dialect_error_line(res->http_status, &pe, line, sizeof(line));
+		snprintf(c->error, sizeof(c->error), "HTTP %s", line);
+	}
+	/* a repair would lose the answer it repairs: only a first pass is asked again */
+	if (!dialect_error_is_response_format(res->http_status, &pe) || c->mode == RF_NONE ||
+	    c->purpose != PURPOSE_TRIAGE)
+		return 0;
+	if (c->mode == dialect_start_mode(tc->mc)) {
+		char e[256];
+		tc->mc_eff.response_format = c->mode == RF_JSON_SCHEMA ? RF_JSON_OBJECT : RF_NONE;
+		log_warn("structured-output mode refused, falling back",
+			 "tier=%s from=%s to=%s error=\"%s\"", tc->name, dialect_mode_name(c->mode),
+			 dialect_mode_name(dialect_start_mode(tc->mc)), c->error);
+		prompt_frame_free(tc->frame);
+		tc->frame = prompt_frame_new(tc->prompt, tc->mc, &pl->tax, e, sizeof(e));
+	}
+	/* this call stays as it was (refused); the ticket asks again in the tier's mode */
+	record_call(j, c);
+	start_call(j, c->tier, c->purpose);
+	return 1;
+}
+
 static void on_model_done(void *arg, const struct llm_result *res)
 {
 	struct job *j = arg;
@@ -940,10 +1001,17 @@ static void on_model_done(void *arg, const struct llm_result *res)
 			pl->st.model_http_errors[c->tier]++;
 			c->outcome = "http_error";
 			snprintf(c->error, sizeof(c->error), "HTTP %ld", res->http_status);
+			if (provider_error(j, c, res) == 1)
+				return; /* sent again in a weaker structured-output mode */
 		}
 		if (retry && ((uint32_t)c->attempts < tc->backoff.max_attempts ||
 			      tc->mc->on_failure == ONFAIL_WAIT)) {
-			schedule_retry(j, res->has_retry_after ? res->retry_after_ms : 0);
+			uint32_t hint = res->has_retry_after ? res->retry_after_ms : 0;
+			/* Gemini's retryDelay, OpenAI's "Please try again in 1.2s" */
+			if (!res->has_retry_after && res->http_status == 429 &&
+			    dialect_retry_hint(res->body, res->body_len, &hint) < 0)
+				hint = 0;
+			schedule_retry(j, hint);
 			return;
 		}
 		record_call(j, c);
@@ -958,6 +1026,9 @@ static void on_model_done(void *arg, const struct llm_result *res)
 		return;
 	}
 	pl->st.model_ok[c->tier]++;
+	/* an earlier attempt's error (a 429) is not this call's outcome */
+	free(c->perr);
+	c->perr = NULL;
 	free(c->answer);
 	if (answer_parse_completion(res->body, res->body_len, &content, &c->usage, err,
 				    sizeof(err)) < 0) {
@@ -1059,7 +1130,12 @@ static void reserve(struct job *j)
 	/* about 4 bytes a token for text like this; 3 errs on the high side */
 	json_object_object_add(o, "prompt_tokens",
 			       json_object_new_int64((int64_t)(strlen(j->request) / 3)));
-	json_object_object_add(o, "max_tokens", json_object_new_int64(mc->max_tokens));
+	{
+		/* the worst case the dialect allows: reasoning headroom included */
+		struct dialect_params dp;
+		dialect_params_for(mc, &dp);
+		json_object_object_add(o, "max_tokens", json_object_new_int64(dp.max_tokens));
+	}
 	job_set_state(j, JOB_RESERVE);
 	db_submit_obj(pl->db, DB_RESERVE, o, on_reserved, j);
 }
@@ -1151,6 +1227,7 @@ static void start_call(struct job *j, enum model_tier tier, enum call_purpose pu
 		v.escalation_reasons = decision(j)->reasons;
 	}
 	free(j->request);
+	c->mode = dialect_start_mode(pl->tiers[tier].mc);
 	if (purpose == PURPOSE_TRIAGE && pl->tiers[tier].frame)
 		j->request = prompt_frame_render(pl->tiers[tier].frame, pl->tiers[tier].prompt, &v,
 						 REQUEST_CAP, err, sizeof(err));
@@ -1505,7 +1582,9 @@ static int init_tier(struct pipeline *pl, enum model_tier t, const struct model_
 	struct tier_ctx *tc = &pl->tiers[t];
 	const char *key = NULL;
 	tc->name = tier_names[t];
-	tc->mc = mc;
+	tc->mc_eff = *mc; /* a shallow copy: the strings stay the config's */
+	tc->mc = mc = &tc->mc_eff;
+	tc->dialect = dialect_resolve(mc->dialect, mc->model, mc->base_url);
 	tc->backoff.base_ms = (uint32_t)mc->backoff_base_ms;
 	tc->backoff.max_ms = (uint32_t)mc->backoff_max_ms;
 	tc->backoff.max_attempts = (uint32_t)mc->max_attempts;
@@ -1527,11 +1606,14 @@ static int init_tier(struct pipeline *pl, enum model_tier t, const struct model_
 		}
 		tc->client = llm_client_new(pl->base, tier_names[t], mc, buf);
 		explicit_bzero(buf, sizeof(buf));
-		return 0;
+	} else {
+		if (mc->api_key_env && *mc->api_key_env)
+			key = getenv(mc->api_key_env);
+		tc->client = llm_client_new(pl->base, tier_names[t], mc, key);
 	}
-	if (mc->api_key_env && *mc->api_key_env)
-		key = getenv(mc->api_key_env);
-	tc->client = llm_client_new(pl->base, tier_names[t], mc, key);
+	log_info("model tier", "tier=%s model=%s dialect=%s response_mode=%s url=%s", tier_names[t],
+		 mc->model, dialect_name(tc->dialect), dialect_mode_name(dialect_start_mode(mc)),
+		 llm_url(tc->client));
 	return 0;
 }
 

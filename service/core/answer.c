@@ -180,6 +180,17 @@ static void parse_usage(json_object *root, struct llm_usage *usage)
 	if (json_object_object_get_ex(u, "prompt_tokens_details", &details) &&
 	    json_object_is_type(details, json_type_object))
 		usage->cached_tokens = usage_int(details, "cached_tokens");
+	if (json_object_object_get_ex(u, "completion_tokens_details", &details) &&
+	    json_object_is_type(details, json_type_object))
+		usage->reasoning_tokens = usage_int(details, "reasoning_tokens");
+	/* OpenAI counts reasoning inside completion_tokens; Gemini's compatible
+	 * endpoint reports thoughts apart (total = prompt + completion + reasoning).
+	 * Normalise to OpenAI's meaning so that pricing completion_tokens as
+	 * output pays for the thinking too. */
+	if (usage->reasoning_tokens > 0 &&
+	    usage_int(u, "total_tokens") ==
+		    usage->prompt_tokens + usage->completion_tokens + usage->reasoning_tokens)
+		usage->completion_tokens += usage->reasoning_tokens;
 }
 
 /* {"error":{"message":"..."}} (OpenAI, Azure, vLLM) or {"error":"..."} (some local servers). */

@@ -25,6 +25,9 @@ struct llm_usage {
 	int64_t prompt_tokens;
 	int64_t completion_tokens;
 	int64_t cached_tokens; /* usage.prompt_tokens_details.cached_tokens, 0 if absent */
+	/* usage.completion_tokens_details.reasoning_tokens, 0 if absent: part of
+	 * completion_tokens (billed as output), kept apart to show what thinking costs */
+	int64_t reasoning_tokens;
 };
 
 #define ANSWER_MAX_SUMMARY 512

@@ -73,9 +73,16 @@ static const char *const on_failure_names[] = {"needs_human", "wait", NULL};
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const exhausted_names[] = {"needs_human", "pause", NULL};
+/* providers (issue #11) */
+static const char *const dialect_names[] = {"auto",	 "openai",    "openai-reasoning", "azure",
+					    "gemini",	 "anthropic", "local",		  NULL};
+static const char *const effort_names[] = {"auto", "none", "minimal", "low", "medium", "high", NULL};
+static const char *const verbosity_names[] = {"auto", "low", "medium", "high", NULL};
 
 _Static_assert(sizeof(enum response_format) == sizeof(int), "CT_ENUM fields are stored as int");
 _Static_assert(sizeof(enum on_failure) == sizeof(int), "CT_ENUM fields are stored as int");
+_Static_assert(sizeof(enum model_dialect) == sizeof(int), "CT_ENUM fields are stored as int");
+_Static_assert(ARRAY_SIZE(dialect_names) == DIALECT__COUNT + 1, "one name per dialect");
 
 /* clang-format off */
 #define OFF(f) offsetof(struct config, f)
@@ -108,6 +115,15 @@ _Static_assert(sizeof(enum on_failure) == sizeof(int), "CT_ENUM fields are store
 	K_INT(sec ".breaker_failures", m.breaker_failures, "10", 1, 100000),                       \
 	K_INT(sec ".breaker_cooldown_ms", m.breaker_cooldown_ms, "30000", 100, 3600000)
 
+/* Providers (issue #11): the request dialect per tier and the keys only some dialects take. */
+#define PROVIDER_KEYS(sec, m)                                                                     \
+	K_ENUM(sec ".dialect", m.dialect, "auto", dialect_names),                                  \
+	K_CHOICE(sec ".reasoning_effort", m.reasoning_effort, "auto", effort_names),               \
+	K_CHOICE(sec ".verbosity", m.verbosity, "auto", verbosity_names),                          \
+	K_INT(sec ".reasoning_headroom", m.reasoning_headroom, "2048", 0, 1000000),                \
+	K_STR(sec ".api_version", m.api_version, "2024-10-21", CF_NONEMPTY),                       \
+	K_STR(sec ".deployment", m.deployment, "", 0)
+
 /* Sections appear in table order in config_dump; keep each section's rows together. */
 static const struct cfg_key keys[] = {
 	K_STR("intake.topic", topic, "tickets.incoming", CF_NONEMPTY),
@@ -129,7 +145,9 @@ static const struct cfg_key keys[] = {
 	K_INT("postgres.reconnect_max_ms", pg_reconnect_max_ms, "5000", 100, 600000),
 
 	MODEL_KEYS("mini", mini, "gpt-4o-mini", "triage-v1", "2048", "600"),
+	PROVIDER_KEYS("mini", mini),
 	MODEL_KEYS("flagship", flagship, "gpt-4o", "flagship-v1", "64", "1200"),
+	PROVIDER_KEYS("flagship", flagship),
 
 	K_STR("triage.prompts_dir", prompts_dir, PROMPTS_DIR_DEFAULT, CF_NONEMPTY),
 	K_LIST("triage.categories", categories, ncategories,

@@ -24,6 +24,17 @@
 
 enum on_failure { ONFAIL_NEEDS_HUMAN, ONFAIL_WAIT };
 enum response_format { RF_JSON_SCHEMA, RF_JSON_OBJECT, RF_NONE };
+/* Request dialects (issue #11): what each provider's servers accept; see dialect.h. */
+enum model_dialect {
+	DIALECT_AUTO,
+	DIALECT_OPENAI,
+	DIALECT_OPENAI_REASONING,
+	DIALECT_AZURE,
+	DIALECT_GEMINI,
+	DIALECT_ANTHROPIC,
+	DIALECT_LOCAL,
+	DIALECT__COUNT
+};
 
 struct kv {
 	char *key; /* without the "kafka." prefix */
@@ -50,6 +61,13 @@ struct model_config {
 	enum on_failure on_failure;
 	int64_t breaker_failures;    /* consecutive failed calls that open the circuit breaker */
 	int64_t breaker_cooldown_ms; /* how long it stays open before a probe */
+	/* providers (issue #11): the request dialect and what only some dialects take */
+	enum model_dialect dialect;  /* DIALECT_AUTO: from model and base_url (dialect_resolve) */
+	char *reasoning_effort;      /* "auto" (the dialect's default for the model), or a value */
+	char *verbosity;             /* "auto" (not sent), low, medium, high (GPT-5 family) */
+	int64_t reasoning_headroom;  /* reasoning dialects: added to max_tokens (reasoning tokens count) */
+	char *api_version;           /* azure: the api-version query */
+	char *deployment;            /* azure: the deployment name; "" = the model name */
 };
 
 struct config {

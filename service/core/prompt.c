@@ -22,6 +22,7 @@
  */
 #include "prompt.h"
 
+#include "dialect.h"
 #include "jsonw.h"
 #include "textfile.h"
 
@@ -325,7 +326,8 @@ static json_object *string_array(const char *const *v, size_t n)
 	return a;
 }
 
-static json_object *schema_object(const struct taxonomy *tax)
+/* no_bounds: without minimum/maximum (Azure's strict mode refuses them). */
+static json_object *schema_object(const struct taxonomy *tax, int no_bounds)
 {
 	static const char *const fields[] = {"category", "sentiment", "urgency",    "confidence",
 					     "language", "summary",   "draft_reply"};
@@ -352,8 +354,10 @@ static json_object *schema_object(const struct taxonomy *tax)
 
 	f = json_object_new_object();
 	json_object_object_add(f, "type", json_object_new_string("number"));
-	json_object_object_add(f, "minimum", json_object_new_int(0));
-	json_object_object_add(f, "maximum", json_object_new_int(1));
+	if (!no_bounds) {
+		json_object_object_add(f, "minimum", json_object_new_int(0));
+		json_object_object_add(f, "maximum", json_object_new_int(1));
+	}
 	json_object_object_add(props, "confidence", f);
 
 	/* Lengths and the language pattern are left to answer_validate(): "maxLength" and
@@ -373,7 +377,7 @@ static json_object *schema_object(const struct taxonomy *tax)
 
 char *prompt_triage_schema(const struct taxonomy *tax)
 {
-	json_object *s = schema_object(tax);
+	json_object *s = schema_object(tax, 0);
 	char *out = xstrdup(json_object_to_json_string_ext(
 		s, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(s);
@@ -543,16 +547,17 @@ static int add_message(json_object *messages, const char *role, const char *tmpl
 	return 0;
 }
 
-static json_object *response_format(const struct model_config *mc, const struct taxonomy *tax)
+static json_object *response_format(const struct model_config *mc,
+				       const struct dialect_params *dp, const struct taxonomy *tax)
 {
 	json_object *rf, *js;
 
-	switch (mc->response_format) {
+	switch (dialect_start_mode(mc)) {
 	case RF_JSON_SCHEMA:
 		js = json_object_new_object();
 		json_object_object_add(js, "name", json_object_new_string("triage"));
 		json_object_object_add(js, "strict", json_object_new_boolean(1));
-		json_object_object_add(js, "schema", schema_object(tax));
+		json_object_object_add(js, "schema", schema_object(tax, dp->schema_no_bounds));
 		rf = json_object_new_object();
 		json_object_object_add(rf, "type", json_object_new_string("json_schema"));
 		json_object_object_add(rf, "json_schema", js);
@@ -572,11 +577,13 @@ char *prompt_render_request(const struct prompt *p, const struct prompt *repair,
 			    size_t max_bytes, char *err, size_t errlen)
 {
 	json_object *req = NULL, *messages, *rf, *m;
+	struct dialect_params dp;
 	const char *s;
 	char *out = NULL;
 	size_t len;
 
-	if (mc->response_format == RF_JSON_SCHEMA && v->tax == NULL) {
+	dialect_params_for(mc, &dp);
+	if (dialect_start_mode(mc) == RF_JSON_SCHEMA && v->tax == NULL) {
 		set_err(err, errlen, "json_schema response format needs a taxonomy");
 		goto out;
 	}
@@ -599,9 +606,17 @@ char *prompt_render_request(const struct prompt *p, const struct prompt *repair,
 		if (add_message(messages, "user", repair->user, v, max_bytes, err, errlen) < 0)
 			goto out;
 	}
-	json_object_object_add(req, "temperature", new_double(mc->temperature));
-	json_object_object_add(req, "max_tokens", json_object_new_int64(mc->max_tokens));
-	rf = response_format(mc, v->tax);
+	/* only what the dialect's servers accept (dialect.h): a reasoning model
+	 * refuses max_tokens and any temperature but its default */
+	if (dp.send_temperature)
+		json_object_object_add(req, "temperature", new_double(dp.temperature));
+	json_object_object_add(req, dp.tokens_key, json_object_new_int64(dp.max_tokens));
+	if (dp.reasoning_effort != NULL)
+		json_object_object_add(req, "reasoning_effort",
+				       json_object_new_string(dp.reasoning_effort));
+	if (dp.verbosity != NULL)
+		json_object_object_add(req, "verbosity", json_object_new_string(dp.verbosity));
+	rf = response_format(mc, &dp, v->tax);
 	if (rf != NULL)
 		json_object_object_add(req, "response_format", rf);
 	s = json_object_to_json_string_ext(req,

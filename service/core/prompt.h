@@ -60,7 +60,10 @@ struct prompt_vars {
 /*
  * Render the full JSON request body for POST /chat/completions:
  * {"model":..,"messages":[system,user],"temperature":..,"max_tokens":..,
- *  "response_format":...}. For a repair, pass the triage prompt as p and the
+ *  "response_format":...}, with only the parameters mc's dialect takes
+ * (dialect.h: max_completion_tokens, reasoning_effort and no temperature
+ * for reasoning models) and the structured-output mode
+ * dialect_start_mode(mc). For a repair, pass the triage prompt as p and the
  * repair prompt as repair: messages become [system, user, assistant(previous),
  * user(repair)]. The body is capped at max_bytes (returns NULL with err).
  * Returns a new string; caller frees.

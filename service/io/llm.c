@@ -39,6 +39,10 @@ struct llm_client {
 	 * handle per call cost a malloc'd download buffer and ~20 setopts */
 	CURL **spare;
 	size_t nspare;
+	/* pacing from x-ratelimit-* headers: nothing new starts before hold_until */
+	double hold_until;
+	struct event *ev_hold;
+	uint64_t paced;
 };
 
 struct llm_req {
@@ -49,6 +53,7 @@ struct llm_req {
 	int too_large;
 	int has_retry_after;
 	uint32_t retry_after_ms;
+	struct ratelimit rl;
 	llm_done_fn *cb;
 	void *arg;
 	int cancelled;
@@ -77,6 +82,9 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 /* Read buffer per handle (2,048 handles at the benchmark's 2,048 in flight): an
  * answer of a few KiB takes two or three reads; curl's default is 16 KiB. */
 #define LLM_BUFFER_SIZE 2048L
+
+/* Longest hold on an exhausted x-ratelimit window before trying again. */
+#define LLM_HOLD_MAX_MS 60000u
 
 static void easy_put(struct llm_client *c, CURL *e)
 {
@@ -171,6 +179,18 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	res.body_len = r->resp.len;
 	res.has_retry_after = r->has_retry_after;
 	res.retry_after_ms = r->retry_after_ms;
+	res.ratelimit = r->rl;
+	{
+		/* the provider says the window is spent: start nothing new until it resets */
+		uint32_t w = dialect_ratelimit_wait_ms(&r->rl);
+		double until;
+		/* a reset far away (a daily quota) would stall the tier: look again within a minute */
+		if (w > LLM_HOLD_MAX_MS)
+			w = LLM_HOLD_MAX_MS;
+		until = now_ms() + (double)w;
+		if (w > 0 && until > c->hold_until)
+			c->hold_until = until;
+	}
 	res.latency_ms = now_ms() - r->started_at;
 	res.queued_ms = r->started_at - r->queued_at;
 	if (!r->cancelled && r->cb) {
@@ -272,6 +292,8 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 	struct llm_req *r = userdata;
 	size_t n = size * nitems;
 	static const char name[] = "retry-after:";
+	if (n < 512 && dialect_ratelimit_header(&r->rl, buffer, n))
+		return n;
 	if (n > sizeof(name) - 1 && n < 256 && strncasecmp(buffer, name, sizeof(name) - 1) == 0) {
 		char v[256];
 		uint32_t ms;
@@ -305,8 +327,26 @@ static void start_one(struct llm_client *c, struct llm_req *r)
 	}
 }
 
+static void on_hold_end(evutil_socket_t fd, short what, void *arg)
+{
+	start_waiting(arg);
+}
+
 static void start_waiting(struct llm_client *c)
 {
+	if (c->wait_head && c->hold_until > 0) {
+		double left = c->hold_until - now_ms();
+		if (left > 0) {
+			long ms = (long)left + 1;
+			struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+			if (!evtimer_pending(c->ev_hold, NULL)) {
+				c->paced++;
+				evtimer_add(c->ev_hold, &tv);
+			}
+			return;
+		}
+		c->hold_until = 0;
+	}
 	while (c->wait_head && c->in_flight < c->max_concurrency) {
 		struct llm_req *r = c->wait_head;
 		c->wait_head = r->next;
@@ -326,15 +366,15 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 				  const struct model_config *mc, const char *api_key)
 {
 	struct llm_client *c = xcalloc(1, sizeof(*c));
-	size_t n = strlen(mc->base_url);
+	int azure;
 
 	c->base = base;
 	c->name = xstrdup(name);
-	while (n > 0 && mc->base_url[n - 1] == '/')
-		n--;
-	c->url = xasprintf("%.*s/chat/completions", (int)n, mc->base_url);
+	azure = dialect_resolve(mc->dialect, mc->model, mc->base_url) == DIALECT_AZURE;
+	c->url = dialect_request_url(mc);
 	c->multi = curl_multi_init();
 	c->ev_timer = evtimer_new(base, on_timer, c);
+	c->ev_hold = evtimer_new(base, on_hold_end, c);
 	c->timeout_ms = (long)mc->timeout_ms;
 	c->connect_timeout_ms = (long)mc->connect_timeout_ms;
 	c->max_response = (size_t)mc->max_response_bytes;
@@ -346,7 +386,8 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	/* libcurl 7.88 would wait for 100-continue on bodies over 1 KiB: a round trip per call. */
 	c->headers = curl_slist_append(c->headers, "Expect:");
 	if (api_key && *api_key) {
-		char *h = xasprintf("Authorization: Bearer %s", api_key);
+		char *h = azure ? xasprintf("api-key: %s", api_key)
+				: xasprintf("Authorization: Bearer %s", api_key);
 		c->headers = curl_slist_append(c->headers, h);
 		explicit_bzero(h, strlen(h));
 		free(h);
@@ -380,6 +421,7 @@ void llm_client_free(struct llm_client *c)
 	free(c->spare);
 	curl_multi_cleanup(c->multi);
 	event_free(c->ev_timer);
+	event_free(c->ev_hold);
 	curl_slist_free_all(c->headers);
 	free(c->url);
 	free(c->name);
@@ -436,6 +478,16 @@ size_t llm_return_waiting(struct llm_client *c)
 		n++;
 	}
 	return n;
+}
+
+const char *llm_url(const struct llm_client *c)
+{
+	return c->url;
+}
+
+uint64_t llm_paced(const struct llm_client *c)
+{
+	return c->paced;
 }
 
 size_t llm_in_flight(const struct llm_client *c)

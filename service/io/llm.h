@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "dialect.h"
 #include "xmem.h"
 #include "buf.h"
 #include "text.h"
@@ -30,6 +31,7 @@ struct llm_result {
 	size_t body_len;
 	int has_retry_after;
 	uint32_t retry_after_ms;
+	struct ratelimit ratelimit; /* the x-ratelimit-* headers of this response (dialect.h) */
 	int too_large;        /* the body passed max_response_bytes (the endpoint works) */
 	int not_sent;         /* handed back unsent by llm_return_waiting(): no attempt was made */
 	double latency_ms;    /* this exchange, from send to completion */
@@ -43,9 +45,15 @@ struct llm_result {
 typedef void llm_done_fn(void *arg, const struct llm_result *res);
 
 /*
- * Returns a new client for base_url (".../chat/completions" is appended).
- * api_key may be NULL or "" for endpoints without authentication; it is
- * copied into the Authorization header and never logged. ca_file may be NULL.
+ * Returns a new client for base_url (".../chat/completions" is appended;
+ * for the azure dialect ".../openai/deployments/<deployment>/chat/completions
+ * ?api-version=<api_version>"). api_key may be NULL or "" for endpoints
+ * without authentication; it is copied into the Authorization header (azure:
+ * the api-key header) and never logged. ca_file may be NULL.
+ *
+ * Pacing: when a response says no request or no token remains
+ * (x-ratelimit-remaining-* 0) the client starts nothing new until the
+ * matching x-ratelimit-reset-* has passed; requests wait in its FIFO.
  */
 struct llm_client *llm_client_new(struct event_base *base, const char *name,
 				  const struct model_config *mc, const char *api_key);
@@ -62,6 +70,11 @@ void llm_req_cancel(struct llm_req *r);
  * opens. Returns how many.
  */
 size_t llm_return_waiting(struct llm_client *c);
+
+/* The URL requests go to (for logs and check-models). */
+const char *llm_url(const struct llm_client *c);
+/* Times the rate-limit headers held new requests back (pacing). */
+uint64_t llm_paced(const struct llm_client *c);
 
 size_t llm_in_flight(const struct llm_client *c);
 size_t llm_waiting(const struct llm_client *c);

@@ -11,7 +11,7 @@
  * (delays are evtimers, hung requests just stay open), or keep a request's
  * memory after its client went away.
  *
- * Endpoints: POST /v1/chat/completions (and /chat/completions), POST /_control,
+ * Endpoints: POST .../chat/completions (/v1, /v1beta/openai, /openai/deployments/NAME), POST /_control,
  * GET /_stats, GET /health. Run with --help for the flags.
  */
 #include <errno.h>
@@ -248,6 +248,10 @@ struct fm_settings {
 	const char *port_file;   /* borrowed from argv, or NULL */
 	const char *request_log; /* borrowed from argv, or NULL */
 	const char *require_key; /* borrowed from argv, or NULL */
+	/* --dialect: refuse what that provider refuses (NULL: accept any request) */
+	const char *dialect;
+	const char *refuse; /* --refuse PARAM: refuse requests carrying it (a wrong setting) */
+	long rpm;           /* --rpm N: requests per minute, OpenAI-style headers and 429s; 0 = no limit */
 	uint64_t seed;
 	long max_body;
 	bool quiet;
@@ -363,6 +367,9 @@ struct fm_server {
 	uint64_t rng;
 	uint64_t seq; /* completion requests seen: the "n" of ids and the request log */
 	uint64_t repairs;
+	uint64_t refused; /* requests the strict mode (--dialect, --refuse) refused */
+	int64_t rpm_window; /* --rpm: the current minute (ms since the epoch / 60000) and its count */
+	long rpm_used;
 	uint64_t timeouts;
 	uint64_t by_status[FM_STATUS_MAX];
 	struct json_object *per_ticket; /* {"ticket_id": count}, owned */
@@ -916,6 +923,8 @@ out:
 
 /* ---------------------------------------------------------------- replies */
 
+static bool fm_reasoning_model(const char *m);
+
 static const char *fm_reason(int status)
 {
 	switch (status) {
@@ -947,8 +956,9 @@ static void fm_send(struct evhttp_request *req, int status, struct evbuffer *bod
 		evbuffer_free(body);
 }
 
-/* An OpenAI-style error body. message is escaped. Returns a new buffer. */
-static struct evbuffer *fm_error_body(const char *type, const char *code, const char *message)
+/* An OpenAI-style error body with a param. message is escaped. Returns a new buffer. */
+static struct evbuffer *fm_error_body_param(const char *type, const char *code, const char *param,
+					    const char *message)
 {
 	struct json_object *o = jx(json_object_new_object()), *e = jx(json_object_new_object());
 	struct evbuffer *b = fm_buf_new();
@@ -956,13 +966,18 @@ static struct evbuffer *fm_error_body(const char *type, const char *code, const 
 
 	jadd(e, "message", jx(json_object_new_string(message)));
 	jadd(e, "type", jx(json_object_new_string(type)));
-	jadd(e, "param", NULL);
+	jadd(e, "param", param ? jx(json_object_new_string(param)) : NULL);
 	jadd(e, "code", code ? jx(json_object_new_string(code)) : NULL);
 	jadd(o, "error", e);
 	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
 	fm_buf_add(b, s, len);
 	json_object_put(o);
 	return b;
+}
+
+static struct evbuffer *fm_error_body(const char *type, const char *code, const char *message)
+{
+	return fm_error_body_param(type, code, NULL, message);
 }
 
 static void fm_send_error(struct evhttp_request *req, int status, const char *type, const char *code, const char *message)
@@ -1008,9 +1023,17 @@ static struct evbuffer *fm_completion_body(uint64_t n, const char *model, const 
 	if (json_object_array_add(choices, choice))
 		fm_oom();
 	jadd(resp, "choices", choices);
+	/* a reasoning model also thinks: reasoning tokens, counted in completion_tokens */
+	int64_t rt = fm_reasoning_model(model) ? 64 : 0;
+	ct += rt;
 	jadd(usage, "prompt_tokens", jx(json_object_new_int64(pt)));
 	jadd(usage, "completion_tokens", jx(json_object_new_int64(ct)));
 	jadd(usage, "total_tokens", jx(json_object_new_int64(pt + ct)));
+	if (rt > 0) {
+		struct json_object *cd = jx(json_object_new_object());
+		jadd(cd, "reasoning_tokens", jx(json_object_new_int64(rt)));
+		jadd(usage, "completion_tokens_details", cd);
+	}
 	jadd(details, "cached_tokens", jx(json_object_new_int(0)));
 	jadd(usage, "prompt_tokens_details", details);
 	jadd(resp, "usage", usage);
@@ -1189,6 +1212,178 @@ static void fm_pending_start(struct fm_server *srv, struct evhttp_request *req, 
 
 enum fm_outcome { FM_O_OK, FM_O_429, FM_O_500, FM_O_HANG, FM_O_MALFORMED, FM_O_TRUNCATED };
 
+/* ------------------------------------------------- per-dialect strict modes */
+/*
+ * --dialect openai-reasoning | azure | anthropic | gemini: refuse what the
+ * real service refuses, with its status and error body (the texts are
+ * OpenAI's, quoted in issue #11 and tests/fixtures/providers/).
+ */
+
+static bool fm_reasoning_model(const char *m)
+{
+	if (!m)
+		return false;
+	if (strncmp(m, "gpt-5", 5) == 0)
+		return true;
+	return m[0] == 'o' && (m[1] == '1' || m[1] == '3' || m[1] == '4') && (m[2] == '\0' || m[2] == '-');
+}
+
+/* GPT-5.0 ("gpt-5", "gpt-5-mini"): minimal/low/medium/high; 5.1 and later: none/low/medium/high; o-series: low/medium/high. */
+static const char *fm_efforts(const char *m)
+{
+	if (strncmp(m, "gpt-5", 5) == 0 && (m[5] == '\0' || m[5] == '-'))
+		return "'minimal', 'low', 'medium', and 'high'";
+	if (strncmp(m, "gpt-5", 5) == 0)
+		return "'none', 'low', 'medium', and 'high'";
+	return "'low', 'medium', and 'high'";
+}
+
+static bool fm_effort_ok(const char *m, const char *v)
+{
+	const char *allowed = fm_efforts(m);
+	char q[40];
+	snprintf(q, sizeof(q), "'%s'", v);
+	return strstr(allowed, q) != NULL;
+}
+
+/* Strict structured outputs: every object closed and all its properties required; azure without bounds. */
+static const char *fm_schema_problem(struct json_object *o, bool no_bounds)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++) {
+			const char *p = fm_schema_problem(json_object_array_get_idx(o, i), no_bounds);
+			if (p)
+				return p;
+		}
+		return NULL;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return NULL;
+	struct json_object *t, *props, *req, *ap;
+	if (json_object_object_get_ex(o, "type", &t) && json_object_is_type(t, json_type_string) &&
+	    strcmp(json_object_get_string(t), "object") == 0) {
+		if (!json_object_object_get_ex(o, "additionalProperties", &ap) || json_object_get_boolean(ap))
+			return "'additionalProperties' is required to be supplied and to be false.";
+		if (json_object_object_get_ex(o, "properties", &props)) {
+			if (!json_object_object_get_ex(o, "required", &req) ||
+			    !json_object_is_type(req, json_type_array) ||
+			    json_object_array_length(req) != (size_t)json_object_object_length(props))
+				return "'required' is required to be supplied and to be an array including every key in properties.";
+		}
+	}
+	json_object_object_foreach(o, k, v)
+	{
+		if (no_bounds && (strcmp(k, "minimum") == 0 || strcmp(k, "maximum") == 0 ||
+				  strcmp(k, "pattern") == 0 || strcmp(k, "format") == 0))
+			return "a keyword is not permitted (minimum, maximum, pattern, format are not supported).";
+		const char *p = fm_schema_problem(v, no_bounds);
+		if (p)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * --rpm: a fixed one-minute window, as OpenAI describes its limits: every
+ * answer carries x-ratelimit-limit-requests, -remaining-requests and
+ * -reset-requests; past the limit a 429 whose message says when to try
+ * again. Returns true (and *out) when the request is over the limit.
+ */
+static bool fm_rpm_take(struct fm_server *srv, struct evhttp_request *req, struct evbuffer **out)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	int64_t now = fm_now_ms(), win = now / 60000, left_ms = (win + 1) * 60000 - now;
+	char v[64], msg[256];
+	bool over;
+
+	if (win != srv->rpm_window) {
+		srv->rpm_window = win;
+		srv->rpm_used = 0;
+	}
+	over = srv->rpm_used >= srv->set.rpm;
+	if (!over)
+		srv->rpm_used++;
+	snprintf(v, sizeof(v), "%ld", srv->set.rpm);
+	evhttp_add_header(h, "x-ratelimit-limit-requests", v);
+	snprintf(v, sizeof(v), "%ld", srv->set.rpm - srv->rpm_used);
+	evhttp_add_header(h, "x-ratelimit-remaining-requests", v);
+	snprintf(v, sizeof(v), "%.3fs", (double)left_ms / 1000.0);
+	evhttp_add_header(h, "x-ratelimit-reset-requests", v);
+	if (!over)
+		return false;
+	snprintf(msg, sizeof(msg),
+		 "Rate limit reached for requests per min (RPM): Limit %ld, Used %ld, Requested 1. "
+		 "Please try again in %.3fs.",
+		 srv->set.rpm, srv->rpm_used, (double)left_ms / 1000.0);
+	*out = fm_error_body_param("requests", "rate_limit_exceeded", NULL, msg);
+	return true;
+}
+
+/* 0 when the request is one the dialect's servers take; else the status, with *out the error body. */
+static int fm_strict_check(struct fm_server *srv, struct json_object *root, const char *model, struct evbuffer **out)
+{
+	const char *d = srv->set.dialect;
+	struct json_object *v, *rf, *js, *schema;
+	char msg[300];
+
+	if (srv->set.refuse && json_object_object_get_ex(root, srv->set.refuse, NULL)) {
+		snprintf(msg, sizeof(msg), "Unrecognized request argument supplied: %s", srv->set.refuse);
+		*out = fm_error_body_param("invalid_request_error", "unknown_parameter", srv->set.refuse, msg);
+		return 400;
+	}
+	if (!d)
+		return 0;
+	if ((strcmp(d, "openai-reasoning") == 0 || strcmp(d, "azure") == 0) && fm_reasoning_model(model)) {
+		if (json_object_object_get_ex(root, "max_tokens", NULL)) {
+			*out = fm_error_body_param("invalid_request_error", "unsupported_parameter", "max_tokens",
+						   "Unsupported parameter: 'max_tokens' is not supported with this model. "
+						   "Use 'max_completion_tokens' instead.");
+			return 400;
+		}
+		if (json_object_object_get_ex(root, "temperature", &v) && json_object_get_double(v) != 1.0) {
+			snprintf(msg, sizeof(msg),
+				 "Unsupported value: 'temperature' does not support %s with this model. Only the "
+				 "default (1) value is supported.",
+				 json_object_get_string(v));
+			*out = fm_error_body_param("invalid_request_error", "unsupported_value", "temperature", msg);
+			return 400;
+		}
+		if (json_object_object_get_ex(root, "reasoning_effort", &v) &&
+		    !fm_effort_ok(model, json_object_get_string(v))) {
+			snprintf(msg, sizeof(msg),
+				 "Unsupported value: 'reasoning_effort' does not support '%.40s' with this model. "
+				 "Supported values are: %s.",
+				 json_object_get_string(v), fm_efforts(model));
+			*out = fm_error_body_param("invalid_request_error", "unsupported_value", "reasoning_effort", msg);
+			return 400;
+		}
+		if (model[0] == 'o' && json_object_object_get_ex(root, "verbosity", NULL)) {
+			*out = fm_error_body_param("invalid_request_error", "unsupported_parameter", "verbosity",
+						   "Unsupported parameter: 'verbosity' is not supported with this model.");
+			return 400;
+		}
+	}
+	if (strcmp(d, "openai-reasoning") == 0 || strcmp(d, "azure") == 0) {
+		if (json_object_object_get_ex(root, "response_format", &rf) &&
+		    json_object_object_get_ex(rf, "json_schema", &js) &&
+		    json_object_object_get_ex(js, "schema", &schema)) {
+			const char *p = fm_schema_problem(schema, strcmp(d, "azure") == 0);
+			if (p) {
+				snprintf(msg, sizeof(msg), "Invalid schema for response_format 'triage': %s", p);
+				*out = fm_error_body_param("invalid_request_error", "invalid_json_schema",
+							   "response_format", msg);
+				return 400;
+			}
+		}
+	}
+	if (strcmp(d, "anthropic") == 0 && json_object_object_get_ex(root, "n", &v) &&
+	    json_object_get_int(v) != 1) {
+		*out = fm_error_body_param("invalid_request_error", NULL, NULL, "n: must be exactly 1");
+		return 400;
+	}
+	return 0;
+}
+
 static void fm_request_log(struct fm_server *srv, uint64_t n, const struct fm_call *c, int status, const char *body,
 			   size_t len)
 {
@@ -1216,6 +1411,11 @@ static bool fm_auth_ok(struct fm_server *srv, struct evhttp_request *req)
 
 	if (!srv->set.require_key)
 		return true;
+	if (srv->set.dialect && strcmp(srv->set.dialect, "azure") == 0) {
+		/* Azure takes the key in the api-key header */
+		h = evhttp_find_header(evhttp_request_get_input_headers(req), "api-key");
+		return h && strcmp(h, srv->set.require_key) == 0;
+	}
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return false;
 	h += 7;
@@ -1259,6 +1459,15 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 	if (fm_call_parse(srv, body, len, &c, err, sizeof(err)) != 0) {
 		status = 400;
 		out = fm_error_body("invalid_request_error", NULL, err);
+		goto reply;
+	}
+	if ((status = fm_strict_check(srv, c.root, c.model ? c.model : "", &out)) != 0) {
+		srv->refused++;
+		goto reply;
+	}
+	status = 200;
+	if (srv->set.rpm > 0 && fm_rpm_take(srv, req, &out)) {
+		status = 429;
 		goto reply;
 	}
 
@@ -1403,6 +1612,7 @@ static void fm_handle_stats(struct fm_server *srv, struct evhttp_request *req)
 	jadd(o, "requests", jx(json_object_new_int64((int64_t)total)));
 	jadd(o, "by_status", bs);
 	jadd(o, "repairs", jx(json_object_new_int64((int64_t)srv->repairs)));
+	jadd(o, "refused", jx(json_object_new_int64((int64_t)srv->refused)));
 	jadd(o, "timeouts", jx(json_object_new_int64((int64_t)srv->timeouts)));
 	jadd(o, "in_flight", jx(json_object_new_int64((int64_t)srv->npending)));
 	jadd(o, "per_ticket", json_object_get(srv->per_ticket));
@@ -1419,7 +1629,8 @@ static void fm_handle(struct evhttp_request *req, void *arg)
 
 	if (!path || !*path)
 		path = "/";
-	if (strcmp(path, "/v1/chat/completions") == 0 || strcmp(path, "/chat/completions") == 0) {
+	/* any prefix: /v1 (OpenAI), /v1beta/openai (Gemini), /openai/deployments/NAME (Azure) */
+	if (strlen(path) >= 17 && strcmp(path + strlen(path) - 17, "/chat/completions") == 0) {
 		if (cmd == EVHTTP_REQ_POST)
 			fm_handle_completion(srv, req);
 		else
@@ -1574,7 +1785,11 @@ static void fm_usage(FILE *f)
 	      "  --seed N                PRNG seed (default 1)\n"
 	      "  --max-body BYTES        request body cap, 413 above (default 4194304)\n"
 	      "  --request-log PATH      append one JSON line per completion request\n"
-	      "  --require-key KEY       401 unless 'Authorization: Bearer KEY'\n"
+	      "  --require-key KEY       401 unless 'Authorization: Bearer KEY' (azure: 'api-key: KEY')\n"
+	      "  --dialect NAME          strict mode: refuse what that provider refuses, with its status and\n"
+	      "                          error body (openai-reasoning, azure, gemini, anthropic, openai)\n"
+	      "  --refuse PARAM          refuse every request carrying PARAM (400 unknown_parameter)\n"
+	      "  --rpm N                 N requests per minute (fixed window): x-ratelimit-* headers, 429 past it\n"
 	      "  --quiet                 warnings and errors only\n"
 	      "  --verbose               one log line per request\n"
 	      "  --error-model SEED      seeded error model: models named *mini* mislabel ~13%% of tickets, with\n"
@@ -1598,6 +1813,9 @@ enum {
 	OPT_MAX_BODY,
 	OPT_REQUEST_LOG,
 	OPT_REQUIRE_KEY,
+	OPT_DIALECT,
+	OPT_REFUSE,
+	OPT_RPM,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -1614,6 +1832,9 @@ static const struct option fm_options[] = {
 	{"max-body", required_argument, NULL, OPT_MAX_BODY},
 	{"request-log", required_argument, NULL, OPT_REQUEST_LOG},
 	{"require-key", required_argument, NULL, OPT_REQUIRE_KEY},
+	{"dialect", required_argument, NULL, OPT_DIALECT},
+	{"refuse", required_argument, NULL, OPT_REFUSE},
+	{"rpm", required_argument, NULL, OPT_RPM},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -1645,6 +1866,18 @@ static void fm_parse_args(int argc, char **argv, struct fm_settings *s)
 		case OPT_PORT_FILE: s->port_file = optarg; break;
 		case OPT_REQUEST_LOG: s->request_log = optarg; break;
 		case OPT_REQUIRE_KEY: s->require_key = optarg; break;
+		case OPT_DIALECT:
+			if (strcmp(optarg, "openai-reasoning") != 0 && strcmp(optarg, "azure") != 0 &&
+			    strcmp(optarg, "anthropic") != 0 && strcmp(optarg, "gemini") != 0 &&
+			    strcmp(optarg, "openai") != 0)
+				fm_fatal("msg=\"bad flag\" flag=--dialect err=\"expected openai, openai-reasoning, azure, gemini or anthropic\"");
+			s->dialect = optarg;
+			break;
+		case OPT_REFUSE: s->refuse = optarg; break;
+		case OPT_RPM:
+			if (fm_parse_long(optarg, 0, 100000000, &s->rpm) != 0)
+				fm_fatal("msg=\"bad flag\" flag=--rpm err=\"expected 0..100000000\"");
+			break;
 		case OPT_QUIET: s->quiet = true; break;
 		case OPT_VERBOSE: s->verbose = true; break;
 		case OPT_HELP: fm_usage(stdout); exit(0);

@@ -100,7 +100,7 @@ static const struct env_case env_cases[] = {
 START_TEST(test_envelope)
 {
 	const struct env_case *c = &env_cases[_i];
-	struct llm_usage u = {-1, -1, -1};
+	struct llm_usage u = {-1, -1, -1, -1};
 	char *content = (char *)"sentinel", err[256] = "";
 	int rc = answer_parse_completion(c->body, strlen(c->body), &content, &u, err, sizeof(err));
 

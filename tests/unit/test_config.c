@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 77 /* key lines in a default dump: 2 kafka + 75 table keys */
+#define NKEYS 89 /* key lines in a default dump: 2 kafka + 87 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -190,6 +190,12 @@ static const struct {
 	{"mini.on_failure", "needs_human"},
 	{"mini.breaker_failures", "10"},
 	{"mini.breaker_cooldown_ms", "30000"},
+	{"mini.dialect", "auto"},
+	{"mini.reasoning_effort", "auto"},
+	{"mini.verbosity", "auto"},
+	{"mini.reasoning_headroom", "2048"},
+	{"mini.api_version", "2024-10-21"},
+	{"mini.deployment", "\"\""},
 	{"flagship.base_url", "http://127.0.0.1:8080/v1"},
 	{"flagship.model", "gpt-4o"},
 	{"flagship.api_key_env", "OPENAI_API_KEY"},
@@ -209,6 +215,12 @@ static const struct {
 	{"flagship.on_failure", "needs_human"},
 	{"flagship.breaker_failures", "10"},
 	{"flagship.breaker_cooldown_ms", "30000"},
+	{"flagship.dialect", "auto"},
+	{"flagship.reasoning_effort", "auto"},
+	{"flagship.verbosity", "auto"},
+	{"flagship.reasoning_headroom", "2048"},
+	{"flagship.api_version", "2024-10-21"},
+	{"flagship.deployment", "\"\""},
 	{"triage.prompts_dir", EXPECT_PROMPTS_DIR},
 	{"triage.categories",
 	 "billing,technical,account,shipping,product_question,"

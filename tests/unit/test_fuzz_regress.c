@@ -40,6 +40,7 @@ static const struct harness harnesses[] = {
 #else
 	{"rules", NULL},
 #endif
+    {"dialect", fuzz_dialect_one},
 };
 
 struct input {

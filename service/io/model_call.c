@@ -50,11 +50,11 @@ static int init_endpoint(struct model_caller *mcl, struct event_base *base,
 	if (ep->prompt == NULL)
 		return -1;
 	{
-		char e[256];
+		char e[256], q[300];
 		ep->frame = prompt_frame_new(ep->prompt, mc, mcl->tax, e, sizeof(e));
 		if (ep->frame == NULL)
-			log_info("requests rendered in full", "tier=%s reason=\"%s\"",
-				 model_tier_name(t), e);
+			log_info("requests rendered in full", "tier=%s reason=%s",
+				 model_tier_name(t), log_quote(q, sizeof(q), e));
 	}
 	if (mc->api_key_file && *mc->api_key_file) {
 		char buf[1024], e[512];

@@ -58,11 +58,11 @@ struct job_set {
 };
 
 struct job {
-	void *owner;         /* the coordinator */
+	void *owner; /* the coordinator */
 	struct job_set *set;
 	enum job_state state; /* the list it is on; JOB_NEW before its first wait */
 	struct job *prev, *next;
-	struct fq_item fq;    /* its place in the flagship queue while FLAGSHIP_WAIT */
+	struct fq_item fq; /* its place in the flagship queue while FLAGSHIP_WAIT */
 	struct kin_part *part;
 	int64_t offset;
 	const struct job_intake *intake; /* NEW only */
@@ -80,11 +80,11 @@ struct job {
 	struct rules_decision *dec; /* NULL: no rule matched (most tickets) */
 	int flagship_slot;
 	struct job_dead_letter *dl; /* DLQ only */
-	char *event;            /* the ticket.triaged event to send, once stored */
-	const char *detail;     /* the current event's text, borrowed while it is stepped */
-	struct triage_rec rec;  /* what was sent to the store, until it answers */
+	char *event;		    /* the ticket.triaged event to send, once stored */
+	const char *detail;	    /* the current event's text, borrowed while it is stepped */
+	struct triage_rec rec;	    /* what was sent to the store, until it answers */
 	/* what the models see: invisible characters stripped, PII replaced */
-	struct ticket pt;      /* shallow copy of *t with subject and body replaced */
+	struct ticket pt; /* shallow copy of *t with subject and body replaced */
 	char *p_subject, *p_body;
 	struct redact_map pii; /* placeholder -> value; goes to PostgreSQL only */
 	int redact_failed;

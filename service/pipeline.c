@@ -78,8 +78,8 @@ static void on_dead_letter_delivered(void *arg)
 	struct job *j = arg;
 	struct pipeline *pl = j->owner;
 	if (j->dl) {
-		store_dead_letter(&pl->store, j->dl->topic, j->dl->partition, j->offset, j->dl->code,
-				  j->dl->reason);
+		store_dead_letter(&pl->store, j->dl->topic, j->dl->partition, j->offset,
+				  j->dl->code, j->dl->reason);
 		job_dead_letter_free(j);
 	}
 	fire(j, EV_DELIVERED);
@@ -223,8 +223,8 @@ static enum job_event act_call(struct job *j, const struct cascade_action *a)
 	ev = model_call_prepare(pl->mcl, &j->calls, a->tier, a->purpose, v, pipeline_now_ms(),
 				a->tier == MODEL_MINI ? &j->tr : &j->ftr, pl->why, sizeof(pl->why));
 	if (ev == EV_ANSWER_OK || ev == EV_ANSWER_INVALID)
-		JLOG(LOG_L_DEBUG, j, "model call reused", "tier=%s seq=%d", model_tier_name(a->tier),
-		     model_calls_cur(&j->calls)->seq);
+		JLOG(LOG_L_DEBUG, j, "model call reused", "tier=%s seq=%d",
+		     model_tier_name(a->tier), model_calls_cur(&j->calls)->seq);
 	if (ev != EV_PROMPT_FAILED)
 		call_ended(j, ev);
 	j->detail = pl->why;
@@ -353,16 +353,16 @@ static enum job_event act_store(struct job *j, const struct cascade_action *a)
 	n = job_notes_rd(j);
 	tr = job_answer(j);
 	j->rec = (struct triage_rec){
-		.t = j->t,
-		.ticket_pk = j->ticket_pk,
-		.revision = j->revision,
-		.status = j->status,
-		.status_reason = n->reason[0] ? n->reason : NULL,
-		.answer = tr,
-		.decided = j->has_ftr ? MODEL_FLAGSHIP : MODEL_MINI,
-		.dec = job_decision(j),
-		.detector_flags = n->detector_flags[0] ? n->detector_flags : NULL,
-		.draft_flags = n->draft_flags[0] ? n->draft_flags : NULL,
+	    .t = j->t,
+	    .ticket_pk = j->ticket_pk,
+	    .revision = j->revision,
+	    .status = j->status,
+	    .status_reason = n->reason[0] ? n->reason : NULL,
+	    .answer = tr,
+	    .decided = j->has_ftr ? MODEL_FLAGSHIP : MODEL_MINI,
+	    .dec = job_decision(j),
+	    .detector_flags = n->detector_flags[0] ? n->detector_flags : NULL,
+	    .draft_flags = n->draft_flags[0] ? n->draft_flags : NULL,
 	};
 	j->rec.model = pl->mcl->ep[j->rec.decided].mc->model;
 	j->rec.prompt_version = pl->mcl->ep[j->rec.decided].prompt->version;
@@ -404,8 +404,8 @@ static void act_reject(struct job *j, const char *err)
 		s = xasprintf("{\"ticket_id\":\"%s\"}", "(claim row over the cap)");
 	pl->st.db_rejected++;
 	JLOG(LOG_L_ERROR, j, "ticket rejected by database", "%s", "");
-	dead_letter(j, q.topic, q.partition, j->t->ticket_id, strlen(j->t->ticket_id), s,
-		    strlen(s), "db_rejected", e);
+	dead_letter(j, q.topic, q.partition, j->t->ticket_id, strlen(j->t->ticket_id), s, strlen(s),
+		    "db_rejected", e);
 	free(e);
 	free(s);
 }
@@ -526,11 +526,18 @@ void pipeline_on_message(void *arg, struct kin_part *part, const rd_kafka_messag
 	enum ticket_err te;
 
 	pl->st.consumed++;
-	te = ticket_parse(m->payload, m->len, m->key, m->key_len, &pl->limits, &t, err, sizeof(err));
+	te =
+	    ticket_parse(m->payload, m->len, m->key, m->key_len, &pl->limits, &t, err, sizeof(err));
 	j = job_new(&pl->jobs, pl, part, m->offset, pipeline_now_ms());
 	if (te != TICKET_OK) {
-		struct job_intake in = {rd_kafka_topic_name(m->rkt), m->partition, m->key, m->payload,
-					m->key_len, m->len, ticket_err_code(te), err};
+		struct job_intake in = {rd_kafka_topic_name(m->rkt),
+					m->partition,
+					m->key,
+					m->payload,
+					m->key_len,
+					m->len,
+					ticket_err_code(te),
+					err};
 		log_warn("invalid ticket, dead-lettered", "partition=%d offset=%lld code=%s",
 			 (int)m->partition, (long long)m->offset, ticket_err_code(te));
 		j->intake = &in;

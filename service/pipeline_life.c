@@ -95,29 +95,27 @@ static void log_stats(struct pipeline *pl, const char *msg)
 {
 	const struct pipeline_stats *s = &pl->st;
 	const struct model_call_stats *m = &pl->mcl->st;
-	log_info(msg,
-		 "consumed=%llu dlq=%llu new=%llu updated=%llu redelivered_done=%llu "
-		 "pending_review=%llu needs_human=%llu escalated=%llu human_only=%llu "
-		 "mini_requests=%llu flagship_requests=%llu reused_calls=%llu retries=%llu "
-		 "http_429=%llu invalid=%llu repairs=%llu budget_denied=%llu events=%llu "
-		 "in_flight=%llu db_up=%d %s=%d",
-		 (unsigned long long)s->consumed, (unsigned long long)s->dlq,
-		 (unsigned long long)s->claimed_new, (unsigned long long)s->claimed_updated,
-		 (unsigned long long)s->redelivered_done,
-		 (unsigned long long)s->stored_pending_review,
-		 (unsigned long long)s->stored_needs_human, (unsigned long long)s->escalated,
-		 (unsigned long long)s->human_only, (unsigned long long)m->requests[MODEL_MINI],
-		 (unsigned long long)m->requests[MODEL_FLAGSHIP],
-		 (unsigned long long)m->calls_reused,
-		 (unsigned long long)(m->retries[0] + m->retries[1]),
-		 (unsigned long long)(m->http_429[0] + m->http_429[1]),
-		 (unsigned long long)(m->invalid[0] + m->invalid[1]),
-		 (unsigned long long)(m->repairs[0] + m->repairs[1]),
-		 (unsigned long long)(s->budget_denied[0] + s->budget_denied[1]),
-		 (unsigned long long)s->events_sent, (unsigned long long)s->in_flight,
-		 db_is_up(pl->db),
-		 /* a clean stop pauses intake too: say so, not "paused" like an alarm */
-		 pl->draining ? "stopped" : "paused", pl->draining ? 1 : kin_paused(pl->kin));
+	log_info(
+	    msg,
+	    "consumed=%llu dlq=%llu new=%llu updated=%llu redelivered_done=%llu "
+	    "pending_review=%llu needs_human=%llu escalated=%llu human_only=%llu "
+	    "mini_requests=%llu flagship_requests=%llu reused_calls=%llu retries=%llu "
+	    "http_429=%llu invalid=%llu repairs=%llu budget_denied=%llu events=%llu "
+	    "in_flight=%llu db_up=%d %s=%d",
+	    (unsigned long long)s->consumed, (unsigned long long)s->dlq,
+	    (unsigned long long)s->claimed_new, (unsigned long long)s->claimed_updated,
+	    (unsigned long long)s->redelivered_done, (unsigned long long)s->stored_pending_review,
+	    (unsigned long long)s->stored_needs_human, (unsigned long long)s->escalated,
+	    (unsigned long long)s->human_only, (unsigned long long)m->requests[MODEL_MINI],
+	    (unsigned long long)m->requests[MODEL_FLAGSHIP], (unsigned long long)m->calls_reused,
+	    (unsigned long long)(m->retries[0] + m->retries[1]),
+	    (unsigned long long)(m->http_429[0] + m->http_429[1]),
+	    (unsigned long long)(m->invalid[0] + m->invalid[1]),
+	    (unsigned long long)(m->repairs[0] + m->repairs[1]),
+	    (unsigned long long)(s->budget_denied[0] + s->budget_denied[1]),
+	    (unsigned long long)s->events_sent, (unsigned long long)s->in_flight, db_is_up(pl->db),
+	    /* a clean stop pauses intake too: say so, not "paused" like an alarm */
+	    pl->draining ? "stopped" : "paused", pl->draining ? 1 : kin_paused(pl->kin));
 }
 
 static void on_stats(evutil_socket_t fd, short what, void *arg)

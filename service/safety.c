@@ -84,8 +84,8 @@ int safety_init(struct safety *s, const struct config *cfg,
 	draft_policy_default(&s->policy);
 	s->link_allow = split_list(cfg->policy_link_allow, &s->policy.nlink_allow);
 	s->policy.link_allow = (const char *const *)s->link_allow;
-	s->refund_categories = split_list(cfg->policy_refund_categories,
-					  &s->policy.nrefund_categories);
+	s->refund_categories =
+	    split_list(cfg->policy_refund_categories, &s->policy.nrefund_categories);
 	s->policy.refund_categories = (const char *const *)s->refund_categories;
 	s->policy.min_len = (size_t)cfg->policy_min_len;
 	s->policy.max_len = (size_t)cfg->policy_max_len;
@@ -93,7 +93,8 @@ int safety_init(struct safety *s, const struct config *cfg,
 	for (int t = 0; t < MODEL__TIERS; t++)
 		s->pidx[t] = draft_check_prompt_new(prompts[t]->system, s->policy.prompt_window);
 	if (!cfg->redact_enabled) {
-		log_warn("PII redaction is off: ticket text goes to the models as written", "%s", "");
+		log_warn("PII redaction is off: ticket text goes to the models as written", "%s",
+			 "");
 		return 0;
 	}
 	s->redactor = redactor_new();
@@ -202,11 +203,13 @@ void safety_check_draft(struct safety *s, struct job *j)
 	restore_text(j, &tr->draft_reply);
 	restore_text(j, &tr->summary);
 	if (draft_check_ix(&s->policy, tr->draft_reply, tr->category,
-			   s->pidx[j->has_ftr ? MODEL_FLAGSHIP : MODEL_MINI], why, sizeof(why)) == 0)
+			   s->pidx[j->has_ftr ? MODEL_FLAGSHIP : MODEL_MINI], why,
+			   sizeof(why)) == 0)
 		return;
 	s->drafts_flagged++;
 	n = strlen(job_notes_wr(j)->draft_flags);
-	snprintf(j->nt->draft_flags + n, sizeof(j->nt->draft_flags) - n, "%s%s", n ? "; " : "", why);
+	snprintf(j->nt->draft_flags + n, sizeof(j->nt->draft_flags) - n, "%s%s", n ? "; " : "",
+		 why);
 	log_ticket_at(LOG_L_INFO, j->t->ticket_id, (int)kin_part_partition(j->part),
 		      (long long)j->offset, "draft flagged by policy", "%s", "");
 }

@@ -8,29 +8,47 @@
 #include <stddef.h>
 #include <string.h>
 
-static const char *const state_names[JOB__ALL] = {
-	"claim", "reserve", "model", "backoff", "flagship_wait", "store", "event", "dlq",
-	"new",   "done"};
+static const char *const state_names[JOB__ALL] = {"claim",	   "reserve", "model", "backoff",
+						  "flagship_wait", "store",   "event", "dlq",
+						  "new",	   "done"};
 static const char *const event_names[EV__COUNT] = {
-	"parsed",          "parse_failed",  "claimed",        "claimed_done",   "db_rejected",
-	"request_ready",   "prompt_failed", "reserved",       "budget_denied",  "budget_failed",
-	"resting",         "not_sent",      "model_retry",    "model_failed",   "answer_too_large",
-	"answer_ok",       "answer_invalid", "timer",         "rule_none",      "rule_escalate",
-	"rule_human_only", "flagship_slot", "stored",         "delivered"};
+    "parsed",	       "parse_failed",	 "claimed",	"claimed_done",	 "db_rejected",
+    "request_ready",   "prompt_failed",	 "reserved",	"budget_denied", "budget_failed",
+    "resting",	       "not_sent",	 "model_retry", "model_failed",	 "answer_too_large",
+    "answer_ok",       "answer_invalid", "timer",	"rule_none",	 "rule_escalate",
+    "rule_human_only", "flagship_slot",	 "stored",	"delivered"};
 static const char *const act_names[ACT__COUNT] = {
-	"claim", "call",	"reserve", "send",    "wait",   "wait_budget", "decide",
-	"queue_flagship", "store", "publish", "dead_letter", "reject", "finish", "error"};
+    "claim",	      "call",  "reserve", "send",	 "wait",   "wait_budget", "decide",
+    "queue_flagship", "store", "publish", "dead_letter", "reject", "finish",	  "error"};
 static const char *const tier_names[MODEL__TIERS] = {"mini", "flagship"};
 static const char *const status_names[STATUS__COUNT] = {"pending_review", "needs_human"};
 
 #define NAME(tab, n, i) ((unsigned)(i) < (n) ? (tab)[i] : "unknown")
 
-const char *job_state_name(enum job_state s) { return NAME(state_names, JOB__ALL, s); }
-const char *job_event_name(enum job_event e) { return NAME(event_names, EV__COUNT, e); }
-const char *cascade_act_name(enum cascade_act a) { return NAME(act_names, ACT__COUNT, a); }
-const char *model_tier_name(enum model_tier t) { return NAME(tier_names, MODEL__TIERS, t); }
-const char *call_purpose_name(enum call_purpose p) { return p == PURPOSE_TRIAGE ? "triage" : "repair"; }
-const char *job_status_name(enum job_status s) { return NAME(status_names, STATUS__COUNT, s); }
+const char *job_state_name(enum job_state s)
+{
+	return NAME(state_names, JOB__ALL, s);
+}
+const char *job_event_name(enum job_event e)
+{
+	return NAME(event_names, EV__COUNT, e);
+}
+const char *cascade_act_name(enum cascade_act a)
+{
+	return NAME(act_names, ACT__COUNT, a);
+}
+const char *model_tier_name(enum model_tier t)
+{
+	return NAME(tier_names, MODEL__TIERS, t);
+}
+const char *call_purpose_name(enum call_purpose p)
+{
+	return p == PURPOSE_TRIAGE ? "triage" : "repair";
+}
+const char *job_status_name(enum job_status s)
+{
+	return NAME(status_names, STATUS__COUNT, s);
+}
 
 int cascade_act_waits(enum cascade_act a)
 {
@@ -64,8 +82,8 @@ static enum job_state human(struct cascade_action *o, const char *what, const ch
 	return JOB_STORE;
 }
 
-static enum job_state call(const struct job_facts *f, struct cascade_action *o,
-			   enum model_tier t, enum call_purpose p)
+static enum job_state call(const struct job_facts *f, struct cascade_action *o, enum model_tier t,
+			   enum call_purpose p)
 {
 	if (f->ncalls >= CASCADE_MAX_CALLS)
 		return human(o, "too many model calls", "limit reached");
@@ -148,9 +166,9 @@ static enum job_state budget_denied(const struct job_facts *f, struct cascade_ac
 		return JOB_BACKOFF;
 	}
 	o->drop_call = 1; /* the call was never made */
-	return human(o, "budget_exhausted", f->call_tier == MODEL_MINI
-						    ? "the mini daily budget is spent"
-						    : "the flagship daily budget is spent");
+	return human(o, "budget_exhausted",
+		     f->call_tier == MODEL_MINI ? "the mini daily budget is spent"
+						: "the flagship daily budget is spent");
 }
 
 static enum job_state budget_failed(const struct job_facts *f, struct cascade_action *o)
@@ -169,16 +187,16 @@ static enum job_state wait(const struct job_facts *f, struct cascade_action *o)
 
 static enum job_state model_failed(const struct job_facts *f, struct cascade_action *o)
 {
-	return human(o, f->call_tier == MODEL_MINI ? "mini model unavailable"
-						   : "flagship model unavailable",
-		     f->detail);
+	return human(
+	    o, f->call_tier == MODEL_MINI ? "mini model unavailable" : "flagship model unavailable",
+	    f->detail);
 }
 
 static enum job_state too_large(const struct job_facts *f, struct cascade_action *o)
 {
-	return human(o, f->call_tier == MODEL_MINI ? "mini answer too large"
-						   : "flagship answer too large",
-		     f->detail);
+	return human(
+	    o, f->call_tier == MODEL_MINI ? "mini answer too large" : "flagship answer too large",
+	    f->detail);
 }
 
 static enum job_state answer_ok(const struct job_facts *f, struct cascade_action *o)
@@ -246,6 +264,7 @@ static const struct cascade_rule {
 	enum job_event ev;
 	decide_fn *decide;
 } rules[] = {
+    /* clang-format off */
 	{JOB_NEW,           EV_PARSED,           claim},
 	{JOB_NEW,           EV_PARSE_FAILED,     dead_letter},
 	{JOB_CLAIM,         EV_CLAIMED,          claimed},
@@ -273,6 +292,7 @@ static const struct cascade_rule {
 	{JOB_STORE,         EV_DB_REJECTED,      reject},
 	{JOB_EVENT,         EV_DELIVERED,        finish},
 	{JOB_DLQ,           EV_DELIVERED,        finish},
+    /* clang-format on */
 };
 
 enum job_state cascade_step(const struct job_facts *f, enum job_event ev,

@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 struct fq_item {
-	int urgency;        /* enum urgency; an invalid mini pass counts as high */
-	int tier;           /* enum customer_tier */
+	int urgency;	    /* enum urgency; an invalid mini pass counts as high */
+	int tier;	    /* enum customer_tier */
 	double received_ms; /* older first among equals */
-	size_t idx;         /* position while queued (private) */
+	size_t idx;	    /* position while queued (private) */
 };
 
 struct flagship_queue {

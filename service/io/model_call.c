@@ -36,8 +36,8 @@ const struct prompt *model_call_prompt(const struct model_caller *mcl, enum mode
 /* ---- the endpoints -------------------------------------------------------- */
 
 static int init_endpoint(struct model_caller *mcl, struct event_base *base,
-			 const struct config *cfg, enum model_tier t,
-			 const struct model_config *mc, char *err, size_t errlen)
+			 const struct config *cfg, enum model_tier t, const struct model_config *mc,
+			 char *err, size_t errlen)
 {
 	struct model_endpoint *ep = &mcl->ep[t];
 	const char *key = NULL;
@@ -271,9 +271,9 @@ enum job_event model_call_prepare(struct model_caller *mcl, struct model_calls *
 		cs->request = prompt_frame_render(ep->frame, ep->prompt, &v, MODEL_CALL_REQUEST_CAP,
 						  err, errlen);
 	else
-		cs->request = prompt_render_request(ep->prompt,
-						    p == PURPOSE_REPAIR ? mcl->p_repair : NULL,
-						    ep->mc, &v, MODEL_CALL_REQUEST_CAP, err, errlen);
+		cs->request =
+		    prompt_render_request(ep->prompt, p == PURPOSE_REPAIR ? mcl->p_repair : NULL,
+					  ep->mc, &v, MODEL_CALL_REQUEST_CAP, err, errlen);
 	if (cs->request == NULL) {
 		cs->n--;
 		return EV_PROMPT_FAILED;
@@ -293,8 +293,7 @@ int model_call_may_send(struct model_caller *mcl, struct model_calls *cs, double
 	return 0;
 }
 
-void model_call_submit(struct model_caller *mcl, struct model_calls *cs, llm_done_fn *cb,
-		       void *arg)
+void model_call_submit(struct model_caller *mcl, struct model_calls *cs, llm_done_fn *cb, void *arg)
 {
 	struct call_rec *c = model_calls_cur(cs);
 	c->attempts++;
@@ -341,7 +340,8 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 {
 	struct call_rec *c = model_calls_cur(cs);
 	const struct model_endpoint *ep = &mcl->ep[c->tier];
-	int ok_http = res->transport_error == 0 && res->http_status >= 200 && res->http_status < 300;
+	int ok_http =
+	    res->transport_error == 0 && res->http_status >= 200 && res->http_status < 300;
 	char *content = NULL;
 
 	cs->req = NULL;
@@ -396,16 +396,16 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 	    0) {
 		/* a broken envelope is an invalid answer: the raw body is what we keep */
 		c->answer = xstrndup(res->body, res->body_len < MODEL_CALL_ANSWER_CAP
-							 ? res->body_len
-							 : MODEL_CALL_ANSWER_CAP);
+						    ? res->body_len
+						    : MODEL_CALL_ANSWER_CAP);
 		mcl->st.invalid[c->tier]++;
 		c->outcome = CALL_INVALID_ANSWER;
 		snprintf(c->error, sizeof(c->error), "%s", err);
 		return EV_ANSWER_INVALID;
 	}
 	c->answer = strlen(content) > MODEL_CALL_ANSWER_CAP
-			    ? xstrndup(content, MODEL_CALL_ANSWER_CAP)
-			    : xstrdup(content);
+			? xstrndup(content, MODEL_CALL_ANSWER_CAP)
+			: xstrdup(content);
 	free(content);
 	return judge(mcl, c, c->answer, ans, err, errlen);
 }

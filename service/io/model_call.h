@@ -23,10 +23,16 @@
 #include "llm.h"
 #include "prompt.h"
 
-#define MODEL_CALL_ANSWER_CAP 16384      /* answer text kept (and stored) per call */
+#define MODEL_CALL_ANSWER_CAP 16384	  /* answer text kept (and stored) per call */
 #define MODEL_CALL_REQUEST_CAP (4u << 20) /* a rendered request */
 
-enum call_outcome { CALL_NONE, CALL_OK, CALL_INVALID_ANSWER, CALL_HTTP_ERROR, CALL_TRANSPORT_ERROR };
+enum call_outcome {
+	CALL_NONE,
+	CALL_OK,
+	CALL_INVALID_ANSWER,
+	CALL_HTTP_ERROR,
+	CALL_TRANSPORT_ERROR
+};
 
 /* One model call of a ticket's revision (an HTTP exchange and its retries). */
 struct call_rec {
@@ -51,7 +57,8 @@ struct model_endpoint {
 	const struct model_config *mc;
 	struct llm_client *client;
 	struct prompt *prompt;
-	struct prompt_frame *frame; /* the request without the ticket, rendered once; NULL: in full */
+	struct prompt_frame
+	    *frame; /* the request without the ticket, rendered once; NULL: in full */
 	struct backoff_policy backoff;
 	struct breaker breaker;
 };
@@ -121,8 +128,7 @@ enum job_event model_call_prepare(struct model_caller *mcl, struct model_calls *
 int model_call_may_send(struct model_caller *mcl, struct model_calls *c, double now,
 			uint32_t *wait_ms) WUR;
 /* Send an attempt of the current call (after model_call_may_send); cb follows, never from here. */
-void model_call_submit(struct model_caller *mcl, struct model_calls *c, llm_done_fn *cb,
-		       void *arg);
+void model_call_submit(struct model_caller *mcl, struct model_calls *c, llm_done_fn *cb, void *arg);
 /*
  * An attempt's result: EV_NOT_SENT or EV_MODEL_RETRY (*wait_ms), or final:
  * EV_MODEL_FAILED, EV_ANSWER_TOO_LARGE, EV_ANSWER_INVALID (err says why),

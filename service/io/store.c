@@ -15,9 +15,23 @@
  * The result columns, in the order db.c's statements select them (column 0
  * is always the item's idx). The only place that reads a row by position.
  */
-enum { CLAIM_PK = 1, CLAIM_REVISION, CLAIM_STATE, CLAIM_CALLS, CLAIM_EVENT, CLAIM__COLS };
-enum { STORE_ID = 1, STORE_INSERTED, STORE_TRIAGED_AT, STORE_COST, STORE_EVENT, STORE__COLS };
-enum { RESERVE_GRANTED = 1, RESERVE_BUDGET_ID, RESERVE_AMOUNT, RESERVE__COLS };
+enum {
+	COL_CLAIM_PK = 1,
+	COL_CLAIM_REVISION,
+	COL_CLAIM_STATE,
+	COL_CLAIM_CALLS,
+	COL_CLAIM_EVENT,
+	COL_CLAIM__COLS
+};
+enum {
+	COL_STORE_ID = 1,
+	COL_STORE_INSERTED,
+	COL_STORE_TRIAGED_AT,
+	COL_STORE_COST,
+	COL_STORE_EVENT,
+	COL_STORE__COLS
+};
+enum { COL_RESERVE_GRANTED = 1, COL_RESERVE_BUDGET_ID, COL_RESERVE_AMOUNT, COL_RESERVE__COLS };
 
 static const char *col(const struct db_row *row, int i)
 {
@@ -104,13 +118,13 @@ static void on_claim_row(void *arg, const struct db_row *row, const char *err)
 	store_claim_fn *cb = (store_claim_fn *)p->cb;
 	struct claim_result r;
 	int64_t pk, rev;
-	const char *state = col(row, CLAIM_STATE);
+	const char *state = col(row, COL_CLAIM_STATE);
 
 	memset(&r, 0, sizeof(r));
-	if (row == NULL || row->ncols < CLAIM__COLS || !col(row, CLAIM_PK) ||
-	    !col(row, CLAIM_REVISION) || !state ||
-	    parse_int64(col(row, CLAIM_PK), 1, INT64_MAX, &pk) < 0 ||
-	    parse_int64(col(row, CLAIM_REVISION), 1, INT32_MAX, &rev) < 0) {
+	if (row == NULL || row->ncols < COL_CLAIM__COLS || !col(row, COL_CLAIM_PK) ||
+	    !col(row, COL_CLAIM_REVISION) || !state ||
+	    parse_int64(col(row, COL_CLAIM_PK), 1, INT64_MAX, &pk) < 0 ||
+	    parse_int64(col(row, COL_CLAIM_REVISION), 1, INT32_MAX, &rev) < 0) {
 		cb(p->arg, NULL, err ? err : "bad claim row");
 		goto out;
 	}
@@ -125,9 +139,9 @@ static void on_claim_row(void *arg, const struct db_row *row, const char *err)
 	else
 		r.state = CLAIM_PENDING;
 	if (r.state == CLAIM_DONE)
-		r.event = col(row, CLAIM_EVENT);
-	else if (col(row, CLAIM_CALLS))
-		r.prior = json_tokener_parse(col(row, CLAIM_CALLS));
+		r.event = col(row, COL_CLAIM_EVENT);
+	else if (col(row, COL_CLAIM_CALLS))
+		r.prior = json_tokener_parse(col(row, COL_CLAIM_CALLS));
 	cb(p->arg, &r, NULL);
 	json_object_put(r.prior);
 out:
@@ -238,7 +252,7 @@ static void on_triage_row(void *arg, const struct db_row *row, const char *err)
 {
 	struct pending *p = arg;
 	store_triage_fn *cb = (store_triage_fn *)p->cb;
-	const char *inserted = col(row, STORE_INSERTED);
+	const char *inserted = col(row, COL_STORE_INSERTED);
 	struct store_result r;
 	int64_t seq;
 
@@ -247,16 +261,17 @@ static void on_triage_row(void *arg, const struct db_row *row, const char *err)
 		cb(p->arg, NULL, err);
 		goto out;
 	}
-	if (row->ncols >= STORE__COLS && inserted && inserted[0] == 't' && col(row, STORE_ID) &&
-	    parse_int64(col(row, STORE_ID), 1, INT64_MAX, &seq) == 0) {
+	if (row->ncols >= COL_STORE__COLS && inserted && inserted[0] == 't' &&
+	    col(row, COL_STORE_ID) &&
+	    parse_int64(col(row, COL_STORE_ID), 1, INT64_MAX, &seq) == 0) {
 		/* stored now: the event is built here from what was stored */
 		r.outcome = STORED_NOW;
-		r.event = event_json(p->s, p->rec, seq, col(row, STORE_TRIAGED_AT),
-				     col(row, STORE_COST));
+		r.event = event_json(p->s, p->rec, seq, col(row, COL_STORE_TRIAGED_AT),
+				     col(row, COL_STORE_COST));
 	} else {
 		/* stored before (a redelivery): the stored row's event, from the database */
 		r.outcome = inserted && inserted[0] == 'f' ? STORED_DUPLICATE : STORED_UNKNOWN;
-		r.event = col(row, STORE_EVENT) ? xstrdup(col(row, STORE_EVENT)) : NULL;
+		r.event = col(row, COL_STORE_EVENT) ? xstrdup(col(row, COL_STORE_EVENT)) : NULL;
 	}
 	cb(p->arg, &r, NULL);
 	free(r.event);
@@ -347,12 +362,12 @@ static void on_reserve_row(void *arg, const struct db_row *row, const char *err)
 		cb(p->arg, NULL, err ? err : "no row");
 		goto out;
 	}
-	r.granted = row->ncols >= RESERVE__COLS && col(row, RESERVE_GRANTED) &&
-		    col(row, RESERVE_GRANTED)[0] == 't';
-	if (r.granted && col(row, RESERVE_BUDGET_ID) &&
-	    parse_int64(col(row, RESERVE_BUDGET_ID), 1, INT64_MAX, &bid) == 0) {
+	r.granted = row->ncols >= COL_RESERVE__COLS && col(row, COL_RESERVE_GRANTED) &&
+		    col(row, COL_RESERVE_GRANTED)[0] == 't';
+	if (r.granted && col(row, COL_RESERVE_BUDGET_ID) &&
+	    parse_int64(col(row, COL_RESERVE_BUDGET_ID), 1, INT64_MAX, &bid) == 0) {
 		r.budget_id = bid;
-		r.amount_usd = col(row, RESERVE_AMOUNT) ? col(row, RESERVE_AMOUNT) : "0";
+		r.amount_usd = col(row, COL_RESERVE_AMOUNT) ? col(row, COL_RESERVE_AMOUNT) : "0";
 	}
 	cb(p->arg, &r, NULL);
 out:

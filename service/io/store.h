@@ -23,7 +23,7 @@
 #include "ticket.h"
 
 struct store {
-	struct db *db;  /* borrowed */
+	struct db *db;	/* borrowed */
 	size_t row_cap; /* a request's JSON; over it the item fails like a rejected one */
 };
 
@@ -45,7 +45,8 @@ struct claim_result {
 	int64_t pk;
 	int revision;
 	enum claim_state state;
-	json_object *prior; /* the revision's persisted calls (not for DONE); the callback may take it (set NULL) */
+	json_object *prior; /* the revision's persisted calls (not for DONE); the callback may take
+			       it (set NULL) */
 	const char *event;  /* DONE: the stored row's event, borrowed, may be NULL */
 };
 
@@ -65,18 +66,18 @@ struct triage_rec {
 	int64_t ticket_pk;
 	int revision;
 	enum job_status status;
-	const char *status_reason;         /* NULL: none */
-	const struct answer *answer;       /* the deciding answer; NULL: none valid */
-	enum model_tier decided;           /* whose answer (mini when none) */
-	const char *model, *prompt_version; /* of the deciding tier */
-	const struct rules_decision *dec;  /* never NULL (action none, nothing matched) */
+	const char *status_reason;		  /* NULL: none */
+	const struct answer *answer;		  /* the deciding answer; NULL: none valid */
+	enum model_tier decided;		  /* whose answer (mini when none) */
+	const char *model, *prompt_version;	  /* of the deciding tier */
+	const struct rules_decision *dec;	  /* never NULL (action none, nothing matched) */
 	const char *detector_flags, *draft_flags; /* NULL: none */
 };
 
 enum store_outcome {
-	STORED_NOW,       /* inserted now: the event was built from the record */
+	STORED_NOW,	  /* inserted now: the event was built from the record */
 	STORED_DUPLICATE, /* stored before (a redelivery): the event is the database's */
-	STORED_UNKNOWN,   /* a row that says neither: counted by status, the database's event */
+	STORED_UNKNOWN,	  /* a row that says neither: counted by status, the database's event */
 };
 
 struct store_result {
@@ -98,8 +99,8 @@ void store_call(struct store *s, int64_t ticket_pk, int revision, const struct c
 
 struct reserve_result {
 	int granted;
-	int64_t budget_id;       /* 0: none */
-	const char *amount_usd;  /* borrowed */
+	int64_t budget_id;	/* 0: none */
+	const char *amount_usd; /* borrowed */
 };
 typedef void store_reserve_fn(void *arg, const struct reserve_result *r, const char *err);
 

@@ -40,10 +40,20 @@ struct step_case {
 
 #define ANY -1
 #define ARRAY_LEN (sizeof(cases) / sizeof(cases[0]))
-#define C(from, ev, facts, st, act) {from, ev, facts, st, act, NULL, ANY, ANY, ANY, 0, 0, 0}
-#define CH(from, ev, facts, what) {from, ev, facts, JOB_STORE, ACT_STORE, what, STATUS_NEEDS_HUMAN, ANY, ANY, 0, 0, 0}
-#define CALL(from, ev, facts, tier, purpose) {from, ev, facts, JOB_MODEL, ACT_CALL, NULL, ANY, tier, purpose, 0, 0, 0}
+#define C(from, ev, facts, st, act)                                                                \
+	{                                                                                          \
+		from, ev, facts, st, act, NULL, ANY, ANY, ANY, 0, 0, 0                             \
+	}
+#define CH(from, ev, facts, what)                                                                  \
+	{                                                                                          \
+		from, ev, facts, JOB_STORE, ACT_STORE, what, STATUS_NEEDS_HUMAN, ANY, ANY, 0, 0, 0 \
+	}
+#define CALL(from, ev, facts, tier, purpose)                                                       \
+	{                                                                                          \
+		from, ev, facts, JOB_MODEL, ACT_CALL, NULL, ANY, tier, purpose, 0, 0, 0            \
+	}
 
+/* clang-format off */
 static const struct step_case cases[] = {
 	C(JOB_NEW, EV_PARSED, 0, JOB_CLAIM, ACT_CLAIM),
 	C(JOB_NEW, EV_PARSE_FAILED, 0, JOB_DLQ, ACT_DEAD_LETTER),
@@ -95,6 +105,7 @@ static const struct step_case cases[] = {
 	C(JOB_EVENT, EV_DELIVERED, 0, JOB_DONE, ACT_FINISH),
 	C(JOB_DLQ, EV_DELIVERED, 0, JOB_DONE, ACT_FINISH),
 };
+/* clang-format on */
 
 static void facts_of(int state, int facts, struct job_facts *f)
 {
@@ -146,9 +157,9 @@ START_TEST(test_possible_pairs)
 		ck_assert_ptr_nonnull(a.what);
 		ck_assert_ptr_nonnull(a.detail);
 	}
-	ck_assert_int_eq(cascade_act_waits(a.act),
-			 a.act != ACT_CALL && a.act != ACT_SEND && a.act != ACT_DECIDE &&
-				 a.act != ACT_FINISH && a.act != ACT_ERROR);
+	ck_assert_int_eq(cascade_act_waits(a.act), a.act != ACT_CALL && a.act != ACT_SEND &&
+						       a.act != ACT_DECIDE && a.act != ACT_FINISH &&
+						       a.act != ACT_ERROR);
 }
 END_TEST
 
@@ -208,21 +219,21 @@ START_TEST(test_walk_escalation)
 		enum job_state want;
 		enum cascade_act act;
 	} walk[] = {
-		{EV_PARSED, 0, JOB_CLAIM, ACT_CLAIM},
-		{EV_CLAIMED, 0, JOB_MODEL, ACT_CALL},
-		{EV_REQUEST_READY, F_BUDGET, JOB_RESERVE, ACT_RESERVE},
-		{EV_RESERVED, F_BUDGET, JOB_MODEL, ACT_SEND},
-		{EV_MODEL_RETRY, 0, JOB_BACKOFF, ACT_WAIT},
-		{EV_TIMER, 0, JOB_MODEL, ACT_SEND},
-		{EV_ANSWER_INVALID, 0, JOB_MODEL, ACT_CALL},
-		{EV_REQUEST_READY, 0, JOB_MODEL, ACT_SEND},
-		{EV_ANSWER_INVALID, F_REPAIR, JOB_MODEL, ACT_DECIDE},
-		{EV_RULE_ESCALATE, F_REPAIR, JOB_FLAGSHIP_WAIT, ACT_QUEUE_FLAGSHIP},
-		{EV_FLAGSHIP_SLOT, F_REPAIR, JOB_MODEL, ACT_CALL},
-		{EV_REQUEST_READY, F_FLAGSHIP, JOB_MODEL, ACT_SEND},
-		{EV_ANSWER_OK, F_FLAGSHIP, JOB_STORE, ACT_STORE},
-		{EV_STORED, F_EVENTS | F_HASEVENT, JOB_EVENT, ACT_PUBLISH},
-		{EV_DELIVERED, 0, JOB_DONE, ACT_FINISH},
+	    {EV_PARSED, 0, JOB_CLAIM, ACT_CLAIM},
+	    {EV_CLAIMED, 0, JOB_MODEL, ACT_CALL},
+	    {EV_REQUEST_READY, F_BUDGET, JOB_RESERVE, ACT_RESERVE},
+	    {EV_RESERVED, F_BUDGET, JOB_MODEL, ACT_SEND},
+	    {EV_MODEL_RETRY, 0, JOB_BACKOFF, ACT_WAIT},
+	    {EV_TIMER, 0, JOB_MODEL, ACT_SEND},
+	    {EV_ANSWER_INVALID, 0, JOB_MODEL, ACT_CALL},
+	    {EV_REQUEST_READY, 0, JOB_MODEL, ACT_SEND},
+	    {EV_ANSWER_INVALID, F_REPAIR, JOB_MODEL, ACT_DECIDE},
+	    {EV_RULE_ESCALATE, F_REPAIR, JOB_FLAGSHIP_WAIT, ACT_QUEUE_FLAGSHIP},
+	    {EV_FLAGSHIP_SLOT, F_REPAIR, JOB_MODEL, ACT_CALL},
+	    {EV_REQUEST_READY, F_FLAGSHIP, JOB_MODEL, ACT_SEND},
+	    {EV_ANSWER_OK, F_FLAGSHIP, JOB_STORE, ACT_STORE},
+	    {EV_STORED, F_EVENTS | F_HASEVENT, JOB_EVENT, ACT_PUBLISH},
+	    {EV_DELIVERED, 0, JOB_DONE, ACT_FINISH},
 	};
 	enum job_state s = JOB_NEW;
 	for (size_t i = 0; i < sizeof(walk) / sizeof(walk[0]); i++) {

@@ -13,13 +13,10 @@ struct order_case {
 };
 
 static const struct order_case order_cases[] = {
-	{{3, 0, 10, 0}, {2, 3, 1, 0}, 1},   /* urgency first, whatever the tier or age */
-	{{1, 0, 1, 0}, {2, 0, 10, 0}, 0},
-	{{2, 2, 10, 0}, {2, 1, 1, 0}, 1},   /* then the customer tier */
-	{{2, 1, 1, 0}, {2, 2, 10, 0}, 0},
-	{{2, 1, 1, 0}, {2, 1, 2, 0}, 1},    /* then the older ticket */
-	{{2, 1, 2, 0}, {2, 1, 1, 0}, 0},
-	{{2, 1, 1, 0}, {2, 1, 1, 0}, 0},    /* equal: not before */
+    {{3, 0, 10, 0}, {2, 3, 1, 0}, 1}, /* urgency first, whatever the tier or age */
+    {{1, 0, 1, 0}, {2, 0, 10, 0}, 0}, {{2, 2, 10, 0}, {2, 1, 1, 0}, 1}, /* then the customer tier */
+    {{2, 1, 1, 0}, {2, 2, 10, 0}, 0}, {{2, 1, 1, 0}, {2, 1, 2, 0}, 1},	/* then the older ticket */
+    {{2, 1, 2, 0}, {2, 1, 1, 0}, 0},  {{2, 1, 1, 0}, {2, 1, 1, 0}, 0},	/* equal: not before */
 };
 
 START_TEST(test_order)
@@ -33,7 +30,7 @@ START_TEST(test_push_pop_remove)
 {
 	struct flagship_queue q;
 	struct fq_item it[5] = {
-		{1, 0, 5, 0}, {3, 0, 4, 0}, {2, 1, 3, 0}, {3, 1, 9, 0}, {2, 1, 1, 0}};
+	    {1, 0, 5, 0}, {3, 0, 4, 0}, {2, 1, 3, 0}, {3, 1, 9, 0}, {2, 1, 1, 0}};
 	flagship_queue_init(&q);
 	ck_assert_ptr_null(flagship_queue_pop(&q));
 	for (int i = 0; i < 5; i++)

@@ -87,15 +87,26 @@ void job_set_state(struct job *j, enum job_state s, double now)
 	set->count[s]++;
 }
 
-void job_free(struct job *j, double now)
+void job_retire(struct job *j, double now)
 {
-	if (j == NULL)
+	struct job_set *set;
+	if (j == NULL || j->state == JOB_DONE)
 		return;
+	set = j->set;
 	list_leave(j, now);
-	(*j->set->in_flight)--;
+	(*set->in_flight)--;
+	/* nothing may call back into a retired job */
 	model_calls_cleanup(&j->calls);
 	if (j->ev_backoff)
 		event_free(j->ev_backoff);
+	j->ev_backoff = NULL;
+	j->state = JOB_DONE;
+	j->next = set->retired;
+	set->retired = j;
+}
+
+static void job_free(struct job *j)
+{
 	free(j->nt);
 	free(j->dec);
 	free(j->event);
@@ -108,6 +119,18 @@ void job_free(struct job *j, double now)
 	ticket_free(j->t);
 	kin_part_unref(j->part);
 	free(j);
+}
+
+size_t job_reap(struct job_set *set)
+{
+	size_t n = 0;
+	while (set->retired) {
+		struct job *j = set->retired;
+		set->retired = j->next;
+		job_free(j);
+		n++;
+	}
+	return n;
 }
 
 void job_dead_letter_note(struct job *j, const char *topic, int32_t partition, const char *code,

@@ -1,6 +1,6 @@
 /*
  * job: one ticket in flight. Owns its lifecycle (new, move between states,
- * free) and the per-state lists: each waiting state is a list, so the counts
+ * retire, deferred free) and the per-state lists: each waiting state is a list, so the counts
  * are exact, the time spent per visit is measured, and shutdown can drain
  * them. Never decides a transition (that is cascade_step's) and never does
  * I/O beyond releasing what the job holds.
@@ -52,6 +52,7 @@ struct job_dead_letter {
 /* The lists of jobs per waiting state, and where their counts go. */
 struct job_set {
 	struct job *lists[JOB__STATES];
+	struct job *retired; /* done, freed by job_reap() after the loop pass */
 	uint64_t *count;     /* [JOB__STATES] */
 	struct hist *visits; /* [JOB__STATES]: time per visit */
 	uint64_t *in_flight;
@@ -99,8 +100,16 @@ struct job *job_new(struct job_set *set, void *owner, struct kin_part *part, int
 		    double now);
 /* Move the job to the list of s (a waiting state): one visit of the old one ends. */
 void job_set_state(struct job *j, enum job_state s, double now);
-/* Release everything the job holds and free it (a request in flight is cancelled). */
-void job_free(struct job *j, double now);
+/*
+ * The job is over (done, or abandoned at shutdown): off its list, no longer
+ * in flight, its request cancelled and its timer freed, so nothing calls
+ * back into it. The memory stays valid until job_reap(): a job that ends
+ * inside a callback may still be looked at by its caller (pgbouncer's
+ * deferred free).
+ */
+void job_retire(struct job *j, double now);
+/* Free the retired jobs; returns how many. Call after the loop pass (and at shutdown). */
+size_t job_reap(struct job_set *set);
 
 /* Keep a copy of a dead letter's origin (replacing any); drop it. */
 void job_dead_letter_note(struct job *j, const char *topic, int32_t partition, const char *code,

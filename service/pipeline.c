@@ -41,7 +41,8 @@ void pipeline_drop_job(struct job *j)
 	if (j->state == JOB_FLAGSHIP_WAIT)
 		flagship_queue_remove(&pl->fq, &j->fq);
 	release_flagship(j);
-	job_free(j, pipeline_now_ms());
+	job_retire(j, pipeline_now_ms());
+	event_active(pl->ev_reap, EV_TIMEOUT, 0);
 	pipeline_update_pause(pl);
 	if (pl->draining && pl->st.in_flight == 0 && pl->kout) {
 		log_info("drained", "%s", "");
@@ -312,6 +313,12 @@ static void flagship_pump(struct pipeline *pl)
 		pl->flagship_active++;
 		fire(j, EV_FLAGSHIP_SLOT);
 	}
+}
+
+void pipeline_on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *pl = arg;
+	job_reap(&pl->jobs);
 }
 
 void pipeline_on_fpump(evutil_socket_t fd, short what, void *arg)

@@ -43,7 +43,7 @@ struct pipeline {
 	struct pipeline_stats st; /* the coordinator's counters; the modules keep theirs */
 	int pause_flags;
 	int draining;
-	struct event *ev_drain_timeout, *ev_stats, *ev_fpump;
+	struct event *ev_drain_timeout, *ev_stats, *ev_fpump, *ev_reap;
 	char why[512]; /* the text of the event being stepped (job->detail points here) */
 };
 
@@ -54,6 +54,8 @@ void pipeline_set_pause(struct pipeline *pl, int flag, int on);
 /* The dispatch's entry points (pipeline.c). */
 void pipeline_on_message(void *arg, struct kin_part *part, const rd_kafka_message_t *m);
 void pipeline_on_fpump(evutil_socket_t fd, short what, void *arg);
+/* Free the jobs that ended during the loop pass. */
+void pipeline_on_reap(evutil_socket_t fd, short what, void *arg);
 /* Free a job (finished, or abandoned at shutdown), and exit when drained. */
 void pipeline_drop_job(struct job *j);
 

@@ -218,6 +218,7 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 	pl->limits.max_message_bytes = (size_t)cfg->max_message_bytes;
 	pl->limits.max_body_prompt_len = (size_t)cfg->max_body_prompt_bytes;
 	pl->ev_fpump = event_new(base, -1, 0, pipeline_on_fpump, pl);
+	pl->ev_reap = event_new(base, -1, 0, pipeline_on_reap, pl);
 
 	pl->mcl = model_caller_new(base, cfg, &pl->tax, err, errlen);
 	if (pl->mcl == NULL)
@@ -296,6 +297,9 @@ void pipeline_free(struct pipeline *pl)
 		event_free(pl->ev_stats);
 	if (pl->ev_fpump)
 		event_free(pl->ev_fpump);
+	job_reap(&pl->jobs);
+	if (pl->ev_reap)
+		event_free(pl->ev_reap);
 	kin_free(pl->kin); /* commits stored offsets */
 	db_free(pl->db);
 	model_caller_free(pl->mcl);

@@ -154,3 +154,52 @@ void job_dead_letter_free(struct job *j)
 	free(j->dl);
 	j->dl = NULL;
 }
+
+enum rule_action job_eval_rules(struct job *j, const struct rules *r)
+{
+	struct rules_input in;
+	memset(&in, 0, sizeof(in));
+	in.ticket = j->t;
+	in.mini = j->has_tr ? &j->tr : NULL;
+	in.mini_invalid = j->mini_invalid;
+	if (job_notes_rd(j)->detector_flags[0]) {
+		in.flags[0] = "injection";
+		in.nflags = 1;
+	}
+	free(j->dec);
+	j->dec = NULL;
+	if (r) {
+		struct rules_decision d;
+		memset(&d, 0, sizeof(d));
+		rules_eval(r, &in, &d);
+		/* most tickets match nothing: keep a decision only when there is one */
+		if (d.nmatched || d.action != RULE_NONE) {
+			j->dec = xmalloc(sizeof(*j->dec));
+			*j->dec = d;
+		}
+	}
+	return job_decision(j)->action;
+}
+
+void job_facts(struct job *j, enum job_state s, const struct config *cfg, struct job_facts *f)
+{
+	const struct call_rec *c = model_calls_cur(&j->calls);
+	memset(f, 0, sizeof(*f));
+	f->state = s;
+	if (c) {
+		f->call_tier = c->tier;
+		f->call_purpose = c->purpose;
+	}
+	f->ncalls = j->calls.n;
+	f->has_mini = j->has_tr != 0;
+	f->redact_failed = j->redact_failed != 0;
+	f->budget_enforce = cfg->budget_enforce != 0;
+	f->mini_waits_budget = cfg->mini_on_exhausted == 1;
+	f->retry_reserve = j->retry_reserve != 0;
+	f->events_on = cfg->events_topic[0] != '\0';
+	f->has_event = j->event != NULL;
+	f->wait_ms = j->wait_ms;
+	f->detail = j->detail;
+	f->mini_error = job_notes_rd(j)->mini_error;
+	f->rule_reasons = job_decision(j)->reasons;
+}

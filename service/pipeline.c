@@ -266,31 +266,11 @@ static void act_wait(struct job *j, uint32_t ms)
 static enum job_event act_decide(struct job *j, const struct cascade_action *a)
 {
 	struct pipeline *pl = j->owner;
-	struct rules_input in;
 	if (a->mini_invalid) {
 		j->mini_invalid = 1;
 		snprintf(job_notes_wr(j)->mini_error, sizeof(j->nt->mini_error), "%s", a->detail);
 	}
-	memset(&in, 0, sizeof(in));
-	in.ticket = j->t;
-	in.mini = j->has_tr ? &j->tr : NULL;
-	in.mini_invalid = j->mini_invalid;
-	if (job_notes_rd(j)->detector_flags[0]) {
-		in.flags[0] = "injection";
-		in.nflags = 1;
-	}
-	free(j->dec);
-	j->dec = NULL;
-	if (pl->rules) {
-		struct rules_decision d;
-		memset(&d, 0, sizeof(d));
-		rules_eval(pl->rules, &in, &d);
-		if (d.nmatched || d.action != RULE_NONE) {
-			j->dec = xmalloc(sizeof(*j->dec));
-			*j->dec = d;
-		}
-	}
-	switch (job_decision(j)->action) {
+	switch (job_eval_rules(j, pl->rules)) {
 	case RULE_ESCALATE:
 		pl->st.escalated++;
 		return EV_RULE_ESCALATE;
@@ -471,30 +451,6 @@ static enum job_event run(struct job *j, const struct cascade_action *a)
 
 /* ---- the machine ---------------------------------------------------------------- */
 
-static void facts_of(struct job *j, enum job_state s, struct job_facts *f)
-{
-	const struct pipeline *pl = j->owner;
-	const struct call_rec *c = model_calls_cur(&j->calls);
-	memset(f, 0, sizeof(*f));
-	f->state = s;
-	if (c) {
-		f->call_tier = c->tier;
-		f->call_purpose = c->purpose;
-	}
-	f->ncalls = j->calls.n;
-	f->has_mini = j->has_tr != 0;
-	f->redact_failed = j->redact_failed != 0;
-	f->budget_enforce = pl->cfg->budget_enforce != 0;
-	f->mini_waits_budget = pl->cfg->mini_on_exhausted == 1;
-	f->retry_reserve = j->retry_reserve != 0;
-	f->events_on = pl->cfg->events_topic[0] != '\0';
-	f->has_event = j->event != NULL;
-	f->wait_ms = j->wait_ms;
-	f->detail = j->detail;
-	f->mini_error = job_notes_rd(j)->mini_error;
-	f->rule_reasons = job_decision(j)->reasons;
-}
-
 /*
  * Step the job's machine from ev until it waits for I/O: decide, move the
  * job to the state it now waits in, act. The action may answer at once with
@@ -503,12 +459,13 @@ static void facts_of(struct job *j, enum job_state s, struct job_facts *f)
  */
 static void fire(struct job *j, enum job_event ev)
 {
+	const struct pipeline *pl = j->owner;
 	enum job_state cur = j->state;
 	while (ev != EV_NONE) {
 		struct job_facts f;
 		struct cascade_action a;
 		enum job_state next;
-		facts_of(j, cur, &f);
+		job_facts(j, cur, pl->cfg, &f);
 		next = cascade_step(&f, ev, &a);
 		if (a.act == ACT_ERROR) {
 			JLOG(LOG_L_ERROR, j, "cascade: impossible event, the job stays",

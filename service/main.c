@@ -13,6 +13,9 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
 
 #include "check_models.h"
 #include "config.h"
@@ -102,8 +105,13 @@ static int run(const struct config *cfg, const char *schema_dir)
 	struct pipeline *pl = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	struct http *http = NULL;
-	char err[1024];
+	char err[1024], q[1100];
 	int dbv = 0, latest = 0, rc = 1;
+
+	/* what this process really links against, for bug reports and benchmarks */
+	log_info("library versions", "librdkafka=%s libcurl=%s libevent=%s libpq=%d json-c=%s",
+		 rd_kafka_version_str(), curl_version_info(CURLVERSION_NOW)->version,
+		 event_get_version(), PQlibVersion(), json_c_version());
 
 	if (migrate_status(cfg->pg_conninfo, schema_dir, &dbv, &latest, err, sizeof(err)) == 0) {
 		if (dbv < latest)
@@ -111,8 +119,8 @@ static int run(const struct config *cfg, const char *schema_dir)
 			      "db_version=%d latest=%d", dbv, latest);
 	} else {
 		/* not fatal: intake stays paused until the database answers */
-		log_warn("database not reachable at startup; intake waits for it", "error=\"%s\"",
-			 err);
+		log_warn("database not reachable at startup; intake waits for it", "error=%s",
+			 log_quote(q, sizeof(q), err));
 	}
 	signal(SIGPIPE, SIG_IGN);
 	{
@@ -131,7 +139,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 		fatal("event_base_new failed", "%s", "");
 	pl = pipeline_new(base, cfg, err, sizeof(err));
 	if (pl == NULL)
-		fatal("startup failed", "error=\"%s\"", err);
+		fatal("startup failed", "error=%s", log_quote(q, sizeof(q), err));
 	feed.pl = pl;
 	feed.lag = looplag_new(base, cfg->loop_lag_interval_ms);
 	if (cfg->http_listen[0] != '\0') {
@@ -145,7 +153,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 		http = http_new(base, cfg->http_listen, cfg->http_token, pipeline_db(pl),
 				admin_snapshot, &feed, &lim, err, sizeof(err));
 		if (http == NULL)
-			fatal("http endpoint failed", "error=\"%s\"", err);
+			fatal("http endpoint failed", "error=%s", log_quote(q, sizeof(q), err));
 	}
 	ev_term = evsignal_new(base, SIGTERM, on_signal, pl);
 	ev_int = evsignal_new(base, SIGINT, on_signal, pl);

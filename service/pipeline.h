@@ -1,28 +1,18 @@
 /*
- * pipeline: the life of each ticket, as an explicit state machine.
- *
- *   message --parse error--> DLQ -----------------------------------------> DONE
- *      |
- *      +--> CLAIM (db: new / updated / pending / done) --done--> EVENT ---> DONE
- *               |
- *               +--> [RESERVE] --> MODEL(mini) <-> BACKOFF (429, 5xx, timeouts)
- *                                    |  \--invalid answer--> repair (once)
- *                                    v
- *                                  rules: none | human_only | escalate
- *                                                                |
- *                 FLAGSHIP_WAIT (by urgency, tier, age) <--------+
- *                       |
- *                 [RESERVE] --> MODEL(flagship) <-> BACKOFF
- *                                    v
- *                                  STORE (pending_review / needs_human) --> EVENT --> DONE
+ * pipeline: the coordinator of the daemon. Each ticket's life is decided by
+ * cascade_step() (core/cascade.h, where the diagram is); the coordinator
+ * turns I/O results into events for it and carries out its actions, through
+ * the modules it names: job (lifecycle and lists), store (the database
+ * contract), model_call (attempts, backoff, breaker), safety (redaction and
+ * the draft check) and the flagship queue.
  *
  * A completed model call is persisted at once (and reused, not paid again,
  * if the ticket is redelivered). RESERVE happens only with budget.enforce.
  * DONE hands the offset back to kafka_in, which commits only contiguous
- * durable offsets. Every transition goes through job_set_state(), so the
- * per-state counts are exact and shutdown can wait for them to drain.
- * Owns backpressure: intake is paused while too many tickets are in flight
- * or while the database is down.
+ * durable offsets. Every move between waiting states goes through
+ * job_set_state(), so the per-state counts are exact and shutdown can wait
+ * for them to drain. Owns backpressure: intake is paused while too many
+ * tickets are in flight or while the database is down.
  */
 #ifndef TRIAGED_PIPELINE_H
 #define TRIAGED_PIPELINE_H
@@ -31,25 +21,18 @@
 
 #include <event2/event.h>
 
+#include "cascade.h"
 #include "config.h"
 #include "hist.h"
 #include "xmem.h"
 #include "buf.h"
 #include "text.h"
 
-enum job_state {
-	JOB_CLAIM,
-	JOB_RESERVE,
-	JOB_MODEL,
-	JOB_BACKOFF,
-	JOB_FLAGSHIP_WAIT,
-	JOB_STORE,
-	JOB_EVENT,
-	JOB_DLQ,
-	JOB__STATES,
-};
-
-enum model_tier { TIER_MINI_MODEL, TIER_FLAGSHIP_MODEL, TIER__MODELS };
+/* The names before one prefix per enum family (cascade.h), for the admin
+ * server and its tests until they move to MODEL_*. */
+#define TIER_MINI_MODEL MODEL_MINI
+#define TIER_FLAGSHIP_MODEL MODEL_FLAGSHIP
+#define TIER__MODELS MODEL__TIERS
 
 struct pipeline_stats {
 	uint64_t consumed;
@@ -110,8 +93,6 @@ struct pipeline_health {
 };
 /* Ready = partitions assigned, database connected, not draining. */
 void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out);
-const char *job_state_name(enum job_state s);
-const char *model_tier_name(enum model_tier t);
 /* Reload the escalation rules file (SIGHUP). On a parse error the old rules stay; returns -1. */
 int pipeline_reload_rules(struct pipeline *pl);
 

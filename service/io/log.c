@@ -112,3 +112,26 @@ void fatal(const char *msg, const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+void log_emit_ticket(enum log_level l, const char *ticket_id, int partition, long long offset,
+		     const char *msg, const char *fmt, ...)
+{
+	char fields[3072], qid[300];
+	va_list ap;
+	va_start(ap, fmt);
+	if (vsnprintf(fields, sizeof(fields), fmt, ap) < 0)
+		fields[0] = '\0';
+	va_end(ap);
+	log_emit(l, msg, "ticket=%s partition=%d offset=%lld%s%s",
+		 log_quote(qid, sizeof(qid), ticket_id ? ticket_id : ""), partition, offset,
+		 fields[0] ? " " : "", fields);
+}
+
+void fatalx(const char *msg, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vemit(LOG_L_FATAL, msg, fmt, ap);
+	va_end(ap);
+	abort();
+}

@@ -34,6 +34,19 @@ void log_emit(enum log_level l, const char *msg, const char *fmt, ...) PRINTF_LI
 #define log_info(msg, ...) log_at(LOG_L_INFO, msg, __VA_ARGS__)
 #define log_warn(msg, ...) log_at(LOG_L_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) log_at(LOG_L_ERROR, msg, __VA_ARGS__)
+/*
+ * Ticket-context lines: "ticket=... partition=... offset=..." before the
+ * fields of fmt (the id quoted as logfmt needs). Level checked first.
+ */
+void log_emit_ticket(enum log_level l, const char *ticket_id, int partition, long long offset,
+		     const char *msg, const char *fmt, ...) PRINTF_LIKE(6, 7);
+#define log_ticket_at(l, tid, part, off, msg, ...)                                                 \
+	do {                                                                                       \
+		if ((l) >= log_min_level)                                                          \
+			log_emit_ticket((l), (tid), (part), (off), (msg), __VA_ARGS__);            \
+	} while (0)
+/* A broken invariant (never a ticket's or an outage's fault): log and abort(). */
+void fatalx(const char *msg, const char *fmt, ...) PRINTF_LIKE(2, 3) __attribute__((noreturn));
 /* Startup only: log and exit(1). */
 void fatal(const char *msg, const char *fmt, ...) PRINTF_LIKE(2, 3) __attribute__((noreturn));
 

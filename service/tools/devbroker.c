@@ -554,8 +554,10 @@ static int control_exec(rd_kafka_mock_cluster_t *mc, const struct opts *o, char 
 			return -1;
 		}
 		codes = calloc((size_t)cnt, sizeof(*codes));
-		if (!codes)
+		if (!codes) {
+			fputs("level=fatal prog=devbroker msg=\"out of memory\"\n", stderr);
 			abort();
+		}
 		for (long i = 0; i < cnt; i++)
 			codes[i] = code;
 		rd_kafka_mock_push_request_errors_array(mc, apikey, (size_t)cnt, codes);

@@ -90,11 +90,17 @@ static void on_signal(int sig)
 	stop_requested = sig;
 }
 
+__attribute__((noreturn)) static void oom(void)
+{
+	fputs("level=fatal prog=produce msg=\"out of memory\"\n", stderr);
+	abort();
+}
+
 static void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (!p)
-		abort();
+		oom();
 	return p;
 }
 
@@ -102,7 +108,7 @@ static void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (!p)
-		abort();
+		oom();
 	return p;
 }
 
@@ -710,7 +716,7 @@ int main(int argc, char **argv)
 	}
 	p.tok = json_tokener_new();
 	if (!p.tok)
-		abort();
+		oom();
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (o.binary_file) {

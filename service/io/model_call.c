@@ -1,0 +1,476 @@
+/*
+ * model_call: see model_call.h. Owns the endpoints and the per-ticket call
+ * records; must never persist anything or decide a ticket's next state.
+ */
+#include "model_call.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "secret.h"
+
+static double now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+static const char *const outcome_names[] = {NULL, "ok", "invalid_answer", "http_error",
+					    "transport_error"};
+
+const char *call_outcome_name(enum call_outcome o)
+{
+	return (unsigned)o < ARRAY_SIZE(outcome_names) ? outcome_names[o] : NULL;
+}
+
+const struct prompt *model_call_prompt(const struct model_caller *mcl, enum model_tier t,
+				       enum call_purpose p)
+{
+	return p == PURPOSE_TRIAGE ? mcl->ep[t].prompt : mcl->p_repair;
+}
+
+/* ---- the endpoints -------------------------------------------------------- */
+
+static int init_endpoint(struct model_caller *mcl, struct event_base *base,
+			 const struct config *cfg, enum model_tier t, const struct model_config *mc,
+			 char *err, size_t errlen)
+{
+	struct model_endpoint *ep = &mcl->ep[t];
+	const char *key = NULL;
+	ep->mc_eff = *mc; /* a shallow copy: the strings stay the config's */
+	ep->mc = mc = &ep->mc_eff;
+	ep->dialect = dialect_resolve(mc->dialect, mc->model, mc->base_url);
+	ep->backoff.base_ms = (uint32_t)mc->backoff_base_ms;
+	ep->backoff.max_ms = (uint32_t)mc->backoff_max_ms;
+	ep->backoff.max_attempts = (uint32_t)mc->max_attempts;
+	breaker_init(&ep->breaker, (uint32_t)mc->breaker_failures, (double)mc->breaker_cooldown_ms);
+	ep->prompt = prompt_load(cfg->prompts_dir, mc->prompt, err, errlen);
+	if (ep->prompt == NULL)
+		return -1;
+	{
+		char e[256], q[300];
+		ep->frame = prompt_frame_new(ep->prompt, mc, mcl->tax, e, sizeof(e));
+		if (ep->frame == NULL)
+			log_info("requests rendered in full", "tier=%s reason=%s",
+				 model_tier_name(t), log_quote(q, sizeof(q), e));
+	}
+	if (mc->api_key_file && *mc->api_key_file) {
+		char buf[1024], e[512];
+		if (secret_read_file(mc->api_key_file, buf, sizeof(buf), e, sizeof(e)) < 0) {
+			set_err(err, errlen, "%s.api_key_file: %s", model_tier_name(t), e);
+			return -1;
+		}
+		ep->client = llm_client_new(base, model_tier_name(t), mc, buf);
+		explicit_bzero(buf, sizeof(buf));
+	} else {
+		if (mc->api_key_env && *mc->api_key_env)
+			key = getenv(mc->api_key_env);
+		ep->client = llm_client_new(base, model_tier_name(t), mc, key);
+	}
+	log_info("model tier", "tier=%s model=%s dialect=%s response_mode=%s url=%s",
+		 model_tier_name(t), mc->model, dialect_name(ep->dialect),
+		 dialect_mode_name(dialect_start_mode(mc)), llm_url(ep->client));
+	return 0;
+}
+
+struct model_caller *model_caller_new(struct event_base *base, const struct config *cfg,
+				      const struct taxonomy *tax, char *err, size_t errlen)
+{
+	struct model_caller *mcl = xcalloc(1, sizeof(*mcl));
+	mcl->tax = tax;
+	mcl->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^ 0x9E3779B97F4A7C15ULL;
+	if (init_endpoint(mcl, base, cfg, MODEL_MINI, &cfg->mini, err, errlen) < 0 ||
+	    init_endpoint(mcl, base, cfg, MODEL_FLAGSHIP, &cfg->flagship, err, errlen) < 0)
+		goto fail;
+	mcl->p_repair = prompt_load(cfg->prompts_dir, cfg->repair_prompt, err, errlen);
+	if (mcl->p_repair == NULL)
+		goto fail;
+	return mcl;
+fail:
+	model_caller_free(mcl);
+	return NULL;
+}
+
+void model_caller_free(struct model_caller *mcl)
+{
+	if (mcl == NULL)
+		return;
+	for (int t = 0; t < MODEL__TIERS; t++) {
+		llm_client_free(mcl->ep[t].client);
+		prompt_free(mcl->ep[t].prompt);
+		prompt_frame_free(mcl->ep[t].frame);
+	}
+	prompt_free(mcl->p_repair);
+	free(mcl);
+}
+
+/* ---- a ticket's calls ------------------------------------------------------ */
+
+void model_calls_init(struct model_calls *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void model_calls_cleanup(struct model_calls *c)
+{
+	if (c->req)
+		llm_req_cancel(c->req);
+	for (int i = 0; i < c->n; i++) {
+		free(c->v[i].answer);
+		free(c->v[i].perr);
+	}
+	free(c->v);
+	json_object_put(c->prior);
+	free(c->request);
+	model_calls_init(c);
+}
+
+void model_calls_set_prior(struct model_calls *c, json_object *prior)
+{
+	json_object_put(c->prior);
+	c->prior = prior;
+	/* new calls are numbered after the persisted ones */
+	for (size_t i = 0; prior && i < json_object_array_length(prior); i++) {
+		json_object *v;
+		if (json_object_object_get_ex(json_object_array_get_idx(prior, i), "seq", &v) &&
+		    json_object_get_int(v) > c->next_seq)
+			c->next_seq = json_object_get_int(v);
+	}
+}
+
+struct call_rec *model_calls_cur(struct model_calls *c)
+{
+	return c->n ? &c->v[c->n - 1] : NULL;
+}
+
+void model_calls_drop(struct model_calls *c)
+{
+	if (c->n > 0)
+		c->n--;
+}
+
+double model_calls_wait_ms(const struct model_calls *c, int *fresh)
+{
+	double ms = 0;
+	*fresh = 0;
+	for (int i = 0; i < c->n; i++) {
+		if (c->v[i].reused)
+			continue;
+		ms += c->v[i].finished_ms - c->v[i].started_ms;
+		*fresh = 1;
+	}
+	return ms;
+}
+
+int model_call_final(enum job_event ev)
+{
+	return ev == EV_MODEL_FAILED || ev == EV_ANSWER_TOO_LARGE || ev == EV_ANSWER_OK ||
+	       ev == EV_ANSWER_INVALID;
+}
+
+/* Judge an answer (fresh or reused) for the current call. */
+static enum job_event judge(struct model_caller *mcl, struct call_rec *c, const char *content,
+			    struct answer *ans, char *err, size_t errlen)
+{
+	answer_cleanup(ans);
+	answer_init(ans);
+	if (answer_validate(content, mcl->tax, ans, err, errlen) == 0) {
+		c->outcome = CALL_OK;
+		c->error[0] = '\0';
+		return EV_ANSWER_OK;
+	}
+	mcl->st.invalid[c->tier]++;
+	c->outcome = CALL_INVALID_ANSWER;
+	snprintf(c->error, sizeof(c->error), "%s", err);
+	return EV_ANSWER_INVALID;
+}
+
+/* A call persisted before a redelivery for this tier, purpose, model and prompt. */
+static const char *find_prior(const struct model_caller *mcl, struct model_calls *cs,
+			      const struct call_rec *c, int *seq)
+{
+	size_t n = cs->prior ? json_object_array_length(cs->prior) : 0;
+	for (size_t i = 0; i < n && i < 32; i++) {
+		json_object *p = json_object_array_get_idx(cs->prior, i), *v;
+		const char *f[5] = {NULL, NULL, NULL, NULL, NULL};
+		static const char *const keys[5] = {"tier", "purpose", "model", "prompt_version",
+						    "outcome"};
+		if (cs->prior_used & (1u << i))
+			continue;
+		for (int k = 0; k < 5; k++)
+			if (json_object_object_get_ex(p, keys[k], &v))
+				f[k] = json_object_get_string(v);
+		if (!f[0] || !f[1] || !f[2] || !f[3] || !f[4])
+			continue;
+		if (strcmp(f[0], model_tier_name(c->tier)) != 0 ||
+		    strcmp(f[1], call_purpose_name(c->purpose)) != 0 ||
+		    strcmp(f[2], mcl->ep[c->tier].mc->model) != 0 ||
+		    strcmp(f[3], model_call_prompt(mcl, c->tier, c->purpose)->version) != 0)
+			continue;
+		if (strcmp(f[4], "ok") != 0 && strcmp(f[4], "invalid_answer") != 0)
+			continue; /* failed calls are retried, not reused */
+		if (!json_object_object_get_ex(p, "answer", &v) ||
+		    !json_object_is_type(v, json_type_string))
+			continue;
+		cs->prior_used |= 1u << i;
+		*seq = json_object_object_get_ex(p, "seq", &v) ? json_object_get_int(v) : 0;
+		return json_object_get_string(json_object_object_get(p, "answer"));
+	}
+	return NULL;
+}
+
+enum job_event model_call_prepare(struct model_caller *mcl, struct model_calls *cs,
+				  enum model_tier t, enum call_purpose p, struct prompt_vars v,
+				  double now, struct answer *ans, char *err, size_t errlen)
+{
+	const struct model_endpoint *ep = &mcl->ep[t];
+	const struct call_rec *prev;
+	struct call_rec *c;
+	const char *answer;
+	int seq = 0;
+
+	if (cs->n == cs->alloc) {
+		/* most tickets make one call: room for more only when a second comes */
+		int n = cs->alloc ? CASCADE_MAX_CALLS : 1;
+		if (cs->n >= CASCADE_MAX_CALLS) {
+			set_err(err, errlen, "limit reached");
+			return EV_PROMPT_FAILED;
+		}
+		cs->v = xrealloc(cs->v, (size_t)n * sizeof(*cs->v));
+		memset(cs->v + cs->alloc, 0, (size_t)(n - cs->alloc) * sizeof(*cs->v));
+		cs->alloc = n;
+	}
+	prev = model_calls_cur(cs);
+	c = &cs->v[cs->n++];
+	/* a slot given back by model_calls_drop holds a call never made */
+	free(c->answer);
+	free(c->perr);
+	memset(c, 0, sizeof(*c));
+	c->tier = t;
+	c->purpose = p;
+	c->started_ms = now;
+	c->dialect = ep->dialect;
+	c->mode = dialect_start_mode(ep->mc);
+	if (p == PURPOSE_REPAIR)
+		mcl->st.repairs[t]++;
+	answer = find_prior(mcl, cs, c, &seq);
+	if (answer) {
+		/* paid for before a crash or a rebalance: reuse, do not call again */
+		mcl->st.calls_reused++;
+		c->reused = 1;
+		c->seq = seq;
+		c->answer = xstrdup(answer);
+		c->finished_ms = c->started_ms;
+		return judge(mcl, c, c->answer, ans, err, errlen);
+	}
+	c->seq = ++cs->next_seq;
+	v.error = NULL;
+	v.previous = NULL;
+	if (p == PURPOSE_REPAIR && prev) {
+		v.error = prev->error;
+		v.previous = prev->answer ? prev->answer : "";
+	}
+	if (t != MODEL_FLAGSHIP) {
+		v.mini = NULL;
+		v.mini_error = NULL;
+		v.escalation_reasons = NULL;
+	}
+	free(cs->request);
+	if (p == PURPOSE_TRIAGE && ep->frame)
+		cs->request = prompt_frame_render(ep->frame, ep->prompt, &v, MODEL_CALL_REQUEST_CAP,
+						  err, errlen);
+	else
+		cs->request =
+		    prompt_render_request(ep->prompt, p == PURPOSE_REPAIR ? mcl->p_repair : NULL,
+					  ep->mc, &v, MODEL_CALL_REQUEST_CAP, err, errlen);
+	if (cs->request == NULL) {
+		cs->n--;
+		return EV_PROMPT_FAILED;
+	}
+	return EV_REQUEST_READY;
+}
+
+int model_call_may_send(struct model_caller *mcl, struct model_calls *cs, double now,
+			uint32_t *wait_ms)
+{
+	struct call_rec *c = model_calls_cur(cs);
+	double wait;
+	if (breaker_allow(&mcl->ep[c->tier].breaker, now, &wait))
+		return 1;
+	/* the endpoint is resting: wait without spending an attempt */
+	*wait_ms = (uint32_t)wait + (uint32_t)(rng_next(&mcl->rng) % 250);
+	return 0;
+}
+
+void model_call_submit(struct model_caller *mcl, struct model_calls *cs, llm_done_fn *cb, void *arg)
+{
+	struct call_rec *c = model_calls_cur(cs);
+	c->attempts++;
+	mcl->st.requests[c->tier]++;
+	/* the body goes to the client and comes back with the result (for a retry) */
+	cs->req = llm_submit(mcl->ep[c->tier].client, cs->request, cb, arg);
+	cs->request = NULL;
+}
+
+/*
+ * Keep the provider's error with the call (a 4xx also names it in the error
+ * text: "HTTP 400 unsupported_parameter max_tokens: ..."; 400/401/403/404 are
+ * never retried: backoff_classify). A 400 that refuses the structured-output
+ * request moves the tier one mode down (json_schema -> json_object ->
+ * prompt), once per step, logged; each call stores its response_mode.
+ * Returns 1 when the ticket should ask again in the new mode.
+ */
+static int provider_error(struct model_caller *mcl, struct call_rec *c,
+			  const struct llm_result *res)
+{
+	struct model_endpoint *ep = &mcl->ep[c->tier];
+	struct provider_error pe;
+
+	if (dialect_parse_error(res->body, res->body_len, &pe) < 0)
+		return 0;
+	if (c->perr == NULL)
+		c->perr = xmalloc(sizeof(*c->perr));
+	*c->perr = pe;
+	if (res->http_status >= 400 && res->http_status < 500 && res->http_status != 429) {
+		char line[sizeof(c->error) - 5];
+		dialect_error_line(res->http_status, &pe, line, sizeof(line));
+		snprintf(c->error, sizeof(c->error), "HTTP %s", line);
+	}
+	/* a repair would lose the answer it repairs: only a first pass is asked again */
+	if (!dialect_error_is_response_format(res->http_status, &pe) || c->mode == RF_NONE ||
+	    c->purpose != PURPOSE_TRIAGE)
+		return 0;
+	if (c->mode == dialect_start_mode(ep->mc)) {
+		char e[256], q[300];
+		ep->mc_eff.response_format = c->mode == RF_JSON_SCHEMA ? RF_JSON_OBJECT : RF_NONE;
+		log_warn("structured-output mode refused, falling back",
+			 "tier=%s from=%s to=%s error=%s", model_tier_name(c->tier),
+			 dialect_mode_name(c->mode), dialect_mode_name(dialect_start_mode(ep->mc)),
+			 log_quote(q, sizeof(q), c->error));
+		prompt_frame_free(ep->frame);
+		ep->frame = prompt_frame_new(ep->prompt, ep->mc, mcl->tax, e, sizeof(e));
+	}
+	return 1;
+}
+
+/* Feed the endpoint's circuit breaker; tell the owner when its state moves. */
+static void breaker_record(struct model_caller *mcl, enum model_tier t,
+			   const struct llm_result *res)
+{
+	struct breaker *b = &mcl->ep[t].breaker;
+	enum breaker_state before = b->state, after;
+	int failed = (res->transport_error != 0 && !res->too_large) || res->http_status >= 500 ||
+		     res->http_status == 408;
+	if (res->http_status == 429)
+		return; /* neither: Retry-After paces those */
+	after = failed ? breaker_failure(b, now_ms()) : breaker_success(b, now_ms());
+	if (after == BRK_OPEN && before != BRK_OPEN) {
+		/* what waits for a connection must not go out now: back to waiting, unspent */
+		size_t n = llm_return_waiting(mcl->ep[t].client);
+		if (n)
+			log_info("circuit breaker held back queued calls", "tier=%s calls=%zu",
+				 model_tier_name(t), n);
+	}
+	if (after == before && !(before == BRK_HALF_OPEN))
+		return;
+	if (after == BRK_OPEN)
+		log_warn(before == BRK_HALF_OPEN ? "circuit breaker probe failed, open again"
+						 : "circuit breaker open",
+			 "tier=%s failures=%u cooldown_ms=%.0f opens=%llu", model_tier_name(t),
+			 b->failures, b->cooldown_ms, (unsigned long long)b->opens);
+	else if (after == BRK_CLOSED && before != BRK_CLOSED)
+		log_info("circuit breaker closed", "tier=%s", model_tier_name(t));
+	if (mcl->on_breaker)
+		mcl->on_breaker(mcl->breaker_arg, t, after);
+}
+
+enum job_event model_call_result(struct model_caller *mcl, struct model_calls *cs,
+				 const struct llm_result *res, double now, struct answer *ans,
+				 uint32_t *wait_ms, char *err, size_t errlen)
+{
+	struct call_rec *c = model_calls_cur(cs);
+	const struct model_endpoint *ep = &mcl->ep[c->tier];
+	int ok_http =
+	    res->transport_error == 0 && res->http_status >= 200 && res->http_status < 300;
+	char *content = NULL;
+
+	cs->req = NULL;
+	free(cs->request);
+	cs->request = res->request;
+	if (res->not_sent) {
+		/* never left the queue (the breaker opened): not an attempt; ask again soon */
+		c->attempts--;
+		mcl->st.requests[c->tier]--;
+		*wait_ms = 50 + (uint32_t)(rng_next(&mcl->rng) % 250);
+		return EV_NOT_SENT;
+	}
+	c->http_status = res->http_status;
+	c->latency_ms = res->latency_ms;
+	c->finished_ms = now;
+	breaker_record(mcl, c->tier, res);
+	if (res->http_status == 429) {
+		mcl->st.http_429[c->tier]++;
+		c->retries_429++;
+	}
+	if (!ok_http) {
+		/* an answer over the cap is not a flaky endpoint: retrying pays for it again */
+		int retry = !res->too_large &&
+			    backoff_classify(res->transport_error, res->http_status) == RETRY_YES;
+		if (res->transport_error) {
+			mcl->st.transport_errors[c->tier]++;
+			c->outcome = CALL_TRANSPORT_ERROR;
+			snprintf(c->error, sizeof(c->error), "%s", res->error);
+		} else {
+			mcl->st.http_errors[c->tier]++;
+			c->outcome = CALL_HTTP_ERROR;
+			snprintf(c->error, sizeof(c->error), "HTTP %ld", res->http_status);
+			if (provider_error(mcl, c, res) == 1) {
+				c->finished_ms = now;
+				return EV_MODE_FALLBACK; /* this call stays, refused; a new one follows */
+			}
+		}
+		if (retry && ((uint32_t)c->attempts < ep->backoff.max_attempts ||
+			      ep->mc->on_failure == ONFAIL_WAIT)) {
+			uint32_t hint = res->has_retry_after ? res->retry_after_ms : 0;
+			/* Gemini's retryDelay, OpenAI's "Please try again in 1.2s" */
+			if (!res->has_retry_after && res->http_status == 429 &&
+			    dialect_retry_hint(res->body, res->body_len, &hint) < 0)
+				hint = 0;
+			mcl->st.retries[c->tier]++;
+			*wait_ms = backoff_delay_ms(&ep->backoff, (uint32_t)c->attempts, hint,
+						    (uint32_t)rng_next(&mcl->rng));
+			return EV_MODEL_RETRY;
+		}
+		if (res->too_large) {
+			set_err(err, errlen, "%s", c->error);
+			return EV_ANSWER_TOO_LARGE;
+		}
+		set_err(err, errlen, "%s after %d attempts", c->error, c->attempts);
+		return EV_MODEL_FAILED;
+	}
+	mcl->st.ok[c->tier]++;
+	/* an earlier attempt's error (a 429) is not this call's outcome */
+	free(c->perr);
+	c->perr = NULL;
+	free(c->answer);
+	if (answer_parse_completion(res->body, res->body_len, &content, &c->usage, err, errlen) <
+	    0) {
+		/* a broken envelope is an invalid answer: the raw body is what we keep */
+		c->answer = xstrndup(res->body, res->body_len < MODEL_CALL_ANSWER_CAP
+						    ? res->body_len
+						    : MODEL_CALL_ANSWER_CAP);
+		mcl->st.invalid[c->tier]++;
+		c->outcome = CALL_INVALID_ANSWER;
+		snprintf(c->error, sizeof(c->error), "%s", err);
+		return EV_ANSWER_INVALID;
+	}
+	c->answer = strlen(content) > MODEL_CALL_ANSWER_CAP
+			? xstrndup(content, MODEL_CALL_ANSWER_CAP)
+			: xstrdup(content);
+	free(content);
+	return judge(mcl, c, c->answer, ans, err, errlen);
+}

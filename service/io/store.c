@@ -1,0 +1,428 @@
+/*
+ * store: see store.h. The one module that knows the JSON each SQL function
+ * takes and the columns each returns; must never hold a ticket's state.
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jsonw.h"
+#include "log.h"
+
+/*
+ * The result columns, in the order db.c's statements select them (column 0
+ * is always the item's idx). The only place that reads a row by position.
+ */
+enum {
+	COL_CLAIM_PK = 1,
+	COL_CLAIM_REVISION,
+	COL_CLAIM_STATE,
+	COL_CLAIM_CALLS,
+	COL_CLAIM_EVENT,
+	COL_CLAIM__COLS
+};
+enum {
+	COL_STORE_ID = 1,
+	COL_STORE_INSERTED,
+	COL_STORE_TRIAGED_AT,
+	COL_STORE_COST,
+	COL_STORE_EVENT,
+	COL_STORE__COLS
+};
+enum { COL_RESERVE_GRANTED = 1, COL_RESERVE_BUDGET_ID, COL_RESERVE_AMOUNT, COL_RESERVE__COLS };
+
+static const char *col(const struct db_row *row, int i)
+{
+	return row && i < row->ncols ? row->cols[i] : NULL;
+}
+
+void store_init(struct store *s, struct db *db, size_t row_cap)
+{
+	s->db = db;
+	s->row_cap = row_cap;
+}
+
+/* Finish a row written with jsonw: its text, or NULL when it passed the cap. */
+static char *row_text(struct jsonw *w, struct buf *b)
+{
+	if (jsonw_end(w) < 0) {
+		buf_cleanup(b);
+		return NULL;
+	}
+	return buf_steal(b);
+}
+
+static void jadd_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+/* ---- claim ----------------------------------------------------------------- */
+
+char *store_claim_json(const struct store *s, const struct claim_req *q)
+{
+	const struct ticket *t = q->t;
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, s->row_cap);
+	jsonw_begin(&w, &b);
+	jsonw_str(&w, "source", t->source);
+	jsonw_str(&w, "ticket_id", t->ticket_id);
+	jsonw_str(&w, "created_at", t->created_at);
+	jsonw_str(&w, "channel", ticket_channel_name(t->channel));
+	jsonw_str(&w, "subject", t->subject);
+	jsonw_str(&w, "body", t->body);
+	jsonw_bool(&w, "body_truncated", t->body_truncated);
+	jsonw_str(&w, "customer_id", t->customer_id);
+	jsonw_str(&w, "customer_email", t->customer_email);
+	jsonw_str(&w, "customer_name", t->customer_name);
+	jsonw_str(&w, "customer_tier", t->tier == TIER_NONE ? NULL : customer_tier_name(t->tier));
+	jsonw_str(&w, "language", t->language);
+	jsonw_obj(&w, "tags", t->tags);
+	/* metadata as its original text: jsonb's numeric keeps every digit */
+	jsonw_json(&w, "metadata", t->metadata_json);
+	if (t->original != NULL)
+		jsonw_obj(&w, "original", t->original);
+	if (t->flags != 0) {
+		json_object *fl = json_object_new_array();
+		for (int i = 0; i < TICKET_FLAG__COUNT; i++)
+			if (t->flags & (1u << i))
+				json_object_array_add(fl, json_object_new_string(ticket_flag_name(i)));
+		jsonw_obj(&w, "intake_flags", fl);
+		json_object_put(fl);
+	}
+	if (t->prompt_body != NULL)
+		jsonw_int(&w, "prompt_cut_bytes", (int64_t)t->prompt_cut_bytes);
+	jsonw_str(&w, "kafka_topic", q->topic);
+	jsonw_int(&w, "kafka_partition", q->partition);
+	jsonw_int(&w, "kafka_offset", q->offset);
+	if (q->pii && q->pii->n > 0) {
+		json_object *pii = redact_map_to_json(q->pii);
+		jsonw_obj(&w, "pii", pii);
+		json_object_put(pii);
+	}
+	return row_text(&w, &b);
+}
+
+/* A request in flight: whom to tell, and (for a triage row) what was sent. */
+struct pending {
+	void *cb;
+	void *arg;
+	const struct store *s;
+	const struct triage_rec *rec; /* triage rows only */
+};
+
+static struct pending *pending_new(const struct store *s, void *cb, void *arg,
+				   const struct triage_rec *rec)
+{
+	struct pending *p = xmalloc(sizeof(*p));
+	p->cb = cb;
+	p->arg = arg;
+	p->s = s;
+	p->rec = rec;
+	return p;
+}
+
+static void on_claim_row(void *arg, const struct db_row *row, const char *err)
+{
+	struct pending *p = arg;
+	store_claim_fn *cb = (store_claim_fn *)p->cb;
+	struct claim_result r;
+	int64_t pk, rev;
+	const char *state = col(row, COL_CLAIM_STATE);
+
+	memset(&r, 0, sizeof(r));
+	if (row == NULL || row->ncols < COL_CLAIM__COLS || !col(row, COL_CLAIM_PK) ||
+	    !col(row, COL_CLAIM_REVISION) || !state ||
+	    parse_int64(col(row, COL_CLAIM_PK), 1, INT64_MAX, &pk) < 0 ||
+	    parse_int64(col(row, COL_CLAIM_REVISION), 1, INT32_MAX, &rev) < 0) {
+		cb(p->arg, NULL, err ? err : "bad claim row");
+		goto out;
+	}
+	r.pk = pk;
+	r.revision = (int)rev;
+	if (strcmp(state, "done") == 0)
+		r.state = CLAIM_DONE;
+	else if (strcmp(state, "new") == 0)
+		r.state = CLAIM_NEW;
+	else if (strcmp(state, "updated") == 0)
+		r.state = CLAIM_UPDATED;
+	else
+		r.state = CLAIM_PENDING;
+	if (r.state == CLAIM_DONE)
+		r.event = col(row, COL_CLAIM_EVENT);
+	else if (col(row, COL_CLAIM_CALLS))
+		r.prior = json_tokener_parse(col(row, COL_CLAIM_CALLS));
+	cb(p->arg, &r, NULL);
+	json_object_put(r.prior);
+out:
+	free(p);
+}
+
+int store_claim(struct store *s, const struct claim_req *q, store_claim_fn *cb, void *arg,
+		char *err, size_t errlen)
+{
+	char *json = store_claim_json(s, q);
+	if (json == NULL) {
+		set_err(err, errlen, "claim row over %zu bytes", s->row_cap);
+		return -1;
+	}
+	db_submit(s->db, DB_CLAIM, json, on_claim_row, pending_new(s, (void *)cb, arg, NULL));
+	return 0;
+}
+
+/* ---- the triage row and the ticket.triaged event ---------------------------- */
+
+static const char *reason_or_null(const struct rules_decision *d, const char *s)
+{
+	return d->nmatched ? s : NULL;
+}
+
+static char *triage_json(const struct store *s, const struct triage_rec *r)
+{
+	const struct answer *tr = r->answer;
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, s->row_cap);
+	jsonw_begin(&w, &b);
+	jsonw_int(&w, "ticket_pk", r->ticket_pk);
+	jsonw_int(&w, "revision", r->revision);
+	jsonw_str(&w, "status", job_status_name(r->status));
+	jsonw_str(&w, "status_reason", r->status_reason);
+	if (tr) {
+		jsonw_str(&w, "category", tr->category);
+		jsonw_str(&w, "sentiment", sentiment_name(tr->sentiment));
+		jsonw_str(&w, "urgency", urgency_name(tr->urgency));
+		jsonw_num(&w, "confidence", tr->confidence);
+		jsonw_str(&w, "language", tr->language);
+		jsonw_str(&w, "summary", tr->summary);
+		jsonw_str(&w, "draft_reply", tr->draft_reply);
+		jsonw_str(&w, "decided_by", model_tier_name(r->decided));
+	}
+	jsonw_str(&w, "model", r->model);
+	jsonw_str(&w, "prompt_version", r->prompt_version);
+	jsonw_bool(&w, "body_truncated", r->t->body_truncated);
+	jsonw_str(&w, "action", rule_action_name(r->dec->action));
+	jsonw_bool(&w, "escalated", r->dec->action == RULE_ESCALATE);
+	jsonw_str(&w, "escalation_reasons", reason_or_null(r->dec, r->dec->reasons));
+	jsonw_str(&w, "matched_rules", reason_or_null(r->dec, r->dec->matched));
+	jsonw_int(&w, "priority", r->dec->nmatched ? r->dec->priority : 50);
+	jsonw_str(&w, "detector_flags", r->detector_flags);
+	jsonw_str(&w, "draft_flags", r->draft_flags);
+	return row_text(&w, &b);
+}
+
+/*
+ * The tickets.triaged event of a row stored now, from what was sent: the same
+ * fields and values as the SQL event function builds for a stored row (the
+ * cascade integration suite compares the two). PostgreSQL gives what only it
+ * knows: the sequence (the row's id), triaged_at and the calls' cost.
+ */
+static char *event_json(const struct store *s, const struct triage_rec *r, int64_t sequence,
+			const char *triaged_at, const char *cost_usd)
+{
+	const struct answer *tr = r->answer;
+	const struct rules_decision *d = r->dec;
+	struct buf b;
+	struct jsonw w;
+
+	buf_init(&b, s->row_cap);
+	jsonw_begin(&w, &b);
+	jsonw_str(&w, "type", "ticket.triaged");
+	jsonw_int(&w, "schema_version", 1);
+	jsonw_str(&w, "source", r->t->source);
+	jsonw_str(&w, "ticket_id", r->t->ticket_id);
+	jsonw_int(&w, "revision", r->revision);
+	jsonw_int(&w, "sequence", sequence);
+	jsonw_str(&w, "status", job_status_name(r->status));
+	jsonw_str(&w, "status_reason", r->status_reason);
+	jsonw_str(&w, "category", tr ? tr->category : NULL);
+	jsonw_str(&w, "sentiment", tr ? sentiment_name(tr->sentiment) : NULL);
+	jsonw_str(&w, "urgency", tr ? urgency_name(tr->urgency) : NULL);
+	if (tr)
+		jsonw_num(&w, "confidence", tr->confidence);
+	else
+		jsonw_null(&w, "confidence");
+	jsonw_str(&w, "language", tr ? tr->language : NULL);
+	jsonw_str(&w, "summary", tr ? tr->summary : NULL);
+	jsonw_str(&w, "draft_reply", tr && d->action != RULE_HUMAN_ONLY ? tr->draft_reply : NULL);
+	jsonw_str(&w, "action", rule_action_name(d->action));
+	jsonw_bool(&w, "escalated", d->action == RULE_ESCALATE);
+	jsonw_str(&w, "escalation_reasons", reason_or_null(d, d->reasons));
+	jsonw_str(&w, "matched_rules", reason_or_null(d, d->matched));
+	jsonw_int(&w, "priority", d->nmatched ? d->priority : 50);
+	jsonw_str(&w, "decided_by", tr ? model_tier_name(r->decided) : NULL);
+	jsonw_str(&w, "model", r->model);
+	jsonw_str(&w, "prompt_version", r->prompt_version);
+	jsonw_numtext(&w, "cost_usd", cost_usd);
+	jsonw_str(&w, "triaged_at", triaged_at);
+	return row_text(&w, &b);
+}
+
+static void on_triage_row(void *arg, const struct db_row *row, const char *err)
+{
+	struct pending *p = arg;
+	store_triage_fn *cb = (store_triage_fn *)p->cb;
+	const char *inserted = col(row, COL_STORE_INSERTED);
+	struct store_result r;
+	int64_t seq;
+
+	memset(&r, 0, sizeof(r));
+	if (row == NULL) {
+		cb(p->arg, NULL, err);
+		goto out;
+	}
+	if (row->ncols >= COL_STORE__COLS && inserted && inserted[0] == 't' &&
+	    col(row, COL_STORE_ID) &&
+	    parse_int64(col(row, COL_STORE_ID), 1, INT64_MAX, &seq) == 0) {
+		/* stored now: the event is built here from what was stored */
+		r.outcome = STORED_NOW;
+		r.event = event_json(p->s, p->rec, seq, col(row, COL_STORE_TRIAGED_AT),
+				     col(row, COL_STORE_COST));
+	} else {
+		/* stored before (a redelivery): the stored row's event, from the database */
+		r.outcome = inserted && inserted[0] == 'f' ? STORED_DUPLICATE : STORED_UNKNOWN;
+		r.event = col(row, COL_STORE_EVENT) ? xstrdup(col(row, COL_STORE_EVENT)) : NULL;
+	}
+	cb(p->arg, &r, NULL);
+	free(r.event);
+out:
+	free(p);
+}
+
+int store_triage(struct store *s, const struct triage_rec *rec, store_triage_fn *cb, void *arg,
+		 char *err, size_t errlen)
+{
+	char *json = triage_json(s, rec);
+	if (json == NULL) {
+		set_err(err, errlen, "triage row over %zu bytes", s->row_cap);
+		return -1;
+	}
+	db_submit(s->db, DB_STORE, json, on_triage_row, pending_new(s, (void *)cb, arg, rec));
+	return 0;
+}
+
+/* ---- model calls, budgets, dead letters ---------------------------------------- */
+
+static char *call_json(const struct store *s, int64_t pk, int revision, const struct call_rec *c,
+		       const char *model, const char *prompt_version)
+{
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, s->row_cap);
+	jsonw_begin(&w, &b);
+	jsonw_int(&w, "ticket_pk", pk);
+	jsonw_int(&w, "revision", revision);
+	jsonw_int(&w, "seq", c->seq);
+	jsonw_str(&w, "tier", model_tier_name(c->tier));
+	jsonw_str(&w, "purpose", call_purpose_name(c->purpose));
+	jsonw_str(&w, "model", model);
+	jsonw_str(&w, "prompt_version", prompt_version);
+	jsonw_str(&w, "outcome", call_outcome_name(c->outcome));
+	jsonw_str(&w, "error", c->error[0] ? c->error : NULL);
+	if (c->http_status)
+		jsonw_int(&w, "http_status", c->http_status);
+	else
+		jsonw_null(&w, "http_status");
+	jsonw_int(&w, "attempts", c->attempts);
+	jsonw_int(&w, "retries_429", c->retries_429);
+	jsonw_int(&w, "prompt_tokens", c->usage.prompt_tokens);
+	jsonw_int(&w, "completion_tokens", c->usage.completion_tokens);
+	jsonw_int(&w, "cached_tokens", c->usage.cached_tokens);
+	jsonw_int(&w, "reasoning_tokens", c->usage.reasoning_tokens);
+	jsonw_str(&w, "dialect", dialect_name(c->dialect));
+	jsonw_str(&w, "response_mode", dialect_mode_name(c->mode));
+	if (c->perr) {
+		jsonw_str(&w, "error_type", c->perr->type[0] ? c->perr->type : NULL);
+		jsonw_str(&w, "error_code", c->perr->code[0] ? c->perr->code : NULL);
+		jsonw_str(&w, "error_param", c->perr->param[0] ? c->perr->param : NULL);
+	}
+	jsonw_num(&w, "latency_ms", c->latency_ms);
+	jsonw_num(&w, "total_ms", c->finished_ms - c->started_ms);
+	jsonw_num(&w, "started_ms", c->started_ms);
+	jsonw_num(&w, "finished_ms", c->finished_ms);
+	jsonw_str(&w, "answer", c->answer);
+	if (c->budget_id > 0) {
+		jsonw_int(&w, "budget_id", c->budget_id);
+		jsonw_str(&w, "reserved_usd", c->reserved_usd);
+	}
+	return row_text(&w, &b);
+}
+
+static void on_call_row(void *arg, const struct db_row *row, const char *err)
+{
+	/* nothing waits for it: the store that follows on the same connection
+	 * commits after it. A refused call row is logged; the ticket goes on. */
+	if (row == NULL) {
+		char q[300];
+		log_error("model call not recorded", "error=%s",
+			  log_quote(q, sizeof(q), err ? err : ""));
+	}
+}
+
+void store_call(struct store *s, int64_t ticket_pk, int revision, const struct call_rec *c,
+		const char *model, const char *prompt_version)
+{
+	char *json = call_json(s, ticket_pk, revision, c, model, prompt_version);
+	if (json == NULL) {
+		log_error("model call not recorded", "error=\"row over the cap\"");
+		return;
+	}
+	db_submit(s->db, DB_CALL, json, on_call_row, NULL);
+}
+
+static void on_reserve_row(void *arg, const struct db_row *row, const char *err)
+{
+	struct pending *p = arg;
+	store_reserve_fn *cb = (store_reserve_fn *)p->cb;
+	struct reserve_result r = {0, 0, "0"};
+	int64_t bid = 0;
+	if (row == NULL) {
+		cb(p->arg, NULL, err ? err : "no row");
+		goto out;
+	}
+	r.granted = row->ncols >= COL_RESERVE__COLS && col(row, COL_RESERVE_GRANTED) &&
+		    col(row, COL_RESERVE_GRANTED)[0] == 't';
+	if (r.granted && col(row, COL_RESERVE_BUDGET_ID) &&
+	    parse_int64(col(row, COL_RESERVE_BUDGET_ID), 1, INT64_MAX, &bid) == 0) {
+		r.budget_id = bid;
+		r.amount_usd = col(row, COL_RESERVE_AMOUNT) ? col(row, COL_RESERVE_AMOUNT) : "0";
+	}
+	cb(p->arg, &r, NULL);
+out:
+	free(p);
+}
+
+void store_reserve(struct store *s, enum model_tier t, const char *model, int64_t prompt_tokens,
+		   int64_t max_tokens, store_reserve_fn *cb, void *arg)
+{
+	json_object *o = json_object_new_object();
+	jadd_str(o, "tier", model_tier_name(t));
+	jadd_str(o, "model", model);
+	json_object_object_add(o, "prompt_tokens", json_object_new_int64(prompt_tokens));
+	json_object_object_add(o, "max_tokens", json_object_new_int64(max_tokens));
+	db_submit_obj(s->db, DB_RESERVE, o, on_reserve_row, pending_new(s, (void *)cb, arg, NULL));
+}
+
+static void on_dead_letter_row(void *arg, const struct db_row *row, const char *err)
+{
+	if (row == NULL) {
+		char q[300];
+		log_warn("dead letter not recorded in the database", "error=%s",
+			 log_quote(q, sizeof(q), err ? err : ""));
+	}
+}
+
+void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,
+		       const char *code, const char *reason)
+{
+	json_object *o = json_object_new_object();
+	jadd_str(o, "topic", topic);
+	json_object_object_add(o, "partition", json_object_new_int(partition));
+	json_object_object_add(o, "offset", json_object_new_int64(offset));
+	jadd_str(o, "code", code);
+	jadd_str(o, "reason", reason);
+	db_submit_obj(s->db, DB_DEADLETTER, o, on_dead_letter_row, NULL);
+}

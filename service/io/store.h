@@ -1,0 +1,115 @@
+/*
+ * store: the database contract of the daemon, in one place. Typed requests
+ * in (the JSON each SQL function takes is built here and nowhere else),
+ * typed results out (each result row is read here, through one position
+ * table per statement). The ticket.triaged event of a freshly stored row is
+ * built here too. db.c stays the generic group-commit engine; no caller of
+ * store ever sees a struct db_row. Never decides what a result means for
+ * the ticket: it reports, the cascade decides.
+ */
+#ifndef TRIAGED_STORE_H
+#define TRIAGED_STORE_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "answer.h"
+#include "cascade.h"
+#include "db.h"
+#include "model_call.h"
+#include "redact.h"
+#include "rules.h"
+#include "ticket.h"
+
+struct store {
+	struct db *db;	/* borrowed */
+	size_t row_cap; /* a request's JSON; over it the item fails like a rejected one */
+};
+
+void store_init(struct store *s, struct db *db, size_t row_cap);
+
+/* ---- claim ---- */
+
+struct claim_req {
+	const struct ticket *t;
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const struct redact_map *pii; /* placeholder -> value; goes to PostgreSQL only */
+};
+
+enum claim_state { CLAIM_NEW, CLAIM_UPDATED, CLAIM_PENDING, CLAIM_DONE };
+
+struct claim_result {
+	int64_t pk;
+	int revision;
+	enum claim_state state;
+	json_object *prior; /* the revision's persisted calls (not for DONE); the callback may take
+			       it (set NULL) */
+	const char *event;  /* DONE: the stored row's event, borrowed, may be NULL */
+};
+
+/* r is NULL (with err) when the database refused the ticket or the row made no sense. */
+typedef void store_claim_fn(void *arg, struct claim_result *r, const char *err);
+
+/* Claim the ticket's revision. 0, or -1 with err (the request is over the cap; cb never runs). */
+int store_claim(struct store *s, const struct claim_req *q, store_claim_fn *cb, void *arg,
+		char *err, size_t errlen) WUR;
+/* The claim's JSON (what a dead letter of a rejected ticket carries); NULL over the cap. */
+char *store_claim_json(const struct store *s, const struct claim_req *q);
+
+/* ---- the triage row (and its event) ---- */
+
+struct triage_rec {
+	const struct ticket *t;
+	int64_t ticket_pk;
+	int revision;
+	enum job_status status;
+	const char *status_reason;		  /* NULL: none */
+	const struct answer *answer;		  /* the deciding answer; NULL: none valid */
+	enum model_tier decided;		  /* whose answer (mini when none) */
+	const char *model, *prompt_version;	  /* of the deciding tier */
+	const struct rules_decision *dec;	  /* never NULL (action none, nothing matched) */
+	const char *detector_flags, *draft_flags; /* NULL: none */
+};
+
+enum store_outcome {
+	STORED_NOW,	  /* inserted now: the event was built from the record */
+	STORED_DUPLICATE, /* stored before (a redelivery): the event is the database's */
+	STORED_UNKNOWN,	  /* a row that says neither: counted by status, the database's event */
+};
+
+struct store_result {
+	enum store_outcome outcome;
+	char *event; /* new string, the callback may take it (set NULL); NULL: none */
+};
+
+typedef void store_triage_fn(void *arg, struct store_result *r, const char *err);
+
+/* Store the triage. rec must stay valid until cb runs. 0, or -1 with err (over the cap). */
+int store_triage(struct store *s, const struct triage_rec *rec, store_triage_fn *cb, void *arg,
+		 char *err, size_t errlen) WUR;
+
+/* ---- model calls, budgets, dead letters ---- */
+
+/* Persist a completed call (nothing waits for it; a refusal is logged). */
+void store_call(struct store *s, int64_t ticket_pk, int revision, const struct call_rec *c,
+		const char *model, const char *prompt_version);
+
+struct reserve_result {
+	int granted;
+	int64_t budget_id;	/* 0: none */
+	const char *amount_usd; /* borrowed */
+};
+typedef void store_reserve_fn(void *arg, const struct reserve_result *r, const char *err);
+
+/* Reserve budget for a call of about prompt_tokens + max_tokens. */
+void store_reserve(struct store *s, enum model_tier t, const char *model, int64_t prompt_tokens,
+		   int64_t max_tokens, store_reserve_fn *cb, void *arg);
+
+/* Count a dead letter for supervisors (once the topic has it; a refusal is logged). */
+void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,
+		       const char *code, const char *reason);
+
+#endif

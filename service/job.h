@@ -1,0 +1,133 @@
+/*
+ * job: one ticket in flight. Owns its lifecycle (new, move between states,
+ * retire, deferred free) and the per-state lists: each waiting state is a list, so the counts
+ * are exact, the time spent per visit is measured, and shutdown can drain
+ * them. Never decides a transition (that is cascade_step's) and never does
+ * I/O beyond releasing what the job holds.
+ */
+#ifndef TRIAGED_JOB_H
+#define TRIAGED_JOB_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "answer.h"
+#include "cascade.h"
+#include "config.h"
+#include "flagship_queue.h"
+#include "hist.h"
+#include "kafka_in.h"
+#include "model_call.h"
+#include "redact.h"
+#include "rules.h"
+#include "store.h"
+#include "ticket.h"
+
+/* What a ticket may need to say: errors, flags, why it went to a person. */
+struct job_notes {
+	char mini_error[256];
+	char redact_err[256];
+	char detector_flags[540]; /* "injection: " and two lists of up to 255 */
+	char draft_flags[600];
+	char reason[1200];
+};
+
+/* The message a job came from, for a dead letter (borrowed, during intake only). */
+struct job_intake {
+	const char *topic;
+	int32_t partition;
+	const void *key, *payload;
+	size_t keylen, len;
+	const char *code, *reason;
+};
+
+/* A dead letter's origin, kept until the topic has it (then counted in the database). */
+struct job_dead_letter {
+	char *topic;
+	int32_t partition;
+	char *code, *reason;
+};
+
+/* The lists of jobs per waiting state, and where their counts go. */
+struct job_set {
+	struct job *lists[JOB__STATES];
+	struct job *retired; /* done, freed by job_reap() after the loop pass */
+	uint64_t *count;     /* [JOB__STATES] */
+	struct hist *visits; /* [JOB__STATES]: time per visit */
+	uint64_t *in_flight;
+};
+
+struct job {
+	void *owner; /* the coordinator */
+	struct job_set *set;
+	enum job_state state; /* the list it is on; JOB_NEW before its first wait */
+	struct job *prev, *next;
+	struct fq_item fq; /* its place in the flagship queue while FLAGSHIP_WAIT */
+	struct kin_part *part;
+	int64_t offset;
+	const struct job_intake *intake; /* NEW only */
+	struct ticket *t;
+	int64_t ticket_pk;
+	int revision;
+	struct model_calls calls; /* of this revision */
+	struct event *ev_backoff;
+	uint32_t wait_ms;  /* the delay the current event asks for */
+	int retry_reserve; /* the backoff timer retries a budget reservation */
+	/* answers */
+	struct answer tr, ftr; /* mini, flagship */
+	int has_tr, has_ftr;
+	int mini_invalid;
+	struct rules_decision *dec; /* NULL: no rule matched (most tickets) */
+	int flagship_slot;
+	struct job_dead_letter *dl; /* DLQ only */
+	char *event;		    /* the ticket.triaged event to send, once stored */
+	const char *detail;	    /* the current event's text, borrowed while it is stepped */
+	struct triage_rec rec;	    /* what was sent to the store, until it answers */
+	/* what the models see: invisible characters stripped, PII replaced */
+	struct ticket pt; /* shallow copy of *t with subject and body replaced */
+	char *p_subject, *p_body;
+	struct redact_map pii; /* placeholder -> value; goes to PostgreSQL only */
+	int redact_failed;
+	struct job_notes *nt; /* NULL until something is noted: most tickets never need it */
+	enum job_status status;
+	double received_ms;
+	double state_since; /* when the job entered its state */
+};
+
+/* A new job for the message at offset of part (referenced), in JOB_NEW; counts in flight. */
+struct job *job_new(struct job_set *set, void *owner, struct kin_part *part, int64_t offset,
+		    double now);
+/* Move the job to the list of s (a waiting state): one visit of the old one ends. */
+void job_set_state(struct job *j, enum job_state s, double now);
+/*
+ * The job is over (done, or abandoned at shutdown): off its list, no longer
+ * in flight, its request cancelled and its timer freed, so nothing calls
+ * back into it. The memory stays valid until job_reap(): a job that ends
+ * inside a callback may still be looked at by its caller (pgbouncer's
+ * deferred free).
+ */
+void job_retire(struct job *j, double now);
+/* Free the retired jobs; returns how many. Call after the loop pass (and at shutdown). */
+size_t job_reap(struct job_set *set);
+
+/* Keep a copy of a dead letter's origin (replacing any); drop it. */
+void job_dead_letter_note(struct job *j, const char *topic, int32_t partition, const char *code,
+			  const char *reason);
+void job_dead_letter_free(struct job *j);
+
+/* The job's notes for reading (all empty when none were written). */
+const struct job_notes *job_notes_rd(const struct job *j);
+/* The job's notes for writing, allocated on first use. */
+struct job_notes *job_notes_wr(struct job *j);
+/* The rules' decision (action none, nothing matched, when none was kept). */
+const struct rules_decision *job_decision(const struct job *j);
+/* Evaluate the rules (r may be NULL) on the ticket and its mini answer; keeps the decision. */
+enum rule_action job_eval_rules(struct job *j, const struct rules *r);
+/* What cascade_step may read about the job, in state s. */
+void job_facts(struct job *j, enum job_state s, const struct config *cfg, struct job_facts *f);
+/* The deciding answer: the flagship's, else the mini's, else NULL. */
+struct answer *job_answer(struct job *j);
+
+#endif

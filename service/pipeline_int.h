@@ -1,0 +1,64 @@
+/*
+ * pipeline_int: the coordinator's private parts, shared by pipeline.c (the
+ * I/O dispatch: events in, cascade steps, actions out) and pipeline_life.c
+ * (setup, intake control, teardown, stats). No other module includes it.
+ */
+#ifndef TRIAGED_PIPELINE_INT_H
+#define TRIAGED_PIPELINE_INT_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "pipeline.h"
+
+#include "db.h"
+#include "flagship_queue.h"
+#include "job.h"
+#include "kafka_in.h"
+#include "kafka_out.h"
+#include "model_call.h"
+#include "rules.h"
+#include "safety.h"
+#include "store.h"
+#include "intake.h"
+#include "ticket.h"
+
+#define PAUSE_DATABASE 2
+#define PAUSE_BUDGET 4
+#define PAUSE_BREAKER 8
+
+struct pipeline {
+	struct event_base *base;
+	const struct config *cfg;
+	struct kin *kin;
+	struct kout *kout;
+	struct db *db;
+	struct store store;
+	struct model_caller *mcl;
+	struct safety safety;
+	struct rules *rules;
+	struct taxonomy tax;
+	struct ticket_limits limits;
+	struct intake *intake; /* the intake format: message -> ticket, skip or dead letter */
+	struct job_set jobs;
+	struct flagship_queue fq; /* escalations waiting for a flagship slot */
+	size_t flagship_active;
+	struct pipeline_stats st; /* the coordinator's counters; the modules keep theirs */
+	int pause_flags;
+	int draining;
+	struct event *ev_drain_timeout, *ev_stats, *ev_fpump, *ev_reap;
+	char why[512]; /* the text of the event being stepped (job->detail points here) */
+};
+
+double pipeline_now_ms(void);
+/* Intake control: hold for backpressure, pause for outages (PAUSE_* flags). */
+void pipeline_update_pause(struct pipeline *pl);
+void pipeline_set_pause(struct pipeline *pl, int flag, int on);
+/* The dispatch's entry points (pipeline.c). */
+void pipeline_on_message(void *arg, struct kin_part *part, const rd_kafka_message_t *m);
+void pipeline_on_fpump(evutil_socket_t fd, short what, void *arg);
+/* Free the jobs that ended during the loop pass. */
+void pipeline_on_reap(evutil_socket_t fd, short what, void *arg);
+/* Free a job (finished, or abandoned at shutdown), and exit when drained. */
+void pipeline_drop_job(struct job *j);
+
+#endif

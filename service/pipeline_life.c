@@ -1,0 +1,347 @@
+/*
+ * pipeline_life: the coordinator's setup and teardown, intake control, the
+ * periodic and final stats, and the snapshots for the admin server. See
+ * pipeline.h. Must never step a job (that is pipeline.c's dispatch).
+ */
+#include "pipeline_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "log.h"
+
+double pipeline_now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+/* ---- intake control ---------------------------------------------------- */
+
+void pipeline_update_pause(struct pipeline *pl)
+{
+	if (pl->draining || pl->kin == NULL)
+		return;
+	/* Backpressure holds intake at max_in_flight and lets it go on below;
+	 * once the hold has become a pause, intake resumes at low_water. */
+	if (pl->st.in_flight >= (uint64_t)pl->cfg->max_in_flight)
+		kin_hold(pl->kin, 1);
+	else if (!kin_hold_paused(pl->kin) || pl->st.in_flight <= (uint64_t)pl->cfg->low_water)
+		kin_hold(pl->kin, 0);
+	/* the rest are outages: pause */
+	if (pl->pause_flags && !kin_paused(pl->kin))
+		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE)  ? "database"
+				   : (pl->pause_flags & PAUSE_BREAKER) ? "breaker"
+				   : (pl->pause_flags & PAUSE_BUDGET)  ? "budget"
+								       : "backpressure");
+	else if (!pl->pause_flags && kin_paused(pl->kin))
+		kin_resume(pl->kin);
+}
+
+void pipeline_set_pause(struct pipeline *pl, int flag, int on)
+{
+	if (on)
+		pl->pause_flags |= flag;
+	else
+		pl->pause_flags &= ~flag;
+	pipeline_update_pause(pl);
+}
+
+/* The mini endpoint's breaker gates intake. */
+static void on_breaker(void *arg, enum model_tier t, enum breaker_state after)
+{
+	if (t == MODEL_MINI)
+		pipeline_set_pause(arg, PAUSE_BREAKER, after != BRK_CLOSED);
+}
+
+static void on_db_state(void *arg, int up)
+{
+	struct pipeline *pl = arg;
+	if (up)
+		pl->pause_flags &= ~PAUSE_DATABASE;
+	else
+		pl->pause_flags |= PAUSE_DATABASE;
+	if (pl->kin)
+		pipeline_update_pause(pl);
+}
+
+/* The stats as the admin server sees them: the coordinator's and its modules' counters. */
+void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out)
+{
+	const struct model_call_stats *m = &pl->mcl->st;
+	*out = pl->st;
+	for (int t = 0; t < MODEL__TIERS; t++) {
+		out->model_requests[t] = m->requests[t];
+		out->model_ok[t] = m->ok[t];
+		out->model_http_errors[t] = m->http_errors[t];
+		out->model_transport_errors[t] = m->transport_errors[t];
+		out->model_invalid[t] = m->invalid[t];
+		out->repairs[t] = m->repairs[t];
+		out->retries[t] = m->retries[t];
+		out->http_429[t] = m->http_429[t];
+		out->breaker_opens[t] = pl->mcl->ep[t].breaker.opens;
+		out->breaker_denied[t] = pl->mcl->ep[t].breaker.denied;
+		out->breaker_state[t] = (int)pl->mcl->ep[t].breaker.state;
+	}
+	out->calls_reused = m->calls_reused;
+	memcpy(out->redactions, pl->safety.redactions, sizeof(out->redactions));
+	out->injection_flagged = pl->safety.injection_flagged;
+	out->drafts_flagged = pl->safety.drafts_flagged;
+}
+
+static void log_stats(struct pipeline *pl, const char *msg)
+{
+	const struct pipeline_stats *s = &pl->st;
+	const struct model_call_stats *m = &pl->mcl->st;
+	log_info(
+	    msg,
+	    "consumed=%llu dlq=%llu new=%llu updated=%llu redelivered_done=%llu "
+	    "pending_review=%llu needs_human=%llu escalated=%llu human_only=%llu "
+	    "mini_requests=%llu flagship_requests=%llu reused_calls=%llu retries=%llu "
+	    "http_429=%llu invalid=%llu repairs=%llu budget_denied=%llu events=%llu "
+	    "in_flight=%llu db_up=%d %s=%d",
+	    (unsigned long long)s->consumed, (unsigned long long)s->dlq,
+	    (unsigned long long)s->claimed_new, (unsigned long long)s->claimed_updated,
+	    (unsigned long long)s->redelivered_done, (unsigned long long)s->stored_pending_review,
+	    (unsigned long long)s->stored_needs_human, (unsigned long long)s->escalated,
+	    (unsigned long long)s->human_only, (unsigned long long)m->requests[MODEL_MINI],
+	    (unsigned long long)m->requests[MODEL_FLAGSHIP], (unsigned long long)m->calls_reused,
+	    (unsigned long long)(m->retries[0] + m->retries[1]),
+	    (unsigned long long)(m->http_429[0] + m->http_429[1]),
+	    (unsigned long long)(m->invalid[0] + m->invalid[1]),
+	    (unsigned long long)(m->repairs[0] + m->repairs[1]),
+	    (unsigned long long)(s->budget_denied[0] + s->budget_denied[1]),
+	    (unsigned long long)s->events_sent, (unsigned long long)s->in_flight, db_is_up(pl->db),
+	    /* a clean stop pauses intake too: say so, not "paused" like an alarm */
+	    pl->draining ? "stopped" : "paused", pl->draining ? 1 : kin_paused(pl->kin));
+}
+
+static void on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	log_stats(arg, "stats");
+}
+
+/* Where the time went, once at exit: per ticket, per state, per database kind. */
+static void log_summary(struct pipeline *pl)
+{
+	const struct pipeline_stats *s = &pl->st;
+	struct db_stats ds;
+	char buf[1024];
+	size_t n = 0;
+	log_info("latency summary",
+		 "tickets=%llu added_p50_ms=%.3f added_p99_ms=%.3f model_p50_ms=%.3f "
+		 "model_p99_ms=%.3f e2e_p50_ms=%.3f e2e_p99_ms=%.3f",
+		 (unsigned long long)s->added_ms.count, hist_quantile(&s->added_ms, 0.5),
+		 hist_quantile(&s->added_ms, 0.99), hist_quantile(&s->model_ms, 0.5),
+		 hist_quantile(&s->model_ms, 0.99), hist_quantile(&s->e2e_ms, 0.5),
+		 hist_quantile(&s->e2e_ms, 0.99));
+	buf[0] = '\0';
+	for (int k = 0; k < JOB__STATES && n < sizeof(buf); k++) {
+		const struct hist *h = &s->state_ms[k];
+		const char *sn = job_state_name((enum job_state)k);
+		if (h->count == 0)
+			continue;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+				      "%s%s_n=%llu %s_p50_ms=%.3f %s_p99_ms=%.3f", n ? " " : "", sn,
+				      (unsigned long long)h->count, sn, hist_quantile(h, 0.5), sn,
+				      hist_quantile(h, 0.99));
+	}
+	log_info("state latency", "%s", buf);
+	n = 0;
+	buf[0] = '\0';
+	db_get_stats(pl->db, &ds);
+	for (int k = 0; k < DB__KINDS && n < sizeof(buf); k++) {
+		const char *kn = db_kind_name((enum db_kind)k);
+		if (ds.kind_batches[k] == 0)
+			continue;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+				      "%s%s_batches=%llu %s_items_per_batch=%.1f %s_batch_ms=%.2f",
+				      n ? " " : "", kn, ds.kind_batches[k], kn,
+				      (double)ds.kind_items[k] / (double)ds.kind_batches[k], kn,
+				      ds.kind_ms[k] / (double)ds.kind_batches[k]);
+	}
+	log_info("database summary", "%s", buf);
+}
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *pl = arg;
+	struct pipeline_health h;
+	/* Calls still out are paid for by the provider but their answers are lost:
+	 * say how many, so an operator can size shutdown.drain_timeout_ms. */
+	pipeline_get_health(pl, &h);
+	log_warn("drain timeout: leaving tickets uncommitted for redelivery",
+		 "in_flight=%llu abandoned_calls=%zu timeout_ms=%lld",
+		 (unsigned long long)pl->st.in_flight, h.mini_in_flight + h.flagship_in_flight,
+		 (long long)pl->cfg->drain_timeout_ms);
+	event_base_loopexit(pl->base, NULL);
+}
+
+int pipeline_reload_rules(struct pipeline *pl)
+{
+	char err[512], q[600];
+	struct rules *r;
+	if (pl->cfg->rules_file[0] == '\0')
+		return 0;
+	r = rules_load_file(pl->cfg->rules_file, err, sizeof(err));
+	if (r == NULL) {
+		pl->st.rules_reload_errors++;
+		log_error("rules not reloaded; the previous rules stay in force", "error=%s",
+			  log_quote(q, sizeof(q), err));
+		return -1;
+	}
+	/* evaluation keeps no state between tickets: swapping here is safe */
+	rules_free(pl->rules);
+	pl->rules = r;
+	pl->st.rules_reloads++;
+	log_info("rules loaded", "file=%s rules=%zu", pl->cfg->rules_file, rules_count(r));
+	return 0;
+}
+
+struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg, char *err,
+			      size_t errlen)
+{
+	struct pipeline *pl = xcalloc(1, sizeof(*pl));
+	struct timeval ten = {10, 0};
+	const struct prompt *prompts[MODEL__TIERS];
+
+	pl->base = base;
+	pl->cfg = cfg;
+	hist_init(&pl->st.e2e_ms);
+	hist_init(&pl->st.model_ms);
+	hist_init(&pl->st.added_ms);
+	for (int s = 0; s < JOB__STATES; s++)
+		hist_init(&pl->st.state_ms[s]);
+	pl->jobs.count = pl->st.state_count;
+	pl->jobs.visits = pl->st.state_ms;
+	pl->jobs.in_flight = &pl->st.in_flight;
+	flagship_queue_init(&pl->fq);
+	pl->tax.categories = (const char *const *)cfg->categories;
+	pl->tax.ncategories = cfg->ncategories;
+	ticket_limits_default(&pl->limits);
+	pl->limits.max_message_bytes = (size_t)cfg->max_message_bytes;
+	pl->limits.max_body_prompt_len = (size_t)cfg->max_body_prompt_bytes;
+	pl->intake = intake_new((enum intake_format)cfg->intake_format, cfg->mapping_file,
+				cfg->tier_map, &pl->limits, err, errlen);
+	if (pl->intake == NULL)
+		goto fail;
+	pl->ev_fpump = event_new(base, -1, 0, pipeline_on_fpump, pl);
+	pl->ev_reap = event_new(base, -1, 0, pipeline_on_reap, pl);
+
+	pl->mcl = model_caller_new(base, cfg, &pl->tax, err, errlen);
+	if (pl->mcl == NULL)
+		goto fail;
+	pl->mcl->on_breaker = on_breaker;
+	pl->mcl->breaker_arg = pl;
+	if (cfg->rules_file[0]) {
+		pl->rules = rules_load_file(cfg->rules_file, err, errlen);
+		if (pl->rules == NULL)
+			goto fail;
+		log_info("rules loaded", "file=%s rules=%zu", cfg->rules_file,
+			 rules_count(pl->rules));
+	}
+	for (int t = 0; t < MODEL__TIERS; t++)
+		prompts[t] = pl->mcl->ep[t].prompt;
+	if (safety_init(&pl->safety, cfg, prompts, err, errlen) < 0)
+		goto fail;
+	pl->db = db_new(base, cfg->pg_conninfo, (int)cfg->pg_batch_size,
+			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
+	/* a claim carries the message's text a few times over (body, PII values) */
+	store_init(&pl->store, pl->db, (size_t)cfg->max_message_bytes * 4 + (1u << 20));
+	pl->kout = kout_new(base, cfg, err, errlen);
+	if (pl->kout == NULL)
+		goto fail;
+	pl->kin = kin_new(base, cfg, pipeline_on_message, pl, err, errlen);
+	if (pl->kin == NULL)
+		goto fail;
+	if (!db_is_up(pl->db))
+		pipeline_set_pause(pl, PAUSE_DATABASE, 1);
+	pl->ev_stats = event_new(base, -1, EV_PERSIST, on_stats, pl);
+	event_add(pl->ev_stats, &ten);
+	return pl;
+fail:
+	pipeline_free(pl);
+	return NULL;
+}
+
+void pipeline_drain(struct pipeline *pl)
+{
+	struct timeval tv;
+	if (pl->draining)
+		return;
+	pl->draining = 1;
+	kin_stop(pl->kin);
+	log_info("draining", "in_flight=%llu timeout_ms=%lld", (unsigned long long)pl->st.in_flight,
+		 (long long)pl->cfg->drain_timeout_ms);
+	if (pl->st.in_flight == 0) {
+		event_base_loopexit(pl->base, NULL);
+		return;
+	}
+	tv.tv_sec = pl->cfg->drain_timeout_ms / 1000;
+	tv.tv_usec = (pl->cfg->drain_timeout_ms % 1000) * 1000;
+	pl->ev_drain_timeout = evtimer_new(pl->base, on_drain_timeout, pl);
+	evtimer_add(pl->ev_drain_timeout, &tv);
+}
+
+void pipeline_free(struct pipeline *pl)
+{
+	if (pl == NULL)
+		return;
+	if (pl->kin) {
+		log_stats(pl, "final stats");
+		log_summary(pl);
+	}
+	/* dead letters and events in flight complete their jobs while the producer flushes */
+	kout_free(pl->kout, 5000);
+	pl->kout = NULL;
+	/* unfinished jobs are simply dropped: their offsets were never stored */
+	pl->draining = 1;
+	for (int s = 0; s < JOB__STATES; s++)
+		while (pl->jobs.lists[s])
+			pipeline_drop_job(pl->jobs.lists[s]);
+	if (pl->ev_drain_timeout)
+		event_free(pl->ev_drain_timeout);
+	if (pl->ev_stats)
+		event_free(pl->ev_stats);
+	if (pl->ev_fpump)
+		event_free(pl->ev_fpump);
+	job_reap(&pl->jobs);
+	if (pl->ev_reap)
+		event_free(pl->ev_reap);
+	kin_free(pl->kin); /* commits stored offsets */
+	db_free(pl->db);
+	model_caller_free(pl->mcl);
+	safety_cleanup(&pl->safety);
+	intake_free(pl->intake);
+	rules_free(pl->rules);
+	flagship_queue_cleanup(&pl->fq);
+	free(pl);
+}
+
+void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->db_up = db_is_up(pl->db);
+	out->partitions = kin_assigned(pl->kin);
+	out->draining = pl->draining;
+	out->paused = kin_paused(pl->kin);
+	out->consumer_lag = kin_lag(pl->kin);
+	out->mini_in_flight = llm_in_flight(pl->mcl->ep[MODEL_MINI].client);
+	out->mini_waiting = llm_waiting(pl->mcl->ep[MODEL_MINI].client);
+	out->flagship_in_flight = llm_in_flight(pl->mcl->ep[MODEL_FLAGSHIP].client);
+	out->flagship_waiting = flagship_queue_len(&pl->fq);
+	out->db_pending = db_pending(pl->db);
+	out->dlq_pending = kout_pending(pl->kout);
+}
+
+const struct intake_stats *pipeline_intake_stats(const struct pipeline *pl)
+{
+	return intake_stats(pl->intake);
+}
+
+struct db *pipeline_db(struct pipeline *pl)
+{
+	return pl ? pl->db : NULL;
+}

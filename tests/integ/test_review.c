@@ -8,6 +8,7 @@
  * directly as the superuser.
  */
 #include <check.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,80 @@ START_TEST(test_migrate_idempotent)
 			   "'SELECT')");
 	ck_sql_str(b, "t", "SELECT has_function_privilege('triaged_service', "
 			   "'triaged_store(jsonb)', 'EXECUTE')");
+	ck_sql_str(b, "t", "SELECT to_regprocedure('triaged_claim_v3(jsonb)') IS NULL "
+			   "AND to_regprocedure('triaged_release(jsonb)') IS NULL");
+	/* a database at version 5 (migrated before the functions moved out) upgrades to the
+	 * same functions, views and grants as a fresh one, its rows kept */
+	{
+		static const struct fx one[] = {
+			{"v5-1", "standard", 10, NULL, "high", "billing", "Hi", "mini", "mini-1"},
+			{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+		};
+		static const char digest[] =
+			"SELECT md5(string_agg(x, E'\\n' ORDER BY x)) FROM ("
+			"SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') AS x "
+			"FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
+			"UNION ALL SELECT c.relname || ':' || coalesce(pg_get_viewdef(c.oid), '') || "
+			"coalesce(c.relacl::text, '') FROM pg_class c "
+			"WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'S', 'i') "
+			"UNION ALL SELECT conname || pg_get_constraintdef(oid) FROM pg_constraint "
+			"WHERE connamespace = 'public'::regnamespace "
+			"UNION ALL SELECT tgname || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal) d";
+		PGconn *admin = h_pg_connect(&stack_pg), *v5;
+		long long pk5;
+		char *fresh, *upgraded;
+
+		ck_assert_ptr_nonnull(admin);
+		PQsetNoticeProcessor(admin, quiet, NULL);
+		h_sql_exec(admin, "DROP DATABASE IF EXISTS r_mig_v5");
+		ck_assert_int_eq(h_sql_exec(admin, "CREATE DATABASE r_mig_v5"), 0);
+		PQfinish(admin);
+		v5 = connect_as("r_mig_v5", "postgres");
+		ck_assert_ptr_nonnull(v5);
+		PQsetNoticeProcessor(v5, quiet, NULL);
+		ck_assert_int_eq(h_sql_exec(v5, "CREATE TABLE schema_version (version integer PRIMARY "
+						 "KEY, name text NOT NULL, applied_at timestamptz NOT "
+						 "NULL DEFAULT now())"),
+				 0);
+		for (int v = 1; v <= 5; v++) {
+			static const char *const names[] = {"001_init.sql", "002_review.sql",
+							    "003_cascade.sql", "004_safety.sql",
+							    "005_fast.sql"};
+			char path[PATH_MAX], *sql;
+			FILE *f;
+			size_t cap = 0;
+			snprintf(path, sizeof(path), "%s/schema/migrations/%s", h_source_dir(),
+				 names[v - 1]);
+			f = fopen(path, "r");
+			ck_assert_ptr_nonnull(f);
+			sql = NULL;
+			ck_assert_int_ge(getdelim(&sql, &cap, '\0', f), 0);
+			fclose(f);
+			ck_assert_int_eq(PQresultStatus(PQexec(v5, sql)), PGRES_COMMAND_OK);
+			free(sql);
+			ck_assert_int_eq(h_sql_exec(v5, "INSERT INTO schema_version (version, name) "
+							 "VALUES (%d, '%s')",
+						    v, names[v - 1]),
+					 0);
+		}
+		add_tickets(v5, NULL, one, &pk5);
+		ck_assert_int_eq(h_sql_ll(v5, "SELECT count(*) FROM pg_proc WHERE proname = "
+					      "'triaged_claim_v3'"),
+				 1);
+		ck_assert_int_ge(migrate("r_mig_v5"), 1);
+		ck_assert_int_eq(h_sql_ll(v5, "SELECT count(*) FROM agent_review_queue WHERE "
+					      "ticket_pk = %lld",
+					  pk5),
+				 1);
+		fresh = h_sql_str(b, "%s", digest);
+		upgraded = h_sql_str(v5, "%s", digest);
+		ck_assert_ptr_nonnull(fresh);
+		ck_assert_ptr_nonnull(upgraded);
+		ck_assert_str_eq(upgraded, fresh);
+		free(fresh);
+		free(upgraded);
+		PQfinish(v5);
+	}
 	/* the seeded SLA policy is there once, not twice */
 	ck_assert_int_eq(h_sql_ll(b, "SELECT count(*) FROM sla_policy"), 12);
 	PQfinish(a);
@@ -711,7 +786,7 @@ START_TEST(test_roles)
 		"metrics_escalation_reasons", "metrics_model_latency", "metrics_backlog",
 		"metrics_dlq",
 	};
-	long long pk[2], got;
+	long long pk[2], got, svc_pk;
 	PGconn *c = db_new("r_roles"), *ag, *sup, *svc, *nob;
 
 	ck_assert_ptr_nonnull(c);
@@ -780,16 +855,24 @@ START_TEST(test_roles)
 	ck_sql_str(svc, "new", "SELECT state FROM triaged_claim('[{\"source\": \"web\", "
 			       "\"ticket_id\": \"svc-1\", \"channel\": \"email\", \"body\": \"Hi\", "
 			       "\"customer_tier\": \"premium\"}]')");
+	svc_pk = h_sql_ll(c, "SELECT id FROM tickets WHERE ticket_id = 'svc-1'");
+	ck_assert_int_gt(svc_pk, 0);
 	ck_sql_str(svc, "t",
 		   "SELECT inserted FROM triaged_store(jsonb_build_array(jsonb_build_object("
-		   "'ticket_pk', (SELECT id FROM tickets WHERE ticket_id = 'svc-1'), 'revision', 1, "
+		   "'ticket_pk', %lld, 'revision', 1, "
 		   "'status', 'pending_review', 'category', 'billing', 'sentiment', 'neutral', "
 		   "'urgency', 'high', 'confidence', 0.8, 'draft_reply', 'Hi', 'decided_by', 'mini', "
 		   "'model', 'mini-1', 'prompt_version', 'triage-v1', 'calls', jsonb_build_array("
 		   "jsonb_build_object('seq', 1, 'tier', 'mini', 'purpose', 'triage', 'model', "
 		   "'mini-1', 'prompt_version', 'triage-v1', 'outcome', 'ok', 'attempts', 1, "
 		   "'latency_ms', 12.5, 'total_ms', 12.5, 'started_ms', 1714564800000, "
-		   "'finished_ms', 1714564800012)))))");
+		   "'finished_ms', 1714564800012)))))",
+		   svc_pk);
+	/* the daemon writes only through its functions */
+	ck_assert_str_eq(sqlstate(svc, "SELECT * FROM tickets"), "42501");
+	ck_assert_str_eq(sqlstate(svc, "INSERT INTO dead_letters (topic, partition, kafka_offset, "
+				       "error_code) VALUES ('t', 0, 0, 'x')"),
+			 "42501");
 	/* the review columns got their defaults, and the ticket is in the queue */
 	ck_sql_str(c, "open 50 f", "SELECT concat_ws(' ', review_state, priority, escalated) FROM "
 				   "triage_results tr JOIN tickets t ON t.id = tr.ticket_pk WHERE "
@@ -812,6 +895,173 @@ START_TEST(test_roles)
 	PQfinish(svc);
 	PQfinish(sup);
 	PQfinish(ag);
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * Add to out (comma-separated, no repeats) every SQL function the daemon's C
+ * sources call: the name after "FROM " in a string literal, "triaged_...(".
+ * Walks dir recursively. Returns the number of files read, -1 on error.
+ */
+static int daemon_sql_calls(const char *dir, char *out, size_t outlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int files = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char path[PATH_MAX], *text = NULL;
+		size_t len = strlen(e->d_name), cap = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (e->d_type == DT_DIR) {
+			int n = daemon_sql_calls(path, out, outlen);
+			if (n < 0) {
+				closedir(d);
+				return -1;
+			}
+			files += n;
+			continue;
+		}
+		if (len < 3 || strcmp(e->d_name + len - 2, ".c") != 0)
+			continue;
+		f = fopen(path, "r");
+		if (f == NULL || getdelim(&text, &cap, '\0', f) < 0) {
+			if (f)
+				fclose(f);
+			free(text);
+			closedir(d);
+			return -1;
+		}
+		fclose(f);
+		files++;
+		for (const char *p = text; (p = strstr(p, "FROM triaged_")) != NULL; p++) {
+			char name[80], key[84];
+			size_t n = strspn(p + 5, "abcdefghijklmnopqrstuvwxyz0123456789_");
+			if (n >= sizeof(name) || p[5 + n] != '(')
+				continue;
+			memcpy(name, p + 5, n);
+			name[n] = '\0';
+			snprintf(key, sizeof(key), ",%s,", name);
+			{
+				char padded[4096];
+				snprintf(padded, sizeof(padded), ",%s,", out);
+				if (strstr(padded, key))
+					continue;
+			}
+			if (*out)
+				strncat(out, ",", outlen - strlen(out) - 1);
+			strncat(out, name, outlen - strlen(out) - 1);
+		}
+		free(text);
+	}
+	closedir(d);
+	return files;
+}
+
+/*
+ * Every function the daemon calls exists and is granted to triaged_service,
+ * and nothing else is; the agent and supervisor roles get exactly the
+ * functions and views the README documents; no function of the schema is in
+ * two versions (name_v2, name_v3).
+ */
+START_TEST(test_grants)
+{
+	char src[PATH_MAX], calls[2048] = "";
+	PGconn *c = db_new("r_grants");
+	char *got;
+
+	ck_assert_ptr_nonnull(c);
+	snprintf(src, sizeof(src), "%s/service", h_source_dir());
+	ck_assert_int_gt(daemon_sql_calls(src, calls, sizeof(calls)), 10);
+	/* the five batch writes the daemon makes */
+	ck_assert_msg(strstr(calls, "triaged_claim") && strstr(calls, "triaged_store") &&
+			      strstr(calls, "triaged_record_calls") &&
+			      strstr(calls, "triaged_reserve") &&
+			      strstr(calls, "triaged_record_dead_letters"),
+		      "daemon calls: %s", calls);
+	/* each exists (one function of that name, taking the batch) and the daemon may call it */
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(f, ','), '') FROM "
+			  "unnest(string_to_array('%s', ',')) f "
+			  "WHERE to_regprocedure(f || '(jsonb)') IS NULL "
+			  "OR NOT has_function_privilege('triaged_service', f || '(jsonb)', 'EXECUTE') "
+			  "OR (SELECT count(*) FROM pg_proc WHERE proname = f) <> 1",
+		   calls);
+	/* and nothing else: functions, then tables, views and sequences */
+	got = h_sql_str(c,
+			"SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p "
+			"WHERE p.pronamespace = 'public'::regnamespace "
+			"AND has_function_privilege('triaged_service', p.oid, 'EXECUTE')");
+	ck_assert_ptr_nonnull(got);
+	{
+		char *want = h_sql_str(c, "SELECT string_agg(f, ',' ORDER BY f) FROM "
+					  "unnest(string_to_array('%s', ',')) f",
+				       calls);
+		ck_assert_ptr_nonnull(want);
+		ck_assert_str_eq(got, want);
+		free(want);
+	}
+	free(got);
+	ck_sql_str(c, "schema_version",
+		   "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
+		   "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S') "
+		   "AND (has_table_privilege('triaged_service', c.oid, 'SELECT, INSERT, UPDATE, "
+		   "DELETE, TRUNCATE, REFERENCES, TRIGGER') OR (c.relkind = 'S' AND "
+		   "has_sequence_privilege('triaged_service', c.oid, 'USAGE, SELECT, UPDATE')))");
+	ck_sql_str(c, "SELECT", "SELECT string_agg(pr, ',') FROM unnest(ARRAY['SELECT', 'INSERT', "
+				"'UPDATE', 'DELETE']) pr WHERE has_table_privilege('triaged_service', "
+				"'schema_version', pr)");
+
+	/* agents: the review functions (and what the queue view calls), the queue, outcomes, SLA */
+	ck_sql_str(c,
+		   "review_approve,review_claim,review_claim_next,review_correct,review_reassign,"
+		   "review_reject,review_release,triaged_sla_due,triaged_tier_rank,"
+		   "triaged_urgency_rank",
+		   "SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p "
+		   "WHERE p.pronamespace = 'public'::regnamespace "
+		   "AND has_function_privilege('triaged_agent', p.oid, 'EXECUTE')");
+	ck_sql_str(c, "agent_review_queue,review_outcomes,sla_policy",
+		   "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
+		   "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S') "
+		   "AND has_table_privilege('triaged_agent', c.oid, 'SELECT, INSERT, UPDATE, DELETE')");
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(c.relname, ','), '') FROM pg_class c "
+			  "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v') "
+			  "AND has_table_privilege('triaged_agent', c.oid, 'INSERT, UPDATE, DELETE')");
+
+	/* supervisors: every view, the SLA policy, prices and budgets; read only */
+	ck_sql_str(c, "triaged_sla_due,triaged_tier_rank,triaged_urgency_rank",
+		   "SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p "
+		   "WHERE p.pronamespace = 'public'::regnamespace "
+		   "AND has_function_privilege('triaged_supervisor', p.oid, 'EXECUTE')");
+	ck_sql_str(c,
+		   "agent_review_queue,budgets,metrics_backlog,metrics_budget,metrics_cost_daily,"
+		   "metrics_cost_per_ticket,metrics_dlq,metrics_escalation,metrics_escalation_reasons,"
+		   "metrics_model_latency,metrics_review_outcomes,metrics_safety,metrics_volume_daily,"
+		   "metrics_volume_hourly,model_prices,review_outcomes,sla_policy,ticket_costs,"
+		   "triage_effective",
+		   "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
+		   "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S') "
+		   "AND has_table_privilege('triaged_supervisor', c.oid, 'SELECT')");
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(c.relname, ','), '') FROM pg_class c "
+			  "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v') "
+			  "AND has_table_privilege('triaged_supervisor', c.oid, 'INSERT, UPDATE, DELETE')");
+	/* every view of the schema is readable by supervisors */
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(c.relname, ','), '') FROM pg_class c "
+			  "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v' "
+			  "AND NOT has_table_privilege('triaged_supervisor', c.oid, 'SELECT')");
+
+	/* one version of each function: no name ending in _vN, no name twice */
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(proname, ','), '') FROM pg_proc "
+			  "WHERE pronamespace = 'public'::regnamespace AND proname ~ '_v[0-9]+$'");
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(proname, ','), '') FROM (SELECT proname "
+			  "FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+			  "GROUP BY 1 HAVING count(*) > 1) d");
 	PQfinish(c);
 }
 END_TEST
@@ -875,10 +1125,11 @@ START_TEST(test_metrics)
 				       "900, 900, '" T "', '" T "')",
 				    pk[2]),
 			 0);
-	ck_sql_str(c, "5 1 30 48", "SELECT concat_ws(' ', calls, failed, p50_ms, p95_ms) FROM "
+	/* percentiles are rounded to 0.1 ms (numeric), not float noise */
+	ck_sql_str(c, "5 1 30.0 48.0", "SELECT concat_ws(' ', calls, failed, p50_ms, p95_ms) FROM "
 				   "metrics_model_latency WHERE tier = 'mini' AND model = 'mini-1' "
 				   "AND day = '2024-05-01'");
-	ck_sql_str(c, "1 900", "SELECT concat_ws(' ', calls, p50_ms) FROM metrics_model_latency "
+	ck_sql_str(c, "1 900.0", "SELECT concat_ws(' ', calls, p50_ms) FROM metrics_model_latency "
 			       "WHERE tier = 'flagship'");
 
 	/* dead letters per day and code */
@@ -911,6 +1162,7 @@ static Suite *review_suite(void)
 		{"sla", test_sla},		      {"claim", test_claim_concurrency},
 		{"approve", test_approve_reject},     {"correct", test_corrections},
 		{"roles", test_roles},		      {"metrics", test_metrics},
+		{"grants", test_grants},
 	};
 	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

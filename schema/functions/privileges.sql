@@ -36,8 +36,9 @@ GRANT SELECT ON schema_version TO triaged_service;
 -- queue view calls the SLA and rank functions as the reader, and
 -- triaged_sla_due reads sla_policy as the reader.
 GRANT EXECUTE ON FUNCTION review_claim(bigint, text), review_claim_next(text),
-                          review_approve(bigint, text, text), review_reject(bigint, text, text),
-                          review_correct(bigint, text, text, text, text),
+                          review_approve(bigint, integer, text, text),
+                          review_reject(bigint, integer, text, text),
+                          review_correct(bigint, integer, text, text, text, text),
                           review_reassign(bigint, text, text), review_release(bigint, text)
     TO triaged_agent;
 GRANT EXECUTE ON FUNCTION triaged_sla_due(text, text, timestamptz), triaged_urgency_rank(text),

@@ -1,6 +1,7 @@
 -- Approve the reply: p_reply, or the model's draft when NULL. Outcome
 -- 'accepted' when the draft went out as it was, else 'edited'. Returns the outcome.
-CREATE OR REPLACE FUNCTION review_approve(p_ticket_pk bigint, p_reply text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION review_approve(p_ticket_pk bigint, p_revision integer,
+                                          p_reply text DEFAULT NULL,
                                p_agent text DEFAULT current_user)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -13,7 +14,7 @@ BEGIN
     IF p_reply IS NOT NULL AND btrim(p_reply) = '' THEN
         RAISE EXCEPTION 'reply is empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    r := triaged_review_take(p_ticket_pk, v_agent);
+    r := triaged_review_take(p_ticket_pk, p_revision, v_agent);
     v_reply := coalesce(p_reply, r.draft_reply);
     IF v_reply IS NULL OR btrim(v_reply) = '' THEN
         RAISE EXCEPTION 'ticket % has no draft reply: pass the reply to send', p_ticket_pk

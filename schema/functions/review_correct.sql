@@ -2,7 +2,8 @@
 -- one label_corrections row per field whose value changes; the model's labels
 -- in triage_results stay as they were. Returns the number of fields changed.
 -- Category is free text here: the taxonomy lives in the daemon's config.
-CREATE OR REPLACE FUNCTION review_correct(p_ticket_pk bigint, p_category text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION review_correct(p_ticket_pk bigint, p_revision integer,
+                                          p_category text DEFAULT NULL,
                                p_urgency text DEFAULT NULL, p_sentiment text DEFAULT NULL,
                                p_agent text DEFAULT current_user)
 RETURNS integer
@@ -33,7 +34,7 @@ BEGIN
         RAISE EXCEPTION 'sentiment % is not one of very_negative, negative, neutral, positive',
               p_sentiment USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    r := triaged_review_take(p_ticket_pk, v_agent);
+    r := triaged_review_take(p_ticket_pk, p_revision, v_agent);
     v_model := ARRAY[r.category, r.urgency, r.sentiment];
     FOR i IN 1 .. 3 LOOP
         CONTINUE WHEN v_new[i] IS NULL;
@@ -50,6 +51,12 @@ BEGIN
                         jsonb_build_object('from', v_cur, 'to', v_new[i]));
         n := n + 1;
     END LOOP;
+    IF v_detail ? 'urgency' THEN
+        UPDATE triage_results tr
+           SET q_urgency = triaged_urgency_rank(p_urgency),
+               q_sla_due = triaged_sla_due(p_urgency, t.customer_tier, tr.q_received_at)
+          FROM tickets t WHERE t.id = tr.ticket_pk AND tr.id = r.id;
+    END IF;
     PERFORM triaged_review_log(r, 'correct', v_agent, v_detail);
     RETURN n;
 END

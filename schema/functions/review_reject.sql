@@ -1,5 +1,5 @@
 -- Reject the model's triage and draft; a reason is required.
-CREATE OR REPLACE FUNCTION review_reject(p_ticket_pk bigint, p_reason text,
+CREATE OR REPLACE FUNCTION review_reject(p_ticket_pk bigint, p_revision integer, p_reason text,
                               p_agent text DEFAULT current_user)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -11,7 +11,7 @@ BEGIN
         RAISE EXCEPTION 'a reason is required to reject ticket %', p_ticket_pk
               USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    r := triaged_review_take(p_ticket_pk, v_agent);
+    r := triaged_review_take(p_ticket_pk, p_revision, v_agent);
     UPDATE triage_results
        SET status = 'rejected', review_state = 'rejected', reviewed_by = v_agent,
            reviewed_at = now(), review_outcome = 'rejected', reject_reason = btrim(p_reason)

@@ -10,8 +10,11 @@
 -- p_agent defaults to the calling login; an application that logs in once
 -- for many agents passes the agent's name, and review_events.db_user keeps
 -- the login that made the call.
--- A new revision of a ticket gets a new, open triage result: the functions
--- act on the latest revision, and a claim on an older one lapses.
+--   TR001 (ticket changed)                 the revision passed is not the newest
+-- approve, reject and correct name the revision the agent saw (p_revision):
+-- when a newer one has arrived they fail with TR001. A new revision's triage
+-- result supersedes the one awaiting review, and a claim on it moves to the
+-- new one (agent_review_queue.changed).
 
 CREATE OR REPLACE FUNCTION triaged_review_agent(p_agent text, p_what text DEFAULT 'agent') RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = public, pg_temp AS $$
@@ -55,14 +58,34 @@ LANGUAGE sql SET search_path = public, pg_temp AS $$
     VALUES (r.id, r.ticket_pk, r.revision, p_action, p_agent, p_detail)
 $$;
 
--- Lock the ticket for an action by p_agent: it must await review and be
+-- Lock the ticket for an action by p_agent on p_revision, the revision the
+-- agent saw: it must be the ticket's newest (else SQLSTATE TR001, "ticket
+-- changed since you claimed it: revision N is new"), await review, and be
 -- claimed by p_agent, or open (then it is claimed for p_agent now).
-CREATE OR REPLACE FUNCTION triaged_review_take(p_ticket_pk bigint, p_agent text) RETURNS triage_results
+CREATE OR REPLACE FUNCTION triaged_review_take(p_ticket_pk bigint, p_revision integer,
+                                              p_agent text) RETURNS triage_results
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
-    r triage_results;
+    r        triage_results;
+    v_newest integer;
 BEGIN
+    IF p_revision IS NULL THEN
+        RAISE EXCEPTION 'revision is required: pass the revision you read in agent_review_queue'
+              USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     r := triaged_review_lock(p_ticket_pk);
+    SELECT greatest(t.revision, r.revision) INTO v_newest FROM tickets t WHERE t.id = p_ticket_pk;
+    v_newest := coalesce(v_newest, r.revision);
+    IF p_revision < 1 OR p_revision > v_newest THEN
+        RAISE EXCEPTION 'ticket % has no revision %', p_ticket_pk, p_revision
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_revision < v_newest THEN
+        RAISE EXCEPTION 'ticket changed since you claimed it: revision % is new', v_newest
+              USING ERRCODE = 'TR001',
+                    DETAIL = format('ticket %s: you acted on revision %s', p_ticket_pk, p_revision),
+                    HINT = 'read the ticket again in agent_review_queue and act on its revision';
+    END IF;
     IF NOT triaged_review_awaiting(r) THEN
         RAISE EXCEPTION 'ticket % is not awaiting review (review state %)', p_ticket_pk,
               r.review_state USING ERRCODE = 'object_not_in_prerequisite_state';

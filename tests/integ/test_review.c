@@ -278,7 +278,7 @@ START_TEST(test_migrate_idempotent)
 	ck_sql_str(b, "f", "SELECT has_table_privilege('triaged_agent', 'triage_results', "
 			   "'SELECT')");
 	ck_sql_str(b, "t", "SELECT has_function_privilege('triaged_agent', "
-			   "'review_approve(bigint, text, text)', 'EXECUTE')");
+			   "'review_approve(bigint, integer, text, text)', 'EXECUTE')");
 	ck_sql_str(b, "t", "SELECT has_table_privilege('triaged_supervisor', 'metrics_backlog', "
 			   "'SELECT')");
 	ck_sql_str(b, "t", "SELECT has_function_privilege('triaged_service', "
@@ -565,7 +565,7 @@ START_TEST(test_claim_concurrency)
 	ck_sql_str(c, "f", "SELECT review_claim(%lld, 'erin')", pk[3]);
 
 	/* only the holder acts on a claimed ticket */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'erin')", pk[3]), "55P03");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, NULL, 'erin')", pk[3]), "55P03");
 	ck_assert_str_eq(sqlstate(c, "SELECT review_release(%lld, 'erin')", pk[3]), "55P03");
 	ck_assert_str_eq(sqlstate(c, "SELECT review_reassign(%lld, 'erin', 'erin')", pk[3]),
 			 "55P03");
@@ -573,12 +573,12 @@ START_TEST(test_claim_concurrency)
 	ck_assert_str_eq(sqlstate(c, "SELECT review_claim(%lld, ' ')", pk[3]), "22004");
 	ck_assert_str_eq(sqlstate(c, "SELECT review_claim(987654, 'dave')"), "P0002");
 	ck_assert_int_eq(h_sql_exec(c, "SELECT review_reassign(%lld, 'erin', 'dave')", pk[3]), 0);
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'dave')", pk[3]), "55P03");
-	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, NULL, 'erin')", pk[3]);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, NULL, 'dave')", pk[3]), "55P03");
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 1, NULL, 'erin')", pk[3]);
 	/* done: nobody can claim, release or approve it again */
 	ck_sql_str(c, "f", "SELECT review_claim(%lld, 'frank')", pk[3]);
 	ck_assert_str_eq(sqlstate(c, "SELECT review_release(%lld, 'erin')", pk[3]), "55000");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'erin')", pk[3]), "55000");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, NULL, 'erin')", pk[3]), "55000");
 	/* releasing an open ticket is a mistake too */
 	ck_assert_int_eq(h_sql_exec(c, "SELECT review_release(%lld, 'carol')", pk[2]), 0);
 	ck_assert_str_eq(sqlstate(c, "SELECT review_release(%lld, 'carol')", pk[2]), "55000");
@@ -615,7 +615,7 @@ START_TEST(test_approve_reject)
 	add_tickets(c, NULL, fxs, pk);
 
 	/* an open ticket is claimed and approved at once; the draft goes out */
-	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, p_agent => 'ann')", pk[0]);
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 1, p_agent => 'ann')", pk[0]);
 	ck_sql_str(c, "approved|approved|Hello A|accepted|ann|ann|t",
 		   "SELECT concat_ws('|', status, review_state, final_reply, review_outcome, "
 		   "reviewed_by, assigned_to, reviewed_at IS NOT NULL) FROM triage_results "
@@ -626,35 +626,35 @@ START_TEST(test_approve_reject)
 		   pk[0]);
 	/* a reply equal to the draft is still 'accepted'; a different one is 'edited' */
 	ck_assert_int_eq(h_sql_exec(c, "SELECT review_claim(%lld, 'ann')", pk[1]), 0);
-	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 'Hello B', 'ann')", pk[1]);
-	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 'Hello C, edited', 'ann')", pk[2]);
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 1, 'Hello B', 'ann')", pk[1]);
+	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 1, 'Hello C, edited', 'ann')", pk[2]);
 	ck_sql_str(c, "Hello C, edited|edited",
 		   "SELECT final_reply || '|' || review_outcome FROM triage_results WHERE "
 		   "ticket_pk = %lld",
 		   pk[2]);
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, '  ', 'ann')", pk[3]), "22023");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, '  ', 'ann')", pk[3]), "22023");
 
 	/* reject needs a reason; a failed call changes nothing */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, NULL, 'bo')", pk[3]), "22004");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, '   ', 'bo')", pk[3]), "22004");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 1, NULL, 'bo')", pk[3]), "22004");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 1, '   ', 'bo')", pk[3]), "22004");
 	ck_sql_str(c, "open pending_review", "SELECT review_state || ' ' || status FROM "
 					     "triage_results WHERE ticket_pk = %lld",
 		   pk[3]);
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM review_events WHERE ticket_pk = %lld",
 				  pk[3]),
 			 0);
-	ck_assert_int_eq(h_sql_exec(c, "SELECT review_reject(%lld, 'wrong category', 'bo')", pk[3]),
+	ck_assert_int_eq(h_sql_exec(c, "SELECT review_reject(%lld, 1, 'wrong category', 'bo')", pk[3]),
 			 0);
 	ck_sql_str(c, "rejected|rejected|rejected|wrong category|bo",
 		   "SELECT concat_ws('|', status, review_state, review_outcome, reject_reason, "
 		   "reviewed_by) FROM triage_results WHERE ticket_pk = %lld",
 		   pk[3]);
-	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 'again', 'bo')", pk[3]), "55000");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 1, 'again', 'bo')", pk[3]), "55000");
 
 	/* a needs_human ticket has no draft: the agent must write the reply */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'cy')", pk[4]), "22004");
-	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 'Written by hand', 'cy')", pk[4]);
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(987654, NULL, 'cy')"), "P0002");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, NULL, 'cy')", pk[4]), "22004");
+	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 1, 'Written by hand', 'cy')", pk[4]);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(987654, 1, NULL, 'cy')"), "P0002");
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM agent_review_queue"), 0);
 
 	/* 5 reviewed: accepted 2 (a-1, a-2), edited 2 (a-3, a-5), rejected 1 (a-4) */
@@ -701,18 +701,18 @@ START_TEST(test_corrections)
 	ck_sql_str(c, "k-2,k-1", "SELECT string_agg(ticket_id, ',' ORDER BY queue_position) FROM "
 				 "agent_review_queue");
 
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, p_agent => 'kim')", pk[0]),
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, p_agent => 'kim')", pk[0]),
 			 "22004");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, NULL, 'urgent', NULL, 'kim')",
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, NULL, 'urgent', NULL, 'kim')",
 				  pk[0]),
 			 "22023");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, NULL, NULL, 'angry', 'kim')",
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, NULL, NULL, 'angry', 'kim')",
 				  pk[0]),
 			 "22023");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, ' ', NULL, NULL, 'kim')", pk[0]),
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, ' ', NULL, NULL, 'kim')", pk[0]),
 			 "22023");
 	/* sentiment given but unchanged: two fields change, two rows */
-	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 'shipping', 'critical', "
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 1, 'shipping', 'critical', "
 				     "'neutral', 'kim')",
 				  pk[0]),
 			 2);
@@ -735,11 +735,11 @@ START_TEST(test_corrections)
 	ck_sql_str(c, "f", "SELECT labels_corrected FROM agent_review_queue WHERE ticket_pk = %lld",
 		   pk[1]);
 	/* the same values again change nothing; a new one chains from the last */
-	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 'shipping', 'critical', NULL, "
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 1, 'shipping', 'critical', NULL, "
 				     "'kim')",
 				  pk[0]),
 			 0);
-	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 'refund', p_agent => 'kim')",
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 1, 'refund', p_agent => 'kim')",
 				  pk[0]),
 			 1);
 	ck_sql_str(c, "shipping>refund", "SELECT old_value || '>' || new_value FROM "
@@ -747,7 +747,7 @@ START_TEST(test_corrections)
 	ck_sql_str(c, "refund", "SELECT category FROM agent_review_queue WHERE ticket_pk = %lld",
 		   pk[0]);
 	/* kim holds it now: nobody else corrects it */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 'billing', p_agent => 'lou')",
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, 'billing', p_agent => 'lou')",
 				  pk[0]),
 			 "55P03");
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM label_corrections"), 3);
@@ -755,7 +755,7 @@ START_TEST(test_corrections)
 			 3);
 
 	/* outcomes and volume count the corrected category */
-	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, NULL, 'kim')", pk[0]);
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 1, NULL, 'kim')", pk[0]);
 	ck_assert_int_eq(h_sql_ll(c, "SELECT reviewed FROM review_outcomes WHERE dimension = "
 				     "'category' AND category = 'refund'"),
 			 1);
@@ -765,7 +765,7 @@ START_TEST(test_corrections)
 	ck_sql_str(c, "refund critical", "SELECT category || ' ' || urgency FROM "
 					 "metrics_volume_daily WHERE category <> 'billing'");
 	/* a reviewed ticket takes no more corrections */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 'billing', p_agent => 'kim')",
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, 'billing', p_agent => 'kim')",
 				  pk[0]),
 			 "55000");
 	PQfinish(c);
@@ -803,12 +803,12 @@ START_TEST(test_roles)
 	got = h_sql_ll(ag, "SELECT review_claim_next()");
 	ck_assert_int_eq(got, pk[0]);
 	ck_sql_str(c, "agent1", "SELECT assigned_to FROM triage_results WHERE ticket_pk = %lld", pk[0]);
-	ck_sql_str(ag, "edited", "SELECT review_approve(%lld, 'Hello there')", pk[0]);
+	ck_sql_str(ag, "edited", "SELECT review_approve(%lld, 1, 'Hello there')", pk[0]);
 	ck_sql_str(c, "agent1 agent1", "SELECT reviewed_by || ' ' || db_user FROM triage_results tr "
 				       "JOIN review_events e ON e.result_id = tr.id WHERE e.action = "
 				       "'approve'");
 	/* acting for a named agent is recorded with the login that did it */
-	ck_assert_int_eq(h_sql_ll(ag, "SELECT review_correct(%lld, 'refund', NULL, NULL, 'maria')",
+	ck_assert_int_eq(h_sql_ll(ag, "SELECT review_correct(%lld, 1, 'refund', NULL, NULL, 'maria')",
 				  pk[1]),
 			 1);
 	ck_sql_str(c, "maria agent1", "SELECT agent || ' ' || db_user FROM review_events WHERE "
@@ -827,7 +827,7 @@ START_TEST(test_roles)
 	ck_assert_str_eq(sqlstate(ag, "INSERT INTO review_events (result_id, ticket_pk, revision, "
 				      "action, agent) VALUES (1, 1, 1, 'claim', 'x')"),
 			 "42501");
-	ck_assert_str_eq(sqlstate(ag, "SELECT triaged_review_take(%lld, 'agent1')", pk[1]),
+	ck_assert_str_eq(sqlstate(ag, "SELECT triaged_review_take(%lld, 1, 'agent1')", pk[1]),
 			 "42501");
 	ck_assert_str_eq(sqlstate(ag, "SELECT * FROM metrics_backlog"), "42501");
 	/* the model's labels were not changed by anything the agent did */
@@ -843,7 +843,7 @@ START_TEST(test_roles)
 	ck_assert_int_eq(h_sql_ll(sup, "SELECT awaiting FROM metrics_backlog WHERE urgency = "
 				       "'normal'"),
 			 1);
-	ck_assert_str_eq(sqlstate(sup, "SELECT review_approve(%lld)", pk[1]), "42501");
+	ck_assert_str_eq(sqlstate(sup, "SELECT review_approve(%lld, 1)", pk[1]), "42501");
 	ck_assert_str_eq(sqlstate(sup, "SELECT review_claim_next()"), "42501");
 	ck_assert_str_eq(sqlstate(sup, "SELECT * FROM triage_results"), "42501");
 	ck_assert_str_eq(sqlstate(sup, "UPDATE sla_policy SET due_minutes = 1"), "42501");
@@ -1066,6 +1066,83 @@ START_TEST(test_grants)
 }
 END_TEST
 
+/*
+ * #19: an agent cannot approve a draft they never saw. Alice claims revision
+ * 1; revision 2 is triaged; her approve of revision 1 fails with TR001 and
+ * says so, nothing is decided, her claim has moved to revision 2, the queue
+ * shows the ticket as changed, and approving revision 2 works.
+ */
+START_TEST(test_stale_revision)
+{
+	static const struct fx fxs[] = {
+		{"st-1", "standard", 10, NULL, "normal", "shipping", "Your parcel ships today", "mini",
+		 "mini-1"},
+		{"st-2", "standard", 5, NULL, "low", "billing", "Hi", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	long long pk[2];
+	PGconn *c = db_new("r_stale");
+	PGresult *r;
+
+	ck_assert_ptr_nonnull(c);
+	add_tickets(c, NULL, fxs, pk);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_claim_next('alice')"), pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT revision FROM agent_review_queue WHERE ticket_pk = %lld",
+				  pk[0]),
+			 1);
+	/* the customer writes again; revision 2 is triaged (a new draft alice has not read) */
+	ck_assert_int_eq(add_revision2(c, pk[0], "pending_review", "high"), 0);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET draft_reply = 'Full refund' "
+				       "WHERE ticket_pk = %lld AND revision = 2",
+				    pk[0]),
+			 0);
+
+	r = PQexec(c, "SELECT review_approve((SELECT id FROM tickets WHERE ticket_id = 'st-1'), 1, "
+		      "NULL, 'alice')");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+	ck_assert_str_eq(PQresultErrorField(r, PG_DIAG_SQLSTATE), "TR001");
+	ck_assert_str_eq(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+			 "ticket changed since you claimed it: revision 2 is new");
+	PQclear(r);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 1, 'no', 'alice')", pk[0]), "TR001");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, 'billing', p_agent => 'alice')",
+				  pk[0]),
+			 "TR001");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 3, NULL, 'alice')", pk[0]), "22023");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, NULL, 'alice')", pk[0]),
+			 "22004");
+	/* nothing was decided; revision 1 left the queue, alice's claim followed revision 2 */
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM review_events WHERE action IN "
+				     "('approve', 'reject', 'correct')"),
+			 0);
+	ck_sql_str(c, "superseded|claimed alice|", "SELECT string_agg(concat_ws(' ', review_state, "
+						  "assigned_to), '|' ORDER BY revision) || '|' || "
+						  "coalesce(max(review_outcome), '') FROM triage_results "
+						  "WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_sql_str(c, "2 claimed alice t 1",
+		   "SELECT concat_ws(' ', revision, review_state, assigned_to, changed, "
+		   "replaces_revision) FROM agent_review_queue WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM agent_review_queue"), 2);
+	ck_sql_str(c, "{\"moved_from_revision\": 1}",
+		   "SELECT detail::text FROM review_events WHERE ticket_pk = %lld AND revision = 2 "
+		   "AND action = 'claim'",
+		   pk[0]);
+	/* bob cannot take it, the next claim gets the other ticket */
+	ck_sql_str(c, "f", "SELECT review_claim(%lld, 'bob')", pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_claim_next('bob')"), pk[1]);
+	/* having read revision 2, alice approves it */
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 2, NULL, 'alice')", pk[0]);
+	ck_sql_str(c, "Full refund", "SELECT final_reply FROM triage_results WHERE ticket_pk = %lld "
+				     "AND revision = 2",
+		   pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT reviewed FROM review_outcomes WHERE dimension = 'all'"),
+			 1);
+	PQfinish(c);
+}
+END_TEST
+
 /* The supervisors' metrics views count what the tables hold. */
 START_TEST(test_metrics)
 {
@@ -1162,7 +1239,7 @@ static Suite *review_suite(void)
 		{"sla", test_sla},		      {"claim", test_claim_concurrency},
 		{"approve", test_approve_reject},     {"correct", test_corrections},
 		{"roles", test_roles},		      {"metrics", test_metrics},
-		{"grants", test_grants},
+		{"grants", test_grants},	      {"stale", test_stale_revision},
 	};
 	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

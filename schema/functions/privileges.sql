@@ -12,13 +12,13 @@ BEGIN
               WHERE p.pronamespace = 'public'::regnamespace
                 AND p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, triaged_service, triaged_agent, '
-                       'triaged_supervisor', o.sig);
+                       'triaged_supervisor, triaged_app', o.sig);
     END LOOP;
     FOR o IN SELECT c.oid::regclass AS rel, c.relkind FROM pg_class c
               WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S')
                 AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) LOOP
         EXECUTE format('REVOKE ALL ON %s %s FROM PUBLIC, triaged_service, triaged_agent, '
-                       'triaged_supervisor', CASE WHEN o.relkind = 'S' THEN 'SEQUENCE'
+                       'triaged_supervisor, triaged_app', CASE WHEN o.relkind = 'S' THEN 'SEQUENCE'
                                                   ELSE 'TABLE' END, o.rel);
     END LOOP;
 END
@@ -44,10 +44,18 @@ GRANT EXECUTE ON FUNCTION review_claim(bigint, text), review_claim_next(text),
 GRANT EXECUTE ON FUNCTION triaged_sla_due(text, text, timestamptz), triaged_urgency_rank(text),
                           triaged_tier_rank(text)
     TO triaged_agent, triaged_supervisor;
-GRANT SELECT ON agent_review_queue, review_outcomes, sla_policy TO triaged_agent;
+GRANT SELECT ON agent_review_queue, agent_review_queue_head, review_outcomes, sla_policy,
+                review_categories
+    TO triaged_agent;
+-- shared application logins (IN ROLE triaged_app) are agents that may act
+-- for named agents (p_agent); the role itself gets nothing more here
 
--- supervisors: every view, read only
-GRANT SELECT ON triage_effective, agent_review_queue, review_outcomes, metrics_review_outcomes,
+-- supervisors: every view, read only; release of others' claims; folding the
+-- dashboard's counters (the dashboard may call it once per refresh)
+GRANT EXECUTE ON FUNCTION review_release_claims(bigint, text), triaged_stats_compact()
+    TO triaged_supervisor;
+GRANT SELECT ON triage_effective, agent_review_queue, agent_review_queue_head, review_outcomes,
+                metrics_review_outcomes, review_categories, review_settings,
                 metrics_volume_hourly, metrics_volume_daily, metrics_escalation,
                 metrics_escalation_reasons, metrics_model_latency, metrics_backlog, metrics_dlq,
                 metrics_cost_daily, ticket_costs, metrics_cost_per_ticket, metrics_budget,

@@ -1,6 +1,6 @@
 -- Before a triage result is inserted: its queue order keys (q_*), and, for a
 -- new revision, the previous revision awaiting review is superseded and a
--- live claim on it moves to this one (replaces_revision = the revision it
+-- live (unexpired) claim on it moves to this one, with a new lease (replaces_revision = the revision it
 -- replaced; the queue shows the ticket as changed). ON CONFLICT DO NOTHING
 -- runs this too: it changes nothing a second time.
 CREATE OR REPLACE FUNCTION triaged_queue_keys() RETURNS trigger
@@ -13,6 +13,7 @@ BEGIN
     NEW.q_received_at := t.received_at;
     NEW.q_tier := triaged_tier_rank(t.customer_tier);
     NEW.q_urgency := triaged_urgency_rank(NEW.urgency);
+    NEW.eff_urgency := NEW.urgency;
     NEW.q_sla_due := triaged_sla_due(NEW.urgency, t.customer_tier, t.received_at);
     IF NEW.revision > 1 THEN
         SELECT * INTO o FROM triage_results tr
@@ -21,17 +22,18 @@ BEGIN
          ORDER BY tr.revision DESC LIMIT 1 FOR UPDATE;
         IF FOUND THEN
             UPDATE triage_results SET review_state = 'superseded', assigned_to = NULL,
-                   claimed_at = NULL
+                   claimed_at = NULL, claim_expires_at = NULL
              WHERE ticket_pk = NEW.ticket_pk AND revision < NEW.revision
                AND review_state IN ('open', 'claimed');
             IF o.status IN ('pending_review', 'needs_human') THEN
                 NEW.replaces_revision := o.revision;
             END IF;
-            IF o.review_state = 'claimed' AND NEW.review_state = 'open'
+            IF triaged_claim_live(o) AND NEW.review_state = 'open'
                AND NEW.status IN ('pending_review', 'needs_human') THEN
                 NEW.review_state := 'claimed';
                 NEW.assigned_to := o.assigned_to;
                 NEW.claimed_at := now();
+                NEW.claim_expires_at := now() + triaged_claim_ttl();
             END IF;
         END IF;
     END IF;

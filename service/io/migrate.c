@@ -79,7 +79,20 @@ static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen, const c
 	PGresult *r = PQexec(c, sql);
 	ExecStatusType st = PQresultStatus(r);
 	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-	if (!ok)
+	const char *state = ok ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	/*
+	 * 2BP01: a migration drops or replaces one of our views by name, without
+	 * CASCADE, and an object of the operator's own reads it. Say so and what
+	 * to do, rather than drop the operator's view with ours.
+	 */
+	if (state != NULL && strcmp(state, "2BP01") == 0)
+		set_err(err, errlen,
+			"%s: %s(an object that is not triaged's depends on a view this migration "
+			"replaces; nothing was changed: drop that object, migrate again, then "
+			"re-create it)",
+			what, PQresultErrorMessage(r));
+	else if (!ok)
 		set_err(err, errlen, "%s: %s", what, PQresultErrorMessage(r));
 	PQclear(r);
 	return ok ? 0 : -1;

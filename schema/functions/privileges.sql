@@ -12,13 +12,13 @@ BEGIN
               WHERE p.pronamespace = 'public'::regnamespace
                 AND p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, triaged_service, triaged_agent, '
-                       'triaged_supervisor, triaged_app', o.sig);
+                       'triaged_supervisor, triaged_review_app', o.sig);
     END LOOP;
     FOR o IN SELECT c.oid::regclass AS rel, c.relkind FROM pg_class c
               WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S')
                 AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) LOOP
         EXECUTE format('REVOKE ALL ON %s %s FROM PUBLIC, triaged_service, triaged_agent, '
-                       'triaged_supervisor, triaged_app', CASE WHEN o.relkind = 'S' THEN 'SEQUENCE'
+                       'triaged_supervisor, triaged_review_app', CASE WHEN o.relkind = 'S' THEN 'SEQUENCE'
                                                   ELSE 'TABLE' END, o.rel);
     END LOOP;
 END
@@ -47,7 +47,7 @@ GRANT EXECUTE ON FUNCTION triaged_sla_due(text, text, timestamptz), triaged_urge
 GRANT SELECT ON agent_review_queue, agent_review_queue_head, review_outcomes, sla_policy,
                 review_categories
     TO triaged_agent;
--- shared application logins (IN ROLE triaged_app) are agents that may act
+-- shared application logins (IN ROLE triaged_review_app) are agents that may act
 -- for named agents (p_agent); the role itself gets nothing more here
 
 -- supervisors: every view, read only; release of others' claims; folding the

@@ -7,7 +7,7 @@
 --   P0002 no_data_found                    no triage result for the ticket
 --   55000 object_not_in_prerequisite_state not awaiting review / not claimed
 --   55P03 lock_not_available               claimed by another agent
--- p_agent defaults to the calling login. Only a login in role triaged_app
+-- p_agent defaults to the calling login. Only a login in role triaged_review_app
 -- (an application that logs in once for many agents) may pass another
 -- agent's name (else 42501); review_events.db_user keeps the login.
 --   22001 string_data_right_truncation    agent name over 128 characters,
@@ -49,7 +49,7 @@ END
 $$;
 
 -- The agent a call acts as: p_agent when it is the calling login (or a role
--- the login may SET ROLE to), or when the login is in triaged_app; else
+-- the login may SET ROLE to), or when the login is in triaged_review_app; else
 -- 42501. Superusers are members of every role.
 CREATE OR REPLACE FUNCTION triaged_review_actor(p_agent text) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = public, pg_temp AS $$
@@ -57,14 +57,14 @@ DECLARE
     v_agent text := triaged_review_agent(p_agent);
 BEGIN
     IF v_agent = session_user::text
-       OR pg_has_role(session_user, 'triaged_app', 'MEMBER')
+       OR pg_has_role(session_user, 'triaged_review_app', 'MEMBER')
        OR (EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_agent)
            AND pg_has_role(session_user, v_agent, 'MEMBER')) THEN
         RETURN v_agent;
     END IF;
     RAISE EXCEPTION 'login % may act only as itself, not as agent %', session_user, v_agent
           USING ERRCODE = 'insufficient_privilege',
-                HINT = 'acting for other agents (p_agent) needs role triaged_app';
+                HINT = 'acting for other agents (p_agent) needs role triaged_review_app';
 END
 $$;
 

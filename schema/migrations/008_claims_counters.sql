@@ -5,7 +5,7 @@
 -- the length in review_settings.claim_ttl (30 minutes unless changed). An
 -- expired claim goes back to the queue. review_settings.max_open_claims caps
 -- the live claims of one agent (NULL: no cap). Acting for another agent
--- (p_agent) needs role triaged_app (shared application logins).
+-- (p_agent) needs role triaged_review_app (shared application logins).
 --
 -- The dashboard's counts come from stats_counts (one row per figure and
 -- bucket) plus stats_delta (what changed since the last compaction): triggers
@@ -60,16 +60,16 @@ CREATE INDEX triage_results_awaiting_age ON triage_results (eff_urgency, q_recei
 -- The role for shared application logins that act for named agents.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'triaged_app') THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'triaged_review_app') THEN
         BEGIN
-            CREATE ROLE triaged_app NOLOGIN;
+            CREATE ROLE triaged_review_app NOLOGIN;
         EXCEPTION WHEN duplicate_object OR unique_violation THEN
             NULL; -- created meanwhile by the migration of another database
         END;
     END IF;
 END
 $$;
-GRANT triaged_agent TO triaged_app;
+GRANT triaged_agent TO triaged_review_app;
 
 -- ---- counters ------------------------------------------------------------------
 -- kind        bucket (UTC hour)        a         b           c        n1        n2       n3

@@ -843,9 +843,9 @@ START_TEST(test_roles)
 	ck_assert_str_eq(sqlstate(ag, "SELECT review_correct(%lld, 1, 'refund', NULL, NULL, 'maria')",
 				  pk[1]),
 			 "42501");
-	/* a shared application login (triaged_app) acts for a named agent, recorded with the
+	/* a shared application login (triaged_review_app) acts for a named agent, recorded with the
 	 * login that did it */
-	ck_assert_int_eq(login_role(c, "app1", "triaged_app"), 0);
+	ck_assert_int_eq(login_role(c, "app1", "triaged_review_app"), 0);
 	app = connect_as("r_roles", "app1");
 	ck_assert_ptr_nonnull(app);
 	ck_assert_int_eq(h_sql_ll(app, "SELECT review_correct(%lld, 1, 'refund', NULL, NULL, 'maria')",
@@ -1463,7 +1463,7 @@ START_TEST(test_agent_limits)
 	PQsetNoticeProcessor(c, quiet, NULL);
 	add_tickets(c, NULL, fxs, pk);
 	ck_assert_int_eq(login_role(c, "alice", "triaged_agent"), 0);
-	ck_assert_int_eq(login_role(c, "app_l", "triaged_app"), 0);
+	ck_assert_int_eq(login_role(c, "app_l", "triaged_review_app"), 0);
 	alice = connect_as("r_limits", "alice");
 	ck_assert_ptr_nonnull(alice);
 	PQsetNoticeProcessor(alice, quiet, NULL);

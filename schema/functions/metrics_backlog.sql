@@ -2,9 +2,11 @@
 -- ticket without labels (queued as 'high'). at_risk: not yet breached, and
 -- less than 25% of its SLA window left. open/claimed/awaiting come from the
 -- counters (stats_counts + stats_delta, kept by triggers); an expired claim
--- counts as open. breached, at_risk and oldest_waiting depend on the clock:
--- each is a range of an index on the awaiting rows (triage_results_awaiting_due
--- and _age), never a scan of every result.
+-- counts as open. breached: the 'due' counters (awaiting rows per UTC hour of
+-- their deadline) of the hours past, plus the rows due earlier this hour (an
+-- index range). at_risk and oldest_waiting: ranges of an index on the
+-- awaiting rows (triage_results_awaiting_due and _age): the rows due soon,
+-- the oldest row; never a scan of every result.
 CREATE OR REPLACE VIEW metrics_backlog AS
 WITH c AS (
     SELECT x.a AS urgency, sum(x.n1) AS open, sum(x.n2) AS claimed
@@ -24,15 +26,23 @@ SELECT c.urgency,
        (c.open + c.claimed)::bigint AS awaiting,
        (c.open + coalesce(ex.expired, 0))::bigint AS open,
        (c.claimed - coalesce(ex.expired, 0))::bigint AS claimed,
-       CASE WHEN c.urgency IS NULL THEN
+       -- breached: whole deadline hours past (counters), plus this hour's so far (index)
+       (coalesce((SELECT sum(d.n1) FROM (SELECT a, bucket, n1 FROM stats_counts WHERE kind = 'due'
+                                         UNION ALL
+                                         SELECT a, bucket, n1 FROM stats_delta WHERE kind = 'due') d
+                   WHERE d.a IS NOT DISTINCT FROM c.urgency
+                     AND d.bucket < date_trunc('hour', now(), 'UTC')), 0)
+        + CASE WHEN c.urgency IS NULL THEN
             (SELECT count(*) FROM triage_results tr
-              WHERE tr.eff_urgency IS NULL AND tr.q_sla_due < now()
+              WHERE tr.eff_urgency IS NULL
+                AND tr.q_sla_due >= date_trunc('hour', now(), 'UTC') AND tr.q_sla_due < now()
                 AND tr.review_state IN ('open', 'claimed')
                 AND tr.status IN ('pending_review', 'needs_human'))
-       ELSE (SELECT count(*) FROM triage_results tr
-              WHERE tr.eff_urgency = c.urgency AND tr.q_sla_due < now()
+          ELSE (SELECT count(*) FROM triage_results tr
+              WHERE tr.eff_urgency = c.urgency
+                AND tr.q_sla_due >= date_trunc('hour', now(), 'UTC') AND tr.q_sla_due < now()
                 AND tr.review_state IN ('open', 'claimed')
-                AND tr.status IN ('pending_review', 'needs_human')) END AS breached,
+                AND tr.status IN ('pending_review', 'needs_human')) END)::bigint AS breached,
        CASE WHEN c.urgency IS NULL THEN
             (SELECT count(*) FROM triage_results tr
               WHERE tr.eff_urgency IS NULL

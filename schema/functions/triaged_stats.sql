@@ -29,6 +29,8 @@ BEGIN
                ON CONFLICT ON CONSTRAINT stats_counts_key DO UPDATE
                   SET n1 = s.n1 + excluded.n1, n2 = s.n2 + excluded.n2, n3 = s.n3 + excluded.n3)
     SELECT coalesce(sum(rows), 0) INTO n FROM g;
+    -- emptied deadline hours and urgencies would pile up with time
+    DELETE FROM stats_counts WHERE kind IN ('due', 'backlog') AND n1 = 0 AND n2 = 0 AND n3 = 0;
     RETURN n;
 END
 $$;
@@ -67,7 +69,13 @@ BEGIN
            count(*) FILTER (WHERE n.review_state = 'claimed'), 0
       FROM new_rows n
      WHERE n.review_state IN ('open', 'claimed') AND n.status IN ('pending_review', 'needs_human')
-     GROUP BY 3;
+     GROUP BY 3
+    UNION ALL
+    SELECT 'due', date_trunc('hour', n.q_sla_due, 'UTC'), n.eff_urgency, NULL, NULL, count(*), 0, 0
+      FROM new_rows n
+     WHERE n.review_state IN ('open', 'claimed') AND n.status IN ('pending_review', 'needs_human')
+       AND n.q_sla_due IS NOT NULL
+     GROUP BY 2, 3;
     PERFORM triaged_stats_maybe_compact();
     RETURN NULL;
 END
@@ -153,7 +161,21 @@ BEGIN
              WHERE o.review_state IN ('open', 'claimed')
                AND o.status IN ('pending_review', 'needs_human')) x
      GROUP BY 3
-    HAVING sum(x.open) <> 0 OR sum(x.claimed) <> 0;
+    HAVING sum(x.open) <> 0 OR sum(x.claimed) <> 0
+    UNION ALL
+    SELECT 'due', x.bucket, x.urgency, NULL, NULL, sum(x.n), 0, 0
+      FROM (SELECT date_trunc('hour', n.q_sla_due, 'UTC') AS bucket, n.eff_urgency AS urgency,
+                   1 AS n
+              FROM new_rows n
+             WHERE n.review_state IN ('open', 'claimed')
+               AND n.status IN ('pending_review', 'needs_human') AND n.q_sla_due IS NOT NULL
+            UNION ALL
+            SELECT date_trunc('hour', o.q_sla_due, 'UTC'), o.eff_urgency, -1
+              FROM old_rows o
+             WHERE o.review_state IN ('open', 'claimed')
+               AND o.status IN ('pending_review', 'needs_human') AND o.q_sla_due IS NOT NULL) x
+     GROUP BY 2, 3
+    HAVING sum(x.n) <> 0;
     PERFORM triaged_stats_maybe_compact();
     RETURN NULL;
 END

@@ -77,6 +77,7 @@ GRANT triaged_agent TO triaged_review_app;
 -- escalation  result created_at        -                              results   escalated
 -- reason      -                        reason                         count
 -- backlog     -                        urgency                        open      claimed
+-- due         SLA deadline (q_sla_due) urgency                        awaiting
 -- outcome     reviewed_at              category  decided_by  model    accepted  edited   rejected
 CREATE TABLE stats_counts (
     kind   text        NOT NULL,
@@ -136,6 +137,12 @@ SELECT 'backlog', NULL, eff_urgency, NULL, NULL,
   FROM triage_results
  WHERE review_state IN ('open', 'claimed') AND status IN ('pending_review', 'needs_human')
  GROUP BY 3
+UNION ALL
+SELECT 'due', date_trunc('hour', q_sla_due, 'UTC'), eff_urgency, NULL, NULL, count(*), 0, 0
+  FROM triage_results
+ WHERE review_state IN ('open', 'claimed') AND status IN ('pending_review', 'needs_human')
+   AND q_sla_due IS NOT NULL
+ GROUP BY 2, 3
 UNION ALL
 SELECT 'outcome', date_trunc('hour', tr.reviewed_at, 'UTC'),
        coalesce((SELECT c.new_value FROM label_corrections c

@@ -1540,6 +1540,9 @@ START_TEST(test_counters)
 		{"k-4", "standard", 2000, NULL, "low", "billing", "Hi", "flagship", "big-1"},
 		{"k-5", NULL, 50, NULL, "critical", "account", "Hi", "mini", "mini-1"},
 		{"k-6", "enterprise", 10, "approved", "normal", "billing", "Hi", "mini", "mini-1"},
+		/* breached hours ago (a past deadline hour), and minutes ago */
+		{"k-7", "standard", 500, NULL, "critical", "billing", "Hi", "mini", "mini-1"},
+		{"k-8", "standard", 250, NULL, "high", "account", "Hi", "mini", "mini-1"},
 		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 	};
 	/* each counted view against the same figures counted from the rows */
@@ -1587,7 +1590,7 @@ START_TEST(test_counters)
 		 "'rejected') AS r FROM triage_effective WHERE review_outcome IS NOT NULL GROUP BY "
 		 "GROUPING SETS ((category), (decided_by, model), ())) x"},
 	};
-	long long pk[6];
+	long long pk[8];
 	PGconn *c = db_new("r_counters");
 
 	ck_assert_ptr_nonnull(c);
@@ -1614,7 +1617,8 @@ START_TEST(test_counters)
 				       "interval '1 second' WHERE ticket_pk = %lld",
 				    pk[4]),
 			 0);
-	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM metrics_backlog"), 3);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM metrics_backlog"), 4);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT sum(breached) FROM metrics_backlog"), 2);
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 			char *got = h_sql_str(c, "%s", checks[i][0]);
@@ -1634,7 +1638,7 @@ START_TEST(test_counters)
 			   "review_state, ',' ORDER BY queue_position) FROM agent_review_queue) = "
 			   "(SELECT string_agg(ticket_pk || ':' || queue_position || ':' || "
 			   "review_state, ',' ORDER BY queue_position) FROM agent_review_queue_head)");
-	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM agent_review_queue_head"), 3);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM agent_review_queue_head"), 5);
 	PQfinish(c);
 }
 END_TEST

@@ -1,7 +1,9 @@
 /*
- * migrate: applies schema/NNN_name.sql files in order, each in its own
- * transaction, recorded in schema_version, under an advisory lock so two
- * instances cannot migrate at once. Idempotent. Blocking libpq: used only by
+ * migrate: applies schema/migrations/NNN_name.sql files in order, each in its
+ * own transaction, recorded in schema_version, then re-applies every file of
+ * schema/functions/ (in the order its ORDER file gives) in one transaction,
+ * all under an advisory lock so two instances cannot migrate at once.
+ * Idempotent. Blocking libpq: used only by
  * `triaged migrate` and the startup check, never inside the event loop.
  */
 #ifndef TRIAGED_MIGRATE_H

@@ -406,11 +406,11 @@ START_TEST(test_endpoints)
 	ck_assert_int_eq(stack_produce_file(&s, path, 0), 0);
 	ck_assert_d(stack_wait_count(&s, 2, 30000, "SELECT count(*) FROM dead_letters") == 2, &d);
 	ck_assert_int_eq(h_sql_exec(s.db,
-				    "SELECT review_approve(ticket_pk, NULL, 'agent-a') FROM "
-				    "(SELECT ticket_pk FROM triage_results ORDER BY id LIMIT 2) t"),
+				    "SELECT review_approve(ticket_pk, revision, NULL, 'agent-a') FROM "
+				    "(SELECT ticket_pk, revision FROM triage_results ORDER BY id LIMIT 2) t"),
 			 0);
-	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_reject(ticket_pk, 'wrong category', "
-					  "'agent-b') FROM (SELECT ticket_pk FROM triage_results "
+	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_reject(ticket_pk, revision, 'wrong category', "
+					  "'agent-b') FROM (SELECT ticket_pk, revision FROM triage_results "
 					  "ORDER BY id OFFSET 2 LIMIT 1) t"),
 			 0);
 	ck_assert_d(

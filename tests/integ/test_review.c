@@ -8,6 +8,7 @@
  * directly as the superuser.
  */
 #include <check.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +59,9 @@ static PGconn *connect_as(const char *dbname, const char *user)
  * Run `triaged migrate` on dbname as an operator would. Returns the number of
  * migrations it applied (from its "migrations done" log line), -1 on failure.
  */
-static int migrate(const char *dbname)
+static int migrate_log(const char *dbname, char *text, size_t textlen)
 {
 	char bin[PATH_MAX], ci[PATH_MAX + 256], env_ci[PATH_MAX + 300], env_sd[PATH_MAX + 32];
-	char text[65536];
 	struct h_proc p;
 	const char *line, *a;
 	FILE *f;
@@ -79,26 +79,34 @@ static int migrate(const char *dbname)
 		memset(&p, 0, sizeof(p));
 		if (h_spawn(&p, "migrate", argv, env) < 0)
 			return -1;
-		if (h_wait_exit(&p, 60000, &st) < 0 || st != 0) {
-			fprintf(stderr, "triaged migrate failed (status %d)\n", st);
-			h_dump_log(&p, 30);
-			h_stop(&p);
-			return -1;
-		}
+		if (h_wait_exit(&p, 60000, &st) < 0)
+			st = -1;
 	}
 	f = fopen(p.log_path, "r");
 	if (f == NULL)
 		return -1;
-	n = fread(text, 1, sizeof(text) - 1, f);
+	n = fread(text, 1, textlen - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	line = strstr(text, "msg=\"migrations done\"");
-	a = line ? strstr(line, "applied=") : NULL;
-	if (a == NULL) {
-		h_dump_log(&p, 30);
+	if (st != 0) {
+		fprintf(stderr, "triaged migrate failed (status %d)\n", st);
+		h_stop(&p);
 		return -1;
 	}
+	line = strstr(text, "msg=\"migrations done\"");
+	a = line ? strstr(line, "applied=") : NULL;
+	if (a == NULL)
+		return -1;
 	return (int)strtol(a + strlen("applied="), NULL, 10);
+}
+
+static int migrate(const char *dbname)
+{
+	static char text[65536];
+	int rc = migrate_log(dbname, text, sizeof(text));
+	if (rc < 0)
+		fprintf(stderr, "%.4000s\n", text);
+	return rc;
 }
 
 static void quiet(void *arg, const char *message)
@@ -128,6 +136,63 @@ static PGconn *db_new(const char *dbname)
 		return NULL;
 	}
 	return connect_as(dbname, "postgres");
+}
+
+/*
+ * A database at version 5 (migrations 001-005 applied by hand, as before the
+ * functions moved out), connected as the superuser; NULL on error.
+ */
+static PGconn *db_v5(const char *dbname)
+{
+	static const char *const names[] = {"001_init.sql", "002_review.sql", "003_cascade.sql",
+					    "004_safety.sql", "005_fast.sql"};
+	PGconn *admin = h_pg_connect(&stack_pg), *v5;
+
+	if (admin == NULL)
+		return NULL;
+	PQsetNoticeProcessor(admin, quiet, NULL);
+	h_sql_exec(admin, "DROP DATABASE IF EXISTS %s", dbname);
+	if (h_sql_exec(admin, "CREATE DATABASE %s", dbname) < 0) {
+		PQfinish(admin);
+		return NULL;
+	}
+	PQfinish(admin);
+	v5 = connect_as(dbname, "postgres");
+	if (v5 == NULL)
+		return NULL;
+	PQsetNoticeProcessor(v5, quiet, NULL);
+	if (h_sql_exec(v5, "CREATE TABLE schema_version (version integer PRIMARY KEY, name text "
+			   "NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())") < 0)
+		goto fail;
+	for (int v = 1; v <= 5; v++) {
+		char path[PATH_MAX], *sql = NULL;
+		size_t cap = 0;
+		FILE *f;
+		PGresult *r;
+		int ok;
+
+		snprintf(path, sizeof(path), "%s/schema/migrations/%s", h_source_dir(), names[v - 1]);
+		f = fopen(path, "r");
+		if (f == NULL)
+			goto fail;
+		if (getdelim(&sql, &cap, '\0', f) < 0) {
+			fclose(f);
+			free(sql);
+			goto fail;
+		}
+		fclose(f);
+		r = PQexec(v5, sql);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		free(sql);
+		if (!ok || h_sql_exec(v5, "INSERT INTO schema_version (version, name) VALUES (%d, '%s')",
+				      v, names[v - 1]) < 0)
+			goto fail;
+	}
+	return v5;
+fail:
+	PQfinish(v5);
+	return NULL;
 }
 
 /* Run one statement and return its SQLSTATE: "00000" when it succeeded. */
@@ -277,11 +342,53 @@ START_TEST(test_migrate_idempotent)
 	ck_sql_str(b, "f", "SELECT has_table_privilege('triaged_agent', 'triage_results', "
 			   "'SELECT')");
 	ck_sql_str(b, "t", "SELECT has_function_privilege('triaged_agent', "
-			   "'review_approve(bigint, text, text)', 'EXECUTE')");
+			   "'review_approve(bigint, integer, text, text)', 'EXECUTE')");
 	ck_sql_str(b, "t", "SELECT has_table_privilege('triaged_supervisor', 'metrics_backlog', "
 			   "'SELECT')");
 	ck_sql_str(b, "t", "SELECT has_function_privilege('triaged_service', "
 			   "'triaged_store(jsonb)', 'EXECUTE')");
+	ck_sql_str(b, "t", "SELECT to_regprocedure('triaged_claim_v3(jsonb)') IS NULL "
+			   "AND to_regprocedure('triaged_release(jsonb)') IS NULL");
+	/* a database at version 5 (migrated before the functions moved out) upgrades to the
+	 * same functions, views and grants as a fresh one, its rows kept */
+	{
+		static const struct fx one[] = {
+			{"v5-1", "standard", 10, NULL, "high", "billing", "Hi", "mini", "mini-1"},
+			{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+		};
+		static const char digest[] =
+			"SELECT md5(string_agg(x, E'\\n' ORDER BY x)) FROM ("
+			"SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') AS x "
+			"FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
+			"UNION ALL SELECT c.relname || ':' || coalesce(pg_get_viewdef(c.oid), '') || "
+			"coalesce(c.relacl::text, '') FROM pg_class c "
+			"WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'S', 'i') "
+			"UNION ALL SELECT conname || pg_get_constraintdef(oid) FROM pg_constraint "
+			"WHERE connamespace = 'public'::regnamespace "
+			"UNION ALL SELECT tgname || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal) d";
+		PGconn *v5 = db_v5("r_mig_v5");
+		long long pk5;
+		char *fresh, *upgraded;
+
+		ck_assert_ptr_nonnull(v5);
+		add_tickets(v5, NULL, one, &pk5);
+		ck_assert_int_eq(h_sql_ll(v5, "SELECT count(*) FROM pg_proc WHERE proname = "
+					      "'triaged_claim_v3'"),
+				 1);
+		ck_assert_int_ge(migrate("r_mig_v5"), 1);
+		ck_assert_int_eq(h_sql_ll(v5, "SELECT count(*) FROM agent_review_queue WHERE "
+					      "ticket_pk = %lld",
+					  pk5),
+				 1);
+		fresh = h_sql_str(b, "%s", digest);
+		upgraded = h_sql_str(v5, "%s", digest);
+		ck_assert_ptr_nonnull(fresh);
+		ck_assert_ptr_nonnull(upgraded);
+		ck_assert_str_eq(upgraded, fresh);
+		free(fresh);
+		free(upgraded);
+		PQfinish(v5);
+	}
 	/* the seeded SLA policy is there once, not twice */
 	ck_assert_int_eq(h_sql_ll(b, "SELECT count(*) FROM sla_policy"), 12);
 	PQfinish(a);
@@ -490,7 +597,7 @@ START_TEST(test_claim_concurrency)
 	ck_sql_str(c, "f", "SELECT review_claim(%lld, 'erin')", pk[3]);
 
 	/* only the holder acts on a claimed ticket */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'erin')", pk[3]), "55P03");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, NULL, 'erin')", pk[3]), "55P03");
 	ck_assert_str_eq(sqlstate(c, "SELECT review_release(%lld, 'erin')", pk[3]), "55P03");
 	ck_assert_str_eq(sqlstate(c, "SELECT review_reassign(%lld, 'erin', 'erin')", pk[3]),
 			 "55P03");
@@ -498,12 +605,12 @@ START_TEST(test_claim_concurrency)
 	ck_assert_str_eq(sqlstate(c, "SELECT review_claim(%lld, ' ')", pk[3]), "22004");
 	ck_assert_str_eq(sqlstate(c, "SELECT review_claim(987654, 'dave')"), "P0002");
 	ck_assert_int_eq(h_sql_exec(c, "SELECT review_reassign(%lld, 'erin', 'dave')", pk[3]), 0);
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'dave')", pk[3]), "55P03");
-	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, NULL, 'erin')", pk[3]);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, NULL, 'dave')", pk[3]), "55P03");
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 1, NULL, 'erin')", pk[3]);
 	/* done: nobody can claim, release or approve it again */
 	ck_sql_str(c, "f", "SELECT review_claim(%lld, 'frank')", pk[3]);
 	ck_assert_str_eq(sqlstate(c, "SELECT review_release(%lld, 'erin')", pk[3]), "55000");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'erin')", pk[3]), "55000");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, NULL, 'erin')", pk[3]), "55000");
 	/* releasing an open ticket is a mistake too */
 	ck_assert_int_eq(h_sql_exec(c, "SELECT review_release(%lld, 'carol')", pk[2]), 0);
 	ck_assert_str_eq(sqlstate(c, "SELECT review_release(%lld, 'carol')", pk[2]), "55000");
@@ -540,7 +647,7 @@ START_TEST(test_approve_reject)
 	add_tickets(c, NULL, fxs, pk);
 
 	/* an open ticket is claimed and approved at once; the draft goes out */
-	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, p_agent => 'ann')", pk[0]);
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 1, p_agent => 'ann')", pk[0]);
 	ck_sql_str(c, "approved|approved|Hello A|accepted|ann|ann|t",
 		   "SELECT concat_ws('|', status, review_state, final_reply, review_outcome, "
 		   "reviewed_by, assigned_to, reviewed_at IS NOT NULL) FROM triage_results "
@@ -551,35 +658,35 @@ START_TEST(test_approve_reject)
 		   pk[0]);
 	/* a reply equal to the draft is still 'accepted'; a different one is 'edited' */
 	ck_assert_int_eq(h_sql_exec(c, "SELECT review_claim(%lld, 'ann')", pk[1]), 0);
-	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 'Hello B', 'ann')", pk[1]);
-	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 'Hello C, edited', 'ann')", pk[2]);
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 1, 'Hello B', 'ann')", pk[1]);
+	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 1, 'Hello C, edited', 'ann')", pk[2]);
 	ck_sql_str(c, "Hello C, edited|edited",
 		   "SELECT final_reply || '|' || review_outcome FROM triage_results WHERE "
 		   "ticket_pk = %lld",
 		   pk[2]);
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, '  ', 'ann')", pk[3]), "22023");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, '  ', 'ann')", pk[3]), "22023");
 
 	/* reject needs a reason; a failed call changes nothing */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, NULL, 'bo')", pk[3]), "22004");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, '   ', 'bo')", pk[3]), "22004");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 1, NULL, 'bo')", pk[3]), "22004");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 1, '   ', 'bo')", pk[3]), "22004");
 	ck_sql_str(c, "open pending_review", "SELECT review_state || ' ' || status FROM "
 					     "triage_results WHERE ticket_pk = %lld",
 		   pk[3]);
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM review_events WHERE ticket_pk = %lld",
 				  pk[3]),
 			 0);
-	ck_assert_int_eq(h_sql_exec(c, "SELECT review_reject(%lld, 'wrong category', 'bo')", pk[3]),
+	ck_assert_int_eq(h_sql_exec(c, "SELECT review_reject(%lld, 1, 'wrong category', 'bo')", pk[3]),
 			 0);
 	ck_sql_str(c, "rejected|rejected|rejected|wrong category|bo",
 		   "SELECT concat_ws('|', status, review_state, review_outcome, reject_reason, "
 		   "reviewed_by) FROM triage_results WHERE ticket_pk = %lld",
 		   pk[3]);
-	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 'again', 'bo')", pk[3]), "55000");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 1, 'again', 'bo')", pk[3]), "55000");
 
 	/* a needs_human ticket has no draft: the agent must write the reply */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, 'cy')", pk[4]), "22004");
-	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 'Written by hand', 'cy')", pk[4]);
-	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(987654, NULL, 'cy')"), "P0002");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, NULL, 'cy')", pk[4]), "22004");
+	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 1, 'Written by hand', 'cy')", pk[4]);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(987654, 1, NULL, 'cy')"), "P0002");
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM agent_review_queue"), 0);
 
 	/* 5 reviewed: accepted 2 (a-1, a-2), edited 2 (a-3, a-5), rejected 1 (a-4) */
@@ -626,18 +733,18 @@ START_TEST(test_corrections)
 	ck_sql_str(c, "k-2,k-1", "SELECT string_agg(ticket_id, ',' ORDER BY queue_position) FROM "
 				 "agent_review_queue");
 
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, p_agent => 'kim')", pk[0]),
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, p_agent => 'kim')", pk[0]),
 			 "22004");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, NULL, 'urgent', NULL, 'kim')",
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, NULL, 'urgent', NULL, 'kim')",
 				  pk[0]),
 			 "22023");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, NULL, NULL, 'angry', 'kim')",
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, NULL, NULL, 'angry', 'kim')",
 				  pk[0]),
 			 "22023");
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, ' ', NULL, NULL, 'kim')", pk[0]),
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, ' ', NULL, NULL, 'kim')", pk[0]),
 			 "22023");
 	/* sentiment given but unchanged: two fields change, two rows */
-	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 'shipping', 'critical', "
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 1, 'shipping', 'critical', "
 				     "'neutral', 'kim')",
 				  pk[0]),
 			 2);
@@ -660,11 +767,11 @@ START_TEST(test_corrections)
 	ck_sql_str(c, "f", "SELECT labels_corrected FROM agent_review_queue WHERE ticket_pk = %lld",
 		   pk[1]);
 	/* the same values again change nothing; a new one chains from the last */
-	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 'shipping', 'critical', NULL, "
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 1, 'shipping', 'critical', NULL, "
 				     "'kim')",
 				  pk[0]),
 			 0);
-	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 'refund', p_agent => 'kim')",
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 1, 'refund', p_agent => 'kim')",
 				  pk[0]),
 			 1);
 	ck_sql_str(c, "shipping>refund", "SELECT old_value || '>' || new_value FROM "
@@ -672,7 +779,7 @@ START_TEST(test_corrections)
 	ck_sql_str(c, "refund", "SELECT category FROM agent_review_queue WHERE ticket_pk = %lld",
 		   pk[0]);
 	/* kim holds it now: nobody else corrects it */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 'billing', p_agent => 'lou')",
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, 'billing', p_agent => 'lou')",
 				  pk[0]),
 			 "55P03");
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM label_corrections"), 3);
@@ -680,7 +787,7 @@ START_TEST(test_corrections)
 			 3);
 
 	/* outcomes and volume count the corrected category */
-	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, NULL, 'kim')", pk[0]);
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 1, NULL, 'kim')", pk[0]);
 	ck_assert_int_eq(h_sql_ll(c, "SELECT reviewed FROM review_outcomes WHERE dimension = "
 				     "'category' AND category = 'refund'"),
 			 1);
@@ -690,7 +797,7 @@ START_TEST(test_corrections)
 	ck_sql_str(c, "refund critical", "SELECT category || ' ' || urgency FROM "
 					 "metrics_volume_daily WHERE category <> 'billing'");
 	/* a reviewed ticket takes no more corrections */
-	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 'billing', p_agent => 'kim')",
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, 'billing', p_agent => 'kim')",
 				  pk[0]),
 			 "55000");
 	PQfinish(c);
@@ -711,8 +818,8 @@ START_TEST(test_roles)
 		"metrics_escalation_reasons", "metrics_model_latency", "metrics_backlog",
 		"metrics_dlq",
 	};
-	long long pk[2], got;
-	PGconn *c = db_new("r_roles"), *ag, *sup, *svc, *nob;
+	long long pk[2], got, svc_pk;
+	PGconn *c = db_new("r_roles"), *ag, *sup, *svc, *nob, *app;
 
 	ck_assert_ptr_nonnull(c);
 	add_tickets(c, NULL, fxs, pk);
@@ -728,16 +835,25 @@ START_TEST(test_roles)
 	got = h_sql_ll(ag, "SELECT review_claim_next()");
 	ck_assert_int_eq(got, pk[0]);
 	ck_sql_str(c, "agent1", "SELECT assigned_to FROM triage_results WHERE ticket_pk = %lld", pk[0]);
-	ck_sql_str(ag, "edited", "SELECT review_approve(%lld, 'Hello there')", pk[0]);
+	ck_sql_str(ag, "edited", "SELECT review_approve(%lld, 1, 'Hello there')", pk[0]);
 	ck_sql_str(c, "agent1 agent1", "SELECT reviewed_by || ' ' || db_user FROM triage_results tr "
 				       "JOIN review_events e ON e.result_id = tr.id WHERE e.action = "
 				       "'approve'");
-	/* acting for a named agent is recorded with the login that did it */
-	ck_assert_int_eq(h_sql_ll(ag, "SELECT review_correct(%lld, 'refund', NULL, NULL, 'maria')",
+	/* an agent's own login acts only as itself */
+	ck_assert_str_eq(sqlstate(ag, "SELECT review_correct(%lld, 1, 'refund', NULL, NULL, 'maria')",
+				  pk[1]),
+			 "42501");
+	/* a shared application login (triaged_review_app) acts for a named agent, recorded with the
+	 * login that did it */
+	ck_assert_int_eq(login_role(c, "app1", "triaged_review_app"), 0);
+	app = connect_as("r_roles", "app1");
+	ck_assert_ptr_nonnull(app);
+	ck_assert_int_eq(h_sql_ll(app, "SELECT review_correct(%lld, 1, 'refund', NULL, NULL, 'maria')",
 				  pk[1]),
 			 1);
-	ck_sql_str(c, "maria agent1", "SELECT agent || ' ' || db_user FROM review_events WHERE "
-				      "action = 'correct'");
+	ck_sql_str(c, "maria app1", "SELECT agent || ' ' || db_user FROM review_events WHERE "
+				    "action = 'correct'");
+	PQfinish(app);
 	ck_assert_int_eq(h_sql_ll(ag, "SELECT reviewed FROM review_outcomes WHERE dimension = "
 				      "'all'"),
 			 1);
@@ -752,7 +868,7 @@ START_TEST(test_roles)
 	ck_assert_str_eq(sqlstate(ag, "INSERT INTO review_events (result_id, ticket_pk, revision, "
 				      "action, agent) VALUES (1, 1, 1, 'claim', 'x')"),
 			 "42501");
-	ck_assert_str_eq(sqlstate(ag, "SELECT triaged_review_take(%lld, 'agent1')", pk[1]),
+	ck_assert_str_eq(sqlstate(ag, "SELECT triaged_review_take(%lld, 1, 'agent1')", pk[1]),
 			 "42501");
 	ck_assert_str_eq(sqlstate(ag, "SELECT * FROM metrics_backlog"), "42501");
 	/* the model's labels were not changed by anything the agent did */
@@ -768,7 +884,7 @@ START_TEST(test_roles)
 	ck_assert_int_eq(h_sql_ll(sup, "SELECT awaiting FROM metrics_backlog WHERE urgency = "
 				       "'normal'"),
 			 1);
-	ck_assert_str_eq(sqlstate(sup, "SELECT review_approve(%lld)", pk[1]), "42501");
+	ck_assert_str_eq(sqlstate(sup, "SELECT review_approve(%lld, 1)", pk[1]), "42501");
 	ck_assert_str_eq(sqlstate(sup, "SELECT review_claim_next()"), "42501");
 	ck_assert_str_eq(sqlstate(sup, "SELECT * FROM triage_results"), "42501");
 	ck_assert_str_eq(sqlstate(sup, "UPDATE sla_policy SET due_minutes = 1"), "42501");
@@ -780,16 +896,24 @@ START_TEST(test_roles)
 	ck_sql_str(svc, "new", "SELECT state FROM triaged_claim('[{\"source\": \"web\", "
 			       "\"ticket_id\": \"svc-1\", \"channel\": \"email\", \"body\": \"Hi\", "
 			       "\"customer_tier\": \"premium\"}]')");
+	svc_pk = h_sql_ll(c, "SELECT id FROM tickets WHERE ticket_id = 'svc-1'");
+	ck_assert_int_gt(svc_pk, 0);
 	ck_sql_str(svc, "t",
 		   "SELECT inserted FROM triaged_store(jsonb_build_array(jsonb_build_object("
-		   "'ticket_pk', (SELECT id FROM tickets WHERE ticket_id = 'svc-1'), 'revision', 1, "
+		   "'ticket_pk', %lld, 'revision', 1, "
 		   "'status', 'pending_review', 'category', 'billing', 'sentiment', 'neutral', "
 		   "'urgency', 'high', 'confidence', 0.8, 'draft_reply', 'Hi', 'decided_by', 'mini', "
 		   "'model', 'mini-1', 'prompt_version', 'triage-v1', 'calls', jsonb_build_array("
 		   "jsonb_build_object('seq', 1, 'tier', 'mini', 'purpose', 'triage', 'model', "
 		   "'mini-1', 'prompt_version', 'triage-v1', 'outcome', 'ok', 'attempts', 1, "
 		   "'latency_ms', 12.5, 'total_ms', 12.5, 'started_ms', 1714564800000, "
-		   "'finished_ms', 1714564800012)))))");
+		   "'finished_ms', 1714564800012)))))",
+		   svc_pk);
+	/* the daemon writes only through its functions */
+	ck_assert_str_eq(sqlstate(svc, "SELECT * FROM tickets"), "42501");
+	ck_assert_str_eq(sqlstate(svc, "INSERT INTO dead_letters (topic, partition, kafka_offset, "
+				       "error_code) VALUES ('t', 0, 0, 'x')"),
+			 "42501");
 	/* the review columns got their defaults, and the ticket is in the queue */
 	ck_sql_str(c, "open 50 f", "SELECT concat_ws(' ', review_state, priority, escalated) FROM "
 				   "triage_results tr JOIN tickets t ON t.id = tr.ticket_pk WHERE "
@@ -812,6 +936,254 @@ START_TEST(test_roles)
 	PQfinish(svc);
 	PQfinish(sup);
 	PQfinish(ag);
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * Add to out (comma-separated, no repeats) every SQL function the daemon's C
+ * sources call: the name after "FROM " in a string literal, "triaged_...(".
+ * Walks dir recursively. Returns the number of files read, -1 on error.
+ */
+static int daemon_sql_calls(const char *dir, char *out, size_t outlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int files = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char path[PATH_MAX], *text = NULL;
+		size_t len = strlen(e->d_name), cap = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (e->d_type == DT_DIR) {
+			int n = daemon_sql_calls(path, out, outlen);
+			if (n < 0) {
+				closedir(d);
+				return -1;
+			}
+			files += n;
+			continue;
+		}
+		if (len < 3 || strcmp(e->d_name + len - 2, ".c") != 0)
+			continue;
+		f = fopen(path, "r");
+		if (f == NULL || getdelim(&text, &cap, '\0', f) < 0) {
+			if (f)
+				fclose(f);
+			free(text);
+			closedir(d);
+			return -1;
+		}
+		fclose(f);
+		files++;
+		for (const char *p = text; (p = strstr(p, "FROM triaged_")) != NULL; p++) {
+			char name[80], key[84];
+			size_t n = strspn(p + 5, "abcdefghijklmnopqrstuvwxyz0123456789_");
+			if (n >= sizeof(name) || p[5 + n] != '(')
+				continue;
+			memcpy(name, p + 5, n);
+			name[n] = '\0';
+			snprintf(key, sizeof(key), ",%s,", name);
+			{
+				char padded[4096];
+				snprintf(padded, sizeof(padded), ",%s,", out);
+				if (strstr(padded, key))
+					continue;
+			}
+			if (*out)
+				strncat(out, ",", outlen - strlen(out) - 1);
+			strncat(out, name, outlen - strlen(out) - 1);
+		}
+		free(text);
+	}
+	closedir(d);
+	return files;
+}
+
+/*
+ * Every function the daemon calls exists and is granted to triaged_service,
+ * and nothing else is; the agent and supervisor roles get exactly the
+ * functions and views the README documents; no function of the schema is in
+ * two versions (name_v2, name_v3).
+ */
+START_TEST(test_grants)
+{
+	char src[PATH_MAX], calls[2048] = "";
+	PGconn *c = db_new("r_grants");
+	char *got;
+
+	ck_assert_ptr_nonnull(c);
+	snprintf(src, sizeof(src), "%s/service", h_source_dir());
+	ck_assert_int_gt(daemon_sql_calls(src, calls, sizeof(calls)), 10);
+	/* the five batch writes the daemon makes */
+	ck_assert_msg(strstr(calls, "triaged_claim") && strstr(calls, "triaged_store") &&
+			      strstr(calls, "triaged_record_calls") &&
+			      strstr(calls, "triaged_reserve") &&
+			      strstr(calls, "triaged_record_dead_letters"),
+		      "daemon calls: %s", calls);
+	/* each exists (one function of that name, taking the batch) and the daemon may call it */
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(f, ','), '') FROM "
+			  "unnest(string_to_array('%s', ',')) f "
+			  "WHERE to_regprocedure(f || '(jsonb)') IS NULL "
+			  "OR NOT has_function_privilege('triaged_service', f || '(jsonb)', 'EXECUTE') "
+			  "OR (SELECT count(*) FROM pg_proc WHERE proname = f) <> 1",
+		   calls);
+	/* and nothing else: functions, then tables, views and sequences */
+	got = h_sql_str(c,
+			"SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p "
+			"WHERE p.pronamespace = 'public'::regnamespace "
+			"AND has_function_privilege('triaged_service', p.oid, 'EXECUTE')");
+	ck_assert_ptr_nonnull(got);
+	{
+		char *want = h_sql_str(c, "SELECT string_agg(f, ',' ORDER BY f) FROM "
+					  "unnest(string_to_array('%s', ',')) f",
+				       calls);
+		ck_assert_ptr_nonnull(want);
+		ck_assert_str_eq(got, want);
+		free(want);
+	}
+	free(got);
+	ck_sql_str(c, "schema_version",
+		   "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
+		   "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S') "
+		   "AND (has_table_privilege('triaged_service', c.oid, 'SELECT, INSERT, UPDATE, "
+		   "DELETE, TRUNCATE, REFERENCES, TRIGGER') OR (c.relkind = 'S' AND "
+		   "has_sequence_privilege('triaged_service', c.oid, 'USAGE, SELECT, UPDATE')))");
+	ck_sql_str(c, "SELECT", "SELECT string_agg(pr, ',') FROM unnest(ARRAY['SELECT', 'INSERT', "
+				"'UPDATE', 'DELETE']) pr WHERE has_table_privilege('triaged_service', "
+				"'schema_version', pr)");
+
+	/* agents: the review functions (and what the queue view calls), the queue, outcomes, SLA */
+	ck_sql_str(c,
+		   "review_approve,review_claim,review_claim_next,review_correct,review_reassign,"
+		   "review_reject,review_release,triaged_sla_due,triaged_tier_rank,"
+		   "triaged_urgency_rank",
+		   "SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p "
+		   "WHERE p.pronamespace = 'public'::regnamespace "
+		   "AND has_function_privilege('triaged_agent', p.oid, 'EXECUTE')");
+	ck_sql_str(c, "agent_review_queue,agent_review_queue_head,review_categories,review_outcomes,"
+		      "sla_policy",
+		   "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
+		   "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S') "
+		   "AND has_table_privilege('triaged_agent', c.oid, 'SELECT, INSERT, UPDATE, DELETE')");
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(c.relname, ','), '') FROM pg_class c "
+			  "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v') "
+			  "AND has_table_privilege('triaged_agent', c.oid, 'INSERT, UPDATE, DELETE')");
+
+	/* supervisors: every view, the SLA policy, prices and budgets, the review settings and
+	 * taxonomy; read only, but for releasing claims and folding the dashboard's counters */
+	ck_sql_str(c, "review_release_claims,triaged_sla_due,triaged_stats_compact,triaged_tier_rank,"
+		      "triaged_urgency_rank",
+		   "SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p "
+		   "WHERE p.pronamespace = 'public'::regnamespace "
+		   "AND has_function_privilege('triaged_supervisor', p.oid, 'EXECUTE')");
+	ck_sql_str(c,
+		   "agent_review_queue,agent_review_queue_head,budgets,metrics_backlog,metrics_budget,"
+		   "metrics_cost_daily,metrics_cost_per_ticket,metrics_dlq,metrics_escalation,"
+		   "metrics_escalation_reasons,metrics_model_latency,metrics_review_outcomes,"
+		   "metrics_safety,metrics_volume_daily,metrics_volume_hourly,model_prices,"
+		   "review_categories,review_outcomes,review_settings,sla_policy,ticket_costs,"
+		   "triage_effective",
+		   "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
+		   "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S') "
+		   "AND has_table_privilege('triaged_supervisor', c.oid, 'SELECT')");
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(c.relname, ','), '') FROM pg_class c "
+			  "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v') "
+			  "AND has_table_privilege('triaged_supervisor', c.oid, 'INSERT, UPDATE, DELETE')");
+	/* every view of the schema is readable by supervisors */
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(c.relname, ','), '') FROM pg_class c "
+			  "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v' "
+			  "AND NOT has_table_privilege('triaged_supervisor', c.oid, 'SELECT')");
+
+	/* one version of each function: no name ending in _vN, no name twice */
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(proname, ','), '') FROM pg_proc "
+			  "WHERE pronamespace = 'public'::regnamespace AND proname ~ '_v[0-9]+$'");
+	ck_sql_str(c, "", "SELECT coalesce(string_agg(proname, ','), '') FROM (SELECT proname "
+			  "FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+			  "GROUP BY 1 HAVING count(*) > 1) d");
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * #19: an agent cannot approve a draft they never saw. Alice claims revision
+ * 1; revision 2 is triaged; her approve of revision 1 fails with TR001 and
+ * says so, nothing is decided, her claim has moved to revision 2, the queue
+ * shows the ticket as changed, and approving revision 2 works.
+ */
+START_TEST(test_stale_revision)
+{
+	static const struct fx fxs[] = {
+		{"st-1", "standard", 10, NULL, "normal", "shipping", "Your parcel ships today", "mini",
+		 "mini-1"},
+		{"st-2", "standard", 5, NULL, "low", "billing", "Hi", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	long long pk[2];
+	PGconn *c = db_new("r_stale");
+	PGresult *r;
+
+	ck_assert_ptr_nonnull(c);
+	add_tickets(c, NULL, fxs, pk);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_claim_next('alice')"), pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT revision FROM agent_review_queue WHERE ticket_pk = %lld",
+				  pk[0]),
+			 1);
+	/* the customer writes again; revision 2 is triaged (a new draft alice has not read) */
+	ck_assert_int_eq(add_revision2(c, pk[0], "pending_review", "high"), 0);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET draft_reply = 'Full refund' "
+				       "WHERE ticket_pk = %lld AND revision = 2",
+				    pk[0]),
+			 0);
+
+	r = PQexec(c, "SELECT review_approve((SELECT id FROM tickets WHERE ticket_id = 'st-1'), 1, "
+		      "NULL, 'alice')");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+	ck_assert_str_eq(PQresultErrorField(r, PG_DIAG_SQLSTATE), "TR001");
+	ck_assert_str_eq(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+			 "ticket changed since you claimed it: revision 2 is new");
+	PQclear(r);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reject(%lld, 1, 'no', 'alice')", pk[0]), "TR001");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_correct(%lld, 1, 'billing', p_agent => 'alice')",
+				  pk[0]),
+			 "TR001");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 3, NULL, 'alice')", pk[0]), "22023");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, NULL, NULL, 'alice')", pk[0]),
+			 "22004");
+	/* nothing was decided; revision 1 left the queue, alice's claim followed revision 2 */
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM review_events WHERE action IN "
+				     "('approve', 'reject', 'correct')"),
+			 0);
+	ck_sql_str(c, "superseded|claimed alice|", "SELECT string_agg(concat_ws(' ', review_state, "
+						  "assigned_to), '|' ORDER BY revision) || '|' || "
+						  "coalesce(max(review_outcome), '') FROM triage_results "
+						  "WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_sql_str(c, "2 claimed alice t 1",
+		   "SELECT concat_ws(' ', revision, review_state, assigned_to, changed, "
+		   "replaces_revision) FROM agent_review_queue WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM agent_review_queue"), 2);
+	ck_sql_str(c, "{\"moved_from_revision\": 1}",
+		   "SELECT detail::text FROM review_events WHERE ticket_pk = %lld AND revision = 2 "
+		   "AND action = 'claim'",
+		   pk[0]);
+	/* bob cannot take it, the next claim gets the other ticket */
+	ck_sql_str(c, "f", "SELECT review_claim(%lld, 'bob')", pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_claim_next('bob')"), pk[1]);
+	/* having read revision 2, alice approves it */
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 2, NULL, 'alice')", pk[0]);
+	ck_sql_str(c, "Full refund", "SELECT final_reply FROM triage_results WHERE ticket_pk = %lld "
+				     "AND revision = 2",
+		   pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT reviewed FROM review_outcomes WHERE dimension = 'all'"),
+			 1);
 	PQfinish(c);
 }
 END_TEST
@@ -875,10 +1247,11 @@ START_TEST(test_metrics)
 				       "900, 900, '" T "', '" T "')",
 				    pk[2]),
 			 0);
-	ck_sql_str(c, "5 1 30 48", "SELECT concat_ws(' ', calls, failed, p50_ms, p95_ms) FROM "
+	/* percentiles are rounded to 0.1 ms (numeric), not float noise */
+	ck_sql_str(c, "5 1 30.0 48.0", "SELECT concat_ws(' ', calls, failed, p50_ms, p95_ms) FROM "
 				   "metrics_model_latency WHERE tier = 'mini' AND model = 'mini-1' "
 				   "AND day = '2024-05-01'");
-	ck_sql_str(c, "1 900", "SELECT concat_ws(' ', calls, p50_ms) FROM metrics_model_latency "
+	ck_sql_str(c, "1 900.0", "SELECT concat_ws(' ', calls, p50_ms) FROM metrics_model_latency "
 			       "WHERE tier = 'flagship'");
 
 	/* dead letters per day and code */
@@ -900,6 +1273,405 @@ START_TEST(test_metrics)
 }
 END_TEST
 
+/*
+ * The error of one statement: its SQLSTATE into st (8 bytes), its primary
+ * message into msg; "00000" and "" when it succeeded.
+ */
+static void sql_error(PGconn *c, char *st, char *msg, size_t msglen, const char *fmt, ...)
+	H_PRINTF_LIKE(5, 6);
+
+static void sql_error(PGconn *c, char *st, char *msg, size_t msglen, const char *fmt, ...)
+{
+	char *q = NULL;
+	PGresult *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&q, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	r = PQexec(c, q);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK) {
+		snprintf(st, 8, "00000");
+		snprintf(msg, msglen, "%s", "");
+	} else {
+		const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		snprintf(st, 8, "%s", s ? s : "?????");
+		snprintf(msg, msglen, "%s", m ? m : "");
+	}
+	PQclear(r);
+	free(q);
+}
+
+/*
+ * #19: claims are leases. 30 minutes by default (review_settings.claim_ttl),
+ * renewed by the holder's actions; an expired claim shows as open, goes back
+ * to the queue for review_claim_next and may be taken by another agent; a
+ * supervisor releases one ticket's claim or all of an agent's; an optional
+ * cap on live claims per agent (TR002), off by default.
+ */
+START_TEST(test_leases)
+{
+	static const struct fx fxs[] = {
+		{"l-1", "standard", 30, NULL, "critical", "billing", "Hi", "mini", "mini-1"},
+		{"l-2", "standard", 20, NULL, "high", "billing", "Hi", "mini", "mini-1"},
+		{"l-3", "standard", 10, NULL, "normal", "billing", "Hi", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	long long pk[3];
+	char st[8], msg[512];
+	PGconn *c = db_new("r_leases"), *sup;
+
+	ck_assert_ptr_nonnull(c);
+	PQsetNoticeProcessor(c, quiet, NULL);
+	add_tickets(c, NULL, fxs, pk);
+	ck_sql_str(c, "00:30:00 none", "SELECT claim_ttl || ' ' || coalesce(max_open_claims::text, "
+				       "'none') FROM review_settings");
+
+	/* a claim is a 30-minute lease */
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_claim_next('alice')"), pk[0]);
+	ck_sql_str(c, "00:30:00", "SELECT claim_expires_at - claimed_at FROM triage_results WHERE "
+				  "ticket_pk = %lld",
+		   pk[0]);
+	ck_sql_str(c, "claimed alice t", "SELECT concat_ws(' ', review_state, assigned_to, "
+					 "claim_expires_at IS NOT NULL) FROM agent_review_queue "
+					 "WHERE ticket_pk = %lld",
+		   pk[0]);
+	/* renewed by the holder's action: a correction, a claim again */
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET claim_expires_at = now() + "
+				       "interval '1 minute' WHERE ticket_pk = %lld",
+				    pk[0]),
+			 0);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 1, 'shipping', NULL, NULL, "
+				     "'alice')",
+				  pk[0]),
+			 1);
+	ck_sql_str(c, "t", "SELECT claim_expires_at > now() + interval '29 minutes' FROM "
+			   "triage_results WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET claim_expires_at = now() + "
+				       "interval '1 minute' WHERE ticket_pk = %lld",
+				    pk[0]),
+			 0);
+	ck_sql_str(c, "t", "SELECT review_claim(%lld, 'alice')", pk[0]);
+	ck_sql_str(c, "t", "SELECT claim_expires_at > now() + interval '29 minutes' FROM "
+			   "triage_results WHERE ticket_pk = %lld",
+		   pk[0]);
+	/* a live claim stops others */
+	ck_sql_str(c, "f", "SELECT review_claim(%lld, 'bob')", pk[0]);
+
+	/* expired: open in the queue, first for review_claim_next, logged as released */
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET claim_expires_at = now() - "
+				       "interval '1 second' WHERE ticket_pk = %lld",
+				    pk[0]),
+			 0);
+	ck_sql_str(c, "open -", "SELECT review_state || ' ' || coalesce(assigned_to, '-') FROM "
+				"agent_review_queue WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT open FROM metrics_backlog WHERE urgency = 'critical'"),
+			 1);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_claim_next('bob')"), pk[0]);
+	ck_sql_str(c, "bob", "SELECT assigned_to FROM triage_results WHERE ticket_pk = %lld", pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM review_events WHERE ticket_pk = %lld "
+				     "AND action = 'release' AND agent = 'alice' AND detail ? "
+				     "'expired_at'",
+				  pk[0]),
+			 1);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_approve(%lld, 1, NULL, 'alice')", pk[0]),
+			 "55P03");
+	/* another agent may take an expired claim directly */
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET claim_expires_at = now() - "
+				       "interval '1 second' WHERE ticket_pk = %lld",
+				    pk[0]),
+			 0);
+	ck_sql_str(c, "t", "SELECT review_claim(%lld, 'carol')", pk[0]);
+	ck_sql_str(c, "bob", "SELECT detail->>'expired_claim_of' FROM review_events WHERE "
+			     "ticket_pk = %lld AND action = 'claim' AND agent = 'carol'",
+		   pk[0]);
+
+	/* supervisor: release one ticket's claim, then all of an agent's */
+	ck_assert_int_eq(login_role(c, "super_l", "triaged_supervisor"), 0);
+	sup = connect_as("r_leases", "super_l");
+	ck_assert_ptr_nonnull(sup);
+	ck_assert_int_eq(h_sql_ll(sup, "SELECT review_release_claims(%lld)", pk[0]), 1);
+	ck_sql_str(c, "open", "SELECT review_state FROM triage_results WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_sql_str(c, "super_l carol", "SELECT agent || ' ' || (detail->>'released_from') FROM "
+				       "review_events WHERE ticket_pk = %lld AND action = 'release' "
+				       "ORDER BY id DESC LIMIT 1",
+		   pk[0]);
+	ck_sql_str(c, "t", "SELECT review_claim(%lld, 'dave')", pk[0]);
+	ck_sql_str(c, "t", "SELECT review_claim(%lld, 'dave')", pk[1]);
+	ck_sql_str(c, "t", "SELECT review_claim(%lld, 'erin')", pk[2]);
+	ck_assert_int_eq(h_sql_ll(sup, "SELECT review_release_claims(p_agent => 'dave')"), 2);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM triage_results WHERE review_state = "
+				     "'claimed'"),
+			 1);
+	ck_assert_int_eq(h_sql_ll(sup, "SELECT review_release_claims(%lld)", pk[0]), 0);
+	ck_assert_str_eq(sqlstate(sup, "SELECT review_release_claims()"), "22023");
+	ck_assert_str_eq(sqlstate(sup, "SELECT review_release_claims(%lld, 'dave')", pk[0]),
+			 "22023");
+	PQfinish(sup);
+
+	/* the cap: off by default (erin took a second one above), then one live claim each */
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE review_settings SET max_open_claims = 1"), 0);
+	sql_error(c, st, msg, sizeof(msg), "SELECT review_claim_next('erin')");
+	ck_assert_str_eq(st, "TR002");
+	ck_assert_str_eq(msg, "agent erin holds 1 open claims; the cap is 1");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_claim(%lld, 'erin')", pk[0]), "TR002");
+	ck_assert_str_eq(sqlstate(c, "SELECT review_reassign(%lld, 'erin', 'frank')", pk[0]), "TR002");
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_claim_next('frank')"), pk[0]);
+	ck_assert_str_eq(sqlstate(c, "SELECT review_claim_next('frank')"), "TR002");
+	/* deciding one frees a place; an expired claim does not count */
+	ck_sql_str(c, "accepted", "SELECT review_approve(%lld, 1, NULL, 'erin')", pk[2]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_claim_next('erin')"), pk[1]);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET claim_expires_at = now() - "
+				       "interval '1 second' WHERE assigned_to = 'frank'"),
+			 0);
+	ck_sql_str(c, "t", "SELECT review_claim(%lld, 'frank')", pk[0]);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE review_settings SET max_open_claims = NULL, "
+				       "claim_ttl = interval '5 minutes'"),
+			 0);
+	ck_assert_int_eq(h_sql_exec(c, "SELECT review_release(%lld, 'erin')", pk[1]), 0);
+	ck_sql_str(c, "t", "SELECT review_claim(%lld, 'frank')", pk[1]);
+	ck_sql_str(c, "00:05:00", "SELECT claim_expires_at - claimed_at FROM triage_results WHERE "
+				  "ticket_pk = %lld",
+		   pk[1]);
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * #19: an agent's own login acts only as itself (42501 with a message that
+ * says so); length caps on agent name, reply, reason and category (22001
+ * naming the field and the cap); a category outside the taxonomy is stored
+ * and flagged.
+ */
+START_TEST(test_agent_limits)
+{
+	static const struct fx fxs[] = {
+		{"c-1", "standard", 30, NULL, "high", "billing", "Hi", "mini", "mini-1"},
+		{"c-2", "standard", 20, NULL, "high", "billing", "Hi", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	long long pk[2];
+	char st[8], msg[512];
+	PGconn *c = db_new("r_limits"), *alice, *app;
+
+	ck_assert_ptr_nonnull(c);
+	PQsetNoticeProcessor(c, quiet, NULL);
+	add_tickets(c, NULL, fxs, pk);
+	ck_assert_int_eq(login_role(c, "alice", "triaged_agent"), 0);
+	ck_assert_int_eq(login_role(c, "app_l", "triaged_review_app"), 0);
+	alice = connect_as("r_limits", "alice");
+	ck_assert_ptr_nonnull(alice);
+	PQsetNoticeProcessor(alice, quiet, NULL);
+
+	/* alice passing p_agent => 'bob' is refused, nothing claimed */
+	sql_error(alice, st, msg, sizeof(msg), "SELECT review_claim(%lld, p_agent => 'bob')", pk[0]);
+	ck_assert_str_eq(st, "42501");
+	ck_assert_str_eq(msg, "login alice may act only as itself, not as agent bob");
+	ck_assert_str_eq(sqlstate(alice, "SELECT review_claim_next('bob')"), "42501");
+	ck_assert_str_eq(sqlstate(alice, "SELECT review_release_claims(p_agent => 'bob')"), "42501");
+	ck_sql_str(c, "open", "SELECT review_state FROM triage_results WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_sql_str(alice, "t", "SELECT review_claim(%lld, p_agent => 'alice')", pk[0]);
+	ck_sql_str(c, "alice", "SELECT assigned_to FROM triage_results WHERE ticket_pk = %lld",
+		   pk[0]);
+	/* a shared application login acts for bob, but cannot take alice's live claim */
+	app = connect_as("r_limits", "app_l");
+	ck_assert_ptr_nonnull(app);
+	ck_sql_str(app, "t", "SELECT review_claim(%lld, 'bob')", pk[1]);
+	ck_sql_str(app, "f", "SELECT review_claim(%lld, 'bob')", pk[0]);
+	PQfinish(app);
+
+	/* caps: name, reply, reason, category; the message names the field and the cap */
+	sql_error(c, st, msg, sizeof(msg), "SELECT review_claim(%lld, repeat('a', 129))", pk[0]);
+	ck_assert_str_eq(st, "22001");
+	ck_assert_str_eq(msg, "agent name is 129 characters long; the cap is 128");
+	ck_sql_str(c, "f", "SELECT review_claim(%lld, repeat('a', 128))", pk[0]);
+	sql_error(alice, st, msg, sizeof(msg), "SELECT review_approve(%lld, 1, repeat('x', 20001))",
+		  pk[0]);
+	ck_assert_str_eq(st, "22001");
+	ck_assert_str_eq(msg, "reply is 20001 characters long; the cap is 20000");
+	sql_error(alice, st, msg, sizeof(msg), "SELECT review_reject(%lld, 1, repeat('x', 2001))",
+		  pk[0]);
+	ck_assert_str_eq(st, "22001");
+	ck_assert_str_eq(msg, "reason is 2001 characters long; the cap is 2000");
+	sql_error(alice, st, msg, sizeof(msg), "SELECT review_correct(%lld, 1, repeat('x', 65))",
+		  pk[0]);
+	ck_assert_str_eq(st, "22001");
+	ck_assert_str_eq(msg, "category is 65 characters long; the cap is 64");
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM label_corrections"), 0);
+	ck_sql_str(c, "pending_review", "SELECT status FROM triage_results WHERE ticket_pk = %lld",
+		   pk[0]);
+
+	/* a category outside the taxonomy: stored and flagged; one inside: not flagged */
+	ck_assert_int_eq(h_sql_ll(alice, "SELECT review_correct(%lld, 1, 'refund')", pk[0]), 1);
+	ck_sql_str(c, "refund t", "SELECT concat_ws(' ', new_value, off_taxonomy) FROM label_corrections "
+				  "WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_sql_str(alice, "refund t", "SELECT concat_ws(' ', category, category_off_taxonomy) FROM "
+				      "agent_review_queue WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_assert_int_eq(h_sql_ll(alice, "SELECT review_correct(%lld, 1, 'shipping')", pk[0]), 1);
+	ck_sql_str(alice, "shipping f", "SELECT concat_ws(' ', category, category_off_taxonomy) FROM "
+					"agent_review_queue WHERE ticket_pk = %lld",
+		   pk[0]);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM label_corrections WHERE off_taxonomy"), 1);
+	PQfinish(alice);
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * #19: the dashboard's figures come from counters kept by triggers; after a
+ * mix of stores, claims, decisions, corrections, a new revision and an
+ * expired claim, every counted view equals a count over the rows, before and
+ * after the deltas are folded; the queue head is the queue's first rows.
+ */
+START_TEST(test_counters)
+{
+	static const struct fx fxs[] = {
+		{"k-1", "premium", 300, NULL, "high", "billing", "Hi", "mini", "mini-1"},
+		{"k-2", "standard", 200, NULL, "high", "shipping", "Hi", "mini", "mini-1"},
+		{"k-3", "free", 100, "needs_human", NULL, NULL, NULL, NULL, NULL},
+		{"k-4", "standard", 2000, NULL, "low", "billing", "Hi", "flagship", "big-1"},
+		{"k-5", NULL, 50, NULL, "critical", "account", "Hi", "mini", "mini-1"},
+		{"k-6", "enterprise", 10, "approved", "normal", "billing", "Hi", "mini", "mini-1"},
+		/* breached hours ago (a past deadline hour), and minutes ago */
+		{"k-7", "standard", 500, NULL, "critical", "billing", "Hi", "mini", "mini-1"},
+		{"k-8", "standard", 250, NULL, "high", "account", "Hi", "mini", "mini-1"},
+		{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	/* each counted view against the same figures counted from the rows */
+	static const char *const checks[][2] = {
+		{"SELECT string_agg(concat_ws(' ', coalesce(urgency, '-'), awaiting, open, claimed, "
+		 "breached, at_risk, extract(epoch FROM oldest_waiting)::bigint / 60), '|' "
+		 "ORDER BY urgency) FROM metrics_backlog",
+		 "SELECT string_agg(concat_ws(' ', coalesce(urgency, '-'), awaiting, open, claimed, "
+		 "breached, at_risk, w), '|' ORDER BY urgency) FROM (SELECT e.urgency, count(*) AS "
+		 "awaiting, count(*) FILTER (WHERE tr.review_state = 'open' OR tr.claim_expires_at "
+		 "<= now()) AS open, count(*) FILTER (WHERE tr.review_state = 'claimed' AND "
+		 "tr.claim_expires_at > now()) AS claimed, count(*) FILTER (WHERE tr.q_sla_due < "
+		 "now()) AS breached, count(*) FILTER (WHERE NOT tr.q_sla_due < now() AND "
+		 "tr.q_sla_due - now() < (tr.q_sla_due - tr.q_received_at) * 0.25) AS at_risk, "
+		 "extract(epoch FROM now() - min(tr.q_received_at))::bigint / 60 AS w FROM "
+		 "triage_results tr JOIN triage_effective e ON e.id = tr.id WHERE tr.status IN "
+		 "('pending_review', 'needs_human') AND tr.review_state IN ('open', 'claimed') "
+		 "GROUP BY 1) x"},
+		{"SELECT string_agg(concat_ws(' ', hour, category, urgency, sentiment, count), '|' "
+		 "ORDER BY hour, category, urgency, sentiment) FROM metrics_volume_hourly",
+		 "SELECT string_agg(concat_ws(' ', hour, category, urgency, sentiment, n), '|' ORDER "
+		 "BY hour, category, urgency, sentiment) FROM (SELECT date_trunc('hour', "
+		 "r.received_at) AS hour, e.category, e.urgency, e.sentiment, count(*) AS n FROM "
+		 "triage_effective e JOIN ticket_revisions r ON r.ticket_pk = e.ticket_pk AND "
+		 "r.revision = e.revision GROUP BY 1, 2, 3, 4) x"},
+		{"SELECT string_agg(concat_ws(' ', day, tickets, escalated, rate), '|' ORDER BY day) "
+		 "FROM metrics_escalation",
+		 "SELECT string_agg(concat_ws(' ', day, n, e, round(e::numeric / n, 4)), '|' ORDER BY "
+		 "day) FROM (SELECT date_trunc('day', created_at) AS day, count(*) AS n, count(*) "
+		 "FILTER (WHERE escalated) AS e FROM triage_results GROUP BY 1) x"},
+		{"SELECT string_agg(reason || ':' || count, ',' ORDER BY reason) FROM "
+		 "metrics_escalation_reasons",
+		 "SELECT string_agg(reason || ':' || n, ',' ORDER BY reason) FROM (SELECT btrim(x) AS "
+		 "reason, count(*) AS n FROM triage_results, string_to_table(escalation_reasons, '; ') "
+		 "x WHERE escalated AND btrim(x) <> '' GROUP BY 1) y"},
+		{"SELECT string_agg(concat_ws(' ', dimension, category, decided_by, model, reviewed, "
+		 "accepted, edited, rejected, acceptance_rate), '|' ORDER BY dimension, category, "
+		 "decided_by, model) FROM review_outcomes",
+		 "SELECT string_agg(concat_ws(' ', d, category, decided_by, model, n, a, e, r, "
+		 "round(a::numeric / n, 4)), '|' ORDER BY d, category, decided_by, model) FROM "
+		 "(SELECT CASE WHEN GROUPING(category) = 0 THEN 'category' WHEN GROUPING(model) = 0 "
+		 "THEN 'model' ELSE 'all' END AS d, category, decided_by, model, count(*) AS n, "
+		 "count(*) FILTER (WHERE review_outcome = 'accepted') AS a, count(*) FILTER (WHERE "
+		 "review_outcome = 'edited') AS e, count(*) FILTER (WHERE review_outcome = "
+		 "'rejected') AS r FROM triage_effective WHERE review_outcome IS NOT NULL GROUP BY "
+		 "GROUPING SETS ((category), (decided_by, model), ())) x"},
+	};
+	long long pk[8];
+	PGconn *c = db_new("r_counters");
+
+	ck_assert_ptr_nonnull(c);
+	PQsetNoticeProcessor(c, quiet, NULL);
+	add_tickets(c, NULL, fxs, pk);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET escalated = true, "
+				       "escalation_reasons = 'low confidence; vip' WHERE ticket_pk = "
+				       "%lld",
+				    pk[3]),
+			 0);
+	/* decisions, corrections (urgency moves the backlog row), a claim, a new revision */
+	ck_sql_str(c, "edited", "SELECT review_approve(%lld, 1, 'Hello', 'a1')", pk[0]);
+	ck_assert_int_eq(h_sql_exec(c, "SELECT review_reject(%lld, 1, 'wrong', 'a1')", pk[3]), 0);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 1, 'billing', 'critical', "
+				     "'negative', 'a2')",
+				  pk[1]),
+			 3);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT review_correct(%lld, 1, 'refund', 'low', NULL, 'a3')",
+				  pk[2]),
+			 2);
+	ck_assert_int_eq(add_revision2(c, pk[1], "pending_review", "normal"), 0);
+	ck_sql_str(c, "t", "SELECT review_claim(%lld, 'a4')", pk[4]);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE triage_results SET claim_expires_at = now() - "
+				       "interval '1 second' WHERE ticket_pk = %lld",
+				    pk[4]),
+			 0);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM metrics_backlog"), 4);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT sum(breached) FROM metrics_backlog"), 2);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+			char *got = h_sql_str(c, "%s", checks[i][0]);
+			char *want = h_sql_str(c, "%s", checks[i][1]);
+			ck_assert_msg(got && want && strcmp(got, want) == 0,
+				      "pass %d check %zu:\n got  %s\n want %s", pass, i,
+				      got ? got : "(null)", want ? want : "(null)");
+			free(got);
+			free(want);
+		}
+		/* fold the deltas: the same figures from stats_counts alone */
+		ck_assert_int_ge(h_sql_ll(c, "SELECT triaged_stats_compact()"), 0);
+		ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM stats_delta"), 0);
+	}
+	/* the head: the queue's first rows, in its order, the same columns */
+	ck_sql_str(c, "t", "SELECT (SELECT string_agg(ticket_pk || ':' || queue_position || ':' || "
+			   "review_state, ',' ORDER BY queue_position) FROM agent_review_queue) = "
+			   "(SELECT string_agg(ticket_pk || ':' || queue_position || ':' || "
+			   "review_state, ',' ORDER BY queue_position) FROM agent_review_queue_head)");
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM agent_review_queue_head"), 5);
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * #19: a migration drops our views by name, never CASCADE: an operator's view
+ * on one of them makes the migrate fail with a message that says what to
+ * do, nothing applied, the operator's view kept.
+ */
+START_TEST(test_operator_view)
+{
+	static char text[65536];
+	PGconn *v5 = db_v5("r_opview");
+
+	ck_assert_ptr_nonnull(v5);
+	ck_assert_int_eq(h_sql_exec(v5, "CREATE VIEW ops_backlog AS SELECT urgency, awaiting FROM "
+					"metrics_backlog"),
+			 0);
+	ck_assert_int_eq(migrate_log("r_opview", text, sizeof(text)), -1);
+	ck_assert_msg(strstr(text, "006_functions_apart.sql") != NULL &&
+			      strstr(text, "ops_backlog") != NULL &&
+			      strstr(text, "an object that is not triaged's depends on a view") != NULL,
+		      "migrate log: %.2000s", text);
+	ck_assert_int_eq(h_sql_ll(v5, "SELECT max(version) FROM schema_version"), 5);
+	ck_assert_int_eq(h_sql_ll(v5, "SELECT count(*) FROM ops_backlog"), 0);
+	/* dropped by the operator, the migration goes through */
+	ck_assert_int_eq(h_sql_exec(v5, "DROP VIEW ops_backlog"), 0);
+	ck_assert_int_ge(migrate("r_opview"), 3);
+	ck_assert_int_eq(h_sql_ll(v5, "SELECT count(*) FROM metrics_backlog"), 0);
+	PQfinish(v5);
+}
+END_TEST
+
 static Suite *review_suite(void)
 {
 	Suite *su = suite_create("review");
@@ -911,6 +1683,9 @@ static Suite *review_suite(void)
 		{"sla", test_sla},		      {"claim", test_claim_concurrency},
 		{"approve", test_approve_reject},     {"correct", test_corrections},
 		{"roles", test_roles},		      {"metrics", test_metrics},
+		{"grants", test_grants},	      {"stale", test_stale_revision},
+		{"leases", test_leases},	      {"limits", test_agent_limits},
+		{"counters", test_counters},	      {"opview", test_operator_view},
 	};
 	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -1,0 +1,2 @@
+# Empty dependencies file for triaged-labsim.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,3 @@
+file(REMOVE_RECURSE
+  "libtriaged_lib.a"
+)

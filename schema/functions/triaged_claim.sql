@@ -1,0 +1,157 @@
+-- Claim a batch of incoming tickets (the daemon's first write for every
+-- ticket). Input: a JSON array of ticket objects (ticket.schema.json, plus
+-- kafka_topic/kafka_partition/kafka_offset and the PII map "pii"). Returns
+-- one row per element: idx (0-based), the ticket's pk, the revision this
+-- event is, and state:
+--   new      first time this (source, ticket_id) is seen
+--   updated  known ticket, new content: a new revision
+--   pending  this content was seen before and has no triage yet (redelivery):
+--            calls = the model calls already completed for it, to be reused
+--   done     this content was seen before and is triaged (redelivery): event
+--            = its tickets.triaged event, to be sent again (the first sending
+--            may have been lost in a crash)
+-- The PII map of a new revision is kept in ticket_pii (the same map on a
+-- redelivery: redaction is deterministic).
+--
+-- Tickets never seen take one INSERT for the whole batch; the rest
+-- (redeliveries, new revisions, a ticket id twice in the batch) go one by
+-- one through triaged_claim_one.
+
+-- One ticket that may already exist: its pk, revision and state as above.
+CREATE OR REPLACE FUNCTION triaged_claim_one(t jsonb, OUT ticket_pk bigint, OUT revision integer,
+                                             OUT state text)
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    h   bytea := triaged_content_hash(t);
+    pk  bigint;
+    rev integer;
+BEGIN
+    INSERT INTO tickets AS tk (source, ticket_id, content_hash, created_at, channel, subject,
+            body, body_truncated, customer_id, customer_email, customer_name, customer_tier,
+            language_hint, tags, metadata, kafka_topic, kafka_partition, kafka_offset)
+    VALUES (t->>'source', t->>'ticket_id', h, (t->>'created_at')::timestamptz,
+            t->>'channel', coalesce(t->>'subject', ''), t->>'body',
+            coalesce((t->>'body_truncated')::boolean, false),
+            t->>'customer_id', t->>'customer_email', t->>'customer_name',
+            t->>'customer_tier', t->>'language', t->'tags', t->'metadata',
+            t->>'kafka_topic', (t->>'kafka_partition')::integer,
+            (t->>'kafka_offset')::bigint)
+    ON CONFLICT (source, ticket_id) DO NOTHING
+    RETURNING tk.id INTO pk;
+    IF pk IS NOT NULL THEN
+        INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition, kafka_offset)
+        VALUES (pk, 1, h, (t->>'kafka_partition')::integer, (t->>'kafka_offset')::bigint);
+        ticket_pk := pk; revision := 1; state := 'new';
+        RETURN;
+    END IF;
+    SELECT tk.id INTO pk FROM tickets tk
+     WHERE tk.source = t->>'source' AND tk.ticket_id = t->>'ticket_id' FOR UPDATE;
+    SELECT r.revision INTO rev FROM ticket_revisions r
+     WHERE r.ticket_pk = pk AND r.content_hash = h;
+    IF rev IS NOT NULL THEN
+        ticket_pk := pk; revision := rev;
+        state := CASE WHEN EXISTS (SELECT 1 FROM triage_results tr
+                                    WHERE tr.ticket_pk = pk AND tr.revision = rev)
+                      THEN 'done' ELSE 'pending' END;
+        RETURN;
+    END IF;
+    UPDATE tickets tk SET revision = tk.revision + 1, content_hash = h,
+           updated_at = now(), created_at = (t->>'created_at')::timestamptz,
+           channel = t->>'channel', subject = coalesce(t->>'subject', ''),
+           body = t->>'body',
+           body_truncated = coalesce((t->>'body_truncated')::boolean, false),
+           customer_id = t->>'customer_id', customer_email = t->>'customer_email',
+           customer_name = t->>'customer_name', customer_tier = t->>'customer_tier',
+           language_hint = t->>'language', tags = t->'tags', metadata = t->'metadata',
+           kafka_topic = t->>'kafka_topic',
+           kafka_partition = (t->>'kafka_partition')::integer,
+           kafka_offset = (t->>'kafka_offset')::bigint
+     WHERE tk.id = pk RETURNING tk.revision INTO rev;
+    INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition, kafka_offset)
+    VALUES (pk, rev, h, (t->>'kafka_partition')::integer, (t->>'kafka_offset')::bigint);
+    ticket_pk := pk; revision := rev; state := 'updated';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION triaged_claim(batch jsonb)
+RETURNS TABLE (idx integer, ticket_pk bigint, revision integer, state text, calls jsonb,
+               event jsonb)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    new_idx integer[];
+    new_pk  bigint[];
+    e       record;
+    r       record;
+BEGIN
+    -- 1. tickets never seen: one INSERT for all of them. A ticket id twice in
+    -- the batch is new once (the first with the inserted content); the other
+    -- goes the per-ticket way below and sees the row inserted here.
+    WITH input AS (
+        SELECT (e.ord - 1)::integer AS i, e.v AS t, triaged_content_hash(e.v) AS h
+          FROM jsonb_array_elements(batch) WITH ORDINALITY AS e(v, ord)),
+    ins AS (
+        INSERT INTO tickets AS tk (source, ticket_id, content_hash, created_at, channel, subject,
+                body, body_truncated, customer_id, customer_email, customer_name, customer_tier,
+                language_hint, tags, metadata, kafka_topic, kafka_partition, kafka_offset)
+        SELECT t->>'source', t->>'ticket_id', h, (t->>'created_at')::timestamptz,
+               t->>'channel', coalesce(t->>'subject', ''), t->>'body',
+               coalesce((t->>'body_truncated')::boolean, false),
+               t->>'customer_id', t->>'customer_email', t->>'customer_name',
+               t->>'customer_tier', t->>'language', t->'tags', t->'metadata',
+               t->>'kafka_topic', (t->>'kafka_partition')::integer,
+               (t->>'kafka_offset')::bigint
+          FROM input ORDER BY i
+        ON CONFLICT (source, ticket_id) DO NOTHING
+        RETURNING tk.id, tk.source, tk.ticket_id, tk.content_hash, tk.kafka_partition,
+                  tk.kafka_offset),
+    first AS (
+        SELECT DISTINCT ON (ins.id) input.i, input.t, ins.id, ins.content_hash,
+               ins.kafka_partition, ins.kafka_offset
+          FROM ins JOIN input ON input.t->>'source' = ins.source
+                             AND input.t->>'ticket_id' = ins.ticket_id
+                             AND input.h = ins.content_hash
+         ORDER BY ins.id, input.i),
+    rev AS (
+        INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition,
+                                      kafka_offset)
+        SELECT id, 1, content_hash, kafka_partition, kafka_offset FROM first),
+    pii AS (
+        INSERT INTO ticket_pii (ticket_pk, revision, map)
+        SELECT id, 1, t->'pii' FROM first
+         WHERE jsonb_typeof(t->'pii') = 'array' AND jsonb_array_length(t->'pii') > 0)
+    SELECT array_agg(first.i ORDER BY first.i), array_agg(first.id ORDER BY first.i)
+      INTO new_idx, new_pk FROM first;
+
+    RETURN QUERY SELECT u.i, u.pk, 1, 'new'::text, NULL::jsonb, NULL::jsonb
+                   FROM unnest(new_idx, new_pk) AS u(i, pk);
+
+    -- 2. the rest, one by one
+    FOR e IN SELECT (x.ord - 1)::integer AS i, x.v AS t
+               FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(v, ord)
+              WHERE NOT ((x.ord - 1)::integer = ANY (coalesce(new_idx, '{}')))
+              ORDER BY x.ord LOOP
+        r := triaged_claim_one(e.t);
+        idx := e.i; ticket_pk := r.ticket_pk; revision := r.revision; state := r.state;
+        calls := NULL; event := NULL;
+        IF r.state <> 'done' AND jsonb_typeof(e.t->'pii') = 'array'
+           AND jsonb_array_length(e.t->'pii') > 0 THEN
+            INSERT INTO ticket_pii (ticket_pk, revision, map)
+            VALUES (r.ticket_pk, r.revision, e.t->'pii')
+            ON CONFLICT DO NOTHING;
+        END IF;
+        IF r.state = 'done' THEN
+            event := triaged_event(r.ticket_pk, r.revision);
+        ELSIF r.state = 'pending' THEN
+            SELECT jsonb_agg(jsonb_build_object('seq', mc.seq, 'tier', mc.tier,
+                       'purpose', mc.purpose, 'model', mc.model,
+                       'prompt_version', mc.prompt_version, 'outcome', mc.outcome,
+                       'answer', mc.answer, 'error', mc.error) ORDER BY mc.seq)
+              INTO calls FROM model_calls mc
+             WHERE mc.ticket_pk = r.ticket_pk AND mc.revision = r.revision;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;

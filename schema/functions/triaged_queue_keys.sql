@@ -1,0 +1,78 @@
+-- Before a triage result is inserted: its queue order keys (q_*), and, for a
+-- new revision, the previous revision awaiting review is superseded and a
+-- live (unexpired) claim on it moves to this one, with a new lease (replaces_revision = the revision it
+-- replaced; the queue shows the ticket as changed). ON CONFLICT DO NOTHING
+-- runs this too: it changes nothing a second time.
+CREATE OR REPLACE FUNCTION triaged_queue_keys() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    t tickets;
+    o triage_results;
+BEGIN
+    SELECT * INTO t FROM tickets WHERE id = NEW.ticket_pk;
+    NEW.q_received_at := t.received_at;
+    NEW.q_tier := triaged_tier_rank(t.customer_tier);
+    NEW.q_urgency := triaged_urgency_rank(NEW.urgency);
+    NEW.eff_urgency := NEW.urgency;
+    NEW.q_sla_due := triaged_sla_due(NEW.urgency, t.customer_tier, t.received_at);
+    IF NEW.revision > 1 THEN
+        SELECT * INTO o FROM triage_results tr
+         WHERE tr.ticket_pk = NEW.ticket_pk AND tr.revision < NEW.revision
+           AND tr.review_state IN ('open', 'claimed')
+         ORDER BY tr.revision DESC LIMIT 1 FOR UPDATE;
+        IF FOUND THEN
+            UPDATE triage_results SET review_state = 'superseded', assigned_to = NULL,
+                   claimed_at = NULL, claim_expires_at = NULL
+             WHERE ticket_pk = NEW.ticket_pk AND revision < NEW.revision
+               AND review_state IN ('open', 'claimed');
+            IF o.status IN ('pending_review', 'needs_human') THEN
+                NEW.replaces_revision := o.revision;
+            END IF;
+            IF triaged_claim_live(o) AND NEW.review_state = 'open'
+               AND NEW.status IN ('pending_review', 'needs_human') THEN
+                NEW.review_state := 'claimed';
+                NEW.assigned_to := o.assigned_to;
+                NEW.claimed_at := now();
+                NEW.claim_expires_at := now() + triaged_claim_ttl();
+            END IF;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER triage_results_queue_keys BEFORE INSERT ON triage_results
+    FOR EACH ROW EXECUTE FUNCTION triaged_queue_keys();
+
+-- The moved claim in the audit trail (after the insert: review_events
+-- references the row).
+CREATE OR REPLACE FUNCTION triaged_claim_moved() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    INSERT INTO review_events (result_id, ticket_pk, revision, action, agent, detail)
+    VALUES (NEW.id, NEW.ticket_pk, NEW.revision, 'claim', NEW.assigned_to,
+            jsonb_build_object('moved_from_revision', NEW.replaces_revision));
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER triage_results_claim_moved AFTER INSERT ON triage_results
+    FOR EACH ROW WHEN (NEW.replaces_revision IS NOT NULL AND NEW.review_state = 'claimed')
+    EXECUTE FUNCTION triaged_claim_moved();
+
+-- A changed SLA policy moves the deadlines of every ticket awaiting review.
+CREATE OR REPLACE FUNCTION triaged_sla_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    UPDATE triage_results tr
+       SET q_sla_due = triaged_sla_due(e.urgency, t.customer_tier, tr.q_received_at)
+      FROM triage_effective e, tickets t
+     WHERE e.id = tr.id AND t.id = tr.ticket_pk
+       AND tr.review_state IN ('open', 'claimed')
+       AND tr.status IN ('pending_review', 'needs_human');
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER sla_policy_changed AFTER INSERT OR UPDATE OR DELETE ON sla_policy
+    FOR EACH STATEMENT EXECUTE FUNCTION triaged_sla_changed();

@@ -1,0 +1,71 @@
+-- Record model calls as they complete (a redelivered ticket reuses them
+-- instead of paying twice). Input: a JSON array of calls {ticket_pk,
+-- revision, seq, tier, purpose, model, prompt_version, outcome, error,
+-- http_status, attempts, retries_429, prompt_tokens, completion_tokens,
+-- cached_tokens, latency_ms, total_ms, started_ms, finished_ms, answer,
+-- reserved_usd, budget_id, reasoning_tokens, dialect, response_mode, error_type,
+-- error_code, error_param}. Idempotent on (ticket_pk, revision, seq).
+-- One INSERT for the batch; each new call is charged at the price in force
+-- when it started (triaged_price_at) and, when it names a budget, settles
+-- its reservation: the amount reserved is released and the real cost spent
+-- (one UPDATE per budget, the row lock serialising instances). Returns idx,
+-- call_id (the row inserted now; NULL for a call recorded before) and cost_usd.
+CREATE OR REPLACE FUNCTION triaged_record_calls(batch jsonb)
+RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH input AS (
+        SELECT (x.ordinality - 1)::integer AS i, x.*,
+               to_timestamp(x.started_ms / 1000) AS st
+          FROM ROWS FROM (jsonb_to_recordset(batch) AS (ticket_pk bigint, revision integer,
+               seq integer, tier text, purpose text, model text, prompt_version text,
+               outcome text, error text, http_status integer, attempts integer,
+               retries_429 integer, prompt_tokens integer, completion_tokens integer,
+               cached_tokens integer, latency_ms double precision, total_ms double precision,
+               started_ms double precision, finished_ms double precision, answer text,
+               reserved_usd numeric, budget_id bigint, reasoning_tokens integer,
+               dialect text, response_mode text, error_type text, error_code text,
+               error_param text))
+               WITH ORDINALITY AS x),
+    priced AS (
+        SELECT input.*, p.id AS price_id,
+               triaged_cost(p, coalesce(input.prompt_tokens, 0),
+                            coalesce(input.cached_tokens, 0),
+                            coalesce(input.completion_tokens, 0)) AS cost
+          FROM input CROSS JOIN LATERAL triaged_price_at(input.model, input.st) AS p),
+    ins AS (
+        INSERT INTO model_calls AS mc (ticket_pk, revision, seq, tier, purpose, model,
+                prompt_version, outcome, error, http_status, attempts, retries_429,
+                prompt_tokens, completion_tokens, cached_tokens, latency_ms, total_ms,
+                started_at, finished_at, answer, price_id, cost_usd, reserved_usd,
+                reasoning_tokens, dialect, response_mode, error_type, error_code, error_param)
+        SELECT ticket_pk, revision, seq, tier, purpose, model, prompt_version, outcome, error,
+               http_status, attempts, coalesce(retries_429, 0), coalesce(prompt_tokens, 0),
+               coalesce(completion_tokens, 0), coalesce(cached_tokens, 0), latency_ms,
+               total_ms, st, to_timestamp(finished_ms / 1000), answer, price_id, cost,
+               coalesce(reserved_usd, 0), coalesce(reasoning_tokens, 0), dialect,
+               response_mode, error_type, error_code, error_param
+          FROM priced ORDER BY i
+        ON CONFLICT (ticket_pk, revision, seq) DO NOTHING
+        RETURNING mc.id, mc.ticket_pk, mc.revision, mc.seq),
+    settled AS (
+        SELECT priced.budget_id, sum(coalesce(priced.reserved_usd, 0)) AS res,
+               sum(coalesce(priced.cost, 0)) AS cost
+          FROM priced JOIN ins ON ins.ticket_pk = priced.ticket_pk
+                              AND ins.revision = priced.revision AND ins.seq = priced.seq
+         WHERE priced.budget_id IS NOT NULL
+         GROUP BY 1),
+    upd AS (
+        UPDATE budget_usage bu
+           SET reserved_usd = greatest(bu.reserved_usd - settled.res, 0),
+               spent_usd = bu.spent_usd + settled.cost
+          FROM settled
+         WHERE bu.budget_id = settled.budget_id
+           AND bu.day = (now() AT TIME ZONE 'UTC')::date)
+    SELECT priced.i, ins.id, priced.cost
+      FROM priced LEFT JOIN ins ON ins.ticket_pk = priced.ticket_pk
+                               AND ins.revision = priced.revision AND ins.seq = priced.seq;
+END
+$$;

@@ -1183,6 +1183,7 @@ static void after_mini(struct job *j)
 	in.ticket = j->t;
 	in.mini = j->has_tr ? &j->tr : NULL;
 	in.mini_invalid = j->mini_invalid;
+	in.regex_text_max = (size_t)pl->cfg->rules_regex_text_bytes;
 	if (rd(j)->detector_flags[0]) {
 		in.flags[0] = "injection";
 		in.nflags = 1;

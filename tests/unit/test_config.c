@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 68 /* key lines in a default dump: 2 kafka + 66 table keys */
+#define NKEYS 69 /* key lines in a default dump: 2 kafka + 67 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -213,6 +213,7 @@ static const struct {
 	{"triage.rules_file", TRIAGED_DEFAULT_RULES_FILE},
 	{"triage.repair_prompt", "repair-v1"},
 	{"triage.events_topic", "tickets.triaged"},
+	{"triage.rules_regex_text_bytes", "4096"},
 	{"redact.enabled", "true"},
 	{"redact.patterns_file", "\"\""},
 	{"policy.link_allow", "\"\""},

@@ -84,9 +84,11 @@ int fuzz_draft_check_one(const uint8_t *data, size_t size)
 		fprintf(stderr, "draft_check: %d %s\ndraft_check_ix: %d %s\n", r, why, r2, why2);
 		FUZZ_CHECK(!"draft_check and draft_check_ix differ");
 	}
-	/* deterministic, and the index is not changed by a check */
-	r2 = draft_check_ix(&p, draft, category, pp, why2, WHY_LEN);
-	FUZZ_CHECK(r2 == r && strcmp(why, why2) == 0);
+	/* deterministic, and the index is not changed by a check (a quarter of the inputs) */
+	if (size % 4 == 1) {
+		r2 = draft_check_ix(&p, draft, category, pp, why2, WHY_LEN);
+		FUZZ_CHECK(r2 == r && strcmp(why, why2) == 0);
+	}
 
 	/* the reasons the contract names */
 	if (!str_blank(draft)) {
@@ -106,13 +108,15 @@ int fuzz_draft_check_one(const uint8_t *data, size_t size)
 	    (category == NULL || utf8_valid(category, strlen(category))))
 		FUZZ_CHECK(utf8_valid(why, strlen(why)));
 
-	/* a small why: a prefix of the full one, cut on a UTF-8 boundary */
-	memset(small, 0x5a, sizeof(small));
-	FUZZ_CHECK(draft_check_ix(&p, draft, category, pp, small, 10) == r);
-	FUZZ_CHECK(small[10] == 0x5a && memchr(small, '\0', 10) != NULL);
-	FUZZ_CHECK(strncmp(small, why, strlen(small)) == 0);
-	FUZZ_CHECK(strlen(small) == utf8_cut(why, strlen(why), 9));
-	FUZZ_CHECK(draft_check_ix(&p, draft, category, pp, NULL, 0) == r);
+	/* a small why: a prefix of the full one, cut on a UTF-8 boundary (a quarter) */
+	if (size % 4 == 0) {
+		memset(small, 0x5a, sizeof(small));
+		FUZZ_CHECK(draft_check_ix(&p, draft, category, pp, small, 10) == r);
+		FUZZ_CHECK(small[10] == 0x5a && memchr(small, '\0', 10) != NULL);
+		FUZZ_CHECK(strncmp(small, why, strlen(small)) == 0);
+		FUZZ_CHECK(strlen(small) == utf8_cut(why, strlen(why), 9));
+		FUZZ_CHECK(draft_check_ix(&p, draft, category, pp, NULL, 0) == r);
+	}
 
 	draft_check_prompt_free(pp);
 	free(buf);

@@ -9,7 +9,7 @@
  * UTF-8 leaves valid UTF-8 with none of the listed code points.
  * injection_detect(): deterministic; the count is the number of names in
  * why; a small why buffer gets a NUL-terminated prefix of the full text;
- * and it reads the text as it would read it stripped, hidden-text and
+ * and on valid UTF-8 it reads the text as it would read it stripped, hidden-text and
  * bidi-override aside (the rules about the invisible characters
  * themselves), and tag-hidden text aside (it can only add). Must not leak.
  */
@@ -67,8 +67,8 @@ static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
 	return len;
 }
 
-/* Reference: s[0..n) without its whole, valid invisible sequences, into out; returns its length. */
-static size_t ref_strip(const unsigned char *s, size_t n, unsigned char *out)
+/* One pass: s[0..n) without its whole, valid invisible sequences, into out; returns its length. */
+static size_t ref_strip_pass(const unsigned char *s, size_t n, unsigned char *out)
 {
 	size_t i = 0, o = 0;
 
@@ -88,6 +88,24 @@ static size_t ref_strip(const unsigned char *s, size_t n, unsigned char *out)
 }
 
 /* Does why name rule (a whole ", "-separated item)? */
+/*
+ * Reference: passes until nothing changes (removing a sequence may join the
+ * invalid bytes around it into a new one), into out; returns its length.
+ */
+static size_t ref_strip(const unsigned char *s, size_t n, unsigned char *out)
+{
+	unsigned char *tmp = xmalloc(n + 1);
+	size_t m = ref_strip_pass(s, n, out), prev;
+
+	do {
+		prev = m;
+		memcpy(tmp, out, m);
+		m = ref_strip_pass(tmp, prev, out);
+	} while (m != prev);
+	free(tmp);
+	return m;
+}
+
 static int names(const char *why, const char *rule)
 {
 	size_t rl = strlen(rule);
@@ -204,24 +222,34 @@ int fuzz_injection_one(const uint8_t *data, size_t size)
 	FUZZ_CHECK((size_t)count == count_items(why));
 	count2 = injection_detect((const char *)data, size, why2, WHY_LEN);
 	FUZZ_CHECK(count2 == count && strcmp(why, why2) == 0);
-	/* NULL why, and a small why: a NUL-terminated prefix of the full reasons */
-	FUZZ_CHECK(injection_detect((const char *)data, size, NULL, 0) == count);
-	memset(small, 0x5a, sizeof(small));
-	FUZZ_CHECK(injection_detect((const char *)data, size, small, 7) == count);
-	FUZZ_CHECK(memchr(small, '\0', 7) != NULL && small[7] == 0x5a);
-	FUZZ_CHECK(strncmp(small, why, strlen(small)) == 0);
-	FUZZ_CHECK(strlen(small) == (strlen(why) < 6 ? strlen(why) : 6));
+	/*
+	 * NULL why, and a small why: a NUL-terminated prefix of the full reasons
+	 * (on a quarter of the inputs, picked by size: each call costs a pass).
+	 */
+	if (size % 4 == 0) {
+		FUZZ_CHECK(injection_detect((const char *)data, size, NULL, 0) == count);
+		memset(small, 0x5a, sizeof(small));
+		FUZZ_CHECK(injection_detect((const char *)data, size, small, 7) == count);
+		FUZZ_CHECK(memchr(small, '\0', 7) != NULL && small[7] == 0x5a);
+		FUZZ_CHECK(strncmp(small, why, strlen(small)) == 0);
+		FUZZ_CHECK(strlen(small) == (strlen(why) < 6 ? strlen(why) : 6));
+	}
 
 	/*
 	 * The detector removes the invisible characters on a copy itself, so the
 	 * stripped text reads the same, but for the rules about them and for text
 	 * hidden in tag characters (read as an extra line: it can only add).
+	 * Valid UTF-8 only (tickets are): the detector reads a stray byte as
+	 * U+FFFD, which breaks a word, while stripping around it may join the
+	 * bytes into a new invisible code point and remove it (regress/injection/
+	 * detect-invalid-utf8-junction).
 	 */
-	(void)injection_detect((const char *)s, n, why2, WHY_LEN);
+	if (n < size)
+		(void)injection_detect((const char *)s, n, why2, WHY_LEN);
 	FUZZ_CHECK(!names(why2, "hidden-text") && !names(why2, "bidi-override"));
 	drop_invisible_rules(why, a);
 	drop_invisible_rules(why2, b);
-	if (has_tag(data, size) ? !subset(b, a) : strcmp(a, b) != 0) {
+	if (valid && (has_tag(data, size) ? !subset(b, a) : strcmp(a, b) != 0)) {
 		fprintf(stderr, "original: %s\nstripped: %s\n", why, why2);
 		FUZZ_CHECK(!"stripping changed what the detector reads");
 	}

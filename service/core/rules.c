@@ -37,10 +37,12 @@
  * alive at every byte: 5.7 ms on 4 KiB, 1.1 s for ".{0,400}" on 256 KiB).
  * REGEX_MAX_WIDTH bounds those copies in one regex; RULES_SCAN_BUDGET bounds
  * the sum of (1 + copies) over a file's regexes, so the worst accepted file
- * costs a bounded time per byte of the capped text (tests/bench/bench_rules.c).
+ * costs a bounded time per byte of the capped text: at 128, two regexes of 63
+ * copies took 11 ms per ticket at the default 4 KiB cap on a loaded 2-core
+ * machine (seven of 64, allowed at 512, took 50 ms; tests/bench/bench_rules.c).
  */
 #define REGEX_MAX_WIDTH	  64
-#define RULES_SCAN_BUDGET 512
+#define RULES_SCAN_BUDGET 128
 
 /*
  * Condition kinds, in evaluation order: the cheap field checks first, the

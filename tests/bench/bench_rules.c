@@ -23,9 +23,9 @@
 #include "rules.h"
 #include "ticket.h"
 
-#define DEFAULT_RULES  "deploy/rules.conf"
+#define DEFAULT_RULES "deploy/rules.conf"
 #define DEFAULT_CORPUS "tests/fixtures/pii_corpus.txt"
-#define MAX_REGEXES    16
+#define MAX_REGEXES 16
 
 /* Regexes a rules author could plausibly write; the first is deploy/rules.conf's chargeback. */
 static const char *const default_regexes[] = {
@@ -129,8 +129,7 @@ int main(int argc, char **argv)
 
 	printf("rules: %s + 1 user regex rule; body %zu bytes; %d runs each\n", rules_path,
 	       body_bytes, runs);
-	printf("%-72s %10s %10s %10s %s\n", "user regex", "cap", "median_ms", "max_ms",
-	       "matched");
+	printf("%-72s %10s %10s %10s %s\n", "user regex", "cap", "median_ms", "max_ms", "matched");
 	for (size_t k = 0; k < nre + 1; k++) {
 		/* k == nre: the shipped rules alone, for the baseline */
 		char *text = xasprintf("%s\n[rule bench_user]\nregex = \"%s\"\nchannel = email\n"

@@ -3,7 +3,10 @@
 # what is missing, builds triaged, starts the embedded defaults (a local
 # throwaway PostgreSQL, the dev Kafka broker, the fake model), runs triaged,
 # produces the sample tickets (real text, see deploy/samples/README.md) and
-# shows the triage, the review queue and the metrics.
+# four showcase tickets (deploy/samples/showcase.jsonl: redaction, injection
+# attempts, human_only, a legal threat), and shows the triage, a redacted
+# draft restored for the agent, the review queue and an approval as the demo
+# agent, and the metrics as the demo supervisor.
 #
 #   deploy/demo.sh            run, show, stop everything
 #   deploy/demo.sh --keep     leave everything running to explore (stop: deploy/demo.sh --stop)
@@ -16,6 +19,8 @@ DEMO="$ROOT/.demo"
 BUILD="$ROOT/build"
 PGBIN=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -1)
 KEEP=0
+HTTP_LISTEN=127.0.0.1:8081 # http.listen's default
+DASHBOARD="http://$HTTP_LISTEN/dashboard"
 
 stop_all() {
 	for p in triaged fakemodel broker; do
@@ -75,7 +80,7 @@ PSQL=("$PGBIN/psql" -X -q -h "$DEMO/pg" -U postgres)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE triaged" >/dev/null
 
 echo "==> starting the dev Kafka broker and the fake model"
-"$BUILD/triaged-devbroker" --topic tickets.incoming:4 --topic tickets.dlq:1 \
+"$BUILD/triaged-devbroker" --topic tickets.incoming:4 --topic tickets.dlq:1 --topic tickets.triaged:1 \
 	--bootstrap-file "$DEMO/bootstrap" >"$DEMO/broker.out" 2>"$DEMO/broker.log" &
 echo $! >"$DEMO/broker.pid"
 "$BUILD/triaged-fakemodel" --port-file "$DEMO/model.port" --latency-ms 40 --jitter-ms 30 \
@@ -94,15 +99,25 @@ export TRIAGED_POSTGRES_CONNINFO="host=$DEMO/pg user=postgres dbname=triaged"
 export TRIAGED_MINI_BASE_URL="http://127.0.0.1:$PORT/v1"
 export TRIAGED_FLAGSHIP_BASE_URL="http://127.0.0.1:$PORT/v1"
 export TRIAGED_SCHEMA_DIR="$ROOT/schema"
-export TRIAGED_HTTP_LISTEN=127.0.0.1:8081
+export TRIAGED_HTTP_LISTEN=$HTTP_LISTEN
 
 echo "==> migrating the database and starting triaged"
 "$BUILD/triaged" migrate
 "$BUILD/triaged" >"$DEMO/triaged.log" 2>&1 &
 echo $! >"$DEMO/triaged.pid"
 
-N=$(wc -l <deploy/samples/tickets.jsonl)
-echo "==> producing $N sample tickets and 10 malformed messages"
+# One login per review role of the schema (002_review.sql): the agent works the queue through
+# the review functions only, the supervisor reads the views. Trust auth on the demo's socket.
+echo "==> creating the logins demo_agent (role triaged_agent) and demo_supervisor (triaged_supervisor)"
+"${PSQL[@]}" -d postgres -c "CREATE ROLE demo_agent LOGIN IN ROLE triaged_agent" \
+	-c "CREATE ROLE demo_supervisor LOGIN IN ROLE triaged_supervisor" >/dev/null
+AGENT=("$PGBIN/psql" -X -q -h "$DEMO/pg" -U demo_agent -d triaged -P pager=off)
+SUPERVISOR=("$PGBIN/psql" -X -q -h "$DEMO/pg" -U demo_supervisor -d triaged -P pager=off)
+
+NS=$(wc -l <deploy/samples/showcase.jsonl)
+N=$(($(wc -l <deploy/samples/tickets.jsonl) + NS))
+echo "==> producing $N sample tickets ($NS showcase) and 10 malformed messages"
+"$BUILD/triaged-produce" -b "$BOOT" -t tickets.incoming -f deploy/samples/showcase.jsonl 2>/dev/null
 "$BUILD/triaged-produce" -b "$BOOT" -t tickets.incoming -f deploy/samples/tickets.jsonl 2>/dev/null
 "$BUILD/triaged-produce" -b "$BOOT" -t tickets.incoming -f tests/fixtures/bad_messages.jsonl 2>/dev/null
 
@@ -138,6 +153,45 @@ else
 	    ORDER BY array_position(ARRAY['critical','high','normal','low'], tr.urgency), t.received_at
 	    LIMIT 10"
 fi
+echo "===================== the showcase tickets (deploy/samples/showcase.jsonl) ====================="
+q "SELECT t.ticket_id, tr.status, tr.action, tr.escalated, tr.decided_by,
+          coalesce(tr.detector_flags, '-') AS detector_flags, coalesce(tr.matched_rules, '-') AS rules
+     FROM triage_results tr JOIN tickets t ON t.id = tr.ticket_pk
+    WHERE t.ticket_id LIKE 'show-%' ORDER BY t.ticket_id, tr.revision"
+echo "===================== redaction: what the model saw of show-pii ====================="
+python3 - "$DEMO/model-requests.jsonl" <<'PY' || true
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(line)
+    if r.get("ticket_id") != "show-pii" or r.get("repair"):
+        continue
+    for m in json.loads(r["body"])["messages"]:
+        if m["role"] == "user":
+            text = m["content"]
+            i = text.find("Hello, I moved")
+            print(text[i:i + 300] if i >= 0 else text[-400:])
+    break
+PY
+echo "===================== the same draft, restored, as demo_agent sees it ====================="
+"${AGENT[@]}" -c "SELECT ticket_pk, ticket_id, draft_reply, status_reason FROM agent_review_queue WHERE ticket_id = 'show-pii'" -x
+echo "===================== the queue, as demo_agent (first 8) ====================="
+"${AGENT[@]}" -c "SELECT ticket_pk, queue_position AS pos, ticket_id, urgency, customer_tier AS tier,
+                         category, status, left(summary, 40) AS summary
+                    FROM agent_review_queue ORDER BY queue_position LIMIT 8"
+read -r PK REV < <("${AGENT[@]}" -AtF ' ' -c "SELECT ticket_pk, revision FROM agent_review_queue WHERE ticket_id = 'show-pii'")
+if [[ -n "${PK:-}" ]]; then
+	echo "===================== an approval, as demo_agent ====================="
+	echo "demo_agent> SELECT review_claim($PK); SELECT review_approve($PK, $REV);   -- the revision the agent read"
+	"${AGENT[@]}" -c "SELECT review_claim($PK) AS claimed" -c "SELECT review_approve($PK, $REV) AS outcome"
+	echo "demo_agent> UPDATE triage_results SET status = 'approved';   -- agents write only through review_*"
+	"${AGENT[@]}" -c "UPDATE triage_results SET status = 'approved'" 2>&1 | sed 's/^/  /' || true
+	q "SELECT e.action, e.agent, e.db_user, e.detail, r.review_state, left(r.final_reply, 50) AS final_reply
+	     FROM review_events e JOIN triage_results r ON r.id = e.result_id
+	    WHERE e.ticket_pk = $PK ORDER BY e.id"
+fi
+echo "===================== safety metrics, as demo_supervisor ====================="
+"${SUPERVISOR[@]}" -c "SELECT redacted_email, redacted_phone, redacted_card, injection_flagged, drafts_flagged
+                         FROM metrics_safety"
 echo "===================== escalation to the flagship model ====================="
 q "SELECT count(*) AS tickets,
           count(*) FILTER (WHERE escalated) AS escalated,
@@ -168,14 +222,20 @@ if [[ $KEEP -eq 1 ]]; then
 	cat <<MSG
 
 Everything is still running:
-  psql:        ${PSQL[*]} -d triaged
-  kafka:       kcat -b $BOOT -L        (topics tickets.incoming, tickets.dlq)
+  dashboard:   $DASHBOARD   (metrics: http://$HTTP_LISTEN/metrics)
+  psql:        ${AGENT[*]}        (the agent)
+               ${SUPERVISOR[*]}   (the supervisor)
+               ${PSQL[*]} -d triaged   (superuser)
+  kafka:       kcat -b $BOOT -L        (topics tickets.incoming, tickets.triaged, tickets.dlq)
+               kcat -b $BOOT -C -t tickets.triaged -o beginning -e   (the triage events)
   fake model:  curl -s http://127.0.0.1:$PORT/_stats
   logs:        $DEMO/*.log
 Stop it with: deploy/demo.sh --stop
 MSG
 	exit 0
 fi
+echo
+echo "The supervisor dashboard is at $DASHBOARD while triaged runs: deploy/demo.sh --keep keeps it."
 kill -TERM "$(cat "$DEMO/triaged.pid")"
 for _ in $(seq 100); do kill -0 "$(cat "$DEMO/triaged.pid")" 2>/dev/null || break; sleep 0.1; done
 grep -E 'final stats' "$DEMO/triaged.log" | sed 's/^/triaged: /' || true

@@ -67,6 +67,8 @@ max_len() {
 	config) echo 16384 ;;
 	prompt) echo 65536 ;;
 	rules) echo 65536 ;;
+	injection) echo 20000 ;;   # customer text: the 16 KiB the model sees, and more
+	draft_check) echo 10000 ;; # policy.max_len default is 4000
 	*) echo 65536 ;;
 	esac
 }

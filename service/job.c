@@ -155,13 +155,14 @@ void job_dead_letter_free(struct job *j)
 	j->dl = NULL;
 }
 
-enum rule_action job_eval_rules(struct job *j, const struct rules *r)
+enum rule_action job_eval_rules(struct job *j, const struct rules *r, size_t regex_text_max)
 {
 	struct rules_input in;
 	memset(&in, 0, sizeof(in));
 	in.ticket = j->t;
 	in.mini = j->has_tr ? &j->tr : NULL;
 	in.mini_invalid = j->mini_invalid;
+	in.regex_text_max = regex_text_max; /* what the rules' regexes see of subject and body */
 	if (job_notes_rd(j)->detector_flags[0]) {
 		in.flags[0] = "injection";
 		in.nflags = 1;

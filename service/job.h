@@ -124,7 +124,7 @@ struct job_notes *job_notes_wr(struct job *j);
 /* The rules' decision (action none, nothing matched, when none was kept). */
 const struct rules_decision *job_decision(const struct job *j);
 /* Evaluate the rules (r may be NULL) on the ticket and its mini answer; keeps the decision. */
-enum rule_action job_eval_rules(struct job *j, const struct rules *r);
+enum rule_action job_eval_rules(struct job *j, const struct rules *r, size_t regex_text_max);
 /* What cascade_step may read about the job, in state s. */
 void job_facts(struct job *j, enum job_state s, const struct config *cfg, struct job_facts *f);
 /* The deciding answer: the flagship's, else the mini's, else NULL. */

@@ -273,7 +273,7 @@ static enum job_event act_decide(struct job *j, const struct cascade_action *a)
 		j->mini_invalid = 1;
 		snprintf(job_notes_wr(j)->mini_error, sizeof(j->nt->mini_error), "%s", a->detail);
 	}
-	switch (job_eval_rules(j, pl->rules)) {
+	switch (job_eval_rules(j, pl->rules, (size_t)pl->cfg->rules_regex_text_bytes)) {
 	case RULE_ESCALATE:
 		pl->st.escalated++;
 		return EV_RULE_ESCALATE;

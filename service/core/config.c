@@ -158,6 +158,8 @@ static const struct cfg_key keys[] = {
 	K_STR("triage.rules_file", rules_file, RULES_FILE_DEFAULT, 0),
 	K_STR("triage.repair_prompt", repair_prompt, "repair-v1", CF_NONEMPTY | CF_FILENAME),
 	K_STR("triage.events_topic", events_topic, "tickets.triaged", 0),
+	/* rules regex bound (issue 16): bytes of subject and of body the rules' regexes see */
+	K_INT("triage.rules_regex_text_bytes", rules_regex_text_bytes, "4096", 64, 16777216),
 
 	K_ENUM("redact.enabled", redact_enabled, "true", bool_names),
 	K_STR("redact.patterns_file", redact_patterns_file, "", 0),

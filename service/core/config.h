@@ -101,6 +101,7 @@ struct config {
 	char *rules_file;    /* escalation rules (deploy/RULES.md); "" = no rules */
 	char *repair_prompt; /* prompt used to repair an invalid answer */
 	char *events_topic;  /* tickets.triaged events; "" = none */
+	int64_t rules_regex_text_bytes; /* bytes of subject and of body the rules' regexes see */
 	/* [redact]: PII replaced by placeholders before any model call */
 	int redact_enabled;
 	char *redact_patterns_file; /* lines "LABEL posix-ere" for order ids etc.; "" none */

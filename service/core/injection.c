@@ -86,19 +86,54 @@ static int invisible(uint32_t cp)
 	       is_tag(cp) || (cp >= 0xE0100 && cp <= 0xE01EF);
 }
 
+/*
+ * After a removal: do the last k (1..3) bytes kept, s[w-k..w), an incomplete
+ * sequence, and the bytes at s[r..len) now form an invisible code point?
+ * Returns its length (> k) and sets *k, or 0.
+ */
+static size_t joined_invisible(const unsigned char *s, size_t w, size_t r, size_t len, size_t *k)
+{
+	for (size_t i = 1; i <= 3 && i <= w; i++) {
+		unsigned char tmp[4];
+		size_t m = len - r < 4 - i ? len - r : 4 - i, n;
+		uint32_t cp;
+
+		if (s[w - i] < 0xC2)
+			continue;
+		memcpy(tmp, s + w - i, i);
+		memcpy(tmp + i, s + r, m);
+		n = utf8_dec(tmp, i + m, &cp);
+		if (n > i && invisible(cp)) {
+			*k = i;
+			return n;
+		}
+	}
+	return 0;
+}
+
 size_t injection_strip_invisible(char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t r = 0, w = 0;
+	size_t r = 0, w = 0, n, k;
 
 	while (r < len) {
 		uint32_t cp;
-		size_t n = utf8_dec(u + r, len - r, &cp);
 
+		n = utf8_dec(u + r, len - r, &cp);
 		if (n == 0)
 			n = 1; /* not UTF-8: kept as it is */
 		else if (invisible(cp)) {
 			r += n;
+			/*
+			 * Found by tests/fuzz/fuzz_injection.c: in invalid UTF-8, the
+			 * bytes around a removed sequence may join into a new one
+			 * ("\xe2" U+202D "\x80\xad" left U+202D). Remove those too,
+			 * so the output holds none and stripping is idempotent.
+			 */
+			while (r < len && (n = joined_invisible(u, w, r, len, &k)) > 0) {
+				w -= k;
+				r += n - k;
+			}
 			continue;
 		}
 		if (w != r)

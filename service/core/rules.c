@@ -30,6 +30,19 @@
  */
 #define REGEX_MAX_COST	500
 #define REGEX_MAX_DEPTH 16 /* nested groups in one regex */
+/*
+ * regexec() time, which runs on the event loop: about 10 ns per byte of text
+ * for a plain regex, plus about 14 ns per byte for every copy of a character
+ * class that a counted repetition makes (".{0,100}" keeps up to 100 positions
+ * alive at every byte: 5.7 ms on 4 KiB, 1.1 s for ".{0,400}" on 256 KiB).
+ * REGEX_MAX_WIDTH bounds those copies in one regex; RULES_SCAN_BUDGET bounds
+ * the sum of (1 + copies) over a file's regexes, so the worst accepted file
+ * costs a bounded time per byte of the capped text: at 128, two regexes of 63
+ * copies took 11 ms per ticket at the default 4 KiB cap on a loaded 2-core
+ * machine (seven of 64, allowed at 512, took 50 ms; tests/bench/bench_rules.c).
+ */
+#define REGEX_MAX_WIDTH	  64
+#define RULES_SCAN_BUDGET 128
 
 /*
  * Condition kinds, in evaluation order: the cheap field checks first, the
@@ -96,11 +109,13 @@ struct rule {
 	regex_t re[RULES_MAX_REGEX];
 	char *re_src[RULES_MAX_REGEX];
 	size_t nre;
+	size_t re_scan; /* sum of 1 + width of its regexes (see RULES_SCAN_BUDGET) */
 };
 
 struct rules {
 	struct rule *v[RULES_MAX_RULES]; /* pointers: a compiled regex_t is never moved */
 	size_t n;
+	size_t re_scan; /* sum of the rules' re_scan */
 };
 
 /* The names of one enum, as its module spells them: values first .. end-1. */
@@ -446,29 +461,37 @@ out:
  * or nested repetitions take exponential memory ("a" and 80 '+' asks for
  * 2^80 nodes); and repeating something that can match the empty string
  * ("(a*)*", "x**") takes exponential time next to an anchor ("\b" and 22
- * "(a*)*": 8 s). POSIX leaves the second undefined anyway. This is an
- * estimate for those shapes, not an ERE parser: syntax errors are left to
- * regcomp().
+ * "(a*)*": 8 s). POSIX leaves the second undefined anyway. Two more
+ * shapes cost time in regexec(), on every ticket: a back-reference ("\\1")
+ * makes matching backtrack (over a minute on 256 KiB for "(.+)\\1\\1"), and
+ * the copies of a character class made by a counted repetition (".{0,400}")
+ * stay alive at every byte; *width gets those copies (REGEX_MAX_WIDTH bounds
+ * them). This is an estimate for those shapes, not an ERE parser: syntax
+ * errors are left to regcomp().
  */
-static const char *regex_check(const char *re)
+static const char *regex_check(const char *re, size_t *width)
 {
 	struct level {
 		size_t cost;   /* estimated nodes of the group so far */
 		size_t last;   /* nodes of its last item: what a repetition copies */
 		int has_last;  /* there is a last item in the current branch */
 		int last_null; /* the last item can match the empty string */
+		int last_cls;  /* the last item holds a character class ('.', [..], \\w) */
+		int cls;       /* the group so far holds one */
 		int pre_null;  /* the current branch can match empty before its last item */
 		int alt_null;  /* an earlier branch of the group can match empty */
 	} st[REGEX_MAX_DEPTH + 1], *t = st;
 	const size_t limit = strlen(re) + REGEX_MAX_COST, over = limit + 1;
 	const char *p = re;
+	size_t wide = 0; /* class copies made by repetitions */
 
+	*width = 0;
 	memset(t, 0, sizeof(*t));
 	t->pre_null = 1;
 	while (*p != '\0') {
 		size_t item = 1, grown, copies;
 		unsigned long min = 0, max = 0; /* a repetition x{min,max} */
-		int is_rep = 0, open = 0, item_null = 0;
+		int is_rep = 0, open = 0, item_null = 0, item_cls = 0;
 
 		switch (*p) {
 		case '(':
@@ -483,6 +506,7 @@ static const char *regex_check(const char *re)
 			if (t > st) {
 				item_null =
 				    t->alt_null || (t->pre_null && (!t->has_last || t->last_null));
+				item_cls = t->cls;
 				item = t->cost + 1;
 				t--;
 			}
@@ -525,6 +549,7 @@ static const char *regex_check(const char *re)
 		}
 		case '[':
 			/* A bracket expression is one atom: skip to its ']' ("[]a]", "[[:a:]]"). */
+			item_cls = 1;
 			p++;
 			if (*p == '^')
 				p++;
@@ -551,7 +576,15 @@ static const char *regex_check(const char *re)
 		case '\\':
 			if (p[1] != '\0' && strchr("bB<>`'", p[1]) != NULL)
 				item_null = 1;
+			if (p[1] >= '1' && p[1] <= '9')
+				return "back-references (\\1 to \\9) make matching backtrack: "
+				       "too slow on long tickets";
+			item_cls = p[1] != '\0' && strchr("wWsS", p[1]) != NULL;
 			p += p[1] != '\0' ? 2 : 1;
+			break;
+		case '.':
+			item_cls = 1;
+			p++;
 			break;
 		default:
 		literal:
@@ -564,6 +597,8 @@ static const char *regex_check(const char *re)
 			t->has_last = 1;
 			t->last = item;
 			t->last_null = item_null;
+			t->last_cls = item_cls;
+			t->cls |= item_cls;
 			t->cost += item;
 		} else if (t->has_last) {
 			/* The last item becomes its copies under one repetition node. */
@@ -572,18 +607,26 @@ static const char *regex_check(const char *re)
 			copies = open ? min + 1 : max;
 			copies = copies > over ? over : (copies == 0 ? 1 : copies);
 			grown = copies > over / t->last ? over : t->last * copies + 1;
+			/* Class copies stay alive together at every byte: a scan cost. */
+			if (t->last_cls && copies > 1)
+				wide += grown - t->last - 1;
 			t->cost = t->cost - t->last + grown;
 			t->last = grown;
 			t->last_null = t->last_null || min == 0;
 		}
 		if (t->cost > limit)
 			return "too complex: its repetitions expand to too many nodes";
+		if (wide > REGEX_MAX_WIDTH)
+			return "too costly to scan: its counted repetitions make more than 64 "
+			       "extra copies of '.', [...] or \\w";
 	}
+	*width = wide;
 	return NULL;
 }
 
 static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 {
+	size_t width;
 	const char *why;
 	char rerr[256];
 	int rc;
@@ -596,7 +639,7 @@ static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 		set_err(msg, msglen, "empty regex");
 		return -1;
 	}
-	if ((why = regex_check(v)) != NULL) {
+	if ((why = regex_check(v, &width)) != NULL) {
 		set_err(msg, msglen, "bad regex '%.80s': %s", v, why);
 		return -1;
 	}
@@ -606,6 +649,7 @@ static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 		return -1;
 	}
 	ru->re_src[ru->nre++] = xstrdup(v);
+	ru->re_scan += 1 + width;
 	return 0;
 }
 
@@ -822,6 +866,7 @@ static int parse_kv(struct parser *p, char *line)
 {
 	char msg[512];
 	char *eq = strchr(line, '='), *key, *value;
+	size_t scan;
 	int ki;
 
 	if (eq == NULL) {
@@ -851,8 +896,18 @@ static int parse_kv(struct parser *p, char *line)
 			p->lineno, key, p->cur->name);
 		return -1;
 	}
+	scan = p->cur->re_scan;
 	if (set_value(p->cur, &keys[ki], value, msg, sizeof(msg)) < 0) {
 		set_err(p->err, p->errlen, "%s:%d: %s: %s", p->fname, p->lineno, key, msg);
+		return -1;
+	}
+	/* Every regex runs on every ticket (a disabled rule may come back with a reload). */
+	p->rs->re_scan += p->cur->re_scan - scan;
+	if (p->rs->re_scan > RULES_SCAN_BUDGET) {
+		set_err(p->err, p->errlen,
+			"%s:%d: %s: the file's regexes together are too costly to scan (each "
+			"counts 1 plus its class copies; at most %d in all)",
+			p->fname, p->lineno, key, RULES_SCAN_BUDGET);
 		return -1;
 	}
 	p->cur->seen |= 1u << ki;
@@ -1102,6 +1157,25 @@ static const char *flag_set(const struct strlist *want, const struct rules_input
 	return NULL;
 }
 
+/* subject "\n" body, each cut to max bytes (0: the default) on a UTF-8 boundary. */
+static char *regex_text(const struct ticket *t, size_t max)
+{
+	const char *subject = t->subject ? t->subject : "", *body = t->body ? t->body : "";
+	size_t slen = strlen(subject), blen = strlen(body);
+	char *text;
+
+	if (max == 0)
+		max = RULES_REGEX_TEXT_DEFAULT;
+	slen = utf8_cut(subject, slen, max);
+	blen = utf8_cut(body, blen, max);
+	text = xmalloc(slen + blen + 2);
+	memcpy(text, subject, slen);
+	text[slen] = '\n';
+	memcpy(text + slen + 1, body, blen);
+	text[slen + 1 + blen] = '\0';
+	return text;
+}
+
 /* Does condition c of rule ru hold? If so, its description is added to why. */
 static int cond_match(const struct rule *ru, enum cond c, struct eval_ctx *cx, struct joiner *why)
 {
@@ -1195,8 +1269,7 @@ static int cond_match(const struct rule *ru, enum cond c, struct eval_ctx *cx, s
 		if (t == NULL)
 			return 0;
 		if (cx->text == NULL)
-			cx->text = xasprintf("%s\n%s", t->subject ? t->subject : "",
-					     t->body ? t->body : "");
+			cx->text = regex_text(t, in->regex_text_max);
 		for (size_t i = 0; i < ru->nre; i++)
 			if (regexec(&ru->re[i], cx->text, 0, NULL, 0) != 0)
 				return 0;

@@ -29,6 +29,7 @@
 #define RULES_MAX_FILE	   1048576 /* bytes of a rules file */
 #define RULES_MAX_FLAGS	   8	   /* detector flags in one rules_input */
 #define RULES_DEFAULT_PRIO 50
+#define RULES_REGEX_TEXT_DEFAULT 4096 /* triage.rules_regex_text_bytes */
 
 enum rule_action { RULE_NONE, RULE_ESCALATE, RULE_HUMAN_ONLY }; /* weakest to strongest */
 
@@ -39,6 +40,13 @@ struct rules_input {
 	int mini_invalid;	     /* 1 if the mini step failed validation (after repair) */
 	const char *flags[RULES_MAX_FLAGS]; /* detector flags set by other modules: "injection" */
 	size_t nflags;
+	/*
+	 * Bytes of the subject and of the body that the regexes see (each cut on
+	 * a UTF-8 boundary): regexec() runs on the event loop and its time grows
+	 * with the text. 0 means RULES_REGEX_TEXT_DEFAULT, SIZE_MAX no cap.
+	 * Keywords and body_longer_than always see the whole text.
+	 */
+	size_t regex_text_max;
 };
 
 struct rules_decision {

@@ -467,6 +467,7 @@ enum {
 	FM_M_BADREPAIR = 1 << 6,
 	FM_M_HOSTILE = 1 << 7, /* a draft with a foreign link, a refund promise, an unknown placeholder */
 	FM_M_LEAK = 1 << 8,    /* a draft that repeats the start of the system prompt */
+	FM_M_ECHO = 1 << 9,    /* a draft that quotes the ticket's first redaction placeholder */
 };
 
 static const struct {
@@ -477,8 +478,25 @@ static const struct {
 	{"[[fake:fence]]", FM_M_FENCE},         {"[[fake:500]]", FM_M_500},
 	{"[[fake:lowconf]]", FM_M_LOWCONF},     {"[[fake:critical]]", FM_M_CRITICAL},
 	{"[[fake:badrepair]]", FM_M_BADREPAIR}, {"[[fake:hostile_draft]]", FM_M_HOSTILE},
-	{"[[fake:leak_prompt]]", FM_M_LEAK},
+	{"[[fake:leak_prompt]]", FM_M_LEAK},    {"[[fake:echo_pii]]", FM_M_ECHO},
 };
+
+/* The first redaction placeholder ("[EMAIL_1]", "[ORDER_ID_2]") in text, into out; false if none. */
+static bool fm_placeholder(const char *text, char *out, size_t outlen)
+{
+	for (const char *p = strchr(text, '['); p != NULL; p = strchr(p + 1, '[')) {
+		size_t n = strspn(p + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_"), d;
+		if (n < 2 || p[n] != '_')
+			continue;
+		d = strspn(p + 1 + n, "0123456789");
+		if (d == 0 || p[1 + n + d] != ']' || n + d + 3 > outlen)
+			continue;
+		memcpy(out, p, n + d + 2);
+		out[n + d + 2] = '\0';
+		return true;
+	}
+	return false;
+}
 
 static bool fm_has(const char *text, size_t len, const char *needle)
 {
@@ -885,6 +903,24 @@ static char *fm_call_answer(const struct fm_call *c, bool force_malformed)
 		goto out;
 	}
 	json = fm_triage_json(&t);
+	if (c->markers & FM_M_ECHO) {
+		/* a model that writes back to the contact it was given, as a placeholder */
+		struct json_object *o = json_tokener_parse(json);
+		char ph[64], reply[512];
+		if (o && fm_placeholder(orig, ph, sizeof(ph))) {
+			snprintf(reply, sizeof(reply),
+				 "Hello, thank you for your message. We have the contact you gave us, %s, "
+				 "and will write to you there within one business day. Kind regards, "
+				 "the Support Team",
+				 ph);
+			json_object_object_add(o, "draft_reply", json_object_new_string(reply));
+			free(json);
+			json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			if (!json)
+				fm_oom();
+		}
+		json_object_put(o);
+	}
 	if (c->markers & (FM_M_HOSTILE | FM_M_LEAK)) {
 		/* a hostile answer: the daemon's draft policy must catch it */
 		struct json_object *o = json_tokener_parse(json), *msgs, *m0, *content;

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 89 /* key lines in a default dump: 2 kafka + 87 table keys */
+#define NKEYS 90 /* key lines in a default dump: 2 kafka + 88 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -228,6 +228,7 @@ static const struct {
 	{"triage.rules_file", TRIAGED_DEFAULT_RULES_FILE},
 	{"triage.repair_prompt", "repair-v1"},
 	{"triage.events_topic", "tickets.triaged"},
+	{"triage.rules_regex_text_bytes", "4096"},
 	{"redact.enabled", "true"},
 	{"redact.patterns_file", "\"\""},
 	{"policy.link_allow", "\"\""},

@@ -35,6 +35,7 @@ struct harness {
 static const struct harness harnesses[] = {
     {"ticket", fuzz_ticket_one}, {"triage", fuzz_triage_one},
     {"config", fuzz_config_one}, {"prompt", fuzz_prompt_one},
+    {"injection", fuzz_injection_one}, {"draft_check", fuzz_draft_check_one},
 #ifdef TRIAGED_FUZZ_HAVE_RULES
     {"rules", fuzz_rules_one},
 #else

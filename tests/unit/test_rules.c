@@ -826,7 +826,18 @@ START_TEST(test_regex_too_costly)
 		{"(\\b){2}", "repeats something that can match the empty string"},
 		{"(((((((((((((((((a)))))))))))))))))", "groups nest too deeply"},
 		{"[0-9]{13,19}", NULL},
-		{".{0,200}", NULL},
+		{".{0,65}", NULL}, /* 64 extra copies of '.': the most one regex may keep alive */
+		{".{0,66}", "too costly to scan: its counted repetitions make more than 64 extra copies of '.', [...] or \\w"},
+		{".{0,400}zq", "too costly to scan: its counted repetitions make more than 64 extra copies of '.', [...] or \\w"}, /* 1.1 s per 256 KiB body before the cap */
+		{"[a-z]{1,100}", "too costly to scan: its counted repetitions make more than 64 extra copies of '.', [...] or \\w"},
+		{"(\\w+ ){40}", "too costly to scan: its counted repetitions make more than 64 extra copies of '.', [...] or \\w"},
+		{"(.{0,10}x){0,20}", "too costly to scan: its counted repetitions make more than 64 extra copies of '.', [...] or \\w"},
+		{".{0,32}a.{0,32}", NULL},
+		{"([0-9]{4}[ -]?){3}[0-9]{4}", NULL},
+		{"(.+)\\1\\1", "back-references (\\1 to \\9) make matching backtrack: too slow on long tickets"}, /* over a minute on 256 KiB */
+		{"([a-z]+) \\9", "back-references (\\1 to \\9) make matching backtrack: too slow on long tickets"},
+		{"\\\\1", NULL}, /* an escaped backslash and a '1' */
+		{"[\\1]", NULL},   /* a bracket, not a back-reference */
 		{"(a{20}){20}", NULL},
 		{"a{400}", NULL},
 		{"(a?)?", NULL},
@@ -864,6 +875,146 @@ START_TEST(test_regex_too_costly)
 }
 END_TEST
 
+/*
+ * The regexes together: every regex counts 1 plus its class copies, at most
+ * 128 in a file, disabled rules included (a reload may enable them).
+ */
+START_TEST(test_regex_scan_budget)
+{
+	struct buf b;
+	char err[512] = "";
+	struct rules *r;
+	int line = 0;
+
+	/* 2 rules of 8 regexes of 1 + 7 class copies: exactly 128 */
+	buf_init(&b, SIZE_MAX);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(buf_appendf(&b, "[rule r%d]\naction = escalate\nenabled = false\n",
+					     i), 0);
+		line += 3;
+		for (int k = 0; k < RULES_MAX_REGEX; k++, line++)
+			ck_assert_int_eq(buf_appendf(&b, "regex = a.{0,8}%d\n", k), 0);
+	}
+	r = parse_ok(b.data);
+	ck_assert_uint_eq(rules_count(r), 2);
+	rules_free(r);
+	/* one more plain regex is one too many, reported at its line */
+	ck_assert_int_eq(buf_appendf(&b, "[rule last]\naction = escalate\nregex = refund\n"), 0);
+	line += 3;
+	ck_assert_ptr_null(rules_parse(b.data, "t.conf", err, sizeof(err)));
+	{
+		char want[512];
+		snprintf(want, sizeof(want),
+			 "t.conf:%d: regex: the file's regexes together are too costly to scan "
+			 "(each counts 1 plus its class copies; at most 128 in all)",
+			 line);
+		ck_assert_str_eq(err, want);
+	}
+	buf_cleanup(&b);
+
+	/* 128 plain regexes are fine (16 rules of 8) */
+	buf_init(&b, SIZE_MAX);
+	for (int i = 0; i < 16; i++) {
+		ck_assert_int_eq(buf_appendf(&b, "[rule p%d]\naction = escalate\n", i), 0);
+		for (int k = 0; k < RULES_MAX_REGEX; k++)
+			ck_assert_int_eq(buf_appendf(&b, "regex = w%dx%d\n", i, k), 0);
+	}
+	rules_free(parse_ok(b.data));
+	buf_cleanup(&b);
+}
+END_TEST
+
+/* Evaluate one regex rule against subject/body with cap max; 1 if it matched. */
+static int regex_matches(const char *re, const char *subject, const char *body, size_t max)
+{
+	char text[512];
+	struct rules *r;
+	struct rules_decision d;
+	struct in_spec s = {0};
+	struct env e;
+
+	snprintf(text, sizeof(text), "[rule r]\naction = escalate\nregex = %s\n", re);
+	r = parse_ok(text);
+	s.subject = subject;
+	s.body = body;
+	env_build(&e, &s);
+	e.in.regex_text_max = max;
+	rules_eval(r, &e.in, &d);
+	rules_free(r);
+	return d.nmatched == 1 && d.action == RULE_ESCALATE;
+}
+
+/*
+ * The regexes see at most regex_text_max bytes of the subject and of the
+ * body (0: RULES_REGEX_TEXT_DEFAULT), cut on a UTF-8 boundary; keywords and
+ * body_longer_than still see the whole body.
+ */
+START_TEST(test_regex_text_cap)
+{
+	const size_t def = RULES_REGEX_TEXT_DEFAULT;
+	char *body = xmalloc(3 * def + 64), *subject = xmalloc(def + 64);
+	struct rules *r;
+	struct rules_decision d;
+	struct in_spec s = {0};
+	struct env e;
+
+	ck_assert_uint_eq(def, 4096);
+	/* "chargeback" ending exactly at the cap is seen; one byte later it is not */
+	memset(body, 'x', 3 * def);
+	memcpy(body + def - 10, "chargeback", 10);
+	body[def] = '\0';
+	ck_assert(regex_matches("chargeback", "s", body, 0));
+	body[def] = 'x';
+	body[3 * def] = '\0';
+	ck_assert(regex_matches("chargeback", "s", body, 0));
+	memset(body + def - 10, 'x', 10);
+	memcpy(body + def - 9, "chargeback", 10);
+	ck_assert(!regex_matches("chargeback", "s", body, 0));
+	ck_assert(!regex_matches("chargeback", "s", body, def));
+	ck_assert(regex_matches("chargeback", "s", body, def + 1));
+	ck_assert(regex_matches("chargeback", "s", body, SIZE_MAX));
+	/* the end of the text is the cut */
+	ck_assert(regex_matches("xchargebac$", "s", body, 0));
+	ck_assert(!regex_matches("chargeback$", "s", body, 0));
+	/* a small cap */
+	ck_assert(regex_matches("^s.xxxxxxxx$", "s", body, 8));
+	ck_assert(!regex_matches("^s.xxxxxxxxx", "s", body, 8));
+
+	/* the subject has its own cap; the "\n" and the body follow it */
+	memset(subject, 'y', def + 10);
+	memcpy(subject + def + 2, "refund", 6);
+	subject[def + 10] = '\0';
+	ck_assert(!regex_matches("refund", subject, "b", 0));
+	ck_assert(regex_matches("refund", subject, "b", SIZE_MAX));
+	ck_assert(regex_matches("y.b$", subject, "b", 0));
+
+	/* cut on a UTF-8 boundary: a 2-byte e-acute straddling the cap goes whole */
+	memset(body, 'a', def - 1);
+	memcpy(body + def - 1, "\xc3\xa9", 2);
+	body[def + 1] = '\0';
+	ck_assert(regex_matches("a$", "s", body, 0));
+	ck_assert(regex_matches("a\xc3\xa9$", "s", body, def + 1));
+
+	/* keywords and body_longer_than still see it all */
+	memset(body, 'x', 3 * def);
+	memcpy(body + 2 * def, " lawyer ", 8);
+	body[3 * def] = '\0';
+	r = parse_ok("[rule k]\naction = escalate\nkeywords = lawyer\n"
+		     "[rule l]\naction = escalate\nbody_longer_than = 12000\n"
+		     "[rule x]\naction = escalate\nregex = lawyer\n");
+	s.body = body;
+	env_build(&e, &s);
+	rules_eval(r, &e.in, &d);
+	ck_assert_str_eq(d.matched, "k,l");
+	e.in.regex_text_max = SIZE_MAX;
+	rules_eval(r, &e.in, &d);
+	ck_assert_str_eq(d.matched, "k,l,x");
+	rules_free(r);
+	free(body);
+	free(subject);
+}
+END_TEST
+
 static Suite *rules_suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -884,6 +1035,8 @@ static Suite *rules_suite(void)
 	tcase_add_loop_test(tc, test_shipped_rules, 0, (int)ARRAY_SIZE(shipped_cases));
 	tcase_add_test(tc, test_shipped_long_body);
 	tcase_add_test(tc, test_regex_too_costly);
+	tcase_add_test(tc, test_regex_scan_budget);
+	tcase_add_test(tc, test_regex_text_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }

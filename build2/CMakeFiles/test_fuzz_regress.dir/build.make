@@ -139,10 +139,38 @@ CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.s"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/tests/fuzz/fuzz_prompt.c -o CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.s
 
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o: CMakeFiles/test_fuzz_regress.dir/flags.make
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o: /work/main/tests/fuzz/fuzz_injection.c
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o: CMakeFiles/test_fuzz_regress.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o -MF CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o.d -o CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o -c /work/main/tests/fuzz/fuzz_injection.c
+
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/tests/fuzz/fuzz_injection.c > CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.i
+
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/tests/fuzz/fuzz_injection.c -o CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.s
+
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o: CMakeFiles/test_fuzz_regress.dir/flags.make
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o: /work/main/tests/fuzz/fuzz_draft_check.c
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o: CMakeFiles/test_fuzz_regress.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o -MF CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o.d -o CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o -c /work/main/tests/fuzz/fuzz_draft_check.c
+
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/tests/fuzz/fuzz_draft_check.c > CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.i
+
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/tests/fuzz/fuzz_draft_check.c -o CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.s
+
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o: CMakeFiles/test_fuzz_regress.dir/flags.make
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o: /work/main/tests/fuzz/fuzz_dialect.c
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o: CMakeFiles/test_fuzz_regress.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o -MF CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o.d -o CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o -c /work/main/tests/fuzz/fuzz_dialect.c
 
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.i: cmake_force
@@ -156,7 +184,7 @@ CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.s: cmake_force
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o: CMakeFiles/test_fuzz_regress.dir/flags.make
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o: /work/main/tests/fuzz/fuzz_rules.c
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o: CMakeFiles/test_fuzz_regress.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o -MF CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o.d -o CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o -c /work/main/tests/fuzz/fuzz_rules.c
 
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.i: cmake_force
@@ -170,7 +198,7 @@ CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.s: cmake_force
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o: CMakeFiles/test_fuzz_regress.dir/flags.make
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o: /work/main/tests/fuzz/fuzz_util.c
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o: CMakeFiles/test_fuzz_regress.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o -MF CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o.d -o CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o -c /work/main/tests/fuzz/fuzz_util.c
 
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.i: cmake_force
@@ -188,6 +216,8 @@ test_fuzz_regress_OBJECTS = \
 "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_triage.c.o" \
 "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_config.c.o" \
 "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.o" \
+"CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o" \
+"CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o" \
 "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o" \
 "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o" \
 "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o"
@@ -200,6 +230,8 @@ test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_ticket.c.o
 test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_triage.c.o
 test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_config.c.o
 test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.o
+test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o
+test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o
 test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o
 test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o
 test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_util.c.o
@@ -215,7 +247,7 @@ test_fuzz_regress: /usr/lib/x86_64-linux-gnu/librt.a
 test_fuzz_regress: /usr/lib/x86_64-linux-gnu/libm.so
 test_fuzz_regress: /usr/lib/x86_64-linux-gnu/libsubunit.so
 test_fuzz_regress: CMakeFiles/test_fuzz_regress.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Linking C executable test_fuzz_regress"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Linking C executable test_fuzz_regress"
 	$(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/test_fuzz_regress.dir/link.txt --verbose=$(VERBOSE)
 
 # Rule to build all files generated by this target.

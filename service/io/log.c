@@ -13,6 +13,7 @@
 #include <time.h>
 
 enum log_level log_min_level = LOG_L_INFO;
+const char *log_prog;
 
 static const char *level_names[] = {"debug", "info", "warn", "error", "fatal"};
 
@@ -32,11 +33,11 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
-const char *log_quote(char *out, size_t outlen, const char *v)
+static const char *quote(char *out, size_t outlen, const char *v, int always)
 {
 	size_t o = 0;
-	int needq = (*v == '\0');
-	for (const char *p = v; *p; p++)
+	int needq = always || (*v == '\0');
+	for (const char *p = v; *p && !needq; p++)
 		if (*p == ' ' || *p == '"' || *p == '=' || (unsigned char)*p < 0x20)
 			needq = 1;
 	if (!needq) {
@@ -68,6 +69,16 @@ const char *log_quote(char *out, size_t outlen, const char *v)
 	return out;
 }
 
+const char *log_quote(char *out, size_t outlen, const char *v)
+{
+	return quote(out, outlen, v, 0);
+}
+
+const char *log_quote_always(char *out, size_t outlen, const char *v)
+{
+	return quote(out, outlen, v, 1);
+}
+
 static void vemit(enum log_level l, const char *msg, const char *fmt, va_list ap)
 {
 	char line[4096], qmsg[1024], ts[40];
@@ -78,8 +89,9 @@ static void vemit(enum log_level l, const char *msg, const char *fmt, va_list ap
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s msg=%s", ts, (long)(tv.tv_usec / 1000),
-		     log_level_name(l), log_quote(qmsg, sizeof(qmsg), msg));
+	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s msg=%s%s%s", ts,
+		     (long)(tv.tv_usec / 1000), log_level_name(l), log_quote(qmsg, sizeof(qmsg), msg),
+		     log_prog ? " prog=" : "", log_prog ? log_prog : "");
 	if (n < 0)
 		return;
 	if ((size_t)n < sizeof(line) - 2 && fmt && *fmt) {

@@ -17,6 +17,8 @@
 enum log_level { LOG_L_DEBUG, LOG_L_INFO, LOG_L_WARN, LOG_L_ERROR, LOG_L_FATAL };
 
 extern enum log_level log_min_level;
+/* The dev tools name themselves on every line (prog=...); NULL in the daemon. */
+extern const char *log_prog;
 
 int log_level_parse(const char *s, enum log_level *out) WUR;
 const char *log_level_name(enum log_level l);
@@ -52,5 +54,7 @@ void fatal(const char *msg, const char *fmt, ...) PRINTF_LIKE(2, 3) __attribute_
 
 /* Quote a value for logfmt into out (adds quotes and escapes when needed). */
 const char *log_quote(char *out, size_t outlen, const char *v);
+/* The same, always quoted (for values that are free text by nature). */
+const char *log_quote_always(char *out, size_t outlen, const char *v);
 
 #endif

@@ -168,8 +168,10 @@ double model_calls_wait_ms(const struct model_calls *c, int *fresh)
 
 int model_call_final(enum job_event ev)
 {
+	/* a call refused for its structured-output mode is over too: it is
+	 * recorded as refused, and the ticket asks again in a new call */
 	return ev == EV_MODEL_FAILED || ev == EV_ANSWER_TOO_LARGE || ev == EV_ANSWER_OK ||
-	       ev == EV_ANSWER_INVALID;
+	       ev == EV_ANSWER_INVALID || ev == EV_MODE_FALLBACK;
 }
 
 /* Judge an answer (fresh or reused) for the current call. */

@@ -74,6 +74,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "log.h"
+
 #define MAX_TOPICS 64
 #define CTL_LINE_MAX 1024
 #define TICK_MS 50
@@ -117,84 +119,19 @@ static void on_signal(int sig)
 	stop_requested = sig;
 }
 
-/* logfmt value quoting, as in service/log.c (kept local: this file is self-contained). */
-static const char *q(char *out, size_t outlen, const char *v)
-{
-	size_t o = 0;
-	int needq = (*v == '\0');
-
-	for (const char *p = v; *p; p++)
-		if (*p == ' ' || *p == '"' || *p == '=' || (unsigned char)*p < 0x20)
-			needq = 1;
-	if (!needq) {
-		snprintf(out, outlen, "%s", v);
-		return out;
-	}
-	if (outlen < 3) {
-		if (outlen)
-			out[0] = '\0';
-		return out;
-	}
-	out[o++] = '"';
-	for (const char *p = v; *p && o + 3 < outlen; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20) {
-			out[o++] = ' ';
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
-}
-
-static void logf_(const char *level, const char *msg, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void logf_(const char *level, const char *msg, const char *fmt, ...)
-{
-	char line[2048], qm[512], ts[40];
-	struct timeval tv;
-	struct tm tm;
-	va_list ap;
-	int n, m;
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s msg=%s prog=triaged-devbroker", ts,
-		     (long)(tv.tv_usec / 1000), level, q(qm, sizeof(qm), msg));
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	if (fmt && *fmt && (size_t)n < sizeof(line) - 3) {
-		line[n++] = ' ';
-		va_start(ap, fmt);
-		m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-		va_end(ap);
-		if (m > 0)
-			n += m;
-		if ((size_t)n >= sizeof(line) - 1)
-			n = (int)sizeof(line) - 2;
-	}
-	line[n++] = '\n';
-	fwrite(line, 1, (size_t)n, stderr);
-}
 
 static void rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	char qf[64], qb[1024];
-	const char *lv = level <= 3 ? "error" : level <= 4 ? "warn" : level <= 6 ? "info" : "debug";
+	enum log_level lv = level <= 3	 ? LOG_L_ERROR
+			    : level <= 4 ? LOG_L_WARN
+			    : level <= 6 ? LOG_L_INFO
+					 : LOG_L_DEBUG;
 
 	/* The book-keeping handle has no brokers on purpose. */
 	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "bootstrap.servers"))
 		return;
-	logf_(lv, "librdkafka", "fac=%s text=%s", q(qf, sizeof(qf), fac), q(qb, sizeof(qb), buf));
+	log_emit(lv, "librdkafka", "fac=%s text=%s", log_quote(qf, sizeof(qf), fac), log_quote(qb, sizeof(qb), buf));
 }
 
 /* Strict decimal integer parse into [min,max]; 0 ok, -1 otherwise. */
@@ -394,11 +331,11 @@ static int control_open(struct control *c, const char *path)
 	if (mkfifo(path, 0600) == 0) {
 		c->created = 1;
 	} else if (errno != EEXIST) {
-		logf_("error", "cannot create control fifo", "path=%s errno=%d error=\"%s\"", path, errno,
+		log_emit(LOG_L_ERROR, "cannot create control fifo", "path=%s errno=%d error=\"%s\"", path, errno,
 		      strerror(errno));
 		return -1;
 	} else if (stat(path, &st) != 0 || !S_ISFIFO(st.st_mode)) {
-		logf_("error", "control path exists and is not a fifo", "path=%s", path);
+		log_emit(LOG_L_ERROR, "control path exists and is not a fifo", "path=%s", path);
 		return -1;
 	}
 	c->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -412,7 +349,7 @@ static int control_open(struct control *c, const char *path)
 		goto fail;
 	return 0;
 fail:
-	logf_("error", "cannot open control fifo", "path=%s error=\"%s\"", path, strerror(errno));
+	log_emit(LOG_L_ERROR, "cannot open control fifo", "path=%s error=\"%s\"", path, strerror(errno));
 	if (c->rfd >= 0)
 		close(c->rfd);
 	if (c->wfd >= 0)
@@ -600,10 +537,10 @@ static void control_reply(rd_kafka_mock_cluster_t *mc, const struct opts *o, con
 
 	snprintf(copy, sizeof(copy), "%s", line);
 	if (control_exec(mc, o, copy, err, sizeof(err)) == 0)
-		fprintf(stderr, "ok cmd=%s\n", q(qc, sizeof(qc), line));
+		fprintf(stderr, "ok cmd=%s\n", log_quote(qc, sizeof(qc), line));
 	else
-		fprintf(stderr, "error cmd=%s reason=%s\n", q(qc, sizeof(qc), line),
-			q(qe, sizeof(qe), err));
+		fprintf(stderr, "error cmd=%s reason=%s\n", log_quote(qc, sizeof(qc), line),
+			log_quote(qe, sizeof(qe), err));
 }
 
 /* Read what is available and run every complete line. */
@@ -646,6 +583,7 @@ static void control_read(struct control *c, rd_kafka_mock_cluster_t *mc, const s
 
 int main(int argc, char **argv)
 {
+	log_prog = "triaged-devbroker";
 	struct opts o = {0};
 	struct control ctl = {.rfd = -1, .wfd = -1};
 	struct teardown td = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -678,46 +616,46 @@ int main(int argc, char **argv)
 	/* The handle only does the mock's book keeping; it never connects anywhere. */
 	if (rd_kafka_conf_set(conf, "client.id", "triaged-devbroker", errstr, sizeof(errstr)) !=
 	    RD_KAFKA_CONF_OK) {
-		logf_("error", "conf", "error=%s", q(qb, sizeof(qb), errstr));
+		log_emit(LOG_L_ERROR, "conf", "error=%s", log_quote(qb, sizeof(qb), errstr));
 		goto out;
 	}
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!rk) {
-		logf_("error", "rd_kafka_new failed", "error=%s", q(qb, sizeof(qb), errstr));
+		log_emit(LOG_L_ERROR, "rd_kafka_new failed", "error=%s", log_quote(qb, sizeof(qb), errstr));
 		goto out;
 	}
 	conf = NULL; /* owned by rk now */
 
 	mc = rd_kafka_mock_cluster_new(rk, o.brokers);
 	if (!mc) {
-		logf_("error", "rd_kafka_mock_cluster_new failed", "brokers=%d", o.brokers);
+		log_emit(LOG_L_ERROR, "rd_kafka_mock_cluster_new failed", "brokers=%d", o.brokers);
 		goto out;
 	}
 	for (int i = 0; i < o.ntopics; i++) {
 		rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, o.topics[i].name,
 								   o.topics[i].partitions, o.replication);
 		if (e) {
-			logf_("error", "topic create failed", "topic=%s partitions=%d error=%s",
-			      q(qb, sizeof(qb), o.topics[i].name), o.topics[i].partitions,
+			log_emit(LOG_L_ERROR, "topic create failed", "topic=%s partitions=%d error=%s",
+			      log_quote(qb, sizeof(qb), o.topics[i].name), o.topics[i].partitions,
 			      rd_kafka_err2name(e));
 			goto out;
 		}
-		logf_("info", "topic created", "topic=%s partitions=%d replication_factor=%d",
-		      q(qb, sizeof(qb), o.topics[i].name), o.topics[i].partitions, o.replication);
+		log_emit(LOG_L_INFO, "topic created", "topic=%s partitions=%d replication_factor=%d",
+		      log_quote(qb, sizeof(qb), o.topics[i].name), o.topics[i].partitions, o.replication);
 	}
 	if (o.control_path && control_open(&ctl, o.control_path) < 0)
 		goto out;
 
 	boot = rd_kafka_mock_cluster_bootstraps(mc);
 	if (o.bootstrap_file && write_atomic(o.bootstrap_file, boot) < 0) {
-		logf_("error", "cannot write bootstrap file", "path=%s error=%s",
-		      q(qb, sizeof(qb), o.bootstrap_file), q(errstr, sizeof(errstr), strerror(errno)));
+		log_emit(LOG_L_ERROR, "cannot write bootstrap file", "path=%s error=%s",
+		      log_quote(qb, sizeof(qb), o.bootstrap_file), log_quote(errstr, sizeof(errstr), strerror(errno)));
 		goto out;
 	}
 	wrote_boot = o.bootstrap_file && stat(o.bootstrap_file, &boot_st) == 0;
 	printf("bootstrap=%s\n", boot);
 	fflush(stdout);
-	logf_("info", "mock cluster ready", "bootstrap=%s brokers=%d topics=%d control=%s", boot,
+	log_emit(LOG_L_INFO, "mock cluster ready", "bootstrap=%s brokers=%d topics=%d control=%s", boot,
 	      o.brokers, o.ntopics, o.control_path ? o.control_path : "none");
 
 	while (!stop_requested) {
@@ -725,13 +663,13 @@ int main(int argc, char **argv)
 		int n = poll(&pfd, ctl.rfd >= 0 ? 1 : 0, TICK_MS);
 
 		if (n < 0 && errno != EINTR) {
-			logf_("error", "poll failed", "error=%s", q(qb, sizeof(qb), strerror(errno)));
+			log_emit(LOG_L_ERROR, "poll failed", "error=%s", log_quote(qb, sizeof(qb), strerror(errno)));
 			goto out;
 		}
 		if (n > 0 && (pfd.revents & POLLIN))
 			control_read(&ctl, mc, &o);
 	}
-	logf_("info", "stopping", "signal=%d", (int)stop_requested);
+	log_emit(LOG_L_INFO, "stopping", "signal=%d", (int)stop_requested);
 	rc = 0;
 out:
 	/* The address goes first, so nobody reads it while the cluster goes away. */
@@ -741,7 +679,7 @@ out:
 	if (mc) {
 		td.mc = mc;
 		if (teardown_bounded(&td, TEARDOWN_MS) < 0) {
-			logf_("warn", "mock cluster teardown slow, exiting without waiting",
+			log_emit(LOG_L_WARN, "mock cluster teardown slow, exiting without waiting",
 			      "deadline_ms=%d", TEARDOWN_MS);
 			fflush(stderr);
 			_exit(rc); /* the teardown thread still owns mc and rk */

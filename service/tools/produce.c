@@ -40,6 +40,8 @@
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
+#include "log.h"
+
 #define LINE_MAX_BYTES (1024 * 1024)
 #define BINARY_MAX_BYTES (8 * 1024 * 1024)
 #define MAX_X 64
@@ -112,81 +114,16 @@ static void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-/* logfmt value quoting, as in service/log.c (kept local: this file is self-contained). */
-static const char *q(char *out, size_t outlen, const char *v)
-{
-	size_t o = 0;
-	int needq = (*v == '\0');
-
-	for (const char *p = v; *p; p++)
-		if (*p == ' ' || *p == '"' || *p == '=' || (unsigned char)*p < 0x20)
-			needq = 1;
-	if (!needq) {
-		snprintf(out, outlen, "%s", v);
-		return out;
-	}
-	if (outlen < 3) {
-		if (outlen)
-			out[0] = '\0';
-		return out;
-	}
-	out[o++] = '"';
-	for (const char *p = v; *p && o + 3 < outlen; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20) {
-			out[o++] = ' ';
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
-}
-
-static void logf_(const char *level, const char *msg, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void logf_(const char *level, const char *msg, const char *fmt, ...)
-{
-	char line[2048], qm[512], ts[40];
-	struct timeval tv;
-	struct tm tm;
-	va_list ap;
-	int n, m;
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s msg=%s prog=triaged-produce", ts,
-		     (long)(tv.tv_usec / 1000), level, q(qm, sizeof(qm), msg));
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	if (fmt && *fmt && (size_t)n < sizeof(line) - 3) {
-		line[n++] = ' ';
-		va_start(ap, fmt);
-		m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-		va_end(ap);
-		if (m > 0)
-			n += m;
-		if ((size_t)n >= sizeof(line) - 1)
-			n = (int)sizeof(line) - 2;
-	}
-	line[n++] = '\n';
-	fwrite(line, 1, (size_t)n, stderr);
-}
 
 static void rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	char qf[64], qb[1024];
-	const char *lv = level <= 3 ? "error" : level <= 4 ? "warn" : level <= 6 ? "info" : "debug";
+	enum log_level lv = level <= 3	 ? LOG_L_ERROR
+			    : level <= 4 ? LOG_L_WARN
+			    : level <= 6 ? LOG_L_INFO
+					 : LOG_L_DEBUG;
 
-	logf_(lv, "librdkafka", "fac=%s text=%s", q(qf, sizeof(qf), fac), q(qb, sizeof(qb), buf));
+	log_emit(lv, "librdkafka", "fac=%s text=%s", log_quote(qf, sizeof(qf), fac), log_quote(qb, sizeof(qb), buf));
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -200,9 +137,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	}
 	st->failed++;
 	if (st->logged++ < MAX_DR_ERRORS_LOGGED)
-		logf_("error", "delivery failed", "partition=%" PRId32 " error=%s reason=%s",
+		log_emit(LOG_L_ERROR, "delivery failed", "partition=%" PRId32 " error=%s reason=%s",
 		      m->partition, rd_kafka_err2name(m->err),
-		      q(qe, sizeof(qe), rd_kafka_err2str(m->err)));
+		      log_quote(qe, sizeof(qe), rd_kafka_err2str(m->err)));
 }
 
 static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -436,8 +373,8 @@ static int send_msg(struct producer *p, const char *val, size_t len, const char 
 				     key, keylen, NULL) == 0)
 			break;
 		if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			logf_("error", "produce failed", "error=%s",
-			      q(qe, sizeof(qe), rd_kafka_err2str(rd_kafka_last_error())));
+			log_emit(LOG_L_ERROR, "produce failed", "error=%s",
+			      log_quote(qe, sizeof(qe), rd_kafka_err2str(rd_kafka_last_error())));
 			p->st.failed++;
 			return -1;
 		}
@@ -495,7 +432,7 @@ static int produce_binary(struct producer *p, const char *path)
 
 	f = fopen(path, "rb");
 	if (!f) {
-		logf_("error", "cannot open file", "path=%s error=%s", q(qp, sizeof(qp), path),
+		log_emit(LOG_L_ERROR, "cannot open file", "path=%s error=%s", log_quote(qp, sizeof(qp), path),
 		      strerror(errno));
 		goto out;
 	}
@@ -503,13 +440,13 @@ static int produce_binary(struct producer *p, const char *path)
 	while ((n = fread(data + len, 1, BINARY_MAX_BYTES + 1 - len, f)) > 0) {
 		len += n;
 		if (len > BINARY_MAX_BYTES) {
-			logf_("error", "binary file too large", "path=%s max_bytes=%d",
-			      q(qp, sizeof(qp), path), BINARY_MAX_BYTES);
+			log_emit(LOG_L_ERROR, "binary file too large", "path=%s max_bytes=%d",
+			      log_quote(qp, sizeof(qp), path), BINARY_MAX_BYTES);
 			goto out;
 		}
 	}
 	if (ferror(f)) {
-		logf_("error", "read failed", "path=%s", q(qp, sizeof(qp), path));
+		log_emit(LOG_L_ERROR, "read failed", "path=%s", log_quote(qp, sizeof(qp), path));
 		goto out;
 	}
 	rc = send_msg(p, data, len,
@@ -533,11 +470,11 @@ static int next_line(FILE *f, char *buf, size_t *len, long *lineno, const struct
 			return 0;
 		++*lineno;
 		if (r == -1) {
-			logf_("error", "line too long", "line=%ld max_bytes=%d", *lineno, LINE_MAX_BYTES);
+			log_emit(LOG_L_ERROR, "line too long", "line=%ld max_bytes=%d", *lineno, LINE_MAX_BYTES);
 			return -1;
 		}
 		if (r == -2) {
-			logf_("error", "read failed", "line=%ld error=%s", *lineno, strerror(errno));
+			log_emit(LOG_L_ERROR, "read failed", "line=%ld error=%s", *lineno, strerror(errno));
 			return -1;
 		}
 		if (!o->raw) {
@@ -597,7 +534,7 @@ static int produce_repeat(struct producer *p, FILE *f)
 		goto out;
 	if (nlines == 0) {
 		if (p->o->count > 0) {
-			logf_("error", "no input lines to repeat", NULL);
+			log_emit(LOG_L_ERROR, "no input lines to repeat", NULL);
 			goto out;
 		}
 		rc = 0;
@@ -625,7 +562,7 @@ static int read_bootstrap_file(const char *path, char *out, size_t outlen)
 	size_t n;
 
 	if (!f || !fgets(out, (int)outlen, f)) {
-		logf_("error", "cannot read bootstrap file", "path=%s error=%s", q(qp, sizeof(qp), path),
+		log_emit(LOG_L_ERROR, "cannot read bootstrap file", "path=%s error=%s", log_quote(qp, sizeof(qp), path),
 		      f ? "empty" : strerror(errno));
 		if (f)
 			fclose(f);
@@ -635,7 +572,7 @@ static int read_bootstrap_file(const char *path, char *out, size_t outlen)
 	n = strcspn(out, " \t\r\n");
 	out[n] = '\0';
 	if (n == 0) {
-		logf_("error", "bootstrap file is empty", "path=%s", q(qp, sizeof(qp), path));
+		log_emit(LOG_L_ERROR, "bootstrap file is empty", "path=%s", log_quote(qp, sizeof(qp), path));
 		return -1;
 	}
 	return 0;
@@ -646,7 +583,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 	char errstr[512], qe[600];
 
 	if (rd_kafka_conf_set(conf, k, v, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		logf_("error", "bad producer setting", "key=%s error=%s", k, q(qe, sizeof(qe), errstr));
+		log_emit(LOG_L_ERROR, "bad producer setting", "key=%s error=%s", k, log_quote(qe, sizeof(qe), errstr));
 		return -1;
 	}
 	return 0;
@@ -654,6 +591,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 
 int main(int argc, char **argv)
 {
+	log_prog = "triaged-produce";
 	struct opts o = {0};
 	struct producer p = {0};
 	struct sigaction sa;
@@ -705,13 +643,13 @@ int main(int argc, char **argv)
 	p.o = &o;
 	p.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!p.rk) {
-		logf_("error", "rd_kafka_new failed", "error=%s", q(qe, sizeof(qe), errstr));
+		log_emit(LOG_L_ERROR, "rd_kafka_new failed", "error=%s", log_quote(qe, sizeof(qe), errstr));
 		goto out;
 	}
 	conf = NULL; /* owned by rk now */
 	p.rkt = rd_kafka_topic_new(p.rk, o.topic, NULL);
 	if (!p.rkt) {
-		logf_("error", "rd_kafka_topic_new failed", "topic=%s", q(qt, sizeof(qt), o.topic));
+		log_emit(LOG_L_ERROR, "rd_kafka_topic_new failed", "topic=%s", log_quote(qt, sizeof(qt), o.topic));
 		goto out;
 	}
 	p.tok = json_tokener_new();
@@ -725,7 +663,7 @@ int main(int argc, char **argv)
 		if (strcmp(o.file, "-") == 0) {
 			in = stdin;
 		} else if (!(in = fopen(o.file, "r"))) {
-			logf_("error", "cannot open input", "path=%s error=%s", q(qt, sizeof(qt), o.file),
+			log_emit(LOG_L_ERROR, "cannot open input", "path=%s error=%s", log_quote(qt, sizeof(qt), o.file),
 			      strerror(errno));
 			goto out;
 		}
@@ -737,13 +675,13 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	undelivered = p.st.sent - p.st.delivered - p.st.failed;
 	if (undelivered > 0)
-		logf_("error", "messages not delivered before flush timeout",
+		log_emit(LOG_L_ERROR, "messages not delivered before flush timeout",
 		      "undelivered=%" PRId64 " flush_timeout_ms=%d", undelivered, o.flush_timeout_ms);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	logf_(p.st.failed + undelivered > 0 || input_rc < 0 ? "error" : "info", "done",
+	log_emit(p.st.failed + undelivered > 0 || input_rc < 0 ? LOG_L_ERROR : LOG_L_INFO, "done",
 	      "produced=%" PRId64 " failed=%" PRId64 " topic=%s bytes=%" PRIu64
 	      " elapsed_ms=%.0f msgs_per_s=%.0f mib_per_s=%.1f%s",
-	      p.st.delivered, p.st.failed + undelivered, q(qt, sizeof(qt), o.topic), p.st.bytes,
+	      p.st.delivered, p.st.failed + undelivered, log_quote(qt, sizeof(qt), o.topic), p.st.bytes,
 	      secs * 1000.0, secs > 0 ? (double)p.st.delivered / secs : 0.0,
 	      secs > 0 ? (double)p.st.bytes / secs / 1048576.0 : 0.0,
 	      stop_requested ? " interrupted=true" : "");

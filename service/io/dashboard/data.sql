@@ -40,4 +40,4 @@ SELECT json_build_object(
    SELECT queue_position, ticket_id, urgency, category, customer_tier, status,
           review_state, sla_due, sla_breached,
           extract(epoch FROM waiting)::bigint AS waiting_s
-     FROM agent_review_queue ORDER BY queue_position LIMIT 10) v))
+     FROM agent_review_queue_head ORDER BY queue_position LIMIT 10) v))

@@ -75,7 +75,7 @@ if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   file(TOUCH_NOCREATE "/work/main/build2/CMakeFiles/cmake.verify_globs")
 endif()
 
-# INTEG_TESTS at CMakeLists.txt:121 (file)
+# INTEG_TESTS at CMakeLists.txt:125 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/integ/test_*.c")
 set(OLD_GLOB
   "/work/main/tests/integ/test_cascade.c"
@@ -92,7 +92,7 @@ if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   file(TOUCH_NOCREATE "/work/main/build2/CMakeFiles/cmake.verify_globs")
 endif()
 
-# UNIT_TESTS at CMakeLists.txt:84 (file)
+# UNIT_TESTS at CMakeLists.txt:88 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/unit/test_*.c")
 set(OLD_GLOB
   "/work/main/tests/unit/test_answer.c"

@@ -92,27 +92,7 @@ static void on_signal(int sig)
 	stop_requested = sig;
 }
 
-__attribute__((noreturn)) static void oom(void)
-{
-	fputs("level=fatal prog=produce msg=\"out of memory\"\n", stderr);
-	abort();
-}
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		oom();
-	return p;
-}
+/* xmalloc and xrealloc: core/xmem.c (abort with a message on OOM). */
 
 
 static void rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -654,7 +634,7 @@ int main(int argc, char **argv)
 	}
 	p.tok = json_tokener_new();
 	if (!p.tok)
-		oom();
+		fatalx("out of memory", "what=json_tokener");
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (o.binary_file) {

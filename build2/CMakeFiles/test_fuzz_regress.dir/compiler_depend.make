@@ -144,6 +144,181 @@ CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_dialect.c.o: /work/main/tests/f
   /work/main/service/core/buf.h \
   /work/main/service/core/text.h
 
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o: /work/main/tests/fuzz/fuzz_draft_check.c \
+  /usr/include/stdc-predef.h \
+  /usr/include/string.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/strings.h \
+  /work/main/service/core/draft_check.h \
+  /work/main/service/core/xmem.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /work/main/tests/fuzz/fuzz.h \
+  /usr/include/stdio.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /work/main/service/core/ticket.h \
+  /usr/include/json-c/json.h \
+  /usr/include/json-c/arraylist.h \
+  /usr/include/json-c/debug.h \
+  /usr/include/json-c/json_c_version.h \
+  /usr/include/json-c/json_object.h \
+  /usr/include/json-c/json_inttypes.h \
+  /usr/include/json-c/json_config.h \
+  /usr/include/inttypes.h \
+  /usr/include/json-c/json_types.h \
+  /usr/include/json-c/printbuf.h \
+  /usr/include/json-c/json_object_iterator.h \
+  /usr/include/json-c/json_pointer.h \
+  /usr/include/json-c/json_tokener.h \
+  /usr/include/json-c/json_util.h \
+  /usr/include/json-c/linkhash.h
+
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o: /work/main/tests/fuzz/fuzz_injection.c \
+  /usr/include/stdc-predef.h \
+  /usr/include/string.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/strings.h \
+  /work/main/tests/fuzz/fuzz.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/stdio.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /work/main/service/core/injection.h \
+  /work/main/service/core/ticket.h \
+  /usr/include/json-c/json.h \
+  /usr/include/json-c/arraylist.h \
+  /usr/include/json-c/debug.h \
+  /usr/include/json-c/json_c_version.h \
+  /usr/include/json-c/json_object.h \
+  /usr/include/json-c/json_inttypes.h \
+  /usr/include/json-c/json_config.h \
+  /usr/include/inttypes.h \
+  /usr/include/json-c/json_types.h \
+  /usr/include/json-c/printbuf.h \
+  /usr/include/json-c/json_object_iterator.h \
+  /usr/include/json-c/json_pointer.h \
+  /usr/include/json-c/json_tokener.h \
+  /usr/include/json-c/json_util.h \
+  /usr/include/json-c/linkhash.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /work/main/service/core/xmem.h
+
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.o: /work/main/tests/fuzz/fuzz_prompt.c \
   /usr/include/stdc-predef.h \
   /usr/include/string.h \
@@ -693,6 +868,8 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /usr/include/x86_64-linux-gnu/bits/statx.h:
 
+/usr/include/x86_64-linux-gnu/bits/stat.h:
+
 /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h:
 
 /usr/include/x86_64-linux-gnu/bits/byteswap.h:
@@ -709,7 +886,9 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /usr/include/math.h:
 
-/work/main/service/core/buf.h:
+/usr/include/x86_64-linux-gnu/bits/struct_stat.h:
+
+/usr/include/x86_64-linux-gnu/bits/select.h:
 
 /work/main/service/core/xmem.h:
 
@@ -740,8 +919,6 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 /usr/include/inttypes.h:
 
 /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h:
-
-/usr/include/x86_64-linux-gnu/bits/stat.h:
 
 /usr/include/x86_64-linux-gnu/sys/cdefs.h:
 
@@ -799,6 +976,10 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /usr/include/stdio.h:
 
+/work/main/service/core/buf.h:
+
+/work/main/tests/fuzz/fuzz_injection.c:
+
 /usr/include/x86_64-linux-gnu/bits/floatn-common.h:
 
 /usr/include/json-c/json_config.h:
@@ -849,6 +1030,10 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /work/main/service/core/text.h:
 
+/usr/include/x86_64-linux-gnu/sys/stat.h:
+
+/usr/include/x86_64-linux-gnu/gnu/stubs-64.h:
+
 /usr/include/x86_64-linux-gnu/sys/select.h:
 
 /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h:
@@ -883,6 +1068,16 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /work/main/service/core/dialect.h:
 
+/work/main/tests/fuzz/fuzz_draft_check.c:
+
+/work/main/service/core/ticket.h:
+
+/usr/include/asm-generic/errno.h:
+
+/work/main/service/core/injection.h:
+
+/usr/include/x86_64-linux-gnu/bits/math-vector.h:
+
 /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h:
 
 /usr/include/json-c/debug.h:
@@ -909,15 +1104,11 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /usr/include/json-c/json_object_iterator.h:
 
-/work/main/service/core/ticket.h:
-
-/usr/include/asm-generic/errno.h:
+/work/main/service/core/draft_check.h:
 
 /work/main/service/core/answer.h:
 
 /work/main/service/core/rules.h:
-
-/usr/include/x86_64-linux-gnu/bits/math-vector.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/struct_statx_timestamp.h:
 
@@ -947,10 +1138,6 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /usr/include/errno.h:
 
-/usr/include/x86_64-linux-gnu/gnu/stubs-64.h:
-
-/usr/include/x86_64-linux-gnu/sys/stat.h:
-
 /usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h:
 
 /usr/include/linux/errno.h:
@@ -962,7 +1149,3 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h:
 
 /usr/include/asm-generic/errno-base.h:
-
-/usr/include/x86_64-linux-gnu/bits/select.h:
-
-/usr/include/x86_64-linux-gnu/bits/struct_stat.h:

@@ -8,6 +8,8 @@ set(CMAKE_DEPENDS_LANGUAGES
 
 # The set of dependency files which are needed:
 set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/service/core/xmem.c" "CMakeFiles/triaged-devbroker.dir/service/core/xmem.c.o" "gcc" "CMakeFiles/triaged-devbroker.dir/service/core/xmem.c.o.d"
+  "/work/main/service/io/log.c" "CMakeFiles/triaged-devbroker.dir/service/io/log.c.o" "gcc" "CMakeFiles/triaged-devbroker.dir/service/io/log.c.o.d"
   "/work/main/service/tools/devbroker.c" "CMakeFiles/triaged-devbroker.dir/service/tools/devbroker.c.o" "gcc" "CMakeFiles/triaged-devbroker.dir/service/tools/devbroker.c.o.d"
   )
 

@@ -1,4 +1,8 @@
 file(REMOVE_RECURSE
+  "CMakeFiles/triaged-devbroker.dir/service/core/xmem.c.o"
+  "CMakeFiles/triaged-devbroker.dir/service/core/xmem.c.o.d"
+  "CMakeFiles/triaged-devbroker.dir/service/io/log.c.o"
+  "CMakeFiles/triaged-devbroker.dir/service/io/log.c.o.d"
   "CMakeFiles/triaged-devbroker.dir/service/tools/devbroker.c.o"
   "CMakeFiles/triaged-devbroker.dir/service/tools/devbroker.c.o.d"
   "triaged-devbroker"

@@ -8,6 +8,8 @@ set(CMAKE_DEPENDS_LANGUAGES
 
 # The set of dependency files which are needed:
 set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/service/core/xmem.c" "CMakeFiles/triaged-produce.dir/service/core/xmem.c.o" "gcc" "CMakeFiles/triaged-produce.dir/service/core/xmem.c.o.d"
+  "/work/main/service/io/log.c" "CMakeFiles/triaged-produce.dir/service/io/log.c.o" "gcc" "CMakeFiles/triaged-produce.dir/service/io/log.c.o.d"
   "/work/main/service/tools/produce.c" "CMakeFiles/triaged-produce.dir/service/tools/produce.c.o" "gcc" "CMakeFiles/triaged-produce.dir/service/tools/produce.c.o.d"
   )
 

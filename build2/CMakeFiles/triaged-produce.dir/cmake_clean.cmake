@@ -1,4 +1,8 @@
 file(REMOVE_RECURSE
+  "CMakeFiles/triaged-produce.dir/service/core/xmem.c.o"
+  "CMakeFiles/triaged-produce.dir/service/core/xmem.c.o.d"
+  "CMakeFiles/triaged-produce.dir/service/io/log.c.o"
+  "CMakeFiles/triaged-produce.dir/service/io/log.c.o.d"
   "CMakeFiles/triaged-produce.dir/service/tools/produce.c.o"
   "CMakeFiles/triaged-produce.dir/service/tools/produce.c.o.d"
   "triaged-produce"

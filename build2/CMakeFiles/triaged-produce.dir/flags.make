@@ -4,7 +4,7 @@
 # compile C with /usr/bin/cc
 C_DEFINES = -DTRIAGED_VERSION=\"0.1.0\" -D_GNU_SOURCE
 
-C_INCLUDES = -isystem /usr/include/json-c
+C_INCLUDES = -I/work/main/service/io -I/work/main/service/core -isystem /usr/include/json-c
 
 C_FLAGS = -O2 -g -DNDEBUG -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -fno-omit-frame-pointer -Werror -std=gnu11
 

@@ -141,4 +141,6 @@ CMakeFiles/triaged-devbroker.dir/service/tools/devbroker.c.o: \
  /usr/include/x86_64-linux-gnu/asm/sockios.h \
  /usr/include/asm-generic/sockios.h \
  /usr/include/x86_64-linux-gnu/bits/types/struct_osockaddr.h \
- /usr/include/librdkafka/rdkafka_mock.h
+ /usr/include/librdkafka/rdkafka_mock.h /work/main/service/io/log.h \
+ /work/main/service/core/xmem.h /work/main/service/core/buf.h \
+ /work/main/service/core/xmem.h /work/main/service/core/text.h

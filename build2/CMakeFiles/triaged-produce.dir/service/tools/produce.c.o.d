@@ -128,4 +128,7 @@ CMakeFiles/triaged-produce.dir/service/tools/produce.c.o: \
  /usr/include/asm-generic/bitsperlong.h \
  /usr/include/x86_64-linux-gnu/asm/sockios.h \
  /usr/include/asm-generic/sockios.h \
- /usr/include/x86_64-linux-gnu/bits/types/struct_osockaddr.h
+ /usr/include/x86_64-linux-gnu/bits/types/struct_osockaddr.h \
+ /work/main/service/io/log.h /work/main/service/core/xmem.h \
+ /work/main/service/core/buf.h /work/main/service/core/xmem.h \
+ /work/main/service/core/text.h

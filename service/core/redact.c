@@ -888,18 +888,36 @@ static int card_canonical(const struct group *g, size_t a, size_t b)
  */
 static void card_in_run(struct scan *sc, const struct group *g, size_t ng)
 {
-	size_t a = 0, nsp = sc->nsp;
+	size_t a = 0, nsp = sc->nsp, before_pass;
 	unsigned char taken[CARD_GROUPS] = {0};
 	int undo = 0;
 
+	/*
+	 * Passes until nothing new is found: a card taken ends the run for the
+	 * groups beside it (as its placeholder will), so that redacting the
+	 * output again finds nothing more.
+	 */
+again:
+	before_pass = sc->nsp;
+	a = 0;
 	while (a < ng) {
 		size_t found = SIZE_MAX;
 
+		if (taken[a]) {
+			a++;
+			continue;
+		}
 		for (size_t b = ng; b-- > a;) {
 			unsigned nd = 0;
-			int sizes_ok = 1, whole;
+			int sizes_ok = 1, whole, free_run = 1;
 
-			whole = (a == 0 || g[a].sep == 'W') && (b + 1 == ng || g[b + 1].sep == 'W');
+			for (size_t k = a; k <= b; k++)
+				if (taken[k])
+					free_run = 0;
+			if (!free_run)
+				continue;
+			whole = (a == 0 || g[a].sep == 'W' || taken[a - 1]) &&
+				(b + 1 == ng || g[b + 1].sep == 'W' || taken[b + 1]);
 			if (!whole && !card_canonical(g, a, b))
 				continue;
 			for (size_t k = a; k <= b; k++) {
@@ -922,6 +940,8 @@ static void card_in_run(struct scan *sc, const struct group *g, size_t ng)
 		memset(taken + a, found > a ? 2 : 1, found - a + 1);
 		a = found + 1;
 	}
+	if (sc->nsp != before_pass)
+		goto again;
 	/*
 	 * A leftover group of four or more digits glued to a card by a dash, or
 	 * by a space to a grouped card, makes the run one longer number.
@@ -962,8 +982,11 @@ static void detect_card(struct scan *sc)
 			i++;
 			continue;
 		}
-		/* Glued to a token, or after "+" (a phone number) or inside a decimal number. */
-		if (is_alnum(p) || p == '+' ||
+		/*
+		 * Glued to a token, or after "+" (a phone number) or inside a
+		 * decimal number, or in an e-mail address (which takes it whole).
+		 */
+		if (is_alnum(p) || p == '+' || p == '@' ||
 		    ((p == '.' || p == ',') && is_digit(before(sc, i, 2))))
 			ok = 0;
 		for (;;) {
@@ -992,11 +1015,25 @@ static void detect_card(struct scan *sc)
 			j = g[ng - 1].end;
 			q = at(sc, j);
 		}
-		if (ng > CARD_GROUPS || is_alnum(q) || (j < sc->len && sc->claim[j] != CL_FREE) ||
-		    ((q == '.' || q == ',') && is_digit(at(sc, j + 1))))
-			ok = 0;
-		if (ok)
-			card_in_run(sc, g, ng);
+		if (ng <= CARD_GROUPS) {
+			size_t a = 0, b = ng;
+
+			/*
+			 * Glued at one end: the group there belongs to that token
+			 * ("1a@ee.com"), the groups after a space or a line break may
+			 * still be a card.
+			 */
+			if (!ok)
+				for (a = 1; a < ng && g[a].sep != 'W' && g[a].sep != ' '; a++)
+					;
+			/* (a placeholder look-alike right after, "[X_1]", is no glue) */
+			if (is_alnum(q) || q == '@' ||
+			    ((q == '.' || q == ',') && is_digit(at(sc, j + 1))))
+				for (b = ng - 1; b > a && g[b].sep != 'W' && g[b].sep != ' '; b--)
+					;
+			if (a < b)
+				card_in_run(sc, g + a, b - a);
+		}
 		i = j;
 	}
 }
@@ -1114,6 +1151,9 @@ static size_t quoted_local(const struct scan *sc, size_t q)
 	if (s == 0 || q - s >= EMAIL_LOCAL_MAX || sc->t[s - 1] != '"' || s == q)
 		return SIZE_MAX;
 	s--;
+	/* A value taken just before reads as its placeholder, which ends in "]". */
+	if (s > 0 && sc->claim[s - 1] != CL_FREE)
+		return s;
 	if (is_alnum(before(sc, s, 1)) || uletter_before(sc, s, 1))
 		return SIZE_MAX;
 	return s;
@@ -1162,14 +1202,25 @@ static void detect_email(struct scan *sc)
 			e--;
 		dom = e - k - 1;
 		if (dom <= EMAIL_DOMAIN_MAX && !domain_ok(sc->t + k + 1, dom)) {
-			/* Text of another script glued to an ASCII top-level label: "example.comまで". */
+			/*
+			 * A top-level label glued to text of another script ends where
+			 * the script changes: "example.comまで", "пример.рф2024"; one
+			 * glued to dashes where they start: "example.com--1234".
+			 */
 			size_t ls = e, a = 0;
 
 			while (ls > k + 1 && u[ls - 1] != '.')
 				ls--;
-			while (ls + a < e && is_alpha(u[ls + a]))
-				a++;
-			if (a < 2 || ls + a == e || u[ls + a] < 0x80)
+			if (ls < e && u[ls] >= 0x80) {
+				while (ls + a < e && u[ls + a] >= 0x80)
+					a++;
+			} else {
+				while (ls + a < e && is_alpha(u[ls + a]))
+					a++;
+				if (a < 2 || (ls + a < e && u[ls + a] < 0x80 && u[ls + a] != '-'))
+					continue;
+			}
+			if (a == 0 || ls + a == e)
 				continue;
 			e = ls + a;
 			dom = e - k - 1;
@@ -1576,10 +1627,25 @@ static size_t phone_try(struct scan *sc, size_t i)
 		return run_end;
 	/* Glued to a word or an address: part of a token, not a number. */
 	q = at(sc, run_end);
-	if (!ok || is_alnum(q) || q == '@' || q == '_' ||
-	    (run_end < sc->len && sc->claim[run_end] != CL_FREE) ||
-	    (q == '-' && is_alnum(at(sc, run_end + 1))))
+	if (!ok) {
+		/* ... but the next line of the run starts afresh. */
+		for (size_t k = 1; k < ng; k++)
+			if (g[k].sep == 'W')
+				return g[k].start;
 		return run_end;
+	}
+	if (is_alnum(q) || q == '@' || q == '_' ||
+	    (q == '-' && is_alnum(at(sc, run_end + 1)))) {
+		size_t k = ng - 1;
+
+		while (k > 0 && g[k].sep != 'W')
+			k--;
+		if (k == 0)
+			return run_end;
+		ng = k; /* the lines before the glued one */
+		run_end = g[k - 1].end;
+		q = at(sc, run_end);
+	}
 	/*
 	 * Before a percent sign, decimals, a time or a currency the last group is
 	 * an amount; but a dotted or dashed run going on into a port or decimals

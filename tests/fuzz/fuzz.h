@@ -32,6 +32,7 @@ int fuzz_triage_one(const uint8_t *data, size_t size);
 int fuzz_config_one(const uint8_t *data, size_t size);
 int fuzz_prompt_one(const uint8_t *data, size_t size);
 int fuzz_rules_one(const uint8_t *data, size_t size);
+int fuzz_redact_one(const uint8_t *data, size_t size);
 
 /* libFuzzer's entry point, defined by each harness unless TRIAGED_FUZZ_REPLAY is set. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

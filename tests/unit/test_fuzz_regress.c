@@ -40,6 +40,9 @@ static const struct harness harnesses[] = {
 #else
 	{"rules", NULL},
 #endif
+#ifdef TRIAGED_FUZZ_HAVE_REDACT
+    {"redact", fuzz_redact_one},
+#endif
 };
 
 struct input {

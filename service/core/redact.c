@@ -1126,8 +1126,7 @@ static int domain_ok(const char *d, size_t n)
 /*
  * Start of a quoted local part ("chloe..oneil"@web.de) whose closing quote
  * is at q (just before the "@"), or SIZE_MAX: printable text without a line
- * break or an unescaped quote, opened by a quote that does not follow a
- * letter or digit.
+ * break or an unescaped quote, opened by a quote.
  */
 static size_t quoted_local(const struct scan *sc, size_t q)
 {
@@ -1150,13 +1149,47 @@ static size_t quoted_local(const struct scan *sc, size_t q)
 	}
 	if (s == 0 || q - s >= EMAIL_LOCAL_MAX || sc->t[s - 1] != '"' || s == q)
 		return SIZE_MAX;
-	s--;
-	/* A value taken just before reads as its placeholder, which ends in "]". */
-	if (s > 0 && sc->claim[s - 1] != CL_FREE)
-		return s;
-	if (is_alnum(before(sc, s, 1)) || uletter_before(sc, s, 1))
-		return SIZE_MAX;
-	return s;
+	/* The quotes delimit it: whatever comes before (even a digit) is not part of it. */
+	return s - 1;
+}
+
+/*
+ * Where the address ends whose domain was scanned as u[d..e): the longest
+ * prefix that is a domain, ending at the end of a label or inside the last
+ * one where the script changes or dashes start ("example.comまで",
+ * "пример.рф2024", "example.com--1234"; but "example.com2024" is one
+ * token). A sentence may end right after the address ("... example.com.").
+ * Returns 0 when there is none.
+ */
+static size_t domain_end(const unsigned char *u, size_t d, size_t e)
+{
+	while (e > d) {
+		size_t ls, a = 0;
+
+		while (e > d && (u[e - 1] == '.' || u[e - 1] == '-'))
+			e--;
+		if (e == d)
+			return 0;
+		if (domain_ok((const char *)u + d, e - d))
+			return e;
+		for (ls = e; ls > d && u[ls - 1] != '.';)
+			ls--;
+		if (u[ls] >= 0x80) {
+			while (ls + a < e && u[ls + a] >= 0x80)
+				a++;
+		} else {
+			while (ls + a < e && is_alpha(u[ls + a]))
+				a++;
+			if (a < 2 || (u[ls + a] < 0x80 && u[ls + a] != '-'))
+				a = 0;
+		}
+		if (a > 0 && ls + a < e && domain_ok((const char *)u + d, ls + a - d))
+			return ls + a;
+		if (ls == d)
+			return 0;
+		e = ls - 1; /* drop the last label */
+	}
+	return 0;
 }
 
 static void detect_email(struct scan *sc)
@@ -1197,36 +1230,9 @@ static void detect_email(struct scan *sc)
 			else
 				break;
 		}
-		/* A sentence may end right after the address. */
-		while (e > k + 1 && (u[e - 1] == '.' || u[e - 1] == '-'))
-			e--;
+		if (e - k - 1 > EMAIL_DOMAIN_MAX || (e = domain_end(u, k + 1, e)) == 0)
+			continue;
 		dom = e - k - 1;
-		if (dom <= EMAIL_DOMAIN_MAX && !domain_ok(sc->t + k + 1, dom)) {
-			/*
-			 * A top-level label glued to text of another script ends where
-			 * the script changes: "example.comまで", "пример.рф2024"; one
-			 * glued to dashes where they start: "example.com--1234".
-			 */
-			size_t ls = e, a = 0;
-
-			while (ls > k + 1 && u[ls - 1] != '.')
-				ls--;
-			if (ls < e && u[ls] >= 0x80) {
-				while (ls + a < e && u[ls + a] >= 0x80)
-					a++;
-			} else {
-				while (ls + a < e && is_alpha(u[ls + a]))
-					a++;
-				if (a < 2 || (ls + a < e && u[ls + a] < 0x80 && u[ls + a] != '-'))
-					continue;
-			}
-			if (a == 0 || ls + a == e)
-				continue;
-			e = ls + a;
-			dom = e - k - 1;
-			if (!domain_ok(sc->t + k + 1, dom))
-				continue;
-		}
 		if (dom > EMAIL_DOMAIN_MAX || at(sc, e) == '@')
 			continue;
 		add_span(sc, s, e, REDACT_EMAIL);
@@ -1325,15 +1331,24 @@ static void detect_ipv4(struct scan *sc)
  * grouped by spaces); USPS 20-22 digits starting 91-95 or 70, compact or in
  * groups of four.
  */
+/* A token ends at e: not in a longer word, number or address. */
+static int token_end(const struct scan *sc, size_t e)
+{
+	int q = at(sc, e);
+
+	return !is_alnum(q) && (q == -1 || !strchr("@_%+", q)) &&
+	       !((q == '.' || q == '-') && is_alnum(at(sc, e + 1)));
+}
+
 static void detect_tracking(struct scan *sc)
 {
 	const char *t = sc->t;
 
 	for (size_t i = 0; i + 2 < sc->len; i++) {
 		size_t j, n = 0, ng = 0, last = 0;
-		int grouped_ok = 1;
+		int grouped_ok = 1, p = before(sc, i, 1);
 
-		if (is_alnum(before(sc, i, 1)))
+		if (is_alnum(p) || (p != -1 && strchr("._%+-@", p)))
 			continue;
 		if (t[i] == '1' && (t[i + 1] == 'Z' || t[i + 1] == 'z')) {
 			for (j = i + 2; j < sc->len && n < 16; j++) {
@@ -1342,7 +1357,7 @@ static void detect_tracking(struct scan *sc)
 				else if (!(t[j] == ' ' && is_alnum(at(sc, j + 1))))
 					break;
 			}
-			if (n == 16 && !is_alnum(at(sc, j)) && range_free(sc, i, j)) {
+			if (n == 16 && token_end(sc, j) && range_free(sc, i, j)) {
 				memset(sc->claim + i, CL_SHIELD, j - i);
 				i = j - 1;
 			}
@@ -1369,7 +1384,7 @@ static void detect_tracking(struct scan *sc)
 			break;
 		}
 		if (n >= 20 && n <= 22 && (ng == 1 || (grouped_ok && last <= 4)) &&
-		    !is_alnum(at(sc, j)) && range_free(sc, i, j)) {
+		    token_end(sc, j) && range_free(sc, i, j)) {
 			memset(sc->claim + i, CL_SHIELD, j - i);
 			i = j - 1;
 		}
@@ -1429,6 +1444,26 @@ static int phone_word_before(const struct scan *sc, size_t i)
 				return 1;
 		ws = we;
 	}
+	return 0;
+}
+
+/* A product code label right before i ("SKU", "P/N", "model: ", "serial #"): a code, not a phone. */
+static int code_word_before(const struct scan *sc, size_t i)
+{
+	static const char *const words[] = {"sku", "p/n", "pn", "part", "model", "serial", "s/n",
+					    "item", "art", "article", "ean", "upc", "isbn"};
+	size_t e = i, s;
+
+	while (e > 0 && i - e < 4 && strchr(" :#.", sc->t[e - 1]))
+		e--;
+	s = e;
+	while (s > 0 && e - s < 8 && (is_alpha(sc->t[s - 1]) || sc->t[s - 1] == '/'))
+		s--;
+	if (s == e || is_alnum(before(sc, s, 1)))
+		return 0;
+	for (size_t k = 0; k < ARRAY_SIZE(words); k++)
+		if (strlen(words[k]) == e - s && strncasecmp(sc->t + s, words[k], e - s) == 0)
+			return 1;
 	return 0;
 }
 
@@ -1657,8 +1692,8 @@ static size_t phone_try(struct scan *sc, size_t i)
 	if (q == '%' || (q != -1 && strchr(".,:/", q) && is_digit(at(sc, run_end + 1))) ||
 	    (!plus && currency_after(sc, run_end) && amount_shaped(g, ng)))
 		ng--;
-	/* After a currency it is an amount, or a range of them ($ 1000-2000). */
-	if (ng == 0 || (!plus && currency_before(sc, i)))
+	/* After a currency it is an amount, or a range of them ($ 1000-2000); after "SKU" a code. */
+	if (ng == 0 || (!plus && (currency_before(sc, i) || code_word_before(sc, i))))
 		return run_end;
 	/* A date at the start is skipped on its own; what follows may still be a number. */
 	if (ng >= 3 && date_at(sc, g) && !fr_dotted(sc, plus, g, ng))

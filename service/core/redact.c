@@ -656,6 +656,24 @@ static int before(const struct scan *sc, size_t i, size_t back)
 	return i >= back ? (unsigned char)sc->t[i - back] : -1;
 }
 
+/* A token ends at e: not in a longer word, number or address. */
+static int token_end(const struct scan *sc, size_t e)
+{
+	int q = at(sc, e);
+
+	return !is_alnum(q) && (q == -1 || !strchr("@_%+", q)) &&
+	       !((q == '.' || q == '-') && is_alnum(at(sc, e + 1)));
+}
+
+/* A token starts at i: not inside a longer word, number or address. */
+static int token_start(const struct scan *sc, size_t i)
+{
+	int p = before(sc, i, 1);
+
+	return !is_alnum(p) && (p == -1 || !strchr("@_%+", p)) &&
+	       !((p == '.' || p == '-') && is_alnum(before(sc, i, 2)));
+}
+
 static int range_free(const struct scan *sc, size_t s, size_t e)
 {
 	for (size_t i = s; i < e; i++)
@@ -765,7 +783,7 @@ static void detect_iban(struct scan *sc)
 		unsigned known;
 
 		if (!is_alpha(t[i]) || !is_alpha(t[i + 1]) || !is_digit(t[i + 2]) ||
-		    !is_digit(t[i + 3]) || is_alnum(before(sc, i, 1)) || sc->claim[i] != CL_FREE)
+		    !is_digit(t[i + 3]) || !token_start(sc, i) || sc->claim[i] != CL_FREE)
 			continue;
 		/* Alphanumerics, single spaces only between groups of four, wraps anywhere. */
 		while (j < sc->len && n < IBAN_MAX && sc->claim[j] == CL_FREE) {
@@ -785,7 +803,7 @@ static void detect_iban(struct scan *sc)
 		known = iban_length(c);
 		if (known) {
 			/* Exactly the country's length, ending where a token ends. */
-			if (n < known || is_alnum(at(sc, end[known])))
+			if (n < known || !token_end(sc, end[known]))
 				continue;
 			if (iban_mod97(c, known)) {
 				add_span(sc, i, end[known], REDACT_IBAN);
@@ -798,7 +816,7 @@ static void detect_iban(struct scan *sc)
 			continue;
 		}
 		for (size_t l = n; l >= 15; l--) {
-			if (!is_alnum(at(sc, end[l])) && iban_mod97(c, l)) {
+			if (token_end(sc, end[l]) && iban_mod97(c, l)) {
 				add_span(sc, i, end[l], REDACT_IBAN);
 				i = end[l] - 1;
 				break;
@@ -890,7 +908,7 @@ static void card_in_run(struct scan *sc, const struct group *g, size_t ng)
 {
 	size_t a = 0, nsp = sc->nsp, before_pass;
 	unsigned char taken[CARD_GROUPS] = {0};
-	int undo = 0;
+	int undo;
 
 	/*
 	 * Passes until nothing new is found: a card taken ends the run for the
@@ -944,24 +962,38 @@ again:
 		goto again;
 	/*
 	 * A leftover group of four or more digits glued to a card by a dash, or
-	 * by a space to a grouped card, makes the run one longer number.
+	 * by a space to a grouped card, makes that line of the run one longer
+	 * number: its cards are given back and the line shielded.
 	 */
-	for (size_t k = 0; k < ng; k++) {
-		if (taken[k] || g[k].nd < 4)
+	for (size_t s0 = 0, s1; s0 < ng; s0 = s1 + 1) {
+		size_t bs, be, keep = nsp;
+
+		for (s1 = s0; s1 + 1 < ng && g[s1 + 1].sep != 'W'; s1++)
+			;
+		undo = 0;
+		for (size_t k = s0; k <= s1; k++) {
+			if (taken[k] || g[k].nd < 4)
+				continue;
+			if (k > s0 && taken[k - 1] &&
+			    (g[k].sep != ' ' || (taken[k - 1] == 2 && g[k].nd == 4)))
+				undo = 1;
+			if (k < s1 && taken[k + 1] &&
+			    (g[k + 1].sep != ' ' || (taken[k + 1] == 2 && g[k].nd == 4)))
+				undo = 1;
+		}
+		if (!undo)
 			continue;
-		if (k > 0 && taken[k - 1] && g[k].sep != 'W' &&
-		    (g[k].sep != ' ' || (taken[k - 1] == 2 && g[k].nd == 4)))
-			undo = 1;
-		if (k + 1 < ng && taken[k + 1] && g[k + 1].sep != 'W' &&
-		    (g[k + 1].sep != ' ' || (taken[k + 1] == 2 && g[k].nd == 4)))
-			undo = 1;
-	}
-	if (undo) {
-		for (size_t k = nsp; k < sc->nsp; k++)
-			memset(sc->claim + sc->sp[k].start, CL_FREE, sc->sp[k].end - sc->sp[k].start);
-		sc->nsp = nsp;
-		memset(sc->claim + g[0].start, CL_SHIELD, g[ng - 1].end - g[0].start);
-		return;
+		bs = g[s0].start;
+		be = g[s1].end;
+		for (size_t k = nsp; k < sc->nsp; k++) {
+			if (sc->sp[k].start >= bs && sc->sp[k].start < be)
+				memset(sc->claim + sc->sp[k].start, CL_FREE,
+				       sc->sp[k].end - sc->sp[k].start);
+			else
+				sc->sp[keep++] = sc->sp[k];
+		}
+		sc->nsp = keep;
+		memset(sc->claim + bs, CL_SHIELD, be - bs);
 	}
 	if (sc->nsp == nsp && card_shaped(g, ng) && sc->t[g[0].start] >= '2' &&
 	    sc->t[g[0].start] <= '6')
@@ -998,6 +1030,9 @@ static void detect_card(struct scan *sc)
 				g[ng] = (struct group){s, j, (unsigned)(j - s), 0, ng ? cls : 0};
 			ng++;
 			sl = j < sc->len ? sep_at(sc, j, &cls) : 0;
+			/* A long run ends at a line break: the next line is a run of its own. */
+			if (sl && cls == 'W' && ng == CARD_GROUPS)
+				break;
 			if (sl && cls != '.' && (sepcls == 0 || cls == sepcls || cls == 'W') &&
 			    is_digit(at(sc, j + sl)) && sc->claim[j + sl] == CL_FREE) {
 				if (cls != 'W')
@@ -1331,15 +1366,6 @@ static void detect_ipv4(struct scan *sc)
  * grouped by spaces); USPS 20-22 digits starting 91-95 or 70, compact or in
  * groups of four.
  */
-/* A token ends at e: not in a longer word, number or address. */
-static int token_end(const struct scan *sc, size_t e)
-{
-	int q = at(sc, e);
-
-	return !is_alnum(q) && (q == -1 || !strchr("@_%+", q)) &&
-	       !((q == '.' || q == '-') && is_alnum(at(sc, e + 1)));
-}
-
 static void detect_tracking(struct scan *sc)
 {
 	const char *t = sc->t;

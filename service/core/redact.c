@@ -1007,7 +1007,7 @@ static void detect_card(struct scan *sc)
 
 	while (i < sc->len) {
 		struct group g[CARD_GROUPS];
-		size_t ng = 0, j = i;
+		size_t ng = 0, j = i, last_w = 0;
 		int sepcls = 0, ok = 1, p = before(sc, i, 1), q, cls = 0;
 
 		if (!is_digit(t[i]) || sc->claim[i] != CL_FREE) {
@@ -1030,11 +1030,16 @@ static void detect_card(struct scan *sc)
 				g[ng] = (struct group){s, j, (unsigned)(j - s), 0, ng ? cls : 0};
 			ng++;
 			sl = j < sc->len ? sep_at(sc, j, &cls) : 0;
-			/* A long run ends at a line break: the next line is a run of its own. */
-			if (sl && cls == 'W' && ng == CARD_GROUPS)
-				break;
 			if (sl && cls != '.' && (sepcls == 0 || cls == sepcls || cls == 'W') &&
 			    is_digit(at(sc, j + sl)) && sc->claim[j + sl] == CL_FREE) {
+				/* Too long: it ends at its last line break, the rest is read afresh. */
+				if (ng == CARD_GROUPS && last_w > 0) {
+					ng = last_w;
+					j = g[ng - 1].end;
+					break;
+				}
+				if (cls == 'W')
+					last_w = ng;
 				if (cls != 'W')
 					sepcls = cls;
 				j += sl;

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 68 /* key lines in a default dump: 2 kafka + 66 table keys */
+#define NKEYS 69 /* key lines in a default dump: 2 kafka + 67 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -215,6 +215,7 @@ static const struct {
 	{"triage.events_topic", "tickets.triaged"},
 	{"redact.enabled", "true"},
 	{"redact.patterns_file", "\"\""},
+	{"redact.leading_zero_10", "phone"},
 	{"policy.link_allow", "\"\""},
 	{"policy.refund_categories", "\"\""},
 	{"policy.min_len", "20"},

@@ -1270,7 +1270,13 @@ static void detect_email(struct scan *sc)
 			else
 				break;
 		}
-		if (e - k - 1 > EMAIL_DOMAIN_MAX || (e = domain_end(u, k + 1, e)) == 0)
+		/* Scanned past the cap (text glued on): the address may still end within it. */
+		while (e - k - 1 > EMAIL_DOMAIN_MAX) {
+			e--;
+			while (e > k + 1 && (u[e] & 0xC0) == 0x80)
+				e--;
+		}
+		if ((e = domain_end(u, k + 1, e)) == 0)
 			continue;
 		dom = e - k - 1;
 		if (dom > EMAIL_DOMAIN_MAX || at(sc, e) == '@')

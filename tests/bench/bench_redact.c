@@ -44,7 +44,7 @@ static double now_ns(void)
 static double time_texts(const struct redactor *r, char **texts, size_t n, unsigned *found)
 {
 	double best = 0;
-	int reps = 1;
+	int reps = 1, sized = 0;
 
 	for (int round = 0; round < 5; round++) {
 		double t0 = now_ns(), dt;
@@ -71,13 +71,12 @@ static double time_texts(const struct redactor *r, char **texts, size_t n, unsig
 		dt = (now_ns() - t0) / 1e3 / ((double)reps * (double)n);
 		if (round == 0 || dt < best)
 			best = dt;
-		if (round == 0) {
+		if (!sized) {
 			double one = (now_ns() - t0) / 1e9;
 
-			reps = one > 0 ? (int)(1.0 / one) + 1 : 1;
+			sized = 1;
+			reps = one > 0 && one < 1.0 ? (int)(1.0 / one) + 1 : 1;
 			round = -1; /* the first pass only sized reps */
-			if (reps == 1)
-				round = 0;
 		}
 	}
 	*found /= (unsigned)reps;

@@ -87,6 +87,9 @@ static int oracle_card_at(const char *s, size_t n, size_t i, size_t *end)
 		return 0;
 	if (p == ' ' && i >= 2 && (odigit(ob(s, n, i - 2)) || ocontinues(ob(s, n, i - 2))))
 		return 0;
+	/* A UPS tracking number "1Z" + 16 characters, grouped: kept as a whole by design. */
+	if (p == ' ' && i >= 3 && s[i - 3] == '1' && (s[i - 2] == 'Z' || s[i - 2] == 'z'))
+		return 0;
 	q = ob(s, n, j);
 	if (oalnum(q) || ocontinues(q) || (q != -1 && strchr("@_-/.,:%\"[]", q)))
 		return 0;

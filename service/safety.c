@@ -98,6 +98,7 @@ int safety_init(struct safety *s, const struct config *cfg,
 		return 0;
 	}
 	s->redactor = redactor_new();
+	redactor_set_lead0(s->redactor, (enum redact_lead0)cfg->redact_leading_zero_10);
 	if (cfg->redact_patterns_file[0] &&
 	    load_patterns(s->redactor, cfg->redact_patterns_file, err, errlen) < 0)
 		return -1;

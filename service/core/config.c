@@ -78,6 +78,8 @@ static const char *const dialect_names[] = {"auto",	 "openai",    "openai-reason
 					    "gemini",	 "anthropic", "local",		  NULL};
 static const char *const effort_names[] = {"auto", "none", "minimal", "low", "medium", "high", NULL};
 static const char *const verbosity_names[] = {"auto", "low", "medium", "high", NULL};
+/* redaction, issue #20: an unbroken 10-digit number with one leading 0 (enum redact_lead0) */
+static const char *const lead0_names[] = {"phone", "keep", NULL};
 
 _Static_assert(sizeof(enum response_format) == sizeof(int), "CT_ENUM fields are stored as int");
 _Static_assert(sizeof(enum on_failure) == sizeof(int), "CT_ENUM fields are stored as int");
@@ -163,6 +165,8 @@ static const struct cfg_key keys[] = {
 
 	K_ENUM("redact.enabled", redact_enabled, "true", bool_names),
 	K_STR("redact.patterns_file", redact_patterns_file, "", 0),
+	/* redaction for text as customers paste it (issue #20): the leading-0 10-digit choice */
+	K_ENUM("redact.leading_zero_10", redact_leading_zero_10, "phone", lead0_names),
 
 	K_STR("policy.link_allow", policy_link_allow, "", 0),
 	K_STR("policy.refund_categories", policy_refund_categories, "", 0),

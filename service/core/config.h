@@ -105,6 +105,7 @@ struct config {
 	/* [redact]: PII replaced by placeholders before any model call */
 	int redact_enabled;
 	char *redact_patterns_file; /* lines "LABEL posix-ere" for order ids etc.; "" none */
+	int redact_leading_zero_10; /* enum redact_lead0: 0 phone (redact), 1 keep */
 	/* [policy]: the deterministic check of drafts */
 	char *policy_link_allow;        /* comma-separated hosts links may point to */
 	char *policy_refund_categories; /* comma-separated categories allowed to promise refunds */

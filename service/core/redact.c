@@ -45,6 +45,7 @@ struct redact_pattern {
 struct redactor {
 	struct redact_pattern *pats[REDACT_MAX_PATTERNS];
 	size_t n;
+	enum redact_lead0 lead0; /* an unbroken 10-digit number with one leading 0 */
 };
 
 static const char *const kind_names[REDACT__COUNT] = {
@@ -394,7 +395,15 @@ fail:
 
 struct redactor *redactor_new(void)
 {
-	return xcalloc(1, sizeof(struct redactor));
+	struct redactor *r = xcalloc(1, sizeof(struct redactor));
+
+	r->lead0 = REDACT_LEAD0_PHONE;
+	return r;
+}
+
+void redactor_set_lead0(struct redactor *r, enum redact_lead0 mode)
+{
+	r->lead0 = mode;
 }
 
 void redactor_free(struct redactor *r)
@@ -471,13 +480,169 @@ struct span {
 	int label; /* an enum redact_kind, or REDACT__COUNT + custom pattern index */
 };
 
+/*
+ * The detectors read a normalised view of the text, never the text itself:
+ * t[0..len) is the original with the decimal digits of every script and the
+ * full-width forms folded to ASCII, the usual no-break spaces, dashes and
+ * ideographic full stops folded to their ASCII separators, and each line
+ * break with the indentation and quote markers ("> ") after it folded to a
+ * single '\n' (a "wrap", where a number may go on). off[k] is where byte k
+ * of the view starts in the original (off[len] is the original's length),
+ * so a span [s, e) of the view is the original's [off[s], off[e]): the
+ * placeholder replaces exactly what the customer wrote.
+ */
 struct scan {
 	const char *t;
 	size_t len;
-	unsigned char *claim; /* enum claim per byte */
+	const size_t *off;
+	unsigned char *claim; /* enum claim per byte of the view */
 	struct span *sp;
 	size_t nsp, asp;
+	enum redact_lead0 lead0;
 };
+
+/* ---- the normalised view ---- */
+
+/* U+xxx0 of each run of ten decimal digits (Unicode 14 category Nd), ascending. */
+static const uint32_t digit_zeros[] = {
+	0x660,	 0x6F0,	  0x7C0,   0x966,   0x9E6,   0xA66,   0xAE6,   0xB66,   0xBE6,
+	0xC66,	 0xCE6,	  0xD66,   0xDE6,   0xE50,   0xED0,   0xF20,   0x1040,  0x1090,
+	0x17E0,	 0x1810,  0x1946,  0x19D0,  0x1A80,  0x1A90,  0x1B50,  0x1BB0,  0x1C40,
+	0x1C50,	 0xA620,  0xA8D0,  0xA900,  0xA9D0,  0xA9F0,  0xAA50,  0xABF0,  0xFF10,
+	0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0,
+	0x11650, 0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60,
+	0x16AC0, 0x16B50, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0,
+	0x1E950, 0x1FBF0,
+};
+
+/* Decode the (valid) UTF-8 character at s[0..n): its code point, *len its bytes. */
+static uint32_t utf8_cp(const unsigned char *s, size_t n, size_t *len)
+{
+	if (s[0] < 0x80 || n < 2) {
+		*len = 1;
+		return s[0];
+	}
+	if (s[0] < 0xE0) {
+		*len = 2;
+		return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+	}
+	if (s[0] < 0xF0 || n < 4) {
+		*len = n < 3 ? n : 3;
+		return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) |
+		       (n >= 3 ? (s[2] & 0x3F) : 0);
+	}
+	*len = 4;
+	return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
+	       ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+}
+
+/* The ASCII byte a non-ASCII code point reads as for detection, or -1. prev: last byte out. */
+static int fold_cp(uint32_t cp, int prev)
+{
+	if (cp >= 0xFF01 && cp <= 0xFF5E) /* full-width ASCII (what NFKC does to it) */
+		return (int)(cp - 0xFEE0);
+	switch (cp) {
+	case 0x00A0: /* no-break, figure, thin, narrow no-break, ideographic spaces */
+	case 0x2007:
+	case 0x2009:
+	case 0x202F:
+	case 0x3000:
+		return ' ';
+	case 0x2010: /* hyphen, non-breaking hyphen, figure dash, en dash, minus, small hyphen */
+	case 0x2011:
+	case 0x2012:
+	case 0x2013:
+	case 0x2212:
+	case 0xFE63:
+		return '-';
+	case 0x30FC: /* the katakana long vowel mark, typed as a dash between digits */
+		return prev >= '0' && prev <= '9' ? '-' : -1;
+	case 0x3002: /* the ideographic full stops that IDNA reads as dots */
+	case 0xFF61:
+		return '.';
+	default:
+		break;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(digit_zeros) && digit_zeros[k] <= cp; k++)
+		if (cp <= digit_zeros[k] + 9)
+			return '0' + (int)(cp - digit_zeros[k]);
+	return -1;
+}
+
+/*
+ * Build the view of text[0..len) (valid UTF-8, no NUL): *view (len + 1
+ * bytes, NUL-terminated) and *off (len + 1 entries), both new (caller
+ * frees); returns the view's length (<= len).
+ */
+static size_t normalise(const char *text, size_t len, char **view, size_t **off)
+{
+	const unsigned char *u = (const unsigned char *)text;
+	char *v = xmalloc(len + 1);
+	size_t *o = xmalloc((len + 1) * sizeof(*o)), n = 0, i = 0;
+
+	while (i < len) {
+		size_t cl;
+		uint32_t cp;
+		int f;
+
+		if (u[i] == '\r' || u[i] == '\n') {
+			o[n] = i;
+			v[n++] = '\n';
+			i += u[i] == '\r' && i + 1 < len && u[i + 1] == '\n' ? 2 : 1;
+			while (i < len && (u[i] == ' ' || u[i] == '\t' || u[i] == '>'))
+				i++;
+			continue;
+		}
+		if (u[i] < 0x80) {
+			o[n] = i;
+			v[n++] = (char)u[i++];
+			continue;
+		}
+		cp = utf8_cp(u + i, len - i, &cl);
+		f = fold_cp(cp, n ? (unsigned char)v[n - 1] : -1);
+		if (f >= 0) {
+			o[n] = i;
+			v[n++] = (char)f;
+		} else {
+			for (size_t k = 0; k < cl; k++) {
+				o[n] = i + k;
+				v[n++] = (char)u[i + k];
+			}
+		}
+		i += cl;
+	}
+	o[n] = len;
+	v[n] = '\0';
+	*view = v;
+	*off = o;
+	return n;
+}
+
+/*
+ * Is the non-ASCII code point cp a letter, mark or digit of some script
+ * (as far as an address goes)? The punctuation, symbol, space, emoji and
+ * private-use blocks are not; everything else is taken as a letter.
+ */
+static int uletter(uint32_t cp)
+{
+	static const uint32_t not_letters[][2] = {
+		{0x80, 0xBF},	   {0xD7, 0xD7},       {0xF7, 0xF7},	   {0x37E, 0x37E},
+		{0x387, 0x387},	   {0x55A, 0x55F},     {0x589, 0x58A},	   {0x5BE, 0x5BE},
+		{0x5C0, 0x5C0},	   {0x5C3, 0x5C3},     {0x5F3, 0x5F4},	   {0x600, 0x60F},
+		{0x61B, 0x61F},	   {0x66A, 0x66D},     {0x6D4, 0x6D4},	   {0x964, 0x965},
+		{0x970, 0x970},	   {0xE4F, 0xE4F},     {0xE5A, 0xE5B},	   {0x10FB, 0x10FB},
+		{0x1360, 0x1368},  {0x166D, 0x166E},   {0x1680, 0x1680},   {0x2000, 0x2BFF},
+		{0x2E00, 0x2E7F},  {0x3000, 0x3004},   {0x3008, 0x3020},   {0x3030, 0x3030},
+		{0x303D, 0x303D},  {0x30FB, 0x30FB},   {0xD800, 0xF8FF},   {0xFD3E, 0xFD3F},
+		{0xFE00, 0xFE6F},  {0xFEFF, 0xFEFF},   {0xFF00, 0xFF65},   {0xFFE0, 0xFFFF},
+		{0x1F000, 0x1FBFF}, {0xE0000, 0x10FFFF},
+	};
+
+	for (size_t k = 0; k < ARRAY_SIZE(not_letters); k++)
+		if (cp >= not_letters[k][0] && cp <= not_letters[k][1])
+			return 0;
+	return cp >= 0x80;
+}
 
 /* Byte at i, or -1 outside the text. */
 static int at(const struct scan *sc, size_t i)
@@ -489,6 +654,24 @@ static int at(const struct scan *sc, size_t i)
 static int before(const struct scan *sc, size_t i, size_t back)
 {
 	return i >= back ? (unsigned char)sc->t[i - back] : -1;
+}
+
+/* A token ends at e: not in a longer word, number or address. */
+static int token_end(const struct scan *sc, size_t e)
+{
+	int q = at(sc, e);
+
+	return !is_alnum(q) && (q == -1 || !strchr("@_%+", q)) &&
+	       !((q == '.' || q == '-') && is_alnum(at(sc, e + 1)));
+}
+
+/* A token starts at i: not inside a longer word, number or address. */
+static int token_start(const struct scan *sc, size_t i)
+{
+	int p = before(sc, i, 1);
+
+	return !is_alnum(p) && (p == -1 || !strchr("@_%+", p)) &&
+	       !((p == '.' || p == '-') && is_alnum(before(sc, i, 2)));
 }
 
 static int range_free(const struct scan *sc, size_t s, size_t e)
@@ -510,36 +693,23 @@ static void add_span(struct scan *sc, size_t s, size_t e, int label)
 }
 
 /*
- * A separator inside a card or phone number at i: returns its length in
- * bytes (0 if none) and its class in *cls: ' ' (space, no-break space, thin
- * and narrow no-break space), '-' (hyphen-minus, hyphen, non-breaking hyphen,
- * en dash) or '.'.
+ * A separator inside a card or phone number at i of the view (all of them
+ * one byte there): returns 1 and its class in *cls, ' ', '-', '.', or 'W'
+ * for a wrap (a line break, which stands for any class), else 0.
  */
 static size_t sep_at(const struct scan *sc, size_t i, int *cls)
 {
-	static const struct {
-		const char *bytes;
-		char cls;
-	} seps[] = {
-		{" ", ' '},
-		{"-", '-'},
-		{".", '.'},
-		{"\xc2\xa0", ' '},
-		{"\xe2\x80\x89", ' '},
-		{"\xe2\x80\xaf", ' '},
-		{"\xe2\x80\x90", '-'},
-		{"\xe2\x80\x91", '-'},
-		{"\xe2\x80\x93", '-'},
-	};
+	int c = at(sc, i);
 
-	for (size_t k = 0; k < ARRAY_SIZE(seps); k++) {
-		size_t n = strlen(seps[k].bytes);
-
-		if (n <= sc->len - i && memcmp(sc->t + i, seps[k].bytes, n) == 0 &&
-		    range_free(sc, i, i + n)) {
-			*cls = seps[k].cls;
-			return n;
-		}
+	if (c == -1 || sc->claim[i] != CL_FREE)
+		return 0;
+	if (c == ' ' || c == '-' || c == '.') {
+		*cls = c;
+		return 1;
+	}
+	if (c == '\n') {
+		*cls = 'W';
+		return 1;
 	}
 	return 0;
 }
@@ -613,15 +783,16 @@ static void detect_iban(struct scan *sc)
 		unsigned known;
 
 		if (!is_alpha(t[i]) || !is_alpha(t[i + 1]) || !is_digit(t[i + 2]) ||
-		    !is_digit(t[i + 3]) || is_alnum(before(sc, i, 1)) || sc->claim[i] != CL_FREE)
+		    !is_digit(t[i + 3]) || !token_start(sc, i) || sc->claim[i] != CL_FREE)
 			continue;
-		/* Alphanumerics, with single spaces allowed only between groups of four. */
+		/* Alphanumerics, single spaces only between groups of four, wraps anywhere. */
 		while (j < sc->len && n < IBAN_MAX && sc->claim[j] == CL_FREE) {
 			if (is_alnum(t[j])) {
 				c[n++] = (char)to_upper(t[j]);
 				end[n] = ++j;
-			} else if (t[j] == ' ' && n % 4 == 0 && is_alnum(at(sc, j + 1)) &&
-				   sc->claim[j + 1] == CL_FREE) {
+			} else if (((t[j] == ' ' && n % 4 == 0) || t[j] == '\n') &&
+				   is_alnum(at(sc, j + 1)) && sc->claim[j + 1] == CL_FREE) {
+				/* A wrapped line may break an IBAN anywhere: mod 97 decides. */
 				j++;
 			} else {
 				break;
@@ -632,7 +803,7 @@ static void detect_iban(struct scan *sc)
 		known = iban_length(c);
 		if (known) {
 			/* Exactly the country's length, ending where a token ends. */
-			if (n < known || is_alnum(at(sc, end[known])))
+			if (n < known || !token_end(sc, end[known]))
 				continue;
 			if (iban_mod97(c, known)) {
 				add_span(sc, i, end[known], REDACT_IBAN);
@@ -645,7 +816,7 @@ static void detect_iban(struct scan *sc)
 			continue;
 		}
 		for (size_t l = n; l >= 15; l--) {
-			if (!is_alnum(at(sc, end[l])) && iban_mod97(c, l)) {
+			if (token_end(sc, end[l]) && iban_mod97(c, l)) {
 				add_span(sc, i, end[l], REDACT_IBAN);
 				i = end[l] - 1;
 				break;
@@ -660,7 +831,7 @@ struct group {
 	size_t start, end;
 	unsigned nd;
 	int paren; /* phone only: "(555)" */
-	int sep;   /* phone only: class of the separator before it, 0 for none */
+	int sep;   /* the separator before it: ' ', '-', '.', '/', 'W' (a wrap), 0 for none */
 };
 
 static int luhn_ok(const struct scan *sc, const struct group *g, size_t a, size_t b)
@@ -701,21 +872,72 @@ static int card_shaped(const struct group *g, size_t ng)
 }
 
 /*
- * Find cards in one run of digit groups g[0..ng): whole groups only, first
- * and longest wins. A run shaped like a card whose check digit is wrong is
- * shielded as a whole, so the phone detector does not cut a number out of it.
+ * g[a..b] written as cards are: unbroken, or grouped as the networks print
+ * them (4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4) with spaces.
+ */
+static int card_canonical(const struct group *g, size_t a, size_t b)
+{
+	size_t n = b - a + 1;
+
+	if (n == 1)
+		return 1;
+	for (size_t k = a + 1; k <= b; k++)
+		if (g[k].sep != ' ')
+			return 0;
+	if (n == 4 || n == 5) {
+		for (size_t k = a; k < a + 4; k++)
+			if (g[k].nd != 4)
+				return 0;
+		return n == 4 || g[b].nd == 3;
+	}
+	return n == 3 && g[a].nd == 4 && g[a + 1].nd == 6 && (g[b].nd == 4 || g[b].nd == 5);
+}
+
+/*
+ * Find cards in one run of digit groups g[0..ng): a card is the whole run,
+ * whole lines of it where it goes on across a wrapped line, or a stretch
+ * grouped as cards are printed ("item 12 4111 1111 1111 1111"); first and
+ * longest wins. A card is never cut out of a longer number: when a group
+ * of four or more digits left over touches a card, the run is one number
+ * (161-2211209-0420230 is an order, 9400 1000 0000 0000 0000 00 a parcel)
+ * and nothing is taken from it. A run left alone that is shaped like a card
+ * (a wrong check digit, a longer number) is shielded as a whole, so the
+ * phone detector does not cut a number out of it either.
  */
 static void card_in_run(struct scan *sc, const struct group *g, size_t ng)
 {
-	size_t a = 0, nsp = sc->nsp;
+	size_t a = 0, nsp = sc->nsp, before_pass;
+	unsigned char taken[CARD_GROUPS] = {0};
+	int undo;
 
+	/*
+	 * Passes until nothing new is found: a card taken ends the run for the
+	 * groups beside it (as its placeholder will), so that redacting the
+	 * output again finds nothing more.
+	 */
+again:
+	before_pass = sc->nsp;
+	a = 0;
 	while (a < ng) {
 		size_t found = SIZE_MAX;
 
+		if (taken[a]) {
+			a++;
+			continue;
+		}
 		for (size_t b = ng; b-- > a;) {
 			unsigned nd = 0;
-			int sizes_ok = 1;
+			int sizes_ok = 1, whole, free_run = 1;
 
+			for (size_t k = a; k <= b; k++)
+				if (taken[k])
+					free_run = 0;
+			if (!free_run)
+				continue;
+			whole = (a == 0 || g[a].sep == 'W' || taken[a - 1]) &&
+				(b + 1 == ng || g[b + 1].sep == 'W' || taken[b + 1]);
+			if (!whole && !card_canonical(g, a, b))
+				continue;
 			for (size_t k = a; k <= b; k++) {
 				nd += g[k].nd;
 				if (a < b && (g[k].nd < 2 || g[k].nd > 8))
@@ -733,7 +955,45 @@ static void card_in_run(struct scan *sc, const struct group *g, size_t ng)
 			continue;
 		}
 		add_span(sc, g[a].start, g[found].end, REDACT_CARD);
+		memset(taken + a, found > a ? 2 : 1, found - a + 1);
 		a = found + 1;
+	}
+	if (sc->nsp != before_pass)
+		goto again;
+	/*
+	 * A leftover group of four or more digits glued to a card by a dash, or
+	 * by a space to a grouped card, makes that line of the run one longer
+	 * number: its cards are given back and the line shielded.
+	 */
+	for (size_t s0 = 0, s1; s0 < ng; s0 = s1 + 1) {
+		size_t bs, be, keep = nsp;
+
+		for (s1 = s0; s1 + 1 < ng && g[s1 + 1].sep != 'W'; s1++)
+			;
+		undo = 0;
+		for (size_t k = s0; k <= s1; k++) {
+			if (taken[k] || g[k].nd < 4)
+				continue;
+			if (k > s0 && taken[k - 1] &&
+			    (g[k].sep != ' ' || (taken[k - 1] == 2 && g[k].nd == 4)))
+				undo = 1;
+			if (k < s1 && taken[k + 1] &&
+			    (g[k + 1].sep != ' ' || (taken[k + 1] == 2 && g[k].nd == 4)))
+				undo = 1;
+		}
+		if (!undo)
+			continue;
+		bs = g[s0].start;
+		be = g[s1].end;
+		for (size_t k = nsp; k < sc->nsp; k++) {
+			if (sc->sp[k].start >= bs && sc->sp[k].start < be)
+				memset(sc->claim + sc->sp[k].start, CL_FREE,
+				       sc->sp[k].end - sc->sp[k].start);
+			else
+				sc->sp[keep++] = sc->sp[k];
+		}
+		sc->nsp = keep;
+		memset(sc->claim + bs, CL_SHIELD, be - bs);
 	}
 	if (sc->nsp == nsp && card_shaped(g, ng) && sc->t[g[0].start] >= '2' &&
 	    sc->t[g[0].start] <= '6')
@@ -747,57 +1007,78 @@ static void detect_card(struct scan *sc)
 
 	while (i < sc->len) {
 		struct group g[CARD_GROUPS];
-		size_t ng = 0, j = i;
-		int sepcls = 0, ok = 1, p = before(sc, i, 1), q;
+		size_t ng = 0, j = i, last_w = 0;
+		int sepcls = 0, ok = 1, p = before(sc, i, 1), q, cls = 0;
 
 		if (!is_digit(t[i]) || sc->claim[i] != CL_FREE) {
 			i++;
 			continue;
 		}
-		/* Glued to a token, or after "+" (a phone number) or inside a decimal number. */
-		if (is_alnum(p) || p == '+' ||
+		/*
+		 * Glued to a token, or after "+" (a phone number) or inside a
+		 * decimal number, or in an e-mail address (which takes it whole).
+		 */
+		if (is_alnum(p) || p == '+' || p == '@' ||
 		    ((p == '.' || p == ',') && is_digit(before(sc, i, 2))))
 			ok = 0;
 		for (;;) {
 			size_t s = j, sl;
-			int cls;
 
 			while (j < sc->len && is_digit(t[j]) && sc->claim[j] == CL_FREE)
 				j++;
 			if (ng < CARD_GROUPS)
-				g[ng] = (struct group){s, j, (unsigned)(j - s), 0, 0};
+				g[ng] = (struct group){s, j, (unsigned)(j - s), 0, ng ? cls : 0};
 			ng++;
 			sl = j < sc->len ? sep_at(sc, j, &cls) : 0;
-			if (sl && cls != '.' && (sepcls == 0 || cls == sepcls) &&
+			if (sl && cls != '.' && (sepcls == 0 || cls == sepcls || cls == 'W') &&
 			    is_digit(at(sc, j + sl)) && sc->claim[j + sl] == CL_FREE) {
-				sepcls = cls;
+				/* Too long: it ends at its last line break, the rest is read afresh. */
+				if (ng == CARD_GROUPS && last_w > 0) {
+					ng = last_w;
+					j = g[ng - 1].end;
+					break;
+				}
+				if (cls == 'W')
+					last_w = ng;
+				if (cls != 'W')
+					sepcls = cls;
 				j += sl;
 				continue;
 			}
 			break;
 		}
 		q = at(sc, j);
-		if (ng > CARD_GROUPS || is_alnum(q) || (j < sc->len && sc->claim[j] != CL_FREE) ||
-		    ((q == '.' || q == ',') && is_digit(at(sc, j + 1))))
-			ok = 0;
-		if (ok)
-			card_in_run(sc, g, ng);
+		/* An expiry date after the number: "4111 1111 1111 1111 12/27". */
+		if (ng >= 2 && ng <= CARD_GROUPS && q == '/' && is_digit(at(sc, j + 1)) &&
+		    g[ng - 1].nd <= 2 && g[ng - 1].sep == ' ') {
+			ng--;
+			j = g[ng - 1].end;
+			q = at(sc, j);
+		}
+		if (ng <= CARD_GROUPS) {
+			size_t a = 0, b = ng;
+
+			/*
+			 * Glued at one end: the group there belongs to that token
+			 * ("1a@ee.com"), the groups after a space or a line break may
+			 * still be a card.
+			 */
+			if (!ok)
+				for (a = 1; a < ng && g[a].sep != 'W' && g[a].sep != ' '; a++)
+					;
+			/* (a placeholder look-alike right after, "[X_1]", is no glue) */
+			if (is_alnum(q) || q == '@' ||
+			    ((q == '.' || q == ',') && is_digit(at(sc, j + 1))))
+				for (b = ng - 1; b > a && g[b].sep != 'W' && g[b].sep != ' '; b--)
+					;
+			if (a < b)
+				card_in_run(sc, g + a, b - a);
+		}
 		i = j;
 	}
 }
 
 /* ---- e-mail ---- */
-
-/* A Latin letter U+00C0..U+024F (not U+00D7, U+00F7) as two bytes at s. */
-static int latin2(const unsigned char *s)
-{
-	unsigned cp;
-
-	if (s[0] < 0xC3 || s[0] > 0xC9 || (s[1] & 0xC0) != 0x80)
-		return 0;
-	cp = ((unsigned)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-	return cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7;
-}
 
 static int local_char(int c)
 {
@@ -809,21 +1090,67 @@ static int domain_char(int c)
 	return is_alnum(c) || c == '.' || c == '-';
 }
 
-/* The domain d[0..n) has two or more labels, none empty or with a dash at an end, and a TLD. */
+/*
+ * Length of the letter (of any script; cjk 0: not Han, Kana or Hangul,
+ * which are written without spaces and would swallow the words before an
+ * address) ending at u[i - 1], or 0.
+ */
+static size_t uletter_before(const struct scan *sc, size_t i, int cjk)
+{
+	const unsigned char *u = (const unsigned char *)sc->t;
+	size_t s = i, cl;
+	uint32_t cp;
+
+	if (i == 0 || u[i - 1] < 0x80)
+		return 0;
+	while (s > 0 && i - s < 4 && (u[s - 1] & 0xC0) == 0x80)
+		s--;
+	if (s == 0 || i - s >= 4)
+		return 0;
+	s--;
+	cp = utf8_cp(u + s, sc->len - s, &cl);
+	if (s + cl != i || !uletter(cp) || (!cjk && cp >= 0x2E80))
+		return 0;
+	return cl;
+}
+
+/* Length of the letter (of any script) starting at u[i], or 0. */
+static size_t uletter_at(const struct scan *sc, size_t i)
+{
+	const unsigned char *u = (const unsigned char *)sc->t;
+	size_t cl;
+
+	if (i >= sc->len || u[i] < 0x80)
+		return 0;
+	return uletter(utf8_cp(u + i, sc->len - i, &cl)) ? cl : 0;
+}
+
+/*
+ * The domain d[0..n) has two or more labels, none empty or with a dash at
+ * an end, and a top-level label of two or more ASCII letters, a punycode
+ * one ("xn--..."), or letters of another script only (".рф", ".中国").
+ */
 static int domain_ok(const char *d, size_t n)
 {
 	size_t ls = 0, dots = 0;
 
 	for (size_t i = 0; i <= n; i++) {
+		size_t ascii = 0;
+
 		if (i < n && d[i] != '.')
 			continue;
-		if (i == ls || i - ls > 63 || d[ls] == '-' || d[i - 1] == '-')
+		if (i == ls || i - ls > 252 || d[ls] == '-' || d[i - 1] == '-')
+			return 0;
+		for (size_t k = ls; k < i; k++)
+			ascii += (unsigned char)d[k] < 0x80;
+		if (ascii == i - ls && i - ls > 63)
 			return 0;
 		if (i == n) {
-			/* The last label: ASCII letters, or a punycode TLD. */
 			if (i - ls >= 5 && strncasecmp(d + ls, "xn--", 4) == 0)
 				break;
-			if (i - ls < 2)
+			if (ascii == 0)
+				break; /* a top-level label of another script */
+			if (ascii != i - ls || i - ls < 2)
 				return 0;
 			for (size_t k = ls; k < i; k++)
 				if (!is_alpha(d[k]))
@@ -836,41 +1163,123 @@ static int domain_ok(const char *d, size_t n)
 	return dots > 0;
 }
 
+/*
+ * Start of a quoted local part ("chloe..oneil"@web.de) whose closing quote
+ * is at q (just before the "@"), or SIZE_MAX: printable text without a line
+ * break or an unescaped quote, opened by a quote.
+ */
+static size_t quoted_local(const struct scan *sc, size_t q)
+{
+	size_t s = q;
+
+	while (s > 0 && q - s < EMAIL_LOCAL_MAX) {
+		int c = (unsigned char)sc->t[s - 1];
+
+		if (sc->claim[s - 1] != CL_FREE || c == '\n' || c == '\t' || c < 0x20)
+			return SIZE_MAX;
+		if (c == '"') {
+			size_t bs = 0;
+
+			while (s - 1 > bs && sc->t[s - 2 - bs] == '\\')
+				bs++;
+			if (bs % 2 == 0)
+				break;
+		}
+		s--;
+	}
+	if (s == 0 || q - s >= EMAIL_LOCAL_MAX || sc->t[s - 1] != '"' || s == q)
+		return SIZE_MAX;
+	/* The quotes delimit it: whatever comes before (even a digit) is not part of it. */
+	return s - 1;
+}
+
+/*
+ * Where the address ends whose domain was scanned as u[d..e): the longest
+ * prefix that is a domain, ending at the end of a label or inside the last
+ * one where the script changes or dashes start ("example.comまで",
+ * "пример.рф2024", "example.com--1234"; but "example.com2024" is one
+ * token). A sentence may end right after the address ("... example.com.").
+ * Returns 0 when there is none.
+ */
+static size_t domain_end(const unsigned char *u, size_t d, size_t e)
+{
+	while (e > d) {
+		size_t ls, a = 0;
+
+		while (e > d && (u[e - 1] == '.' || u[e - 1] == '-'))
+			e--;
+		if (e == d)
+			return 0;
+		if (domain_ok((const char *)u + d, e - d))
+			return e;
+		for (ls = e; ls > d && u[ls - 1] != '.';)
+			ls--;
+		if (u[ls] >= 0x80) {
+			while (ls + a < e && u[ls + a] >= 0x80)
+				a++;
+		} else {
+			while (ls + a < e && is_alpha(u[ls + a]))
+				a++;
+			if (a < 2 || (u[ls + a] < 0x80 && u[ls + a] != '-'))
+				a = 0;
+		}
+		if (a > 0 && ls + a < e && domain_ok((const char *)u + d, ls + a - d))
+			return ls + a;
+		if (ls == d)
+			return 0;
+		e = ls - 1; /* drop the last label */
+	}
+	return 0;
+}
+
 static void detect_email(struct scan *sc)
 {
 	const unsigned char *u = (const unsigned char *)sc->t;
 
 	for (size_t k = 0; k < sc->len; k++) {
-		size_t s = k, e = k + 1;
+		size_t s = k, e = k + 1, dom, l;
 
 		if (u[k] != '@' || sc->claim[k] != CL_FREE)
 			continue;
-		/* Local part, backwards over ASCII and whole two-byte Latin letters. */
-		while (s > 0 && k - s < EMAIL_LOCAL_MAX && sc->claim[s - 1] == CL_FREE) {
-			if (local_char(u[s - 1]))
-				s--;
-			else if (s >= 2 && sc->claim[s - 2] == CL_FREE && latin2(u + s - 2))
-				s -= 2;
-			else
-				break;
+		if (k > 0 && u[k - 1] == '"' && sc->claim[k - 1] == CL_FREE &&
+		    (s = quoted_local(sc, k - 1)) != SIZE_MAX) {
+			/* s is the opening quote */
+		} else {
+			/* Local part, backwards over ASCII and whole letters of the alphabets. */
+			s = k;
+			while (s > 0 && k - s < EMAIL_LOCAL_MAX && sc->claim[s - 1] == CL_FREE) {
+				if (local_char(u[s - 1]))
+					s--;
+				else if ((l = uletter_before(sc, s, 0)) != 0 &&
+					 range_free(sc, s - l, s))
+					s -= l;
+				else
+					break;
+			}
+			while (s < k && u[s] == '.')
+				s++;
+			if (s == k || k - s >= EMAIL_LOCAL_MAX)
+				continue;
 		}
-		while (s < k && u[s] == '.')
-			s++;
-		if (s == k || k - s >= EMAIL_LOCAL_MAX)
-			continue;
+		/* Domain, forwards over ASCII and whole letters of any script. */
 		while (e < sc->len && e - k <= EMAIL_DOMAIN_MAX && sc->claim[e] == CL_FREE) {
 			if (domain_char(u[e]))
 				e++;
-			else if (e + 1 < sc->len && sc->claim[e + 1] == CL_FREE && latin2(u + e))
-				e += 2;
+			else if ((l = uletter_at(sc, e)) != 0 && range_free(sc, e, e + l))
+				e += l;
 			else
 				break;
 		}
-		/* A sentence may end right after the address. */
-		while (e > k + 1 && (u[e - 1] == '.' || u[e - 1] == '-'))
+		/* Scanned past the cap (text glued on): the address may still end within it. */
+		while (e - k - 1 > EMAIL_DOMAIN_MAX) {
 			e--;
-		if (e - k - 1 > EMAIL_DOMAIN_MAX || !domain_ok(sc->t + k + 1, e - k - 1) ||
-		    at(sc, e) == '@')
+			while (e > k + 1 && (u[e] & 0xC0) == 0x80)
+				e--;
+		}
+		if ((e = domain_end(u, k + 1, e)) == 0)
+			continue;
+		dom = e - k - 1;
+		if (dom > EMAIL_DOMAIN_MAX || at(sc, e) == '@')
 			continue;
 		add_span(sc, s, e, REDACT_EMAIL);
 		k = e - 1;
@@ -903,9 +1312,9 @@ static int custom_scan(struct scan *sc, const struct redact_pattern *p, int labe
 			s--;
 		while (e < sc->len && ((unsigned char)sc->t[e] & 0xC0) == 0x80)
 			e++;
-		if (e - s > REDACT_MAX_VALUE) {
+		if (sc->off[e] - sc->off[s] > REDACT_MAX_VALUE) {
 			set_err(err, errlen, "pattern %s matched %zu bytes (max %d)", p->label,
-				e - s, REDACT_MAX_VALUE);
+				sc->off[e] - sc->off[s], REDACT_MAX_VALUE);
 			return -1;
 		}
 		if (range_free(sc, s, e)) {
@@ -916,6 +1325,107 @@ static int custom_scan(struct scan *sc, const struct redact_pattern *p, int labe
 		}
 	}
 	return 0;
+}
+
+/* ---- shields: look-alikes no detector may take digits from ---- */
+
+/* IPv4 addresses, with a port or a prefix length: 10.148.36.167:8080, 192.168.0.0/16. */
+static void detect_ipv4(struct scan *sc)
+{
+	const char *t = sc->t;
+
+	for (size_t i = 0; i < sc->len; i++) {
+		size_t j = i, e;
+		int ok = 1;
+
+		if (!is_digit(t[i]) || is_alnum(before(sc, i, 1)) || before(sc, i, 1) == '.')
+			continue;
+		for (int part = 0; part < 4 && ok; part++) {
+			size_t s = j;
+			int v = 0;
+
+			if (part > 0) {
+				if (at(sc, j) != '.' || !is_digit(at(sc, j + 1))) {
+					ok = 0;
+					break;
+				}
+				s = ++j;
+			}
+			while (is_digit(at(sc, j)) && j - s < 4)
+				v = v * 10 + (t[j++] - '0');
+			if (j - s > 3 || v > 255)
+				ok = 0;
+		}
+		if (!ok || is_alnum(at(sc, j)) || (at(sc, j) == '.' && is_digit(at(sc, j + 1))))
+			continue;
+		e = j;
+		if ((at(sc, j) == ':' || at(sc, j) == '/') && is_digit(at(sc, j + 1))) {
+			j++;
+			while (is_digit(at(sc, j)) && j - e < 7)
+				j++;
+			if (!is_alnum(at(sc, j)))
+				e = j;
+		}
+		if (range_free(sc, i, e))
+			memset(sc->claim + i, CL_SHIELD, e - i);
+		i = e - 1;
+	}
+}
+
+/*
+ * Parcel tracking numbers: UPS "1Z" and 16 letters or digits (compact or
+ * grouped by spaces); USPS 20-22 digits starting 91-95 or 70, compact or in
+ * groups of four.
+ */
+static void detect_tracking(struct scan *sc)
+{
+	const char *t = sc->t;
+
+	for (size_t i = 0; i + 2 < sc->len; i++) {
+		size_t j, n = 0, ng = 0, last = 0;
+		int grouped_ok = 1, p = before(sc, i, 1);
+
+		if (is_alnum(p) || (p != -1 && strchr("._%+-@", p)))
+			continue;
+		if (t[i] == '1' && (t[i + 1] == 'Z' || t[i + 1] == 'z')) {
+			for (j = i + 2; j < sc->len && n < 16; j++) {
+				if (is_alnum(t[j]))
+					n++;
+				else if (!(t[j] == ' ' && is_alnum(at(sc, j + 1))))
+					break;
+			}
+			if (n == 16 && token_end(sc, j) && range_free(sc, i, j)) {
+				memset(sc->claim + i, CL_SHIELD, j - i);
+				i = j - 1;
+			}
+			continue;
+		}
+		if (!is_digit(t[i]) ||
+		    !((t[i] == '9' && t[i + 1] >= '1' && t[i + 1] <= '5') ||
+		      (t[i] == '7' && t[i + 1] == '0')))
+			continue;
+		for (j = i;;) {
+			size_t s = j;
+
+			while (is_digit(at(sc, j)))
+				j++;
+			n += j - s;
+			ng++;
+			last = j - s;
+			if (at(sc, j) == ' ' && is_digit(at(sc, j + 1))) {
+				if (last != 4)
+					grouped_ok = 0;
+				j++;
+				continue;
+			}
+			break;
+		}
+		if (n >= 20 && n <= 22 && (ng == 1 || (grouped_ok && last <= 4)) &&
+		    token_end(sc, j) && range_free(sc, i, j)) {
+			memset(sc->claim + i, CL_SHIELD, j - i);
+			i = j - 1;
+		}
+	}
 }
 
 /* ---- phone numbers ---- */
@@ -971,6 +1481,26 @@ static int phone_word_before(const struct scan *sc, size_t i)
 				return 1;
 		ws = we;
 	}
+	return 0;
+}
+
+/* A product code label right before i ("SKU", "P/N", "model: ", "serial #"): a code, not a phone. */
+static int code_word_before(const struct scan *sc, size_t i)
+{
+	static const char *const words[] = {"sku", "p/n", "pn", "part", "model", "serial", "s/n",
+					    "item", "art", "article", "ean", "upc", "isbn"};
+	size_t e = i, s;
+
+	while (e > 0 && i - e < 4 && strchr(" :#.", sc->t[e - 1]))
+		e--;
+	s = e;
+	while (s > 0 && e - s < 8 && (is_alpha(sc->t[s - 1]) || sc->t[s - 1] == '/'))
+		s--;
+	if (s == e || is_alnum(before(sc, s, 1)))
+		return 0;
+	for (size_t k = 0; k < ARRAY_SIZE(words); k++)
+		if (strlen(words[k]) == e - s && strncasecmp(sc->t + s, words[k], e - s) == 0)
+			return 1;
 	return 0;
 }
 
@@ -1030,12 +1560,30 @@ static int amount_shaped(const struct group *g, size_t ng)
 	return 1;
 }
 
+/*
+ * A French number in dotted pairs: 01.26.29.06.90, or +33 1.26.29.06.90
+ * (g[0] then the country code). Read as such, not as a date.
+ */
+static int fr_dotted(const struct scan *sc, int plus, const struct group *g, size_t k)
+{
+	size_t f = plus ? 1 : 0;
+
+	if (k != f + 5 || (plus && g[1].nd != 1) || (!plus && (g[0].nd != 2 || sc->t[g[0].start] != '0')))
+		return 0;
+	for (size_t x = f + 1; x < k; x++)
+		if (g[x].nd != 2 || g[x].sep != '.' || g[x].paren)
+			return 0;
+	return 1;
+}
+
 /* Is g[0..k) (starting at i, with or without "+") a phone number? */
 static int phone_ok(const struct scan *sc, size_t i, int plus, const struct group *g, size_t k)
 {
 	unsigned nd = 0;
 	int all_years = k >= 2, thousands = k >= 2, dots_only = 1;
 
+	if (fr_dotted(sc, plus, g, k))
+		return 1;
 	for (size_t x = 0; x < k; x++) {
 		int v = parse_small(sc, &g[x]);
 
@@ -1073,7 +1621,8 @@ static int phone_ok(const struct scan *sc, size_t i, int plus, const struct grou
 		/* 00 + country code, or the trunk 0 + area code; neither code starts with 0. */
 		if (d[0] == '0' && d[1] == '0' && d[2] != '0' && nd >= 10)
 			return 1;
-		if (d[0] == '0' && d[1] != '0' && nd >= 10 && nd <= 12)
+		if (d[0] == '0' && d[1] != '0' && nd >= 10 && nd <= 12 &&
+		    (nd > 10 || sc->lead0 == REDACT_LEAD0_PHONE))
 			return 1;
 		return phone_word_before(sc, i);
 	}
@@ -1127,6 +1676,14 @@ static size_t phone_try(struct scan *sc, size_t i)
 			sep = 0;
 			continue;
 		}
+		/* DE, AT, CH: the area code, a slash, the number ("030/16765473"). */
+		if (ng == 1 && !plus && !paren && at(sc, j) == '/' && t[s] == '0' && nd >= 3 &&
+		    nd <= 5 && is_digit(at(sc, j + 1)) && sc->claim[j] == CL_FREE &&
+		    sc->claim[j + 1] == CL_FREE) {
+			sep = '/';
+			j++;
+			continue;
+		}
 		sl = sep_at(sc, j, &sep);
 		if (sl && sc->claim[j + sl] == CL_FREE &&
 		    (is_digit(at(sc, j + sl)) ||
@@ -1142,19 +1699,41 @@ static size_t phone_try(struct scan *sc, size_t i)
 		return run_end;
 	/* Glued to a word or an address: part of a token, not a number. */
 	q = at(sc, run_end);
-	if (!ok || is_alnum(q) || q == '@' || q == '_' ||
-	    (run_end < sc->len && sc->claim[run_end] != CL_FREE) ||
-	    (q == '-' && is_alnum(at(sc, run_end + 1))))
+	if (!ok) {
+		/* ... but the next line of the run starts afresh. */
+		for (size_t k = 1; k < ng; k++)
+			if (g[k].sep == 'W')
+				return g[k].start;
 		return run_end;
-	/* Before a percent sign, decimals, a time or a currency the last group is an amount. */
+	}
+	if (is_alnum(q) || q == '@' || q == '_' ||
+	    (q == '-' && is_alnum(at(sc, run_end + 1)))) {
+		size_t k = ng - 1;
+
+		while (k > 0 && g[k].sep != 'W')
+			k--;
+		if (k == 0)
+			return run_end;
+		ng = k; /* the lines before the glued one */
+		run_end = g[k - 1].end;
+		q = at(sc, run_end);
+	}
+	/*
+	 * Before a percent sign, decimals, a time or a currency the last group is
+	 * an amount; but a dotted or dashed run going on into a port or decimals
+	 * (10.148.36.167:8080) is one token, and no number is cut out of it.
+	 */
+	if (q != -1 && strchr(".,:/", q) && is_digit(at(sc, run_end + 1)) && ng >= 2 &&
+	    g[ng - 1].sep != ' ' && g[ng - 1].sep != 'W')
+		return run_end;
 	if (q == '%' || (q != -1 && strchr(".,:/", q) && is_digit(at(sc, run_end + 1))) ||
 	    (!plus && currency_after(sc, run_end) && amount_shaped(g, ng)))
 		ng--;
-	/* After a currency it is an amount, or a range of them ($ 1000-2000). */
-	if (ng == 0 || (!plus && currency_before(sc, i)))
+	/* After a currency it is an amount, or a range of them ($ 1000-2000); after "SKU" a code. */
+	if (ng == 0 || (!plus && (currency_before(sc, i) || code_word_before(sc, i))))
 		return run_end;
 	/* A date at the start is skipped on its own; what follows may still be a number. */
-	if (ng >= 3 && date_at(sc, g))
+	if (ng >= 3 && date_at(sc, g) && !fr_dotted(sc, plus, g, ng))
 		return g[2].end;
 	/*
 	 * An international number may be followed by more digits ("+44 20 7946
@@ -1162,12 +1741,19 @@ static size_t phone_try(struct scan *sc, size_t i)
 	 * one must be a number as a whole, or "4111 1111 1111 1112" (a card that
 	 * fails Luhn) would lose its first twelve digits as a phone number.
 	 */
-	for (size_t k = ng; k >= 1 && (plus || k == ng); k--) {
+	for (size_t k = ng; k >= 1; k--) {
+		/* A national number may also end where a line does. */
+		if (k < ng && !plus && g[k].sep != 'W')
+			continue;
 		if (phone_ok(sc, i, plus, g, k)) {
 			add_span(sc, i, g[k - 1].end, REDACT_PHONE);
 			return g[k - 1].end;
 		}
 	}
+	/* Not a number across the wrap: the next line starts a run of its own. */
+	for (size_t k = 1; k < ng; k++)
+		if (g[k].sep == 'W')
+			return g[k].start;
 	return run_end;
 }
 
@@ -1203,7 +1789,9 @@ static enum redact_kind label_kind(int label)
 char *redact_text(const struct redactor *r, const char *text, size_t len, struct redact_map *map,
 		  struct redact_stats *stats, char *err, size_t errlen)
 {
-	struct scan sc = {text, len, NULL, NULL, 0, 0};
+	struct scan sc = {NULL, 0, NULL, NULL, NULL, 0, 0, REDACT_LEAD0_PHONE};
+	char *view = NULL;
+	size_t *off = NULL;
 	struct redact_stats st = {0};
 	unsigned *const counts[REDACT__COUNT] = {
 		[REDACT_EMAIL] = &st.email,   [REDACT_PHONE] = &st.phone,
@@ -1223,14 +1811,20 @@ char *redact_text(const struct redactor *r, const char *text, size_t len, struct
 		set_err(err, errlen, "text contains a NUL byte");
 		goto out;
 	}
-	sc.claim = xcalloc(len + 1, 1);
+	sc.len = normalise(text, len, &view, &off);
+	sc.t = view;
+	sc.off = off;
+	sc.lead0 = r != NULL ? r->lead0 : REDACT_LEAD0_PHONE;
+	sc.claim = xcalloc(sc.len + 1, 1);
 	detect_literal(&sc);
+	detect_tracking(&sc);
 	detect_iban(&sc);
 	detect_card(&sc);
 	detect_email(&sc);
 	for (size_t i = 0; r != NULL && i < r->n; i++)
 		if (custom_scan(&sc, r->pats[i], REDACT__COUNT + (int)i, err, errlen) < 0)
 			goto out;
+	detect_ipv4(&sc);
 	detect_phone(&sc);
 	if (sc.nsp > 1)
 		qsort(sc.sp, sc.nsp, sizeof(*sc.sp), span_cmp);
@@ -1240,7 +1834,8 @@ char *redact_text(const struct redactor *r, const char *text, size_t len, struct
 		enum redact_kind kind = label_kind(s->label);
 		const char *label = kind == REDACT_CUSTOM ? r->pats[s->label - REDACT__COUNT]->label
 							  : kind_labels[kind];
-		size_t idx = map_intern(map, label, text + s->start, s->end - s->start, kind);
+		size_t os = off[s->start], oe = off[s->end]; /* the span in the original */
+		size_t idx = map_intern(map, label, text + os, oe - os, kind);
 		const char *ph;
 
 		if (idx == SIZE_MAX) {
@@ -1249,12 +1844,12 @@ char *redact_text(const struct redactor *r, const char *text, size_t len, struct
 			goto out;
 		}
 		ph = map->entries[idx].placeholder;
-		if (buf_append(&out, text + pos, s->start - pos) < 0 ||
+		if (buf_append(&out, text + pos, os - pos) < 0 ||
 		    buf_append(&out, ph, strlen(ph)) < 0) {
 			set_err(err, errlen, "redacted text over %zu bytes", out.cap);
 			goto out;
 		}
-		pos = s->end;
+		pos = oe;
 		(*counts[kind])++;
 	}
 	if (buf_append(&out, text + pos, len - pos) < 0) {
@@ -1270,6 +1865,8 @@ out:
 		map_reindex(map);
 	}
 	buf_cleanup(&out);
+	free(view);
+	free(off);
 	free(sc.claim);
 	free(sc.sp);
 	return res;

@@ -63,6 +63,19 @@
 #define REDACT_MAX_VALUE 256   /* bytes of one custom match; longer fails the call */
 #define REDACT_MAP_MAX 10000   /* distinct values per map */
 
+/*
+ * An unbroken 10-digit number with one leading 0 ("0412345678") is an
+ * Australian mobile and, as often, a bank or booking reference. PHONE (the
+ * default) redacts it: a reference sent to the model as [PHONE_1] costs
+ * little, a mobile number sent as written is a leak. KEEP leaves it, unless
+ * a phone word ("call", "mobile", ...) comes just before it. Grouped forms
+ * ("0412 345 678") and 11-12 digits are phones either way.
+ */
+enum redact_lead0 {
+	REDACT_LEAD0_PHONE,
+	REDACT_LEAD0_KEEP,
+};
+
 enum redact_kind {
 	REDACT_EMAIL,
 	REDACT_PHONE,
@@ -128,6 +141,9 @@ struct redactor;
 /* A redactor with the built-in detectors and no custom pattern; redactor_free() it. */
 struct redactor *redactor_new(void);
 void redactor_free(struct redactor *r);
+/* Set the leading-0 10-digit choice (config key redact.leading_zero_10). */
+void redactor_set_lead0(struct redactor *r, enum redact_lead0 mode);
+
 /*
  * Add a configured pattern. label is [A-Z][A-Z0-9_]*, at most
  * REDACT_LABEL_MAX bytes, not ending in "_", not a built-in label (EMAIL,

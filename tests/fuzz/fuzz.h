@@ -35,6 +35,7 @@ int fuzz_rules_one(const uint8_t *data, size_t size);
 int fuzz_dialect_one(const uint8_t *data, size_t size);
 int fuzz_injection_one(const uint8_t *data, size_t size);
 int fuzz_draft_check_one(const uint8_t *data, size_t size);
+int fuzz_redact_one(const uint8_t *data, size_t size);
 
 /* libFuzzer's entry point, defined by each harness unless TRIAGED_FUZZ_REPLAY is set. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 90 /* key lines in a default dump: 2 kafka + 88 table keys */
+#define NKEYS 91 /* key lines in a default dump: 2 kafka + 89 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -231,6 +231,7 @@ static const struct {
 	{"triage.rules_regex_text_bytes", "4096"},
 	{"redact.enabled", "true"},
 	{"redact.patterns_file", "\"\""},
+	{"redact.leading_zero_10", "phone"},
 	{"policy.link_allow", "\"\""},
 	{"policy.refund_categories", "\"\""},
 	{"policy.min_len", "20"},

@@ -42,6 +42,9 @@ static const struct harness harnesses[] = {
 	{"rules", NULL},
 #endif
     {"dialect", fuzz_dialect_one},
+#ifdef TRIAGED_FUZZ_HAVE_REDACT
+    {"redact", fuzz_redact_one},
+#endif
 };
 
 struct input {

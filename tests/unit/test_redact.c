@@ -5,7 +5,10 @@
  * must leave the map unchanged, and a real-text corpus
  * (tests/fixtures/pii_corpus.txt) with generated values planted in it:
  * every planted value must disappear, restore must give the text back, and
- * the unplanted corpus must come through untouched.
+ * the unplanted corpus must come through untouched; and a corpus of the
+ * forms customers paste (tests/fixtures/pii_corpus_forms.txt: wrapped
+ * lines, Unicode digits, slashes, quoted locals, Unicode domains, ...) and
+ * of the look-alikes that must stay, counted per form.
  */
 #include <check.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #error "TRIAGED_SOURCE_DIR must be defined (CMake does it for unit tests)"
 #endif
 #define CORPUS TRIAGED_SOURCE_DIR "/tests/fixtures/pii_corpus.txt"
+#define FORMS TRIAGED_SOURCE_DIR "/tests/fixtures/pii_corpus_forms.txt"
 #define RESTORE_MAX (1024 * 1024)
 
 /* Redact with built-ins only (or r), asserting success; returns the new string. */
@@ -919,6 +923,151 @@ START_TEST(test_corpus_invalid_kept)
 }
 END_TEST
 
+/* ---- the forms corpus: leaks per form, over-redaction per look-alike ---- */
+
+#define FORMS_MAX 128
+
+struct form_count {
+	char form[64];
+	char kind[8];
+	unsigned planted, missed;
+};
+
+static struct form_count *form_slot(struct form_count *fc, size_t *n, const char *form,
+				    const char *kind)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(fc[i].form, form) == 0)
+			return &fc[i];
+	ck_assert_uint_lt(*n, FORMS_MAX);
+	ck_assert_uint_lt(strlen(form), sizeof(fc[0].form));
+	ck_assert_uint_lt(strlen(kind), sizeof(fc[0].kind));
+	memcpy(fc[*n].form, form, strlen(form) + 1);
+	memcpy(fc[*n].kind, kind, strlen(kind) + 1);
+	return &fc[(*n)++];
+}
+
+/*
+ * Each line "form<TAB>kind<TAB>text", the value marked in text by U+27E6
+ * U+27E7 (removed before redaction), "\n" a line break. A value of a kind
+ * (email, phone, card, iban) leaks unless the map holds exactly it, with
+ * that kind: the whole value, no more, no less. A "keep" value is
+ * over-redacted unless the output still holds it as written.
+ */
+START_TEST(test_corpus_forms)
+{
+	static struct form_count fc[FORMS_MAX];
+	size_t nfc = 0, lineno = 0;
+	unsigned leaks = 0, over = 0, values = 0;
+	char line[2048];
+	FILE *f = fopen(FORMS, "r");
+	struct redactor *r = redactor_new();
+
+	ck_assert_msg(f != NULL, "cannot open %s", FORMS);
+	while (fgets(line, sizeof(line), f)) {
+		char text[2048], *form = line, *kind, *src, *out, *vs, *ve;
+		size_t n = 0, v0 = 0, v1 = 0;
+		struct redact_map m;
+		struct form_count *c;
+		int found = 0;
+
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		kind = strchr(form, '\t');
+		ck_assert_msg(kind != NULL, "forms line %zu: no kind", lineno);
+		*kind++ = '\0';
+		src = strchr(kind, '\t');
+		ck_assert_msg(src != NULL, "forms line %zu: no text", lineno);
+		*src++ = '\0';
+		vs = strstr(src, "\xe2\x9f\xa6");
+		ve = strstr(src, "\xe2\x9f\xa7");
+		ck_assert_msg(vs != NULL && ve != NULL && vs < ve, "forms line %zu: no value", lineno);
+		for (const char *p = src; *p; p++) {
+			if (p == vs || p == ve) {
+				*(p == vs ? &v0 : &v1) = n;
+				p += 2;
+				continue;
+			}
+			if (p[0] == '\\' && p[1] == 'n') {
+				text[n++] = '\n';
+				p++;
+				continue;
+			}
+			text[n++] = *p;
+		}
+		text[n] = '\0';
+		redact_map_init(&m);
+		out = redact_ok(r, text, &m, NULL);
+		assert_restores(&m, out, text);
+		c = form_slot(fc, &nfc, form, kind);
+		c->planted++;
+		values++;
+		if (strcmp(kind, "keep") == 0) {
+			char *v = strndup(text + v0, v1 - v0);
+
+			if (strstr(out, v) == NULL) {
+				c->missed++;
+				over++;
+				fprintf(stderr, "forms line %zu: over-redacted %s: \"%s\" -> \"%s\"\n",
+					lineno, form, text, out);
+			}
+			free(v);
+		} else {
+			for (size_t i = 0; i < m.n; i++)
+				if (strlen(m.entries[i].value) == v1 - v0 &&
+				    memcmp(m.entries[i].value, text + v0, v1 - v0) == 0 &&
+				    strcmp(redact_kind_name(m.entries[i].kind), kind) == 0)
+					found = 1;
+			if (!found) {
+				c->missed++;
+				leaks++;
+				fprintf(stderr, "forms line %zu: leaked %s: \"%s\" -> \"%s\"\n", lineno,
+					form, text, out);
+			}
+		}
+		free(out);
+		redact_map_cleanup(&m);
+	}
+	fclose(f);
+	redactor_free(r);
+	printf("pii forms corpus: %u values, %u leaked, %u over-redacted\n", values, leaks, over);
+	printf("  %-34s %-6s %7s %s\n", "form", "kind", "planted", "leaked/over-redacted");
+	for (size_t i = 0; i < nfc; i++)
+		printf("  %-34s %-6s %7u %u\n", fc[i].form, fc[i].kind, fc[i].planted, fc[i].missed);
+	ck_assert_uint_gt(values, 250);
+	ck_assert_msg(leaks == 0, "%u values of claimed forms leaked (see above)", leaks);
+	ck_assert_msg(over == 0, "%u look-alikes over-redacted (see above)", over);
+}
+END_TEST
+
+/* The leading-0 10-digit choice: a phone by default, kept on request unless a phone word is near. */
+START_TEST(test_lead0_setting)
+{
+	struct redactor *r = redactor_new();
+	struct redact_map m;
+	char *out;
+
+	redact_map_init(&m);
+	out = redact_ok(r, "ref 0412345678 ok", &m, NULL);
+	ck_assert_str_eq(out, "ref [PHONE_1] ok");
+	free(out);
+	redactor_set_lead0(r, REDACT_LEAD0_KEEP);
+	out = redact_ok(r, "ref 0412345678 ok", &m, NULL);
+	ck_assert_str_eq(out, "ref 0412345678 ok");
+	free(out);
+	out = redact_ok(r, "call me on 0412345678", &m, NULL);
+	ck_assert_str_eq(out, "call me on [PHONE_1]");
+	free(out);
+	out = redact_ok(r, "0412 345 678 and 04123456789", &m, NULL);
+	ck_assert_str_eq(out, "[PHONE_2] and [PHONE_3]");
+	free(out);
+	redact_map_cleanup(&m);
+	redactor_free(r);
+}
+END_TEST
+
 static Suite *redact_suite(void)
 {
 	Suite *s = suite_create("redact");
@@ -948,6 +1097,8 @@ static Suite *redact_suite(void)
 	tcase_add_test(tc, test_corpus_unplanted);
 	tcase_add_test(tc, test_corpus_planted);
 	tcase_add_test(tc, test_corpus_invalid_kept);
+	tcase_add_test(tc, test_corpus_forms);
+	tcase_add_test(tc, test_lead0_setting);
 	suite_add_tcase(s, tc);
 	return s;
 }

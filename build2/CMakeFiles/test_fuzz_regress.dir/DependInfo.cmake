@@ -13,6 +13,7 @@ set(CMAKE_DEPENDS_DEPENDENCY_FILES
   "/work/main/tests/fuzz/fuzz_draft_check.c" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o" "gcc" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_draft_check.c.o.d"
   "/work/main/tests/fuzz/fuzz_injection.c" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o" "gcc" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o.d"
   "/work/main/tests/fuzz/fuzz_prompt.c" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.o" "gcc" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.o.d"
+  "/work/main/tests/fuzz/fuzz_redact.c" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_redact.c.o" "gcc" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_redact.c.o.d"
   "/work/main/tests/fuzz/fuzz_rules.c" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o" "gcc" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o.d"
   "/work/main/tests/fuzz/fuzz_ticket.c" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_ticket.c.o" "gcc" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_ticket.c.o.d"
   "/work/main/tests/fuzz/fuzz_triage.c" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_triage.c.o" "gcc" "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_triage.c.o.d"

@@ -9,6 +9,8 @@ file(REMOVE_RECURSE
   "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_injection.c.o.d"
   "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.o"
   "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.o.d"
+  "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_redact.c.o"
+  "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_redact.c.o.d"
   "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o"
   "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o.d"
   "CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_ticket.c.o"

@@ -407,6 +407,14 @@ static enum job_event run(struct job *j, const struct cascade_action *a)
 {
 	struct pipeline *pl = j->owner;
 	const struct job_intake *in = j->intake;
+	if (pl->abandoning && (a->act == ACT_CALL || a->act == ACT_RESERVE || a->act == ACT_SEND ||
+			       a->act == ACT_WAIT || a->act == ACT_WAIT_BUDGET ||
+			       a->act == ACT_QUEUE_FLAGSHIP)) {
+		/* past the drain timeout nothing new is paid for: the ticket stays
+		 * uncommitted and its next owner triages it */
+		pipeline_drop_job(j);
+		return EV_NONE;
+	}
 	switch (a->act) {
 	case ACT_CLAIM:
 		return act_claim(j);

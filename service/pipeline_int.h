@@ -45,6 +45,7 @@ struct pipeline {
 	struct pipeline_stats st; /* the coordinator's counters; the modules keep theirs */
 	int pause_flags;
 	int draining;
+	int abandoning; /* past shutdown.drain_timeout_ms: no new call starts, stores still finish */
 	struct event *ev_drain_timeout, *ev_stats, *ev_fpump, *ev_reap;
 	char why[512]; /* the text of the event being stepped (job->detail points here) */
 };

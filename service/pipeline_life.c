@@ -165,10 +165,23 @@ static void log_summary(struct pipeline *pl)
 	log_info("database summary", "%s", buf);
 }
 
+/* After the drain timeout, how long stores and events already under way may take. */
+#define DRAIN_GRACE_MS 10000
+
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
 	struct pipeline_health h;
+	static const enum job_state waiting[] = {JOB_MODEL, JOB_BACKOFF, JOB_FLAGSHIP_WAIT};
+	struct timeval grace = {DRAIN_GRACE_MS / 1000, 0};
+
+	if (pl->abandoning) {
+		/* the stores and events in flight had their grace: stop here */
+		log_warn("drain grace over: exiting", "in_flight=%llu",
+			 (unsigned long long)pl->st.in_flight);
+		event_base_loopexit(pl->base, NULL);
+		return;
+	}
 	/* Calls still out are paid for by the provider but their answers are lost:
 	 * say how many, so an operator can size shutdown.drain_timeout_ms. */
 	pipeline_get_health(pl, &h);
@@ -176,7 +189,19 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 		 "in_flight=%llu abandoned_calls=%zu timeout_ms=%lld",
 		 (unsigned long long)pl->st.in_flight, h.mini_in_flight + h.flagship_in_flight,
 		 (long long)pl->cfg->drain_timeout_ms);
-	event_base_loopexit(pl->base, NULL);
+	/* Abandon what waits for a model; what waits for the database or the
+	 * broker (an answer already paid for, being stored) finishes, up to a
+	 * grace period, so that every answer that arrived is kept. */
+	pl->abandoning = 1;
+	for (size_t i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++) {
+		struct job *j = pl->jobs.lists[waiting[i]], *next;
+		for (; j; j = next) {
+			next = j->next;
+			pipeline_drop_job(j);
+		}
+	}
+	if (pl->st.in_flight > 0)
+		evtimer_add(pl->ev_drain_timeout, &grace);
 }
 
 int pipeline_reload_rules(struct pipeline *pl)

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 89 /* key lines in a default dump: 2 kafka + 87 table keys */
+#define NKEYS 93 /* key lines in a default dump: 2 kafka + 91 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -244,6 +244,10 @@ static const struct {
 	{"http.accept_backoff_ms", "1000"},
 	{"http.dashboard_interval_ms", "5000"},
 	{"http.loop_lag_interval_ms", "100"},
+	{"review.events_topic", "tickets.reviewed"},
+	{"review.poll_ms", "1000"},
+	{"review.batch", "256"},
+	{"feedback.topic", "\"\""},
 	{"log.level", "info"},
 	{"shutdown.drain_timeout_ms", "30000"},
 };

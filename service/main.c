@@ -24,6 +24,7 @@
 #include "log.h"
 #include "looplag.h"
 #include "outbox.h"
+#include "feedback_in.h"
 #include "migrate.h"
 #include "pipeline.h"
 #include "snapshot.h"
@@ -107,6 +108,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	struct http *http = NULL;
 	struct outbox *relay = NULL;
+	struct feedback_in *fbin = NULL;
 	char err[1024], q[1100];
 	int dbv = 0, latest = 0, rc = 1;
 
@@ -150,6 +152,12 @@ static int run(const struct config *cfg, const char *schema_dir)
 		if (relay == NULL)
 			fatal("outbox relay failed", "error=%s", log_quote(q, sizeof(q), err));
 	}
+	/* the helpdesk's feedback (issue #12): recorded through the pipeline's database */
+	if (cfg->feedback_topic[0] != '\0') {
+		fbin = feedback_in_new(base, cfg, pipeline_db(pl), err, sizeof(err));
+		if (fbin == NULL)
+			fatal("feedback consumer failed", "error=%s", log_quote(q, sizeof(q), err));
+	}
 	if (cfg->http_listen[0] != '\0') {
 		struct http_limits lim = {
 		    .max_connections = cfg->http_max_connections,
@@ -180,6 +188,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 	event_base_dispatch(base);
 	http_free(http);
 	looplag_free(feed.lag);
+	feedback_in_free(fbin);
 	outbox_free(relay, 5000);
 	pipeline_free(pl);
 	event_free(ev_term);

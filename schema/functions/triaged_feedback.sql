@@ -65,8 +65,8 @@ BEGIN
                                                'review_outcome', r.review_outcome);
             ELSE
                 v_dist := triaged_word_distance(r.draft_reply, f->>'reply');
-                v_words := greatest(cardinality(regexp_split_to_array(btrim(coalesce(r.draft_reply, '')), '\s+')),
-                                    cardinality(regexp_split_to_array(btrim(f->>'reply'), '\s+')));
+                v_words := greatest(cardinality(regexp_split_to_array(regexp_replace(coalesce(r.draft_reply, ''), '^\s+|\s+$', '', 'g'), '\s+')),
+                                    cardinality(regexp_split_to_array(regexp_replace(f->>'reply', '^\s+|\s+$', '', 'g'), '\s+')));
                 v_out := CASE WHEN v_dist = 0 AND r.draft_reply IS NOT NULL THEN 'accepted'
                               WHEN r.draft_reply IS NOT NULL AND v_dist * 2 <= v_words THEN 'edited'
                               ELSE 'replaced' END;

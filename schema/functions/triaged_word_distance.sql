@@ -5,8 +5,8 @@
 CREATE OR REPLACE FUNCTION triaged_word_distance(p_a text, p_b text) RETURNS integer
 LANGUAGE plpgsql IMMUTABLE SET search_path = public, pg_temp AS $$
 DECLARE
-    a    text[] := coalesce(regexp_split_to_array(nullif(btrim(coalesce(p_a, '')), ''), '\s+'), '{}');
-    b    text[] := coalesce(regexp_split_to_array(nullif(btrim(coalesce(p_b, '')), ''), '\s+'), '{}');
+    a    text[] := coalesce(regexp_split_to_array(nullif(regexp_replace(coalesce(p_a, ''), '^\s+|\s+$', '', 'g'), ''), '\s+'), '{}');
+    b    text[] := coalesce(regexp_split_to_array(nullif(regexp_replace(coalesce(p_b, ''), '^\s+|\s+$', '', 'g'), ''), '\s+'), '{}');
     n    integer := cardinality(a);
     m    integer := cardinality(b);
     prev integer[];

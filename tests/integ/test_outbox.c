@@ -33,13 +33,13 @@
 #define REVIEWED_PARTS 4 /* tickets.reviewed: auto-created by the dev broker with 4 */
 #define DRAFT "Hello, we have refunded your order today. Kind regards, the support team."
 
-/* n tickets <prefix>1..n awaiting review (source 'test'), each with a PII map. */
-static void seed(struct stack *s, const char *prefix, int n)
+/* n tickets <prefix>1..n awaiting review (source src), each with a PII map. */
+static void seed_src(struct stack *s, const char *src, const char *prefix, int n)
 {
 	ck_assert_int_eq(
 	    h_sql_exec(s->db,
 		       "WITH t AS (INSERT INTO tickets (source, ticket_id, content_hash, channel, "
-		       "subject, body, customer_tier) SELECT 'test', '%s' || g, '\\x00'::bytea, "
+		       "subject, body, customer_tier) SELECT '%s', '%s' || g, '\\x00'::bytea, "
 		       "'email', 'Refund', 'Body', 'standard' FROM generate_series(1, %d) g "
 		       "RETURNING id), "
 		       "r AS (INSERT INTO ticket_revisions (ticket_pk, revision, content_hash) "
@@ -51,8 +51,13 @@ static void seed(struct stack *s, const char *prefix, int n)
 		       "sentiment, urgency, confidence, summary, draft_reply, decided_by, model, "
 		       "prompt_version) SELECT id, 1, 'pending_review', 'billing', 'neutral', "
 		       "'normal', 0.9, 'summary', '" DRAFT "', 'mini', 'm', 'triage-v1' FROM t",
-		       prefix, n),
+		       src, prefix, n),
 	    0);
+}
+
+static void seed(struct stack *s, const char *prefix, int n)
+{
+	seed_src(s, "test", prefix, n);
 }
 
 static long long pk_of(struct stack *s, const char *tid)
@@ -475,11 +480,81 @@ START_TEST(test_relay_faults)
 }
 END_TEST
 
+
+/* ---- feedback_topic: Zendesk events through the daemon ------------------- */
+
+#define ZD_EV(id, tid, type, event)                                                                \
+	"{\"id\": \"" id "\", \"type\": \"zen:event-type:ticket." type "\", \"detail\": "           \
+	"{\"id\": \"" tid "\", \"actor_id\": \"361789\"}, \"event\": " event "}\n"
+
+START_TEST(test_feedback_topic)
+{
+	struct stack s;
+	struct h_proc d, p;
+	char path[PATH_MAX], bin[PATH_MAX];
+	FILE *f;
+	char *v;
+	int st = -1;
+	static const char events[] =
+	    ZD_EV("z1", "zd-1", "comment_added",
+		  "{\"comment\": {\"id\": \"1\", \"body\": \"<p>Hello, we have refunded your "
+		  "order today. Kind regards, the support team.</p>\", \"is_public\": true, "
+		  "\"author\": {\"is_staff\": true, \"name\": \"Ben\"}}}")
+	    ZD_EV("z2", "zd-2", "priority_changed", "{\"current\": \"URGENT\"}")
+	    ZD_EV("z3", "zd-2", "tags_changed", "{\"tags_added\": [\"category:shipping\"]}")
+	    ZD_EV("z4", "zd-3", "status_changed", "{\"current\": \"SOLVED\"}")
+	    /* redelivered: the same event identity again */
+	    ZD_EV("z2", "zd-2", "priority_changed", "{\"current\": \"URGENT\"}")
+	    ZD_EV("z1", "zd-1", "comment_added",
+		  "{\"comment\": {\"id\": \"1\", \"body\": \"changed\", \"is_public\": true, "
+		  "\"author\": {\"is_staff\": true, \"name\": \"Ben\"}}}");
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "fbtopic", 1, NULL), 0);
+	seed_src(&s, "zendesk", "zd-", 3);
+	snprintf(path, sizeof(path), "%s/feedback-events.jsonl", h_tmpdir());
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(events, f);
+	fclose(f);
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
+	{
+		char *argv[] = {bin, "--bootstrap-file", s.boot_file, "-t", "helpdesk.events", "-f",
+				path, "--no-key", NULL};
+		ck_assert_int_eq(h_spawn(&p, "produce", argv, NULL), 0);
+		ck_assert_int_eq(h_wait_exit(&p, 60000, &st), 0);
+		ck_assert_int_eq(st, 0);
+	}
+	stack_env(&s, "TRIAGED_FEEDBACK_TOPIC", "helpdesk.events");
+	stack_env(&s, "TRIAGED_INTAKE_FORMAT", "zendesk");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	/* five events mapped (the status change is skipped), two of them redelivered */
+	ck_assert_d(stack_wait_count(&s, 3, 60000, "SELECT count(*) FROM feedback_events") == 3, &d);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	v = h_sql_str(s.db, "SELECT string_agg(event_id || '=' || outcome, ',' ORDER BY event_id) "
+			    "FROM feedback_events");
+	ck_assert_str_eq(v, "z1=accepted,z2=corrected,z3=corrected");
+	free(v);
+	v = h_sql_str(s.db, "SELECT string_agg(field || '=' || new_value, ',' ORDER BY field) FROM "
+			    "label_corrections");
+	ck_assert_str_eq(v, "category=shipping,urgency=critical");
+	free(v);
+	/* the reply recorded once, as the first delivery said (HTML as text) */
+	v = h_sql_str(s.db, "SELECT final_reply || '|' || review_outcome FROM triage_results tr JOIN "
+			    "tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'zd-1'");
+	ck_assert_str_eq(v, DRAFT "|accepted");
+	free(v);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_events"), 3);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox"), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
 	    {"roundtrip", test_roundtrip},
 	    {"feedback", test_feedback},
+	    {"feedback_topic", test_feedback_topic},
 	    {"relay_faults", test_relay_faults},
 	};
 	return stack_run_suite("outbox", cases, sizeof(cases) / sizeof(cases[0]), 600);

@@ -449,6 +449,10 @@ START_TEST(test_relay_faults)
 		usleep(4000);
 	}
 	ck_assert_d(wait_sent(&s, 120000) == 0, &d[kills]);
+	/* the last daemon lived through the restart: it lost its connection and came back */
+	ck_assert_d(stack_wait_log(&d[kills], "outbox relay: database connection lost", 1000) == 0,
+		    &d[kills]);
+	ck_assert_d(stack_wait_log(&d[kills], "outbox relay listening", 1000) == 0, &d[kills]);
 	ck_assert_int_eq(stack_stop_daemon(&d[kills], 30000), 0);
 	rows = h_sql_ll(s.db, "SELECT count(*) FROM review_outbox");
 	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.reviewed", REVIEWED_PARTS, 30000,

@@ -211,7 +211,8 @@ static void map_zendesk(json_object *root, struct feedback_result *r)
 		for (size_t i = 0; added && json_object_is_type(added, json_type_array) &&
 				   i < json_object_array_length(added);
 		     i++) {
-			const char *tag = json_object_get_string(json_object_array_get_idx(added, i));
+			const char *tag =
+			    json_object_get_string(json_object_array_get_idx(added, i));
 			if (tag && strncmp(tag, "category:", 9) == 0 && tag[9] != '\0')
 				cat = tag + 9;
 		}

@@ -52,7 +52,8 @@ static void on_recorded(void *arg, const struct db_row *row, const char *err)
 			f->st.ignored++;
 		else
 			f->st.recorded++;
-		log_debug("feedback recorded", "offset=%lld outcome=%s", (long long)it->offset, out);
+		log_debug("feedback recorded", "offset=%lld outcome=%s", (long long)it->offset,
+			  out);
 	}
 	if (!f->dead)
 		kin_done(f->kin, it->part, it->offset);

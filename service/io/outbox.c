@@ -91,8 +91,7 @@ static void connect_poll(struct outbox *o)
 		lost(o, PQerrorMessage(o->conn));
 		return;
 	}
-	if (PQsetnonblocking(o->conn, 1) != 0 ||
-	    !PQsendQuery(o->conn, "LISTEN triaged_outbox")) {
+	if (PQsetnonblocking(o->conn, 1) != 0 || !PQsendQuery(o->conn, "LISTEN triaged_outbox")) {
 		lost(o, PQerrorMessage(o->conn));
 		return;
 	}

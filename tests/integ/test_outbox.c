@@ -72,11 +72,11 @@ static long long pk_of(struct stack *s, const char *tid)
 #define MAX_EVENTS 8192
 
 struct seen {
-	int n;			 /* messages read */
-	int bad;		 /* not JSON, or key != ticket_id */
-	char *key[MAX_EVENTS];	 /* ticket_id */
-	int seq[MAX_EVENTS];	 /* sequence */
-	char *json[MAX_EVENTS];	 /* payload */
+	int n;			/* messages read */
+	int bad;		/* not JSON, or key != ticket_id */
+	char *key[MAX_EVENTS];	/* ticket_id */
+	int seq[MAX_EVENTS];	/* sequence */
+	char *json[MAX_EVENTS]; /* payload */
 };
 
 static void on_msg(const rd_kafka_message_t *m, void *arg)
@@ -200,16 +200,18 @@ START_TEST(test_roundtrip)
 	ck_assert_d(stack_wait_log(&d, "outbox relay listening", 30000) == 0, &d);
 	seed(&s, "rt-", 4);
 	/* rt-1 approved as is */
-	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_approve(%lld, 1, NULL, 'alice')",
-				    pk_of(&s, "rt-1")),
-			 0);
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "SELECT review_approve(%lld, 1, NULL, 'alice')", pk_of(&s, "rt-1")),
+	    0);
 	/* rt-2 corrected, then approved edited with a placeholder left in the text */
-	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_correct(%lld, 1, 'shipping', 'high', NULL, "
-					  "'alice')",
+	ck_assert_int_eq(h_sql_exec(s.db,
+				    "SELECT review_correct(%lld, 1, 'shipping', 'high', NULL, "
+				    "'alice')",
 				    pk_of(&s, "rt-2")),
 			 0);
-	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_approve(%lld, 1, 'Hi, we wrote to "
-					  "[EMAIL_1] about the parcel.', 'alice')",
+	ck_assert_int_eq(h_sql_exec(s.db,
+				    "SELECT review_approve(%lld, 1, 'Hi, we wrote to "
+				    "[EMAIL_1] about the parcel.', 'alice')",
 				    pk_of(&s, "rt-2")),
 			 0);
 	/* rt-3 rejected */
@@ -219,15 +221,14 @@ START_TEST(test_roundtrip)
 	/* rt-4 claimed (not sent), reassigned, released */
 	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_claim(%lld, 'alice')", pk_of(&s, "rt-4")),
 			 0);
-	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_reassign(%lld, 'bob', 'alice')",
-				    pk_of(&s, "rt-4")),
-			 0);
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "SELECT review_reassign(%lld, 'bob', 'alice')", pk_of(&s, "rt-4")), 0);
 	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_release(%lld, 'bob')", pk_of(&s, "rt-4")),
 			 0);
 	/* one outbox row per action but the claim, numbered per ticket */
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox"), 6);
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_events WHERE action <> 'claim'"),
-			 6);
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT count(*) FROM review_events WHERE action <> 'claim'"), 6);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT max(seq) FROM review_outbox WHERE ticket_pk = %lld",
 				  pk_of(&s, "rt-4")),
 			 2);
@@ -262,7 +263,8 @@ START_TEST(test_roundtrip)
 	ck_assert_str_eq(str_at(e, "action", NULL), "approve");
 	ck_assert_str_eq(str_at(e, "outcome", NULL), "edited");
 	/* the personal data the model never saw, restored for the customer */
-	ck_assert_str_eq(str_at(e, "reply", NULL), "Hi, we wrote to ann@example.com about the parcel.");
+	ck_assert_str_eq(str_at(e, "reply", NULL),
+			 "Hi, we wrote to ann@example.com about the parcel.");
 	ck_assert_str_eq(str_at(e, "labels", "category"), "shipping");
 	ck_assert_str_eq(str_at(e, "labels", "urgency"), "high");
 	ck_assert_str_eq(str_at(e, "labels", "corrected"), "true");
@@ -324,27 +326,30 @@ START_TEST(test_feedback)
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "feedback", 1, NULL), 0);
 	seed(&s, "fb-", 4);
 	ck_assert_str_eq(fb(&s, batch), "accepted,edited,replaced,corrected,ignored");
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT edit_distance FROM triage_results WHERE ticket_pk = "
-					"%lld",
+	ck_assert_int_eq(h_sql_ll(s.db,
+				  "SELECT edit_distance FROM triage_results WHERE ticket_pk = "
+				  "%lld",
 				  pk_of(&s, "fb-2")),
 			 1);
-	v = h_sql_str(s.db,
-		      "SELECT string_agg(review_outcome || ':' || status || ':' || reviewed_by, ',' "
-		      "ORDER BY ticket_pk) FROM triage_results tr JOIN tickets t ON t.id = "
-		      "tr.ticket_pk WHERE t.ticket_id IN ('fb-1', 'fb-2', 'fb-3')");
+	v = h_sql_str(
+	    s.db, "SELECT string_agg(review_outcome || ':' || status || ':' || reviewed_by, ',' "
+		  "ORDER BY ticket_pk) FROM triage_results tr JOIN tickets t ON t.id = "
+		  "tr.ticket_pk WHERE t.ticket_id IN ('fb-1', 'fb-2', 'fb-3')");
 	ck_assert_str_eq(v, "accepted:approved:zoe,edited:approved:zoe,replaced:approved:zoe");
 	free(v);
 	/* only the valid, changed field: urgency (category unchanged, sentiment invalid) */
-	v = h_sql_str(s.db, "SELECT string_agg(field || '=' || new_value, ',') FROM "
-			    "label_corrections WHERE ticket_pk = %lld",
+	v = h_sql_str(s.db,
+		      "SELECT string_agg(field || '=' || new_value, ',') FROM "
+		      "label_corrections WHERE ticket_pk = %lld",
 		      pk_of(&s, "fb-4"));
 	ck_assert_str_eq(v, "urgency=critical");
 	free(v);
-	/* counted like SQL reviews: two reviewed as accepted/edited, one replaced (with rejected) */
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT reviewed FROM review_outcomes WHERE dimension = 'all'"),
-			 3);
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT accepted FROM review_outcomes WHERE dimension = 'all'"),
-			 1);
+	/* counted like SQL reviews: two reviewed as accepted/edited, one replaced (with rejected)
+	 */
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT reviewed FROM review_outcomes WHERE dimension = 'all'"), 3);
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT accepted FROM review_outcomes WHERE dimension = 'all'"), 1);
 	/* the helpdesk's own decisions are not sent back to it */
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox"), 0);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_events WHERE detail->>'via' = "
@@ -359,15 +364,15 @@ START_TEST(test_feedback)
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM label_corrections"), corr_before);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM feedback_events"), 5);
 
-	/* a ticket reviewed in SQL first: the helpdesk's later reply is ignored, not counted twice */
-	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_reject(%lld, 1, 'no', 'alice')",
-				    pk_of(&s, "fb-4")),
-			 0);
+	/* a ticket reviewed in SQL first: the helpdesk's later reply is ignored, not counted twice
+	 */
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "SELECT review_reject(%lld, 1, 'no', 'alice')", pk_of(&s, "fb-4")), 0);
 	ck_assert_str_eq(fb(&s, "[{\"source\": \"test\", \"event_id\": \"e6\", \"ticket_id\": "
 				"\"fb-4\", \"kind\": \"reply\", \"reply\": \"ok\"}]"),
 			 "ignored");
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT reviewed FROM review_outcomes WHERE dimension = 'all'"),
-			 4);
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT reviewed FROM review_outcomes WHERE dimension = 'all'"), 4);
 	stack_stop(&s);
 }
 END_TEST
@@ -384,16 +389,15 @@ static int act(struct stack *s, int k, long long *pks)
 	long long pk = pks[k / 5];
 	switch (k % 5) {
 	case 0:
-		return h_sql_exec(s->db, "SELECT review_correct(%lld, 1, NULL, 'high', NULL, 'alice')",
-				  pk);
+		return h_sql_exec(
+		    s->db, "SELECT review_correct(%lld, 1, NULL, 'high', NULL, 'alice')", pk);
 	case 1:
 		return h_sql_exec(s->db, "SELECT review_reassign(%lld, 'bob', 'alice')", pk);
 	case 2:
 		return h_sql_exec(s->db, "SELECT review_release(%lld, 'bob')", pk);
 	case 3:
-		return h_sql_exec(s->db,
-				  "SELECT review_correct(%lld, 1, NULL, NULL, 'negative', 'alice')",
-				  pk);
+		return h_sql_exec(
+		    s->db, "SELECT review_correct(%lld, 1, NULL, NULL, 'negative', 'alice')", pk);
 	default:
 		return h_sql_exec(s->db, "SELECT review_approve(%lld, 1, NULL, 'alice')", pk);
 	}
@@ -424,8 +428,8 @@ START_TEST(test_relay_faults)
 		/* a kill after every 160 actions, a PostgreSQL restart after 900 */
 		if (k > 0 && k % 160 == 0 && kills < RF_KILLS) {
 			char label[32];
-			sent_before_kill[kills] =
-			    h_sql_ll(s.db, "SELECT count(*) FROM review_outbox WHERE sent_at IS NOT NULL");
+			sent_before_kill[kills] = h_sql_ll(
+			    s.db, "SELECT count(*) FROM review_outbox WHERE sent_at IS NOT NULL");
 			ck_assert_int_eq(h_signal(&d[kills], SIGKILL), 0);
 			ck_assert_int_eq(h_wait_exit(&d[kills], 10000, NULL), 0);
 			kills++;
@@ -472,9 +476,9 @@ START_TEST(test_relay_faults)
 	ck_assert_int_eq(kills, RF_KILLS);
 	ck_assert_int_eq(rows, RF_ACTIONS); /* every action is one event (no claim among them) */
 	ck_assert_int_eq(sn.bad, 0);
-	ck_assert_int_eq(f.distinct, rows);	/* 0 lost */
-	ck_assert_int_eq(f.conflicting, 0);	/* 0 duplicated per sequence */
-	ck_assert_int_eq(f.out_of_order, 0);	/* per-ticket order kept */
+	ck_assert_int_eq(f.distinct, rows);  /* 0 lost */
+	ck_assert_int_eq(f.conflicting, 0);  /* 0 duplicated per sequence */
+	ck_assert_int_eq(f.out_of_order, 0); /* per-ticket order kept */
 	/* every ticket's last event is its approval, sequence 5 */
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox WHERE seq = 5 AND "
 					"payload->>'action' = 'approve'"),
@@ -484,11 +488,10 @@ START_TEST(test_relay_faults)
 }
 END_TEST
 
-
 /* ---- feedback_topic: Zendesk events through the daemon ------------------- */
 
 #define ZD_EV(id, tid, type, event)                                                                \
-	"{\"id\": \"" id "\", \"type\": \"zen:event-type:ticket." type "\", \"detail\": "           \
+	"{\"id\": \"" id "\", \"type\": \"zen:event-type:ticket." type "\", \"detail\": "          \
 	"{\"id\": \"" tid "\", \"actor_id\": \"361789\"}, \"event\": " event "}\n"
 
 START_TEST(test_feedback_topic)
@@ -504,14 +507,14 @@ START_TEST(test_feedback_topic)
 		  "{\"comment\": {\"id\": \"1\", \"body\": \"<p>Hello, we have refunded your "
 		  "order today. Kind regards, the support team.</p>\", \"is_public\": true, "
 		  "\"author\": {\"is_staff\": true, \"name\": \"Ben\"}}}")
-	    ZD_EV("z2", "zd-2", "priority_changed", "{\"current\": \"URGENT\"}")
-	    ZD_EV("z3", "zd-2", "tags_changed", "{\"tags_added\": [\"category:shipping\"]}")
-	    ZD_EV("z4", "zd-3", "status_changed", "{\"current\": \"SOLVED\"}")
+		ZD_EV("z2", "zd-2", "priority_changed", "{\"current\": \"URGENT\"}")
+		    ZD_EV("z3", "zd-2", "tags_changed", "{\"tags_added\": [\"category:shipping\"]}")
+			ZD_EV("z4", "zd-3", "status_changed", "{\"current\": \"SOLVED\"}")
 	    /* redelivered: the same event identity again */
 	    ZD_EV("z2", "zd-2", "priority_changed", "{\"current\": \"URGENT\"}")
-	    ZD_EV("z1", "zd-1", "comment_added",
-		  "{\"comment\": {\"id\": \"1\", \"body\": \"changed\", \"is_public\": true, "
-		  "\"author\": {\"is_staff\": true, \"name\": \"Ben\"}}}");
+		ZD_EV("z1", "zd-1", "comment_added",
+		      "{\"comment\": {\"id\": \"1\", \"body\": \"changed\", \"is_public\": true, "
+		      "\"author\": {\"is_staff\": true, \"name\": \"Ben\"}}}");
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "fbtopic", 1, NULL), 0);
 	seed_src(&s, "zendesk", "zd-", 3);
@@ -522,8 +525,9 @@ START_TEST(test_feedback_topic)
 	fclose(f);
 	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
 	{
-		char *argv[] = {bin, "--bootstrap-file", s.boot_file, "-t", "helpdesk.events", "-f",
-				path, "--no-key", NULL};
+		char *argv[] = {bin,  "--bootstrap-file", s.boot_file,
+				"-t", "helpdesk.events",  "-f",
+				path, "--no-key",	  NULL};
 		ck_assert_int_eq(h_spawn(&p, "produce", argv, NULL), 0);
 		ck_assert_int_eq(h_wait_exit(&p, 60000, &st), 0);
 		ck_assert_int_eq(st, 0);
@@ -532,7 +536,8 @@ START_TEST(test_feedback_topic)
 	stack_env(&s, "TRIAGED_INTAKE_FORMAT", "zendesk");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	/* five events mapped (the status change is skipped), two of them redelivered */
-	ck_assert_d(stack_wait_count(&s, 3, 60000, "SELECT count(*) FROM feedback_events") == 3, &d);
+	ck_assert_d(stack_wait_count(&s, 3, 60000, "SELECT count(*) FROM feedback_events") == 3,
+		    &d);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	v = h_sql_str(s.db, "SELECT string_agg(event_id || '=' || outcome, ',' ORDER BY event_id) "
 			    "FROM feedback_events");
@@ -543,8 +548,9 @@ START_TEST(test_feedback_topic)
 	ck_assert_str_eq(v, "category=shipping,urgency=critical");
 	free(v);
 	/* the reply recorded once, as the first delivery said (HTML as text) */
-	v = h_sql_str(s.db, "SELECT final_reply || '|' || review_outcome FROM triage_results tr JOIN "
-			    "tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'zd-1'");
+	v = h_sql_str(s.db,
+		      "SELECT final_reply || '|' || review_outcome FROM triage_results tr JOIN "
+		      "tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'zd-1'");
 	ck_assert_str_eq(v, DRAFT "|accepted");
 	free(v);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_events"), 3);

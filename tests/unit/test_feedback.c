@@ -21,7 +21,7 @@ struct fb_case {
 };
 
 #define ZD(type, event)                                                                            \
-	"{\"id\": \"ev-1\", \"type\": \"zen:event-type:ticket." type "\", \"detail\": {\"id\": "  \
+	"{\"id\": \"ev-1\", \"type\": \"zen:event-type:ticket." type "\", \"detail\": {\"id\": "   \
 	"\"5158\", \"actor_id\": \"361789\"}, \"event\": " event "}"
 
 static const struct fb_case cases[] = {

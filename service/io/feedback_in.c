@@ -124,6 +124,12 @@ void feedback_in_free(struct feedback_in *f)
 {
 	if (f == NULL)
 		return;
+	log_info("feedback consumer stopped",
+		 "consumed=%llu skipped=%llu recorded=%llu duplicates=%llu ignored=%llu "
+		 "rejected=%llu",
+		 (unsigned long long)f->st.consumed, (unsigned long long)f->st.skipped,
+		 (unsigned long long)f->st.recorded, (unsigned long long)f->st.duplicates,
+		 (unsigned long long)f->st.ignored, (unsigned long long)f->st.rejected);
 	kin_stop(f->kin);
 	kin_free(f->kin);
 	f->kin = NULL;

@@ -303,6 +303,11 @@ void outbox_free(struct outbox *o, int timeout_ms)
 	/* acknowledgements during the flush only count; nothing is sent after */
 	o->st = OB_DOWN;
 	kout_free(o->kout, timeout_ms);
+	log_info("outbox relay stopped",
+		 "sent=%llu rounds=%llu notifies=%llu reconnects=%llu unmarked=%zu",
+		 (unsigned long long)o->stats.sent, (unsigned long long)o->stats.rounds,
+		 (unsigned long long)o->stats.notifies, (unsigned long long)o->stats.reconnects,
+		 o->batch == OBB_PRODUCING ? o->nids : (size_t)0);
 	if (o->ev_sock)
 		event_free(o->ev_sock);
 	event_free(o->ev_poll);

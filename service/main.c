@@ -23,6 +23,8 @@
 #include "intake.h"
 #include "log.h"
 #include "looplag.h"
+#include "outbox.h"
+#include "feedback_in.h"
 #include "migrate.h"
 #include "pipeline.h"
 #include "snapshot.h"
@@ -105,6 +107,8 @@ static int run(const struct config *cfg, const char *schema_dir)
 	struct pipeline *pl = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	struct http *http = NULL;
+	struct outbox *relay = NULL;
+	struct feedback_in *fbin = NULL;
 	char err[1024], q[1100];
 	int dbv = 0, latest = 0, rc = 1;
 
@@ -142,6 +146,18 @@ static int run(const struct config *cfg, const char *schema_dir)
 		fatal("startup failed", "error=%s", log_quote(q, sizeof(q), err));
 	feed.pl = pl;
 	feed.lag = looplag_new(base, cfg->loop_lag_interval_ms);
+	/* the review outbox relay (issue #12): its own connection and producer */
+	if (cfg->review_events_topic[0] != '\0') {
+		relay = outbox_new(base, cfg, err, sizeof(err));
+		if (relay == NULL)
+			fatal("outbox relay failed", "error=%s", log_quote(q, sizeof(q), err));
+	}
+	/* the helpdesk's feedback (issue #12): recorded through the pipeline's database */
+	if (cfg->feedback_topic[0] != '\0') {
+		fbin = feedback_in_new(base, cfg, pipeline_db(pl), err, sizeof(err));
+		if (fbin == NULL)
+			fatal("feedback consumer failed", "error=%s", log_quote(q, sizeof(q), err));
+	}
 	if (cfg->http_listen[0] != '\0') {
 		struct http_limits lim = {
 		    .max_connections = cfg->http_max_connections,
@@ -172,6 +188,8 @@ static int run(const struct config *cfg, const char *schema_dir)
 	event_base_dispatch(base);
 	http_free(http);
 	looplag_free(feed.lag);
+	feedback_in_free(fbin);
+	outbox_free(relay, 5000);
 	pipeline_free(pl);
 	event_free(ev_term);
 	event_free(ev_int);

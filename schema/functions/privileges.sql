@@ -24,11 +24,15 @@ BEGIN
 END
 $$;
 
--- the daemon: its five entry points (SECURITY DEFINER: no table privilege
+-- the daemon: its entry points (SECURITY DEFINER: no table privilege
 -- needed) and schema_version for its startup check
 GRANT EXECUTE ON FUNCTION triaged_claim(jsonb), triaged_reserve(jsonb),
                           triaged_record_calls(jsonb), triaged_store(jsonb),
                           triaged_record_dead_letters(jsonb)
+    TO triaged_service;
+-- the review outbox relay and the feedback consumer (issue #12)
+GRANT EXECUTE ON FUNCTION triaged_outbox_next(jsonb), triaged_outbox_sent(jsonb),
+                          triaged_feedback(jsonb)
     TO triaged_service;
 GRANT SELECT ON schema_version TO triaged_service;
 

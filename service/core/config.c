@@ -187,6 +187,12 @@ static const struct cfg_key keys[] = {
 	/* loop-lag histogram in /metrics (issue #16) */
 	K_INT("http.loop_lag_interval_ms", loop_lag_interval_ms, "100", 1, 60000),
 
+	/* the helpdesk round trip's way back (issue #12): review outbox relay, feedback in */
+	K_STR("review.events_topic", review_events_topic, "tickets.reviewed", 0),
+	K_INT("review.poll_ms", review_poll_ms, "1000", 10, 600000),
+	K_INT("review.batch", review_batch, "256", 1, 10000),
+	K_STR("feedback.topic", feedback_topic, "", 0),
+
 	K_CHOICE("log.level", log_level, "info", log_level_names),
 
 	K_INT("shutdown.drain_timeout_ms", drain_timeout_ms, "30000", 0, 3600000),

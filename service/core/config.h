@@ -119,6 +119,11 @@ struct config {
 	/* admin server limits, the dashboard snapshot, the loop-lag timer */
 	int64_t http_max_connections, http_head_timeout_ms, http_fd_reserve;
 	int64_t http_accept_backoff_ms, http_dashboard_interval_ms, loop_lag_interval_ms;
+	/* [review] and [feedback]: the helpdesk round trip's way back (issue #12) */
+	char *review_events_topic; /* tickets.reviewed events from the outbox; "" = no relay */
+	int64_t review_poll_ms;	   /* outbox poll when no NOTIFY came */
+	int64_t review_batch;	   /* outbox events read per round */
+	char *feedback_topic;	   /* the helpdesk's own events; "" = none */
 	/* [log] */
 	char *log_level;
 	/* [shutdown] */

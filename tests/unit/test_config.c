@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 91 /* key lines in a default dump: 2 kafka + 89 table keys */
+#define NKEYS 95 /* key lines in a default dump: 2 kafka + 93 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -246,6 +246,10 @@ static const struct {
 	{"http.accept_backoff_ms", "1000"},
 	{"http.dashboard_interval_ms", "5000"},
 	{"http.loop_lag_interval_ms", "100"},
+	{"review.events_topic", "tickets.reviewed"},
+	{"review.poll_ms", "1000"},
+	{"review.batch", "256"},
+	{"feedback.topic", "\"\""},
 	{"log.level", "info"},
 	{"shutdown.drain_timeout_ms", "30000"},
 };

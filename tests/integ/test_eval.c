@@ -1,0 +1,243 @@
+/*
+ * test_eval: `triaged eval` (issue #13) against the real PostgreSQL of the
+ * harness and the fake model in its seeded error-model mode, on the committed
+ * small eval set. Checks that the printed figures are what evalstats computes
+ * from the rows stored in eval_answers, that a second run makes 0 model
+ * requests (the fake model's /_stats), and that the HTML report renders in
+ * headless Chromium (screenshot kept in <build>/artifacts/eval_report.png).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <json-c/json.h>
+
+#include "eval_run.h"
+#include "evalstats.h"
+#include "stack.h"
+
+static char *run_eval(struct stack *s, const char *label, char *const extra[], int *status)
+{
+	char bin[PATH_MAX], set[PATH_MAX], *out = NULL;
+	char *argv[24];
+	struct h_proc p;
+	FILE *f;
+	long n;
+	int k = 0;
+
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
+	snprintf(set, sizeof(set), "%s/deploy/eval/evalset-small.jsonl", h_source_dir());
+	argv[k++] = bin;
+	argv[k++] = "eval";
+	argv[k++] = "--set";
+	argv[k++] = set;
+	argv[k++] = "--concurrency";
+	argv[k++] = "8";
+	for (int i = 0; extra && extra[i] && k < 23; i++)
+		argv[k++] = extra[i];
+	argv[k] = NULL;
+	memset(&p, 0, sizeof(p));
+	ck_assert_int_eq(h_spawn(&p, label, argv, s->env), 0);
+	ck_assert_int_eq(h_wait_exit(&p, 240000, status), 0);
+	f = fopen(p.log_path, "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	out = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(out, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return out;
+}
+
+static long long model_requests(struct stack *s)
+{
+	json_object *st = stack_model_stats(s, 0), *v = NULL;
+	long long n;
+	ck_assert_ptr_nonnull(st);
+	ck_assert(json_object_object_get_ex(st, "requests", &v));
+	n = json_object_get_int64(v);
+	json_object_put(st);
+	return n;
+}
+
+/* The category accuracy evalstats computes from the stored rows of model, in percent. */
+static double stored_accuracy(struct stack *s, const char *model, size_t *n_out)
+{
+	char set[PATH_MAX], *line = NULL, q[256];
+	size_t cap = 0, n = 0, alloc = 0;
+	int *gold = NULL, *pred = NULL;
+	FILE *f;
+	double acc;
+
+	snprintf(set, sizeof(set), "%s/deploy/eval/evalset-small.jsonl", h_source_dir());
+	f = fopen(set, "r");
+	ck_assert_ptr_nonnull(f);
+	while (getline(&line, &cap, f) > 0) {
+		json_object *o = json_tokener_parse(line), *t, *g, *sub, *body, *cat;
+		char hash[17], *stored;
+		ck_assert_ptr_nonnull(o);
+		ck_assert(json_object_object_get_ex(o, "ticket", &t));
+		ck_assert(json_object_object_get_ex(o, "gold", &g));
+		ck_assert(json_object_object_get_ex(g, "category", &cat));
+		ck_assert(json_object_object_get_ex(t, "subject", &sub));
+		ck_assert(json_object_object_get_ex(t, "body", &body));
+		snprintf(hash, sizeof(hash), "%016llx",
+			 (unsigned long long)eval_text_hash(json_object_get_string(sub),
+							    json_object_get_string(body),
+							    (size_t)json_object_get_string_len(body)));
+		snprintf(q, sizeof(q),
+			 "SELECT CASE WHEN valid THEN category ELSE '' END FROM eval_answers "
+			 "WHERE text_hash = '%s' AND model = '%s'",
+			 hash, model);
+		stored = h_sql_str(s->db, "%s", q);
+		ck_assert_msg(stored != NULL, "no stored answer of %s for %s", model, hash);
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 512;
+			gold = realloc(gold, alloc * sizeof(int));
+			pred = realloc(pred, alloc * sizeof(int));
+		}
+		gold[n] = 1;
+		pred[n] = strcmp(stored, json_object_get_string(cat)) == 0 ? 1 : 0;
+		n++;
+		free(stored);
+		json_object_put(o);
+	}
+	fclose(f);
+	free(line);
+	acc = 100.0 * evalstats_accuracy(gold, pred, n);
+	free(gold);
+	free(pred);
+	*n_out = n;
+	return acc;
+}
+
+/* The figure after "category  accuracy " in the section of model. */
+static double printed_accuracy(const char *out, const char *model)
+{
+	char key[128];
+	const char *p;
+	snprintf(key, sizeof(key), "model=%s prompt=", model);
+	p = strstr(out, key);
+	ck_assert_msg(p != NULL, "no section for %s:\n%s", model, out);
+	p = strstr(p, "\ncategory ");
+	ck_assert_ptr_nonnull(p);
+	p = strstr(p, "accuracy ");
+	ck_assert_ptr_nonnull(p);
+	return strtod(p + strlen("accuracy "), NULL);
+}
+
+START_TEST(test_eval_small)
+{
+	char gold[PATH_MAX], report[PATH_MAX], cmd[PATH_MAX * 8], keep[PATH_MAX];
+	const char *margs[] = {"--error-model", "13", "--gold", gold, NULL};
+	struct stack s;
+	char *out;
+	int st = -1;
+	long long before, after, rows_mini, rows_flag, distinct;
+	size_t n = 0;
+	double acc_m, acc_f;
+
+	snprintf(gold, sizeof(gold), "%s/deploy/eval/evalset-small.jsonl", h_source_dir());
+	snprintf(report, sizeof(report), "%s/eval_report.html", h_tmpdir());
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "eval", 1, margs), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_FLAGSHIP_MODEL", "gpt-4o");
+	{
+		char rules[PATH_MAX];
+		snprintf(rules, sizeof(rules), "%s/deploy/rules.conf", h_source_dir());
+		stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", rules);
+	}
+
+	before = model_requests(&s);
+	{
+		char *extra[] = {"--report", report, "--calibrate", NULL};
+		out = run_eval(&s, "eval1", extra, &st);
+	}
+	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+	after = model_requests(&s);
+	rows_mini = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE model = 'gpt-4o-mini'");
+	rows_flag = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE model = 'gpt-4o'");
+	distinct = rows_mini;
+	/* one stored answer per distinct text and model; every call made is stored */
+	ck_assert_int_gt(rows_mini, 250);
+	ck_assert_int_eq(rows_flag, rows_mini);
+	ck_assert_int_ge(after - before, rows_mini + rows_flag);
+	{
+		char want[96];
+		snprintf(want, sizeof(want), "%lld model calls made", rows_mini + rows_flag);
+		ck_assert_msg(strstr(out, want) != NULL, "want '%s':\n%s", want, out);
+	}
+	/* the eval tables only: nothing in the review queue or the tickets */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 0);
+
+	/* the printed figures are evalstats' on the stored rows */
+	acc_m = stored_accuracy(&s, "gpt-4o-mini", &n);
+	ck_assert_int_eq((long long)n, 300);
+	acc_f = stored_accuracy(&s, "gpt-4o", &n);
+	ck_assert_double_eq_tol(printed_accuracy(out, "gpt-4o-mini"), acc_m, 0.006);
+	ck_assert_double_eq_tol(printed_accuracy(out, "gpt-4o"), acc_f, 0.006);
+	/* the error model: the mini mislabels 10-15 %, the flagship less */
+	ck_assert_msg(acc_m > 80.0 && acc_m < 93.0, "mini accuracy %.2f", acc_m);
+	ck_assert_msg(acc_f > acc_m, "flagship %.2f <= mini %.2f", acc_f, acc_m);
+	ck_assert_msg(strstr(out, "| mini only") && strstr(out, "| flagship only") &&
+			  strstr(out, "| rules: ") && strstr(out, "[rule calibrated_") &&
+			  strstr(out, "escalation share under "),
+		      "%s", out);
+	ck_assert_msg(strstr(out, "mini-flagship agreement (category): ") != NULL, "%s", out);
+	/* costs come from the prices table: both models are priced */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE cost_usd IS NULL "
+					"OR cost_usd <= 0"),
+			 0);
+	free(out);
+
+	/* the second run with the same inputs: 0 model requests, the same figures */
+	before = model_requests(&s);
+	out = run_eval(&s, "eval2", NULL, &st);
+	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+	after = model_requests(&s);
+	ck_assert_int_eq(after - before, 0);
+	ck_assert_msg(strstr(out, "; 0 model calls made") != NULL, "%s", out);
+	ck_assert_double_eq_tol(printed_accuracy(out, "gpt-4o-mini"), acc_m, 0.006);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM eval_answers"), 2 * distinct);
+	free(out);
+
+	/* what-if: replay under a candidate rules file, still no call */
+	{
+		char rules[PATH_MAX];
+		FILE *rf;
+		snprintf(rules, sizeof(rules), "%s/whatif.conf", h_tmpdir());
+		rf = fopen(rules, "w");
+		ck_assert_ptr_nonnull(rf);
+		fputs("[rule everything]\nconfidence_below = 0.95\naction = escalate\nreason = what-if\n", rf);
+		fclose(rf);
+		char *extra[] = {"--rules", rules, NULL};
+		before = model_requests(&s);
+		out = run_eval(&s, "eval3", extra, &st);
+		ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+		ck_assert_int_eq(model_requests(&s) - before, 0);
+		ck_assert_msg(strstr(out, "| what-if: ") != NULL, "%s", out);
+		free(out);
+	}
+
+	/* the report renders in headless Chromium; the screenshot is kept */
+	snprintf(keep, sizeof(keep), "%s/artifacts", TRIAGED_BIN_DIR);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s' && timeout 180 chromium --headless --no-sandbox --disable-gpu "
+		 "--no-first-run --user-data-dir='%s/chromium-eval' --window-size=1200,1600 "
+		 "--screenshot='%s/eval_report.png' 'file://%s' >'%s/chromium-eval.log' 2>&1 && "
+		 "test -s '%s/eval_report.png'",
+		 keep, h_tmpdir(), keep, report, h_tmpdir(), keep);
+	ck_assert_msg(system(cmd) == 0, "chromium failed: %s", cmd);
+	stack_stop(&s);
+}
+END_TEST
+
+int main(void)
+{
+	const struct stack_case cases[] = {
+	    {"eval_small", test_eval_small},
+	};
+	return stack_run_suite("eval", cases, sizeof(cases) / sizeof(cases[0]), 600);
+}

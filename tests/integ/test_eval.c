@@ -15,6 +15,7 @@
 
 #include "eval_run.h"
 #include "evalstats.h"
+#include "shadow_pick.h"
 #include "stack.h"
 
 static char *run_eval(struct stack *s, const char *label, char *const extra[], int *status)
@@ -234,10 +235,103 @@ START_TEST(test_eval_small)
 }
 END_TEST
 
+/* p99 of received -> triaged (ms) of the tickets with this id prefix that have no shadow answer. */
+static double p99_unshadowed(struct stack *s, const char *prefix)
+{
+	char *v = h_sql_str(s->db,
+			    "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM "
+			    "r.created_at - t.received_at) * 1000) FROM tickets t JOIN triage_results r "
+			    "ON r.ticket_pk = t.id WHERE t.ticket_id LIKE '%s%%' AND NOT EXISTS (SELECT 1 "
+			    "FROM shadow_answers sa WHERE sa.ticket_pk = t.id)",
+			    prefix);
+	double p;
+	ck_assert_ptr_nonnull(v);
+	p = strtod(v, NULL);
+	free(v);
+	return p;
+}
+
+/*
+ * [shadow] at 10%: exactly the tickets shadow_pick selects get a shadow
+ * answer (no more, no fewer), stored apart (shadow_answers; the view
+ * compares it with production), and the other tickets' latency is measured
+ * without and with the shadow tier (p99 printed, loosely bounded: the
+ * machine is shared).
+ */
+START_TEST(test_shadow_share)
+{
+	static const char *const margs[] = {"--latency-ms", "20", NULL};
+	struct stack s;
+	struct h_proc d1, d2;
+	PGresult *r;
+	long long picked = 0, mismatched = 0, n;
+	double p99_off, p99_on;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "shadow", 2, margs), 0);
+	/* without shadow */
+	ck_assert_int_eq(stack_daemon(&s, &d1, "noshadow"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 400, "a-"), 0);
+	ck_assert_d(stack_wait_count(&s, 400, 120000, "SELECT count(*) FROM triage_results") == 400,
+		    &d1);
+	ck_assert_int_eq(stack_stop_daemon(&d1, 30000), 0);
+	/* with shadow at 10% */
+	stack_env(&s, "TRIAGED_SHADOW_ENABLED", "true");
+	stack_env(&s, "TRIAGED_SHADOW_FRACTION", "0.1");
+	stack_env(&s, "TRIAGED_SHADOW_BASE_URL", s.model_url);
+	stack_env(&s, "TRIAGED_SHADOW_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_SHADOW_API_KEY_ENV", "");
+	ck_assert_int_eq(stack_daemon(&s, &d2, "shadow"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 400, "b-"), 0);
+	ck_assert_d(stack_wait_count(&s, 800, 120000, "SELECT count(*) FROM triage_results") == 800,
+		    &d2);
+	r = PQexec(s.db, "SELECT t.source, t.ticket_id, EXISTS (SELECT 1 FROM shadow_answers sa "
+			 "WHERE sa.ticket_pk = t.id) FROM tickets t WHERE t.ticket_id LIKE 'b-%'");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	ck_assert_int_eq(PQntuples(r), 400);
+	for (int i = 0; i < PQntuples(r); i++)
+		picked += shadow_pick(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), 0.1);
+	PQclear(r);
+	ck_assert_msg(picked >= 20 && picked <= 70, "picked %lld of 400", picked);
+	/* fire-and-forget: the answers arrive after the tickets */
+	n = stack_wait_count(&s, picked, 60000, "SELECT count(*) FROM shadow_answers");
+	ck_assert_d(n == picked, &d2);
+	r = PQexec(s.db, "SELECT t.source, t.ticket_id, EXISTS (SELECT 1 FROM shadow_answers sa "
+			 "WHERE sa.ticket_pk = t.id) FROM tickets t");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	for (int i = 0; i < PQntuples(r); i++) {
+		int want = strncmp(PQgetvalue(r, i, 1), "b-", 2) == 0 &&
+			   shadow_pick(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), 0.1);
+		mismatched += want != (PQgetvalue(r, i, 2)[0] == 't');
+	}
+	PQclear(r);
+	ck_assert_int_eq(mismatched, 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers WHERE outcome <> 'ok'"),
+			 0);
+	/* never shown to agents: the queue has no shadow rows, the view compares */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT tickets FROM shadow_vs_production"), picked);
+	{
+		char *ag = h_sql_str(s.db, "SELECT agreement FROM shadow_vs_production");
+		ck_assert_ptr_nonnull(ag);
+		ck_assert_msg(strtod(ag, NULL) > 0.9, "agreement %s", ag);
+		free(ag);
+	}
+	p99_off = p99_unshadowed(&s, "a-");
+	p99_on = p99_unshadowed(&s, "b-");
+	fprintf(stderr, "shadow: %lld of 400 tickets shadowed; p99 received->triaged of the others: "
+			"%.1f ms without shadow, %.1f ms with shadow at 10%%\n",
+		picked, p99_off, p99_on);
+	ck_assert_msg(p99_on <= 3 * p99_off + 200, "p99 %.1f ms with shadow, %.1f without", p99_on,
+		      p99_off);
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
 	    {"eval_small", test_eval_small},
+	    {"shadow_share", test_shadow_share},
 	};
 	return stack_run_suite("eval", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -235,6 +235,28 @@ START_TEST(test_eval_small)
 }
 END_TEST
 
+/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
+static int daemon_http_port(const struct h_proc *d)
+{
+	char line[8192];
+	int port = -1;
+	FILE *f;
+	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
+		return -1;
+	f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+		if (strstr(line, "msg=\"http listening\"") && (p = strstr(line, " port=")) != NULL) {
+			port = (int)strtol(p + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return port;
+}
+
 /* p99 of received -> triaged (ms) of the tickets with this id prefix that have no shadow answer. */
 static double p99_unshadowed(struct stack *s, const char *prefix)
 {
@@ -280,6 +302,8 @@ START_TEST(test_shadow_share)
 	stack_env(&s, "TRIAGED_SHADOW_BASE_URL", s.model_url);
 	stack_env(&s, "TRIAGED_SHADOW_MODEL", "gpt-4o-mini");
 	stack_env(&s, "TRIAGED_SHADOW_API_KEY_ENV", "");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_HTTP_DASHBOARD_INTERVAL_MS", "500");
 	ck_assert_int_eq(stack_daemon(&s, &d2, "shadow"), 0);
 	ck_assert_int_eq(stack_produce_samples(&s, 400, "b-"), 0);
 	ck_assert_d(stack_wait_count(&s, 800, 120000, "SELECT count(*) FROM triage_results") == 800,
@@ -322,6 +346,29 @@ START_TEST(test_shadow_share)
 		picked, p99_off, p99_on);
 	ck_assert_msg(p99_on <= 3 * p99_off + 200, "p99 %.1f ms with shadow, %.1f without", p99_on,
 		      p99_off);
+	/* the dashboard's model-mix panel in headless Chromium: escalation share and the shadow row */
+	{
+		char script[PATH_MAX], url[256], outdir[PATH_MAX], cmd[3 * PATH_MAX];
+		char *argv[] = {"/bin/sh", script, url, outdir, "modelmix", NULL};
+		struct h_proc b;
+		int port = daemon_http_port(&d2), st = -1;
+		ck_assert_d(port > 0, &d2);
+		snprintf(script, sizeof(script), "%s/tests/integ/browser_dashboard.sh", h_source_dir());
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/dashboard", port);
+		snprintf(outdir, sizeof(outdir), "%s/browser-modelmix", h_tmpdir());
+		memset(&b, 0, sizeof(b));
+		ck_assert_int_eq(h_spawn(&b, "browser", argv, NULL), 0);
+		if (h_wait_exit(&b, 300000, &st) < 0 || st != 0) {
+			h_dump_log(&b, 40);
+			ck_abort_msg("browser_dashboard.sh failed (status %d)", st);
+		}
+		snprintf(cmd, sizeof(cmd),
+			 "grep -q 'id=\"modelmix\"[^>]*data-points=\"%lld\"' '%s/dashboard.dom.html' && "
+			 "mkdir -p '%s/artifacts' && cp '%s/dashboard.png' "
+			 "'%s/artifacts/dashboard_modelmix.png'",
+			 1 + 1LL, outdir, TRIAGED_BIN_DIR, outdir, TRIAGED_BIN_DIR);
+		ck_assert_msg(system(cmd) == 0, "model-mix panel not drawn with 2 points: %s", cmd);
+	}
 	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
 	stack_stop(&s);
 }

@@ -309,8 +309,8 @@
       return done('modelmix', points, points ? 'data' : 'empty');
     }
     var t = html('table', '', c), hr = html('tr', '', html('thead', '', t));
-    ['shadow model / prompt', 'tickets', 'agreement', '$ / 1,000 shadow / prod.', 'p50',
-     'vs gold: shadow / prod.'].forEach(function (h) { html('th', '', hr, h); });
+    ['shadow', 'tickets', 'agree', '$/1k shadow/prod', 'p50',
+     'gold acc. shadow/prod'].forEach(function (h) { html('th', '', hr, h); });
     var tb = html('tbody', '', t);
     function opt(v, f) { return v === null || v === undefined ? '-' : f(num(v)); }
     rows.forEach(function (r) {
@@ -318,10 +318,10 @@
       html('td', '', tr, String(r.model) + ' / ' + String(r.prompt_version));
       html('td', 'n', tr, String(r.tickets));
       html('td', 'n', tr, opt(r.agreement, pct));
-      html('td', 'n', tr, opt(r.shadow_cost_per_1000, usd) + ' / ' + opt(r.production_cost_per_1000, usd));
+      html('td', 'n', tr, opt(r.shadow_cost_per_1000, usd) + '/' + opt(r.production_cost_per_1000, usd));
       html('td', 'n', tr, opt(r.shadow_p50_ms, function (v) { return fmtNum(v) + ' ms'; }));
-      html('td', 'n', tr, num(r.gold_labelled) ? opt(r.shadow_gold_accuracy, pct) + ' / ' +
-           opt(r.production_gold_accuracy, pct) + ' (' + r.gold_labelled + ')' : 'no labels yet');
+      html('td', 'n', tr, num(r.gold_labelled) ? opt(r.shadow_gold_accuracy, pct) + '/' +
+           opt(r.production_gold_accuracy, pct) + ' (' + r.gold_labelled + ')' : 'none yet');
       points++;
     });
     done('modelmix', points);

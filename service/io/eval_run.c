@@ -114,12 +114,86 @@ static const char *const sent_names[SENT__COUNT] = {"very_negative", "negative",
 						    "positive"};
 static const char *const urg_names[URG__COUNT] = {"low", "normal", "high", "critical"};
 
+/* Append one labelled ticket (jt: the ticket object, jg: the gold object). -1 with err. */
+static int add_item(struct eval_run *run, const struct config *cfg, struct redactor *red,
+		    json_object *jt, json_object *jg, size_t *cap, size_t *unknown, char *err,
+		    size_t errlen)
+{
+	struct ticket_limits lim;
+	struct eval_item *it;
+	json_object *v;
+	const char *tj;
+	char e[256];
+	uint64_t h;
+
+	ticket_limits_default(&lim);
+	lim.max_body_prompt_len = (size_t)cfg->max_body_prompt_bytes;
+	if (run->n == *cap) {
+		*cap = *cap ? *cap * 2 : 512;
+		run->items = xrealloc(run->items, *cap * sizeof(*run->items));
+	}
+	it = &run->items[run->n];
+	memset(it, 0, sizeof(*it));
+	tj = json_object_to_json_string_ext(jt, JSON_C_TO_STRING_PLAIN);
+	if (ticket_parse(tj, strlen(tj), NULL, 0, &lim, &it->t, e, sizeof(e)) != TICKET_OK) {
+		snprintf(err, errlen, "%s", e);
+		return -1;
+	}
+	it->gold[0] = label_index((const char *const *)cfg->categories, cfg->ncategories,
+				  json_object_object_get_ex(jg, "category", &v) ? json_object_get_string(v)
+										: NULL);
+	if (it->gold[0] < 0)
+		(*unknown)++;
+	it->gold[1] = label_index(sent_names, SENT__COUNT,
+				  json_object_object_get_ex(jg, "sentiment", &v) ? json_object_get_string(v)
+										 : NULL);
+	it->gold[2] = label_index(urg_names, URG__COUNT,
+				  json_object_object_get_ex(jg, "urgency", &v) ? json_object_get_string(v)
+									       : NULL);
+	h = eval_text_hash(it->t->subject, it->t->body, it->t->body_len);
+	snprintf(it->hash, sizeof(it->hash), "%016llx", (unsigned long long)h);
+
+	/* what the daemon's safety_prepare gives the models: invisible
+	 * characters stripped, PII replaced, the prompt's cut of the body */
+	{
+		const char *src[2] = {it->t->subject,
+				      it->t->prompt_body ? it->t->prompt_body : it->t->body};
+		size_t len[2] = {strlen(it->t->subject),
+				 it->t->prompt_body ? it->t->prompt_body_len : it->t->body_len};
+		char *outp[2] = {NULL, NULL};
+		struct redact_map map;
+		redact_map_init(&map);
+		for (int k = 0; k < 2; k++) {
+			char *c = xstrndup(src[k], len[k]);
+			size_t m = injection_strip_invisible(c, len[k]);
+			c[m] = '\0';
+			if (red) {
+				char *r = redact_text(red, c, m, &map, NULL, e, sizeof(e));
+				free(c);
+				/* as the daemon: an unredactable text is never sent */
+				c = r ? r : xstrdup("");
+			}
+			outp[k] = c;
+		}
+		redact_map_cleanup(&map);
+		it->p_subject = outp[0];
+		it->p_body = outp[1];
+		it->pt = *it->t;
+		it->pt.subject = it->p_subject;
+		it->pt.body = it->p_body;
+		it->pt.body_len = strlen(it->p_body);
+		it->pt.body_prompt_len =
+		    utf8_cut(it->p_body, it->pt.body_len, (size_t)cfg->max_body_prompt_bytes);
+	}
+	run->n++;
+	return 0;
+}
+
 static int load_set(struct eval_run *run, const struct config *cfg, struct redactor *red,
 		    const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
-	struct ticket_limits lim;
-	char *line = NULL, e[256];
+	char *line = NULL, e[512];
 	size_t lcap = 0, cap = 0, lineno = 0, unknown = 0;
 	int rc = -1;
 
@@ -127,13 +201,8 @@ static int load_set(struct eval_run *run, const struct config *cfg, struct redac
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	ticket_limits_default(&lim);
-	lim.max_body_prompt_len = (size_t)cfg->max_body_prompt_bytes;
 	while (getline(&line, &lcap, f) > 0) {
-		json_object *root = NULL, *jt, *jg, *v;
-		struct eval_item *it;
-		const char *tj;
-		uint64_t h;
+		json_object *root = NULL, *jt, *jg;
 
 		lineno++;
 		if (line[0] == '\n' || line[0] == '\0')
@@ -146,69 +215,12 @@ static int load_set(struct eval_run *run, const struct config *cfg, struct redac
 			json_object_put(root);
 			goto out;
 		}
-		if (run->n == cap) {
-			cap = cap ? cap * 2 : 512;
-			run->items = xrealloc(run->items, cap * sizeof(*run->items));
-		}
-		it = &run->items[run->n];
-		memset(it, 0, sizeof(*it));
-		tj = json_object_to_json_string_ext(jt, JSON_C_TO_STRING_PLAIN);
-		if (ticket_parse(tj, strlen(tj), NULL, 0, &lim, &it->t, e, sizeof(e)) != TICKET_OK) {
+		if (add_item(run, cfg, red, jt, jg, &cap, &unknown, e, sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s:%zu: %s", path, lineno, e);
 			json_object_put(root);
 			goto out;
 		}
-		it->gold[0] = label_index((const char *const *)cfg->categories, cfg->ncategories,
-					  json_object_object_get_ex(jg, "category", &v)
-					      ? json_object_get_string(v)
-					      : NULL);
-		if (it->gold[0] < 0)
-			unknown++;
-		it->gold[1] = label_index(sent_names, SENT__COUNT,
-					  json_object_object_get_ex(jg, "sentiment", &v)
-					      ? json_object_get_string(v)
-					      : NULL);
-		it->gold[2] = label_index(urg_names, URG__COUNT,
-					  json_object_object_get_ex(jg, "urgency", &v)
-					      ? json_object_get_string(v)
-					      : NULL);
 		json_object_put(root);
-		h = eval_text_hash(it->t->subject, it->t->body, it->t->body_len);
-		snprintf(it->hash, sizeof(it->hash), "%016llx", (unsigned long long)h);
-
-		/* what the daemon's safety_prepare gives the models: invisible
-		 * characters stripped, PII replaced, the prompt's cut of the body */
-		{
-			const char *src[2] = {it->t->subject,
-					      it->t->prompt_body ? it->t->prompt_body : it->t->body};
-			size_t len[2] = {strlen(it->t->subject),
-					 it->t->prompt_body ? it->t->prompt_body_len : it->t->body_len};
-			char *outp[2] = {NULL, NULL};
-			struct redact_map map;
-			redact_map_init(&map);
-			for (int k = 0; k < 2; k++) {
-				char *c = xstrndup(src[k], len[k]);
-				size_t m = injection_strip_invisible(c, len[k]);
-				c[m] = '\0';
-				if (red) {
-					char *r = redact_text(red, c, m, &map, NULL, e, sizeof(e));
-					free(c);
-					/* as the daemon: an unredactable text is never sent */
-					c = r ? r : xstrdup("");
-				}
-				outp[k] = c;
-			}
-			redact_map_cleanup(&map);
-			it->p_subject = outp[0];
-			it->p_body = outp[1];
-			it->pt = *it->t;
-			it->pt.subject = it->p_subject;
-			it->pt.body = it->p_body;
-			it->pt.body_len = strlen(it->p_body);
-			it->pt.body_prompt_len =
-			    utf8_cut(it->p_body, it->pt.body_len, (size_t)cfg->max_body_prompt_bytes);
-		}
-		run->n++;
 	}
 	if (run->n == 0) {
 		snprintf(err, errlen, "%s: no ticket", path);
@@ -222,6 +234,80 @@ static int load_set(struct eval_run *run, const struct config *cfg, struct redac
 out:
 	free(line);
 	fclose(f);
+	return rc;
+}
+
+/*
+ * --from-db: the gold-labelled tickets already in PostgreSQL: a result an
+ * agent corrected (the corrected fields win) or approved as it was (its own
+ * labels are the gold), newest first, at most limit.
+ */
+static int load_db(struct eval_run *run, const struct config *cfg, struct redactor *red,
+		   PGconn *db, long limit, char *err, size_t errlen)
+{
+	char lim[24], e[512];
+	const char *p[1] = {lim};
+	size_t cap = 0, unknown = 0;
+	PGresult *r;
+	int rc = -1;
+
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	r = PQexecParams(
+	    db,
+	    "WITH g AS (SELECT r.id, t.ticket_id, t.source, t.channel, t.subject, t.body, "
+	    "nullif(t.language_hint, '') AS language, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	    "AS created_at, "
+	    "(SELECT lc.new_value FROM label_corrections lc WHERE lc.ticket_pk = r.ticket_pk AND "
+	    "lc.revision = r.revision AND lc.field = 'category' ORDER BY lc.corrected_at DESC, "
+	    "lc.id DESC LIMIT 1) AS c_cat, "
+	    "(SELECT lc.new_value FROM label_corrections lc WHERE lc.ticket_pk = r.ticket_pk AND "
+	    "lc.revision = r.revision AND lc.field = 'sentiment' ORDER BY lc.corrected_at DESC, "
+	    "lc.id DESC LIMIT 1) AS c_sent, "
+	    "(SELECT lc.new_value FROM label_corrections lc WHERE lc.ticket_pk = r.ticket_pk AND "
+	    "lc.revision = r.revision AND lc.field = 'urgency' ORDER BY lc.corrected_at DESC, "
+	    "lc.id DESC LIMIT 1) AS c_urg, "
+	    "r.category, r.sentiment, r.urgency, r.status "
+	    "FROM triage_results r JOIN tickets t ON t.id = r.ticket_pk AND t.revision = r.revision) "
+	    "SELECT ticket_id, source, channel, subject, body, language, created_at, "
+	    "CASE WHEN status = 'approved' THEN coalesce(c_cat, category) ELSE c_cat END, "
+	    "CASE WHEN status = 'approved' THEN coalesce(c_sent, sentiment) ELSE c_sent END, "
+	    "CASE WHEN status = 'approved' THEN coalesce(c_urg, urgency) ELSE c_urg END "
+	    "FROM g WHERE status = 'approved' OR c_cat IS NOT NULL OR c_sent IS NOT NULL "
+	    "OR c_urg IS NOT NULL ORDER BY id DESC LIMIT $1::bigint",
+	    1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "gold-labelled tickets: %s", PQresultErrorMessage(r));
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		static const char *const tk[7] = {"ticket_id", "source",  "channel",   "subject",
+						  "body",      "language", "created_at"};
+		static const char *const gk[3] = {"category", "sentiment", "urgency"};
+		json_object *jt = json_object_new_object(), *jg = json_object_new_object();
+		int bad;
+		for (int k = 0; k < 7; k++)
+			if (!PQgetisnull(r, i, k))
+				json_object_object_add(jt, tk[k],
+						       json_object_new_string(PQgetvalue(r, i, k)));
+		for (int k = 0; k < 3; k++)
+			if (!PQgetisnull(r, i, 7 + k))
+				json_object_object_add(jg, gk[k],
+						       json_object_new_string(PQgetvalue(r, i, 7 + k)));
+		bad = add_item(run, cfg, red, jt, jg, &cap, &unknown, e, sizeof(e));
+		json_object_put(jt);
+		json_object_put(jg);
+		if (bad < 0) {
+			/* a stored ticket the parser refuses now: left out, said */
+			fprintf(stderr, "triaged eval: ticket %s left out: %s\n", PQgetvalue(r, i, 0), e);
+		}
+	}
+	if (run->n == 0) {
+		snprintf(err, errlen, "no gold-labelled ticket in the database (corrected or approved)");
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
 	return rc;
 }
 
@@ -709,13 +795,16 @@ out:
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: triaged [-c FILE] eval --set FILE.jsonl [--model TIER[=MODEL[@PROMPT]]]...\n"
+		"usage: triaged [-c FILE] eval --set FILE.jsonl | --from-db[=N]\n"
+		"         [--model TIER[=MODEL[@PROMPT]]]...\n"
 		"         [--concurrency N] [--rules FILE] [--calibrate] [--tolerance POINTS]\n"
 		"         [--report FILE.html] [--no-calls]\n"
 		"  TIER is mini or flagship; without --model: both tiers as configured.\n"
 		"  Answers are stored in eval_answers by (text, model, prompt version) and reused.\n"
 		"  --rules FILE    what-if: replay stored answers under a candidate rules file\n"
-		"  --no-calls      use stored answers only (missing ones count as invalid)\n");
+		"  --no-calls      use stored answers only (missing ones count as invalid)\n"
+		"  --from-db[=N]   the newest N (default all) tickets agents corrected or approved\n"
+		"                  as they were, with those labels as gold\n");
 }
 
 static int parse_model(const struct config *base, const char *arg, struct eval_conf *c)
@@ -757,6 +846,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 	    {"tolerance", required_argument, NULL, 't'},
 	    {"report", required_argument, NULL, 'R'},
 	    {"no-calls", no_argument, NULL, 'N'},
+	    {"from-db", optional_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -768,6 +858,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 	const char *set = NULL, *whatif_path = NULL, *report = NULL;
 	double tolerance = 1.0;
 	int nconf = 0, calibrate = 0, no_calls = 0, rc = 1, o, saf_ok = 0;
+	long from_db = 0;
 	PGconn *db = NULL;
 	char err[1024];
 
@@ -814,6 +905,14 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		case 'N':
 			no_calls = 1;
 			break;
+		case 'D':
+			from_db = optarg ? strtol(optarg, NULL, 10) : 100000;
+			if (from_db < 1) {
+				fprintf(stderr, "triaged eval: --from-db[=N]: N >= 1\n");
+				rc = 2;
+				goto out;
+			}
+			break;
 		case 'h':
 			usage(out);
 			rc = 0;
@@ -824,7 +923,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			goto out;
 		}
 	}
-	if (set == NULL || optind < argc) {
+	if ((set == NULL) == (from_db == 0) || optind < argc) {
 		usage(stderr);
 		rc = 2;
 		goto out;
@@ -871,7 +970,13 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		}
 		saf_ok = 1;
 	}
-	if (load_set(&run, cfg, saf.redactor, set, err, sizeof(err)) < 0) {
+	db = PQconnectdb(cfg->pg_conninfo);
+	if (PQstatus(db) != CONNECTION_OK) {
+		fprintf(stderr, "triaged eval: postgres: %s", PQerrorMessage(db));
+		goto out;
+	}
+	if ((set ? load_set(&run, cfg, saf.redactor, set, err, sizeof(err))
+		 : load_db(&run, cfg, saf.redactor, db, from_db, err, sizeof(err))) < 0) {
 		fprintf(stderr, "triaged eval: %s\n", err);
 		goto out;
 	}
@@ -880,11 +985,6 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		sorted[i] = &run.items[i];
 	qsort(sorted, run.n, sizeof(*sorted), cmp_hash);
 
-	db = PQconnectdb(cfg->pg_conninfo);
-	if (PQstatus(db) != CONNECTION_OK) {
-		fprintf(stderr, "triaged eval: postgres: %s", PQerrorMessage(db));
-		goto out;
-	}
 	/* what is stored already; one task per missing distinct text and configuration */
 	run.tasks = xcalloc(run.n * (size_t)nconf, sizeof(*run.tasks));
 	for (int i = 0; i < nconf; i++) {
@@ -933,7 +1033,8 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 				goto out;
 			}
 	}
-	fprintf(out, "eval set %s: %zu tickets; %zu model calls made\n", set, run.n, run.ntasks);
+	fprintf(out, "eval set %s: %zu tickets; %zu model calls made\n",
+		set ? set : "(gold-labelled tickets in PostgreSQL)", run.n, run.ntasks);
 	for (int i = 0; i < nconf; i++)
 		print_conf(out, &run, &confs[i], shipped, cfg->rules_file);
 	{

@@ -370,6 +370,48 @@ START_TEST(test_shadow_share)
 		ck_assert_msg(system(cmd) == 0, "model-mix panel not drawn with 2 points: %s", cmd);
 	}
 	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+
+	/* eval --from-db: 20 results approved as they were, 10 corrected: 30 gold-labelled tickets */
+	ck_assert_int_eq(h_sql_exec(s.db, "UPDATE triage_results SET status = 'approved' WHERE "
+					  "ticket_pk IN (SELECT id FROM tickets WHERE ticket_id LIKE "
+					  "'a-%%' ORDER BY id LIMIT 20)"),
+			 0);
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "INSERT INTO label_corrections (ticket_pk, revision, field, old_value, "
+			     "new_value, agent) SELECT ticket_pk, revision, 'category', category, "
+			     "'other', 'tester' FROM triage_results WHERE ticket_pk IN (SELECT id FROM "
+			     "tickets WHERE ticket_id LIKE 'b-%%' ORDER BY id LIMIT 10)"),
+	    0);
+	{
+		char bin[PATH_MAX], *out;
+		char *argv[] = {bin, "eval", "--from-db", "--model", "mini", NULL};
+		struct h_proc p;
+		long long calls0 = model_requests(&s), distinct;
+		int st = -1;
+		FILE *f;
+		long len;
+		ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
+		memset(&p, 0, sizeof(p));
+		ck_assert_int_eq(h_spawn(&p, "eval-db", argv, s.env), 0);
+		ck_assert_int_eq(h_wait_exit(&p, 120000, &st), 0);
+		f = fopen(p.log_path, "r");
+		ck_assert_ptr_nonnull(f);
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		rewind(f);
+		out = calloc(1, (size_t)len + 1);
+		ck_assert_int_eq(fread(out, 1, (size_t)len, f), (size_t)len);
+		fclose(f);
+		ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+		ck_assert_msg(strstr(out, "(gold-labelled tickets in PostgreSQL): 30 tickets") != NULL,
+			      "%s", out);
+		distinct = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers");
+		ck_assert_int_gt(distinct, 0);
+		ck_assert_int_eq(model_requests(&s) - calls0, distinct);
+		/* the 10 corrected to 'other' count as the fake model's misses */
+		ck_assert_msg(strstr(out, "(30 labelled)") != NULL, "%s", out);
+		free(out);
+	}
 	stack_stop(&s);
 }
 END_TEST

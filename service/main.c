@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "check_models.h"
+#include "eval_run.h"
 #include "config.h"
 #include "http.h"
 #include "intake.h"
@@ -58,6 +59,12 @@ static void usage(FILE *out)
 		"                 message per line, one JSON answer per line\n"
 		"  check-models   send one synthetic ticket to each model tier, print one\n"
 		"                 line per tier, exit non-zero if one fails\n"
+		"  eval --set FILE.jsonl [--model TIER[=MODEL[@PROMPT]]]... [--concurrency N]\n"
+		"       [--rules FILE] [--calibrate] [--report FILE.html] [--no-calls]\n"
+		"                 the model-mix lab: a labelled set through the configured\n"
+		"                 models (answers kept in eval_answers and reused), accuracy,\n"
+		"                 macro-F1, cost and latency per configuration, the cascade\n"
+		"                 replayed under rules, calibration (triaged eval --help)\n"
 		"\n"
 		"options:\n"
 		"  -c, --config FILE     ini configuration file (see deploy/triaged.ini.example);\n"
@@ -301,9 +308,20 @@ int main(int argc, char **argv)
 	int check = 0, o, rc = 1, lines = 0;
 	const char *format = NULL, *key = NULL, *payload = NULL;
 	enum log_level lvl;
+	int eval_argc = 0;
+	char **eval_argv = NULL;
 
 	if (schema_dir == NULL || *schema_dir == '\0')
 		schema_dir = TRIAGED_DEFAULT_SCHEMA_DIR;
+	/* eval has options of its own: main's end at the command */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "eval") == 0 && (i == 1 || strcmp(argv[i - 1], "-c") != 0) &&
+		    (i == 1 || strcmp(argv[i - 1], "--config") != 0)) {
+			eval_argc = argc - i;
+			eval_argv = argv + i;
+			argc = i;
+			break;
+		}
 	while ((o = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
@@ -337,6 +355,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cmd = argv[optind++];
+	else if (eval_argv)
+		cmd = "eval";
 	if (strcmp(cmd, "check-ticket") == 0 && optind < argc)
 		payload = argv[optind++];
 	if (strcmp(cmd, "check-ticket") == 0 && payload == NULL) {
@@ -344,7 +364,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (optind < argc || (strcmp(cmd, "run") != 0 && strcmp(cmd, "migrate") != 0 &&
-			      strcmp(cmd, "check-ticket") != 0 && strcmp(cmd, "check-models") != 0)) {
+			      strcmp(cmd, "check-ticket") != 0 && strcmp(cmd, "check-models") != 0 &&
+			      strcmp(cmd, "eval") != 0)) {
 		fprintf(stderr, "triaged: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -392,6 +413,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		rc = check_models_run(&cfg, stdout);
+		curl_global_cleanup();
+		goto out;
+	}
+	if (strcmp(cmd, "eval") == 0) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			fprintf(stderr, "triaged: curl_global_init failed\n");
+			goto out;
+		}
+		rc = eval_run_main(&cfg, eval_argc, eval_argv, stdout);
 		curl_global_cleanup();
 		goto out;
 	}

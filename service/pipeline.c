@@ -193,6 +193,9 @@ static void on_stored(void *arg, struct store_result *r, const char *err)
 	if (j->has_ftr && review)
 		pl->st.flagship_decided++;
 	JLOG(LOG_L_DEBUG, j, "ticket stored", "status=%s", job_status_name(j->status));
+	/* fire-and-forget after the row is durable: the ticket never waits for it */
+	if (r->outcome == STORED_NOW && pl->shadow)
+		shadow_offer(pl->shadow, j->t, &j->pt, j->ticket_pk, j->revision);
 	j->event = r->event;
 	r->event = NULL;
 	fire(j, EV_STORED);

@@ -18,6 +18,7 @@
 #include "model_call.h"
 #include "rules.h"
 #include "safety.h"
+#include "shadow.h"
 #include "store.h"
 #include "intake.h"
 #include "ticket.h"
@@ -34,6 +35,7 @@ struct pipeline {
 	struct db *db;
 	struct store store;
 	struct model_caller *mcl;
+	struct shadow *shadow; /* [shadow]; NULL when off */
 	struct safety safety;
 	struct rules *rules;
 	struct taxonomy tax;

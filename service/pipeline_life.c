@@ -275,6 +275,14 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
 	/* a claim carries the message's text a few times over (body, PII values) */
 	store_init(&pl->store, pl->db, (size_t)cfg->max_message_bytes * 4 + (1u << 20));
+	if (cfg->shadow_enabled) {
+		pl->shadow = shadow_new(base, cfg, &pl->store, &pl->tax, err, errlen);
+		if (pl->shadow == NULL)
+			goto fail;
+		log_info("shadow tier", "model=%s fraction=%.4f max_calls_per_hour=%lld",
+			 cfg->shadow.model, cfg->shadow_fraction,
+			 (long long)cfg->shadow_max_calls_per_hour);
+	}
 	pl->kout = kout_new(base, cfg, err, errlen);
 	if (pl->kout == NULL)
 		goto fail;
@@ -336,6 +344,7 @@ void pipeline_free(struct pipeline *pl)
 	if (pl->ev_reap)
 		event_free(pl->ev_reap);
 	kin_free(pl->kin); /* commits stored offsets */
+	shadow_free(pl->shadow); /* before the database: its answers in flight are lost */
 	db_free(pl->db);
 	model_caller_free(pl->mcl);
 	safety_cleanup(&pl->safety);

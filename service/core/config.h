@@ -94,6 +94,13 @@ struct config {
 	/* [mini], [flagship] */
 	struct model_config mini;
 	struct model_config flagship;
+	/* [shadow] (model-mix lab, issue #13 part 3): a candidate model or prompt on a
+	 * fixed share of live tickets, after they are stored; never shown to agents */
+	int shadow_enabled;
+	double shadow_fraction;            /* share of tickets, chosen by ticket hash */
+	int64_t shadow_max_calls_per_hour; /* its own budget: calls started per clock hour */
+	int64_t shadow_max_queue;          /* tickets waiting or in flight; more are skipped */
+	struct model_config shadow;        /* endpoint, model, prompt, breaker of the candidate */
 	/* [triage] */
 	char *prompts_dir;
 	char *categories[CONFIG_MAX_CATEGORIES];

@@ -47,6 +47,13 @@ struct pipeline {
 	int draining;
 	struct event *ev_drain_timeout, *ev_stats, *ev_fpump, *ev_reap;
 	char why[512]; /* the text of the event being stepped (job->detail points here) */
+	/* budgets (issues #21, #16): completion tokens of this daemon's calls per tier (the
+	 * estimate's percentile), the lease owner, the renewal timer, and the tiers whose
+	 * model has no price row under budget.enforce (a configuration error, fail closed) */
+	struct hist completion[MODEL__TIERS];
+	char owner[128];
+	struct event *ev_renew;
+	int no_price[MODEL__TIERS];
 };
 
 double pipeline_now_ms(void);

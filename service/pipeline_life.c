@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -54,6 +55,14 @@ static void on_breaker(void *arg, enum model_tier t, enum breaker_state after)
 {
 	if (t == MODEL_MINI)
 		pipeline_set_pause(arg, PAUSE_BREAKER, after != BRK_CLOSED);
+}
+
+/* Budget leases: this daemon's calls still run; also sweeps the reservations of dead owners. */
+static void on_renew(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *pl = arg;
+	if (db_is_up(pl->db))
+		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s);
 }
 
 static void on_db_state(void *arg, int up)
@@ -229,6 +238,16 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 		goto fail;
 	pl->ev_fpump = event_new(base, -1, 0, pipeline_on_fpump, pl);
 	pl->ev_reap = event_new(base, -1, 0, pipeline_on_reap, pl);
+	/* budget leases (issue #16): this instance owns its reservations and renews them */
+	{
+		char host[64] = "host";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		snprintf(pl->owner, sizeof(pl->owner), "%s:%ld:%.0f", host, (long)getpid(),
+			 pipeline_now_ms());
+		for (int t = 0; t < MODEL__TIERS; t++)
+			hist_init(&pl->completion[t]);
+	}
 
 	pl->mcl = model_caller_new(base, cfg, &pl->tax, err, errlen);
 	if (pl->mcl == NULL)
@@ -250,6 +269,14 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
 	/* a claim carries the message's text a few times over (body, PII values) */
 	store_init(&pl->store, pl->db, (size_t)cfg->max_message_bytes * 4 + (1u << 20));
+	if (cfg->budget_enforce) {
+		/* renew every third of the lease: two renewals may fail before it runs out */
+		int ms = (int)(cfg->budget_lease_s * 1000 / 3);
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		pl->ev_renew = event_new(base, -1, EV_PERSIST, on_renew, pl);
+		event_add(pl->ev_renew, &tv);
+		log_info("budget leases", "owner=%s lease_s=%d", pl->owner, (int)cfg->budget_lease_s);
+	}
 	pl->kout = kout_new(base, cfg, err, errlen);
 	if (pl->kout == NULL)
 		goto fail;
@@ -310,6 +337,8 @@ void pipeline_free(struct pipeline *pl)
 	job_reap(&pl->jobs);
 	if (pl->ev_reap)
 		event_free(pl->ev_reap);
+	if (pl->ev_renew)
+		event_free(pl->ev_renew);
 	kin_free(pl->kin); /* commits stored offsets */
 	db_free(pl->db);
 	model_caller_free(pl->mcl);
@@ -334,6 +363,9 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 	out->flagship_waiting = flagship_queue_len(&pl->fq);
 	out->db_pending = db_pending(pl->db);
 	out->dlq_pending = kout_pending(pl->kout);
+	for (int t = 0; t < MODEL__TIERS; t++)
+		if (pl->no_price[t])
+			out->budget_no_price = model_tier_name((enum model_tier)t);
 }
 
 const struct intake_stats *pipeline_intake_stats(const struct pipeline *pl)

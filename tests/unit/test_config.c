@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 89 /* key lines in a default dump: 2 kafka + 87 table keys */
+#define NKEYS 92 /* key lines in a default dump: 2 kafka + 90 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -236,6 +236,9 @@ static const struct {
 	{"policy.max_len", "4000"},
 	{"budget.enforce", "false"},
 	{"budget.mini_on_exhausted", "needs_human"},
+	{"budget.lease_s", "60"},
+	{"budget.busy_retry_ms", "500"},
+	{"budget.estimate_percentile", "95"},
 	{"http.listen", "127.0.0.1:8081"},
 	{"http.token", "\"\""},
 	{"http.max_connections", "256"},

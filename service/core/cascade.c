@@ -167,6 +167,9 @@ static enum job_state budget_denied(const struct job_facts *f, struct cascade_ac
 		return JOB_BACKOFF;
 	}
 	o->drop_call = 1; /* the call was never made */
+	/* the shell's detail says why when it is not a spent budget (no price row: #21) */
+	if (f->detail && f->detail[0])
+		return human(o, "budget_exhausted", f->detail);
 	return human(o, "budget_exhausted",
 		     f->call_tier == MODEL_MINI ? "the mini daily budget is spent"
 						: "the flagship daily budget is spent");

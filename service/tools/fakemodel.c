@@ -1009,7 +1009,9 @@ static void fm_count_tokens(const char *model, int64_t pt, int64_t ct)
 		jadd(m, "answers", jx(json_object_new_int64(0)));
 		jadd(m, "prompt_tokens", jx(json_object_new_int64(0)));
 		jadd(m, "completion_tokens", jx(json_object_new_int64(0)));
-		jadd(fm_tokens, model, m);
+		/* jadd keeps the key's pointer; the model name is the request's: copy it */
+		if (json_object_object_add(fm_tokens, model, m))
+			fm_oom();
 	}
 	json_object_object_get_ex(m, "answers", &v);
 	json_object_set_int64(v, json_object_get_int64(v) + 1);

@@ -220,6 +220,12 @@ START_TEST(test_no_price)
 }
 END_TEST
 
+#define PROBE                                                                                      \
+	"SELECT verdict FROM triaged_reserve((SELECT jsonb_build_array(jsonb_build_object("        \
+	"'tier', 'mini', 'model', model, 'prompt_tokens', max(prompt_tokens), 'max_tokens', "      \
+	"max(max_tokens), 'completion_estimate', max(completion_estimate), 'owner', 'probe', "     \
+	"'lease_s', 1)) FROM budget_reservations WHERE owner <> 'probe' GROUP BY model))"
+
 /*
  * SIGKILL with calls in flight and a tight budget: the dead daemon's
  * reservations hold the budget until their lease runs out, then show as
@@ -231,7 +237,8 @@ START_TEST(test_kill_lease)
 	struct stack s;
 	struct h_proc a, b;
 	const int lease_s = 3;
-	long long open_at_kill, lost, recorded, answers, pt, ct, first_ms, kill_ms, after;
+	long long open_at_kill, lost, recorded, answers, pt, ct, first_ms, kill_ms, after, released_ms;
+	char *probe;
 	double limit;
 	char lease[16];
 
@@ -251,16 +258,29 @@ START_TEST(test_kill_lease)
 	ck_assert_int_eq(stack_model_control(&s, "{\"latency_ms\": 600000}"), 0);
 	ck_assert_int_eq(stack_produce_samples(&s, 20, "k-"), 0);
 	ck_assert_d(stack_wait_count(&s, 3, 60000,
-				     "SELECT count(*) FROM budget_reservations WHERE state = 'open'") ==
-			3,
+				     "SELECT least(count(*), 3) FROM budget_reservations "
+				     "WHERE state = 'open'") == 3,
 		    &a);
 	sleep(1);
 	open_at_kill =
 	    h_sql_ll(s.db, "SELECT count(*) FROM budget_reservations WHERE state = 'open'");
-	ck_assert_int_eq(open_at_kill, 3); /* the others wait: the budget is held */
+	/* three or four fit (worst cases differ with the prompt); the others wait: held */
+	ck_assert_int_ge(open_at_kill, 3);
+	ck_assert_int_le(open_at_kill, 4);
+	ck_assert_int_eq(h_sql_ll(s.db, RESULTS), 30);
 	ck_assert_int_eq(h_signal(&a, SIGKILL), 0);
 	ck_assert_int_eq(h_wait_exit(&a, 10000, NULL), 0);
-	kill_ms = h_now_ms();
+	kill_ms = h_sql_ll(s.db, "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint");
+	/* a later reservation of the same size as theirs: held while their lease runs ... */
+	ck_assert_str_eq(probe = h_sql_str(s.db, PROBE), "busy");
+	free(probe);
+	/* ... and granted once it ran out: that reservation released them (it is leased to
+	 * "probe" for 1 s, so it is lost too) */
+	sleep(lease_s + 1);
+	ck_assert_str_eq(probe = h_sql_str(s.db, PROBE), "granted");
+	free(probe);
+	released_ms = h_sql_ll(s.db, "SELECT (extract(epoch FROM max(lost_at)) * 1000)::bigint "
+				     "FROM model_calls_lost");
 	ck_assert_int_eq(stack_model_control(&s, "{\"latency_ms\": 0}"), 0);
 
 	ck_assert_int_eq(stack_daemon(&s, &b, "daemonB"), 0);
@@ -269,26 +289,28 @@ START_TEST(test_kill_lease)
 	lost = h_sql_ll(s.db, "SELECT count(*) FROM model_calls_lost");
 	first_ms = h_sql_ll(s.db, "SELECT coalesce((extract(epoch FROM min(started_at)) * 1000)"
 				  "::bigint, 0) FROM budget_reservations WHERE owner NOT IN (SELECT "
-				  "owner FROM model_calls_lost)");
+				  "owner FROM model_calls_lost) AND owner <> 'probe'");
 	after = h_sql_ll(s.db, "SELECT count(*) FROM budget_reservations WHERE owner NOT IN "
-			       "(SELECT owner FROM model_calls_lost)");
+			       "(SELECT owner FROM model_calls_lost) AND owner <> 'probe'");
 	recorded = h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE tier = 'mini'");
 	ck_assert_int_eq(stack_model_tokens(&s, "gpt-4o-mini", &answers, &pt, &ct), 0);
 	fprintf(stderr,
-		"budget[kill]: lease_s=%d open_at_kill=%lld lost=%lld first_grant_after_kill_ms=%lld "
+		"budget[kill]: lease_s=%d open_at_kill=%lld lost=%lld released_after_kill_ms=%lld "
+		"first_daemon_grant_after_kill_ms=%lld "
 		"granted_after=%lld model_answers=%lld recorded=%lld recorded_plus_lost=%lld "
 		"spent_usd=%.8f limit_usd=%.8f\n",
-		lease_s, open_at_kill, lost, first_ms - kill_ms, after, answers, recorded,
+		lease_s, open_at_kill, lost, released_ms - kill_ms, first_ms - kill_ms, after, answers, recorded,
 		recorded + lost,
 		sql_d(&s, "SELECT sum(spent_usd) FROM metrics_budget WHERE tier = '%s'", "mini"),
 		limit);
 	/* the dead daemon's calls are lost, counted once each, in the usage row too */
-	ck_assert_int_eq(lost, open_at_kill);
+	ck_assert_int_eq(lost, open_at_kill + 1); /* + the probe's */
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT sum(lost_calls) FROM budget_usage"), lost);
-	/* the budget was usable again within the lease (plus a renewal period's slack) */
-	ck_assert_int_gt(after, 0);
-	ck_assert_msg(first_ms - kill_ms <= (lease_s + 3) * 1000LL, "first grant %lld ms after",
-		      first_ms - kill_ms);
+	/* the budget was usable again within the lease (plus the probe's second); what the
+	 * restarted daemon may still buy depends on the lost calls' charge (their estimates) */
+	ck_assert_msg(released_ms - kill_ms <= (lease_s + 3) * 1000LL, "released %lld ms after",
+		      released_ms - kill_ms);
+	ck_assert_int_gt(released_ms, kill_ms);
 	/* what the model served is recorded or lost; nothing recorded was not served */
 	ck_assert_int_le(answers, recorded + lost);
 	ck_assert_int_le(recorded, answers);

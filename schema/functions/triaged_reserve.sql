@@ -5,8 +5,11 @@
 --              + min(completion_estimate, max_tokens));
 --   granted  when spent + worst cases in flight + worst <= limit: the limit
 --            holds even if every call in flight writes max_tokens;
---   busy     when not, but spent + estimates in flight + worst <= limit: the
---            calls in flight will likely hand room back; ask again later;
+--   busy     when not, but spent + worst <= limit: the calls in flight hold
+--            the room and will hand most of it back when they settle (real
+--            cost, not worst case); ask again later. (Denying on spent +
+--            their estimates would deny early whenever the estimates are
+--            cold or high: every call then waits at most one call's time.)
 --   denied   otherwise (the budget is spent), or no_price when the model has
 --            no price row (fail closed: an unpriced call cannot be checked).
 -- A granted call gets a reservation row (the call counts as started) with a
@@ -65,7 +68,7 @@ BEGIN
                    reserved_worst_usd = bu.reserved_worst_usd + worst
              WHERE bu.budget_id = b AND bu.day = today;
             granted := true; verdict := 'granted'; amount_usd := est;
-        ELSIF u.spent_usd + u.reserved_usd + worst <= lim THEN
+        ELSIF u.spent_usd + worst <= lim AND u.reserved_worst_usd > 0 THEN
             granted := false; verdict := 'busy';
         ELSE
             UPDATE budget_usage bu SET denied = bu.denied + 1

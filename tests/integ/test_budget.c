@@ -138,7 +138,10 @@ static void scenario(const char *label, int daemons, int tickets, const char *ti
 	} else {
 		/* paused: the results stop growing once the budget is spent */
 		long long last = -1;
-		rows = 0;
+		ck_assert_d(stack_wait_count(&s, 1, 120000,
+					     "SELECT least(count(*), 1) FROM triage_results") == 1,
+			    &d[0]);
+		rows = h_sql_ll(s.db, RESULTS);
 		for (int i = 0; i < 120 && rows != last; i++) {
 			last = rows;
 			sleep(3);

@@ -54,6 +54,7 @@ struct pipeline {
 	char owner[128];
 	struct event *ev_renew;
 	int no_price[MODEL__TIERS];
+	int64_t budget_lost_calls; /* today's "paid, answer lost" calls, from the last renewal */
 };
 
 double pipeline_now_ms(void);

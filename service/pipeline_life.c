@@ -57,12 +57,18 @@ static void on_breaker(void *arg, enum model_tier t, enum breaker_state after)
 		pipeline_set_pause(arg, PAUSE_BREAKER, after != BRK_CLOSED);
 }
 
+static void on_renewed(void *arg, int64_t lost_today)
+{
+	struct pipeline *pl = arg;
+	pl->budget_lost_calls = lost_today;
+}
+
 /* Budget leases: this daemon's calls still run; also sweeps the reservations of dead owners. */
 static void on_renew(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
 	if (db_is_up(pl->db))
-		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s);
+		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
 }
 
 static void on_db_state(void *arg, int up)
@@ -363,6 +369,7 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 	out->flagship_waiting = flagship_queue_len(&pl->fq);
 	out->db_pending = db_pending(pl->db);
 	out->dlq_pending = kout_pending(pl->kout);
+	out->budget_lost_calls = pl->budget_lost_calls;
 	for (int t = 0; t < MODEL__TIERS; t++)
 		if (pl->no_price[t])
 			out->budget_no_price = model_tier_name((enum model_tier)t);

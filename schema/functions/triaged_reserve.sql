@@ -113,12 +113,21 @@ $$;
 
 -- Renew the leases of an owner's open reservations (its calls still run) and
 -- sweep everyone's expired ones. Input: a JSON array of {owner, lease_s}.
--- Returns idx and the reservations renewed.
+-- Returns idx, the reservations renewed and the calls lost today (every
+-- budget, every daemon: the daemon's /metrics gauge).
 CREATE OR REPLACE FUNCTION triaged_renew_reservations(batch jsonb)
-RETURNS TABLE (idx integer, renewed integer)
+RETURNS TABLE (idx integer, renewed integer, lost_today bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE t jsonb; i integer := 0; b bigint;
 BEGIN
+    -- one budget at a time, in id order (the lock order of a reserve batch), and
+    -- swept first, so the count includes what this call releases
+    FOR b IN SELECT DISTINCT r.budget_id FROM budget_reservations r
+              WHERE r.state = 'open' AND r.expires_at < now() ORDER BY 1 LOOP
+        PERFORM triaged_sweep_reservations(b);
+    END LOOP;
+    SELECT coalesce(sum(bu.lost_calls), 0) INTO lost_today FROM budget_usage bu
+     WHERE bu.day = (now() AT TIME ZONE 'UTC')::date;
     FOR t IN SELECT value FROM jsonb_array_elements(batch) LOOP
         UPDATE budget_reservations r
            SET expires_at = now() + make_interval(secs => coalesce((t->>'lease_s')::integer, 60))
@@ -127,11 +136,6 @@ BEGIN
         idx := i;
         RETURN NEXT;
         i := i + 1;
-    END LOOP;
-    -- one budget at a time, in id order: the lock order of a reserve batch
-    FOR b IN SELECT DISTINCT r.budget_id FROM budget_reservations r
-              WHERE r.state = 'open' AND r.expires_at < now() ORDER BY 1 LOOP
-        PERFORM triaged_sweep_reservations(b);
     END LOOP;
 END
 $$;

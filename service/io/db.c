@@ -25,7 +25,7 @@ static const char *const kind_sql[DB__KINDS] = {
 	"FROM triaged_reserve($1::jsonb)",
 	"SELECT idx, inserted FROM triaged_record_dead_letters($1::jsonb)",
 	"SELECT idx, ticket_pk, revision, state, calls, event FROM triaged_claim($1::jsonb)",
-	"SELECT idx, renewed FROM triaged_renew_reservations($1::jsonb)",
+	"SELECT idx, renewed, lost_today FROM triaged_renew_reservations($1::jsonb)",
 };
 
 struct db_item {

@@ -432,19 +432,27 @@ void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_f
 
 static void on_renew_row(void *arg, const struct db_row *row, const char *err)
 {
+	struct pending *p = arg;
+	int64_t lost = -1;
 	if (row == NULL) {
 		char q[300];
 		log_warn("budget leases not renewed", "error=%s",
 			 log_quote(q, sizeof(q), err ? err : ""));
+	} else if (row->ncols >= 3 && col(row, 2)) {
+		if (parse_int64(col(row, 2), 0, INT64_MAX, &lost) < 0)
+			lost = -1;
 	}
+	if (lost >= 0)
+		((store_renew_fn *)p->cb)(p->arg, lost);
+	free(p);
 }
 
-void store_renew(struct store *s, const char *owner, int lease_s)
+void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn *cb, void *arg)
 {
 	json_object *o = json_object_new_object();
 	jadd_str(o, "owner", owner);
 	json_object_object_add(o, "lease_s", json_object_new_int(lease_s));
-	db_submit_obj(s->db, DB_RENEW, o, on_renew_row, NULL);
+	db_submit_obj(s->db, DB_RENEW, o, on_renew_row, pending_new(s, (void *)cb, arg, NULL));
 }
 
 static void on_dead_letter_row(void *arg, const struct db_row *row, const char *err)

@@ -125,8 +125,10 @@ struct reserve_req {
 /* Reserve budget for a call: its worst case against the limit, its estimate held (issue #21). */
 void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_fn *cb, void *arg);
 
-/* Renew the leases of owner's open reservations and sweep those of dead owners. */
-void store_renew(struct store *s, const char *owner, int lease_s);
+/* Renew the leases of owner's open reservations and sweep those of dead owners; cb gets
+ * the calls lost today (all daemons), unless the database refused. */
+typedef void store_renew_fn(void *arg, int64_t lost_today);
+void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn *cb, void *arg);
 
 /* Count a dead letter for supervisors (once the topic has it; a refusal is logged). */
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "harness.h"
 #include "stack.h"
 
@@ -36,6 +38,60 @@ static double num(char *v)
 	return d;
 }
 #define sql_d(s, ...) num(h_sql_str((s)->db, __VA_ARGS__))
+
+/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
+static int daemon_http_port(const struct h_proc *d)
+{
+	char line[8192];
+	int port = -1;
+	FILE *f;
+	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
+		return -1;
+	f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+		if (strstr(line, "msg=\"http listening\"") && (p = strstr(line, " port=")) != NULL) {
+			port = (int)strtol(p + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return port;
+}
+
+static char body[1 << 18];
+static size_t body_len;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	size_t k = sz * n;
+	if (body_len + k >= sizeof(body))
+		k = sizeof(body) - 1 - body_len;
+	memcpy(body + body_len, p, k);
+	body_len += k;
+	body[body_len] = '\0';
+	return sz * n;
+}
+
+/* GET path from the daemon's admin port: the status; the text in body. */
+static long http_get(int port, const char *path)
+{
+	char url[256];
+	long code = 0;
+	CURL *c = curl_easy_init();
+	body_len = 0;
+	body[0] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	return code;
+}
 
 struct figures {
 	double spent, recount, share;
@@ -206,9 +262,13 @@ START_TEST(test_no_price)
 {
 	struct stack s;
 	struct h_proc d;
+	int port;
 	budget_stack(&s, "noprice", 2, no_rules, "mini", 1.0);
 	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-unpriced-9");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	port = daemon_http_port(&d);
+	ck_assert_int_gt(port, 0);
 	ck_assert_int_eq(stack_produce_samples(&s, 5, "np-"), 0);
 	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "
@@ -217,7 +277,12 @@ START_TEST(test_no_price)
 			 5);
 	ck_assert_d(stack_wait_log(&d, "model has no price row", 5000) == 0, &d);
 	ck_assert_int_eq(stack_model_requests(&s, NULL), 0);
-	fprintf(stderr, "budget[noprice]: tickets=5 refused=5 model_requests=0\n");
+	/* /readyz names the cause */
+	ck_assert_int_eq(http_get(port, "/readyz"), 503);
+	ck_assert_msg(strstr(body, "\"budget_no_price\": \"mini\"") ||
+			  strstr(body, "\"budget_no_price\":\"mini\""),
+		      "readyz: %s", body);
+	fprintf(stderr, "budget[noprice]: tickets=5 refused=5 model_requests=0 readyz=503 %s\n", body);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	stack_stop(&s);
 }
@@ -286,6 +351,7 @@ START_TEST(test_kill_lease)
 				     "FROM model_calls_lost");
 	ck_assert_int_eq(stack_model_control(&s, "{\"latency_ms\": 0}"), 0);
 
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	ck_assert_int_eq(stack_daemon(&s, &b, "daemonB"), 0);
 	ck_assert_d(stack_wait_count(&s, 50, 120000, RESULTS) == 50, &b);
 	ck_assert_d(stack_wait_committed(&s, 50, 30000) == 0, &b);
@@ -302,7 +368,7 @@ START_TEST(test_kill_lease)
 		"first_daemon_grant_after_kill_ms=%lld "
 		"granted_after=%lld model_answers=%lld recorded=%lld recorded_plus_lost=%lld "
 		"spent_usd=%.8f limit_usd=%.8f\n",
-		lease_s, open_at_kill, lost, released_ms - kill_ms, first_ms - kill_ms, after, answers, recorded,
+		lease_s, open_at_kill, lost, released_ms - kill_ms, after > 0 ? first_ms - kill_ms : -1, after, answers, recorded,
 		recorded + lost,
 		sql_d(&s, "SELECT sum(spent_usd) FROM metrics_budget WHERE tier = '%s'", "mini"),
 		limit);
@@ -319,6 +385,19 @@ START_TEST(test_kill_lease)
 	ck_assert_int_le(recorded, answers);
 	ck_assert(sql_d(&s, "SELECT sum(spent_usd) FROM metrics_budget WHERE tier = '%s'", "mini") <=
 		  limit);
+	/* /metrics shows them (the gauge follows the renewals, every lease_s / 3) */
+	{
+		int port = daemon_http_port(&b), ok = 0;
+		char want[64];
+		snprintf(want, sizeof(want), "budget_calls_lost %lld", lost);
+		ck_assert_int_gt(port, 0);
+		for (int i = 0; i < 50 && !ok; i++) {
+			ok = http_get(port, "/metrics") == 200 && strstr(body, want) != NULL;
+			if (!ok)
+				usleep(200000);
+		}
+		ck_assert_msg(ok, "/metrics has no '%s'", want);
+	}
 	ck_assert_int_eq(stack_stop_daemon(&b, 30000), 0);
 	stack_stop(&s);
 }

@@ -71,9 +71,40 @@ static void on_renew(evutil_socket_t fd, short what, void *arg)
 		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
 }
 
+/* The check at start: a tier whose model has no price under budget.enforce is reported now. */
+static void on_price_checked(void *arg, const struct reserve_result *r, const char *err)
+{
+	struct pipeline *pl = ((struct pipeline **)arg)[0];
+	enum model_tier t = (enum model_tier)(((struct pipeline **)arg) - pl->price_check);
+	if (r && r->verdict == RESERVE_NO_PRICE && !pl->no_price[t]) {
+		pl->no_price[t] = 1;
+		log_error("configuration error: the model has no price row; budget.enforce "
+			  "refuses the tier until one exists (deploy/prices.sql)",
+			  "tier=%s model=%s", model_tier_name(t), pl->mcl->ep[t].mc->model);
+	}
+}
+
+static void check_prices(struct pipeline *pl)
+{
+	for (int t = 0; t < MODEL__TIERS; t++) {
+		const struct model_config *mc = pl->mcl->ep[t].mc;
+		struct reserve_req q = {.tier = (enum model_tier)t,
+					.model = mc->model,
+					.owner = pl->owner,
+					.lease_s = 1,
+					.dry_run = 1};
+		pl->price_check[t] = pl;
+		store_reserve(&pl->store, &q, on_price_checked, &pl->price_check[t]);
+	}
+}
+
 static void on_db_state(void *arg, int up)
 {
 	struct pipeline *pl = arg;
+	if (up && pl->cfg->budget_enforce && !pl->prices_checked) {
+		pl->prices_checked = 1;
+		check_prices(pl);
+	}
 	if (up)
 		pl->pause_flags &= ~PAUSE_DATABASE;
 	else

@@ -15,7 +15,8 @@
 -- A granted call gets a reservation row (the call counts as started) with a
 -- lease: owner and expiry, renewed by triaged_renew_reservations. Expired
 -- leases of the budget are swept first. The budget row lock serialises
--- instances. No budget row for the tier: no limit, granted, no row.
+-- instances. No budget row for the tier: no limit, granted, no row. An item
+-- with dry_run true only checks the price (the daemon's check at start).
 CREATE OR REPLACE FUNCTION triaged_reserve(batch jsonb)
 RETURNS TABLE (idx integer, granted boolean, budget_id bigint, amount_usd numeric,
                reservation_id bigint, verdict text)
@@ -39,6 +40,13 @@ BEGIN
         idx := i; budget_id := b; amount_usd := 0; reservation_id := NULL;
         IF b IS NULL THEN
             granted := true; verdict := 'granted';
+            RETURN NEXT;
+            i := i + 1;
+            CONTINUE;
+        END IF;
+        IF coalesce((t->>'dry_run')::boolean, false) THEN
+            granted := (triaged_price_at(t->>'model', now())).id IS NOT NULL;
+            verdict := CASE WHEN granted THEN 'granted' ELSE 'no_price' END;
             RETURN NEXT;
             i := i + 1;
             CONTINUE;

@@ -427,6 +427,8 @@ void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_f
 			       json_object_new_int64(q->completion_estimate));
 	jadd_str(o, "owner", q->owner);
 	json_object_object_add(o, "lease_s", json_object_new_int(q->lease_s));
+	if (q->dry_run)
+		json_object_object_add(o, "dry_run", json_object_new_boolean(1));
 	db_submit_obj(s->db, DB_RESERVE, o, on_reserve_row, pending_new(s, (void *)cb, arg, NULL));
 }
 

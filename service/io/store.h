@@ -120,6 +120,7 @@ struct reserve_req {
 	int64_t prompt_tokens, max_tokens, completion_estimate;
 	const char *owner; /* this daemon instance: the lease's holder */
 	int lease_s;
+	int dry_run; /* only check the price: RESERVE_GRANTED or RESERVE_NO_PRICE, nothing held */
 };
 
 /* Reserve budget for a call: its worst case against the limit, its estimate held (issue #21). */

@@ -293,6 +293,10 @@ START_TEST(test_no_price)
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	port = daemon_http_port(&d);
 	ck_assert_int_gt(port, 0);
+	/* reported at start, before any ticket: in the log and in /readyz */
+	ck_assert_d(stack_wait_log(&d, "model has no price row", 30000) == 0, &d);
+	ck_assert_int_eq(http_get(port, "/readyz"), 503);
+	ck_assert_msg(strstr(body, "budget_no_price"), "readyz: %s", body);
 	ck_assert_int_eq(stack_produce_samples(&s, 5, "np-"), 0);
 	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "

@@ -274,7 +274,7 @@ static void act_reserve(struct job *j)
 	struct dialect_params dp;
 	j->retry_reserve = 0;
 	const struct hist *h = &pl->completion[c->tier];
-	struct reserve_req q;
+	struct reserve_req q = {0};
 	/* the worst case the dialect allows: reasoning headroom included */
 	dialect_params_for(mc, &dp);
 	q.tier = c->tier;

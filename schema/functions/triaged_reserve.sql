@@ -16,7 +16,8 @@
 -- lease: owner and expiry, renewed by triaged_renew_reservations. Expired
 -- leases of the budget are swept first. The budget row lock serialises
 -- instances. No budget row for the tier: no limit, granted, no row. An item
--- with dry_run true only checks the price (the daemon's check at start).
+-- with dry_run true only checks the price (the daemon's check at start): it is
+-- never granted (verdict 'priced' or 'no_price'), so it can never pay for a call.
 CREATE OR REPLACE FUNCTION triaged_reserve(batch jsonb)
 RETURNS TABLE (idx integer, granted boolean, budget_id bigint, amount_usd numeric,
                reservation_id bigint, verdict text)
@@ -45,8 +46,9 @@ BEGIN
             CONTINUE;
         END IF;
         IF coalesce((t->>'dry_run')::boolean, false) THEN
-            granted := (triaged_price_at(t->>'model', now())).id IS NOT NULL;
-            verdict := CASE WHEN granted THEN 'granted' ELSE 'no_price' END;
+            granted := false;
+            verdict := CASE WHEN (triaged_price_at(t->>'model', now())).id IS NOT NULL
+                            THEN 'priced' ELSE 'no_price' END;
             RETURN NEXT;
             i := i + 1;
             CONTINUE;

@@ -410,6 +410,8 @@ static void on_reserve_row(void *arg, const struct db_row *row, const char *err)
 		r.verdict = RESERVE_BUSY;
 	else if (v && strcmp(v, "no_price") == 0)
 		r.verdict = RESERVE_NO_PRICE;
+	else if (v && strcmp(v, "priced") == 0)
+		r.verdict = RESERVE_PRICED;
 	cb(p->arg, &r, NULL);
 out:
 	free(p);

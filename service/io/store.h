@@ -102,6 +102,7 @@ enum reserve_verdict {
 	RESERVE_BUSY,	  /* calls in flight hold the budget: ask again */
 	RESERVE_DENIED,	  /* the budget is spent */
 	RESERVE_NO_PRICE, /* the model has no price row: a configuration error, fail closed */
+	RESERVE_PRICED,	  /* a dry run: the model has a price (nothing granted) */
 };
 
 struct reserve_result {
@@ -120,7 +121,7 @@ struct reserve_req {
 	int64_t prompt_tokens, max_tokens, completion_estimate;
 	const char *owner; /* this daemon instance: the lease's holder */
 	int lease_s;
-	int dry_run; /* only check the price: RESERVE_GRANTED or RESERVE_NO_PRICE, nothing held */
+	int dry_run; /* only check the price: RESERVE_PRICED or RESERVE_NO_PRICE, never granted */
 };
 
 /* Reserve budget for a call: its worst case against the limit, its estimate held (issue #21). */

@@ -55,7 +55,8 @@ struct pipeline {
 	struct event *ev_renew;
 	int no_price[MODEL__TIERS];
 	int64_t budget_lost_calls;
-	struct pipeline *price_check[MODEL__TIERS]; /* the start check's callback args (tier = index) */
+	struct pipeline
+	    *price_check[MODEL__TIERS]; /* the start check's callback args (tier = index) */
 	int prices_checked; /* today's "paid, answer lost" calls, from the last renewal */
 };
 

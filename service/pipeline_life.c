@@ -312,7 +312,8 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 		pl->ev_renew = event_new(base, -1, EV_PERSIST, on_renew, pl);
 		event_add(pl->ev_renew, &tv);
-		log_info("budget leases", "owner=%s lease_s=%d", pl->owner, (int)cfg->budget_lease_s);
+		log_info("budget leases", "owner=%s lease_s=%d", pl->owner,
+			 (int)cfg->budget_lease_s);
 	}
 	pl->kout = kout_new(base, cfg, err, errlen);
 	if (pl->kout == NULL)

@@ -289,8 +289,9 @@ int check_models_run(const struct config *cfg, FILE *out)
 		}
 		/* budget.enforce: a model without a price fails closed (issue #21) */
 		if (cfg->budget_enforce && has_price(db, r[i].mc->model) == 0) {
-			fprintf(out, " price=missing error=\"budget.enforce: no model_prices row for "
-				     "%s; the %s tier is refused until one exists\"",
+			fprintf(out,
+				" price=missing error=\"budget.enforce: no model_prices row for "
+				"%s; the %s tier is refused until one exists\"",
 				r[i].mc->model, r[i].name);
 			failed = 1;
 		}

@@ -52,7 +52,8 @@ static int daemon_http_port(const struct h_proc *d)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		char *p;
-		if (strstr(line, "msg=\"http listening\"") && (p = strstr(line, " port=")) != NULL) {
+		if (strstr(line, "msg=\"http listening\"") &&
+		    (p = strstr(line, " port=")) != NULL) {
 			port = (int)strtol(p + 6, NULL, 10);
 			break;
 		}
@@ -109,26 +110,28 @@ static void figures(struct stack *s, const char *label, const char *tier, const 
 			 "SELECT coalesce(sum(spent_usd), 0) FROM budget_usage bu JOIN budgets b "
 			 "ON b.id = bu.budget_id WHERE b.tier = '%s'",
 			 tier);
-	f->lost = h_sql_ll(s->db,
-			   "SELECT coalesce(sum(lost_calls), 0) FROM budget_usage bu JOIN budgets b "
-			   "ON b.id = bu.budget_id WHERE b.tier = '%s'",
-			   tier);
+	f->lost =
+	    h_sql_ll(s->db,
+		     "SELECT coalesce(sum(lost_calls), 0) FROM budget_usage bu JOIN budgets b "
+		     "ON b.id = bu.budget_id WHERE b.tier = '%s'",
+		     tier);
 	f->denied = h_sql_ll(s->db,
 			     "SELECT count(*) FROM triage_results WHERE status_reason LIKE "
 			     "'budget_exhausted:%%' AND coalesce(decided_by, '') <> '%s'",
 			     tier);
 	ck_assert_int_eq(stack_model_tokens(s, model, &f->answers, &pt, &ct), 0);
 	{
-		char *v = h_sql_str(s->db,
-				    "SELECT coalesce(triaged_cost(triaged_price_at('%s', now()), %lld, "
-				    "0, %lld), 0)",
-				    model, pt, ct);
+		char *v =
+		    h_sql_str(s->db,
+			      "SELECT coalesce(triaged_cost(triaged_price_at('%s', now()), %lld, "
+			      "0, %lld), 0)",
+			      model, pt, ct);
 		ck_assert_ptr_nonnull(v);
 		f->recount = atof(v);
 		free(v);
 	}
-	f->triaged = h_sql_ll(s->db, "SELECT count(*) FROM triage_results WHERE decided_by = '%s'",
-			      tier);
+	f->triaged =
+	    h_sql_ll(s->db, "SELECT count(*) FROM triage_results WHERE decided_by = '%s'", tier);
 	per = f->triaged > 0 ? sql_d(s,
 				     "SELECT coalesce(sum(cost_usd), 0) FROM model_calls "
 				     "WHERE tier = '%s'",
@@ -144,7 +147,8 @@ static void figures(struct stack *s, const char *label, const char *tier, const 
 		f->denied, f->lost, f->answers);
 }
 
-/* Run `triaged check-models` with the stack's environment; its output (new string) and exit status. */
+/* Run `triaged check-models` with the stack's environment; its output (new string) and exit status.
+ */
 static char *check_models(struct stack *s, int *status)
 {
 	char bin[PATH_MAX], *out = NULL;
@@ -178,10 +182,10 @@ static void budget_stack(struct stack *s, const char *name, int partitions, cons
 	write_file(path, rules);
 	stack_env(s, "TRIAGED_TRIAGE_RULES_FILE", path);
 	stack_env(s, "TRIAGED_BUDGET_ENFORCE", "true");
-	ck_assert_int_eq(h_sql_exec(s->db,
-				    "INSERT INTO budgets (tier, daily_limit_usd) VALUES ('%s', %.6f)",
-				    tier, limit),
-			 0);
+	ck_assert_int_eq(
+	    h_sql_exec(s->db, "INSERT INTO budgets (tier, daily_limit_usd) VALUES ('%s', %.6f)",
+		       tier, limit),
+	    0);
 }
 
 static const char no_rules[] = "# no escalation\n";
@@ -235,8 +239,9 @@ static void scenario(const char *label, int daemons, int tickets, const char *ti
 	/* what stays unspent is less than one call's worst case (the price of a limit that
 	 * holds even if that call wrote max_tokens); for the mini tier that is under 5% */
 	{
-		double worst = sql_d(&s, "SELECT max(worst_usd) FROM budget_reservations WHERE tier "
-					 "= '%s'",
+		double worst = sql_d(&s,
+				     "SELECT max(worst_usd) FROM budget_reservations WHERE tier "
+				     "= '%s'",
 				     tier);
 		fprintf(stderr, "budget[%s]: unspent_usd=%.8f one_worst_case_usd=%.8f\n", label,
 			limit - f.spent, worst);
@@ -312,9 +317,10 @@ START_TEST(test_no_price)
 	ck_assert_msg(strstr(body, "budget_no_price"), "readyz: %s", body);
 	ck_assert_int_eq(stack_produce_samples(&s, 5, "np-"), 0);
 	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "
-					"'needs_human' AND status_reason LIKE 'budget_exhausted:%%no "
-					"price row for model gpt-unpriced-9%%'"),
+	ck_assert_int_eq(h_sql_ll(s.db,
+				  "SELECT count(*) FROM triage_results WHERE status = "
+				  "'needs_human' AND status_reason LIKE 'budget_exhausted:%%no "
+				  "price row for model gpt-unpriced-9%%'"),
 			 5);
 	ck_assert_d(stack_wait_log(&d, "model has no price row", 5000) == 0, &d);
 	ck_assert_int_eq(stack_model_requests(&s, NULL), 0);
@@ -323,7 +329,8 @@ START_TEST(test_no_price)
 	ck_assert_msg(strstr(body, "\"budget_no_price\": \"mini\"") ||
 			  strstr(body, "\"budget_no_price\":\"mini\""),
 		      "readyz: %s", body);
-	fprintf(stderr, "budget[noprice]: tickets=5 refused=5 model_requests=0 readyz=503 %s\n", body);
+	fprintf(stderr, "budget[noprice]: tickets=5 refused=5 model_requests=0 readyz=503 %s\n",
+		body);
 	/* check-models says so too, and fails */
 	{
 		int st = -1;
@@ -355,7 +362,8 @@ START_TEST(test_kill_lease)
 	struct stack s;
 	struct h_proc a, b;
 	const int lease_s = 3;
-	long long open_at_kill, lost, recorded, answers, pt, ct, first_ms, kill_ms, after, released_ms;
+	long long open_at_kill, lost, recorded, answers, pt, ct, first_ms, kill_ms, after,
+	    released_ms;
 	char *probe;
 	double limit;
 	char lease[16];
@@ -368,10 +376,11 @@ START_TEST(test_kill_lease)
 	ck_assert_int_eq(stack_produce_samples(&s, 30, "w-"), 0);
 	ck_assert_d(stack_wait_count(&s, 30, 120000, RESULTS) == 30, &a);
 	/* tight: room for three more worst cases; the model now hangs */
-	limit = sql_d(&s,
-		      "SELECT bu.spent_usd + 3.5 * (SELECT max(worst_usd) FROM budget_reservations) "
-		      "FROM budget_usage bu JOIN budgets b ON b.id = bu.budget_id WHERE b.tier = '%s'",
-		      "mini");
+	limit =
+	    sql_d(&s,
+		  "SELECT bu.spent_usd + 3.5 * (SELECT max(worst_usd) FROM budget_reservations) "
+		  "FROM budget_usage bu JOIN budgets b ON b.id = bu.budget_id WHERE b.tier = '%s'",
+		  "mini");
 	ck_assert_int_eq(h_sql_exec(s.db, "UPDATE budgets SET daily_limit_usd = %.8f", limit), 0);
 	ck_assert_int_eq(stack_model_control(&s, "{\"latency_ms\": 600000}"), 0);
 	ck_assert_int_eq(stack_produce_samples(&s, 20, "k-"), 0);
@@ -406,9 +415,10 @@ START_TEST(test_kill_lease)
 	ck_assert_d(stack_wait_count(&s, 50, 120000, RESULTS) == 50, &b);
 	ck_assert_d(stack_wait_committed(&s, 50, 30000) == 0, &b);
 	lost = h_sql_ll(s.db, "SELECT count(*) FROM model_calls_lost");
-	first_ms = h_sql_ll(s.db, "SELECT coalesce((extract(epoch FROM min(started_at)) * 1000)"
-				  "::bigint, 0) FROM budget_reservations WHERE owner NOT IN (SELECT "
-				  "owner FROM model_calls_lost) AND owner <> 'probe'");
+	first_ms =
+	    h_sql_ll(s.db, "SELECT coalesce((extract(epoch FROM min(started_at)) * 1000)"
+			   "::bigint, 0) FROM budget_reservations WHERE owner NOT IN (SELECT "
+			   "owner FROM model_calls_lost) AND owner <> 'probe'");
 	after = h_sql_ll(s.db, "SELECT count(*) FROM budget_reservations WHERE owner NOT IN "
 			       "(SELECT owner FROM model_calls_lost) AND owner <> 'probe'");
 	recorded = h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE tier = 'mini'");
@@ -418,8 +428,8 @@ START_TEST(test_kill_lease)
 		"first_daemon_grant_after_kill_ms=%lld "
 		"granted_after=%lld model_answers=%lld recorded=%lld recorded_plus_lost=%lld "
 		"spent_usd=%.8f limit_usd=%.8f\n",
-		lease_s, open_at_kill, lost, released_ms - kill_ms, after > 0 ? first_ms - kill_ms : -1, after, answers, recorded,
-		recorded + lost,
+		lease_s, open_at_kill, lost, released_ms - kill_ms,
+		after > 0 ? first_ms - kill_ms : -1, after, answers, recorded, recorded + lost,
 		sql_d(&s, "SELECT sum(spent_usd) FROM metrics_budget WHERE tier = '%s'", "mini"),
 		limit);
 	/* the dead daemon's calls are lost, counted once each, in the usage row too */
@@ -433,8 +443,8 @@ START_TEST(test_kill_lease)
 	/* what the model served is recorded or lost; nothing recorded was not served */
 	ck_assert_int_le(answers, recorded + lost);
 	ck_assert_int_le(recorded, answers);
-	ck_assert(sql_d(&s, "SELECT sum(spent_usd) FROM metrics_budget WHERE tier = '%s'", "mini") <=
-		  limit);
+	ck_assert(sql_d(&s, "SELECT sum(spent_usd) FROM metrics_budget WHERE tier = '%s'",
+			"mini") <= limit);
 	/* /metrics shows them (the gauge follows the renewals, every lease_s / 3) */
 	{
 		int port = daemon_http_port(&b), ok = 0;
@@ -456,8 +466,8 @@ END_TEST
 int main(void)
 {
 	const struct stack_case cases[] = {
-		{"one", test_one_daemon},   {"two", test_two_daemons}, {"kill", test_kill_lease},
-		{"flagship", test_flagship}, {"pause", test_pause},	{"noprice", test_no_price},
+	    {"one", test_one_daemon},	 {"two", test_two_daemons}, {"kill", test_kill_lease},
+	    {"flagship", test_flagship}, {"pause", test_pause},	    {"noprice", test_no_price},
 	};
 	return stack_run_suite("budget", cases, sizeof(cases) / sizeof(cases[0]), 900);
 }

@@ -66,6 +66,8 @@ add_test(unit.deploy_unit "/work/main/tests/check_deploy.sh" "/work/main/build2/
 set_tests_properties(unit.deploy_unit PROPERTIES  LABELS "unit" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;113;add_test;/work/main/CMakeLists.txt;0;")
 add_test(unit.contract_differential "/usr/bin/python3" "/work/main/tests/contract/differential.py" "--triaged" "/work/main/build2/triaged")
 set_tests_properties(unit.contract_differential PROPERTIES  LABELS "unit" TIMEOUT "300" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;119;add_test;/work/main/CMakeLists.txt;0;")
+add_test(integ.test_budget "/work/main/build2/test_budget")
+set_tests_properties(integ.test_budget PROPERTIES  LABELS "integ" RUN_SERIAL "TRUE" TIMEOUT "900" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;133;add_test;/work/main/CMakeLists.txt;0;")
 add_test(integ.test_cascade "/work/main/build2/test_cascade")
 set_tests_properties(integ.test_cascade PROPERTIES  LABELS "integ" RUN_SERIAL "TRUE" TIMEOUT "900" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;133;add_test;/work/main/CMakeLists.txt;0;")
 add_test(integ.test_eval "/work/main/build2/test_eval")

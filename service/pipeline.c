@@ -144,6 +144,8 @@ static void on_model_done(void *arg, const struct llm_result *res)
 	ev = model_call_result(pl->mcl, &j->calls, res, pipeline_now_ms(),
 			       c->tier == MODEL_MINI ? &j->tr : &j->ftr, &j->wait_ms, pl->why,
 			       sizeof(pl->why));
+	if (c->usage.completion_tokens > 0)
+		hist_add(&pl->completion[c->tier], (double)c->usage.completion_tokens);
 	call_ended(j, ev);
 	j->detail = pl->why;
 	fire(j, ev);
@@ -157,12 +159,34 @@ static void on_reserved(void *arg, const struct reserve_result *r, const char *e
 	if (r && r->granted) {
 		if (r->budget_id > 0) {
 			c->budget_id = r->budget_id;
+			c->reservation_id = r->reservation_id;
 			snprintf(c->reserved_usd, sizeof(c->reserved_usd), "%s", r->amount_usd);
 		}
+		pl->no_price[c->tier] = 0;
 		if (c->tier == MODEL_MINI && (pl->pause_flags & PAUSE_BUDGET))
 			pipeline_set_pause(pl, PAUSE_BUDGET, 0);
 		fire(j, EV_RESERVED);
 		return;
+	}
+	if (r && r->verdict == RESERVE_BUSY) {
+		/* calls in flight hold the budget; spread the retries over one more interval */
+		uint32_t base = (uint32_t)pl->cfg->budget_busy_retry_ms;
+		j->wait_ms = base + (uint32_t)((uint64_t)(j->offset * 2654435761u +
+							  (uint64_t)pipeline_now_ms()) %
+						   base);
+		fire(j, EV_BUDGET_BUSY);
+		return;
+	}
+	if (r && r->verdict == RESERVE_NO_PRICE) {
+		const char *model = pl->mcl->ep[c->tier].mc->model;
+		if (!pl->no_price[c->tier])
+			log_error("configuration error: the model has no price row; budget.enforce "
+				  "refuses the tier until one exists (deploy/prices.sql)",
+				  "tier=%s model=%s", model_tier_name(c->tier), model);
+		pl->no_price[c->tier] = 1;
+		snprintf(pl->why, sizeof(pl->why),
+			 "no price row for model %s: budget.enforce cannot check its cost", model);
+		err = pl->why;
 	}
 	pl->st.budget_denied[c->tier]++;
 	j->detail = err;
@@ -252,11 +276,24 @@ static void act_reserve(struct job *j)
 	const struct model_config *mc = pl->mcl->ep[c->tier].mc;
 	struct dialect_params dp;
 	j->retry_reserve = 0;
+	const struct hist *h = &pl->completion[c->tier];
+	struct reserve_req q = {0};
 	/* the worst case the dialect allows: reasoning headroom included */
 	dialect_params_for(mc, &dp);
+	q.tier = c->tier;
+	q.model = mc->model;
+	q.prompt_version = model_call_prompt(pl->mcl, c->tier, c->purpose)->version;
 	/* about 4 bytes a token for text like this; 3 errs on the high side */
-	store_reserve(&pl->store, c->tier, mc->model, (int64_t)(strlen(j->calls.request) / 3),
-		      dp.max_tokens, on_reserved, j);
+	q.prompt_tokens = (int64_t)(strlen(j->calls.request) / 3);
+	q.max_tokens = dp.max_tokens;
+	/* the estimate: a high percentile of this daemon's answers (capped by the SQL at
+	 * max_tokens); until 20 answers, the worst case */
+	q.completion_estimate =
+	    h->count >= 20 ? (int64_t)(hist_quantile(h, (double)pl->cfg->budget_estimate_pct / 100.0) + 1)
+			   : (int64_t)dp.max_tokens;
+	q.owner = pl->owner;
+	q.lease_s = (int)pl->cfg->budget_lease_s;
+	store_reserve(&pl->store, &q, on_reserved, j);
 }
 
 static void act_wait(struct job *j, uint32_t ms)
@@ -431,8 +468,11 @@ static enum job_event run(struct job *j, const struct cascade_action *a)
 	case ACT_WAIT_BUDGET:
 		/* pause intake; this ticket waits and asks again */
 		pipeline_set_pause(pl, PAUSE_BUDGET, 1);
-		j->retry_reserve = 1;
 		/* fall through */
+	case ACT_WAIT_RESERVE:
+		j->retry_reserve = 1;
+		act_wait(j, a->wait_ms);
+		return EV_NONE;
 	case ACT_WAIT:
 		act_wait(j, a->wait_ms);
 		return EV_NONE;

@@ -90,6 +90,8 @@ struct pipeline_health {
 	size_t flagship_in_flight, flagship_waiting; /* waiting: escalations queued for a slot */
 	size_t db_pending;      /* items queued or in flight to the database */
 	size_t dlq_pending;     /* dead letters not yet acknowledged */
+	const char *budget_no_price; /* a tier whose model has no price row (enforce); NULL: none */
+	int64_t budget_lost_calls;   /* today's calls paid but answer lost (all daemons); 0 unknown */
 };
 /* Ready = partitions assigned, database connected, not draining. */
 void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out);

@@ -50,6 +50,17 @@ struct pipeline {
 	int abandoning; /* past shutdown.drain_timeout_ms: no new call starts, stores still finish */
 	struct event *ev_drain_timeout, *ev_stats, *ev_fpump, *ev_reap;
 	char why[512]; /* the text of the event being stepped (job->detail points here) */
+	/* budgets (issues #21, #16): completion tokens of this daemon's calls per tier (the
+	 * estimate's percentile), the lease owner, the renewal timer, and the tiers whose
+	 * model has no price row under budget.enforce (a configuration error, fail closed) */
+	struct hist completion[MODEL__TIERS];
+	char owner[128];
+	struct event *ev_renew;
+	int no_price[MODEL__TIERS];
+	int64_t budget_lost_calls;
+	struct pipeline
+	    *price_check[MODEL__TIERS]; /* the start check's callback args (tier = index) */
+	int prices_checked; /* today's "paid, answer lost" calls, from the last renewal */
 };
 
 double pipeline_now_ms(void);

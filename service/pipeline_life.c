@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -56,9 +57,54 @@ static void on_breaker(void *arg, enum model_tier t, enum breaker_state after)
 		pipeline_set_pause(arg, PAUSE_BREAKER, after != BRK_CLOSED);
 }
 
+static void on_renewed(void *arg, int64_t lost_today)
+{
+	struct pipeline *pl = arg;
+	pl->budget_lost_calls = lost_today;
+}
+
+/* Budget leases: this daemon's calls still run; also sweeps the reservations of dead owners. */
+static void on_renew(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *pl = arg;
+	if (db_is_up(pl->db))
+		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
+}
+
+/* The check at start: a tier whose model has no price under budget.enforce is reported now. */
+static void on_price_checked(void *arg, const struct reserve_result *r, const char *err)
+{
+	struct pipeline *pl = ((struct pipeline **)arg)[0];
+	enum model_tier t = (enum model_tier)(((struct pipeline **)arg) - pl->price_check);
+	if (r && r->verdict == RESERVE_NO_PRICE && !pl->no_price[t]) {
+		pl->no_price[t] = 1;
+		log_error("configuration error: the model has no price row; budget.enforce "
+			  "refuses the tier until one exists (deploy/prices.sql)",
+			  "tier=%s model=%s", model_tier_name(t), pl->mcl->ep[t].mc->model);
+	}
+}
+
+static void check_prices(struct pipeline *pl)
+{
+	for (int t = 0; t < MODEL__TIERS; t++) {
+		const struct model_config *mc = pl->mcl->ep[t].mc;
+		struct reserve_req q = {.tier = (enum model_tier)t,
+					.model = mc->model,
+					.owner = pl->owner,
+					.lease_s = 1,
+					.dry_run = 1};
+		pl->price_check[t] = pl;
+		store_reserve(&pl->store, &q, on_price_checked, &pl->price_check[t]);
+	}
+}
+
 static void on_db_state(void *arg, int up)
 {
 	struct pipeline *pl = arg;
+	if (up && pl->cfg->budget_enforce && !pl->prices_checked) {
+		pl->prices_checked = 1;
+		check_prices(pl);
+	}
 	if (up)
 		pl->pause_flags &= ~PAUSE_DATABASE;
 	else
@@ -254,6 +300,16 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 		goto fail;
 	pl->ev_fpump = event_new(base, -1, 0, pipeline_on_fpump, pl);
 	pl->ev_reap = event_new(base, -1, 0, pipeline_on_reap, pl);
+	/* budget leases (issue #16): this instance owns its reservations and renews them */
+	{
+		char host[64] = "host";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		snprintf(pl->owner, sizeof(pl->owner), "%s:%ld:%.0f", host, (long)getpid(),
+			 pipeline_now_ms());
+		for (int t = 0; t < MODEL__TIERS; t++)
+			hist_init(&pl->completion[t]);
+	}
 
 	pl->mcl = model_caller_new(base, cfg, &pl->tax, err, errlen);
 	if (pl->mcl == NULL)
@@ -282,6 +338,15 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 		log_info("shadow tier", "model=%s fraction=%.4f max_calls_per_hour=%lld",
 			 cfg->shadow.model, cfg->shadow_fraction,
 			 (long long)cfg->shadow_max_calls_per_hour);
+	}
+	if (cfg->budget_enforce) {
+		/* renew every third of the lease: two renewals may fail before it runs out */
+		int ms = (int)(cfg->budget_lease_s * 1000 / 3);
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		pl->ev_renew = event_new(base, -1, EV_PERSIST, on_renew, pl);
+		event_add(pl->ev_renew, &tv);
+		log_info("budget leases", "owner=%s lease_s=%d", pl->owner,
+			 (int)cfg->budget_lease_s);
 	}
 	pl->kout = kout_new(base, cfg, err, errlen);
 	if (pl->kout == NULL)
@@ -343,6 +408,8 @@ void pipeline_free(struct pipeline *pl)
 	job_reap(&pl->jobs);
 	if (pl->ev_reap)
 		event_free(pl->ev_reap);
+	if (pl->ev_renew)
+		event_free(pl->ev_renew);
 	kin_free(pl->kin); /* commits stored offsets */
 	shadow_free(pl->shadow); /* before the database: its answers in flight are lost */
 	db_free(pl->db);
@@ -368,6 +435,10 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 	out->flagship_waiting = flagship_queue_len(&pl->fq);
 	out->db_pending = db_pending(pl->db);
 	out->dlq_pending = kout_pending(pl->kout);
+	out->budget_lost_calls = pl->budget_lost_calls;
+	for (int t = 0; t < MODEL__TIERS; t++)
+		if (pl->no_price[t])
+			out->budget_no_price = model_tier_name((enum model_tier)t);
 }
 
 const struct intake_stats *pipeline_intake_stats(const struct pipeline *pl)

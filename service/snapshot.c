@@ -75,6 +75,8 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	out->db_up = hl.db_up;
 	out->partitions = hl.partitions;
 	out->draining = hl.draining;
+	out->budget_no_price = hl.budget_no_price;
+	out->budget_lost_calls = hl.budget_lost_calls;
 	out->paused = hl.paused;
 	out->consumer_lag = hl.consumer_lag;
 	out->mini_in_flight = hl.mini_in_flight;

@@ -78,6 +78,7 @@ set(CMAKE_DEPEND_INFO_FILES
   "CMakeFiles/test_shadow_pick.dir/DependInfo.cmake"
   "CMakeFiles/test_ticket.dir/DependInfo.cmake"
   "CMakeFiles/test_util.dir/DependInfo.cmake"
+  "CMakeFiles/test_budget.dir/DependInfo.cmake"
   "CMakeFiles/test_cascade.dir/DependInfo.cmake"
   "CMakeFiles/test_eval.dir/DependInfo.cmake"
   "CMakeFiles/test_faults.dir/DependInfo.cmake"

@@ -84,6 +84,7 @@ endif()
 # INTEG_TESTS at CMakeLists.txt:125 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/integ/test_*.c")
 set(OLD_GLOB
+  "/work/main/tests/integ/test_budget.c"
   "/work/main/tests/integ/test_cascade.c"
   "/work/main/tests/integ/test_eval.c"
   "/work/main/tests/integ/test_faults.c"

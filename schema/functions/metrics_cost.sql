@@ -27,5 +27,16 @@ CREATE OR REPLACE VIEW metrics_cost_per_ticket AS
 
 CREATE OR REPLACE VIEW metrics_budget AS
     SELECT bu.day, b.tier, b.model, b.daily_limit_usd, bu.reserved_usd, bu.spent_usd,
-           b.daily_limit_usd - bu.spent_usd - bu.reserved_usd AS remaining_usd, bu.denied
+           b.daily_limit_usd - bu.spent_usd - bu.reserved_usd AS remaining_usd, bu.denied,
+           bu.reserved_worst_usd, bu.lost_calls, bu.lost_usd
       FROM budgets b JOIN budget_usage bu ON bu.budget_id = b.id;
+
+-- Calls paid but whose answer was lost (issue #21): started (reserved) by a
+-- daemon that died before recording an answer; the provider may have
+-- answered and billed them. Charged at their estimate; a late answer turns
+-- the row 'settled' again. Expected per crash: up to the calls in flight.
+CREATE OR REPLACE VIEW model_calls_lost AS
+    SELECT r.id AS reservation_id, r.started_at, r.ended_at AS lost_at, r.owner, r.tier,
+           r.model, r.prompt_version, r.prompt_tokens, r.estimate_usd, r.worst_usd,
+           r.cost_usd AS charged_usd
+      FROM budget_reservations r WHERE r.state = 'lost';

@@ -4,11 +4,15 @@
 -- http_status, attempts, retries_429, prompt_tokens, completion_tokens,
 -- cached_tokens, latency_ms, total_ms, started_ms, finished_ms, answer,
 -- reserved_usd, budget_id, reasoning_tokens, dialect, response_mode, error_type,
--- error_code, error_param}. Idempotent on (ticket_pk, revision, seq).
+-- error_code, error_param, reservation_id}. Idempotent on (ticket_pk, revision, seq).
 -- One INSERT for the batch; each new call is charged at the price in force
 -- when it started (triaged_price_at) and, when it names a budget, settles
 -- its reservation: the amount reserved is released and the real cost spent
--- (one UPDATE per budget, the row lock serialising instances). Returns idx,
+-- (one UPDATE per budget, the row lock serialising instances). A call with a
+-- reservation_id settles that row (issue #21): its estimate and worst case
+-- leave the amounts in flight and its real cost is spent; a reservation swept
+-- as 'lost' meanwhile has its estimated charge corrected to the real cost.
+-- Returns idx,
 -- call_id (the row inserted now; NULL for a call recorded before) and cost_usd.
 CREATE OR REPLACE FUNCTION triaged_record_calls(batch jsonb)
 RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
@@ -27,7 +31,7 @@ BEGIN
                started_ms double precision, finished_ms double precision, answer text,
                reserved_usd numeric, budget_id bigint, reasoning_tokens integer,
                dialect text, response_mode text, error_type text, error_code text,
-               error_param text))
+               error_param text, reservation_id bigint))
                WITH ORDINALITY AS x),
     priced AS (
         SELECT input.*, p.id AS price_id,
@@ -40,30 +44,64 @@ BEGIN
                 prompt_version, outcome, error, http_status, attempts, retries_429,
                 prompt_tokens, completion_tokens, cached_tokens, latency_ms, total_ms,
                 started_at, finished_at, answer, price_id, cost_usd, reserved_usd,
-                reasoning_tokens, dialect, response_mode, error_type, error_code, error_param)
+                reasoning_tokens, dialect, response_mode, error_type, error_code, error_param,
+                reservation_id)
         SELECT ticket_pk, revision, seq, tier, purpose, model, prompt_version, outcome, error,
                http_status, attempts, coalesce(retries_429, 0), coalesce(prompt_tokens, 0),
                coalesce(completion_tokens, 0), coalesce(cached_tokens, 0), latency_ms,
                total_ms, st, to_timestamp(finished_ms / 1000), answer, price_id, cost,
                coalesce(reserved_usd, 0), coalesce(reasoning_tokens, 0), dialect,
-               response_mode, error_type, error_code, error_param
+               response_mode, error_type, error_code, error_param, reservation_id
           FROM priced ORDER BY i
         ON CONFLICT (ticket_pk, revision, seq) DO NOTHING
         RETURNING mc.id, mc.ticket_pk, mc.revision, mc.seq),
+    -- the reservation rows these calls settle, as they were
+    held AS (
+        SELECT r.id, r.budget_id, r.day, r.state, r.estimate_usd, r.worst_usd
+          FROM budget_reservations r JOIN priced ON priced.reservation_id = r.id
+          JOIN ins ON ins.ticket_pk = priced.ticket_pk AND ins.revision = priced.revision
+                  AND ins.seq = priced.seq
+         WHERE r.state IN ('open', 'lost')
+           FOR UPDATE OF r),
+    closed AS (
+        UPDATE budget_reservations r SET state = 'settled', ended_at = now(),
+               cost_usd = coalesce(priced.cost, 0)
+          FROM priced WHERE priced.reservation_id = r.id AND r.id IN (SELECT id FROM held)
+        RETURNING r.id, r.cost_usd),
     settled AS (
-        SELECT priced.budget_id, sum(coalesce(priced.reserved_usd, 0)) AS res,
-               sum(coalesce(priced.cost, 0)) AS cost
+        -- calls of a reservation row
+        SELECT held.budget_id, held.day,
+               sum(held.estimate_usd) FILTER (WHERE held.state = 'open') AS res,
+               sum(held.worst_usd) FILTER (WHERE held.state = 'open') AS worst,
+               sum(closed.cost_usd) - coalesce(sum(held.estimate_usd)
+                                        FILTER (WHERE held.state = 'lost'), 0) AS cost,
+               count(*) FILTER (WHERE held.state = 'lost') AS found,
+               coalesce(sum(held.estimate_usd) FILTER (WHERE held.state = 'lost'), 0) AS found_usd
+          FROM held JOIN closed ON closed.id = held.id
+         GROUP BY 1, 2
+        UNION ALL
+        -- calls reserved before reservation rows (an older daemon): today's amounts
+        SELECT priced.budget_id, (now() AT TIME ZONE 'UTC')::date,
+               sum(coalesce(priced.reserved_usd, 0)), sum(coalesce(priced.reserved_usd, 0)),
+               sum(coalesce(priced.cost, 0)), 0, 0
           FROM priced JOIN ins ON ins.ticket_pk = priced.ticket_pk
                               AND ins.revision = priced.revision AND ins.seq = priced.seq
-         WHERE priced.budget_id IS NOT NULL
-         GROUP BY 1),
+         WHERE priced.budget_id IS NOT NULL AND priced.reservation_id IS NULL
+         GROUP BY 1, 2),
+    per AS (
+        SELECT settled.budget_id, settled.day, sum(coalesce(res, 0)) AS res,
+               sum(coalesce(worst, 0)) AS worst, sum(coalesce(cost, 0)) AS cost,
+               sum(found) AS found, sum(found_usd) AS found_usd
+          FROM settled GROUP BY 1, 2),
     upd AS (
         UPDATE budget_usage bu
-           SET reserved_usd = greatest(bu.reserved_usd - settled.res, 0),
-               spent_usd = bu.spent_usd + settled.cost
-          FROM settled
-         WHERE bu.budget_id = settled.budget_id
-           AND bu.day = (now() AT TIME ZONE 'UTC')::date)
+           SET reserved_usd = greatest(bu.reserved_usd - per.res, 0),
+               reserved_worst_usd = greatest(bu.reserved_worst_usd - per.worst, 0),
+               spent_usd = bu.spent_usd + per.cost,
+               lost_calls = greatest(bu.lost_calls - per.found, 0),
+               lost_usd = greatest(bu.lost_usd - per.found_usd, 0)
+          FROM per
+         WHERE bu.budget_id = per.budget_id AND bu.day = per.day)
     SELECT priced.i, ins.id, priced.cost
       FROM priced LEFT JOIN ins ON ins.ticket_pk = priced.ticket_pk
                                AND ins.revision = priced.revision AND ins.seq = priced.seq;

@@ -13,12 +13,12 @@ static const char *const state_names[JOB__ALL] = {"claim",	   "reserve", "model"
 						  "new",	   "done"};
 static const char *const event_names[EV__COUNT] = {
     "parsed",	       "parse_failed",	 "claimed",	"claimed_done",	 "db_rejected",
-    "request_ready",   "prompt_failed",	 "reserved",	"budget_denied", "budget_failed",
+    "request_ready",   "prompt_failed",	 "reserved",	"budget_denied", "budget_failed", "budget_busy",
     "resting",	       "not_sent",	 "model_retry", "model_failed",	 "answer_too_large",
     "answer_ok",       "answer_invalid", "mode_fallback", "timer",	"rule_none",	 "rule_escalate",
     "rule_human_only", "flagship_slot",	 "stored",	"delivered"};
 static const char *const act_names[ACT__COUNT] = {
-    "claim",	      "call",  "reserve", "send",	 "wait",   "wait_budget", "decide",
+    "claim",	      "call",  "reserve", "send",	 "wait",   "wait_budget", "wait_reserve", "decide",
     "queue_flagship", "store", "publish", "dead_letter", "reject", "finish",	  "error"};
 static const char *const tier_names[MODEL__TIERS] = {"mini", "flagship"};
 static const char *const status_names[STATUS__COUNT] = {"pending_review", "needs_human"};
@@ -57,6 +57,7 @@ int cascade_act_waits(enum cascade_act a)
 	case ACT_RESERVE:
 	case ACT_WAIT:
 	case ACT_WAIT_BUDGET:
+	case ACT_WAIT_RESERVE:
 	case ACT_QUEUE_FLAGSHIP:
 	case ACT_STORE:
 	case ACT_PUBLISH:
@@ -166,6 +167,9 @@ static enum job_state budget_denied(const struct job_facts *f, struct cascade_ac
 		return JOB_BACKOFF;
 	}
 	o->drop_call = 1; /* the call was never made */
+	/* the shell's detail says why when it is not a spent budget (no price row: #21) */
+	if (f->detail && f->detail[0])
+		return human(o, "budget_exhausted", f->detail);
 	return human(o, "budget_exhausted",
 		     f->call_tier == MODEL_MINI ? "the mini daily budget is spent"
 						: "the flagship daily budget is spent");
@@ -176,6 +180,14 @@ static enum job_state budget_failed(const struct job_facts *f, struct cascade_ac
 	/* the budget could not be checked: do not spend blindly */
 	o->drop_call = 1;
 	return human(o, "budget check failed", f->detail);
+}
+
+/* The budget is held by calls in flight that will likely hand room back: ask again. */
+static enum job_state budget_busy(const struct job_facts *f, struct cascade_action *o)
+{
+	o->act = ACT_WAIT_RESERVE;
+	o->wait_ms = f->wait_ms;
+	return JOB_BACKOFF;
 }
 
 static enum job_state wait(const struct job_facts *f, struct cascade_action *o)
@@ -293,6 +305,7 @@ static const struct cascade_rule {
 	{JOB_RESERVE,       EV_RESERVED,         send},
 	{JOB_RESERVE,       EV_BUDGET_DENIED,    budget_denied},
 	{JOB_RESERVE,       EV_BUDGET_FAILED,    budget_failed},
+	{JOB_RESERVE,       EV_BUDGET_BUSY,      budget_busy},
 	{JOB_BACKOFF,       EV_TIMER,            timer},
 	{JOB_FLAGSHIP_WAIT, EV_FLAGSHIP_SLOT,    flagship_slot},
 	{JOB_STORE,         EV_STORED,           publish},

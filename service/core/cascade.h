@@ -61,6 +61,7 @@ enum job_event {
 	EV_RESERVED,	     /* budget granted */
 	EV_BUDGET_DENIED,    /* budget spent */
 	EV_BUDGET_FAILED,    /* the budget could not be checked */
+	EV_BUDGET_BUSY,	     /* not now: calls in flight hold the budget, and will likely free it */
 	EV_RESTING,	     /* the endpoint's breaker is open: wait, unspent */
 	EV_NOT_SENT,	     /* handed back from the client's queue unsent */
 	EV_MODEL_RETRY,	     /* a failed attempt that may be retried */
@@ -87,6 +88,7 @@ enum cascade_act {
 	ACT_SEND,	    /* send an attempt (the breaker may say rest) */
 	ACT_WAIT,	    /* arm the backoff timer for wait_ms */
 	ACT_WAIT_BUDGET,    /* pause intake (budget) and ask again after wait_ms */
+	ACT_WAIT_RESERVE,   /* ask for the budget again after wait_ms (or when a call settles) */
 	ACT_DECIDE,	    /* the mini step is over: evaluate the rules */
 	ACT_QUEUE_FLAGSHIP, /* wait for a flagship slot */
 	ACT_STORE,	    /* store with status (and reason what: detail) */
@@ -128,7 +130,7 @@ struct cascade_action {
 	enum job_status status;	   /* ACT_STORE */
 	const char *what;	   /* ACT_STORE needs_human: reason; ACT_ERROR: message */
 	const char *detail;	   /* ACT_STORE needs_human: the reason's detail */
-	uint32_t wait_ms;	   /* ACT_WAIT, ACT_WAIT_BUDGET */
+	uint32_t wait_ms;	   /* ACT_WAIT, ACT_WAIT_BUDGET, ACT_WAIT_RESERVE */
 	unsigned drop_call : 1;	   /* ACT_STORE: the current call was never made */
 	unsigned mini_invalid : 1; /* ACT_DECIDE: the mini answer stayed invalid (detail: why) */
 };

@@ -183,6 +183,10 @@ static const struct cfg_key keys[] = {
 
 	K_ENUM("budget.enforce", budget_enforce, "false", bool_names),
 	K_ENUM("budget.mini_on_exhausted", mini_on_exhausted, "needs_human", exhausted_names),
+	/* budgets that spend what they are given, reservations as leases (issues #21, #16) */
+	K_INT("budget.lease_s", budget_lease_s, "60", 3, 86400),
+	K_INT("budget.busy_retry_ms", budget_busy_retry_ms, "500", 10, 60000),
+	K_INT("budget.estimate_percentile", budget_estimate_pct, "95", 50, 100),
 
 	K_STR("http.listen", http_listen, "127.0.0.1:8081", CF_LISTEN),
 	K_STR("http.token", http_token, "", CF_SECRET),

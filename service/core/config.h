@@ -120,6 +120,10 @@ struct config {
 	/* [budget] */
 	int budget_enforce;    /* reserve worst-case cost before every call */
 	int mini_on_exhausted; /* 0 needs_human, 1 pause intake */
+	/* budgets that spend what they are given, reservations as leases (issues #21, #16) */
+	int64_t budget_lease_s;	  /* a reservation's lease, renewed every third of it */
+	int64_t budget_busy_retry_ms; /* budget held by calls in flight: ask again after (+ jitter) */
+	int64_t budget_estimate_pct;  /* completion estimate: this percentile of recent calls */
 	/* [http] */
 	char *http_listen; /* "127.0.0.1:8081"; "" disables */
 	char *http_token;  /* bearer token; required for a non-loopback listen */

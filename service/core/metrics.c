@@ -89,6 +89,7 @@ static const struct metric metrics[] = {
 	{"db_up", GAU, "1 when the database connection is ready.", NULL, SI(db_up), MX_NONE},
 	{"intake_paused", GAU, "1 while intake is paused (backpressure, database, shutdown).", NULL, SI(paused), MX_NONE},
 	{"draining", GAU, "1 while shutting down.", NULL, SI(draining), MX_NONE},
+	{"budget_calls_lost", GAU, "Model calls paid but whose answer was lost with a dead daemon, today, all daemons (budget.enforce; from the last lease renewal).", NULL, SL(budget_lost_calls), MX_NONE},
 	{"consumer_lag", GAU, "Messages behind the high watermarks of the assigned partitions.", NULL, SL(consumer_lag), MX_NONE},
 	{"mini_in_flight", GAU, "Requests in flight to the mini model.", NULL, SZ(mini_in_flight), MX_NONE},
 	{"mini_waiting", GAU, "Requests waiting for a mini model slot.", NULL, SZ(mini_waiting), MX_NONE},

@@ -46,6 +46,8 @@ struct metrics_snapshot {
 	int db_up;
 	size_t partitions;
 	int draining, paused;
+	int64_t budget_lost_calls; /* today's calls paid, answer lost (all daemons) */
+	const char *budget_no_price; /* static: a tier whose model has no price (enforce); NULL none */
 	int64_t consumer_lag; /* -1: unknown, not exported */
 	size_t mini_in_flight, mini_waiting, flagship_in_flight, flagship_waiting;
 	size_t db_pending, dlq_pending;

@@ -226,6 +226,23 @@ static double probe_cost(PGconn *db, const struct tier_report *r)
 	return cost;
 }
 
+/* 1 when the model has a price row in force, 0 when not, -1 when unknown (no database). */
+static int has_price(PGconn *db, const char *model)
+{
+	const char *params[1] = {model};
+	PGresult *res;
+	int r = -1;
+
+	if (db == NULL || PQstatus(db) != CONNECTION_OK)
+		return -1;
+	res = PQexecParams(db, "SELECT (triaged_price_at($1, now())).id IS NOT NULL", 1, NULL,
+			   params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		r = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return r;
+}
+
 int check_models_run(const struct config *cfg, FILE *out)
 {
 	struct tier_report r[2] = {
@@ -268,6 +285,14 @@ int check_models_run(const struct config *cfg, FILE *out)
 				fprintf(out, " cost_usd=unknown");
 		} else {
 			fprintf(out, " error=\"%s\"", r[i].error);
+			failed = 1;
+		}
+		/* budget.enforce: a model without a price fails closed (issue #21) */
+		if (cfg->budget_enforce && has_price(db, r[i].mc->model) == 0) {
+			fprintf(out,
+				" price=missing error=\"budget.enforce: no model_prices row for "
+				"%s; the %s tier is refused until one exists\"",
+				r[i].mc->model, r[i].name);
 			failed = 1;
 		}
 		fprintf(out, " url=%s\n", r[i].url);

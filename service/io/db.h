@@ -31,6 +31,7 @@ enum db_kind {
 	DB_FEEDBACK,
 	DB_CLAIM,
 	DB_SHADOW,
+	DB_RENEW,
 	DB__KINDS
 };
 

@@ -359,6 +359,14 @@ static void on_readyz(struct http *h, struct evhttp_request *req)
 		json_object_array_add(failed, json_object_new_string("db_up"));
 	if (s->draining)
 		json_object_array_add(failed, json_object_new_string("not_draining"));
+	/* budget.enforce with an unpriced model: that tier is refused until a price exists */
+	json_object_object_add(checks, "budget_priced",
+			       json_object_new_boolean(s->budget_no_price == NULL));
+	if (s->budget_no_price) {
+		json_object_array_add(failed, json_object_new_string("budget_priced"));
+		json_object_object_add(o, "budget_no_price",
+				       json_object_new_string(s->budget_no_price));
+	}
 	ready = json_object_array_length(failed) == 0;
 	json_object_object_add(o, "ready", json_object_new_boolean(ready));
 	json_object_object_add(o, "checks", checks);

@@ -55,6 +55,7 @@ struct call_rec {
 	char *answer;
 	int64_t budget_id; /* 0: no budget */
 	char reserved_usd[32];
+	int64_t reservation_id; /* the reservation row (the call counted as started); 0: none */
 };
 
 struct model_endpoint {

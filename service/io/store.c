@@ -31,7 +31,14 @@ enum {
 	COL_STORE_EVENT,
 	COL_STORE__COLS
 };
-enum { COL_RESERVE_GRANTED = 1, COL_RESERVE_BUDGET_ID, COL_RESERVE_AMOUNT, COL_RESERVE__COLS };
+enum {
+	COL_RESERVE_GRANTED = 1,
+	COL_RESERVE_BUDGET_ID,
+	COL_RESERVE_AMOUNT,
+	COL_RESERVE_ID,
+	COL_RESERVE_VERDICT,
+	COL_RESERVE__COLS
+};
 
 static const char *col(const struct db_row *row, int i)
 {
@@ -347,6 +354,8 @@ static char *call_json(const struct store *s, int64_t pk, int revision, const st
 	if (c->budget_id > 0) {
 		jsonw_int(&w, "budget_id", c->budget_id);
 		jsonw_str(&w, "reserved_usd", c->reserved_usd);
+		if (c->reservation_id > 0)
+			jsonw_int(&w, "reservation_id", c->reservation_id);
 	}
 	return row_text(&w, &b);
 }
@@ -377,8 +386,9 @@ static void on_reserve_row(void *arg, const struct db_row *row, const char *err)
 {
 	struct pending *p = arg;
 	store_reserve_fn *cb = (store_reserve_fn *)p->cb;
-	struct reserve_result r = {0, 0, "0"};
-	int64_t bid = 0;
+	struct reserve_result r = {0, 0, "0", 0, RESERVE_DENIED};
+	int64_t bid = 0, rid = 0;
+	const char *v;
 	if (row == NULL) {
 		cb(p->arg, NULL, err ? err : "no row");
 		goto out;
@@ -389,21 +399,64 @@ static void on_reserve_row(void *arg, const struct db_row *row, const char *err)
 	    parse_int64(col(row, COL_RESERVE_BUDGET_ID), 1, INT64_MAX, &bid) == 0) {
 		r.budget_id = bid;
 		r.amount_usd = col(row, COL_RESERVE_AMOUNT) ? col(row, COL_RESERVE_AMOUNT) : "0";
+		if (col(row, COL_RESERVE_ID) &&
+		    parse_int64(col(row, COL_RESERVE_ID), 1, INT64_MAX, &rid) == 0)
+			r.reservation_id = rid;
 	}
+	v = row->ncols >= COL_RESERVE__COLS ? col(row, COL_RESERVE_VERDICT) : NULL;
+	if (r.granted)
+		r.verdict = RESERVE_GRANTED;
+	else if (v && strcmp(v, "busy") == 0)
+		r.verdict = RESERVE_BUSY;
+	else if (v && strcmp(v, "no_price") == 0)
+		r.verdict = RESERVE_NO_PRICE;
+	else if (v && strcmp(v, "priced") == 0)
+		r.verdict = RESERVE_PRICED;
 	cb(p->arg, &r, NULL);
 out:
 	free(p);
 }
 
-void store_reserve(struct store *s, enum model_tier t, const char *model, int64_t prompt_tokens,
-		   int64_t max_tokens, store_reserve_fn *cb, void *arg)
+void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_fn *cb, void *arg)
 {
 	json_object *o = json_object_new_object();
-	jadd_str(o, "tier", model_tier_name(t));
-	jadd_str(o, "model", model);
-	json_object_object_add(o, "prompt_tokens", json_object_new_int64(prompt_tokens));
-	json_object_object_add(o, "max_tokens", json_object_new_int64(max_tokens));
+	jadd_str(o, "tier", model_tier_name(q->tier));
+	jadd_str(o, "model", q->model);
+	jadd_str(o, "prompt_version", q->prompt_version);
+	json_object_object_add(o, "prompt_tokens", json_object_new_int64(q->prompt_tokens));
+	json_object_object_add(o, "max_tokens", json_object_new_int64(q->max_tokens));
+	json_object_object_add(o, "completion_estimate",
+			       json_object_new_int64(q->completion_estimate));
+	jadd_str(o, "owner", q->owner);
+	json_object_object_add(o, "lease_s", json_object_new_int(q->lease_s));
+	if (q->dry_run)
+		json_object_object_add(o, "dry_run", json_object_new_boolean(1));
 	db_submit_obj(s->db, DB_RESERVE, o, on_reserve_row, pending_new(s, (void *)cb, arg, NULL));
+}
+
+static void on_renew_row(void *arg, const struct db_row *row, const char *err)
+{
+	struct pending *p = arg;
+	int64_t lost = -1;
+	if (row == NULL) {
+		char q[300];
+		log_warn("budget leases not renewed", "error=%s",
+			 log_quote(q, sizeof(q), err ? err : ""));
+	} else if (row->ncols >= 3 && col(row, 2)) {
+		if (parse_int64(col(row, 2), 0, INT64_MAX, &lost) < 0)
+			lost = -1;
+	}
+	if (lost >= 0)
+		((store_renew_fn *)p->cb)(p->arg, lost);
+	free(p);
+}
+
+void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn *cb, void *arg)
+{
+	json_object *o = json_object_new_object();
+	jadd_str(o, "owner", owner);
+	json_object_object_add(o, "lease_s", json_object_new_int(lease_s));
+	db_submit_obj(s->db, DB_RENEW, o, on_renew_row, pending_new(s, (void *)cb, arg, NULL));
 }
 
 static void on_dead_letter_row(void *arg, const struct db_row *row, const char *err)

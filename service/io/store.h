@@ -97,16 +97,40 @@ int store_triage(struct store *s, const struct triage_rec *rec, store_triage_fn 
 void store_call(struct store *s, int64_t ticket_pk, int revision, const struct call_rec *c,
 		const char *model, const char *prompt_version);
 
+enum reserve_verdict {
+	RESERVE_GRANTED,
+	RESERVE_BUSY,	  /* calls in flight hold the budget: ask again */
+	RESERVE_DENIED,	  /* the budget is spent */
+	RESERVE_NO_PRICE, /* the model has no price row: a configuration error, fail closed */
+	RESERVE_PRICED,	  /* a dry run: the model has a price (nothing granted) */
+};
+
 struct reserve_result {
 	int granted;
 	int64_t budget_id;	/* 0: none */
-	const char *amount_usd; /* borrowed */
+	const char *amount_usd; /* borrowed: the estimate held */
+	int64_t reservation_id; /* 0: none (no budget) */
+	enum reserve_verdict verdict;
 };
 typedef void store_reserve_fn(void *arg, const struct reserve_result *r, const char *err);
 
-/* Reserve budget for a call of about prompt_tokens + max_tokens. */
-void store_reserve(struct store *s, enum model_tier t, const char *model, int64_t prompt_tokens,
-		   int64_t max_tokens, store_reserve_fn *cb, void *arg);
+/* A call to reserve for (strings borrowed for the call). */
+struct reserve_req {
+	enum model_tier tier;
+	const char *model, *prompt_version;
+	int64_t prompt_tokens, max_tokens, completion_estimate;
+	const char *owner; /* this daemon instance: the lease's holder */
+	int lease_s;
+	int dry_run; /* only check the price: RESERVE_PRICED or RESERVE_NO_PRICE, never granted */
+};
+
+/* Reserve budget for a call: its worst case against the limit, its estimate held (issue #21). */
+void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_fn *cb, void *arg);
+
+/* Renew the leases of owner's open reservations and sweep those of dead owners; cb gets
+ * the calls lost today (all daemons), unless the database refused. */
+typedef void store_renew_fn(void *arg, int64_t lost_today);
+void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn *cb, void *arg);
 
 /* Count a dead letter for supervisors (once the topic has it; a refusal is logged). */
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,

@@ -1031,6 +1031,32 @@ static void fm_send_json(struct evhttp_request *req, int status, struct json_obj
 	fm_send(req, status, b, "application/json", 0);
 }
 
+/* Tokens of the answers written, per model (GET /_stats "tokens"): the provider's own
+ * count, for tests that recount a budget's spend independently of the daemon (#21). */
+static struct json_object *fm_tokens;
+
+static void fm_count_tokens(const char *model, int64_t pt, int64_t ct)
+{
+	struct json_object *m, *v;
+	if (fm_tokens == NULL)
+		fm_tokens = jx(json_object_new_object());
+	if (!json_object_object_get_ex(fm_tokens, model, &m)) {
+		m = jx(json_object_new_object());
+		jadd(m, "answers", jx(json_object_new_int64(0)));
+		jadd(m, "prompt_tokens", jx(json_object_new_int64(0)));
+		jadd(m, "completion_tokens", jx(json_object_new_int64(0)));
+		/* jadd keeps the key's pointer; the model name is the request's: copy it */
+		if (json_object_object_add(fm_tokens, model, m))
+			fm_oom();
+	}
+	json_object_object_get_ex(m, "answers", &v);
+	json_object_set_int64(v, json_object_get_int64(v) + 1);
+	json_object_object_get_ex(m, "prompt_tokens", &v);
+	json_object_set_int64(v, json_object_get_int64(v) + pt);
+	json_object_object_get_ex(m, "completion_tokens", &v);
+	json_object_set_int64(v, json_object_get_int64(v) + ct);
+}
+
 /* The chat.completion object around content; truncated keeps only its first half. */
 static struct evbuffer *fm_completion_body(uint64_t n, const char *model, const char *content, size_t prompt_bytes,
 					   bool truncated, long pad)
@@ -1062,6 +1088,7 @@ static struct evbuffer *fm_completion_body(uint64_t n, const char *model, const 
 	/* a reasoning model also thinks: reasoning tokens, counted in completion_tokens */
 	int64_t rt = fm_reasoning_model(model) ? 64 : 0;
 	ct += rt;
+	fm_count_tokens(model, pt, ct);
 	jadd(usage, "prompt_tokens", jx(json_object_new_int64(pt)));
 	jadd(usage, "completion_tokens", jx(json_object_new_int64(ct)));
 	jadd(usage, "total_tokens", jx(json_object_new_int64(pt + ct)));
@@ -1652,6 +1679,8 @@ static void fm_handle_stats(struct fm_server *srv, struct evhttp_request *req)
 	jadd(o, "timeouts", jx(json_object_new_int64((int64_t)srv->timeouts)));
 	jadd(o, "in_flight", jx(json_object_new_int64((int64_t)srv->npending)));
 	jadd(o, "per_ticket", json_object_get(srv->per_ticket));
+	if (fm_tokens)
+		jadd(o, "tokens", json_object_get(fm_tokens));
 	fm_send_json(req, 200, o);
 	json_object_put(o);
 }

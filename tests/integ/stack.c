@@ -349,6 +349,27 @@ long long stack_model_requests(struct stack *s, const char *ticket)
 	return r;
 }
 
+int stack_model_tokens(struct stack *s, const char *model, long long *answers,
+		       long long *prompt_tokens, long long *completion_tokens)
+{
+	json_object *o = model_get(s, "/_stats", NULL), *t, *m, *v;
+	int rc = -1;
+	*answers = *prompt_tokens = *completion_tokens = 0;
+	if (o == NULL)
+		return -1;
+	rc = 0;
+	if (json_object_object_get_ex(o, "tokens", &t) && json_object_object_get_ex(t, model, &m)) {
+		if (json_object_object_get_ex(m, "answers", &v))
+			*answers = json_object_get_int64(v);
+		if (json_object_object_get_ex(m, "prompt_tokens", &v))
+			*prompt_tokens = json_object_get_int64(v);
+		if (json_object_object_get_ex(m, "completion_tokens", &v))
+			*completion_tokens = json_object_get_int64(v);
+	}
+	json_object_put(o);
+	return rc;
+}
+
 int stack_model_control(struct stack *s, const char *json)
 {
 	json_object *o = model_get(s, "/_control", json);

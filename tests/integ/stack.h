@@ -58,6 +58,9 @@ long long stack_model_requests(struct stack *s, const char *ticket);
 /* Total of committed offsets of the group on the intake topic. */
 long long stack_committed(struct stack *s);
 long long stack_end_offsets(struct stack *s);
+/* The fake model's own token counts for one model (answers written): 0, or -1. */
+int stack_model_tokens(struct stack *s, const char *model, long long *answers,
+		       long long *prompt_tokens, long long *completion_tokens);
 /* POST a JSON body to the fake model's /_control. */
 int stack_model_control(struct stack *s, const char *json);
 /*

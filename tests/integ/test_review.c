@@ -1087,7 +1087,7 @@ START_TEST(test_grants)
 		   "agent_review_queue,agent_review_queue_head,budgets,metrics_backlog,metrics_budget,"
 		   "metrics_cost_daily,metrics_cost_per_ticket,metrics_dlq,metrics_escalation,"
 		   "metrics_escalation_reasons,metrics_model_latency,metrics_review_outcomes,"
-		   "metrics_safety,metrics_volume_daily,metrics_volume_hourly,model_prices,"
+		   "metrics_safety,metrics_volume_daily,metrics_volume_hourly,model_calls_lost,model_prices,"
 		   "review_categories,review_outcomes,review_settings,shadow_vs_production,sla_policy,"
 		   "ticket_costs,"
 		   "triage_effective",

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 124 /* key lines in a default dump: 2 kafka + 122 table keys */
+#define NKEYS 127 /* key lines in a default dump: 2 kafka + 125 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -268,6 +268,9 @@ static const struct {
 	{"policy.max_len", "4000"},
 	{"budget.enforce", "false"},
 	{"budget.mini_on_exhausted", "needs_human"},
+	{"budget.lease_s", "60"},
+	{"budget.busy_retry_ms", "500"},
+	{"budget.estimate_percentile", "95"},
 	{"http.listen", "127.0.0.1:8081"},
 	{"http.token", "\"\""},
 	{"http.max_connections", "256"},

@@ -185,6 +185,7 @@ CMakeFiles/triaged.dir/service/main.c.o: /work/main/service/main.c \
   /work/main/service/core/xmem.h \
   /work/main/service/core/buf.h \
   /work/main/service/core/text.h \
+  /work/main/service/io/eval_run.h \
   /work/main/service/io/http.h \
   /work/main/service/io/db.h \
   /work/main/service/core/xmem.h \
@@ -196,6 +197,8 @@ CMakeFiles/triaged.dir/service/main.c.o: /work/main/service/main.c \
   /work/main/service/core/ticket.h \
   /work/main/service/io/log.h \
   /work/main/service/io/looplag.h \
+  /work/main/service/io/outbox.h \
+  /work/main/service/io/feedback_in.h \
   /work/main/service/io/migrate.h \
   /work/main/service/pipeline.h \
   /work/main/service/core/cascade.h \
@@ -212,6 +215,8 @@ CMakeFiles/triaged.dir/service/main.c.o: /work/main/service/main.c \
 
 /work/main/service/io/migrate.h:
 
+/work/main/service/io/outbox.h:
+
 /work/main/service/io/looplag.h:
 
 /work/main/service/io/log.h:
@@ -219,6 +224,8 @@ CMakeFiles/triaged.dir/service/main.c.o: /work/main/service/main.c \
 /work/main/service/core/ticket.h:
 
 /work/main/service/core/hist.h:
+
+/work/main/service/io/eval_run.h:
 
 /work/main/service/core/text.h:
 
@@ -303,6 +310,8 @@ CMakeFiles/triaged.dir/service/main.c.o: /work/main/service/main.c \
 /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h:
 
 /usr/include/limits.h:
+
+/work/main/service/io/feedback_in.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/struct_sigstack.h:
 

@@ -627,6 +627,94 @@ CMakeFiles/triaged_lib.dir/service/core/evalstats.c.o: /work/main/service/core/e
   /usr/include/string.h \
   /usr/include/strings.h
 
+CMakeFiles/triaged_lib.dir/service/core/feedback.c.o: /work/main/service/core/feedback.c \
+  /usr/include/stdc-predef.h \
+  /work/main/service/core/feedback.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/include/json-c/json.h \
+  /usr/include/json-c/arraylist.h \
+  /usr/include/json-c/debug.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/json-c/json_c_version.h \
+  /usr/include/json-c/json_object.h \
+  /usr/include/json-c/json_inttypes.h \
+  /usr/include/json-c/json_config.h \
+  /usr/include/inttypes.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/json-c/json_types.h \
+  /usr/include/json-c/printbuf.h \
+  /usr/include/json-c/json_object_iterator.h \
+  /usr/include/json-c/json_pointer.h \
+  /usr/include/json-c/json_tokener.h \
+  /usr/include/json-c/json_util.h \
+  /usr/include/json-c/linkhash.h \
+  /work/main/service/core/intake.h \
+  /work/main/service/core/ticket.h \
+  /work/main/service/core/xmem.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /usr/include/stdio.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /usr/include/string.h \
+  /usr/include/strings.h \
+  /work/main/service/core/mailtext.h
+
 CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o: /work/main/service/core/flagship_queue.c \
   /usr/include/stdc-predef.h \
   /work/main/service/core/flagship_queue.h \
@@ -1528,6 +1616,27 @@ CMakeFiles/triaged_lib.dir/service/core/secret.c.o: /work/main/service/core/secr
   /usr/include/x86_64-linux-gnu/bits/unistd_ext.h \
   /usr/include/linux/close_range.h
 
+CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o: /work/main/service/core/shadow_pick.c \
+  /usr/include/stdc-predef.h \
+  /work/main/service/core/shadow_pick.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h
+
 CMakeFiles/triaged_lib.dir/service/core/text.c.o: /work/main/service/core/text.c \
   /usr/include/stdc-predef.h \
   /work/main/service/core/text.h \
@@ -2248,6 +2357,315 @@ CMakeFiles/triaged_lib.dir/service/io/db.c.o: /work/main/service/io/db.c \
   /usr/include/postgresql/libpq-fe.h \
   /usr/include/postgresql/postgres_ext.h \
   /usr/include/postgresql/pg_config_ext.h \
+  /work/main/service/io/log.h
+
+CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o: /work/main/service/io/eval_run.c \
+  /usr/include/stdc-predef.h \
+  /work/main/service/io/eval_run.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/stdio.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /work/main/service/core/config.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /usr/include/errno.h \
+  /usr/include/x86_64-linux-gnu/bits/errno.h \
+  /usr/include/linux/errno.h \
+  /usr/include/x86_64-linux-gnu/asm/errno.h \
+  /usr/include/asm-generic/errno.h \
+  /usr/include/asm-generic/errno-base.h \
+  /usr/include/x86_64-linux-gnu/bits/types/error_t.h \
+  /usr/include/getopt.h \
+  /usr/include/x86_64-linux-gnu/bits/getopt_core.h \
+  /usr/include/x86_64-linux-gnu/bits/getopt_ext.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/string.h \
+  /usr/include/strings.h \
+  /usr/include/x86_64-linux-gnu/sys/time.h \
+  /usr/include/unistd.h \
+  /usr/include/x86_64-linux-gnu/bits/posix_opt.h \
+  /usr/include/x86_64-linux-gnu/bits/environments.h \
+  /usr/include/x86_64-linux-gnu/bits/confname.h \
+  /usr/include/x86_64-linux-gnu/bits/getopt_posix.h \
+  /usr/include/x86_64-linux-gnu/bits/unistd_ext.h \
+  /usr/include/linux/close_range.h \
+  /usr/include/event2/event.h \
+  /usr/include/event2/visibility.h \
+  /usr/include/event2/event-config.h \
+  /usr/include/event2/util.h \
+  /usr/include/netdb.h \
+  /usr/include/netinet/in.h \
+  /usr/include/x86_64-linux-gnu/sys/socket.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_iovec.h \
+  /usr/include/x86_64-linux-gnu/bits/socket.h \
+  /usr/include/x86_64-linux-gnu/bits/socket_type.h \
+  /usr/include/x86_64-linux-gnu/bits/sockaddr.h \
+  /usr/include/x86_64-linux-gnu/asm/socket.h \
+  /usr/include/asm-generic/socket.h \
+  /usr/include/linux/posix_types.h \
+  /usr/include/linux/stddef.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types_64.h \
+  /usr/include/asm-generic/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/bitsperlong.h \
+  /usr/include/asm-generic/bitsperlong.h \
+  /usr/include/x86_64-linux-gnu/asm/sockios.h \
+  /usr/include/asm-generic/sockios.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_osockaddr.h \
+  /usr/include/x86_64-linux-gnu/bits/in.h \
+  /usr/include/rpc/netdb.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigevent_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigval_t.h \
+  /usr/include/x86_64-linux-gnu/bits/netdb.h \
+  /usr/include/time.h \
+  /usr/include/x86_64-linux-gnu/bits/time.h \
+  /usr/include/x86_64-linux-gnu/bits/timex.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_tm.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_itimerspec.h \
+  /usr/include/json-c/json.h \
+  /usr/include/json-c/arraylist.h \
+  /usr/include/json-c/debug.h \
+  /usr/include/json-c/json_c_version.h \
+  /usr/include/json-c/json_object.h \
+  /usr/include/json-c/json_inttypes.h \
+  /usr/include/json-c/json_config.h \
+  /usr/include/inttypes.h \
+  /usr/include/json-c/json_types.h \
+  /usr/include/json-c/printbuf.h \
+  /usr/include/json-c/json_object_iterator.h \
+  /usr/include/json-c/json_pointer.h \
+  /usr/include/json-c/json_tokener.h \
+  /usr/include/json-c/json_util.h \
+  /usr/include/json-c/linkhash.h \
+  /usr/include/postgresql/libpq-fe.h \
+  /usr/include/postgresql/postgres_ext.h \
+  /usr/include/postgresql/pg_config_ext.h \
+  /work/main/service/core/answer.h \
+  /work/main/service/core/evalreport.h \
+  /work/main/service/core/evalstats.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdbool.h \
+  /work/main/service/core/evalstats.h \
+  /work/main/service/core/injection.h \
+  /work/main/service/io/model_call.h \
+  /work/main/service/core/backoff.h \
+  /work/main/service/core/breaker.h \
+  /work/main/service/core/cascade.h \
+  /work/main/service/core/dialect.h \
+  /work/main/service/core/config.h \
+  /work/main/service/io/llm.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /work/main/service/core/prompt.h \
+  /work/main/service/core/ticket.h \
+  /work/main/service/core/answer.h \
+  /work/main/service/core/redact.h \
+  /work/main/service/core/rules.h \
+  /work/main/service/safety.h \
+  /work/main/service/core/draft_check.h \
+  /work/main/service/job.h \
+  /work/main/service/core/flagship_queue.h \
+  /work/main/service/core/hist.h \
+  /work/main/service/io/kafka_in.h \
+  /usr/include/librdkafka/rdkafka.h \
+  /work/main/service/io/model_call.h \
+  /work/main/service/io/store.h \
+  /work/main/service/io/db.h \
+  /work/main/service/core/ticket.h
+
+CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o: /work/main/service/io/feedback_in.c \
+  /usr/include/stdc-predef.h \
+  /work/main/service/io/feedback_in.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/event2/event.h \
+  /usr/include/event2/visibility.h \
+  /usr/include/event2/event-config.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/include/x86_64-linux-gnu/sys/time.h \
+  /usr/include/stdio.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /usr/include/event2/util.h \
+  /usr/include/netdb.h \
+  /usr/include/netinet/in.h \
+  /usr/include/x86_64-linux-gnu/sys/socket.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_iovec.h \
+  /usr/include/x86_64-linux-gnu/bits/socket.h \
+  /usr/include/x86_64-linux-gnu/bits/socket_type.h \
+  /usr/include/x86_64-linux-gnu/bits/sockaddr.h \
+  /usr/include/x86_64-linux-gnu/asm/socket.h \
+  /usr/include/asm-generic/socket.h \
+  /usr/include/linux/posix_types.h \
+  /usr/include/linux/stddef.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types_64.h \
+  /usr/include/asm-generic/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/bitsperlong.h \
+  /usr/include/asm-generic/bitsperlong.h \
+  /usr/include/x86_64-linux-gnu/asm/sockios.h \
+  /usr/include/asm-generic/sockios.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_osockaddr.h \
+  /usr/include/x86_64-linux-gnu/bits/in.h \
+  /usr/include/rpc/netdb.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigevent_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigval_t.h \
+  /usr/include/x86_64-linux-gnu/bits/netdb.h \
+  /usr/include/errno.h \
+  /usr/include/x86_64-linux-gnu/bits/errno.h \
+  /usr/include/linux/errno.h \
+  /usr/include/x86_64-linux-gnu/asm/errno.h \
+  /usr/include/asm-generic/errno.h \
+  /usr/include/asm-generic/errno-base.h \
+  /usr/include/x86_64-linux-gnu/bits/types/error_t.h \
+  /usr/include/time.h \
+  /usr/include/x86_64-linux-gnu/bits/time.h \
+  /usr/include/x86_64-linux-gnu/bits/timex.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_tm.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_itimerspec.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /work/main/service/core/config.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /work/main/service/io/db.h \
+  /usr/include/json-c/json.h \
+  /usr/include/json-c/arraylist.h \
+  /usr/include/json-c/debug.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/json-c/json_c_version.h \
+  /usr/include/json-c/json_object.h \
+  /usr/include/json-c/json_inttypes.h \
+  /usr/include/json-c/json_config.h \
+  /usr/include/inttypes.h \
+  /usr/include/json-c/json_types.h \
+  /usr/include/json-c/printbuf.h \
+  /usr/include/json-c/json_object_iterator.h \
+  /usr/include/json-c/json_pointer.h \
+  /usr/include/json-c/json_tokener.h \
+  /usr/include/json-c/json_util.h \
+  /usr/include/json-c/linkhash.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /usr/include/string.h \
+  /usr/include/strings.h \
+  /work/main/service/core/feedback.h \
+  /work/main/service/core/intake.h \
+  /work/main/service/core/ticket.h \
+  /work/main/service/io/kafka_in.h \
+  /usr/include/librdkafka/rdkafka.h \
   /work/main/service/io/log.h
 
 CMakeFiles/triaged_lib.dir/service/io/http.c.o: /work/main/service/io/http.c \
@@ -3371,6 +3789,142 @@ CMakeFiles/triaged_lib.dir/service/io/model_call.c.o: /work/main/service/io/mode
   /work/main/service/io/log.h \
   /work/main/service/core/secret.h
 
+CMakeFiles/triaged_lib.dir/service/io/outbox.c.o: /work/main/service/io/outbox.c \
+  /usr/include/stdc-predef.h \
+  /work/main/service/io/outbox.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/event2/event.h \
+  /usr/include/event2/visibility.h \
+  /usr/include/event2/event-config.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/include/x86_64-linux-gnu/sys/time.h \
+  /usr/include/stdio.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /usr/include/event2/util.h \
+  /usr/include/netdb.h \
+  /usr/include/netinet/in.h \
+  /usr/include/x86_64-linux-gnu/sys/socket.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_iovec.h \
+  /usr/include/x86_64-linux-gnu/bits/socket.h \
+  /usr/include/x86_64-linux-gnu/bits/socket_type.h \
+  /usr/include/x86_64-linux-gnu/bits/sockaddr.h \
+  /usr/include/x86_64-linux-gnu/asm/socket.h \
+  /usr/include/asm-generic/socket.h \
+  /usr/include/linux/posix_types.h \
+  /usr/include/linux/stddef.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types_64.h \
+  /usr/include/asm-generic/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/bitsperlong.h \
+  /usr/include/asm-generic/bitsperlong.h \
+  /usr/include/x86_64-linux-gnu/asm/sockios.h \
+  /usr/include/asm-generic/sockios.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_osockaddr.h \
+  /usr/include/x86_64-linux-gnu/bits/in.h \
+  /usr/include/rpc/netdb.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigevent_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigval_t.h \
+  /usr/include/x86_64-linux-gnu/bits/netdb.h \
+  /usr/include/errno.h \
+  /usr/include/x86_64-linux-gnu/bits/errno.h \
+  /usr/include/linux/errno.h \
+  /usr/include/x86_64-linux-gnu/asm/errno.h \
+  /usr/include/asm-generic/errno.h \
+  /usr/include/asm-generic/errno-base.h \
+  /usr/include/x86_64-linux-gnu/bits/types/error_t.h \
+  /usr/include/time.h \
+  /usr/include/x86_64-linux-gnu/bits/time.h \
+  /usr/include/x86_64-linux-gnu/bits/timex.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_tm.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_itimerspec.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /work/main/service/core/config.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /usr/include/inttypes.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/string.h \
+  /usr/include/strings.h \
+  /usr/include/json-c/json.h \
+  /usr/include/json-c/arraylist.h \
+  /usr/include/json-c/debug.h \
+  /usr/include/json-c/json_c_version.h \
+  /usr/include/json-c/json_object.h \
+  /usr/include/json-c/json_inttypes.h \
+  /usr/include/json-c/json_config.h \
+  /usr/include/json-c/json_types.h \
+  /usr/include/json-c/printbuf.h \
+  /usr/include/json-c/json_object_iterator.h \
+  /usr/include/json-c/json_pointer.h \
+  /usr/include/json-c/json_tokener.h \
+  /usr/include/json-c/json_util.h \
+  /usr/include/json-c/linkhash.h \
+  /usr/include/postgresql/libpq-fe.h \
+  /usr/include/postgresql/postgres_ext.h \
+  /usr/include/postgresql/pg_config_ext.h \
+  /work/main/service/io/kafka_out.h \
+  /usr/include/librdkafka/rdkafka.h \
+  /work/main/service/io/log.h
+
 CMakeFiles/triaged_lib.dir/service/io/store.c.o: /work/main/service/io/store.c \
   /usr/include/stdc-predef.h \
   /work/main/service/io/store.h \
@@ -3823,6 +4377,7 @@ CMakeFiles/triaged_lib.dir/service/pipeline.c.o: /work/main/service/pipeline.c \
   /work/main/service/io/kafka_out.h \
   /work/main/service/safety.h \
   /work/main/service/core/draft_check.h \
+  /work/main/service/shadow.h \
   /work/main/service/core/intake.h \
   /usr/include/string.h \
   /usr/include/strings.h \
@@ -3982,6 +4537,7 @@ CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o: /work/main/service/pipelin
   /work/main/service/io/kafka_out.h \
   /work/main/service/safety.h \
   /work/main/service/core/draft_check.h \
+  /work/main/service/shadow.h \
   /work/main/service/core/intake.h \
   /usr/include/string.h \
   /usr/include/strings.h \
@@ -4142,6 +4698,155 @@ CMakeFiles/triaged_lib.dir/service/safety.c.o: /work/main/service/safety.c \
   /work/main/service/core/injection.h \
   /work/main/service/io/log.h
 
+CMakeFiles/triaged_lib.dir/service/shadow.c.o: /work/main/service/shadow.c \
+  /usr/include/stdc-predef.h \
+  /work/main/service/shadow.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/event2/event.h \
+  /usr/include/event2/visibility.h \
+  /usr/include/event2/event-config.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/include/x86_64-linux-gnu/sys/time.h \
+  /usr/include/stdio.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /usr/include/event2/util.h \
+  /usr/include/netdb.h \
+  /usr/include/netinet/in.h \
+  /usr/include/x86_64-linux-gnu/sys/socket.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_iovec.h \
+  /usr/include/x86_64-linux-gnu/bits/socket.h \
+  /usr/include/x86_64-linux-gnu/bits/socket_type.h \
+  /usr/include/x86_64-linux-gnu/bits/sockaddr.h \
+  /usr/include/x86_64-linux-gnu/asm/socket.h \
+  /usr/include/asm-generic/socket.h \
+  /usr/include/linux/posix_types.h \
+  /usr/include/linux/stddef.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types_64.h \
+  /usr/include/asm-generic/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/bitsperlong.h \
+  /usr/include/asm-generic/bitsperlong.h \
+  /usr/include/x86_64-linux-gnu/asm/sockios.h \
+  /usr/include/asm-generic/sockios.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_osockaddr.h \
+  /usr/include/x86_64-linux-gnu/bits/in.h \
+  /usr/include/rpc/netdb.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigevent_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigval_t.h \
+  /usr/include/x86_64-linux-gnu/bits/netdb.h \
+  /usr/include/errno.h \
+  /usr/include/x86_64-linux-gnu/bits/errno.h \
+  /usr/include/linux/errno.h \
+  /usr/include/x86_64-linux-gnu/asm/errno.h \
+  /usr/include/asm-generic/errno.h \
+  /usr/include/asm-generic/errno-base.h \
+  /usr/include/x86_64-linux-gnu/bits/types/error_t.h \
+  /usr/include/time.h \
+  /usr/include/x86_64-linux-gnu/bits/time.h \
+  /usr/include/x86_64-linux-gnu/bits/timex.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_tm.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_itimerspec.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /work/main/service/core/answer.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /work/main/service/core/config.h \
+  /work/main/service/io/store.h \
+  /usr/include/json-c/json.h \
+  /usr/include/json-c/arraylist.h \
+  /usr/include/json-c/debug.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/json-c/json_c_version.h \
+  /usr/include/json-c/json_object.h \
+  /usr/include/json-c/json_inttypes.h \
+  /usr/include/json-c/json_config.h \
+  /usr/include/inttypes.h \
+  /usr/include/json-c/json_types.h \
+  /usr/include/json-c/printbuf.h \
+  /usr/include/json-c/json_object_iterator.h \
+  /usr/include/json-c/json_pointer.h \
+  /usr/include/json-c/json_tokener.h \
+  /usr/include/json-c/json_util.h \
+  /usr/include/json-c/linkhash.h \
+  /work/main/service/core/cascade.h \
+  /work/main/service/io/db.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /work/main/service/io/model_call.h \
+  /work/main/service/core/backoff.h \
+  /work/main/service/core/breaker.h \
+  /work/main/service/core/dialect.h \
+  /work/main/service/core/config.h \
+  /work/main/service/io/llm.h \
+  /work/main/service/core/prompt.h \
+  /work/main/service/core/ticket.h \
+  /work/main/service/core/answer.h \
+  /work/main/service/core/redact.h \
+  /work/main/service/core/rules.h \
+  /work/main/service/core/ticket.h \
+  /usr/include/string.h \
+  /usr/include/strings.h \
+  /work/main/service/io/log.h \
+  /work/main/service/io/model_call.h \
+  /work/main/service/core/shadow_pick.h
+
 CMakeFiles/triaged_lib.dir/service/snapshot.c.o: /work/main/service/snapshot.c \
   /usr/include/stdc-predef.h \
   /work/main/service/snapshot.h \
@@ -4267,21 +4972,21 @@ CMakeFiles/triaged_lib.dir/service/snapshot.c.o: /work/main/service/snapshot.c \
 
 /work/main/service/snapshot.c:
 
+/work/main/service/shadow.c:
+
 /work/main/service/safety.c:
 
 /work/main/service/pipeline_life.c:
 
-/work/main/service/pipeline_int.h:
+/work/main/service/shadow.h:
 
 /work/main/service/pipeline.h:
 
-/work/main/service/job.h:
-
 /work/main/service/job.c:
 
-/work/main/service/io/store.h:
+/work/main/service/io/outbox.h:
 
-/work/main/service/io/model_call.h:
+/work/main/service/io/outbox.c:
 
 /work/main/service/io/model_call.c:
 
@@ -4325,6 +5030,30 @@ CMakeFiles/triaged_lib.dir/service/snapshot.c.o: /work/main/service/snapshot.c \
 
 /work/main/service/io/kafka_in.c:
 
+/work/main/service/io/http_reply.c:
+
+/usr/include/event2/listener.h:
+
+/usr/include/event2/bufferevent.h:
+
+/usr/include/x86_64-linux-gnu/sys/uio.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_rusage.h:
+
+/work/main/service/io/log.c:
+
+/usr/include/x86_64-linux-gnu/sys/resource.h:
+
+/usr/include/arpa/inet.h:
+
+/work/main/service/io/http.c:
+
+/work/main/service/io/feedback_in.h:
+
+/work/main/service/io/feedback_in.c:
+
+/work/main/service/io/store.h:
+
 /work/main/service/core/evalreport.h:
 
 /usr/include/x86_64-linux-gnu/bits/stat.h:
@@ -4363,8 +5092,6 @@ CMakeFiles/triaged_lib.dir/service/snapshot.c.o: /work/main/service/snapshot.c \
 
 /usr/include/x86_64-linux-gnu/asm/errno.h:
 
-/usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h:
-
 /usr/include/linux/errno.h:
 
 /usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h:
@@ -4380,8 +5107,6 @@ CMakeFiles/triaged_lib.dir/service/snapshot.c.o: /work/main/service/snapshot.c \
 /usr/include/x86_64-linux-gnu/bits/types/__sigval_t.h:
 
 /work/main/service/core/breaker.c:
-
-/usr/include/x86_64-linux-gnu/sys/uio.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/struct_itimerspec.h:
 
@@ -4457,6 +5182,10 @@ generated/dashboard_files.c:
 
 /work/main/service/core/redact.h:
 
+/usr/include/event2/buffer.h:
+
+/work/main/service/core/textfile.h:
+
 /usr/include/x86_64-linux-gnu/bits/endianness.h:
 
 /usr/include/inttypes.h:
@@ -4529,10 +5258,6 @@ generated/dashboard_files.c:
 
 /work/main/service/core/intake.h:
 
-/work/main/service/core/textfile.h:
-
-/usr/include/event2/buffer.h:
-
 /usr/include/features.h:
 
 /usr/include/x86_64-linux-gnu/bits/fp-logb.h:
@@ -4577,13 +5302,11 @@ generated/dashboard_files.c:
 
 /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h:
 
+/work/main/service/core/shadow_pick.c:
+
 /usr/include/stdc-predef.h:
 
 /usr/include/asm-generic/posix_types.h:
-
-/work/main/service/io/kafka_in.h:
-
-/usr/include/x86_64-linux-gnu/asm/types.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/error_t.h:
 
@@ -4631,13 +5354,15 @@ generated/dashboard_files.c:
 
 /usr/include/x86_64-linux-gnu/bits/struct_mutex.h:
 
+/usr/include/x86_64-linux-gnu/asm/types.h:
+
+/work/main/service/io/kafka_in.h:
+
 /usr/include/json-c/linkhash.h:
 
 /usr/include/x86_64-linux-gnu/bits/long-double.h:
 
 /work/main/service/core/flagship_queue.c:
-
-/usr/include/arpa/inet.h:
 
 /usr/include/x86_64-linux-gnu/bits/byteswap.h:
 
@@ -4645,11 +5370,21 @@ generated/dashboard_files.c:
 
 /usr/include/x86_64-linux-gnu/sys/cdefs.h:
 
+/work/main/service/io/model_call.h:
+
 /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h:
 
-/work/main/service/core/hist.c:
+/usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h:
 
-/usr/include/event2/bufferevent.h:
+/work/main/service/core/feedback.c:
+
+/work/main/service/core/feedback.h:
+
+/work/main/service/core/jsonw.h:
+
+/work/main/service/core/mailtext.h:
+
+/work/main/service/core/hist.c:
 
 /work/main/service/core/draft_check.h:
 
@@ -4669,15 +5404,15 @@ generated/dashboard_files.c:
 
 /usr/include/sched.h:
 
-/work/main/service/safety.h:
-
-/work/main/service/core/prompt.h:
-
 /usr/include/x86_64-linux-gnu/bits/sched.h:
 
 /usr/include/x86_64-linux-gnu/asm/posix_types_64.h:
 
 /usr/include/x86_64-linux-gnu/bits/cpu-set.h:
+
+/work/main/service/io/http.h:
+
+/usr/include/x86_64-linux-gnu/bits/getopt_ext.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h:
 
@@ -4693,17 +5428,9 @@ generated/dashboard_files.c:
 
 /usr/include/x86_64-linux-gnu/bits/getopt_core.h:
 
-/work/main/service/core/mailtext.h:
-
-/work/main/service/core/jsonw.h:
-
 /work/main/service/core/offsets.h:
 
 /work/main/service/core/redact.c:
-
-/work/main/service/io/log.c:
-
-/usr/include/x86_64-linux-gnu/sys/resource.h:
 
 /work/main/service/core/routes.c:
 
@@ -4715,7 +5442,13 @@ generated/dashboard_files.c:
 
 /work/main/service/core/rules.h:
 
+/usr/include/x86_64-linux-gnu/bits/uio-ext.h:
+
+/work/main/service/core/secret.c:
+
 /usr/include/fcntl.h:
+
+/work/main/service/io/eval_run.h:
 
 /usr/include/x86_64-linux-gnu/bits/fcntl.h:
 
@@ -4732,8 +5465,6 @@ generated/dashboard_files.c:
 /usr/include/linux/stat.h:
 
 /usr/include/linux/types.h:
-
-/usr/include/event2/listener.h:
 
 /usr/include/asm-generic/int-ll64.h:
 
@@ -4771,6 +5502,8 @@ generated/dashboard_files.c:
 
 /usr/include/linux/close_range.h:
 
+/work/main/service/core/shadow_pick.h:
+
 /work/main/service/core/text.c:
 
 /work/main/service/core/ticket.c:
@@ -4781,6 +5514,10 @@ generated/dashboard_files.c:
 
 /usr/include/x86_64-linux-gnu/bits/uio_lim.h:
 
+/work/main/service/pipeline_int.h:
+
+/work/main/service/io/eval_run.c:
+
 /usr/include/json-c/printbuf.h:
 
 /work/main/service/core/xmem.c:
@@ -4789,13 +5526,9 @@ generated/dashboard_files.c:
 
 /usr/include/event2/event.h:
 
-/usr/include/x86_64-linux-gnu/bits/types/struct_rusage.h:
-
 /usr/include/event2/visibility.h:
 
 /usr/include/event2/event-config.h:
-
-/work/main/service/io/http_reply.c:
 
 /usr/include/x86_64-linux-gnu/sys/time.h:
 
@@ -4831,8 +5564,6 @@ generated/dashboard_files.c:
 
 /usr/include/postgresql/libpq-fe.h:
 
-/work/main/service/io/http.h:
-
 /work/main/service/io/store.c:
 
 /usr/include/json-c/json_tokener.h:
@@ -4847,8 +5578,10 @@ generated/dashboard_files.c:
 
 /work/main/service/io/http_reply.h:
 
-/work/main/service/io/http.c:
+/usr/include/getopt.h:
 
-/work/main/service/core/secret.c:
+/work/main/service/core/prompt.h:
 
-/usr/include/x86_64-linux-gnu/bits/uio-ext.h:
+/work/main/service/safety.h:
+
+/work/main/service/job.h:

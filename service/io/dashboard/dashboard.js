@@ -258,8 +258,12 @@
       return done('cost', 0, 'nodata');
     }
     var rows = d.cost.filter(function (r) { return r.cost_usd !== null; });
-    var unpriced = 0;
-    d.cost.forEach(function (r) { unpriced += num(r.unpriced_calls); });
+    var unpriced = 0, lost = 0, lostUsd = 0;
+    d.cost.forEach(function (r) {
+      unpriced += num(r.unpriced_calls);
+      lost += num(r.lost_calls);
+      if (num(r.lost_calls)) lostUsd += num(r.cost_usd);
+    });
     if (!rows.length) {
       empty(c, 'no cost data' + (unpriced ? ' (' + unpriced + ' calls without a price)' : ''));
       return done('cost', 0, 'nodata');
@@ -269,6 +273,7 @@
                        function (r) { return r.cost_usd; }, tierColors);
     var n = bars(c, keys.map(dayLabel), series, { stacked: true, fmt: usd });
     if (unpriced) html('div', 'note', c, unpriced + ' calls without a price are not counted');
+    if (lost) html('div', 'note', c, lost + ' calls paid, answer lost (a daemon died with them in flight): ' + usd(lostUsd));
     done('cost', n);
   }
   function drawQueue(d) {

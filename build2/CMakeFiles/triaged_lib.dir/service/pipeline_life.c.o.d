@@ -114,4 +114,11 @@ CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o: \
  /work/main/service/core/ticket.h /work/main/service/io/kafka_out.h \
  /work/main/service/safety.h /work/main/service/core/draft_check.h \
  /work/main/service/shadow.h /work/main/service/core/intake.h \
- /usr/include/string.h /usr/include/strings.h /work/main/service/io/log.h
+ /usr/include/string.h /usr/include/strings.h /usr/include/unistd.h \
+ /usr/include/x86_64-linux-gnu/bits/posix_opt.h \
+ /usr/include/x86_64-linux-gnu/bits/environments.h \
+ /usr/include/x86_64-linux-gnu/bits/confname.h \
+ /usr/include/x86_64-linux-gnu/bits/getopt_posix.h \
+ /usr/include/x86_64-linux-gnu/bits/getopt_core.h \
+ /usr/include/x86_64-linux-gnu/bits/unistd_ext.h \
+ /usr/include/linux/close_range.h /work/main/service/io/log.h

@@ -78,6 +78,8 @@ static const char *const dialect_names[] = {"auto",	 "openai",    "openai-reason
 					    "gemini",	 "anthropic", "local",		  NULL};
 static const char *const effort_names[] = {"auto", "none", "minimal", "low", "medium", "high", NULL};
 static const char *const verbosity_names[] = {"auto", "low", "medium", "high", NULL};
+/* provider edges (issue #11.4): what a run of 400/401/403/404 does */
+static const char *const on_config_error_names[] = {"hold", "needs_human", NULL};
 
 _Static_assert(sizeof(enum response_format) == sizeof(int), "CT_ENUM fields are stored as int");
 _Static_assert(sizeof(enum on_failure) == sizeof(int), "CT_ENUM fields are stored as int");
@@ -124,6 +126,12 @@ _Static_assert(ARRAY_SIZE(dialect_names) == DIALECT__COUNT + 1, "one name per di
 	K_STR(sec ".api_version", m.api_version, "2024-10-21", CF_NONEMPTY),                       \
 	K_STR(sec ".deployment", m.deployment, "", 0)
 
+/* Provider edges (issue #11.4/5): a misconfigured tier holds intake; pacing from x-ratelimit-*. */
+#define EDGE_KEYS(sec, m)                                                                         \
+	K_INT(sec ".config_errors", m.config_errors, "3", 1, 100000),                              \
+	K_ENUM(sec ".on_config_error", m.on_config_error, "hold", on_config_error_names),          \
+	K_ENUM(sec ".pacing", m.pacing, "true", bool_names)
+
 /* Sections appear in table order in config_dump; keep each section's rows together. */
 static const struct cfg_key keys[] = {
 	K_STR("intake.topic", topic, "tickets.incoming", CF_NONEMPTY),
@@ -146,8 +154,10 @@ static const struct cfg_key keys[] = {
 
 	MODEL_KEYS("mini", mini, "gpt-4o-mini", "triage-v1", "2048", "600"),
 	PROVIDER_KEYS("mini", mini),
+	EDGE_KEYS("mini", mini),
 	MODEL_KEYS("flagship", flagship, "gpt-4o", "flagship-v1", "64", "1200"),
 	PROVIDER_KEYS("flagship", flagship),
+	EDGE_KEYS("flagship", flagship),
 
 	K_STR("triage.prompts_dir", prompts_dir, PROMPTS_DIR_DEFAULT, CF_NONEMPTY),
 	K_LIST("triage.categories", categories, ncategories,
@@ -158,6 +168,8 @@ static const struct cfg_key keys[] = {
 	K_STR("triage.rules_file", rules_file, RULES_FILE_DEFAULT, 0),
 	K_STR("triage.repair_prompt", repair_prompt, "repair-v1", CF_NONEMPTY | CF_FILENAME),
 	K_STR("triage.events_topic", events_topic, "tickets.triaged", 0),
+	/* provider edges (issue #11.6): run check-models at start and log each tier's line */
+	K_ENUM("triage.check_models_at_start", check_models_at_start, "false", bool_names),
 
 	K_ENUM("redact.enabled", redact_enabled, "true", bool_names),
 	K_STR("redact.patterns_file", redact_patterns_file, "", 0),

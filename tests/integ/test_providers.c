@@ -25,6 +25,7 @@
  *   the probe is refused again; once the fake stops refusing (/_control) the
  *   probe succeeds, every ticket is triaged, offsets committed, ready again.
  *   (refused_param keeps the old behaviour with on_config_error = needs_human.)
+ *   With check_models_at_start the daemon's first lines name the failing tier.
  * - check_models: `triaged check-models` against the strict fake: one ok
  *   line per tier with dialect, mode, tokens and the cost from the seeded
  *   prices, exit 0; a reasoning_effort GPT-5.4 refuses: that tier FAILED
@@ -225,7 +226,15 @@ START_TEST(test_misconfigured)
 	stack_env(&s, "TRIAGED_MINI_BREAKER_COOLDOWN_MS", "1000");
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
 	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_TRIAGE_CHECK_MODELS_AT_START", "true");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	/* the preflight at start names the cause before the first ticket */
+	ck_assert_d(stack_wait_log(&d, "mini: FAILED model=gpt-5.4-mini dialect=openai-reasoning",
+				   30000) == 0,
+		    &d);
+	ck_assert_d(stack_wait_log(&d, "check-models at start: a tier failed, starting anyway",
+				   1000) == 0,
+		    &d);
 	port = daemon_http_port(&d);
 	ck_assert_d(port > 0, &d);
 	ck_assert_int_eq(stack_produce_samples(&s, N, "m-"), 0);
@@ -315,6 +324,7 @@ START_TEST(test_rate_limit)
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "ratelimit", 2, args), 0);
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_MINI_PACING", "false"); /* the hold alone; pacing: case pacing */
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	ck_assert_int_eq(stack_produce_samples(&s, n, "l-"), 0);
 	ck_assert_d(stack_wait_count(&s, n, 150000, RESULTS) == n, &d);
@@ -333,6 +343,60 @@ START_TEST(test_rate_limit)
 			 n);
 	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
 	stack_stop(&s);
+}
+END_TEST
+
+/*
+ * Drain n tickets against a fake allowing rpm requests a minute, with or
+ * without pacing; returns the 429s the fake answered, *secs the drain time.
+ */
+static long long drain_429s(int n, int rpm, int pacing, double *secs)
+{
+	char rpm_s[32], name[32];
+	const char *args[] = {"--rpm", rpm_s, NULL};
+	struct stack s;
+	struct h_proc d;
+	long long t0, r429;
+
+	snprintf(rpm_s, sizeof(rpm_s), "%d", rpm);
+	snprintf(name, sizeof(name), "pace%d", pacing);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, name, 4, args), 0);
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_MINI_PACING", pacing ? "true" : "false");
+	stack_env(&s, "TRIAGED_MINI_ON_FAILURE", "wait");
+	ck_assert_int_eq(stack_produce_samples(&s, n, "p-"), 0);
+	t0 = h_now_ms();
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_count(&s, n, 1200000, RESULTS) == n, &d);
+	*secs = (double)(h_now_ms() - t0) / 1000.0;
+	r429 = stat_int(&s, "by_status", "429");
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE "
+					"coalesce(status_reason, '') LIKE '%%HTTP 429%%'"),
+			 0);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+	return r429;
+}
+
+/*
+ * pacing: a backlog drained against `--rpm`, with pacing (requests spread
+ * over the window from x-ratelimit-*) and without (the hold once spent).
+ * TRIAGED_PACING_N tickets (default 1000) at TRIAGED_PACING_RPM (default
+ * 600); prints both 429 counts. Pacing must meet at most a handful. Opt-in
+ * (minutes long): CK_RUN_CASE=pacing build/test_providers.
+ */
+START_TEST(test_pacing)
+{
+	const char *en = getenv("TRIAGED_PACING_N"), *er = getenv("TRIAGED_PACING_RPM");
+	int n = en ? (int)strtol(en, NULL, 10) : 1000, rpm = er ? (int)strtol(er, NULL, 10) : 600;
+	double s_on = 0, s_off = 0;
+	long long on = drain_429s(n, rpm, 1, &s_on);
+	long long off = drain_429s(n, rpm, 0, &s_off);
+	printf("pacing: %d tickets against --rpm %d: 429s with pacing %lld (%.1f s), without %lld "
+	       "(%.1f s)\n",
+	       n, rpm, on, s_on, off, s_off);
+	ck_assert_msg(on <= 5, "429s with pacing: %lld", on);
+	ck_assert_msg(off >= on, "without pacing %lld < with %lld", off, on);
 }
 END_TEST
 
@@ -406,5 +470,9 @@ int main(void)
 	    {"rf_fallback", test_rf_fallback},	 {"rate_limit", test_rate_limit},
 	    {"check_models", test_check_models}, {"misconfigured", test_misconfigured},
 	};
+	const struct stack_case opt_in[] = {{"pacing", test_pacing}};
+	const char *only = getenv("CK_RUN_CASE");
+	if (only && strcmp(only, "pacing") == 0)
+		return stack_run_suite("providers", opt_in, 1, 3600);
 	return stack_run_suite("providers", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -108,8 +108,8 @@ typedef void store_reserve_fn(void *arg, const struct reserve_result *r, const c
 void store_reserve(struct store *s, enum model_tier t, const char *model, int64_t prompt_tokens,
 		   int64_t max_tokens, store_reserve_fn *cb, void *arg);
 
-/* Count a dead letter for supervisors (once the topic has it; a refusal is logged). */
+/* Record a dead letter for supervisors (once the topic has it); cb(arg, row or NULL, err) once. */
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,
-		       const char *code, const char *reason);
+		       const char *code, const char *reason, db_item_fn *cb, void *arg);
 
 #endif

@@ -98,7 +98,6 @@ static void admin_snapshot(void *arg, struct metrics_snapshot *out)
 	looplag_fill(f->lag, out);
 }
 
-
 /*
  * triage.check_models_at_start (#11.6): the check-models probe, before the loop
  * exists (it runs its own and may wait on PostgreSQL), one log line per tier. A
@@ -123,9 +122,11 @@ static void check_models_at_start(const struct config *cfg)
 		if (nl)
 			*nl = '\0';
 		if (strstr(line, ": FAILED ") != NULL)
-			log_warn("check-models at start", "result=%s", log_quote(q, sizeof(q), line));
+			log_warn("check-models at start", "result=%s",
+				 log_quote(q, sizeof(q), line));
 		else
-			log_info("check-models at start", "result=%s", log_quote(q, sizeof(q), line));
+			log_info("check-models at start", "result=%s",
+				 log_quote(q, sizeof(q), line));
 	}
 	if (rc != 0)
 		log_warn("check-models at start: a tier failed, starting anyway", "%s", "");

@@ -420,7 +420,8 @@ static void act_reject(struct job *j, const char *err)
 	/* the message as it came, key and bytes (#18.2), not the claim row */
 	if (j->raw)
 		dead_letter(j, q.topic, q.partition, j->raw->key, j->raw->keylen, j->raw->payload,
-			    j->raw->len, "db_rejected", ticket_db_reason(e, reason, sizeof(reason)));
+			    j->raw->len, "db_rejected",
+			    ticket_db_reason(e, reason, sizeof(reason)));
 	else
 		dead_letter(j, q.topic, q.partition, j->t->ticket_id, strlen(j->t->ticket_id), "",
 			    0, "db_rejected", ticket_db_reason(e, reason, sizeof(reason)));

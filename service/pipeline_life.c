@@ -32,11 +32,11 @@ void pipeline_update_pause(struct pipeline *pl)
 		kin_hold(pl->kin, 0);
 	/* the rest are outages: pause */
 	if (pl->pause_flags && !kin_paused(pl->kin))
-		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE)  ? "database"
+		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE)	 ? "database"
 				   : (pl->pause_flags & PAUSE_MISCONFIG) ? "misconfigured"
-				   : (pl->pause_flags & PAUSE_BREAKER) ? "breaker"
-				   : (pl->pause_flags & PAUSE_BUDGET)  ? "budget"
-								       : "backpressure");
+				   : (pl->pause_flags & PAUSE_BREAKER)	 ? "breaker"
+				   : (pl->pause_flags & PAUSE_BUDGET)	 ? "budget"
+									 : "backpressure");
 	else if (!pl->pause_flags && kin_paused(pl->kin))
 		kin_resume(pl->kin);
 }

@@ -71,9 +71,9 @@ struct model_config {
 	char *api_version;           /* azure: the api-version query */
 	char *deployment;            /* azure: the deployment name; "" = the model name */
 	/* provider edges (#11.4/5) */
-	int64_t config_errors;       /* consecutive 400/401/403/404 that mean misconfigured */
+	int64_t config_errors; /* consecutive 400/401/403/404 that mean misconfigured */
 	enum on_config_error on_config_error; /* hold (breaker open, intake held) or needs_human */
-	int pacing;                  /* 1: spread requests over the x-ratelimit-* window */
+	int pacing;			      /* 1: spread requests over the x-ratelimit-* window */
 };
 
 struct config {

@@ -50,12 +50,13 @@ struct metrics_snapshot {
 	int64_t consumer_lag; /* -1: unknown, not exported */
 	size_t mini_in_flight, mini_waiting, flagship_in_flight, flagship_waiting;
 	size_t db_pending, dlq_pending;
-	char misconfigured[METRICS_TIERS][160]; /* a tier held as misconfigured: its cause (#11.4) */
-	int misconfigured_now[METRICS_TIERS];   /* 1 while held as misconfigured */
-	uint64_t misconfigs[METRICS_TIERS];     /* times a tier was found misconfigured */
+	/* a tier held as misconfigured (#11.4): its cause; "" = not */
+	char misconfigured[METRICS_TIERS][160];
+	int misconfigured_now[METRICS_TIERS]; /* 1 while held as misconfigured */
+	uint64_t misconfigs[METRICS_TIERS];   /* times a tier was found misconfigured */
 	/* ---- intake (core/intake's struct intake_stats, #12/#18) */
-	uint64_t intake_skipped[2];		      /* tombstone, nothing to triage */
-	uint64_t intake_flagged[METRICS_INTAKE_FLAGS]; /* tier channel language created_at controls */
+	uint64_t intake_skipped[2];		       /* tombstone, nothing to triage */
+	uint64_t intake_flagged[METRICS_INTAKE_FLAGS]; /* by lenient field (ticket_flag_name) */
 	uint64_t intake_html_bodies, intake_prompt_bytes_in, intake_prompt_bytes_out;
 
 	/* ---- admin server (filled by http) */

@@ -366,8 +366,9 @@ static void on_readyz(struct http *h, struct evhttp_request *req)
 			if (s->misconfigured[t][0])
 				json_object_array_add(causes,
 						      json_object_new_string(s->misconfigured[t]));
-		json_object_object_add(checks, "models_configured",
-				       json_object_new_boolean(json_object_array_length(causes) == 0));
+		json_object_object_add(
+		    checks, "models_configured",
+		    json_object_new_boolean(json_object_array_length(causes) == 0));
 		if (json_object_array_length(causes) > 0)
 			json_object_array_add(failed, json_object_new_string("models_configured"));
 		json_object_object_add(o, "causes", causes);

@@ -201,7 +201,8 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 		c->pace_known = 1;
 		if (r->rl.has_remaining_requests && r->rl.has_reset_requests) {
 			int64_t left = r->rl.remaining_requests - (int64_t)c->in_flight;
-			c->pace_ms = (double)r->rl.reset_requests_ms / (double)(left > 1 ? left : 1);
+			c->pace_ms =
+			    (double)r->rl.reset_requests_ms / (double)(left > 1 ? left : 1);
 			if (c->pace_ms > LLM_HOLD_MAX_MS)
 				c->pace_ms = LLM_HOLD_MAX_MS;
 		} else {
@@ -369,7 +370,7 @@ static void start_waiting(struct llm_client *c)
 		if (c->pacing) {
 			double now;
 			if (!c->pace_known && c->in_flight > 0)
-				break; /* the first answer tells the window; check_done calls again */
+				break; /* the first answer tells the window */
 			now = now_ms();
 			if (c->pace_ms > 0 && now < c->next_start) {
 				long ms = (long)(c->next_start - now) + 1;

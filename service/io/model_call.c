@@ -439,16 +439,16 @@ static int config_error(struct model_caller *mcl, struct call_rec *c, double now
 	if (!hold) {
 		if (ep->cfg_errors == (uint32_t)ep->mc->config_errors)
 			log_warn("tier misconfigured, tickets go to needs_human",
-				 "tier=%s cause=\"%s\" errors=%u", model_tier_name(c->tier), ep->cause,
-				 ep->cfg_errors);
+				 "tier=%s cause=\"%s\" errors=%u", model_tier_name(c->tier),
+				 ep->cause, ep->cfg_errors);
 		ep->cause[0] = '\0';
 		return 0;
 	}
 	ep->misconfigured = 1;
 	breaker_trip(b, now);
-	log_warn("tier misconfigured, breaker open, intake held", "tier=%s cause=\"%s\" errors=%u "
-		 "probe_every_ms=%.0f", model_tier_name(c->tier), ep->cause, ep->cfg_errors,
-		 b->cooldown_ms);
+	log_warn("tier misconfigured, breaker open, intake held",
+		 "tier=%s cause=\"%s\" errors=%u probe_every_ms=%.0f", model_tier_name(c->tier),
+		 ep->cause, ep->cfg_errors, b->cooldown_ms);
 	{
 		size_t n = llm_return_waiting(ep->client);
 		if (n)
@@ -514,19 +514,20 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 			}
 			if (dialect_status_is_config_error(res->http_status)) {
 				if (config_error(mcl, c, now)) {
-					/* the tier is held: wait for the probe, attempt not spent */
+					/* held: wait for the probe, attempt not spent */
 					c->attempts--;
 					*wait_ms = (uint32_t)ep->breaker.cooldown_ms +
 						   (uint32_t)(rng_next(&mcl->rng) % 250);
 					return EV_MODEL_RETRY;
 				}
-				/* below the threshold with hold: ask again (attempts spent), so the
-				 * first tickets of a misconfiguration are not lost to needs_human */
+				/* below the threshold with hold: ask again (attempts spent),
+				 * so a misconfiguration's first tickets stay out of needs_human */
 				if (ep->mc->on_config_error == ONCFG_HOLD &&
 				    (uint32_t)c->attempts < ep->backoff.max_attempts) {
 					mcl->st.retries[c->tier]++;
-					*wait_ms = backoff_delay_ms(&ep->backoff, (uint32_t)c->attempts, 0,
-								    (uint32_t)rng_next(&mcl->rng));
+					*wait_ms =
+					    backoff_delay_ms(&ep->backoff, (uint32_t)c->attempts, 0,
+							     (uint32_t)rng_next(&mcl->rng));
 					return EV_MODEL_RETRY;
 				}
 			}

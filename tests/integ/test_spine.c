@@ -354,6 +354,74 @@ START_TEST(test_dlq_exact)
 }
 END_TEST
 
+/*
+ * baddate_bench (#18.1, opt-in: CK_RUN_CASE=baddate_bench): n tickets
+ * (TRIAGED_BADDATE_N, default 10000), 0 ms model, with 0%, 1% and 5% of them
+ * carrying a created_at that RFC 3339 allows and PostgreSQL cannot hold
+ * (year 0000, offsets of 16 h or more, a 256-byte fraction). Prints the three
+ * rates (results per second from the first stored result to the last) side
+ * by side; each bad-date run must be within 10% of the clean one.
+ */
+static double baddate_run(int n, int per_mille, const char *tag)
+{
+	static const char *const bad[] = {"0000-12-31T23:00:00-01:00", "2026-01-05T10:00:00+16:00",
+					  "2026-01-05T10:00:00-23:59", NULL};
+	char path[PATH_MAX], name[32], frac[300];
+	struct stack s;
+	struct h_proc d;
+	long long t0, t1, c0;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "bd%s", tag);
+	snprintf(path, sizeof(path), "%s/%s.jsonl", h_tmpdir(), name);
+	memset(frac, '1', sizeof(frac));
+	snprintf(frac, sizeof(frac), "2026-01-05T10:00:00.%.*sZ", 232, "1111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111");
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < n; i++) {
+		/* spread evenly: every (1000 / per_mille)-th ticket */
+		int is_bad = per_mille > 0 && i % (1000 / per_mille) == 0;
+		const char *date = "2026-01-05T10:00:00Z";
+		if (is_bad)
+			date = (i / (1000 / per_mille)) % 4 == 3 ? frac : bad[(i / (1000 / per_mille)) % 4 % 3];
+		fprintf(f,
+			"{\"ticket_id\":\"%s-%d\",\"created_at\":\"%s\",\"subject\":\"Order %d\","
+			"\"body\":\"My order %d has not arrived yet, can you check where it is?\"}\n",
+			name, i, date, i, i);
+	}
+	fclose(f);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, name, 4, NULL), 0);
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	ck_assert_int_eq(stack_produce_file(&s, path, 0), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_count(&s, 1, 60000, RESULTS) >= 1, &d);
+	t0 = h_now_ms();
+	c0 = h_sql_ll(s.db, RESULTS);
+	ck_assert_d(stack_wait_count(&s, n, 600000, RESULTS) == n, &d);
+	t1 = h_now_ms();
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM dead_letters"), 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), n);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	stack_stop(&s);
+	return (double)(n - c0) * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1);
+}
+
+START_TEST(test_baddate_bench)
+{
+	const char *en = getenv("TRIAGED_BADDATE_N");
+	int n = en ? (int)strtol(en, NULL, 10) : 10000;
+	double clean = baddate_run(n, 0, "0"), one = baddate_run(n, 10, "1"),
+	       five = baddate_run(n, 50, "5");
+	fprintf(stderr,
+		"baddate: %d tickets, 0 ms model: clean %.0f/s, 1%% bad dates %.0f/s (%.2fx), 5%% "
+		"%.0f/s (%.2fx)\n",
+		n, clean, one, clean / one, five, clean / five);
+	ck_assert_msg(one >= 0.9 * clean && five >= 0.9 * clean,
+		      "slower by more than 10%%: clean %.0f/s, 1%% %.0f/s, 5%% %.0f/s", clean, one,
+		      five);
+}
+END_TEST
+
 static void write_lines(const char *path, const char *const *lines)
 {
 	FILE *f = fopen(path, "w");
@@ -622,5 +690,9 @@ int main(void)
 		{"pg_outage", test_pg_outage},
 		{"drain", test_graceful_drain},    {"hold", test_backpressure_hold},
 	};
+	const struct stack_case opt_in[] = {{"baddate_bench", test_baddate_bench}};
+	const char *only = getenv("CK_RUN_CASE");
+	if (only && strcmp(only, "baddate_bench") == 0)
+		return stack_run_suite("spine", opt_in, 1, 3600);
 	return stack_run_suite("spine", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

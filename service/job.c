@@ -105,8 +105,34 @@ void job_retire(struct job *j, double now)
 	set->retired = j;
 }
 
+static void raw_free(struct job *j)
+{
+	if (j->raw == NULL)
+		return;
+	free(j->raw->key);
+	free(j->raw->payload);
+	free(j->raw);
+	j->raw = NULL;
+}
+
+void job_keep_raw(struct job *j, const void *key, size_t keylen, const void *payload, size_t len)
+{
+	raw_free(j);
+	j->raw = xcalloc(1, sizeof(*j->raw));
+	if (key) {
+		j->raw->key = xmalloc(keylen ? keylen : 1);
+		memcpy(j->raw->key, key, keylen);
+		j->raw->keylen = keylen;
+	}
+	j->raw->payload = xmalloc(len ? len : 1);
+	if (len)
+		memcpy(j->raw->payload, payload, len);
+	j->raw->len = len;
+}
+
 static void job_free(struct job *j)
 {
+	raw_free(j);
 	free(j->nt);
 	free(j->dec);
 	free(j->event);

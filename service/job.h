@@ -48,6 +48,15 @@ struct job_dead_letter {
 	char *topic;
 	int32_t partition;
 	char *code, *reason;
+	int row_attempts; /* inserts of its dead_letters row tried */
+};
+
+/* The message as it came (#18.2): a db_rejected dead letter carries these bytes. */
+struct job_raw {
+	char *key; /* NULL: a null key; else keylen bytes (0: an empty key) */
+	size_t keylen;
+	char *payload;
+	size_t len;
 };
 
 /* The lists of jobs per waiting state, and where their counts go. */
@@ -82,6 +91,7 @@ struct job {
 	struct rules_decision *dec; /* NULL: no rule matched (most tickets) */
 	int flagship_slot;
 	struct job_dead_letter *dl; /* DLQ only */
+	struct job_raw *raw;	    /* the message's key and bytes, for a db_rejected dead letter */
 	char *event;		    /* the ticket.triaged event to send, once stored */
 	const char *detail;	    /* the current event's text, borrowed while it is stepped */
 	struct triage_rec rec;	    /* what was sent to the store, until it answers */
@@ -116,6 +126,8 @@ size_t job_reap(struct job_set *set);
 void job_dead_letter_note(struct job *j, const char *topic, int32_t partition, const char *code,
 			  const char *reason);
 void job_dead_letter_free(struct job *j);
+/* Keep a copy of the message's key (NULL: null key) and bytes (replacing any). */
+void job_keep_raw(struct job *j, const void *key, size_t keylen, const void *payload, size_t len);
 
 /* The job's notes for reading (all empty when none were written). */
 const struct job_notes *job_notes_rd(const struct job *j);

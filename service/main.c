@@ -107,6 +107,40 @@ static void admin_snapshot(void *arg, struct metrics_snapshot *out)
 	looplag_fill(f->lag, out);
 }
 
+/*
+ * triage.check_models_at_start (#11.6): the check-models probe, before the loop
+ * exists (it runs its own and may wait on PostgreSQL), one log line per tier. A
+ * failing tier is a warning: the daemon still starts (the misconfiguration hold
+ * and the breaker deal with it at run time).
+ */
+static void check_models_at_start(const struct config *cfg)
+{
+	char *text = NULL, *line, *nl;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+	if (f == NULL) {
+		log_warn("check-models at start: no memory stream", "%s", "");
+		return;
+	}
+	rc = check_models_run(cfg, f);
+	fclose(f);
+	for (line = text; line && *line; line = nl ? nl + 1 : NULL) {
+		char q[1100];
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (strstr(line, ": FAILED ") != NULL)
+			log_warn("check-models at start", "result=%s",
+				 log_quote(q, sizeof(q), line));
+		else
+			log_info("check-models at start", "result=%s",
+				 log_quote(q, sizeof(q), line));
+	}
+	if (rc != 0)
+		log_warn("check-models at start: a tier failed, starting anyway", "%s", "");
+	free(text);
+}
 static int run(const struct config *cfg, const char *schema_dir)
 {
 	struct admin_feed feed = {NULL, NULL};
@@ -145,6 +179,8 @@ static int run(const struct config *cfg, const char *schema_dir)
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed", "%s", "");
+	if (cfg->check_models_at_start)
+		check_models_at_start(cfg);
 	base = event_base_new();
 	if (base == NULL)
 		fatal("event_base_new failed", "%s", "");

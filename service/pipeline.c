@@ -73,15 +73,38 @@ static void on_delivered(void *arg)
 	fire(arg, EV_DELIVERED);
 }
 
-/* The dead letter is in its topic: count it for supervisors, then finish the job. */
+#define DEAD_LETTER_ROW_ATTEMPTS 3
+
+/* Its dead_letters row is in (or refused DEAD_LETTER_ROW_ATTEMPTS times, logged):
+ * only now is the job done, so no record is on the topic without its row. */
+static void on_dead_letter_row(void *arg, const struct db_row *row, const char *err)
+{
+	struct job *j = arg;
+	struct pipeline *pl = j->owner;
+	char q[300];
+	if (row == NULL && j->dl && ++j->dl->row_attempts < DEAD_LETTER_ROW_ATTEMPTS) {
+		JLOG(LOG_L_WARN, j, "dead letter row refused, retrying", "attempt=%d error=%s",
+		     j->dl->row_attempts, log_quote(q, sizeof(q), err ? err : ""));
+		store_dead_letter(&pl->store, j->dl->topic, j->dl->partition, j->offset,
+				  j->dl->code, j->dl->reason, on_dead_letter_row, j);
+		return;
+	}
+	if (row == NULL)
+		JLOG(LOG_L_ERROR, j, "dead letter not recorded in the database", "error=%s",
+		     log_quote(q, sizeof(q), err ? err : ""));
+	job_dead_letter_free(j);
+	fire(j, EV_DELIVERED);
+}
+
+/* The dead letter is in its topic: record it for supervisors, then finish the job. */
 static void on_dead_letter_delivered(void *arg)
 {
 	struct job *j = arg;
 	struct pipeline *pl = j->owner;
 	if (j->dl) {
 		store_dead_letter(&pl->store, j->dl->topic, j->dl->partition, j->offset,
-				  j->dl->code, j->dl->reason);
-		job_dead_letter_free(j);
+				  j->dl->code, j->dl->reason, on_dead_letter_row, j);
+		return;
 	}
 	fire(j, EV_DELIVERED);
 }
@@ -428,19 +451,21 @@ static void act_reject(struct job *j, const char *err)
 	struct pipeline *pl = j->owner;
 	struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part), j->offset,
 			      &j->pii};
-	char *s = store_claim_json(&pl->store, &q);
 	char *e = xstrdup(err ? err : "unknown"); /* err may be the scratch text */
-	if (s == NULL)
-		s = xasprintf("{\"ticket_id\":\"%s\"}", "(claim row over the cap)");
 	char reason[512], eq[600];
 	pl->st.db_rejected++;
 	/* the reason in the contract's words; the SQL in err stays in the log */
 	JLOG(LOG_L_ERROR, j, "ticket rejected by database", "error=%s",
 	     log_quote(eq, sizeof(eq), e));
-	dead_letter(j, q.topic, q.partition, j->t->ticket_id, strlen(j->t->ticket_id), s, strlen(s),
-		    "db_rejected", ticket_db_reason(e, reason, sizeof(reason)));
+	/* the message as it came, key and bytes (#18.2), not the claim row */
+	if (j->raw)
+		dead_letter(j, q.topic, q.partition, j->raw->key, j->raw->keylen, j->raw->payload,
+			    j->raw->len, "db_rejected",
+			    ticket_db_reason(e, reason, sizeof(reason)));
+	else
+		dead_letter(j, q.topic, q.partition, j->t->ticket_id, strlen(j->t->ticket_id), "",
+			    0, "db_rejected", ticket_db_reason(e, reason, sizeof(reason)));
 	free(e);
-	free(s);
 }
 
 static enum job_event run(struct job *j, const struct cascade_action *a)
@@ -573,6 +598,7 @@ void pipeline_on_message(void *arg, struct kin_part *part, const rd_kafka_messag
 		fire(j, EV_PARSE_FAILED);
 	} else {
 		j->t = r.t;
+		job_keep_raw(j, m->key, m->key_len, m->payload, m->len);
 		safety_prepare(&pl->safety, j);
 		fire(j, EV_PARSED);
 	}

@@ -54,6 +54,7 @@ struct pipeline_stats {
 	uint64_t injection_flagged, drafts_flagged;
 	uint64_t breaker_opens[TIER__MODELS], breaker_denied[TIER__MODELS];
 	int breaker_state[TIER__MODELS]; /* 0 closed, 1 open, 2 half-open */
+	uint64_t misconfigs[TIER__MODELS]; /* times a tier was found misconfigured (#11.4) */
 	uint64_t in_flight;
 	uint64_t state_count[JOB__STATES];
 	/* per finished ticket: received to done; time waiting for models
@@ -92,6 +93,7 @@ struct pipeline_health {
 	size_t dlq_pending;     /* dead letters not yet acknowledged */
 	const char *budget_no_price; /* a tier whose model has no price row (enforce); NULL: none */
 	int64_t budget_lost_calls;   /* today's calls paid but answer lost (all daemons); 0 unknown */
+	char misconfigured[2][160]; /* per tier: the cause while held as misconfigured; "" = not */
 };
 /* Ready = partitions assigned, database connected, not draining. */
 void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out);

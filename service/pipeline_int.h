@@ -26,6 +26,7 @@
 #define PAUSE_DATABASE 2
 #define PAUSE_BUDGET 4
 #define PAUSE_BREAKER 8
+#define PAUSE_MISCONFIG 16 /* a tier held as misconfigured (#11.4) */
 
 struct pipeline {
 	struct event_base *base;

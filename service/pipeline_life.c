@@ -33,10 +33,11 @@ void pipeline_update_pause(struct pipeline *pl)
 		kin_hold(pl->kin, 0);
 	/* the rest are outages: pause */
 	if (pl->pause_flags && !kin_paused(pl->kin))
-		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE)  ? "database"
-				   : (pl->pause_flags & PAUSE_BREAKER) ? "breaker"
-				   : (pl->pause_flags & PAUSE_BUDGET)  ? "budget"
-								       : "backpressure");
+		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE)	 ? "database"
+				   : (pl->pause_flags & PAUSE_MISCONFIG) ? "misconfigured"
+				   : (pl->pause_flags & PAUSE_BREAKER)	 ? "breaker"
+				   : (pl->pause_flags & PAUSE_BUDGET)	 ? "budget"
+									 : "backpressure");
 	else if (!pl->pause_flags && kin_paused(pl->kin))
 		kin_resume(pl->kin);
 }
@@ -50,11 +51,15 @@ void pipeline_set_pause(struct pipeline *pl, int flag, int on)
 	pipeline_update_pause(pl);
 }
 
-/* The mini endpoint's breaker gates intake. */
+/* The mini endpoint's breaker gates intake; so does either tier held as misconfigured. */
 static void on_breaker(void *arg, enum model_tier t, enum breaker_state after)
 {
+	struct pipeline *pl = arg;
 	if (t == MODEL_MINI)
-		pipeline_set_pause(arg, PAUSE_BREAKER, after != BRK_CLOSED);
+		pipeline_set_pause(pl, PAUSE_BREAKER, after != BRK_CLOSED);
+	pipeline_set_pause(pl, PAUSE_MISCONFIG,
+			   model_caller_misconfigured(pl->mcl, MODEL_MINI, NULL) ||
+			       model_caller_misconfigured(pl->mcl, MODEL_FLAGSHIP, NULL));
 }
 
 static void on_renewed(void *arg, int64_t lost_today)
@@ -130,6 +135,7 @@ void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out)
 		out->breaker_opens[t] = pl->mcl->ep[t].breaker.opens;
 		out->breaker_denied[t] = pl->mcl->ep[t].breaker.denied;
 		out->breaker_state[t] = (int)pl->mcl->ep[t].breaker.state;
+		out->misconfigs[t] = pl->mcl->ep[t].misconfigs;
 	}
 	out->calls_reused = m->calls_reused;
 	memcpy(out->redactions, pl->safety.redactions, sizeof(out->redactions));
@@ -439,6 +445,11 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 	for (int t = 0; t < MODEL__TIERS; t++)
 		if (pl->no_price[t])
 			out->budget_no_price = model_tier_name((enum model_tier)t);
+	for (int t = 0; t < MODEL__TIERS; t++) {
+		const char *cause;
+		if (model_caller_misconfigured(pl->mcl, (enum model_tier)t, &cause))
+			snprintf(out->misconfigured[t], sizeof(out->misconfigured[t]), "%s", cause);
+	}
 }
 
 const struct intake_stats *pipeline_intake_stats(const struct pipeline *pl)

@@ -8,12 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "intake.h"
 #include "pipeline.h"
+#include "ticket.h"
 
 #define CP(f) out->f = st->f
 #define CPA(f) memcpy(out->f, st->f, sizeof(out->f))
 
 _Static_assert(TIER__MODELS == METRICS_TIERS, "metrics snapshot: one slot per model tier");
+_Static_assert(TICKET_FLAG__COUNT == METRICS_INTAKE_FLAGS, "metrics snapshot: one slot per flag");
+_Static_assert(INTAKE_SKIP__COUNT == 2, "metrics: one row per intake skip reason");
 _Static_assert(JOB__STATES <= METRICS_MAX_STATES, "metrics snapshot: room for every state");
 
 void snapshot_fill(void *arg, struct metrics_snapshot *out)
@@ -58,6 +62,7 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	CPA(breaker_opens);
 	CPA(breaker_denied);
 	CPA(breaker_state);
+	CPA(misconfigs);
 	CP(in_flight);
 	out->nstates = JOB__STATES;
 	for (size_t i = 0; i < JOB__STATES; i++) {
@@ -85,4 +90,17 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	out->flagship_waiting = hl.flagship_waiting;
 	out->db_pending = hl.db_pending;
 	out->dlq_pending = hl.dlq_pending;
+	memcpy(out->misconfigured, hl.misconfigured, sizeof(out->misconfigured));
+	for (int t = 0; t < METRICS_TIERS; t++)
+		out->misconfigured_now[t] = hl.misconfigured[t][0] != '\0';
+	{
+		const struct intake_stats *is = pipeline_intake_stats(pl);
+		if (is) {
+			memcpy(out->intake_skipped, is->skipped, sizeof(out->intake_skipped));
+			memcpy(out->intake_flagged, is->flagged, sizeof(out->intake_flagged));
+			out->intake_html_bodies = is->html_bodies;
+			out->intake_prompt_bytes_in = is->prompt_bytes_in;
+			out->intake_prompt_bytes_out = is->prompt_bytes_out;
+		}
+	}
 }

@@ -69,6 +69,14 @@ enum breaker_state breaker_failure(struct breaker *b, double now_ms)
 	return b->state;
 }
 
+enum breaker_state breaker_trip(struct breaker *b, double now_ms)
+{
+	if (b->state == BRK_OPEN)
+		return b->state;
+	b->consecutive = b->failures;
+	return open_now(b, now_ms);
+}
+
 const char *breaker_state_name(enum breaker_state s)
 {
 	switch (s) {

@@ -36,6 +36,9 @@ int breaker_allow(struct breaker *b, double now_ms, double *wait_ms) WUR;
 /* The outcome of a call that breaker_allow let through. Return the new state. */
 enum breaker_state breaker_success(struct breaker *b, double now_ms);
 enum breaker_state breaker_failure(struct breaker *b, double now_ms);
+/* Open it now, whatever the count (a tier found misconfigured); a half-open probe's
+ * failure opens it again. Returns the new state (BRK_OPEN). */
+enum breaker_state breaker_trip(struct breaker *b, double now_ms);
 const char *breaker_state_name(enum breaker_state s);
 
 #endif

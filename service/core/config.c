@@ -80,6 +80,8 @@ static const char *const effort_names[] = {"auto", "none", "minimal", "low", "me
 static const char *const verbosity_names[] = {"auto", "low", "medium", "high", NULL};
 /* redaction, issue #20: an unbroken 10-digit number with one leading 0 (enum redact_lead0) */
 static const char *const lead0_names[] = {"phone", "keep", NULL};
+/* provider edges (issue #11.4): what a run of 400/401/403/404 does */
+static const char *const on_config_error_names[] = {"hold", "needs_human", NULL};
 
 _Static_assert(sizeof(enum response_format) == sizeof(int), "CT_ENUM fields are stored as int");
 _Static_assert(sizeof(enum on_failure) == sizeof(int), "CT_ENUM fields are stored as int");
@@ -126,6 +128,12 @@ _Static_assert(ARRAY_SIZE(dialect_names) == DIALECT__COUNT + 1, "one name per di
 	K_STR(sec ".api_version", m.api_version, "2024-10-21", CF_NONEMPTY),                       \
 	K_STR(sec ".deployment", m.deployment, "", 0)
 
+/* Provider edges (issue #11.4/5): a misconfigured tier holds intake; pacing from x-ratelimit-*. */
+#define EDGE_KEYS(sec, m)                                                                         \
+	K_INT(sec ".config_errors", m.config_errors, "3", 1, 100000),                              \
+	K_ENUM(sec ".on_config_error", m.on_config_error, "hold", on_config_error_names),          \
+	K_ENUM(sec ".pacing", m.pacing, "true", bool_names)
+
 /* Sections appear in table order in config_dump; keep each section's rows together. */
 static const struct cfg_key keys[] = {
 	K_STR("intake.topic", topic, "tickets.incoming", CF_NONEMPTY),
@@ -148,8 +156,10 @@ static const struct cfg_key keys[] = {
 
 	MODEL_KEYS("mini", mini, "gpt-4o-mini", "triage-v1", "2048", "600"),
 	PROVIDER_KEYS("mini", mini),
+	EDGE_KEYS("mini", mini),
 	MODEL_KEYS("flagship", flagship, "gpt-4o", "flagship-v1", "64", "1200"),
 	PROVIDER_KEYS("flagship", flagship),
+	EDGE_KEYS("flagship", flagship),
 
 	/* [shadow]: model-mix lab shadow traffic (issue #13 part 3) */
 	K_ENUM("shadow.enabled", shadow_enabled, "false", bool_names),
@@ -170,6 +180,8 @@ static const struct cfg_key keys[] = {
 	K_STR("triage.events_topic", events_topic, "tickets.triaged", 0),
 	/* rules regex bound (issue 16): bytes of subject and of body the rules' regexes see */
 	K_INT("triage.rules_regex_text_bytes", rules_regex_text_bytes, "4096", 64, 16777216),
+	/* provider edges (issue #11.6): run check-models at start and log each tier's line */
+	K_ENUM("triage.check_models_at_start", check_models_at_start, "false", bool_names),
 
 	K_ENUM("redact.enabled", redact_enabled, "true", bool_names),
 	K_STR("redact.patterns_file", redact_patterns_file, "", 0),

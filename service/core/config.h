@@ -23,6 +23,8 @@
 #define CONFIG_MAX_CATEGORIES 64
 
 enum on_failure { ONFAIL_NEEDS_HUMAN, ONFAIL_WAIT };
+/* provider edges (#11.4): a tier whose calls keep getting 400/401/403/404 */
+enum on_config_error { ONCFG_HOLD, ONCFG_NEEDS_HUMAN };
 enum response_format { RF_JSON_SCHEMA, RF_JSON_OBJECT, RF_NONE };
 /* Request dialects (issue #11): what each provider's servers accept; see dialect.h. */
 enum model_dialect {
@@ -68,6 +70,10 @@ struct model_config {
 	int64_t reasoning_headroom;  /* reasoning dialects: added to max_tokens (reasoning tokens count) */
 	char *api_version;           /* azure: the api-version query */
 	char *deployment;            /* azure: the deployment name; "" = the model name */
+	/* provider edges (#11.4/5) */
+	int64_t config_errors; /* consecutive 400/401/403/404 that mean misconfigured */
+	enum on_config_error on_config_error; /* hold (breaker open, intake held) or needs_human */
+	int pacing;			      /* 1: spread requests over the x-ratelimit-* window */
 };
 
 struct config {
@@ -109,6 +115,7 @@ struct config {
 	char *repair_prompt; /* prompt used to repair an invalid answer */
 	char *events_topic;  /* tickets.triaged events; "" = none */
 	int64_t rules_regex_text_bytes; /* bytes of subject and of body the rules' regexes see */
+	int check_models_at_start; /* provider edges (#11.6): check-models at start, logged */
 	/* [redact]: PII replaced by placeholders before any model call */
 	int redact_enabled;
 	char *redact_patterns_file; /* lines "LABEL posix-ere" for order ids etc.; "" none */

@@ -18,6 +18,7 @@
 
 #define METRICS_TIERS 2	      /* mini, flagship: label tier="..." */
 #define METRICS_MAX_STATES 16 /* ticket states exported by name */
+#define METRICS_INTAKE_FLAGS 5 /* lenient-field flags (TICKET_FLAG__COUNT) */
 
 struct metrics_snapshot {
 	/* ---- pipeline counters */
@@ -51,6 +52,14 @@ struct metrics_snapshot {
 	int64_t consumer_lag; /* -1: unknown, not exported */
 	size_t mini_in_flight, mini_waiting, flagship_in_flight, flagship_waiting;
 	size_t db_pending, dlq_pending;
+	/* a tier held as misconfigured (#11.4): its cause; "" = not */
+	char misconfigured[METRICS_TIERS][160];
+	int misconfigured_now[METRICS_TIERS]; /* 1 while held as misconfigured */
+	uint64_t misconfigs[METRICS_TIERS];   /* times a tier was found misconfigured */
+	/* ---- intake (core/intake's struct intake_stats, #12/#18) */
+	uint64_t intake_skipped[2];		       /* tombstone, nothing to triage */
+	uint64_t intake_flagged[METRICS_INTAKE_FLAGS]; /* by lenient field (ticket_flag_name) */
+	uint64_t intake_html_bodies, intake_prompt_bytes_in, intake_prompt_bytes_out;
 
 	/* ---- admin server (filled by http) */
 	uint64_t http_open;	   /* connections open now */

@@ -367,6 +367,20 @@ static void on_readyz(struct http *h, struct evhttp_request *req)
 		json_object_object_add(o, "budget_no_price",
 				       json_object_new_string(s->budget_no_price));
 	}
+	/* a tier held as misconfigured (#11.4): not ready, and the cause by name */
+	{
+		json_object *causes = json_object_new_array();
+		for (int t = 0; t < METRICS_TIERS; t++)
+			if (s->misconfigured[t][0])
+				json_object_array_add(causes,
+						      json_object_new_string(s->misconfigured[t]));
+		json_object_object_add(
+		    checks, "models_configured",
+		    json_object_new_boolean(json_object_array_length(causes) == 0));
+		if (json_object_array_length(causes) > 0)
+			json_object_array_add(failed, json_object_new_string("models_configured"));
+		json_object_object_add(o, "causes", causes);
+	}
 	ready = json_object_array_length(failed) == 0;
 	json_object_object_add(o, "ready", json_object_new_boolean(ready));
 	json_object_object_add(o, "checks", checks);

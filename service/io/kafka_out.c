@@ -236,8 +236,9 @@ void kout_produce(struct kout *o, const char *topic, const void *key, size_t key
 	struct kout_msg *m = xcalloc(1, sizeof(*m));
 	m->o = o;
 	m->topic = xstrdup(topic);
-	if (key && keylen) {
-		m->key = xmalloc(keylen);
+	if (key) {
+		/* an empty key stays empty (a non-NULL pointer of length 0), not null */
+		m->key = xmalloc(keylen ? keylen : 1);
 		memcpy(m->key, key, keylen);
 		m->keylen = keylen;
 	}

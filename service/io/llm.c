@@ -43,6 +43,11 @@ struct llm_client {
 	double hold_until;
 	struct event *ev_hold;
 	uint64_t paced;
+	/* pacing (mc->pacing, #11.5): requests spread over the provider's window, one every
+	 * pace_ms (the window's reset over what remains of it, less those in flight); until
+	 * the first answer says whether there are x-ratelimit-* headers, one request at a time */
+	int pacing, pace_known;
+	double pace_ms, next_start;
 };
 
 struct llm_req {
@@ -190,6 +195,19 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 		until = now_ms() + (double)w;
 		if (w > 0 && until > c->hold_until)
 			c->hold_until = until;
+	}
+	if (c->pacing && !r->cancelled) {
+		/* what is left of the window, less the requests already out, over its reset */
+		c->pace_known = 1;
+		if (r->rl.has_remaining_requests && r->rl.has_reset_requests) {
+			int64_t left = r->rl.remaining_requests - (int64_t)c->in_flight;
+			c->pace_ms =
+			    (double)r->rl.reset_requests_ms / (double)(left > 1 ? left : 1);
+			if (c->pace_ms > LLM_HOLD_MAX_MS)
+				c->pace_ms = LLM_HOLD_MAX_MS;
+		} else {
+			c->pace_ms = 0; /* the provider states no limit: no pacing */
+		}
 	}
 	res.latency_ms = now_ms() - r->started_at;
 	res.queued_ms = r->started_at - r->queued_at;
@@ -349,6 +367,22 @@ static void start_waiting(struct llm_client *c)
 	}
 	while (c->wait_head && c->in_flight < c->max_concurrency) {
 		struct llm_req *r = c->wait_head;
+		if (c->pacing) {
+			double now;
+			if (!c->pace_known && c->in_flight > 0)
+				break; /* the first answer tells the window */
+			now = now_ms();
+			if (c->pace_ms > 0 && now < c->next_start) {
+				long ms = (long)(c->next_start - now) + 1;
+				struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+				if (!evtimer_pending(c->ev_hold, NULL)) {
+					c->paced++;
+					evtimer_add(c->ev_hold, &tv);
+				}
+				break;
+			}
+			c->next_start = now + c->pace_ms;
+		}
 		c->wait_head = r->next;
 		if (c->wait_head == NULL)
 			c->wait_tail = NULL;
@@ -379,6 +413,7 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	c->connect_timeout_ms = (long)mc->connect_timeout_ms;
 	c->max_response = (size_t)mc->max_response_bytes;
 	c->max_concurrency = mc->max_concurrency > 0 ? (size_t)mc->max_concurrency : 1;
+	c->pacing = mc->pacing;
 	c->ca_file = mc->ca_file && *mc->ca_file ? xstrdup(mc->ca_file) : NULL;
 	c->spare = xcalloc(c->max_concurrency, sizeof(*c->spare));
 	c->headers = curl_slist_append(NULL, "Content-Type: application/json");

@@ -369,7 +369,17 @@ static void breaker_record(struct model_caller *mcl, enum model_tier t,
 		     res->http_status == 408;
 	if (res->http_status == 429)
 		return; /* neither: Retry-After paces those */
+	if (res->transport_error == 0 && dialect_status_is_config_error(res->http_status))
+		return; /* neither: config_error() decides */
 	after = failed ? breaker_failure(b, now_ms()) : breaker_success(b, now_ms());
+	if (after == BRK_CLOSED && mcl->ep[t].misconfigured) {
+		mcl->ep[t].misconfigured = 0;
+		log_info("tier configuration accepted again, intake resumes", "tier=%s was=\"%s\"",
+			 model_tier_name(t), mcl->ep[t].cause);
+		mcl->ep[t].cause[0] = '\0';
+	}
+	if (!failed)
+		mcl->ep[t].cfg_errors = 0;
 	if (after == BRK_OPEN && before != BRK_OPEN) {
 		/* what waits for a connection must not go out now: back to waiting, unspent */
 		size_t n = llm_return_waiting(mcl->ep[t].client);
@@ -388,6 +398,76 @@ static void breaker_record(struct model_caller *mcl, enum model_tier t,
 		log_info("circuit breaker closed", "tier=%s", model_tier_name(t));
 	if (mcl->on_breaker)
 		mcl->on_breaker(mcl->breaker_arg, t, after);
+}
+
+/*
+ * A 400/401/403/404 that is not a refused structured-output mode: the tier's
+ * configuration (a parameter, the key, the model, the URL) is wrong. After
+ * mc->config_errors in a row, with on_config_error = hold, the breaker opens,
+ * the owner holds intake, and the tickets wait (no attempt spent) until a probe
+ * succeeds. Returns 1 when this ticket should wait rather than fail.
+ */
+static int config_error(struct model_caller *mcl, struct call_rec *c, double now)
+{
+	struct model_endpoint *ep = &mcl->ep[c->tier];
+	struct breaker *b = &ep->breaker;
+	enum breaker_state before = b->state;
+	char line[sizeof(ep->cause) - 16];
+	int hold = ep->mc->on_config_error == ONCFG_HOLD;
+
+	ep->cfg_errors++;
+	if (c->perr) {
+		/* the cause without the message: "400 unknown_parameter reasoning_effort" */
+		struct provider_error pe = *c->perr;
+		pe.message[0] = '\0';
+		dialect_error_line(c->http_status, &pe, line, sizeof(line));
+	} else {
+		snprintf(line, sizeof(line), "%ld", c->http_status);
+	}
+	if (ep->misconfigured) {
+		if (before == BRK_HALF_OPEN) {
+			breaker_failure(b, now);
+			log_warn("tier still misconfigured, probe refused", "tier=%s cause=\"%s\"",
+				 model_tier_name(c->tier), ep->cause);
+			if (mcl->on_breaker)
+				mcl->on_breaker(mcl->breaker_arg, c->tier, b->state);
+		}
+		return 1;
+	}
+	if (ep->cfg_errors < (uint32_t)ep->mc->config_errors)
+		return 0;
+	snprintf(ep->cause, sizeof(ep->cause), "%s: %s", model_tier_name(c->tier), line);
+	ep->misconfigs++;
+	if (!hold) {
+		if (ep->cfg_errors == (uint32_t)ep->mc->config_errors)
+			log_warn("tier misconfigured, tickets go to needs_human",
+				 "tier=%s cause=\"%s\" errors=%u", model_tier_name(c->tier),
+				 ep->cause, ep->cfg_errors);
+		ep->cause[0] = '\0';
+		return 0;
+	}
+	ep->misconfigured = 1;
+	breaker_trip(b, now);
+	log_warn("tier misconfigured, breaker open, intake held",
+		 "tier=%s cause=\"%s\" errors=%u probe_every_ms=%.0f", model_tier_name(c->tier),
+		 ep->cause, ep->cfg_errors, b->cooldown_ms);
+	{
+		size_t n = llm_return_waiting(ep->client);
+		if (n)
+			log_info("circuit breaker held back queued calls", "tier=%s calls=%zu",
+				 model_tier_name(c->tier), n);
+	}
+	if (mcl->on_breaker)
+		mcl->on_breaker(mcl->breaker_arg, c->tier, b->state);
+	return 1;
+}
+
+int model_caller_misconfigured(const struct model_caller *mcl, enum model_tier t,
+			       const char **cause)
+{
+	if (cause)
+		*cause = mcl->ep[t].cause;
+	return mcl->ep[t].misconfigured;
 }
 
 enum job_event model_call_result(struct model_caller *mcl, struct model_calls *cs,
@@ -433,6 +513,25 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 			if (provider_error(mcl, c, res) == 1) {
 				c->finished_ms = now;
 				return EV_MODE_FALLBACK; /* this call stays, refused; a new one follows */
+			}
+			if (dialect_status_is_config_error(res->http_status)) {
+				if (config_error(mcl, c, now)) {
+					/* held: wait for the probe, attempt not spent */
+					c->attempts--;
+					*wait_ms = (uint32_t)ep->breaker.cooldown_ms +
+						   (uint32_t)(rng_next(&mcl->rng) % 250);
+					return EV_MODEL_RETRY;
+				}
+				/* below the threshold with hold: ask again (attempts spent),
+				 * so a misconfiguration's first tickets stay out of needs_human */
+				if (ep->mc->on_config_error == ONCFG_HOLD &&
+				    (uint32_t)c->attempts < ep->backoff.max_attempts) {
+					mcl->st.retries[c->tier]++;
+					*wait_ms =
+					    backoff_delay_ms(&ep->backoff, (uint32_t)c->attempts, 0,
+							     (uint32_t)rng_next(&mcl->rng));
+					return EV_MODEL_RETRY;
+				}
 			}
 		}
 		if (retry && ((uint32_t)c->attempts < ep->backoff.max_attempts ||

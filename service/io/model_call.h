@@ -70,6 +70,13 @@ struct model_endpoint {
 	    *frame; /* the request without the ticket, rendered once; NULL: in full */
 	struct backoff_policy backoff;
 	struct breaker breaker;
+	/* provider edges (#11.4): consecutive 400/401/403/404; at mc->config_errors with
+	 * on_config_error = hold the breaker opens and the tier is misconfigured until a
+	 * probe succeeds. cause: "mini: 400 unknown_parameter reasoning_effort" */
+	uint32_t cfg_errors;
+	int misconfigured;
+	char cause[160];
+	uint64_t misconfigs; /* times the tier was found misconfigured */
 };
 
 /* Per tier: HTTP attempts and their outcomes. */
@@ -146,6 +153,9 @@ void model_call_submit(struct model_caller *mcl, struct model_calls *c, llm_done
 enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c,
 				 const struct llm_result *res, double now, struct answer *ans,
 				 uint32_t *wait_ms, char *err, size_t errlen);
+/* 1 while tier t is held as misconfigured (#11.4); *cause (if given) names why. */
+int model_caller_misconfigured(const struct model_caller *mcl, enum model_tier t,
+			       const char **cause);
 /* 1 if ev ends the current call, which then should be persisted (unless reused). */
 int model_call_final(enum job_event ev);
 

@@ -459,17 +459,8 @@ void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn
 	db_submit_obj(s->db, DB_RENEW, o, on_renew_row, pending_new(s, (void *)cb, arg, NULL));
 }
 
-static void on_dead_letter_row(void *arg, const struct db_row *row, const char *err)
-{
-	if (row == NULL) {
-		char q[300];
-		log_warn("dead letter not recorded in the database", "error=%s",
-			 log_quote(q, sizeof(q), err ? err : ""));
-	}
-}
-
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,
-		       const char *code, const char *reason)
+		       const char *code, const char *reason, db_item_fn *cb, void *arg)
 {
 	json_object *o = json_object_new_object();
 	jadd_str(o, "topic", topic);
@@ -477,7 +468,7 @@ void store_dead_letter(struct store *s, const char *topic, int32_t partition, in
 	json_object_object_add(o, "offset", json_object_new_int64(offset));
 	jadd_str(o, "code", code);
 	jadd_str(o, "reason", reason);
-	db_submit_obj(s->db, DB_DEADLETTER, o, on_dead_letter_row, NULL);
+	db_submit_obj(s->db, DB_DEADLETTER, o, cb, arg);
 }
 
 /* ---- shadow answers ------------------------------------------------------------ */

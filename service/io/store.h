@@ -132,9 +132,9 @@ void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_f
 typedef void store_renew_fn(void *arg, int64_t lost_today);
 void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn *cb, void *arg);
 
-/* Count a dead letter for supervisors (once the topic has it; a refusal is logged). */
+/* Record a dead letter for supervisors (once the topic has it); cb(arg, row or NULL, err) once. */
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,
-		       const char *code, const char *reason);
+		       const char *code, const char *reason, db_item_fn *cb, void *arg);
 
 /* ---- shadow answers (issue #13 part 3) ---- */
 

@@ -368,6 +368,7 @@ struct fm_server {
 	uint64_t seq; /* completion requests seen: the "n" of ids and the request log */
 	uint64_t repairs;
 	uint64_t refused; /* requests the strict mode (--dialect, --refuse) refused */
+	char refuse_buf[64]; /* --refuse set through /_control {"refuse": "PARAM"} ("" = none) */
 	int64_t rpm_window; /* --rpm: the current minute (ms since the epoch / 60000) and its count */
 	long rpm_used;
 	uint64_t timeouts;
@@ -1618,7 +1619,8 @@ static void fm_handle_control(struct fm_server *srv, struct evhttp_request *req)
 	const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
 	struct json_object *o = NULL, *resp = jx(json_object_new_object());
 	struct fm_knobs k = srv->set.knobs;
-	char err[160] = "";
+	char err[160] = "", refuse[64] = "";
+	bool refuse_set = false;
 
 	o = body ? fm_parse_json(srv, body, len) : NULL;
 	if (!o || !json_object_is_type(o, json_type_object)) {
@@ -1629,6 +1631,17 @@ static void fm_handle_control(struct fm_server *srv, struct evhttp_request *req)
 	json_object_object_foreach(o, key, val)
 	{
 		const struct fm_knob_def *d = NULL;
+		/* {"refuse": "PARAM"} refuses requests carrying PARAM from now on; "" stops */
+		if (strcmp(key, "refuse") == 0) {
+			if (!json_object_is_type(val, json_type_string) ||
+			    json_object_get_string_len(val) >= (int)sizeof(refuse)) {
+				snprintf(err, sizeof(err), "refuse: must be a string under 64 bytes");
+				goto out;
+			}
+			snprintf(refuse, sizeof(refuse), "%s", json_object_get_string(val));
+			refuse_set = true;
+			continue;
+		}
 		for (size_t i = 0; i < FM_K__COUNT; i++)
 			if (strcmp(key, fm_knob_defs[i].key) == 0)
 				d = &fm_knob_defs[i];
@@ -1644,6 +1657,11 @@ static void fm_handle_control(struct fm_server *srv, struct evhttp_request *req)
 			goto out;
 	}
 	srv->set.knobs = k;
+	if (refuse_set) {
+		snprintf(srv->refuse_buf, sizeof(srv->refuse_buf), "%s", refuse);
+		srv->set.refuse = srv->refuse_buf[0] ? srv->refuse_buf : NULL;
+		FM_LOG(FM_L_INFO, "msg=\"refuse changed\" refuse=%s", refuse[0] ? refuse : "none");
+	}
 	FM_LOG(FM_L_INFO,
 	       "msg=\"knobs changed\" latency_ms=%ld jitter_ms=%ld rate_429=%g rate_500=%g rate_timeout=%g "
 	       "rate_malformed=%g rate_truncated=%g retry_after=%ld pad_bytes=%ld trickle_ms=%ld",

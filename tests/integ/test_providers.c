@@ -18,6 +18,14 @@
  *   holds the tier until the window resets instead of retrying every second
  *   (five attempts would be spent in seconds), so each ticket meets at most
  *   one 429 and every one is triaged.
+ * - misconfigured: the fake refuses reasoning_effort (a wrong setting) with
+ *   on_config_error = hold (the default): after config_errors 400s the mini
+ *   breaker opens, intake holds, /readyz answers 503 naming the cause and
+ *   /metrics shows the tier misconfigured; no ticket goes to needs_human and
+ *   the probe is refused again; once the fake stops refusing (/_control) the
+ *   probe succeeds, every ticket is triaged, offsets committed, ready again.
+ *   (refused_param keeps the old behaviour with on_config_error = needs_human.)
+ *   With check_models_at_start the daemon's first lines name the failing tier.
  * - check_models: `triaged check-models` against the strict fake: one ok
  *   line per tier with dialect, mode, tokens and the cost from the seeded
  *   prices, exit 0; a reasoning_effort GPT-5.4 refuses: that tier FAILED
@@ -28,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "harness.h"
@@ -122,6 +131,7 @@ START_TEST(test_refused_param)
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "refused", 2, args), 0);
 	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-5.4-mini");
+	stack_env(&s, "TRIAGED_MINI_ON_CONFIG_ERROR", "needs_human");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	ck_assert_int_eq(stack_produce_samples(&s, N, "x-"), 0);
 	ck_assert_d(stack_wait_count(&s, N, 90000, RESULTS) == N, &d);
@@ -144,6 +154,127 @@ START_TEST(test_refused_param)
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "
 					"'needs_human'"),
 			 N);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+static size_t get_body(char *p, size_t sz, size_t n, void *ud)
+{
+	char **b = ud;
+	size_t old = *b ? strlen(*b) : 0, k = sz * n;
+	char *nb = realloc(*b, old + k + 1);
+	ck_assert_ptr_nonnull(nb);
+	memcpy(nb + old, p, k);
+	nb[old + k] = '\0';
+	*b = nb;
+	return k;
+}
+
+/* GET http://127.0.0.1:port/path: the status, and the body (new string) in *body. */
+static long http_get(int port, const char *path, char **body)
+{
+	char url[256];
+	long code = 0;
+	CURL *c = curl_easy_init();
+	*body = calloc(1, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, get_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	return code;
+}
+
+/* The admin port from the daemon's msg="http listening" ... port=N line; -1 if absent. */
+static int daemon_http_port(const struct h_proc *d)
+{
+	char line[8192];
+	int port = -1;
+	FILE *f;
+	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
+		return -1;
+	f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+		if (strstr(line, "msg=\"http listening\"") && (p = strstr(line, " port=")) != NULL) {
+			port = (int)strtol(p + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return port;
+}
+
+START_TEST(test_misconfigured)
+{
+	static const char *const args[] = {"--dialect", "openai-reasoning", "--refuse",
+					   "reasoning_effort", NULL};
+	struct stack s;
+	struct h_proc d;
+	char *body = NULL;
+	long long refused_held;
+	int port;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "misconf", 2, args), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-5.4-mini");
+	stack_env(&s, "TRIAGED_MINI_BREAKER_COOLDOWN_MS", "1000");
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_TRIAGE_CHECK_MODELS_AT_START", "true");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	/* the preflight at start names the cause before the first ticket */
+	ck_assert_d(stack_wait_log(&d, "mini: FAILED model=gpt-5.4-mini dialect=openai-reasoning",
+				   30000) == 0,
+		    &d);
+	ck_assert_d(stack_wait_log(&d, "check-models at start: a tier failed, starting anyway",
+				   1000) == 0,
+		    &d);
+	port = daemon_http_port(&d);
+	ck_assert_d(port > 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, N, "m-"), 0);
+	ck_assert_d(stack_wait_log(&d, "tier misconfigured, breaker open, intake held", 60000) == 0,
+		    &d);
+	ck_assert_d(stack_wait_log(&d, "cause=\"mini: 400 unknown_parameter reasoning_effort\"",
+				   1000) == 0,
+		    &d);
+	/* not ready, and the cause by name */
+	ck_assert_int_eq(http_get(port, "/readyz", &body), 503);
+	ck_assert_msg(strstr(body, "\"mini: 400 unknown_parameter reasoning_effort\"") != NULL &&
+			  strstr(body, "\"models_configured\"") != NULL,
+		      "readyz: %s", body);
+	free(body);
+	ck_assert_int_eq(http_get(port, "/metrics", &body), 200);
+	ck_assert_msg(strstr(body, "triaged_model_misconfigured{tier=\"mini\"} 1\n") != NULL,
+		      "metrics: %s", body);
+	free(body);
+	/* a probe a second later is refused again; meanwhile no ticket went to a person */
+	ck_assert_d(stack_wait_log(&d, "tier still misconfigured, probe refused", 10000) == 0, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, RESULTS), 0);
+	refused_held = stat_int(&s, "refused", NULL);
+	/* each ticket asked once or twice before the hold, then only the probes */
+	ck_assert_msg(refused_held <= 2 * N + 10, "refused: %lld", refused_held);
+
+	/* the setting is fixed (the server accepts it now): the probe succeeds, triage goes on */
+	ck_assert_int_eq(stack_model_control(&s, "{\"refuse\": \"\"}"), 0);
+	ck_assert_d(stack_wait_log(&d, "tier configuration accepted again, intake resumes", 10000) ==
+			0,
+		    &d);
+	ck_assert_d(stack_wait_count(&s, N, 60000, RESULTS) == N, &d);
+	ck_assert_d(stack_wait_committed(&s, N, 20000) == 0, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "
+					"'needs_human'"),
+			 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+					"tier = 'mini' AND outcome = 'ok'"),
+			 N);
+	ck_assert_int_eq(http_get(port, "/readyz", &body), 200);
+	free(body);
 	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
 	stack_stop(&s);
 }
@@ -193,6 +324,7 @@ START_TEST(test_rate_limit)
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "ratelimit", 2, args), 0);
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_MINI_PACING", "false"); /* the hold alone; pacing: case pacing */
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	ck_assert_int_eq(stack_produce_samples(&s, n, "l-"), 0);
 	ck_assert_d(stack_wait_count(&s, n, 150000, RESULTS) == n, &d);
@@ -211,6 +343,60 @@ START_TEST(test_rate_limit)
 			 n);
 	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
 	stack_stop(&s);
+}
+END_TEST
+
+/*
+ * Drain n tickets against a fake allowing rpm requests a minute, with or
+ * without pacing; returns the 429s the fake answered, *secs the drain time.
+ */
+static long long drain_429s(int n, int rpm, int pacing, double *secs)
+{
+	char rpm_s[32], name[32];
+	const char *args[] = {"--rpm", rpm_s, NULL};
+	struct stack s;
+	struct h_proc d;
+	long long t0, r429;
+
+	snprintf(rpm_s, sizeof(rpm_s), "%d", rpm);
+	snprintf(name, sizeof(name), "pace%d", pacing);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, name, 4, args), 0);
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_MINI_PACING", pacing ? "true" : "false");
+	stack_env(&s, "TRIAGED_MINI_ON_FAILURE", "wait");
+	ck_assert_int_eq(stack_produce_samples(&s, n, "p-"), 0);
+	t0 = h_now_ms();
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_count(&s, n, 1200000, RESULTS) == n, &d);
+	*secs = (double)(h_now_ms() - t0) / 1000.0;
+	r429 = stat_int(&s, "by_status", "429");
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE "
+					"coalesce(status_reason, '') LIKE '%%HTTP 429%%'"),
+			 0);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+	return r429;
+}
+
+/*
+ * pacing: a backlog drained against `--rpm`, with pacing (requests spread
+ * over the window from x-ratelimit-*) and without (the hold once spent).
+ * TRIAGED_PACING_N tickets (default 1000) at TRIAGED_PACING_RPM (default
+ * 600); prints both 429 counts. Pacing must meet at most a handful. Opt-in
+ * (minutes long): CK_RUN_CASE=pacing build/test_providers.
+ */
+START_TEST(test_pacing)
+{
+	const char *en = getenv("TRIAGED_PACING_N"), *er = getenv("TRIAGED_PACING_RPM");
+	int n = en ? (int)strtol(en, NULL, 10) : 1000, rpm = er ? (int)strtol(er, NULL, 10) : 600;
+	double s_on = 0, s_off = 0;
+	long long on = drain_429s(n, rpm, 1, &s_on);
+	long long off = drain_429s(n, rpm, 0, &s_off);
+	printf("pacing: %d tickets against --rpm %d: 429s with pacing %lld (%.1f s), without %lld "
+	       "(%.1f s)\n",
+	       n, rpm, on, s_on, off, s_off);
+	ck_assert_msg(on <= 5, "429s with pacing: %lld", on);
+	ck_assert_msg(off >= on, "without pacing %lld < with %lld", off, on);
 }
 END_TEST
 
@@ -282,7 +468,11 @@ int main(void)
 	const struct stack_case cases[] = {
 	    {"reasoning", test_reasoning},	 {"refused_param", test_refused_param},
 	    {"rf_fallback", test_rf_fallback},	 {"rate_limit", test_rate_limit},
-	    {"check_models", test_check_models},
+	    {"check_models", test_check_models}, {"misconfigured", test_misconfigured},
 	};
+	const struct stack_case opt_in[] = {{"pacing", test_pacing}};
+	const char *only = getenv("CK_RUN_CASE");
+	if (only && strcmp(only, "pacing") == 0)
+		return stack_run_suite("providers", opt_in, 1, 3600);
 	return stack_run_suite("providers", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -81,6 +81,27 @@ START_TEST(test_bounded_calls_to_dead_endpoint)
 }
 END_TEST
 
+/* A misconfigured tier: open at once, probe after the cool-down, a failed probe reopens. */
+START_TEST(test_trip)
+{
+	struct breaker b;
+	double w = 0;
+	breaker_init(&b, 10, 1000);
+	ck_assert_int_eq(breaker_trip(&b, 0), BRK_OPEN);
+	ck_assert_uint_eq(b.opens, 1);
+	ck_assert_int_eq(breaker_trip(&b, 10), BRK_OPEN);
+	ck_assert_uint_eq(b.opens, 1); /* already open: not counted again */
+	ck_assert_int_eq(breaker_allow(&b, 500, &w), 0);
+	ck_assert_double_eq_tol(w, 500, 0.001);
+	ck_assert_int_eq(breaker_allow(&b, 1000, &w), 1);
+	ck_assert_int_eq(b.state, BRK_HALF_OPEN);
+	ck_assert_int_eq(breaker_failure(&b, 1000), BRK_OPEN);
+	ck_assert_uint_eq(b.opens, 2);
+	ck_assert_int_eq(breaker_allow(&b, 2000, &w), 1);
+	ck_assert_int_eq(breaker_success(&b, 2000), BRK_CLOSED);
+}
+END_TEST
+
 START_TEST(test_names_and_init_bounds)
 {
 	struct breaker b;
@@ -105,6 +126,7 @@ int main(void)
 	tcase_add_test(tc, test_late_failures_while_open);
 	tcase_add_test(tc, test_bounded_calls_to_dead_endpoint);
 	tcase_add_test(tc, test_names_and_init_bounds);
+	tcase_add_test(tc, test_trip);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 127 /* key lines in a default dump: 2 kafka + 125 table keys */
+#define NKEYS 134 /* key lines in a default dump: 2 kafka + 132 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -196,6 +196,9 @@ static const struct {
 	{"mini.reasoning_headroom", "2048"},
 	{"mini.api_version", "2024-10-21"},
 	{"mini.deployment", "\"\""},
+	{"mini.config_errors", "3"},
+	{"mini.on_config_error", "hold"},
+	{"mini.pacing", "true"},
 	{"flagship.base_url", "http://127.0.0.1:8080/v1"},
 	{"flagship.model", "gpt-4o"},
 	{"flagship.api_key_env", "OPENAI_API_KEY"},
@@ -221,6 +224,9 @@ static const struct {
 	{"flagship.reasoning_headroom", "2048"},
 	{"flagship.api_version", "2024-10-21"},
 	{"flagship.deployment", "\"\""},
+	{"flagship.config_errors", "3"},
+	{"flagship.on_config_error", "hold"},
+	{"flagship.pacing", "true"},
 	/* [shadow] (issue #13 part 3) */
 	{"shadow.enabled", "false"},
 	{"shadow.fraction", "0.1"},
@@ -259,6 +265,7 @@ static const struct {
 	{"triage.repair_prompt", "repair-v1"},
 	{"triage.events_topic", "tickets.triaged"},
 	{"triage.rules_regex_text_bytes", "4096"},
+	{"triage.check_models_at_start", "false"},
 	{"redact.enabled", "true"},
 	{"redact.patterns_file", "\"\""},
 	{"redact.leading_zero_10", "phone"},

@@ -114,6 +114,12 @@ START_TEST(test_counters_and_gauges)
 	st->breaker_opens[TIER_FLAGSHIP_MODEL] = 2;
 	st->breaker_state[TIER_MINI_MODEL] = 1;
 	st->in_flight = 3;
+	st->misconfigured_now[TIER_MINI_MODEL] = 1;
+	st->misconfigs[TIER_MINI_MODEL] = 2;
+	st->intake_skipped[1] = 6;
+	st->intake_flagged[3] = 4;
+	st->intake_prompt_bytes_in = 1000;
+	st->intake_prompt_bytes_out = 900;
 	st->state_count[JOB_MODEL] = 2;
 	st->state_count[JOB_STORE] = 1;
 	hl.db_up = 1;
@@ -154,6 +160,15 @@ START_TEST(test_counters_and_gauges)
 	ck_assert_has(t, "# TYPE triaged_breaker_state gauge\n"
 			 "triaged_breaker_state{tier=\"mini\"} 1\n"
 			 "triaged_breaker_state{tier=\"flagship\"} 0\n");
+	ck_assert_has(t, "# TYPE triaged_model_misconfigured gauge\n"
+			 "triaged_model_misconfigured{tier=\"mini\"} 1\n"
+			 "triaged_model_misconfigured{tier=\"flagship\"} 0\n");
+	ck_assert_has(t, "triaged_model_misconfigured_total{tier=\"mini\"} 2\n");
+	ck_assert_has(t, "triaged_intake_skipped_total{reason=\"tombstone\"} 0\n"
+			 "triaged_intake_skipped_total{reason=\"nothing_to_triage\"} 6\n");
+	ck_assert_has(t, "triaged_intake_flagged_total{field=\"created_at\"} 4\n");
+	ck_assert_has(t, "triaged_intake_prompt_bytes_total{stage=\"in\"} 1000\n"
+			 "triaged_intake_prompt_bytes_total{stage=\"out\"} 900\n");
 	ck_assert_has(t, "triaged_tickets_by_state{state=\"claim\"} 0\n");
 	ck_assert_has(t, "triaged_tickets_by_state{state=\"model\"} 2\n");
 	ck_assert_has(t, "triaged_tickets_by_state{state=\"store\"} 1\n");

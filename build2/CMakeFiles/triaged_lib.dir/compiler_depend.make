@@ -4541,6 +4541,14 @@ CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o: /work/main/service/pipelin
   /work/main/service/core/intake.h \
   /usr/include/string.h \
   /usr/include/strings.h \
+  /usr/include/unistd.h \
+  /usr/include/x86_64-linux-gnu/bits/posix_opt.h \
+  /usr/include/x86_64-linux-gnu/bits/environments.h \
+  /usr/include/x86_64-linux-gnu/bits/confname.h \
+  /usr/include/x86_64-linux-gnu/bits/getopt_posix.h \
+  /usr/include/x86_64-linux-gnu/bits/getopt_core.h \
+  /usr/include/x86_64-linux-gnu/bits/unistd_ext.h \
+  /usr/include/linux/close_range.h \
   /work/main/service/io/log.h
 
 CMakeFiles/triaged_lib.dir/service/safety.c.o: /work/main/service/safety.c \

@@ -49,7 +49,17 @@ CMakeFiles/triaged_lib.dir/service/snapshot.c.o: \
  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h /usr/include/alloca.h \
  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h /usr/include/string.h \
- /usr/include/strings.h /work/main/service/pipeline.h \
+ /usr/include/strings.h /work/main/service/core/intake.h \
+ /work/main/service/core/ticket.h /usr/include/json-c/json.h \
+ /usr/include/json-c/arraylist.h /usr/include/json-c/debug.h \
+ /usr/include/json-c/json_c_version.h /usr/include/json-c/json_object.h \
+ /usr/include/json-c/json_inttypes.h /usr/include/json-c/json_config.h \
+ /usr/include/inttypes.h /usr/include/json-c/json_types.h \
+ /usr/include/json-c/printbuf.h \
+ /usr/include/json-c/json_object_iterator.h \
+ /usr/include/json-c/json_pointer.h /usr/include/json-c/json_tokener.h \
+ /usr/include/json-c/json_util.h /usr/include/json-c/linkhash.h \
+ /work/main/service/core/text.h /work/main/service/pipeline.h \
  /usr/include/event2/event.h /usr/include/event2/visibility.h \
  /usr/include/event2/event-config.h \
  /usr/include/x86_64-linux-gnu/sys/time.h /usr/include/stdio.h \
@@ -92,6 +102,6 @@ CMakeFiles/triaged_lib.dir/service/snapshot.c.o: \
  /usr/include/x86_64-linux-gnu/bits/types/struct_tm.h \
  /usr/include/x86_64-linux-gnu/bits/types/struct_itimerspec.h \
  /work/main/service/core/cascade.h /work/main/service/core/config.h \
- /work/main/service/core/text.h /work/main/service/core/hist.h \
- /work/main/service/core/xmem.h /work/main/service/core/buf.h \
- /work/main/service/core/text.h
+ /work/main/service/core/hist.h /work/main/service/core/xmem.h \
+ /work/main/service/core/buf.h /work/main/service/core/text.h \
+ /work/main/service/core/ticket.h

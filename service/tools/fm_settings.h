@@ -77,10 +77,15 @@ struct fm_settings {
 	bool error_report;
 };
 
+/* The defaults, before the flags. */
 void fm_settings_init(struct fm_settings *s);
+/* Returns 0 and sets the knob, or -1 with err. */
 int fm_knob_set(struct fm_knobs *k, const struct fm_knob_def *d, double v, char *err, size_t errlen);
+/* A whole decimal number in [min, max]: 0 and *out, else -1. */
 int fm_parse_long(const char *s, long min, long max, long *out);
+/* Fills s from argv; exits on a bad flag (startup). */
 void fm_parse_args(int argc, char **argv, struct fm_settings *s);
+/* The knobs POST /_control may change, one row each. */
 extern const struct fm_knob_def fm_knob_defs[FM_K__COUNT];
 
 #endif

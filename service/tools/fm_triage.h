@@ -34,9 +34,13 @@ struct fm_call {
 	const struct fe_model *errors; /* borrowed from the server, or NULL */
 };
 
+/* Frees what c owns; c may be zeroed or partly filled. */
 void fm_call_cleanup(struct fm_call *c);
+/* Parse exactly one JSON value from data (surrounding white space allowed). Returns a new reference or NULL. */
 struct json_object *fm_parse_json(struct fm_server *srv, const char *data, size_t len);
+/* Fill c from a request body. Returns 0, or -1 with err (a 400). */
 int fm_call_parse(struct fm_server *srv, const char *body, size_t len, struct fm_call *c, char *err, size_t errlen);
+/* The triage content for a parsed call. Returns a new string; caller frees. */
 char *fm_call_answer(const struct fm_call *c, bool force_malformed);
 
 /* Magic markers in the ticket text. */

@@ -18,11 +18,14 @@
 #include <librdkafka/rdkafka.h>
 
 #include "check_models.h"
+#include "eval_run.h"
 #include "config.h"
 #include "http.h"
 #include "intake.h"
 #include "log.h"
 #include "looplag.h"
+#include "outbox.h"
+#include "feedback_in.h"
 #include "migrate.h"
 #include "pipeline.h"
 #include "snapshot.h"
@@ -56,6 +59,12 @@ static void usage(FILE *out)
 		"                 message per line, one JSON answer per line\n"
 		"  check-models   send one synthetic ticket to each model tier, print one\n"
 		"                 line per tier, exit non-zero if one fails\n"
+		"  eval --set FILE.jsonl [--model TIER[=MODEL[@PROMPT]]]... [--concurrency N]\n"
+		"       [--rules FILE] [--calibrate] [--report FILE.html] [--no-calls]\n"
+		"                 the model-mix lab: a labelled set through the configured\n"
+		"                 models (answers kept in eval_answers and reused), accuracy,\n"
+		"                 macro-F1, cost and latency per configuration, the cascade\n"
+		"                 replayed under rules, calibration (triaged eval --help)\n"
 		"\n"
 		"options:\n"
 		"  -c, --config FILE     ini configuration file (see deploy/triaged.ini.example);\n"
@@ -105,6 +114,8 @@ static int run(const struct config *cfg, const char *schema_dir)
 	struct pipeline *pl = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	struct http *http = NULL;
+	struct outbox *relay = NULL;
+	struct feedback_in *fbin = NULL;
 	char err[1024], q[1100];
 	int dbv = 0, latest = 0, rc = 1;
 
@@ -142,6 +153,18 @@ static int run(const struct config *cfg, const char *schema_dir)
 		fatal("startup failed", "error=%s", log_quote(q, sizeof(q), err));
 	feed.pl = pl;
 	feed.lag = looplag_new(base, cfg->loop_lag_interval_ms);
+	/* the review outbox relay (issue #12): its own connection and producer */
+	if (cfg->review_events_topic[0] != '\0') {
+		relay = outbox_new(base, cfg, err, sizeof(err));
+		if (relay == NULL)
+			fatal("outbox relay failed", "error=%s", log_quote(q, sizeof(q), err));
+	}
+	/* the helpdesk's feedback (issue #12): recorded through the pipeline's database */
+	if (cfg->feedback_topic[0] != '\0') {
+		fbin = feedback_in_new(base, cfg, pipeline_db(pl), err, sizeof(err));
+		if (fbin == NULL)
+			fatal("feedback consumer failed", "error=%s", log_quote(q, sizeof(q), err));
+	}
 	if (cfg->http_listen[0] != '\0') {
 		struct http_limits lim = {
 		    .max_connections = cfg->http_max_connections,
@@ -172,6 +195,8 @@ static int run(const struct config *cfg, const char *schema_dir)
 	event_base_dispatch(base);
 	http_free(http);
 	looplag_free(feed.lag);
+	feedback_in_free(fbin);
+	outbox_free(relay, 5000);
 	pipeline_free(pl);
 	event_free(ev_term);
 	event_free(ev_int);
@@ -283,9 +308,20 @@ int main(int argc, char **argv)
 	int check = 0, o, rc = 1, lines = 0;
 	const char *format = NULL, *key = NULL, *payload = NULL;
 	enum log_level lvl;
+	int eval_argc = 0;
+	char **eval_argv = NULL;
 
 	if (schema_dir == NULL || *schema_dir == '\0')
 		schema_dir = TRIAGED_DEFAULT_SCHEMA_DIR;
+	/* eval has options of its own: main's end at the command */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "eval") == 0 && (i == 1 || strcmp(argv[i - 1], "-c") != 0) &&
+		    (i == 1 || strcmp(argv[i - 1], "--config") != 0)) {
+			eval_argc = argc - i;
+			eval_argv = argv + i;
+			argc = i;
+			break;
+		}
 	while ((o = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
@@ -319,6 +355,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cmd = argv[optind++];
+	else if (eval_argv)
+		cmd = "eval";
 	if (strcmp(cmd, "check-ticket") == 0 && optind < argc)
 		payload = argv[optind++];
 	if (strcmp(cmd, "check-ticket") == 0 && payload == NULL) {
@@ -326,7 +364,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (optind < argc || (strcmp(cmd, "run") != 0 && strcmp(cmd, "migrate") != 0 &&
-			      strcmp(cmd, "check-ticket") != 0 && strcmp(cmd, "check-models") != 0)) {
+			      strcmp(cmd, "check-ticket") != 0 && strcmp(cmd, "check-models") != 0 &&
+			      strcmp(cmd, "eval") != 0)) {
 		fprintf(stderr, "triaged: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -374,6 +413,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		rc = check_models_run(&cfg, stdout);
+		curl_global_cleanup();
+		goto out;
+	}
+	if (strcmp(cmd, "eval") == 0) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			fprintf(stderr, "triaged: curl_global_init failed\n");
+			goto out;
+		}
+		rc = eval_run_main(&cfg, eval_argc, eval_argv, stdout);
 		curl_global_cleanup();
 		goto out;
 	}

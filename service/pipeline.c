@@ -193,6 +193,9 @@ static void on_stored(void *arg, struct store_result *r, const char *err)
 	if (j->has_ftr && review)
 		pl->st.flagship_decided++;
 	JLOG(LOG_L_DEBUG, j, "ticket stored", "status=%s", job_status_name(j->status));
+	/* fire-and-forget after the row is durable: the ticket never waits for it */
+	if (r->outcome == STORED_NOW && pl->shadow)
+		shadow_offer(pl->shadow, j->t, &j->pt, j->ticket_pk, j->revision);
 	j->event = r->event;
 	r->event = NULL;
 	fire(j, EV_STORED);
@@ -407,6 +410,14 @@ static enum job_event run(struct job *j, const struct cascade_action *a)
 {
 	struct pipeline *pl = j->owner;
 	const struct job_intake *in = j->intake;
+	if (pl->abandoning && (a->act == ACT_CALL || a->act == ACT_RESERVE || a->act == ACT_SEND ||
+			       a->act == ACT_WAIT || a->act == ACT_WAIT_BUDGET ||
+			       a->act == ACT_QUEUE_FLAGSHIP)) {
+		/* past the drain timeout nothing new is paid for: the ticket stays
+		 * uncommitted and its next owner triages it */
+		pipeline_drop_job(j);
+		return EV_NONE;
+	}
 	switch (a->act) {
 	case ACT_CLAIM:
 		return act_claim(j);

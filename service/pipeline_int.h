@@ -18,6 +18,7 @@
 #include "model_call.h"
 #include "rules.h"
 #include "safety.h"
+#include "shadow.h"
 #include "store.h"
 #include "intake.h"
 #include "ticket.h"
@@ -34,6 +35,7 @@ struct pipeline {
 	struct db *db;
 	struct store store;
 	struct model_caller *mcl;
+	struct shadow *shadow; /* [shadow]; NULL when off */
 	struct safety safety;
 	struct rules *rules;
 	struct taxonomy tax;
@@ -45,6 +47,7 @@ struct pipeline {
 	struct pipeline_stats st; /* the coordinator's counters; the modules keep theirs */
 	int pause_flags;
 	int draining;
+	int abandoning; /* past shutdown.drain_timeout_ms: no new call starts, stores still finish */
 	struct event *ev_drain_timeout, *ev_stats, *ev_fpump, *ev_reap;
 	char why[512]; /* the text of the event being stepped (job->detail points here) */
 };

@@ -165,10 +165,23 @@ static void log_summary(struct pipeline *pl)
 	log_info("database summary", "%s", buf);
 }
 
+/* After the drain timeout, how long stores and events already under way may take. */
+#define DRAIN_GRACE_MS 10000
+
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
 	struct pipeline_health h;
+	static const enum job_state waiting[] = {JOB_MODEL, JOB_BACKOFF, JOB_FLAGSHIP_WAIT};
+	struct timeval grace = {DRAIN_GRACE_MS / 1000, 0};
+
+	if (pl->abandoning) {
+		/* the stores and events in flight had their grace: stop here */
+		log_warn("drain grace over: exiting", "in_flight=%llu",
+			 (unsigned long long)pl->st.in_flight);
+		event_base_loopexit(pl->base, NULL);
+		return;
+	}
 	/* Calls still out are paid for by the provider but their answers are lost:
 	 * say how many, so an operator can size shutdown.drain_timeout_ms. */
 	pipeline_get_health(pl, &h);
@@ -176,7 +189,19 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 		 "in_flight=%llu abandoned_calls=%zu timeout_ms=%lld",
 		 (unsigned long long)pl->st.in_flight, h.mini_in_flight + h.flagship_in_flight,
 		 (long long)pl->cfg->drain_timeout_ms);
-	event_base_loopexit(pl->base, NULL);
+	/* Abandon what waits for a model; what waits for the database or the
+	 * broker (an answer already paid for, being stored) finishes, up to a
+	 * grace period, so that every answer that arrived is kept. */
+	pl->abandoning = 1;
+	for (size_t i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++) {
+		struct job *j = pl->jobs.lists[waiting[i]], *next;
+		for (; j; j = next) {
+			next = j->next;
+			pipeline_drop_job(j);
+		}
+	}
+	if (pl->st.in_flight > 0)
+		evtimer_add(pl->ev_drain_timeout, &grace);
 }
 
 int pipeline_reload_rules(struct pipeline *pl)
@@ -250,6 +275,14 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
 	/* a claim carries the message's text a few times over (body, PII values) */
 	store_init(&pl->store, pl->db, (size_t)cfg->max_message_bytes * 4 + (1u << 20));
+	if (cfg->shadow_enabled) {
+		pl->shadow = shadow_new(base, cfg, &pl->store, &pl->tax, err, errlen);
+		if (pl->shadow == NULL)
+			goto fail;
+		log_info("shadow tier", "model=%s fraction=%.4f max_calls_per_hour=%lld",
+			 cfg->shadow.model, cfg->shadow_fraction,
+			 (long long)cfg->shadow_max_calls_per_hour);
+	}
 	pl->kout = kout_new(base, cfg, err, errlen);
 	if (pl->kout == NULL)
 		goto fail;
@@ -311,6 +344,7 @@ void pipeline_free(struct pipeline *pl)
 	if (pl->ev_reap)
 		event_free(pl->ev_reap);
 	kin_free(pl->kin); /* commits stored offsets */
+	shadow_free(pl->shadow); /* before the database: its answers in flight are lost */
 	db_free(pl->db);
 	model_caller_free(pl->mcl);
 	safety_cleanup(&pl->safety);

@@ -10,6 +10,7 @@ set(OLD_GLOB
   "/work/main/service/pipeline.c"
   "/work/main/service/pipeline_life.c"
   "/work/main/service/safety.c"
+  "/work/main/service/shadow.c"
   "/work/main/service/snapshot.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
@@ -30,6 +31,7 @@ set(OLD_GLOB
   "/work/main/service/core/draft_check.c"
   "/work/main/service/core/evalreport.c"
   "/work/main/service/core/evalstats.c"
+  "/work/main/service/core/feedback.c"
   "/work/main/service/core/flagship_queue.c"
   "/work/main/service/core/hist.c"
   "/work/main/service/core/injection.c"
@@ -43,6 +45,7 @@ set(OLD_GLOB
   "/work/main/service/core/routes.c"
   "/work/main/service/core/rules.c"
   "/work/main/service/core/secret.c"
+  "/work/main/service/core/shadow_pick.c"
   "/work/main/service/core/text.c"
   "/work/main/service/core/textfile.c"
   "/work/main/service/core/ticket.c"
@@ -59,6 +62,8 @@ set(OLD_GLOB
   "/work/main/service/io/check_models.c"
   "/work/main/service/io/dashboard.c"
   "/work/main/service/io/db.c"
+  "/work/main/service/io/eval_run.c"
+  "/work/main/service/io/feedback_in.c"
   "/work/main/service/io/http.c"
   "/work/main/service/io/http_reply.c"
   "/work/main/service/io/kafka_in.c"
@@ -68,6 +73,7 @@ set(OLD_GLOB
   "/work/main/service/io/looplag.c"
   "/work/main/service/io/migrate.c"
   "/work/main/service/io/model_call.c"
+  "/work/main/service/io/outbox.c"
   "/work/main/service/io/store.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
@@ -79,9 +85,11 @@ endif()
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/integ/test_*.c")
 set(OLD_GLOB
   "/work/main/tests/integ/test_cascade.c"
+  "/work/main/tests/integ/test_eval.c"
   "/work/main/tests/integ/test_faults.c"
   "/work/main/tests/integ/test_harness.c"
   "/work/main/tests/integ/test_http_endpoints.c"
+  "/work/main/tests/integ/test_outbox.c"
   "/work/main/tests/integ/test_providers.c"
   "/work/main/tests/integ/test_review.c"
   "/work/main/tests/integ/test_safety.c"
@@ -105,6 +113,7 @@ set(OLD_GLOB
   "/work/main/tests/unit/test_evalreport.c"
   "/work/main/tests/unit/test_evalstats.c"
   "/work/main/tests/unit/test_fake_errors.c"
+  "/work/main/tests/unit/test_feedback.c"
   "/work/main/tests/unit/test_flagship_queue.c"
   "/work/main/tests/unit/test_fuzz_regress.c"
   "/work/main/tests/unit/test_hist.c"
@@ -118,6 +127,7 @@ set(OLD_GLOB
   "/work/main/tests/unit/test_redact.c"
   "/work/main/tests/unit/test_rules.c"
   "/work/main/tests/unit/test_secret.c"
+  "/work/main/tests/unit/test_shadow_pick.c"
   "/work/main/tests/unit/test_ticket.c"
   "/work/main/tests/unit/test_util.c"
   )

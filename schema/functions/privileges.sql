@@ -24,11 +24,16 @@ BEGIN
 END
 $$;
 
--- the daemon: its five entry points (SECURITY DEFINER: no table privilege
+-- the daemon: its entry points (SECURITY DEFINER: no table privilege
 -- needed) and schema_version for its startup check
 GRANT EXECUTE ON FUNCTION triaged_claim(jsonb), triaged_reserve(jsonb),
                           triaged_record_calls(jsonb), triaged_store(jsonb),
-                          triaged_record_dead_letters(jsonb)
+                          triaged_record_dead_letters(jsonb),
+                          triaged_record_shadow(jsonb)
+    TO triaged_service;
+-- the review outbox relay and the feedback consumer (issue #12)
+GRANT EXECUTE ON FUNCTION triaged_outbox_next(jsonb), triaged_outbox_sent(jsonb),
+                          triaged_feedback(jsonb)
     TO triaged_service;
 GRANT SELECT ON schema_version TO triaged_service;
 
@@ -59,5 +64,5 @@ GRANT SELECT ON triage_effective, agent_review_queue, agent_review_queue_head, r
                 metrics_volume_hourly, metrics_volume_daily, metrics_escalation,
                 metrics_escalation_reasons, metrics_model_latency, metrics_backlog, metrics_dlq,
                 metrics_cost_daily, ticket_costs, metrics_cost_per_ticket, metrics_budget,
-                metrics_safety, sla_policy, model_prices, budgets
+                metrics_safety, sla_policy, model_prices, budgets, shadow_vs_production
     TO triaged_supervisor;

@@ -143,7 +143,7 @@ BEGIN
            n.decided_by, n.model,
            count(*) FILTER (WHERE n.review_outcome = 'accepted'),
            count(*) FILTER (WHERE n.review_outcome = 'edited'),
-           count(*) FILTER (WHERE n.review_outcome = 'rejected')
+           count(*) FILTER (WHERE n.review_outcome IN ('rejected', 'replaced'))
       FROM new_rows n JOIN old_rows o ON o.id = n.id
      WHERE o.review_outcome IS NULL AND n.review_outcome IS NOT NULL
      GROUP BY 2, 3, 4, 5

@@ -151,6 +151,14 @@ static const struct cfg_key keys[] = {
 	MODEL_KEYS("flagship", flagship, "gpt-4o", "flagship-v1", "64", "1200"),
 	PROVIDER_KEYS("flagship", flagship),
 
+	/* [shadow]: model-mix lab shadow traffic (issue #13 part 3) */
+	K_ENUM("shadow.enabled", shadow_enabled, "false", bool_names),
+	K_DBL("shadow.fraction", shadow_fraction, "0.1", 0, 1),
+	K_INT("shadow.max_calls_per_hour", shadow_max_calls_per_hour, "10000", 0, 100000000),
+	K_INT("shadow.max_queue", shadow_max_queue, "64", 1, 100000),
+	MODEL_KEYS("shadow", shadow, "gpt-4o-mini", "triage-v1", "8", "600"),
+	PROVIDER_KEYS("shadow", shadow),
+
 	K_STR("triage.prompts_dir", prompts_dir, PROMPTS_DIR_DEFAULT, CF_NONEMPTY),
 	K_LIST("triage.categories", categories, ncategories,
 	       "billing,technical,account,shipping,product_question,feature_request,bug_report,"
@@ -186,6 +194,12 @@ static const struct cfg_key keys[] = {
 	K_INT("http.dashboard_interval_ms", http_dashboard_interval_ms, "5000", 0, 600000),
 	/* loop-lag histogram in /metrics (issue #16) */
 	K_INT("http.loop_lag_interval_ms", loop_lag_interval_ms, "100", 1, 60000),
+
+	/* the helpdesk round trip's way back (issue #12): review outbox relay, feedback in */
+	K_STR("review.events_topic", review_events_topic, "tickets.reviewed", 0),
+	K_INT("review.poll_ms", review_poll_ms, "1000", 10, 600000),
+	K_INT("review.batch", review_batch, "256", 1, 10000),
+	K_STR("feedback.topic", feedback_topic, "", 0),
 
 	K_CHOICE("log.level", log_level, "info", log_level_names),
 

@@ -94,6 +94,13 @@ struct config {
 	/* [mini], [flagship] */
 	struct model_config mini;
 	struct model_config flagship;
+	/* [shadow] (model-mix lab, issue #13 part 3): a candidate model or prompt on a
+	 * fixed share of live tickets, after they are stored; never shown to agents */
+	int shadow_enabled;
+	double shadow_fraction;            /* share of tickets, chosen by ticket hash */
+	int64_t shadow_max_calls_per_hour; /* its own budget: calls started per clock hour */
+	int64_t shadow_max_queue;          /* tickets waiting or in flight; more are skipped */
+	struct model_config shadow;        /* endpoint, model, prompt, breaker of the candidate */
 	/* [triage] */
 	char *prompts_dir;
 	char *categories[CONFIG_MAX_CATEGORIES];
@@ -119,6 +126,11 @@ struct config {
 	/* admin server limits, the dashboard snapshot, the loop-lag timer */
 	int64_t http_max_connections, http_head_timeout_ms, http_fd_reserve;
 	int64_t http_accept_backoff_ms, http_dashboard_interval_ms, loop_lag_interval_ms;
+	/* [review] and [feedback]: the helpdesk round trip's way back (issue #12) */
+	char *review_events_topic; /* tickets.reviewed events from the outbox; "" = no relay */
+	int64_t review_poll_ms;	   /* outbox poll when no NOTIFY came */
+	int64_t review_batch;	   /* outbox events read per round */
+	char *feedback_topic;	   /* the helpdesk's own events; "" = none */
 	/* [log] */
 	char *log_level;
 	/* [shutdown] */

@@ -157,7 +157,15 @@ int rfc3339_from_ms(int64_t ms, char out[static 32])
 	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 	sod = (int)(secs - days * 86400);
 	civil_from_days(days, &y, &m, &d);
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d, sod / 3600,
-		 sod / 60 % 60, sod % 60, (int)(ms - secs * 1000));
+	{
+		/* the values are in range (checked above), but gcc -O3 cannot prove it for
+		 * out's 32 bytes (-Wformat-truncation): format into room enough, then copy */
+		char tmp[128];
+		int n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d,
+				 sod / 3600, sod / 60 % 60, sod % 60, (int)(ms - secs * 1000));
+		if (n < 0 || n >= 32)
+			return -1;
+		memcpy(out, tmp, (size_t)n + 1);
+	}
 	return 0;
 }

@@ -23,7 +23,16 @@
 
 /* Sent in this order when several are queued: calls before the stores whose
  * events sum their cost, claims last (they bring new work). */
-enum db_kind { DB_CALL, DB_STORE, DB_RESERVE, DB_DEADLETTER, DB_CLAIM, DB__KINDS };
+enum db_kind {
+	DB_CALL,
+	DB_STORE,
+	DB_RESERVE,
+	DB_DEADLETTER,
+	DB_FEEDBACK,
+	DB_CLAIM,
+	DB_SHADOW,
+	DB__KINDS
+};
 
 #define DB_MAX_COLS 8
 

@@ -426,3 +426,37 @@ void store_dead_letter(struct store *s, const char *topic, int32_t partition, in
 	jadd_str(o, "reason", reason);
 	db_submit_obj(s->db, DB_DEADLETTER, o, on_dead_letter_row, NULL);
 }
+
+/* ---- shadow answers ------------------------------------------------------------ */
+
+static void on_shadow_row(void *arg, const struct db_row *row, const char *err)
+{
+	if (row == NULL) {
+		char q[300];
+		log_warn("shadow answer not recorded", "error=%s",
+			 log_quote(q, sizeof(q), err ? err : ""));
+	}
+}
+
+void store_shadow(struct store *s, const struct shadow_rec *r)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ticket_pk", json_object_new_int64(r->ticket_pk));
+	json_object_object_add(o, "revision", json_object_new_int(r->revision));
+	jadd_str(o, "ticket_id", r->ticket_id);
+	jadd_str(o, "model", r->model);
+	jadd_str(o, "prompt_version", r->prompt_version);
+	jadd_str(o, "outcome", r->outcome ? r->outcome : "http_error");
+	if (r->answer) {
+		jadd_str(o, "category", r->answer->category);
+		jadd_str(o, "sentiment", sentiment_name(r->answer->sentiment));
+		jadd_str(o, "urgency", urgency_name(r->answer->urgency));
+		json_object_object_add(o, "confidence", json_object_new_double(r->answer->confidence));
+	}
+	json_object_object_add(o, "prompt_tokens", json_object_new_int64(r->usage.prompt_tokens));
+	json_object_object_add(o, "cached_tokens", json_object_new_int64(r->usage.cached_tokens));
+	json_object_object_add(o, "completion_tokens",
+			       json_object_new_int64(r->usage.completion_tokens));
+	json_object_object_add(o, "latency_ms", json_object_new_double(r->latency_ms));
+	db_submit_obj(s->db, DB_SHADOW, o, on_shadow_row, NULL);
+}

@@ -112,4 +112,19 @@ void store_reserve(struct store *s, enum model_tier t, const char *model, int64_
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,
 		       const char *code, const char *reason);
 
+/* ---- shadow answers (issue #13 part 3) ---- */
+
+struct shadow_rec {
+	int64_t ticket_pk;
+	int revision;
+	const char *ticket_id, *model, *prompt_version;
+	const char *outcome;	     /* call_outcome_name */
+	const struct answer *answer; /* NULL: no valid answer */
+	struct llm_usage usage;
+	double latency_ms;
+};
+
+/* Persist a shadow answer (nothing waits for it; a refusal is logged). */
+void store_shadow(struct store *s, const struct shadow_rec *r);
+
 #endif

@@ -1088,7 +1088,8 @@ START_TEST(test_grants)
 		   "metrics_cost_daily,metrics_cost_per_ticket,metrics_dlq,metrics_escalation,"
 		   "metrics_escalation_reasons,metrics_model_latency,metrics_review_outcomes,"
 		   "metrics_safety,metrics_volume_daily,metrics_volume_hourly,model_prices,"
-		   "review_categories,review_outcomes,review_settings,sla_policy,ticket_costs,"
+		   "review_categories,review_outcomes,review_settings,shadow_vs_production,sla_policy,"
+		   "ticket_costs,"
 		   "triage_effective",
 		   "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
 		   "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S') "

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 91 /* key lines in a default dump: 2 kafka + 89 table keys */
+#define NKEYS 124 /* key lines in a default dump: 2 kafka + 122 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -221,6 +221,36 @@ static const struct {
 	{"flagship.reasoning_headroom", "2048"},
 	{"flagship.api_version", "2024-10-21"},
 	{"flagship.deployment", "\"\""},
+	/* [shadow] (issue #13 part 3) */
+	{"shadow.enabled", "false"},
+	{"shadow.fraction", "0.1"},
+	{"shadow.max_calls_per_hour", "10000"},
+	{"shadow.max_queue", "64"},
+	{"shadow.base_url", "http://127.0.0.1:8080/v1"},
+	{"shadow.model", "gpt-4o-mini"},
+	{"shadow.api_key_env", "OPENAI_API_KEY"},
+	{"shadow.api_key_file", "\"\""},
+	{"shadow.ca_file", "\"\""},
+	{"shadow.prompt", "triage-v1"},
+	{"shadow.timeout_ms", "30000"},
+	{"shadow.connect_timeout_ms", "5000"},
+	{"shadow.max_attempts", "5"},
+	{"shadow.backoff_base_ms", "250"},
+	{"shadow.backoff_max_ms", "20000"},
+	{"shadow.max_concurrency", "8"},
+	{"shadow.max_tokens", "600"},
+	{"shadow.temperature", "0"},
+	{"shadow.max_response_bytes", "1048576"},
+	{"shadow.response_format", "json_schema"},
+	{"shadow.on_failure", "needs_human"},
+	{"shadow.breaker_failures", "10"},
+	{"shadow.breaker_cooldown_ms", "30000"},
+	{"shadow.dialect", "auto"},
+	{"shadow.reasoning_effort", "auto"},
+	{"shadow.verbosity", "auto"},
+	{"shadow.reasoning_headroom", "2048"},
+	{"shadow.api_version", "2024-10-21"},
+	{"shadow.deployment", "\"\""},
 	{"triage.prompts_dir", EXPECT_PROMPTS_DIR},
 	{"triage.categories",
 	 "billing,technical,account,shipping,product_question,"
@@ -246,6 +276,10 @@ static const struct {
 	{"http.accept_backoff_ms", "1000"},
 	{"http.dashboard_interval_ms", "5000"},
 	{"http.loop_lag_interval_ms", "100"},
+	{"review.events_topic", "tickets.reviewed"},
+	{"review.poll_ms", "1000"},
+	{"review.batch", "256"},
+	{"feedback.topic", "\"\""},
 	{"log.level", "info"},
 	{"shutdown.drain_timeout_ms", "30000"},
 };

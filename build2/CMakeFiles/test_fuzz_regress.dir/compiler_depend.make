@@ -410,6 +410,93 @@ CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_prompt.c.o: /work/main/tests/fu
   /work/main/service/core/answer.h \
   /work/main/service/core/ticket.h
 
+CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_redact.c.o: /work/main/tests/fuzz/fuzz_redact.c \
+  /usr/include/stdc-predef.h \
+  /usr/include/string.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/strings.h \
+  /work/main/tests/fuzz/fuzz.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/stdio.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /work/main/service/core/redact.h \
+  /usr/include/json-c/json.h \
+  /usr/include/json-c/arraylist.h \
+  /usr/include/json-c/debug.h \
+  /usr/include/json-c/json_c_version.h \
+  /usr/include/json-c/json_object.h \
+  /usr/include/json-c/json_inttypes.h \
+  /usr/include/json-c/json_config.h \
+  /usr/include/inttypes.h \
+  /usr/include/json-c/json_types.h \
+  /usr/include/json-c/printbuf.h \
+  /usr/include/json-c/json_object_iterator.h \
+  /usr/include/json-c/json_pointer.h \
+  /usr/include/json-c/json_tokener.h \
+  /usr/include/json-c/json_util.h \
+  /usr/include/json-c/linkhash.h \
+  /work/main/service/core/xmem.h \
+  /work/main/service/core/buf.h \
+  /work/main/service/core/text.h \
+  /work/main/service/core/ticket.h
+
 CMakeFiles/test_fuzz_regress.dir/tests/fuzz/fuzz_rules.c.o: /work/main/tests/fuzz/fuzz_rules.c \
   /usr/include/stdc-predef.h \
   /usr/include/string.h \
@@ -870,6 +957,8 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /usr/include/x86_64-linux-gnu/bits/stat.h:
 
+/usr/include/asm-generic/errno.h:
+
 /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h:
 
 /usr/include/x86_64-linux-gnu/bits/byteswap.h:
@@ -905,6 +994,14 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 /usr/include/x86_64-linux-gnu/bits/types/__FILE.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/clock_t.h:
+
+/usr/include/x86_64-linux-gnu/asm/posix_types_64.h:
+
+/usr/include/asm-generic/types.h:
+
+/usr/include/asm-generic/errno-base.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/locale_t.h:
 
@@ -1012,6 +1109,8 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /usr/include/x86_64-linux-gnu/bits/typesizes.h:
 
+/work/main/service/core/redact.h:
+
 /usr/include/x86_64-linux-gnu/bits/types.h:
 
 /usr/include/x86_64-linux-gnu/bits/stdint-intn.h:
@@ -1072,8 +1171,6 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 
 /work/main/service/core/ticket.h:
 
-/usr/include/asm-generic/errno.h:
-
 /work/main/service/core/injection.h:
 
 /usr/include/x86_64-linux-gnu/bits/math-vector.h:
@@ -1103,6 +1200,8 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 /usr/include/json-c/printbuf.h:
 
 /usr/include/json-c/json_object_iterator.h:
+
+/work/main/tests/fuzz/fuzz_redact.c:
 
 /work/main/service/core/draft_check.h:
 
@@ -1141,11 +1240,3 @@ CMakeFiles/test_fuzz_regress.dir/tests/unit/test_fuzz_regress.c.o: /work/main/te
 /usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h:
 
 /usr/include/linux/errno.h:
-
-/usr/include/x86_64-linux-gnu/asm/posix_types_64.h:
-
-/usr/include/asm-generic/types.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h:
-
-/usr/include/asm-generic/errno-base.h:

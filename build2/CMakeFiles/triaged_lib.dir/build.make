@@ -218,10 +218,24 @@ CMakeFiles/triaged_lib.dir/service/core/evalstats.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/core/evalstats.c.s"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/core/evalstats.c -o CMakeFiles/triaged_lib.dir/service/core/evalstats.c.s
 
+CMakeFiles/triaged_lib.dir/service/core/feedback.c.o: CMakeFiles/triaged_lib.dir/flags.make
+CMakeFiles/triaged_lib.dir/service/core/feedback.c.o: /work/main/service/core/feedback.c
+CMakeFiles/triaged_lib.dir/service/core/feedback.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object CMakeFiles/triaged_lib.dir/service/core/feedback.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/feedback.c.o -MF CMakeFiles/triaged_lib.dir/service/core/feedback.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/feedback.c.o -c /work/main/service/core/feedback.c
+
+CMakeFiles/triaged_lib.dir/service/core/feedback.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/triaged_lib.dir/service/core/feedback.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/service/core/feedback.c > CMakeFiles/triaged_lib.dir/service/core/feedback.c.i
+
+CMakeFiles/triaged_lib.dir/service/core/feedback.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/core/feedback.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/core/feedback.c -o CMakeFiles/triaged_lib.dir/service/core/feedback.c.s
+
 CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o: /work/main/service/core/flagship_queue.c
 CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Building C object CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o -MF CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o -c /work/main/service/core/flagship_queue.c
 
 CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.i: cmake_force
@@ -235,7 +249,7 @@ CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/hist.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/hist.c.o: /work/main/service/core/hist.c
 CMakeFiles/triaged_lib.dir/service/core/hist.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Building C object CMakeFiles/triaged_lib.dir/service/core/hist.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_14) "Building C object CMakeFiles/triaged_lib.dir/service/core/hist.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/hist.c.o -MF CMakeFiles/triaged_lib.dir/service/core/hist.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/hist.c.o -c /work/main/service/core/hist.c
 
 CMakeFiles/triaged_lib.dir/service/core/hist.c.i: cmake_force
@@ -249,7 +263,7 @@ CMakeFiles/triaged_lib.dir/service/core/hist.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/injection.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/injection.c.o: /work/main/service/core/injection.c
 CMakeFiles/triaged_lib.dir/service/core/injection.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_14) "Building C object CMakeFiles/triaged_lib.dir/service/core/injection.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_15) "Building C object CMakeFiles/triaged_lib.dir/service/core/injection.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/injection.c.o -MF CMakeFiles/triaged_lib.dir/service/core/injection.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/injection.c.o -c /work/main/service/core/injection.c
 
 CMakeFiles/triaged_lib.dir/service/core/injection.c.i: cmake_force
@@ -263,7 +277,7 @@ CMakeFiles/triaged_lib.dir/service/core/injection.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/intake.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/intake.c.o: /work/main/service/core/intake.c
 CMakeFiles/triaged_lib.dir/service/core/intake.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_15) "Building C object CMakeFiles/triaged_lib.dir/service/core/intake.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_16) "Building C object CMakeFiles/triaged_lib.dir/service/core/intake.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/intake.c.o -MF CMakeFiles/triaged_lib.dir/service/core/intake.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/intake.c.o -c /work/main/service/core/intake.c
 
 CMakeFiles/triaged_lib.dir/service/core/intake.c.i: cmake_force
@@ -277,7 +291,7 @@ CMakeFiles/triaged_lib.dir/service/core/intake.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/jsonw.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/jsonw.c.o: /work/main/service/core/jsonw.c
 CMakeFiles/triaged_lib.dir/service/core/jsonw.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_16) "Building C object CMakeFiles/triaged_lib.dir/service/core/jsonw.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_17) "Building C object CMakeFiles/triaged_lib.dir/service/core/jsonw.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/jsonw.c.o -MF CMakeFiles/triaged_lib.dir/service/core/jsonw.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/jsonw.c.o -c /work/main/service/core/jsonw.c
 
 CMakeFiles/triaged_lib.dir/service/core/jsonw.c.i: cmake_force
@@ -291,7 +305,7 @@ CMakeFiles/triaged_lib.dir/service/core/jsonw.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/mailtext.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/mailtext.c.o: /work/main/service/core/mailtext.c
 CMakeFiles/triaged_lib.dir/service/core/mailtext.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_17) "Building C object CMakeFiles/triaged_lib.dir/service/core/mailtext.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_18) "Building C object CMakeFiles/triaged_lib.dir/service/core/mailtext.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/mailtext.c.o -MF CMakeFiles/triaged_lib.dir/service/core/mailtext.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/mailtext.c.o -c /work/main/service/core/mailtext.c
 
 CMakeFiles/triaged_lib.dir/service/core/mailtext.c.i: cmake_force
@@ -305,7 +319,7 @@ CMakeFiles/triaged_lib.dir/service/core/mailtext.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/metrics.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/metrics.c.o: /work/main/service/core/metrics.c
 CMakeFiles/triaged_lib.dir/service/core/metrics.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_18) "Building C object CMakeFiles/triaged_lib.dir/service/core/metrics.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_19) "Building C object CMakeFiles/triaged_lib.dir/service/core/metrics.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/metrics.c.o -MF CMakeFiles/triaged_lib.dir/service/core/metrics.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/metrics.c.o -c /work/main/service/core/metrics.c
 
 CMakeFiles/triaged_lib.dir/service/core/metrics.c.i: cmake_force
@@ -319,7 +333,7 @@ CMakeFiles/triaged_lib.dir/service/core/metrics.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/offsets.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/offsets.c.o: /work/main/service/core/offsets.c
 CMakeFiles/triaged_lib.dir/service/core/offsets.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_19) "Building C object CMakeFiles/triaged_lib.dir/service/core/offsets.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_20) "Building C object CMakeFiles/triaged_lib.dir/service/core/offsets.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/offsets.c.o -MF CMakeFiles/triaged_lib.dir/service/core/offsets.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/offsets.c.o -c /work/main/service/core/offsets.c
 
 CMakeFiles/triaged_lib.dir/service/core/offsets.c.i: cmake_force
@@ -333,7 +347,7 @@ CMakeFiles/triaged_lib.dir/service/core/offsets.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/prompt.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/prompt.c.o: /work/main/service/core/prompt.c
 CMakeFiles/triaged_lib.dir/service/core/prompt.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_20) "Building C object CMakeFiles/triaged_lib.dir/service/core/prompt.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_21) "Building C object CMakeFiles/triaged_lib.dir/service/core/prompt.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/prompt.c.o -MF CMakeFiles/triaged_lib.dir/service/core/prompt.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/prompt.c.o -c /work/main/service/core/prompt.c
 
 CMakeFiles/triaged_lib.dir/service/core/prompt.c.i: cmake_force
@@ -347,7 +361,7 @@ CMakeFiles/triaged_lib.dir/service/core/prompt.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/redact.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/redact.c.o: /work/main/service/core/redact.c
 CMakeFiles/triaged_lib.dir/service/core/redact.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_21) "Building C object CMakeFiles/triaged_lib.dir/service/core/redact.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_22) "Building C object CMakeFiles/triaged_lib.dir/service/core/redact.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/redact.c.o -MF CMakeFiles/triaged_lib.dir/service/core/redact.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/redact.c.o -c /work/main/service/core/redact.c
 
 CMakeFiles/triaged_lib.dir/service/core/redact.c.i: cmake_force
@@ -361,7 +375,7 @@ CMakeFiles/triaged_lib.dir/service/core/redact.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/routes.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/routes.c.o: /work/main/service/core/routes.c
 CMakeFiles/triaged_lib.dir/service/core/routes.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_22) "Building C object CMakeFiles/triaged_lib.dir/service/core/routes.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_23) "Building C object CMakeFiles/triaged_lib.dir/service/core/routes.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/routes.c.o -MF CMakeFiles/triaged_lib.dir/service/core/routes.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/routes.c.o -c /work/main/service/core/routes.c
 
 CMakeFiles/triaged_lib.dir/service/core/routes.c.i: cmake_force
@@ -375,7 +389,7 @@ CMakeFiles/triaged_lib.dir/service/core/routes.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/rules.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/rules.c.o: /work/main/service/core/rules.c
 CMakeFiles/triaged_lib.dir/service/core/rules.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_23) "Building C object CMakeFiles/triaged_lib.dir/service/core/rules.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_24) "Building C object CMakeFiles/triaged_lib.dir/service/core/rules.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/rules.c.o -MF CMakeFiles/triaged_lib.dir/service/core/rules.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/rules.c.o -c /work/main/service/core/rules.c
 
 CMakeFiles/triaged_lib.dir/service/core/rules.c.i: cmake_force
@@ -389,7 +403,7 @@ CMakeFiles/triaged_lib.dir/service/core/rules.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/secret.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/secret.c.o: /work/main/service/core/secret.c
 CMakeFiles/triaged_lib.dir/service/core/secret.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_24) "Building C object CMakeFiles/triaged_lib.dir/service/core/secret.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_25) "Building C object CMakeFiles/triaged_lib.dir/service/core/secret.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/secret.c.o -MF CMakeFiles/triaged_lib.dir/service/core/secret.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/secret.c.o -c /work/main/service/core/secret.c
 
 CMakeFiles/triaged_lib.dir/service/core/secret.c.i: cmake_force
@@ -400,10 +414,24 @@ CMakeFiles/triaged_lib.dir/service/core/secret.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/core/secret.c.s"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/core/secret.c -o CMakeFiles/triaged_lib.dir/service/core/secret.c.s
 
+CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o: CMakeFiles/triaged_lib.dir/flags.make
+CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o: /work/main/service/core/shadow_pick.c
+CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_26) "Building C object CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o -MF CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o -c /work/main/service/core/shadow_pick.c
+
+CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/service/core/shadow_pick.c > CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.i
+
+CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/core/shadow_pick.c -o CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.s
+
 CMakeFiles/triaged_lib.dir/service/core/text.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/text.c.o: /work/main/service/core/text.c
 CMakeFiles/triaged_lib.dir/service/core/text.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_25) "Building C object CMakeFiles/triaged_lib.dir/service/core/text.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_27) "Building C object CMakeFiles/triaged_lib.dir/service/core/text.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/text.c.o -MF CMakeFiles/triaged_lib.dir/service/core/text.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/text.c.o -c /work/main/service/core/text.c
 
 CMakeFiles/triaged_lib.dir/service/core/text.c.i: cmake_force
@@ -417,7 +445,7 @@ CMakeFiles/triaged_lib.dir/service/core/text.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/textfile.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/textfile.c.o: /work/main/service/core/textfile.c
 CMakeFiles/triaged_lib.dir/service/core/textfile.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_26) "Building C object CMakeFiles/triaged_lib.dir/service/core/textfile.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_28) "Building C object CMakeFiles/triaged_lib.dir/service/core/textfile.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/textfile.c.o -MF CMakeFiles/triaged_lib.dir/service/core/textfile.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/textfile.c.o -c /work/main/service/core/textfile.c
 
 CMakeFiles/triaged_lib.dir/service/core/textfile.c.i: cmake_force
@@ -431,7 +459,7 @@ CMakeFiles/triaged_lib.dir/service/core/textfile.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/ticket.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/ticket.c.o: /work/main/service/core/ticket.c
 CMakeFiles/triaged_lib.dir/service/core/ticket.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_27) "Building C object CMakeFiles/triaged_lib.dir/service/core/ticket.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_29) "Building C object CMakeFiles/triaged_lib.dir/service/core/ticket.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/ticket.c.o -MF CMakeFiles/triaged_lib.dir/service/core/ticket.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/ticket.c.o -c /work/main/service/core/ticket.c
 
 CMakeFiles/triaged_lib.dir/service/core/ticket.c.i: cmake_force
@@ -445,7 +473,7 @@ CMakeFiles/triaged_lib.dir/service/core/ticket.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/core/xmem.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/core/xmem.c.o: /work/main/service/core/xmem.c
 CMakeFiles/triaged_lib.dir/service/core/xmem.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_28) "Building C object CMakeFiles/triaged_lib.dir/service/core/xmem.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_30) "Building C object CMakeFiles/triaged_lib.dir/service/core/xmem.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/core/xmem.c.o -MF CMakeFiles/triaged_lib.dir/service/core/xmem.c.o.d -o CMakeFiles/triaged_lib.dir/service/core/xmem.c.o -c /work/main/service/core/xmem.c
 
 CMakeFiles/triaged_lib.dir/service/core/xmem.c.i: cmake_force
@@ -459,7 +487,7 @@ CMakeFiles/triaged_lib.dir/service/core/xmem.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/check_models.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/check_models.c.o: /work/main/service/io/check_models.c
 CMakeFiles/triaged_lib.dir/service/io/check_models.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_29) "Building C object CMakeFiles/triaged_lib.dir/service/io/check_models.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_31) "Building C object CMakeFiles/triaged_lib.dir/service/io/check_models.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/check_models.c.o -MF CMakeFiles/triaged_lib.dir/service/io/check_models.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/check_models.c.o -c /work/main/service/io/check_models.c
 
 CMakeFiles/triaged_lib.dir/service/io/check_models.c.i: cmake_force
@@ -473,7 +501,7 @@ CMakeFiles/triaged_lib.dir/service/io/check_models.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o: /work/main/service/io/dashboard.c
 CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_30) "Building C object CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_32) "Building C object CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o -MF CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o -c /work/main/service/io/dashboard.c
 
 CMakeFiles/triaged_lib.dir/service/io/dashboard.c.i: cmake_force
@@ -487,7 +515,7 @@ CMakeFiles/triaged_lib.dir/service/io/dashboard.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/db.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/db.c.o: /work/main/service/io/db.c
 CMakeFiles/triaged_lib.dir/service/io/db.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_31) "Building C object CMakeFiles/triaged_lib.dir/service/io/db.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_33) "Building C object CMakeFiles/triaged_lib.dir/service/io/db.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/db.c.o -MF CMakeFiles/triaged_lib.dir/service/io/db.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/db.c.o -c /work/main/service/io/db.c
 
 CMakeFiles/triaged_lib.dir/service/io/db.c.i: cmake_force
@@ -498,10 +526,38 @@ CMakeFiles/triaged_lib.dir/service/io/db.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/io/db.c.s"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/io/db.c -o CMakeFiles/triaged_lib.dir/service/io/db.c.s
 
+CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o: CMakeFiles/triaged_lib.dir/flags.make
+CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o: /work/main/service/io/eval_run.c
+CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_34) "Building C object CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o -MF CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o -c /work/main/service/io/eval_run.c
+
+CMakeFiles/triaged_lib.dir/service/io/eval_run.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/triaged_lib.dir/service/io/eval_run.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/service/io/eval_run.c > CMakeFiles/triaged_lib.dir/service/io/eval_run.c.i
+
+CMakeFiles/triaged_lib.dir/service/io/eval_run.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/io/eval_run.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/io/eval_run.c -o CMakeFiles/triaged_lib.dir/service/io/eval_run.c.s
+
+CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o: CMakeFiles/triaged_lib.dir/flags.make
+CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o: /work/main/service/io/feedback_in.c
+CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_35) "Building C object CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o -MF CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o -c /work/main/service/io/feedback_in.c
+
+CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/service/io/feedback_in.c > CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.i
+
+CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/io/feedback_in.c -o CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.s
+
 CMakeFiles/triaged_lib.dir/service/io/http.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/http.c.o: /work/main/service/io/http.c
 CMakeFiles/triaged_lib.dir/service/io/http.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_32) "Building C object CMakeFiles/triaged_lib.dir/service/io/http.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_36) "Building C object CMakeFiles/triaged_lib.dir/service/io/http.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/http.c.o -MF CMakeFiles/triaged_lib.dir/service/io/http.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/http.c.o -c /work/main/service/io/http.c
 
 CMakeFiles/triaged_lib.dir/service/io/http.c.i: cmake_force
@@ -515,7 +571,7 @@ CMakeFiles/triaged_lib.dir/service/io/http.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o: /work/main/service/io/http_reply.c
 CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_33) "Building C object CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_37) "Building C object CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o -MF CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o -c /work/main/service/io/http_reply.c
 
 CMakeFiles/triaged_lib.dir/service/io/http_reply.c.i: cmake_force
@@ -529,7 +585,7 @@ CMakeFiles/triaged_lib.dir/service/io/http_reply.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o: /work/main/service/io/kafka_in.c
 CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_34) "Building C object CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_38) "Building C object CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o -MF CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o -c /work/main/service/io/kafka_in.c
 
 CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.i: cmake_force
@@ -543,7 +599,7 @@ CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.o: /work/main/service/io/kafka_out.c
 CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_35) "Building C object CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_39) "Building C object CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.o -MF CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.o -c /work/main/service/io/kafka_out.c
 
 CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.i: cmake_force
@@ -557,7 +613,7 @@ CMakeFiles/triaged_lib.dir/service/io/kafka_out.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/llm.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/llm.c.o: /work/main/service/io/llm.c
 CMakeFiles/triaged_lib.dir/service/io/llm.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_36) "Building C object CMakeFiles/triaged_lib.dir/service/io/llm.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_40) "Building C object CMakeFiles/triaged_lib.dir/service/io/llm.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/llm.c.o -MF CMakeFiles/triaged_lib.dir/service/io/llm.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/llm.c.o -c /work/main/service/io/llm.c
 
 CMakeFiles/triaged_lib.dir/service/io/llm.c.i: cmake_force
@@ -571,7 +627,7 @@ CMakeFiles/triaged_lib.dir/service/io/llm.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/log.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/log.c.o: /work/main/service/io/log.c
 CMakeFiles/triaged_lib.dir/service/io/log.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_37) "Building C object CMakeFiles/triaged_lib.dir/service/io/log.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_41) "Building C object CMakeFiles/triaged_lib.dir/service/io/log.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/log.c.o -MF CMakeFiles/triaged_lib.dir/service/io/log.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/log.c.o -c /work/main/service/io/log.c
 
 CMakeFiles/triaged_lib.dir/service/io/log.c.i: cmake_force
@@ -585,7 +641,7 @@ CMakeFiles/triaged_lib.dir/service/io/log.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/looplag.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/looplag.c.o: /work/main/service/io/looplag.c
 CMakeFiles/triaged_lib.dir/service/io/looplag.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_38) "Building C object CMakeFiles/triaged_lib.dir/service/io/looplag.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_42) "Building C object CMakeFiles/triaged_lib.dir/service/io/looplag.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/looplag.c.o -MF CMakeFiles/triaged_lib.dir/service/io/looplag.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/looplag.c.o -c /work/main/service/io/looplag.c
 
 CMakeFiles/triaged_lib.dir/service/io/looplag.c.i: cmake_force
@@ -599,7 +655,7 @@ CMakeFiles/triaged_lib.dir/service/io/looplag.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/migrate.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/migrate.c.o: /work/main/service/io/migrate.c
 CMakeFiles/triaged_lib.dir/service/io/migrate.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_39) "Building C object CMakeFiles/triaged_lib.dir/service/io/migrate.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_43) "Building C object CMakeFiles/triaged_lib.dir/service/io/migrate.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/migrate.c.o -MF CMakeFiles/triaged_lib.dir/service/io/migrate.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/migrate.c.o -c /work/main/service/io/migrate.c
 
 CMakeFiles/triaged_lib.dir/service/io/migrate.c.i: cmake_force
@@ -613,7 +669,7 @@ CMakeFiles/triaged_lib.dir/service/io/migrate.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/io/model_call.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/model_call.c.o: /work/main/service/io/model_call.c
 CMakeFiles/triaged_lib.dir/service/io/model_call.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_40) "Building C object CMakeFiles/triaged_lib.dir/service/io/model_call.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_44) "Building C object CMakeFiles/triaged_lib.dir/service/io/model_call.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/model_call.c.o -MF CMakeFiles/triaged_lib.dir/service/io/model_call.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/model_call.c.o -c /work/main/service/io/model_call.c
 
 CMakeFiles/triaged_lib.dir/service/io/model_call.c.i: cmake_force
@@ -624,10 +680,24 @@ CMakeFiles/triaged_lib.dir/service/io/model_call.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/io/model_call.c.s"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/io/model_call.c -o CMakeFiles/triaged_lib.dir/service/io/model_call.c.s
 
+CMakeFiles/triaged_lib.dir/service/io/outbox.c.o: CMakeFiles/triaged_lib.dir/flags.make
+CMakeFiles/triaged_lib.dir/service/io/outbox.c.o: /work/main/service/io/outbox.c
+CMakeFiles/triaged_lib.dir/service/io/outbox.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_45) "Building C object CMakeFiles/triaged_lib.dir/service/io/outbox.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/outbox.c.o -MF CMakeFiles/triaged_lib.dir/service/io/outbox.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/outbox.c.o -c /work/main/service/io/outbox.c
+
+CMakeFiles/triaged_lib.dir/service/io/outbox.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/triaged_lib.dir/service/io/outbox.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/service/io/outbox.c > CMakeFiles/triaged_lib.dir/service/io/outbox.c.i
+
+CMakeFiles/triaged_lib.dir/service/io/outbox.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/io/outbox.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/io/outbox.c -o CMakeFiles/triaged_lib.dir/service/io/outbox.c.s
+
 CMakeFiles/triaged_lib.dir/service/io/store.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/io/store.c.o: /work/main/service/io/store.c
 CMakeFiles/triaged_lib.dir/service/io/store.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_41) "Building C object CMakeFiles/triaged_lib.dir/service/io/store.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_46) "Building C object CMakeFiles/triaged_lib.dir/service/io/store.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/io/store.c.o -MF CMakeFiles/triaged_lib.dir/service/io/store.c.o.d -o CMakeFiles/triaged_lib.dir/service/io/store.c.o -c /work/main/service/io/store.c
 
 CMakeFiles/triaged_lib.dir/service/io/store.c.i: cmake_force
@@ -641,7 +711,7 @@ CMakeFiles/triaged_lib.dir/service/io/store.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/job.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/job.c.o: /work/main/service/job.c
 CMakeFiles/triaged_lib.dir/service/job.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_42) "Building C object CMakeFiles/triaged_lib.dir/service/job.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_47) "Building C object CMakeFiles/triaged_lib.dir/service/job.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/job.c.o -MF CMakeFiles/triaged_lib.dir/service/job.c.o.d -o CMakeFiles/triaged_lib.dir/service/job.c.o -c /work/main/service/job.c
 
 CMakeFiles/triaged_lib.dir/service/job.c.i: cmake_force
@@ -655,7 +725,7 @@ CMakeFiles/triaged_lib.dir/service/job.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/pipeline.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/pipeline.c.o: /work/main/service/pipeline.c
 CMakeFiles/triaged_lib.dir/service/pipeline.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_43) "Building C object CMakeFiles/triaged_lib.dir/service/pipeline.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_48) "Building C object CMakeFiles/triaged_lib.dir/service/pipeline.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/pipeline.c.o -MF CMakeFiles/triaged_lib.dir/service/pipeline.c.o.d -o CMakeFiles/triaged_lib.dir/service/pipeline.c.o -c /work/main/service/pipeline.c
 
 CMakeFiles/triaged_lib.dir/service/pipeline.c.i: cmake_force
@@ -669,7 +739,7 @@ CMakeFiles/triaged_lib.dir/service/pipeline.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o: /work/main/service/pipeline_life.c
 CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_44) "Building C object CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_49) "Building C object CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o -MF CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o.d -o CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o -c /work/main/service/pipeline_life.c
 
 CMakeFiles/triaged_lib.dir/service/pipeline_life.c.i: cmake_force
@@ -683,7 +753,7 @@ CMakeFiles/triaged_lib.dir/service/pipeline_life.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/service/safety.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/safety.c.o: /work/main/service/safety.c
 CMakeFiles/triaged_lib.dir/service/safety.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_45) "Building C object CMakeFiles/triaged_lib.dir/service/safety.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_50) "Building C object CMakeFiles/triaged_lib.dir/service/safety.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/safety.c.o -MF CMakeFiles/triaged_lib.dir/service/safety.c.o.d -o CMakeFiles/triaged_lib.dir/service/safety.c.o -c /work/main/service/safety.c
 
 CMakeFiles/triaged_lib.dir/service/safety.c.i: cmake_force
@@ -694,10 +764,24 @@ CMakeFiles/triaged_lib.dir/service/safety.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/safety.c.s"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/safety.c -o CMakeFiles/triaged_lib.dir/service/safety.c.s
 
+CMakeFiles/triaged_lib.dir/service/shadow.c.o: CMakeFiles/triaged_lib.dir/flags.make
+CMakeFiles/triaged_lib.dir/service/shadow.c.o: /work/main/service/shadow.c
+CMakeFiles/triaged_lib.dir/service/shadow.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_51) "Building C object CMakeFiles/triaged_lib.dir/service/shadow.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/shadow.c.o -MF CMakeFiles/triaged_lib.dir/service/shadow.c.o.d -o CMakeFiles/triaged_lib.dir/service/shadow.c.o -c /work/main/service/shadow.c
+
+CMakeFiles/triaged_lib.dir/service/shadow.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/triaged_lib.dir/service/shadow.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/service/shadow.c > CMakeFiles/triaged_lib.dir/service/shadow.c.i
+
+CMakeFiles/triaged_lib.dir/service/shadow.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/triaged_lib.dir/service/shadow.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/service/shadow.c -o CMakeFiles/triaged_lib.dir/service/shadow.c.s
+
 CMakeFiles/triaged_lib.dir/service/snapshot.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/service/snapshot.c.o: /work/main/service/snapshot.c
 CMakeFiles/triaged_lib.dir/service/snapshot.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_46) "Building C object CMakeFiles/triaged_lib.dir/service/snapshot.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_52) "Building C object CMakeFiles/triaged_lib.dir/service/snapshot.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/service/snapshot.c.o -MF CMakeFiles/triaged_lib.dir/service/snapshot.c.o.d -o CMakeFiles/triaged_lib.dir/service/snapshot.c.o -c /work/main/service/snapshot.c
 
 CMakeFiles/triaged_lib.dir/service/snapshot.c.i: cmake_force
@@ -711,7 +795,7 @@ CMakeFiles/triaged_lib.dir/service/snapshot.c.s: cmake_force
 CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o: CMakeFiles/triaged_lib.dir/flags.make
 CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o: generated/dashboard_files.c
 CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o: CMakeFiles/triaged_lib.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_47) "Building C object CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_53) "Building C object CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o -MF CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o.d -o CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o -c /work/main/build2/generated/dashboard_files.c
 
 CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.i: cmake_force
@@ -734,6 +818,7 @@ triaged_lib_OBJECTS = \
 "CMakeFiles/triaged_lib.dir/service/core/draft_check.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/evalreport.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/evalstats.c.o" \
+"CMakeFiles/triaged_lib.dir/service/core/feedback.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/hist.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/injection.c.o" \
@@ -747,6 +832,7 @@ triaged_lib_OBJECTS = \
 "CMakeFiles/triaged_lib.dir/service/core/routes.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/rules.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/secret.c.o" \
+"CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/text.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/textfile.c.o" \
 "CMakeFiles/triaged_lib.dir/service/core/ticket.c.o" \
@@ -754,6 +840,8 @@ triaged_lib_OBJECTS = \
 "CMakeFiles/triaged_lib.dir/service/io/check_models.c.o" \
 "CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o" \
 "CMakeFiles/triaged_lib.dir/service/io/db.c.o" \
+"CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o" \
+"CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o" \
 "CMakeFiles/triaged_lib.dir/service/io/http.c.o" \
 "CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o" \
 "CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o" \
@@ -763,11 +851,13 @@ triaged_lib_OBJECTS = \
 "CMakeFiles/triaged_lib.dir/service/io/looplag.c.o" \
 "CMakeFiles/triaged_lib.dir/service/io/migrate.c.o" \
 "CMakeFiles/triaged_lib.dir/service/io/model_call.c.o" \
+"CMakeFiles/triaged_lib.dir/service/io/outbox.c.o" \
 "CMakeFiles/triaged_lib.dir/service/io/store.c.o" \
 "CMakeFiles/triaged_lib.dir/service/job.c.o" \
 "CMakeFiles/triaged_lib.dir/service/pipeline.c.o" \
 "CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o" \
 "CMakeFiles/triaged_lib.dir/service/safety.c.o" \
+"CMakeFiles/triaged_lib.dir/service/shadow.c.o" \
 "CMakeFiles/triaged_lib.dir/service/snapshot.c.o" \
 "CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o"
 
@@ -784,6 +874,7 @@ libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/dialect.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/draft_check.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/evalreport.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/evalstats.c.o
+libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/feedback.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/flagship_queue.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/hist.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/injection.c.o
@@ -797,6 +888,7 @@ libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/redact.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/routes.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/rules.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/secret.c.o
+libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/shadow_pick.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/text.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/textfile.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/ticket.c.o
@@ -804,6 +896,8 @@ libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/core/xmem.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/check_models.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/dashboard.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/db.c.o
+libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/eval_run.c.o
+libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/feedback_in.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/http.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/http_reply.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/kafka_in.c.o
@@ -813,16 +907,18 @@ libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/log.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/looplag.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/migrate.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/model_call.c.o
+libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/outbox.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/io/store.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/job.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/pipeline.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/safety.c.o
+libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/shadow.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/service/snapshot.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/generated/dashboard_files.c.o
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/build.make
 libtriaged_lib.a: CMakeFiles/triaged_lib.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_48) "Linking C static library libtriaged_lib.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build2/CMakeFiles --progress-num=$(CMAKE_PROGRESS_54) "Linking C static library libtriaged_lib.a"
 	$(CMAKE_COMMAND) -P CMakeFiles/triaged_lib.dir/cmake_clean_target.cmake
 	$(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/triaged_lib.dir/link.txt --verbose=$(VERBOSE)
 

@@ -294,8 +294,40 @@
     });
     done('queue', rows.length);
   }
+  // model mix (issue #13): the live escalation share and, where a shadow tier runs, how its
+  // answers compare with production (view shadow_vs_production)
+  function drawModelMix(d) {
+    var c = box('modelmix'), esc = d.escalation || [], rows = d.shadow || [], points = 0;
+    if (esc.length) {
+      var last = esc[esc.length - 1];
+      html('div', 'note', c, 'escalated to the flagship, latest day: ' + pct(num(last.rate)) +
+           ' (' + last.escalated + ' of ' + last.tickets + ')');
+      points++;
+    }
+    if (!rows.length) {
+      empty(c, 'no shadow tier has answered yet ([shadow] in the configuration)');
+      return done('modelmix', points, points ? 'data' : 'empty');
+    }
+    var t = html('table', '', c), hr = html('tr', '', html('thead', '', t));
+    ['shadow', 'tickets', 'agree', '$/1k shadow/prod', 'p50',
+     'gold acc. shadow/prod'].forEach(function (h) { html('th', '', hr, h); });
+    var tb = html('tbody', '', t);
+    function opt(v, f) { return v === null || v === undefined ? '-' : f(num(v)); }
+    rows.forEach(function (r) {
+      var tr = html('tr', '', tb);
+      html('td', '', tr, String(r.model) + ' / ' + String(r.prompt_version));
+      html('td', 'n', tr, String(r.tickets));
+      html('td', 'n', tr, opt(r.agreement, pct));
+      html('td', 'n', tr, opt(r.shadow_cost_per_1000, usd) + '/' + opt(r.production_cost_per_1000, usd));
+      html('td', 'n', tr, opt(r.shadow_p50_ms, function (v) { return fmtNum(v) + ' ms'; }));
+      html('td', 'n', tr, num(r.gold_labelled) ? opt(r.shadow_gold_accuracy, pct) + '/' +
+           opt(r.production_gold_accuracy, pct) + ' (' + r.gold_labelled + ')' : 'none yet');
+      points++;
+    });
+    done('modelmix', points);
+  }
   function render(d) {
-    [drawVolume, drawEscalation, drawLatency, drawBacklog, drawOutcomes, drawDlq, drawCost, drawQueue]
+    [drawVolume, drawEscalation, drawLatency, drawBacklog, drawOutcomes, drawDlq, drawCost, drawModelMix, drawQueue]
       .forEach(function (f) { f(d); });
     var today = (d.volume_daily || []).slice(-1)[0];
     document.getElementById('kpis').textContent = today ? 'tickets today: ' + today.count : '';

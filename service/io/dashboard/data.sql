@@ -40,4 +40,10 @@ SELECT json_build_object(
    SELECT queue_position, ticket_id, urgency, category, customer_tier, status,
           review_state, sla_due, sla_breached,
           extract(epoch FROM waiting)::bigint AS waiting_s
-     FROM agent_review_queue_head ORDER BY queue_position LIMIT 10) v))
+     FROM agent_review_queue_head ORDER BY queue_position LIMIT 10) v),
+ 'shadow', (SELECT coalesce(json_agg(v ORDER BY v.model, v.prompt_version), '[]') FROM (
+   SELECT model, prompt_version, tickets, answered, agreement, shadow_cost_per_1000,
+          production_cost_per_1000, round(shadow_p50_ms::numeric, 1) AS shadow_p50_ms,
+          round(production_p50_ms::numeric, 1) AS production_p50_ms, gold_labelled,
+          shadow_gold_accuracy, production_gold_accuracy
+     FROM shadow_vs_production) v))

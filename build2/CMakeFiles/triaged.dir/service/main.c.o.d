@@ -151,12 +151,13 @@ CMakeFiles/triaged.dir/service/main.c.o: /work/main/service/main.c \
  /usr/include/librdkafka/rdkafka.h /work/main/service/io/check_models.h \
  /work/main/service/core/config.h /work/main/service/core/xmem.h \
  /work/main/service/core/buf.h /work/main/service/core/text.h \
- /work/main/service/io/http.h /work/main/service/io/db.h \
- /work/main/service/core/xmem.h /work/main/service/core/buf.h \
- /work/main/service/core/text.h /work/main/service/core/metrics.h \
- /work/main/service/core/hist.h /work/main/service/core/intake.h \
- /work/main/service/core/ticket.h /work/main/service/io/log.h \
- /work/main/service/io/looplag.h /work/main/service/io/migrate.h \
- /work/main/service/pipeline.h /work/main/service/core/cascade.h \
- /work/main/service/core/hist.h /work/main/service/snapshot.h \
- /work/main/service/core/textfile.h
+ /work/main/service/io/eval_run.h /work/main/service/io/http.h \
+ /work/main/service/io/db.h /work/main/service/core/xmem.h \
+ /work/main/service/core/buf.h /work/main/service/core/text.h \
+ /work/main/service/core/metrics.h /work/main/service/core/hist.h \
+ /work/main/service/core/intake.h /work/main/service/core/ticket.h \
+ /work/main/service/io/log.h /work/main/service/io/looplag.h \
+ /work/main/service/io/outbox.h /work/main/service/io/feedback_in.h \
+ /work/main/service/io/migrate.h /work/main/service/pipeline.h \
+ /work/main/service/core/cascade.h /work/main/service/core/hist.h \
+ /work/main/service/snapshot.h /work/main/service/core/textfile.h

@@ -113,5 +113,5 @@ CMakeFiles/triaged_lib.dir/service/pipeline_life.c.o: \
  /work/main/service/io/db.h /work/main/service/io/model_call.h \
  /work/main/service/core/ticket.h /work/main/service/io/kafka_out.h \
  /work/main/service/safety.h /work/main/service/core/draft_check.h \
- /work/main/service/core/intake.h /usr/include/string.h \
- /usr/include/strings.h /work/main/service/io/log.h
+ /work/main/service/shadow.h /work/main/service/core/intake.h \
+ /usr/include/string.h /usr/include/strings.h /work/main/service/io/log.h

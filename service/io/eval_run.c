@@ -1,0 +1,1088 @@
+/*
+ * eval_run: see eval_run.h. Owns the eval set in memory, the per-configuration
+ * call tasks and their concurrency, eval_answers (read and write), the
+ * printed figures. The arithmetic is evalstats'; the report is evalreport's.
+ * Must never touch tickets, results or the review queue, nor log ticket text.
+ */
+#include "eval_run.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "answer.h"
+#include "evalreport.h"
+#include "evalstats.h"
+#include "injection.h"
+#include "model_call.h"
+#include "redact.h"
+#include "rules.h"
+#include "safety.h"
+#include "ticket.h"
+#include "xmem.h"
+
+#define EVAL_MAX_CONFS 8
+#define EVAL_LINE_CAP (1u << 20)
+
+static double now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+uint64_t eval_text_hash(const char *subject, const char *body, size_t body_len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)subject; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ 0) * 1099511628211ULL;
+	for (size_t i = 0; i < body_len; i++)
+		h = (h ^ (unsigned char)body[i]) * 1099511628211ULL;
+	return h;
+}
+
+struct eval_item {
+	struct ticket *t;  /* as parsed */
+	struct ticket pt;  /* what the models see (redacted; strings owned below) */
+	char *p_subject, *p_body;
+	char hash[17];
+	int gold[3];       /* category, sentiment, urgency indices; -1 unlabelled */
+};
+
+/* One configuration's answer to one item, as stored. */
+struct eval_res {
+	int have;
+	int valid, repaired;
+	int label[3]; /* category, sentiment, urgency; -1 when invalid */
+	double conf, cost, latency_ms;
+};
+
+struct eval_conf {
+	enum model_tier tier;
+	char *spec;		/* the --model argument (owned), or NULL */
+	struct config cfg;	/* shallow copy with this tier's model/prompt */
+	struct model_caller *mcl;
+	const char *prompt_version;
+	struct eval_res *r;	/* one per item */
+	size_t calls, failed, reused;
+};
+
+struct eval_run;
+
+struct eval_task {
+	struct eval_run *run;
+	struct eval_conf *c;
+	size_t item;
+	struct model_calls calls;
+	struct answer ans;
+	struct event *timer;
+	int repaired, done, ok, invalid;
+	double t0, t1;
+	char err[256];
+};
+
+struct eval_run {
+	struct event_base *base;
+	struct taxonomy tax;
+	struct eval_item *items;
+	size_t n;
+	struct eval_task *tasks;
+	size_t ntasks, next, inflight, finished;
+	long concurrency;
+	int progress_pct;
+};
+
+/* ---- the eval set ---------------------------------------------------------- */
+
+static int label_index(const char *const *names, size_t n, const char *v)
+{
+	for (size_t i = 0; v && i < n; i++)
+		if (strcmp(names[i], v) == 0)
+			return (int)i;
+	return -1;
+}
+
+static const char *const sent_names[SENT__COUNT] = {"very_negative", "negative", "neutral",
+						    "positive"};
+static const char *const urg_names[URG__COUNT] = {"low", "normal", "high", "critical"};
+
+/* Append one labelled ticket (jt: the ticket object, jg: the gold object). -1 with err. */
+static int add_item(struct eval_run *run, const struct config *cfg, struct redactor *red,
+		    json_object *jt, json_object *jg, size_t *cap, size_t *unknown, char *err,
+		    size_t errlen)
+{
+	struct ticket_limits lim;
+	struct eval_item *it;
+	json_object *v;
+	const char *tj;
+	char e[256];
+	uint64_t h;
+
+	ticket_limits_default(&lim);
+	lim.max_body_prompt_len = (size_t)cfg->max_body_prompt_bytes;
+	if (run->n == *cap) {
+		*cap = *cap ? *cap * 2 : 512;
+		run->items = xrealloc(run->items, *cap * sizeof(*run->items));
+	}
+	it = &run->items[run->n];
+	memset(it, 0, sizeof(*it));
+	tj = json_object_to_json_string_ext(jt, JSON_C_TO_STRING_PLAIN);
+	if (ticket_parse(tj, strlen(tj), NULL, 0, &lim, &it->t, e, sizeof(e)) != TICKET_OK) {
+		snprintf(err, errlen, "%s", e);
+		return -1;
+	}
+	it->gold[0] = label_index((const char *const *)cfg->categories, cfg->ncategories,
+				  json_object_object_get_ex(jg, "category", &v) ? json_object_get_string(v)
+										: NULL);
+	if (it->gold[0] < 0)
+		(*unknown)++;
+	it->gold[1] = label_index(sent_names, SENT__COUNT,
+				  json_object_object_get_ex(jg, "sentiment", &v) ? json_object_get_string(v)
+										 : NULL);
+	it->gold[2] = label_index(urg_names, URG__COUNT,
+				  json_object_object_get_ex(jg, "urgency", &v) ? json_object_get_string(v)
+									       : NULL);
+	h = eval_text_hash(it->t->subject, it->t->body, it->t->body_len);
+	snprintf(it->hash, sizeof(it->hash), "%016llx", (unsigned long long)h);
+
+	/* what the daemon's safety_prepare gives the models: invisible
+	 * characters stripped, PII replaced, the prompt's cut of the body */
+	{
+		const char *src[2] = {it->t->subject,
+				      it->t->prompt_body ? it->t->prompt_body : it->t->body};
+		size_t len[2] = {strlen(it->t->subject),
+				 it->t->prompt_body ? it->t->prompt_body_len : it->t->body_len};
+		char *outp[2] = {NULL, NULL};
+		struct redact_map map;
+		redact_map_init(&map);
+		for (int k = 0; k < 2; k++) {
+			char *c = xstrndup(src[k], len[k]);
+			size_t m = injection_strip_invisible(c, len[k]);
+			c[m] = '\0';
+			if (red) {
+				char *r = redact_text(red, c, m, &map, NULL, e, sizeof(e));
+				free(c);
+				/* as the daemon: an unredactable text is never sent */
+				c = r ? r : xstrdup("");
+			}
+			outp[k] = c;
+		}
+		redact_map_cleanup(&map);
+		it->p_subject = outp[0];
+		it->p_body = outp[1];
+		it->pt = *it->t;
+		it->pt.subject = it->p_subject;
+		it->pt.body = it->p_body;
+		it->pt.body_len = strlen(it->p_body);
+		it->pt.body_prompt_len =
+		    utf8_cut(it->p_body, it->pt.body_len, (size_t)cfg->max_body_prompt_bytes);
+	}
+	run->n++;
+	return 0;
+}
+
+static int load_set(struct eval_run *run, const struct config *cfg, struct redactor *red,
+		    const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, e[512];
+	size_t lcap = 0, cap = 0, lineno = 0, unknown = 0;
+	int rc = -1;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (getline(&line, &lcap, f) > 0) {
+		json_object *root = NULL, *jt, *jg;
+
+		lineno++;
+		if (line[0] == '\n' || line[0] == '\0')
+			continue;
+		root = json_tokener_parse(line);
+		if (!root || !json_object_object_get_ex(root, "ticket", &jt) ||
+		    !json_object_object_get_ex(root, "gold", &jg)) {
+			snprintf(err, errlen, "%s:%zu: not an eval line ({\"ticket\":..,\"gold\":..})",
+				 path, lineno);
+			json_object_put(root);
+			goto out;
+		}
+		if (add_item(run, cfg, red, jt, jg, &cap, &unknown, e, sizeof(e)) < 0) {
+			snprintf(err, errlen, "%s:%zu: %s", path, lineno, e);
+			json_object_put(root);
+			goto out;
+		}
+		json_object_put(root);
+	}
+	if (run->n == 0) {
+		snprintf(err, errlen, "%s: no ticket", path);
+		goto out;
+	}
+	if (unknown)
+		fprintf(stderr, "triaged eval: %zu tickets have no gold category of the taxonomy "
+				"(not counted for accuracy)\n",
+			unknown);
+	rc = 0;
+out:
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * --from-db: the gold-labelled tickets already in PostgreSQL: a result an
+ * agent corrected (the corrected fields win) or approved as it was (its own
+ * labels are the gold), newest first, at most limit.
+ */
+static int load_db(struct eval_run *run, const struct config *cfg, struct redactor *red,
+		   PGconn *db, long limit, char *err, size_t errlen)
+{
+	char lim[24], e[512];
+	const char *p[1] = {lim};
+	size_t cap = 0, unknown = 0;
+	PGresult *r;
+	int rc = -1;
+
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	r = PQexecParams(
+	    db,
+	    "WITH g AS (SELECT r.id, t.ticket_id, t.source, t.channel, t.subject, t.body, "
+	    "nullif(t.language_hint, '') AS language, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	    "AS created_at, "
+	    "(SELECT lc.new_value FROM label_corrections lc WHERE lc.ticket_pk = r.ticket_pk AND "
+	    "lc.revision = r.revision AND lc.field = 'category' ORDER BY lc.corrected_at DESC, "
+	    "lc.id DESC LIMIT 1) AS c_cat, "
+	    "(SELECT lc.new_value FROM label_corrections lc WHERE lc.ticket_pk = r.ticket_pk AND "
+	    "lc.revision = r.revision AND lc.field = 'sentiment' ORDER BY lc.corrected_at DESC, "
+	    "lc.id DESC LIMIT 1) AS c_sent, "
+	    "(SELECT lc.new_value FROM label_corrections lc WHERE lc.ticket_pk = r.ticket_pk AND "
+	    "lc.revision = r.revision AND lc.field = 'urgency' ORDER BY lc.corrected_at DESC, "
+	    "lc.id DESC LIMIT 1) AS c_urg, "
+	    "r.category, r.sentiment, r.urgency, r.status "
+	    "FROM triage_results r JOIN tickets t ON t.id = r.ticket_pk AND t.revision = r.revision) "
+	    "SELECT ticket_id, source, channel, subject, body, language, created_at, "
+	    "CASE WHEN status = 'approved' THEN coalesce(c_cat, category) ELSE c_cat END, "
+	    "CASE WHEN status = 'approved' THEN coalesce(c_sent, sentiment) ELSE c_sent END, "
+	    "CASE WHEN status = 'approved' THEN coalesce(c_urg, urgency) ELSE c_urg END "
+	    "FROM g WHERE status = 'approved' OR c_cat IS NOT NULL OR c_sent IS NOT NULL "
+	    "OR c_urg IS NOT NULL ORDER BY id DESC LIMIT $1::bigint",
+	    1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "gold-labelled tickets: %s", PQresultErrorMessage(r));
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		static const char *const tk[7] = {"ticket_id", "source",  "channel",   "subject",
+						  "body",      "language", "created_at"};
+		static const char *const gk[3] = {"category", "sentiment", "urgency"};
+		json_object *jt = json_object_new_object(), *jg = json_object_new_object();
+		int bad;
+		for (int k = 0; k < 7; k++)
+			if (!PQgetisnull(r, i, k))
+				json_object_object_add(jt, tk[k],
+						       json_object_new_string(PQgetvalue(r, i, k)));
+		for (int k = 0; k < 3; k++)
+			if (!PQgetisnull(r, i, 7 + k))
+				json_object_object_add(jg, gk[k],
+						       json_object_new_string(PQgetvalue(r, i, 7 + k)));
+		bad = add_item(run, cfg, red, jt, jg, &cap, &unknown, e, sizeof(e));
+		json_object_put(jt);
+		json_object_put(jg);
+		if (bad < 0) {
+			/* a stored ticket the parser refuses now: left out, said */
+			fprintf(stderr, "triaged eval: ticket %s left out: %s\n", PQgetvalue(r, i, 0), e);
+		}
+	}
+	if (run->n == 0) {
+		snprintf(err, errlen, "no gold-labelled ticket in the database (corrected or approved)");
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* ---- the calls -------------------------------------------------------------- */
+
+static void task_handle(struct eval_task *k, enum job_event ev);
+
+static void progress(struct eval_run *run)
+{
+	int pct = run->ntasks ? (int)(100 * run->finished / run->ntasks) : 100;
+	char bar[41];
+	/* a terminal gets every percent, a log file every tenth */
+	if (pct == run->progress_pct || (!isatty(2) && pct % 10 != 0 && run->finished != run->ntasks))
+		return;
+	run->progress_pct = pct;
+	for (int i = 0; i < 40; i++)
+		bar[i] = i < pct * 40 / 100 ? '#' : '.';
+	bar[40] = '\0';
+	fprintf(stderr, "\r[%s] %3d%% %zu/%zu calls", bar, pct, run->finished, run->ntasks);
+	if (run->finished == run->ntasks || !isatty(2))
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void task_start(struct eval_task *k);
+
+static void start_more(struct eval_run *run)
+{
+	while (run->next < run->ntasks && run->inflight < (size_t)run->concurrency) {
+		struct eval_task *k = &run->tasks[run->next++];
+		run->inflight++;
+		task_start(k);
+	}
+	if (run->finished == run->ntasks)
+		event_base_loopbreak(run->base);
+}
+
+static void task_finish(struct eval_task *k, int ok, int invalid)
+{
+	struct eval_run *run = k->run;
+	k->done = 1;
+	k->ok = ok;
+	k->invalid = invalid;
+	k->t1 = now_ms();
+	if (ok || invalid)
+		k->c->calls++;
+	else
+		k->c->failed++;
+	run->inflight--;
+	run->finished++;
+	progress(run);
+	start_more(run);
+}
+
+static void on_llm_done(void *arg, const struct llm_result *res)
+{
+	struct eval_task *k = arg;
+	uint32_t wait = 0;
+	enum job_event ev = model_call_result(k->c->mcl, &k->calls, res, now_ms(), &k->ans, &wait,
+					      k->err, sizeof(k->err));
+	if (ev == EV_MODEL_RETRY || ev == EV_NOT_SENT) {
+		struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+		evtimer_add(k->timer, &tv);
+		return;
+	}
+	task_handle(k, ev);
+}
+
+static void try_send(struct eval_task *k)
+{
+	uint32_t wait = 0;
+	if (model_call_may_send(k->c->mcl, &k->calls, now_ms(), &wait)) {
+		model_call_submit(k->c->mcl, &k->calls, on_llm_done, k);
+		return;
+	}
+	struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+	evtimer_add(k->timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	try_send(arg);
+}
+
+static void task_prepare(struct eval_task *k, enum call_purpose p)
+{
+	struct prompt_vars v;
+	memset(&v, 0, sizeof(v));
+	v.ticket = &k->run->items[k->item].pt;
+	v.tax = &k->run->tax;
+	task_handle(k, model_call_prepare(k->c->mcl, &k->calls, k->c->tier, p, v, now_ms(),
+					  &k->ans, k->err, sizeof(k->err)));
+}
+
+static void task_handle(struct eval_task *k, enum job_event ev)
+{
+	switch (ev) {
+	case EV_REQUEST_READY:
+		try_send(k);
+		return;
+	case EV_MODE_FALLBACK:
+		task_prepare(k, PURPOSE_TRIAGE);
+		return;
+	case EV_ANSWER_OK:
+		task_finish(k, 1, 0);
+		return;
+	case EV_ANSWER_INVALID:
+		if (!k->repaired) {
+			/* as the daemon: one repair call with the error and the answer */
+			k->repaired = 1;
+			task_prepare(k, PURPOSE_REPAIR);
+			return;
+		}
+		task_finish(k, 0, 1);
+		return;
+	default: /* failed, too large, prompt failed: not an answer, not stored */
+		task_finish(k, 0, 0);
+		return;
+	}
+}
+
+static void task_start(struct eval_task *k)
+{
+	model_calls_init(&k->calls);
+	answer_init(&k->ans);
+	k->timer = evtimer_new(k->run->base, on_timer, k);
+	k->t0 = now_ms();
+	task_prepare(k, PURPOSE_TRIAGE);
+}
+
+/* ---- eval_answers ----------------------------------------------------------- */
+
+static int store_task(PGconn *db, const struct eval_task *k, char *err, size_t errlen)
+{
+	const struct eval_item *it = &k->run->items[k->item];
+	struct llm_usage u = {0};
+	int attempts = 0;
+	char pt[24], ct[24], cc[24], conf[32], lat[32], att[16];
+	const char *answer = NULL, *error = NULL;
+	const char *cat = NULL, *sent = NULL, *urg = NULL;
+	PGresult *r;
+	int rc = 0;
+
+	for (int i = 0; i < k->calls.n; i++) {
+		const struct call_rec *c = &k->calls.v[i];
+		u.prompt_tokens += c->usage.prompt_tokens;
+		u.completion_tokens += c->usage.completion_tokens;
+		u.cached_tokens += c->usage.cached_tokens;
+		attempts += c->attempts;
+		answer = c->answer;
+		error = c->error[0] ? c->error : NULL;
+	}
+	if (k->ok) {
+		cat = k->ans.category;
+		sent = sentiment_name(k->ans.sentiment);
+		urg = urgency_name(k->ans.urgency);
+		error = NULL;
+	}
+	snprintf(pt, sizeof(pt), "%lld", (long long)u.prompt_tokens);
+	snprintf(ct, sizeof(ct), "%lld", (long long)u.completion_tokens);
+	snprintf(cc, sizeof(cc), "%lld", (long long)u.cached_tokens);
+	snprintf(conf, sizeof(conf), "%.6f", k->ans.confidence);
+	snprintf(lat, sizeof(lat), "%.3f", k->t1 - k->t0);
+	snprintf(att, sizeof(att), "%d", attempts);
+	{
+		const char *p[17] = {it->hash, k->c->tier == MODEL_FLAGSHIP ? k->c->cfg.flagship.model
+									   : k->c->cfg.mini.model,
+				     k->c->prompt_version, model_tier_name(k->c->tier),
+				     k->ok ? "t" : "f", k->repaired ? "t" : "f", cat, sent, urg,
+				     k->ok ? conf : NULL, pt, cc, ct, lat, att, error, answer};
+		r = PQexecParams(
+		    db,
+		    "INSERT INTO eval_answers (text_hash, model, prompt_version, tier, valid, "
+		    "repaired, category, sentiment, urgency, confidence, prompt_tokens, "
+		    "cached_tokens, completion_tokens, cost_usd, latency_ms, attempts, error, answer) "
+		    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+		    "triaged_cost(triaged_price_at($2, now()), $11::integer, $12::integer, "
+		    "$13::integer), $14, $15, $16, $17) ON CONFLICT DO NOTHING",
+		    17, NULL, p, NULL, NULL, 0);
+	}
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "eval_answers: %s", PQresultErrorMessage(r));
+		rc = -1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+	const struct eval_item *const *x = a, *const *y = b;
+	return strcmp((*x)->hash, (*y)->hash);
+}
+
+/* Fill c->r from eval_answers for every item whose text is stored. */
+static int load_answers(PGconn *db, struct eval_run *run, struct eval_conf *c,
+			struct eval_item **sorted, char *err, size_t errlen)
+{
+	const char *model = c->tier == MODEL_FLAGSHIP ? c->cfg.flagship.model : c->cfg.mini.model;
+	const char *p[2] = {model, c->prompt_version};
+	PGresult *r = PQexecParams(db,
+				   "SELECT text_hash, valid, repaired, category, sentiment, urgency, "
+				   "coalesce(confidence, 0), coalesce(cost_usd, 0), latency_ms "
+				   "FROM eval_answers WHERE model = $1 AND prompt_version = $2",
+				   2, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "eval_answers: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		return -1;
+	}
+	for (size_t i = 0; i < run->n; i++)
+		c->r[i].have = 0;
+	for (int row = 0; row < PQntuples(r); row++) {
+		struct eval_item key, *kp = &key, **hit;
+		struct eval_res res;
+		size_t lo;
+		snprintf(key.hash, sizeof(key.hash), "%s", PQgetvalue(r, row, 0));
+		hit = bsearch(&kp, sorted, run->n, sizeof(*sorted), cmp_hash);
+		if (hit == NULL)
+			continue;
+		memset(&res, 0, sizeof(res));
+		res.have = 1;
+		res.valid = PQgetvalue(r, row, 1)[0] == 't';
+		res.repaired = PQgetvalue(r, row, 2)[0] == 't';
+		res.label[0] = res.valid ? label_index((const char *const *)run->tax.categories,
+						       run->tax.ncategories, PQgetvalue(r, row, 3))
+					 : -1;
+		res.label[1] = res.valid ? label_index(sent_names, SENT__COUNT, PQgetvalue(r, row, 4)) : -1;
+		res.label[2] = res.valid ? label_index(urg_names, URG__COUNT, PQgetvalue(r, row, 5)) : -1;
+		res.conf = strtod(PQgetvalue(r, row, 6), NULL);
+		res.cost = strtod(PQgetvalue(r, row, 7), NULL);
+		res.latency_ms = strtod(PQgetvalue(r, row, 8), NULL);
+		/* every item with this text (a set may repeat a text) */
+		lo = (size_t)(hit - sorted);
+		while (lo > 0 && strcmp(sorted[lo - 1]->hash, key.hash) == 0)
+			lo--;
+		for (; lo < run->n && strcmp(sorted[lo]->hash, key.hash) == 0; lo++)
+			c->r[sorted[lo] - run->items] = res;
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* ---- figures ---------------------------------------------------------------- */
+
+static const char *conf_model(const struct eval_conf *c)
+{
+	return c->tier == MODEL_FLAGSHIP ? c->cfg.flagship.model : c->cfg.mini.model;
+}
+
+/* The rules' decision on one item with this mini answer (NULL answer: invalid). */
+static enum rule_action rules_on(const struct rules *rs, const struct eval_item *it,
+				 const struct eval_res *r, const struct taxonomy *tax,
+				 char *matched, size_t mlen)
+{
+	struct rules_input in;
+	struct rules_decision d;
+	struct answer a;
+
+	answer_init(&a);
+	memset(&in, 0, sizeof(in));
+	in.ticket = it->t;
+	if (r->valid && r->label[0] >= 0) {
+		a.category = (char *)tax->categories[r->label[0]];
+		a.confidence = r->conf;
+		a.sentiment = r->label[1] >= 0 ? (enum sentiment)r->label[1] : SENT_NEUTRAL;
+		a.urgency = r->label[2] >= 0 ? (enum urgency)r->label[2] : URG_NORMAL;
+		a.language = (char *)"en";
+		in.mini = &a;
+	} else {
+		in.mini_invalid = 1;
+	}
+	rules_eval(rs, &in, &d);
+	if (matched)
+		snprintf(matched, mlen, "%s", d.matched);
+	return d.action;
+}
+
+static void print_conf(FILE *out, struct eval_run *run, struct eval_conf *c,
+		       const struct rules *rs, const char *rules_name)
+{
+	size_t n = run->n, ncat = run->tax.ncategories, valid = 0, repaired = 0, esc = 0;
+	int *gold = xmalloc(n * sizeof(int)), *pred = xmalloc(n * sizeof(int));
+	double *cost = xmalloc(n * sizeof(double)), *lat = xmalloc(n * sizeof(double));
+	unsigned *cm = xcalloc(ncat * (ncat + 1), sizeof(unsigned));
+	static const char *const fields[3] = {"category", "sentiment", "urgency"};
+	const size_t nlab[3] = {ncat, SENT__COUNT, URG__COUNT};
+
+	fprintf(out, "\n== %s model=%s prompt=%s: %zu tickets, %zu calls made, %zu answers reused, "
+		     "%zu failed (not stored)\n",
+		model_tier_name(c->tier), conf_model(c), c->prompt_version, n, c->calls, c->reused,
+		c->failed);
+	for (int f = 0; f < 3; f++) {
+		size_t labelled = 0;
+		for (size_t i = 0; i < n; i++) {
+			gold[i] = run->items[i].gold[f];
+			pred[i] = c->r[i].have && c->r[i].valid ? c->r[i].label[f] : -1;
+			labelled += gold[i] >= 0;
+		}
+		if (labelled == 0) {
+			fprintf(out, "%-9s  no gold labels\n", fields[f]);
+			continue;
+		}
+		fprintf(out, "%-9s  accuracy %6.2f%%  macro-F1 %.4f  (%zu labelled)\n", fields[f],
+			100.0 * evalstats_accuracy(gold, pred, n),
+			evalstats_macro_f1(gold, pred, n, nlab[f]), labelled);
+	}
+	for (size_t i = 0; i < n; i++) {
+		gold[i] = run->items[i].gold[0];
+		pred[i] = c->r[i].have && c->r[i].valid ? c->r[i].label[0] : -1;
+		valid += c->r[i].have && c->r[i].valid;
+		repaired += c->r[i].have && c->r[i].repaired;
+		cost[i] = c->r[i].cost;
+		lat[i] = c->r[i].latency_ms;
+		if (c->tier == MODEL_MINI && rs &&
+		    rules_on(rs, &run->items[i], &c->r[i], &run->tax, NULL, 0) == RULE_ESCALATE)
+			esc++;
+	}
+	fprintf(out, "schema-valid %.2f%%  repaired %.2f%%\n", 100.0 * (double)valid / (double)n,
+		100.0 * (double)repaired / (double)n);
+	if (c->tier == MODEL_MINI && rs)
+		fprintf(out, "escalation share under %s: %.2f%%\n", rules_name,
+			100.0 * (double)esc / (double)n);
+	fprintf(out, "cost per 1,000 tickets: $%.4f  latency p50 %.0f ms  p95 %.0f ms\n",
+		evalstats_per_1000(cost, n), evalstats_percentile(lat, n, 50),
+		evalstats_percentile(lat, n, 95));
+	evalstats_confusion(gold, pred, n, ncat, cm);
+	fprintf(out, "category confusion (rows: gold, columns: predicted, last: invalid)\n%-22s",
+		"");
+	for (size_t p = 0; p < ncat; p++)
+		fprintf(out, " %4zu", p);
+	fprintf(out, "  inv\n");
+	for (size_t g = 0; g < ncat; g++) {
+		fprintf(out, "%2zu %-19.19s", g, run->tax.categories[g]);
+		for (size_t p = 0; p <= ncat; p++)
+			fprintf(out, " %4u", cm[g * (ncat + 1) + p]);
+		fputc('\n', out);
+	}
+	free(gold);
+	free(pred);
+	free(cost);
+	free(lat);
+	free(cm);
+}
+
+static void row(FILE *out, const char *name, const struct evalstats_point *p)
+{
+	fprintf(out, "| %-34s | %7.2f%% | %8.4f | %8.1f%% | %11.4f |\n", name, 100.0 * p->accuracy,
+		p->macro_f1, 100.0 * p->flagship_share, p->cost_per_1000);
+}
+
+/* mini and flagship answers as cascade items; forced by the rules other than the confidence one */
+static struct evalstats_item *make_items(struct eval_run *run, const struct eval_conf *m,
+					 const struct eval_conf *f, const struct rules *rs,
+					 int keep_confidence_rule)
+{
+	struct evalstats_item *v = xcalloc(run->n, sizeof(*v));
+	for (size_t i = 0; i < run->n; i++) {
+		const struct eval_res *a = &m->r[i], *b = &f->r[i];
+		char matched[512] = "";
+		v[i].gold = run->items[i].gold[0];
+		v[i].mini = a->have && a->valid ? a->label[0] : -1;
+		v[i].mini_conf = a->conf;
+		v[i].flagship = b->have && b->valid ? b->label[0] : -1;
+		v[i].mini_cost = a->cost;
+		v[i].flagship_cost = b->cost;
+		v[i].mini_ms = a->latency_ms;
+		v[i].flagship_ms = b->latency_ms;
+		if (rs && rules_on(rs, &run->items[i], a, &run->tax, matched, sizeof(matched)) ==
+			      RULE_ESCALATE) {
+			/* a rule list naming only low_confidence is the threshold's job */
+			v[i].forced = keep_confidence_rule || strcmp(matched, "low_confidence") != 0;
+		}
+	}
+	return v;
+}
+
+static int model_mix(FILE *out, struct eval_run *run, const struct eval_conf *m,
+		     const struct eval_conf *f, const struct rules *shipped, const char *shipped_name,
+		     const struct rules *whatif, const char *whatif_name, double tolerance,
+		     int calibrate, const char *report)
+{
+	size_t ncat = run->tax.ncategories;
+	struct evalstats_item *items = make_items(run, m, f, shipped, 0), *v = NULL;
+	struct evalstats_calibration *cal = xcalloc(1, sizeof(*cal));
+	double *zero = xcalloc(ncat, sizeof(double));
+	struct evalstats_point p;
+	char err[256], name[80];
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b, 1u << 22);
+	if (evalstats_calibrate(items, run->n, ncat, tolerance / 100.0, cal, err, sizeof(err)) != 0) {
+		fprintf(stderr, "triaged eval: calibrate: %s\n", err);
+		goto out;
+	}
+	fprintf(out, "\nmini-flagship agreement (category): %.2f%%\n",
+		100.0 * ({
+			int *x = xmalloc(run->n * sizeof(int)), *y = xmalloc(run->n * sizeof(int));
+			for (size_t i = 0; i < run->n; i++) {
+				x[i] = items[i].mini;
+				y[i] = items[i].flagship;
+			}
+			double ag = evalstats_agreement(x, y, run->n);
+			free(x);
+			free(y);
+			ag;
+		}));
+	fprintf(out, "\nmodel mix: %s + %s, %zu tickets, target flagship-only accuracy - %.2f points\n\n",
+		conf_model(m), conf_model(f), run->n, tolerance);
+	fprintf(out, "| %-34s | %8s | %8s | %9s | %11s |\n", "configuration", "accuracy", "macro-F1",
+		"flagship", "$ per 1,000");
+	fprintf(out, "| %-34s | %8s | %8s | %9s | %11s |\n", "---", "---", "---", "---", "---");
+	row(out, "mini only", &cal->mini_only);
+	row(out, "flagship only", &cal->flagship_only);
+	v = make_items(run, m, f, shipped, 1);
+	evalstats_cascade(v, run->n, ncat, zero, NULL, &p);
+	snprintf(name, sizeof(name), "rules: %s", shipped_name);
+	row(out, name, &p);
+	if (whatif) {
+		free(v);
+		v = make_items(run, m, f, whatif, 1);
+		evalstats_cascade(v, run->n, ncat, zero, NULL, &p);
+		snprintf(name, sizeof(name), "what-if: %s", whatif_name);
+		row(out, name, &p);
+	}
+	if (cal->global_found) {
+		snprintf(name, sizeof(name), "calibrated, global < %.2f", cal->global_threshold);
+		row(out, name, &cal->global);
+	}
+	if (cal->per_category_found) {
+		row(out, "calibrated, per category", &cal->per_category);
+		if (cal->flagship_only.cost_per_1000 > 0)
+			fprintf(out, "\ncalibrated per-category cascade: %.1f%% of flagship-only cost\n",
+				100.0 * cal->per_category.cost_per_1000 /
+				    cal->flagship_only.cost_per_1000);
+	} else {
+		fprintf(out, "\nno per-category cascade reaches the target\n");
+	}
+	if (calibrate) {
+		if (evalstats_rules_conf(cal, run->tax.categories, ncat, &b) == 0)
+			fprintf(out, "\nsuggested rules.conf lines:\n%s\n", b.data ? b.data : "");
+		buf_reset(&b);
+		if (evalstats_curve_text(cal, &b) == 0)
+			fprintf(out, "global-threshold curve (the other rules in force):\n%s",
+				b.data ? b.data : "");
+	}
+	if (report) {
+		int *gold = xmalloc(run->n * sizeof(int)), *pred = xmalloc(run->n * sizeof(int));
+		unsigned *cm = xcalloc(ncat * (ncat + 1), sizeof(unsigned));
+		FILE *rf = NULL;
+		int bad;
+		for (size_t i = 0; i < run->n; i++)
+			gold[i] = items[i].gold;
+		evalstats_cascade(items, run->n, ncat, cal->per_category_found ? cal->threshold : zero,
+				  pred, &p);
+		evalstats_confusion(gold, pred, run->n, ncat, cm);
+		buf_reset(&b);
+		snprintf(name, sizeof(name), "triaged model mix: %s + %s", conf_model(m), conf_model(f));
+		bad = evalreport_html(cal, cm, run->tax.categories, ncat, name, &b) != 0 ||
+		      (rf = fopen(report, "w")) == NULL || fwrite(b.data, 1, b.len, rf) != b.len;
+		if (rf && fclose(rf) != 0)
+			bad = 1;
+		free(gold);
+		free(pred);
+		free(cm);
+		if (bad) {
+			fprintf(stderr, "triaged eval: cannot write %s\n", report);
+			goto out;
+		}
+		fprintf(out, "\nreport written to %s\n", report);
+	}
+	rc = 0;
+out:
+	buf_cleanup(&b);
+	free(items);
+	free(v);
+	free(cal);
+	free(zero);
+	return rc;
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: triaged [-c FILE] eval --set FILE.jsonl | --from-db[=N]\n"
+		"         [--model TIER[=MODEL[@PROMPT]]]...\n"
+		"         [--concurrency N] [--rules FILE] [--calibrate] [--tolerance POINTS]\n"
+		"         [--report FILE.html] [--no-calls]\n"
+		"  TIER is mini or flagship; without --model: both tiers as configured.\n"
+		"  Answers are stored in eval_answers by (text, model, prompt version) and reused.\n"
+		"  --rules FILE    what-if: replay stored answers under a candidate rules file\n"
+		"  --no-calls      use stored answers only (missing ones count as invalid)\n"
+		"  --from-db[=N]   the newest N (default all) tickets agents corrected or approved\n"
+		"                  as they were, with those labels as gold\n");
+}
+
+static int parse_model(const struct config *base, const char *arg, struct eval_conf *c)
+{
+	char *s = xstrdup(arg), *eq = strchr(s, '='), *at;
+	struct model_config *mc;
+	c->spec = s;
+	c->cfg = *base;
+	if (eq)
+		*eq = '\0';
+	if (strcmp(s, "mini") == 0)
+		c->tier = MODEL_MINI;
+	else if (strcmp(s, "flagship") == 0)
+		c->tier = MODEL_FLAGSHIP;
+	else
+		return -1;
+	mc = c->tier == MODEL_MINI ? &c->cfg.mini : &c->cfg.flagship;
+	if (eq) {
+		at = strchr(eq + 1, '@');
+		if (at) {
+			*at = '\0';
+			if (at[1])
+				mc->prompt = at + 1;
+		}
+		if (eq[1])
+			mc->model = eq + 1;
+	}
+	return 0;
+}
+
+int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
+{
+	static const struct option opts[] = {
+	    {"set", required_argument, NULL, 's'},
+	    {"model", required_argument, NULL, 'm'},
+	    {"concurrency", required_argument, NULL, 'n'},
+	    {"rules", required_argument, NULL, 'r'},
+	    {"calibrate", no_argument, NULL, 'C'},
+	    {"tolerance", required_argument, NULL, 't'},
+	    {"report", required_argument, NULL, 'R'},
+	    {"no-calls", no_argument, NULL, 'N'},
+	    {"from-db", optional_argument, NULL, 'D'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct eval_conf confs[EVAL_MAX_CONFS];
+	struct eval_run run;
+	struct eval_item **sorted = NULL;
+	struct safety saf;
+	struct rules *shipped = NULL, *whatif = NULL;
+	const char *set = NULL, *whatif_path = NULL, *report = NULL;
+	double tolerance = 1.0;
+	int nconf = 0, calibrate = 0, no_calls = 0, rc = 1, o, saf_ok = 0;
+	long from_db = 0;
+	PGconn *db = NULL;
+	char err[1024];
+
+	memset(confs, 0, sizeof(confs));
+	memset(&run, 0, sizeof(run));
+	memset(&saf, 0, sizeof(saf));
+	run.concurrency = 16;
+	run.progress_pct = -1;
+	run.tax.categories = (const char *const *)cfg->categories;
+	run.tax.ncategories = cfg->ncategories;
+	optind = 0; /* GNU: start over (main parsed its own options) */
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			set = optarg;
+			break;
+		case 'm':
+			if (nconf == EVAL_MAX_CONFS || parse_model(cfg, optarg, &confs[nconf++]) < 0) {
+				fprintf(stderr, "triaged eval: bad --model '%s'\n", optarg);
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'n':
+			run.concurrency = strtol(optarg, NULL, 10);
+			if (run.concurrency < 1 || run.concurrency > 4096) {
+				fprintf(stderr, "triaged eval: --concurrency 1..4096\n");
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'r':
+			whatif_path = optarg;
+			break;
+		case 'C':
+			calibrate = 1;
+			break;
+		case 't':
+			tolerance = strtod(optarg, NULL);
+			break;
+		case 'R':
+			report = optarg;
+			break;
+		case 'N':
+			no_calls = 1;
+			break;
+		case 'D':
+			from_db = optarg ? strtol(optarg, NULL, 10) : 100000;
+			if (from_db < 1) {
+				fprintf(stderr, "triaged eval: --from-db[=N]: N >= 1\n");
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'h':
+			usage(out);
+			rc = 0;
+			goto out;
+		default:
+			usage(stderr);
+			rc = 2;
+			goto out;
+		}
+	}
+	if ((set == NULL) == (from_db == 0) || optind < argc) {
+		usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	if (nconf == 0) {
+		(void)parse_model(cfg, "mini", &confs[nconf++]);
+		(void)parse_model(cfg, "flagship", &confs[nconf++]);
+	}
+	if (cfg->rules_file[0]) {
+		shipped = rules_load_file(cfg->rules_file, err, sizeof(err));
+		if (shipped == NULL) {
+			fprintf(stderr, "triaged eval: %s\n", err);
+			goto out;
+		}
+	}
+	if (whatif_path) {
+		whatif = rules_load_file(whatif_path, err, sizeof(err));
+		if (whatif == NULL) {
+			fprintf(stderr, "triaged eval: %s\n", err);
+			goto out;
+		}
+	}
+	run.base = event_base_new();
+	if (run.base == NULL) {
+		fprintf(stderr, "triaged eval: event_base_new failed\n");
+		goto out;
+	}
+	for (int i = 0; i < nconf; i++) {
+		confs[i].mcl = model_caller_new(run.base, &confs[i].cfg, &run.tax, err, sizeof(err));
+		if (confs[i].mcl == NULL) {
+			fprintf(stderr, "triaged eval: %s: %s\n", confs[i].spec, err);
+			goto out;
+		}
+		confs[i].prompt_version =
+		    model_call_prompt(confs[i].mcl, confs[i].tier, PURPOSE_TRIAGE)->version;
+	}
+	{
+		const struct prompt *pp[MODEL__TIERS] = {
+		    model_call_prompt(confs[0].mcl, MODEL_MINI, PURPOSE_TRIAGE),
+		    model_call_prompt(confs[0].mcl, MODEL_FLAGSHIP, PURPOSE_TRIAGE)};
+		if (safety_init(&saf, cfg, pp, err, sizeof(err)) < 0) {
+			fprintf(stderr, "triaged eval: %s\n", err);
+			goto out;
+		}
+		saf_ok = 1;
+	}
+	db = PQconnectdb(cfg->pg_conninfo);
+	if (PQstatus(db) != CONNECTION_OK) {
+		fprintf(stderr, "triaged eval: postgres: %s", PQerrorMessage(db));
+		goto out;
+	}
+	if ((set ? load_set(&run, cfg, saf.redactor, set, err, sizeof(err))
+		 : load_db(&run, cfg, saf.redactor, db, from_db, err, sizeof(err))) < 0) {
+		fprintf(stderr, "triaged eval: %s\n", err);
+		goto out;
+	}
+	sorted = xmalloc(run.n * sizeof(*sorted));
+	for (size_t i = 0; i < run.n; i++)
+		sorted[i] = &run.items[i];
+	qsort(sorted, run.n, sizeof(*sorted), cmp_hash);
+
+	/* what is stored already; one task per missing distinct text and configuration */
+	run.tasks = xcalloc(run.n * (size_t)nconf, sizeof(*run.tasks));
+	for (int i = 0; i < nconf; i++) {
+		confs[i].r = xcalloc(run.n, sizeof(struct eval_res));
+		if (load_answers(db, &run, &confs[i], sorted, err, sizeof(err)) < 0) {
+			fprintf(stderr, "triaged eval: %s\n", err);
+			goto out;
+		}
+		for (size_t j = 0; j < run.n; j++) {
+			const struct eval_item *it = sorted[j];
+			size_t idx = (size_t)(it - run.items);
+			if (confs[i].r[idx].have) {
+				confs[i].reused++;
+				continue;
+			}
+			if (no_calls || (j > 0 && strcmp(sorted[j - 1]->hash, it->hash) == 0))
+				continue;
+			run.tasks[run.ntasks].run = &run;
+			run.tasks[run.ntasks].c = &confs[i];
+			run.tasks[run.ntasks].item = idx;
+			run.ntasks++;
+		}
+	}
+	if (run.ntasks > 0) {
+		fprintf(stderr, "triaged eval: %zu model calls to make, concurrency %ld\n", run.ntasks,
+			run.concurrency);
+		start_more(&run);
+		if (run.finished < run.ntasks)
+			event_base_dispatch(run.base);
+		/* stored after the loop: this is a command, blocking libpq is fine here */
+		PQclear(PQexec(db, "BEGIN"));
+		for (size_t k = 0; k < run.ntasks; k++) {
+			struct eval_task *t = &run.tasks[k];
+			if (!t->done || !(t->ok || t->invalid))
+				continue;
+			if (store_task(db, t, err, sizeof(err)) < 0) {
+				fprintf(stderr, "triaged eval: %s\n", err);
+				PQclear(PQexec(db, "ROLLBACK"));
+				goto out;
+			}
+		}
+		PQclear(PQexec(db, "COMMIT"));
+		for (int i = 0; i < nconf; i++)
+			if (load_answers(db, &run, &confs[i], sorted, err, sizeof(err)) < 0) {
+				fprintf(stderr, "triaged eval: %s\n", err);
+				goto out;
+			}
+	}
+	fprintf(out, "eval set %s: %zu tickets; %zu model calls made\n",
+		set ? set : "(gold-labelled tickets in PostgreSQL)", run.n, run.ntasks);
+	for (int i = 0; i < nconf; i++)
+		print_conf(out, &run, &confs[i], shipped, cfg->rules_file);
+	{
+		const struct eval_conf *m = NULL, *f = NULL;
+		for (int i = 0; i < nconf; i++) {
+			if (confs[i].tier == MODEL_MINI && !m)
+				m = &confs[i];
+			if (confs[i].tier == MODEL_FLAGSHIP && !f)
+				f = &confs[i];
+		}
+		if (m && f &&
+		    model_mix(out, &run, m, f, shipped, cfg->rules_file[0] ? cfg->rules_file : "none",
+			      whatif, whatif_path, tolerance, calibrate, report) < 0)
+			goto out;
+		if ((!m || !f) && (report || calibrate || whatif))
+			fprintf(stderr, "triaged eval: --report, --calibrate and --rules need a mini "
+					"and a flagship configuration\n");
+	}
+	rc = 0;
+	for (int i = 0; i < nconf; i++)
+		if (confs[i].failed)
+			rc = 1; /* figures printed, but some tickets have no answer */
+out:
+	for (size_t k = 0; k < run.ntasks; k++) {
+		model_calls_cleanup(&run.tasks[k].calls);
+		answer_cleanup(&run.tasks[k].ans);
+		if (run.tasks[k].timer)
+			event_free(run.tasks[k].timer);
+	}
+	free(run.tasks);
+	for (int i = 0; i < nconf; i++) {
+		model_caller_free(confs[i].mcl);
+		free(confs[i].spec);
+		free(confs[i].r);
+	}
+	for (size_t i = 0; i < run.n; i++) {
+		ticket_free(run.items[i].t);
+		free(run.items[i].p_subject);
+		free(run.items[i].p_body);
+	}
+	free(run.items);
+	free(sorted);
+	if (saf_ok)
+		safety_cleanup(&saf);
+	rules_free(shipped);
+	rules_free(whatif);
+	PQfinish(db);
+	if (run.base)
+		event_base_free(run.base);
+	return rc;
+}

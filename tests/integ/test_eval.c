@@ -1,0 +1,426 @@
+/*
+ * test_eval: `triaged eval` (issue #13) against the real PostgreSQL of the
+ * harness and the fake model in its seeded error-model mode, on the committed
+ * small eval set. Checks that the printed figures are what evalstats computes
+ * from the rows stored in eval_answers, that a second run makes 0 model
+ * requests (the fake model's /_stats), and that the HTML report renders in
+ * headless Chromium (screenshot kept in <build>/artifacts/eval_report.png).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <json-c/json.h>
+
+#include "eval_run.h"
+#include "evalstats.h"
+#include "shadow_pick.h"
+#include "stack.h"
+
+static char *run_eval(struct stack *s, const char *label, char *const extra[], int *status)
+{
+	char bin[PATH_MAX], set[PATH_MAX], *out = NULL;
+	char *argv[24];
+	struct h_proc p;
+	FILE *f;
+	long n;
+	int k = 0;
+
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
+	snprintf(set, sizeof(set), "%s/deploy/eval/evalset-small.jsonl", h_source_dir());
+	argv[k++] = bin;
+	argv[k++] = "eval";
+	argv[k++] = "--set";
+	argv[k++] = set;
+	argv[k++] = "--concurrency";
+	argv[k++] = "8";
+	for (int i = 0; extra && extra[i] && k < 23; i++)
+		argv[k++] = extra[i];
+	argv[k] = NULL;
+	memset(&p, 0, sizeof(p));
+	ck_assert_int_eq(h_spawn(&p, label, argv, s->env), 0);
+	ck_assert_int_eq(h_wait_exit(&p, 240000, status), 0);
+	f = fopen(p.log_path, "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	out = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(out, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return out;
+}
+
+static long long model_requests(struct stack *s)
+{
+	json_object *st = stack_model_stats(s, 0), *v = NULL;
+	long long n;
+	ck_assert_ptr_nonnull(st);
+	ck_assert(json_object_object_get_ex(st, "requests", &v));
+	n = json_object_get_int64(v);
+	json_object_put(st);
+	return n;
+}
+
+/* The category accuracy evalstats computes from the stored rows of model, in percent. */
+static double stored_accuracy(struct stack *s, const char *model, size_t *n_out)
+{
+	char set[PATH_MAX], *line = NULL, q[256];
+	size_t cap = 0, n = 0, alloc = 0;
+	int *gold = NULL, *pred = NULL;
+	FILE *f;
+	double acc;
+
+	snprintf(set, sizeof(set), "%s/deploy/eval/evalset-small.jsonl", h_source_dir());
+	f = fopen(set, "r");
+	ck_assert_ptr_nonnull(f);
+	while (getline(&line, &cap, f) > 0) {
+		json_object *o = json_tokener_parse(line), *t, *g, *sub, *body, *cat;
+		char hash[17], *stored;
+		ck_assert_ptr_nonnull(o);
+		ck_assert(json_object_object_get_ex(o, "ticket", &t));
+		ck_assert(json_object_object_get_ex(o, "gold", &g));
+		ck_assert(json_object_object_get_ex(g, "category", &cat));
+		ck_assert(json_object_object_get_ex(t, "subject", &sub));
+		ck_assert(json_object_object_get_ex(t, "body", &body));
+		snprintf(hash, sizeof(hash), "%016llx",
+			 (unsigned long long)eval_text_hash(json_object_get_string(sub),
+							    json_object_get_string(body),
+							    (size_t)json_object_get_string_len(body)));
+		snprintf(q, sizeof(q),
+			 "SELECT CASE WHEN valid THEN category ELSE '' END FROM eval_answers "
+			 "WHERE text_hash = '%s' AND model = '%s'",
+			 hash, model);
+		stored = h_sql_str(s->db, "%s", q);
+		ck_assert_msg(stored != NULL, "no stored answer of %s for %s", model, hash);
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 512;
+			gold = realloc(gold, alloc * sizeof(int));
+			pred = realloc(pred, alloc * sizeof(int));
+		}
+		gold[n] = 1;
+		pred[n] = strcmp(stored, json_object_get_string(cat)) == 0 ? 1 : 0;
+		n++;
+		free(stored);
+		json_object_put(o);
+	}
+	fclose(f);
+	free(line);
+	acc = 100.0 * evalstats_accuracy(gold, pred, n);
+	free(gold);
+	free(pred);
+	*n_out = n;
+	return acc;
+}
+
+/* The figure after "category  accuracy " in the section of model. */
+static double printed_accuracy(const char *out, const char *model)
+{
+	char key[128];
+	const char *p;
+	snprintf(key, sizeof(key), "model=%s prompt=", model);
+	p = strstr(out, key);
+	ck_assert_msg(p != NULL, "no section for %s:\n%s", model, out);
+	p = strstr(p, "\ncategory ");
+	ck_assert_ptr_nonnull(p);
+	p = strstr(p, "accuracy ");
+	ck_assert_ptr_nonnull(p);
+	return strtod(p + strlen("accuracy "), NULL);
+}
+
+START_TEST(test_eval_small)
+{
+	char gold[PATH_MAX], report[PATH_MAX], cmd[PATH_MAX * 8], keep[PATH_MAX];
+	const char *margs[] = {"--error-model", "13", "--gold", gold, NULL};
+	struct stack s;
+	char *out;
+	int st = -1;
+	long long before, after, rows_mini, rows_flag, distinct;
+	size_t n = 0;
+	double acc_m, acc_f;
+
+	snprintf(gold, sizeof(gold), "%s/deploy/eval/evalset-small.jsonl", h_source_dir());
+	snprintf(report, sizeof(report), "%s/eval_report.html", h_tmpdir());
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "eval", 1, margs), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_FLAGSHIP_MODEL", "gpt-4o");
+	{
+		char rules[PATH_MAX];
+		snprintf(rules, sizeof(rules), "%s/deploy/rules.conf", h_source_dir());
+		stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", rules);
+	}
+
+	before = model_requests(&s);
+	{
+		char *extra[] = {"--report", report, "--calibrate", NULL};
+		out = run_eval(&s, "eval1", extra, &st);
+	}
+	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+	after = model_requests(&s);
+	rows_mini = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE model = 'gpt-4o-mini'");
+	rows_flag = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE model = 'gpt-4o'");
+	distinct = rows_mini;
+	/* one stored answer per distinct text and model; every call made is stored */
+	ck_assert_int_gt(rows_mini, 250);
+	ck_assert_int_eq(rows_flag, rows_mini);
+	ck_assert_int_ge(after - before, rows_mini + rows_flag);
+	{
+		char want[96];
+		snprintf(want, sizeof(want), "%lld model calls made", rows_mini + rows_flag);
+		ck_assert_msg(strstr(out, want) != NULL, "want '%s':\n%s", want, out);
+	}
+	/* the eval tables only: nothing in the review queue or the tickets */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets"), 0);
+
+	/* the printed figures are evalstats' on the stored rows */
+	acc_m = stored_accuracy(&s, "gpt-4o-mini", &n);
+	ck_assert_int_eq((long long)n, 300);
+	acc_f = stored_accuracy(&s, "gpt-4o", &n);
+	ck_assert_double_eq_tol(printed_accuracy(out, "gpt-4o-mini"), acc_m, 0.006);
+	ck_assert_double_eq_tol(printed_accuracy(out, "gpt-4o"), acc_f, 0.006);
+	/* the error model: the mini mislabels 10-15 %, the flagship less */
+	ck_assert_msg(acc_m > 80.0 && acc_m < 93.0, "mini accuracy %.2f", acc_m);
+	ck_assert_msg(acc_f > acc_m, "flagship %.2f <= mini %.2f", acc_f, acc_m);
+	ck_assert_msg(strstr(out, "| mini only") && strstr(out, "| flagship only") &&
+			  strstr(out, "| rules: ") && strstr(out, "[rule calibrated_") &&
+			  strstr(out, "escalation share under "),
+		      "%s", out);
+	ck_assert_msg(strstr(out, "mini-flagship agreement (category): ") != NULL, "%s", out);
+	/* costs come from the prices table: both models are priced */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE cost_usd IS NULL "
+					"OR cost_usd <= 0"),
+			 0);
+	free(out);
+
+	/* the second run with the same inputs: 0 model requests, the same figures */
+	before = model_requests(&s);
+	out = run_eval(&s, "eval2", NULL, &st);
+	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+	after = model_requests(&s);
+	ck_assert_int_eq(after - before, 0);
+	ck_assert_msg(strstr(out, "; 0 model calls made") != NULL, "%s", out);
+	ck_assert_double_eq_tol(printed_accuracy(out, "gpt-4o-mini"), acc_m, 0.006);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM eval_answers"), 2 * distinct);
+	free(out);
+
+	/* what-if: replay under a candidate rules file, still no call */
+	{
+		char rules[PATH_MAX];
+		FILE *rf;
+		snprintf(rules, sizeof(rules), "%s/whatif.conf", h_tmpdir());
+		rf = fopen(rules, "w");
+		ck_assert_ptr_nonnull(rf);
+		fputs("[rule everything]\nconfidence_below = 0.95\naction = escalate\nreason = what-if\n", rf);
+		fclose(rf);
+		char *extra[] = {"--rules", rules, NULL};
+		before = model_requests(&s);
+		out = run_eval(&s, "eval3", extra, &st);
+		ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+		ck_assert_int_eq(model_requests(&s) - before, 0);
+		ck_assert_msg(strstr(out, "| what-if: ") != NULL, "%s", out);
+		free(out);
+	}
+
+	/* the report renders in headless Chromium; the screenshot is kept */
+	snprintf(keep, sizeof(keep), "%s/artifacts", TRIAGED_BIN_DIR);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s' && timeout 180 chromium --headless --no-sandbox --disable-gpu "
+		 "--no-first-run --user-data-dir='%s/chromium-eval' --window-size=1200,1600 "
+		 "--screenshot='%s/eval_report.png' 'file://%s' >'%s/chromium-eval.log' 2>&1 && "
+		 "test -s '%s/eval_report.png'",
+		 keep, h_tmpdir(), keep, report, h_tmpdir(), keep);
+	ck_assert_msg(system(cmd) == 0, "chromium failed: %s", cmd);
+	stack_stop(&s);
+}
+END_TEST
+
+/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
+static int daemon_http_port(const struct h_proc *d)
+{
+	char line[8192];
+	int port = -1;
+	FILE *f;
+	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
+		return -1;
+	f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+		if (strstr(line, "msg=\"http listening\"") && (p = strstr(line, " port=")) != NULL) {
+			port = (int)strtol(p + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return port;
+}
+
+/* p99 of received -> triaged (ms) of the tickets with this id prefix that have no shadow answer. */
+static double p99_unshadowed(struct stack *s, const char *prefix)
+{
+	char *v = h_sql_str(s->db,
+			    "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM "
+			    "r.created_at - t.received_at) * 1000) FROM tickets t JOIN triage_results r "
+			    "ON r.ticket_pk = t.id WHERE t.ticket_id LIKE '%s%%' AND NOT EXISTS (SELECT 1 "
+			    "FROM shadow_answers sa WHERE sa.ticket_pk = t.id)",
+			    prefix);
+	double p;
+	ck_assert_ptr_nonnull(v);
+	p = strtod(v, NULL);
+	free(v);
+	return p;
+}
+
+/*
+ * [shadow] at 10%: exactly the tickets shadow_pick selects get a shadow
+ * answer (no more, no fewer), stored apart (shadow_answers; the view
+ * compares it with production), and the other tickets' latency is measured
+ * without and with the shadow tier (p99 printed, loosely bounded: the
+ * machine is shared).
+ */
+START_TEST(test_shadow_share)
+{
+	static const char *const margs[] = {"--latency-ms", "20", NULL};
+	struct stack s;
+	struct h_proc d1, d2;
+	PGresult *r;
+	long long picked = 0, mismatched = 0, n;
+	double p99_off, p99_on;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "shadow", 2, margs), 0);
+	/* without shadow */
+	ck_assert_int_eq(stack_daemon(&s, &d1, "noshadow"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 400, "a-"), 0);
+	ck_assert_d(stack_wait_count(&s, 400, 120000, "SELECT count(*) FROM triage_results") == 400,
+		    &d1);
+	ck_assert_int_eq(stack_stop_daemon(&d1, 30000), 0);
+	/* with shadow at 10% */
+	stack_env(&s, "TRIAGED_SHADOW_ENABLED", "true");
+	stack_env(&s, "TRIAGED_SHADOW_FRACTION", "0.1");
+	stack_env(&s, "TRIAGED_SHADOW_BASE_URL", s.model_url);
+	stack_env(&s, "TRIAGED_SHADOW_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_SHADOW_API_KEY_ENV", "");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_HTTP_DASHBOARD_INTERVAL_MS", "500");
+	ck_assert_int_eq(stack_daemon(&s, &d2, "shadow"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 400, "b-"), 0);
+	ck_assert_d(stack_wait_count(&s, 800, 120000, "SELECT count(*) FROM triage_results") == 800,
+		    &d2);
+	r = PQexec(s.db, "SELECT t.source, t.ticket_id, EXISTS (SELECT 1 FROM shadow_answers sa "
+			 "WHERE sa.ticket_pk = t.id) FROM tickets t WHERE t.ticket_id LIKE 'b-%'");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	ck_assert_int_eq(PQntuples(r), 400);
+	for (int i = 0; i < PQntuples(r); i++)
+		picked += shadow_pick(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), 0.1);
+	PQclear(r);
+	ck_assert_msg(picked >= 20 && picked <= 70, "picked %lld of 400", picked);
+	/* fire-and-forget: the answers arrive after the tickets */
+	n = stack_wait_count(&s, picked, 60000, "SELECT count(*) FROM shadow_answers");
+	ck_assert_d(n == picked, &d2);
+	r = PQexec(s.db, "SELECT t.source, t.ticket_id, EXISTS (SELECT 1 FROM shadow_answers sa "
+			 "WHERE sa.ticket_pk = t.id) FROM tickets t");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	for (int i = 0; i < PQntuples(r); i++) {
+		int want = strncmp(PQgetvalue(r, i, 1), "b-", 2) == 0 &&
+			   shadow_pick(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), 0.1);
+		mismatched += want != (PQgetvalue(r, i, 2)[0] == 't');
+	}
+	PQclear(r);
+	ck_assert_int_eq(mismatched, 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers WHERE outcome <> 'ok'"),
+			 0);
+	/* never shown to agents: the queue has no shadow rows, the view compares */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT tickets FROM shadow_vs_production"), picked);
+	{
+		char *ag = h_sql_str(s.db, "SELECT agreement FROM shadow_vs_production");
+		ck_assert_ptr_nonnull(ag);
+		ck_assert_msg(strtod(ag, NULL) > 0.9, "agreement %s", ag);
+		free(ag);
+	}
+	p99_off = p99_unshadowed(&s, "a-");
+	p99_on = p99_unshadowed(&s, "b-");
+	fprintf(stderr, "shadow: %lld of 400 tickets shadowed; p99 received->triaged of the others: "
+			"%.1f ms without shadow, %.1f ms with shadow at 10%%\n",
+		picked, p99_off, p99_on);
+	ck_assert_msg(p99_on <= 3 * p99_off + 200, "p99 %.1f ms with shadow, %.1f without", p99_on,
+		      p99_off);
+	/* the dashboard's model-mix panel in headless Chromium: escalation share and the shadow row */
+	{
+		char script[PATH_MAX], url[256], outdir[PATH_MAX], cmd[3 * PATH_MAX];
+		char *argv[] = {"/bin/sh", script, url, outdir, "modelmix", NULL};
+		struct h_proc b;
+		int port = daemon_http_port(&d2), st = -1;
+		ck_assert_d(port > 0, &d2);
+		snprintf(script, sizeof(script), "%s/tests/integ/browser_dashboard.sh", h_source_dir());
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/dashboard", port);
+		snprintf(outdir, sizeof(outdir), "%s/browser-modelmix", h_tmpdir());
+		memset(&b, 0, sizeof(b));
+		ck_assert_int_eq(h_spawn(&b, "browser", argv, NULL), 0);
+		if (h_wait_exit(&b, 300000, &st) < 0 || st != 0) {
+			h_dump_log(&b, 40);
+			ck_abort_msg("browser_dashboard.sh failed (status %d)", st);
+		}
+		snprintf(cmd, sizeof(cmd),
+			 "grep -q 'id=\"modelmix\"[^>]*data-points=\"%lld\"' '%s/dashboard.dom.html' && "
+			 "mkdir -p '%s/artifacts' && cp '%s/dashboard.png' "
+			 "'%s/artifacts/dashboard_modelmix.png'",
+			 1 + 1LL, outdir, TRIAGED_BIN_DIR, outdir, TRIAGED_BIN_DIR);
+		ck_assert_msg(system(cmd) == 0, "model-mix panel not drawn with 2 points: %s", cmd);
+	}
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+
+	/* eval --from-db: 20 results approved as they were, 10 corrected: 30 gold-labelled tickets */
+	ck_assert_int_eq(h_sql_exec(s.db, "UPDATE triage_results SET status = 'approved' WHERE "
+					  "ticket_pk IN (SELECT id FROM tickets WHERE ticket_id LIKE "
+					  "'a-%%' ORDER BY id LIMIT 20)"),
+			 0);
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "INSERT INTO label_corrections (ticket_pk, revision, field, old_value, "
+			     "new_value, agent) SELECT ticket_pk, revision, 'category', category, "
+			     "'other', 'tester' FROM triage_results WHERE ticket_pk IN (SELECT id FROM "
+			     "tickets WHERE ticket_id LIKE 'b-%%' ORDER BY id LIMIT 10)"),
+	    0);
+	{
+		char bin[PATH_MAX], *out;
+		char *argv[] = {bin, "eval", "--from-db", "--model", "mini", NULL};
+		struct h_proc p;
+		long long calls0 = model_requests(&s), distinct;
+		int st = -1;
+		FILE *f;
+		long len;
+		ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
+		memset(&p, 0, sizeof(p));
+		ck_assert_int_eq(h_spawn(&p, "eval-db", argv, s.env), 0);
+		ck_assert_int_eq(h_wait_exit(&p, 120000, &st), 0);
+		f = fopen(p.log_path, "r");
+		ck_assert_ptr_nonnull(f);
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		rewind(f);
+		out = calloc(1, (size_t)len + 1);
+		ck_assert_int_eq(fread(out, 1, (size_t)len, f), (size_t)len);
+		fclose(f);
+		ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+		ck_assert_msg(strstr(out, "(gold-labelled tickets in PostgreSQL): 30 tickets") != NULL,
+			      "%s", out);
+		distinct = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers");
+		ck_assert_int_gt(distinct, 0);
+		ck_assert_int_eq(model_requests(&s) - calls0, distinct);
+		/* the 10 corrected to 'other' count as the fake model's misses */
+		ck_assert_msg(strstr(out, "(30 labelled)") != NULL, "%s", out);
+		free(out);
+	}
+	stack_stop(&s);
+}
+END_TEST
+
+int main(void)
+{
+	const struct stack_case cases[] = {
+	    {"eval_small", test_eval_small},
+	    {"shadow_share", test_shadow_share},
+	};
+	return stack_run_suite("eval", cases, sizeof(cases) / sizeof(cases[0]), 600);
+}

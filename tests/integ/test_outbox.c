@@ -1,0 +1,577 @@
+/*
+ * The helpdesk round trip's way back (issue #12): the review outbox and its
+ * relay to tickets.reviewed, and the helpdesk's feedback recorded as the
+ * review functions would. Real parts: the throwaway PostgreSQL cluster,
+ * the dev broker, the daemon. Tickets awaiting review are written by SQL
+ * (the relay does not care how they were triaged); the review actions are
+ * the real review functions.
+ *
+ *   roundtrip     every kind of action becomes one event, in order per
+ *                 ticket, with the reply's personal data restored, the
+ *                 labels as corrected; claims are not sent
+ *   feedback      a sent reply -> accepted / edited / replaced, changed
+ *                 fields -> corrections; a redelivered event changes
+ *                 nothing; the helpdesk's decisions are not sent back
+ *   relay_faults  1,000 review actions, 5 SIGKILLs of the daemon and one
+ *                 PostgreSQL restart: 0 lost, 0 duplicated per sequence,
+ *                 per-ticket order kept (figures printed)
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+
+#include "harness.h"
+#include "stack.h"
+
+#define REVIEWED_PARTS 4 /* tickets.reviewed: auto-created by the dev broker with 4 */
+#define DRAFT "Hello, we have refunded your order today. Kind regards, the support team."
+
+/* n tickets <prefix>1..n awaiting review (source src), each with a PII map. */
+static void seed_src(struct stack *s, const char *src, const char *prefix, int n)
+{
+	ck_assert_int_eq(
+	    h_sql_exec(s->db,
+		       "WITH t AS (INSERT INTO tickets (source, ticket_id, content_hash, channel, "
+		       "subject, body, customer_tier) SELECT '%s', '%s' || g, '\\x00'::bytea, "
+		       "'email', 'Refund', 'Body', 'standard' FROM generate_series(1, %d) g "
+		       "RETURNING id), "
+		       "r AS (INSERT INTO ticket_revisions (ticket_pk, revision, content_hash) "
+		       "SELECT id, 1, '\\x00'::bytea FROM t), "
+		       "p AS (INSERT INTO ticket_pii (ticket_pk, revision, map) SELECT id, 1, "
+		       "'[{\"placeholder\": \"[EMAIL_1]\", \"value\": \"ann@example.com\", "
+		       "\"kind\": \"email\"}]'::jsonb FROM t) "
+		       "INSERT INTO triage_results (ticket_pk, revision, status, category, "
+		       "sentiment, urgency, confidence, summary, draft_reply, decided_by, model, "
+		       "prompt_version) SELECT id, 1, 'pending_review', 'billing', 'neutral', "
+		       "'normal', 0.9, 'summary', '" DRAFT "', 'mini', 'm', 'triage-v1' FROM t",
+		       src, prefix, n),
+	    0);
+}
+
+static void seed(struct stack *s, const char *prefix, int n)
+{
+	seed_src(s, "test", prefix, n);
+}
+
+static long long pk_of(struct stack *s, const char *tid)
+{
+	return h_sql_ll(s->db, "SELECT id FROM tickets WHERE source = 'test' AND ticket_id = '%s'",
+			tid);
+}
+
+/* ---- what came out on the topic ------------------------------------------ */
+
+#define MAX_TICKETS 512
+#define MAX_EVENTS 8192
+
+struct seen {
+	int n;			/* messages read */
+	int bad;		/* not JSON, or key != ticket_id */
+	char *key[MAX_EVENTS];	/* ticket_id */
+	int seq[MAX_EVENTS];	/* sequence */
+	char *json[MAX_EVENTS]; /* payload */
+};
+
+static void on_msg(const rd_kafka_message_t *m, void *arg)
+{
+	struct seen *sn = arg;
+	json_object *o, *v;
+	char *payload;
+
+	if (sn->n >= MAX_EVENTS)
+		return;
+	payload = strndup(m->payload ? (const char *)m->payload : "", m->len);
+	o = json_tokener_parse(payload);
+	if (o == NULL || !json_object_object_get_ex(o, "sequence", &v) || m->key == NULL) {
+		sn->bad++;
+		free(payload);
+		json_object_put(o);
+		return;
+	}
+	sn->seq[sn->n] = json_object_get_int(v);
+	sn->key[sn->n] = strndup(m->key, m->key_len);
+	sn->json[sn->n] = payload;
+	if (!json_object_object_get_ex(o, "ticket_id", &v) ||
+	    strcmp(json_object_get_string(v), sn->key[sn->n]) != 0)
+		sn->bad++;
+	json_object_put(o);
+	sn->n++;
+}
+
+static void seen_free(struct seen *sn)
+{
+	for (int i = 0; i < sn->n; i++) {
+		free(sn->key[i]);
+		free(sn->json[i]);
+	}
+	sn->n = 0;
+}
+
+struct figures {
+	long long distinct;	/* (ticket, sequence) pairs on the topic */
+	long long redelivered;	/* copies of a pair seen before (same payload) */
+	long long conflicting;	/* a pair seen before with another payload */
+	long long out_of_order; /* a new sequence that is not the ticket's last + 1 */
+};
+
+/* Walk the messages (in partition order: one ticket's are in one partition). */
+static void figures_of(const struct seen *sn, struct figures *f)
+{
+	memset(f, 0, sizeof(*f));
+	for (int i = 0; i < sn->n; i++) {
+		int last = 0, dup = -1;
+		for (int j = 0; j < i; j++) {
+			if (strcmp(sn->key[j], sn->key[i]) != 0)
+				continue;
+			if (sn->seq[j] > last)
+				last = sn->seq[j];
+			if (sn->seq[j] == sn->seq[i] && dup < 0)
+				dup = j;
+		}
+		if (dup >= 0) {
+			if (strcmp(sn->json[dup], sn->json[i]) == 0)
+				f->redelivered++;
+			else
+				f->conflicting++;
+			continue;
+		}
+		f->distinct++;
+		if (sn->seq[i] != last + 1)
+			f->out_of_order++;
+	}
+}
+
+/* The payload of ticket tid's event with sequence seq (borrowed), NULL if none. */
+static json_object *event_of(const struct seen *sn, const char *tid, int seq, json_object **keep)
+{
+	for (int i = 0; i < sn->n; i++)
+		if (strcmp(sn->key[i], tid) == 0 && sn->seq[i] == seq) {
+			*keep = json_tokener_parse(sn->json[i]);
+			return *keep;
+		}
+	return NULL;
+}
+
+static const char *str_at(json_object *o, const char *k1, const char *k2)
+{
+	json_object *v;
+	if (o == NULL || !json_object_object_get_ex(o, k1, &v))
+		return NULL;
+	if (k2 && !json_object_object_get_ex(v, k2, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static long long unsent(struct stack *s)
+{
+	return h_sql_ll(s->db, "SELECT count(*) FROM review_outbox WHERE sent_at IS NULL");
+}
+
+static int wait_sent(struct stack *s, int timeout_ms)
+{
+	long long t0 = h_now_ms();
+	while (h_now_ms() - t0 < timeout_ms) {
+		if (unsent(s) == 0)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -1;
+}
+
+/* ---- roundtrip ----------------------------------------------------------- */
+
+START_TEST(test_roundtrip)
+{
+	struct stack s;
+	struct h_proc d;
+	static struct seen sn;
+	struct figures f;
+	json_object *e, *keep = NULL;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "outbox", 1, NULL), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(&d, "outbox relay listening", 30000) == 0, &d);
+	seed(&s, "rt-", 4);
+	/* rt-1 approved as is */
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "SELECT review_approve(%lld, 1, NULL, 'alice')", pk_of(&s, "rt-1")),
+	    0);
+	/* rt-2 corrected, then approved edited with a placeholder left in the text */
+	ck_assert_int_eq(h_sql_exec(s.db,
+				    "SELECT review_correct(%lld, 1, 'shipping', 'high', NULL, "
+				    "'alice')",
+				    pk_of(&s, "rt-2")),
+			 0);
+	ck_assert_int_eq(h_sql_exec(s.db,
+				    "SELECT review_approve(%lld, 1, 'Hi, we wrote to "
+				    "[EMAIL_1] about the parcel.', 'alice')",
+				    pk_of(&s, "rt-2")),
+			 0);
+	/* rt-3 rejected */
+	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_reject(%lld, 1, 'wrong product', 'bob')",
+				    pk_of(&s, "rt-3")),
+			 0);
+	/* rt-4 claimed (not sent), reassigned, released */
+	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_claim(%lld, 'alice')", pk_of(&s, "rt-4")),
+			 0);
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "SELECT review_reassign(%lld, 'bob', 'alice')", pk_of(&s, "rt-4")), 0);
+	ck_assert_int_eq(h_sql_exec(s.db, "SELECT review_release(%lld, 'bob')", pk_of(&s, "rt-4")),
+			 0);
+	/* one outbox row per action but the claim, numbered per ticket */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox"), 6);
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT count(*) FROM review_events WHERE action <> 'claim'"), 6);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT max(seq) FROM review_outbox WHERE ticket_pk = %lld",
+				  pk_of(&s, "rt-4")),
+			 2);
+	ck_assert_d(wait_sent(&s, 20000) == 0, &d);
+	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.reviewed", REVIEWED_PARTS, 15000,
+					     on_msg, &sn),
+			 0);
+	figures_of(&sn, &f);
+	fprintf(stderr, "outbox roundtrip: rows=6 messages=%d distinct=%lld redelivered=%lld\n",
+		sn.n, f.distinct, f.redelivered);
+	ck_assert_int_eq(sn.bad, 0);
+	ck_assert_int_eq(f.distinct, 6);
+	ck_assert_int_eq(f.conflicting, 0);
+	ck_assert_int_eq(f.out_of_order, 0);
+
+	e = event_of(&sn, "rt-1", 1, &keep);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(str_at(e, "type", NULL), "ticket.reviewed");
+	ck_assert_str_eq(str_at(e, "action", NULL), "approve");
+	ck_assert_str_eq(str_at(e, "outcome", NULL), "accepted");
+	ck_assert_str_eq(str_at(e, "reply", NULL), DRAFT);
+	ck_assert_str_eq(str_at(e, "agent", NULL), "alice");
+	ck_assert_str_eq(str_at(e, "labels", "category"), "billing");
+	ck_assert_ptr_nonnull(str_at(e, "at", NULL));
+	json_object_put(keep);
+
+	e = event_of(&sn, "rt-2", 1, &keep);
+	ck_assert_str_eq(str_at(e, "action", NULL), "correct");
+	ck_assert_str_eq(str_at(e, "corrections", "category") ? "ok" : "", "ok");
+	json_object_put(keep);
+	e = event_of(&sn, "rt-2", 2, &keep);
+	ck_assert_str_eq(str_at(e, "action", NULL), "approve");
+	ck_assert_str_eq(str_at(e, "outcome", NULL), "edited");
+	/* the personal data the model never saw, restored for the customer */
+	ck_assert_str_eq(str_at(e, "reply", NULL),
+			 "Hi, we wrote to ann@example.com about the parcel.");
+	ck_assert_str_eq(str_at(e, "labels", "category"), "shipping");
+	ck_assert_str_eq(str_at(e, "labels", "urgency"), "high");
+	ck_assert_str_eq(str_at(e, "labels", "corrected"), "true");
+	json_object_put(keep);
+
+	e = event_of(&sn, "rt-3", 1, &keep);
+	ck_assert_str_eq(str_at(e, "outcome", NULL), "rejected");
+	ck_assert_str_eq(str_at(e, "reason", NULL), "wrong product");
+	ck_assert_ptr_null(str_at(e, "reply", NULL));
+	json_object_put(keep);
+
+	e = event_of(&sn, "rt-4", 1, &keep);
+	ck_assert_str_eq(str_at(e, "action", NULL), "reassign");
+	ck_assert_str_eq(str_at(e, "to", NULL), "bob");
+	json_object_put(keep);
+	e = event_of(&sn, "rt-4", 2, &keep);
+	ck_assert_str_eq(str_at(e, "action", NULL), "release");
+	json_object_put(keep);
+
+	seen_free(&sn);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	ck_assert_d(stack_wait_log(&d, "outbox relay stopped\" sent=6 ", 1000) == 0, &d);
+	stack_stop(&s);
+}
+END_TEST
+
+/* ---- feedback ------------------------------------------------------------ */
+
+static const char *fb(struct stack *s, const char *json)
+{
+	static char out[256];
+	char *v = h_sql_str(s->db,
+			    "SELECT string_agg(outcome, ',' ORDER BY idx) FROM "
+			    "triaged_feedback('%s'::jsonb)",
+			    json);
+	snprintf(out, sizeof(out), "%s", v ? v : "(null)");
+	free(v);
+	return out;
+}
+
+START_TEST(test_feedback)
+{
+	struct stack s;
+	long long ev_before, corr_before;
+	char *v;
+	const char *batch =
+	    "[{\"source\": \"test\", \"event_id\": \"e1\", \"ticket_id\": \"fb-1\", \"kind\": "
+	    "\"reply\", \"agent\": \"zoe\", \"reply\": \"" DRAFT "\"},"
+	    " {\"source\": \"test\", \"event_id\": \"e2\", \"ticket_id\": \"fb-2\", \"kind\": "
+	    "\"reply\", \"agent\": \"zoe\", \"reply\": \"Hello, we have refunded your order "
+	    "yesterday. Kind regards, the support team.\"},"
+	    " {\"source\": \"test\", \"event_id\": \"e3\", \"ticket_id\": \"fb-3\", \"kind\": "
+	    "\"reply\", \"agent\": \"zoe\", \"reply\": \"Please send us a photo of the box.\"},"
+	    " {\"source\": \"test\", \"event_id\": \"e4\", \"ticket_id\": \"fb-4\", \"kind\": "
+	    "\"fields\", \"agent\": \"zoe\", \"fields\": {\"urgency\": \"critical\", "
+	    "\"category\": \"billing\", \"sentiment\": \"furious\"}},"
+	    " {\"source\": \"test\", \"event_id\": \"e5\", \"ticket_id\": \"nope\", \"kind\": "
+	    "\"reply\", \"reply\": \"x\"}]";
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "feedback", 1, NULL), 0);
+	seed(&s, "fb-", 4);
+	ck_assert_str_eq(fb(&s, batch), "accepted,edited,replaced,corrected,ignored");
+	ck_assert_int_eq(h_sql_ll(s.db,
+				  "SELECT edit_distance FROM triage_results WHERE ticket_pk = "
+				  "%lld",
+				  pk_of(&s, "fb-2")),
+			 1);
+	v = h_sql_str(
+	    s.db, "SELECT string_agg(review_outcome || ':' || status || ':' || reviewed_by, ',' "
+		  "ORDER BY ticket_pk) FROM triage_results tr JOIN tickets t ON t.id = "
+		  "tr.ticket_pk WHERE t.ticket_id IN ('fb-1', 'fb-2', 'fb-3')");
+	ck_assert_str_eq(v, "accepted:approved:zoe,edited:approved:zoe,replaced:approved:zoe");
+	free(v);
+	/* only the valid, changed field: urgency (category unchanged, sentiment invalid) */
+	v = h_sql_str(s.db,
+		      "SELECT string_agg(field || '=' || new_value, ',') FROM "
+		      "label_corrections WHERE ticket_pk = %lld",
+		      pk_of(&s, "fb-4"));
+	ck_assert_str_eq(v, "urgency=critical");
+	free(v);
+	/* counted like SQL reviews: two reviewed as accepted/edited, one replaced (with rejected)
+	 */
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT reviewed FROM review_outcomes WHERE dimension = 'all'"), 3);
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT accepted FROM review_outcomes WHERE dimension = 'all'"), 1);
+	/* the helpdesk's own decisions are not sent back to it */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox"), 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_events WHERE detail->>'via' = "
+					"'helpdesk'"),
+			 4);
+
+	/* redelivered: nothing changes a second time */
+	ev_before = h_sql_ll(s.db, "SELECT count(*) FROM review_events");
+	corr_before = h_sql_ll(s.db, "SELECT count(*) FROM label_corrections");
+	ck_assert_str_eq(fb(&s, batch), "duplicate,duplicate,duplicate,duplicate,duplicate");
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_events"), ev_before);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM label_corrections"), corr_before);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM feedback_events"), 5);
+
+	/* a ticket reviewed in SQL first: the helpdesk's later reply is ignored, not counted twice
+	 */
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "SELECT review_reject(%lld, 1, 'no', 'alice')", pk_of(&s, "fb-4")), 0);
+	ck_assert_str_eq(fb(&s, "[{\"source\": \"test\", \"event_id\": \"e6\", \"ticket_id\": "
+				"\"fb-4\", \"kind\": \"reply\", \"reply\": \"ok\"}]"),
+			 "ignored");
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT reviewed FROM review_outcomes WHERE dimension = 'all'"), 4);
+	stack_stop(&s);
+}
+END_TEST
+
+/* ---- relay_faults -------------------------------------------------------- */
+
+#define RF_TICKETS 200
+#define RF_ACTIONS 1000
+#define RF_KILLS 5
+
+/* Action k (0..999): ticket k / 5, step k % 5; an error is printed and counted. */
+static int act(struct stack *s, int k, long long *pks)
+{
+	long long pk = pks[k / 5];
+	switch (k % 5) {
+	case 0:
+		return h_sql_exec(
+		    s->db, "SELECT review_correct(%lld, 1, NULL, 'high', NULL, 'alice')", pk);
+	case 1:
+		return h_sql_exec(s->db, "SELECT review_reassign(%lld, 'bob', 'alice')", pk);
+	case 2:
+		return h_sql_exec(s->db, "SELECT review_release(%lld, 'bob')", pk);
+	case 3:
+		return h_sql_exec(
+		    s->db, "SELECT review_correct(%lld, 1, NULL, NULL, 'negative', 'alice')", pk);
+	default:
+		return h_sql_exec(s->db, "SELECT review_approve(%lld, 1, NULL, 'alice')", pk);
+	}
+}
+
+START_TEST(test_relay_faults)
+{
+	struct stack s;
+	struct h_proc d[RF_KILLS + 1];
+	static struct seen sn;
+	static long long pks[RF_TICKETS];
+	struct figures f;
+	long long rows, sent_before_kill[RF_KILLS], unsent_at_restart = -1;
+	int done = 0, failed = 0, kills = 0;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "relayfaults", 1, NULL), 0);
+	/* poll often, so that the kills land while events are in flight */
+	stack_env(&s, "TRIAGED_REVIEW_BATCH", "16");
+	seed(&s, "rf-", RF_TICKETS);
+	for (int i = 0; i < RF_TICKETS; i++) {
+		char tid[32];
+		snprintf(tid, sizeof(tid), "rf-%d", i + 1);
+		pks[i] = pk_of(&s, tid);
+		ck_assert_int_gt(pks[i], 0);
+	}
+	ck_assert_int_eq(stack_daemon(&s, &d[0], "daemon0"), 0);
+	for (int k = 0; k < RF_ACTIONS; k++) {
+		/* a kill after every 160 actions, a PostgreSQL restart after 900 */
+		if (k > 0 && k % 160 == 0 && kills < RF_KILLS) {
+			char label[32];
+			sent_before_kill[kills] = h_sql_ll(
+			    s.db, "SELECT count(*) FROM review_outbox WHERE sent_at IS NOT NULL");
+			ck_assert_int_eq(h_signal(&d[kills], SIGKILL), 0);
+			ck_assert_int_eq(h_wait_exit(&d[kills], 10000, NULL), 0);
+			kills++;
+			snprintf(label, sizeof(label), "daemon%d", kills);
+			ck_assert_int_eq(stack_daemon(&s, &d[kills], label), 0);
+		}
+		if (k == 900) {
+			PQfinish(s.db);
+			s.db = NULL;
+			ck_assert_int_eq(h_pg_stop(&stack_pg), 0);
+			usleep(2000 * 1000);
+			ck_assert_int_eq(h_pg_start_again(&stack_pg), 0);
+			s.db = PQconnectdb(s.conninfo);
+			ck_assert_int_eq(PQstatus(s.db), CONNECTION_OK);
+			unsent_at_restart = unsent(&s);
+		}
+		if (act(&s, k, pks) == 0)
+			done++;
+		else
+			failed++;
+		usleep(4000);
+	}
+	ck_assert_d(wait_sent(&s, 120000) == 0, &d[kills]);
+	/* the last daemon lived through the restart: it lost its connection and came back */
+	ck_assert_d(stack_wait_log(&d[kills], "outbox relay: database connection lost", 1000) == 0,
+		    &d[kills]);
+	ck_assert_d(stack_wait_log(&d[kills], "outbox relay listening", 1000) == 0, &d[kills]);
+	ck_assert_int_eq(stack_stop_daemon(&d[kills], 30000), 0);
+	rows = h_sql_ll(s.db, "SELECT count(*) FROM review_outbox");
+	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.reviewed", REVIEWED_PARTS, 30000,
+					     on_msg, &sn),
+			 0);
+	figures_of(&sn, &f);
+	fprintf(stderr,
+		"outbox relay_faults: review_actions=%d failed_actions=%d outbox_rows=%lld "
+		"messages=%d events_out=%lld lost=%lld redelivered=%lld duplicated_seq=%lld "
+		"out_of_order=%lld kills=%d pg_restarts=1 unsent_at_pg_restart=%lld "
+		"sent_before_kills=%lld,%lld,%lld,%lld,%lld\n",
+		done, failed, rows, sn.n, f.distinct, rows - f.distinct, f.redelivered,
+		f.conflicting, f.out_of_order, kills, unsent_at_restart, sent_before_kill[0],
+		sent_before_kill[1], sent_before_kill[2], sent_before_kill[3], sent_before_kill[4]);
+	ck_assert_int_eq(failed, 0);
+	ck_assert_int_eq(done, RF_ACTIONS);
+	ck_assert_int_eq(kills, RF_KILLS);
+	ck_assert_int_eq(rows, RF_ACTIONS); /* every action is one event (no claim among them) */
+	ck_assert_int_eq(sn.bad, 0);
+	ck_assert_int_eq(f.distinct, rows);  /* 0 lost */
+	ck_assert_int_eq(f.conflicting, 0);  /* 0 duplicated per sequence */
+	ck_assert_int_eq(f.out_of_order, 0); /* per-ticket order kept */
+	/* every ticket's last event is its approval, sequence 5 */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox WHERE seq = 5 AND "
+					"payload->>'action' = 'approve'"),
+			 RF_TICKETS);
+	seen_free(&sn);
+	stack_stop(&s);
+}
+END_TEST
+
+/* ---- feedback_topic: Zendesk events through the daemon ------------------- */
+
+#define ZD_EV(id, tid, type, event)                                                                \
+	"{\"id\": \"" id "\", \"type\": \"zen:event-type:ticket." type "\", \"detail\": "          \
+	"{\"id\": \"" tid "\", \"actor_id\": \"361789\"}, \"event\": " event "}\n"
+
+START_TEST(test_feedback_topic)
+{
+	struct stack s;
+	struct h_proc d, p;
+	char path[PATH_MAX], bin[PATH_MAX];
+	FILE *f;
+	char *v;
+	int st = -1;
+	static const char events[] =
+	    ZD_EV("z1", "zd-1", "comment_added",
+		  "{\"comment\": {\"id\": \"1\", \"body\": \"<p>Hello, we have refunded your "
+		  "order today. Kind regards, the support team.</p>\", \"is_public\": true, "
+		  "\"author\": {\"is_staff\": true, \"name\": \"Ben\"}}}")
+		ZD_EV("z2", "zd-2", "priority_changed", "{\"current\": \"URGENT\"}")
+		    ZD_EV("z3", "zd-2", "tags_changed", "{\"tags_added\": [\"category:shipping\"]}")
+			ZD_EV("z4", "zd-3", "status_changed", "{\"current\": \"SOLVED\"}")
+	    /* redelivered, byte for byte (unkeyed: maybe before the first copy) */
+	    ZD_EV("z2", "zd-2", "priority_changed", "{\"current\": \"URGENT\"}")
+		ZD_EV("z1", "zd-1", "comment_added",
+		      "{\"comment\": {\"id\": \"1\", \"body\": \"<p>Hello, we have refunded your "
+		      "order today. Kind regards, the support team.</p>\", \"is_public\": true, "
+		      "\"author\": {\"is_staff\": true, \"name\": \"Ben\"}}}");
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "fbtopic", 1, NULL), 0);
+	seed_src(&s, "zendesk", "zd-", 3);
+	snprintf(path, sizeof(path), "%s/feedback-events.jsonl", h_tmpdir());
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(events, f);
+	fclose(f);
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
+	{
+		char *argv[] = {bin,  "--bootstrap-file", s.boot_file,
+				"-t", "helpdesk.events",  "-f",
+				path, "--no-key",	  NULL};
+		ck_assert_int_eq(h_spawn(&p, "produce", argv, NULL), 0);
+		ck_assert_int_eq(h_wait_exit(&p, 60000, &st), 0);
+		ck_assert_int_eq(st, 0);
+	}
+	stack_env(&s, "TRIAGED_FEEDBACK_TOPIC", "helpdesk.events");
+	stack_env(&s, "TRIAGED_INTAKE_FORMAT", "zendesk");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	/* five events mapped (the status change is skipped), two of them redelivered */
+	ck_assert_d(stack_wait_count(&s, 3, 60000, "SELECT count(*) FROM feedback_events") == 3,
+		    &d);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	ck_assert_d(
+	    stack_wait_log(&d, "consumed=6 skipped=1 recorded=3 duplicates=2 ignored=0 rejected=0",
+			   1000) == 0,
+	    &d);
+	v = h_sql_str(s.db, "SELECT string_agg(event_id || '=' || outcome, ',' ORDER BY event_id) "
+			    "FROM feedback_events");
+	ck_assert_str_eq(v, "z1=accepted,z2=corrected,z3=corrected");
+	free(v);
+	v = h_sql_str(s.db, "SELECT string_agg(field || '=' || new_value, ',' ORDER BY field) FROM "
+			    "label_corrections");
+	ck_assert_str_eq(v, "category=shipping,urgency=critical");
+	free(v);
+	/* the reply recorded once, as the first delivery said (HTML as text) */
+	v = h_sql_str(s.db,
+		      "SELECT final_reply || '|' || review_outcome FROM triage_results tr JOIN "
+		      "tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'zd-1'");
+	ck_assert_str_eq(v, DRAFT "|accepted");
+	free(v);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_events"), 3);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox"), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+int main(void)
+{
+	const struct stack_case cases[] = {
+	    {"roundtrip", test_roundtrip},
+	    {"feedback", test_feedback},
+	    {"feedback_topic", test_feedback_topic},
+	    {"relay_faults", test_relay_faults},
+	};
+	return stack_run_suite("outbox", cases, sizeof(cases) / sizeof(cases[0]), 600);
+}

@@ -1,8 +1,9 @@
 /*
- * rules: see rules.h. Owns the rules file syntax and the matchers. Every key
- * of a [rule] section is one row of the key table below (name, value type,
- * field, condition kind); parsing walks that table, evaluation is one switch
- * over the condition kinds. There is no per-key parsing code.
+ * rules: see rules.h. Owns the rules file syntax: every key of a [rule]
+ * section is one row of the key table below (name, value type, field,
+ * condition kind); parsing walks that table. There is no per-key parsing
+ * code. The compiled set is in rules_set.h, evaluation (one switch over the
+ * condition kinds) in rules_eval.c, the regex cost checks in rules_regex.c.
  *
  * Must never read anything but the file handed to rules_load_file(), log,
  * read the clock, or keep state outside a struct rules: evaluation only reads
@@ -10,6 +11,8 @@
  */
 #include "rules.h"
 #include "textfile.h"
+#include "rules_regex.h"
+#include "rules_set.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,62 +23,17 @@
 #include <string.h>
 #include <strings.h>
 
-#define REASON_MAX  200 /* bytes of a reason = value */
-#define WHY_SHOW    48	/* bytes of a keyword or regex quoted in a generated reason */
-#define REGEX_FLAGS (REG_EXTENDED | REG_ICASE | REG_NOSUB)
-/*
- * regcomp() nodes (about 100 bytes each) one regex may add by repeating: a
- * maximal file (2048 regexes) then compiles to no more than its 1 MiB of
- * plain text would, about 100 MB.
- */
-#define REGEX_MAX_COST	500
-#define REGEX_MAX_DEPTH 16 /* nested groups in one regex */
-/*
- * regexec() time, which runs on the event loop: about 10 ns per byte of text
- * for a plain regex, plus about 14 ns per byte for every copy of a character
- * class that a counted repetition makes (".{0,100}" keeps up to 100 positions
- * alive at every byte: 5.7 ms on 4 KiB, 1.1 s for ".{0,400}" on 256 KiB).
- * REGEX_MAX_WIDTH bounds those copies in one regex; RULES_SCAN_BUDGET bounds
- * the sum of (1 + copies) over a file's regexes, so the worst accepted file
- * costs a bounded time per byte of the capped text: at 128, two regexes of 63
- * copies took 11 ms per ticket at the default 4 KiB cap on a loaded 2-core
- * machine (seven of 64, allowed at 512, took 50 ms; tests/bench/bench_rules.c).
- */
-#define REGEX_MAX_WIDTH	  64
-#define RULES_SCAN_BUDGET 128
 
-/*
- * Condition kinds, in evaluation order: the cheap field checks first, the
- * scans of the ticket text last, so a rule that fails early costs nothing.
- * Generated reasons list the conditions in this order too.
- */
-enum cond {
-	C_ALWAYS,
-	C_MINI_INVALID,
-	C_FLAG,
-	C_CHANNEL,
-	C_TIER,
-	C_URGENCY,
-	C_SENTIMENT,
-	C_CATEGORY,
-	C_CONF_BELOW,
-	C_CONF_AT_LEAST,
-	C_LANG_IN,
-	C_LANG_NOT_IN,
-	C_BODY_LONGER,
-	C_KEYWORDS,
-	C_REGEX,
-	C__COUNT,
-	C_SETTING = C__COUNT, /* a key that is not a condition (action, reason, ...) */
-};
+#define REASON_MAX  200 /* bytes of a reason = value */
+#define REGEX_FLAGS (REG_EXTENDED | REG_ICASE | REG_NOSUB)
 
 enum val_type {
 	VT_TRUE,     /* "true" only (always = true) */
 	VT_BOOL,     /* int 0/1 */
 	VT_SET,	     /* list of names of an enum -> unsigned bit mask */
-	VT_NAMES,    /* list of [a-z0-9_]+ -> struct strlist */
-	VT_LANGS,    /* list of language tags, lower-cased, '_' -> '-' -> struct strlist */
-	VT_KEYWORDS, /* list of phrases, lower-cased, blanks collapsed -> struct strlist */
+	VT_NAMES,    /* list of [a-z0-9_]+ -> struct rules_strlist */
+	VT_LANGS,    /* list of language tags, lower-cased, '_' -> '-' -> struct rules_strlist */
+	VT_KEYWORDS, /* list of phrases, lower-cased, blanks collapsed -> struct rules_strlist */
 	VT_REGEX,    /* one POSIX ERE per key, repeatable -> re[], re_src[] */
 	VT_PROB,     /* double in [0, 1] */
 	VT_BYTES,    /* int64_t >= 0 */
@@ -84,39 +42,6 @@ enum val_type {
 	VT_PRIO,     /* int in [0, 100] */
 };
 
-struct strlist {
-	char **v;
-	size_t n;
-};
-
-struct rule {
-	char name[RULES_MAX_NAME + 1];
-	int line;	/* of the [rule NAME] header, for messages about the whole rule */
-	unsigned seen;	/* bit per key-table row given, to refuse duplicates */
-	unsigned conds; /* bit per enum cond present */
-	/* settings */
-	enum rule_action action;
-	char *reason; /* NULL: generated from the conditions that matched */
-	int priority;
-	int stop;
-	int enabled;
-	/* conditions */
-	int mini_invalid;
-	struct strlist flag, category, lang_in, lang_not_in, keywords;
-	unsigned channel, tier, urgency, sentiment; /* bit masks of accepted enum values */
-	double conf_below, conf_at_least;
-	int64_t body_longer_than;
-	regex_t re[RULES_MAX_REGEX];
-	char *re_src[RULES_MAX_REGEX];
-	size_t nre;
-	size_t re_scan; /* sum of 1 + width of its regexes (see RULES_SCAN_BUDGET) */
-};
-
-struct rules {
-	struct rule *v[RULES_MAX_RULES]; /* pointers: a compiled regex_t is never moved */
-	size_t n;
-	size_t re_scan; /* sum of the rules' re_scan */
-};
 
 /* The names of one enum, as its module spells them: values first .. end-1. */
 struct name_set {
@@ -163,52 +88,37 @@ struct rule_key {
 	const char *name;
 	enum val_type type;
 	size_t offset; /* of the field in struct rule (unused for VT_TRUE, VT_REGEX) */
-	enum cond cond;
+	enum rule_cond cond;
 	const struct name_set *set; /* VT_SET */
 };
 
 #define OFF(f) offsetof(struct rule, f)
 static const struct rule_key keys[] = {
-	{"always", VT_TRUE, 0, C_ALWAYS, NULL},
-	{"urgency", VT_SET, OFF(urgency), C_URGENCY, &urgency_set},
-	{"sentiment", VT_SET, OFF(sentiment), C_SENTIMENT, &sentiment_set},
-	{"category", VT_NAMES, OFF(category), C_CATEGORY, NULL},
-	{"tier", VT_SET, OFF(tier), C_TIER, &tier_set},
-	{"channel", VT_SET, OFF(channel), C_CHANNEL, &channel_set},
-	{"confidence_below", VT_PROB, OFF(conf_below), C_CONF_BELOW, NULL},
-	{"confidence_at_least", VT_PROB, OFF(conf_at_least), C_CONF_AT_LEAST, NULL},
-	{"language_in", VT_LANGS, OFF(lang_in), C_LANG_IN, NULL},
-	{"language_not_in", VT_LANGS, OFF(lang_not_in), C_LANG_NOT_IN, NULL},
-	{"keywords", VT_KEYWORDS, OFF(keywords), C_KEYWORDS, NULL},
-	{"regex", VT_REGEX, 0, C_REGEX, NULL},
-	{"mini_invalid", VT_BOOL, OFF(mini_invalid), C_MINI_INVALID, NULL},
-	{"body_longer_than", VT_BYTES, OFF(body_longer_than), C_BODY_LONGER, NULL},
-	{"flag", VT_NAMES, OFF(flag), C_FLAG, NULL},
-	{"action", VT_ACTION, OFF(action), C_SETTING, NULL},
-	{"reason", VT_TEXT, OFF(reason), C_SETTING, NULL},
-	{"priority", VT_PRIO, OFF(priority), C_SETTING, NULL},
-	{"stop", VT_BOOL, OFF(stop), C_SETTING, NULL},
-	{"enabled", VT_BOOL, OFF(enabled), C_SETTING, NULL},
+	{"always", VT_TRUE, 0, RULE_C_ALWAYS, NULL},
+	{"urgency", VT_SET, OFF(urgency), RULE_C_URGENCY, &urgency_set},
+	{"sentiment", VT_SET, OFF(sentiment), RULE_C_SENTIMENT, &sentiment_set},
+	{"category", VT_NAMES, OFF(category), RULE_C_CATEGORY, NULL},
+	{"tier", VT_SET, OFF(tier), RULE_C_TIER, &tier_set},
+	{"channel", VT_SET, OFF(channel), RULE_C_CHANNEL, &channel_set},
+	{"confidence_below", VT_PROB, OFF(conf_below), RULE_C_CONF_BELOW, NULL},
+	{"confidence_at_least", VT_PROB, OFF(conf_at_least), RULE_C_CONF_AT_LEAST, NULL},
+	{"language_in", VT_LANGS, OFF(lang_in), RULE_C_LANG_IN, NULL},
+	{"language_not_in", VT_LANGS, OFF(lang_not_in), RULE_C_LANG_NOT_IN, NULL},
+	{"keywords", VT_KEYWORDS, OFF(keywords), RULE_C_KEYWORDS, NULL},
+	{"regex", VT_REGEX, 0, RULE_C_REGEX, NULL},
+	{"mini_invalid", VT_BOOL, OFF(mini_invalid), RULE_C_MINI_INVALID, NULL},
+	{"body_longer_than", VT_BYTES, OFF(body_longer_than), RULE_C_BODY_LONGER, NULL},
+	{"flag", VT_NAMES, OFF(flag), RULE_C_FLAG, NULL},
+	{"action", VT_ACTION, OFF(action), RULE_C_SETTING, NULL},
+	{"reason", VT_TEXT, OFF(reason), RULE_C_SETTING, NULL},
+	{"priority", VT_PRIO, OFF(priority), RULE_C_SETTING, NULL},
+	{"stop", VT_BOOL, OFF(stop), RULE_C_SETTING, NULL},
+	{"enabled", VT_BOOL, OFF(enabled), RULE_C_SETTING, NULL},
 };
 
 _Static_assert(ARRAY_SIZE(keys) <= 32, "seen is a 32-bit mask of key rows");
 
 /* ---- small helpers ---- */
-
-static int is_word(int c)
-{
-	return c >= 0 && c < 0x80 && isalnum(c);
-}
-
-static int is_blank(int c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static int ascii_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
 
 static int has_control(const char *s)
 {
@@ -238,12 +148,12 @@ static int is_lang(const char *s)
 	if (n < 2 || n > ANSWER_MAX_LANGUAGE || !isalpha((unsigned char)*s))
 		return 0;
 	for (; *s; s++)
-		if (!is_word((unsigned char)*s) && *s != '-' && *s != '_')
+		if (!rules_is_word((unsigned char)*s) && *s != '-' && *s != '_')
 			return 0;
 	return 1;
 }
 
-static void strlist_free(struct strlist *l)
+static void strlist_free(struct rules_strlist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
@@ -252,7 +162,7 @@ static void strlist_free(struct strlist *l)
 	l->n = 0;
 }
 
-static int strlist_has(const struct strlist *l, const char *s)
+int rules_strlist_has(const struct rules_strlist *l, const char *s)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->v[i], s) == 0)
@@ -310,7 +220,7 @@ static int unquote(char *v)
  * (trimmed; may hold blanks, not commas or quotes) or double-quoted (taken
  * verbatim: may hold commas and blanks; no escapes).
  */
-static int split_list(const char *v, struct strlist *out, char *msg, size_t msglen)
+static int split_list(const char *v, struct rules_strlist *out, char *msg, size_t msglen)
 {
 	const char *p = v;
 
@@ -369,14 +279,14 @@ static int norm_keyword(char *e, char *msg, size_t msglen)
 	char *o = e;
 
 	for (const char *p = e; *p; p++) {
-		if (is_blank((unsigned char)*p)) {
+		if (rules_is_blank((unsigned char)*p)) {
 			if (o > e && o[-1] != ' ')
 				*o++ = ' ';
 		} else if ((unsigned char)*p < 0x20 || *p == 0x7f) {
 			set_err(msg, msglen, "keyword contains a control character");
 			return -1;
 		} else {
-			*o++ = (char)ascii_lower((unsigned char)*p);
+			*o++ = (char)rules_ascii_lower((unsigned char)*p);
 		}
 	}
 	if (o > e && o[-1] == ' ')
@@ -406,7 +316,7 @@ static int norm_entry(enum val_type type, char *e, char *msg, size_t msglen)
 			return -1;
 		}
 		for (char *p = e; *p; p++)
-			*p = *p == '_' ? '-' : (char)ascii_lower((unsigned char)*p);
+			*p = *p == '_' ? '-' : (char)rules_ascii_lower((unsigned char)*p);
 		return 0;
 	case VT_KEYWORDS:
 		return norm_keyword(e, msg, msglen);
@@ -416,7 +326,7 @@ static int norm_entry(enum val_type type, char *e, char *msg, size_t msglen)
 	}
 }
 
-static int set_strlist(struct strlist *dst, enum val_type type, const char *v, char *msg,
+static int set_strlist(struct rules_strlist *dst, enum val_type type, const char *v, char *msg,
 		       size_t msglen)
 {
 	if (split_list(v, dst, msg, msglen) < 0)
@@ -430,7 +340,7 @@ static int set_strlist(struct strlist *dst, enum val_type type, const char *v, c
 static int set_mask(unsigned *dst, const struct name_set *set, const char *v, char *msg,
 		    size_t msglen)
 {
-	struct strlist l = {NULL, 0};
+	struct rules_strlist l = {NULL, 0};
 	char names[256];
 	int rc = -1;
 
@@ -454,176 +364,6 @@ out:
 	return rc;
 }
 
-/*
- * Refuse, before regcomp() tries, the regexes glibc cannot compile in
- * bounded time and memory; returns NULL or why. regcomp() copies the operand
- * of every repetition ("x+" is "xx*", "x{2,5}" five copies of x), so stacked
- * or nested repetitions take exponential memory ("a" and 80 '+' asks for
- * 2^80 nodes); and repeating something that can match the empty string
- * ("(a*)*", "x**") takes exponential time next to an anchor ("\b" and 22
- * "(a*)*": 8 s). POSIX leaves the second undefined anyway. Two more
- * shapes cost time in regexec(), on every ticket: a back-reference ("\\1")
- * makes matching backtrack (over a minute on 256 KiB for "(.+)\\1\\1"), and
- * the copies of a character class made by a counted repetition (".{0,400}")
- * stay alive at every byte; *width gets those copies (REGEX_MAX_WIDTH bounds
- * them). This is an estimate for those shapes, not an ERE parser: syntax
- * errors are left to regcomp().
- */
-static const char *regex_check(const char *re, size_t *width)
-{
-	struct level {
-		size_t cost;   /* estimated nodes of the group so far */
-		size_t last;   /* nodes of its last item: what a repetition copies */
-		int has_last;  /* there is a last item in the current branch */
-		int last_null; /* the last item can match the empty string */
-		int last_cls;  /* the last item holds a character class ('.', [..], \\w) */
-		int cls;       /* the group so far holds one */
-		int pre_null;  /* the current branch can match empty before its last item */
-		int alt_null;  /* an earlier branch of the group can match empty */
-	} st[REGEX_MAX_DEPTH + 1], *t = st;
-	const size_t limit = strlen(re) + REGEX_MAX_COST, over = limit + 1;
-	const char *p = re;
-	size_t wide = 0; /* class copies made by repetitions */
-
-	*width = 0;
-	memset(t, 0, sizeof(*t));
-	t->pre_null = 1;
-	while (*p != '\0') {
-		size_t item = 1, grown, copies;
-		unsigned long min = 0, max = 0; /* a repetition x{min,max} */
-		int is_rep = 0, open = 0, item_null = 0, item_cls = 0;
-
-		switch (*p) {
-		case '(':
-			if (t == st + REGEX_MAX_DEPTH)
-				return "groups nest too deeply";
-			t++;
-			memset(t, 0, sizeof(*t));
-			t->pre_null = 1;
-			p++;
-			continue;
-		case ')':
-			if (t > st) {
-				item_null =
-				    t->alt_null || (t->pre_null && (!t->has_last || t->last_null));
-				item_cls = t->cls;
-				item = t->cost + 1;
-				t--;
-			}
-			p++;
-			break;
-		case '|':
-			t->alt_null |= t->pre_null && (!t->has_last || t->last_null);
-			t->pre_null = 1;
-			t->has_last = 0;
-			t->cost++;
-			p++;
-			continue;
-		case '*':
-		case '+':
-		case '?':
-			is_rep = 1;
-			min = *p == '+';
-			max = 1;
-			open = *p != '?';
-			p++;
-			break;
-		case '{': {
-			/* {m}, {m,} or {m,n}; anything else is a literal '{' */
-			char *e;
-			if (!isdigit((unsigned char)p[1]))
-				goto literal;
-			min = max = strtoul(p + 1, &e, 10);
-			if (*e == ',') {
-				e++;
-				if (isdigit((unsigned char)*e))
-					max = strtoul(e, &e, 10);
-				else
-					open = 1;
-			}
-			if (*e != '}')
-				goto literal;
-			is_rep = 1;
-			p = e + 1;
-			break;
-		}
-		case '[':
-			/* A bracket expression is one atom: skip to its ']' ("[]a]", "[[:a:]]"). */
-			item_cls = 1;
-			p++;
-			if (*p == '^')
-				p++;
-			if (*p == ']')
-				p++;
-			while (*p != '\0' && *p != ']') {
-				if (*p == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
-					const char *end = p + 2;
-					while (*end != '\0' && !(end[0] == p[1] && end[1] == ']'))
-						end++;
-					p = *end != '\0' ? end + 2 : end;
-				} else {
-					p++;
-				}
-			}
-			if (*p == ']')
-				p++;
-			break;
-		case '^':
-		case '$':
-			item_null = 1; /* anchors match the empty string */
-			p++;
-			break;
-		case '\\':
-			if (p[1] != '\0' && strchr("bB<>`'", p[1]) != NULL)
-				item_null = 1;
-			if (p[1] >= '1' && p[1] <= '9')
-				return "back-references (\\1 to \\9) make matching backtrack: "
-				       "too slow on long tickets";
-			item_cls = p[1] != '\0' && strchr("wWsS", p[1]) != NULL;
-			p += p[1] != '\0' ? 2 : 1;
-			break;
-		case '.':
-			item_cls = 1;
-			p++;
-			break;
-		default:
-		literal:
-			p++;
-			break;
-		}
-		if (!is_rep) {
-			if (t->has_last)
-				t->pre_null = t->pre_null && t->last_null;
-			t->has_last = 1;
-			t->last = item;
-			t->last_null = item_null;
-			t->last_cls = item_cls;
-			t->cls |= item_cls;
-			t->cost += item;
-		} else if (t->has_last) {
-			/* The last item becomes its copies under one repetition node. */
-			if ((open || max > 1) && t->last_null)
-				return "repeats something that can match the empty string";
-			copies = open ? min + 1 : max;
-			copies = copies > over ? over : (copies == 0 ? 1 : copies);
-			grown = copies > over / t->last ? over : t->last * copies + 1;
-			/* Class copies stay alive together at every byte: a scan cost. */
-			if (t->last_cls && copies > 1)
-				wide += grown - t->last - 1;
-			t->cost = t->cost - t->last + grown;
-			t->last = grown;
-			t->last_null = t->last_null || min == 0;
-		}
-		if (t->cost > limit)
-			return "too complex: its repetitions expand to too many nodes";
-		if (wide > REGEX_MAX_WIDTH)
-			return "too costly to scan: its counted repetitions make more than 64 "
-			       "extra copies of '.', [...] or \\w";
-	}
-	*width = wide;
-	return NULL;
-}
-
 static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 {
 	size_t width;
@@ -639,7 +379,7 @@ static int add_regex(struct rule *ru, const char *v, char *msg, size_t msglen)
 		set_err(msg, msglen, "empty regex");
 		return -1;
 	}
-	if ((why = regex_check(v, &width)) != NULL) {
+	if ((why = rules_regex_check(v, &width)) != NULL) {
 		set_err(msg, msglen, "bad regex '%.80s': %s", v, why);
 		return -1;
 	}
@@ -825,7 +565,7 @@ static int parse_header(struct parser *p, char *line)
 	}
 	line[n - 1] = '\0';
 	inner = str_trim(line + 1);
-	if (strncmp(inner, "rule", 4) != 0 || (inner[4] != '\0' && !is_blank(inner[4]))) {
+	if (strncmp(inner, "rule", 4) != 0 || (inner[4] != '\0' && !rules_is_blank(inner[4]))) {
 		set_err(p->err, p->errlen, "%s:%d: unknown section '[%s]' (expected '[rule NAME]')",
 			p->fname, p->lineno, inner);
 		return -1;
@@ -911,7 +651,7 @@ static int parse_kv(struct parser *p, char *line)
 		return -1;
 	}
 	p->cur->seen |= 1u << ki;
-	if (keys[ki].cond != C_SETTING)
+	if (keys[ki].cond != RULE_C_SETTING)
 		p->cur->conds |= 1u << keys[ki].cond;
 	return 0;
 }
@@ -976,352 +716,3 @@ const char *rule_action_name(enum rule_action a)
 	return (unsigned)a < ARRAY_SIZE(action_names) ? action_names[a] : "unknown";
 }
 
-/* ---- evaluation ---- */
-
-/*
- * A fixed-size list being joined with a separator. An item that does not fit
- * is replaced by "...", and nothing is added after it, so a cut list is
- * visibly cut and never ends inside a name.
- */
-struct joiner {
-	char *s;
-	size_t cap, len;
-	int full;
-};
-
-static void join_init(struct joiner *j, char *s, size_t cap)
-{
-	j->s = s;
-	j->cap = cap;
-	j->len = 0;
-	j->full = 0;
-	s[0] = '\0';
-}
-
-static void join_add(struct joiner *j, const char *sep, const char *item)
-{
-	size_t sl = j->len > 0 ? strlen(sep) : 0, il = strlen(item);
-	/* Room kept for sep + "..." + NUL, so the cut marker always fits. */
-	size_t reserve = strlen(sep) + 4;
-
-	if (j->full)
-		return;
-	if (j->len + sl + il + reserve <= j->cap) {
-		j->len += (size_t)snprintf(j->s + j->len, j->cap - j->len, "%s%s",
-					   j->len > 0 ? sep : "", item);
-		return;
-	}
-	j->full = 1;
-	if (j->len + sl + 4 <= j->cap)
-		j->len += (size_t)snprintf(j->s + j->len, j->cap - j->len, "%s...",
-					   j->len > 0 ? sep : "");
-}
-
-/* Add "key=value" to a generated reason, the value cut on a UTF-8 boundary if long. */
-static void why_add(struct joiner *why, const char *key, const char *value)
-{
-	char item[WHY_SHOW + 64];
-	size_t n = strlen(value), show = utf8_cut(value, n, WHY_SHOW);
-
-	snprintf(item, sizeof(item), "%s=%.*s%s", key, (int)show, value, show < n ? "..." : "");
-	join_add(why, ", ", item);
-}
-
-struct eval_ctx {
-	const struct rules_input *in;
-	char *text;  /* subject "\n" body for the regexes, built on first use */
-	char *lower; /* subject "\0" body, ASCII lower-cased, for the keywords, ditto */
-	size_t slen, blen;
-};
-
-static int in_mask(unsigned mask, int v)
-{
-	return v >= 0 && v < 32 && (mask & (1u << v)) != 0;
-}
-
-/*
- * Does language tag match the list entry want (lower case, '-')? Equal
- * ignoring case and '-'/'_', or want is a prefix ending at a subtag boundary:
- * "en" matches "en", "EN", "en-US", "en_GB"; "pt-br" matches "pt-BR", not "pt".
- */
-static int lang_match(const char *tag, const char *want)
-{
-	size_t i;
-
-	for (i = 0; want[i] != '\0'; i++) {
-		int c = tag[i] == '_' ? '-' : ascii_lower((unsigned char)tag[i]);
-		if (tag[i] == '\0' || c != want[i])
-			return 0;
-	}
-	return tag[i] == '\0' || tag[i] == '-' || tag[i] == '_';
-}
-
-static int lang_listed(const struct strlist *l, const char *tag)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (lang_match(tag, l->v[i]))
-			return 1;
-	return 0;
-}
-
-/* A language tag quoted in a reason: only tag characters, so no ticket text leaks through. */
-static void why_lang(struct joiner *why, const char *tag, const char *suffix)
-{
-	char clean[ANSWER_MAX_LANGUAGE + 16];
-	size_t o = 0;
-
-	for (const char *p = tag; *p && o < ANSWER_MAX_LANGUAGE; p++)
-		clean[o++] = is_word((unsigned char)*p) || *p == '-' || *p == '_' ? *p : '?';
-	snprintf(clean + o, sizeof(clean) - o, "%s", suffix);
-	why_add(why, "language", clean);
-}
-
-/* Bytes of keyword kw matching at lower-cased t (a space matches a run of blanks), or 0. */
-static size_t kw_at(const char *t, const char *end, const char *kw)
-{
-	const char *p = t;
-
-	for (; *kw != '\0'; kw++) {
-		if (*kw == ' ') {
-			if (p == end || !is_blank((unsigned char)*p))
-				return 0;
-			while (p < end && is_blank((unsigned char)*p))
-				p++;
-		} else {
-			if (p == end || *p != *kw)
-				return 0;
-			p++;
-		}
-	}
-	return (size_t)(p - t);
-}
-
-/*
- * Is keyword kw (normalised: lower case, single spaces) in t[0..len) (ASCII
- * lower-cased)? Other bytes compare exactly. Where kw begins (ends) with an
- * ASCII letter or digit, the text byte before (after) the match must not be
- * one: "sue" is not found in "issue" or "pursued". Non-ASCII bytes count as
- * boundaries, so keywords in any script match as plain bytes. memmem finds
- * the candidates for the first word: the scan runs at memory speed.
- */
-static int kw_find(const char *t, size_t len, const char *kw)
-{
-	const char *end = t + len, *p = t;
-	size_t kwlen = strlen(kw), first = strcspn(kw, " ");
-	int bound_start = is_word((unsigned char)kw[0]);
-	int bound_end = is_word((unsigned char)kw[kwlen - 1]);
-
-	while (p < end && (p = memmem(p, (size_t)(end - p), kw, first)) != NULL) {
-		size_t n;
-
-		if ((!bound_start || p == t || !is_word((unsigned char)p[-1])) &&
-		    (n = kw_at(p, end, kw)) != 0 &&
-		    (!bound_end || p + n == end || !is_word((unsigned char)p[n])))
-			return 1;
-		p++;
-	}
-	return 0;
-}
-
-static const char *first_keyword(const struct strlist *kws, struct eval_ctx *cx)
-{
-	const struct ticket *t = cx->in->ticket;
-
-	if (cx->lower == NULL) {
-		const char *subject = t->subject ? t->subject : "";
-		const char *body = t->body ? t->body : "";
-
-		cx->slen = strlen(subject);
-		cx->blen = strlen(body);
-		cx->lower = xmalloc(cx->slen + cx->blen + 2);
-		for (size_t i = 0; i <= cx->slen; i++)
-			cx->lower[i] = (char)ascii_lower((unsigned char)subject[i]);
-		for (size_t i = 0; i <= cx->blen; i++)
-			cx->lower[cx->slen + 1 + i] = (char)ascii_lower((unsigned char)body[i]);
-	}
-	/* Subject and body apart: a phrase must not span the two. */
-	for (size_t i = 0; i < kws->n; i++)
-		if (kw_find(cx->lower, cx->slen, kws->v[i]) ||
-		    kw_find(cx->lower + cx->slen + 1, cx->blen, kws->v[i]))
-			return kws->v[i];
-	return NULL;
-}
-
-static const char *flag_set(const struct strlist *want, const struct rules_input *in)
-{
-	size_t n = in->nflags < RULES_MAX_FLAGS ? in->nflags : RULES_MAX_FLAGS;
-
-	for (size_t i = 0; i < n; i++)
-		if (in->flags[i] != NULL && strlist_has(want, in->flags[i]))
-			return in->flags[i];
-	return NULL;
-}
-
-/* subject "\n" body, each cut to max bytes (0: the default) on a UTF-8 boundary. */
-static char *regex_text(const struct ticket *t, size_t max)
-{
-	const char *subject = t->subject ? t->subject : "", *body = t->body ? t->body : "";
-	size_t slen = strlen(subject), blen = strlen(body);
-	char *text;
-
-	if (max == 0)
-		max = RULES_REGEX_TEXT_DEFAULT;
-	slen = utf8_cut(subject, slen, max);
-	blen = utf8_cut(body, blen, max);
-	text = xmalloc(slen + blen + 2);
-	memcpy(text, subject, slen);
-	text[slen] = '\n';
-	memcpy(text + slen + 1, body, blen);
-	text[slen + 1 + blen] = '\0';
-	return text;
-}
-
-/* Does condition c of rule ru hold? If so, its description is added to why. */
-static int cond_match(const struct rule *ru, enum cond c, struct eval_ctx *cx, struct joiner *why)
-{
-	const struct rules_input *in = cx->in;
-	const struct ticket *t = in->ticket;
-	const struct answer *m = in->mini;
-	const char *s, *lang;
-	char num[64];
-
-	switch (c) {
-	case C_ALWAYS:
-		join_add(why, ", ", "always");
-		return 1;
-	case C_MINI_INVALID:
-		if ((in->mini_invalid != 0) != ru->mini_invalid)
-			return 0;
-		why_add(why, "mini_invalid", ru->mini_invalid ? "true" : "false");
-		return 1;
-	case C_FLAG:
-		if ((s = flag_set(&ru->flag, in)) == NULL)
-			return 0;
-		why_add(why, "flag", s);
-		return 1;
-	case C_CHANNEL:
-		if (t == NULL || !in_mask(ru->channel, (int)t->channel))
-			return 0;
-		why_add(why, "channel", ticket_channel_name(t->channel));
-		return 1;
-	case C_TIER:
-		if (t == NULL || !in_mask(ru->tier, (int)t->tier))
-			return 0;
-		why_add(why, "tier", customer_tier_name(t->tier));
-		return 1;
-	case C_URGENCY:
-		if (m == NULL || !in_mask(ru->urgency, (int)m->urgency))
-			return 0;
-		why_add(why, "urgency", urgency_name(m->urgency));
-		return 1;
-	case C_SENTIMENT:
-		if (m == NULL || !in_mask(ru->sentiment, (int)m->sentiment))
-			return 0;
-		why_add(why, "sentiment", sentiment_name(m->sentiment));
-		return 1;
-	case C_CATEGORY:
-		if (m == NULL || m->category == NULL || !strlist_has(&ru->category, m->category))
-			return 0;
-		why_add(why, "category", m->category);
-		return 1;
-	case C_CONF_BELOW:
-		if (m == NULL || !(m->confidence < ru->conf_below))
-			return 0;
-		snprintf(num, sizeof(num), "%g<%g", m->confidence, ru->conf_below);
-		why_add(why, "confidence", num);
-		return 1;
-	case C_CONF_AT_LEAST:
-		if (m == NULL || !(m->confidence >= ru->conf_at_least))
-			return 0;
-		snprintf(num, sizeof(num), "%g>=%g", m->confidence, ru->conf_at_least);
-		why_add(why, "confidence", num);
-		return 1;
-	case C_LANG_IN:
-		if (m == NULL || m->language == NULL || !lang_listed(&ru->lang_in, m->language))
-			return 0;
-		why_lang(why, m->language, "");
-		return 1;
-	case C_LANG_NOT_IN:
-		/* The one mini condition with a fallback: the sender's hint beats nothing. */
-		if (m != NULL && m->language != NULL && *m->language != '\0')
-			lang = m->language;
-		else if (t != NULL && t->language != NULL && *t->language != '\0')
-			lang = t->language;
-		else
-			return 0;
-		if (lang_listed(&ru->lang_not_in, lang))
-			return 0;
-		why_lang(why, lang, m != NULL && lang == m->language ? "" : " (hint)");
-		return 1;
-	case C_BODY_LONGER:
-		if (t == NULL || t->body == NULL ||
-		    (uint64_t)t->body_len <= (uint64_t)ru->body_longer_than)
-			return 0;
-		snprintf(num, sizeof(num), "%zu", t->body_len);
-		why_add(why, "body_bytes", num);
-		return 1;
-	case C_KEYWORDS:
-		if (t == NULL || (s = first_keyword(&ru->keywords, cx)) == NULL)
-			return 0;
-		why_add(why, "keyword", s);
-		return 1;
-	case C_REGEX:
-		if (t == NULL)
-			return 0;
-		if (cx->text == NULL)
-			cx->text = regex_text(t, in->regex_text_max);
-		for (size_t i = 0; i < ru->nre; i++)
-			if (regexec(&ru->re[i], cx->text, 0, NULL, 0) != 0)
-				return 0;
-		for (size_t i = 0; i < ru->nre; i++)
-			why_add(why, "regex", ru->re_src[i]);
-		return 1;
-	case C__COUNT:
-		break;
-	}
-	return 0;
-}
-
-static int rule_match(const struct rule *ru, struct eval_ctx *cx, struct joiner *why)
-{
-	for (int c = 0; c < C__COUNT; c++)
-		if ((ru->conds & (1u << c)) && !cond_match(ru, (enum cond)c, cx, why))
-			return 0;
-	return 1;
-}
-
-void rules_eval(const struct rules *r, const struct rules_input *in, struct rules_decision *out)
-{
-	struct eval_ctx cx = {in, NULL, NULL, 0, 0};
-	struct joiner names, reasons;
-
-	memset(out, 0, sizeof(*out));
-	out->action = RULE_NONE;
-	join_init(&names, out->matched, sizeof(out->matched));
-	join_init(&reasons, out->reasons, sizeof(out->reasons));
-	if (r == NULL || in == NULL)
-		return;
-	for (size_t i = 0; i < r->n; i++) {
-		const struct rule *ru = r->v[i];
-		char whybuf[256];
-		struct joiner why;
-
-		if (!ru->enabled)
-			continue;
-		join_init(&why, whybuf, sizeof(whybuf));
-		if (!rule_match(ru, &cx, &why))
-			continue;
-		out->nmatched++;
-		join_add(&names, ",", ru->name);
-		join_add(&reasons, "; ", ru->reason != NULL ? ru->reason : whybuf);
-		/* enum rule_action is ordered weakest to strongest */
-		if (ru->action > out->action)
-			out->action = ru->action;
-		if (ru->priority > out->priority)
-			out->priority = ru->priority;
-		if (ru->stop)
-			break;
-	}
-	free(cx.text);
-	free(cx.lower);
-}

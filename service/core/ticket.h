@@ -15,6 +15,8 @@
 #include "xmem.h"
 #include "buf.h"
 #include "text.h"
+#include "ticket_time.h"
+#include "ticket_utf8.h"
 
 enum ticket_channel { CH_EMAIL, CH_CHAT, CH_WEB, CH_PHONE, CH_SOCIAL, CH_API, CH_OTHER, CH__COUNT };
 enum customer_tier { TIER_NONE, TIER_FREE, TIER_STANDARD, TIER_PREMIUM, TIER_ENTERPRISE, TIER__COUNT };
@@ -149,21 +151,5 @@ const char *ticket_channel_name(enum ticket_channel c);
 const char *customer_tier_name(enum customer_tier t); /* TIER_NONE -> "none" */
 int ticket_channel_parse(const char *s, enum ticket_channel *out) WUR;
 int customer_tier_parse(const char *s, enum customer_tier *out) WUR;
-
-/* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-int utf8_valid(const char *s, size_t len);
-/* Largest n <= max such that s[0..n) ends on a UTF-8 character boundary. */
-size_t utf8_cut(const char *s, size_t len, size_t max);
-/* 1 if s is a valid RFC 3339 date-time (e.g. 2026-11-24T05:40:00Z, with optional fraction and offset). */
-int rfc3339_valid(const char *s);
-/*
- * The instant of a valid RFC 3339 date-time as PostgreSQL will take it:
- * converted to UTC, "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (fraction cut to
- * microseconds). 0 ok; -1 not RFC 3339; -2 the UTC year is outside
- * 0001..9999. out needs 32 bytes.
- */
-int rfc3339_to_utc(const char *s, char out[static 32]);
-/* Kafka milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ"; -1 out of range. */
-int rfc3339_from_ms(int64_t ms, char out[static 32]);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * Unit tests for service/core/ticket.c: the helpdesk event contract, the UTF-8
- * helpers and the RFC 3339 check. Table-driven where the cases are data;
+ * Unit tests for service/core/ticket.c (and ticket_json.c, ticket_utf8.c,
+ * ticket_time.c): the helpdesk event contract, the UTF-8 helpers and the RFC
+ * 3339 check. Table-driven where the cases are data;
  * every case asserts the code and the field named in err.
  */
 #include <check.h>

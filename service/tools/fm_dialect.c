@@ -1,0 +1,213 @@
+/*
+ * fm_dialect: see fm_dialect.h. Owns which request a strict provider
+ * refuses and with which error, and the per-minute window. Must never send
+ * a reply or block.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+
+#include <json-c/json.h>
+
+#include "fake_errors.h"
+
+#include "fm_util.h"
+#include "fm_dialect.h"
+#include "fm_server.h"
+
+/* ------------------------------------------------- per-dialect strict modes */
+/*
+ * --dialect openai-reasoning | azure | anthropic | gemini: refuse what the
+ * real service refuses, with its status and error body (the texts are
+ * OpenAI's, quoted in issue #11 and tests/fixtures/providers/).
+ */
+
+bool fm_reasoning_model(const char *m)
+{
+	if (!m)
+		return false;
+	if (strncmp(m, "gpt-5", 5) == 0)
+		return true;
+	return m[0] == 'o' && (m[1] == '1' || m[1] == '3' || m[1] == '4') && (m[2] == '\0' || m[2] == '-');
+}
+
+/* GPT-5.0 ("gpt-5", "gpt-5-mini"): minimal/low/medium/high; 5.1 and later: none/low/medium/high; o-series: low/medium/high. */
+static const char *fm_efforts(const char *m)
+{
+	if (strncmp(m, "gpt-5", 5) == 0 && (m[5] == '\0' || m[5] == '-'))
+		return "'minimal', 'low', 'medium', and 'high'";
+	if (strncmp(m, "gpt-5", 5) == 0)
+		return "'none', 'low', 'medium', and 'high'";
+	return "'low', 'medium', and 'high'";
+}
+
+static bool fm_effort_ok(const char *m, const char *v)
+{
+	const char *allowed = fm_efforts(m);
+	char q[40];
+	snprintf(q, sizeof(q), "'%s'", v);
+	return strstr(allowed, q) != NULL;
+}
+
+/* Strict structured outputs: every object closed and all its properties required; azure without bounds. */
+static const char *fm_schema_problem(struct json_object *o, bool no_bounds)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++) {
+			const char *p = fm_schema_problem(json_object_array_get_idx(o, i), no_bounds);
+			if (p)
+				return p;
+		}
+		return NULL;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return NULL;
+	struct json_object *t, *props, *req, *ap;
+	if (json_object_object_get_ex(o, "type", &t) && json_object_is_type(t, json_type_string) &&
+	    strcmp(json_object_get_string(t), "object") == 0) {
+		if (!json_object_object_get_ex(o, "additionalProperties", &ap) || json_object_get_boolean(ap))
+			return "'additionalProperties' is required to be supplied and to be false.";
+		if (json_object_object_get_ex(o, "properties", &props)) {
+			if (!json_object_object_get_ex(o, "required", &req) ||
+			    !json_object_is_type(req, json_type_array) ||
+			    json_object_array_length(req) != (size_t)json_object_object_length(props))
+				return "'required' is required to be supplied and to be an array including every key in properties.";
+		}
+	}
+	json_object_object_foreach(o, k, v)
+	{
+		if (no_bounds && (strcmp(k, "minimum") == 0 || strcmp(k, "maximum") == 0 ||
+				  strcmp(k, "pattern") == 0 || strcmp(k, "format") == 0))
+			return "a keyword is not permitted (minimum, maximum, pattern, format are not supported).";
+		const char *p = fm_schema_problem(v, no_bounds);
+		if (p)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * --rpm: a fixed one-minute window, as OpenAI describes its limits: every
+ * answer carries x-ratelimit-limit-requests, -remaining-requests and
+ * -reset-requests; past the limit a 429 whose message says when to try
+ * again. Returns true (and *out) when the request is over the limit.
+ */
+bool fm_rpm_take(struct fm_server *srv, struct evhttp_request *req, struct evbuffer **out)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	int64_t now = fm_now_ms(), win = now / 60000, left_ms = (win + 1) * 60000 - now;
+	char v[64], msg[256];
+	bool over;
+
+	if (win != srv->rpm_window) {
+		srv->rpm_window = win;
+		srv->rpm_used = 0;
+	}
+	over = srv->rpm_used >= srv->set.rpm;
+	if (!over)
+		srv->rpm_used++;
+	snprintf(v, sizeof(v), "%ld", srv->set.rpm);
+	evhttp_add_header(h, "x-ratelimit-limit-requests", v);
+	snprintf(v, sizeof(v), "%ld", srv->set.rpm - srv->rpm_used);
+	evhttp_add_header(h, "x-ratelimit-remaining-requests", v);
+	snprintf(v, sizeof(v), "%.3fs", (double)left_ms / 1000.0);
+	evhttp_add_header(h, "x-ratelimit-reset-requests", v);
+	if (!over)
+		return false;
+	snprintf(msg, sizeof(msg),
+		 "Rate limit reached for requests per min (RPM): Limit %ld, Used %ld, Requested 1. "
+		 "Please try again in %.3fs.",
+		 srv->set.rpm, srv->rpm_used, (double)left_ms / 1000.0);
+	*out = fm_error_body_param("requests", "rate_limit_exceeded", NULL, msg);
+	return true;
+}
+
+/* 0 when the request is one the dialect's servers take; else the status, with *out the error body. */
+int fm_strict_check(struct fm_server *srv, struct json_object *root, const char *model, struct evbuffer **out)
+{
+	const char *d = srv->set.dialect;
+	struct json_object *v, *rf, *js, *schema;
+	char msg[300];
+
+	if (srv->set.refuse && json_object_object_get_ex(root, srv->set.refuse, NULL)) {
+		snprintf(msg, sizeof(msg), "Unrecognized request argument supplied: %s", srv->set.refuse);
+		*out = fm_error_body_param("invalid_request_error", "unknown_parameter", srv->set.refuse, msg);
+		return 400;
+	}
+	if (!d)
+		return 0;
+	if ((strcmp(d, "openai-reasoning") == 0 || strcmp(d, "azure") == 0) && fm_reasoning_model(model)) {
+		if (json_object_object_get_ex(root, "max_tokens", NULL)) {
+			*out = fm_error_body_param("invalid_request_error", "unsupported_parameter", "max_tokens",
+						   "Unsupported parameter: 'max_tokens' is not supported with this model. "
+						   "Use 'max_completion_tokens' instead.");
+			return 400;
+		}
+		if (json_object_object_get_ex(root, "temperature", &v) && json_object_get_double(v) != 1.0) {
+			snprintf(msg, sizeof(msg),
+				 "Unsupported value: 'temperature' does not support %s with this model. Only the "
+				 "default (1) value is supported.",
+				 json_object_get_string(v));
+			*out = fm_error_body_param("invalid_request_error", "unsupported_value", "temperature", msg);
+			return 400;
+		}
+		if (json_object_object_get_ex(root, "reasoning_effort", &v) &&
+		    !fm_effort_ok(model, json_object_get_string(v))) {
+			snprintf(msg, sizeof(msg),
+				 "Unsupported value: 'reasoning_effort' does not support '%.40s' with this model. "
+				 "Supported values are: %s.",
+				 json_object_get_string(v), fm_efforts(model));
+			*out = fm_error_body_param("invalid_request_error", "unsupported_value", "reasoning_effort", msg);
+			return 400;
+		}
+		if (model[0] == 'o' && json_object_object_get_ex(root, "verbosity", NULL)) {
+			*out = fm_error_body_param("invalid_request_error", "unsupported_parameter", "verbosity",
+						   "Unsupported parameter: 'verbosity' is not supported with this model.");
+			return 400;
+		}
+	}
+	if (strcmp(d, "openai-reasoning") == 0 || strcmp(d, "azure") == 0) {
+		if (json_object_object_get_ex(root, "response_format", &rf) &&
+		    json_object_object_get_ex(rf, "json_schema", &js) &&
+		    json_object_object_get_ex(js, "schema", &schema)) {
+			const char *p = fm_schema_problem(schema, strcmp(d, "azure") == 0);
+			if (p) {
+				snprintf(msg, sizeof(msg), "Invalid schema for response_format 'triage': %s", p);
+				*out = fm_error_body_param("invalid_request_error", "invalid_json_schema",
+							   "response_format", msg);
+				return 400;
+			}
+		}
+	}
+	if (strcmp(d, "anthropic") == 0 && json_object_object_get_ex(root, "n", &v) &&
+	    json_object_get_int(v) != 1) {
+		*out = fm_error_body_param("invalid_request_error", NULL, NULL, "n: must be exactly 1");
+		return 400;
+	}
+	return 0;
+}

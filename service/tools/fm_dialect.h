@@ -1,0 +1,30 @@
+/*
+ * fm_dialect: the per-dialect strict modes (what a provider refuses:
+ * reasoning models' parameters, effort values, JSON schema shapes) and the
+ * requests-per-minute limit. Must never answer a request itself: it hands
+ * back the error body for the handler to send.
+ */
+#ifndef TRIAGED_FM_DIALECT_H
+#define TRIAGED_FM_DIALECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include <json-c/json.h>
+
+#include "fm_server.h"
+
+/* A reasoning model name (gpt-5*, o1, o3, o4 and their -variants). */
+bool fm_reasoning_model(const char *m);
+/* --rpm: true (and *out, a 429 body) when the request is over this minute's limit. */
+bool fm_rpm_take(struct fm_server *srv, struct evhttp_request *req, struct evbuffer **out);
+/* 0 when the request is one the dialect's servers take; else the status, with *out the error body. */
+int fm_strict_check(struct fm_server *srv, struct json_object *root, const char *model, struct evbuffer **out);
+
+#endif

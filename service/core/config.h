@@ -12,6 +12,7 @@
 #ifndef TRIAGED_CONFIG_H
 #define TRIAGED_CONFIG_H
 
+#include "config_mask.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -173,7 +174,6 @@ int config_validate(const struct config *c, char *err, size_t errlen) WUR;
  */
 void config_dump(const struct config *c, FILE *out);
 
-/* Mask "password=..." values in a libpq conninfo / URI. Returns new string; caller frees. */
-char *config_mask_conninfo(const char *conninfo);
+/* config_mask_conninfo(): core/config_mask.h, included here for the callers of config_dump's masking. */
 
 #endif

@@ -296,27 +296,10 @@ static void act_reserve(struct job *j)
 {
 	struct pipeline *pl = j->owner;
 	struct call_rec *c = model_calls_cur(&j->calls);
-	const struct model_config *mc = pl->mcl->ep[c->tier].mc;
-	struct dialect_params dp;
 	j->retry_reserve = 0;
-	const struct hist *h = &pl->completion[c->tier];
-	struct reserve_req q = {0};
-	/* the worst case the dialect allows: reasoning headroom included */
-	dialect_params_for(mc, &dp);
-	q.tier = c->tier;
-	q.model = mc->model;
-	q.prompt_version = model_call_prompt(pl->mcl, c->tier, c->purpose)->version;
-	/* about 4 bytes a token for text like this; 3 errs on the high side */
-	q.prompt_tokens = (int64_t)(strlen(j->calls.request) / 3);
-	q.max_tokens = dp.max_tokens;
-	/* the estimate: a high percentile of this daemon's answers (capped by the SQL at
-	 * max_tokens); until 20 answers, the worst case */
-	q.completion_estimate =
-	    h->count >= 20 ? (int64_t)(hist_quantile(h, (double)pl->cfg->budget_estimate_pct / 100.0) + 1)
-			   : (int64_t)dp.max_tokens;
-	q.owner = pl->owner;
-	q.lease_s = (int)pl->cfg->budget_lease_s;
-	store_reserve(&pl->store, &q, on_reserved, j);
+	store_reserve_call(&pl->store, pl->mcl, &j->calls, &pl->completion[c->tier],
+			   (double)pl->cfg->budget_estimate_pct / 100.0, pl->owner,
+			   (int)pl->cfg->budget_lease_s, on_reserved, j);
 }
 
 static void act_wait(struct job *j, uint32_t ms)

@@ -1,7 +1,8 @@
 /*
- * pipeline_life: the coordinator's setup and teardown, intake control, the
- * periodic and final stats, and the snapshots for the admin server. See
- * pipeline.h. Must never step a job (that is pipeline.c's dispatch).
+ * pipeline_life: the coordinator's setup and teardown, the periodic and
+ * final stats, and the snapshots for the admin server. See pipeline.h. Must
+ * never step a job (that is pipeline.c's dispatch) nor decide intake
+ * (intake_control.c).
  */
 #include "pipeline_int.h"
 
@@ -11,45 +12,6 @@
 #include <unistd.h>
 
 #include "log.h"
-
-double pipeline_now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
-}
-
-/* ---- intake control ---------------------------------------------------- */
-
-void pipeline_update_pause(struct pipeline *pl)
-{
-	if (pl->draining || pl->kin == NULL)
-		return;
-	/* Backpressure holds intake at max_in_flight and lets it go on below;
-	 * once the hold has become a pause, intake resumes at low_water. */
-	if (pl->st.in_flight >= (uint64_t)pl->cfg->max_in_flight)
-		kin_hold(pl->kin, 1);
-	else if (!kin_hold_paused(pl->kin) || pl->st.in_flight <= (uint64_t)pl->cfg->low_water)
-		kin_hold(pl->kin, 0);
-	/* the rest are outages: pause */
-	if (pl->pause_flags && !kin_paused(pl->kin))
-		kin_pause(pl->kin, (pl->pause_flags & PAUSE_DATABASE)	 ? "database"
-				   : (pl->pause_flags & PAUSE_MISCONFIG) ? "misconfigured"
-				   : (pl->pause_flags & PAUSE_BREAKER)	 ? "breaker"
-				   : (pl->pause_flags & PAUSE_BUDGET)	 ? "budget"
-									 : "backpressure");
-	else if (!pl->pause_flags && kin_paused(pl->kin))
-		kin_resume(pl->kin);
-}
-
-void pipeline_set_pause(struct pipeline *pl, int flag, int on)
-{
-	if (on)
-		pl->pause_flags |= flag;
-	else
-		pl->pause_flags &= ~flag;
-	pipeline_update_pause(pl);
-}
 
 /* The mini endpoint's breaker gates intake; so does either tier held as misconfigured. */
 static void on_breaker(void *arg, enum model_tier t, enum breaker_state after)

@@ -504,3 +504,29 @@ void store_shadow(struct store *s, const struct shadow_rec *r)
 	json_object_object_add(o, "latency_ms", json_object_new_double(r->latency_ms));
 	db_submit_obj(s->db, DB_SHADOW, o, on_shadow_row, NULL);
 }
+
+void store_reserve_call(struct store *s, const struct model_caller *mcl,
+			const struct model_calls *cs, const struct hist *completion, double pct,
+			const char *owner, int lease_s, store_reserve_fn *cb, void *arg)
+{
+	const struct call_rec *c = &cs->v[cs->n - 1];
+	const struct model_config *mc = mcl->ep[c->tier].mc;
+	struct reserve_req q = {0};
+	struct dialect_params dp;
+	/* the worst case the dialect allows: reasoning headroom included */
+	dialect_params_for(mc, &dp);
+	q.tier = c->tier;
+	q.model = mc->model;
+	q.prompt_version = model_call_prompt(mcl, c->tier, c->purpose)->version;
+	/* about 4 bytes a token for text like this; 3 errs on the high side */
+	q.prompt_tokens = (int64_t)(strlen(cs->request) / 3);
+	q.max_tokens = dp.max_tokens;
+	/* the estimate: a high percentile of this daemon's answers (capped by the SQL at
+	 * max_tokens); until 20 answers, the worst case */
+	q.completion_estimate = completion->count >= 20
+				    ? (int64_t)(hist_quantile(completion, pct) + 1)
+				    : (int64_t)dp.max_tokens;
+	q.owner = owner;
+	q.lease_s = lease_s;
+	store_reserve(s, &q, cb, arg);
+}

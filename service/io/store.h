@@ -17,6 +17,7 @@
 #include "answer.h"
 #include "cascade.h"
 #include "db.h"
+#include "hist.h"
 #include "model_call.h"
 #include "redact.h"
 #include "rules.h"
@@ -126,6 +127,16 @@ struct reserve_req {
 
 /* Reserve budget for a call: its worst case against the limit, its estimate held (issue #21). */
 void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_fn *cb, void *arg);
+/*
+ * Reserve budget for the current call of cs: the prompt tokens counted from
+ * its rendered request, the dialect's worst case (reasoning headroom
+ * included), and a completion estimate: the pct quantile of completion (this
+ * daemon's answers on the tier), the worst case until 20 answers. owner and
+ * lease_s make the reservation a lease.
+ */
+void store_reserve_call(struct store *s, const struct model_caller *mcl,
+			const struct model_calls *cs, const struct hist *completion, double pct,
+			const char *owner, int lease_s, store_reserve_fn *cb, void *arg);
 
 /* Renew the leases of owner's open reservations and sweep those of dead owners; cb gets
  * the calls lost today (all daemons), unless the database refused. */

@@ -14,7 +14,8 @@
 #   git archive db6339f schema | tar -x -C /tmp/before && deploy/queue_bench.sh /tmp/before/schema
 # Both layouts are understood: schema/migrations + schema/functions/ORDER,
 # and the older flat schema/NNN_*.sql. The dashboard statements are read
-# from service/io/http.c of this tree (DASH_SQL overrides with a file); with
+# from service/io/dashboard/{data,cost}.sql of this tree (older trees: the C string in
+# service/io/http.c; DASH_SQL overrides with a file); with
 # HEAD_VIEW=1 the queue part reads agent_review_queue_head instead.
 # Needs psql, awk and PostgreSQL server binaries; as root, the cluster runs as
 # user postgres (or nobody).
@@ -85,6 +86,10 @@ apply_schema() {
 # ---- the dashboard's statements ---------------------------------------------
 if [ -n "${DASH_SQL:-}" ]; then
 	cp "$DASH_SQL" "$tmp/dash.sql"
+elif [ -f "$here/service/io/dashboard/data.sql" ]; then
+	# the admin server's data.json statement (embedded at build time) and its cost panel
+	{ cat "$here/service/io/dashboard/data.sql"; echo ';'
+	  cat "$here/service/io/dashboard/cost.sql"; echo ';'; } >"$tmp/dash.sql"
 else
 	# the C string dash_sql[] of http.c, unquoted (statement_timeout left out)
 	awk '/^static const char dash_sql\[\] =/ {on = 1; next}

@@ -1,7 +1,8 @@
 /*
  * eval_run: see eval_run.h. Owns the eval set in memory, the per-configuration
  * call tasks and their concurrency, eval_answers (read and write), the
- * printed figures. The arithmetic is evalstats'; the report is evalreport's.
+ * command line. The printed figures and the report are eval_report_print's;
+ * the set's structs are declared in eval_set.h.
  * Must never touch tickets, results or the review queue, nor log ticket text.
  */
 #include "eval_run.h"
@@ -18,8 +19,8 @@
 #include <libpq-fe.h>
 
 #include "answer.h"
-#include "evalreport.h"
-#include "evalstats.h"
+#include "eval_report_print.h"
+#include "eval_set.h"
 #include "injection.h"
 #include "model_call.h"
 #include "redact.h"
@@ -49,34 +50,6 @@ uint64_t eval_text_hash(const char *subject, const char *body, size_t body_len)
 	return h;
 }
 
-struct eval_item {
-	struct ticket *t;  /* as parsed */
-	struct ticket pt;  /* what the models see (redacted; strings owned below) */
-	char *p_subject, *p_body;
-	char hash[17];
-	int gold[3];       /* category, sentiment, urgency indices; -1 unlabelled */
-};
-
-/* One configuration's answer to one item, as stored. */
-struct eval_res {
-	int have;
-	int valid, repaired;
-	int label[3]; /* category, sentiment, urgency; -1 when invalid */
-	double conf, cost, latency_ms;
-};
-
-struct eval_conf {
-	enum model_tier tier;
-	char *spec;		/* the --model argument (owned), or NULL */
-	struct config cfg;	/* shallow copy with this tier's model/prompt */
-	struct model_caller *mcl;
-	const char *prompt_version;
-	struct eval_res *r;	/* one per item */
-	size_t calls, failed, reused;
-};
-
-struct eval_run;
-
 struct eval_task {
 	struct eval_run *run;
 	struct eval_conf *c;
@@ -87,17 +60,6 @@ struct eval_task {
 	int repaired, done, ok, invalid;
 	double t0, t1;
 	char err[256];
-};
-
-struct eval_run {
-	struct event_base *base;
-	struct taxonomy tax;
-	struct eval_item *items;
-	size_t n;
-	struct eval_task *tasks;
-	size_t ntasks, next, inflight, finished;
-	long concurrency;
-	int progress_pct;
 };
 
 /* ---- the eval set ---------------------------------------------------------- */
@@ -551,245 +513,6 @@ static int load_answers(PGconn *db, struct eval_run *run, struct eval_conf *c,
 	return 0;
 }
 
-/* ---- figures ---------------------------------------------------------------- */
-
-static const char *conf_model(const struct eval_conf *c)
-{
-	return c->tier == MODEL_FLAGSHIP ? c->cfg.flagship.model : c->cfg.mini.model;
-}
-
-/* The rules' decision on one item with this mini answer (NULL answer: invalid). */
-static enum rule_action rules_on(const struct rules *rs, const struct eval_item *it,
-				 const struct eval_res *r, const struct taxonomy *tax,
-				 char *matched, size_t mlen)
-{
-	struct rules_input in;
-	struct rules_decision d;
-	struct answer a;
-
-	answer_init(&a);
-	memset(&in, 0, sizeof(in));
-	in.ticket = it->t;
-	if (r->valid && r->label[0] >= 0) {
-		a.category = (char *)tax->categories[r->label[0]];
-		a.confidence = r->conf;
-		a.sentiment = r->label[1] >= 0 ? (enum sentiment)r->label[1] : SENT_NEUTRAL;
-		a.urgency = r->label[2] >= 0 ? (enum urgency)r->label[2] : URG_NORMAL;
-		a.language = (char *)"en";
-		in.mini = &a;
-	} else {
-		in.mini_invalid = 1;
-	}
-	rules_eval(rs, &in, &d);
-	if (matched)
-		snprintf(matched, mlen, "%s", d.matched);
-	return d.action;
-}
-
-static void print_conf(FILE *out, struct eval_run *run, struct eval_conf *c,
-		       const struct rules *rs, const char *rules_name)
-{
-	size_t n = run->n, ncat = run->tax.ncategories, valid = 0, repaired = 0, esc = 0;
-	int *gold = xmalloc(n * sizeof(int)), *pred = xmalloc(n * sizeof(int));
-	double *cost = xmalloc(n * sizeof(double)), *lat = xmalloc(n * sizeof(double));
-	unsigned *cm = xcalloc(ncat * (ncat + 1), sizeof(unsigned));
-	static const char *const fields[3] = {"category", "sentiment", "urgency"};
-	const size_t nlab[3] = {ncat, SENT__COUNT, URG__COUNT};
-
-	fprintf(out, "\n== %s model=%s prompt=%s: %zu tickets, %zu calls made, %zu answers reused, "
-		     "%zu failed (not stored)\n",
-		model_tier_name(c->tier), conf_model(c), c->prompt_version, n, c->calls, c->reused,
-		c->failed);
-	for (int f = 0; f < 3; f++) {
-		size_t labelled = 0;
-		for (size_t i = 0; i < n; i++) {
-			gold[i] = run->items[i].gold[f];
-			pred[i] = c->r[i].have && c->r[i].valid ? c->r[i].label[f] : -1;
-			labelled += gold[i] >= 0;
-		}
-		if (labelled == 0) {
-			fprintf(out, "%-9s  no gold labels\n", fields[f]);
-			continue;
-		}
-		fprintf(out, "%-9s  accuracy %6.2f%%  macro-F1 %.4f  (%zu labelled)\n", fields[f],
-			100.0 * evalstats_accuracy(gold, pred, n),
-			evalstats_macro_f1(gold, pred, n, nlab[f]), labelled);
-	}
-	for (size_t i = 0; i < n; i++) {
-		gold[i] = run->items[i].gold[0];
-		pred[i] = c->r[i].have && c->r[i].valid ? c->r[i].label[0] : -1;
-		valid += c->r[i].have && c->r[i].valid;
-		repaired += c->r[i].have && c->r[i].repaired;
-		cost[i] = c->r[i].cost;
-		lat[i] = c->r[i].latency_ms;
-		if (c->tier == MODEL_MINI && rs &&
-		    rules_on(rs, &run->items[i], &c->r[i], &run->tax, NULL, 0) == RULE_ESCALATE)
-			esc++;
-	}
-	fprintf(out, "schema-valid %.2f%%  repaired %.2f%%\n", 100.0 * (double)valid / (double)n,
-		100.0 * (double)repaired / (double)n);
-	if (c->tier == MODEL_MINI && rs)
-		fprintf(out, "escalation share under %s: %.2f%%\n", rules_name,
-			100.0 * (double)esc / (double)n);
-	fprintf(out, "cost per 1,000 tickets: $%.4f  latency p50 %.0f ms  p95 %.0f ms\n",
-		evalstats_per_1000(cost, n), evalstats_percentile(lat, n, 50),
-		evalstats_percentile(lat, n, 95));
-	evalstats_confusion(gold, pred, n, ncat, cm);
-	fprintf(out, "category confusion (rows: gold, columns: predicted, last: invalid)\n%-22s",
-		"");
-	for (size_t p = 0; p < ncat; p++)
-		fprintf(out, " %4zu", p);
-	fprintf(out, "  inv\n");
-	for (size_t g = 0; g < ncat; g++) {
-		fprintf(out, "%2zu %-19.19s", g, run->tax.categories[g]);
-		for (size_t p = 0; p <= ncat; p++)
-			fprintf(out, " %4u", cm[g * (ncat + 1) + p]);
-		fputc('\n', out);
-	}
-	free(gold);
-	free(pred);
-	free(cost);
-	free(lat);
-	free(cm);
-}
-
-static void row(FILE *out, const char *name, const struct evalstats_point *p)
-{
-	fprintf(out, "| %-34s | %7.2f%% | %8.4f | %8.1f%% | %11.4f |\n", name, 100.0 * p->accuracy,
-		p->macro_f1, 100.0 * p->flagship_share, p->cost_per_1000);
-}
-
-/* mini and flagship answers as cascade items; forced by the rules other than the confidence one */
-static struct evalstats_item *make_items(struct eval_run *run, const struct eval_conf *m,
-					 const struct eval_conf *f, const struct rules *rs,
-					 int keep_confidence_rule)
-{
-	struct evalstats_item *v = xcalloc(run->n, sizeof(*v));
-	for (size_t i = 0; i < run->n; i++) {
-		const struct eval_res *a = &m->r[i], *b = &f->r[i];
-		char matched[512] = "";
-		v[i].gold = run->items[i].gold[0];
-		v[i].mini = a->have && a->valid ? a->label[0] : -1;
-		v[i].mini_conf = a->conf;
-		v[i].flagship = b->have && b->valid ? b->label[0] : -1;
-		v[i].mini_cost = a->cost;
-		v[i].flagship_cost = b->cost;
-		v[i].mini_ms = a->latency_ms;
-		v[i].flagship_ms = b->latency_ms;
-		if (rs && rules_on(rs, &run->items[i], a, &run->tax, matched, sizeof(matched)) ==
-			      RULE_ESCALATE) {
-			/* a rule list naming only low_confidence is the threshold's job */
-			v[i].forced = keep_confidence_rule || strcmp(matched, "low_confidence") != 0;
-		}
-	}
-	return v;
-}
-
-static int model_mix(FILE *out, struct eval_run *run, const struct eval_conf *m,
-		     const struct eval_conf *f, const struct rules *shipped, const char *shipped_name,
-		     const struct rules *whatif, const char *whatif_name, double tolerance,
-		     int calibrate, const char *report)
-{
-	size_t ncat = run->tax.ncategories;
-	struct evalstats_item *items = make_items(run, m, f, shipped, 0), *v = NULL;
-	struct evalstats_calibration *cal = xcalloc(1, sizeof(*cal));
-	double *zero = xcalloc(ncat, sizeof(double));
-	struct evalstats_point p;
-	char err[256], name[80];
-	struct buf b;
-	int rc = -1;
-
-	buf_init(&b, 1u << 22);
-	if (evalstats_calibrate(items, run->n, ncat, tolerance / 100.0, cal, err, sizeof(err)) != 0) {
-		fprintf(stderr, "triaged eval: calibrate: %s\n", err);
-		goto out;
-	}
-	fprintf(out, "\nmini-flagship agreement (category): %.2f%%\n",
-		100.0 * ({
-			int *x = xmalloc(run->n * sizeof(int)), *y = xmalloc(run->n * sizeof(int));
-			for (size_t i = 0; i < run->n; i++) {
-				x[i] = items[i].mini;
-				y[i] = items[i].flagship;
-			}
-			double ag = evalstats_agreement(x, y, run->n);
-			free(x);
-			free(y);
-			ag;
-		}));
-	fprintf(out, "\nmodel mix: %s + %s, %zu tickets, target flagship-only accuracy - %.2f points\n\n",
-		conf_model(m), conf_model(f), run->n, tolerance);
-	fprintf(out, "| %-34s | %8s | %8s | %9s | %11s |\n", "configuration", "accuracy", "macro-F1",
-		"flagship", "$ per 1,000");
-	fprintf(out, "| %-34s | %8s | %8s | %9s | %11s |\n", "---", "---", "---", "---", "---");
-	row(out, "mini only", &cal->mini_only);
-	row(out, "flagship only", &cal->flagship_only);
-	v = make_items(run, m, f, shipped, 1);
-	evalstats_cascade(v, run->n, ncat, zero, NULL, &p);
-	snprintf(name, sizeof(name), "rules: %s", shipped_name);
-	row(out, name, &p);
-	if (whatif) {
-		free(v);
-		v = make_items(run, m, f, whatif, 1);
-		evalstats_cascade(v, run->n, ncat, zero, NULL, &p);
-		snprintf(name, sizeof(name), "what-if: %s", whatif_name);
-		row(out, name, &p);
-	}
-	if (cal->global_found) {
-		snprintf(name, sizeof(name), "calibrated, global < %.2f", cal->global_threshold);
-		row(out, name, &cal->global);
-	}
-	if (cal->per_category_found) {
-		row(out, "calibrated, per category", &cal->per_category);
-		if (cal->flagship_only.cost_per_1000 > 0)
-			fprintf(out, "\ncalibrated per-category cascade: %.1f%% of flagship-only cost\n",
-				100.0 * cal->per_category.cost_per_1000 /
-				    cal->flagship_only.cost_per_1000);
-	} else {
-		fprintf(out, "\nno per-category cascade reaches the target\n");
-	}
-	if (calibrate) {
-		if (evalstats_rules_conf(cal, run->tax.categories, ncat, &b) == 0)
-			fprintf(out, "\nsuggested rules.conf lines:\n%s\n", b.data ? b.data : "");
-		buf_reset(&b);
-		if (evalstats_curve_text(cal, &b) == 0)
-			fprintf(out, "global-threshold curve (the other rules in force):\n%s",
-				b.data ? b.data : "");
-	}
-	if (report) {
-		int *gold = xmalloc(run->n * sizeof(int)), *pred = xmalloc(run->n * sizeof(int));
-		unsigned *cm = xcalloc(ncat * (ncat + 1), sizeof(unsigned));
-		FILE *rf = NULL;
-		int bad;
-		for (size_t i = 0; i < run->n; i++)
-			gold[i] = items[i].gold;
-		evalstats_cascade(items, run->n, ncat, cal->per_category_found ? cal->threshold : zero,
-				  pred, &p);
-		evalstats_confusion(gold, pred, run->n, ncat, cm);
-		buf_reset(&b);
-		snprintf(name, sizeof(name), "triaged model mix: %s + %s", conf_model(m), conf_model(f));
-		bad = evalreport_html(cal, cm, run->tax.categories, ncat, name, &b) != 0 ||
-		      (rf = fopen(report, "w")) == NULL || fwrite(b.data, 1, b.len, rf) != b.len;
-		if (rf && fclose(rf) != 0)
-			bad = 1;
-		free(gold);
-		free(pred);
-		free(cm);
-		if (bad) {
-			fprintf(stderr, "triaged eval: cannot write %s\n", report);
-			goto out;
-		}
-		fprintf(out, "\nreport written to %s\n", report);
-	}
-	rc = 0;
-out:
-	buf_cleanup(&b);
-	free(items);
-	free(v);
-	free(cal);
-	free(zero);
-	return rc;
-}
-
 /* ---- the command ------------------------------------------------------------ */
 
 static void usage(FILE *f)
@@ -1036,7 +759,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 	fprintf(out, "eval set %s: %zu tickets; %zu model calls made\n",
 		set ? set : "(gold-labelled tickets in PostgreSQL)", run.n, run.ntasks);
 	for (int i = 0; i < nconf; i++)
-		print_conf(out, &run, &confs[i], shipped, cfg->rules_file);
+		eval_report_print_conf(out, &run, &confs[i], shipped, cfg->rules_file);
 	{
 		const struct eval_conf *m = NULL, *f = NULL;
 		for (int i = 0; i < nconf; i++) {
@@ -1046,8 +769,9 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 				f = &confs[i];
 		}
 		if (m && f &&
-		    model_mix(out, &run, m, f, shipped, cfg->rules_file[0] ? cfg->rules_file : "none",
-			      whatif, whatif_path, tolerance, calibrate, report) < 0)
+		    eval_report_print_mix(out, &run, m, f, shipped,
+					  cfg->rules_file[0] ? cfg->rules_file : "none", whatif,
+					  whatif_path, tolerance, calibrate, report) < 0)
 			goto out;
 		if ((!m || !f) && (report || calibrate || whatif))
 			fprintf(stderr, "triaged eval: --report, --calibrate and --rules need a mini "

@@ -1,0 +1,60 @@
+/*
+ * eval_set: the in-memory eval set of `triaged eval`, shared by eval_run
+ * (which loads the items, runs the calls and fills each configuration's
+ * answers from eval_answers) and eval_report_print (which only reads them to
+ * print the figures). Definitions only: no functions, no I/O.
+ * Must never grow behaviour: what fills these is eval_run's, what prints
+ * them is eval_report_print's.
+ */
+#ifndef TRIAGED_EVAL_SET_H
+#define TRIAGED_EVAL_SET_H
+
+#include <stddef.h>
+
+#include "answer.h"
+#include "cascade.h"
+#include "config.h"
+#include "ticket.h"
+
+struct event_base;
+struct eval_task;
+struct model_caller;
+
+struct eval_item {
+	struct ticket *t;  /* as parsed */
+	struct ticket pt;  /* what the models see (redacted; strings owned below) */
+	char *p_subject, *p_body;
+	char hash[17];
+	int gold[3];       /* category, sentiment, urgency indices; -1 unlabelled */
+};
+
+/* One configuration's answer to one item, as stored. */
+struct eval_res {
+	int have;
+	int valid, repaired;
+	int label[3]; /* category, sentiment, urgency; -1 when invalid */
+	double conf, cost, latency_ms;
+};
+
+struct eval_conf {
+	enum model_tier tier;
+	char *spec;		/* the --model argument (owned), or NULL */
+	struct config cfg;	/* shallow copy with this tier's model/prompt */
+	struct model_caller *mcl;
+	const char *prompt_version;
+	struct eval_res *r;	/* one per item */
+	size_t calls, failed, reused;
+};
+
+struct eval_run {
+	struct event_base *base;
+	struct taxonomy tax;
+	struct eval_item *items;
+	size_t n;
+	struct eval_task *tasks;
+	size_t ntasks, next, inflight, finished;
+	long concurrency;
+	int progress_pct;
+};
+
+#endif

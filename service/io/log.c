@@ -147,3 +147,14 @@ void fatalx(const char *msg, const char *fmt, ...)
 	va_end(ap);
 	abort();
 }
+
+void log_library(const char *lib, int syslog_level, const char *facility, const char *text)
+{
+	char qf[64], qt[1024];
+	enum log_level l = syslog_level <= 3	 ? LOG_L_ERROR
+			   : syslog_level <= 4 ? LOG_L_WARN
+			   : syslog_level <= 6 ? LOG_L_INFO
+					       : LOG_L_DEBUG;
+	log_at(l, lib, "facility=%s detail=%s", log_quote(qf, sizeof(qf), facility),
+	       log_quote(qt, sizeof(qt), text));
+}

@@ -47,6 +47,11 @@ void log_emit_ticket(enum log_level l, const char *ticket_id, int partition, lon
 		if ((l) >= log_min_level)                                                          \
 			log_emit_ticket((l), (tid), (part), (off), (msg), __VA_ARGS__);            \
 	} while (0)
+/*
+ * A library's own log line (librdkafka's log callback, say) at the level its
+ * syslog-style number maps to: msg=lib facility=... detail=... (quoted).
+ */
+void log_library(const char *lib, int syslog_level, const char *facility, const char *text);
 /* A broken invariant (never a ticket's or an outage's fault): log and abort(). */
 void fatalx(const char *msg, const char *fmt, ...) PRINTF_LIKE(2, 3) __attribute__((noreturn));
 /* Startup only: log and exit(1). */

@@ -122,16 +122,10 @@ static void on_signal(int sig)
 
 static void rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	char qf[64], qb[1024];
-	enum log_level lv = level <= 3	 ? LOG_L_ERROR
-			    : level <= 4 ? LOG_L_WARN
-			    : level <= 6 ? LOG_L_INFO
-					 : LOG_L_DEBUG;
-
 	/* The book-keeping handle has no brokers on purpose. */
 	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "bootstrap.servers"))
 		return;
-	log_emit(lv, "librdkafka", "fac=%s text=%s", log_quote(qf, sizeof(qf), fac), log_quote(qb, sizeof(qb), buf));
+	log_library("librdkafka", level, fac, buf);
 }
 
 /* Strict decimal integer parse into [min,max]; 0 ok, -1 otherwise. */

@@ -1174,8 +1174,14 @@ static void drain_backlog(const char *name, const char *latency_ms, const char *
 	ck_assert_int_eq(stack_produce_samples(&s, DR_TICKETS, prefix), 0);
 	ck_assert_int_eq(stack_end_offsets(&s), DR_TICKETS);
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	/* a backlog: some stored, thousands prefetched, the intake window full */
+	/* a backlog: some stored, thousands prefetched, the intake window full
+	 * (the fake model holds at least 1,500 calls: they ramp up in bursts) */
 	ck_assert_d(wait_rows(&s, prefix, 2500, 120000) >= 2500, &d);
+	for (int i = 0; i < 600; i++) {
+		if (stack_model_requests(&s, NULL) - rows_of(&s, prefix) >= 1500)
+			break;
+		usleep(100 * 1000);
+	}
 	rows_at_term = rows_of(&s, prefix);
 	in_flight_calls = stack_model_requests(&s, NULL) - rows_at_term;
 	ck_assert_int_lt(rows_at_term, DR_TICKETS / 2);
@@ -1184,7 +1190,7 @@ static void drain_backlog(const char *name, const char *latency_ms, const char *
 	ck_assert_d(st == 0, &d);
 	/* the daemon's own count when the signal came: the intake window was full */
 	in_flight_tickets = log_value(&d, "msg=draining", "in_flight");
-	ck_assert_int_ge(in_flight_tickets, 1000);
+	ck_assert_int_ge(in_flight_tickets, 500);
 	rows_at_exit = rows_of(&s, prefix);
 	requests_at_exit = stack_model_requests(&s, NULL);
 	committed = stack_committed(&s);

@@ -83,6 +83,6 @@ if [[ "${TRIAGED_TEST_ASAN_INTEG:-0}" == 1 ]]; then
 fi
 
 # Bounded fuzzing of the parsers (libFuzzer, ASan+UBSan): a smoke run; deploy/fuzz.sh 600 for more.
-step fuzz deploy/fuzz.sh "${TRIAGED_FUZZ_SECONDS:-20}" || true
+step fuzz deploy/fuzz.sh "${TRIAGED_FUZZ_SECONDS:-10}" || true
 
 summary

@@ -21,8 +21,8 @@ static const char *const kind_name[DB__KINDS] = {"call",     "store", "reserve",
 static const char *const kind_sql[DB__KINDS] = {
 	"SELECT idx, call_id, cost_usd FROM triaged_record_calls($1::jsonb)",
 	"SELECT idx, result_id, inserted, triaged_at, cost_usd, event FROM triaged_store($1::jsonb)",
-	"SELECT idx, granted, budget_id, amount_usd, reservation_id, verdict "
-	"FROM triaged_reserve($1::jsonb)",
+	("SELECT idx, granted, budget_id, amount_usd, reservation_id, verdict "
+	 "FROM triaged_reserve($1::jsonb)"),
 	"SELECT idx, inserted FROM triaged_record_dead_letters($1::jsonb)",
 	/* the helpdesk's feedback (issue #12, io/feedback.c) */
 	"SELECT idx, outcome, ticket_pk FROM triaged_feedback($1::jsonb)",

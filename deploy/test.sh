@@ -53,28 +53,31 @@ step configure-asan cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 step build-asan cmake --build build-asan -j"$JOBS" || summary
 
 # Run both test sets even if the first fails, so one run shows everything.
-step unit-asan ctest --test-dir build-asan -L unit --output-on-failure --no-tests=error || true
+step unit-asan ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS" --no-tests=error || true
 
 # The unit suites under valgrind memcheck: no invalid access, no definite or indirect leak.
 # shellcheck disable=SC2317  # called through step
+valgrind_one() {
+	local name=$1
+	if ! CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--error-exitcode=1 "build/$name" >"build/$name.valgrind.log" 2>&1; then
+		echo "valgrind: $name FAILED (build/$name.valgrind.log):" >&2
+		tail -30 "build/$name.valgrind.log" >&2
+		return 1
+	fi
+	echo "valgrind: $name clean"
+}
+# Every Check suite under valgrind, $JOBS at a time (they are independent).
 unit_valgrind() {
-	local src name rc=0
-	for src in tests/unit/test_*.c; do
-		name=$(basename "$src" .c)
-		if ! CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
-			--error-exitcode=1 "build/$name" >"build/$name.valgrind.log" 2>&1; then
-			echo "valgrind: $name FAILED (build/$name.valgrind.log):" >&2
-			tail -30 "build/$name.valgrind.log" >&2
-			rc=1
-		else
-			echo "valgrind: $name clean"
-		fi
-	done
-	return "$rc"
+	export -f valgrind_one
+	find tests/unit -name 'test_*.c' -printf '%f\n' | sed 's/\.c$//' | sort |
+		xargs -P "$JOBS" -I{} bash -c 'valgrind_one "$@"' _ {}
 }
 step unit-valgrind unit_valgrind || true
 
-step all ctest --test-dir build --output-on-failure -j1 --no-tests=error || true
+# Everything else: the integration suites (one at a time: each starts its own parts) and the
+# unit checks that are scripts; the Check suites of build/ already ran, under valgrind.
+step all ctest --test-dir build --output-on-failure -j1 -E '^unit[.]test_' --no-tests=error || true
 
 # The integration suites against the sanitized daemon, broker and fake model (about 8 more
 # minutes; off in CI to stay within its time): TRIAGED_TEST_ASAN_INTEG=1 deploy/test.sh

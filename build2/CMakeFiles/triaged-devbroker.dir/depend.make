@@ -1,2 +1,0 @@
-# Empty dependencies file for triaged-devbroker.
-# This may be replaced when dependencies are built.

@@ -239,31 +239,33 @@ static void on_admit(evutil_socket_t fd, short what, void *arg)
 		first = c;
 	for (c = first; c; c = c->next) {
 		int cfd = conn_fd(c);
+		int over_reserve;
 		c->admitted = 1;
 		if (cfd < 0)
 			continue;
-		if ((int64_t)cfd >= limit - h->lim.fd_reserve) {
-			/* keep the rest for the model and PostgreSQL connections */
-			h->refused++;
-			conn_cut(h, c);
-			note_trouble(h, "http accept paused: descriptor reserve reached", 0);
-			accept_pause(h);
+		/* the reserve keeps descriptors for the model and PostgreSQL connections */
+		over_reserve = (int64_t)cfd >= limit - h->lim.fd_reserve;
+		if (!over_reserve && (int64_t)(h->nconn - h->ncut) <= h->lim.max_connections)
 			continue;
-		}
-		if ((int64_t)(h->nconn - h->ncut) <= h->lim.max_connections)
-			continue;
-		/* over the cap: evict the oldest connection still waiting for its head
-		 * (accept order; a kept-alive one may be a little younger), else refuse
-		 * this one */
+		/* over the reserve or the cap: evict the oldest connection still
+		 * waiting for its head (accept order; a kept-alive one may be a little
+		 * younger), so that a slowloris cannot lock out /healthz; else refuse
+		 * this one, and at the reserve stop accepting for a while */
 		while (old && (old->cut || old->busy || !old->admitted || old == c ||
 			       conn_fd(old) < 0))
 			old = old->next;
 		if (old && old->phase_ms <= c->phase_ms) {
 			h->evicted++;
 			conn_cut(h, old);
+			if (over_reserve)
+				note_trouble(h, "http connection evicted: descriptor reserve reached", 0);
 		} else {
 			h->refused++;
 			conn_cut(h, c);
+			if (over_reserve) {
+				note_trouble(h, "http accept paused: descriptor reserve reached", 0);
+				accept_pause(h);
+			}
 		}
 	}
 }

@@ -1102,6 +1102,33 @@ START_TEST(test_load)
 	ck_assert_d(port > 0, &d);
 	total = 0;
 	(void)triage_rate(&s, &d, 2000, &total, "warm-"); /* joins the group, warms up */
+	/* the dashboards alone, no triage: the daemon's CPU per data.json answer,
+	 * a figure the machine's noise does not blur as it does throughput */
+	for (int think = 1000; think >= 0; think -= 1000) {
+		struct load *l = calloc(1, sizeof(*l));
+		pthread_t th;
+		double c0;
+		l->port = port;
+		l->dash_clients = 200;
+		l->dash_think_ms = think;
+		ck_assert_int_eq(pthread_create(&th, NULL, load_main, l), 0);
+		usleep(1000 * 1000);
+		c0 = proc_cpu_ms(d.pid);
+		l->dash_done = 0;
+		usleep(5000 * 1000);
+		c0 = proc_cpu_ms(d.pid) - c0;
+		{
+			long long answers = l->dash_done;
+			fprintf(stderr,
+				"http: load idle daemon, 200 dashboards %s: %lld data.json answers in 5 s, "
+				"daemon CPU %.0f ms = %.1f us per answer\n",
+				think ? "at 1 req/s each" : "without pause", answers, c0,
+				answers ? 1000.0 * c0 / (double)answers : 0.0);
+		}
+		l->stop = 1;
+		pthread_join(th, NULL);
+		free(l);
+	}
 	for (size_t p = 0; p < sizeof(phases) / sizeof(phases[0]); p++) {
 		struct load *l = calloc(1, sizeof(*l));
 		pthread_t th, thz;

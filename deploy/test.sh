@@ -75,9 +75,11 @@ unit_valgrind() {
 }
 step unit-valgrind unit_valgrind || true
 
-# Everything else: the integration suites (one at a time: each starts its own parts) and the
-# unit checks that are scripts; the Check suites of build/ already ran, under valgrind.
-step all ctest --test-dir build --output-on-failure -j1 -E '^unit[.]test_' --no-tests=error || true
+# Everything else: the integration suites (two at a time: each starts its own PostgreSQL, broker
+# and fake model on free ports; test_faults is split per case so that its long cases run beside the
+# others) and the unit checks that are scripts; the Check suites of build/ already ran, under
+# valgrind.
+step all ctest --test-dir build --output-on-failure -j"$JOBS" -E '^unit[.]test_' --no-tests=error || true
 
 # The integration suites against the sanitized daemon, broker and fake model (about 8 more
 # minutes; off in CI to stay within its time): TRIAGED_TEST_ASAN_INTEG=1 deploy/test.sh

@@ -42,8 +42,8 @@ int dialect_reasoning_model(const char *model);
 /*
  * The reasoning_effort a triage sends when the key says "auto": "minimal"
  * for GPT-5.0 (gpt-5, gpt-5-mini, gpt-5-nano: no "none"), "low" for GPT-5.1
- * and later (no "minimal") and for the o-series; NULL when the model takes
- * none.
+ * and later (no "minimal") and for the o-series, "high" for the -pro models
+ * (they take nothing else); NULL when the model takes none.
  */
 const char *dialect_default_effort(const char *model);
 
@@ -113,6 +113,35 @@ int dialect_error_is_response_format(long http_status, const struct provider_err
 
 /* 1 for a status that is a configuration error: 400, 401, 403, 404. Never retried. */
 int dialect_status_is_config_error(long http_status);
+
+/*
+ * A 400/401/403/404 under on_config_error = hold, below config_errors in a
+ * row, cannot tell yet whether the request was wrong for this one ticket (a
+ * prompt too long, content refused) or for every ticket (a parameter, the
+ * key, the model). It is never asked again on a guess (#11): the call waits,
+ * without a request, for the tier's verdict. What the call saw when it was
+ * refused, and what the tier shows now:
+ */
+struct config_watch {
+	uint64_t answered;    /* 2xx answers the tier has had */
+	uint64_t misconfigs;  /* times the tier was found misconfigured */
+};
+
+enum config_verdict {
+	VERDICT_WAIT, /* nothing known yet: ask again later (no request) */
+	VERDICT_OWN,  /* another call was answered since: the refusal was this ticket's own */
+	VERDICT_TIER, /* the tier was found misconfigured since: the request goes again once fixed */
+};
+
+/*
+ * The verdict for a call refused when it saw *seen, the tier showing *now,
+ * at now_ms; past until_ms with nothing known the refusal is taken as the
+ * ticket's own (one request, never a retry on a guess). A tier found
+ * misconfigured wins over answers (the probe that fixed it answers too).
+ */
+enum config_verdict dialect_config_verdict(const struct config_watch *seen,
+					   const struct config_watch *now, double now_ms,
+					   double until_ms);
 
 /* ---- rate limits --------------------------------------------------------- */
 

@@ -437,6 +437,15 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 		srv->refused++;
 		goto reply;
 	}
+	if (c.markers & FM_M_400) {
+		/* a request wrong for this ticket alone, as OpenAI answers a prompt over the context */
+		status = 400;
+		out = fm_error_body_param("invalid_request_error", "context_length_exceeded", "messages",
+					  "This model's maximum context length is 128000 tokens. However, your "
+					  "messages resulted in 131072 tokens. Please reduce the length of the "
+					  "messages.");
+		goto reply;
+	}
 	status = 200;
 	if (srv->set.rpm > 0 && fm_rpm_take(srv, req, &out)) {
 		status = 429;

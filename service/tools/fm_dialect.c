@@ -56,13 +56,21 @@ bool fm_reasoning_model(const char *m)
 	return m[0] == 'o' && (m[1] == '1' || m[1] == '3' || m[1] == '4') && (m[2] == '\0' || m[2] == '-');
 }
 
-/* GPT-5.0 ("gpt-5", "gpt-5-mini"): minimal/low/medium/high; 5.1 and later: none/low/medium/high; o-series: low/medium/high. */
+/*
+ * As OpenAI's API reference describes reasoning_effort: gpt-5-pro takes only high; GPT-5.0
+ * ("gpt-5", "gpt-5-mini"): minimal/low/medium/high (no none); gpt-5.1: none/low/medium/high;
+ * xhigh "for all models after gpt-5.1-codex-max" (5.2 and later); o-series: low/medium/high.
+ */
 static const char *fm_efforts(const char *m)
 {
+	if (strncmp(m, "gpt-5", 5) == 0 && strstr(m, "-pro") != NULL)
+		return "'high'";
 	if (strncmp(m, "gpt-5", 5) == 0 && (m[5] == '\0' || m[5] == '-'))
 		return "'minimal', 'low', 'medium', and 'high'";
-	if (strncmp(m, "gpt-5", 5) == 0)
+	if (strncmp(m, "gpt-5.1", 7) == 0 || strncmp(m, "gpt-5.0", 7) == 0)
 		return "'none', 'low', 'medium', and 'high'";
+	if (strncmp(m, "gpt-5", 5) == 0)
+		return "'none', 'low', 'medium', 'high', and 'xhigh'";
 	return "'low', 'medium', and 'high'";
 }
 

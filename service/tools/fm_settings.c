@@ -166,7 +166,7 @@ static void fm_usage(FILE *f)
 	      "GET /_stats, GET /health. Ticket markers: [[fake:malformed]] [[fake:badlabel]]\n"
 	      "[[fake:fence]] [[fake:500]] [[fake:lowconf]] [[fake:critical]] [[fake:badrepair]]\n"
 	      "[[fake:mini_malformed]] (only for models named *mini*) [[fake:hostile_draft]]\n"
-	      "[[fake:leak_prompt]].\n",
+	      "[[fake:leak_prompt]] [[fake:400]] (a 400 context_length_exceeded).\n",
 	      f);
 }
 

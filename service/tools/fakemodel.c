@@ -433,7 +433,8 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 		out = fm_error_body("invalid_request_error", NULL, err);
 		goto reply;
 	}
-	if ((status = fm_strict_check(srv, c.root, c.model ? c.model : "", &out)) != 0) {
+	if ((status = fm_strict_path(srv, req, &out)) != 0 ||
+	    (status = fm_strict_check(srv, c.root, c.model ? c.model : "", &out)) != 0) {
 		srv->refused++;
 		goto reply;
 	}

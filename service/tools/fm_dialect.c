@@ -155,6 +155,83 @@ bool fm_rpm_take(struct fm_server *srv, struct evhttp_request *req, struct evbuf
 	return true;
 }
 
+/* A body as it is (Azure's and Gemini's error shapes are not OpenAI's). */
+static struct evbuffer *fm_raw_body(const char *text)
+{
+	struct evbuffer *b = fm_buf_new();
+	fm_buf_add(b, text, strlen(text));
+	return b;
+}
+
+/* Gemini's OpenAI-compatible endpoint: a google.rpc error, as a one-element array. */
+static struct evbuffer *fm_gemini_error(int code, const char *status, const char *message)
+{
+	struct json_object *a = jx(json_object_new_array_ext(1)), *o = jx(json_object_new_object());
+	struct json_object *e = jx(json_object_new_object());
+	struct evbuffer *b = fm_buf_new();
+	size_t len;
+
+	jadd(e, "code", jx(json_object_new_int(code)));
+	jadd(e, "message", jx(json_object_new_string(message)));
+	jadd(e, "status", jx(json_object_new_string(status)));
+	jadd(o, "error", e);
+	if (json_object_array_add(a, o))
+		fm_oom();
+	const char *s = json_object_to_json_string_length(a, JSON_C_TO_STRING_PLAIN, &len);
+	fm_buf_add(b, s, len);
+	json_object_put(a);
+	return b;
+}
+
+/* The path (and query) each provider serves chat completions under. */
+int fm_strict_path(struct fm_server *srv, struct evhttp_request *req, struct evbuffer **out)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *d = srv->set.dialect, *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *want;
+
+	if (!d || !path)
+		return 0;
+	if (strcmp(d, "azure") == 0) {
+		/* /openai/deployments/{deployment}/chat/completions?api-version=V, or the v1 API */
+		const char *p = "/openai/deployments/";
+		if (strcmp(path, "/openai/v1/chat/completions") == 0)
+			return 0;
+		if (strncmp(path, p, strlen(p)) == 0 && strchr(path + strlen(p), '/') != NULL &&
+		    strcmp(strchr(path + strlen(p), '/'), "/chat/completions") == 0 &&
+		    strchr(path + strlen(p), '/') > path + strlen(p)) {
+			if (query && (strncmp(query, "api-version=", 12) == 0 || strstr(query, "&api-version=")))
+				return 0;
+			*out = fm_raw_body("{\"error\":{\"code\":\"404\",\"message\":\"Resource not found\"}}");
+			return 404;
+		}
+		*out = fm_raw_body("{\"error\":{\"code\":\"404\",\"message\":\"Resource not found\"}}");
+		return 404;
+	}
+	if (strcmp(d, "gemini") == 0)
+		want = "/v1beta/openai/chat/completions";
+	else if (strcmp(d, "anthropic") == 0 || strcmp(d, "openai") == 0 ||
+		 strcmp(d, "openai-reasoning") == 0 || strcmp(d, "local") == 0)
+		want = "/v1/chat/completions";
+	else
+		return 0;
+	if (strcmp(path, want) == 0)
+		return 0;
+	if (strcmp(d, "gemini") == 0)
+		*out = fm_gemini_error(404, "NOT_FOUND", "Requested entity was not found.");
+	else
+		*out = fm_error_body_param("invalid_request_error", "unknown_url", NULL, "Unknown request URL.");
+	return 404;
+}
+
+/* Parameters Gemini's OpenAI-compatible endpoint knows; any other is refused. */
+static const char *const fm_gemini_known[] = {
+	"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop",
+	"stream", "stream_options", "response_format", "reasoning_effort", "tools", "tool_choice", "seed",
+	"presence_penalty", "frequency_penalty", "extra_body", "user", NULL,
+};
+
 /* 0 when the request is one the dialect's servers take; else the status, with *out the error body. */
 int fm_strict_check(struct fm_server *srv, struct json_object *root, const char *model, struct evbuffer **out)
 {
@@ -199,7 +276,42 @@ int fm_strict_check(struct fm_server *srv, struct json_object *root, const char 
 			return 400;
 		}
 	}
-	if (strcmp(d, "openai-reasoning") == 0 || strcmp(d, "azure") == 0) {
+	if (strcmp(d, "openai") == 0 && !fm_reasoning_model(model)) {
+		/* the classic chat models: no reasoning parameters */
+		static const char *const reasoning_only[] = {"reasoning_effort", "verbosity", NULL};
+		for (int i = 0; reasoning_only[i]; i++)
+			if (json_object_object_get_ex(root, reasoning_only[i], NULL)) {
+				snprintf(msg, sizeof(msg), "Unsupported parameter: '%s' is not supported with this model.",
+					 reasoning_only[i]);
+				*out = fm_error_body_param("invalid_request_error", "unsupported_parameter",
+							   reasoning_only[i], msg);
+				return 400;
+			}
+	}
+	if (strcmp(d, "gemini") == 0) {
+		json_object_object_foreach(root, k, gv)
+		{
+			bool known = false;
+			(void)gv;
+			for (int i = 0; fm_gemini_known[i]; i++)
+				known = known || strcmp(k, fm_gemini_known[i]) == 0;
+			if (!known) {
+				snprintf(msg, sizeof(msg), "Invalid JSON payload received. Unknown name \"%.40s\": Cannot find field.", k);
+				*out = fm_gemini_error(400, "INVALID_ARGUMENT", msg);
+				return 400;
+			}
+		}
+		if (json_object_object_get_ex(root, "reasoning_effort", &v)) {
+			const char *e = json_object_get_string(v);
+			if (strcmp(e, "none") != 0 && strcmp(e, "minimal") != 0 && strcmp(e, "low") != 0 &&
+			    strcmp(e, "medium") != 0 && strcmp(e, "high") != 0) {
+				*out = fm_gemini_error(400, "INVALID_ARGUMENT", "Invalid reasoning_effort.");
+				return 400;
+			}
+		}
+	}
+	if (strcmp(d, "openai-reasoning") == 0 || strcmp(d, "azure") == 0 || strcmp(d, "openai") == 0 ||
+	    strcmp(d, "gemini") == 0) {
 		if (json_object_object_get_ex(root, "response_format", &rf) &&
 		    json_object_object_get_ex(rf, "json_schema", &js) &&
 		    json_object_object_get_ex(js, "schema", &schema)) {
@@ -210,6 +322,15 @@ int fm_strict_check(struct fm_server *srv, struct json_object *root, const char 
 							   "response_format", msg);
 				return 400;
 			}
+		}
+	}
+	if (strcmp(d, "anthropic") == 0 && json_object_object_get_ex(root, "temperature", &v) &&
+	    (json_object_get_double(v) < 0 || json_object_get_double(v) > 1)) {
+		/* Anthropic's compatibility layer caps above 1; a negative one is refused */
+		if (json_object_get_double(v) < 0) {
+			*out = fm_error_body_param("invalid_request_error", NULL, NULL,
+						   "temperature: Input should be greater than or equal to 0");
+			return 400;
 		}
 	}
 	if (strcmp(d, "anthropic") == 0 && json_object_object_get_ex(root, "n", &v) &&

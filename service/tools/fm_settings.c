@@ -151,7 +151,7 @@ static void fm_usage(FILE *f)
 	      "  --request-log PATH      append one JSON line per completion request\n"
 	      "  --require-key KEY       401 unless 'Authorization: Bearer KEY' (azure: 'api-key: KEY')\n"
 	      "  --dialect NAME          strict mode: refuse what that provider refuses, with its status and\n"
-	      "                          error body (openai-reasoning, azure, gemini, anthropic, openai)\n"
+	      "                          error body and path (openai-reasoning, azure, gemini, anthropic, openai, local)\n"
 	      "  --refuse PARAM          refuse every request carrying PARAM (400 unknown_parameter)\n"
 	      "  --rpm N                 N requests per minute (fixed window): x-ratelimit-* headers, 429 past it\n"
 	      "  --quiet                 warnings and errors only\n"
@@ -233,8 +233,8 @@ void fm_parse_args(int argc, char **argv, struct fm_settings *s)
 		case OPT_DIALECT:
 			if (strcmp(optarg, "openai-reasoning") != 0 && strcmp(optarg, "azure") != 0 &&
 			    strcmp(optarg, "anthropic") != 0 && strcmp(optarg, "gemini") != 0 &&
-			    strcmp(optarg, "openai") != 0)
-				fm_fatal("msg=\"bad flag\" flag=--dialect err=\"expected openai, openai-reasoning, azure, gemini or anthropic\"");
+			    strcmp(optarg, "openai") != 0 && strcmp(optarg, "local") != 0)
+				fm_fatal("msg=\"bad flag\" flag=--dialect err=\"expected openai, openai-reasoning, azure, gemini, anthropic or local\"");
 			s->dialect = optarg;
 			break;
 		case OPT_REFUSE: s->refuse = optarg; break;

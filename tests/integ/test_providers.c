@@ -38,6 +38,7 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <libpq-fe.h>
 
 #include "harness.h"
 #include "stack.h"
@@ -463,12 +464,215 @@ START_TEST(test_check_models)
 }
 END_TEST
 
+/*
+ * dialects: every dialect end to end, one daemon per dialect against the
+ * fake in that provider's strict mode (its path, its key header, the
+ * parameters and schema it takes). A few tickets each, all escalated:
+ * 0 requests refused, every ticket answered by the mini tier and every
+ * escalated one by the flagship, usage parsed, cost priced where a price
+ * row exists (deploy/prices.sql applied for Gemini and Claude; none for
+ * the local model), and the structured-output mode each dialect uses.
+ */
+struct dialect_case {
+	const char *dialect, *mini, *flagship;
+	const char *url_path;	/* appended to http://127.0.0.1:PORT */
+	const char *configured; /* TRIAGED_*_DIALECT; NULL: auto */
+	const char *mode;	/* the response_mode every call uses */
+	int priced, reasoning_tokens;
+};
+
+static const struct dialect_case dialect_cases[] = {
+    {"openai", "gpt-4o-mini", "gpt-4o", "/v1", NULL, "json_schema", 1, 0},
+    {"openai-reasoning", "gpt-5.4-mini", "gpt-5.4", "/v1", NULL, "json_schema", 1, 64},
+    {"azure", "gpt-5.4-mini", "gpt-5.4", "", "azure", "json_schema", 1, 64},
+    {"gemini", "gemini-2.5-flash", "gemini-2.5-flash", "/v1beta/openai", NULL, "json_schema", 1,
+     0},
+    {"anthropic", "claude-haiku-4-5", "claude-haiku-4-5", "/v1", NULL, "prompt", 1, 0},
+    {"local", "qwen2.5-7b-instruct", "qwen2.5-7b-instruct", "/v1", NULL, "json_schema", 0, 0},
+};
+
+#define ND 5
+
+/* Apply deploy/prices.sql as an operator would (psql -f): its rows for Gemini and Claude. */
+static void apply_prices(struct stack *s)
+{
+	char path[PATH_MAX], *sql;
+	PGresult *r;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/deploy/prices.sql", h_source_dir());
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	sql = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(sql, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	r = PQexec(s->db, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "prices.sql: %s",
+		      PQerrorMessage(s->db));
+	PQclear(r);
+	free(sql);
+}
+
+static void run_dialect(const struct dialect_case *dc)
+{
+	const char *args[] = {"--dialect", dc->dialect, "--require-key", "sk-test-key", NULL};
+	char name[48], prefix[32], url[160], sql[512];
+	struct stack s;
+	struct h_proc d;
+	long long escalated;
+
+	snprintf(name, sizeof(name), "d_%s", dc->dialect);
+	for (char *p = name; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	snprintf(prefix, sizeof(prefix), "%s-", dc->dialect);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, name, 1, args), 0);
+	apply_prices(&s);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s.model_port, dc->url_path);
+	stack_env(&s, "TRIAGED_MINI_BASE_URL", url);
+	stack_env(&s, "TRIAGED_FLAGSHIP_BASE_URL", url);
+	stack_env(&s, "TRIAGED_MINI_MODEL", dc->mini);
+	stack_env(&s, "TRIAGED_FLAGSHIP_MODEL", dc->flagship);
+	stack_env(&s, "OPENAI_API_KEY", "sk-test-key");
+	if (dc->configured) {
+		stack_env(&s, "TRIAGED_MINI_DIALECT", dc->configured);
+		stack_env(&s, "TRIAGED_FLAGSHIP_DIALECT", dc->configured);
+	}
+	if (strcmp(dc->dialect, "azure") == 0) {
+		/* the deployment names, not the model names, go into the URL */
+		stack_env(&s, "TRIAGED_MINI_DEPLOYMENT", "triage-mini");
+		stack_env(&s, "TRIAGED_FLAGSHIP_DEPLOYMENT", "triage-flagship");
+	}
+	escalate_all(&s);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	snprintf(sql, sizeof(sql), "dialect=%s response_mode=%s", dc->dialect, dc->mode);
+	ck_assert_d(stack_wait_log(&d, sql, 10000) == 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, ND, prefix), 0);
+	ck_assert_d(stack_wait_count(&s, ND, 40000, RESULTS) == ND, &d);
+
+	/* nothing refused: the strict fake took every request as the provider would */
+	ck_assert_msg(stat_int(&s, "refused", NULL) == 0, "%s: refused", dc->dialect);
+	ck_assert_msg(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE http_status <> 200 "
+				     "OR outcome <> 'ok'") == 0,
+		      "%s: a call failed", dc->dialect);
+	/* the mini tier answered every ticket, the flagship every escalated one */
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE tier = 'mini' AND "
+		 "model = '%s'",
+		 dc->mini);
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == ND, "%s: mini", dc->dialect);
+	escalated = h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE escalated");
+	ck_assert_msg(escalated >= 1, "%s: nothing escalated", dc->dialect);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE tier = 'flagship' AND "
+		 "model = '%s'",
+		 dc->flagship);
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == escalated, "%s: flagship", dc->dialect);
+	ck_assert_msg(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "
+				     "'needs_human' AND escalated AND NOT EXISTS (SELECT 1 FROM "
+				     "model_calls m WHERE m.ticket_pk = triage_results.ticket_pk AND "
+				     "m.tier = 'flagship')") == 0,
+		      "%s: an escalated ticket never reached the flagship", dc->dialect);
+	/* the dialect and the structured-output mode of every call */
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM model_calls WHERE dialect IS DISTINCT FROM '%s' OR "
+		 "response_mode IS DISTINCT FROM '%s'",
+		 dc->dialect, dc->mode);
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == 0, "%s: dialect or mode", dc->dialect);
+	/* usage parsed, reasoning tokens where the model reports them, priced where known */
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM model_calls WHERE prompt_tokens <= 0 OR completion_tokens "
+		 "<= 0 OR reasoning_tokens <> %d OR %s",
+		 dc->reasoning_tokens,
+		 dc->priced ? "cost_usd IS NULL OR cost_usd <= 0" : "cost_usd IS NOT NULL");
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == 0, "%s: usage or cost", dc->dialect);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+
+START_TEST(test_dialects)
+{
+	long long t0 = h_now_ms();
+	for (size_t i = 0; i < sizeof(dialect_cases) / sizeof(dialect_cases[0]); i++) {
+		long long t = h_now_ms();
+		run_dialect(&dialect_cases[i]);
+		printf("dialects: %-16s end to end in %.1f s\n", dialect_cases[i].dialect,
+		       (double)(h_now_ms() - t) / 1000.0);
+	}
+	printf("dialects: all %zu in %.1f s\n", sizeof(dialect_cases) / sizeof(dialect_cases[0]),
+	       (double)(h_now_ms() - t0) / 1000.0);
+}
+END_TEST
+
+/*
+ * own_400: under on_config_error = hold (the default) one ticket the
+ * provider refuses for itself (a prompt over the context, [[fake:400]])
+ * among healthy ones: one request for it, never a retry; it goes to a
+ * person with the provider's words; the tier is not held.
+ */
+START_TEST(test_own_400)
+{
+	static const char *const args[] = {"--dialect", "openai-reasoning", NULL};
+	char input[PATH_MAX];
+	struct stack s;
+	struct h_proc d;
+	char *v;
+	FILE *f;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "own400", 1, args), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-5.4-mini");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	snprintf(input, sizeof(input), "%s/own400.jsonl", h_tmpdir());
+	f = fopen(input, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"ticket_id\":\"too-long\",\"subject\":\"Invoice\",\"body\":\"Here is my whole "
+	      "archive [[fake:400]]\"}\n",
+	      f);
+	for (int i = 0; i < 8; i++)
+		fprintf(f, "{\"ticket_id\":\"ok-%d\",\"body\":\"Where is my parcel number %d?\"}\n", i,
+			i);
+	fclose(f);
+	ck_assert_int_eq(stack_produce_file(&s, input, 0), 0);
+	ck_assert_d(stack_wait_count(&s, 9, 60000, RESULTS) == 9, &d);
+	ck_assert_d(stack_wait_committed(&s, 9, 20000) == 0, &d);
+	/* one request for the refused ticket: a 400 is not asked again */
+	ck_assert_int_eq(stack_model_requests(&s, "too-long"), 1);
+	ck_assert_int_eq(stat_int(&s, "by_status", "400"), 1);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls m JOIN tickets t ON t.id = "
+					"m.ticket_pk WHERE t.ticket_id = 'too-long' AND m.attempts = 1 "
+					"AND m.http_status = 400 AND m.error_code = "
+					"'context_length_exceeded' AND m.error_param = 'messages'"),
+			 1);
+	v = h_sql_str(s.db, "SELECT tr.status || ': ' || tr.status_reason FROM triage_results tr "
+			    "JOIN tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'too-long'");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_msg(strstr(v, "needs_human: ") == v &&
+			  strstr(v, "HTTP 400 context_length_exceeded messages: This model's maximum "
+				    "context length is 128000 tokens") != NULL &&
+			  strstr(v, "after 1 attempts") != NULL,
+		      "reason: %s", v);
+	free(v);
+	/* the others triaged, the tier never held */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+					"tier = 'mini' AND outcome = 'ok'"),
+			 8);
+	ck_assert_d(stack_wait_log(&d, "tier misconfigured", 100) != 0, &d);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
 	    {"reasoning", test_reasoning},	 {"refused_param", test_refused_param},
 	    {"rf_fallback", test_rf_fallback},	 {"rate_limit", test_rate_limit},
 	    {"check_models", test_check_models}, {"misconfigured", test_misconfigured},
+	    {"dialects", test_dialects},	 {"own_400", test_own_400},
 	};
 	const struct stack_case opt_in[] = {{"pacing", test_pacing}};
 	const char *only = getenv("CK_RUN_CASE");

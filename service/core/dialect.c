@@ -540,6 +540,23 @@ uint32_t dialect_ratelimit_wait_ms(const struct ratelimit *rl)
 	return w;
 }
 
+double dialect_pace_ms(const struct ratelimit *rl, uint32_t in_flight, int64_t est_tokens)
+{
+	double req = 0, tok = 0;
+
+	if (rl->has_remaining_requests && rl->has_reset_requests) {
+		int64_t left = rl->remaining_requests - (int64_t)in_flight;
+		req = (double)rl->reset_requests_ms / (double)(left > 1 ? left : 1);
+	}
+	if (est_tokens > 0 && rl->has_remaining_tokens && rl->has_reset_tokens) {
+		/* Azure may say -1 (no figure): has_remaining_tokens is then unset */
+		int64_t tokens = rl->remaining_tokens - (int64_t)in_flight * est_tokens;
+		int64_t left = tokens > 0 ? tokens / est_tokens : 0;
+		tok = (double)rl->reset_tokens_ms / (double)(left > 1 ? left : 1);
+	}
+	return req > tok ? req : tok;
+}
+
 /* "try again in 1.2s" / "retry in 20ms" inside a message. */
 static int hint_in_message(const char *msg, uint32_t *ms)
 {

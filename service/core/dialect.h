@@ -176,6 +176,17 @@ int dialect_parse_duration(const char *s, size_t len, uint32_t *ms) WUR;
 uint32_t dialect_ratelimit_wait_ms(const struct ratelimit *rl);
 
 /*
+ * Pacing (#11.5): the gap between two request starts that spreads what is
+ * left of the provider's windows over their resets. Requests: the reset
+ * over the requests left (less in_flight); tokens: the reset over the
+ * requests the tokens left still pay for, at est_tokens a request (its
+ * prompt and the completion it may use, counted as the provider counts
+ * them), less what in_flight requests will spend. The larger gap wins;
+ * 0 when the headers state no limit (no pacing). est_tokens <= 0: requests only.
+ */
+double dialect_pace_ms(const struct ratelimit *rl, uint32_t in_flight, int64_t est_tokens);
+
+/*
  * A retry hint in an error body: Gemini's error.details[] RetryInfo
  * "retryDelay":"35s", or OpenAI's message "... Please try again in 1.2s."
  * (also "in 20ms", "in 6m0s"). Returns 0 and *ms, or -1 when there is none.

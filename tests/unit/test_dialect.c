@@ -510,6 +510,57 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Pacing spreads tokens as well as requests (#11.5). */
+START_TEST(test_pace)
+{
+	struct ratelimit rl;
+	char *raw = fixture("openai_ratelimit_spent.txt");
+	const char *p = raw;
+
+	/* no headers: no pacing */
+	memset(&rl, 0, sizeof(rl));
+	ck_assert_double_eq(dialect_pace_ms(&rl, 0, 1000), 0);
+	/* requests only: 60 s over 60 left, less 10 in flight: 60000 / 50 */
+	rl.has_remaining_requests = rl.has_reset_requests = 1;
+	rl.remaining_requests = 60;
+	rl.reset_requests_ms = 60000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 0), 1200, 0.001);
+	/* tokens bind harder: 100,000 left over 60 s at 2,000 a request, 10 in flight
+	 * (20,000 spoken for): 40 requests -> one every 1.5 s */
+	rl.has_remaining_tokens = rl.has_reset_tokens = 1;
+	rl.remaining_tokens = 100000;
+	rl.reset_tokens_ms = 60000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 2000), 1500, 0.001);
+	/* without an estimate the tokens are not used */
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 0), 1200, 0.001);
+	/* plenty of tokens: the requests decide */
+	rl.remaining_tokens = 10000000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 2000), 1200, 0.001);
+	/* tokens spent by what is in flight: the whole reset (the next window) */
+	rl.remaining_tokens = 15000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 2000), 60000, 0.001);
+	/* the recorded headers: 149,000 tokens over 1.2 s at 1,000 a request (149 left) vs
+	 * no request left in 6m0s: the requests' reset wins */
+	memset(&rl, 0, sizeof(rl));
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p + 1) : strlen(p);
+		(void)dialect_ratelimit_header(&rl, p, n);
+		p += n;
+	}
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 0, 1000), 360000, 0.001);
+	/* 600 requests left within 1 s (one every 1.7 ms): now the tokens bind */
+	rl.remaining_requests = 600;
+	rl.reset_requests_ms = 1000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 0, 1000), 1200.0 / 149, 0.001);
+	/* Azure's "x-ratelimit-remaining-tokens: -1" is no figure: not parsed */
+	memset(&rl, 0, sizeof(rl));
+	ck_assert_int_eq(dialect_ratelimit_header(&rl, "x-ratelimit-remaining-tokens: -1\r\n", 34), 0);
+	ck_assert_int_eq(rl.has_remaining_tokens, 0);
+	free(raw);
+}
+END_TEST
+
 /* A 400 below config_errors under hold waits for the tier's verdict (#11). */
 START_TEST(test_config_verdict)
 {
@@ -745,6 +796,7 @@ static Suite *dialect_suite(void)
 	tcase_add_loop_test(tc, test_errors, 0, ARRAY_SIZE(error_cases));
 	tcase_add_test(tc, test_error_bounds);
 	tcase_add_test(tc, test_config_verdict);
+	tcase_add_test(tc, test_pace);
 	tcase_add_loop_test(tc, test_duration, 0, ARRAY_SIZE(duration_cases));
 	tcase_add_test(tc, test_ratelimit_headers);
 	tcase_add_test(tc, test_retry_hints);

@@ -239,9 +239,23 @@ int fm_strict_check(struct fm_server *srv, struct json_object *root, const char 
 	struct json_object *v, *rf, *js, *schema;
 	char msg[300];
 
-	if (srv->set.refuse && json_object_object_get_ex(root, srv->set.refuse, NULL)) {
-		snprintf(msg, sizeof(msg), "Unrecognized request argument supplied: %s", srv->set.refuse);
-		*out = fm_error_body_param("invalid_request_error", "unknown_parameter", srv->set.refuse, msg);
+	if (srv->set.refuse && *srv->set.refuse && json_object_object_get_ex(root, srv->set.refuse, NULL)) {
+		/* in the error shape of the dialect's provider */
+		if (d && strcmp(d, "gemini") == 0) {
+			snprintf(msg, sizeof(msg), "Invalid JSON payload received. Unknown name \"%.40s\": Cannot find field.",
+				 srv->set.refuse);
+			*out = fm_gemini_error(400, "INVALID_ARGUMENT", msg);
+		} else if (d && strcmp(d, "anthropic") == 0) {
+			char body[300];
+			snprintf(body, sizeof(body),
+				 "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"%.40s: "
+				 "Extra inputs are not permitted\"}}",
+				 srv->set.refuse);
+			*out = fm_raw_body(body);
+		} else {
+			snprintf(msg, sizeof(msg), "Unrecognized request argument supplied: %s", srv->set.refuse);
+			*out = fm_error_body_param("invalid_request_error", "unknown_parameter", srv->set.refuse, msg);
+		}
 		return 400;
 	}
 	if (!d)

@@ -472,6 +472,9 @@ END_TEST
  * escalated one by the flagship, usage parsed, cost priced where a price
  * row exists (deploy/prices.sql applied for Gemini and Claude; none for
  * the local model), and the structured-output mode each dialect uses.
+ * Then the server refuses a field: the error, in each provider's own shape
+ * (OpenAI's object, Gemini's google.rpc array, Anthropic's type:error),
+ * is kept with the call and named in the ticket's reason after one request.
  */
 struct dialect_case {
 	const char *dialect, *mini, *flagship;
@@ -479,16 +482,28 @@ struct dialect_case {
 	const char *configured; /* TRIAGED_*_DIALECT; NULL: auto */
 	const char *mode;	/* the response_mode every call uses */
 	int priced, reasoning_tokens;
+	/* a refused request, in the provider's error shape: what is kept with the call */
+	const char *err_type, *err_code, *reason;
 };
 
+#define OPENAI_REFUSAL                                                                             \
+	"invalid_request_error", "unknown_parameter",                                              \
+	    "HTTP 400 unknown_parameter messages: Unrecognized request argument supplied: messages"
+
 static const struct dialect_case dialect_cases[] = {
-    {"openai", "gpt-4o-mini", "gpt-4o", "/v1", NULL, "json_schema", 1, 0},
-    {"openai-reasoning", "gpt-5.4-mini", "gpt-5.4", "/v1", NULL, "json_schema", 1, 64},
-    {"azure", "gpt-5.4-mini", "gpt-5.4", "", "azure", "json_schema", 1, 64},
+    {"openai", "gpt-4o-mini", "gpt-4o", "/v1", NULL, "json_schema", 1, 0, OPENAI_REFUSAL},
+    {"openai-reasoning", "gpt-5.4-mini", "gpt-5.4", "/v1", NULL, "json_schema", 1, 64,
+     OPENAI_REFUSAL},
+    {"azure", "gpt-5.4-mini", "gpt-5.4", "", "azure", "json_schema", 1, 64, OPENAI_REFUSAL},
     {"gemini", "gemini-2.5-flash", "gemini-2.5-flash", "/v1beta/openai", NULL, "json_schema", 1,
-     0},
-    {"anthropic", "claude-haiku-4-5", "claude-haiku-4-5", "/v1", NULL, "prompt", 1, 0},
-    {"local", "qwen2.5-7b-instruct", "qwen2.5-7b-instruct", "/v1", NULL, "json_schema", 0, 0},
+     0, "INVALID_ARGUMENT", "400",
+     "HTTP 400 400: Invalid JSON payload received. Unknown name \"messages\": Cannot find "
+     "field."},
+    {"anthropic", "claude-haiku-4-5", "claude-haiku-4-5", "/v1", NULL, "prompt", 1, 0,
+     "invalid_request_error", "",
+     "HTTP 400 invalid_request_error: messages: Extra inputs are not permitted"},
+    {"local", "qwen2.5-7b-instruct", "qwen2.5-7b-instruct", "/v1", NULL, "json_schema", 0, 0,
+     OPENAI_REFUSAL},
 };
 
 #define ND 5
@@ -548,6 +563,8 @@ static void run_dialect(const struct dialect_case *dc)
 		stack_env(&s, "TRIAGED_FLAGSHIP_DEPLOYMENT", "triage-flagship");
 	}
 	escalate_all(&s);
+	/* a lone refused ticket waits this long for the tier's verdict (hold, the default) */
+	stack_env(&s, "TRIAGED_MINI_BREAKER_COOLDOWN_MS", "1000");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	snprintf(sql, sizeof(sql), "dialect=%s response_mode=%s", dc->dialect, dc->mode);
 	ck_assert_d(stack_wait_log(&d, sql, 10000) == 0, &d);
@@ -590,6 +607,27 @@ static void run_dialect(const struct dialect_case *dc)
 		 dc->reasoning_tokens,
 		 dc->priced ? "cost_usd IS NULL OR cost_usd <= 0" : "cost_usd IS NOT NULL");
 	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == 0, "%s: usage or cost", dc->dialect);
+
+	/* errors surfaced: the server now refuses a field, in its provider's error shape; one
+	 * more ticket is refused once (alone: no verdict within the cooldown), goes to a person
+	 * with the provider's words, its type and code kept with the call */
+	ck_assert_int_eq(stack_model_control(&s, "{\"refuse\": \"messages\"}"), 0);
+	snprintf(prefix, sizeof(prefix), "%s-x", dc->dialect);
+	ck_assert_int_eq(stack_produce_samples(&s, 1, prefix), 0);
+	ck_assert_d(stack_wait_count(&s, ND + 1, 30000, RESULTS) == ND + 1, &d);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM model_calls WHERE http_status = 400 AND attempts = 1 AND "
+		 "coalesce(error_type, '') = '%s' AND coalesce(error_code, '') = '%s'",
+		 dc->err_type, dc->err_code);
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == 1, "%s: the refused call", dc->dialect);
+	ck_assert_msg(stat_int(&s, "refused", NULL) == 1, "%s: refused once", dc->dialect);
+	{
+		char *v = h_sql_str(s.db, "SELECT status || ': ' || status_reason FROM "
+					  "triage_results WHERE status = 'needs_human'");
+		ck_assert_msg(v && strstr(v, "needs_human: ") == v && strstr(v, dc->reason),
+			      "%s: reason %s", dc->dialect, v ? v : "(none)");
+		free(v);
+	}
 	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
 	stack_stop(&s);
 }

@@ -355,7 +355,7 @@ int dialect_parse_error(const char *body, size_t len, struct provider_error *e)
 		goto out;
 	field(eo, "message", e->message, sizeof(e->message));
 	field(eo, "type", e->type, sizeof(e->type));
-	/* Gemini: "status":"RESOURCE_EXHAUSTED"; Azure's content filter: "status":400, not a type */
+	/* Gemini's "status":"RESOURCE_EXHAUSTED"; not Azure's content-filter "status":400 */
 	if (e->type[0] == '\0' && json_object_object_get_ex(eo, "status", &st) &&
 	    json_object_is_type(st, json_type_string))
 		field(eo, "status", e->type, sizeof(e->type));

@@ -123,14 +123,14 @@ int dialect_status_is_config_error(long http_status);
  * refused, and what the tier shows now:
  */
 struct config_watch {
-	uint64_t answered;    /* 2xx answers the tier has had */
-	uint64_t misconfigs;  /* times the tier was found misconfigured */
+	uint64_t answered;   /* 2xx answers the tier has had */
+	uint64_t misconfigs; /* times the tier was found misconfigured */
 };
 
 enum config_verdict {
 	VERDICT_WAIT, /* nothing known yet: ask again later (no request) */
 	VERDICT_OWN,  /* another call was answered since: the refusal was this ticket's own */
-	VERDICT_TIER, /* the tier was found misconfigured since: the request goes again once fixed */
+	VERDICT_TIER, /* the tier was found misconfigured since: ask again once it is fixed */
 };
 
 /*

@@ -203,10 +203,12 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	if (c->pacing && !r->cancelled) {
 		/* what is left of the window, less the requests already out, over its reset */
 		/* and, where tokens are limited, what the tokens left pay for (#11.5) */
-		double est = (r->body ? (double)strlen(r->body) / 4.0 : 0) + (double)c->max_completion;
+		double est =
+		    (r->body ? (double)strlen(r->body) / 4.0 : 0) + (double)c->max_completion;
 		c->est_tokens = c->est_tokens > 0 ? 0.8 * c->est_tokens + 0.2 * est : est;
 		c->pace_known = 1;
-		c->pace_ms = dialect_pace_ms(&r->rl, (uint32_t)c->in_flight, (int64_t)c->est_tokens);
+		c->pace_ms =
+		    dialect_pace_ms(&r->rl, (uint32_t)c->in_flight, (int64_t)c->est_tokens);
 		if (c->pace_ms > LLM_HOLD_MAX_MS)
 			c->pace_ms = LLM_HOLD_MAX_MS;
 	}

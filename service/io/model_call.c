@@ -321,7 +321,8 @@ int model_call_may_send(struct model_caller *mcl, struct model_calls *cs, double
 			c->outcome = CALL_HTTP_ERROR;
 			return -1;
 		case VERDICT_TIER:
-			c->verdict_pending = 0; /* the configuration's: ask again once it is fixed */
+			/* the configuration's: ask again once it is fixed */
+			c->verdict_pending = 0;
 			break;
 		}
 	}
@@ -556,7 +557,8 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 					c->verdict_pending = 1;
 					c->verdict_seen.answered = ep->answered;
 					c->verdict_seen.misconfigs = ep->misconfigs;
-					c->verdict_until_ms = now + (double)ep->mc->breaker_cooldown_ms;
+					c->verdict_until_ms =
+					    now + (double)ep->mc->breaker_cooldown_ms;
 					*wait_ms = verdict_poll_ms(mcl, ep);
 					return EV_MODEL_RETRY;
 				}

@@ -488,15 +488,16 @@ struct dialect_case {
 
 #define OPENAI_REFUSAL                                                                             \
 	"invalid_request_error", "unknown_parameter",                                              \
-	    "HTTP 400 unknown_parameter messages: Unrecognized request argument supplied: messages"
+	    "HTTP 400 unknown_parameter messages: Unrecognized request argument supplied: "        \
+	    "messages"
 
 static const struct dialect_case dialect_cases[] = {
     {"openai", "gpt-4o-mini", "gpt-4o", "/v1", NULL, "json_schema", 1, 0, OPENAI_REFUSAL},
     {"openai-reasoning", "gpt-5.4-mini", "gpt-5.4", "/v1", NULL, "json_schema", 1, 64,
      OPENAI_REFUSAL},
     {"azure", "gpt-5.4-mini", "gpt-5.4", "", "azure", "json_schema", 1, 64, OPENAI_REFUSAL},
-    {"gemini", "gemini-2.5-flash", "gemini-2.5-flash", "/v1beta/openai", NULL, "json_schema", 1,
-     0, "INVALID_ARGUMENT", "400",
+    {"gemini", "gemini-2.5-flash", "gemini-2.5-flash", "/v1beta/openai", NULL, "json_schema", 1, 0,
+     "INVALID_ARGUMENT", "400",
      "HTTP 400 400: Invalid JSON payload received. Unknown name \"messages\": Cannot find "
      "field."},
     {"anthropic", "claude-haiku-4-5", "claude-haiku-4-5", "/v1", NULL, "prompt", 1, 0,
@@ -589,10 +590,11 @@ static void run_dialect(const struct dialect_case *dc)
 		 "model = '%s'",
 		 dc->flagship);
 	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == escalated, "%s: flagship", dc->dialect);
-	ck_assert_msg(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = "
-				     "'needs_human' AND escalated AND NOT EXISTS (SELECT 1 FROM "
-				     "model_calls m WHERE m.ticket_pk = triage_results.ticket_pk AND "
-				     "m.tier = 'flagship')") == 0,
+	ck_assert_msg(h_sql_ll(s.db,
+			       "SELECT count(*) FROM triage_results WHERE status = "
+			       "'needs_human' AND escalated AND NOT EXISTS (SELECT 1 FROM "
+			       "model_calls m WHERE m.ticket_pk = triage_results.ticket_pk AND "
+			       "m.tier = 'flagship')") == 0,
 		      "%s: an escalated ticket never reached the flagship", dc->dialect);
 	/* the dialect and the structured-output mode of every call */
 	snprintf(sql, sizeof(sql),
@@ -671,8 +673,8 @@ START_TEST(test_own_400)
 	      "archive [[fake:400]]\"}\n",
 	      f);
 	for (int i = 0; i < 8; i++)
-		fprintf(f, "{\"ticket_id\":\"ok-%d\",\"body\":\"Where is my parcel number %d?\"}\n", i,
-			i);
+		fprintf(f, "{\"ticket_id\":\"ok-%d\",\"body\":\"Where is my parcel number %d?\"}\n",
+			i, i);
 	fclose(f);
 	ck_assert_int_eq(stack_produce_file(&s, input, 0), 0);
 	ck_assert_d(stack_wait_count(&s, 9, 60000, RESULTS) == 9, &d);
@@ -680,17 +682,19 @@ START_TEST(test_own_400)
 	/* one request for the refused ticket: a 400 is not asked again */
 	ck_assert_int_eq(stack_model_requests(&s, "too-long"), 1);
 	ck_assert_int_eq(stat_int(&s, "by_status", "400"), 1);
-	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls m JOIN tickets t ON t.id = "
-					"m.ticket_pk WHERE t.ticket_id = 'too-long' AND m.attempts = 1 "
-					"AND m.http_status = 400 AND m.error_code = "
-					"'context_length_exceeded' AND m.error_param = 'messages'"),
+	ck_assert_int_eq(h_sql_ll(s.db,
+				  "SELECT count(*) FROM model_calls m JOIN tickets t ON t.id = "
+				  "m.ticket_pk WHERE t.ticket_id = 'too-long' AND m.attempts = 1 "
+				  "AND m.http_status = 400 AND m.error_code = "
+				  "'context_length_exceeded' AND m.error_param = 'messages'"),
 			 1);
 	v = h_sql_str(s.db, "SELECT tr.status || ': ' || tr.status_reason FROM triage_results tr "
 			    "JOIN tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'too-long'");
 	ck_assert_ptr_nonnull(v);
 	ck_assert_msg(strstr(v, "needs_human: ") == v &&
-			  strstr(v, "HTTP 400 context_length_exceeded messages: This model's maximum "
-				    "context length is 128000 tokens") != NULL &&
+			  strstr(v,
+				 "HTTP 400 context_length_exceeded messages: This model's maximum "
+				 "context length is 128000 tokens") != NULL &&
 			  strstr(v, "after 1 attempts") != NULL,
 		      "reason: %s", v);
 	free(v);

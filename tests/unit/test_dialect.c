@@ -555,7 +555,8 @@ START_TEST(test_pace)
 	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 0, 1000), 1200.0 / 149, 0.001);
 	/* Azure's "x-ratelimit-remaining-tokens: -1" is no figure: not parsed */
 	memset(&rl, 0, sizeof(rl));
-	ck_assert_int_eq(dialect_ratelimit_header(&rl, "x-ratelimit-remaining-tokens: -1\r\n", 34), 0);
+	ck_assert_int_eq(dialect_ratelimit_header(&rl, "x-ratelimit-remaining-tokens: -1\r\n", 34),
+			 0);
 	ck_assert_int_eq(rl.has_remaining_tokens, 0);
 	free(raw);
 }

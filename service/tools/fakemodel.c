@@ -448,7 +448,8 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 		goto reply;
 	}
 	status = 200;
-	if (srv->set.rpm > 0 && fm_rpm_take(srv, req, &out)) {
+	if ((srv->set.rpm > 0 || srv->set.tpm > 0) &&
+	    fm_rpm_take(srv, req, (long)(c.prompt_bytes + 3) / 4 + fm_asked_completion(c.root), &out)) {
 		status = 429;
 		goto reply;
 	}

@@ -125,34 +125,66 @@ static const char *fm_schema_problem(struct json_object *o, bool no_bounds)
  * -reset-requests; past the limit a 429 whose message says when to try
  * again. Returns true (and *out) when the request is over the limit.
  */
-bool fm_rpm_take(struct fm_server *srv, struct evhttp_request *req, struct evbuffer **out)
+bool fm_rpm_take(struct fm_server *srv, struct evhttp_request *req, long tokens, struct evbuffer **out)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	int64_t now = fm_now_ms(), win = now / 60000, left_ms = (win + 1) * 60000 - now;
+	long rpm = srv->set.rpm, tpm = srv->set.tpm;
 	char v[64], msg[256];
-	bool over;
+	bool over_r, over_t;
 
 	if (win != srv->rpm_window) {
 		srv->rpm_window = win;
 		srv->rpm_used = 0;
+		srv->tpm_used = 0;
 	}
-	over = srv->rpm_used >= srv->set.rpm;
-	if (!over)
+	over_r = rpm > 0 && srv->rpm_used >= rpm;
+	over_t = tpm > 0 && srv->tpm_used + tokens > tpm;
+	if (!over_r && !over_t) {
 		srv->rpm_used++;
-	snprintf(v, sizeof(v), "%ld", srv->set.rpm);
-	evhttp_add_header(h, "x-ratelimit-limit-requests", v);
-	snprintf(v, sizeof(v), "%ld", srv->set.rpm - srv->rpm_used);
-	evhttp_add_header(h, "x-ratelimit-remaining-requests", v);
+		srv->tpm_used += tokens;
+	}
 	snprintf(v, sizeof(v), "%.3fs", (double)left_ms / 1000.0);
-	evhttp_add_header(h, "x-ratelimit-reset-requests", v);
-	if (!over)
+	if (rpm > 0) {
+		char n[32];
+		snprintf(n, sizeof(n), "%ld", rpm);
+		evhttp_add_header(h, "x-ratelimit-limit-requests", n);
+		snprintf(n, sizeof(n), "%ld", rpm - srv->rpm_used);
+		evhttp_add_header(h, "x-ratelimit-remaining-requests", n);
+		evhttp_add_header(h, "x-ratelimit-reset-requests", v);
+	}
+	if (tpm > 0) {
+		char n[32];
+		snprintf(n, sizeof(n), "%ld", tpm);
+		evhttp_add_header(h, "x-ratelimit-limit-tokens", n);
+		snprintf(n, sizeof(n), "%ld", tpm - srv->tpm_used);
+		evhttp_add_header(h, "x-ratelimit-remaining-tokens", n);
+		evhttp_add_header(h, "x-ratelimit-reset-tokens", v);
+	}
+	if (!over_r && !over_t)
 		return false;
-	snprintf(msg, sizeof(msg),
-		 "Rate limit reached for requests per min (RPM): Limit %ld, Used %ld, Requested 1. "
-		 "Please try again in %.3fs.",
-		 srv->set.rpm, srv->rpm_used, (double)left_ms / 1000.0);
-	*out = fm_error_body_param("requests", "rate_limit_exceeded", NULL, msg);
+	if (over_r)
+		snprintf(msg, sizeof(msg),
+			 "Rate limit reached for requests per min (RPM): Limit %ld, Used %ld, Requested 1. "
+			 "Please try again in %.3fs.",
+			 rpm, srv->rpm_used, (double)left_ms / 1000.0);
+	else
+		snprintf(msg, sizeof(msg),
+			 "Rate limit reached for tokens per min (TPM): Limit %ld, Used %ld, Requested %ld. "
+			 "Please try again in %.3fs.",
+			 tpm, srv->tpm_used, tokens, (double)left_ms / 1000.0);
+	*out = fm_error_body_param(over_r ? "requests" : "tokens", "rate_limit_exceeded", NULL, msg);
 	return true;
+}
+
+/* The completion a request asks for: max_completion_tokens, else max_tokens, else 0. */
+long fm_asked_completion(struct json_object *root)
+{
+	struct json_object *v;
+	if (root && (json_object_object_get_ex(root, "max_completion_tokens", &v) ||
+		     json_object_object_get_ex(root, "max_tokens", &v)))
+		return (long)json_object_get_int64(v);
+	return 0;
 }
 
 /* A body as it is (Azure's and Gemini's error shapes are not OpenAI's). */

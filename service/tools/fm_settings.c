@@ -154,6 +154,8 @@ static void fm_usage(FILE *f)
 	      "                          error body and path (openai-reasoning, azure, gemini, anthropic, openai, local)\n"
 	      "  --refuse PARAM          refuse every request carrying PARAM (400 unknown_parameter)\n"
 	      "  --rpm N                 N requests per minute (fixed window): x-ratelimit-* headers, 429 past it\n"
+	      "  --tpm N                 N tokens per minute, a request counted as its prompt bytes / 4 plus the\n"
+	      "                          max_tokens or max_completion_tokens it asks for: -tokens headers, 429 past it\n"
 	      "  --quiet                 warnings and errors only\n"
 	      "  --verbose               one log line per request\n"
 	      "  --error-model SEED      seeded error model: models named *mini* mislabel ~13%% of tickets, with\n"
@@ -180,6 +182,7 @@ enum {
 	OPT_DIALECT,
 	OPT_REFUSE,
 	OPT_RPM,
+	OPT_TPM,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -199,6 +202,7 @@ static const struct option fm_options[] = {
 	{"dialect", required_argument, NULL, OPT_DIALECT},
 	{"refuse", required_argument, NULL, OPT_REFUSE},
 	{"rpm", required_argument, NULL, OPT_RPM},
+	{"tpm", required_argument, NULL, OPT_TPM},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -241,6 +245,10 @@ void fm_parse_args(int argc, char **argv, struct fm_settings *s)
 		case OPT_RPM:
 			if (fm_parse_long(optarg, 0, 100000000, &s->rpm) != 0)
 				fm_fatal("msg=\"bad flag\" flag=--rpm err=\"expected 0..100000000\"");
+			break;
+		case OPT_TPM:
+			if (fm_parse_long(optarg, 0, 1000000000, &s->tpm) != 0)
+				fm_fatal("msg=\"bad flag\" flag=--tpm err=\"expected 0..1000000000\"");
 			break;
 		case OPT_QUIET: s->quiet = true; break;
 		case OPT_VERBOSE: s->verbose = true; break;

@@ -351,16 +351,15 @@ END_TEST
  * Drain n tickets against a fake allowing rpm requests a minute, with or
  * without pacing; returns the 429s the fake answered, *secs the drain time.
  */
-static long long drain_429s(int n, int rpm, int pacing, double *secs)
+static long long drain_args(int n, const char *const *args, const char *tag, int pacing,
+			    double *secs)
 {
-	char rpm_s[32], name[32];
-	const char *args[] = {"--rpm", rpm_s, NULL};
+	char name[32];
 	struct stack s;
 	struct h_proc d;
 	long long t0, r429;
 
-	snprintf(rpm_s, sizeof(rpm_s), "%d", rpm);
-	snprintf(name, sizeof(name), "pace%d", pacing);
+	snprintf(name, sizeof(name), "%s%d", tag, pacing);
 	ck_assert_int_eq(stack_start(&s, &stack_pg, name, 4, args), 0);
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
 	stack_env(&s, "TRIAGED_MINI_PACING", pacing ? "true" : "false");
@@ -377,6 +376,14 @@ static long long drain_429s(int n, int rpm, int pacing, double *secs)
 	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
 	stack_stop(&s);
 	return r429;
+}
+
+static long long drain_429s(int n, int rpm, int pacing, double *secs)
+{
+	char rpm_s[32];
+	const char *args[] = {"--rpm", rpm_s, NULL};
+	snprintf(rpm_s, sizeof(rpm_s), "%d", rpm);
+	return drain_args(n, args, "pace", pacing, secs);
 }
 
 /*
@@ -398,6 +405,30 @@ START_TEST(test_pacing)
 	       n, rpm, on, s_on, off, s_off);
 	ck_assert_msg(on <= 5, "429s with pacing: %lld", on);
 	ck_assert_msg(off >= on, "without pacing %lld < with %lld", off, on);
+}
+END_TEST
+
+/*
+ * token_pacing: the same against a fake that limits tokens, not requests
+ * (`--tpm`, a request counted as its prompt bytes / 4 plus the completion it
+ * asks for): pacing from x-ratelimit-*-tokens at the estimated tokens a
+ * request. TRIAGED_PACING_N tickets (default 60) at TRIAGED_PACING_TPM
+ * (default 60000, about 40 requests a minute); prints both 429 counts.
+ * Opt-in (minutes long): CK_RUN_CASE=token_pacing build/test_providers.
+ */
+START_TEST(test_token_pacing)
+{
+	const char *en = getenv("TRIAGED_PACING_N"), *et = getenv("TRIAGED_PACING_TPM");
+	int n = en ? (int)strtol(en, NULL, 10) : 60;
+	const char *args[] = {"--tpm", et ? et : "60000", NULL};
+	double s_on = 0, s_off = 0;
+	long long on = drain_args(n, args, "tpace", 1, &s_on);
+	long long off = drain_args(n, args, "tpace", 0, &s_off);
+	printf("token_pacing: %d tickets against --tpm %s: 429s with pacing %lld (%.1f s), without "
+	       "%lld (%.1f s)\n",
+	       n, args[1], on, s_on, off, s_off);
+	ck_assert_msg(on <= 2, "429s with pacing: %lld", on);
+	ck_assert_msg(off > on, "without pacing %lld <= with %lld", off, on);
 }
 END_TEST
 
@@ -716,9 +747,10 @@ int main(void)
 	    {"check_models", test_check_models}, {"misconfigured", test_misconfigured},
 	    {"dialects", test_dialects},	 {"own_400", test_own_400},
 	};
-	const struct stack_case opt_in[] = {{"pacing", test_pacing}};
+	const struct stack_case opt_in[] = {{"pacing", test_pacing},
+					    {"token_pacing", test_token_pacing}};
 	const char *only = getenv("CK_RUN_CASE");
-	if (only && strcmp(only, "pacing") == 0)
-		return stack_run_suite("providers", opt_in, 1, 3600);
+	if (only && (strcmp(only, "pacing") == 0 || strcmp(only, "token_pacing") == 0))
+		return stack_run_suite("providers", opt_in, 2, 3600);
 	return stack_run_suite("providers", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

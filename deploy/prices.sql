@@ -17,9 +17,11 @@ VALUES
     -- part of completion_tokens (the daemon adds them when a provider reports them apart).
     ('gpt-5.4-mini', '2026-03-17', 0.75, 0.075, 4.50, 'OpenAI list price'),
     ('gpt-5.4', '2026-03-05', 2.50, 0.25, 15.00, 'OpenAI list price'),
-    -- Gemini's cached price is its context-cache read price; check ai.google.dev/pricing.
+    -- Gemini's cached price is its context-cache read price; check ai.google.dev/pricing
+    -- (0.30 / 2.50 seen in pages citing it, not on Google's own page: unconfirmed).
     ('gemini-2.5-flash', '2025-06-17', 0.30, 0.03, 2.50, 'Google list price (<= 200k prompt)'),
     -- Claude: cache reads at 0.1x input; the OpenAI-compatible endpoint does not cache.
+    -- 1.00 / 5.00 confirmed on Anthropic's Haiku 4.5 model page (now a legacy model).
     ('claude-haiku-4-5', '2025-10-15', 1.00, 0.10, 5.00, 'Anthropic list price')
 ON CONFLICT (model, effective_from) DO UPDATE
     SET input_per_mtok = EXCLUDED.input_per_mtok,

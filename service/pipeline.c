@@ -285,7 +285,16 @@ static enum job_event act_call(struct job *j, const struct cascade_action *a)
 static enum job_event act_send(struct job *j)
 {
 	struct pipeline *pl = j->owner;
-	if (!model_call_may_send(pl->mcl, &j->calls, pipeline_now_ms(), &j->wait_ms))
+	int may = model_call_may_send(pl->mcl, &j->calls, pipeline_now_ms(), &j->wait_ms);
+	if (may < 0) {
+		/* refused for this ticket alone (#11): the call ends as it is */
+		struct call_rec *c = model_calls_cur(&j->calls);
+		snprintf(pl->why, sizeof(pl->why), "%s after %d attempts", c->error, c->attempts);
+		call_ended(j, EV_MODEL_FAILED);
+		j->detail = pl->why;
+		return EV_MODEL_FAILED;
+	}
+	if (may == 0)
 		return EV_RESTING;
 	job_set_state(j, JOB_MODEL, pipeline_now_ms());
 	model_call_submit(pl->mcl, &j->calls, on_model_done, j);

@@ -132,8 +132,13 @@ static void on_llm(void *arg, const struct llm_result *res);
 static void try_send(struct shadow_task *k)
 {
 	uint32_t wait = 0;
-	if (model_call_may_send(k->sh->mcl, &k->calls, now_ms(), &wait)) {
+	int may = model_call_may_send(k->sh->mcl, &k->calls, now_ms(), &wait);
+	if (may > 0) {
 		model_call_submit(k->sh->mcl, &k->calls, on_llm, k);
+		return;
+	}
+	if (may < 0) { /* refused for this ticket alone */
+		task_done(k, 0);
 		return;
 	}
 	/* its own breaker is open: wait, the ticket itself is long done */

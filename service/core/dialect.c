@@ -120,8 +120,14 @@ static int gpt5_0(const char *m)
 
 const char *dialect_default_effort(const char *model)
 {
+	const char *slash = model ? strrchr(model, '/') : NULL;
+	const char *m = slash ? slash + 1 : model;
+
 	if (!dialect_reasoning_model(model))
 		return NULL;
+	/* "gpt-5-pro defaults to (and only supports) high" (OpenAI's API reference) */
+	if (prefix(m, "gpt-5-pro") || (prefix(m, "gpt-5.") && strstr(m, "-pro") != NULL))
+		return "high";
 	return gpt5_0(model) ? "minimal" : "low";
 }
 
@@ -328,7 +334,7 @@ static json_object *error_object(json_object *root)
 
 int dialect_parse_error(const char *body, size_t len, struct provider_error *e)
 {
-	json_object *root = parse(body, len), *eo;
+	json_object *root = parse(body, len), *eo, *st;
 	int rc = -1;
 
 	memset(e, 0, sizeof(*e));
@@ -349,8 +355,10 @@ int dialect_parse_error(const char *body, size_t len, struct provider_error *e)
 		goto out;
 	field(eo, "message", e->message, sizeof(e->message));
 	field(eo, "type", e->type, sizeof(e->type));
-	if (e->type[0] == '\0')
-		field(eo, "status", e->type, sizeof(e->type)); /* Gemini: "RESOURCE_EXHAUSTED" */
+	/* Gemini's "status":"RESOURCE_EXHAUSTED"; not Azure's content-filter "status":400 */
+	if (e->type[0] == '\0' && json_object_object_get_ex(eo, "status", &st) &&
+	    json_object_is_type(st, json_type_string))
+		field(eo, "status", e->type, sizeof(e->type));
 	field(eo, "code", e->code, sizeof(e->code));
 	field(eo, "param", e->param, sizeof(e->param));
 	rc = 0;
@@ -385,6 +393,17 @@ int dialect_error_is_response_format(long http_status, const struct provider_err
 int dialect_status_is_config_error(long http_status)
 {
 	return http_status == 400 || http_status == 401 || http_status == 403 || http_status == 404;
+}
+
+enum config_verdict dialect_config_verdict(const struct config_watch *seen,
+					   const struct config_watch *now, double now_ms,
+					   double until_ms)
+{
+	if (now->misconfigs > seen->misconfigs)
+		return VERDICT_TIER;
+	if (now->answered > seen->answered || now_ms >= until_ms)
+		return VERDICT_OWN;
+	return VERDICT_WAIT;
 }
 
 /* ---- rate limits ---------------------------------------------------------- */
@@ -519,6 +538,23 @@ uint32_t dialect_ratelimit_wait_ms(const struct ratelimit *rl)
 	    rl->reset_tokens_ms > w)
 		w = rl->reset_tokens_ms;
 	return w;
+}
+
+double dialect_pace_ms(const struct ratelimit *rl, uint32_t in_flight, int64_t est_tokens)
+{
+	double req = 0, tok = 0;
+
+	if (rl->has_remaining_requests && rl->has_reset_requests) {
+		int64_t left = rl->remaining_requests - (int64_t)in_flight;
+		req = (double)rl->reset_requests_ms / (double)(left > 1 ? left : 1);
+	}
+	if (est_tokens > 0 && rl->has_remaining_tokens && rl->has_reset_tokens) {
+		/* Azure may say -1 (no figure): has_remaining_tokens is then unset */
+		int64_t tokens = rl->remaining_tokens - (int64_t)in_flight * est_tokens;
+		int64_t left = tokens > 0 ? tokens / est_tokens : 0;
+		tok = (double)rl->reset_tokens_ms / (double)(left > 1 ? left : 1);
+	}
+	return req > tok ? req : tok;
 }
 
 /* "try again in 1.2s" / "retry in 20ms" inside a message. */

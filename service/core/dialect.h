@@ -42,8 +42,8 @@ int dialect_reasoning_model(const char *model);
 /*
  * The reasoning_effort a triage sends when the key says "auto": "minimal"
  * for GPT-5.0 (gpt-5, gpt-5-mini, gpt-5-nano: no "none"), "low" for GPT-5.1
- * and later (no "minimal") and for the o-series; NULL when the model takes
- * none.
+ * and later (no "minimal") and for the o-series, "high" for the -pro models
+ * (they take nothing else); NULL when the model takes none.
  */
 const char *dialect_default_effort(const char *model);
 
@@ -114,6 +114,35 @@ int dialect_error_is_response_format(long http_status, const struct provider_err
 /* 1 for a status that is a configuration error: 400, 401, 403, 404. Never retried. */
 int dialect_status_is_config_error(long http_status);
 
+/*
+ * A 400/401/403/404 under on_config_error = hold, below config_errors in a
+ * row, cannot tell yet whether the request was wrong for this one ticket (a
+ * prompt too long, content refused) or for every ticket (a parameter, the
+ * key, the model). It is never asked again on a guess (#11): the call waits,
+ * without a request, for the tier's verdict. What the call saw when it was
+ * refused, and what the tier shows now:
+ */
+struct config_watch {
+	uint64_t answered;   /* 2xx answers the tier has had */
+	uint64_t misconfigs; /* times the tier was found misconfigured */
+};
+
+enum config_verdict {
+	VERDICT_WAIT, /* nothing known yet: ask again later (no request) */
+	VERDICT_OWN,  /* another call was answered since: the refusal was this ticket's own */
+	VERDICT_TIER, /* the tier was found misconfigured since: ask again once it is fixed */
+};
+
+/*
+ * The verdict for a call refused when it saw *seen, the tier showing *now,
+ * at now_ms; past until_ms with nothing known the refusal is taken as the
+ * ticket's own (one request, never a retry on a guess). A tier found
+ * misconfigured wins over answers (the probe that fixed it answers too).
+ */
+enum config_verdict dialect_config_verdict(const struct config_watch *seen,
+					   const struct config_watch *now, double now_ms,
+					   double until_ms);
+
 /* ---- rate limits --------------------------------------------------------- */
 
 /* The x-ratelimit-* headers of one response; has_* say which were present. */
@@ -145,6 +174,17 @@ int dialect_parse_duration(const char *s, size_t len, uint32_t *ms) WUR;
  * remain; the reset time of the exhausted one otherwise.
  */
 uint32_t dialect_ratelimit_wait_ms(const struct ratelimit *rl);
+
+/*
+ * Pacing (#11.5): the gap between two request starts that spreads what is
+ * left of the provider's windows over their resets. Requests: the reset
+ * over the requests left (less in_flight); tokens: the reset over the
+ * requests the tokens left still pay for, at est_tokens a request (its
+ * prompt and the completion it may use, counted as the provider counts
+ * them), less what in_flight requests will spend. The larger gap wins;
+ * 0 when the headers state no limit (no pacing). est_tokens <= 0: requests only.
+ */
+double dialect_pace_ms(const struct ratelimit *rl, uint32_t in_flight, int64_t est_tokens);
 
 /*
  * A retry hint in an error body: Gemini's error.details[] RetryInfo

@@ -341,8 +341,14 @@ static void on_llm_done(void *arg, const struct llm_result *res)
 static void try_send(struct eval_task *k)
 {
 	uint32_t wait = 0;
-	if (model_call_may_send(k->c->mcl, &k->calls, now_ms(), &wait)) {
+	int may = model_call_may_send(k->c->mcl, &k->calls, now_ms(), &wait);
+	if (may > 0) {
 		model_call_submit(k->c->mcl, &k->calls, on_llm_done, k);
+		return;
+	}
+	if (may < 0) { /* refused for this ticket alone */
+		snprintf(k->err, sizeof(k->err), "%s", model_calls_cur(&k->calls)->error);
+		task_handle(k, EV_MODEL_FAILED);
 		return;
 	}
 	struct timeval tv = {wait / 1000, (wait % 1000) * 1000};

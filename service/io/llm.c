@@ -48,6 +48,10 @@ struct llm_client {
 	 * the first answer says whether there are x-ratelimit-* headers, one request at a time */
 	int pacing, pace_known;
 	double pace_ms, next_start;
+	/* tokens a request is counted for against x-ratelimit-*-tokens: its prompt (about
+	 * four bytes a token) and the completion it may use (max_tokens), as a running mean */
+	int64_t max_completion;
+	double est_tokens;
 };
 
 struct llm_req {
@@ -198,16 +202,15 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	}
 	if (c->pacing && !r->cancelled) {
 		/* what is left of the window, less the requests already out, over its reset */
+		/* and, where tokens are limited, what the tokens left pay for (#11.5) */
+		double est =
+		    (r->body ? (double)strlen(r->body) / 4.0 : 0) + (double)c->max_completion;
+		c->est_tokens = c->est_tokens > 0 ? 0.8 * c->est_tokens + 0.2 * est : est;
 		c->pace_known = 1;
-		if (r->rl.has_remaining_requests && r->rl.has_reset_requests) {
-			int64_t left = r->rl.remaining_requests - (int64_t)c->in_flight;
-			c->pace_ms =
-			    (double)r->rl.reset_requests_ms / (double)(left > 1 ? left : 1);
-			if (c->pace_ms > LLM_HOLD_MAX_MS)
-				c->pace_ms = LLM_HOLD_MAX_MS;
-		} else {
-			c->pace_ms = 0; /* the provider states no limit: no pacing */
-		}
+		c->pace_ms =
+		    dialect_pace_ms(&r->rl, (uint32_t)c->in_flight, (int64_t)c->est_tokens);
+		if (c->pace_ms > LLM_HOLD_MAX_MS)
+			c->pace_ms = LLM_HOLD_MAX_MS;
 	}
 	res.latency_ms = now_ms() - r->started_at;
 	res.queued_ms = r->started_at - r->queued_at;
@@ -414,6 +417,11 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	c->max_response = (size_t)mc->max_response_bytes;
 	c->max_concurrency = mc->max_concurrency > 0 ? (size_t)mc->max_concurrency : 1;
 	c->pacing = mc->pacing;
+	{
+		struct dialect_params dp;
+		dialect_params_for(mc, &dp);
+		c->max_completion = dp.max_tokens;
+	}
 	c->ca_file = mc->ca_file && *mc->ca_file ? xstrdup(mc->ca_file) : NULL;
 	c->spare = xcalloc(c->max_concurrency, sizeof(*c->spare));
 	c->headers = curl_slist_append(NULL, "Content-Type: application/json");

@@ -296,12 +296,37 @@ enum job_event model_call_prepare(struct model_caller *mcl, struct model_calls *
 	return EV_REQUEST_READY;
 }
 
+/* How often a refused call asks for its verdict: often enough to follow the tier. */
+static uint32_t verdict_poll_ms(struct model_caller *mcl, const struct model_endpoint *ep)
+{
+	uint32_t base = ep->breaker.cooldown_ms < 1000 ? (uint32_t)ep->breaker.cooldown_ms : 1000;
+	return base / 2 + (uint32_t)(rng_next(&mcl->rng) % (base / 2 + 1));
+}
+
 int model_call_may_send(struct model_caller *mcl, struct model_calls *cs, double now,
 			uint32_t *wait_ms)
 {
 	struct call_rec *c = model_calls_cur(cs);
+	struct model_endpoint *ep = &mcl->ep[c->tier];
 	double wait;
-	if (breaker_allow(&mcl->ep[c->tier].breaker, now, &wait))
+	if (c->verdict_pending) {
+		struct config_watch w = {ep->answered, ep->misconfigs};
+		switch (dialect_config_verdict(&c->verdict_seen, &w, now, c->verdict_until_ms)) {
+		case VERDICT_WAIT:
+			*wait_ms = verdict_poll_ms(mcl, ep);
+			return 0;
+		case VERDICT_OWN:
+			/* others are answered: the request was wrong for this ticket alone */
+			c->verdict_pending = 0;
+			c->outcome = CALL_HTTP_ERROR;
+			return -1;
+		case VERDICT_TIER:
+			/* the configuration's: ask again once it is fixed */
+			c->verdict_pending = 0;
+			break;
+		}
+	}
+	if (breaker_allow(&ep->breaker, now, &wait))
 		return 1;
 	/* the endpoint is resting: wait without spending an attempt */
 	*wait_ms = (uint32_t)wait + (uint32_t)(rng_next(&mcl->rng) % 250);
@@ -522,14 +547,19 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 						   (uint32_t)(rng_next(&mcl->rng) % 250);
 					return EV_MODEL_RETRY;
 				}
-				/* below the threshold with hold: ask again (attempts spent),
+				/* below the threshold with hold: not asked again on a guess (a
+				 * 400 one ticket causes would cost max_attempts calls): the call
+				 * waits, without a request, until another call is answered (the
+				 * ticket's own: it fails with the provider's words) or the tier
+				 * is found misconfigured (it waits for the fix, then asks again),
 				 * so a misconfiguration's first tickets stay out of needs_human */
-				if (ep->mc->on_config_error == ONCFG_HOLD &&
-				    (uint32_t)c->attempts < ep->backoff.max_attempts) {
-					mcl->st.retries[c->tier]++;
-					*wait_ms =
-					    backoff_delay_ms(&ep->backoff, (uint32_t)c->attempts, 0,
-							     (uint32_t)rng_next(&mcl->rng));
+				if (ep->mc->on_config_error == ONCFG_HOLD) {
+					c->verdict_pending = 1;
+					c->verdict_seen.answered = ep->answered;
+					c->verdict_seen.misconfigs = ep->misconfigs;
+					c->verdict_until_ms =
+					    now + (double)ep->mc->breaker_cooldown_ms;
+					*wait_ms = verdict_poll_ms(mcl, ep);
 					return EV_MODEL_RETRY;
 				}
 			}
@@ -554,6 +584,7 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 		return EV_MODEL_FAILED;
 	}
 	mcl->st.ok[c->tier]++;
+	mcl->ep[c->tier].answered++;
 	/* an earlier attempt's error (a 429) is not this call's outcome */
 	free(c->perr);
 	c->perr = NULL;

@@ -50,6 +50,11 @@ struct call_rec {
 	enum model_dialect dialect;  /* the endpoint's request dialect */
 	enum response_format mode;   /* the structured-output mode the request asked for */
 	struct provider_error *perr; /* the provider's error object; NULL: none (most calls) */
+	/* a 400/401/403/404 below config_errors under hold waits for the tier's verdict
+	 * (dialect_config_verdict) instead of being asked again: what the tier showed then */
+	int verdict_pending;
+	struct config_watch verdict_seen;
+	double verdict_until_ms;
 	double latency_ms;
 	double started_ms, finished_ms;
 	char *answer;
@@ -77,6 +82,7 @@ struct model_endpoint {
 	int misconfigured;
 	char cause[160];
 	uint64_t misconfigs; /* times the tier was found misconfigured */
+	uint64_t answered;   /* 2xx answers (a refused call's verdict, #11) */
 };
 
 /* Per tier: HTTP attempts and their outcomes. */
@@ -139,8 +145,10 @@ double model_calls_wait_ms(const struct model_calls *c, int *fresh);
 enum job_event model_call_prepare(struct model_caller *mcl, struct model_calls *c,
 				  enum model_tier t, enum call_purpose p, struct prompt_vars v,
 				  double now, struct answer *ans, char *err, size_t errlen);
-/* May an attempt of the current call go now? 0: the breaker holds it back
- * (*wait_ms: ask again then; no attempt spent). */
+/* May an attempt of the current call go now? 1: yes; 0: the breaker holds it back, or
+ * a refused call waits for its verdict (*wait_ms: ask again then; no attempt spent);
+ * -1: no: the call is over, failed as its last attempt was refused (a 400 that was the
+ * ticket's own: c->error says why), to be persisted and failed as EV_MODEL_FAILED. */
 int model_call_may_send(struct model_caller *mcl, struct model_calls *c, double now,
 			uint32_t *wait_ms) WUR;
 /* Send an attempt of the current call (after model_call_may_send); cb follows, never from here. */

@@ -433,12 +433,23 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 		out = fm_error_body("invalid_request_error", NULL, err);
 		goto reply;
 	}
-	if ((status = fm_strict_check(srv, c.root, c.model ? c.model : "", &out)) != 0) {
+	if ((status = fm_strict_path(srv, req, &out)) != 0 ||
+	    (status = fm_strict_check(srv, c.root, c.model ? c.model : "", &out)) != 0) {
 		srv->refused++;
 		goto reply;
 	}
+	if (c.markers & FM_M_400) {
+		/* a request wrong for this ticket alone, as OpenAI answers a prompt over the context */
+		status = 400;
+		out = fm_error_body_param("invalid_request_error", "context_length_exceeded", "messages",
+					  "This model's maximum context length is 128000 tokens. However, your "
+					  "messages resulted in 131072 tokens. Please reduce the length of the "
+					  "messages.");
+		goto reply;
+	}
 	status = 200;
-	if (srv->set.rpm > 0 && fm_rpm_take(srv, req, &out)) {
+	if ((srv->set.rpm > 0 || srv->set.tpm > 0) &&
+	    fm_rpm_take(srv, req, (long)(c.prompt_bytes + 3) / 4 + fm_asked_completion(c.root), &out)) {
 		status = 429;
 		goto reply;
 	}

@@ -22,8 +22,13 @@
 
 /* A reasoning model name (gpt-5*, o1, o3, o4 and their -variants). */
 bool fm_reasoning_model(const char *m);
-/* --rpm: true (and *out, a 429 body) when the request is over this minute's limit. */
-bool fm_rpm_take(struct fm_server *srv, struct evhttp_request *req, struct evbuffer **out);
+/* --rpm / --tpm: true (and *out, a 429 body) when the request (counted as tokens) is over
+ * this minute's limits. */
+bool fm_rpm_take(struct fm_server *srv, struct evhttp_request *req, long tokens, struct evbuffer **out);
+/* The completion a request asks for (max_completion_tokens, else max_tokens), 0 if none. */
+long fm_asked_completion(struct json_object *root);
+/* 0 when the request's path (and Azure's api-version) is one the dialect serves; else 404, *out. */
+int fm_strict_path(struct fm_server *srv, struct evhttp_request *req, struct evbuffer **out);
 /* 0 when the request is one the dialect's servers take; else the status, with *out the error body. */
 int fm_strict_check(struct fm_server *srv, struct json_object *root, const char *model, struct evbuffer **out);
 

@@ -54,6 +54,7 @@ struct fm_server {
 	char refuse_buf[64]; /* /_control "refuse": the parameter refused (provider edges, #11.4) */
 	int64_t rpm_window; /* --rpm: the current minute (ms since the epoch / 60000) and its count */
 	long rpm_used;
+	long tpm_used; /* --tpm: tokens counted in the current minute */
 	uint64_t timeouts;
 	uint64_t by_status[FM_STATUS_MAX];
 	struct json_object *per_ticket; /* {"ticket_id": count}, owned */

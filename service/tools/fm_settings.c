@@ -151,9 +151,11 @@ static void fm_usage(FILE *f)
 	      "  --request-log PATH      append one JSON line per completion request\n"
 	      "  --require-key KEY       401 unless 'Authorization: Bearer KEY' (azure: 'api-key: KEY')\n"
 	      "  --dialect NAME          strict mode: refuse what that provider refuses, with its status and\n"
-	      "                          error body (openai-reasoning, azure, gemini, anthropic, openai)\n"
+	      "                          error body and path (openai-reasoning, azure, gemini, anthropic, openai, local)\n"
 	      "  --refuse PARAM          refuse every request carrying PARAM (400 unknown_parameter)\n"
 	      "  --rpm N                 N requests per minute (fixed window): x-ratelimit-* headers, 429 past it\n"
+	      "  --tpm N                 N tokens per minute, a request counted as its prompt bytes / 4 plus the\n"
+	      "                          max_tokens or max_completion_tokens it asks for: -tokens headers, 429 past it\n"
 	      "  --quiet                 warnings and errors only\n"
 	      "  --verbose               one log line per request\n"
 	      "  --error-model SEED      seeded error model: models named *mini* mislabel ~13%% of tickets, with\n"
@@ -166,7 +168,7 @@ static void fm_usage(FILE *f)
 	      "GET /_stats, GET /health. Ticket markers: [[fake:malformed]] [[fake:badlabel]]\n"
 	      "[[fake:fence]] [[fake:500]] [[fake:lowconf]] [[fake:critical]] [[fake:badrepair]]\n"
 	      "[[fake:mini_malformed]] (only for models named *mini*) [[fake:hostile_draft]]\n"
-	      "[[fake:leak_prompt]].\n",
+	      "[[fake:leak_prompt]] [[fake:400]] (a 400 context_length_exceeded).\n",
 	      f);
 }
 
@@ -180,6 +182,7 @@ enum {
 	OPT_DIALECT,
 	OPT_REFUSE,
 	OPT_RPM,
+	OPT_TPM,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -199,6 +202,7 @@ static const struct option fm_options[] = {
 	{"dialect", required_argument, NULL, OPT_DIALECT},
 	{"refuse", required_argument, NULL, OPT_REFUSE},
 	{"rpm", required_argument, NULL, OPT_RPM},
+	{"tpm", required_argument, NULL, OPT_TPM},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -233,14 +237,18 @@ void fm_parse_args(int argc, char **argv, struct fm_settings *s)
 		case OPT_DIALECT:
 			if (strcmp(optarg, "openai-reasoning") != 0 && strcmp(optarg, "azure") != 0 &&
 			    strcmp(optarg, "anthropic") != 0 && strcmp(optarg, "gemini") != 0 &&
-			    strcmp(optarg, "openai") != 0)
-				fm_fatal("msg=\"bad flag\" flag=--dialect err=\"expected openai, openai-reasoning, azure, gemini or anthropic\"");
+			    strcmp(optarg, "openai") != 0 && strcmp(optarg, "local") != 0)
+				fm_fatal("msg=\"bad flag\" flag=--dialect err=\"expected openai, openai-reasoning, azure, gemini, anthropic or local\"");
 			s->dialect = optarg;
 			break;
 		case OPT_REFUSE: s->refuse = optarg; break;
 		case OPT_RPM:
 			if (fm_parse_long(optarg, 0, 100000000, &s->rpm) != 0)
 				fm_fatal("msg=\"bad flag\" flag=--rpm err=\"expected 0..100000000\"");
+			break;
+		case OPT_TPM:
+			if (fm_parse_long(optarg, 0, 1000000000, &s->tpm) != 0)
+				fm_fatal("msg=\"bad flag\" flag=--tpm err=\"expected 0..1000000000\"");
 			break;
 		case OPT_QUIET: s->quiet = true; break;
 		case OPT_VERBOSE: s->verbose = true; break;

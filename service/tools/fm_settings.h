@@ -65,6 +65,7 @@ struct fm_settings {
 	const char *dialect;
 	const char *refuse; /* --refuse PARAM: refuse requests carrying it (a wrong setting) */
 	long rpm;           /* --rpm N: requests per minute, OpenAI-style headers and 429s; 0 = no limit */
+	long tpm;           /* --tpm N: tokens per minute (prompt bytes / 4 + the completion asked for) */
 	uint64_t seed;
 	long max_body;
 	bool quiet;

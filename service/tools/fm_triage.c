@@ -90,6 +90,7 @@ static const struct {
 	{"[[fake:lowconf]]", FM_M_LOWCONF},     {"[[fake:critical]]", FM_M_CRITICAL},
 	{"[[fake:badrepair]]", FM_M_BADREPAIR}, {"[[fake:hostile_draft]]", FM_M_HOSTILE},
 	{"[[fake:leak_prompt]]", FM_M_LEAK},    {"[[fake:echo_pii]]", FM_M_ECHO},
+	{"[[fake:400]]", FM_M_400},
 };
 
 /* The first redaction placeholder ("[EMAIL_1]", "[ORDER_ID_2]") in text, into out; false if none. */

@@ -55,6 +55,7 @@ enum {
 	FM_M_HOSTILE = 1 << 7, /* a draft with a foreign link, a refund promise, an unknown placeholder */
 	FM_M_LEAK = 1 << 8,    /* a draft that repeats the start of the system prompt */
 	FM_M_ECHO = 1 << 9,    /* a draft that quotes the ticket's first redaction placeholder */
+	FM_M_400 = 1 << 10,    /* a 400 for this ticket alone (context_length_exceeded) */
 };
 
 #endif

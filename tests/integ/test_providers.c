@@ -38,6 +38,7 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <libpq-fe.h>
 
 #include "harness.h"
 #include "stack.h"
@@ -350,16 +351,15 @@ END_TEST
  * Drain n tickets against a fake allowing rpm requests a minute, with or
  * without pacing; returns the 429s the fake answered, *secs the drain time.
  */
-static long long drain_429s(int n, int rpm, int pacing, double *secs)
+static long long drain_args(int n, const char *const *args, const char *tag, int pacing,
+			    double *secs)
 {
-	char rpm_s[32], name[32];
-	const char *args[] = {"--rpm", rpm_s, NULL};
+	char name[32];
 	struct stack s;
 	struct h_proc d;
 	long long t0, r429;
 
-	snprintf(rpm_s, sizeof(rpm_s), "%d", rpm);
-	snprintf(name, sizeof(name), "pace%d", pacing);
+	snprintf(name, sizeof(name), "%s%d", tag, pacing);
 	ck_assert_int_eq(stack_start(&s, &stack_pg, name, 4, args), 0);
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
 	stack_env(&s, "TRIAGED_MINI_PACING", pacing ? "true" : "false");
@@ -376,6 +376,14 @@ static long long drain_429s(int n, int rpm, int pacing, double *secs)
 	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
 	stack_stop(&s);
 	return r429;
+}
+
+static long long drain_429s(int n, int rpm, int pacing, double *secs)
+{
+	char rpm_s[32];
+	const char *args[] = {"--rpm", rpm_s, NULL};
+	snprintf(rpm_s, sizeof(rpm_s), "%d", rpm);
+	return drain_args(n, args, "pace", pacing, secs);
 }
 
 /*
@@ -397,6 +405,30 @@ START_TEST(test_pacing)
 	       n, rpm, on, s_on, off, s_off);
 	ck_assert_msg(on <= 5, "429s with pacing: %lld", on);
 	ck_assert_msg(off >= on, "without pacing %lld < with %lld", off, on);
+}
+END_TEST
+
+/*
+ * token_pacing: the same against a fake that limits tokens, not requests
+ * (`--tpm`, a request counted as its prompt bytes / 4 plus the completion it
+ * asks for): pacing from x-ratelimit-*-tokens at the estimated tokens a
+ * request. TRIAGED_PACING_N tickets (default 60) at TRIAGED_PACING_TPM
+ * (default 60000, about 40 requests a minute); prints both 429 counts.
+ * Opt-in (minutes long): CK_RUN_CASE=token_pacing build/test_providers.
+ */
+START_TEST(test_token_pacing)
+{
+	const char *en = getenv("TRIAGED_PACING_N"), *et = getenv("TRIAGED_PACING_TPM");
+	int n = en ? (int)strtol(en, NULL, 10) : 60;
+	const char *args[] = {"--tpm", et ? et : "60000", NULL};
+	double s_on = 0, s_off = 0;
+	long long on = drain_args(n, args, "tpace", 1, &s_on);
+	long long off = drain_args(n, args, "tpace", 0, &s_off);
+	printf("token_pacing: %d tickets against --tpm %s: 429s with pacing %lld (%.1f s), without "
+	       "%lld (%.1f s)\n",
+	       n, args[1], on, s_on, off, s_off);
+	ck_assert_msg(on <= 2, "429s with pacing: %lld", on);
+	ck_assert_msg(off > on, "without pacing %lld <= with %lld", off, on);
 }
 END_TEST
 
@@ -463,16 +495,262 @@ START_TEST(test_check_models)
 }
 END_TEST
 
+/*
+ * dialects: every dialect end to end, one daemon per dialect against the
+ * fake in that provider's strict mode (its path, its key header, the
+ * parameters and schema it takes). A few tickets each, all escalated:
+ * 0 requests refused, every ticket answered by the mini tier and every
+ * escalated one by the flagship, usage parsed, cost priced where a price
+ * row exists (deploy/prices.sql applied for Gemini and Claude; none for
+ * the local model), and the structured-output mode each dialect uses.
+ * Then the server refuses a field: the error, in each provider's own shape
+ * (OpenAI's object, Gemini's google.rpc array, Anthropic's type:error),
+ * is kept with the call and named in the ticket's reason after one request.
+ */
+struct dialect_case {
+	const char *dialect, *mini, *flagship;
+	const char *url_path;	/* appended to http://127.0.0.1:PORT */
+	const char *configured; /* TRIAGED_*_DIALECT; NULL: auto */
+	const char *mode;	/* the response_mode every call uses */
+	int priced, reasoning_tokens;
+	/* a refused request, in the provider's error shape: what is kept with the call */
+	const char *err_type, *err_code, *reason;
+};
+
+#define OPENAI_REFUSAL                                                                             \
+	"invalid_request_error", "unknown_parameter",                                              \
+	    "HTTP 400 unknown_parameter messages: Unrecognized request argument supplied: "        \
+	    "messages"
+
+static const struct dialect_case dialect_cases[] = {
+    {"openai", "gpt-4o-mini", "gpt-4o", "/v1", NULL, "json_schema", 1, 0, OPENAI_REFUSAL},
+    {"openai-reasoning", "gpt-5.4-mini", "gpt-5.4", "/v1", NULL, "json_schema", 1, 64,
+     OPENAI_REFUSAL},
+    {"azure", "gpt-5.4-mini", "gpt-5.4", "", "azure", "json_schema", 1, 64, OPENAI_REFUSAL},
+    {"gemini", "gemini-2.5-flash", "gemini-2.5-flash", "/v1beta/openai", NULL, "json_schema", 1, 0,
+     "INVALID_ARGUMENT", "400",
+     "HTTP 400 400: Invalid JSON payload received. Unknown name \"messages\": Cannot find "
+     "field."},
+    {"anthropic", "claude-haiku-4-5", "claude-haiku-4-5", "/v1", NULL, "prompt", 1, 0,
+     "invalid_request_error", "",
+     "HTTP 400 invalid_request_error: messages: Extra inputs are not permitted"},
+    {"local", "qwen2.5-7b-instruct", "qwen2.5-7b-instruct", "/v1", NULL, "json_schema", 0, 0,
+     OPENAI_REFUSAL},
+};
+
+#define ND 5
+
+/* Apply deploy/prices.sql as an operator would (psql -f): its rows for Gemini and Claude. */
+static void apply_prices(struct stack *s)
+{
+	char path[PATH_MAX], *sql;
+	PGresult *r;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/deploy/prices.sql", h_source_dir());
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	sql = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(sql, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	r = PQexec(s->db, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "prices.sql: %s",
+		      PQerrorMessage(s->db));
+	PQclear(r);
+	free(sql);
+}
+
+static void run_dialect(const struct dialect_case *dc)
+{
+	const char *args[] = {"--dialect", dc->dialect, "--require-key", "sk-test-key", NULL};
+	char name[48], prefix[32], url[160], sql[512];
+	struct stack s;
+	struct h_proc d;
+	long long escalated;
+
+	snprintf(name, sizeof(name), "d_%s", dc->dialect);
+	for (char *p = name; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	snprintf(prefix, sizeof(prefix), "%s-", dc->dialect);
+	ck_assert_int_eq(stack_start(&s, &stack_pg, name, 1, args), 0);
+	apply_prices(&s);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s.model_port, dc->url_path);
+	stack_env(&s, "TRIAGED_MINI_BASE_URL", url);
+	stack_env(&s, "TRIAGED_FLAGSHIP_BASE_URL", url);
+	stack_env(&s, "TRIAGED_MINI_MODEL", dc->mini);
+	stack_env(&s, "TRIAGED_FLAGSHIP_MODEL", dc->flagship);
+	stack_env(&s, "OPENAI_API_KEY", "sk-test-key");
+	if (dc->configured) {
+		stack_env(&s, "TRIAGED_MINI_DIALECT", dc->configured);
+		stack_env(&s, "TRIAGED_FLAGSHIP_DIALECT", dc->configured);
+	}
+	if (strcmp(dc->dialect, "azure") == 0) {
+		/* the deployment names, not the model names, go into the URL */
+		stack_env(&s, "TRIAGED_MINI_DEPLOYMENT", "triage-mini");
+		stack_env(&s, "TRIAGED_FLAGSHIP_DEPLOYMENT", "triage-flagship");
+	}
+	escalate_all(&s);
+	/* a lone refused ticket waits this long for the tier's verdict (hold, the default) */
+	stack_env(&s, "TRIAGED_MINI_BREAKER_COOLDOWN_MS", "1000");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	snprintf(sql, sizeof(sql), "dialect=%s response_mode=%s", dc->dialect, dc->mode);
+	ck_assert_d(stack_wait_log(&d, sql, 10000) == 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, ND, prefix), 0);
+	ck_assert_d(stack_wait_count(&s, ND, 40000, RESULTS) == ND, &d);
+
+	/* nothing refused: the strict fake took every request as the provider would */
+	ck_assert_msg(stat_int(&s, "refused", NULL) == 0, "%s: refused", dc->dialect);
+	ck_assert_msg(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE http_status <> 200 "
+				     "OR outcome <> 'ok'") == 0,
+		      "%s: a call failed", dc->dialect);
+	/* the mini tier answered every ticket, the flagship every escalated one */
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE tier = 'mini' AND "
+		 "model = '%s'",
+		 dc->mini);
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == ND, "%s: mini", dc->dialect);
+	escalated = h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE escalated");
+	ck_assert_msg(escalated >= 1, "%s: nothing escalated", dc->dialect);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE tier = 'flagship' AND "
+		 "model = '%s'",
+		 dc->flagship);
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == escalated, "%s: flagship", dc->dialect);
+	ck_assert_msg(h_sql_ll(s.db,
+			       "SELECT count(*) FROM triage_results WHERE status = "
+			       "'needs_human' AND escalated AND NOT EXISTS (SELECT 1 FROM "
+			       "model_calls m WHERE m.ticket_pk = triage_results.ticket_pk AND "
+			       "m.tier = 'flagship')") == 0,
+		      "%s: an escalated ticket never reached the flagship", dc->dialect);
+	/* the dialect and the structured-output mode of every call */
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM model_calls WHERE dialect IS DISTINCT FROM '%s' OR "
+		 "response_mode IS DISTINCT FROM '%s'",
+		 dc->dialect, dc->mode);
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == 0, "%s: dialect or mode", dc->dialect);
+	/* usage parsed, reasoning tokens where the model reports them, priced where known */
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM model_calls WHERE prompt_tokens <= 0 OR completion_tokens "
+		 "<= 0 OR reasoning_tokens <> %d OR %s",
+		 dc->reasoning_tokens,
+		 dc->priced ? "cost_usd IS NULL OR cost_usd <= 0" : "cost_usd IS NOT NULL");
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == 0, "%s: usage or cost", dc->dialect);
+
+	/* errors surfaced: the server now refuses a field, in its provider's error shape; one
+	 * more ticket is refused once (alone: no verdict within the cooldown), goes to a person
+	 * with the provider's words, its type and code kept with the call */
+	ck_assert_int_eq(stack_model_control(&s, "{\"refuse\": \"messages\"}"), 0);
+	snprintf(prefix, sizeof(prefix), "%s-x", dc->dialect);
+	ck_assert_int_eq(stack_produce_samples(&s, 1, prefix), 0);
+	ck_assert_d(stack_wait_count(&s, ND + 1, 30000, RESULTS) == ND + 1, &d);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM model_calls WHERE http_status = 400 AND attempts = 1 AND "
+		 "coalesce(error_type, '') = '%s' AND coalesce(error_code, '') = '%s'",
+		 dc->err_type, dc->err_code);
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == 1, "%s: the refused call", dc->dialect);
+	ck_assert_msg(stat_int(&s, "refused", NULL) == 1, "%s: refused once", dc->dialect);
+	{
+		char *v = h_sql_str(s.db, "SELECT status || ': ' || status_reason FROM "
+					  "triage_results WHERE status = 'needs_human'");
+		ck_assert_msg(v && strstr(v, "needs_human: ") == v && strstr(v, dc->reason),
+			      "%s: reason %s", dc->dialect, v ? v : "(none)");
+		free(v);
+	}
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+
+START_TEST(test_dialects)
+{
+	long long t0 = h_now_ms();
+	for (size_t i = 0; i < sizeof(dialect_cases) / sizeof(dialect_cases[0]); i++) {
+		long long t = h_now_ms();
+		run_dialect(&dialect_cases[i]);
+		printf("dialects: %-16s end to end in %.1f s\n", dialect_cases[i].dialect,
+		       (double)(h_now_ms() - t) / 1000.0);
+	}
+	printf("dialects: all %zu in %.1f s\n", sizeof(dialect_cases) / sizeof(dialect_cases[0]),
+	       (double)(h_now_ms() - t0) / 1000.0);
+}
+END_TEST
+
+/*
+ * own_400: under on_config_error = hold (the default) one ticket the
+ * provider refuses for itself (a prompt over the context, [[fake:400]])
+ * among healthy ones: one request for it, never a retry; it goes to a
+ * person with the provider's words; the tier is not held.
+ */
+START_TEST(test_own_400)
+{
+	static const char *const args[] = {"--dialect", "openai-reasoning", NULL};
+	char input[PATH_MAX];
+	struct stack s;
+	struct h_proc d;
+	char *v;
+	FILE *f;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "own400", 1, args), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-5.4-mini");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	snprintf(input, sizeof(input), "%s/own400.jsonl", h_tmpdir());
+	f = fopen(input, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"ticket_id\":\"too-long\",\"subject\":\"Invoice\",\"body\":\"Here is my whole "
+	      "archive [[fake:400]]\"}\n",
+	      f);
+	for (int i = 0; i < 8; i++)
+		fprintf(f, "{\"ticket_id\":\"ok-%d\",\"body\":\"Where is my parcel number %d?\"}\n",
+			i, i);
+	fclose(f);
+	ck_assert_int_eq(stack_produce_file(&s, input, 0), 0);
+	ck_assert_d(stack_wait_count(&s, 9, 60000, RESULTS) == 9, &d);
+	ck_assert_d(stack_wait_committed(&s, 9, 20000) == 0, &d);
+	/* one request for the refused ticket: a 400 is not asked again */
+	ck_assert_int_eq(stack_model_requests(&s, "too-long"), 1);
+	ck_assert_int_eq(stat_int(&s, "by_status", "400"), 1);
+	ck_assert_int_eq(h_sql_ll(s.db,
+				  "SELECT count(*) FROM model_calls m JOIN tickets t ON t.id = "
+				  "m.ticket_pk WHERE t.ticket_id = 'too-long' AND m.attempts = 1 "
+				  "AND m.http_status = 400 AND m.error_code = "
+				  "'context_length_exceeded' AND m.error_param = 'messages'"),
+			 1);
+	v = h_sql_str(s.db, "SELECT tr.status || ': ' || tr.status_reason FROM triage_results tr "
+			    "JOIN tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'too-long'");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_msg(strstr(v, "needs_human: ") == v &&
+			  strstr(v,
+				 "HTTP 400 context_length_exceeded messages: This model's maximum "
+				 "context length is 128000 tokens") != NULL &&
+			  strstr(v, "after 1 attempts") != NULL,
+		      "reason: %s", v);
+	free(v);
+	/* the others triaged, the tier never held */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT ticket_pk) FROM model_calls WHERE "
+					"tier = 'mini' AND outcome = 'ok'"),
+			 8);
+	ck_assert_d(stack_wait_log(&d, "tier misconfigured", 100) != 0, &d);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
 	    {"reasoning", test_reasoning},	 {"refused_param", test_refused_param},
 	    {"rf_fallback", test_rf_fallback},	 {"rate_limit", test_rate_limit},
 	    {"check_models", test_check_models}, {"misconfigured", test_misconfigured},
+	    {"dialects", test_dialects},	 {"own_400", test_own_400},
 	};
-	const struct stack_case opt_in[] = {{"pacing", test_pacing}};
+	const struct stack_case opt_in[] = {{"pacing", test_pacing},
+					    {"token_pacing", test_token_pacing}};
 	const char *only = getenv("CK_RUN_CASE");
-	if (only && strcmp(only, "pacing") == 0)
-		return stack_run_suite("providers", opt_in, 1, 3600);
+	if (only && (strcmp(only, "pacing") == 0 || strcmp(only, "token_pacing") == 0))
+		return stack_run_suite("providers", opt_in, 2, 3600);
 	return stack_run_suite("providers", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "answer.h"
+#include "backoff.h"
 #include "config.h"
 #include "dialect.h"
 #include "prompt.h"
@@ -84,6 +85,8 @@ static const struct {
     {"gpt-5-nano", "minimal"},
     {"gpt-5-2025-08-07", "minimal"},
     {"gpt-5.1", "low"},
+    {"gpt-5-pro", "high"},
+    {"gpt-5.2-pro", "high"},
     {"gpt-5.2-mini", "low"},
     {"gpt-5.4-mini", "low"},
     {"gpt-5.4", "low"},
@@ -478,6 +481,11 @@ static const struct {
      "429", "", 0, "429 429: You exceeded"},
     {"anthropic_400.json", 400, "max_tokens: Field required", "invalid_request_error", "", "", 0,
      "400 invalid_request_error: max_tokens"},
+    {"azure_400_content_filter.json", 400, "The response was filtered", "", "content_filter",
+     "prompt", 0, "400 content_filter prompt: The response was filtered"},
+    {"openai_400_context_length.json", 400, "This model's maximum context length",
+     "invalid_request_error", "context_length_exceeded", "messages", 0,
+     "400 context_length_exceeded messages: This model's"},
 };
 
 START_TEST(test_errors)
@@ -499,6 +507,93 @@ START_TEST(test_errors)
 	    strncmp(line, error_cases[_i].line_start, strlen(error_cases[_i].line_start)) == 0,
 	    "line '%s'", line);
 	free(body);
+}
+END_TEST
+
+/* Pacing spreads tokens as well as requests (#11.5). */
+START_TEST(test_pace)
+{
+	struct ratelimit rl;
+	char *raw = fixture("openai_ratelimit_spent.txt");
+	const char *p = raw;
+
+	/* no headers: no pacing */
+	memset(&rl, 0, sizeof(rl));
+	ck_assert_double_eq(dialect_pace_ms(&rl, 0, 1000), 0);
+	/* requests only: 60 s over 60 left, less 10 in flight: 60000 / 50 */
+	rl.has_remaining_requests = rl.has_reset_requests = 1;
+	rl.remaining_requests = 60;
+	rl.reset_requests_ms = 60000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 0), 1200, 0.001);
+	/* tokens bind harder: 100,000 left over 60 s at 2,000 a request, 10 in flight
+	 * (20,000 spoken for): 40 requests -> one every 1.5 s */
+	rl.has_remaining_tokens = rl.has_reset_tokens = 1;
+	rl.remaining_tokens = 100000;
+	rl.reset_tokens_ms = 60000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 2000), 1500, 0.001);
+	/* without an estimate the tokens are not used */
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 0), 1200, 0.001);
+	/* plenty of tokens: the requests decide */
+	rl.remaining_tokens = 10000000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 2000), 1200, 0.001);
+	/* tokens spent by what is in flight: the whole reset (the next window) */
+	rl.remaining_tokens = 15000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 10, 2000), 60000, 0.001);
+	/* the recorded headers: 149,000 tokens over 1.2 s at 1,000 a request (149 left) vs
+	 * no request left in 6m0s: the requests' reset wins */
+	memset(&rl, 0, sizeof(rl));
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p + 1) : strlen(p);
+		(void)dialect_ratelimit_header(&rl, p, n);
+		p += n;
+	}
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 0, 1000), 360000, 0.001);
+	/* 600 requests left within 1 s (one every 1.7 ms): now the tokens bind */
+	rl.remaining_requests = 600;
+	rl.reset_requests_ms = 1000;
+	ck_assert_double_eq_tol(dialect_pace_ms(&rl, 0, 1000), 1200.0 / 149, 0.001);
+	/* Azure's "x-ratelimit-remaining-tokens: -1" is no figure: not parsed */
+	memset(&rl, 0, sizeof(rl));
+	ck_assert_int_eq(dialect_ratelimit_header(&rl, "x-ratelimit-remaining-tokens: -1\r\n", 34),
+			 0);
+	ck_assert_int_eq(rl.has_remaining_tokens, 0);
+	free(raw);
+}
+END_TEST
+
+/* A 400 below config_errors under hold waits for the tier's verdict (#11). */
+START_TEST(test_config_verdict)
+{
+	static const struct {
+		struct config_watch seen, now;
+		double now_ms, until_ms;
+		enum config_verdict want;
+	} cases[] = {
+	    /* nothing happened on the tier yet: wait, no request */
+	    {{5, 0}, {5, 0}, 1000, 2000, VERDICT_WAIT},
+	    /* another call was answered: the refusal was the ticket's own */
+	    {{5, 0}, {6, 0}, 1000, 2000, VERDICT_OWN},
+	    /* the tier was found misconfigured: ask again once it is fixed */
+	    {{5, 0}, {5, 1}, 1000, 2000, VERDICT_TIER},
+	    /* ... even when the probe that fixed it was answered since */
+	    {{5, 0}, {9, 1}, 1000, 2000, VERDICT_TIER},
+	    /* an old misconfiguration, before the refusal, says nothing */
+	    {{5, 2}, {5, 2}, 1000, 2000, VERDICT_WAIT},
+	    /* nothing known by the deadline: one request, never a retry on a guess */
+	    {{5, 0}, {5, 0}, 2000, 2000, VERDICT_OWN},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		ck_assert_msg(dialect_config_verdict(&cases[i].seen, &cases[i].now, cases[i].now_ms,
+						     cases[i].until_ms) == cases[i].want,
+			      "case %zu", i);
+	/* a 400 is not transient: backoff never retries it (nor 401/403/404), a 5xx it does */
+	ck_assert_int_eq(backoff_classify(0, 400), RETRY_NO);
+	ck_assert_int_eq(backoff_classify(0, 401), RETRY_NO);
+	ck_assert_int_eq(backoff_classify(0, 404), RETRY_NO);
+	ck_assert_int_eq(backoff_classify(0, 500), RETRY_YES);
+	ck_assert_int_eq(dialect_status_is_config_error(400), 1);
+	ck_assert_int_eq(dialect_status_is_config_error(429), 0);
 }
 END_TEST
 
@@ -701,6 +796,8 @@ static Suite *dialect_suite(void)
 	tcase_add_test(tc, test_urls);
 	tcase_add_loop_test(tc, test_errors, 0, ARRAY_SIZE(error_cases));
 	tcase_add_test(tc, test_error_bounds);
+	tcase_add_test(tc, test_config_verdict);
+	tcase_add_test(tc, test_pace);
 	tcase_add_loop_test(tc, test_duration, 0, ARRAY_SIZE(duration_cases));
 	tcase_add_test(tc, test_ratelimit_headers);
 	tcase_add_test(tc, test_retry_hints);

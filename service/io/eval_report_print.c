@@ -182,20 +182,21 @@ static void print_rule_report(FILE *out, struct eval_run *run, const struct eval
 	}
 	evalstats_rule_report(items, rule, run->n, nr, rows);
 	fprintf(out, "\nescalation rules under %s: %zu of %zu tickets sent to the flagship "
-		     "(each credited to its first matching rule)\n\n",
+		     "(each credited to its first matching rule; gain: accuracy points over the set; "
+		     "$ per fix: flagship cost per net extra right answer)\n\n",
 		name, esc, run->n);
-	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %11s | %14s |\n", "rule", "sent",
-		"changed", "mini right", "flag. right", "gain (pts)", "$ per 1,000");
-	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %11s | %14s |\n", "---", "---", "---",
-		"---", "---", "---", "---");
+	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %10s | %11s | %12s |\n", "rule", "sent",
+		"changed", "mini right", "flag. right", "gain (pts)", "$ per 1,000", "$ per fix");
+	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %10s | %11s | %12s |\n", "---", "---",
+		"---", "---", "---", "---", "---", "---");
 	for (size_t k = 0; k < nr; k++) {
 		const struct evalstats_rule_row *r = &rows[k];
 		char per[32];
 		if (r->cost_per_gain >= 0)
-			snprintf(per, sizeof(per), "$%.4f/fix", r->cost_per_gain);
+			snprintf(per, sizeof(per), "%.4f", r->cost_per_gain);
 		else
 			snprintf(per, sizeof(per), "no gain");
-		fprintf(out, "| %-28.28s | %6zu | %7.1f%% | %10zu | %11zu | %+11.2f | %8.4f %s |\n",
+		fprintf(out, "| %-28.28s | %6zu | %7.1f%% | %10zu | %11zu | %+10.2f | %11.4f | %12s |\n",
 			names[k], r->sent, r->sent ? 100.0 * (double)r->changed / (double)r->sent : 0.0,
 			r->mini_correct, r->flagship_correct, 100.0 * r->gain, r->cost_per_1000, per);
 	}

@@ -187,6 +187,43 @@ START_TEST(test_eval_small)
 			  strstr(out, "escalation share under "),
 		      "%s", out);
 	ck_assert_msg(strstr(out, "mini-flagship agreement (category): ") != NULL, "%s", out);
+	{
+		/* the figures, for the record: model mix, held-out check, rules */
+		const char *a = strstr(out, "\nmodel mix:"), *b = strstr(out, "\nsuggested rules.conf");
+		if (a && b > a)
+			fprintf(stderr, "%.*s\n", (int)(b - a), a);
+	}
+	/* held out by default (--holdout 0.5): the two parts add up to the set */
+	{
+		const char *h = strstr(out, "held-out check: thresholds fitted on ");
+		unsigned long nf = 0, nt = 0;
+		ck_assert_msg(h != NULL, "%s", out);
+		ck_assert_int_eq(sscanf(h, "held-out check: thresholds fitted on %lu tickets, scored on "
+					   "the other %lu", &nf, &nt), 2);
+		ck_assert_int_eq(nf + nt, 300);
+		ck_assert_msg(nf > 100 && nt > 100, "fit %lu, held out %lu", nf, nt);
+	}
+	/* which rules pay: the tickets the rules escalate, credited one rule each */
+	{
+		const char *h = strstr(out, "\nescalation rules under ");
+		const char *share = strstr(out, "escalation share under ");
+		unsigned long esc = 0, total = 0, sum = 0;
+		double pct;
+		ck_assert_msg(h != NULL && share != NULL, "%s", out);
+		ck_assert_int_eq(sscanf(strstr(h, ": ") + 2, "%lu of %lu", &esc, &total), 2);
+		ck_assert_int_eq(total, 300);
+		pct = strtod(strchr(share, ':') + 1, NULL);
+		ck_assert_double_eq_tol(100.0 * (double)esc / 300.0, pct, 0.006);
+		/* the rows' "sent" add up to the escalations */
+		for (const char *l = strstr(h, "| ---"); l && (l = strstr(l + 1, "\n| ")) != NULL;) {
+			char name[64];
+			unsigned long sent;
+			if (sscanf(l, "\n| %63s | %lu |", name, &sent) != 2)
+				break;
+			sum += sent;
+		}
+		ck_assert_msg(sum == esc && esc > 0, "rows sum %lu, escalated %lu:\n%s", sum, esc, h);
+	}
 	/* costs come from the prices table: both models are priced */
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE cost_usd IS NULL "
 					"OR cost_usd <= 0"),
@@ -416,11 +453,178 @@ START_TEST(test_shadow_share)
 }
 END_TEST
 
+static long long log_counter(const char *log, const char *line, const char *key)
+{
+	char k[64];
+	const char *p = strstr(log, line), *v;
+	if (p == NULL)
+		return -1;
+	snprintf(k, sizeof(k), " %s=", key);
+	v = strstr(p, k);
+	return v ? strtoll(v + strlen(k), NULL, 10) : -1;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n;
+	char *s;
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return s;
+}
+
+/*
+ * --max-cost: the run stops with the message and exit code 3 once its calls
+ * cost the cap (at most the calls in flight over it), every call made is
+ * stored (the fake model's request count equals the stored attempts), and a
+ * second run resumes: it calls only for the answers still missing.
+ */
+START_TEST(test_eval_max_cost)
+{
+	struct stack s;
+	char *out;
+	int st = -1;
+	long long before, made, rows, attempts;
+	double spent, dearest;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "evalcap", 1, NULL), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-4o-mini");
+	before = model_requests(&s);
+	{
+		char *extra[] = {"--model", "mini", "--max-cost", "0.002", NULL};
+		out = run_eval(&s, "evalcap1", extra, &st);
+	}
+	made = model_requests(&s) - before;
+	rows = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers");
+	attempts = h_sql_ll(s.db, "SELECT coalesce(sum(attempts), 0) FROM eval_answers");
+	ck_assert_msg(st == 3, "exit %d:\n%s", st, out);
+	ck_assert_msg(strstr(out, "triaged eval: cost cap reached: ") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "calls not made") != NULL, "%s", out);
+	ck_assert_int_gt(rows, 0);
+	ck_assert_int_lt(rows, 250);
+	/* no call lost: every request the fake model saw is an attempt of a stored answer */
+	ck_assert_int_eq(made, attempts);
+	/* the cap holds, up to the calls in flight (run_eval's concurrency 8) at the dearest call */
+	spent = strtod(h_sql_str(s.db, "SELECT sum(cost_usd) FROM eval_answers"), NULL);
+	dearest = strtod(h_sql_str(s.db, "SELECT max(cost_usd) FROM eval_answers"), NULL);
+	ck_assert_msg(spent >= 0.002 - 1e-9 && spent <= 0.002 + 8 * dearest,
+		      "spent %.6f, dearest %.6f", spent, dearest);
+	fprintf(stderr, "eval --max-cost 0.002: %lld answers stored, $%.6f spent, stopped\n", rows,
+		spent);
+	free(out);
+	/* resumable: the second run calls for the missing answers only */
+	before = model_requests(&s);
+	{
+		char *extra[] = {"--model", "mini", NULL};
+		out = run_eval(&s, "evalcap2", extra, &st);
+	}
+	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+	{
+		long long rows2 = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers");
+		long long att2 = h_sql_ll(s.db, "SELECT coalesce(sum(attempts), 0) FROM eval_answers");
+		char want[96];
+		ck_assert_int_gt(rows2, rows);
+		ck_assert_int_eq(model_requests(&s) - before, att2 - attempts);
+		snprintf(want, sizeof(want), "%lld model calls made", rows2 - rows);
+		ck_assert_msg(strstr(out, want) != NULL, "want '%s':\n%s", want, out);
+	}
+	free(out);
+	stack_stop(&s);
+}
+END_TEST
+
+/*
+ * SIGTERM with shadow calls in flight (shadow at 100% against a slow fake
+ * model of its own): a drain with time enough stores every shadow answer;
+ * a drain timeout shorter than the shadow model counts the calls it cuts as
+ * abandoned (log and /metrics); no shadow call is lost without a count.
+ */
+START_TEST(test_shadow_drain)
+{
+	static const char *const slow[] = {"--latency-ms", "1500", NULL};
+	struct stack s;
+	struct h_proc d, sm;
+	char url[256], *log;
+	int sport = 0, st;
+	long long req0, req1, stored_b, abandoned, picked, answered;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "shdrain", 1, NULL), 0);
+	ck_assert_int_eq(stack_model_extra(&s, &sm, "slowshadow", slow, url, sizeof(url), &sport), 0);
+	stack_env(&s, "TRIAGED_SHADOW_ENABLED", "true");
+	stack_env(&s, "TRIAGED_SHADOW_FRACTION", "1");
+	stack_env(&s, "TRIAGED_SHADOW_BASE_URL", url);
+	stack_env(&s, "TRIAGED_SHADOW_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_SHADOW_API_KEY_ENV", "");
+	stack_env(&s, "TRIAGED_SHADOW_MAX_CONCURRENCY", "64");
+	stack_env(&s, "TRIAGED_SHUTDOWN_DRAIN_TIMEOUT_MS", "20000");
+
+	/* 1: the drain waits for the shadow calls: all 30 stored, none abandoned */
+	ck_assert_int_eq(stack_daemon(&s, &d, "drain1"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 30, "a-"), 0);
+	ck_assert_d(stack_wait_count(&s, 30, 60000, "SELECT count(*) FROM triage_results") == 30, &d);
+	ck_assert_int_lt(h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers"), 30);
+	st = stack_stop_daemon(&d, 30000);
+	ck_assert_int_eq(st, 0);
+	log = slurp(d.log_path);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers"), 30);
+	ck_assert_msg(log_counter(log, "msg=\"shadow tier stopped\"", "abandoned") == 0, "%s", log);
+	ck_assert_int_eq(log_counter(log, "msg=\"shadow tier stopped\"", "stored"), 30);
+	free(log);
+
+	/* 2: a drain timeout shorter than the shadow model: the calls cut are counted */
+	{
+		json_object *o = stack_model_stats(&s, sport), *v = NULL;
+		ck_assert(json_object_object_get_ex(o, "requests", &v));
+		req0 = json_object_get_int64(v);
+		json_object_put(o);
+	}
+	stack_env(&s, "TRIAGED_SHUTDOWN_DRAIN_TIMEOUT_MS", "300");
+	ck_assert_int_eq(stack_daemon(&s, &d, "drain2"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 30, "b-"), 0);
+	ck_assert_d(stack_wait_count(&s, 60, 60000, "SELECT count(*) FROM triage_results") == 60, &d);
+	st = stack_stop_daemon(&d, 30000);
+	ck_assert_int_eq(st, 0);
+	log = slurp(d.log_path);
+	{
+		json_object *o = stack_model_stats(&s, sport), *v = NULL;
+		ck_assert(json_object_object_get_ex(o, "requests", &v));
+		req1 = json_object_get_int64(v);
+		json_object_put(o);
+	}
+	stored_b = h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers WHERE ticket_id LIKE 'b-%%'");
+	abandoned = log_counter(log, "msg=\"shadow tier stopped\"", "abandoned");
+	picked = log_counter(log, "msg=\"shadow tier stopped\"", "picked");
+	answered = log_counter(log, "msg=\"shadow tier stopped\"", "stored");
+	fprintf(stderr, "shadow drain, timeout 300 ms, shadow model 1500 ms: %lld picked, %lld "
+			"requests at the shadow model, %lld stored, %lld abandoned\n",
+		picked, req1 - req0, stored_b, abandoned);
+	ck_assert_msg(strstr(log, "msg=\"drain timeout: shadow calls abandoned\"") != NULL, "%s", log);
+	ck_assert_int_eq(picked, 30);
+	ck_assert_int_gt(abandoned, 0);
+	ck_assert_int_eq(answered, stored_b);
+	/* every selected ticket is stored or counted; every request the model saw too */
+	ck_assert_int_eq(stored_b + abandoned, picked);
+	ck_assert_int_le(req1 - req0, stored_b + abandoned);
+	ck_assert_int_ge(req1 - req0, stored_b);
+	free(log);
+	h_stop(&sm);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
 	    {"eval_small", test_eval_small},
 	    {"shadow_share", test_shadow_share},
+	    {"eval_max_cost", test_eval_max_cost},
+	    {"shadow_drain", test_shadow_drain},
 	};
 	return stack_run_suite("eval", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

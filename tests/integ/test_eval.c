@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <json-c/json.h>
@@ -618,6 +619,83 @@ START_TEST(test_shadow_drain)
 }
 END_TEST
 
+/* p50 and p99 of received -> triaged (ms) of tickets with this prefix and no shadow answer. */
+static void lat_unshadowed(struct stack *s, const char *prefix, double *p50, double *p99)
+{
+	char *v = h_sql_str(s->db,
+			    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) || ' ' || "
+			    "percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM (SELECT "
+			    "extract(epoch FROM r.created_at - t.received_at) * 1000 AS ms FROM tickets t "
+			    "JOIN triage_results r ON r.ticket_pk = t.id WHERE t.ticket_id LIKE '%s%%' AND "
+			    "NOT EXISTS (SELECT 1 FROM shadow_answers sa WHERE sa.ticket_pk = t.id)) x",
+			    prefix);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(sscanf(v, "%lf %lf", p50, p99), 2);
+	free(v);
+}
+
+/*
+ * shadow_latency (opt-in: CK_RUN_CASE=shadow_latency; figures, not a timed
+ * assertion): the other tickets' latency at a steady rate without and with
+ * the shadow tier, the shadow on a separate fake model answering in
+ * TRIAGED_SHADOW_LAT_MS (default 400) ms, fraction TRIAGED_SHADOW_LAT_FRACTION
+ * (default 0.1), TRIAGED_SHADOW_LAT_ROUNDS (default 2) alternating rounds of
+ * 30 batches of 10 tickets one second apart.
+ */
+START_TEST(test_shadow_latency)
+{
+	static const char *const fast[] = {"--latency-ms", "20", NULL};
+	const char *e_ms = getenv("TRIAGED_SHADOW_LAT_MS"), *e_fr = getenv("TRIAGED_SHADOW_LAT_FRACTION"),
+		   *e_rd = getenv("TRIAGED_SHADOW_LAT_ROUNDS");
+	const char *slow[] = {"--latency-ms", e_ms ? e_ms : "400", NULL};
+	int rounds = e_rd ? atoi(e_rd) : 2;
+	struct stack s;
+	struct h_proc d, sm;
+	char url[256];
+	int sport = 0;
+	long long total = 0;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "shlat", 2, fast), 0);
+	ck_assert_int_eq(stack_model_extra(&s, &sm, "slowshadow", slow, url, sizeof(url), &sport), 0);
+	stack_env(&s, "TRIAGED_SHADOW_BASE_URL", url);
+	stack_env(&s, "TRIAGED_SHADOW_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_SHADOW_API_KEY_ENV", "");
+	stack_env(&s, "TRIAGED_SHADOW_FRACTION", e_fr ? e_fr : "0.1");
+	stack_env(&s, "TRIAGED_SHADOW_MAX_CONCURRENCY", "64");
+	for (int r = 0; r < 2 * rounds; r++) {
+		int on = r % 2;
+		char prefix[32], label[32], sql[128];
+		double p50, p99;
+		long long shadowed;
+		stack_env(&s, "TRIAGED_SHADOW_ENABLED", on ? "true" : "false");
+		snprintf(label, sizeof(label), "lat%d", r);
+		ck_assert_int_eq(stack_daemon(&s, &d, label), 0);
+		ck_assert_int_eq(stack_wait_log(&d, "msg=\"partitions assigned\"", 60000), 0);
+		for (int b = 0; b < 30; b++) {
+			long long t0 = h_now_ms();
+			snprintf(prefix, sizeof(prefix), "r%d-%d-", r, b);
+			ck_assert_int_eq(stack_produce_samples(&s, 10, prefix), 0);
+			if (h_now_ms() - t0 < 1000)
+				usleep((useconds_t)(1000 - (h_now_ms() - t0)) * 1000);
+		}
+		total += 300;
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM triage_results");
+		ck_assert_d(stack_wait_count(&s, total, 120000, sql) == total, &d);
+		ck_assert_int_eq(stack_stop_daemon(&d, 60000), 0);
+		snprintf(prefix, sizeof(prefix), "r%d-", r);
+		lat_unshadowed(&s, prefix, &p50, &p99);
+		shadowed = h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers sa JOIN tickets t ON "
+					  "t.id = sa.ticket_pk WHERE t.ticket_id LIKE 'r%d-%%'", r);
+		fprintf(stderr, "shadow_latency round %d: shadow %s, %lld of 300 shadowed; others' "
+				"received->triaged p50 %.1f ms, p99 %.1f ms\n",
+			r / 2, on ? "on " : "off", shadowed, p50, p99);
+		ck_assert_int_eq(shadowed > 0, on);
+	}
+	h_stop(&sm);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
@@ -626,5 +704,9 @@ int main(void)
 	    {"eval_max_cost", test_eval_max_cost},
 	    {"shadow_drain", test_shadow_drain},
 	};
+	const struct stack_case opt_in[] = {{"shadow_latency", test_shadow_latency}};
+	const char *only = getenv("CK_RUN_CASE");
+	if (only && strcmp(only, "shadow_latency") == 0)
+		return stack_run_suite("eval", opt_in, 1, 3600);
 	return stack_run_suite("eval", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -206,27 +206,34 @@ static void print_rule_report(FILE *out, struct eval_run *run, const struct eval
 	free(rule);
 }
 
-/* Thresholds fitted on the tickets kept in, scored on the held-out ones (hash of source:id). */
-static int print_holdout(FILE *out, struct eval_run *run, const struct evalstats_item *items,
-			 double holdout, double tolerance)
+/*
+ * Thresholds fitted on the tickets kept in, scored on the held-out ones
+ * (hash of source:ticket_id). Returns 0 with h filled, or -1 with err (a part
+ * without a labelled ticket).
+ */
+static int compute_holdout(struct eval_run *run, const struct evalstats_item *items, double holdout,
+			   double tolerance, struct evalstats_holdout *h, char *err, size_t errlen)
 {
-	size_t ncat = run->tax.ncategories;
 	bool *held = xcalloc(run->n ? run->n : 1, sizeof(bool));
-	struct evalstats_holdout *h = xcalloc(1, sizeof(*h));
-	char key[512], err[256];
-	int rc = -1;
+	char key[512];
+	int rc;
 
 	for (size_t i = 0; i < run->n; i++) {
 		snprintf(key, sizeof(key), "%s:%s", run->items[i].t->source,
 			 run->items[i].t->ticket_id);
 		held[i] = evalstats_heldout(key, holdout);
 	}
-	if (evalstats_calibrate_holdout(items, run->n, ncat, tolerance / 100.0, held, h, err,
-					sizeof(err)) != 0) {
-		fprintf(out, "\nheld-out check skipped (--holdout %.2f): %s\n", holdout, err);
-		rc = 0;
-		goto out;
-	}
+	rc = evalstats_calibrate_holdout(items, run->n, run->tax.ncategories, tolerance / 100.0, held,
+					 h, err, errlen);
+	free(held);
+	return rc;
+}
+
+static void print_holdout(FILE *out, const struct evalstats_holdout *h, double holdout,
+			  double tolerance)
+{
+	char key[80];
+
 	fprintf(out, "\nheld-out check: thresholds fitted on %zu tickets, scored on the other %zu "
 		     "(%.0f%% held out by hash of source:ticket_id, --holdout)\n\n",
 		h->n_fit, h->n_test, 100.0 * holdout);
@@ -256,11 +263,6 @@ static int print_holdout(FILE *out, struct eval_run *run, const struct evalstats
 			    ? 100.0 * h->test_per_category.cost_per_1000 /
 				  h->test_flagship_only.cost_per_1000
 			    : 0.0);
-	rc = 0;
-out:
-	free(held);
-	free(h);
-	return rc;
 }
 
 int eval_report_print_mix(FILE *out, struct eval_run *run, const struct eval_conf *m,
@@ -272,6 +274,7 @@ int eval_report_print_mix(FILE *out, struct eval_run *run, const struct eval_con
 	size_t ncat = run->tax.ncategories;
 	struct evalstats_item *items = make_items(run, m, f, shipped, 0), *v = NULL;
 	struct evalstats_calibration *cal = xcalloc(1, sizeof(*cal));
+	struct evalstats_holdout *hold = NULL;
 	double *zero = xcalloc(ncat, sizeof(double));
 	struct evalstats_point p;
 	char err[256], name[80];
@@ -326,8 +329,16 @@ int eval_report_print_mix(FILE *out, struct eval_run *run, const struct eval_con
 	} else {
 		fprintf(out, "\nno per-category cascade reaches the target\n");
 	}
-	if (holdout > 0 && print_holdout(out, run, items, holdout, tolerance) < 0)
-		goto out;
+	if (holdout > 0) {
+		hold = xcalloc(1, sizeof(*hold));
+		if (compute_holdout(run, items, holdout, tolerance, hold, err, sizeof(err)) == 0) {
+			print_holdout(out, hold, holdout, tolerance);
+		} else {
+			fprintf(out, "\nheld-out check skipped (--holdout %.2f): %s\n", holdout, err);
+			free(hold);
+			hold = NULL;
+		}
+	}
 	if (shipped)
 		print_rule_report(out, run, m, f, shipped, shipped_name);
 	if (whatif)
@@ -352,7 +363,7 @@ int eval_report_print_mix(FILE *out, struct eval_run *run, const struct eval_con
 		evalstats_confusion(gold, pred, run->n, ncat, cm);
 		buf_reset(&b);
 		snprintf(name, sizeof(name), "triaged model mix: %s + %s", conf_model(m), conf_model(f));
-		bad = evalreport_html(cal, cm, run->tax.categories, ncat, name, &b) != 0 ||
+		bad = evalreport_html(cal, hold, cm, run->tax.categories, ncat, name, &b) != 0 ||
 		      (rf = fopen(report, "w")) == NULL || fwrite(b.data, 1, b.len, rf) != b.len;
 		if (rf && fclose(rf) != 0)
 			bad = 1;
@@ -371,6 +382,7 @@ out:
 	free(items);
 	free(v);
 	free(cal);
+	free(hold);
 	free(zero);
 	return rc;
 }

@@ -638,15 +638,15 @@ static void lat_unshadowed(struct stack *s, const char *prefix, double *p50, dou
  * shadow_latency (opt-in: CK_RUN_CASE=shadow_latency; figures, not a timed
  * assertion): the other tickets' latency at a steady rate without and with
  * the shadow tier, the shadow on a separate fake model answering in
- * TRIAGED_SHADOW_LAT_MS (default 400) ms, fraction TRIAGED_SHADOW_LAT_FRACTION
- * (default 0.1), TRIAGED_SHADOW_LAT_ROUNDS (default 2) alternating rounds of
+ * LAB_SHADOW_LAT_MS (default 400) ms, fraction LAB_SHADOW_LAT_FRACTION
+ * (default 0.1), LAB_SHADOW_LAT_ROUNDS (default 2) alternating rounds of
  * 30 batches of 10 tickets one second apart.
  */
 START_TEST(test_shadow_latency)
 {
 	static const char *const fast[] = {"--latency-ms", "20", NULL};
-	const char *e_ms = getenv("TRIAGED_SHADOW_LAT_MS"), *e_fr = getenv("TRIAGED_SHADOW_LAT_FRACTION"),
-		   *e_rd = getenv("TRIAGED_SHADOW_LAT_ROUNDS");
+	const char *e_ms = getenv("LAB_SHADOW_LAT_MS"), *e_fr = getenv("LAB_SHADOW_LAT_FRACTION"),
+		   *e_rd = getenv("LAB_SHADOW_LAT_ROUNDS");
 	const char *slow[] = {"--latency-ms", e_ms ? e_ms : "400", NULL};
 	int rounds = e_rd ? atoi(e_rd) : 2;
 	struct stack s;

@@ -139,8 +139,9 @@ int evalstats_curve_text(const struct evalstats_calibration *c, struct buf *out)
 
 /*
  * Whether the ticket with this key (its source and id, or any stable text)
- * is held out: FNV-1a 64 of "evalsplit", a NUL and key, mapped to [0, 1),
- * below fraction. Deterministic, independent of shadow_pick's choice; 0
+ * is held out: FNV-1a 64 of "evalsplit", a NUL and key, through a
+ * splitmix64-style finaliser, mapped to [0, 1), below fraction (so a ticket
+ * held out at 0.2 is held out at 0.5 too). Deterministic, independent of shadow_pick's choice; 0
  * holds nothing out, 1 everything.
  */
 bool evalstats_heldout(const char *key, double fraction);

@@ -130,6 +130,21 @@ static double printed_accuracy(const char *out, const char *model)
 	return strtod(p + strlen("accuracy "), NULL);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n;
+	char *s;
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return s;
+}
+
 START_TEST(test_eval_small)
 {
 	char gold[PATH_MAX], report[PATH_MAX], cmd[PATH_MAX * 8], keep[PATH_MAX];
@@ -260,6 +275,12 @@ START_TEST(test_eval_small)
 		free(out);
 	}
 
+	/* the report carries the held-out check (--holdout 0.5 by default) */
+	{
+		char *html = slurp(report);
+		ck_assert_ptr_nonnull(strstr(html, "<h2>Held-out check</h2>"));
+		free(html);
+	}
 	/* the report renders in headless Chromium; the screenshot is kept */
 	snprintf(keep, sizeof(keep), "%s/artifacts", TRIAGED_BIN_DIR);
 	snprintf(cmd, sizeof(cmd),
@@ -465,20 +486,6 @@ static long long log_counter(const char *log, const char *line, const char *key)
 	return v ? strtoll(v + strlen(k), NULL, 10) : -1;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long n;
-	char *s;
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	s = calloc(1, (size_t)n + 1);
-	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return s;
-}
 
 /*
  * --max-cost: the run stops with the message and exit code 3 once its calls

@@ -458,11 +458,13 @@ out:
 
 /* ---- per-rule report ---------------------------------------------------------- */
 
-void evalstats_rule_report(const struct evalstats_item *items, const int *rule, size_t n, size_t nrules,
-			   struct evalstats_rule_row *out)
+void evalstats_rule_report(const struct evalstats_item *items, const int *rule, const bool *sole, size_t n,
+			   size_t nrules, struct evalstats_rule_row *out)
 {
 	size_t nl = 0;
 	double *cost = xcalloc(nrules ? nrules : 1, sizeof(double));
+	double *sole_cost = xcalloc(nrules ? nrules : 1, sizeof(double));
+	long *sole_net = xcalloc(nrules ? nrules : 1, sizeof(long));
 
 	memset(out, 0, nrules * sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
@@ -475,11 +477,21 @@ void evalstats_rule_report(const struct evalstats_item *items, const int *rule, 
 		r->sent++;
 		r->changed += it->flagship != it->mini;
 		cost[rule[i]] += it->flagship_cost;
+		if (sole && sole[i]) {
+			r->sole_sent++;
+			sole_cost[rule[i]] += it->flagship_cost;
+		}
 		if (it->gold < 0)
 			continue;
-		r->labelled++;
-		r->mini_correct += it->mini >= 0 && it->mini == it->gold;
-		r->flagship_correct += it->flagship >= 0 && it->flagship == it->gold;
+		{
+			bool m_ok = it->mini >= 0 && it->mini == it->gold;
+			bool f_ok = it->flagship >= 0 && it->flagship == it->gold;
+			r->labelled++;
+			r->mini_correct += m_ok;
+			r->flagship_correct += f_ok;
+			if (sole && sole[i])
+				sole_net[rule[i]] += (long)f_ok - (long)m_ok;
+		}
 	}
 	for (size_t k = 0; k < nrules; k++) {
 		struct evalstats_rule_row *r = &out[k];
@@ -487,6 +499,10 @@ void evalstats_rule_report(const struct evalstats_item *items, const int *rule, 
 		r->gain = nl ? net / (double)nl : 0.0;
 		r->cost_per_1000 = n ? cost[k] * 1000.0 / (double)n : 0.0;
 		r->cost_per_gain = net > 0 ? cost[k] / net : -1.0;
+		r->sole_gain = nl ? (double)sole_net[k] / (double)nl : 0.0;
+		r->sole_cost_per_1000 = n ? sole_cost[k] * 1000.0 / (double)n : 0.0;
 	}
 	free(cost);
+	free(sole_cost);
+	free(sole_net);
 }

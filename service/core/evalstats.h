@@ -177,15 +177,21 @@ struct evalstats_rule_row {
 	double gain;             /* (flagship_correct - mini_correct) / labelled items of the whole set */
 	double cost_per_1000;    /* flagship cost of its items, per 1,000 tickets of the whole set */
 	double cost_per_gain;    /* flagship cost per net extra correct answer; < 0 when none gained */
+	/* the margin: items no other rule escalates (what removing the rule changes) */
+	size_t sole_sent;
+	double sole_gain;          /* net correct answers of those, / labelled items of the set */
+	double sole_cost_per_1000; /* their flagship cost per 1,000 tickets of the set */
 };
 
 /*
  * Account each escalation to the rule that caused it: rule[i] is the index
  * (0..nrules-1) of the rule credited with item i's escalation, or < 0 when
- * the item was not escalated. out has nrules rows and is overwritten. An
- * invalid answer counts as wrong, a label change includes invalid to valid.
+ * the item was not escalated; sole[i] (sole may be NULL: none) says no other
+ * rule escalated it, so that removing the rule sends it back to the mini.
+ * out has nrules rows and is overwritten. An invalid answer counts as wrong,
+ * a label change includes invalid to valid.
  */
-void evalstats_rule_report(const struct evalstats_item *items, const int *rule, size_t n, size_t nrules,
-			   struct evalstats_rule_row *out);
+void evalstats_rule_report(const struct evalstats_item *items, const int *rule, const bool *sole, size_t n,
+			   size_t nrules, struct evalstats_rule_row *out);
 
 #endif

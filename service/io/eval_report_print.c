@@ -160,6 +160,7 @@ static void print_rule_report(FILE *out, struct eval_run *run, const struct eval
 	struct evalstats_item *items = make_items(run, m, f, NULL, 0);
 	struct evalstats_rule_row *rows = xcalloc(RULES_MAX_RULES, sizeof(*rows));
 	int *rule = xmalloc(run->n * sizeof(int));
+	bool *sole = xcalloc(run->n ? run->n : 1, sizeof(bool));
 	size_t nr = 0, esc = 0;
 
 	for (size_t i = 0; i < run->n; i++) {
@@ -170,6 +171,8 @@ static void print_rule_report(FILE *out, struct eval_run *run, const struct eval
 		    RULE_ESCALATE)
 			continue;
 		esc++;
+		/* one matching rule: removing it would leave the ticket with the mini */
+		sole[i] = strchr(matched, ',') == NULL;
 		len = strcspn(matched, ",");
 		if (len > RULES_MAX_NAME)
 			len = RULES_MAX_NAME;
@@ -180,15 +183,17 @@ static void print_rule_report(FILE *out, struct eval_run *run, const struct eval
 			snprintf(names[nr++], RULES_MAX_NAME + 1, "%.*s", (int)len, matched);
 		rule[i] = k < nr ? (int)k : -1;
 	}
-	evalstats_rule_report(items, rule, run->n, nr, rows);
+	evalstats_rule_report(items, rule, sole, run->n, nr, rows);
 	fprintf(out, "\nescalation rules under %s: %zu of %zu tickets sent to the flagship "
 		     "(each credited to its first matching rule; gain: accuracy points over the set; "
-		     "$ per fix: flagship cost per net extra right answer)\n\n",
+		     "$ per fix: flagship cost per net extra right answer; alone: tickets no other rule "
+		     "escalates, what removing the rule gives back)\n\n",
 		name, esc, run->n);
-	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %10s | %11s | %12s |\n", "rule", "sent",
-		"changed", "mini right", "flag. right", "gain (pts)", "$ per 1,000", "$ per fix");
-	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %10s | %11s | %12s |\n", "---", "---",
-		"---", "---", "---", "---", "---", "---");
+	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %10s | %11s | %12s | %5s | %10s | %11s |\n",
+		"rule", "sent", "changed", "mini right", "flag. right", "gain (pts)", "$ per 1,000",
+		"$ per fix", "alone", "alone gain", "alone $/1k");
+	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %10s | %11s | %12s | %5s | %10s | %11s |\n",
+		"---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---");
 	for (size_t k = 0; k < nr; k++) {
 		const struct evalstats_rule_row *r = &rows[k];
 		char per[32];
@@ -196,14 +201,18 @@ static void print_rule_report(FILE *out, struct eval_run *run, const struct eval
 			snprintf(per, sizeof(per), "%.4f", r->cost_per_gain);
 		else
 			snprintf(per, sizeof(per), "no gain");
-		fprintf(out, "| %-28.28s | %6zu | %7.1f%% | %10zu | %11zu | %+10.2f | %11.4f | %12s |\n",
+		fprintf(out,
+			"| %-28.28s | %6zu | %7.1f%% | %10zu | %11zu | %+10.2f | %11.4f | %12s | %5zu | "
+			"%+10.2f | %11.4f |\n",
 			names[k], r->sent, r->sent ? 100.0 * (double)r->changed / (double)r->sent : 0.0,
-			r->mini_correct, r->flagship_correct, 100.0 * r->gain, r->cost_per_1000, per);
+			r->mini_correct, r->flagship_correct, 100.0 * r->gain, r->cost_per_1000, per,
+			r->sole_sent, 100.0 * r->sole_gain, r->sole_cost_per_1000);
 	}
 	free(names);
 	free(items);
 	free(rows);
 	free(rule);
+	free(sole);
 }
 
 /*

@@ -322,9 +322,11 @@ START_TEST(test_rule_report)
 {
 	/* set1: rule 0 escalated items 1 and 5, rule 1 item 3, rule 2 nothing */
 	const int rule[] = {-1, 0, -1, 1, -1, 0};
+	/* item 5 was escalated by another rule too (mini invalid): only item 1 is rule 0's alone */
+	const bool sole[] = {false, true, false, true, false, false};
 	struct evalstats_rule_row r[3];
 
-	evalstats_rule_report(set1, rule, 6, 3, r);
+	evalstats_rule_report(set1, rule, sole, 6, 3, r);
 	/* item 1: mini 1 -> flagship 0 = gold; item 5: invalid -> 1 = gold */
 	ck_assert_int_eq(r[0].sent, 2);
 	ck_assert_int_eq(r[0].changed, 2);
@@ -334,6 +336,10 @@ START_TEST(test_rule_report)
 	ck_assert_double_eq_tol(r[0].gain, 2.0 / 6, TOL);
 	ck_assert_double_eq_tol(r[0].cost_per_1000, 20000.0 / 6, TOL);
 	ck_assert_double_eq_tol(r[0].cost_per_gain, 10.0, TOL);
+	/* its margin: item 1 alone, +1 right, one flagship call */
+	ck_assert_int_eq(r[0].sole_sent, 1);
+	ck_assert_double_eq_tol(r[0].sole_gain, 1.0 / 6, TOL);
+	ck_assert_double_eq_tol(r[0].sole_cost_per_1000, 10000.0 / 6, TOL);
 	/* item 3: the mini was right, the flagship changes it to wrong: a loss */
 	ck_assert_int_eq(r[1].sent, 1);
 	ck_assert_int_eq(r[1].changed, 1);
@@ -342,9 +348,15 @@ START_TEST(test_rule_report)
 	ck_assert_double_eq_tol(r[1].gain, -1.0 / 6, TOL);
 	ck_assert_double_eq_tol(r[1].cost_per_1000, 10000.0 / 6, TOL);
 	ck_assert(r[1].cost_per_gain < 0);
+	ck_assert_int_eq(r[1].sole_sent, 1);
+	ck_assert_double_eq_tol(r[1].sole_gain, -1.0 / 6, TOL);
 	ck_assert_int_eq(r[2].sent, 0);
 	ck_assert_double_eq_tol(r[2].gain, 0.0, TOL);
 	ck_assert_double_eq_tol(r[2].cost_per_1000, 0.0, TOL);
+	/* without sole, no margin is claimed */
+	evalstats_rule_report(set1, rule, NULL, 6, 3, r);
+	ck_assert_int_eq(r[0].sole_sent, 0);
+	ck_assert_int_eq(r[0].sent, 2);
 }
 END_TEST
 

@@ -61,6 +61,7 @@ static void usage(FILE *out)
 		"                 line per tier, exit non-zero if one fails\n"
 		"  eval --set FILE.jsonl [--model TIER[=MODEL[@PROMPT]]]... [--concurrency N]\n"
 		"       [--rules FILE] [--calibrate] [--report FILE.html] [--no-calls]\n"
+		"       [--holdout F] [--max-cost USD]\n"
 		"                 the model-mix lab: a labelled set through the configured\n"
 		"                 models (answers kept in eval_answers and reused), accuracy,\n"
 		"                 macro-F1, cost and latency per configuration, the cascade\n"

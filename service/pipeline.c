@@ -44,7 +44,7 @@ void pipeline_drop_job(struct job *j)
 	job_retire(j, pipeline_now_ms());
 	event_active(pl->ev_reap, EV_TIMEOUT, 0);
 	pipeline_update_pause(pl);
-	if (pl->draining && pl->st.in_flight == 0 && pl->kout) {
+	if (pipeline_drained(pl)) {
 		log_info("drained", "%s", "");
 		event_base_loopexit(pl->base, NULL);
 	}

@@ -78,6 +78,9 @@ void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out);
 /* Intake counters: skipped (tombstones, nothing to triage), flagged lenient fields, cleanup bytes. */
 struct intake_stats;
 const struct intake_stats *pipeline_intake_stats(const struct pipeline *pl);
+/* The shadow tier's counters (all zero when [shadow] is off). */
+struct shadow_stats;
+void pipeline_shadow_stats(const struct pipeline *pl, struct shadow_stats *out);
 /* The pipeline's database engine, shared with the admin server's dashboard reads. */
 struct db *pipeline_db(struct pipeline *pl);
 

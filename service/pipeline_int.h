@@ -75,5 +75,7 @@ void pipeline_on_fpump(evutil_socket_t fd, short what, void *arg);
 void pipeline_on_reap(evutil_socket_t fd, short what, void *arg);
 /* Free a job (finished, or abandoned at shutdown), and exit when drained. */
 void pipeline_drop_job(struct job *j);
+/* Draining, no ticket in flight and the shadow tier idle: the loop may end (pipeline_life.c). */
+int pipeline_drained(const struct pipeline *pl);
 
 #endif

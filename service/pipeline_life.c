@@ -179,6 +179,30 @@ static void log_summary(struct pipeline *pl)
 	log_info("database summary", "%s", buf);
 }
 
+int pipeline_drained(const struct pipeline *pl)
+{
+	struct shadow_stats ss;
+	if (!pl->draining || pl->st.in_flight > 0 || pl->kout == NULL)
+		return 0;
+	shadow_get_stats(pl->shadow, &ss);
+	return ss.in_flight == 0;
+}
+
+/* The shadow tier's last call or store of the drain ended. */
+static void on_shadow_idle(void *arg)
+{
+	struct pipeline *pl = arg;
+	if (pipeline_drained(pl)) {
+		log_info("drained", "%s", "");
+		event_base_loopexit(pl->base, NULL);
+	}
+}
+
+void pipeline_shadow_stats(const struct pipeline *pl, struct shadow_stats *out)
+{
+	shadow_get_stats(pl->shadow, out);
+}
+
 /* After the drain timeout, how long stores and events already under way may take. */
 #define DRAIN_GRACE_MS 10000
 
@@ -207,6 +231,8 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	 * broker (an answer already paid for, being stored) finishes, up to a
 	 * grace period, so that every answer that arrived is kept. */
 	pl->abandoning = 1;
+	/* shadow calls still out are cancelled and counted; their stores under way finish */
+	(void)shadow_abandon(pl->shadow);
 	for (size_t i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++) {
 		struct job *j = pl->jobs.lists[waiting[i]], *next;
 		for (; j; j = next) {
@@ -214,7 +240,9 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 			pipeline_drop_job(j);
 		}
 	}
-	if (pl->st.in_flight > 0)
+	if (pipeline_drained(pl))
+		event_base_loopexit(pl->base, NULL);
+	else
 		evtimer_add(pl->ev_drain_timeout, &grace);
 }
 
@@ -341,7 +369,9 @@ void pipeline_drain(struct pipeline *pl)
 	kin_stop(pl->kin);
 	log_info("draining", "in_flight=%llu timeout_ms=%lld", (unsigned long long)pl->st.in_flight,
 		 (long long)pl->cfg->drain_timeout_ms);
-	if (pl->st.in_flight == 0) {
+	/* shadow calls in flight are waited for too, up to the same timeout */
+	(void)shadow_drain(pl->shadow, on_shadow_idle, pl);
+	if (pipeline_drained(pl)) {
 		event_base_loopexit(pl->base, NULL);
 		return;
 	}
@@ -379,7 +409,7 @@ void pipeline_free(struct pipeline *pl)
 	if (pl->ev_renew)
 		event_free(pl->ev_renew);
 	kin_free(pl->kin); /* commits stored offsets */
-	shadow_free(pl->shadow); /* before the database: its answers in flight are lost */
+	shadow_free(pl->shadow); /* before the database: what is still out is counted abandoned */
 	db_free(pl->db);
 	model_caller_free(pl->mcl);
 	safety_cleanup(&pl->safety);

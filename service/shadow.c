@@ -34,7 +34,11 @@ struct shadow {
 	struct store *store;
 	const struct taxonomy *tax;
 	struct shadow_task *head;
-	size_t inflight;
+	size_t inflight;  /* tasks waiting for the model */
+	size_t storing;   /* answers handed to the database, not yet acknowledged */
+	int draining;
+	shadow_idle_fn *on_idle;
+	void *idle_arg;
 	int64_t hour, calls_this_hour;
 	struct shadow_stats st;
 };
@@ -82,12 +86,37 @@ static void task_free(struct shadow_task *k)
 	free(k);
 }
 
+static void maybe_idle(struct shadow *sh)
+{
+	shadow_idle_fn *fn = sh->on_idle;
+	if (!sh->draining || sh->inflight + sh->storing > 0 || fn == NULL)
+		return;
+	sh->on_idle = NULL; /* once */
+	fn(sh->idle_arg);
+}
+
 void shadow_free(struct shadow *sh)
 {
 	if (sh == NULL)
 		return;
+	sh->on_idle = NULL;
+	sh->st.abandoned += sh->inflight + sh->storing;
+	if (sh->inflight + sh->storing > 0)
+		log_warn("shadow calls abandoned at exit", "calls=%zu stores=%zu", sh->inflight,
+			 sh->storing);
 	while (sh->head)
 		task_free(sh->head);
+	log_info("shadow tier stopped",
+		 "picked=%llu started=%llu answered=%llu invalid=%llu failed=%llu "
+		 "stored=%llu store_errors=%llu abandoned=%llu skipped_queue=%llu "
+		 "skipped_budget=%llu skipped_draining=%llu",
+		 (unsigned long long)sh->st.picked, (unsigned long long)sh->st.started,
+		 (unsigned long long)sh->st.answered, (unsigned long long)sh->st.invalid,
+		 (unsigned long long)sh->st.failed,
+		 (unsigned long long)sh->st.stored, (unsigned long long)sh->st.store_errors,
+		 (unsigned long long)sh->st.abandoned, (unsigned long long)sh->st.skipped_queue,
+		 (unsigned long long)sh->st.skipped_budget,
+		 (unsigned long long)sh->st.skipped_draining);
 	model_caller_free(sh->mcl);
 	free(sh);
 }
@@ -95,8 +124,56 @@ void shadow_free(struct shadow *sh)
 void shadow_get_stats(const struct shadow *sh, struct shadow_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (sh)
+	if (sh) {
 		*out = sh->st;
+		out->in_flight = sh->inflight + sh->storing;
+	}
+}
+
+int shadow_drain(struct shadow *sh, shadow_idle_fn *fn, void *arg)
+{
+	if (sh == NULL)
+		return 1;
+	sh->draining = 1;
+	if (sh->inflight + sh->storing == 0)
+		return 1;
+	log_info("shadow drain: waiting", "calls=%zu stores=%zu", sh->inflight, sh->storing);
+	sh->on_idle = fn;
+	sh->idle_arg = arg;
+	return 0;
+}
+
+int shadow_abandon(struct shadow *sh)
+{
+	size_t n;
+	if (sh == NULL)
+		return 1;
+	n = sh->inflight;
+	if (n > 0) {
+		/* paid for (maybe), answer lost: counted, so none is lost silently */
+		sh->st.abandoned += n;
+		log_warn("drain timeout: shadow calls abandoned", "calls=%zu stores_under_way=%zu", n,
+			 sh->storing);
+		while (sh->head)
+			task_free(sh->head);
+	}
+	return sh->storing == 0;
+}
+
+/* The database has the shadow answer (row) or refused it. */
+static void on_stored(void *arg, const struct db_row *row, const char *err)
+{
+	struct shadow *sh = arg;
+	sh->storing--;
+	if (row) {
+		sh->st.stored++;
+	} else {
+		char q[300];
+		sh->st.store_errors++;
+		log_warn("shadow answer not recorded", "error=%s",
+			 log_quote(q, sizeof(q), err ? err : ""));
+	}
+	maybe_idle(sh);
 }
 
 /* The call ended (answer, invalid answer or failure): persist it, forget the task. */
@@ -123,8 +200,10 @@ static void task_done(struct shadow_task *k, int ok)
 		sh->st.invalid++;
 	else
 		sh->st.failed++;
-	store_shadow(sh->store, &r);
+	sh->storing++;
+	store_shadow(sh->store, &r, on_stored, sh);
 	task_free(k);
+	maybe_idle(sh);
 }
 
 static void on_llm(void *arg, const struct llm_result *res);
@@ -168,7 +247,10 @@ static void on_llm(void *arg, const struct llm_result *res)
 	case EV_ANSWER_OK:
 		task_done(k, 1);
 		return;
-	default: /* invalid (no repair for the shadow), failed, too large, mode refused */
+	default:
+		/* invalid answers are stored and counted, not repaired: production's
+		 * repair is a second call that re-renders the ticket, which the
+		 * shadow does not keep (rendered once, at the offer) */
 		task_done(k, 0);
 		return;
 	}
@@ -187,6 +269,10 @@ void shadow_offer(struct shadow *sh, const struct ticket *t, const struct ticket
 	    !shadow_pick(t->source, t->ticket_id, sh->cfg->shadow_fraction))
 		return;
 	sh->st.picked++;
+	if (sh->draining) {
+		sh->st.skipped_draining++;
+		return;
+	}
 	if (sh->inflight >= (size_t)sh->cfg->shadow_max_queue) {
 		sh->st.skipped_queue++;
 		return;

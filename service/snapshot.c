@@ -10,6 +10,7 @@
 
 #include "intake.h"
 #include "pipeline.h"
+#include "shadow.h"
 #include "ticket.h"
 
 #define CP(f) out->f = st->f
@@ -93,6 +94,21 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	memcpy(out->misconfigured, hl.misconfigured, sizeof(out->misconfigured));
 	for (int t = 0; t < METRICS_TIERS; t++)
 		out->misconfigured_now[t] = hl.misconfigured[t][0] != '\0';
+	{
+		struct shadow_stats ss;
+		pipeline_shadow_stats(pl, &ss);
+		out->shadow_picked = ss.picked;
+		out->shadow_answered = ss.answered;
+		out->shadow_invalid = ss.invalid;
+		out->shadow_failed = ss.failed;
+		out->shadow_abandoned = ss.abandoned;
+		out->shadow_stored = ss.stored;
+		out->shadow_store_errors = ss.store_errors;
+		out->shadow_skipped_queue = ss.skipped_queue;
+		out->shadow_skipped_budget = ss.skipped_budget;
+		out->shadow_skipped_draining = ss.skipped_draining;
+		out->shadow_in_flight = ss.in_flight;
+	}
 	{
 		const struct intake_stats *is = pipeline_intake_stats(pl);
 		if (is) {

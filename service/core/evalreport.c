@@ -101,8 +101,37 @@ static int row(struct buf *out, const char *name, const struct evalstats_point *
 			   p->p95_ms);
 }
 
-int evalreport_html(const struct evalstats_calibration *c, const unsigned *confusion, const char *const *names,
-		    size_t ncat, const char *title, struct buf *out)
+static int hrow(struct buf *out, const char *name, const struct evalstats_point *fit,
+		const struct evalstats_point *held)
+{
+	return buf_appendf(out,
+			   "<tr><td>%s</td><td>%.2f%%</td><td>%.4g</td><td>%.2f%%</td><td>%.4g</td><td>%.1f%%</td></tr>\n",
+			   name, 100 * fit->accuracy, fit->cost_per_1000, 100 * held->accuracy, held->cost_per_1000,
+			   100 * held->flagship_share);
+}
+
+static int holdout_section(const struct evalstats_holdout *h, struct buf *out)
+{
+	if (buf_appendf(out,
+			"<h2>Held-out check</h2>\n<p>Thresholds fitted on %zu tickets, scored on %zu others they "
+			"never saw.</p>\n<table><tr><th>configuration</th><th>fit accuracy</th><th>fit cost per "
+			"1,000</th><th>held-out accuracy</th><th>held-out cost per 1,000</th><th>held-out flagship "
+			"share</th></tr>\n",
+			h->n_fit, h->n_test) ||
+	    hrow(out, "mini only", &h->fit.mini_only, &h->test_mini_only) ||
+	    hrow(out, "flagship only", &h->fit.flagship_only, &h->test_flagship_only))
+		return -1;
+	if (h->fit.global_found && hrow(out, "calibrated, global threshold", &h->fit.global, &h->test_global))
+		return -1;
+	if (h->fit.per_category_found &&
+	    hrow(out, "calibrated, per category", &h->fit.per_category, &h->test_per_category))
+		return -1;
+	return buf_appendf(out, "</table>\n");
+}
+
+int evalreport_html(const struct evalstats_calibration *c, const struct evalstats_holdout *h,
+		    const unsigned *confusion, const char *const *names, size_t ncat, const char *title,
+		    struct buf *out)
 {
 	if (buf_appendf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>") ||
 	    esc(out, title) ||
@@ -124,6 +153,8 @@ int evalreport_html(const struct evalstats_calibration *c, const unsigned *confu
 			     "<h2>Cost against accuracy</h2>\n",
 			100 * c->target, 100 * c->tolerance) ||
 	    svg(c, out))
+		return -1;
+	if (h && holdout_section(h, out))
 		return -1;
 	if (buf_appendf(out, "<h2>Confusion matrix (rows: gold, columns: answer)</h2>\n<table><tr><th>gold</th>"))
 		return -1;

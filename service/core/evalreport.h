@@ -18,9 +18,12 @@
 /*
  * Append the report to out. confusion is evalstats_confusion()'s matrix
  * (ncat * (ncat + 1)) of the configuration shown; names has ncat entries;
- * title is escaped. Returns 0, or -1 when out's cap is reached.
+ * title is escaped. h (may be NULL) adds the held-out check: the figures
+ * fitted on one part, scored on the held-out part. Returns 0, or -1 when
+ * out's cap is reached.
  */
-int evalreport_html(const struct evalstats_calibration *c, const unsigned *confusion, const char *const *names,
-		    size_t ncat, const char *title, struct buf *out) __attribute__((warn_unused_result));
+int evalreport_html(const struct evalstats_calibration *c, const struct evalstats_holdout *h,
+		    const unsigned *confusion, const char *const *names, size_t ncat, const char *title,
+		    struct buf *out) __attribute__((warn_unused_result));
 
 #endif

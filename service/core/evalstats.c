@@ -396,3 +396,113 @@ int evalstats_curve_text(const struct evalstats_calibration *c, struct buf *out)
 	}
 	return 0;
 }
+
+/* ---- held-out calibration ---------------------------------------------------- */
+
+bool evalstats_heldout(const char *key, double fraction)
+{
+	static const char salt[] = "evalsplit";
+	uint64_t h = 1469598103934665603ULL;
+
+	if (!(fraction > 0))
+		return false;
+	if (fraction >= 1)
+		return true;
+	for (size_t i = 0; i < sizeof(salt); i++) /* the salt's NUL included */
+		h = (h ^ (unsigned char)salt[i]) * 1099511628211ULL;
+	for (const unsigned char *p = (const unsigned char *)key; p && *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	/* FNV's low bits mix poorly for short keys: fold the high half in */
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	return (double)(h >> 11) / 9007199254740992.0 < fraction;
+}
+
+int evalstats_calibrate_holdout(const struct evalstats_item *items, size_t n, size_t ncat, double tolerance,
+				const bool *heldout, struct evalstats_holdout *out, char *err, size_t errlen)
+{
+	struct evalstats_item *fit = xmalloc((n ? n : 1) * sizeof(*fit)), *test = xmalloc((n ? n : 1) * sizeof(*test));
+	double th[EVALSTATS_MAX_CATS];
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		if (heldout[i])
+			test[out->n_test++] = items[i];
+		else
+			fit[out->n_fit++] = items[i];
+	}
+	if (evalstats_calibrate(fit, out->n_fit, ncat, tolerance, &out->fit, err, errlen) != 0)
+		goto out;
+	evalstats_mini_only(test, out->n_test, ncat, &out->test_mini_only);
+	evalstats_flagship_only(test, out->n_test, ncat, &out->test_flagship_only);
+	if (out->test_flagship_only.n == 0) {
+		set_err(err, errlen, "no labelled item among the %zu held out", out->n_test);
+		goto out;
+	}
+	if (out->fit.global_found) {
+		for (size_t c = 0; c < ncat; c++)
+			th[c] = out->fit.global_threshold;
+		evalstats_cascade(test, out->n_test, ncat, th, NULL, &out->test_global);
+		out->test_global.threshold = out->fit.global_threshold;
+	}
+	if (out->fit.per_category_found)
+		evalstats_cascade(test, out->n_test, ncat, out->fit.threshold, NULL, &out->test_per_category);
+	rc = 0;
+out:
+	free(fit);
+	free(test);
+	return rc;
+}
+
+/* ---- per-rule report ---------------------------------------------------------- */
+
+void evalstats_rule_report(const struct evalstats_item *items, const int *rule, const bool *sole, size_t n,
+			   size_t nrules, struct evalstats_rule_row *out)
+{
+	size_t nl = 0;
+	double *cost = xcalloc(nrules ? nrules : 1, sizeof(double));
+	double *sole_cost = xcalloc(nrules ? nrules : 1, sizeof(double));
+	long *sole_net = xcalloc(nrules ? nrules : 1, sizeof(long));
+
+	memset(out, 0, nrules * sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		const struct evalstats_item *it = &items[i];
+		struct evalstats_rule_row *r;
+		nl += it->gold >= 0;
+		if (rule[i] < 0 || (size_t)rule[i] >= nrules)
+			continue;
+		r = &out[rule[i]];
+		r->sent++;
+		r->changed += it->flagship != it->mini;
+		cost[rule[i]] += it->flagship_cost;
+		if (sole && sole[i]) {
+			r->sole_sent++;
+			sole_cost[rule[i]] += it->flagship_cost;
+		}
+		if (it->gold < 0)
+			continue;
+		{
+			bool m_ok = it->mini >= 0 && it->mini == it->gold;
+			bool f_ok = it->flagship >= 0 && it->flagship == it->gold;
+			r->labelled++;
+			r->mini_correct += m_ok;
+			r->flagship_correct += f_ok;
+			if (sole && sole[i])
+				sole_net[rule[i]] += (long)f_ok - (long)m_ok;
+		}
+	}
+	for (size_t k = 0; k < nrules; k++) {
+		struct evalstats_rule_row *r = &out[k];
+		double net = (double)r->flagship_correct - (double)r->mini_correct;
+		r->gain = nl ? net / (double)nl : 0.0;
+		r->cost_per_1000 = n ? cost[k] * 1000.0 / (double)n : 0.0;
+		r->cost_per_gain = net > 0 ? cost[k] / net : -1.0;
+		r->sole_gain = nl ? (double)sole_net[k] / (double)nl : 0.0;
+		r->sole_cost_per_1000 = n ? sole_cost[k] * 1000.0 / (double)n : 0.0;
+	}
+	free(cost);
+	free(sole_cost);
+	free(sole_net);
+}

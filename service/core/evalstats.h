@@ -135,4 +135,63 @@ int evalstats_rules_conf(const struct evalstats_calibration *c, const char *cons
 /* The curve as a text table: threshold, coverage (share kept by the mini), accuracy, macro-F1, cost per 1,000. */
 int evalstats_curve_text(const struct evalstats_calibration *c, struct buf *out) __attribute__((warn_unused_result));
 
+/* ---- held-out calibration (issue #13, item 1) ---- */
+
+/*
+ * Whether the ticket with this key (its source and id, or any stable text)
+ * is held out: FNV-1a 64 of "evalsplit", a NUL and key, through a
+ * splitmix64-style finaliser, mapped to [0, 1), below fraction (so a ticket
+ * held out at 0.2 is held out at 0.5 too). Deterministic, independent of shadow_pick's choice; 0
+ * holds nothing out, 1 everything.
+ */
+bool evalstats_heldout(const char *key, double fraction);
+
+/* Calibration fitted on one part of the items and scored on the other. */
+struct evalstats_holdout {
+	size_t n_fit, n_test;                 /* items in each part, labelled or not */
+	struct evalstats_calibration fit;     /* calibrated on the fit part only (its figures are in-sample) */
+	/* on the held-out part only: */
+	struct evalstats_point test_mini_only, test_flagship_only;
+	struct evalstats_point test_global;   /* the fit part's global threshold; valid when fit.global_found */
+	struct evalstats_point test_per_category; /* its per-category thresholds; when fit.per_category_found */
+};
+
+/*
+ * Split items by heldout[i] (true: held out), calibrate on the others with
+ * tolerance, replay the thresholds found on the held-out items. Returns 0,
+ * or -1 with err when either part has no labelled item or ncat is out of range.
+ */
+int evalstats_calibrate_holdout(const struct evalstats_item *items, size_t n, size_t ncat, double tolerance,
+				const bool *heldout, struct evalstats_holdout *out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* ---- which escalation rules pay for themselves (issue #13, item 4) ---- */
+
+/* One rule's account over a replay: the tickets it escalated. */
+struct evalstats_rule_row {
+	size_t sent;             /* items it sent to the flagship */
+	size_t changed;          /* of those, the flagship's label differs from the mini's */
+	size_t labelled;         /* of those, with a gold label */
+	size_t mini_correct;     /* labelled ones the mini had right */
+	size_t flagship_correct; /* labelled ones the flagship has right */
+	double gain;             /* (flagship_correct - mini_correct) / labelled items of the whole set */
+	double cost_per_1000;    /* flagship cost of its items, per 1,000 tickets of the whole set */
+	double cost_per_gain;    /* flagship cost per net extra correct answer; < 0 when none gained */
+	/* the margin: items no other rule escalates (what removing the rule changes) */
+	size_t sole_sent;
+	double sole_gain;          /* net correct answers of those, / labelled items of the set */
+	double sole_cost_per_1000; /* their flagship cost per 1,000 tickets of the set */
+};
+
+/*
+ * Account each escalation to the rule that caused it: rule[i] is the index
+ * (0..nrules-1) of the rule credited with item i's escalation, or < 0 when
+ * the item was not escalated; sole[i] (sole may be NULL: none) says no other
+ * rule escalated it, so that removing the rule sends it back to the mini.
+ * out has nrules rows and is overwritten. An invalid answer counts as wrong,
+ * a label change includes invalid to valid.
+ */
+void evalstats_rule_report(const struct evalstats_item *items, const int *rule, const bool *sole, size_t n,
+			   size_t nrules, struct evalstats_rule_row *out);
+
 #endif

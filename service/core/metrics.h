@@ -61,6 +61,12 @@ struct metrics_snapshot {
 	uint64_t intake_flagged[METRICS_INTAKE_FLAGS]; /* by lenient field (ticket_flag_name) */
 	uint64_t intake_html_bodies, intake_prompt_bytes_in, intake_prompt_bytes_out;
 
+	/* ---- shadow tier (issue #13; service/shadow.c's struct shadow_stats) */
+	uint64_t shadow_picked, shadow_answered, shadow_invalid, shadow_failed, shadow_abandoned;
+	uint64_t shadow_stored, shadow_store_errors;
+	uint64_t shadow_skipped_queue, shadow_skipped_budget, shadow_skipped_draining;
+	uint64_t shadow_in_flight;
+
 	/* ---- admin server (filled by http) */
 	uint64_t http_open;	   /* connections open now */
 	uint64_t http_accepted;	   /* connections accepted */

@@ -148,15 +148,142 @@ static struct evalstats_item *make_items(struct eval_run *run, const struct eval
 	return v;
 }
 
+/*
+ * Which escalation rules pay for themselves: every ticket the rules send to
+ * the flagship, credited to the first matching rule in file order, with the
+ * flagship's stored answer against the mini's.
+ */
+static void print_rule_report(FILE *out, struct eval_run *run, const struct eval_conf *m,
+			      const struct eval_conf *f, const struct rules *rs, const char *name)
+{
+	char(*names)[RULES_MAX_NAME + 1] = xcalloc(RULES_MAX_RULES, sizeof(*names));
+	struct evalstats_item *items = make_items(run, m, f, NULL, 0);
+	struct evalstats_rule_row *rows = xcalloc(RULES_MAX_RULES, sizeof(*rows));
+	int *rule = xmalloc(run->n * sizeof(int));
+	bool *sole = xcalloc(run->n ? run->n : 1, sizeof(bool));
+	size_t nr = 0, esc = 0;
+
+	for (size_t i = 0; i < run->n; i++) {
+		char matched[512] = "";
+		size_t len, k;
+		rule[i] = -1;
+		if (rules_on(rs, &run->items[i], &m->r[i], &run->tax, matched, sizeof(matched)) !=
+		    RULE_ESCALATE)
+			continue;
+		esc++;
+		/* one matching rule: removing it would leave the ticket with the mini */
+		sole[i] = strchr(matched, ',') == NULL;
+		len = strcspn(matched, ",");
+		if (len > RULES_MAX_NAME)
+			len = RULES_MAX_NAME;
+		for (k = 0; k < nr; k++)
+			if (strlen(names[k]) == len && strncmp(names[k], matched, len) == 0)
+				break;
+		if (k == nr && nr < RULES_MAX_RULES)
+			snprintf(names[nr++], RULES_MAX_NAME + 1, "%.*s", (int)len, matched);
+		rule[i] = k < nr ? (int)k : -1;
+	}
+	evalstats_rule_report(items, rule, sole, run->n, nr, rows);
+	fprintf(out, "\nescalation rules under %s: %zu of %zu tickets sent to the flagship "
+		     "(each credited to its first matching rule; gain: accuracy points over the set; "
+		     "$ per fix: flagship cost per net extra right answer; alone: tickets no other rule "
+		     "escalates, what removing the rule gives back)\n\n",
+		name, esc, run->n);
+	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %10s | %11s | %12s | %5s | %10s | %11s |\n",
+		"rule", "sent", "changed", "mini right", "flag. right", "gain (pts)", "$ per 1,000",
+		"$ per fix", "alone", "alone gain", "alone $/1k");
+	fprintf(out, "| %-28s | %6s | %8s | %10s | %11s | %10s | %11s | %12s | %5s | %10s | %11s |\n",
+		"---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---");
+	for (size_t k = 0; k < nr; k++) {
+		const struct evalstats_rule_row *r = &rows[k];
+		char per[32];
+		if (r->cost_per_gain >= 0)
+			snprintf(per, sizeof(per), "%.4f", r->cost_per_gain);
+		else
+			snprintf(per, sizeof(per), "no gain");
+		fprintf(out,
+			"| %-28.28s | %6zu | %7.1f%% | %10zu | %11zu | %+10.2f | %11.4f | %12s | %5zu | "
+			"%+10.2f | %11.4f |\n",
+			names[k], r->sent, r->sent ? 100.0 * (double)r->changed / (double)r->sent : 0.0,
+			r->mini_correct, r->flagship_correct, 100.0 * r->gain, r->cost_per_1000, per,
+			r->sole_sent, 100.0 * r->sole_gain, r->sole_cost_per_1000);
+	}
+	free(names);
+	free(items);
+	free(rows);
+	free(rule);
+	free(sole);
+}
+
+/*
+ * Thresholds fitted on the tickets kept in, scored on the held-out ones
+ * (hash of source:ticket_id). Returns 0 with h filled, or -1 with err (a part
+ * without a labelled ticket).
+ */
+static int compute_holdout(struct eval_run *run, const struct evalstats_item *items, double holdout,
+			   double tolerance, struct evalstats_holdout *h, char *err, size_t errlen)
+{
+	bool *held = xcalloc(run->n ? run->n : 1, sizeof(bool));
+	char key[512];
+	int rc;
+
+	for (size_t i = 0; i < run->n; i++) {
+		snprintf(key, sizeof(key), "%s:%s", run->items[i].t->source,
+			 run->items[i].t->ticket_id);
+		held[i] = evalstats_heldout(key, holdout);
+	}
+	rc = evalstats_calibrate_holdout(items, run->n, run->tax.ncategories, tolerance / 100.0, held,
+					 h, err, errlen);
+	free(held);
+	return rc;
+}
+
+static void print_holdout(FILE *out, const struct evalstats_holdout *h, double holdout,
+			  double tolerance)
+{
+	char key[80];
+
+	fprintf(out, "\nheld-out check: thresholds fitted on %zu tickets, scored on the other %zu "
+		     "(%.0f%% held out by hash of source:ticket_id, --holdout)\n\n",
+		h->n_fit, h->n_test, 100.0 * holdout);
+	fprintf(out, "| %-34s | %8s | %9s | %8s | %9s | %9s |\n", "configuration", "fit acc",
+		"fit $/1k", "held acc", "held $/1k", "held flag");
+	fprintf(out, "| %-34s | %8s | %9s | %8s | %9s | %9s |\n", "---", "---", "---", "---", "---",
+		"---");
+#define HROW(nm, a, b)                                                                           \
+	fprintf(out, "| %-34s | %7.2f%% | %9.4f | %7.2f%% | %9.4f | %8.1f%% |\n", nm,              \
+		100.0 * (a)->accuracy, (a)->cost_per_1000, 100.0 * (b)->accuracy, (b)->cost_per_1000, \
+		100.0 * (b)->flagship_share)
+	HROW("mini only", &h->fit.mini_only, &h->test_mini_only);
+	HROW("flagship only", &h->fit.flagship_only, &h->test_flagship_only);
+	if (h->fit.global_found) {
+		snprintf(key, sizeof(key), "calibrated, global < %.2f", h->fit.global_threshold);
+		HROW(key, &h->fit.global, &h->test_global);
+	}
+	if (h->fit.per_category_found)
+		HROW("calibrated, per category", &h->fit.per_category, &h->test_per_category);
+#undef HROW
+	if (h->fit.per_category_found)
+		fprintf(out, "\nheld out, per category: %+.2f points against flagship-only accuracy "
+			     "(target -%.2f), %.1f%% of its cost\n",
+			100.0 * (h->test_per_category.accuracy - h->test_flagship_only.accuracy),
+			tolerance,
+			h->test_flagship_only.cost_per_1000 > 0
+			    ? 100.0 * h->test_per_category.cost_per_1000 /
+				  h->test_flagship_only.cost_per_1000
+			    : 0.0);
+}
+
 int eval_report_print_mix(FILE *out, struct eval_run *run, const struct eval_conf *m,
 			  const struct eval_conf *f, const struct rules *shipped,
 			  const char *shipped_name, const struct rules *whatif,
-			  const char *whatif_name, double tolerance, int calibrate,
+			  const char *whatif_name, double tolerance, double holdout, int calibrate,
 			  const char *report)
 {
 	size_t ncat = run->tax.ncategories;
 	struct evalstats_item *items = make_items(run, m, f, shipped, 0), *v = NULL;
 	struct evalstats_calibration *cal = xcalloc(1, sizeof(*cal));
+	struct evalstats_holdout *hold = NULL;
 	double *zero = xcalloc(ncat, sizeof(double));
 	struct evalstats_point p;
 	char err[256], name[80];
@@ -211,6 +338,20 @@ int eval_report_print_mix(FILE *out, struct eval_run *run, const struct eval_con
 	} else {
 		fprintf(out, "\nno per-category cascade reaches the target\n");
 	}
+	if (holdout > 0) {
+		hold = xcalloc(1, sizeof(*hold));
+		if (compute_holdout(run, items, holdout, tolerance, hold, err, sizeof(err)) == 0) {
+			print_holdout(out, hold, holdout, tolerance);
+		} else {
+			fprintf(out, "\nheld-out check skipped (--holdout %.2f): %s\n", holdout, err);
+			free(hold);
+			hold = NULL;
+		}
+	}
+	if (shipped)
+		print_rule_report(out, run, m, f, shipped, shipped_name);
+	if (whatif)
+		print_rule_report(out, run, m, f, whatif, whatif_name);
 	if (calibrate) {
 		if (evalstats_rules_conf(cal, run->tax.categories, ncat, &b) == 0)
 			fprintf(out, "\nsuggested rules.conf lines:\n%s\n", b.data ? b.data : "");
@@ -231,7 +372,7 @@ int eval_report_print_mix(FILE *out, struct eval_run *run, const struct eval_con
 		evalstats_confusion(gold, pred, run->n, ncat, cm);
 		buf_reset(&b);
 		snprintf(name, sizeof(name), "triaged model mix: %s + %s", conf_model(m), conf_model(f));
-		bad = evalreport_html(cal, cm, run->tax.categories, ncat, name, &b) != 0 ||
+		bad = evalreport_html(cal, hold, cm, run->tax.categories, ncat, name, &b) != 0 ||
 		      (rf = fopen(report, "w")) == NULL || fwrite(b.data, 1, b.len, rf) != b.len;
 		if (rf && fclose(rf) != 0)
 			bad = 1;
@@ -250,6 +391,7 @@ out:
 	free(items);
 	free(v);
 	free(cal);
+	free(hold);
 	free(zero);
 	return rc;
 }

@@ -30,14 +30,17 @@ void eval_report_print_conf(FILE *out, struct eval_run *run, struct eval_conf *c
  * Print the model-mix table for mini m and flagship f to out: agreement,
  * mini only, flagship only, the shipped rules, the what-if rules (whatif may
  * be NULL), calibrated thresholds within tolerance points of flagship-only
- * accuracy; with calibrate the suggested rules.conf lines and the threshold
+ * accuracy; with holdout > 0, thresholds fitted on the tickets kept in and
+ * scored on that share held out (by hash of source:ticket_id); for the
+ * shipped and what-if rules, which rules pay for themselves (tickets sent,
+ * labels changed, accuracy gain, cost); with calibrate the suggested rules.conf lines and the threshold
  * curve; with report (may be NULL) the HTML report written to that path.
  * Returns 0, or -1 after an error on stderr.
  */
 int eval_report_print_mix(FILE *out, struct eval_run *run, const struct eval_conf *m,
 			  const struct eval_conf *f, const struct rules *shipped,
 			  const char *shipped_name, const struct rules *whatif,
-			  const char *whatif_name, double tolerance, int calibrate,
+			  const char *whatif_name, double tolerance, double holdout, int calibrate,
 			  const char *report) WUR;
 
 #endif

@@ -298,13 +298,34 @@ static void task_start(struct eval_task *k);
 
 static void start_more(struct eval_run *run)
 {
-	while (run->next < run->ntasks && run->inflight < (size_t)run->concurrency) {
-		struct eval_task *k = &run->tasks[run->next++];
+	while (!run->capped && run->next < run->ntasks && run->inflight < (size_t)run->concurrency) {
+		struct eval_task *k = &run->tasks[run->next];
+		if (run->max_cost > 0 &&
+		    run->spent + (double)run->inflight * run->dearest >= run->max_cost) {
+			run->capped = 1; /* the calls in flight finish and are stored */
+			break;
+		}
+		run->next++;
 		run->inflight++;
 		task_start(k);
 	}
-	if (run->finished == run->ntasks)
+	if (run->inflight == 0 && (run->finished == run->ntasks || run->capped))
 		event_base_loopbreak(run->base);
+}
+
+/* What the task's calls cost at the configuration's prices (triaged_cost's formula). */
+static double task_cost(const struct eval_task *k)
+{
+	double usd = 0;
+	for (int i = 0; i < k->calls.n; i++) {
+		const struct llm_usage *u = &k->calls.v[i].usage;
+		long long fresh = u->prompt_tokens - u->cached_tokens;
+		usd += ((double)(fresh > 0 ? fresh : 0) * k->c->in_mtok +
+			(double)u->cached_tokens * k->c->cached_mtok +
+			(double)u->completion_tokens * k->c->out_mtok) /
+		       1e6;
+	}
+	return usd;
 }
 
 static void task_finish(struct eval_task *k, int ok, int invalid)
@@ -318,6 +339,12 @@ static void task_finish(struct eval_task *k, int ok, int invalid)
 		k->c->calls++;
 	else
 		k->c->failed++;
+	if (run->max_cost > 0) {
+		double usd = task_cost(k);
+		run->spent += usd;
+		if (usd > run->dearest)
+			run->dearest = usd;
+	}
 	run->inflight--;
 	run->finished++;
 	progress(run);
@@ -519,6 +546,35 @@ static int load_answers(PGconn *db, struct eval_run *run, struct eval_conf *c,
 	return 0;
 }
 
+/* The price per million tokens in force for c's model; -1 with err when it has none. */
+static int load_price(PGconn *db, struct eval_conf *c, char *err, size_t errlen)
+{
+	const char *model = c->tier == MODEL_FLAGSHIP ? c->cfg.flagship.model : c->cfg.mini.model;
+	const char *p[1] = {model};
+	PGresult *r = PQexecParams(db,
+				   "SELECT input_per_mtok, cached_input_per_mtok, output_per_mtok "
+				   "FROM triaged_price_at($1, now())",
+				   1, NULL, p, NULL, NULL, 0);
+	int rc = -1;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "model_prices: %s", PQresultErrorMessage(r));
+		goto out;
+	}
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) || PQgetisnull(r, 0, 2)) {
+		snprintf(err, errlen, "model %s has no price in model_prices: --max-cost cannot be "
+				      "enforced", model);
+		goto out;
+	}
+	c->in_mtok = strtod(PQgetvalue(r, 0, 0), NULL);
+	c->cached_mtok = PQgetisnull(r, 0, 1) ? c->in_mtok : strtod(PQgetvalue(r, 0, 1), NULL);
+	c->out_mtok = strtod(PQgetvalue(r, 0, 2), NULL);
+	c->priced = 1;
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
 /* ---- the command ------------------------------------------------------------ */
 
 static void usage(FILE *f)
@@ -527,11 +583,16 @@ static void usage(FILE *f)
 		"usage: triaged [-c FILE] eval --set FILE.jsonl | --from-db[=N]\n"
 		"         [--model TIER[=MODEL[@PROMPT]]]...\n"
 		"         [--concurrency N] [--rules FILE] [--calibrate] [--tolerance POINTS]\n"
-		"         [--report FILE.html] [--no-calls]\n"
+		"         [--report FILE.html] [--no-calls] [--holdout FRACTION] [--max-cost USD]\n"
 		"  TIER is mini or flagship; without --model: both tiers as configured.\n"
 		"  Answers are stored in eval_answers by (text, model, prompt version) and reused.\n"
 		"  --rules FILE    what-if: replay stored answers under a candidate rules file\n"
 		"  --no-calls      use stored answers only (missing ones count as invalid)\n"
+		"  --holdout F     fit thresholds on the other tickets, score them on this share\n"
+		"                  held out by hash of source:ticket_id (default 0.5; 0: off)\n"
+		"  --max-cost USD  make no more calls once this run's calls cost USD (at\n"
+		"                  model_prices); what was answered is stored: run again to resume.\n"
+		"                  Exit code 3 when the cap stopped the run\n"
 		"  --from-db[=N]   the newest N (default all) tickets agents corrected or approved\n"
 		"                  as they were, with those labels as gold\n");
 }
@@ -576,6 +637,8 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 	    {"report", required_argument, NULL, 'R'},
 	    {"no-calls", no_argument, NULL, 'N'},
 	    {"from-db", optional_argument, NULL, 'D'},
+	    {"holdout", required_argument, NULL, 'H'},
+	    {"max-cost", required_argument, NULL, 'X'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -585,7 +648,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 	struct safety saf;
 	struct rules *shipped = NULL, *whatif = NULL;
 	const char *set = NULL, *whatif_path = NULL, *report = NULL;
-	double tolerance = 1.0;
+	double tolerance = 1.0, holdout = 0.5;
 	int nconf = 0, calibrate = 0, no_calls = 0, rc = 1, o, saf_ok = 0;
 	long from_db = 0;
 	PGconn *db = NULL;
@@ -638,6 +701,22 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			from_db = optarg ? strtol(optarg, NULL, 10) : 100000;
 			if (from_db < 1) {
 				fprintf(stderr, "triaged eval: --from-db[=N]: N >= 1\n");
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'H':
+			holdout = strtod(optarg, NULL);
+			if (!(holdout >= 0 && holdout < 1)) {
+				fprintf(stderr, "triaged eval: --holdout 0 <= F < 1\n");
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'X':
+			run.max_cost = strtod(optarg, NULL);
+			if (!(run.max_cost > 0)) {
+				fprintf(stderr, "triaged eval: --max-cost USD > 0\n");
 				rc = 2;
 				goto out;
 			}
@@ -709,6 +788,11 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		fprintf(stderr, "triaged eval: %s\n", err);
 		goto out;
 	}
+	for (int i = 0; run.max_cost > 0 && !no_calls && i < nconf; i++)
+		if (load_price(db, &confs[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "triaged eval: %s\n", err);
+			goto out;
+		}
 	sorted = xmalloc(run.n * sizeof(*sorted));
 	for (size_t i = 0; i < run.n; i++)
 		sorted[i] = &run.items[i];
@@ -741,7 +825,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		fprintf(stderr, "triaged eval: %zu model calls to make, concurrency %ld\n", run.ntasks,
 			run.concurrency);
 		start_more(&run);
-		if (run.finished < run.ntasks)
+		if (run.inflight > 0)
 			event_base_dispatch(run.base);
 		/* stored after the loop: this is a command, blocking libpq is fine here */
 		PQclear(PQexec(db, "BEGIN"));
@@ -756,6 +840,22 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			}
 		}
 		PQclear(PQexec(db, "COMMIT"));
+		if (run.capped) {
+			size_t stored = 0;
+			for (size_t k = 0; k < run.ntasks; k++)
+				stored += run.tasks[k].done && (run.tasks[k].ok || run.tasks[k].invalid);
+			if (run.progress_pct >= 0 && isatty(2))
+				fputc('\n', stderr);
+			fprintf(stderr,
+				"triaged eval: cost cap reached: $%.6f spent of --max-cost $%.6f; "
+				"%zu of %zu calls made, %zu answers stored, %zu calls not made. "
+				"Run again (with a higher --max-cost) to resume: stored answers are "
+				"reused.\n",
+				run.spent, run.max_cost, run.finished, run.ntasks, stored,
+				run.ntasks - run.finished);
+			rc = 3;
+			goto out;
+		}
 		for (int i = 0; i < nconf; i++)
 			if (load_answers(db, &run, &confs[i], sorted, err, sizeof(err)) < 0) {
 				fprintf(stderr, "triaged eval: %s\n", err);
@@ -777,7 +877,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		if (m && f &&
 		    eval_report_print_mix(out, &run, m, f, shipped,
 					  cfg->rules_file[0] ? cfg->rules_file : "none", whatif,
-					  whatif_path, tolerance, calibrate, report) < 0)
+					  whatif_path, tolerance, holdout, calibrate, report) < 0)
 			goto out;
 		if ((!m || !f) && (report || calibrate || whatif))
 			fprintf(stderr, "triaged eval: --report, --calibrate and --rules need a mini "

@@ -44,6 +44,8 @@ struct eval_conf {
 	const char *prompt_version;
 	struct eval_res *r;	/* one per item */
 	size_t calls, failed, reused;
+	int priced;		/* price per million tokens known (--max-cost) */
+	double in_mtok, cached_mtok, out_mtok;
 };
 
 struct eval_run {
@@ -55,6 +57,10 @@ struct eval_run {
 	size_t ntasks, next, inflight, finished;
 	long concurrency;
 	int progress_pct;
+	/* --max-cost: no call starts once spent + calls in flight at the
+	 * dearest call seen so far would reach max_cost; then capped is set */
+	double max_cost, spent, dearest;
+	int capped;
 };
 
 #endif

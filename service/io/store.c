@@ -482,7 +482,7 @@ static void on_shadow_row(void *arg, const struct db_row *row, const char *err)
 	}
 }
 
-void store_shadow(struct store *s, const struct shadow_rec *r)
+void store_shadow(struct store *s, const struct shadow_rec *r, db_item_fn *cb, void *arg)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "ticket_pk", json_object_new_int64(r->ticket_pk));
@@ -502,7 +502,7 @@ void store_shadow(struct store *s, const struct shadow_rec *r)
 	json_object_object_add(o, "completion_tokens",
 			       json_object_new_int64(r->usage.completion_tokens));
 	json_object_object_add(o, "latency_ms", json_object_new_double(r->latency_ms));
-	db_submit_obj(s->db, DB_SHADOW, o, on_shadow_row, NULL);
+	db_submit_obj(s->db, DB_SHADOW, o, cb ? cb : on_shadow_row, cb ? arg : NULL);
 }
 
 void store_reserve_call(struct store *s, const struct model_caller *mcl,

@@ -159,7 +159,12 @@ struct shadow_rec {
 	double latency_ms;
 };
 
-/* Persist a shadow answer (nothing waits for it; a refusal is logged). */
-void store_shadow(struct store *s, const struct shadow_rec *r);
+/*
+ * Persist a shadow answer (no ticket waits for it). cb(arg, row, err) once
+ * the database has it (row != NULL) or refused it (row NULL, err); NULL cb:
+ * a refusal is logged. The shadow tier counts its stores under way with it,
+ * so that a drain can wait for them.
+ */
+void store_shadow(struct store *s, const struct shadow_rec *r, db_item_fn *cb, void *arg);
 
 #endif

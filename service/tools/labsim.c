@@ -195,7 +195,7 @@ int main(int argc, char **argv)
 		evalstats_confusion(gold, pred, n, FE_NCAT, cm);
 		buf_reset(&b);
 		rf = fopen(report, "w");
-		if (!rf || evalreport_html(&cal, cm, fe_categories, FE_NCAT,
+		if (!rf || evalreport_html(&cal, NULL, cm, fe_categories, FE_NCAT,
 					   "triaged model mix: calibrated per-category cascade (fake error model)", &b) != 0 ||
 		    fwrite(b.data, 1, b.len, rf) != b.len) {
 			fprintf(stderr, "labsim: cannot write %s\n", report);

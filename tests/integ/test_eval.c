@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <json-c/json.h>
@@ -129,6 +130,21 @@ static double printed_accuracy(const char *out, const char *model)
 	return strtod(p + strlen("accuracy "), NULL);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n;
+	char *s;
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return s;
+}
+
 START_TEST(test_eval_small)
 {
 	char gold[PATH_MAX], report[PATH_MAX], cmd[PATH_MAX * 8], keep[PATH_MAX];
@@ -187,6 +203,43 @@ START_TEST(test_eval_small)
 			  strstr(out, "escalation share under "),
 		      "%s", out);
 	ck_assert_msg(strstr(out, "mini-flagship agreement (category): ") != NULL, "%s", out);
+	{
+		/* the figures, for the record: model mix, held-out check, rules */
+		const char *a = strstr(out, "\nmodel mix:"), *b = strstr(out, "\nsuggested rules.conf");
+		if (a && b > a)
+			fprintf(stderr, "%.*s\n", (int)(b - a), a);
+	}
+	/* held out by default (--holdout 0.5): the two parts add up to the set */
+	{
+		const char *h = strstr(out, "held-out check: thresholds fitted on ");
+		unsigned long nf = 0, nt = 0;
+		ck_assert_msg(h != NULL, "%s", out);
+		ck_assert_int_eq(sscanf(h, "held-out check: thresholds fitted on %lu tickets, scored on "
+					   "the other %lu", &nf, &nt), 2);
+		ck_assert_int_eq(nf + nt, 300);
+		ck_assert_msg(nf > 100 && nt > 100, "fit %lu, held out %lu", nf, nt);
+	}
+	/* which rules pay: the tickets the rules escalate, credited one rule each */
+	{
+		const char *h = strstr(out, "\nescalation rules under ");
+		const char *share = strstr(out, "escalation share under ");
+		unsigned long esc = 0, total = 0, sum = 0;
+		double pct;
+		ck_assert_msg(h != NULL && share != NULL, "%s", out);
+		ck_assert_int_eq(sscanf(strstr(h, ": ") + 2, "%lu of %lu", &esc, &total), 2);
+		ck_assert_int_eq(total, 300);
+		pct = strtod(strchr(share, ':') + 1, NULL);
+		ck_assert_double_eq_tol(100.0 * (double)esc / 300.0, pct, 0.006);
+		/* the rows' "sent" add up to the escalations */
+		for (const char *l = strstr(h, "| ---"); l && (l = strstr(l + 1, "\n| ")) != NULL;) {
+			char name[64];
+			unsigned long sent;
+			if (sscanf(l, "\n| %63s | %lu |", name, &sent) != 2)
+				break;
+			sum += sent;
+		}
+		ck_assert_msg(sum == esc && esc > 0, "rows sum %lu, escalated %lu:\n%s", sum, esc, h);
+	}
 	/* costs come from the prices table: both models are priced */
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE cost_usd IS NULL "
 					"OR cost_usd <= 0"),
@@ -222,6 +275,12 @@ START_TEST(test_eval_small)
 		free(out);
 	}
 
+	/* the report carries the held-out check (--holdout 0.5 by default) */
+	{
+		char *html = slurp(report);
+		ck_assert_ptr_nonnull(strstr(html, "<h2>Held-out check</h2>"));
+		free(html);
+	}
 	/* the report renders in headless Chromium; the screenshot is kept */
 	snprintf(keep, sizeof(keep), "%s/artifacts", TRIAGED_BIN_DIR);
 	snprintf(cmd, sizeof(cmd),
@@ -416,11 +475,245 @@ START_TEST(test_shadow_share)
 }
 END_TEST
 
+static long long log_counter(const char *log, const char *line, const char *key)
+{
+	char k[64];
+	const char *p = strstr(log, line), *v;
+	if (p == NULL)
+		return -1;
+	snprintf(k, sizeof(k), " %s=", key);
+	v = strstr(p, k);
+	return v ? strtoll(v + strlen(k), NULL, 10) : -1;
+}
+
+
+/*
+ * --max-cost: the run stops with the message and exit code 3 once its calls
+ * cost the cap (at most the calls in flight over it), every call made is
+ * stored (the fake model's request count equals the stored attempts), and a
+ * second run resumes: it calls only for the answers still missing.
+ */
+START_TEST(test_eval_max_cost)
+{
+	struct stack s;
+	char *out;
+	int st = -1;
+	long long before, made, rows, attempts;
+	double spent, dearest;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "evalcap", 1, NULL), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-4o-mini");
+	before = model_requests(&s);
+	{
+		char *extra[] = {"--model", "mini", "--max-cost", "0.002", NULL};
+		out = run_eval(&s, "evalcap1", extra, &st);
+	}
+	made = model_requests(&s) - before;
+	rows = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers");
+	attempts = h_sql_ll(s.db, "SELECT coalesce(sum(attempts), 0) FROM eval_answers");
+	ck_assert_msg(st == 3, "exit %d:\n%s", st, out);
+	ck_assert_msg(strstr(out, "triaged eval: cost cap reached: ") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "calls not made") != NULL, "%s", out);
+	ck_assert_int_gt(rows, 0);
+	ck_assert_int_lt(rows, 250);
+	/* no call lost: every request the fake model saw is an attempt of a stored answer */
+	ck_assert_int_eq(made, attempts);
+	/* the cap holds, up to the calls in flight (run_eval's concurrency 8) at the dearest call */
+	spent = strtod(h_sql_str(s.db, "SELECT sum(cost_usd) FROM eval_answers"), NULL);
+	dearest = strtod(h_sql_str(s.db, "SELECT max(cost_usd) FROM eval_answers"), NULL);
+	ck_assert_msg(spent >= 0.002 - 1e-9 && spent <= 0.002 + 8 * dearest,
+		      "spent %.6f, dearest %.6f", spent, dearest);
+	fprintf(stderr, "eval --max-cost 0.002: %lld answers stored, $%.6f spent, stopped\n", rows,
+		spent);
+	free(out);
+	/* resumable: the second run calls for the missing answers only */
+	before = model_requests(&s);
+	{
+		char *extra[] = {"--model", "mini", NULL};
+		out = run_eval(&s, "evalcap2", extra, &st);
+	}
+	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+	{
+		long long rows2 = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers");
+		long long att2 = h_sql_ll(s.db, "SELECT coalesce(sum(attempts), 0) FROM eval_answers");
+		char want[96];
+		ck_assert_int_gt(rows2, rows);
+		ck_assert_int_eq(model_requests(&s) - before, att2 - attempts);
+		snprintf(want, sizeof(want), "%lld model calls made", rows2 - rows);
+		ck_assert_msg(strstr(out, want) != NULL, "want '%s':\n%s", want, out);
+	}
+	free(out);
+	stack_stop(&s);
+}
+END_TEST
+
+/*
+ * SIGTERM with shadow calls in flight (shadow at 100% against a slow fake
+ * model of its own): a drain with time enough stores every shadow answer;
+ * a drain timeout shorter than the shadow model counts the calls it cuts as
+ * abandoned (log and /metrics); no shadow call is lost without a count.
+ */
+START_TEST(test_shadow_drain)
+{
+	static const char *const slow[] = {"--latency-ms", "1500", NULL};
+	struct stack s;
+	struct h_proc d, sm;
+	char url[256], *log;
+	int sport = 0, st;
+	long long req0, req1, stored_b, abandoned, picked, answered;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "shdrain", 1, NULL), 0);
+	ck_assert_int_eq(stack_model_extra(&s, &sm, "slowshadow", slow, url, sizeof(url), &sport), 0);
+	stack_env(&s, "TRIAGED_SHADOW_ENABLED", "true");
+	stack_env(&s, "TRIAGED_SHADOW_FRACTION", "1");
+	stack_env(&s, "TRIAGED_SHADOW_BASE_URL", url);
+	stack_env(&s, "TRIAGED_SHADOW_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_SHADOW_API_KEY_ENV", "");
+	stack_env(&s, "TRIAGED_SHADOW_MAX_CONCURRENCY", "64");
+	stack_env(&s, "TRIAGED_SHUTDOWN_DRAIN_TIMEOUT_MS", "20000");
+
+	/* 1: the drain waits for the shadow calls: all 30 stored, none abandoned */
+	ck_assert_int_eq(stack_daemon(&s, &d, "drain1"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 30, "a-"), 0);
+	ck_assert_d(stack_wait_count(&s, 30, 60000, "SELECT count(*) FROM triage_results") == 30, &d);
+	ck_assert_int_lt(h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers"), 30);
+	st = stack_stop_daemon(&d, 30000);
+	ck_assert_int_eq(st, 0);
+	log = slurp(d.log_path);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers"), 30);
+	ck_assert_msg(log_counter(log, "msg=\"shadow tier stopped\"", "abandoned") == 0, "%s", log);
+	ck_assert_int_eq(log_counter(log, "msg=\"shadow tier stopped\"", "stored"), 30);
+	free(log);
+
+	/* 2: a drain timeout shorter than the shadow model: the calls cut are counted */
+	{
+		json_object *o = stack_model_stats(&s, sport), *v = NULL;
+		ck_assert(json_object_object_get_ex(o, "requests", &v));
+		req0 = json_object_get_int64(v);
+		json_object_put(o);
+	}
+	stack_env(&s, "TRIAGED_SHUTDOWN_DRAIN_TIMEOUT_MS", "300");
+	ck_assert_int_eq(stack_daemon(&s, &d, "drain2"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 30, "b-"), 0);
+	ck_assert_d(stack_wait_count(&s, 60, 60000, "SELECT count(*) FROM triage_results") == 60, &d);
+	st = stack_stop_daemon(&d, 30000);
+	ck_assert_int_eq(st, 0);
+	log = slurp(d.log_path);
+	{
+		json_object *o = stack_model_stats(&s, sport), *v = NULL;
+		ck_assert(json_object_object_get_ex(o, "requests", &v));
+		req1 = json_object_get_int64(v);
+		json_object_put(o);
+	}
+	stored_b = h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers WHERE ticket_id LIKE 'b-%%'");
+	abandoned = log_counter(log, "msg=\"shadow tier stopped\"", "abandoned");
+	picked = log_counter(log, "msg=\"shadow tier stopped\"", "picked");
+	answered = log_counter(log, "msg=\"shadow tier stopped\"", "stored");
+	fprintf(stderr, "shadow drain, timeout 300 ms, shadow model 1500 ms: %lld picked, %lld "
+			"requests at the shadow model, %lld stored, %lld abandoned\n",
+		picked, req1 - req0, stored_b, abandoned);
+	ck_assert_msg(strstr(log, "msg=\"drain timeout: shadow calls abandoned\"") != NULL, "%s", log);
+	ck_assert_int_eq(picked, 30);
+	ck_assert_int_gt(abandoned, 0);
+	ck_assert_int_eq(answered, stored_b);
+	/* every selected ticket is stored or counted; every request the model saw too */
+	ck_assert_int_eq(stored_b + abandoned, picked);
+	ck_assert_int_le(req1 - req0, stored_b + abandoned);
+	ck_assert_int_ge(req1 - req0, stored_b);
+	free(log);
+	h_stop(&sm);
+	stack_stop(&s);
+}
+END_TEST
+
+/* p50 and p99 of received -> triaged (ms) of tickets with this prefix and no shadow answer. */
+static void lat_unshadowed(struct stack *s, const char *prefix, double *p50, double *p99)
+{
+	char *v = h_sql_str(s->db,
+			    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) || ' ' || "
+			    "percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM (SELECT "
+			    "extract(epoch FROM r.created_at - t.received_at) * 1000 AS ms FROM tickets t "
+			    "JOIN triage_results r ON r.ticket_pk = t.id WHERE t.ticket_id LIKE '%s%%' AND "
+			    "NOT EXISTS (SELECT 1 FROM shadow_answers sa WHERE sa.ticket_pk = t.id)) x",
+			    prefix);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(sscanf(v, "%lf %lf", p50, p99), 2);
+	free(v);
+}
+
+/*
+ * shadow_latency (opt-in: CK_RUN_CASE=shadow_latency; figures, not a timed
+ * assertion): the other tickets' latency at a steady rate without and with
+ * the shadow tier, the shadow on a separate fake model answering in
+ * LAB_SHADOW_LAT_MS (default 400) ms, fraction LAB_SHADOW_LAT_FRACTION
+ * (default 0.1), LAB_SHADOW_LAT_ROUNDS (default 2) alternating rounds of
+ * 30 batches of 10 tickets one second apart.
+ */
+START_TEST(test_shadow_latency)
+{
+	static const char *const fast[] = {"--latency-ms", "20", NULL};
+	const char *e_ms = getenv("LAB_SHADOW_LAT_MS"), *e_fr = getenv("LAB_SHADOW_LAT_FRACTION"),
+		   *e_rd = getenv("LAB_SHADOW_LAT_ROUNDS");
+	const char *slow[] = {"--latency-ms", e_ms ? e_ms : "400", NULL};
+	int rounds = e_rd ? atoi(e_rd) : 2;
+	struct stack s;
+	struct h_proc d, sm;
+	char url[256];
+	int sport = 0;
+	long long total = 0;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "shlat", 2, fast), 0);
+	ck_assert_int_eq(stack_model_extra(&s, &sm, "slowshadow", slow, url, sizeof(url), &sport), 0);
+	stack_env(&s, "TRIAGED_SHADOW_BASE_URL", url);
+	stack_env(&s, "TRIAGED_SHADOW_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_SHADOW_API_KEY_ENV", "");
+	stack_env(&s, "TRIAGED_SHADOW_FRACTION", e_fr ? e_fr : "0.1");
+	stack_env(&s, "TRIAGED_SHADOW_MAX_CONCURRENCY", "64");
+	for (int r = 0; r < 2 * rounds; r++) {
+		int on = r % 2;
+		char prefix[32], label[32], sql[128];
+		double p50, p99;
+		long long shadowed;
+		stack_env(&s, "TRIAGED_SHADOW_ENABLED", on ? "true" : "false");
+		snprintf(label, sizeof(label), "lat%d", r);
+		ck_assert_int_eq(stack_daemon(&s, &d, label), 0);
+		ck_assert_int_eq(stack_wait_log(&d, "msg=\"partitions assigned\"", 60000), 0);
+		for (int b = 0; b < 30; b++) {
+			long long t0 = h_now_ms();
+			snprintf(prefix, sizeof(prefix), "r%d-%d-", r, b);
+			ck_assert_int_eq(stack_produce_samples(&s, 10, prefix), 0);
+			if (h_now_ms() - t0 < 1000)
+				usleep((useconds_t)(1000 - (h_now_ms() - t0)) * 1000);
+		}
+		total += 300;
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM triage_results");
+		ck_assert_d(stack_wait_count(&s, total, 120000, sql) == total, &d);
+		ck_assert_int_eq(stack_stop_daemon(&d, 60000), 0);
+		snprintf(prefix, sizeof(prefix), "r%d-", r);
+		lat_unshadowed(&s, prefix, &p50, &p99);
+		shadowed = h_sql_ll(s.db, "SELECT count(*) FROM shadow_answers sa JOIN tickets t ON "
+					  "t.id = sa.ticket_pk WHERE t.ticket_id LIKE 'r%d-%%'", r);
+		fprintf(stderr, "shadow_latency round %d: shadow %s, %lld of 300 shadowed; others' "
+				"received->triaged p50 %.1f ms, p99 %.1f ms\n",
+			r / 2, on ? "on " : "off", shadowed, p50, p99);
+		ck_assert_int_eq(shadowed > 0, on);
+	}
+	h_stop(&sm);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
 	    {"eval_small", test_eval_small},
 	    {"shadow_share", test_shadow_share},
+	    {"eval_max_cost", test_eval_max_cost},
+	    {"shadow_drain", test_shadow_drain},
 	};
+	const struct stack_case opt_in[] = {{"shadow_latency", test_shadow_latency}};
+	const char *only = getenv("CK_RUN_CASE");
+	if (only && strcmp(only, "shadow_latency") == 0)
+		return stack_run_suite("eval", opt_in, 1, 3600);
 	return stack_run_suite("eval", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -28,7 +28,8 @@ START_TEST(test_report)
 		gold[i] = items[i].gold;
 	evalstats_confusion(gold, pred, 5, 2, m);
 	buf_init(&b, 1 << 20);
-	ck_assert_int_eq(evalreport_html(&c, m, names, 2, "Lab <test>", &b), 0);
+	ck_assert_int_eq(evalreport_html(&c, NULL, m, names, 2, "Lab <test>", &b), 0);
+	ck_assert_ptr_null(strstr(b.data, "Held-out check"));
 	ck_assert_ptr_nonnull(strstr(b.data, "<title>Lab &lt;test&gt;</title>"));
 	ck_assert_ptr_nonnull(strstr(b.data, "<th>a&lt;b&amp;c</th>"));
 	ck_assert_ptr_null(strstr(b.data, "a<b"));
@@ -49,8 +50,24 @@ START_TEST(test_report)
 	buf_cleanup(&b);
 	/* too small a cap is an error */
 	buf_init(&b, 256);
-	ck_assert_int_eq(evalreport_html(&c, m, names, 2, "x", &b), -1);
+	ck_assert_int_eq(evalreport_html(&c, NULL, m, names, 2, "x", &b), -1);
 	buf_cleanup(&b);
+	/* with a held-out check: fitted on items 0-2, scored on 3 and 4 (both right by the mini) */
+	{
+		const bool held[] = {false, false, false, true, true};
+		struct evalstats_holdout *h = calloc(1, sizeof(*h));
+		ck_assert_int_eq(evalstats_calibrate_holdout(items, 5, 2, 0.0, held, h, err, sizeof(err)), 0);
+		buf_init(&b, 1 << 20);
+		ck_assert_int_eq(evalreport_html(&c, h, m, names, 2, "x", &b), 0);
+		ck_assert_ptr_nonnull(strstr(b.data, "<h2>Held-out check</h2>\n<p>Thresholds fitted on 3 tickets, "
+						     "scored on 2 others"));
+		/* mini only: fit 1/3 wrong -> 66.67%, held out 100% at 1,000 per 1,000 */
+		ck_assert_ptr_nonnull(strstr(b.data, "<tr><td>mini only</td><td>66.67%</td><td>1000</td>"
+						     "<td>100.00%</td><td>1000</td><td>0.0%</td></tr>"));
+		ck_assert_ptr_nonnull(strstr(b.data, "</html>\n"));
+		buf_cleanup(&b);
+		free(h);
+	}
 }
 END_TEST
 

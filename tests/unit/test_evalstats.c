@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,6 +244,122 @@ START_TEST(test_calibrate_per_category_beats_global)
 }
 END_TEST
 
+/* ---- held-out calibration ---- */
+
+START_TEST(test_heldout_split)
+{
+	char key[32];
+	size_t half = 0, fifth = 0;
+
+	ck_assert(!evalstats_heldout("web:t-1", 0.0));
+	ck_assert(evalstats_heldout("web:t-1", 1.0));
+	for (int i = 0; i < 10000; i++) {
+		bool a, b;
+		snprintf(key, sizeof(key), "web:t-%d", i);
+		a = evalstats_heldout(key, 0.5);
+		b = evalstats_heldout(key, 0.2);
+		/* deterministic, and nested: held out at 20% implies held out at 50% */
+		ck_assert(a == evalstats_heldout(key, 0.5));
+		ck_assert(!b || a);
+		half += a;
+		fifth += b;
+	}
+	ck_assert_msg(half > 4800 && half < 5200, "50%%: %zu of 10000", half);
+	ck_assert_msg(fifth > 1800 && fifth < 2200, "20%%: %zu of 10000", fifth);
+}
+END_TEST
+
+/*
+ * set2 (fit: per category 0.86 for category 0, global 0.86) followed by three
+ * held-out items the thresholds treat differently from set2's.
+ */
+static const struct evalstats_item set3[] = {
+	IT(1, 0, 0.85, 1), IT(0, 0, 0.90, 0), IT(1, 1, 0.60, 1), IT(1, 1, 0.70, 1), IT(1, 1, 0.80, 1),
+	IT(1, 0, 0.50, 1), /* held out: category 0 unsure, escalated by both, mini wrong */
+	IT(0, 0, 0.95, 1), /* held out: confident and right; the flagship is wrong */
+	IT(0, 1, 0.65, 0), /* held out: category 1, wrong; only the global threshold escalates it */
+};
+
+START_TEST(test_calibrate_holdout)
+{
+	const bool held[] = {false, false, false, false, false, true, true, true};
+	const bool all[] = {true, true, true, true, true, true, true, true};
+	struct evalstats_holdout *h = calloc(1, sizeof(*h));
+	char err[256];
+
+	ck_assert_int_eq(evalstats_calibrate_holdout(set3, 8, 2, 0.0, held, h, err, sizeof(err)), 0);
+	ck_assert_int_eq(h->n_fit, 5);
+	ck_assert_int_eq(h->n_test, 3);
+	/* fitted on set2 alone: the same thresholds as in test_calibrate_per_category_beats_global */
+	ck_assert(h->fit.per_category_found && h->fit.global_found);
+	ck_assert_double_eq_tol(h->fit.threshold[0], 0.86, TOL);
+	ck_assert_double_eq_tol(h->fit.threshold[1], 0.0, TOL);
+	ck_assert_double_eq_tol(h->fit.per_category.accuracy, 1.0, TOL); /* in-sample */
+	ck_assert_double_eq_tol(h->fit.per_category.cost_per_1000, 3000.0, TOL);
+	/* held out only: 3 items. mini only: item 6 right = 1/3; flagship only: 5, 7 = 2/3 */
+	ck_assert_int_eq(h->test_mini_only.n, 3);
+	ck_assert_double_eq_tol(h->test_mini_only.accuracy, 1.0 / 3, TOL);
+	ck_assert_double_eq_tol(h->test_flagship_only.accuracy, 2.0 / 3, TOL);
+	ck_assert_double_eq_tol(h->test_flagship_only.cost_per_1000, 10000.0, TOL);
+	/* per category: item 5 escalates (right), 6 stays (right), 7 stays (wrong): 2/3, (3 + 10) / 3 */
+	ck_assert_int_eq(h->test_per_category.n, 3);
+	ck_assert_double_eq_tol(h->test_per_category.accuracy, 2.0 / 3, TOL);
+	ck_assert_double_eq_tol(h->test_per_category.flagship_share, 1.0 / 3, TOL);
+	ck_assert_double_eq_tol(h->test_per_category.cost_per_1000, 13000.0 / 3, TOL);
+	/* global 0.86: items 5 and 7 escalate: all right, (3 + 20) / 3 */
+	ck_assert_double_eq_tol(h->test_global.threshold, 0.86, TOL);
+	ck_assert_double_eq_tol(h->test_global.accuracy, 1.0, TOL);
+	ck_assert_double_eq_tol(h->test_global.cost_per_1000, 23000.0 / 3, TOL);
+	/* nothing to fit on: an error, not figures */
+	ck_assert_int_eq(evalstats_calibrate_holdout(set3, 8, 2, 0.0, all, h, err, sizeof(err)), -1);
+	free(h);
+}
+END_TEST
+
+/* ---- per-rule report ---- */
+
+START_TEST(test_rule_report)
+{
+	/* set1: rule 0 escalated items 1 and 5, rule 1 item 3, rule 2 nothing */
+	const int rule[] = {-1, 0, -1, 1, -1, 0};
+	/* item 5 was escalated by another rule too (mini invalid): only item 1 is rule 0's alone */
+	const bool sole[] = {false, true, false, true, false, false};
+	struct evalstats_rule_row r[3];
+
+	evalstats_rule_report(set1, rule, sole, 6, 3, r);
+	/* item 1: mini 1 -> flagship 0 = gold; item 5: invalid -> 1 = gold */
+	ck_assert_int_eq(r[0].sent, 2);
+	ck_assert_int_eq(r[0].changed, 2);
+	ck_assert_int_eq(r[0].labelled, 2);
+	ck_assert_int_eq(r[0].mini_correct, 0);
+	ck_assert_int_eq(r[0].flagship_correct, 2);
+	ck_assert_double_eq_tol(r[0].gain, 2.0 / 6, TOL);
+	ck_assert_double_eq_tol(r[0].cost_per_1000, 20000.0 / 6, TOL);
+	ck_assert_double_eq_tol(r[0].cost_per_gain, 10.0, TOL);
+	/* its margin: item 1 alone, +1 right, one flagship call */
+	ck_assert_int_eq(r[0].sole_sent, 1);
+	ck_assert_double_eq_tol(r[0].sole_gain, 1.0 / 6, TOL);
+	ck_assert_double_eq_tol(r[0].sole_cost_per_1000, 10000.0 / 6, TOL);
+	/* item 3: the mini was right, the flagship changes it to wrong: a loss */
+	ck_assert_int_eq(r[1].sent, 1);
+	ck_assert_int_eq(r[1].changed, 1);
+	ck_assert_int_eq(r[1].mini_correct, 1);
+	ck_assert_int_eq(r[1].flagship_correct, 0);
+	ck_assert_double_eq_tol(r[1].gain, -1.0 / 6, TOL);
+	ck_assert_double_eq_tol(r[1].cost_per_1000, 10000.0 / 6, TOL);
+	ck_assert(r[1].cost_per_gain < 0);
+	ck_assert_int_eq(r[1].sole_sent, 1);
+	ck_assert_double_eq_tol(r[1].sole_gain, -1.0 / 6, TOL);
+	ck_assert_int_eq(r[2].sent, 0);
+	ck_assert_double_eq_tol(r[2].gain, 0.0, TOL);
+	ck_assert_double_eq_tol(r[2].cost_per_1000, 0.0, TOL);
+	/* without sole, no margin is claimed */
+	evalstats_rule_report(set1, rule, NULL, 6, 3, r);
+	ck_assert_int_eq(r[0].sole_sent, 0);
+	ck_assert_int_eq(r[0].sent, 2);
+}
+END_TEST
+
 static Suite *evalstats_suite(void)
 {
 	Suite *s = suite_create("evalstats");
@@ -258,6 +375,9 @@ static Suite *evalstats_suite(void)
 	tc = tcase_create("calibrate");
 	tcase_add_test(tc, test_calibrate_simple);
 	tcase_add_test(tc, test_calibrate_per_category_beats_global);
+	tcase_add_test(tc, test_heldout_split);
+	tcase_add_test(tc, test_calibrate_holdout);
+	tcase_add_test(tc, test_rule_report);
 	suite_add_tcase(s, tc);
 	return s;
 }

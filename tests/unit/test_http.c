@@ -553,11 +553,39 @@ START_TEST(test_loop_lag)
 }
 END_TEST
 
+/* The shadow tier's counters (issue #13): abandoned calls are visible, by outcome. */
+START_TEST(test_shadow_metrics)
+{
+	struct metrics_snapshot *st = new_stats();
+	struct health hl;
+	char *t;
+	health_init(&hl);
+	st->shadow_picked = 30;
+	st->shadow_answered = 12;
+	st->shadow_abandoned = 18;
+	st->shadow_stored = 12;
+	st->shadow_skipped_draining = 4;
+	st->shadow_in_flight = 2;
+	t = render(st, &hl);
+	ck_assert_has(t, "# TYPE triaged_shadow_calls_total counter\n");
+	ck_assert_has(t, "\ntriaged_shadow_picked_total 30\n");
+	ck_assert_has(t, "\ntriaged_shadow_calls_total{outcome=\"answered\"} 12\n");
+	ck_assert_has(t, "\ntriaged_shadow_calls_total{outcome=\"abandoned\"} 18\n");
+	ck_assert_has(t, "\ntriaged_shadow_calls_total{outcome=\"invalid\"} 0\n");
+	ck_assert_has(t, "\ntriaged_shadow_stored_total{result=\"ok\"} 12\n");
+	ck_assert_has(t, "\ntriaged_shadow_skipped_total{reason=\"draining\"} 4\n");
+	ck_assert_has(t, "\ntriaged_shadow_in_flight 2\n");
+	free(t);
+	free(st);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
 	TCase *tc = tcase_create("metrics");
 	tcase_add_test(tc, test_counters_and_gauges);
+	tcase_add_test(tc, test_shadow_metrics);
 	tcase_add_test(tc, test_histogram_buckets);
 	tcase_add_test(tc, test_histogram_cumulative);
 	tcase_add_test(tc, test_format_invariants);

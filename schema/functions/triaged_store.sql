@@ -42,7 +42,11 @@ BEGIN
                triaged_urgency_rank(input.urgency) AS q_urgency,
                t.received_at + sla.due_minutes * interval '1 minute' AS q_sla_due
           FROM input
-          LEFT JOIN tickets t ON t.id = input.ticket_pk AND input.revision = 1
+          -- OFFSET 0: an index lookup per element, never a hash join that
+          -- reads the whole table (the planner cannot size the array)
+          LEFT JOIN LATERAL (
+               SELECT tk.id, tk.received_at, tk.customer_tier FROM tickets tk
+                WHERE tk.id = input.ticket_pk AND input.revision = 1 OFFSET 0) t ON true
           LEFT JOIN LATERAL (
                SELECT p.due_minutes FROM sla_policy p
                 WHERE t.id IS NOT NULL AND p.urgency = coalesce(input.urgency, 'high')
@@ -70,27 +74,29 @@ BEGIN
                        FROM input ORDER BY ticket_pk, revision, i) f
              ON f.ticket_pk = ins.ticket_pk AND f.revision = ins.revision;
 
+    -- index lookups per element (LATERAL, OFFSET 0): the planner cannot tell
+    -- the array's size, and a hash join would read every stored result
     RETURN QUERY
     WITH input AS (
         SELECT (x.ordinality - 1)::integer AS i, x.ticket_pk AS pk, x.revision AS rev
           FROM ROWS FROM (jsonb_to_recordset(batch) AS (ticket_pk bigint, revision integer))
                WITH ORDINALITY AS x),
     new AS (
-        SELECT u.i, u.id, u.at FROM unnest(ins_i, ins_id, ins_at) AS u(i, id, at)),
-    cost AS (
-        SELECT mc.ticket_pk, mc.revision, sum(mc.cost_usd) AS usd
-          FROM model_calls mc
-         WHERE (mc.ticket_pk, mc.revision) IN (SELECT pk, rev FROM input)
-         GROUP BY 1, 2)
-    SELECT input.i, coalesce(new.id, tr.id), new.id IS NOT NULL,
-           to_jsonb(coalesce(new.at, tr.created_at)) #>> '{}',
+        SELECT u.i, u.id, u.at FROM unnest(ins_i, ins_id, ins_at) AS u(i, id, at))
+    SELECT input.i, coalesce(new.id, old.id), new.id IS NOT NULL,
+           to_jsonb(coalesce(new.at, old.created_at)) #>> '{}',
            cost.usd,
-           CASE WHEN new.id IS NULL AND tr.id IS NOT NULL
+           CASE WHEN new.id IS NULL AND old.id IS NOT NULL
                 THEN triaged_event(input.pk, input.rev) END
       FROM input
       LEFT JOIN new ON new.i = input.i
-      LEFT JOIN triage_results tr ON new.id IS NULL AND tr.ticket_pk = input.pk
-                                 AND tr.revision = input.rev
-      LEFT JOIN cost ON cost.ticket_pk = input.pk AND cost.revision = input.rev;
+      LEFT JOIN LATERAL (
+           SELECT tr.id, tr.created_at FROM triage_results tr
+            WHERE new.id IS NULL AND tr.ticket_pk = input.pk AND tr.revision = input.rev
+           OFFSET 0) old
+             ON true
+      CROSS JOIN LATERAL (
+           SELECT sum(mc.cost_usd) AS usd FROM model_calls mc
+            WHERE mc.ticket_pk = input.pk AND mc.revision = input.rev) cost;
 END
 $$;

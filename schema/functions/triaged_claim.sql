@@ -89,7 +89,14 @@ BEGIN
     -- the batch is new once (the first with the inserted content); the other
     -- goes the per-ticket way below and sees the row inserted here.
     WITH input AS (
-        SELECT (e.ord - 1)::integer AS i, e.v AS t, triaged_content_hash(e.v) AS h
+        -- triaged_content_hash(e.v), written out: that function is not
+        -- inlined here and cost an executor call per ticket (issue #15);
+        -- test_spine's redelivery case fails if the two disagree
+        SELECT (e.ord - 1)::integer AS i, e.v AS t,
+               sha256(convert_to(concat_ws(chr(31),
+                   coalesce(e.v->>'subject', ''), e.v->>'body', coalesce(e.v->>'channel', ''),
+                   coalesce(e.v->>'customer_tier', ''), coalesce(e.v->>'language', ''),
+                   coalesce(e.v->'tags', 'null'::jsonb)::text), 'UTF8')) AS h
           FROM jsonb_array_elements(batch) WITH ORDINALITY AS e(v, ord)),
     ins AS (
         INSERT INTO tickets AS tk (source, ticket_id, content_hash, created_at, channel, subject,

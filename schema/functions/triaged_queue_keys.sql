@@ -41,8 +41,11 @@ BEGIN
 END
 $$;
 
+-- A first revision inserted with its keys already set (triaged_store computes
+-- them set-based, issue #15) skips the per-row call.
 CREATE OR REPLACE TRIGGER triage_results_queue_keys BEFORE INSERT ON triage_results
-    FOR EACH ROW EXECUTE FUNCTION triaged_queue_keys();
+    FOR EACH ROW WHEN (NEW.q_received_at IS NULL OR NEW.revision > 1)
+    EXECUTE FUNCTION triaged_queue_keys();
 
 -- The moved claim in the audit trail (after the insert: review_events
 -- references the row).

@@ -53,7 +53,11 @@ BEGIN
     SELECT 'volume', date_trunc('hour', r.received_at, 'UTC'), n.category, n.urgency,
            n.sentiment, count(*), 0, 0
       FROM new_rows n
-      JOIN ticket_revisions r ON r.ticket_pk = n.ticket_pk AND r.revision = n.revision
+      -- an index lookup per row: a transition table has no statistics, and
+      -- a hash join would read every revision ever stored (issue #15)
+     CROSS JOIN LATERAL (SELECT rv.received_at FROM ticket_revisions rv
+                          WHERE rv.ticket_pk = n.ticket_pk AND rv.revision = n.revision
+                         OFFSET 0) r
      GROUP BY 2, 3, 4, 5
     UNION ALL
     SELECT 'escalation', date_trunc('hour', n.created_at, 'UTC'), NULL, NULL, NULL,

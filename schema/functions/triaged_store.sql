@@ -10,13 +10,21 @@
 -- stored before (a redelivery): the stored row's event (triaged_event).
 -- The calls are recorded before (triaged_record_calls, same connection, an
 -- earlier statement or transaction), so cost_usd sees them.
+--
+-- Set-based (issue #15): the array is parsed once into typed columns, and
+-- the queue order keys of a first revision (q_*, eff_urgency: what the row
+-- trigger triaged_queue_keys would compute) are computed by the INSERT itself
+-- from tickets and sla_policy, so that trigger's WHEN skips those rows. A
+-- later revision (it supersedes the one before) still goes through it.
 CREATE OR REPLACE FUNCTION triaged_store(batch jsonb)
 RETURNS TABLE (idx integer, result_id bigint, inserted boolean, triaged_at text,
                cost_usd numeric, event jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
-    ins_ids bigint[];
+    ins_i   integer[];
+    ins_id  bigint[];
+    ins_at  timestamptz[];
 BEGIN
     WITH input AS (
         SELECT x.*, (x.ordinality - 1)::integer AS i
@@ -27,42 +35,68 @@ BEGIN
                action text, escalated boolean, escalation_reasons text, matched_rules text,
                priority integer, detector_flags text, draft_flags text))
                WITH ORDINALITY AS x),
+    keyed AS (
+        -- the order keys of a first revision (triaged_queue_keys, set-based)
+        SELECT input.*, t.received_at AS q_received_at,
+               triaged_tier_rank(t.customer_tier) AS q_tier,
+               triaged_urgency_rank(input.urgency) AS q_urgency,
+               t.received_at + sla.due_minutes * interval '1 minute' AS q_sla_due
+          FROM input
+          -- OFFSET 0: an index lookup per element, never a hash join that
+          -- reads the whole table (the planner cannot size the array)
+          LEFT JOIN LATERAL (
+               SELECT tk.id, tk.received_at, tk.customer_tier FROM tickets tk
+                WHERE tk.id = input.ticket_pk AND input.revision = 1 OFFSET 0) t ON true
+          LEFT JOIN LATERAL (
+               SELECT p.due_minutes FROM sla_policy p
+                WHERE t.id IS NOT NULL AND p.urgency = coalesce(input.urgency, 'high')
+                  AND (p.customer_tier = lower(t.customer_tier) OR p.customer_tier IS NULL)
+                ORDER BY p.customer_tier IS NULL LIMIT 1) sla ON true),
     ins AS (
         INSERT INTO triage_results AS tr (ticket_pk, revision, status, status_reason, category,
                 sentiment, urgency, confidence, language, summary, draft_reply, decided_by,
                 model, prompt_version, body_truncated, action, escalated, escalation_reasons,
-                matched_rules, priority, detector_flags, draft_flags)
+                matched_rules, priority, detector_flags, draft_flags,
+                q_received_at, q_tier, q_urgency, q_sla_due, eff_urgency)
         SELECT ticket_pk, revision, status, status_reason, category, sentiment, urgency,
                confidence, language, summary, draft_reply, decided_by, model, prompt_version,
                coalesce(body_truncated, false), coalesce(action, 'none'),
                coalesce(escalated, false), escalation_reasons, matched_rules,
-               coalesce(priority, 50), detector_flags, draft_flags
-          FROM input ORDER BY i
+               coalesce(priority, 50), detector_flags, draft_flags,
+               q_received_at, q_tier, q_urgency, q_sla_due, urgency
+          FROM keyed ORDER BY i
         ON CONFLICT (ticket_pk, revision) DO NOTHING
-        RETURNING tr.id)
-    SELECT array_agg(ins.id) INTO ins_ids FROM ins;
+        RETURNING tr.id, tr.ticket_pk, tr.revision, tr.created_at)
+    -- the first element of each (ticket_pk, revision) is the one inserted
+    SELECT array_agg(f.i), array_agg(ins.id), array_agg(ins.created_at)
+      INTO ins_i, ins_id, ins_at
+      FROM ins JOIN (SELECT DISTINCT ON (ticket_pk, revision) i, ticket_pk, revision
+                       FROM input ORDER BY ticket_pk, revision, i) f
+             ON f.ticket_pk = ins.ticket_pk AND f.revision = ins.revision;
 
+    -- index lookups per element (LATERAL, OFFSET 0): the planner cannot tell
+    -- the array's size, and a hash join would read every stored result
     RETURN QUERY
     WITH input AS (
-        SELECT (e.ord - 1)::integer AS i, (e.v->>'ticket_pk')::bigint AS pk,
-               (e.v->>'revision')::integer AS rev
-          FROM jsonb_array_elements(batch) WITH ORDINALITY AS e(v, ord)),
-    first AS (
-        SELECT DISTINCT ON (pk, rev) i, pk, rev FROM input ORDER BY pk, rev, i),
-    cost AS (
-        SELECT mc.ticket_pk, mc.revision, sum(mc.cost_usd) AS usd
-          FROM model_calls mc JOIN first f ON mc.ticket_pk = f.pk AND mc.revision = f.rev
-         GROUP BY 1, 2),
-    res AS (
-        SELECT input.i, input.pk, input.rev, tr.id, tr.created_at,
-               (tr.id = ANY (coalesce(ins_ids, '{}')) AND first.i = input.i) AS ins, cost.usd
-          FROM input
-          JOIN first ON first.pk = input.pk AND first.rev = input.rev
-          LEFT JOIN triage_results tr ON tr.ticket_pk = input.pk AND tr.revision = input.rev
-          LEFT JOIN cost ON cost.ticket_pk = input.pk AND cost.revision = input.rev)
-    SELECT res.i, res.id, res.ins, to_jsonb(res.created_at) #>> '{}', res.usd,
-           CASE WHEN res.id IS NULL OR res.ins THEN NULL
-                ELSE triaged_event(res.pk, res.rev) END
-      FROM res;
+        SELECT (x.ordinality - 1)::integer AS i, x.ticket_pk AS pk, x.revision AS rev
+          FROM ROWS FROM (jsonb_to_recordset(batch) AS (ticket_pk bigint, revision integer))
+               WITH ORDINALITY AS x),
+    new AS (
+        SELECT u.i, u.id, u.at FROM unnest(ins_i, ins_id, ins_at) AS u(i, id, at))
+    SELECT input.i, coalesce(new.id, old.id), new.id IS NOT NULL,
+           to_jsonb(coalesce(new.at, old.created_at)) #>> '{}',
+           cost.usd,
+           CASE WHEN new.id IS NULL AND old.id IS NOT NULL
+                THEN triaged_event(input.pk, input.rev) END
+      FROM input
+      LEFT JOIN new ON new.i = input.i
+      LEFT JOIN LATERAL (
+           SELECT tr.id, tr.created_at FROM triage_results tr
+            WHERE new.id IS NULL AND tr.ticket_pk = input.pk AND tr.revision = input.rev
+           OFFSET 0) old
+             ON true
+      CROSS JOIN LATERAL (
+           SELECT sum(mc.cost_usd) AS usd FROM model_calls mc
+            WHERE mc.ticket_pk = input.pk AND mc.revision = input.rev) cost;
 END
 $$;

@@ -552,8 +552,8 @@ static int load_price(PGconn *db, struct eval_conf *c, char *err, size_t errlen)
 	const char *model = c->tier == MODEL_FLAGSHIP ? c->cfg.flagship.model : c->cfg.mini.model;
 	const char *p[1] = {model};
 	PGresult *r = PQexecParams(db,
-				   "SELECT input_per_mtok, cached_input_per_mtok, output_per_mtok "
-				   "FROM triaged_price_at($1, now())",
+				   "SELECT (p).input_per_mtok, (p).cached_input_per_mtok, "
+				   "(p).output_per_mtok FROM (SELECT triaged_price_at($1, now()) AS p) s",
 				   1, NULL, p, NULL, NULL, 0);
 	int rc = -1;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {

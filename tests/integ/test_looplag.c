@@ -36,136 +36,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "harness.h"
 #include "stack.h"
-
-/* The Prometheus buckets of triaged_loop_lag_seconds (service/core/metrics.c). */
-static const char *const lag_le[] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
-				     "0.1",   "0.25",	"0.5",	 "1",	 "2.5",	  "5",
-				     "10",    "30",	"60",	 "+Inf"};
-#define NLE (sizeof(lag_le) / sizeof(lag_le[0]))
-
-struct lag {
-	long long le[NLE]; /* cumulative, as exported */
-	double sum_s;
-	long long count;
-};
-
-struct membuf {
-	char *p;
-	size_t n;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-	struct membuf *m = ud;
-	size_t add = size * nmemb;
-	char *p = realloc(m->p, m->n + add + 1);
-	if (p == NULL)
-		abort();
-	memcpy(p + m->n, data, add);
-	m->p = p;
-	m->n += add;
-	m->p[m->n] = '\0';
-	return add;
-}
-
-/* GET /metrics into a new string (caller frees), or NULL. */
-static char *get_metrics(int port)
-{
-	char url[128];
-	struct membuf m = {NULL, 0};
-	long code = 0;
-	CURL *c = curl_easy_init();
-	if (c == NULL)
-		return NULL;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(c);
-	if (code != 200) {
-		free(m.p);
-		return NULL;
-	}
-	return m.p;
-}
-
-/* The loop-lag histogram from /metrics: 0, or -1 when it is not there. */
-static int read_lag(int port, struct lag *l)
-{
-	char *t = get_metrics(port), needle[128];
-	const char *p;
-	int rc = -1;
-	if (t == NULL)
-		return -1;
-	memset(l, 0, sizeof(*l));
-	for (size_t i = 0; i < NLE; i++) {
-		snprintf(needle, sizeof(needle), "\ntriaged_loop_lag_seconds_bucket{le=\"%s\"} ",
-			 lag_le[i]);
-		if ((p = strstr(t, needle)) == NULL)
-			goto out;
-		l->le[i] = strtoll(p + strlen(needle), NULL, 10);
-	}
-	if ((p = strstr(t, "\ntriaged_loop_lag_seconds_sum ")) == NULL)
-		goto out;
-	l->sum_s = strtod(p + strlen("\ntriaged_loop_lag_seconds_sum "), NULL);
-	if ((p = strstr(t, "\ntriaged_loop_lag_seconds_count ")) == NULL)
-		goto out;
-	l->count = strtoll(p + strlen("\ntriaged_loop_lag_seconds_count "), NULL, 10);
-	rc = 0;
-out:
-	free(t);
-	return rc;
-}
-
-/* The smallest bucket bound holding at least q of the ticks between a and b ("-" if none). */
-static const char *lag_quantile(const struct lag *a, const struct lag *b, double q)
-{
-	long long n = b->count - a->count;
-	if (n <= 0)
-		return "-";
-	for (size_t i = 0; i < NLE; i++)
-		if ((double)(b->le[i] - a->le[i]) >= q * (double)n)
-			return lag_le[i];
-	return "+Inf";
-}
-
-/* The bound of the highest bucket a tick between a and b went into. */
-static const char *lag_max(const struct lag *a, const struct lag *b)
-{
-	for (size_t i = 0; i < NLE; i++)
-		if (b->le[i] - a->le[i] == b->count - a->count)
-			return lag_le[i];
-	return "+Inf";
-}
-
-/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
-static int daemon_http_port(const struct h_proc *d)
-{
-	char line[8192];
-	int port = -1;
-	FILE *f;
-	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
-		return -1;
-	if ((f = fopen(d->log_path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strstr(line, "msg=\"http listening\"") &&
-		    (p = strstr(line, " port=")) != NULL) {
-			port = (int)strtol(p + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return port;
-}
 
 /* CPU time of a process so far (user + system), in ms, from /proc. */
 static double proc_cpu_ms(pid_t pid)
@@ -296,7 +168,7 @@ static void run(const char *label, const char *rules, long long n, long long bod
 {
 	struct stack s;
 	struct h_proc d;
-	struct lag a, b;
+	struct stack_lag a, b;
 	char path[PATH_MAX], prefix[32], sql[256], ival[32], maxmsg[32];
 	double cpu0, cpu1, load0;
 	long long t0, t1, rows = 0, tickets, dup, committed, end;
@@ -325,10 +197,10 @@ static void run(const char *label, const char *rules, long long n, long long bod
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	if (prio != 0)
 		ck_assert_d(renice_threads(d.pid, prio) > 0, &d);
-	int port = daemon_http_port(&d);
+	int port = stack_http_port(&d);
 	ck_assert_d(port > 0, &d);
 	ck_assert_d(stack_wait_log(&d, "partitions assigned", 60000) == 0, &d);
-	ck_assert_d(read_lag(port, &a) == 0, &d);
+	ck_assert_d(stack_loop_lag(port, &a) == 0, &d);
 	t0 = h_now_ms();
 	cpu0 = proc_cpu_ms(d.pid);
 	load0 = loadavg();
@@ -339,7 +211,7 @@ static void run(const char *label, const char *rules, long long n, long long bod
 	rows = stack_wait_count(&s, n, 900000, sql);
 	t1 = h_now_ms();
 	cpu1 = proc_cpu_ms(d.pid);
-	ck_assert_d(read_lag(port, &b) == 0, &d);
+	ck_assert_d(stack_loop_lag(port, &b) == 0, &d);
 	ck_assert_d(rows == n, &d);
 	ck_assert_d(stack_wait_committed(&s, n, 60000) == 0, &d);
 	tickets =
@@ -360,8 +232,8 @@ static void run(const char *label, const char *rules, long long n, long long bod
 	    "load1=%.1f\n",
 	    label, rows, body_bytes, (double)(t1 - t0) / 1000.0,
 	    (double)rows * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1), b.count - a.count,
-	    interval_ms, prio, lag_quantile(&a, &b, 0.50), lag_quantile(&a, &b, 0.99),
-	    lag_max(&a, &b),
+	    interval_ms, prio, stack_lag_quantile(&a, &b, 0.50), stack_lag_quantile(&a, &b, 0.99),
+	    stack_lag_max(&a, &b),
 	    b.count > a.count ? (b.sum_s - a.sum_s) * 1000.0 / (double)(b.count - a.count) : 0.0,
 	    (cpu1 - cpu0) / (double)(rows > 0 ? rows : 1), load0);
 

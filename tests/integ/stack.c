@@ -623,3 +623,125 @@ int stack_run_suite(const char *suite, const struct stack_case *cases, size_t n,
 	srunner_free(sr);
 	return failed ? 1 : 0;
 }
+
+/* ---- loop lag from the admin port (issue 16: test_looplag, test_faults) ---- */
+
+/* The Prometheus buckets of triaged_loop_lag_seconds (service/core/metrics.c). */
+static const char *const lag_le[] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+				     "0.1",   "0.25",	"0.5",	 "1",	 "2.5",	  "5",
+				     "10",    "30",	"60",	 "+Inf"};
+
+struct lag_buf {
+	char *p;
+	size_t n;
+};
+
+static size_t lag_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct lag_buf *m = ud;
+	size_t add = size * nmemb;
+	char *p = realloc(m->p, m->n + add + 1);
+	if (p == NULL)
+		abort();
+	memcpy(p + m->n, data, add);
+	m->p = p;
+	m->n += add;
+	m->p[m->n] = '\0';
+	return add;
+}
+
+/* GET /metrics into a new string (caller frees), or NULL. */
+static char *get_admin_metrics(int port)
+{
+	char url[128];
+	struct lag_buf m = {NULL, 0};
+	long code = 0;
+	CURL *c = curl_easy_init();
+	if (c == NULL)
+		return NULL;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, lag_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	if (code != 200) {
+		free(m.p);
+		return NULL;
+	}
+	return m.p;
+}
+
+/* The loop-lag histogram from /metrics: 0, or -1 when it is not there. */
+int stack_loop_lag(int port, struct stack_lag *l)
+{
+	char *t = get_admin_metrics(port), needle[128];
+	const char *p;
+	int rc = -1;
+	if (t == NULL)
+		return -1;
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < STACK_LAG_BUCKETS; i++) {
+		snprintf(needle, sizeof(needle), "\ntriaged_loop_lag_seconds_bucket{le=\"%s\"} ",
+			 lag_le[i]);
+		if ((p = strstr(t, needle)) == NULL)
+			goto out;
+		l->le[i] = strtoll(p + strlen(needle), NULL, 10);
+	}
+	if ((p = strstr(t, "\ntriaged_loop_lag_seconds_sum ")) == NULL)
+		goto out;
+	l->sum_s = strtod(p + strlen("\ntriaged_loop_lag_seconds_sum "), NULL);
+	if ((p = strstr(t, "\ntriaged_loop_lag_seconds_count ")) == NULL)
+		goto out;
+	l->count = strtoll(p + strlen("\ntriaged_loop_lag_seconds_count "), NULL, 10);
+	rc = 0;
+out:
+	free(t);
+	return rc;
+}
+
+/* The smallest bucket bound holding at least q of the ticks between a and b ("-" if none). */
+const char *stack_lag_quantile(const struct stack_lag *a, const struct stack_lag *b, double q)
+{
+	long long n = b->count - a->count;
+	if (n <= 0)
+		return "-";
+	for (size_t i = 0; i < STACK_LAG_BUCKETS; i++)
+		if ((double)(b->le[i] - a->le[i]) >= q * (double)n)
+			return lag_le[i];
+	return "+Inf";
+}
+
+/* The bound of the highest bucket a tick between a and b went into. */
+const char *stack_lag_max(const struct stack_lag *a, const struct stack_lag *b)
+{
+	for (size_t i = 0; i < STACK_LAG_BUCKETS; i++)
+		if (b->le[i] - a->le[i] == b->count - a->count)
+			return lag_le[i];
+	return "+Inf";
+}
+
+/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
+int stack_http_port(const struct h_proc *d)
+{
+	char line[8192];
+	int port = -1;
+	FILE *f;
+	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
+		return -1;
+	if ((f = fopen(d->log_path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+		if (strstr(line, "msg=\"http listening\"") &&
+		    (p = strstr(line, " port=")) != NULL) {
+			port = (int)strtol(p + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return port;
+}
+

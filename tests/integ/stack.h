@@ -117,4 +117,24 @@ int stack_model_extra(struct stack *s, struct h_proc *p, const char *label,
  * object (caller json_object_put()s it), or NULL. */
 struct json_object *stack_model_stats(struct stack *s, int port);
 
+/* ---- loop lag from the admin port (issue 16: test_looplag, test_faults) ---- */
+
+#define STACK_LAG_BUCKETS 16 /* triaged_loop_lag_seconds: 1 ms .. 60 s and +Inf */
+
+struct stack_lag {
+	long long le[STACK_LAG_BUCKETS]; /* cumulative, as exported */
+	double sum_s;
+	long long count;
+};
+
+/* The port from the daemon's "http listening" log line (waits up to 30 s); -1 if none. */
+int stack_http_port(const struct h_proc *d);
+/* The loop-lag histogram from GET /metrics on port: 0, or -1 when it is not there. */
+int stack_loop_lag(int port, struct stack_lag *l);
+/* The smallest bucket bound (seconds, as text) holding at least q of the ticks between a and b
+ * ("-" when none). */
+const char *stack_lag_quantile(const struct stack_lag *a, const struct stack_lag *b, double q);
+/* The bound of the highest bucket a tick between a and b went into. */
+const char *stack_lag_max(const struct stack_lag *a, const struct stack_lag *b);
+
 #endif

@@ -52,6 +52,10 @@ struct llm_client {
 	 * four bytes a token) and the completion it may use (max_tokens), as a running mean */
 	int64_t max_completion;
 	double est_tokens;
+	/* answers handed to their owner in this loop pass; past LLM_DONE_PER_PASS the rest
+	 * wait in curl's queue for ev_more, a zero timer that fires in the next pass (#16) */
+	int done_budget;
+	struct event *ev_more;
 };
 
 struct llm_req {
@@ -94,6 +98,7 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 
 /* Longest hold on an exhausted x-ratelimit window before trying again. */
 #define LLM_HOLD_MAX_MS 60000u
+#define LLM_DONE_PER_PASS 16 /* answers handed over per loop pass: see check_done */
 
 static void easy_put(struct llm_client *c, CURL *e)
 {
@@ -222,20 +227,39 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	req_free(r);
 }
 
+/*
+ * Hand finished transfers to their owners, at most LLM_DONE_PER_PASS per loop
+ * pass: each answer runs its owner's parsing, checks and rules on the loop, and
+ * up to max_concurrency of them can finish between two timer ticks. The rest
+ * stay in curl's message queue (and in `running`) for the next pass, so timers,
+ * intake and the admin port get their turn in between.
+ */
 static void check_done(struct llm_client *c)
 {
-	CURLMsg *m;
+	CURLMsg *m = NULL;
 	int left;
-	while ((m = curl_multi_info_read(c->multi, &left))) {
+	while (c->done_budget > 0 && (m = curl_multi_info_read(c->multi, &left))) {
 		struct llm_req *r = NULL;
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		curl_multi_remove_handle(c->multi, m->easy_handle);
 		run_unlink(c, r);
+		c->done_budget--;
 		finish(c, r, m->data.result);
 	}
+	if (c->done_budget <= 0 && !evtimer_pending(c->ev_more, NULL)) {
+		struct timeval zero = {0, 0};
+		evtimer_add(c->ev_more, &zero);
+	}
 	start_waiting(c);
+}
+
+static void on_more(evutil_socket_t fd, short what, void *arg)
+{
+	struct llm_client *c = arg;
+	c->done_budget = LLM_DONE_PER_PASS;
+	check_done(c);
 }
 
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
@@ -412,6 +436,8 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	c->multi = curl_multi_init();
 	c->ev_timer = evtimer_new(base, on_timer, c);
 	c->ev_hold = evtimer_new(base, on_hold_end, c);
+	c->ev_more = evtimer_new(base, on_more, c);
+	c->done_budget = LLM_DONE_PER_PASS;
 	c->timeout_ms = (long)mc->timeout_ms;
 	c->connect_timeout_ms = (long)mc->connect_timeout_ms;
 	c->max_response = (size_t)mc->max_response_bytes;
@@ -465,6 +491,7 @@ void llm_client_free(struct llm_client *c)
 	curl_multi_cleanup(c->multi);
 	event_free(c->ev_timer);
 	event_free(c->ev_hold);
+	event_free(c->ev_more);
 	curl_slist_free_all(c->headers);
 	free(c->url);
 	free(c->name);

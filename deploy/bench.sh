@@ -26,7 +26,7 @@
 # triaged runs the shipped configuration: -c deploy/triaged.ini.example, the
 # shipped rules (deploy/rules.conf) and the default safety settings. The
 # Python worker's concurrency: BENCH_PY_CONCURRENCY (default 100), its batch
-# BENCH_PY_BATCH (default 200).
+# BENCH_PY_BATCH (default 200), its interpreter BENCH_PYTHON (default /usr/bin/python3).
 # TRIAGED_* variables in the environment reach the daemon (to try a setting)
 # unless the benchmark sets the same one: bootstrap, group, conninfo, model
 # URLs, schema dir, http listen, and in slow the in-flight limits.
@@ -592,7 +592,8 @@ run_python() {
 	busy=$(machine_busy)
 	((busy < 10)) || NOTES+=("python $label: the machine was already ${busy}% busy (all cores) before the run")
 	pg0=$(pg_ticks)
-	timeout $((120 + N / 20)) python3 "$ROOT/deploy/bench/pyworker.py" --bootstrap "$boot" \
+	# Debian's python3 (its packages: install-deps.sh --bench), not a pyenv or venv first in PATH
+	timeout $((120 + N / 20)) "${BENCH_PYTHON:-/usr/bin/python3}" "$ROOT/deploy/bench/pyworker.py" --bootstrap "$boot" \
 		--group "bench-py-$key-$$" --dsn "host=$WORK/pg user=postgres dbname=$db" \
 		--model-url "http://127.0.0.1:$port/v1" --prompt "$ROOT/prompts/triage-v1.prompt" \
 		-n "$N" --concurrency "$conc" --batch "$batch" >"$dir/pyworker.out" 2>"$dir/pyworker.log" &

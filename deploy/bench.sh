@@ -542,6 +542,13 @@ run_scenario() {
 		e2e="n/a"
 	fi
 	[[ $key == zero ]] && ZERO_RATE=$e2e
+	# Escalations never block intake (issue #15.2): when each kind was done, from the start
+	local kinds
+	kinds=$(sql "$db" "SELECT string_agg(CASE WHEN escalated THEN 'escalated' ELSE 'not escalated' END || ' ' || n ||
+	                     ' stored by ' || round(done_s::numeric - $t_start / 1000000.0, 1) || ' s', ', ' ORDER BY escalated)
+	                     FROM (SELECT escalated, count(*) n, extract(epoch FROM max(created_at)) done_s
+	                             FROM triage_results GROUP BY escalated) k")
+	NOTES+=("$label: ${kinds:-no rows}")
 	TRIAGED_RATE[$key]=$e2e
 	[[ $rows == "$N" && $dist == "$rows" ]] || status="$status; WRONG: rows=$rows distinct=$dist want $N"
 	((dlq == 0)) || NOTES+=("$label: $dlq dead letters")

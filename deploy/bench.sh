@@ -6,7 +6,7 @@
 # at exit, Ctrl-C included; its files live in one mktemp directory.
 #
 #   deploy/bench.sh [-n N] [--scenario zero|slow|half|model|all] [--rate R]
-#                   [--keep-logs] [--profile]
+#                   [--keep-logs] [--profile] [--no-python]
 #
 #   -n N           tickets per scenario (default 20000)
 #   --scenario S   zero: model answers at once, tickets preloaded
@@ -19,7 +19,14 @@
 #   --keep-logs    keep the work directory (logs, perf data) and say where
 #   --profile      perf record the daemon in every scenario (implies --keep-logs;
 #                  BENCH_PERF_CALLGRAPH=dwarf for call graphs through libraries)
+#   --no-python    skip the Python baseline (deploy/bench/pyworker.py), which by
+#                  default runs after zero and slow on the same parts, same N and
+#                  same model latency; the second table gives the ratio (issue #15)
 #
+# triaged runs the shipped configuration: -c deploy/triaged.ini.example, the
+# shipped rules (deploy/rules.conf) and the default safety settings. The
+# Python worker's concurrency: BENCH_PY_CONCURRENCY (default 100), its batch
+# BENCH_PY_BATCH (default 200), its interpreter BENCH_PYTHON (default /usr/bin/python3).
 # TRIAGED_* variables in the environment reach the daemon (to try a setting)
 # unless the benchmark sets the same one: bootstrap, group, conninfo, model
 # URLs, schema dir, http listen, and in slow the in-flight limits.
@@ -36,6 +43,7 @@ SCENARIO=all
 RATE=""
 KEEP_LOGS=0
 PROFILE=0
+PYTHON=1
 
 usage() {
 	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -65,6 +73,10 @@ while (($# > 0)); do
 		;;
 	--keep-logs)
 		KEEP_LOGS=1
+		shift
+		;;
+	--no-python)
+		PYTHON=0
 		shift
 		;;
 	--profile)
@@ -266,6 +278,9 @@ json_str() {
 
 say "installing missing packages (if any)"
 deploy/install-deps.sh >&2
+if ((PYTHON)); then
+	deploy/install-deps.sh --bench >&2
+fi
 if ! command -v wrk >/dev/null 2>&1 && [[ $SCENARIO == model || $SCENARIO == all ]]; then
 	say "installing wrk"
 	SUDO=()
@@ -320,6 +335,7 @@ SAMPLE_BYTES=$(wc -c <"$SAMPLES")
 PARTITIONS=$(((N * (SAMPLE_BYTES / SAMPLE_LINES + 64) + 4194303) / 4194304))
 ((PARTITIONS >= 16)) || PARTITIONS=16
 
+declare -A TRIAGED_RATE PY_RATE # per scenario key: tickets/s, for the side-by-side table
 ROWS=()  # formatted table rows
 NOTES=() # lines printed under the table
 ZERO_RATE=""
@@ -358,6 +374,8 @@ run_scenario() {
 	port=$(head -1 "$dir/model.port")
 
 	denv=(
+		# the shipped rules unless the caller says otherwise (TRIAGED_TRIAGE_RULES_FILE= : off)
+		"TRIAGED_TRIAGE_RULES_FILE=${TRIAGED_TRIAGE_RULES_FILE-$ROOT/deploy/rules.conf}"
 		"TRIAGED_KAFKA_BOOTSTRAP_SERVERS=$boot"
 		"TRIAGED_KAFKA_GROUP_ID=bench-$key-$$"
 		"TRIAGED_KAFKA_SESSION_TIMEOUT_MS=6000"
@@ -373,7 +391,7 @@ run_scenario() {
 		"TRIAGED_KAFKA_FETCH_WAIT_MAX_MS=${TRIAGED_KAFKA_FETCH_WAIT_MAX_MS:-10}"
 		"$@"
 	)
-	env "${denv[@]}" "$BUILD/triaged" migrate >"$dir/migrate.log" 2>&1 ||
+	env "${denv[@]}" "$BUILD/triaged" -c "$ROOT/deploy/triaged.ini.example" migrate >"$dir/migrate.log" 2>&1 ||
 		die "triaged migrate failed (see $dir/migrate.log)"
 
 	if [[ -z $rate ]]; then
@@ -403,7 +421,7 @@ run_scenario() {
 	if ((PROFILE)); then
 		# Under perf from the first instruction, so librdkafka's threads are
 		# sampled too; the daemon is perf's child.
-		perf record --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -F 999 -o "$dir/perf.data" -- env "${denv[@]}" "$BUILD/triaged" \
+		perf record --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -F 999 -o "$dir/perf.data" -- env "${denv[@]}" "$BUILD/triaged" -c "$ROOT/deploy/triaged.ini.example" \
 			>"$dir/triaged.log" 2>&1 &
 		perf_pid=$!
 		PIDS+=("$perf_pid")
@@ -418,7 +436,7 @@ run_scenario() {
 		# BENCH_DAEMON_WRAP: a command in front of the daemon, e.g.
 		# "valgrind --tool=massif --massif-out-file=/tmp/massif.out" (diagnostics only)
 		# shellcheck disable=SC2086
-		env "${denv[@]}" ${BENCH_DAEMON_WRAP:-} "$BUILD/triaged" >"$dir/triaged.log" 2>&1 &
+		env "${denv[@]}" ${BENCH_DAEMON_WRAP:-} "$BUILD/triaged" -c "$ROOT/deploy/triaged.ini.example" >"$dir/triaged.log" 2>&1 &
 		dpid=$!
 		PIDS+=("$dpid")
 	fi
@@ -524,6 +542,14 @@ run_scenario() {
 		e2e="n/a"
 	fi
 	[[ $key == zero ]] && ZERO_RATE=$e2e
+	# Escalations never block intake (issue #15.2): when each kind was done, from the start
+	local kinds
+	kinds=$(sql "$db" "SELECT string_agg(CASE WHEN escalated THEN 'escalated' ELSE 'not escalated' END || ' ' || n ||
+	                     ' stored by ' || round(done_s::numeric - $t_start / 1000000.0, 1) || ' s', ', ' ORDER BY escalated)
+	                     FROM (SELECT escalated, count(*) n, extract(epoch FROM max(created_at)) done_s
+	                             FROM triage_results GROUP BY escalated) k")
+	NOTES+=("$label: ${kinds:-no rows}")
+	TRIAGED_RATE[$key]=$e2e
 	[[ $rows == "$N" && $dist == "$rows" ]] || status="$status; WRONG: rows=$rows distinct=$dist want $N"
 	((dlq == 0)) || NOTES+=("$label: $dlq dead letters")
 	if [[ $status != ok ]]; then
@@ -541,6 +567,64 @@ run_scenario() {
 	forget_pid "$model_pid"
 	sql postgres "DROP DATABASE IF EXISTS $db" >/dev/null
 	say "scenario $label: rows=$rows e2e=$e2e/s wall=${wall}s cpu=${cpu_ms}ms/ticket rss=${rss_mb}MB added p50/p99=$p50/$p99 ms ($status)"
+}
+
+# ------------------------------------------------------------------ the Python baseline
+
+# run_python KEY LABEL LATENCY_MS JITTER_MS: deploy/bench/pyworker.py on the same
+# parts as run_scenario (a fresh broker, fake model and database, N preloaded
+# tickets), its tickets/s from its result rows' timestamps, as for triaged.
+run_python() {
+	local key=$1 label=$2 latency=$3 jitter=$4
+	local dir="$WORK/py-$key" db="bench_py_$key" boot port ppid rc=0 rows dist span rate pg0 py0
+	local conc=${BENCH_PY_CONCURRENCY:-100} batch=${BENCH_PY_BATCH:-200} busy cpu
+	say "python baseline $label: $N tickets, concurrency $conc, batch $batch"
+	mkdir -p "$dir"
+	sql postgres "DROP DATABASE IF EXISTS $db" >/dev/null
+	sql postgres "CREATE DATABASE $db" >/dev/null
+	"$BUILD/triaged-devbroker" --topic "tickets.incoming:$PARTITIONS" \
+		--bootstrap-file "$dir/bootstrap" >"$dir/broker.out" 2>"$dir/broker.log" &
+	PIDS+=("$!")
+	local broker_pid=$!
+	"$BUILD/triaged-fakemodel" --quiet --port-file "$dir/model.port" \
+		--latency-ms "$latency" --jitter-ms "$jitter" 2>"$dir/fakemodel.log" &
+	PIDS+=("$!")
+	local model_pid=$!
+	wait_file "$dir/bootstrap" 20 || die "the dev broker did not start (see $dir/broker.log)"
+	wait_file "$dir/model.port" 20 || die "the fake model did not start (see $dir/fakemodel.log)"
+	boot=$(head -1 "$dir/bootstrap")
+	port=$(head -1 "$dir/model.port")
+	"$BUILD/triaged-produce" -b "$boot" -t tickets.incoming -f "$SAMPLES" -n "$N" --repeat \
+		--id-prefix "py-$key-" 2>"$dir/produce.log" || die "preloading failed (see $dir/produce.log)"
+	busy=$(machine_busy)
+	((busy < 10)) || NOTES+=("python $label: the machine was already ${busy}% busy (all cores) before the run")
+	pg0=$(pg_ticks)
+	# Debian's python3 (its packages: install-deps.sh --bench), not a pyenv or venv first in PATH
+	timeout $((120 + N / 20)) "${BENCH_PYTHON:-/usr/bin/python3}" "$ROOT/deploy/bench/pyworker.py" --bootstrap "$boot" \
+		--group "bench-py-$key-$$" --dsn "host=$WORK/pg user=postgres dbname=$db" \
+		--model-url "http://127.0.0.1:$port/v1" --prompt "$ROOT/prompts/triage-v1.prompt" \
+		-n "$N" --concurrency "$conc" --batch "$batch" >"$dir/pyworker.out" 2>"$dir/pyworker.log" &
+	ppid=$!
+	PIDS+=("$ppid")
+	wait "$ppid" || rc=$?
+	forget_pid "$ppid"
+	cpu=$(per_ticket "$(pg_ticks) - $pg0")
+	IFS='|' read -r rows dist < <(sql "$db" "SELECT count(*), count(DISTINCT ticket_id) FROM py_results" 2>/dev/null || echo "0|0")
+	span=$(sql "$db" "SELECT coalesce(extract(epoch FROM max(created_at) - min(created_at)), 0) FROM py_results" 2>/dev/null || echo 0)
+	if [[ $(calc "$span > 0") == 1 ]]; then
+		rate=$(printf '%.0f' "$(calc "$rows / $span")")
+	else
+		rate="n/a"
+	fi
+	PY_RATE[$key]=$rate
+	NOTES+=("python $label: rows=$rows distinct=$dist errors=$(sql "$db" "SELECT count(*) FROM py_results WHERE error IS NOT NULL" 2>/dev/null || echo '?') postgres CPU ms/ticket $cpu, concurrency $conc, batch $batch$( ((rc == 0)) || printf ', exit status %s (see %s)' "$rc" "$dir/pyworker.log")")
+	((rc == 0)) || KEEP_LOGS=1
+	stop_pid "$broker_pid" TERM 5
+	forget_pid "$broker_pid"
+	stop_pid "$model_pid" TERM 5
+	forget_pid "$model_pid"
+	sql postgres "DROP DATABASE IF EXISTS $db" >/dev/null
+	say "python baseline $label: rows=$rows $rate tickets/s"
 }
 
 # ------------------------------------------------------------------ the fake model alone
@@ -593,6 +677,7 @@ want() { [[ $SCENARIO == all || $SCENARIO == "$1" ]]; }
 
 if want zero || { [[ $SCENARIO == half && -z $RATE ]]; }; then
 	run_scenario zero "model 0ms" 0 0 ""
+	((PYTHON == 0)) || ! want zero || run_python zero "model 0ms" 0 0
 fi
 if want half; then
 	if [[ -z $RATE ]]; then
@@ -608,6 +693,7 @@ if want slow; then
 	run_scenario slow "model 800ms" 800 200 "" \
 		TRIAGED_INTAKE_MAX_IN_FLIGHT="$slow_n" TRIAGED_INTAKE_LOW_WATER=$((slow_n * 3 / 4)) \
 		TRIAGED_MINI_MAX_CONCURRENCY="$slow_n"
+	((PYTHON == 0)) || run_python slow "model 800ms" 800 200
 fi
 if want model; then
 	run_model_alone
@@ -622,6 +708,19 @@ printf '%-14s %-8s %-6s %-5s %-14s %-7s %-14s %-12s %-13s %-13s %-12s %s\n' \
 for r in "${ROWS[@]}"; do
 	printf '%s\n' "$r"
 done
+if ((${#PY_RATE[@]} > 0)); then
+	echo
+	printf '%-14s %-16s %-22s %s\n' "model latency" "triaged t/s" "Python worker t/s" ratio
+	for k in zero slow; do
+		[[ -n ${PY_RATE[$k]:-} ]] || continue
+		ratio="n/a"
+		if [[ ${TRIAGED_RATE[$k]:-} =~ ^[0-9]+$ && ${PY_RATE[$k]} =~ ^[1-9][0-9]*$ ]]; then
+			ratio="$(printf '%.1f' "$(calc "${TRIAGED_RATE[$k]} / ${PY_RATE[$k]}")")x"
+		fi
+		printf '%-14s %-16s %-22s %s\n' "$([[ $k == zero ]] && echo "0 ms" || echo "800 ms")" \
+			"${TRIAGED_RATE[$k]:-n/a}" "${PY_RATE[$k]}" "$ratio"
+	done
+fi
 if [[ -n $MODEL_RPS ]]; then
 	printf 'fake model alone: %s req/s (wrk, 64 connections, 0 ms)\n' "$MODEL_RPS"
 fi

@@ -15,6 +15,11 @@ PACKAGES=(
 if [[ "${1:-}" == "--test" ]]; then
 	PACKAGES+=(chromium prometheus clang libclang-rt-14-dev valgrind python3-jsonschema)
 fi
+# --bench: what only deploy/bench.sh needs: the Python baseline worker (deploy/bench/pyworker.py,
+# issue #15): Kafka, an HTTP client with asyncio, PostgreSQL
+if [[ "${1:-}" == "--bench" ]]; then
+	PACKAGES+=(python3-confluent-kafka python3-aiohttp python3-psycopg2)
+fi
 
 log() { printf 'install-deps: %s\n' "$*"; }
 die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }

@@ -90,6 +90,7 @@ struct job {
 	int mini_invalid;
 	struct rules_decision *dec; /* NULL: no rule matched (most tickets) */
 	int flagship_slot;
+	int parked; /* issue #15.2: an escalation, outside intake.max_in_flight (pipeline.c) */
 	struct job_dead_letter *dl; /* DLQ only */
 	struct job_raw *raw;	    /* the message's key and bytes, for a db_rejected dead letter */
 	char *event;		    /* the ticket.triaged event to send, once stored */

@@ -24,9 +24,35 @@ static void fire(struct job *j, enum job_event ev);
 
 /* ---- the end of a job ----------------------------------------------------- */
 
+/* ---- escalation parking (issue #15 part 2) ----------------------------------------
+ * From the moment it joins the flagship queue until its flagship slot is released, an
+ * escalation is parked: it does not count against intake.max_in_flight (intake_control.c),
+ * so the mini path keeps flowing while the flagship is the bottleneck. */
+
+static void park(struct job *j)
+{
+	struct pipeline *pl = j->owner;
+	if (j->parked)
+		return;
+	j->parked = 1;
+	pl->st.flagship_parked++;
+}
+
+static void unpark(struct job *j)
+{
+	struct pipeline *pl = j->owner;
+	if (!j->parked)
+		return;
+	j->parked = 0;
+	pl->st.flagship_parked--;
+}
+
+/* ---- end of escalation parking ---------------------------------------------------- */
+
 static void release_flagship(struct job *j)
 {
 	struct pipeline *pl = j->owner;
+	unpark(j);
 	if (!j->flagship_slot)
 		return;
 	j->flagship_slot = 0;
@@ -371,8 +397,11 @@ static void act_queue_flagship(struct job *j)
 	j->fq.urgency = j->has_tr ? (int)j->tr.urgency : (int)URG_HIGH;
 	j->fq.tier = (int)j->t->tier;
 	j->fq.received_ms = j->received_ms;
+	park(j);
 	flagship_queue_push(&pl->fq, &j->fq);
 	flagship_pump(pl);
+	/* parked: intake may take another ticket, unless the queue is full */
+	pipeline_update_pause(pl);
 }
 
 static enum job_event act_store(struct job *j, const struct cascade_action *a)

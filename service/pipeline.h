@@ -56,6 +56,8 @@ struct pipeline_stats {
 	int breaker_state[TIER__MODELS]; /* 0 closed, 1 open, 2 half-open */
 	uint64_t misconfigs[TIER__MODELS]; /* times a tier was found misconfigured (#11.4) */
 	uint64_t in_flight;
+	uint64_t flagship_parked; /* issue #15.2: escalations outside max_in_flight (queued or in a
+				   * flagship call); in_flight includes them */
 	uint64_t state_count[JOB__STATES];
 	/* per finished ticket: received to done; time waiting for models
 	 * (calls and their backoff); and the difference, the time the daemon adds */
@@ -92,6 +94,7 @@ struct pipeline_health {
 	int64_t consumer_lag;   /* messages behind the high watermarks; -1 unknown */
 	size_t mini_in_flight, mini_waiting;
 	size_t flagship_in_flight, flagship_waiting; /* waiting: escalations queued for a slot */
+	int64_t flagship_max_queue; /* issue #15.2: flagship.max_queue */
 	size_t db_pending;      /* items queued or in flight to the database */
 	size_t dlq_pending;     /* dead letters not yet acknowledged */
 	const char *budget_no_price; /* a tier whose model has no price row (enforce); NULL: none */

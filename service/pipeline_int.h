@@ -45,6 +45,10 @@ struct pipeline {
 	struct job_set jobs;
 	struct flagship_queue fq; /* escalations waiting for a flagship slot */
 	size_t flagship_active;
+	/* quiet logs (issue #15.3): the counters at the last info-level summary */
+	uint64_t sum_in, sum_stored, sum_escalated, sum_failed;
+	double sum_ms;
+	int fq_full; /* issue #15.2: intake held by a full flagship queue (logged once per change) */
 	struct pipeline_stats st; /* the coordinator's counters; the modules keep theirs */
 	int pause_flags;
 	int draining;

@@ -132,10 +132,50 @@ static void log_stats(struct pipeline *pl, const char *msg)
 	    pl->draining ? "stopped" : "paused", pl->draining ? 1 : kin_paused(pl->kin));
 }
 
+/* ---- quiet logs (issue #15 part 3) -------------------------------------------------
+ * At info, per-ticket events are counters; the log gets one summary line per
+ * log.summary_interval_s: tickets in, stored, escalated, failed, and their rates
+ * over the interval, with the state of the daemon. */
+
+static uint64_t stored_total(const struct pipeline_stats *s)
+{
+	return s->stored_pending_review + s->stored_needs_human + s->stored_duplicate;
+}
+
+static uint64_t failed_total(const struct pipeline_stats *s)
+{
+	return s->dlq + s->db_rejected;
+}
+
 static void on_stats(evutil_socket_t fd, short what, void *arg)
 {
-	log_stats(arg, "stats");
+	struct pipeline *pl = arg;
+	const struct pipeline_stats *s = &pl->st;
+	double now = pipeline_now_ms();
+	double sec = (now - pl->sum_ms) / 1000.0;
+	uint64_t stored = stored_total(s), failed = failed_total(s);
+	if (sec <= 0)
+		sec = 1;
+	log_info("summary",
+		 "interval_s=%.0f in=%llu stored=%llu escalated=%llu failed=%llu in_per_s=%.1f "
+		 "stored_per_s=%.1f escalated_per_s=%.1f failed_per_s=%.1f in_flight=%llu "
+		 "parked=%llu flagship_waiting=%zu db_up=%d %s=%d",
+		 sec, (unsigned long long)s->consumed, (unsigned long long)stored,
+		 (unsigned long long)s->escalated, (unsigned long long)failed,
+		 (double)(s->consumed - pl->sum_in) / sec, (double)(stored - pl->sum_stored) / sec,
+		 (double)(s->escalated - pl->sum_escalated) / sec,
+		 (double)(failed - pl->sum_failed) / sec, (unsigned long long)s->in_flight,
+		 (unsigned long long)s->flagship_parked, flagship_queue_len(&pl->fq),
+		 db_is_up(pl->db), pl->draining ? "stopped" : "paused",
+		 pl->draining ? 1 : kin_paused(pl->kin));
+	pl->sum_in = s->consumed;
+	pl->sum_stored = stored;
+	pl->sum_escalated = s->escalated;
+	pl->sum_failed = failed;
+	pl->sum_ms = now;
 }
+
+/* ---- end of quiet logs -------------------------------------------------------------- */
 
 /* Where the time went, once at exit: per ticket, per state, per database kind. */
 static void log_summary(struct pipeline *pl)
@@ -271,7 +311,7 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 			      size_t errlen)
 {
 	struct pipeline *pl = xcalloc(1, sizeof(*pl));
-	struct timeval ten = {10, 0};
+	struct timeval ten = {(time_t)cfg->log_summary_interval_s, 0};
 	const struct prompt *prompts[MODEL__TIERS];
 
 	pl->base = base;
@@ -352,6 +392,7 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 		goto fail;
 	if (!db_is_up(pl->db))
 		pipeline_set_pause(pl, PAUSE_DATABASE, 1);
+	pl->sum_ms = pipeline_now_ms();
 	pl->ev_stats = event_new(base, -1, EV_PERSIST, on_stats, pl);
 	event_add(pl->ev_stats, &ten);
 	return pl;
@@ -431,6 +472,7 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 	out->mini_waiting = llm_waiting(pl->mcl->ep[MODEL_MINI].client);
 	out->flagship_in_flight = llm_in_flight(pl->mcl->ep[MODEL_FLAGSHIP].client);
 	out->flagship_waiting = flagship_queue_len(&pl->fq);
+	out->flagship_max_queue = pl->cfg->flagship_max_queue;
 	out->db_pending = db_pending(pl->db);
 	out->dlq_pending = kout_pending(pl->kout);
 	out->budget_lost_calls = pl->budget_lost_calls;

@@ -213,6 +213,7 @@ void safety_check_draft(struct safety *s, struct job *j)
 	n = strlen(job_notes_wr(j)->draft_flags);
 	snprintf(j->nt->draft_flags + n, sizeof(j->nt->draft_flags) - n, "%s%s", n ? "; " : "",
 		 why);
-	log_ticket_at(LOG_L_INFO, j->t->ticket_id, (int)kin_part_partition(j->part),
+	/* per ticket: debug only; counted in triaged_drafts_flagged_total (issue #15.3) */
+	log_ticket_at(LOG_L_DEBUG, j->t->ticket_id, (int)kin_part_partition(j->part),
 		      (long long)j->offset, "draft flagged by policy", "%s", "");
 }

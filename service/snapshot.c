@@ -73,6 +73,8 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	CP(e2e_ms);
 	CP(model_ms);
 	CP(added_ms);
+	CP(flagship_parked);
+	out->flagship_wait_ms = st->state_ms[JOB_FLAGSHIP_WAIT];
 	free(st);
 
 	memset(&hl, 0, sizeof(hl));
@@ -89,6 +91,7 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	out->mini_waiting = hl.mini_waiting;
 	out->flagship_in_flight = hl.flagship_in_flight;
 	out->flagship_waiting = hl.flagship_waiting;
+	out->flagship_max_queue = hl.flagship_max_queue;
 	out->db_pending = hl.db_pending;
 	out->dlq_pending = hl.dlq_pending;
 	memcpy(out->misconfigured, hl.misconfigured, sizeof(out->misconfigured));

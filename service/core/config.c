@@ -161,6 +161,10 @@ static const struct cfg_key keys[] = {
 	MODEL_KEYS("flagship", flagship, "gpt-4o", "flagship-v1", "64", "1200"),
 	PROVIDER_KEYS("flagship", flagship),
 	EDGE_KEYS("flagship", flagship),
+	/* escalations never block intake (issue #15 part 2): escalations waiting for a
+	 * flagship slot are parked outside intake.max_in_flight, up to this many; at the
+	 * limit intake holds */
+	K_INT("flagship.max_queue", flagship_max_queue, "2048", 1, 1000000),
 
 	/* [shadow]: model-mix lab shadow traffic (issue #13 part 3) */
 	K_ENUM("shadow.enabled", shadow_enabled, "false", bool_names),
@@ -219,6 +223,8 @@ static const struct cfg_key keys[] = {
 	K_STR("feedback.topic", feedback_topic, "", 0),
 
 	K_CHOICE("log.level", log_level, "info", log_level_names),
+	/* quiet logs (issue #15 part 3): one summary line at info every this many seconds */
+	K_INT("log.summary_interval_s", log_summary_interval_s, "60", 1, 86400),
 
 	K_INT("shutdown.drain_timeout_ms", drain_timeout_ms, "30000", 0, 3600000),
 };

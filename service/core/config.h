@@ -106,6 +106,7 @@ struct config {
 	int shadow_enabled;
 	double shadow_fraction;            /* share of tickets, chosen by ticket hash */
 	int64_t shadow_max_calls_per_hour; /* its own budget: calls started per clock hour */
+	int64_t flagship_max_queue; /* issue #15.2: escalations parked for a slot, at most */
 	int64_t shadow_max_queue;          /* tickets waiting or in flight; more are skipped */
 	struct model_config shadow;        /* endpoint, model, prompt, breaker of the candidate */
 	/* [triage] */
@@ -145,6 +146,7 @@ struct config {
 	char *feedback_topic;	   /* the helpdesk's own events; "" = none */
 	/* [log] */
 	char *log_level;
+	int64_t log_summary_interval_s; /* issue #15.3: the info-level summary's period */
 	/* [shutdown] */
 	int64_t drain_timeout_ms;
 };

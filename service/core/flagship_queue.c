@@ -99,3 +99,23 @@ size_t flagship_queue_len(const struct flagship_queue *q)
 {
 	return q->len;
 }
+
+uint64_t flagship_queue_active(const struct fq_load *l)
+{
+	return l->in_flight > l->parked ? l->in_flight - l->parked : 0;
+}
+
+enum fq_intake flagship_queue_intake(const struct fq_load *l, const struct fq_limits *lim)
+{
+	uint64_t active = flagship_queue_active(l);
+	if (active >= (uint64_t)lim->max_in_flight)
+		return FQ_INTAKE_HOLD;
+	if ((int64_t)l->queued >= lim->max_queue)
+		return FQ_INTAKE_FULL;
+	if (!l->hold_paused)
+		return FQ_INTAKE_GO;
+	if (active <= (uint64_t)lim->low_water &&
+	    (int64_t)l->queued <= lim->max_queue - lim->max_queue / 4)
+		return FQ_INTAKE_GO;
+	return FQ_INTAKE_KEEP;
+}

@@ -121,6 +121,8 @@ static const struct metric metrics[] = {
 	{"mini_waiting", GAU, "Requests waiting for a mini model slot.", NULL, SZ(mini_waiting), MX_NONE},
 	{"flagship_in_flight", GAU, "Requests in flight to the flagship model.", NULL, SZ(flagship_in_flight), MX_NONE},
 	{"flagship_waiting", GAU, "Escalations waiting for a flagship slot.", NULL, SZ(flagship_waiting), MX_NONE},
+	{"flagship_parked", GAU, "Escalations parked outside intake.max_in_flight: waiting for a flagship slot or in a flagship call.", NULL, ST(flagship_parked), MX_NONE},
+	{"flagship_max_queue", GAU, "flagship.max_queue: escalations waiting beyond it hold intake.", NULL, SL(flagship_max_queue), MX_NONE},
 	{"db_pending", GAU, "Items queued or in flight to the database.", NULL, SZ(db_pending), MX_NONE},
 	{"dlq_pending", GAU, "Dead letters not yet acknowledged by the broker.", NULL, SZ(dlq_pending), MX_NONE},
 	{"http_connections", GAU, "Admin HTTP connections open.", NULL, ST(http_open), MX_NONE},
@@ -141,6 +143,7 @@ static const struct {
 	{"ticket_seconds", "Time from receiving a ticket to done.", offsetof(struct metrics_snapshot, e2e_ms)},
 	{"model_wait_seconds", "Time per ticket spent waiting for models (calls and backoff).", offsetof(struct metrics_snapshot, model_ms)},
 	{"added_latency_seconds", "Time per ticket added by the daemon (end to end minus model wait).", offsetof(struct metrics_snapshot, added_ms)},
+	{"flagship_wait_seconds", "Time an escalation waited for a flagship slot, parked outside intake.max_in_flight.", offsetof(struct metrics_snapshot, flagship_wait_ms)},
 };
 
 /* Bucket bounds: the label as printed, and the bound in ms for hist_count_le. */
@@ -244,6 +247,7 @@ void metrics_snapshot_init(struct metrics_snapshot *s)
 	hist_init(&s->e2e_ms);
 	hist_init(&s->model_ms);
 	hist_init(&s->added_ms);
+	hist_init(&s->flagship_wait_ms);
 	hist_init(&s->loop_lag_ms);
 }
 
@@ -302,3 +306,15 @@ int metrics_render(struct buf *out, const struct metrics_snapshot *st)
 	return 0;
 }
 
+
+int metrics_flagship_json(struct buf *out, const struct metrics_snapshot *s)
+{
+	const struct hist *h = &s->flagship_wait_ms;
+	return buf_appendf(out,
+			   "{\"parked\": %" PRIu64 ", \"waiting\": %zu, \"in_flight\": %zu, "
+			   "\"max_queue\": %" PRId64 ", \"waits\": %" PRIu64
+			   ", \"wait_p50_ms\": %.1f, \"wait_p99_ms\": %.1f, \"wait_max_ms\": %.1f}",
+			   s->flagship_parked, s->flagship_waiting, s->flagship_in_flight,
+			   s->flagship_max_queue, h->count, hist_quantile(h, 0.5),
+			   hist_quantile(h, 0.99), h->max_ms);
+}

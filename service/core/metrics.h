@@ -42,6 +42,11 @@ struct metrics_snapshot {
 	const char *state_names[METRICS_MAX_STATES]; /* static strings */
 	uint64_t state_count[METRICS_MAX_STATES];
 	struct hist e2e_ms, model_ms, added_ms;
+	/* escalation parking (issue #15.2): escalations outside max_in_flight, and the time
+	 * each waited for a flagship slot */
+	uint64_t flagship_parked;
+	int64_t flagship_max_queue;
+	struct hist flagship_wait_ms;
 
 	/* ---- pipeline health */
 	int db_up;
@@ -90,5 +95,11 @@ void metrics_snapshot_init(struct metrics_snapshot *s);
  * reached (the output is then incomplete).
  */
 int metrics_render(struct buf *out, const struct metrics_snapshot *s) WUR;
+/*
+ * The flagship wait as a JSON object for the dashboard's data.json (issue
+ * #15.2): {"parked":..,"waiting":..,"in_flight":..,"max_queue":..,"waits":..,
+ * "wait_p50_ms":..,"wait_p99_ms":..,"wait_max_ms":..}. Returns 0, or -1 at out's cap.
+ */
+int metrics_flagship_json(struct buf *out, const struct metrics_snapshot *s) WUR;
 
 #endif

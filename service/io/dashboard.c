@@ -43,7 +43,19 @@ struct dashboard {
 	struct waiter *whead, *wtail;
 	size_t nwait;
 	uint64_t queries;
+	const char *live_key; /* issue #15.2: a live figure added to data.json */
+	dashboard_live_fn *live;
+	void *live_arg;
 };
+
+void dashboard_set_live(struct dashboard *d, const char *key, dashboard_live_fn *fn, void *arg)
+{
+	if (d == NULL)
+		return;
+	d->live_key = key;
+	d->live = fn;
+	d->live_arg = arg;
+}
 
 static int64_t mono_ms(void)
 {
@@ -222,10 +234,23 @@ static void on_read(void *arg, const struct db_read_result *res, int n, const ch
 		clen = c->len;
 	}
 	{
-		/* {...main...} -> {...main..., "cost": <cost>} */
-		const char *parts[] = {m->value, ", \"cost\" : ", cost, "}"};
-		const size_t lens[] = {m->len - 1, strlen(parts[1]), clen, 1};
+		/* {...main...} -> {...main..., "cost": <cost>[, "<live_key>": <live>]} */
+		struct buf live;
+		const char *parts[] = {m->value, ", \"cost\" : ", cost, "", "", "}"};
+		size_t lens[] = {m->len - 1, strlen(parts[1]), clen, 0, 0, 1};
+		buf_init(&live, 64 * 1024);
+		if (d->live && d->live_key) {
+			if (buf_appendf(&live, ", \"%s\" : ", d->live_key) < 0 ||
+			    d->live(d->live_arg, &live) < 0) {
+				buf_reset(&live);
+				if (buf_appendf(&live, ", \"%s\" : null", d->live_key) < 0)
+					buf_reset(&live);
+			}
+			parts[3] = live.data ? live.data : "";
+			lens[3] = live.len;
+		}
 		snap_set(d, 200, http_shared_new(parts, lens, ARRAY_SIZE(parts)));
+		buf_cleanup(&live);
 	}
 }
 

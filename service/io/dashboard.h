@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "buf.h"
 #include "db.h"
 
 struct dashboard;
@@ -26,6 +27,13 @@ void dashboard_free(struct dashboard *d);
 void dashboard_serve_file(struct evhttp_request *req, const char *name);
 /* Serve data.json from the snapshot, refreshing it when older than the interval. */
 void dashboard_serve_data(struct dashboard *d, struct evhttp_request *req);
+/*
+ * Live figures of the daemon (issue #15.2: the flagship wait), added to
+ * data.json as "key": <what fn appends, one JSON value> at each refresh.
+ * fn returns 0, or -1 (the key is then null). key must be static.
+ */
+typedef int dashboard_live_fn(void *arg, struct buf *out);
+void dashboard_set_live(struct dashboard *d, const char *key, dashboard_live_fn *fn, void *arg);
 /* Query rounds sent. */
 uint64_t dashboard_queries(const struct dashboard *d);
 

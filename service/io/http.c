@@ -343,6 +343,17 @@ static void take_snapshot(struct http *h, struct metrics_snapshot *s)
 	http_fill_snapshot(h, s);
 }
 
+/* data.json's "flagship": the flagship wait (issue #15.2). */
+static int dash_flagship(void *arg, struct buf *out)
+{
+	struct metrics_snapshot *s = xcalloc(1, sizeof(*s));
+	int r;
+	take_snapshot(arg, s);
+	r = metrics_flagship_json(out, s);
+	free(s);
+	return r;
+}
+
 static void on_readyz(struct http *h, struct evhttp_request *req)
 {
 	struct metrics_snapshot *s = xmalloc(sizeof(*s)); /* ~40 KiB: not on the stack */
@@ -592,6 +603,7 @@ struct http *http_new(struct event_base *base, const char *listen, const char *t
 		h->port = ntohs(in->sin_port);
 	}
 	h->dash = dashboard_new(base, db, h->lim.dashboard_interval_ms);
+	dashboard_set_live(h->dash, "flagship", dash_flagship, h);
 	evtimer_add(h->ev_sweep, &sweep);
 	log_info("http listening",
 		 "addr=%s port=%d auth=%s dashboard=%s max_connections=%" PRId64

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "harness.h"
@@ -320,12 +321,207 @@ START_TEST(test_kill_no_double_billing)
 }
 END_TEST
 
+/* ---- escalations never block intake (issue #15 part 2), quiet logs (part 3) ---------- */
+
+struct body {
+	char *p;
+	size_t len;
+};
+
+static size_t body_write(char *ptr, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	char *q = realloc(b->p, b->len + size * n + 1);
+	if (q == NULL)
+		return 0;
+	b->p = q;
+	memcpy(b->p + b->len, ptr, size * n);
+	b->len += size * n;
+	b->p[b->len] = '\0';
+	return size * n;
+}
+
+/* GET http://127.0.0.1:port<path>: a new string (caller frees), or NULL. */
+static char *http_get(int port, const char *path)
+{
+	struct body b = {NULL, 0};
+	char url[256];
+	CURL *c = curl_easy_init();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (curl_easy_perform(c) != CURLE_OK) {
+		free(b.p);
+		b.p = NULL;
+	}
+	curl_easy_cleanup(c);
+	return b.p;
+}
+
+/* The value of the sample line "name value" in a metrics text; -1 when absent. */
+static double metric(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == ' ')
+			return atof(p + n + 1);
+	return -1;
+}
+
+/* Lines of the daemon's log holding every one of the (up to two) strings. */
+static int log_lines(const struct h_proc *d, const char *a, const char *b)
+{
+	char line[16384];
+	int n = 0;
+	FILE *f = fopen(d->log_path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if ((a == NULL || strstr(line, a)) && (b == NULL || strstr(line, b)))
+			n++;
+	fclose(f);
+	return n;
+}
+
+#define PARK_ESCALATED 20
+#define PARK_PLAIN 40
+#define PARK_MAX_IN_FLIGHT 4
+
+/*
+ * A slow flagship (2 s a call, 2 slots) and many escalations: with
+ * intake.max_in_flight = 4, the escalations are parked outside it, so every
+ * plain ticket is stored while most escalations still wait (before issue #15
+ * the escalations held the 4 intake slots and the plain tickets waited behind
+ * them). Then all are stored once, none lost or twice. At info level the log
+ * stays O(1): no per-ticket line, though every plain draft is flagged.
+ */
+START_TEST(test_flagship_parking)
+{
+	struct stack s;
+	struct h_proc d, slow;
+	char rules[PATH_MAX], input[PATH_MAX], url[128], *text;
+	const char *slow_args[] = {"--latency-ms", "2000", NULL};
+	long long esc_stored, parked_rows, total_lines;
+	double parked_metric;
+	int port = -1, slow_port = -1;
+	FILE *f;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "parking", 2, NULL), 0);
+	ck_assert_int_eq(stack_model_extra(&s, &slow, "slow-flagship", slow_args, url, sizeof(url),
+					   &slow_port),
+			 0);
+	snprintf(rules, sizeof(rules), "%s/parking.rules", h_tmpdir());
+	write_file(rules, "[rule lawsuit]\nkeywords = lawsuit\naction = escalate\n");
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", rules);
+	stack_env(&s, "TRIAGED_FLAGSHIP_BASE_URL", url);
+	stack_env(&s, "TRIAGED_FLAGSHIP_MAX_CONCURRENCY", "2");
+	stack_env(&s, "TRIAGED_FLAGSHIP_MAX_QUEUE", "100");
+	stack_env(&s, "TRIAGED_INTAKE_MAX_IN_FLIGHT", "4");
+	stack_env(&s, "TRIAGED_INTAKE_LOW_WATER", "2");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_LOG_LEVEL", "info");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(&d, "msg=\"http listening\"", 30000) == 0, &d);
+	{
+		char line[8192];
+		FILE *lf = fopen(d.log_path, "r");
+		ck_assert_ptr_nonnull(lf);
+		while (fgets(line, sizeof(line), lf))
+			if (strstr(line, "msg=\"http listening\"") && strstr(line, " port="))
+				port = atoi(strstr(line, " port=") + 6);
+		fclose(lf);
+	}
+	ck_assert_int_gt(port, 0);
+
+	/* the escalations first: before the fix they took every intake slot */
+	snprintf(input, sizeof(input), "%s/parking.jsonl", h_tmpdir());
+	f = fopen(input, "w");
+	for (int i = 0; i < PARK_ESCALATED; i++)
+		fprintf(f, "{\"ticket_id\":\"p-esc-%d\",\"body\":\"I will file a lawsuit over "
+			   "invoice %d\"}\n",
+			i, i);
+	for (int i = 0; i < PARK_PLAIN; i++)
+		fprintf(f, "{\"ticket_id\":\"p-plain-%d\",\"body\":\"Where is my parcel %d? "
+			   "[[fake:hostile_draft]]\"}\n",
+			i, i);
+	fclose(f);
+	ck_assert_int_eq(stack_produce_file(&s, input, 0), 0);
+
+	/* every plain ticket stored while the escalations are still parked */
+	ck_assert_d(stack_wait_count(&s, PARK_PLAIN, 60000,
+				     "SELECT count(*) FROM triage_results WHERE NOT escalated") ==
+			PARK_PLAIN,
+		    &d);
+	text = http_get(port, "/metrics");
+	ck_assert_ptr_nonnull(text);
+	parked_metric = metric(text, "triaged_flagship_parked");
+	esc_stored = h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE escalated");
+	parked_rows = PARK_ESCALATED - esc_stored;
+	fprintf(stderr,
+		"parking: plain_stored=%d escalated_stored=%lld escalated_waiting=%lld "
+		"flagship_parked=%.0f flagship_waiting=%.0f max_in_flight=%d\n",
+		PARK_PLAIN, esc_stored, parked_rows, parked_metric,
+		metric(text, "triaged_flagship_waiting"), PARK_MAX_IN_FLIGHT);
+	/* more escalations wait than intake.max_in_flight allows in flight, yet intake went on */
+	ck_assert_msg(parked_rows > PARK_MAX_IN_FLIGHT, "escalated stored %lld of %d", esc_stored,
+		      PARK_ESCALATED);
+	ck_assert_msg(parked_metric > PARK_MAX_IN_FLIGHT, "triaged_flagship_parked %.0f",
+		      parked_metric);
+	ck_assert(metric(text, "triaged_flagship_max_queue") == 100);
+	free(text);
+
+	/* then all of them, once each; the wait is measured */
+	ck_assert_d(stack_wait_count(&s, PARK_ESCALATED + PARK_PLAIN, 90000, RESULTS) ==
+			PARK_ESCALATED + PARK_PLAIN,
+		    &d);
+	ck_assert_d(stack_wait_committed(&s, PARK_ESCALATED + PARK_PLAIN, 20000) == 0, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(DISTINCT t.ticket_id) FROM triage_results tr "
+					"JOIN tickets t ON t.id = tr.ticket_pk"),
+			 PARK_ESCALATED + PARK_PLAIN);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE escalated AND "
+					"decided_by = 'flagship'"),
+			 PARK_ESCALATED);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE tier = 'flagship'"),
+			 PARK_ESCALATED);
+	text = http_get(port, "/metrics");
+	ck_assert_ptr_nonnull(text);
+	ck_assert(metric(text, "triaged_flagship_wait_seconds_count") == PARK_ESCALATED);
+	ck_assert(metric(text, "triaged_flagship_parked") == 0);
+	/* a slow flagship with two slots: someone waited over a second */
+	ck_assert(metric(text, "triaged_flagship_wait_seconds_bucket{le=\"1\"}") < PARK_ESCALATED);
+	free(text);
+	text = http_get(port, "/dashboard/data.json");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(strstr(text, "\"flagship\" : {\"parked\": 0, ") &&
+			  strstr(text, "\"waits\": 20,"),
+		      "%.2000s", text);
+	free(text);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+
+	/* quiet logs: 60 tickets, 40 drafts flagged, and no per-ticket line at info */
+	total_lines = log_lines(&d, NULL, NULL);
+	fprintf(stderr, "parking: log_lines=%lld info_ticket_lines=%d draft_flagged_lines=%d\n",
+		total_lines, log_lines(&d, "level=info", " ticket="),
+		log_lines(&d, "draft flagged by policy", NULL));
+	ck_assert_int_eq(log_lines(&d, "level=info", " ticket="), 0);
+	ck_assert_int_eq(log_lines(&d, "draft flagged by policy", NULL), 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE draft_flags IS "
+					"NOT NULL AND NOT escalated"),
+			 PARK_PLAIN);
+	ck_assert_msg(total_lines < PARK_ESCALATED + PARK_PLAIN, "log lines %lld", total_lines);
+	h_stop(&slow);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
 		{"escalation", test_escalation_exact},
 		{"budget", test_budget_exhausted},
 		{"kill", test_kill_no_double_billing},
+		{"parking", test_flagship_parking},
 	};
 	return stack_run_suite("cascade", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 134 /* key lines in a default dump: 2 kafka + 132 table keys */
+#define NKEYS 136 /* key lines in a default dump: 2 kafka + 134 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -227,6 +227,7 @@ static const struct {
 	{"flagship.config_errors", "3"},
 	{"flagship.on_config_error", "hold"},
 	{"flagship.pacing", "true"},
+	{"flagship.max_queue", "2048"},
 	/* [shadow] (issue #13 part 3) */
 	{"shadow.enabled", "false"},
 	{"shadow.fraction", "0.1"},
@@ -291,6 +292,7 @@ static const struct {
 	{"review.batch", "256"},
 	{"feedback.topic", "\"\""},
 	{"log.level", "info"},
+	{"log.summary_interval_s", "60"},
 	{"shutdown.drain_timeout_ms", "30000"},
 };
 

@@ -74,6 +74,52 @@ START_TEST(test_random_against_sort)
 }
 END_TEST
 
+/* Intake under load (issue #15.2): parked escalations are outside max_in_flight. */
+static const struct {
+	uint64_t in_flight, parked;
+	size_t queued;
+	int hold_paused;
+	enum fq_intake want;
+} intake_cases[] = {
+    /* limits below: max_in_flight 100, low_water 75, max_queue 40 */
+    {0, 0, 0, 0, FQ_INTAKE_GO},
+    {99, 0, 0, 0, FQ_INTAKE_GO},
+    {100, 0, 0, 0, FQ_INTAKE_HOLD},
+    /* 130 in flight, 39 of them parked: the mini path has 91, intake goes on */
+    {130, 39, 30, 0, FQ_INTAKE_GO},
+    /* parked tickets holding flagship slots are outside too (queued < parked) */
+    {150, 60, 20, 0, FQ_INTAKE_GO},
+    {160, 60, 20, 0, FQ_INTAKE_HOLD},
+    /* the queue at its own limit holds intake, whatever the mini path */
+    {45, 40, 40, 0, FQ_INTAKE_FULL},
+    {45, 44, 44, 0, FQ_INTAKE_FULL},
+    /* a paused hold: resumes at low_water and three quarters of the queue */
+    {90, 0, 0, 1, FQ_INTAKE_KEEP},
+    {75, 0, 0, 1, FQ_INTAKE_GO},
+    {70, 35, 35, 1, FQ_INTAKE_KEEP},
+    {70, 30, 30, 1, FQ_INTAKE_GO},
+    /* more parked than in flight cannot happen; never wraps around */
+    {3, 5, 0, 0, FQ_INTAKE_GO},
+};
+
+START_TEST(test_intake)
+{
+	const struct fq_limits lim = {100, 75, 40};
+	struct fq_load l = {intake_cases[_i].in_flight, intake_cases[_i].parked,
+			    intake_cases[_i].queued, intake_cases[_i].hold_paused};
+	ck_assert_int_eq(flagship_queue_intake(&l, &lim), intake_cases[_i].want);
+}
+END_TEST
+
+START_TEST(test_active)
+{
+	struct fq_load l = {130, 39, 30, 0};
+	ck_assert_uint_eq(flagship_queue_active(&l), 91);
+	l.parked = 200;
+	ck_assert_uint_eq(flagship_queue_active(&l), 0);
+}
+END_TEST
+
 static Suite *fq_suite(void)
 {
 	Suite *s = suite_create("flagship_queue");
@@ -81,6 +127,9 @@ static Suite *fq_suite(void)
 	tcase_add_loop_test(tc, test_order, 0, (int)(sizeof(order_cases) / sizeof(order_cases[0])));
 	tcase_add_test(tc, test_push_pop_remove);
 	tcase_add_test(tc, test_random_against_sort);
+	tcase_add_loop_test(tc, test_intake, 0,
+			    (int)(sizeof(intake_cases) / sizeof(intake_cases[0])));
+	tcase_add_test(tc, test_active);
 	suite_add_tcase(s, tc);
 	return s;
 }

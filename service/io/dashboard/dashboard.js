@@ -331,8 +331,19 @@
     });
     done('modelmix', points);
   }
+  /* issue #15.2: escalations parked outside intake.max_in_flight, and how long they wait */
+  function drawFlagship(d) {
+    var c = box('flagship'), f = d.flagship;
+    if (!f) { empty(c, 'no live figures from the daemon'); return done('flagship', 0); }
+    var n = bars(c, ['parked', 'waiting', 'in flight'],
+                 [{ name: 'escalations', color: '#8b5cf6', values: [num(f.parked), num(f.waiting), num(f.in_flight)] }],
+                 { integer: true });
+    html('div', 'note', c, num(f.waits) + ' waits since start: p50 ' + fmtNum(num(f.wait_p50_ms)) + ' ms, p99 ' +
+         fmtNum(num(f.wait_p99_ms)) + ' ms, max ' + fmtNum(num(f.wait_max_ms)) + ' ms; queue limit ' + num(f.max_queue));
+    done('flagship', n);
+  }
   function render(d) {
-    [drawVolume, drawEscalation, drawLatency, drawBacklog, drawOutcomes, drawDlq, drawCost, drawModelMix, drawQueue]
+    [drawFlagship, drawVolume, drawEscalation, drawLatency, drawBacklog, drawOutcomes, drawDlq, drawCost, drawModelMix, drawQueue]
       .forEach(function (f) { f(d); });
     var today = (d.volume_daily || []).slice(-1)[0];
     document.getElementById('kpis').textContent = today ? 'tickets today: ' + today.count : '';

@@ -132,6 +132,26 @@ static const struct rcase found_cases[] = {
 	{"phone after a date", "on 2024-11-05 555 1234", "on 2024-11-05 [PHONE_1]"},
 	{"phone glued to CJK", "\xe7\x94\xb5\xe8\xaf\x9d+86 138 0013 8000\xe8\xb0\xa2",
 	 "\xe7\x94\xb5\xe8\xaf\x9d[PHONE_1]\xe8\xb0\xa2"},
+	/*
+	 * Fuzz findings (issue #20, tests/fuzz/regress/redact): a quoted line
+	 * alone over the card detector's group cap used to swallow the lines
+	 * wrapped after it, so the card on the next quoted line was left (even
+	 * a second pass missed it); an address whose domain runs into the next
+	 * one's local part (glued by "@") was found only on a second pass.
+	 */
+	{"card on a quoted line after an over-long quoted line",
+	 "> ref 1 2 3 4 5 6 7 8 9 10 11 12 13 14\n> 5555 5555 5555 4444 thanks",
+	 "> ref 1 2 3 4 5 6 7 8 9 10 11 12 13 14\n> [CARD_1] thanks"},
+	{"cards on quoted lines after a long grouped number",
+	 "> 0000 1655 5555 5555 5555 4455 5555 5555 4000 0016 5555 5555 5555 4444 4555 5450\n"
+	 "> 5555 5555 5555 4444 thanks\n> 4111 1111\n> 1111 1111 bye",
+	 "> 0000 1655 5555 5555 5555 4455 5555 5555 4000 0016 5555 5555 5555 4444 4555 5450\n"
+	 "> [CARD_1] thanks\n> [CARD_2] bye"},
+	{"address glued by @ into the previous one's domain",
+	 "sofia@\xe4\xbe\x8b\xe3\x81\x88.\xe4\xb8\xad\xe5\x9b\xbd"
+	 "\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80."
+	 "\xd1\x80\xd1\x84 ok",
+	 "[EMAIL_1][EMAIL_2] ok"},
 	/* placeholders typed by the customer */
 	{"literal placeholders", "see [EMAIL_1] and [ORDER_ID_22]",
 	 "see [LITERAL_1] and [LITERAL_2]"},

@@ -304,7 +304,7 @@ void redact_detect_card(struct redact_scan *sc)
 
 	while (i < sc->len) {
 		struct redact_group g[CARD_GROUPS];
-		size_t ng = 0, j = i, last_w = 0;
+		size_t ng = 0, j = i, last_w = 0, ye;
 		int sepcls = 0, ok = 1, p = redact_scan_before(sc, i, 1), q, cls = 0;
 
 		if (!redact_is_digit(t[i]) || sc->claim[i] != REDACT_CL_FREE) {
@@ -359,9 +359,16 @@ void redact_detect_card(struct redact_scan *sc)
 			break;
 		}
 		q = redact_scan_at(sc, j);
-		/* An expiry date after the number: "4111 1111 1111 1111 12/27". */
-		if (ng >= 2 && ng <= CARD_GROUPS && q == '/' &&
-		    redact_is_digit(redact_scan_at(sc, j + 1)) && g[ng - 1].nd <= 2 &&
+		/*
+		 * An expiry date after the number: "4111 1111 1111 1111 12/27"
+		 * (or "/2027"). Only a whole one: "12/27455..." is no expiry, and
+		 * once the number after the slash is taken (a card of its own) a
+		 * second pass would not read it as one either.
+		 */
+		for (ye = j + 1; redact_is_digit(redact_scan_at(sc, ye)) && ye - j <= 5; ye++)
+			;
+		if (ng >= 2 && ng <= CARD_GROUPS && q == '/' && (ye - j == 3 || ye - j == 5) &&
+		    !redact_is_alnum(redact_scan_at(sc, ye)) && g[ng - 1].nd <= 2 &&
 		    g[ng - 1].sep == ' ') {
 			ng--;
 			j = g[ng - 1].end;

@@ -152,6 +152,8 @@ static const struct rcase found_cases[] = {
 	 "\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80."
 	 "\xd1\x80\xd1\x84 ok",
 	 "[EMAIL_1][EMAIL_2] ok"},
+	{"card then a four-digit-year expiry", "4111 1111 1111 1111 12/2027 ok",
+	 "[CARD_1] 12/2027 ok"},
 	/* placeholders typed by the customer */
 	{"literal placeholders", "see [EMAIL_1] and [ORDER_ID_22]",
 	 "see [LITERAL_1] and [LITERAL_2]"},

@@ -159,6 +159,15 @@ static const struct rcase found_cases[] = {
 	{"card on a quoted line between a taken card and a decimal",
 	 "ref 0-5555555555554444\n> 4111 1111 1111 1111\n> 55555555555544440.0",
 	 "ref 0-[CARD_1]\n> [CARD_2]\n> 55555555555544440.0"},
+	/*
+	 * A phone word may sit before another value ("call"), but a
+	 * placeholder is no phone word: "[PHONE_4] 0412346" made the next
+	 * number a phone, and so on along the text, one more each pass.
+	 */
+	{"phone word before another phone", "call me: +44 20 7946 0958 or 5551234567",
+	 "call me: [PHONE_1] or [PHONE_2]"},
+	{"a typed [PHONE_1] is no phone word", "see [PHONE_1] 5551234567",
+	 "see [LITERAL_1] 5551234567"},
 	{"card then a four-digit-year expiry", "4111 1111 1111 1111 12/2027 ok",
 	 "[CARD_1] 12/2027 ok"},
 	/* placeholders typed by the customer */

@@ -168,6 +168,11 @@ static const struct rcase found_cases[] = {
 	 "call me: [PHONE_1] or [PHONE_2]"},
 	{"a typed [PHONE_1] is no phone word", "see [PHONE_1] 5551234567",
 	 "see [LITERAL_1] 5551234567"},
+	/* Each taken phone is a boundary for the next at once, past the fixed point's pass cap. */
+	{"six phones glued by +",
+	 "tel +4915112345678+4915112345679+4915112345670+4915112345671+4915112345672"
+	 "+4915112345673 ok",
+	 "tel [PHONE_1][PHONE_2][PHONE_3][PHONE_4][PHONE_5][PHONE_6] ok"},
 	{"card then a four-digit-year expiry", "4111 1111 1111 1111 12/2027 ok",
 	 "[CARD_1] 12/2027 ok"},
 	/* placeholders typed by the customer */

@@ -131,31 +131,19 @@ static enum redact_kind label_kind(int label)
 	return label >= REDACT__COUNT ? REDACT_CUSTOM : (enum redact_kind)label;
 }
 
-char *redact_text(const struct redactor *r, const char *text, size_t len, struct redact_map *map,
-		  struct redact_stats *stats, char *err, size_t errlen)
+/*
+ * Run every detector over text[0..len) (valid UTF-8, no NUL): appends the
+ * spans found, in the text's own byte offsets, to *sp (*nsp of *asp, grown
+ * with xrealloc), unsorted. Returns 0, or -1 with err (a custom pattern).
+ */
+static int detect(const struct redactor *r, const char *text, size_t len, struct redact_span **sp,
+		  size_t *nsp, size_t *asp, char *err, size_t errlen)
 {
 	struct redact_scan sc = {NULL, 0, NULL, NULL, NULL, 0, 0, REDACT_LEAD0_PHONE};
 	char *view = NULL;
 	size_t *off = NULL;
-	struct redact_stats st = {0};
-	unsigned *const counts[REDACT__COUNT] = {
-	    [REDACT_EMAIL] = &st.email,	  [REDACT_PHONE] = &st.phone,
-	    [REDACT_CARD] = &st.card,	  [REDACT_IBAN] = &st.iban,
-	    [REDACT_CUSTOM] = &st.custom, [REDACT_LITERAL] = &st.literal,
-	};
-	struct buf out;
-	size_t n_before = map->n, pos = 0;
-	char *res = NULL;
+	int rc = -1;
 
-	buf_init(&out, len > (SIZE_MAX - 1024) / 2 ? SIZE_MAX : len * 2 + 1024);
-	if (!utf8_valid(text, len)) {
-		set_err(err, errlen, "text is not valid UTF-8");
-		goto out;
-	}
-	if (memchr(text, '\0', len) != NULL) {
-		set_err(err, errlen, "text contains a NUL byte");
-		goto out;
-	}
 	sc.len = redact_scan_normalise(text, len, &view, &off);
 	sc.t = view;
 	sc.off = off;
@@ -171,30 +159,66 @@ char *redact_text(const struct redactor *r, const char *text, size_t len, struct
 			goto out;
 	redact_detect_ipv4(&sc);
 	redact_phone_detect(&sc);
-	if (sc.nsp > 1)
-		qsort(sc.sp, sc.nsp, sizeof(*sc.sp), span_cmp);
+	if (*nsp + sc.nsp > *asp) {
+		*asp = *nsp + sc.nsp + 16;
+		*sp = xrealloc(*sp, *asp * sizeof(**sp));
+	}
+	for (size_t i = 0; i < sc.nsp; i++)
+		(*sp)[(*nsp)++] =
+		    (struct redact_span){off[sc.sp[i].start], off[sc.sp[i].end], sc.sp[i].label};
+	rc = 0;
+out:
+	free(view);
+	free(off);
+	free(sc.claim);
+	free(sc.sp);
+	return rc;
+}
 
-	for (size_t i = 0; i < sc.nsp; i++) {
-		const struct redact_span *s = &sc.sp[i];
+/*
+ * Build the output of text[0..len) with the spans sp[0..nsp) (sorted,
+ * original offsets) replaced by their placeholders, interned in map;
+ * ph[0..nsp) gets where each placeholder is in the output. Returns the new
+ * string, or NULL with err.
+ */
+static char *build(const struct redactor *r, const char *text, size_t len,
+		   const struct redact_span *sp, size_t nsp, struct redact_span *ph,
+		   struct redact_map *map, struct redact_stats *st, char *err, size_t errlen)
+{
+	unsigned *const counts[REDACT__COUNT] = {
+	    [REDACT_EMAIL] = &st->email,   [REDACT_PHONE] = &st->phone,
+	    [REDACT_CARD] = &st->card,	   [REDACT_IBAN] = &st->iban,
+	    [REDACT_CUSTOM] = &st->custom, [REDACT_LITERAL] = &st->literal,
+	};
+	struct buf out;
+	size_t pos = 0;
+	char *res = NULL;
+
+	*st = (struct redact_stats){0};
+	buf_init(&out, len > (SIZE_MAX - 1024) / 2 ? SIZE_MAX : len * 2 + 1024);
+	for (size_t i = 0; i < nsp; i++) {
+		const struct redact_span *s = &sp[i];
 		enum redact_kind kind = label_kind(s->label);
 		const char *label = kind == REDACT_CUSTOM ? r->pats[s->label - REDACT__COUNT]->label
 							  : redact_map_kind_label(kind);
-		size_t os = off[s->start], oe = off[s->end]; /* the span in the original */
-		size_t idx = redact_map_intern(map, label, text + os, oe - os, kind);
-		const char *ph;
+		size_t idx =
+		    redact_map_intern(map, label, text + s->start, s->end - s->start, kind);
+		const char *placeholder;
 
 		if (idx == SIZE_MAX) {
 			set_err(err, errlen, "more than %d distinct values to redact",
 				REDACT_MAP_MAX);
 			goto out;
 		}
-		ph = map->entries[idx].placeholder;
-		if (buf_append(&out, text + pos, os - pos) < 0 ||
-		    buf_append(&out, ph, strlen(ph)) < 0) {
+		placeholder = map->entries[idx].placeholder;
+		if (buf_append(&out, text + pos, s->start - pos) < 0 ||
+		    buf_append(&out, placeholder, strlen(placeholder)) < 0) {
 			set_err(err, errlen, "redacted text over %zu bytes", out.cap);
 			goto out;
 		}
-		pos = oe;
+		ph[i].end = out.len;
+		ph[i].start = out.len - strlen(placeholder);
+		pos = s->end;
 		(*counts[kind])++;
 	}
 	if (buf_append(&out, text + pos, len - pos) < 0) {
@@ -202,17 +226,102 @@ char *redact_text(const struct redactor *r, const char *text, size_t len, struct
 		goto out;
 	}
 	res = buf_steal(&out);
-	if (stats)
+out:
+	buf_cleanup(&out);
+	return res;
+}
+
+/*
+ * The detectors run to a fixed point: a value taken changes what is next to
+ * it (its placeholder is a boundary), and a value beside it may only show
+ * once it is taken ("12/27455..." is no expiry once the card after the slash
+ * is gone). So the output is searched again, and what is found there (never
+ * inside a placeholder: they are literals to the detectors) is mapped back
+ * to the original and added, until a pass finds nothing. A text with nothing
+ * to redact costs one pass, one with values usually two.
+ */
+#define REDACT_PASSES 4
+
+char *redact_text(const struct redactor *r, const char *text, size_t len, struct redact_map *map,
+		  struct redact_stats *stats, char *err, size_t errlen)
+{
+	struct redact_stats st = {0};
+	struct redact_span *sp = NULL;
+	size_t n_before = map->n, nsp = 0, asp = 0;
+	struct redact_span *ph = NULL; /* where each placeholder is in the output */
+	char *res = NULL;
+
+	if (!utf8_valid(text, len)) {
+		set_err(err, errlen, "text is not valid UTF-8");
+		goto out;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		set_err(err, errlen, "text contains a NUL byte");
+		goto out;
+	}
+	if (detect(r, text, len, &sp, &nsp, &asp, err, errlen) < 0)
+		goto out;
+	for (int pass = 1;; pass++) {
+		size_t n1 = nsp, k = 0;
+
+		if (nsp > 1)
+			qsort(sp, nsp, sizeof(*sp), span_cmp);
+		ph = xrealloc(ph, (nsp + 1) * sizeof(*ph));
+		free(res);
+		if (map->n != n_before) {
+			redact_map_free_entries(map, n_before);
+			redact_map_reindex(map);
+		}
+		res = build(r, text, len, sp, nsp, ph, map, &st, err, errlen);
+		if (res == NULL || nsp == 0 || pass == REDACT_PASSES)
+			break;
+		/*
+		 * A custom pattern failing only on the output (a match running over
+		 * placeholders) does not fail the call: the last output stands.
+		 */
+		if (detect(r, res, strlen(res), &sp, &nsp, &asp, err, errlen) < 0) {
+			if (errlen > 0)
+				err[0] = '\0';
+			break;
+		}
+		/*
+		 * Map the new spans back to the original: drop those on a
+		 * placeholder (ours, found as literals), shift the others by the
+		 * placeholders before them.
+		 */
+		for (size_t i = n1; i < nsp; i++) {
+			struct redact_span s = sp[i];
+			size_t lo = 0, hi = n1;
+
+			/* lo: the placeholders ending at or before s.start */
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (ph[mid].end <= s.start)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < n1 && s.end > ph[lo].start)
+				continue;
+			if (lo > 0) {
+				s.start = s.start - ph[lo - 1].end + sp[lo - 1].end;
+				s.end = s.end - ph[lo - 1].end + sp[lo - 1].end;
+			}
+			sp[k++ + n1] = s;
+		}
+		nsp = n1 + k;
+		if (k == 0)
+			break;
+	}
+	if (res != NULL && stats)
 		*stats = st;
 out:
 	if (res == NULL && map->n != n_before) {
 		redact_map_free_entries(map, n_before);
 		redact_map_reindex(map);
 	}
-	buf_cleanup(&out);
-	free(view);
-	free(off);
-	free(sc.claim);
-	free(sc.sp);
+	free(sp);
+	free(ph);
 	return res;
 }

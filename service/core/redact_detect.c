@@ -304,7 +304,7 @@ void redact_detect_card(struct redact_scan *sc)
 
 	while (i < sc->len) {
 		struct redact_group g[CARD_GROUPS];
-		size_t ng = 0, j = i, last_w = 0;
+		size_t ng = 0, j = i, last_w = 0, ye;
 		int sepcls = 0, ok = 1, p = redact_scan_before(sc, i, 1), q, cls = 0;
 
 		if (!redact_is_digit(t[i]) || sc->claim[i] != REDACT_CL_FREE) {
@@ -339,6 +339,16 @@ void redact_detect_card(struct redact_scan *sc)
 					j = g[ng - 1].end;
 					break;
 				}
+				/*
+				 * One line alone at or over the cap (no line break to end
+				 * at before it): that line is one long number, but it must
+				 * not swallow the lines wrapped after it, which may each
+				 * hold a card ("> 5555 5555 5555 4444" under a long quoted
+				 * line): the run ends at this line break, the next line is
+				 * read afresh.
+				 */
+				if (ng >= CARD_GROUPS && cls == 'W')
+					break;
 				if (cls == 'W')
 					last_w = ng;
 				if (cls != 'W')
@@ -349,9 +359,16 @@ void redact_detect_card(struct redact_scan *sc)
 			break;
 		}
 		q = redact_scan_at(sc, j);
-		/* An expiry date after the number: "4111 1111 1111 1111 12/27". */
-		if (ng >= 2 && ng <= CARD_GROUPS && q == '/' &&
-		    redact_is_digit(redact_scan_at(sc, j + 1)) && g[ng - 1].nd <= 2 &&
+		/*
+		 * An expiry date after the number: "4111 1111 1111 1111 12/27"
+		 * (or "/2027"). Only a whole one: "12/27455..." is no expiry, and
+		 * once the number after the slash is taken (a card of its own) a
+		 * second pass would not read it as one either.
+		 */
+		for (ye = j + 1; redact_is_digit(redact_scan_at(sc, ye)) && ye - j <= 5; ye++)
+			;
+		if (ng >= 2 && ng <= CARD_GROUPS && q == '/' && (ye - j == 3 || ye - j == 5) &&
+		    !redact_is_alnum(redact_scan_at(sc, ye)) && g[ng - 1].nd <= 2 &&
 		    g[ng - 1].sep == ' ') {
 			ng--;
 			j = g[ng - 1].end;
@@ -534,60 +551,107 @@ static size_t domain_end(const unsigned char *u, size_t d, size_t e)
 	return 0;
 }
 
-void redact_detect_email(struct redact_scan *sc)
+/*
+ * The address around the "@" at k, if any: claims it and returns its end,
+ * else 0. *scan_end: how far its domain was read (the first byte it did
+ * not take), whether or not an address was found.
+ */
+static size_t email_at(struct redact_scan *sc, size_t k, size_t *scan_end)
 {
 	const unsigned char *u = (const unsigned char *)sc->t;
+	size_t s = k, e = k + 1, dom, l;
 
-	for (size_t k = 0; k < sc->len; k++) {
-		size_t s = k, e = k + 1, dom, l;
-
-		if (u[k] != '@' || sc->claim[k] != REDACT_CL_FREE)
-			continue;
-		if (k > 0 && u[k - 1] == '"' && sc->claim[k - 1] == REDACT_CL_FREE &&
-		    (s = quoted_local(sc, k - 1)) != SIZE_MAX) {
-			/* s is the opening quote */
-		} else {
-			/* Local part, backwards over ASCII and whole letters of the alphabets. */
-			s = k;
-			while (s > 0 && k - s < EMAIL_LOCAL_MAX &&
-			       sc->claim[s - 1] == REDACT_CL_FREE) {
-				if (local_char(u[s - 1]))
-					s--;
-				else if ((l = uletter_before(sc, s, 0)) != 0 &&
-					 redact_scan_range_free(sc, s - l, s))
-					s -= l;
-				else
-					break;
-			}
-			while (s < k && u[s] == '.')
-				s++;
-			if (s == k || k - s >= EMAIL_LOCAL_MAX)
-				continue;
-		}
-		/* Domain, forwards over ASCII and whole letters of any script. */
-		while (e < sc->len && e - k <= EMAIL_DOMAIN_MAX && sc->claim[e] == REDACT_CL_FREE) {
-			if (domain_char(u[e]))
-				e++;
-			else if ((l = uletter_at(sc, e)) != 0 &&
-				 redact_scan_range_free(sc, e, e + l))
-				e += l;
+	*scan_end = k + 1;
+	if (k > 0 && u[k - 1] == '"' && sc->claim[k - 1] == REDACT_CL_FREE &&
+	    (s = quoted_local(sc, k - 1)) != SIZE_MAX) {
+		/* s is the opening quote */
+	} else {
+		/* Local part, backwards over ASCII and whole letters of the alphabets. */
+		s = k;
+		while (s > 0 && k - s < EMAIL_LOCAL_MAX && sc->claim[s - 1] == REDACT_CL_FREE) {
+			if (local_char(u[s - 1]))
+				s--;
+			else if ((l = uletter_before(sc, s, 0)) != 0 &&
+				 redact_scan_range_free(sc, s - l, s))
+				s -= l;
 			else
 				break;
 		}
-		/* Scanned past the cap (text glued on): the address may still end within it. */
-		while (e - k - 1 > EMAIL_DOMAIN_MAX) {
+		while (s < k && u[s] == '.')
+			s++;
+		if (s == k || k - s >= EMAIL_LOCAL_MAX)
+			return 0;
+	}
+	/* Domain, forwards over ASCII and whole letters of any script. */
+	while (e < sc->len && e - k <= EMAIL_DOMAIN_MAX && sc->claim[e] == REDACT_CL_FREE) {
+		if (domain_char(u[e]))
+			e++;
+		else if ((l = uletter_at(sc, e)) != 0 && redact_scan_range_free(sc, e, e + l))
+			e += l;
+		else
+			break;
+	}
+	*scan_end = e;
+	/* Scanned past the cap (text glued on): the address may still end within it. */
+	while (e - k - 1 > EMAIL_DOMAIN_MAX) {
+		e--;
+		while (e > k + 1 && (u[e] & 0xC0) == 0x80)
 			e--;
-			while (e > k + 1 && (u[e] & 0xC0) == 0x80)
-				e--;
+	}
+	if ((e = domain_end(u, k + 1, e)) == 0)
+		return 0;
+	dom = e - k - 1;
+	if (dom > EMAIL_DOMAIN_MAX || redact_scan_at(sc, e) == '@')
+		return 0;
+	redact_scan_add_span(sc, s, e, REDACT_EMAIL);
+	return e;
+}
+
+/*
+ * Left to right, first claim wins. An "@" whose domain runs into the next
+ * address ("a@例え.中国рф@例え.jp": its domain is glued to the next one's
+ * local part, and ends at an "@") finds nothing at first; once the next
+ * address is taken, its domain ends where that one starts, as it will in
+ * the output after the placeholder. So every "@" that found nothing waits
+ * on a stack, and each address taken retries the waiting ones whose domain
+ * read reached into it (which may free the one before, and so on): one
+ * pass finds what a second pass on the output would, each "@" is retried
+ * at most once.
+ */
+void redact_detect_email(struct redact_scan *sc)
+{
+	struct {
+		size_t k, scan_end;
+	} *wait = NULL;
+	size_t nwait = 0, await = 0;
+
+	for (size_t k = 0; k < sc->len; k++) {
+		size_t e, scan_end, s0;
+
+		if (sc->t[k] != '@' || sc->claim[k] != REDACT_CL_FREE)
+			continue;
+		e = email_at(sc, k, &scan_end);
+		if (e == 0) {
+			if (nwait == await) {
+				await = await ? await * 2 : 8;
+				wait = xrealloc(wait, await * sizeof(*wait));
+			}
+			wait[nwait].k = k;
+			wait[nwait++].scan_end = scan_end;
+			continue;
 		}
-		if ((e = domain_end(u, k + 1, e)) == 0)
-			continue;
-		dom = e - k - 1;
-		if (dom > EMAIL_DOMAIN_MAX || redact_scan_at(sc, e) == '@')
-			continue;
-		redact_scan_add_span(sc, s, e, REDACT_EMAIL);
+		/* The address taken starts at s0: retry the waiting ones that read into it. */
+		s0 = sc->sp[sc->nsp - 1].start;
+		while (nwait > 0 && wait[nwait - 1].scan_end > s0) {
+			size_t kw = wait[--nwait].k, se;
+
+			if (sc->claim[kw] != REDACT_CL_FREE || email_at(sc, kw, &se) == 0)
+				break;
+			s0 = sc->sp[sc->nsp - 1].start;
+		}
 		k = e - 1;
 	}
+	free(wait);
 }
 
 /* ---- custom patterns ---- */

@@ -45,21 +45,33 @@ static int date_at(const struct redact_scan *sc, const struct redact_group *g)
 	return 0;
 }
 
-/* A phone word ("call", "tel", "mobile", ...) among the words just before i. */
+/*
+ * A phone word ("call", "tel", "mobile", ...) among the words just before i:
+ * the last KEYWORD_WINDOW bytes of unclaimed text, stepping over values
+ * already taken (or typed placeholders), which are never words themselves.
+ * So the window is the same whether a value before it is still there or
+ * already a placeholder, and a "[PHONE_4]" does not make the number after
+ * it a phone (redact_text runs to a fixed point: that would cascade).
+ */
 static int phone_word_before(const struct redact_scan *sc, size_t i)
 {
 	static const char *const words[] = {
 	    "phone", "telephone", "tel",      "mobile", "cell",	    "cellphone", "call",
 	    "text",  "sms",	  "whatsapp", "fax",	"landline", "contact",	 "reach",
 	};
-	size_t from = i > KEYWORD_WINDOW ? i - KEYWORD_WINDOW : 0;
+	size_t from = i, nfree = 0;
 
+	while (from > 0 && nfree < KEYWORD_WINDOW)
+		if (sc->claim[--from] == REDACT_CL_FREE)
+			nfree++;
 	for (size_t ws = from; ws < i; ws++) {
 		size_t we = ws;
 
-		if (!redact_is_alpha(sc->t[ws]) || (ws > 0 && redact_is_alpha(sc->t[ws - 1])))
+		if (sc->claim[ws] != REDACT_CL_FREE || !redact_is_alpha(sc->t[ws]) ||
+		    (ws > 0 && sc->claim[ws - 1] == REDACT_CL_FREE &&
+		     redact_is_alpha(sc->t[ws - 1])))
 			continue;
-		while (we < i && redact_is_alpha(sc->t[we]))
+		while (we < i && sc->claim[we] == REDACT_CL_FREE && redact_is_alpha(sc->t[we]))
 			we++;
 		for (size_t k = 0; k < ARRAY_SIZE(words); k++)
 			if (strlen(words[k]) == we - ws &&

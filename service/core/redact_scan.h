@@ -80,16 +80,25 @@ static inline int redact_to_upper(int c)
 	return c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
 }
 
-/* Byte at i, or -1 outside the text. */
+/*
+ * Byte at i, or -1 outside the text. A byte of a value already taken reads
+ * as '[', the start of the placeholder it will be: a detector sees a taken
+ * neighbour as the next pass on the output will (redact_text runs to a
+ * fixed point), not as the digits or letters it glued onto.
+ */
 static inline int redact_scan_at(const struct redact_scan *sc, size_t i)
 {
-	return i < sc->len ? (unsigned char)sc->t[i] : -1;
+	if (i >= sc->len)
+		return -1;
+	return sc->claim[i] == REDACT_CL_VALUE ? '[' : (unsigned char)sc->t[i];
 }
 
-/* Byte before i, or -1 at the start. */
+/* Byte back before i, or -1 at the start; a byte of a value taken reads as ']' (see above). */
 static inline int redact_scan_before(const struct redact_scan *sc, size_t i, size_t back)
 {
-	return i >= back ? (unsigned char)sc->t[i - back] : -1;
+	if (i < back)
+		return -1;
+	return sc->claim[i - back] == REDACT_CL_VALUE ? ']' : (unsigned char)sc->t[i - back];
 }
 
 /* Decode the (valid) UTF-8 character at s[0..n): its code point, *len its bytes. */

@@ -132,6 +132,49 @@ static const struct rcase found_cases[] = {
 	{"phone after a date", "on 2024-11-05 555 1234", "on 2024-11-05 [PHONE_1]"},
 	{"phone glued to CJK", "\xe7\x94\xb5\xe8\xaf\x9d+86 138 0013 8000\xe8\xb0\xa2",
 	 "\xe7\x94\xb5\xe8\xaf\x9d[PHONE_1]\xe8\xb0\xa2"},
+	/*
+	 * Fuzz findings (issue #20, tests/fuzz/regress/redact): a quoted line
+	 * alone over the card detector's group cap used to swallow the lines
+	 * wrapped after it, so the card on the next quoted line was left (even
+	 * a second pass missed it); an address whose domain runs into the next
+	 * one's local part (glued by "@") was found only on a second pass.
+	 */
+	{"card on a quoted line after an over-long quoted line",
+	 "> ref 1 2 3 4 5 6 7 8 9 10 11 12 13 14\n> 5555 5555 5555 4444 thanks",
+	 "> ref 1 2 3 4 5 6 7 8 9 10 11 12 13 14\n> [CARD_1] thanks"},
+	{"cards on quoted lines after a long grouped number",
+	 "> 0000 1655 5555 5555 5555 4455 5555 5555 4000 0016 5555 5555 5555 4444 4555 5450\n"
+	 "> 5555 5555 5555 4444 thanks\n> 4111 1111\n> 1111 1111 bye",
+	 "> 0000 1655 5555 5555 5555 4455 5555 5555 4000 0016 5555 5555 5555 4444 4555 5450\n"
+	 "> [CARD_1] thanks\n> [CARD_2] bye"},
+	{"address glued by @ into the previous one's domain",
+	 "sofia@\xe4\xbe\x8b\xe3\x81\x88.\xe4\xb8\xad\xe5\x9b\xbd"
+	 "\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80."
+	 "\xd1\x80\xd1\x84 ok",
+	 "[EMAIL_1][EMAIL_2] ok"},
+	/*
+	 * Found only once a neighbour is taken (one pass used to leave the
+	 * middle card; the fixed point of redact_text takes it).
+	 */
+	{"card on a quoted line between a taken card and a decimal",
+	 "ref 0-5555555555554444\n> 4111 1111 1111 1111\n> 55555555555544440.0",
+	 "ref 0-[CARD_1]\n> [CARD_2]\n> 55555555555544440.0"},
+	/*
+	 * A phone word may sit before another value ("call"), but a
+	 * placeholder is no phone word: "[PHONE_4] 0412346" made the next
+	 * number a phone, and so on along the text, one more each pass.
+	 */
+	{"phone word before another phone", "call me: +44 20 7946 0958 or 5551234567",
+	 "call me: [PHONE_1] or [PHONE_2]"},
+	{"a typed [PHONE_1] is no phone word", "see [PHONE_1] 5551234567",
+	 "see [LITERAL_1] 5551234567"},
+	/* Each taken phone is a boundary for the next at once, past the fixed point's pass cap. */
+	{"six phones glued by +",
+	 "tel +4915112345678+4915112345679+4915112345670+4915112345671+4915112345672"
+	 "+4915112345673 ok",
+	 "tel [PHONE_1][PHONE_2][PHONE_3][PHONE_4][PHONE_5][PHONE_6] ok"},
+	{"card then a four-digit-year expiry", "4111 1111 1111 1111 12/2027 ok",
+	 "[CARD_1] 12/2027 ok"},
 	/* placeholders typed by the customer */
 	{"literal placeholders", "see [EMAIL_1] and [ORDER_ID_22]",
 	 "see [LITERAL_1] and [LITERAL_2]"},

@@ -97,6 +97,21 @@ static const struct metric metrics[] = {
 	{"intake_html_bodies_total", CNT, "Ticket bodies turned from HTML to text.", NULL, ST(intake_html_bodies), MX_NONE},
 	{"intake_prompt_bytes_total", CNT, "Body bytes before and after the cleanup for the prompt.", "stage=\"in\"", ST(intake_prompt_bytes_in), MX_NONE},
 	{"intake_prompt_bytes_total", CNT, NULL, "stage=\"out\"", ST(intake_prompt_bytes_out), MX_NONE},
+	/* helpdesk round trip (#12): the review outbox relay and the feedback consumer */
+	{"outbox_events_sent_total", CNT, "Review events produced to review.events_topic, acknowledged by the broker and marked sent.", NULL, ST(outbox_sent), MX_NONE},
+	{"outbox_produce_retries_total", CNT, "Review event produce attempts that failed and were retried.", NULL, ST(outbox_produce_retries), MX_NONE},
+	{"outbox_errors_total", CNT, "Outbox relay statements that failed (the round is tried again).", NULL, ST(outbox_errors), MX_NONE},
+	{"outbox_reconnects_total", CNT, "Outbox relay database connections lost.", NULL, ST(outbox_reconnects), MX_NONE},
+	{"outbox_notifies_total", CNT, "Outbox relay wake-ups by NOTIFY triaged_outbox.", NULL, ST(outbox_notifies), MX_NONE},
+	{"outbox_up", GAU, "1 while the outbox relay is connected and listening.", NULL, SI(outbox_up), MX_NONE},
+	{"outbox_backlog", GAU, "Review events not yet sent (read every review.poll_ms).", NULL, SL(outbox_backlog), MX_NONE},
+	{"outbox_oldest_unsent_milliseconds", GAU, "Age of the oldest review event not yet sent (0 when none; read every review.poll_ms).", NULL, SL(outbox_oldest_unsent_ms), MX_NONE},
+	{"feedback_consumed_total", CNT, "Helpdesk events consumed from feedback.topic.", NULL, ST(feedback_consumed), MX_NONE},
+	{"feedback_events_total", CNT, "Helpdesk feedback events by outcome: recorded (a reply or label change), duplicate (redelivered, changed nothing), ignored (unknown ticket, already reviewed), skipped (nothing to record), rejected (refused by the database; logged, offset passed).", "outcome=\"recorded\"", ST(feedback_recorded), MX_NONE},
+	{"feedback_events_total", CNT, NULL, "outcome=\"duplicate\"", ST(feedback_duplicates), MX_NONE},
+	{"feedback_events_total", CNT, NULL, "outcome=\"ignored\"", ST(feedback_ignored), MX_NONE},
+	{"feedback_events_total", CNT, NULL, "outcome=\"skipped\"", ST(feedback_skipped), MX_NONE},
+	{"feedback_events_total", CNT, NULL, "outcome=\"rejected\"", ST(feedback_rejected), MX_NONE},
 	{"in_flight", GAU, "Tickets in flight.", NULL, ST(in_flight), MX_NONE},
 	{"tickets_by_state", GAU, "Tickets in flight by state.", NULL, ST(state_count), MX_STATE},
 	{"partitions_assigned", GAU, "Intake partitions assigned to this consumer.", NULL, SZ(partitions), MX_NONE},
@@ -229,6 +244,8 @@ void metrics_snapshot_init(struct metrics_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->consumer_lag = -1;
+	s->outbox_backlog = -1;
+	s->outbox_oldest_unsent_ms = -1;
 	hist_init(&s->e2e_ms);
 	hist_init(&s->model_ms);
 	hist_init(&s->added_ms);

@@ -61,6 +61,14 @@ struct metrics_snapshot {
 	uint64_t intake_flagged[METRICS_INTAKE_FLAGS]; /* by lenient field (ticket_flag_name) */
 	uint64_t intake_html_bodies, intake_prompt_bytes_in, intake_prompt_bytes_out;
 
+	/* ---- helpdesk round trip (#12): the outbox relay and the feedback consumer (main.c) */
+	uint64_t outbox_sent, outbox_produce_retries, outbox_errors, outbox_reconnects;
+	uint64_t outbox_notifies;
+	int outbox_up;
+	int64_t outbox_backlog, outbox_oldest_unsent_ms; /* -1: unknown (no relay, not read yet) */
+	uint64_t feedback_consumed, feedback_recorded, feedback_duplicates, feedback_ignored;
+	uint64_t feedback_skipped, feedback_rejected;
+
 	/* ---- admin server (filled by http) */
 	uint64_t http_open;	   /* connections open now */
 	uint64_t http_accepted;	   /* connections accepted */

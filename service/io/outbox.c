@@ -20,7 +20,7 @@
 #include "kafka_out.h"
 #include "log.h"
 
-enum ob_state { OB_DOWN, OB_CONNECTING, OB_LISTEN, OB_IDLE, OB_FETCH, OB_MARK };
+enum ob_state { OB_DOWN, OB_CONNECTING, OB_LISTEN, OB_IDLE, OB_FETCH, OB_MARK, OB_BACKLOG };
 enum ob_batch { OBB_NONE, OBB_PRODUCING };
 
 struct outbox {
@@ -34,6 +34,7 @@ struct outbox {
 	int64_t *ids;
 	size_t nids, acked, cap;
 	int wake;
+	int backlog_due; /* the poll tick asks for the backlog gauges once the relay is idle */
 	int backoff_ms;
 	struct outbox_stats stats;
 };
@@ -123,6 +124,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	o->wake = 1;
+	o->backlog_due = 1;
 	step(o);
 }
 
@@ -130,7 +132,9 @@ static int send_query(struct outbox *o, enum ob_state st, const char *sql, const
 {
 	const char *params[1] = {param};
 
-	if (!PQsendQueryParams(o->conn, sql, 1, NULL, params, NULL, NULL, 0)) {
+	/* param NULL: a statement without parameters */
+	if (!PQsendQueryParams(o->conn, sql, param ? 1 : 0, NULL, param ? params : NULL, NULL,
+			       NULL, 0)) {
 		lost(o, PQerrorMessage(o->conn));
 		return -1;
 	}
@@ -180,9 +184,15 @@ static void on_result(struct outbox *o, PGresult *r)
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 		log_warn("outbox relay: statement failed", "state=%d error=\"%.200s\"", (int)o->st,
 			 PQresultErrorMessage(r));
+		o->stats.errors++;
 		return;
 	}
-	if (o->st == OB_FETCH)
+	if (o->st == OB_BACKLOG) {
+		if (PQntuples(r) == 1) {
+			o->stats.backlog = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			o->stats.oldest_unsent_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		}
+	} else if (o->st == OB_FETCH)
 		take_rows(o, r);
 	else if (o->st == OB_MARK) {
 		o->stats.sent += o->nids;
@@ -265,8 +275,18 @@ static void step(struct outbox *o)
 		json_object_put(p);
 		return;
 	}
-	if (!o->wake)
+	if (!o->wake) {
+		if (o->backlog_due) {
+			/* cheap: the partial index review_outbox_unsent holds only unsent rows */
+			o->backlog_due = 0;
+			(void)send_query(o, OB_BACKLOG,
+					 "SELECT count(*), coalesce((extract(epoch FROM now() - "
+					 "min(created_at)) * 1000)::bigint, 0) FROM review_outbox "
+					 "WHERE sent_at IS NULL",
+					 NULL);
+		}
 		return;
+	}
 	o->wake = 0;
 	snprintf(buf, sizeof(buf), "{\"limit\": %" PRId64 "}", o->cfg->review_batch);
 	(void)send_query(o, OB_FETCH,
@@ -284,6 +304,7 @@ struct outbox *outbox_new(struct event_base *base, const struct config *cfg, cha
 	o->base = base;
 	o->cfg = cfg;
 	o->backoff_ms = 100;
+	o->stats.backlog = -1;
 	o->kout = kout_new(base, cfg, err, errlen);
 	if (o->kout == NULL) {
 		free(o);
@@ -320,6 +341,8 @@ void outbox_free(struct outbox *o, int timeout_ms)
 void outbox_get_stats(const struct outbox *o, struct outbox_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (o)
+	if (o) {
 		*out = o->stats;
+		out->produce_retries = kout_retries(o->kout);
+	}
 }

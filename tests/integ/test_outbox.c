@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <curl/curl.h>
 #include <json-c/json.h>
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
@@ -185,6 +186,89 @@ static int wait_sent(struct stack *s, int timeout_ms)
 	return -1;
 }
 
+/* ---- /metrics -------------------------------------------------------------- */
+
+/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
+static int daemon_http_port(const struct h_proc *d)
+{
+	char line[8192];
+	int port = -1;
+	FILE *f;
+	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
+		return -1;
+	f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+		if (strstr(line, "msg=\"http listening\"") &&
+		    (p = strstr(line, " port=")) != NULL) {
+			port = (int)strtol(p + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return port;
+}
+
+static char body[1 << 18];
+static size_t body_len;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	size_t k = sz * n;
+	(void)arg;
+	if (body_len + k >= sizeof(body))
+		k = sizeof(body) - 1 - body_len;
+	memcpy(body + body_len, p, k);
+	body_len += k;
+	body[body_len] = '\0';
+	return sz * n;
+}
+
+/* GET /metrics from the daemon's admin port into body: the HTTP status. */
+static long get_metrics(int port)
+{
+	char url[256];
+	long code = 0;
+	CURL *c = curl_easy_init();
+	body_len = 0;
+	body[0] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	return code;
+}
+
+/*
+ * Wait (up to timeout_ms) until /metrics has every line of want (NULL-ended, each a whole
+ * sample line "name{labels} value"). 0, or -1 with the first line missing in *missing.
+ */
+static int wait_metrics(int port, const char *const *want, int timeout_ms, const char **missing)
+{
+	long long t0 = h_now_ms();
+	char line[256];
+	*missing = want[0];
+	while (h_now_ms() - t0 < timeout_ms) {
+		int ok = get_metrics(port) == 200;
+		for (size_t i = 0; ok && want[i]; i++) {
+			snprintf(line, sizeof(line), "\n%s\n", want[i]);
+			if (strstr(body, line) == NULL) {
+				ok = 0;
+				*missing = want[i];
+			}
+		}
+		if (ok)
+			return 0;
+		usleep(200 * 1000);
+	}
+	return -1;
+}
+
 /* ---- roundtrip ----------------------------------------------------------- */
 
 START_TEST(test_roundtrip)
@@ -196,6 +280,8 @@ START_TEST(test_roundtrip)
 	json_object *e, *keep = NULL;
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "outbox", 1, NULL), 0);
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_REVIEW_POLL_MS", "200");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	ck_assert_d(stack_wait_log(&d, "outbox relay listening", 30000) == 0, &d);
 	seed(&s, "rt-", 4);
@@ -285,6 +371,21 @@ START_TEST(test_roundtrip)
 	json_object_put(keep);
 
 	seen_free(&sn);
+	/* /metrics: the six events sent, nothing left (the backlog is read every poll_ms) */
+	{
+		static const char *const want[] = {
+		    "triaged_outbox_events_sent_total 6", "triaged_outbox_backlog 0",
+		    "triaged_outbox_oldest_unsent_milliseconds 0", "triaged_outbox_up 1",
+		    "triaged_outbox_errors_total 0", "triaged_outbox_produce_retries_total 0",
+		    "triaged_outbox_reconnects_total 0", NULL};
+		const char *miss;
+		int port = daemon_http_port(&d);
+		ck_assert_int_gt(port, 0);
+		ck_assert_msg(wait_metrics(port, want, 10000, &miss) == 0, "/metrics lacks '%s'",
+			      miss);
+		/* woken by NOTIFY at least once per action batch, not only by the poll */
+		ck_assert_ptr_null(strstr(body, "\ntriaged_outbox_notifies_total 0\n"));
+	}
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	ck_assert_d(stack_wait_log(&d, "outbox relay stopped\" sent=6 ", 1000) == 0, &d);
 	stack_stop(&s);
@@ -536,10 +637,28 @@ START_TEST(test_feedback_topic)
 	}
 	stack_env(&s, "TRIAGED_FEEDBACK_TOPIC", "helpdesk.events");
 	stack_env(&s, "TRIAGED_INTAKE_FORMAT", "zendesk");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	/* five events mapped (the status change is skipped), two of them redelivered */
 	ck_assert_d(stack_wait_count(&s, 3, 60000, "SELECT count(*) FROM feedback_events") == 3,
 		    &d);
+	{
+		static const char *const want[] = {
+		    "triaged_feedback_consumed_total 6",
+		    "triaged_feedback_events_total{outcome=\"recorded\"} 3",
+		    "triaged_feedback_events_total{outcome=\"duplicate\"} 2",
+		    "triaged_feedback_events_total{outcome=\"ignored\"} 0",
+		    "triaged_feedback_events_total{outcome=\"skipped\"} 1",
+		    "triaged_feedback_events_total{outcome=\"rejected\"} 0",
+		    /* the helpdesk's own decisions are not sent back */
+		    "triaged_outbox_events_sent_total 0",
+		    NULL};
+		const char *miss;
+		int port = daemon_http_port(&d);
+		ck_assert_int_gt(port, 0);
+		ck_assert_msg(wait_metrics(port, want, 30000, &miss) == 0, "/metrics lacks '%s'",
+			      miss);
+	}
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	ck_assert_d(
 	    stack_wait_log(&d, "consumed=6 skipped=1 recorded=3 duplicates=2 ignored=0 rejected=0",

@@ -131,5 +131,6 @@ void snapshot_fill_roundtrip(const struct outbox *relay, const struct feedback_i
 		out->feedback_ignored = fs.ignored;
 		out->feedback_skipped = fs.skipped;
 		out->feedback_rejected = fs.rejected;
+		out->feedback_dead_lettered = fs.dead_lettered;
 	}
 }

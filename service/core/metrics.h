@@ -67,7 +67,7 @@ struct metrics_snapshot {
 	int outbox_up;
 	int64_t outbox_backlog, outbox_oldest_unsent_ms; /* -1: unknown (no relay, not read yet) */
 	uint64_t feedback_consumed, feedback_recorded, feedback_duplicates, feedback_ignored;
-	uint64_t feedback_skipped, feedback_rejected;
+	uint64_t feedback_skipped, feedback_rejected, feedback_dead_lettered;
 
 	/* ---- admin server (filled by http) */
 	uint64_t http_open;	   /* connections open now */

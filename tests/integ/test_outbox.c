@@ -592,6 +592,33 @@ END_TEST
 
 /* ---- feedback_topic: Zendesk events through the daemon ------------------- */
 
+/* tickets.dlq's messages: the payload (first only) and the error code header. */
+struct dlq_seen {
+	int n;
+	char code[64];
+	char *payload;
+	size_t len;
+};
+
+static void on_dlq(const rd_kafka_message_t *m, void *arg)
+{
+	struct dlq_seen *d = arg;
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t vlen;
+
+	if (d->n++ > 0)
+		return;
+	d->payload = malloc(m->len + 1);
+	memcpy(d->payload, m->payload, m->len);
+	d->payload[m->len] = '\0';
+	d->len = m->len;
+	if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    rd_kafka_header_get_last(h, "triaged.error.code", &v, &vlen) ==
+		RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(d->code, sizeof(d->code), "%.*s", (int)vlen, (const char *)v);
+}
+
 #define ZD_EV(id, tid, type, event)                                                                \
 	"{\"id\": \"" id "\", \"type\": \"zen:event-type:ticket." type "\", \"detail\": "          \
 	"{\"id\": \"" tid "\", \"actor_id\": \"361789\"}, \"event\": " event "}\n"
@@ -602,8 +629,9 @@ START_TEST(test_feedback_topic)
 	struct h_proc d, p;
 	char path[PATH_MAX], bin[PATH_MAX];
 	FILE *f;
-	char *v;
+	char *v, *refused;
 	int st = -1;
+	struct dlq_seen dl = {0};
 	static const char events[] =
 	    ZD_EV("z1", "zd-1", "comment_added",
 		  "{\"comment\": {\"id\": \"1\", \"body\": \"<p>Hello, we have refunded your "
@@ -625,6 +653,27 @@ START_TEST(test_feedback_topic)
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs(events, f);
+	/* an event the database refuses on its own: an id over the btree key limit (8,000
+	 * characters that do not compress) -> dead-lettered as it came, code feedback_rejected */
+	{
+		size_t n = 8000, len;
+		char *id = malloc(n + 1);
+		unsigned x = 12345;
+		for (size_t i = 0; i < n; i++) {
+			x = x * 1103515245u + 12345u;
+			id[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(x >> 16) % 62];
+		}
+		id[n] = '\0';
+		len = n + 512;
+		refused = malloc(len);
+		snprintf(refused, len,
+			 "{\"id\": \"%s\", \"type\": \"zen:event-type:ticket.priority_changed\", "
+			 "\"detail\": {\"id\": \"zd-3\", \"actor_id\": \"361789\"}, \"event\": "
+			 "{\"current\": \"HIGH\"}}",
+			 id);
+		fprintf(f, "%s\n", refused);
+		free(id);
+	}
 	fclose(f);
 	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
 	{
@@ -644,12 +693,13 @@ START_TEST(test_feedback_topic)
 		    &d);
 	{
 		static const char *const want[] = {
-		    "triaged_feedback_consumed_total 6",
+		    "triaged_feedback_consumed_total 7",
 		    "triaged_feedback_events_total{outcome=\"recorded\"} 3",
 		    "triaged_feedback_events_total{outcome=\"duplicate\"} 2",
 		    "triaged_feedback_events_total{outcome=\"ignored\"} 0",
 		    "triaged_feedback_events_total{outcome=\"skipped\"} 1",
-		    "triaged_feedback_events_total{outcome=\"rejected\"} 0",
+		    "triaged_feedback_events_total{outcome=\"rejected\"} 1",
+		    "triaged_feedback_dead_letters_total 1",
 		    /* the helpdesk's own decisions are not sent back */
 		    "triaged_outbox_events_sent_total 0",
 		    NULL};
@@ -661,7 +711,9 @@ START_TEST(test_feedback_topic)
 	}
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	ck_assert_d(
-	    stack_wait_log(&d, "consumed=6 skipped=1 recorded=3 duplicates=2 ignored=0 rejected=0",
+	    stack_wait_log(&d,
+			   "consumed=7 skipped=1 recorded=3 duplicates=2 ignored=0 rejected=1 "
+			   "dead_lettered=1",
 			   1000) == 0,
 	    &d);
 	v = h_sql_str(s.db, "SELECT string_agg(event_id || '=' || outcome, ',' ORDER BY event_id) "
@@ -680,6 +732,17 @@ START_TEST(test_feedback_topic)
 	free(v);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_events"), 3);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox"), 0);
+	/* the refused event: nothing recorded, one dead letter, byte for byte */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM label_corrections WHERE new_value = "
+					"'high'"),
+			 0);
+	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.dlq", 1, 15000, on_dlq, &dl), 0);
+	ck_assert_int_eq(dl.n, 1);
+	ck_assert_str_eq(dl.code, "feedback_rejected");
+	ck_assert_uint_eq(dl.len, strlen(refused));
+	ck_assert_str_eq(dl.payload, refused);
+	free(dl.payload);
+	free(refused);
 	stack_stop(&s);
 }
 END_TEST

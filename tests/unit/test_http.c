@@ -215,6 +215,8 @@ START_TEST(test_counters_and_gauges)
 			 "triaged_feedback_events_total{outcome=\"ignored\"} 0\n"
 			 "triaged_feedback_events_total{outcome=\"skipped\"} 1\n"
 			 "triaged_feedback_events_total{outcome=\"rejected\"} 0\n");
+	ck_assert_has(t, "# TYPE triaged_feedback_dead_letters_total counter\n"
+			 "triaged_feedback_dead_letters_total 0\n");
 	free(t);
 
 	hl.consumer_lag = 17;

@@ -1,7 +1,8 @@
 /*
  * outbox: the review outbox relay (see outbox.h). One state machine on one
  * connection: CONNECTING -> LISTEN -> IDLE <-> FETCH -> (produce, wait for
- * every acknowledgement) -> MARK -> IDLE. A lost connection goes back to
+ * every acknowledgement) -> MARK -> IDLE; a poll tick with nothing to
+ * fetch goes IDLE -> BACKLOG -> IDLE (the /metrics gauges). A lost connection goes back to
  * CONNECTING after a backoff; a batch produced but not yet marked is kept
  * and marked after the reconnect (its acknowledgements keep arriving from
  * the producer meanwhile). Never PQexec, never a blocking call but at
@@ -132,9 +133,7 @@ static int send_query(struct outbox *o, enum ob_state st, const char *sql, const
 {
 	const char *params[1] = {param};
 
-	/* param NULL: a statement without parameters */
-	if (!PQsendQueryParams(o->conn, sql, param ? 1 : 0, NULL, param ? params : NULL, NULL,
-			       NULL, 0)) {
+	if (!PQsendQueryParams(o->conn, sql, 1, NULL, params, NULL, NULL, 0)) {
 		lost(o, PQerrorMessage(o->conn));
 		return -1;
 	}
@@ -277,13 +276,11 @@ static void step(struct outbox *o)
 	}
 	if (!o->wake) {
 		if (o->backlog_due) {
-			/* cheap: the partial index review_outbox_unsent holds only unsent rows */
+			/* through a SECURITY DEFINER function: the daemon's role reads no table */
 			o->backlog_due = 0;
 			(void)send_query(o, OB_BACKLOG,
-					 "SELECT count(*), coalesce((extract(epoch FROM now() - "
-					 "min(created_at)) * 1000)::bigint, 0) FROM review_outbox "
-					 "WHERE sent_at IS NULL",
-					 NULL);
+					 "SELECT unsent, oldest_ms FROM triaged_outbox_backlog($1::jsonb)",
+					 "{}");
 		}
 		return;
 	}

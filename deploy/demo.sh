@@ -308,7 +308,7 @@ else
 	echo "demo_agent> SELECT review_approve($PK1, $REV1);                                    -- $TID1: the draft as is"
 	echo "demo_agent> SELECT review_approve($PK2, $REV2, draft_reply || ' ...');              -- $TID2: edited"
 	echo "demo_agent> SELECT review_correct($PK3, $REV3, <another category>, 'high', NULL); -- $TID3: labels"
-	"${AGENT[@]}" -v ON_ERROR_STOP=1 <<SQL
+	"${AGENT[@]}" -v ON_ERROR_STOP=1 <<SQL || echo "(a review action failed: see above)"
 SELECT review_claim($PK1) AS claimed, review_approve($PK1, $REV1) AS "$TID1";
 SELECT review_claim($PK2) AS claimed,
        review_approve($PK2, $REV2, draft_reply || E'\n\nP.S. We have also added a note to your account, so that you do not have to explain this again.') AS "$TID2"
@@ -330,9 +330,10 @@ SQL
 		sleep 1
 	done
 	# the drafts as the agent sees them, on one line (the plan is one line per event)
+	D4="" D5=""
 	{
-		read -r D4
-		read -r D5
+		read -r D4 || true
+		read -r D5 || true
 	} < <("${AGENT[@]}" -At -c "SELECT regexp_replace(draft_reply, '\s+', ' ', 'g') FROM agent_review_queue
 	                            WHERE ticket_id IN ('$TID4', '$TID5') ORDER BY ticket_id")
 	{

@@ -99,6 +99,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 struct admin_feed {
 	struct pipeline *pl;
 	struct looplag *lag;
+	struct outbox *relay;	  /* NULL: review.events_topic empty */
+	struct feedback_in *fbin; /* NULL: feedback.topic empty */
 };
 
 static void admin_snapshot(void *arg, struct metrics_snapshot *out)
@@ -106,6 +108,7 @@ static void admin_snapshot(void *arg, struct metrics_snapshot *out)
 	struct admin_feed *f = arg;
 	snapshot_fill(f->pl, out);
 	looplag_fill(f->lag, out);
+	snapshot_fill_roundtrip(f->relay, f->fbin, out);
 }
 
 /*
@@ -144,7 +147,7 @@ static void check_models_at_start(const struct config *cfg)
 }
 static int run(const struct config *cfg, const char *schema_dir)
 {
-	struct admin_feed feed = {NULL, NULL};
+	struct admin_feed feed = {NULL, NULL, NULL, NULL};
 	struct event_base *base = NULL;
 	struct pipeline *pl = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
@@ -195,12 +198,14 @@ static int run(const struct config *cfg, const char *schema_dir)
 		relay = outbox_new(base, cfg, err, sizeof(err));
 		if (relay == NULL)
 			fatal("outbox relay failed", "error=%s", log_quote(q, sizeof(q), err));
+		feed.relay = relay;
 	}
 	/* the helpdesk's feedback (issue #12): recorded through the pipeline's database */
 	if (cfg->feedback_topic[0] != '\0') {
 		fbin = feedback_in_new(base, cfg, pipeline_db(pl), err, sizeof(err));
 		if (fbin == NULL)
 			fatal("feedback consumer failed", "error=%s", log_quote(q, sizeof(q), err));
+		feed.fbin = fbin;
 	}
 	if (cfg->http_listen[0] != '\0') {
 		struct http_limits lim = {

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feedback_in.h"
 #include "intake.h"
+#include "outbox.h"
 #include "pipeline.h"
 #include "shadow.h"
 #include "ticket.h"
@@ -121,5 +123,33 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 			out->intake_prompt_bytes_in = is->prompt_bytes_in;
 			out->intake_prompt_bytes_out = is->prompt_bytes_out;
 		}
+	}
+}
+
+void snapshot_fill_roundtrip(const struct outbox *relay, const struct feedback_in *fbin,
+			     struct metrics_snapshot *out)
+{
+	if (relay) {
+		struct outbox_stats os;
+		outbox_get_stats(relay, &os);
+		out->outbox_sent = os.sent;
+		out->outbox_produce_retries = os.produce_retries;
+		out->outbox_errors = os.errors;
+		out->outbox_reconnects = os.reconnects;
+		out->outbox_notifies = os.notifies;
+		out->outbox_up = os.up;
+		out->outbox_backlog = os.backlog;
+		out->outbox_oldest_unsent_ms = os.backlog < 0 ? -1 : os.oldest_unsent_ms;
+	}
+	if (fbin) {
+		struct feedback_in_stats fs;
+		feedback_in_get_stats(fbin, &fs);
+		out->feedback_consumed = fs.consumed;
+		out->feedback_recorded = fs.recorded;
+		out->feedback_duplicates = fs.duplicates;
+		out->feedback_ignored = fs.ignored;
+		out->feedback_skipped = fs.skipped;
+		out->feedback_rejected = fs.rejected;
+		out->feedback_dead_lettered = fs.dead_lettered;
 	}
 }

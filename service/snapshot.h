@@ -15,4 +15,14 @@
  */
 void snapshot_fill(void *pipeline, struct metrics_snapshot *out);
 
+struct outbox;
+struct feedback_in;
+/*
+ * Fill the helpdesk round trip's part of out (#12) from the outbox relay and
+ * the feedback consumer (both borrowed; NULL leaves their fields as
+ * metrics_snapshot_init set them).
+ */
+void snapshot_fill_roundtrip(const struct outbox *relay, const struct feedback_in *fbin,
+			     struct metrics_snapshot *out);
+
 #endif

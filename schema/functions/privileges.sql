@@ -34,7 +34,7 @@ GRANT EXECUTE ON FUNCTION triaged_claim(jsonb), triaged_reserve(jsonb),
     TO triaged_service;
 -- the review outbox relay and the feedback consumer (issue #12)
 GRANT EXECUTE ON FUNCTION triaged_outbox_next(jsonb), triaged_outbox_sent(jsonb),
-                          triaged_feedback(jsonb)
+                          triaged_outbox_backlog(jsonb), triaged_feedback(jsonb)
     TO triaged_service;
 GRANT SELECT ON schema_version TO triaged_service;
 

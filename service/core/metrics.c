@@ -109,6 +109,22 @@ static const struct metric metrics[] = {
 	{"shadow_skipped_total", CNT, NULL, "reason=\"budget\"", ST(shadow_skipped_budget), MX_NONE},
 	{"shadow_skipped_total", CNT, NULL, "reason=\"draining\"", ST(shadow_skipped_draining), MX_NONE},
 	{"shadow_in_flight", GAU, "Shadow calls out and answers being stored.", NULL, ST(shadow_in_flight), MX_NONE},
+	/* helpdesk round trip (#12): the review outbox relay and the feedback consumer */
+	{"outbox_events_sent_total", CNT, "Review events produced to review.events_topic, acknowledged by the broker and marked sent.", NULL, ST(outbox_sent), MX_NONE},
+	{"outbox_produce_retries_total", CNT, "Review event produce attempts that failed and were retried.", NULL, ST(outbox_produce_retries), MX_NONE},
+	{"outbox_errors_total", CNT, "Outbox relay statements that failed (the round is tried again).", NULL, ST(outbox_errors), MX_NONE},
+	{"outbox_reconnects_total", CNT, "Outbox relay database connections lost.", NULL, ST(outbox_reconnects), MX_NONE},
+	{"outbox_notifies_total", CNT, "Outbox relay wake-ups by NOTIFY triaged_outbox.", NULL, ST(outbox_notifies), MX_NONE},
+	{"outbox_up", GAU, "1 while the outbox relay is connected and listening.", NULL, SI(outbox_up), MX_NONE},
+	{"outbox_backlog", GAU, "Review events not yet sent (read every review.poll_ms).", NULL, SL(outbox_backlog), MX_NONE},
+	{"outbox_oldest_unsent_milliseconds", GAU, "Age of the oldest review event not yet sent (0 when none; read every review.poll_ms).", NULL, SL(outbox_oldest_unsent_ms), MX_NONE},
+	{"feedback_consumed_total", CNT, "Helpdesk events consumed from feedback.topic.", NULL, ST(feedback_consumed), MX_NONE},
+	{"feedback_events_total", CNT, "Helpdesk feedback events by outcome: recorded (a reply or label change), duplicate (redelivered, changed nothing), ignored (unknown ticket, already reviewed), skipped (nothing to record), rejected (refused by the database; dead-lettered).", "outcome=\"recorded\"", ST(feedback_recorded), MX_NONE},
+	{"feedback_events_total", CNT, NULL, "outcome=\"duplicate\"", ST(feedback_duplicates), MX_NONE},
+	{"feedback_events_total", CNT, NULL, "outcome=\"ignored\"", ST(feedback_ignored), MX_NONE},
+	{"feedback_events_total", CNT, NULL, "outcome=\"skipped\"", ST(feedback_skipped), MX_NONE},
+	{"feedback_events_total", CNT, NULL, "outcome=\"rejected\"", ST(feedback_rejected), MX_NONE},
+	{"feedback_dead_letters_total", CNT, "Refused feedback events dead-lettered to intake.dlq_topic (code feedback_rejected), acknowledged by the broker.", NULL, ST(feedback_dead_lettered), MX_NONE},
 	{"in_flight", GAU, "Tickets in flight.", NULL, ST(in_flight), MX_NONE},
 	{"tickets_by_state", GAU, "Tickets in flight by state.", NULL, ST(state_count), MX_STATE},
 	{"partitions_assigned", GAU, "Intake partitions assigned to this consumer.", NULL, SZ(partitions), MX_NONE},
@@ -244,6 +260,8 @@ void metrics_snapshot_init(struct metrics_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->consumer_lag = -1;
+	s->outbox_backlog = -1;
+	s->outbox_oldest_unsent_ms = -1;
 	hist_init(&s->e2e_ms);
 	hist_init(&s->model_ms);
 	hist_init(&s->added_ms);

@@ -71,6 +71,13 @@ struct metrics_snapshot {
 	uint64_t shadow_stored, shadow_store_errors;
 	uint64_t shadow_skipped_queue, shadow_skipped_budget, shadow_skipped_draining;
 	uint64_t shadow_in_flight;
+	/* ---- helpdesk round trip (#12): the outbox relay and the feedback consumer (main.c) */
+	uint64_t outbox_sent, outbox_produce_retries, outbox_errors, outbox_reconnects;
+	uint64_t outbox_notifies;
+	int outbox_up;
+	int64_t outbox_backlog, outbox_oldest_unsent_ms; /* -1: unknown (no relay, not read yet) */
+	uint64_t feedback_consumed, feedback_recorded, feedback_duplicates, feedback_ignored;
+	uint64_t feedback_skipped, feedback_rejected, feedback_dead_lettered;
 
 	/* ---- admin server (filled by http) */
 	uint64_t http_open;	   /* connections open now */

@@ -38,6 +38,7 @@ struct kout {
 	int pipefd[2];
 	struct event *ev_pipe, *ev_tick;
 	size_t pending;
+	uint64_t retries; /* produce attempts that failed and were scheduled again */
 	int closing;
 	rd_kafka_topic_t *known[2]; /* the topics we write to, looked up at start */
 };
@@ -67,6 +68,7 @@ static void schedule_retry(struct kout_msg *m, const char *why)
 	struct timeval tv = {KOUT_RETRY_MS / 1000, (KOUT_RETRY_MS % 1000) * 1000};
 	log_warn("produce failed, will retry", "topic=%s attempts=%u error=%s", m->topic, m->attempts,
 		 why);
+	m->o->retries++;
 	if (m->ev_retry == NULL)
 		m->ev_retry = evtimer_new(m->o->base, on_retry, m);
 	evtimer_add(m->ev_retry, &tv);
@@ -258,4 +260,9 @@ void kout_produce(struct kout *o, const char *topic, const void *key, size_t key
 size_t kout_pending(const struct kout *o)
 {
 	return o->pending;
+}
+
+uint64_t kout_retries(const struct kout *o)
+{
+	return o->retries;
 }

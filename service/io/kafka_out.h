@@ -39,5 +39,7 @@ void kout_produce(struct kout *o, const char *topic, const void *key, size_t key
 		  kout_done_fn *cb, void *arg);
 
 size_t kout_pending(const struct kout *o);
+/* Produce attempts that failed (at producev or at delivery) and were scheduled again. */
+uint64_t kout_retries(const struct kout *o);
 
 #endif

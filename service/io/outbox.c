@@ -1,7 +1,8 @@
 /*
  * outbox: the review outbox relay (see outbox.h). One state machine on one
  * connection: CONNECTING -> LISTEN -> IDLE <-> FETCH -> (produce, wait for
- * every acknowledgement) -> MARK -> IDLE. A lost connection goes back to
+ * every acknowledgement) -> MARK -> IDLE; a poll tick with nothing to
+ * fetch goes IDLE -> BACKLOG -> IDLE (the /metrics gauges). A lost connection goes back to
  * CONNECTING after a backoff; a batch produced but not yet marked is kept
  * and marked after the reconnect (its acknowledgements keep arriving from
  * the producer meanwhile). Never PQexec, never a blocking call but at
@@ -20,7 +21,7 @@
 #include "kafka_out.h"
 #include "log.h"
 
-enum ob_state { OB_DOWN, OB_CONNECTING, OB_LISTEN, OB_IDLE, OB_FETCH, OB_MARK };
+enum ob_state { OB_DOWN, OB_CONNECTING, OB_LISTEN, OB_IDLE, OB_FETCH, OB_MARK, OB_BACKLOG };
 enum ob_batch { OBB_NONE, OBB_PRODUCING };
 
 struct outbox {
@@ -34,6 +35,7 @@ struct outbox {
 	int64_t *ids;
 	size_t nids, acked, cap;
 	int wake;
+	int backlog_due; /* the poll tick asks for the backlog gauges once the relay is idle */
 	int backoff_ms;
 	struct outbox_stats stats;
 };
@@ -123,6 +125,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	o->wake = 1;
+	o->backlog_due = 1;
 	step(o);
 }
 
@@ -180,9 +183,15 @@ static void on_result(struct outbox *o, PGresult *r)
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 		log_warn("outbox relay: statement failed", "state=%d error=\"%.200s\"", (int)o->st,
 			 PQresultErrorMessage(r));
+		o->stats.errors++;
 		return;
 	}
-	if (o->st == OB_FETCH)
+	if (o->st == OB_BACKLOG) {
+		if (PQntuples(r) == 1) {
+			o->stats.backlog = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			o->stats.oldest_unsent_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		}
+	} else if (o->st == OB_FETCH)
 		take_rows(o, r);
 	else if (o->st == OB_MARK) {
 		o->stats.sent += o->nids;
@@ -265,8 +274,16 @@ static void step(struct outbox *o)
 		json_object_put(p);
 		return;
 	}
-	if (!o->wake)
+	if (!o->wake) {
+		if (o->backlog_due) {
+			/* through a SECURITY DEFINER function: the daemon's role reads no table */
+			o->backlog_due = 0;
+			(void)send_query(o, OB_BACKLOG,
+					 "SELECT unsent, oldest_ms FROM triaged_outbox_backlog($1::jsonb)",
+					 "{}");
+		}
 		return;
+	}
 	o->wake = 0;
 	snprintf(buf, sizeof(buf), "{\"limit\": %" PRId64 "}", o->cfg->review_batch);
 	(void)send_query(o, OB_FETCH,
@@ -284,6 +301,7 @@ struct outbox *outbox_new(struct event_base *base, const struct config *cfg, cha
 	o->base = base;
 	o->cfg = cfg;
 	o->backoff_ms = 100;
+	o->stats.backlog = -1;
 	o->kout = kout_new(base, cfg, err, errlen);
 	if (o->kout == NULL) {
 		free(o);
@@ -320,6 +338,8 @@ void outbox_free(struct outbox *o, int timeout_ms)
 void outbox_get_stats(const struct outbox *o, struct outbox_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (o)
+	if (o) {
 		*out = o->stats;
+		out->produce_retries = kout_retries(o->kout);
+	}
 }

@@ -37,7 +37,12 @@ struct outbox_stats {
 	uint64_t rounds;     /* reads of the outbox that returned events */
 	uint64_t notifies;   /* NOTIFY wake-ups */
 	uint64_t reconnects; /* lost connections */
+	uint64_t errors;     /* statements that failed (the round is tried again) */
+	uint64_t produce_retries; /* produce attempts failed and scheduled again (kafka_out) */
 	int up;		     /* connected and listening */
+	/* unsent rows and the age of the oldest, read on each poll tick (review.poll_ms);
+	 * backlog -1 until the first read */
+	int64_t backlog, oldest_unsent_ms;
 };
 
 /* A new relay connecting in the background, or NULL with err (startup: fatal for the caller).

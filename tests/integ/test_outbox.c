@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <curl/curl.h>
 #include <json-c/json.h>
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
@@ -185,6 +186,89 @@ static int wait_sent(struct stack *s, int timeout_ms)
 	return -1;
 }
 
+/* ---- /metrics -------------------------------------------------------------- */
+
+/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
+static int daemon_http_port(const struct h_proc *d)
+{
+	char line[8192];
+	int port = -1;
+	FILE *f;
+	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
+		return -1;
+	f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+		if (strstr(line, "msg=\"http listening\"") &&
+		    (p = strstr(line, " port=")) != NULL) {
+			port = (int)strtol(p + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return port;
+}
+
+static char body[1 << 18];
+static size_t body_len;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	size_t k = sz * n;
+	(void)arg;
+	if (body_len + k >= sizeof(body))
+		k = sizeof(body) - 1 - body_len;
+	memcpy(body + body_len, p, k);
+	body_len += k;
+	body[body_len] = '\0';
+	return sz * n;
+}
+
+/* GET /metrics from the daemon's admin port into body: the HTTP status. */
+static long get_metrics(int port)
+{
+	char url[256];
+	long code = 0;
+	CURL *c = curl_easy_init();
+	body_len = 0;
+	body[0] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	return code;
+}
+
+/*
+ * Wait (up to timeout_ms) until /metrics has every line of want (NULL-ended, each a whole
+ * sample line "name{labels} value"). 0, or -1 with the first line missing in *missing.
+ */
+static int wait_metrics(int port, const char *const *want, int timeout_ms, const char **missing)
+{
+	long long t0 = h_now_ms();
+	char line[256];
+	*missing = want[0];
+	while (h_now_ms() - t0 < timeout_ms) {
+		int ok = get_metrics(port) == 200;
+		for (size_t i = 0; ok && want[i]; i++) {
+			snprintf(line, sizeof(line), "\n%s\n", want[i]);
+			if (strstr(body, line) == NULL) {
+				ok = 0;
+				*missing = want[i];
+			}
+		}
+		if (ok)
+			return 0;
+		usleep(200 * 1000);
+	}
+	return -1;
+}
+
 /* ---- roundtrip ----------------------------------------------------------- */
 
 START_TEST(test_roundtrip)
@@ -196,6 +280,19 @@ START_TEST(test_roundtrip)
 	json_object *e, *keep = NULL;
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "outbox", 1, NULL), 0);
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_REVIEW_POLL_MS", "200");
+	/* the daemon as a login of triaged_service, which reads no table: the relay and its
+	 * gauges go through the granted functions only */
+	ck_assert_int_eq(h_sql_exec(s.db, "DO $$BEGIN CREATE ROLE outbox_svc LOGIN IN ROLE "
+					  "triaged_service; EXCEPTION WHEN duplicate_object THEN "
+					  "NULL; END$$"),
+			 0);
+	{
+		char ci[sizeof(s.conninfo) + 32];
+		snprintf(ci, sizeof(ci), "%s user=outbox_svc", s.conninfo);
+		stack_env(&s, "TRIAGED_POSTGRES_CONNINFO", ci);
+	}
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	ck_assert_d(stack_wait_log(&d, "outbox relay listening", 30000) == 0, &d);
 	seed(&s, "rt-", 4);
@@ -285,6 +382,21 @@ START_TEST(test_roundtrip)
 	json_object_put(keep);
 
 	seen_free(&sn);
+	/* /metrics: the six events sent, nothing left (the backlog is read every poll_ms) */
+	{
+		static const char *const want[] = {
+		    "triaged_outbox_events_sent_total 6", "triaged_outbox_backlog 0",
+		    "triaged_outbox_oldest_unsent_milliseconds 0", "triaged_outbox_up 1",
+		    "triaged_outbox_errors_total 0", "triaged_outbox_produce_retries_total 0",
+		    "triaged_outbox_reconnects_total 0", NULL};
+		const char *miss;
+		int port = daemon_http_port(&d);
+		ck_assert_int_gt(port, 0);
+		ck_assert_msg(wait_metrics(port, want, 10000, &miss) == 0, "/metrics lacks '%s'",
+			      miss);
+		/* woken by NOTIFY at least once per action batch, not only by the poll */
+		ck_assert_ptr_null(strstr(body, "\ntriaged_outbox_notifies_total 0\n"));
+	}
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	ck_assert_d(stack_wait_log(&d, "outbox relay stopped\" sent=6 ", 1000) == 0, &d);
 	stack_stop(&s);
@@ -491,6 +603,33 @@ END_TEST
 
 /* ---- feedback_topic: Zendesk events through the daemon ------------------- */
 
+/* tickets.dlq's messages: the payload (first only) and the error code header. */
+struct dlq_seen {
+	int n;
+	char code[64];
+	char *payload;
+	size_t len;
+};
+
+static void on_dlq(const rd_kafka_message_t *m, void *arg)
+{
+	struct dlq_seen *d = arg;
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t vlen;
+
+	if (d->n++ > 0)
+		return;
+	d->payload = malloc(m->len + 1);
+	memcpy(d->payload, m->payload, m->len);
+	d->payload[m->len] = '\0';
+	d->len = m->len;
+	if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    rd_kafka_header_get_last(h, "triaged.error.code", &v, &vlen) ==
+		RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(d->code, sizeof(d->code), "%.*s", (int)vlen, (const char *)v);
+}
+
 #define ZD_EV(id, tid, type, event)                                                                \
 	"{\"id\": \"" id "\", \"type\": \"zen:event-type:ticket." type "\", \"detail\": "          \
 	"{\"id\": \"" tid "\", \"actor_id\": \"361789\"}, \"event\": " event "}\n"
@@ -501,8 +640,9 @@ START_TEST(test_feedback_topic)
 	struct h_proc d, p;
 	char path[PATH_MAX], bin[PATH_MAX];
 	FILE *f;
-	char *v;
+	char *v, *refused;
 	int st = -1;
+	struct dlq_seen dl = {0};
 	static const char events[] =
 	    ZD_EV("z1", "zd-1", "comment_added",
 		  "{\"comment\": {\"id\": \"1\", \"body\": \"<p>Hello, we have refunded your "
@@ -524,6 +664,27 @@ START_TEST(test_feedback_topic)
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs(events, f);
+	/* an event the database refuses on its own: an id over the btree key limit (8,000
+	 * characters that do not compress) -> dead-lettered as it came, code feedback_rejected */
+	{
+		size_t n = 8000, len;
+		char *id = malloc(n + 1);
+		unsigned x = 12345;
+		for (size_t i = 0; i < n; i++) {
+			x = x * 1103515245u + 12345u;
+			id[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(x >> 16) % 62];
+		}
+		id[n] = '\0';
+		len = n + 512;
+		refused = malloc(len);
+		snprintf(refused, len,
+			 "{\"id\": \"%s\", \"type\": \"zen:event-type:ticket.priority_changed\", "
+			 "\"detail\": {\"id\": \"zd-3\", \"actor_id\": \"361789\"}, \"event\": "
+			 "{\"current\": \"HIGH\"}}",
+			 id);
+		fprintf(f, "%s\n", refused);
+		free(id);
+	}
 	fclose(f);
 	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
 	{
@@ -536,13 +697,34 @@ START_TEST(test_feedback_topic)
 	}
 	stack_env(&s, "TRIAGED_FEEDBACK_TOPIC", "helpdesk.events");
 	stack_env(&s, "TRIAGED_INTAKE_FORMAT", "zendesk");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	/* five events mapped (the status change is skipped), two of them redelivered */
 	ck_assert_d(stack_wait_count(&s, 3, 60000, "SELECT count(*) FROM feedback_events") == 3,
 		    &d);
+	{
+		static const char *const want[] = {
+		    "triaged_feedback_consumed_total 7",
+		    "triaged_feedback_events_total{outcome=\"recorded\"} 3",
+		    "triaged_feedback_events_total{outcome=\"duplicate\"} 2",
+		    "triaged_feedback_events_total{outcome=\"ignored\"} 0",
+		    "triaged_feedback_events_total{outcome=\"skipped\"} 1",
+		    "triaged_feedback_events_total{outcome=\"rejected\"} 1",
+		    "triaged_feedback_dead_letters_total 1",
+		    /* the helpdesk's own decisions are not sent back */
+		    "triaged_outbox_events_sent_total 0",
+		    NULL};
+		const char *miss;
+		int port = daemon_http_port(&d);
+		ck_assert_int_gt(port, 0);
+		ck_assert_msg(wait_metrics(port, want, 30000, &miss) == 0, "/metrics lacks '%s'",
+			      miss);
+	}
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	ck_assert_d(
-	    stack_wait_log(&d, "consumed=6 skipped=1 recorded=3 duplicates=2 ignored=0 rejected=0",
+	    stack_wait_log(&d,
+			   "consumed=7 skipped=1 recorded=3 duplicates=2 ignored=0 rejected=1 "
+			   "dead_lettered=1",
 			   1000) == 0,
 	    &d);
 	v = h_sql_str(s.db, "SELECT string_agg(event_id || '=' || outcome, ',' ORDER BY event_id) "
@@ -561,6 +743,17 @@ START_TEST(test_feedback_topic)
 	free(v);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_events"), 3);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM review_outbox"), 0);
+	/* the refused event: nothing recorded, one dead letter, byte for byte */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM label_corrections WHERE new_value = "
+					"'high'"),
+			 0);
+	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.dlq", 1, 15000, on_dlq, &dl), 0);
+	ck_assert_int_eq(dl.n, 1);
+	ck_assert_str_eq(dl.code, "feedback_rejected");
+	ck_assert_uint_eq(dl.len, strlen(refused));
+	ck_assert_str_eq(dl.payload, refused);
+	free(dl.payload);
+	free(refused);
 	stack_stop(&s);
 }
 END_TEST

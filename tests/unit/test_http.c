@@ -184,6 +184,39 @@ START_TEST(test_counters_and_gauges)
 			 "triaged_build_info{version=\"" TRIAGED_VERSION "\"} 1\n");
 	/* an unknown lag is left out, family and all */
 	ck_assert_ptr_null(strstr(t, "triaged_consumer_lag"));
+	/* no relay (or not read yet): no backlog gauges */
+	ck_assert_ptr_null(strstr(t, "triaged_outbox_backlog"));
+	ck_assert_ptr_null(strstr(t, "triaged_outbox_oldest_unsent"));
+	free(t);
+
+	/* the helpdesk round trip (#12) */
+	st->outbox_sent = 6;
+	st->outbox_produce_retries = 2;
+	st->outbox_errors = 1;
+	st->outbox_up = 1;
+	st->outbox_backlog = 3;
+	st->outbox_oldest_unsent_ms = 1500;
+	st->feedback_consumed = 6;
+	st->feedback_recorded = 3;
+	st->feedback_duplicates = 2;
+	st->feedback_skipped = 1;
+	t = render(st, &hl);
+	ck_assert_has(t, "# TYPE triaged_outbox_events_sent_total counter\n"
+			 "triaged_outbox_events_sent_total 6\n");
+	ck_assert_has(t, "\ntriaged_outbox_produce_retries_total 2\n");
+	ck_assert_has(t, "\ntriaged_outbox_errors_total 1\n");
+	ck_assert_has(t, "\ntriaged_outbox_up 1\n");
+	ck_assert_has(t, "# TYPE triaged_outbox_backlog gauge\ntriaged_outbox_backlog 3\n");
+	ck_assert_has(t, "\ntriaged_outbox_oldest_unsent_milliseconds 1500\n");
+	ck_assert_has(t, "\ntriaged_feedback_consumed_total 6\n");
+	ck_assert_has(t, "# TYPE triaged_feedback_events_total counter\n"
+			 "triaged_feedback_events_total{outcome=\"recorded\"} 3\n"
+			 "triaged_feedback_events_total{outcome=\"duplicate\"} 2\n"
+			 "triaged_feedback_events_total{outcome=\"ignored\"} 0\n"
+			 "triaged_feedback_events_total{outcome=\"skipped\"} 1\n"
+			 "triaged_feedback_events_total{outcome=\"rejected\"} 0\n");
+	ck_assert_has(t, "# TYPE triaged_feedback_dead_letters_total counter\n"
+			 "triaged_feedback_dead_letters_total 0\n");
 	free(t);
 
 	hl.consumer_lag = 17;

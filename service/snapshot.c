@@ -139,7 +139,7 @@ void snapshot_fill_roundtrip(const struct outbox *relay, const struct feedback_i
 		out->outbox_notifies = os.notifies;
 		out->outbox_up = os.up;
 		out->outbox_backlog = os.backlog;
-		out->outbox_oldest_unsent_ms = os.backlog < 0 ? -1 : os.oldest_unsent_ms;
+		out->outbox_oldest_unsent_s = os.backlog < 0 ? -1 : os.oldest_unsent_ms / 1000;
 	}
 	if (fbin) {
 		struct feedback_in_stats fs;

@@ -117,7 +117,7 @@ static const struct metric metrics[] = {
 	{"outbox_notifies_total", CNT, "Outbox relay wake-ups by NOTIFY triaged_outbox.", NULL, ST(outbox_notifies), MX_NONE},
 	{"outbox_up", GAU, "1 while the outbox relay is connected and listening.", NULL, SI(outbox_up), MX_NONE},
 	{"outbox_backlog", GAU, "Review events not yet sent (read every review.poll_ms).", NULL, SL(outbox_backlog), MX_NONE},
-	{"outbox_oldest_unsent_milliseconds", GAU, "Age of the oldest review event not yet sent (0 when none; read every review.poll_ms).", NULL, SL(outbox_oldest_unsent_ms), MX_NONE},
+	{"outbox_oldest_unsent_seconds", GAU, "Age of the oldest review event not yet sent, in whole seconds (0 when none; read every review.poll_ms).", NULL, SL(outbox_oldest_unsent_s), MX_NONE},
 	{"feedback_consumed_total", CNT, "Helpdesk events consumed from feedback.topic.", NULL, ST(feedback_consumed), MX_NONE},
 	{"feedback_events_total", CNT, "Helpdesk feedback events by outcome: recorded (a reply or label change), duplicate (redelivered, changed nothing), ignored (unknown ticket, already reviewed), skipped (nothing to record), rejected (refused by the database; dead-lettered).", "outcome=\"recorded\"", ST(feedback_recorded), MX_NONE},
 	{"feedback_events_total", CNT, NULL, "outcome=\"duplicate\"", ST(feedback_duplicates), MX_NONE},
@@ -261,7 +261,7 @@ void metrics_snapshot_init(struct metrics_snapshot *s)
 	memset(s, 0, sizeof(*s));
 	s->consumer_lag = -1;
 	s->outbox_backlog = -1;
-	s->outbox_oldest_unsent_ms = -1;
+	s->outbox_oldest_unsent_s = -1;
 	hist_init(&s->e2e_ms);
 	hist_init(&s->model_ms);
 	hist_init(&s->added_ms);

@@ -386,7 +386,7 @@ START_TEST(test_roundtrip)
 	{
 		static const char *const want[] = {
 		    "triaged_outbox_events_sent_total 6", "triaged_outbox_backlog 0",
-		    "triaged_outbox_oldest_unsent_milliseconds 0", "triaged_outbox_up 1",
+		    "triaged_outbox_oldest_unsent_seconds 0", "triaged_outbox_up 1",
 		    "triaged_outbox_errors_total 0", "triaged_outbox_produce_retries_total 0",
 		    "triaged_outbox_reconnects_total 0", NULL};
 		const char *miss;

@@ -195,7 +195,7 @@ START_TEST(test_counters_and_gauges)
 	st->outbox_errors = 1;
 	st->outbox_up = 1;
 	st->outbox_backlog = 3;
-	st->outbox_oldest_unsent_ms = 1500;
+	st->outbox_oldest_unsent_s = 2;
 	st->feedback_consumed = 6;
 	st->feedback_recorded = 3;
 	st->feedback_duplicates = 2;
@@ -207,7 +207,7 @@ START_TEST(test_counters_and_gauges)
 	ck_assert_has(t, "\ntriaged_outbox_errors_total 1\n");
 	ck_assert_has(t, "\ntriaged_outbox_up 1\n");
 	ck_assert_has(t, "# TYPE triaged_outbox_backlog gauge\ntriaged_outbox_backlog 3\n");
-	ck_assert_has(t, "\ntriaged_outbox_oldest_unsent_milliseconds 1500\n");
+	ck_assert_has(t, "\ntriaged_outbox_oldest_unsent_seconds 2\n");
 	ck_assert_has(t, "\ntriaged_feedback_consumed_total 6\n");
 	ck_assert_has(t, "# TYPE triaged_feedback_events_total counter\n"
 			 "triaged_feedback_events_total{outcome=\"recorded\"} 3\n"

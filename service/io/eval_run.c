@@ -20,13 +20,13 @@
 
 #include "answer.h"
 #include "eval_report_print.h"
+#include "eval_budget.h"
 #include "eval_set.h"
 #include "injection.h"
 #include "model_call.h"
 #include "redact.h"
 #include "rules.h"
 #include "safety.h"
-#include "store.h"
 #include "ticket.h"
 #include "xmem.h"
 
@@ -316,95 +316,6 @@ static void start_more(struct eval_run *run)
 		event_base_loopbreak(run->base);
 }
 
-/* ---- the budget guard (budget.enforce) ------------------------------------- */
-
-/*
- * The eval is a command, not the daemon: its few budget statements are
- * blocking libpq on its own connection, as its eval_answers writes are. The
- * amounts and the row lock are triaged_reserve's, so an eval and the daemons
- * share one daily budget.
- */
-
-/* Stop starting calls: the calls in flight finish and are stored. First reason wins. */
-static void stop_run(struct eval_run *run, int rc, const char *msg)
-{
-	if (run->stopped)
-		return;
-	run->stopped = 1;
-	run->stop_rc = rc;
-	snprintf(run->stop_msg, sizeof(run->stop_msg), "%s", msg);
-}
-
-/*
- * Settle every reservation of k's calls that ended (all but a call still
- * being sent) at the call's real cost: triaged_settle_reservations, which
- * frees the worst case held and spends the cost. A failure is said and the
- * run stops: the lease then expires and the sweep charges the estimate.
- */
-static void settle_calls(struct eval_task *k)
-{
-	struct eval_run *run = k->run;
-	json_object *arr = NULL;
-	const char *p[1];
-	PGresult *r;
-	int n = 0;
-
-	if (run->db == NULL)
-		return;
-	arr = json_object_new_array();
-	for (int i = 0; i < k->calls.n; i++) {
-		struct call_rec *c = &k->calls.v[i];
-		json_object *o;
-		if (c->reservation_id <= 0)
-			continue;
-		o = json_object_new_object();
-		json_object_object_add(o, "reservation_id", json_object_new_int64(c->reservation_id));
-		json_object_object_add(o, "prompt_tokens",
-				       json_object_new_int64(c->usage.prompt_tokens));
-		json_object_object_add(o, "cached_tokens",
-				       json_object_new_int64(c->usage.cached_tokens));
-		json_object_object_add(o, "completion_tokens",
-				       json_object_new_int64(c->usage.completion_tokens));
-		json_object_array_add(arr, o);
-		if (c->usage.completion_tokens > 0)
-			hist_add(&run->completion[c->tier], (double)c->usage.completion_tokens);
-		c->reservation_id = 0; /* settled once: never twice */
-		n++;
-	}
-	if (n == 0)
-		goto out;
-	p[0] = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);
-	r = PQexecParams(run->db,
-			 "SELECT coalesce(sum(cost_usd), 0), count(cost_usd) "
-			 "FROM triaged_settle_reservations($1::jsonb)",
-			 1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		char m[400];
-		snprintf(m, sizeof(m), "budget reservations not settled: %s",
-			 PQresultErrorMessage(r));
-		fprintf(stderr, "triaged eval: %s\n", m);
-		stop_run(run, 1, m);
-	} else {
-		run->budget_settled += strtod(PQgetvalue(r, 0, 0), NULL);
-		run->budget_calls += (size_t)strtoul(PQgetvalue(r, 0, 1), NULL, 10);
-	}
-	PQclear(r);
-out:
-	json_object_put(arr);
-}
-
-/* Renew this run's leases while its calls run (a call may outlive budget.lease_s). */
-static void on_renew(evutil_socket_t fd, short what, void *arg)
-{
-	struct eval_run *run = arg;
-	char q[200];
-	const char *p[1] = {q};
-	snprintf(q, sizeof(q), "[{\"owner\": \"%s\", \"lease_s\": %d}]", run->owner,
-		 run->lease_s);
-	PQclear(PQexecParams(run->db, "SELECT * FROM triaged_renew_reservations($1::jsonb)", 1,
-			     NULL, p, NULL, NULL, 0));
-}
-
 /* What the task's calls cost at the configuration's prices (triaged_cost's formula). */
 static double task_cost(const struct eval_task *k)
 {
@@ -447,7 +358,7 @@ static void task_finish(struct eval_task *k, int ok, int invalid)
 static void task_stop(struct eval_task *k)
 {
 	struct eval_run *run = k->run;
-	settle_calls(k); /* a first call made before a denied repair */
+	eval_budget_settle(run, &k->calls); /* a first call made before a denied repair */
 	k->done = 1;
 	k->t1 = now_ms();
 	if (run->max_cost > 0)
@@ -459,84 +370,25 @@ static void task_stop(struct eval_task *k)
 
 static void try_send(struct eval_task *k);
 
-/*
- * Reserve the worst case of k's current call through triaged_reserve, as the
- * daemon does (store_reserve_req_for): granted, send; busy, ask again after
- * budget.busy_retry_ms plus jitter; denied or no price, stop the run.
- */
+/* Budget first (budget.enforce): granted, send; busy, ask again later; else stop. */
 static void task_reserve(struct eval_task *k)
 {
-	struct eval_run *run = k->run;
-	struct call_rec *c = model_calls_cur(&k->calls);
-	struct reserve_req q;
-	json_object *arr;
-	const char *p[1];
-	PGresult *r;
-	char m[512];
-
+	uint32_t wait = 0;
 	k->reserving = 0;
-	if (run->stopped) { /* denied meanwhile: no new call */
-		task_stop(k);
-		return;
-	}
-	store_reserve_req_for(k->c->mcl, &k->calls, &run->completion[c->tier], run->pct,
-			      run->owner, run->lease_s, &q);
-	arr = json_object_new_array();
-	json_object_array_add(arr, store_reserve_obj(&q));
-	p[0] = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);
-	r = PQexecParams(run->db,
-			 "SELECT x.granted, x.budget_id, x.reservation_id, x.verdict, b.tier, "
-			 "coalesce(b.model, 'any model'), b.daily_limit_usd, "
-			 "coalesce(u.spent_usd, 0), coalesce(u.reserved_worst_usd, 0) "
-			 "FROM triaged_reserve($1::jsonb) x LEFT JOIN budgets b ON b.id = x.budget_id "
-			 "LEFT JOIN budget_usage u ON u.budget_id = x.budget_id "
-			 "AND u.day = (now() AT TIME ZONE 'UTC')::date",
-			 1, NULL, p, NULL, NULL, 0);
-	json_object_put(arr);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		/* as the daemon: a budget that cannot be checked is not spent blindly */
-		snprintf(m, sizeof(m), "budget check failed: %s", PQresultErrorMessage(r));
-		stop_run(run, 1, m);
-		PQclear(r);
-		task_stop(k);
-		return;
-	}
-	if (PQgetvalue(r, 0, 0)[0] == 't') {
-		c->budget_id = PQgetisnull(r, 0, 1) ? 0 : strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-		c->reservation_id =
-		    PQgetisnull(r, 0, 2) ? 0 : strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-		PQclear(r);
+	switch (eval_budget_reserve(k->run, k->c->mcl, &k->calls, (uint64_t)k->item, &wait)) {
+	case EVAL_BUDGET_GRANTED:
 		try_send(k);
 		return;
-	}
-	if (strcmp(PQgetvalue(r, 0, 3), "busy") == 0) {
-		/* the calls in flight hold the room and will hand most of it back */
-		uint32_t base = (uint32_t)run->busy_ms;
-		uint32_t wait = base + (uint32_t)(((uint64_t)k->item * 2654435761u +
-						   (uint64_t)now_ms()) % base);
+	case EVAL_BUDGET_BUSY: {
 		struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
-		PQclear(r);
 		k->reserving = 1;
 		evtimer_add(k->timer, &tv);
 		return;
 	}
-	if (strcmp(PQgetvalue(r, 0, 3), "no_price") == 0) {
-		snprintf(m, sizeof(m),
-			 "budget.enforce: no price row for model %s (model_prices): its calls "
-			 "cannot be checked against budget #%s",
-			 q.model, PQgetvalue(r, 0, 1));
-		stop_run(run, 1, m);
-	} else {
-		snprintf(m, sizeof(m),
-			 "daily budget spent: budget #%s (tier %s, %s, $%s a day): $%s spent, "
-			 "$%s held by calls in flight; this %s call's worst case does not fit",
-			 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5),
-			 PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 7), PQgetvalue(r, 0, 8),
-			 model_tier_name(c->tier));
-		stop_run(run, 3, m);
+	default:
+		task_stop(k);
+		return;
 	}
-	PQclear(r);
-	task_stop(k);
 }
 
 static void on_llm_done(void *arg, const struct llm_result *res)
@@ -593,7 +445,7 @@ static void task_prepare(struct eval_task *k, enum call_purpose p)
 static void task_handle(struct eval_task *k, enum job_event ev)
 {
 	if (ev != EV_REQUEST_READY)
-		settle_calls(k); /* the current call ended (or none was made) */
+		eval_budget_settle(k->run, &k->calls); /* the current call ended (or none was made) */
 	switch (ev) {
 	case EV_REQUEST_READY:
 		if (k->run->db)
@@ -1019,27 +871,12 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			run.ntasks++;
 		}
 	}
-	if (run.ntasks > 0 && cfg->budget_enforce) {
-		/* the daemon's budget guard: same budgets, same row lock (issue #13) */
-		char host[64] = "host";
-		struct timeval tv;
-		(void)gethostname(host, sizeof(host) - 1);
-		host[sizeof(host) - 1] = '\0';
-		snprintf(run.owner, sizeof(run.owner), "eval:%s:%ld", host, (long)getpid());
-		run.db = db;
-		run.lease_s = (int)cfg->budget_lease_s;
-		run.busy_ms = (int)cfg->budget_busy_retry_ms;
-		run.pct = (double)cfg->budget_estimate_pct / 100.0;
-		for (int t = 0; t < MODEL__TIERS; t++)
-			hist_init(&run.completion[t]);
-		run.renew = event_new(run.base, -1, EV_PERSIST, on_renew, &run);
-		tv.tv_sec = run.lease_s / 3 > 0 ? run.lease_s / 3 : 1;
-		tv.tv_usec = 0;
-		evtimer_add(run.renew, &tv);
-	}
+	if (run.ntasks > 0 && cfg->budget_enforce)
+		eval_budget_start(&run, cfg, db); /* the daemon's budget guard (issue #13) */
 	if (run.ntasks > 0) {
-		fprintf(stderr, "triaged eval: %zu model calls to make, concurrency %ld%s\n", run.ntasks,
-			run.concurrency, run.db ? ", under the daily budgets (budget.enforce)" : "");
+		fprintf(stderr, "triaged eval: %zu model calls to make, concurrency %ld%s\n",
+			run.ntasks, run.concurrency,
+			run.db ? ", under the daily budgets (budget.enforce)" : "");
 		start_more(&run);
 		if (run.inflight > 0)
 			event_base_dispatch(run.base);
@@ -1062,13 +899,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 				stored += run.tasks[k].done && (run.tasks[k].ok || run.tasks[k].invalid);
 			if (run.progress_pct >= 0 && isatty(2))
 				fputc('\n', stderr);
-			fprintf(stderr,
-				"triaged eval: %s. %zu answers stored ($%.6f settled against the "
-				"budget), %zu calls not made. Run again when the budget allows (a new "
-				"UTC day or a higher daily_limit_usd) to resume: stored answers are "
-				"reused.\n",
-				run.stop_msg, stored, run.budget_settled,
-				run.ntasks - run.finished);
+			eval_budget_print_stop(&run, stored, stderr);
 			rc = run.stop_rc;
 			goto out;
 		}
@@ -1127,8 +958,7 @@ out:
 			event_free(run.tasks[k].timer);
 	}
 	free(run.tasks);
-	if (run.renew)
-		event_free(run.renew);
+	eval_budget_cleanup(&run);
 	for (int i = 0; i < nconf; i++) {
 		model_caller_free(confs[i].mcl);
 		free(confs[i].spec);

@@ -69,12 +69,12 @@ struct eval_run {
 	struct hist completion[MODEL__TIERS]; /* completion tokens: the estimates */
 	char owner[128];		      /* "eval:host:pid": the leases' holder */
 	struct event *renew;
-	int lease_s, busy_ms;		      /* budget.lease_s, budget.busy_retry_ms */
-	double pct;			      /* budget.estimate_percentile / 100 */
+	int lease_s, busy_ms; /* budget.lease_s, budget.busy_retry_ms */
+	double pct;	      /* budget.estimate_percentile / 100 */
 	int stopped, stop_rc;
 	char stop_msg[512];
-	size_t not_made;      /* tasks started, then stopped by the budget without an answer */
-	size_t budget_calls;  /* calls reserved and settled */
+	size_t not_made;       /* tasks started, then stopped by the budget without an answer */
+	size_t budget_calls;   /* calls reserved and settled */
 	double budget_settled; /* their real cost */
 };
 

@@ -643,7 +643,8 @@ START_TEST(test_eval_budget)
 	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
 	{
 		long long rows2 = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers");
-		long long att2 = h_sql_ll(s.db, "SELECT coalesce(sum(attempts), 0) FROM eval_answers");
+		long long att2 =
+		    h_sql_ll(s.db, "SELECT coalesce(sum(attempts), 0) FROM eval_answers");
 		ck_assert_int_gt(rows2, rows);
 		ck_assert_int_eq(model_requests(&s) - before, att2 - attempts);
 		ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM budget_reservations "
@@ -814,10 +815,8 @@ END_TEST
 int main(void)
 {
 	const struct stack_case cases[] = {
-	    {"eval_small", test_eval_small},
-	    {"shadow_share", test_shadow_share},
-	    {"eval_max_cost", test_eval_max_cost},
-	    {"eval_budget", test_eval_budget},
+	    {"eval_small", test_eval_small},	   {"shadow_share", test_shadow_share},
+	    {"eval_max_cost", test_eval_max_cost}, {"eval_budget", test_eval_budget},
 	    {"shadow_drain", test_shadow_drain},
 	};
 	const struct stack_case opt_in[] = {{"shadow_latency", test_shadow_latency}};

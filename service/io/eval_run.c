@@ -20,6 +20,7 @@
 
 #include "answer.h"
 #include "eval_report_print.h"
+#include "eval_budget.h"
 #include "eval_set.h"
 #include "injection.h"
 #include "model_call.h"
@@ -58,6 +59,7 @@ struct eval_task {
 	struct answer ans;
 	struct event *timer;
 	int repaired, done, ok, invalid;
+	int reserving; /* the timer asks the budget again (busy), not the model */
 	double t0, t1;
 	char err[256];
 };
@@ -298,7 +300,8 @@ static void task_start(struct eval_task *k);
 
 static void start_more(struct eval_run *run)
 {
-	while (!run->capped && run->next < run->ntasks && run->inflight < (size_t)run->concurrency) {
+	while (!run->capped && !run->stopped && run->next < run->ntasks &&
+	       run->inflight < (size_t)run->concurrency) {
 		struct eval_task *k = &run->tasks[run->next];
 		if (run->max_cost > 0 &&
 		    run->spent + (double)run->inflight * run->dearest >= run->max_cost) {
@@ -309,7 +312,7 @@ static void start_more(struct eval_run *run)
 		run->inflight++;
 		task_start(k);
 	}
-	if (run->inflight == 0 && (run->finished == run->ntasks || run->capped))
+	if (run->inflight == 0 && (run->finished == run->ntasks || run->capped || run->stopped))
 		event_base_loopbreak(run->base);
 }
 
@@ -351,6 +354,43 @@ static void task_finish(struct eval_task *k, int ok, int invalid)
 	start_more(run);
 }
 
+/* The budget stopped k before it had an answer: not stored, counted as not made. */
+static void task_stop(struct eval_task *k)
+{
+	struct eval_run *run = k->run;
+	eval_budget_settle(run, &k->calls); /* a first call made before a denied repair */
+	k->done = 1;
+	k->t1 = now_ms();
+	if (run->max_cost > 0)
+		run->spent += task_cost(k);
+	run->inflight--;
+	run->not_made++;
+	start_more(run);
+}
+
+static void try_send(struct eval_task *k);
+
+/* Budget first (budget.enforce): granted, send; busy, ask again later; else stop. */
+static void task_reserve(struct eval_task *k)
+{
+	uint32_t wait = 0;
+	k->reserving = 0;
+	switch (eval_budget_reserve(k->run, k->c->mcl, &k->calls, (uint64_t)k->item, &wait)) {
+	case EVAL_BUDGET_GRANTED:
+		try_send(k);
+		return;
+	case EVAL_BUDGET_BUSY: {
+		struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+		k->reserving = 1;
+		evtimer_add(k->timer, &tv);
+		return;
+	}
+	default:
+		task_stop(k);
+		return;
+	}
+}
+
 static void on_llm_done(void *arg, const struct llm_result *res)
 {
 	struct eval_task *k = arg;
@@ -367,6 +407,7 @@ static void on_llm_done(void *arg, const struct llm_result *res)
 
 static void try_send(struct eval_task *k)
 {
+	k->reserving = 0;
 	uint32_t wait = 0;
 	int may = model_call_may_send(k->c->mcl, &k->calls, now_ms(), &wait);
 	if (may > 0) {
@@ -384,7 +425,11 @@ static void try_send(struct eval_task *k)
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	try_send(arg);
+	struct eval_task *k = arg;
+	if (k->reserving)
+		task_reserve(k);
+	else
+		try_send(k);
 }
 
 static void task_prepare(struct eval_task *k, enum call_purpose p)
@@ -399,9 +444,14 @@ static void task_prepare(struct eval_task *k, enum call_purpose p)
 
 static void task_handle(struct eval_task *k, enum job_event ev)
 {
+	if (ev != EV_REQUEST_READY)
+		eval_budget_settle(k->run, &k->calls); /* the current call ended (or none was made) */
 	switch (ev) {
 	case EV_REQUEST_READY:
-		try_send(k);
+		if (k->run->db)
+			task_reserve(k);
+		else
+			try_send(k);
 		return;
 	case EV_MODE_FALLBACK:
 		task_prepare(k, PURPOSE_TRIAGE);
@@ -821,9 +871,12 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			run.ntasks++;
 		}
 	}
+	if (run.ntasks > 0 && cfg->budget_enforce)
+		eval_budget_start(&run, cfg, db); /* the daemon's budget guard (issue #13) */
 	if (run.ntasks > 0) {
-		fprintf(stderr, "triaged eval: %zu model calls to make, concurrency %ld\n", run.ntasks,
-			run.concurrency);
+		fprintf(stderr, "triaged eval: %zu model calls to make, concurrency %ld%s\n",
+			run.ntasks, run.concurrency,
+			run.db ? ", under the daily budgets (budget.enforce)" : "");
 		start_more(&run);
 		if (run.inflight > 0)
 			event_base_dispatch(run.base);
@@ -840,6 +893,16 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			}
 		}
 		PQclear(PQexec(db, "COMMIT"));
+		if (run.stopped) {
+			size_t stored = 0;
+			for (size_t k = 0; k < run.ntasks; k++)
+				stored += run.tasks[k].done && (run.tasks[k].ok || run.tasks[k].invalid);
+			if (run.progress_pct >= 0 && isatty(2))
+				fputc('\n', stderr);
+			eval_budget_print_stop(&run, stored, stderr);
+			rc = run.stop_rc;
+			goto out;
+		}
 		if (run.capped) {
 			size_t stored = 0;
 			for (size_t k = 0; k < run.ntasks; k++)
@@ -895,6 +958,7 @@ out:
 			event_free(run.tasks[k].timer);
 	}
 	free(run.tasks);
+	eval_budget_cleanup(&run);
 	for (int i = 0; i < nconf; i++) {
 		model_caller_free(confs[i].mcl);
 		free(confs[i].spec);

@@ -14,6 +14,7 @@
 #include "answer.h"
 #include "cascade.h"
 #include "config.h"
+#include "hist.h"
 #include "ticket.h"
 
 struct event_base;
@@ -61,6 +62,20 @@ struct eval_run {
 	 * dearest call seen so far would reach max_cost; then capped is set */
 	double max_cost, spent, dearest;
 	int capped;
+	/* budget.enforce (issue #13): each call reserves through triaged_reserve
+	 * (the daemon's budgets and row lock) before it is sent and settles when
+	 * it ends; a denial stops the run as --max-cost does (stopped, stop_rc) */
+	struct pg_conn *db;		      /* NULL: no budget guard */
+	struct hist completion[MODEL__TIERS]; /* completion tokens: the estimates */
+	char owner[128];		      /* "eval:host:pid": the leases' holder */
+	struct event *renew;
+	int lease_s, busy_ms; /* budget.lease_s, budget.busy_retry_ms */
+	double pct;	      /* budget.estimate_percentile / 100 */
+	int stopped, stop_rc;
+	char stop_msg[512];
+	size_t not_made;       /* tasks started, then stopped by the budget without an answer */
+	size_t budget_calls;   /* calls reserved and settled */
+	double budget_settled; /* their real cost */
 };
 
 #endif

@@ -417,7 +417,7 @@ out:
 	free(p);
 }
 
-void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_fn *cb, void *arg)
+json_object *store_reserve_obj(const struct reserve_req *q)
 {
 	json_object *o = json_object_new_object();
 	jadd_str(o, "tier", model_tier_name(q->tier));
@@ -431,7 +431,13 @@ void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_f
 	json_object_object_add(o, "lease_s", json_object_new_int(q->lease_s));
 	if (q->dry_run)
 		json_object_object_add(o, "dry_run", json_object_new_boolean(1));
-	db_submit_obj(s->db, DB_RESERVE, o, on_reserve_row, pending_new(s, (void *)cb, arg, NULL));
+	return o;
+}
+
+void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_fn *cb, void *arg)
+{
+	db_submit_obj(s->db, DB_RESERVE, store_reserve_obj(q), on_reserve_row,
+		      pending_new(s, (void *)cb, arg, NULL));
 }
 
 static void on_renew_row(void *arg, const struct db_row *row, const char *err)
@@ -505,9 +511,9 @@ void store_shadow(struct store *s, const struct shadow_rec *r, db_item_fn *cb, v
 	db_submit_obj(s->db, DB_SHADOW, o, cb ? cb : on_shadow_row, cb ? arg : NULL);
 }
 
-void store_reserve_call(struct store *s, const struct model_caller *mcl,
-			const struct model_calls *cs, const struct hist *completion, double pct,
-			const char *owner, int lease_s, store_reserve_fn *cb, void *arg)
+void store_reserve_req_for(const struct model_caller *mcl, const struct model_calls *cs,
+			   const struct hist *completion, double pct, const char *owner,
+			   int lease_s, struct reserve_req *out)
 {
 	const struct call_rec *c = &cs->v[cs->n - 1];
 	const struct model_config *mc = mcl->ep[c->tier].mc;
@@ -528,5 +534,14 @@ void store_reserve_call(struct store *s, const struct model_caller *mcl,
 				    : (int64_t)dp.max_tokens;
 	q.owner = owner;
 	q.lease_s = lease_s;
+	*out = q;
+}
+
+void store_reserve_call(struct store *s, const struct model_caller *mcl,
+			const struct model_calls *cs, const struct hist *completion, double pct,
+			const char *owner, int lease_s, store_reserve_fn *cb, void *arg)
+{
+	struct reserve_req q;
+	store_reserve_req_for(mcl, cs, completion, pct, owner, lease_s, &q);
 	store_reserve(s, &q, cb, arg);
 }

@@ -127,6 +127,16 @@ struct reserve_req {
 
 /* Reserve budget for a call: its worst case against the limit, its estimate held (issue #21). */
 void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_fn *cb, void *arg);
+/* q as one item of triaged_reserve's input. Returns a new object; caller puts it. */
+json_object *store_reserve_obj(const struct reserve_req *q);
+/*
+ * Fill out with what store_reserve_call reserves for the current call of cs
+ * (strings borrowed from mcl, cs and owner): `triaged eval` reserves the same
+ * worst case as the daemon (issue #13).
+ */
+void store_reserve_req_for(const struct model_caller *mcl, const struct model_calls *cs,
+			   const struct hist *completion, double pct, const char *owner,
+			   int lease_s, struct reserve_req *out);
 /*
  * Reserve budget for the current call of cs: the prompt tokens counted from
  * its rendered request, the dialect's worst case (reasoning headroom

@@ -6,6 +6,7 @@
  * requests (the fake model's /_stats), and that the HTML report renders in
  * headless Chromium (screenshot kept in <build>/artifacts/eval_report.png).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,6 +549,114 @@ START_TEST(test_eval_max_cost)
 END_TEST
 
 /*
+ * budget.enforce: every eval call reserves its worst case through
+ * triaged_reserve, so an eval and production share one daily budget. The
+ * budget is $0.003 a day of which production already spent $0.001: a handful
+ * of calls. The run stops with exit 3 and the message naming the budget, the
+ * fake model saw exactly the stored attempts, spent + the worst cases in flight
+ * never passed the limit (a trigger records every state of the usage row), no
+ * reservation is left open, every eval reservation is marked (owner eval:) and
+ * settled to the real cost; with a higher limit a second run resumes.
+ */
+START_TEST(test_eval_budget)
+{
+	struct stack s;
+	char *out;
+	int st = -1;
+	long long before, made, rows, attempts, nres;
+	double spent, peak, settled, answers_cost;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "evalbudget", 1, NULL), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_BUDGET_ENFORCE", "true");
+	ck_assert_int_eq(h_sql_exec(s.db, "INSERT INTO budgets (tier, daily_limit_usd) "
+					  "VALUES ('mini', 0.003)"),
+			 0);
+	/* production's spend of the day so far */
+	ck_assert_int_eq(h_sql_exec(s.db, "INSERT INTO budget_usage (budget_id, day, spent_usd) "
+					  "SELECT id, (now() AT TIME ZONE 'UTC')::date, 0.001 "
+					  "FROM budgets"),
+			 0);
+	ck_assert_int_eq(
+	    h_sql_exec(s.db,
+		       "CREATE TABLE budget_peak (v numeric); "
+		       "CREATE FUNCTION budget_peak_f() RETURNS trigger LANGUAGE plpgsql AS $$ "
+		       "BEGIN INSERT INTO budget_peak VALUES (NEW.spent_usd + "
+		       "NEW.reserved_worst_usd); RETURN NEW; END $$; "
+		       "CREATE TRIGGER budget_peak_t AFTER INSERT OR UPDATE ON budget_usage "
+		       "FOR EACH ROW EXECUTE FUNCTION budget_peak_f()"),
+	    0);
+	before = model_requests(&s);
+	{
+		char *extra[] = {"--model", "mini", NULL};
+		out = run_eval(&s, "evalbudget1", extra, &st);
+	}
+	made = model_requests(&s) - before;
+	rows = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers");
+	attempts = h_sql_ll(s.db, "SELECT coalesce(sum(attempts), 0) FROM eval_answers");
+	ck_assert_msg(st == 3, "exit %d:\n%s", st, out);
+	ck_assert_msg(strstr(out, "triaged eval: daily budget spent: budget #") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "(tier mini, any model, $0.003000 a day)") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "calls not made") != NULL, "%s", out);
+	{
+		const char *m = strstr(out, "triaged eval: daily budget spent");
+		fprintf(stderr, "%.*s\n", (int)strcspn(m, "\n"), m);
+	}
+	ck_assert_int_gt(rows, 0);
+	ck_assert_int_lt(rows, 60);
+	/* no call lost: every request the fake model saw is an attempt of a stored answer */
+	ck_assert_int_eq(made, attempts);
+	/* the limit held at every step, and nothing is held after the run */
+	peak = strtod(h_sql_str(s.db, "SELECT max(v) FROM budget_peak"), NULL);
+	ck_assert_msg(peak <= 0.003 + 1e-12, "spent + reserved worst reached %.8f", peak);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM budget_reservations "
+					"WHERE state = 'open'"),
+			 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM budget_usage WHERE reserved_usd <> 0 "
+					"OR reserved_worst_usd <> 0"),
+			 0);
+	/* every eval reservation is marked and settled to its real cost */
+	nres = h_sql_ll(s.db, "SELECT count(*) FROM budget_reservations WHERE owner LIKE 'eval:%%' "
+			      "AND state = 'settled'");
+	ck_assert_int_eq(nres, h_sql_ll(s.db, "SELECT count(*) FROM budget_reservations"));
+	ck_assert_int_eq(nres, made); /* no retry on this fake model: one attempt a call */
+	spent = strtod(h_sql_str(s.db, "SELECT spent_usd FROM budget_usage"), NULL);
+	settled = strtod(h_sql_str(s.db, "SELECT sum(cost_usd) FROM budget_reservations"), NULL);
+	answers_cost = strtod(h_sql_str(s.db, "SELECT sum(cost_usd) FROM eval_answers"), NULL);
+	ck_assert_msg(fabs(spent - (0.001 + settled)) < 1e-9, "spent %.8f settled %.8f", spent,
+		      settled);
+	ck_assert_msg(fabs(settled - answers_cost) < 1e-9, "settled %.8f answers %.8f", settled,
+		      answers_cost);
+	ck_assert_msg(spent <= 0.003 + 1e-12, "spent %.8f", spent);
+	fprintf(stderr,
+		"eval under a $0.003 mini budget ($0.001 spent before): %lld answers stored, "
+		"%lld calls, $%.6f settled, budget spent $%.6f, peak spent+worst $%.6f\n",
+		rows, made, settled, spent, peak);
+	free(out);
+	/* resumable: a higher limit, the second run calls for the missing answers only */
+	ck_assert_int_eq(h_sql_exec(s.db, "UPDATE budgets SET daily_limit_usd = 1"), 0);
+	before = model_requests(&s);
+	{
+		char *extra[] = {"--model", "mini", NULL};
+		out = run_eval(&s, "evalbudget2", extra, &st);
+	}
+	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+	{
+		long long rows2 = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers");
+		long long att2 =
+		    h_sql_ll(s.db, "SELECT coalesce(sum(attempts), 0) FROM eval_answers");
+		ck_assert_int_gt(rows2, rows);
+		ck_assert_int_eq(model_requests(&s) - before, att2 - attempts);
+		ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM budget_reservations "
+						"WHERE state <> 'settled'"),
+				 0);
+	}
+	free(out);
+	stack_stop(&s);
+}
+END_TEST
+
+/*
  * SIGTERM with shadow calls in flight (shadow at 100% against a slow fake
  * model of its own): a drain with time enough stores every shadow answer;
  * a drain timeout shorter than the shadow model counts the calls it cuts as
@@ -706,9 +815,8 @@ END_TEST
 int main(void)
 {
 	const struct stack_case cases[] = {
-	    {"eval_small", test_eval_small},
-	    {"shadow_share", test_shadow_share},
-	    {"eval_max_cost", test_eval_max_cost},
+	    {"eval_small", test_eval_small},	   {"shadow_share", test_shadow_share},
+	    {"eval_max_cost", test_eval_max_cost}, {"eval_budget", test_eval_budget},
 	    {"shadow_drain", test_shadow_drain},
 	};
 	const struct stack_case opt_in[] = {{"shadow_latency", test_shadow_latency}};

@@ -356,6 +356,18 @@ void redact_detect_card(struct redact_scan *sc)
 				j += sl;
 				continue;
 			}
+			/*
+			 * The run went on across a line break, and the line after it
+			 * breaks the run's separators ("42024-11-054" wrapped onto
+			 * "> 5555 5555 5555 4444"): the run ends at that line break and
+			 * the next line is read afresh, so its card is not split.
+			 */
+			if (sl && cls != 'W' && cls != '.' && sepcls != 0 && cls != sepcls &&
+			    last_w > 0 && last_w < ng && ng <= CARD_GROUPS &&
+			    redact_is_digit(redact_scan_at(sc, j + sl))) {
+				ng = last_w;
+				j = g[ng - 1].end;
+			}
 			break;
 		}
 		q = redact_scan_at(sc, j);

@@ -147,6 +147,11 @@ static const struct rcase found_cases[] = {
 	 "> 5555 5555 5555 4444 thanks\n> 4111 1111\n> 1111 1111 bye",
 	 "> 0000 1655 5555 5555 5555 4455 5555 5555 4000 0016 5555 5555 5555 4444 4555 5450\n"
 	 "> [CARD_1] thanks\n> [CARD_2] bye"},
+	/* fuzz finding (card-split-by-wrapped-dash-run): a dashed number wrapped
+	 * onto the card's line took its first group, and the card was left */
+	{"card on a quoted line after a wrapped dashed number",
+	 "> 5555 5555 5555 42024-11-054\n> 5555 5555 5555 4444 O6",
+	 "> 5555 5555 5555 42024-11-054\n> [CARD_1] O6"},
 	{"address glued by @ into the previous one's domain",
 	 "sofia@\xe4\xbe\x8b\xe3\x81\x88.\xe4\xb8\xad\xe5\x9b\xbd"
 	 "\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80."

@@ -39,28 +39,6 @@ static double num(char *v)
 }
 #define sql_d(s, ...) num(h_sql_str((s)->db, __VA_ARGS__))
 
-/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
-static int daemon_http_port(const struct h_proc *d)
-{
-	char line[8192];
-	int port = -1;
-	FILE *f;
-	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
-		return -1;
-	f = fopen(d->log_path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strstr(line, "msg=\"http listening\"") &&
-		    (p = strstr(line, " port=")) != NULL) {
-			port = (int)strtol(p + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return port;
-}
 
 static char body[1 << 18];
 static size_t body_len;
@@ -309,7 +287,7 @@ START_TEST(test_no_price)
 	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-unpriced-9");
 	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	port = daemon_http_port(&d);
+	port = stack_http_port(&d);
 	ck_assert_int_gt(port, 0);
 	/* reported at start, before any ticket: in the log and in /readyz */
 	ck_assert_d(stack_wait_log(&d, "model has no price row", 30000) == 0, &d);
@@ -447,7 +425,7 @@ START_TEST(test_kill_lease)
 			"mini") <= limit);
 	/* /metrics shows them (the gauge follows the renewals, every lease_s / 3) */
 	{
-		int port = daemon_http_port(&b), ok = 0;
+		int port = stack_http_port(&b), ok = 0;
 		char want[64];
 		snprintf(want, sizeof(want), "budget_calls_lost %lld", lost);
 		ck_assert_int_gt(port, 0);

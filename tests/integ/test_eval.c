@@ -295,27 +295,6 @@ START_TEST(test_eval_small)
 }
 END_TEST
 
-/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
-static int daemon_http_port(const struct h_proc *d)
-{
-	char line[8192];
-	int port = -1;
-	FILE *f;
-	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
-		return -1;
-	f = fopen(d->log_path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strstr(line, "msg=\"http listening\"") && (p = strstr(line, " port=")) != NULL) {
-			port = (int)strtol(p + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return port;
-}
 
 /* p99 of received -> triaged (ms) of the tickets with this id prefix that have no shadow answer. */
 static double p99_unshadowed(struct stack *s, const char *prefix)
@@ -411,7 +390,7 @@ START_TEST(test_shadow_share)
 		char script[PATH_MAX], url[256], outdir[PATH_MAX], cmd[3 * PATH_MAX];
 		char *argv[] = {"/bin/sh", script, url, outdir, "modelmix", NULL};
 		struct h_proc b;
-		int port = daemon_http_port(&d2), st = -1;
+		int port = stack_http_port(&d2), st = -1;
 		ck_assert_d(port > 0, &d2);
 		snprintf(script, sizeof(script), "%s/tests/integ/browser_dashboard.sh", h_source_dir());
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/dashboard", port);

@@ -126,28 +126,6 @@ static int has_header(const struct resp *r, const char *line)
 	return strcasestr(r->headers, line) != NULL;
 }
 
-/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
-static int daemon_http_port(const struct h_proc *d)
-{
-	char line[8192];
-	int port = -1;
-	FILE *f;
-	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
-		return -1;
-	f = fopen(d->log_path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strstr(line, "msg=\"http listening\"") &&
-		    (p = strstr(line, " port=")) != NULL) {
-			port = (int)strtol(p + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return port;
-}
 
 /* Poll path until its status is want (and the body contains needle, if set). */
 static int wait_status(int port, const char *path, const char *token, long want, const char *needle,
@@ -337,7 +315,7 @@ START_TEST(test_endpoints)
 	stack_env(&s, "TRIAGED_HTTP_TOKEN", TOKEN);
 	stack_env(&s, "TRIAGED_HTTP_DASHBOARD_INTERVAL_MS", "1500");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	port = daemon_http_port(&d);
+	port = stack_http_port(&d);
 	ck_assert_d(port > 0, &d);
 	fprintf(stderr, "http: daemon listening on port %d\n", port);
 
@@ -587,7 +565,7 @@ START_TEST(test_db_outage)
 	stack_env(&s, "TRIAGED_HTTP_DASHBOARD_INTERVAL_MS", "200");
 	stack_env(&s, "TRIAGED_POSTGRES_RECONNECT_MAX_MS", "500");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	port = daemon_http_port(&d);
+	port = stack_http_port(&d);
 	ck_assert_d(port > 0, &d);
 	ck_assert_int_eq(stack_produce_samples(&s, 5, "hdb-"), 0);
 	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
@@ -687,7 +665,7 @@ START_TEST(test_limits)
 	stack_env(&s, "TRIAGED_HTTP_MAX_CONNECTIONS", "20");
 	stack_env(&s, "TRIAGED_HTTP_HEAD_TIMEOUT_MS", "1500");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	port = daemon_http_port(&d);
+	port = stack_http_port(&d);
 	ck_assert_d(port > 0, &d);
 	for (int i = 0; i < NSLOW; i++) {
 		fds[i] = raw_connect(port);
@@ -780,7 +758,7 @@ START_TEST(test_emfile)
 		memset(&d, 0, sizeof(d));
 		ck_assert_int_eq(h_spawn(&d, "httpfd-daemon", argv, s.env), 0);
 	}
-	port = daemon_http_port(&d);
+	port = stack_http_port(&d);
 	ck_assert_d(port > 0, &d);
 	ck_assert_d(stack_wait_log(&d, "msg=\"database connected\"", 30000) == 0, &d);
 	t_first = h_now_ms();
@@ -849,7 +827,7 @@ START_TEST(test_reserve)
 		memset(&d, 0, sizeof(d));
 		ck_assert_int_eq(h_spawn(&d, "httpres-daemon", argv, s.env), 0);
 	}
-	port = daemon_http_port(&d);
+	port = stack_http_port(&d);
 	ck_assert_d(port > 0, &d);
 	ck_assert_d(stack_wait_log(&d, "msg=\"database connected\"", 30000) == 0, &d);
 	for (int i = 0; i < NSLOW; i++) {
@@ -1098,7 +1076,7 @@ START_TEST(test_load)
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "httpload", 4, NULL), 0);
 	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	port = daemon_http_port(&d);
+	port = stack_http_port(&d);
 	ck_assert_d(port > 0, &d);
 	total = 0;
 	(void)triage_rate(&s, &d, 2000, &total, "warm-"); /* joins the group, warms up */

@@ -188,28 +188,6 @@ static int wait_sent(struct stack *s, int timeout_ms)
 
 /* ---- /metrics -------------------------------------------------------------- */
 
-/* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
-static int daemon_http_port(const struct h_proc *d)
-{
-	char line[8192];
-	int port = -1;
-	FILE *f;
-	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
-		return -1;
-	f = fopen(d->log_path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strstr(line, "msg=\"http listening\"") &&
-		    (p = strstr(line, " port=")) != NULL) {
-			port = (int)strtol(p + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return port;
-}
 
 static char body[1 << 18];
 static size_t body_len;
@@ -390,7 +368,7 @@ START_TEST(test_roundtrip)
 		    "triaged_outbox_errors_total 0", "triaged_outbox_produce_retries_total 0",
 		    "triaged_outbox_reconnects_total 0", NULL};
 		const char *miss;
-		int port = daemon_http_port(&d);
+		int port = stack_http_port(&d);
 		ck_assert_int_gt(port, 0);
 		ck_assert_msg(wait_metrics(port, want, 10000, &miss) == 0, "/metrics lacks '%s'",
 			      miss);
@@ -715,7 +693,7 @@ START_TEST(test_feedback_topic)
 		    "triaged_outbox_events_sent_total 0",
 		    NULL};
 		const char *miss;
-		int port = daemon_http_port(&d);
+		int port = stack_http_port(&d);
 		ck_assert_int_gt(port, 0);
 		ck_assert_msg(wait_metrics(port, want, 30000, &miss) == 0, "/metrics lacks '%s'",
 			      miss);

@@ -191,26 +191,6 @@ static long http_get(int port, const char *path, char **body)
 }
 
 /* The admin port from the daemon's msg="http listening" ... port=N line; -1 if absent. */
-static int daemon_http_port(const struct h_proc *d)
-{
-	char line[8192];
-	int port = -1;
-	FILE *f;
-	if (stack_wait_log(d, "msg=\"http listening\"", 30000) < 0)
-		return -1;
-	f = fopen(d->log_path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strstr(line, "msg=\"http listening\"") && (p = strstr(line, " port=")) != NULL) {
-			port = (int)strtol(p + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return port;
-}
 
 START_TEST(test_misconfigured)
 {
@@ -236,7 +216,7 @@ START_TEST(test_misconfigured)
 	ck_assert_d(stack_wait_log(&d, "check-models at start: a tier failed, starting anyway",
 				   1000) == 0,
 		    &d);
-	port = daemon_http_port(&d);
+	port = stack_http_port(&d);
 	ck_assert_d(port > 0, &d);
 	ck_assert_int_eq(stack_produce_samples(&s, N, "m-"), 0);
 	ck_assert_d(stack_wait_log(&d, "tier misconfigured, breaker open, intake held", 60000) == 0,

@@ -150,9 +150,9 @@ static int detect(const struct redactor *r, const char *text, size_t len, struct
 	sc.lead0 = r != NULL ? r->lead0 : REDACT_LEAD0_PHONE;
 	sc.claim = xcalloc(sc.len + 1, 1);
 	redact_detect_literal(&sc);
-	redact_detect_tracking(&sc);
 	redact_detect_iban(&sc);
 	redact_detect_card(&sc);
+	redact_detect_tracking(&sc);
 	redact_detect_email(&sc);
 	for (size_t i = 0; r != NULL && i < r->n; i++)
 		if (redact_detect_custom(&sc, r->pats[i], REDACT__COUNT + (int)i, err, errlen) < 0)

@@ -318,6 +318,18 @@ void redact_detect_card(struct redact_scan *sc)
 		if (redact_is_alnum(p) || p == '+' || p == '@' ||
 		    ((p == '.' || p == ',') && redact_is_digit(redact_scan_before(sc, i, 2))))
 			ok = 0;
+		/*
+		 * Right after a UPS "1Z " (a token of its own): the first group is
+		 * the tracking number's, which redact_detect_tracking keeps whole.
+		 * Tracking runs after this detector, so that "1ZCard 4111 1111 1111
+		 * 1111" (1Z and 16 letters or digits, loosely) cannot shield a card.
+		 */
+		if (p == ' ' && redact_scan_before(sc, i, 3) == '1' &&
+		    (redact_scan_before(sc, i, 2) == 'Z' || redact_scan_before(sc, i, 2) == 'z')) {
+			int p4 = redact_scan_before(sc, i, 4);
+			if (!redact_is_alnum(p4) && (p4 == -1 || !strchr("._%+-@", p4)))
+				ok = 0;
+		}
 		for (;;) {
 			size_t s = j, sl;
 

@@ -63,6 +63,8 @@ static const struct rcase found_cases[] = {
 	{"card unbroken, sentence end", "card 4111111111111111.", "card [CARD_1]."},
 	{"amex 4-6-5", "amex 3782 822463 10005 ok", "amex [CARD_1] ok"},
 	{"amex unbroken", "378282246310005", "[CARD_1]"},
+	/* "1Z" and 16 letters or digits reads as a UPS number; a card after a word glued to 1Z is no part of it (fuzz) */
+	{"card after 1Z and a word", "1ZCard 4111 1111 1111 1111 x", "1ZCard [CARD_1] x"},
 	{"mastercard 2-series", "5555555555554444 and 2223003122003222", "[CARD_1] and [CARD_2]"},
 	{"visa 13 digits", "old card 4222222222222", "old card [CARD_1]"},
 	{"visa 19 digits in groups", "4000 0000 0000 0000 006", "[CARD_1]"},
@@ -218,6 +220,11 @@ static const struct {
 	const char *in;
 } kept_cases[] = {
 	{"Luhn-invalid card in groups", "card 4111 1111 1111 1112 please"},
+	/* parcel tracking numbers, kept whole (redact_detect_tracking) */
+	{"UPS compact", "ups 1Z999AA10123456784 arrived"},
+	{"UPS grouped", "ups 1Z 999 AA1 01 2345 6784 arrived"},
+	{"UPS of card-like digits", "ups 1Z 4111 1111 1111 1111 arrived"},
+	{"USPS grouped", "usps 9400 1000 0000 0000 0000 00 ok"},
 	{"Luhn-invalid card unbroken", "card 4111111111111112"},
 	{"Luhn-valid but issuer digit 1", "purchase 113542617735902"},
 	{"card glued to letters", "ref ABC4111111111111111"},

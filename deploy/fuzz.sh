@@ -12,7 +12,10 @@
 #
 # Environment: FUZZ_BUILD_DIR (default <repo>/build-fuzz), FUZZ_JOBS (build
 # parallelism, default nproc), FUZZ_ARGS (extra libFuzzer flags), FUZZ_SKIP
-# (harness names not to run: one whose open finding is kept in tests/fuzz/known/).
+# (harness names not to run: one whose open finding is kept in tests/fuzz/known/),
+# FUZZ_SEED (libFuzzer's -seed: the same seed, binary and corpus give the same
+# inputs in the same order, so a slower machine runs a prefix of a faster one's
+# run; unset, each run explores anew).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -107,6 +110,9 @@ for src in "$ROOT"/tests/fuzz/fuzz_*.c; do
 	done
 	args=(-max_total_time="$SECONDS_PER" -print_final_stats=1 -max_len="$(max_len "$h")"
 		-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$artifacts/")
+	if [[ -n "${FUZZ_SEED:-}" ]]; then
+		args+=(-seed="$FUZZ_SEED")
+	fi
 	if [[ -f "$ROOT/tests/fuzz/$h.dict" ]]; then
 		args+=(-dict="$ROOT/tests/fuzz/$h.dict")
 	fi

@@ -365,6 +365,7 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 		goto fail;
 	pl->db = db_new(base, cfg->pg_conninfo, (int)cfg->pg_batch_size,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
+	db_set_slice(pl->db, cfg->loop_slice_ms * 1000);
 	/* a claim carries the message's text a few times over (body, PII values) */
 	store_init(&pl->store, pl->db, (size_t)cfg->max_message_bytes * 4 + (1u << 20));
 	if (cfg->shadow_enabled) {

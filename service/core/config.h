@@ -93,6 +93,7 @@ struct config {
 	int intake_format; /* enum intake_format */
 	char *mapping_file;
 	int64_t poll_batch;
+	int64_t loop_slice_ms;
 	/* [postgres] */
 	char *pg_conninfo;
 	int64_t pg_batch_size;

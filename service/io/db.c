@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/time.h>
 
 #include <libpq-fe.h>
@@ -47,6 +48,10 @@ struct db_part {
 	struct db_item *items;
 	size_t nitems;
 	PGresult *res;
+	/* committed, being handed over: items by idx, the row of each (-1: none), the next */
+	struct db_item **arr;
+	int *rowof;
+	size_t next;
 };
 
 /*
@@ -72,6 +77,7 @@ struct db_batch {
 	int cur; /* the part whose results are being read */
 	size_t nitems;
 	double sent_ms;
+	int dpart; /* committed: the part being handed over */
 	struct db_batch *next;
 };
 
@@ -101,6 +107,15 @@ struct db {
 	struct db_batch *bhead, *btail;
 	int nbatches;
 	size_t inflight_items;
+	/*
+	 * Committed batches whose rows are handed to their items a slice at a
+	 * time (#16): each item's callback moves a ticket on (a model call, an
+	 * event), and a round of hundreds at once held the loop for tens of ms.
+	 */
+	struct db_batch *dhead, *dtail;
+	size_t dispatch_items;
+	int64_t slice_us; /* 0: the whole batch at once */
+	struct event *ev_dispatch;
 
 	/* reads waiting for a slot, FIFO */
 	struct db_read *rhead, *rtail;
@@ -179,9 +194,12 @@ static void item_free(struct db_item *it)
 
 static void batch_free(struct db_batch *b)
 {
-	for (int i = 0; i < b->nparts; i++)
+	for (int i = 0; i < b->nparts; i++) {
 		if (b->parts[i].res)
 			PQclear(b->parts[i].res);
+		free(b->parts[i].arr);
+		free(b->parts[i].rowof);
+	}
 	free(b->read);
 	free(b);
 }
@@ -486,37 +504,97 @@ static int is_retryable_sqlstate(const char *st)
 	       strcmp(st, "40P01") == 0 || strncmp(st, "53", 2) == 0;
 }
 
-/* Hand a committed part's rows to its items, by idx; an item without a row fails. */
-static void part_dispatch(struct db_part *pt)
+/* A committed part: its items by idx, and the row that answers each (-1: none). */
+static void part_index(struct db_part *pt)
 {
 	size_t n = pt->nitems, i = 0;
-	struct db_item **arr = xcalloc(n ? n : 1, sizeof(*arr)), *it;
-	char *done = xcalloc(n ? n : 1, 1);
 	PGresult *res = pt->res;
-	int nrows = PQntuples(res), ncols = PQnfields(res);
+	int nrows = PQntuples(res);
+	struct db_item *it;
 
-	for (it = pt->items; it; it = it->next)
-		arr[i++] = it;
-	for (int r = 0; r < nrows; r++) {
-		int64_t idx;
-		struct db_row row;
-		if (PQgetisnull(res, r, 0) ||
-		    parse_int64(PQgetvalue(res, r, 0), 0, (int64_t)n - 1, &idx) < 0 || done[idx])
-			continue;
-		row.ncols = ncols < DB_MAX_COLS ? ncols : DB_MAX_COLS;
-		for (int c = 0; c < row.ncols; c++)
-			row.cols[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
-		done[idx] = 1;
-		arr[idx]->cb(arr[idx]->arg, &row, NULL);
-	}
-	for (i = 0; i < n; i++) {
-		if (!done[i])
-			arr[i]->cb(arr[i]->arg, NULL, "database returned no row for the item");
-		item_free(arr[i]);
+	pt->arr = xcalloc(n ? n : 1, sizeof(*pt->arr));
+	pt->rowof = xcalloc(n ? n : 1, sizeof(*pt->rowof));
+	for (it = pt->items; it; it = it->next) {
+		pt->rowof[i] = -1;
+		pt->arr[i++] = it;
 	}
 	pt->items = NULL;
-	free(arr);
-	free(done);
+	pt->next = 0;
+	for (int r = 0; r < nrows; r++) {
+		int64_t idx;
+		if (PQgetisnull(res, r, 0) ||
+		    parse_int64(PQgetvalue(res, r, 0), 0, (int64_t)n - 1, &idx) < 0 ||
+		    pt->rowof[idx] >= 0)
+			continue;
+		pt->rowof[idx] = r;
+	}
+}
+
+/* Hand one item its row (an item without a row fails), and free it. */
+static void part_dispatch_one(struct db_part *pt)
+{
+	struct db_item *it = pt->arr[pt->next];
+	int r = pt->rowof[pt->next];
+
+	pt->arr[pt->next++] = NULL;
+	if (r >= 0) {
+		struct db_row row;
+		int ncols = PQnfields(pt->res);
+		row.ncols = ncols < DB_MAX_COLS ? ncols : DB_MAX_COLS;
+		for (int c = 0; c < row.ncols; c++)
+			row.cols[c] = PQgetisnull(pt->res, r, c) ? NULL : PQgetvalue(pt->res, r, c);
+		it->cb(it->arg, &row, NULL);
+	} else {
+		it->cb(it->arg, NULL, "database returned no row for the item");
+	}
+	item_free(it);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Hand committed rows to their items, in commit order and kind order (calls
+ * before the stores that count their cost), for about slice_us; the rest
+ * wait for a zero timer, after the timers and sockets that came due.
+ */
+static void db_dispatch(struct db *db)
+{
+	int64_t t0 = mono_us();
+	size_t done = 0;
+	struct db_batch *b;
+
+	while ((b = db->dhead) != NULL) {
+		if (done > 0 && db->slice_us > 0 && mono_us() - t0 >= db->slice_us) {
+			static const struct timeval zero = {0, 0};
+			if (!evtimer_pending(db->ev_dispatch, NULL))
+				evtimer_add(db->ev_dispatch, &zero);
+			return;
+		}
+		if (b->dpart < b->nparts && b->parts[b->dpart].next < b->parts[b->dpart].nitems) {
+			part_dispatch_one(&b->parts[b->dpart]);
+			db->dispatch_items--;
+			done++;
+			continue;
+		}
+		if (b->dpart < b->nparts) {
+			b->dpart++;
+			continue;
+		}
+		db->dhead = b->next;
+		if (db->dhead == NULL)
+			db->dtail = NULL;
+		batch_free(b);
+	}
+}
+
+static void db_dispatch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_dispatch(arg);
 }
 
 static void batch_complete(struct db *db, struct db_batch *b)
@@ -626,10 +704,22 @@ static void batch_complete(struct db *db, struct db_batch *b)
 		batch_free(b);
 		return;
 	}
-	/* committed: in kind order, calls before the stores that count their cost */
-	for (int i = 0; i < b->nparts; i++)
-		part_dispatch(&b->parts[i]);
-	batch_free(b);
+	/* committed: handed over by db_dispatch, in kind order */
+	for (int i = 0; i < b->nparts; i++) {
+		part_index(&b->parts[i]);
+		db->dispatch_items += b->parts[i].nitems;
+	}
+	b->dpart = 0;
+	b->next = NULL;
+	if (db->dtail)
+		db->dtail->next = b;
+	else
+		db->dhead = b;
+	db->dtail = b;
+	if (!evtimer_pending(db->ev_dispatch, NULL)) {
+		static const struct timeval zero = {0, 0};
+		evtimer_add(db->ev_dispatch, &zero);
+	}
 }
 
 static void db_read_socket(struct db *db)
@@ -666,6 +756,7 @@ static void db_read_socket(struct db *db)
 		db_fail(db, "status");
 		return;
 	}
+	db_dispatch(db);
 	db_pump(db);
 }
 
@@ -701,6 +792,7 @@ struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
 	db->reported_up = -1;
 	db->ev_retry = evtimer_new(base, db_retry_cb, db);
 	db->ev_pump = event_new(base, -1, 0, db_pump_cb, db);
+	db->ev_dispatch = evtimer_new(base, db_dispatch_cb, db);
 	buf_init(&db->sendbuf, SIZE_MAX);
 	db_connect_start(db);
 	return db;
@@ -715,6 +807,16 @@ void db_free(struct db *db)
 		event_free(db->ev_sock);
 	event_free(db->ev_retry);
 	event_free(db->ev_pump);
+	event_free(db->ev_dispatch);
+	/* committed rows not handed over: shutting down, like the queued items */
+	while (db->dhead) {
+		struct db_batch *b = db->dhead;
+		db->dhead = b->next;
+		for (int i = 0; i < b->nparts; i++)
+			for (size_t x = b->parts[i].next; b->parts[i].arr && x < b->parts[i].nitems; x++)
+				item_free(b->parts[i].arr[x]);
+		batch_free(b);
+	}
 	if (db->conn)
 		PQfinish(db->conn);
 	db->conn = NULL;
@@ -799,9 +901,14 @@ int db_is_up(const struct db *db)
 	return db->state == DB_ST_UP;
 }
 
+void db_set_slice(struct db *db, int64_t slice_us)
+{
+	db->slice_us = slice_us > 0 ? slice_us : 0;
+}
+
 size_t db_pending(const struct db *db)
 {
-	size_t n = db->inflight_items;
+	size_t n = db->inflight_items + db->dispatch_items;
 	for (int k = 0; k < DB__KINDS; k++)
 		n += db->qlen[k];
 	return n;

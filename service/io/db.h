@@ -13,6 +13,7 @@
 #define TRIAGED_DB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <json-c/json.h>
@@ -57,6 +58,11 @@ struct db;
 struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
 		  int reconnect_max_ms, db_state_fn *state_cb, void *state_arg);
 void db_free(struct db *db);
+/*
+ * Hand committed rows to their items for about slice_us per loop pass, the
+ * rest in the next passes, in order (0, the default: a whole round at once).
+ */
+void db_set_slice(struct db *db, int64_t slice_us);
 
 /* Queue an item: json is one JSON object as text (malloc'd, stolen). cb is called exactly once. */
 void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -48,6 +49,7 @@ struct kin {
 	 * hold_paused = the hold lasted long enough to become a pause */
 	int held, hold_paused, held_ticks;
 	int poll_batch;
+	int64_t slice_us; /* a pass stops taking messages after this long (intake.loop_slice_ms) */
 	uint64_t consumed;
 	char *topic;
 };
@@ -270,12 +272,34 @@ static int holding(const struct kin *k)
 	return k->held && !k->hold_paused;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Take up to poll_batch messages, and stop sooner once this pass has run for
+ * slice_us: each message is parsed, checked by the rules and redacted on the
+ * loop, so a backlog taken in one go would hold every timer and socket for
+ * its whole length (#16, loop lag). The rest waits for a zero timer, which
+ * fires in the next pass, after the timers and sockets that came due meanwhile
+ * (event_active would run it in this same pass).
+ */
 static void poll_some(struct kin *k)
 {
-	int i;
+	static const struct timeval zero = {0, 0};
+	int64_t t0 = mono_us();
+	int i, more = 0;
 	for (i = 0; i < k->poll_batch && !k->stopped && !holding(k); i++) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
+		rd_kafka_message_t *m;
 		struct kin_part *p;
+		if (i > 0 && mono_us() - t0 >= k->slice_us) {
+			more = 1;
+			break;
+		}
+		m = rd_kafka_consumer_poll(k->rk, 0);
 		if (m == NULL)
 			break;
 		if (m->err) {
@@ -297,8 +321,10 @@ static void poll_some(struct kin *k)
 		k->cb(k->cb_arg, p, m);
 		rd_kafka_message_destroy(m);
 	}
-	if (i == k->poll_batch && !k->stopped && !holding(k))
-		event_active(k->ev_again, EV_TIMEOUT, 0); /* the pipe only fires on empty->non-empty */
+	/* the pipe only fires on empty->non-empty: a full pass comes back for the rest */
+	if ((more || i == k->poll_batch) && !k->stopped && !holding(k) &&
+	    !evtimer_pending(k->ev_again, NULL))
+		evtimer_add(k->ev_again, &zero);
 }
 
 static void on_pipe(evutil_socket_t fd, short what, void *arg)
@@ -423,6 +449,7 @@ struct kin *kin_new(struct event_base *base, const struct config *cfg, kin_msg_f
 	k->cb = cb;
 	k->cb_arg = arg;
 	k->poll_batch = (int)cfg->poll_batch;
+	k->slice_us = cfg->loop_slice_ms * 1000;
 	k->topic = xstrdup(cfg->topic);
 	k->pipefd[0] = k->pipefd[1] = -1;
 

@@ -55,6 +55,8 @@ struct llm_client {
 	/* answers handed to their owner in this loop pass; past LLM_DONE_PER_PASS the rest
 	 * wait in curl's queue for ev_more, a zero timer that fires in the next pass (#16) */
 	int done_budget;
+	/* and past slice_us of their work (intake.loop_slice_ms; 0: no time bound) */
+	int64_t slice_us, done_us_left;
 	struct event *ev_more;
 };
 
@@ -234,21 +236,36 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
  * stay in curl's message queue (and in `running`) for the next pass, so timers,
  * intake and the admin port get their turn in between.
  */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int pass_spent(const struct llm_client *c)
+{
+	return c->done_budget <= 0 || (c->slice_us > 0 && c->done_us_left <= 0);
+}
+
 static void check_done(struct llm_client *c)
 {
 	CURLMsg *m = NULL;
 	int left;
-	while (c->done_budget > 0 && (m = curl_multi_info_read(c->multi, &left))) {
+	while (!pass_spent(c) && (m = curl_multi_info_read(c->multi, &left))) {
 		struct llm_req *r = NULL;
+		int64_t t0;
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		curl_multi_remove_handle(c->multi, m->easy_handle);
 		run_unlink(c, r);
 		c->done_budget--;
+		t0 = mono_us();
 		finish(c, r, m->data.result);
+		c->done_us_left -= mono_us() - t0;
 	}
-	if (c->done_budget <= 0 && !evtimer_pending(c->ev_more, NULL)) {
+	if (pass_spent(c) && !evtimer_pending(c->ev_more, NULL)) {
 		struct timeval zero = {0, 0};
 		evtimer_add(c->ev_more, &zero);
 	}
@@ -259,6 +276,7 @@ static void on_more(evutil_socket_t fd, short what, void *arg)
 {
 	struct llm_client *c = arg;
 	c->done_budget = LLM_DONE_PER_PASS;
+	c->done_us_left = c->slice_us;
 	check_done(c);
 }
 
@@ -423,6 +441,12 @@ static void start_waiting(struct llm_client *c)
 	}
 }
 
+void llm_client_set_slice(struct llm_client *c, int64_t slice_us)
+{
+	c->slice_us = slice_us > 0 ? slice_us : 0;
+	c->done_us_left = c->slice_us;
+}
+
 struct llm_client *llm_client_new(struct event_base *base, const char *name,
 				  const struct model_config *mc, const char *api_key)
 {
@@ -438,6 +462,7 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	c->ev_hold = evtimer_new(base, on_hold_end, c);
 	c->ev_more = evtimer_new(base, on_more, c);
 	c->done_budget = LLM_DONE_PER_PASS;
+	c->slice_us = 0;
 	c->timeout_ms = (long)mc->timeout_ms;
 	c->connect_timeout_ms = (long)mc->connect_timeout_ms;
 	c->max_response = (size_t)mc->max_response_bytes;

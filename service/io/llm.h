@@ -57,6 +57,12 @@ typedef void llm_done_fn(void *arg, const struct llm_result *res);
  */
 struct llm_client *llm_client_new(struct event_base *base, const char *name,
 				  const struct model_config *mc, const char *api_key);
+/*
+ * Bound the work of finished calls per loop pass to about slice_us of their
+ * owners' callbacks (besides LLM_DONE_PER_PASS of them); the rest wait for the
+ * next pass. 0 (the default): the count alone.
+ */
+void llm_client_set_slice(struct llm_client *c, int64_t slice_us);
 void llm_client_free(struct llm_client *c);
 
 /* Queue a POST of body (stolen; freed by the client). Returns the request handle. */

@@ -71,6 +71,7 @@ static int init_endpoint(struct model_caller *mcl, struct event_base *base,
 			key = getenv(mc->api_key_env);
 		ep->client = llm_client_new(base, model_tier_name(t), mc, key);
 	}
+	llm_client_set_slice(ep->client, cfg->loop_slice_ms * 1000);
 	log_info("model tier", "tier=%s model=%s dialect=%s response_mode=%s url=%s",
 		 model_tier_name(t), mc->model, dialect_name(ep->dialect),
 		 dialect_mode_name(dialect_start_mode(mc)), llm_url(ep->client));

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 136 /* key lines in a default dump: 2 kafka + 134 table keys */
+#define NKEYS 137 /* key lines in a default dump: 2 kafka + 135 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -164,6 +164,7 @@ static const struct {
 	{"intake.max_message_bytes", "262144"},
 	{"intake.max_body_prompt_bytes", "16384"},
 	{"intake.poll_batch", "500"},
+	{"intake.loop_slice_ms", "2"},
 	{"intake.tier_map", "\"\""},
 	{"intake.format", "triaged"},
 	{"intake.mapping_file", "\"\""},

@@ -580,23 +580,36 @@ static size_t domain_end(const unsigned char *u, size_t d, size_t e)
  * else 0. *scan_end: how far its domain was read (the first byte it did
  * not take), whether or not an address was found.
  */
+/*
+ * No value taken in [s, e): an address may run over a shield (a number kept
+ * whole so no phone is cut from it: "a@ab-2055555555555555839.com" holds a
+ * card-shaped label), since it takes the shielded bytes whole.
+ */
+static int no_value(const struct redact_scan *sc, size_t s, size_t e)
+{
+	for (size_t i = s; i < e; i++)
+		if (sc->claim[i] == REDACT_CL_VALUE)
+			return 0;
+	return 1;
+}
+
 static size_t email_at(struct redact_scan *sc, size_t k, size_t *scan_end)
 {
 	const unsigned char *u = (const unsigned char *)sc->t;
 	size_t s = k, e = k + 1, dom, l;
 
 	*scan_end = k + 1;
-	if (k > 0 && u[k - 1] == '"' && sc->claim[k - 1] == REDACT_CL_FREE &&
+	if (k > 0 && u[k - 1] == '"' && sc->claim[k - 1] != REDACT_CL_VALUE &&
 	    (s = quoted_local(sc, k - 1)) != SIZE_MAX) {
 		/* s is the opening quote */
 	} else {
 		/* Local part, backwards over ASCII and whole letters of the alphabets. */
 		s = k;
-		while (s > 0 && k - s < EMAIL_LOCAL_MAX && sc->claim[s - 1] == REDACT_CL_FREE) {
+		while (s > 0 && k - s < EMAIL_LOCAL_MAX && sc->claim[s - 1] != REDACT_CL_VALUE) {
 			if (local_char(u[s - 1]))
 				s--;
 			else if ((l = uletter_before(sc, s, 0)) != 0 &&
-				 redact_scan_range_free(sc, s - l, s))
+				 no_value(sc, s - l, s))
 				s -= l;
 			else
 				break;
@@ -607,10 +620,10 @@ static size_t email_at(struct redact_scan *sc, size_t k, size_t *scan_end)
 			return 0;
 	}
 	/* Domain, forwards over ASCII and whole letters of any script. */
-	while (e < sc->len && e - k <= EMAIL_DOMAIN_MAX && sc->claim[e] == REDACT_CL_FREE) {
+	while (e < sc->len && e - k <= EMAIL_DOMAIN_MAX && sc->claim[e] != REDACT_CL_VALUE) {
 		if (domain_char(u[e]))
 			e++;
-		else if ((l = uletter_at(sc, e)) != 0 && redact_scan_range_free(sc, e, e + l))
+		else if ((l = uletter_at(sc, e)) != 0 && no_value(sc, e, e + l))
 			e += l;
 		else
 			break;

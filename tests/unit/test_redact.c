@@ -65,6 +65,10 @@ static const struct rcase found_cases[] = {
 	{"amex unbroken", "378282246310005", "[CARD_1]"},
 	/* "1Z" and 16 letters or digits reads as a UPS number; a card after a word glued to 1Z is no part of it (fuzz) */
 	{"card after 1Z and a word", "1ZCard 4111 1111 1111 1111 x", "1ZCard [CARD_1] x"},
+	/* a number kept whole (card-shaped, Luhn-invalid) does not hide an address that runs over it (fuzz) */
+	{"address over a card-shaped label", "x 4a@ab-2055555555555555839.com", "x [EMAIL_1]"},
+	{"address glued to a card-shaped run", "mail 4111 1111 1111 1112@example.com now",
+	 "mail [PHONE_1] [EMAIL_1] now"},
 	{"mastercard 2-series", "5555555555554444 and 2223003122003222", "[CARD_1] and [CARD_2]"},
 	{"visa 13 digits", "old card 4222222222222", "old card [CARD_1]"},
 	{"visa 19 digits in groups", "4000 0000 0000 0000 006", "[CARD_1]"},

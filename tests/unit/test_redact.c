@@ -67,6 +67,9 @@ static const struct rcase found_cases[] = {
 	{"card after 1Z and a word", "1ZCard 4111 1111 1111 1111 x", "1ZCard [CARD_1] x"},
 	/* a number kept whole (card-shaped, Luhn-invalid) does not hide an address that runs over it (fuzz) */
 	{"address over a card-shaped label", "x 4a@ab-2055555555555555839.com", "x [EMAIL_1]"},
+	/* a bad-checksum IBAN shape across a line break shields nothing (fuzz) */
+	{"card under a wrapped IBAN shape", "x ad54\n> 5555 5555 5555 4444 O055 500",
+	 "x ad54\n> [CARD_1] O055 500"},
 	{"address glued to a card-shaped run", "mail 4111 1111 1111 1112@example.com now",
 	 "mail [PHONE_1] [EMAIL_1] now"},
 	{"mastercard 2-series", "5555555555554444 and 2223003122003222", "[CARD_1] and [CARD_2]"},

@@ -724,6 +724,29 @@ const char *stack_lag_max(const struct stack_lag *a, const struct stack_lag *b)
 }
 
 /* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
+char *stack_check_models(struct stack *s, int *status)
+{
+	char bin[PATH_MAX], *out = NULL;
+	struct h_proc p;
+	FILE *f;
+	long n;
+
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
+	char *argv[] = {bin, "check-models", NULL};
+	memset(&p, 0, sizeof(p));
+	ck_assert_int_eq(h_spawn(&p, "check-models", argv, s->env), 0);
+	ck_assert_int_eq(h_wait_exit(&p, 30000, status), 0);
+	f = fopen(p.log_path, "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	out = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(out, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return out;
+}
+
 int stack_http_port(const struct h_proc *d)
 {
 	char line[8192];

@@ -125,31 +125,6 @@ static void figures(struct stack *s, const char *label, const char *tier, const 
 		f->denied, f->lost, f->answers);
 }
 
-/* Run `triaged check-models` with the stack's environment; its output (new string) and exit status.
- */
-static char *check_models(struct stack *s, int *status)
-{
-	char bin[PATH_MAX], *out = NULL;
-	struct h_proc p;
-	FILE *f;
-	long n;
-
-	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
-	char *argv[] = {bin, "check-models", NULL};
-	memset(&p, 0, sizeof(p));
-	ck_assert_int_eq(h_spawn(&p, "check-models", argv, s->env), 0);
-	ck_assert_int_eq(h_wait_exit(&p, 30000, status), 0);
-	f = fopen(p.log_path, "r");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	out = calloc(1, (size_t)n + 1);
-	ck_assert_int_eq(fread(out, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return out;
-}
-
 /* A stack with budget.enforce on, no escalation unless rules say so, a daily limit on tier. */
 static void budget_stack(struct stack *s, const char *name, int partitions, const char *rules,
 			 const char *tier, double limit)
@@ -312,7 +287,7 @@ START_TEST(test_no_price)
 	/* check-models says so too, and fails */
 	{
 		int st = -1;
-		char *out = check_models(&s, &st);
+		char *out = stack_check_models(&s, &st);
 		fprintf(stderr, "budget[noprice]: check-models: %s", out);
 		ck_assert_msg(strstr(out, "mini: ") && strstr(out, "price=missing"), "%s", out);
 		ck_assert_int_ne(st, 0);

@@ -1004,25 +1004,6 @@ static long open_fds(pid_t pid)
 	return n;
 }
 
-/* CPU time of a process so far (user + system), in ms, from /proc. */
-static double proc_cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* Tickets per second to triage n more tickets (the results count reaching *total + n). */
 static double triage_rate(struct stack *s, struct h_proc *d, int n, int *total, const char *prefix)
 {
@@ -1091,10 +1072,10 @@ START_TEST(test_load)
 		l->dash_think_ms = think;
 		ck_assert_int_eq(pthread_create(&th, NULL, load_main, l), 0);
 		usleep(1000 * 1000);
-		c0 = proc_cpu_ms(d.pid);
+		c0 = h_proc_cpu_ms(d.pid);
 		l->dash_done = 0;
 		usleep(5000 * 1000);
-		c0 = proc_cpu_ms(d.pid) - c0;
+		c0 = h_proc_cpu_ms(d.pid) - c0;
 		{
 			long long answers = l->dash_done;
 			fprintf(stderr,
@@ -1135,9 +1116,9 @@ START_TEST(test_load)
 		usleep(1000 * 1000);
 		ck_assert_int_eq(pthread_create(&thz, NULL, hz_main, l), 0);
 		snprintf(prefix, sizeof(prefix), "load%zu-", p);
-		cpu[p] = proc_cpu_ms(d.pid);
+		cpu[p] = h_proc_cpu_ms(d.pid);
 		rate = triage_rate(&s, &d, N, &total, prefix);
-		cpu[p] = (proc_cpu_ms(d.pid) - cpu[p]) / N; /* daemon CPU ms per ticket */
+		cpu[p] = (h_proc_cpu_ms(d.pid) - cpu[p]) / N; /* daemon CPU ms per ticket */
 		l->stop = 1;
 		pthread_join(th, NULL);
 		pthread_join(thz, NULL);

@@ -39,25 +39,6 @@
 #include "harness.h"
 #include "stack.h"
 
-/* CPU time of a process so far (user + system), in ms, from /proc. */
-static double proc_cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The one-minute load average (the machine's other work shows in the lag), or -1. */
 static double loadavg(void)
 {
@@ -202,7 +183,7 @@ static void run(const char *label, const char *rules, long long n, long long bod
 	ck_assert_d(stack_wait_log(&d, "partitions assigned", 60000) == 0, &d);
 	ck_assert_d(stack_loop_lag(port, &a) == 0, &d);
 	t0 = h_now_ms();
-	cpu0 = proc_cpu_ms(d.pid);
+	cpu0 = h_proc_cpu_ms(d.pid);
 	load0 = loadavg();
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM triage_results tr JOIN tickets t ON t.id = tr.ticket_pk "
@@ -210,7 +191,7 @@ static void run(const char *label, const char *rules, long long n, long long bod
 		 prefix);
 	rows = stack_wait_count(&s, n, 900000, sql);
 	t1 = h_now_ms();
-	cpu1 = proc_cpu_ms(d.pid);
+	cpu1 = h_proc_cpu_ms(d.pid);
 	ck_assert_d(stack_loop_lag(port, &b) == 0, &d);
 	ck_assert_d(rows == n, &d);
 	ck_assert_d(stack_wait_committed(&s, n, 60000) == 0, &d);

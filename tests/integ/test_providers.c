@@ -412,31 +412,6 @@ START_TEST(test_token_pacing)
 }
 END_TEST
 
-/* Run `triaged check-models` with the stack's environment; its output (new string) and exit status.
- */
-static char *check_models(struct stack *s, int *status)
-{
-	char bin[PATH_MAX], *out = NULL;
-	struct h_proc p;
-	FILE *f;
-	long n;
-
-	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
-	char *argv[] = {bin, "check-models", NULL};
-	memset(&p, 0, sizeof(p));
-	ck_assert_int_eq(h_spawn(&p, "check-models", argv, s->env), 0);
-	ck_assert_int_eq(h_wait_exit(&p, 30000, status), 0);
-	f = fopen(p.log_path, "r");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	out = calloc(1, (size_t)n + 1);
-	ck_assert_int_eq(fread(out, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return out;
-}
-
 START_TEST(test_check_models)
 {
 	static const char *const args[] = {"--dialect", "openai-reasoning", NULL};
@@ -447,7 +422,7 @@ START_TEST(test_check_models)
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "checkmodels", 1, args), 0);
 	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-5.4-mini");
 	stack_env(&s, "TRIAGED_FLAGSHIP_MODEL", "gpt-5.4");
-	out = check_models(&s, &st);
+	out = stack_check_models(&s, &st);
 	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
 	ck_assert_msg(strstr(out, "mini: ok model=gpt-5.4-mini dialect=openai-reasoning "
 				  "mode=json_schema http=200") != NULL,
@@ -461,7 +436,7 @@ START_TEST(test_check_models)
 
 	/* GPT-5.1 and later refuse minimal: the tier fails with the provider's words */
 	stack_env(&s, "TRIAGED_FLAGSHIP_REASONING_EFFORT", "minimal");
-	out = check_models(&s, &st);
+	out = stack_check_models(&s, &st);
 	ck_assert_msg(st == 1, "exit %d:\n%s", st, out);
 	ck_assert_msg(strstr(out, "mini: ok ") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "flagship: FAILED model=gpt-5.4 dialect=openai-reasoning "

@@ -724,18 +724,26 @@ const char *stack_lag_max(const struct stack_lag *a, const struct stack_lag *b)
 }
 
 /* The port from the daemon's msg="http listening" ... port=N line; -1 if not there. */
-char *stack_check_models(struct stack *s, int *status)
+char *stack_run_cli(struct stack *s, const char *label, char *const args[], int timeout_ms,
+		    int *status)
 {
 	char bin[PATH_MAX], *out = NULL;
+	char *argv[32];
 	struct h_proc p;
 	FILE *f;
 	long n;
+	int k = 0;
 
 	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
-	char *argv[] = {bin, "check-models", NULL};
+	argv[k++] = bin;
+	for (int i = 0; args[i] != NULL; i++) {
+		ck_assert_int_lt(k, 31);
+		argv[k++] = args[i];
+	}
+	argv[k] = NULL;
 	memset(&p, 0, sizeof(p));
-	ck_assert_int_eq(h_spawn(&p, "check-models", argv, s->env), 0);
-	ck_assert_int_eq(h_wait_exit(&p, 30000, status), 0);
+	ck_assert_int_eq(h_spawn(&p, label, argv, s->env), 0);
+	ck_assert_int_eq(h_wait_exit(&p, timeout_ms, status), 0);
 	f = fopen(p.log_path, "r");
 	ck_assert_ptr_nonnull(f);
 	fseek(f, 0, SEEK_END);
@@ -745,6 +753,12 @@ char *stack_check_models(struct stack *s, int *status)
 	ck_assert_int_eq(fread(out, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
 	return out;
+}
+
+char *stack_check_models(struct stack *s, int *status)
+{
+	char *const args[] = {"check-models", NULL};
+	return stack_run_cli(s, "check-models", args, 30000, status);
 }
 
 int stack_http_port(const struct h_proc *d)

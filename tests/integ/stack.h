@@ -129,7 +129,13 @@ struct stack_lag {
 
 /* The port from the daemon's "http listening" log line (waits up to 30 s); -1 if none. */
 int stack_http_port(const struct h_proc *d);
-/* Run `triaged check-models` with the stack's environment: its output (new string) and exit status. */
+/*
+ * Run `triaged ARGS...` with the stack's environment, under label (its log),
+ * waiting up to timeout_ms: its output (new string) and exit status.
+ */
+char *stack_run_cli(struct stack *s, const char *label, char *const args[], int timeout_ms,
+		    int *status);
+/* stack_run_cli with `check-models`. */
 char *stack_check_models(struct stack *s, int *status);
 /* The loop-lag histogram from GET /metrics on port: 0, or -1 when it is not there. */
 int stack_loop_lag(int port, struct stack_lag *l);

@@ -22,36 +22,20 @@
 
 static char *run_eval(struct stack *s, const char *label, char *const extra[], int *status)
 {
-	char bin[PATH_MAX], set[PATH_MAX], *out = NULL;
-	char *argv[24];
-	struct h_proc p;
-	FILE *f;
-	long n;
+	char set[PATH_MAX];
+	char *args[24];
 	int k = 0;
 
-	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
 	snprintf(set, sizeof(set), "%s/deploy/eval/evalset-small.jsonl", h_source_dir());
-	argv[k++] = bin;
-	argv[k++] = "eval";
-	argv[k++] = "--set";
-	argv[k++] = set;
-	argv[k++] = "--concurrency";
-	argv[k++] = "8";
+	args[k++] = "eval";
+	args[k++] = "--set";
+	args[k++] = set;
+	args[k++] = "--concurrency";
+	args[k++] = "8";
 	for (int i = 0; extra && extra[i] && k < 23; i++)
-		argv[k++] = extra[i];
-	argv[k] = NULL;
-	memset(&p, 0, sizeof(p));
-	ck_assert_int_eq(h_spawn(&p, label, argv, s->env), 0);
-	ck_assert_int_eq(h_wait_exit(&p, 240000, status), 0);
-	f = fopen(p.log_path, "r");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	out = calloc(1, (size_t)n + 1);
-	ck_assert_int_eq(fread(out, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return out;
+		args[k++] = extra[i];
+	args[k] = NULL;
+	return stack_run_cli(s, label, args, 240000, status);
 }
 
 static long long model_requests(struct stack *s)

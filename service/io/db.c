@@ -8,12 +8,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/time.h>
 
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "loopslice.h"
 
 #define DB_MAX_INFLIGHT_BATCHES 4
 
@@ -550,13 +550,6 @@ static void part_dispatch_one(struct db_part *pt)
 	item_free(it);
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * Hand committed rows to their items, in commit order and kind order (calls
  * before the stores that count their cost), for about slice_us; the rest
@@ -564,15 +557,13 @@ static int64_t mono_us(void)
  */
 static void db_dispatch(struct db *db)
 {
-	int64_t t0 = mono_us();
+	int64_t t0 = loopslice_now_us();
 	size_t done = 0;
 	struct db_batch *b;
 
 	while ((b = db->dhead) != NULL) {
-		if (done > 0 && db->slice_us > 0 && mono_us() - t0 >= db->slice_us) {
-			static const struct timeval zero = {0, 0};
-			if (!evtimer_pending(db->ev_dispatch, NULL))
-				evtimer_add(db->ev_dispatch, &zero);
+		if (done > 0 && db->slice_us > 0 && loopslice_now_us() - t0 >= db->slice_us) {
+			loopslice_next_pass(db->ev_dispatch);
 			return;
 		}
 		if (b->dpart < b->nparts && b->parts[b->dpart].next < b->parts[b->dpart].nitems) {
@@ -716,10 +707,7 @@ static void batch_complete(struct db *db, struct db_batch *b)
 	else
 		db->dhead = b;
 	db->dtail = b;
-	if (!evtimer_pending(db->ev_dispatch, NULL)) {
-		static const struct timeval zero = {0, 0};
-		evtimer_add(db->ev_dispatch, &zero);
-	}
+	loopslice_next_pass(db->ev_dispatch);
 }
 
 static void db_read_socket(struct db *db)

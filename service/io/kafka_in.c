@@ -10,10 +10,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "loopslice.h"
 #include "offsets.h"
 
 #define KIN_TICK_MS 250
@@ -272,30 +272,20 @@ static int holding(const struct kin *k)
 	return k->held && !k->hold_paused;
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * Take up to poll_batch messages, and stop sooner once this pass has run for
  * slice_us: each message is parsed, checked by the rules and redacted on the
  * loop, so a backlog taken in one go would hold every timer and socket for
- * its whole length (#16, loop lag). The rest waits for a zero timer, which
- * fires in the next pass, after the timers and sockets that came due meanwhile
- * (event_active would run it in this same pass).
+ * its whole length (#16). The rest waits for the next pass (loopslice.h).
  */
 static void poll_some(struct kin *k)
 {
-	static const struct timeval zero = {0, 0};
-	int64_t t0 = mono_us();
+	int64_t t0 = loopslice_now_us();
 	int i, more = 0;
 	for (i = 0; i < k->poll_batch && !k->stopped && !holding(k); i++) {
 		rd_kafka_message_t *m;
 		struct kin_part *p;
-		if (i > 0 && mono_us() - t0 >= k->slice_us) {
+		if (i > 0 && loopslice_now_us() - t0 >= k->slice_us) {
 			more = 1;
 			break;
 		}
@@ -322,9 +312,8 @@ static void poll_some(struct kin *k)
 		rd_kafka_message_destroy(m);
 	}
 	/* the pipe only fires on empty->non-empty: a full pass comes back for the rest */
-	if ((more || i == k->poll_batch) && !k->stopped && !holding(k) &&
-	    !evtimer_pending(k->ev_again, NULL))
-		evtimer_add(k->ev_again, &zero);
+	if ((more || i == k->poll_batch) && !k->stopped && !holding(k))
+		loopslice_next_pass(k->ev_again);
 }
 
 static void on_pipe(evutil_socket_t fd, short what, void *arg)

@@ -18,6 +18,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "loopslice.h"
 
 struct llm_client {
 	struct event_base *base;
@@ -236,13 +237,6 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
  * stay in curl's message queue (and in `running`) for the next pass, so timers,
  * intake and the admin port get their turn in between.
  */
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int pass_spent(const struct llm_client *c)
 {
 	return c->done_budget <= 0 || (c->slice_us > 0 && c->done_us_left <= 0);
@@ -261,14 +255,12 @@ static void check_done(struct llm_client *c)
 		curl_multi_remove_handle(c->multi, m->easy_handle);
 		run_unlink(c, r);
 		c->done_budget--;
-		t0 = mono_us();
+		t0 = loopslice_now_us();
 		finish(c, r, m->data.result);
-		c->done_us_left -= mono_us() - t0;
+		c->done_us_left -= loopslice_now_us() - t0;
 	}
-	if (pass_spent(c) && !evtimer_pending(c->ev_more, NULL)) {
-		struct timeval zero = {0, 0};
-		evtimer_add(c->ev_more, &zero);
-	}
+	if (pass_spent(c))
+		loopslice_next_pass(c->ev_more);
 	start_waiting(c);
 }
 

@@ -5,10 +5,10 @@
 #include "looplag.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "hist.h"
 #include "log.h"
+#include "loopslice.h"
 #include "xmem.h"
 
 struct looplag {
@@ -17,13 +17,6 @@ struct looplag {
 	int64_t due_us;
 	struct hist lag_ms;
 };
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void arm(struct looplag *l, int64_t now)
 {
@@ -39,7 +32,7 @@ static void arm(struct looplag *l, int64_t now)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct looplag *l = arg;
-	int64_t now = mono_us();
+	int64_t now = loopslice_now_us();
 	int64_t late = now - l->due_us;
 
 	hist_add(&l->lag_ms, late > 0 ? (double)late / 1000.0 : 0.0);
@@ -57,8 +50,8 @@ struct looplag *looplag_new(struct event_base *base, int64_t interval_ms)
 	l->ev = evtimer_new(base, on_tick, l);
 	if (l->ev == NULL)
 		fatal("out of memory: evtimer_new", "%s", "");
-	l->due_us = mono_us() + l->interval_us;
-	arm(l, mono_us());
+	l->due_us = loopslice_now_us() + l->interval_us;
+	arm(l, loopslice_now_us());
 	return l;
 }
 

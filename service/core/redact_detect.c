@@ -728,7 +728,12 @@ int redact_detect_custom(struct redact_scan *sc, const struct redact_pattern *p,
 				sc->off[e] - sc->off[s], REDACT_MAX_VALUE);
 			return -1;
 		}
-		if (redact_scan_range_free(sc, s, e)) {
+		/*
+		 * A custom pattern wins over a shield (the operator named this
+		 * shape: "ORD-523456" glued to a longer digit run the card
+		 * detector shielded as a look-alike), never over a value.
+		 */
+		if (no_value(sc, s, e)) {
 			redact_scan_add_span(sc, s, e, label);
 			pos = e;
 		} else {

@@ -557,6 +557,50 @@ START_TEST(test_pattern_match)
 }
 END_TEST
 
+/*
+ * A custom pattern wins over a shield, never over a value: "ORD-523456"
+ * glued to more digits is inside a card-shaped run with a bad check digit,
+ * which the card detector shields as a look-alike; the operator named the
+ * shape, so it is taken. Before, the shield kept it in every pass while its
+ * other occurrences became placeholders, so a second redaction of the
+ * output still found phones and order ids (fuzz_redact's fixed-point check,
+ * tests/fuzz/regress/redact/second-pass-finds-phone-after-order-id).
+ */
+START_TEST(test_pattern_over_shield)
+{
+	struct redactor *r = redactor_new();
+	struct redact_map m, m2;
+	struct redact_stats st;
+	char err[128];
+	char *out, *again;
+	const char *fuzzed = "ORD-5234564111555 2ORD-5454564111555 2ORD-5234564111555 "
+			     "5ORD-5234564456411 52ORD-523456";
+
+	ck_assert_int_eq(redactor_add_pattern(r, "ORDER_ID", "ORD-[0-9]{6}", err, sizeof(err)), 0);
+	redact_map_init(&m);
+	out = redact_ok(r, "ORD-5234564111555 2ORD-545456", &m, &st);
+	ck_assert_str_eq(out, "[ORDER_ID_1]4111555 2[ORDER_ID_2]");
+	ck_assert_uint_eq(st.custom, 2);
+	free(out);
+	/* A valid card stays a card: the pattern cannot take its digits. */
+	out = redact_ok(r, "ORD-4111111111111111", &m, &st);
+	ck_assert_str_eq(out, "ORD-[CARD_1]");
+	ck_assert_uint_eq(st.custom, 0);
+	ck_assert_uint_eq(st.card, 1);
+	free(out);
+	out = redact_ok(r, fuzzed, &m, &st);
+	ck_assert_uint_eq(st.custom, 5);
+	redact_map_init(&m2);
+	again = redact_ok(r, out, &m2, &st);
+	ck_assert_uint_eq(st.custom + st.phone + st.card + st.email + st.iban, 0);
+	free(out);
+	free(again);
+	redact_map_cleanup(&m);
+	redact_map_cleanup(&m2);
+	redactor_free(r);
+}
+END_TEST
+
 /* ---- failures leave the map as it was ---- */
 
 static void assert_fails(const struct redactor *r, const char *in, size_t len, struct redact_map *m,
@@ -1151,6 +1195,7 @@ static Suite *redact_suite(void)
 	tcase_add_loop_test(tc, test_pattern_bad, 0, ARRAY_SIZE(bad_patterns));
 	tcase_add_test(tc, test_pattern_limit);
 	tcase_add_test(tc, test_pattern_match);
+	tcase_add_test(tc, test_pattern_over_shield);
 	tcase_add_test(tc, test_failures);
 	suite_add_tcase(s, tc);
 

@@ -135,6 +135,12 @@ static void job_free(struct job *j)
 	raw_free(j);
 	free(j->nt);
 	free(j->dec);
+	rules_text_free(&j->rt);
+	free(j->claim_json);
+	if (j->prep) {
+		ticket_free(j->prep->r.t); /* not yet moved to the job: dropped while preparing */
+		free(j->prep);
+	}
 	free(j->event);
 	job_dead_letter_free(j);
 	free(j->p_subject);
@@ -181,7 +187,8 @@ void job_dead_letter_free(struct job *j)
 	j->dl = NULL;
 }
 
-enum rule_action job_eval_rules(struct job *j, const struct rules *r, size_t regex_text_max)
+enum rule_action job_eval_rules(struct job *j, const struct rules *r, unsigned gen,
+				size_t regex_text_max)
 {
 	struct rules_input in;
 	memset(&in, 0, sizeof(in));
@@ -189,6 +196,8 @@ enum rule_action job_eval_rules(struct job *j, const struct rules *r, size_t reg
 	in.mini = j->has_tr ? &j->tr : NULL;
 	in.mini_invalid = j->mini_invalid;
 	in.regex_text_max = regex_text_max; /* what the rules' regexes see of subject and body */
+	if (j->rt.n > 0 && j->rt_gen == gen)
+		in.text = &j->rt;
 	if (job_notes_rd(j)->detector_flags[0]) {
 		in.flags[0] = "injection";
 		in.nflags = 1;

@@ -18,8 +18,10 @@
 #include "config.h"
 #include "flagship_queue.h"
 #include "hist.h"
+#include "intake.h"
 #include "kafka_in.h"
 #include "model_call.h"
+#include "offload.h"
 #include "redact.h"
 #include "rules.h"
 #include "store.h"
@@ -59,6 +61,25 @@ struct job_raw {
 	size_t len;
 };
 
+/*
+ * A message being prepared (JOB_PREPARE): its parse, injection check,
+ * redaction and the rules' text conditions, made by an offload worker (or
+ * inline), for the loop to count and step on. Freed when it is back.
+ */
+struct job_prep {
+	struct offload_item item; /* its place in the offload queues */
+	struct job *job;
+	int64_t kafka_ts_ms;
+	int tombstone;		   /* the message has no value */
+	const struct rules *rules; /* the set in force when it was sent (alive until back) */
+	unsigned rules_gen;	   /* its generation (pipeline_rules_release()) */
+	size_t regex_text_max;
+	struct intake_result r;	  /* outcome; r.t moves to the job */
+	struct intake_stats st;	  /* what intake counted */
+	int injection;		  /* safety_prepare() flagged an injection attempt */
+	struct redact_stats subject, body; /* values redacted */
+	struct job_intake in;		   /* a dead letter's origin (borrows from the job) */
+};
 /* The lists of jobs per waiting state, and where their counts go. */
 struct job_set {
 	struct job *lists[JOB__STATES];
@@ -89,6 +110,11 @@ struct job {
 	int has_tr, has_ftr;
 	int mini_invalid;
 	struct rules_decision *dec; /* NULL: no rule matched (most tickets) */
+	struct rules_text rt;	    /* the rules' text conditions, matched while preparing */
+	unsigned rt_gen;	    /* the rule set's generation they were matched with */
+	struct job_prep *prep;	    /* PREPARE only */
+	char *claim_json;	    /* the claim, built while preparing (NULL: over the cap) */
+	int claim_built;	    /* claim_json is the claim to send */
 	int flagship_slot;
 	int parked; /* issue #15.2: an escalation, outside intake.max_in_flight (pipeline.c) */
 	struct job_dead_letter *dl; /* DLQ only */
@@ -136,8 +162,13 @@ const struct job_notes *job_notes_rd(const struct job *j);
 struct job_notes *job_notes_wr(struct job *j);
 /* The rules' decision (action none, nothing matched, when none was kept). */
 const struct rules_decision *job_decision(const struct job *j);
-/* Evaluate the rules (r may be NULL) on the ticket and its mini answer; keeps the decision. */
-enum rule_action job_eval_rules(struct job *j, const struct rules *r, size_t regex_text_max);
+/*
+ * Evaluate the rules (r may be NULL, of generation gen) on the ticket and
+ * its mini answer; keeps the decision. The text conditions matched while
+ * preparing are used when they were matched with the same generation.
+ */
+enum rule_action job_eval_rules(struct job *j, const struct rules *r, unsigned gen,
+				size_t regex_text_max);
 /* What cascade_step may read about the job, in state s. */
 void job_facts(struct job *j, enum job_state s, const struct config *cfg, struct job_facts *f);
 /* The deciding answer: the flagship's, else the mini's, else NULL. */

@@ -83,7 +83,8 @@ static void finish(struct job *j)
 	double e2e = pipeline_now_ms() - j->received_ms;
 	int fresh;
 	double model = model_calls_wait_ms(&j->calls, &fresh);
-	hist_add(&pl->st.e2e_ms, e2e);
+	if (j->t != NULL) /* a skipped message is no ticket */
+		hist_add(&pl->st.e2e_ms, e2e);
 	if (fresh) {
 		hist_add(&pl->st.model_ms, model);
 		hist_add(&pl->st.added_ms, e2e - model);
@@ -279,9 +280,19 @@ static void on_stored(void *arg, struct store_result *r, const char *err)
 static enum job_event act_claim(struct job *j)
 {
 	struct pipeline *pl = j->owner;
-	struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part), j->offset,
-			      &j->pii};
-	if (store_claim(&pl->store, &q, on_claimed, j, pl->why, sizeof(pl->why)) == 0)
+	int rc;
+	if (j->claim_built) {
+		/* built while preparing: escaping a large body is not the loop's work */
+		rc = store_claim_built(&pl->store, j->claim_json, on_claimed, j, pl->why,
+				       sizeof(pl->why));
+		j->claim_json = NULL;
+		j->claim_built = 0;
+	} else {
+		struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part),
+				      j->offset, &j->pii};
+		rc = store_claim(&pl->store, &q, on_claimed, j, pl->why, sizeof(pl->why));
+	}
+	if (rc == 0)
 		return EV_NONE;
 	j->detail = pl->why;
 	return EV_DB_REJECTED;
@@ -354,7 +365,8 @@ static enum job_event act_decide(struct job *j, const struct cascade_action *a)
 		j->mini_invalid = 1;
 		snprintf(job_notes_wr(j)->mini_error, sizeof(j->nt->mini_error), "%s", a->detail);
 	}
-	switch (job_eval_rules(j, pl->rules, (size_t)pl->cfg->rules_regex_text_bytes)) {
+	switch (job_eval_rules(j, pl->rules, pl->rules_gen,
+			       (size_t)pl->cfg->rules_regex_text_bytes)) {
 	case RULE_ESCALATE:
 		pl->st.escalated++;
 		return EV_RULE_ESCALATE;
@@ -489,6 +501,8 @@ static void act_reject(struct job *j, const char *err)
 	free(e);
 }
 
+static enum job_event act_prepare(struct job *j);
+
 static enum job_event run(struct job *j, const struct cascade_action *a)
 {
 	struct pipeline *pl = j->owner;
@@ -502,6 +516,8 @@ static enum job_event run(struct job *j, const struct cascade_action *a)
 		return EV_NONE;
 	}
 	switch (a->act) {
+	case ACT_PREPARE:
+		return act_prepare(j);
 	case ACT_CLAIM:
 		return act_claim(j);
 	case ACT_CALL:
@@ -584,44 +600,125 @@ static void fire(struct job *j, enum job_event ev)
 
 /* ---- intake --------------------------------------------------------------------- */
 
+/*
+ * ACT_PREPARE's work: parse, flag injections, redact, match the rules' text.
+ * Runs on an offload worker (or inline with intake.prepare_threads = 0):
+ * it touches only its job and what no one changes while the daemon runs
+ * (the intake mapping, the redactor, the rule set it was given).
+ */
+void pipeline_prepare_work(struct offload_item *it, void *arg)
+{
+	struct pipeline *pl = arg;
+	struct job_prep *p = (struct job_prep *)(void *)it;
+	struct job *j = p->job;
+	struct safety_counts c;
+
+	intake_parse_counted(pl->intake, p->tombstone ? NULL : j->raw->payload, j->raw->len,
+			     j->raw->key, j->raw->keylen, p->kafka_ts_ms, &p->r, &p->st);
+	if (p->r.outcome != INTAKE_TICKET)
+		return;
+	j->t = p->r.t;
+	p->r.t = NULL;
+	safety_prepare(&pl->safety, j, &c);
+	p->injection = c.injection;
+	p->subject = c.subject;
+	p->body = c.body;
+	if (p->rules != NULL) {
+		struct rules_input in;
+		memset(&in, 0, sizeof(in));
+		in.ticket = j->t;
+		in.regex_text_max = p->regex_text_max;
+		rules_prepare_text(p->rules, &in, &j->rt);
+	}
+	{
+		/* the claim's JSON holds the whole body, escaped: build it here too */
+		struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part),
+				      j->offset, &j->pii};
+		j->claim_json = store_claim_json(&pl->store, &q);
+		j->claim_built = 1;
+	}
+}
+
+/* The loop's half of a prepared job: count, log, and the event it goes on with. */
+static enum job_event prepared(struct pipeline *pl, struct job *j)
+{
+	struct job_prep *p = j->prep;
+	char q[300];
+
+	intake_stats_add(pl->intake, &p->st);
+	pipeline_rules_release(pl, p->rules_gen);
+	switch (p->r.outcome) {
+	case INTAKE_SKIP:
+		/* nothing to triage (a tombstone, an agent's event): not a dead
+		 * letter, counted by intake; the offset advances at once */
+		log_debug("message skipped", "partition=%d offset=%lld reason=%s",
+			  (int)kin_part_partition(j->part), (long long)j->offset,
+			  log_quote(q, sizeof(q), p->r.reason));
+		return EV_SKIPPED;
+	case INTAKE_DEAD:
+		p->in = (struct job_intake){kin_part_topic(j->part),
+					    kin_part_partition(j->part),
+					    j->raw->key,
+					    p->tombstone ? NULL : j->raw->payload,
+					    j->raw->keylen,
+					    j->raw->len,
+					    ticket_err_code(p->r.code),
+					    p->r.reason};
+		log_warn("invalid ticket, dead-lettered", "partition=%d offset=%lld code=%s",
+			 (int)kin_part_partition(j->part), (long long)j->offset,
+			 ticket_err_code(p->r.code));
+		j->intake = &p->in; /* prep lives until the job is freed */
+		return EV_PARSE_FAILED;
+	default: {
+		struct safety_counts c = {p->injection, p->subject, p->body};
+		safety_account(&pl->safety, j, &c);
+		j->rt_gen = p->rules_gen;
+		free(j->prep);
+		j->prep = NULL;
+		return EV_PARSED;
+	}
+	}
+}
+
+static enum job_event act_prepare(struct job *j)
+{
+	struct pipeline *pl = j->owner;
+	struct job_prep *p = j->prep;
+
+	p->rules = pl->rules;
+	p->rules_gen = pl->rules_gen;
+	p->regex_text_max = (size_t)pl->cfg->rules_regex_text_bytes;
+	pl->rules_users++;
+	if (pl->off != NULL) {
+		offload_submit(pl->off, &p->item);
+		return EV_NONE;
+	}
+	pipeline_prepare_work(&p->item, pl);
+	return prepared(pl, j);
+}
+
+void pipeline_on_prepared(struct offload_item *it, void *arg)
+{
+	struct pipeline *pl = arg;
+	struct job *j = ((struct job_prep *)(void *)it)->job;
+
+	fire(j, prepared(pl, j));
+	pipeline_update_pause(pl);
+}
+
 void pipeline_on_message(void *arg, struct kin_part *part, const rd_kafka_message_t *m)
 {
 	struct pipeline *pl = arg;
-	struct intake_result r;
 	struct job *j;
 
 	pl->st.consumed++;
-	intake_parse(pl->intake, m->payload, m->len, m->key, m->key_len,
-		     rd_kafka_message_timestamp(m, NULL), &r);
-	if (r.outcome == INTAKE_SKIP) {
-		/* nothing to triage (a tombstone, an agent's event): not a dead
-		 * letter, counted by intake; the offset advances at once */
-		char q[300];
-		log_debug("message skipped", "partition=%d offset=%lld reason=%s", (int)m->partition,
-			  (long long)m->offset, log_quote(q, sizeof(q), r.reason));
-		kin_done(pl->kin, part, m->offset);
-		pipeline_update_pause(pl);
-		return;
-	}
 	j = job_new(&pl->jobs, pl, part, m->offset, pipeline_now_ms());
-	if (r.outcome == INTAKE_DEAD) {
-		struct job_intake in = {rd_kafka_topic_name(m->rkt),
-					m->partition,
-					m->key,
-					m->payload,
-					m->key_len,
-					m->len,
-					ticket_err_code(r.code),
-					r.reason};
-		log_warn("invalid ticket, dead-lettered", "partition=%d offset=%lld code=%s",
-			 (int)m->partition, (long long)m->offset, ticket_err_code(r.code));
-		j->intake = &in;
-		fire(j, EV_PARSE_FAILED);
-	} else {
-		j->t = r.t;
-		job_keep_raw(j, m->key, m->key_len, m->payload, m->len);
-		safety_prepare(&pl->safety, j);
-		fire(j, EV_PARSED);
-	}
+	/* the message as it came: the worker parses it, a dead letter carries it */
+	job_keep_raw(j, m->key, m->key_len, m->payload, m->len);
+	j->prep = xcalloc(1, sizeof(*j->prep));
+	j->prep->job = j;
+	j->prep->tombstone = m->payload == NULL;
+	j->prep->kafka_ts_ms = rd_kafka_message_timestamp(m, NULL);
+	fire(j, EV_RECEIVED);
 	pipeline_update_pause(pl);
 }

@@ -16,6 +16,7 @@
 #include "kafka_in.h"
 #include "kafka_out.h"
 #include "model_call.h"
+#include "offload.h"
 #include "rules.h"
 #include "safety.h"
 #include "shadow.h"
@@ -39,6 +40,12 @@ struct pipeline {
 	struct shadow *shadow; /* [shadow]; NULL when off */
 	struct safety safety;
 	struct rules *rules;
+	/* rules reloaded while tickets were being prepared with them stay until the
+	 * last is back (offload.h: a worker may be reading them) */
+	unsigned rules_gen;	     /* bumped by each reload */
+	size_t rules_users;	     /* preparations holding the current set */
+	struct rules_hold *rules_retired;
+	struct offload *off;	     /* the preparing threads; NULL: on the loop */
 	struct taxonomy tax;
 	struct ticket_limits limits;
 	struct intake *intake; /* the intake format: message -> ticket, skip or dead letter */
@@ -68,7 +75,20 @@ struct pipeline {
 	int prices_checked; /* today's "paid, answer lost" calls, from the last renewal */
 };
 
+/* A rule set replaced while preparations held it. */
+struct rules_hold {
+	struct rules *r;
+	unsigned gen;
+	size_t users;
+	struct rules_hold *next;
+};
 double pipeline_now_ms(void);
+/* A preparation made with the rules of generation gen is back. */
+void pipeline_rules_release(struct pipeline *pl, unsigned gen);
+/* ACT_PREPARE's work, on an offload worker or inline (pipeline.c). */
+void pipeline_prepare_work(struct offload_item *it, void *arg);
+/* An offload worker prepared a job: step it on (loop). */
+void pipeline_on_prepared(struct offload_item *it, void *arg);
 /* Intake control: hold for backpressure, pause for outages (PAUSE_* flags). */
 void pipeline_update_pause(struct pipeline *pl);
 void pipeline_set_pause(struct pipeline *pl, int flag, int on);

@@ -286,6 +286,27 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(pl->ev_drain_timeout, &grace);
 }
 
+void pipeline_rules_release(struct pipeline *pl, unsigned gen)
+{
+	struct rules_hold **pp;
+
+	if (gen == pl->rules_gen) {
+		pl->rules_users--;
+		return;
+	}
+	for (pp = &pl->rules_retired; *pp; pp = &(*pp)->next) {
+		struct rules_hold *h = *pp;
+		if (h->gen != gen)
+			continue;
+		if (--h->users == 0) {
+			*pp = h->next;
+			rules_free(h->r);
+			free(h);
+		}
+		return;
+	}
+}
+
 int pipeline_reload_rules(struct pipeline *pl)
 {
 	char err[512], q[600];
@@ -299,9 +320,19 @@ int pipeline_reload_rules(struct pipeline *pl)
 			  log_quote(q, sizeof(q), err));
 		return -1;
 	}
-	/* evaluation keeps no state between tickets: swapping here is safe */
-	rules_free(pl->rules);
+	/* evaluation keeps no state between tickets: swapping here is safe, but
+	 * tickets being prepared may be reading the old set (offload.h) */
+	if (pl->rules_users == 0) {
+		rules_free(pl->rules);
+	} else {
+		struct rules_hold *h = xcalloc(1, sizeof(*h));
+		*h = (struct rules_hold){pl->rules, pl->rules_gen, pl->rules_users,
+					 pl->rules_retired};
+		pl->rules_retired = h;
+	}
 	pl->rules = r;
+	pl->rules_gen++;
+	pl->rules_users = 0;
 	pl->st.rules_reloads++;
 	log_info("rules loaded", "file=%s rules=%zu", pl->cfg->rules_file, rules_count(r));
 	return 0;
@@ -388,6 +419,14 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 	pl->kout = kout_new(base, cfg, err, errlen);
 	if (pl->kout == NULL)
 		goto fail;
+	if (cfg->prepare_threads > 0) {
+		/* intake's CPU work off the loop (#16): it grows with the text */
+		pl->off = offload_new(base, (int)cfg->prepare_threads, (int)cfg->loop_slice_ms,
+				      pipeline_prepare_work, pipeline_on_prepared, pl, err,
+				      errlen);
+		if (pl->off == NULL)
+			goto fail;
+	}
 	pl->kin = kin_new(base, cfg, pipeline_on_message, pl, err, errlen);
 	if (pl->kin == NULL)
 		goto fail;
@@ -431,6 +470,9 @@ void pipeline_free(struct pipeline *pl)
 		log_stats(pl, "final stats");
 		log_summary(pl);
 	}
+	/* the workers stop first: the jobs they hold are then the loop's to drop */
+	offload_free(pl->off, NULL);
+	pl->off = NULL;
 	/* dead letters and events in flight complete their jobs while the producer flushes */
 	kout_free(pl->kout, 5000);
 	pl->kout = NULL;
@@ -457,6 +499,12 @@ void pipeline_free(struct pipeline *pl)
 	safety_cleanup(&pl->safety);
 	intake_free(pl->intake);
 	rules_free(pl->rules);
+	while (pl->rules_retired) {
+		struct rules_hold *h = pl->rules_retired;
+		pl->rules_retired = h->next;
+		rules_free(h->r);
+		free(h);
+	}
 	flagship_queue_cleanup(&pl->fq);
 	free(pl);
 }

@@ -115,7 +115,7 @@ void safety_cleanup(struct safety *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static char *safe_copy(struct safety *s, struct job *j, const char *text, size_t len,
+static char *safe_copy(const struct safety *s, struct job *j, const char *text, size_t len,
 		       struct redact_stats *st)
 {
 	char *c = xstrndup(text, len), *r;
@@ -137,39 +137,52 @@ static char *safe_copy(struct safety *s, struct job *j, const char *text, size_t
 	return c;
 }
 
-void safety_prepare(struct safety *s, struct job *j)
+void safety_prepare(const struct safety *s, struct job *j, struct safety_counts *c)
 {
 	const struct ticket *t = j->t;
-	struct redact_stats a = {0}, b = {0};
 	char why[256] = "", why2[256] = "";
 	int hits = injection_detect(t->subject, strlen(t->subject), why, sizeof(why)) +
 		   injection_detect(t->body, t->body_len, why2, sizeof(why2));
 
+	memset(c, 0, sizeof(*c));
 	if (hits > 0) {
-		char q[600], pat[520];
 		snprintf(job_notes_wr(j)->detector_flags, sizeof(j->nt->detector_flags),
 			 "injection: %s%s%s", why, why[0] && why2[0] ? ", " : "", why2);
-		s->injection_flagged++;
-		snprintf(pat, sizeof(pat), "%s%s%s", why, why[0] && why2[0] ? ", " : "", why2);
-		log_ticket_at(LOG_L_WARN, t->ticket_id, (int)kin_part_partition(j->part),
-			      (long long)j->offset, "prompt injection suspected", "patterns=%s",
-			      log_quote(q, sizeof(q), pat));
+		c->injection = 1;
 	}
-	j->p_subject = safe_copy(s, j, t->subject, strlen(t->subject), &a);
+	j->p_subject = safe_copy(s, j, t->subject, strlen(t->subject), &c->subject);
 	/* the prompt gets the body without quoted replies and signatures, when cut */
 	j->p_body = safe_copy(s, j, t->prompt_body ? t->prompt_body : t->body,
-			      t->prompt_body ? t->prompt_body_len : t->body_len, &b);
-	s->redactions[0] += a.email + b.email;
-	s->redactions[1] += a.phone + b.phone;
-	s->redactions[2] += a.card + b.card;
-	s->redactions[3] += a.iban + b.iban;
-	s->redactions[4] += a.custom + b.custom;
+			      t->prompt_body ? t->prompt_body_len : t->body_len, &c->body);
 	j->pt = *t;
 	j->pt.subject = j->p_subject;
 	j->pt.body = j->p_body;
 	j->pt.body_len = strlen(j->p_body);
 	j->pt.body_prompt_len = utf8_cut(j->p_body, j->pt.body_len, s->max_body_prompt_len);
 	j->pt.body_truncated = j->pt.body_prompt_len < j->pt.body_len;
+}
+
+void safety_account(struct safety *s, const struct job *j, const struct safety_counts *c)
+{
+	const struct redact_stats *a = &c->subject, *b = &c->body;
+
+	if (c->injection) {
+		static const char prefix[] = "injection: ";
+		const char *pat = job_notes_rd(j)->detector_flags;
+		char q[600];
+
+		if (strncmp(pat, prefix, sizeof(prefix) - 1) == 0)
+			pat += sizeof(prefix) - 1;
+		s->injection_flagged++;
+		log_ticket_at(LOG_L_WARN, j->t->ticket_id, (int)kin_part_partition(j->part),
+			      (long long)j->offset, "prompt injection suspected", "patterns=%s",
+			      log_quote(q, sizeof(q), pat));
+	}
+	s->redactions[0] += a->email + b->email;
+	s->redactions[1] += a->phone + b->phone;
+	s->redactions[2] += a->card + b->card;
+	s->redactions[3] += a->iban + b->iban;
+	s->redactions[4] += a->custom + b->custom;
 }
 
 /* Restore one model-written text in place: placeholders back to the customer's values. */

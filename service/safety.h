@@ -33,8 +33,21 @@ struct safety {
 int safety_init(struct safety *s, const struct config *cfg,
 		const struct prompt *const prompts[MODEL__TIERS], char *err, size_t errlen);
 void safety_cleanup(struct safety *s);
-/* Flag injections in j->t and build what the models will see (j->pt). */
-void safety_prepare(struct safety *s, struct job *j);
+/* What one ticket's preparation found, for the counters. */
+struct safety_counts {
+	int injection; /* an injection attempt was flagged (j's detector_flags say which) */
+	struct redact_stats subject, body;
+};
+
+/*
+ * Flag injections in j->t and build what the models will see (j->pt); *c
+ * gets what was found. Reads s only and logs nothing, so it may run on an
+ * offload worker (offload.h) while the loop runs; the loop then calls
+ * safety_account().
+ */
+void safety_prepare(const struct safety *s, struct job *j, struct safety_counts *c);
+/* Count what safety_prepare() found, and log a flagged injection. Loop only. */
+void safety_account(struct safety *s, const struct job *j, const struct safety_counts *c);
 /* Restore the deciding answer's texts and check the draft; notes flags on j. */
 void safety_check_draft(struct safety *s, struct job *j);
 

@@ -8,17 +8,17 @@
 #include <stddef.h>
 #include <string.h>
 
-static const char *const state_names[JOB__ALL] = {"claim",	   "reserve", "model", "backoff",
-						  "flagship_wait", "store",   "event", "dlq",
-						  "new",	   "done"};
+static const char *const state_names[JOB__ALL] = {
+    "claim", "reserve", "model", "backoff", "flagship_wait", "store", "event", "dlq", "prepare",
+    "new",   "done"};
 static const char *const event_names[EV__COUNT] = {
-    "parsed",	       "parse_failed",	 "claimed",	"claimed_done",	 "db_rejected",
+    "received",	       "parsed",	 "parse_failed", "skipped", "claimed",	"claimed_done",	 "db_rejected",
     "request_ready",   "prompt_failed",	 "reserved",	"budget_denied", "budget_failed", "budget_busy",
     "resting",	       "not_sent",	 "model_retry", "model_failed",	 "answer_too_large",
     "answer_ok",       "answer_invalid", "mode_fallback", "timer",	"rule_none",	 "rule_escalate",
     "rule_human_only", "flagship_slot",	 "stored",	"delivered"};
 static const char *const act_names[ACT__COUNT] = {
-    "claim",	      "call",  "reserve", "send",	 "wait",   "wait_budget", "wait_reserve", "decide",
+    "prepare", "claim",	      "call",  "reserve", "send",	 "wait",   "wait_budget", "wait_reserve", "decide",
     "queue_flagship", "store", "publish", "dead_letter", "reject", "finish",	  "error"};
 static const char *const tier_names[MODEL__TIERS] = {"mini", "flagship"};
 static const char *const status_names[STATUS__COUNT] = {"pending_review", "needs_human"};
@@ -53,6 +53,7 @@ const char *job_status_name(enum job_status s)
 int cascade_act_waits(enum cascade_act a)
 {
 	switch (a) {
+	case ACT_PREPARE:
 	case ACT_CLAIM:
 	case ACT_RESERVE:
 	case ACT_WAIT:
@@ -92,6 +93,12 @@ static enum job_state call(const struct job_facts *f, struct cascade_action *o, 
 	o->tier = t;
 	o->purpose = p;
 	return JOB_MODEL;
+}
+
+static enum job_state prepare(const struct job_facts *f, struct cascade_action *o)
+{
+	o->act = ACT_PREPARE;
+	return JOB_PREPARE;
 }
 
 static enum job_state claim(const struct job_facts *f, struct cascade_action *o)
@@ -283,8 +290,10 @@ static const struct cascade_rule {
 	decide_fn *decide;
 } rules[] = {
     /* clang-format off */
-	{JOB_NEW,           EV_PARSED,           claim},
-	{JOB_NEW,           EV_PARSE_FAILED,     dead_letter},
+	{JOB_NEW,           EV_RECEIVED,         prepare},
+	{JOB_PREPARE,       EV_PARSED,           claim},
+	{JOB_PREPARE,       EV_PARSE_FAILED,     dead_letter},
+	{JOB_PREPARE,       EV_SKIPPED,          finish},
 	{JOB_CLAIM,         EV_CLAIMED,          claimed},
 	{JOB_CLAIM,         EV_CLAIMED_DONE,     publish},
 	{JOB_CLAIM,         EV_DB_REJECTED,      reject},

@@ -34,6 +34,7 @@ enum job_state {
 	JOB_STORE,
 	JOB_EVENT,
 	JOB_DLQ,
+	JOB_PREPARE, /* parsed, checked and redacted off the loop (offload.h) */
 	JOB__STATES,
 	JOB_NEW = JOB__STATES, /* taken from Kafka, nothing decided yet */
 	JOB_DONE,	       /* durable or dead-lettered: offset released, job freed */
@@ -51,8 +52,10 @@ enum job_status { STATUS_PENDING_REVIEW, STATUS_NEEDS_HUMAN, STATUS__COUNT };
 /* What happened to the job. The text of an event (an error, a rule's reasons)
  * travels in job_facts.detail. */
 enum job_event {
-	EV_PARSED,	     /* the message is a ticket */
+	EV_RECEIVED,	     /* a message was taken from Kafka */
+	EV_PARSED,	     /* the message is a ticket, prepared for the models */
 	EV_PARSE_FAILED,     /* it is not */
+	EV_SKIPPED,	     /* nothing to triage (a tombstone, an agent's event) */
 	EV_CLAIMED,	     /* claim: new, updated or pending: work to do */
 	EV_CLAIMED_DONE,     /* claim: triaged before (a redelivery) */
 	EV_DB_REJECTED,	     /* the database refused this ticket's data */
@@ -82,6 +85,7 @@ enum job_event {
 };
 
 enum cascade_act {
+	ACT_PREPARE,	    /* parse, flag injections, redact, match the rules' text (off the loop) */
 	ACT_CLAIM,	    /* submit the claim */
 	ACT_CALL,	    /* prepare a call (tier, purpose): reuse a prior answer or render */
 	ACT_RESERVE,	    /* reserve budget for the current call */

@@ -145,6 +145,7 @@ static const struct cfg_key keys[] = {
 	K_INT("intake.max_body_prompt_bytes", max_body_prompt_bytes, "16384", 256, 1048576),
 	K_INT("intake.poll_batch", poll_batch, "500", 1, 100000),
 	K_INT("intake.loop_slice_ms", loop_slice_ms, "2", 1, 10000),
+	K_INT("intake.prepare_threads", prepare_threads, "1", 0, 16),
 	/* intake formats and lenient fields (issues #12, #18): see core/intake.h */
 	K_STR("intake.tier_map", tier_map, "", 0),
 	K_ENUM("intake.format", intake_format, "triaged", intake_format_names),

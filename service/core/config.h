@@ -94,6 +94,7 @@ struct config {
 	char *mapping_file;
 	int64_t poll_batch;
 	int64_t loop_slice_ms;
+	int64_t prepare_threads; /* 0: prepare tickets on the loop (offload.h) */
 	/* [postgres] */
 	char *pg_conninfo;
 	int64_t pg_batch_size;

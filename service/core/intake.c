@@ -666,13 +666,13 @@ const struct intake_stats *intake_stats(const struct intake *in)
 	return &in->st;
 }
 
-static void dead(struct intake *in, struct intake_result *r, enum ticket_err code,
+static void dead(struct intake_stats *st, struct intake_result *r, enum ticket_err code,
 		 const char *reason)
 {
 	r->outcome = INTAKE_DEAD;
 	r->code = code;
 	ticket_reason_safe(reason, strlen(reason), r->reason, sizeof(r->reason));
-	in->st.dead++;
+	st->dead++;
 }
 
 /* "body: required" -> "body (from /detail/description): required" */
@@ -697,7 +697,7 @@ static void name_source(const struct mapped *m, const char *err, char *out, size
 }
 
 /* Parse a helpdesk payload (the gates the contract parser would apply to the raw bytes first). */
-static json_object *parse_source(struct intake *in, const char *msg, size_t len,
+static json_object *parse_source(const struct intake *in, struct intake_stats *st, const char *msg, size_t len,
 				 struct intake_result *r)
 {
 	struct json_tokener *tok;
@@ -707,11 +707,11 @@ static json_object *parse_source(struct intake *in, const char *msg, size_t len,
 	if (len > in->opts.lim.max_message_bytes) {
 		snprintf(why, sizeof(why), "message: %zu bytes exceeds the %zu-byte limit", len,
 			 in->opts.lim.max_message_bytes);
-		dead(in, r, TICKET_E_TOO_LARGE, why);
+		dead(st, r, TICKET_E_TOO_LARGE, why);
 		return NULL;
 	}
 	if (!utf8_valid(msg, len)) {
-		dead(in, r, TICKET_E_UTF8, "message: invalid UTF-8");
+		dead(st, r, TICKET_E_UTF8, "message: invalid UTF-8");
 		return NULL;
 	}
 	tok = json_tokener_new_ex(33);
@@ -724,7 +724,7 @@ static json_object *parse_source(struct intake *in, const char *msg, size_t len,
 			 json_tokener_error_desc(json_tokener_get_error(tok)));
 		json_object_put(root);
 		json_tokener_free(tok);
-		dead(in, r, TICKET_E_JSON, why);
+		dead(st, r, TICKET_E_JSON, why);
 		return NULL;
 	}
 	json_tokener_free(tok);
@@ -755,8 +755,9 @@ static int body_from_html(struct ticket *t)
 	return 1;
 }
 
-void intake_parse(struct intake *in, const char *msg, size_t len, const char *key, size_t keylen,
-		  int64_t kafka_ts_ms, struct intake_result *r)
+void intake_parse_counted(const struct intake *in, const char *msg, size_t len, const char *key,
+			  size_t keylen, int64_t kafka_ts_ms, struct intake_result *r,
+			  struct intake_stats *st)
 {
 	struct ticket_opts o = in->opts;
 	struct mapped m;
@@ -775,11 +776,11 @@ void intake_parse(struct intake *in, const char *msg, size_t len, const char *ke
 		r->outcome = INTAKE_SKIP;
 		r->skip = INTAKE_SKIP_TOMBSTONE;
 		snprintf(r->reason, sizeof(r->reason), "tombstone (null value)");
-		in->st.skipped[INTAKE_SKIP_TOMBSTONE]++;
+		st->skipped[INTAKE_SKIP_TOMBSTONE]++;
 		return;
 	}
 	if (in->fmt != INTAKE_TRIAGED) {
-		root = parse_source(in, msg, len, r);
+		root = parse_source(in, st, msg, len, r);
 		if (root == NULL)
 			return;
 		m.obj = json_object_new_object();
@@ -801,7 +802,7 @@ void intake_parse(struct intake *in, const char *msg, size_t len, const char *ke
 			r->outcome = INTAKE_SKIP;
 			r->skip = INTAKE_SKIP_NOTHING;
 			snprintf(r->reason, sizeof(r->reason), "%s", m.skip);
-			in->st.skipped[INTAKE_SKIP_NOTHING]++;
+			st->skipped[INTAKE_SKIP_NOTHING]++;
 			goto out;
 		}
 		text = json_object_to_json_string_ext(m.obj, JSON_C_TO_STRING_PLAIN |
@@ -816,9 +817,9 @@ void intake_parse(struct intake *in, const char *msg, size_t len, const char *ke
 	if (rc != TICKET_OK) {
 		if (in->fmt != INTAKE_TRIAGED) {
 			name_source(&m, err, named, sizeof(named));
-			dead(in, r, rc, named);
+			dead(st, r, rc, named);
 		} else {
-			dead(in, r, rc, err);
+			dead(st, r, rc, err);
 		}
 		goto out;
 	}
@@ -830,23 +831,42 @@ void intake_parse(struct intake *in, const char *msg, size_t len, const char *ke
 			r->t = NULL;
 			name_source(&m, "body: no text left after the HTML was removed", named,
 				    sizeof(named));
-			dead(in, r, TICKET_E_MISSING, named);
+			dead(st, r, TICKET_E_MISSING, named);
 			goto out;
 		}
-		in->st.html_bodies += (uint64_t)h;
+		st->html_bodies += (uint64_t)h;
 		r->t->body_prompt_len = utf8_cut(r->t->body, r->t->body_len,
 						 o.lim.max_body_prompt_len);
 		r->t->body_truncated = r->t->body_prompt_len < r->t->body_len;
 	}
 	ticket_cut_prompt(r->t);
 	r->outcome = INTAKE_TICKET;
-	in->st.tickets++;
-	in->st.prompt_bytes_in += raw_body; /* the body as the helpdesk sent it */
-	in->st.prompt_bytes_out += r->t->prompt_body_len;
+	st->tickets++;
+	st->prompt_bytes_in += raw_body; /* the body as the helpdesk sent it */
+	st->prompt_bytes_out += r->t->prompt_body_len;
 	for (int i = 0; i < TICKET_FLAG__COUNT; i++)
 		if (r->t->flags & (1u << i))
-			in->st.flagged[i]++;
+			st->flagged[i]++;
 out:
 	json_object_put(m.obj);
 	json_object_put(root);
+}
+
+void intake_parse(struct intake *in, const char *msg, size_t len, const char *key, size_t keylen,
+		  int64_t kafka_ts_ms, struct intake_result *r)
+{
+	intake_parse_counted(in, msg, len, key, keylen, kafka_ts_ms, r, &in->st);
+}
+
+void intake_stats_add(struct intake *in, const struct intake_stats *d)
+{
+	in->st.tickets += d->tickets;
+	in->st.dead += d->dead;
+	for (int i = 0; i < INTAKE_SKIP__COUNT; i++)
+		in->st.skipped[i] += d->skipped[i];
+	for (int i = 0; i < TICKET_FLAG__COUNT; i++)
+		in->st.flagged[i] += d->flagged[i];
+	in->st.html_bodies += d->html_bodies;
+	in->st.prompt_bytes_in += d->prompt_bytes_in;
+	in->st.prompt_bytes_out += d->prompt_bytes_out;
 }

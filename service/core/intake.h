@@ -77,6 +77,16 @@ void intake_free(struct intake *in);
 void intake_parse(struct intake *in, const char *msg, size_t len, const char *key, size_t keylen,
 		  int64_t kafka_ts_ms, struct intake_result *r);
 
+/*
+ * intake_parse() counting into *st instead of in's counters: in is only
+ * read, so worker threads may parse at once (offload.h); the loop adds the
+ * counts with intake_stats_add().
+ */
+void intake_parse_counted(const struct intake *in, const char *msg, size_t len, const char *key,
+			  size_t keylen, int64_t kafka_ts_ms, struct intake_result *r,
+			  struct intake_stats *st);
+void intake_stats_add(struct intake *in, const struct intake_stats *d);
+
 const struct intake_stats *intake_stats(const struct intake *in);
 
 #endif

@@ -47,6 +47,25 @@ struct rules_input {
 	 * Keywords and body_longer_than always see the whole text.
 	 */
 	size_t regex_text_max;
+	/*
+	 * The text conditions (keywords, regexes) already evaluated on this
+	 * ticket by rules_prepare_text() with the same rule set, or NULL to
+	 * evaluate them here. Their results are the same either way.
+	 */
+	const struct rules_text *text;
+};
+
+/*
+ * What the text conditions of each rule give on one ticket: the costly part
+ * of an evaluation (keywords over the whole text, regexes over its capped
+ * head), done once the ticket is parsed and off the event loop, so that the
+ * evaluation after the mini answer reads only its results. Owned by the
+ * caller (rules_text_free()).
+ */
+struct rules_text {
+	size_t n;		  /* rules in the set it was made from */
+	const char **keyword;	  /* [n]: the first keyword found, or NULL */
+	unsigned char *text_ok;	  /* [n]: 1 if every text condition holds */
 };
 
 struct rules_decision {
@@ -83,6 +102,17 @@ void rules_free(struct rules *r);
  * (mini == NULL, ticket == NULL) do not match. Never fails.
  */
 void rules_eval(const struct rules *r, const struct rules_input *in, struct rules_decision *out);
+
+/*
+ * Evaluate the text conditions of every enabled rule of r on in->ticket
+ * (in->regex_text_max applies; in->mini and the flags are not read) into
+ * *out (cleared first; free with rules_text_free()). Thread-safe on a set
+ * no one changes: it only reads r. Pass out as in->text to rules_eval()
+ * with the same set: the decision is the one rules_eval() makes alone.
+ */
+void rules_prepare_text(const struct rules *r, const struct rules_input *in,
+			struct rules_text *out);
+void rules_text_free(struct rules_text *t);
 
 /* Number of rules in the set, disabled ones included (0 for NULL). */
 size_t rules_count(const struct rules *r);

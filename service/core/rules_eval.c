@@ -67,6 +67,7 @@ static void why_add(struct joiner *why, const char *key, const char *value)
 
 struct eval_ctx {
 	const struct rules_input *in;
+	size_t rule; /* the index of the rule being evaluated, for in->text */
 	char *text;  /* subject "\n" body for the regexes, built on first use */
 	char *lower; /* subject "\0" body, ASCII lower-cased, for the keywords, ditto */
 	size_t slen, blen;
@@ -302,18 +303,28 @@ static int cond_match(const struct rule *ru, enum rule_cond c, struct eval_ctx *
 		why_add(why, "body_bytes", num);
 		return 1;
 	case RULE_C_KEYWORDS:
-		if (t == NULL || (s = first_keyword(&ru->keywords, cx)) == NULL)
+		if (in->text != NULL && cx->rule < in->text->n)
+			s = t != NULL ? in->text->keyword[cx->rule] : NULL;
+		else
+			s = t != NULL ? first_keyword(&ru->keywords, cx) : NULL;
+		if (s == NULL)
 			return 0;
 		why_add(why, "keyword", s);
 		return 1;
 	case RULE_C_REGEX:
 		if (t == NULL)
 			return 0;
-		if (cx->text == NULL)
-			cx->text = regex_text(t, in->regex_text_max);
-		for (size_t i = 0; i < ru->nre; i++)
-			if (regexec(&ru->re[i], cx->text, 0, NULL, 0) != 0)
+		if (in->text != NULL && cx->rule < in->text->n) {
+			/* keywords come first: text_ok is the regexes' answer here */
+			if (!in->text->text_ok[cx->rule])
 				return 0;
+		} else {
+			if (cx->text == NULL)
+				cx->text = regex_text(t, in->regex_text_max);
+			for (size_t i = 0; i < ru->nre; i++)
+				if (regexec(&ru->re[i], cx->text, 0, NULL, 0) != 0)
+					return 0;
+		}
 		for (size_t i = 0; i < ru->nre; i++)
 			why_add(why, "regex", ru->re_src[i]);
 		return 1;
@@ -333,7 +344,7 @@ static int rule_match(const struct rule *ru, struct eval_ctx *cx, struct joiner 
 
 void rules_eval(const struct rules *r, const struct rules_input *in, struct rules_decision *out)
 {
-	struct eval_ctx cx = {in, NULL, NULL, 0, 0};
+	struct eval_ctx cx = {in, 0, NULL, NULL, 0, 0};
 	struct joiner names, reasons;
 
 	memset(out, 0, sizeof(*out));
@@ -349,6 +360,7 @@ void rules_eval(const struct rules *r, const struct rules_input *in, struct rule
 
 		if (!ru->enabled)
 			continue;
+		cx.rule = i;
 		join_init(&why, whybuf, sizeof(whybuf));
 		if (!rule_match(ru, &cx, &why))
 			continue;
@@ -365,4 +377,49 @@ void rules_eval(const struct rules *r, const struct rules_input *in, struct rule
 	}
 	free(cx.text);
 	free(cx.lower);
+}
+
+void rules_prepare_text(const struct rules *r, const struct rules_input *in,
+			struct rules_text *out)
+{
+	struct rules_input live = *in;
+	struct eval_ctx cx = {&live, 0, NULL, NULL, 0, 0};
+	struct joiner why;
+	char whybuf[256];
+
+	memset(out, 0, sizeof(*out));
+	if (r == NULL || r->n == 0)
+		return;
+	live.text = NULL; /* evaluate, do not read an older result */
+	out->n = r->n;
+	out->keyword = xcalloc(r->n, sizeof(*out->keyword));
+	out->text_ok = xcalloc(r->n, 1);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct rule *ru = r->v[i];
+		int ok = 1;
+
+		if (!ru->enabled || in->ticket == NULL)
+			continue;
+		cx.rule = i;
+		join_init(&why, whybuf, sizeof(whybuf));
+		/* in cond_match's order, so a failed keyword spares the regexes */
+		if (ru->conds & (1u << RULE_C_KEYWORDS)) {
+			out->keyword[i] = first_keyword(&ru->keywords, &cx);
+			ok = out->keyword[i] != NULL;
+		}
+		if (ok && (ru->conds & (1u << RULE_C_REGEX)))
+			ok = cond_match(ru, RULE_C_REGEX, &cx, &why);
+		out->text_ok[i] = (unsigned char)ok;
+	}
+	free(cx.text);
+	free(cx.lower);
+}
+
+void rules_text_free(struct rules_text *t)
+{
+	if (t == NULL)
+		return;
+	free(t->keyword);
+	free(t->text_ok);
+	memset(t, 0, sizeof(*t));
 }

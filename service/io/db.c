@@ -16,6 +16,13 @@
 #include "loopslice.h"
 
 #define DB_MAX_INFLIGHT_BATCHES 4
+/*
+ * A statement's items stop at this many bytes of JSON (one item always
+ * goes): the loop copies a round twice (into the parameter, then into
+ * libpq's buffer) in one callback, and 256 claims of 256 KiB tickets were
+ * 64 MiB, tens of ms of stall (#16). Ordinary tickets never reach it.
+ */
+#define DB_PART_MAX_BYTES (4u << 20)
 
 static const char *const kind_name[DB__KINDS] = {"call",     "store", "reserve", "deadletter",
 						 "feedback", "claim", "shadow",  "renew"};
@@ -392,6 +399,7 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 	struct db_item *it, **tailp = &pt->items;
 	const char *params[1];
 	int limit = db->batch_size, ok;
+	size_t bytes = 0;
 
 	if (db->qhead[k] && db->qhead[k]->solo)
 		limit = 1;
@@ -399,6 +407,9 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 		it = db->qhead[k];
 		if (it->solo && pt->nitems > 0)
 			break;
+		if (pt->nitems > 0 && bytes + it->len > DB_PART_MAX_BYTES)
+			break;
+		bytes += it->len + 1;
 		db->qhead[k] = it->next;
 		if (db->qhead[k] == NULL)
 			db->qtail[k] = NULL;

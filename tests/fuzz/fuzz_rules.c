@@ -68,6 +68,21 @@ static void eval_checked(const struct rules *r, const struct rules_input *in)
 	check_decision(&d);
 	if (r == NULL || rules_count(r) == 0)
 		FUZZ_CHECK(d.nmatched == 0);
+	/* the text conditions evaluated beforehand (off the loop) decide the same */
+	{
+		struct rules_input pre = *in;
+		struct rules_text rt;
+		struct rules_decision d2;
+
+		rules_prepare_text(r, in, &rt);
+		pre.text = &rt;
+		memset(&d2, 0x5a, sizeof(d2));
+		rules_eval(r, &pre, &d2);
+		FUZZ_CHECK(d2.action == d.action && d2.priority == d.priority &&
+			   d2.nmatched == d.nmatched && strcmp(d2.matched, d.matched) == 0 &&
+			   strcmp(d2.reasons, d.reasons) == 0);
+		rules_text_free(&rt);
+	}
 }
 
 int fuzz_rules_one(const uint8_t *data, size_t size)

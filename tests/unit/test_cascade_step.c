@@ -55,8 +55,10 @@ struct step_case {
 
 /* clang-format off */
 static const struct step_case cases[] = {
-	C(JOB_NEW, EV_PARSED, 0, JOB_CLAIM, ACT_CLAIM),
-	C(JOB_NEW, EV_PARSE_FAILED, 0, JOB_DLQ, ACT_DEAD_LETTER),
+	C(JOB_NEW, EV_RECEIVED, 0, JOB_PREPARE, ACT_PREPARE),
+	C(JOB_PREPARE, EV_PARSED, 0, JOB_CLAIM, ACT_CLAIM),
+	C(JOB_PREPARE, EV_PARSE_FAILED, 0, JOB_DLQ, ACT_DEAD_LETTER),
+	C(JOB_PREPARE, EV_SKIPPED, 0, JOB_DONE, ACT_FINISH),
 	CALL(JOB_CLAIM, EV_CLAIMED, 0, MODEL_MINI, PURPOSE_TRIAGE),
 	CH(JOB_CLAIM, EV_CLAIMED, F_REDACT, "redaction failed"),
 	C(JOB_CLAIM, EV_CLAIMED_DONE, 0, JOB_DONE, ACT_FINISH),
@@ -200,8 +202,8 @@ START_TEST(test_impossible_pairs)
 			}
 			errors++;
 		}
-	/* 10 states x 26 events, 28 of them possible */
-	ck_assert_int_eq(errors, JOB__ALL * EV__COUNT - 28);
+	/* 11 states x 28 events, 30 of them possible */
+	ck_assert_int_eq(errors, JOB__ALL * EV__COUNT - 30);
 	/* out of range events too */
 	{
 		struct job_facts f;
@@ -225,6 +227,7 @@ START_TEST(test_walk_escalation)
 		enum job_state want;
 		enum cascade_act act;
 	} walk[] = {
+	    {EV_RECEIVED, 0, JOB_PREPARE, ACT_PREPARE},
 	    {EV_PARSED, 0, JOB_CLAIM, ACT_CLAIM},
 	    {EV_CLAIMED, 0, JOB_MODEL, ACT_CALL},
 	    {EV_REQUEST_READY, F_BUDGET, JOB_RESERVE, ACT_RESERVE},
@@ -257,6 +260,13 @@ START_TEST(test_names)
 {
 	ck_assert_str_eq(job_state_name(JOB_FLAGSHIP_WAIT), "flagship_wait");
 	ck_assert_str_eq(job_state_name(JOB_DONE), "done");
+	ck_assert_str_eq(job_state_name(JOB_PREPARE), "prepare");
+	ck_assert_str_eq(job_state_name(JOB_NEW), "new");
+	ck_assert_str_eq(job_event_name(EV_RECEIVED), "received");
+	ck_assert_str_eq(job_event_name(EV_SKIPPED), "skipped");
+	ck_assert_str_eq(job_event_name(EV_CLAIMED), "claimed");
+	ck_assert_str_eq(cascade_act_name(ACT_PREPARE), "prepare");
+	ck_assert_str_eq(cascade_act_name(ACT_CLAIM), "claim");
 	ck_assert_str_eq(job_state_name(JOB__ALL), "unknown");
 	ck_assert_str_eq(job_event_name(EV_DELIVERED), "delivered");
 	ck_assert_str_eq(job_event_name(EV_NONE), "unknown");

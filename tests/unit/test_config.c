@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 137 /* key lines in a default dump: 2 kafka + 135 table keys */
+#define NKEYS 138 /* key lines in a default dump: 2 kafka + 136 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -165,6 +165,7 @@ static const struct {
 	{"intake.max_body_prompt_bytes", "16384"},
 	{"intake.poll_batch", "500"},
 	{"intake.loop_slice_ms", "2"},
+	{"intake.prepare_threads", "1"},
 	{"intake.tier_map", "\"\""},
 	{"intake.format", "triaged"},
 	{"intake.mapping_file", "\"\""},

@@ -295,6 +295,25 @@ START_TEST(test_eval)
 			      "case %d (%s): reasons '%s', want '%s'", _i, c->rules, d.reasons,
 			      c->reasons);
 	ck_assert_uint_eq(d.nmatched, count_names(c->matched));
+	/*
+	 * The text conditions evaluated beforehand (off the loop, issue #16)
+	 * give the same decision, reasons included.
+	 */
+	{
+		struct rules_text rt;
+		struct rules_decision d2;
+
+		rules_prepare_text(r, &e.in, &rt);
+		e.in.text = &rt;
+		rules_eval(r, &e.in, &d2);
+		e.in.text = NULL;
+		ck_assert_msg(d2.action == d.action && d2.priority == d.priority &&
+				  d2.nmatched == d.nmatched && strcmp(d2.matched, d.matched) == 0 &&
+				  strcmp(d2.reasons, d.reasons) == 0,
+			      "case %d (%s): prepared text gives '%s' '%s', live '%s' '%s'", _i,
+			      c->rules, d2.matched, d2.reasons, d.matched, d.reasons);
+		rules_text_free(&rt);
+	}
 	rules_free(r);
 }
 END_TEST

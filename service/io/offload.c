@@ -1,0 +1,248 @@
+/*
+ * offload: see offload.h. Owns the worker threads, the queue to them, the
+ * queue back, and the pipe that wakes the loop when the queue back stops
+ * being empty. Never looks inside an item and never logs.
+ */
+#include "offload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loopslice.h"
+#include "xmem.h"
+
+struct fifo {
+	struct offload_item *head, *tail;
+};
+
+struct offload {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;  /* todo has items, or stop */
+	struct fifo todo;   /* submitted, for the workers */
+	struct fifo done;   /* finished, for the loop */
+	int stop;
+	int woken;	    /* a byte is in the pipe and the loop has not read it */
+	int threads;
+	pthread_t tid[OFFLOAD_MAX_THREADS];
+	int pipefd[2];
+	struct event *ev_wake, *ev_next; /* the pipe; the next slice */
+	struct fifo ready;		 /* taken from done, being handed to done() (loop only) */
+	size_t pending;			 /* submitted, not yet handed (loop only) */
+	int64_t slice_us;
+	offload_fn *work, *done_fn;
+	void *arg;
+};
+
+static void fifo_push(struct fifo *f, struct offload_item *it)
+{
+	it->next = NULL;
+	if (f->tail)
+		f->tail->next = it;
+	else
+		f->head = it;
+	f->tail = it;
+}
+
+static struct offload_item *fifo_pop(struct fifo *f)
+{
+	struct offload_item *it = f->head;
+	if (it) {
+		f->head = it->next;
+		if (f->head == NULL)
+			f->tail = NULL;
+		it->next = NULL;
+	}
+	return it;
+}
+
+/* Append all of src to dst; src becomes empty. */
+static void fifo_splice(struct fifo *dst, struct fifo *src)
+{
+	if (src->head == NULL)
+		return;
+	if (dst->tail)
+		dst->tail->next = src->head;
+	else
+		dst->head = src->head;
+	dst->tail = src->tail;
+	src->head = src->tail = NULL;
+}
+
+static void *worker(void *arg)
+{
+	struct offload *o = arg;
+	struct sched_param sp = {0};
+	int nice_now;
+
+	/*
+	 * The loop thread must win a core over the workers: it answers timers
+	 * and sockets, they only chew text. Measured on 2 cores with the
+	 * database beside them, the loop's waits for a core (not its own work)
+	 * were the lag left once preparing moved here. So the workers run as
+	 * SCHED_BATCH (no wake-up preemption) and OFFLOAD_NICE steps nicer
+	 * than the thread that started them (Linux: nice is per thread).
+	 * Lowering one's own priority needs no privilege; if refused, run as is.
+	 */
+	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	errno = 0;
+	nice_now = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, 0, nice_now + OFFLOAD_NICE);
+	pthread_mutex_lock(&o->mu);
+	for (;;) {
+		struct offload_item *it;
+		int wake;
+
+		while (!o->stop && o->todo.head == NULL)
+			pthread_cond_wait(&o->cv, &o->mu);
+		if (o->stop)
+			break;
+		it = fifo_pop(&o->todo);
+		pthread_mutex_unlock(&o->mu);
+		o->work(it, o->arg);
+		pthread_mutex_lock(&o->mu);
+		fifo_push(&o->done, it);
+		wake = !o->woken;
+		o->woken = 1;
+		if (wake) {
+			/* one byte per wake-up: the pipe never fills */
+			ssize_t n;
+			do
+				n = write(o->pipefd[1], "x", 1);
+			while (n < 0 && errno == EINTR);
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
+	return NULL;
+}
+
+/* Hand finished items to done(), a slice of this pass at a time. */
+static void hand_out(struct offload *o)
+{
+	int64_t until = o->slice_us > 0 ? loopslice_now_us() + o->slice_us : INT64_MAX;
+	struct offload_item *it;
+
+	while ((it = fifo_pop(&o->ready)) != NULL) {
+		o->pending--;
+		o->done_fn(it, o->arg);
+		if (o->ready.head != NULL && loopslice_now_us() >= until) {
+			loopslice_next_pass(o->ev_next);
+			return;
+		}
+	}
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct offload *o = arg;
+	char buf[64];
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&o->mu);
+	o->woken = 0;
+	fifo_splice(&o->ready, &o->done);
+	pthread_mutex_unlock(&o->mu);
+	hand_out(o);
+}
+
+static void on_next(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hand_out(arg);
+}
+
+struct offload *offload_new(struct event_base *base, int threads, int slice_ms, offload_fn *work,
+			    offload_fn *done, void *arg, char *err, size_t errlen)
+{
+	struct offload *o;
+	int rc;
+
+	if (threads < 1 || threads > OFFLOAD_MAX_THREADS) {
+		snprintf(err, errlen, "offload: %d threads (1..%d)", threads, OFFLOAD_MAX_THREADS);
+		return NULL;
+	}
+	o = xcalloc(1, sizeof(*o));
+	o->work = work;
+	o->done_fn = done;
+	o->arg = arg;
+	o->slice_us = (int64_t)slice_ms * 1000;
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	if (pipe2(o->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "offload: pipe: %s", strerror(errno));
+		o->pipefd[0] = o->pipefd[1] = -1;
+		goto fail;
+	}
+	o->ev_wake = event_new(base, o->pipefd[0], EV_READ | EV_PERSIST, on_wake, o);
+	o->ev_next = evtimer_new(base, on_next, o);
+	if (o->ev_wake == NULL || o->ev_next == NULL || event_add(o->ev_wake, NULL) < 0) {
+		snprintf(err, errlen, "offload: cannot add the wake-up event");
+		goto fail;
+	}
+	for (; o->threads < threads; o->threads++) {
+		rc = pthread_create(&o->tid[o->threads], NULL, worker, o);
+		if (rc != 0) {
+			snprintf(err, errlen, "offload: pthread_create: %s", strerror(rc));
+			goto fail;
+		}
+	}
+	return o;
+fail:
+	offload_free(o, NULL);
+	return NULL;
+}
+
+void offload_submit(struct offload *o, struct offload_item *it)
+{
+	o->pending++;
+	pthread_mutex_lock(&o->mu);
+	fifo_push(&o->todo, it);
+	pthread_cond_signal(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+}
+
+size_t offload_pending(const struct offload *o)
+{
+	return o ? o->pending : 0;
+}
+
+void offload_free(struct offload *o, offload_fn *drop)
+{
+	struct offload_item *it;
+
+	if (o == NULL)
+		return;
+	pthread_mutex_lock(&o->mu);
+	o->stop = 1;
+	pthread_cond_broadcast(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	for (int i = 0; i < o->threads; i++)
+		pthread_join(o->tid[i], NULL);
+	/* what was handed back, then what never left: the order they came in */
+	fifo_splice(&o->ready, &o->done);
+	fifo_splice(&o->ready, &o->todo);
+	while ((it = fifo_pop(&o->ready)) != NULL)
+		if (drop)
+			drop(it, o->arg);
+	if (o->ev_wake)
+		event_free(o->ev_wake);
+	if (o->ev_next)
+		event_free(o->ev_next);
+	if (o->pipefd[0] >= 0)
+		close(o->pipefd[0]);
+	if (o->pipefd[1] >= 0)
+		close(o->pipefd[1]);
+	pthread_cond_destroy(&o->cv);
+	pthread_mutex_destroy(&o->mu);
+	free(o);
+}

@@ -22,7 +22,7 @@
  * libpq's buffer) in one callback, and 256 claims of 256 KiB tickets were
  * 64 MiB, tens of ms of stall (#16). Ordinary tickets never reach it.
  */
-#define DB_PART_MAX_BYTES (4u << 20)
+#define DB_PART_MAX_BYTES (1u << 20)
 
 static const char *const kind_name[DB__KINDS] = {"call",     "store", "reserve", "deadletter",
 						 "feedback", "claim", "shadow",  "renew"};
@@ -568,12 +568,11 @@ static void part_dispatch_one(struct db_part *pt)
  */
 static void db_dispatch(struct db *db)
 {
-	int64_t t0 = loopslice_now_us();
 	size_t done = 0;
 	struct db_batch *b;
 
 	while ((b = db->dhead) != NULL) {
-		if (done > 0 && db->slice_us > 0 && loopslice_now_us() - t0 >= db->slice_us) {
+		if (done > 0 && loopslice_spent(db->base, db->slice_us)) {
 			loopslice_next_pass(db->ev_dispatch);
 			return;
 		}

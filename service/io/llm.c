@@ -57,7 +57,7 @@ struct llm_client {
 	 * wait in curl's queue for ev_more, a zero timer that fires in the next pass (#16) */
 	int done_budget;
 	/* and past slice_us of their work (intake.loop_slice_ms; 0: no time bound) */
-	int64_t slice_us, done_us_left;
+	int64_t slice_us;
 	struct event *ev_more;
 };
 
@@ -239,25 +239,25 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
  */
 static int pass_spent(const struct llm_client *c)
 {
-	return c->done_budget <= 0 || (c->slice_us > 0 && c->done_us_left <= 0);
+	return c->done_budget <= 0 || loopslice_spent(c->base, c->slice_us);
 }
 
 static void check_done(struct llm_client *c)
 {
 	CURLMsg *m = NULL;
-	int left;
-	while (!pass_spent(c) && (m = curl_multi_info_read(c->multi, &left))) {
+	int left, n = 0;
+	/* at least one per call: the pass's budget is shared, and may be spent by others */
+	while ((n == 0 ? c->done_budget > 0 : !pass_spent(c)) &&
+	       (m = curl_multi_info_read(c->multi, &left))) {
 		struct llm_req *r = NULL;
-		int64_t t0;
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		curl_multi_remove_handle(c->multi, m->easy_handle);
 		run_unlink(c, r);
 		c->done_budget--;
-		t0 = loopslice_now_us();
+		n++;
 		finish(c, r, m->data.result);
-		c->done_us_left -= loopslice_now_us() - t0;
 	}
 	if (pass_spent(c))
 		loopslice_next_pass(c->ev_more);
@@ -268,7 +268,6 @@ static void on_more(evutil_socket_t fd, short what, void *arg)
 {
 	struct llm_client *c = arg;
 	c->done_budget = LLM_DONE_PER_PASS;
-	c->done_us_left = c->slice_us;
 	check_done(c);
 }
 
@@ -436,7 +435,6 @@ static void start_waiting(struct llm_client *c)
 void llm_client_set_slice(struct llm_client *c, int64_t slice_us)
 {
 	c->slice_us = slice_us > 0 ? slice_us : 0;
-	c->done_us_left = c->slice_us;
 }
 
 struct llm_client *llm_client_new(struct event_base *base, const char *name,

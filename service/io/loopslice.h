@@ -9,6 +9,7 @@
 #define TRIAGED_LOOPSLICE_H
 
 #include <stdint.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -19,6 +20,25 @@ static inline int64_t loopslice_now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Has this loop pass run for slice_us (0: never)? One budget per pass for
+ * every source of work (the consumer, the offload hand-back, the model
+ * clients, the database): a source checking its own time only let a pass
+ * run a slice of each, four of them at once. The pass begins when libevent
+ * caches the time, right after it polls; that cache is wall time, so the
+ * comparison is too. Each source still does one item per pass, so none
+ * starves behind the others.
+ */
+static inline int loopslice_spent(struct event_base *base, int64_t slice_us)
+{
+	struct timeval start, now;
+	if (slice_us <= 0 || event_base_gettimeofday_cached(base, &start) != 0)
+		return 0;
+	gettimeofday(&now, NULL);
+	return (int64_t)(now.tv_sec - start.tv_sec) * 1000000 + (now.tv_usec - start.tv_usec) >=
+	       slice_us;
 }
 
 /* Run timer event ev in the next loop pass (once, however often asked). */

@@ -36,6 +36,7 @@ struct offload {
 	struct fifo ready;		 /* taken from done, being handed to done() (loop only) */
 	size_t pending;			 /* submitted, not yet handed (loop only) */
 	int64_t slice_us;
+	struct event_base *base;
 	offload_fn *work, *done_fn;
 	void *arg;
 };
@@ -123,16 +124,15 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Hand finished items to done(), a slice of this pass at a time. */
+/* Hand finished items to done() until this pass has run for its slice (loopslice.h). */
 static void hand_out(struct offload *o)
 {
-	int64_t until = o->slice_us > 0 ? loopslice_now_us() + o->slice_us : INT64_MAX;
 	struct offload_item *it;
 
 	while ((it = fifo_pop(&o->ready)) != NULL) {
 		o->pending--;
 		o->done_fn(it, o->arg);
-		if (o->ready.head != NULL && loopslice_now_us() >= until) {
+		if (o->ready.head != NULL && loopslice_spent(o->base, o->slice_us)) {
 			loopslice_next_pass(o->ev_next);
 			return;
 		}
@@ -176,6 +176,7 @@ struct offload *offload_new(struct event_base *base, int threads, int slice_ms, 
 	o->done_fn = done;
 	o->arg = arg;
 	o->slice_us = (int64_t)slice_ms * 1000;
+	o->base = base;
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->cv, NULL);
 	if (pipe2(o->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {

@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
+#include "loopslice.h"
 #include "check_models.h"
 #include "eval_run.h"
 #include "config.h"
@@ -185,7 +186,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 		fatal("curl_global_init failed", "%s", "");
 	if (cfg->check_models_at_start)
 		check_models_at_start(cfg);
-	base = event_base_new();
+	base = loopslice_base_new();
 	if (base == NULL)
 		fatal("event_base_new failed", "%s", "");
 	pl = pipeline_new(base, cfg, err, sizeof(err));

@@ -3,6 +3,7 @@
  * one-line report. Must never print an API key; must never be called from
  * inside the daemon's loop (it runs its own, then may block on PostgreSQL).
  */
+#include "loopslice.h"
 #include "check_models.h"
 
 #include <stdlib.h>
@@ -250,7 +251,7 @@ int check_models_run(const struct config *cfg, FILE *out)
 	    {.name = "flagship", .mc = &cfg->flagship},
 	};
 	struct taxonomy tax = {(const char *const *)cfg->categories, cfg->ncategories};
-	struct event_base *base = event_base_new();
+	struct event_base *base = loopslice_base_new();
 	PGconn *db = NULL;
 	int failed = 0;
 

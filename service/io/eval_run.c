@@ -5,6 +5,7 @@
  * the set's structs are declared in eval_set.h.
  * Must never touch tickets, results or the review queue, nor log ticket text.
  */
+#include "loopslice.h"
 #include "eval_run.h"
 
 #include <errno.h>
@@ -804,7 +805,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			goto out;
 		}
 	}
-	run.base = event_base_new();
+	run.base = loopslice_base_new();
 	if (run.base == NULL) {
 		fprintf(stderr, "triaged eval: event_base_new failed\n");
 		goto out;

@@ -23,12 +23,30 @@ static inline int64_t loopslice_now_us(void)
 }
 
 /*
+ * A new event base with a precise clock: libevent otherwise caches each
+ * pass's time from CLOCK_MONOTONIC_COARSE (4 ms ticks here), which is what
+ * loopslice_spent() measures a pass from, and rounds epoll's timeouts to
+ * whole ms (a timerfd instead). NULL on failure.
+ */
+static inline struct event_base *loopslice_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
+/*
  * Has this loop pass run for slice_us (0: never)? One budget per pass for
  * every source of work (the consumer, the offload hand-back, the model
  * clients, the database): a source checking its own time only let a pass
  * run a slice of each, four of them at once. The pass begins when libevent
- * caches the time, right after it polls; that cache is wall time, so the
- * comparison is too. Each source still does one item per pass, so none
+ * caches the time, right after it polls (a precise time only on a base from
+ * loopslice_base_new()); that cache is wall time, so the comparison is too. Each source still does one item per pass, so none
  * starves behind the others.
  */
 static inline int loopslice_spent(struct event_base *base, int64_t slice_us)

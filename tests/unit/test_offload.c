@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "loopslice.h"
 #include "offload.h"
 
 #define N 2000
@@ -112,7 +113,7 @@ START_TEST(test_one_thread_in_order)
 	char err[128];
 	struct offload *o;
 
-	c.base = event_base_new();
+	c.base = loopslice_base_new();
 	c.expected = N;
 	c.in_order = 1;
 	o = offload_new(c.base, 1, 0, work, done, &c, err, sizeof(err));
@@ -138,7 +139,7 @@ START_TEST(test_threads_all_back)
 	char err[128];
 	struct offload *o;
 
-	c.base = event_base_new();
+	c.base = loopslice_base_new();
 	c.expected = N;
 	o = offload_new(c.base, 4, 2, work, done, &c, err, sizeof(err));
 	ck_assert_msg(o != NULL, "%s", err);
@@ -167,7 +168,7 @@ START_TEST(test_slice_splits_passes)
 	char err[128];
 	struct offload *o;
 
-	c.base = event_base_new();
+	c.base = loopslice_base_new();
 	c.expected = 60;
 	c.in_order = 1;
 	o = offload_new(c.base, 1, 3, work, slow_done, &c, err, sizeof(err));
@@ -194,7 +195,7 @@ START_TEST(test_free_drops_the_rest)
 	char err[128];
 	struct offload *o;
 
-	c.base = event_base_new();
+	c.base = loopslice_base_new();
 	c.expected = 200;
 	c.work_us = 2000; /* 0.4 s in all: most are still queued when we stop */
 	o = offload_new(c.base, 1, 0, work, done, &c, err, sizeof(err));
@@ -214,7 +215,7 @@ END_TEST
 START_TEST(test_bad_threads)
 {
 	char err[128] = "";
-	struct event_base *b = event_base_new();
+	struct event_base *b = loopslice_base_new();
 	ck_assert_ptr_null(offload_new(b, 0, 0, work, done, NULL, err, sizeof(err)));
 	ck_assert_str_eq(err, "offload: 0 threads (1..16)");
 	ck_assert_ptr_null(

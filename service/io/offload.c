@@ -34,6 +34,7 @@ struct offload {
 	int pipefd[2];
 	struct event *ev_wake, *ev_next; /* the pipe; the next slice */
 	struct fifo ready;		 /* taken from done, being handed to done() (loop only) */
+	struct fifo outq;		 /* submitted, not yet handed to the workers (loop only) */
 	size_t pending;			 /* submitted, not yet handed (loop only) */
 	int64_t slice_us;
 	struct event_base *base;
@@ -113,15 +114,42 @@ static void *worker(void *arg)
 		wake = !o->woken;
 		o->woken = 1;
 		if (wake) {
-			/* one byte per wake-up: the pipe never fills */
+			/* one byte per wake-up (the pipe never fills), written
+			 * without the lock: the loop must not wait on a worker
+			 * the scheduler has put aside (a nicer thread, above) */
 			ssize_t n;
+			pthread_mutex_unlock(&o->mu);
 			do
 				n = write(o->pipefd[1], "x", 1);
 			while (n < 0 && errno == EINTR);
+			pthread_mutex_lock(&o->mu);
 		}
 	}
 	pthread_mutex_unlock(&o->mu);
 	return NULL;
+}
+
+/*
+ * The loop never blocks on the lock: a worker holds it for a few pointer
+ * moves, but one the scheduler put aside while holding it (the workers run
+ * nicer than the loop) would stall the loop for its time slice, up to 35 ms
+ * measured. So the loop only tries it; when it is busy, submissions wait in
+ * the loop's own queue and everything is tried again next pass.
+ */
+static int exchange(struct offload *o)
+{
+	if (pthread_mutex_trylock(&o->mu) != 0) {
+		loopslice_next_pass(o->ev_next);
+		return -1;
+	}
+	if (o->outq.head != NULL) {
+		fifo_splice(&o->todo, &o->outq);
+		pthread_cond_broadcast(&o->cv);
+	}
+	o->woken = 0;
+	fifo_splice(&o->ready, &o->done);
+	pthread_mutex_unlock(&o->mu);
+	return 0;
 }
 
 /* Hand finished items to done() until this pass has run for its slice (loopslice.h). */
@@ -147,18 +175,17 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	pthread_mutex_lock(&o->mu);
-	o->woken = 0;
-	fifo_splice(&o->ready, &o->done);
-	pthread_mutex_unlock(&o->mu);
+	(void)exchange(o);
 	hand_out(o);
 }
 
 static void on_next(evutil_socket_t fd, short what, void *arg)
 {
+	struct offload *o = arg;
 	(void)fd;
 	(void)what;
-	hand_out(arg);
+	(void)exchange(o);
+	hand_out(o);
 }
 
 struct offload *offload_new(struct event_base *base, int threads, int slice_ms, offload_fn *work,
@@ -206,10 +233,9 @@ fail:
 void offload_submit(struct offload *o, struct offload_item *it)
 {
 	o->pending++;
-	pthread_mutex_lock(&o->mu);
-	fifo_push(&o->todo, it);
-	pthread_cond_signal(&o->cv);
-	pthread_mutex_unlock(&o->mu);
+	fifo_push(&o->outq, it);
+	/* the handover at once if the lock is free, else next pass (exchange()) */
+	(void)exchange(o);
 }
 
 size_t offload_pending(const struct offload *o)
@@ -232,6 +258,7 @@ void offload_free(struct offload *o, offload_fn *drop)
 	/* what was handed back, then what never left: the order they came in */
 	fifo_splice(&o->ready, &o->done);
 	fifo_splice(&o->ready, &o->todo);
+	fifo_splice(&o->ready, &o->outq);
 	while ((it = fifo_pop(&o->ready)) != NULL)
 		if (drop)
 			drop(it, o->arg);

@@ -61,6 +61,11 @@ struct job_raw {
 	size_t len;
 };
 
+/* What safety_prepare() found in one ticket, for safety_account()'s counters. */
+struct safety_counts {
+	int injection; /* an injection attempt was flagged (the job's detector_flags say which) */
+	struct redact_stats subject, body; /* values redacted */
+};
 /*
  * A message being prepared (JOB_PREPARE): its parse, injection check,
  * redaction and the rules' text conditions, made by an offload worker (or
@@ -76,8 +81,7 @@ struct job_prep {
 	size_t regex_text_max;
 	struct intake_result r;	  /* outcome; r.t moves to the job */
 	struct intake_stats st;	  /* what intake counted */
-	int injection;		  /* safety_prepare() flagged an injection attempt */
-	struct redact_stats subject, body; /* values redacted */
+	struct safety_counts safety; /* what safety_prepare() found */
 	struct job_intake in;		   /* a dead letter's origin (borrows from the job) */
 };
 /* The lists of jobs per waiting state, and where their counts go. */
@@ -114,7 +118,6 @@ struct job {
 	unsigned rt_gen;	    /* the rule set's generation they were matched with */
 	struct job_prep *prep;	    /* PREPARE only */
 	char *claim_json;	    /* the claim, built while preparing (NULL: over the cap) */
-	int claim_built;	    /* claim_json is the claim to send */
 	int flagship_slot;
 	int parked; /* issue #15.2: an escalation, outside intake.max_in_flight (pipeline.c) */
 	struct job_dead_letter *dl; /* DLQ only */

@@ -280,19 +280,10 @@ static void on_stored(void *arg, struct store_result *r, const char *err)
 static enum job_event act_claim(struct job *j)
 {
 	struct pipeline *pl = j->owner;
-	int rc;
-	if (j->claim_built) {
-		/* built while preparing: escaping a large body is not the loop's work */
-		rc = store_claim_built(&pl->store, j->claim_json, on_claimed, j, pl->why,
-				       sizeof(pl->why));
-		j->claim_json = NULL;
-		j->claim_built = 0;
-	} else {
-		struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part),
-				      j->offset, &j->pii};
-		rc = store_claim(&pl->store, &q, on_claimed, j, pl->why, sizeof(pl->why));
-	}
-	if (rc == 0)
+	/* built while preparing: escaping a large body is not the loop's work */
+	char *json = j->claim_json;
+	j->claim_json = NULL;
+	if (store_claim(&pl->store, json, on_claimed, j, pl->why, sizeof(pl->why)) == 0)
 		return EV_NONE;
 	j->detail = pl->why;
 	return EV_DB_REJECTED;
@@ -611,7 +602,6 @@ void pipeline_prepare_work(struct offload_item *it, void *arg)
 	struct pipeline *pl = arg;
 	struct job_prep *p = (struct job_prep *)(void *)it;
 	struct job *j = p->job;
-	struct safety_counts c;
 
 	intake_parse_counted(pl->intake, p->tombstone ? NULL : j->raw->payload, j->raw->len,
 			     j->raw->key, j->raw->keylen, p->kafka_ts_ms, &p->r, &p->st);
@@ -619,10 +609,7 @@ void pipeline_prepare_work(struct offload_item *it, void *arg)
 		return;
 	j->t = p->r.t;
 	p->r.t = NULL;
-	safety_prepare(&pl->safety, j, &c);
-	p->injection = c.injection;
-	p->subject = c.subject;
-	p->body = c.body;
+	safety_prepare(&pl->safety, j, &p->safety);
 	if (p->rules != NULL) {
 		struct rules_input in;
 		memset(&in, 0, sizeof(in));
@@ -635,7 +622,6 @@ void pipeline_prepare_work(struct offload_item *it, void *arg)
 		struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part),
 				      j->offset, &j->pii};
 		j->claim_json = store_claim_json(&pl->store, &q);
-		j->claim_built = 1;
 	}
 }
 
@@ -669,14 +655,12 @@ static enum job_event prepared(struct pipeline *pl, struct job *j)
 			 ticket_err_code(p->r.code));
 		j->intake = &p->in; /* prep lives until the job is freed */
 		return EV_PARSE_FAILED;
-	default: {
-		struct safety_counts c = {p->injection, p->subject, p->body};
-		safety_account(&pl->safety, j, &c);
+	default:
+		safety_account(&pl->safety, j, &p->safety);
 		j->rt_gen = p->rules_gen;
 		free(j->prep);
 		j->prep = NULL;
 		return EV_PARSED;
-	}
 	}
 }
 

@@ -33,12 +33,6 @@ struct safety {
 int safety_init(struct safety *s, const struct config *cfg,
 		const struct prompt *const prompts[MODEL__TIERS], char *err, size_t errlen);
 void safety_cleanup(struct safety *s);
-/* What one ticket's preparation found, for the counters. */
-struct safety_counts {
-	int injection; /* an injection attempt was flagged (j's detector_flags say which) */
-	struct redact_stats subject, body;
-};
-
 /*
  * Flag injections in j->t and build what the models will see (j->pt); *c
  * gets what was found. Reads s only and logs nothing, so it may run on an

@@ -275,7 +275,8 @@ static int holding(const struct kin *k)
 /*
  * Take up to poll_batch messages, and stop sooner once this pass has run for
  * slice_us: a backlog taken in one go would hold every timer and socket for
- * its whole length (#16; the text's CPU work is the offload workers' now). The rest waits for the next pass (loopslice.h).
+ * its whole length (#16; each message's text work is the offload workers').
+ * The rest waits for the next pass (loopslice.h).
  */
 static void poll_some(struct kin *k)
 {

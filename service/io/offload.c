@@ -24,11 +24,11 @@ struct fifo {
 
 struct offload {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;  /* todo has items, or stop */
-	struct fifo todo;   /* submitted, for the workers */
-	struct fifo done;   /* finished, for the loop */
+	pthread_cond_t cv; /* todo has items, or stop */
+	struct fifo todo;  /* submitted, for the workers */
+	struct fifo done;  /* finished, for the loop */
 	int stop;
-	int woken;	    /* a byte is in the pipe and the loop has not read it */
+	int woken; /* a byte is in the pipe and the loop has not read it */
 	int threads;
 	pthread_t tid[OFFLOAD_MAX_THREADS];
 	int pipefd[2];
@@ -136,11 +136,11 @@ static void *worker(void *arg)
  * measured. So the loop only tries it; when it is busy, submissions wait in
  * the loop's own queue and everything is tried again next pass.
  */
-static int exchange(struct offload *o)
+static void exchange(struct offload *o)
 {
 	if (pthread_mutex_trylock(&o->mu) != 0) {
 		loopslice_next_pass(o->ev_next);
-		return -1;
+		return;
 	}
 	if (o->outq.head != NULL) {
 		fifo_splice(&o->todo, &o->outq);
@@ -149,7 +149,6 @@ static int exchange(struct offload *o)
 	o->woken = 0;
 	fifo_splice(&o->ready, &o->done);
 	pthread_mutex_unlock(&o->mu);
-	return 0;
 }
 
 /* Hand finished items to done() until this pass has run for its slice (loopslice.h). */
@@ -175,7 +174,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	(void)exchange(o);
+	exchange(o);
 	hand_out(o);
 }
 
@@ -184,7 +183,7 @@ static void on_next(evutil_socket_t fd, short what, void *arg)
 	struct offload *o = arg;
 	(void)fd;
 	(void)what;
-	(void)exchange(o);
+	exchange(o);
 	hand_out(o);
 }
 
@@ -235,7 +234,7 @@ void offload_submit(struct offload *o, struct offload_item *it)
 	o->pending++;
 	fifo_push(&o->outq, it);
 	/* the handover at once if the lock is free, else next pass (exchange()) */
-	(void)exchange(o);
+	exchange(o);
 }
 
 size_t offload_pending(const struct offload *o)

@@ -168,14 +168,8 @@ out:
 	free(p);
 }
 
-int store_claim(struct store *s, const struct claim_req *q, store_claim_fn *cb, void *arg,
-		char *err, size_t errlen)
-{
-	return store_claim_built(s, store_claim_json(s, q), cb, arg, err, errlen);
-}
-
-int store_claim_built(struct store *s, char *json, store_claim_fn *cb, void *arg, char *err,
-		      size_t errlen)
+int store_claim(struct store *s, char *json, store_claim_fn *cb, void *arg, char *err,
+		size_t errlen)
 {
 	if (json == NULL) {
 		set_err(err, errlen, "claim row over %zu bytes", s->row_cap);

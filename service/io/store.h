@@ -54,17 +54,17 @@ struct claim_result {
 /* r is NULL (with err) when the database refused the ticket or the row made no sense. */
 typedef void store_claim_fn(void *arg, struct claim_result *r, const char *err);
 
-/* Claim the ticket's revision. 0, or -1 with err (the request is over the cap; cb never runs). */
-int store_claim(struct store *s, const struct claim_req *q, store_claim_fn *cb, void *arg,
-		char *err, size_t errlen) WUR;
 /*
  * The claim's JSON (what a dead letter of a rejected ticket carries); NULL
- * over the cap. Reads s only: an offload worker may build it (offload.h).
+ * over the cap. Reads s only: an offload worker builds it (offload.h).
  */
 char *store_claim_json(const struct store *s, const struct claim_req *q);
-/* store_claim() of a claim built by store_claim_json() (taken; NULL: it was over the cap). */
-int store_claim_built(struct store *s, char *json, store_claim_fn *cb, void *arg, char *err,
-		      size_t errlen) WUR;
+/*
+ * Claim the ticket's revision with json from store_claim_json() (taken).
+ * 0, or -1 with err (json NULL: the request was over the cap; cb never runs).
+ */
+int store_claim(struct store *s, char *json, store_claim_fn *cb, void *arg, char *err,
+		size_t errlen) WUR;
 
 /* ---- the triage row (and its event) ---- */
 

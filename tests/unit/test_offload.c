@@ -30,12 +30,12 @@ struct item {
 
 struct ctx {
 	struct event_base *base;
-	int expected;  /* items the loop waits for */
-	int got;       /* done() calls */
-	int next_seq;  /* the order check (one thread) */
-	int in_order;  /* 1 while done() saw seq in submission order */
-	int passes;    /* loop passes in which done() ran */
-	int pass_got;  /* done() calls in the current pass */
+	int expected; /* items the loop waits for */
+	int got;      /* done() calls */
+	int next_seq; /* the order check (one thread) */
+	int in_order; /* 1 while done() saw seq in submission order */
+	int passes;   /* loop passes in which done() ran */
+	int pass_got; /* done() calls in the current pass */
 	int max_per_pass;
 	useconds_t work_us;
 };
@@ -93,8 +93,32 @@ static void run_loop(struct ctx *c)
 	}
 }
 
-static void check_all_back(const struct item *v, int n, unsigned long self_sum)
+/*
+ * Submit n items to threads workers (slice_ms, done_fn), run the loop until
+ * all are back, and check each came back once, worked on off the loop's
+ * thread, with its work done; with one thread, in submission order. The
+ * pass counts are left in *c.
+ */
+static void run_items(struct ctx *c, int threads, int slice_ms, int n, offload_fn *done_fn)
 {
+	struct item *v = items_new(n);
+	char err[128];
+	struct offload *o;
+
+	memset(c, 0, sizeof(*c));
+	c->base = loopslice_base_new();
+	c->expected = n;
+	c->in_order = 1;
+	o = offload_new(c->base, threads, slice_ms, work, done_fn, c, err, sizeof(err));
+	ck_assert_msg(o != NULL, "%s", err);
+	for (int i = 0; i < n; i++)
+		offload_submit(o, &v[i].it);
+	ck_assert_uint_eq(offload_pending(o), (size_t)n);
+	run_loop(c);
+	ck_assert_int_eq(c->got, n);
+	ck_assert_uint_eq(offload_pending(o), 0);
+	if (threads == 1)
+		ck_assert_int_eq(c->in_order, 1);
 	for (int i = 0; i < n; i++) {
 		unsigned long want = (unsigned long)v[i].seq * (unsigned long)(v[i].seq + 1) / 2;
 		ck_assert_int_eq(v[i].done_seen, 1);
@@ -103,54 +127,22 @@ static void check_all_back(const struct item *v, int n, unsigned long self_sum)
 		ck_assert_msg(!pthread_equal(v[i].worked_on, pthread_self()),
 			      "item %d was worked on the loop's thread", i);
 	}
-	(void)self_sum;
+	offload_free(o, drop);
+	event_base_free(c->base);
+	free(v);
 }
 
 START_TEST(test_one_thread_in_order)
 {
-	struct ctx c = {0};
-	struct item *v = items_new(N);
-	char err[128];
-	struct offload *o;
-
-	c.base = loopslice_base_new();
-	c.expected = N;
-	c.in_order = 1;
-	o = offload_new(c.base, 1, 0, work, done, &c, err, sizeof(err));
-	ck_assert_msg(o != NULL, "%s", err);
-	for (int i = 0; i < N; i++)
-		offload_submit(o, &v[i].it);
-	ck_assert_uint_eq(offload_pending(o), N);
-	run_loop(&c);
-	ck_assert_int_eq(c.got, N);
-	ck_assert_int_eq(c.in_order, 1);
-	ck_assert_uint_eq(offload_pending(o), 0);
-	check_all_back(v, N, 0);
-	offload_free(o, drop);
-	event_base_free(c.base);
-	free(v);
+	struct ctx c;
+	run_items(&c, 1, 0, N, done);
 }
 END_TEST
 
 START_TEST(test_threads_all_back)
 {
-	struct ctx c = {0};
-	struct item *v = items_new(N);
-	char err[128];
-	struct offload *o;
-
-	c.base = loopslice_base_new();
-	c.expected = N;
-	o = offload_new(c.base, 4, 2, work, done, &c, err, sizeof(err));
-	ck_assert_msg(o != NULL, "%s", err);
-	for (int i = 0; i < N; i++)
-		offload_submit(o, &v[i].it);
-	run_loop(&c);
-	ck_assert_int_eq(c.got, N);
-	check_all_back(v, N, 0);
-	offload_free(o, drop);
-	event_base_free(c.base);
-	free(v);
+	struct ctx c;
+	run_items(&c, 4, 2, N, done);
 }
 END_TEST
 
@@ -163,27 +155,11 @@ static void slow_done(struct offload_item *it, void *arg)
 
 START_TEST(test_slice_splits_passes)
 {
-	struct ctx c = {0};
-	struct item *v = items_new(60);
-	char err[128];
-	struct offload *o;
-
-	c.base = loopslice_base_new();
-	c.expected = 60;
-	c.in_order = 1;
-	o = offload_new(c.base, 1, 3, work, slow_done, &c, err, sizeof(err));
-	ck_assert_msg(o != NULL, "%s", err);
-	for (int i = 0; i < 60; i++)
-		offload_submit(o, &v[i].it);
-	run_loop(&c);
-	ck_assert_int_eq(c.got, 60);
-	ck_assert_int_eq(c.in_order, 1);
+	struct ctx c;
+	run_items(&c, 1, 3, 60, slow_done);
 	/* a slice of 3 ms at 1 ms an item: at most 4 per pass (the one that crosses it) */
 	ck_assert_msg(c.max_per_pass <= 4, "%d handed out in one pass", c.max_per_pass);
 	ck_assert_int_ge(c.passes, 15);
-	offload_free(o, drop);
-	event_base_free(c.base);
-	free(v);
 }
 END_TEST
 

@@ -138,6 +138,8 @@ static void job_free(struct job *j)
 	rules_text_free(&j->rt);
 	free(j->claim_json);
 	if (j->prep) {
+		if (j->prep->msg) /* dropped before it was prepared */
+			rd_kafka_message_destroy(j->prep->msg);
 		ticket_free(j->prep->r.t); /* not yet moved to the job: dropped while preparing */
 		free(j->prep);
 	}

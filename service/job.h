@@ -74,6 +74,9 @@ struct safety_counts {
 struct job_prep {
 	struct offload_item item; /* its place in the offload queues */
 	struct job *job;
+	/* the message as it came, until the preparing copies it into the job's raw
+	 * and destroys it: a 256 KiB copy page-faults fresh memory, so not on the loop */
+	rd_kafka_message_t *msg;
 	int64_t kafka_ts_ms;
 	int tombstone;		   /* the message has no value */
 	const struct rules *rules; /* the set in force when it was sent (alive until back) */

@@ -93,7 +93,7 @@ void pipeline_on_prepared(struct offload_item *it, void *arg);
 void pipeline_update_pause(struct pipeline *pl);
 void pipeline_set_pause(struct pipeline *pl, int flag, int on);
 /* The dispatch's entry points (pipeline.c). */
-void pipeline_on_message(void *arg, struct kin_part *part, const rd_kafka_message_t *m);
+void pipeline_on_message(void *arg, struct kin_part *part, rd_kafka_message_t *m);
 void pipeline_on_fpump(evutil_socket_t fd, short what, void *arg);
 /* Free the jobs that ended during the loop pass. */
 void pipeline_on_reap(evutil_socket_t fd, short what, void *arg);

@@ -267,6 +267,8 @@ void metrics_snapshot_init(struct metrics_snapshot *s)
 	hist_init(&s->added_ms);
 	hist_init(&s->flagship_wait_ms);
 	hist_init(&s->loop_lag_ms);
+	s->loop_cpu_s = -1;
+	s->loop_run_delay_s = -1;
 }
 
 int metrics_render(struct buf *out, const struct metrics_snapshot *st)
@@ -316,6 +318,16 @@ int metrics_render(struct buf *out, const struct metrics_snapshot *st)
 	    render_histogram(out, "loop_lag_seconds",
 			     "Delay of a periodic timer past its due moment: event loop stalls.",
 			     &st->loop_lag_ms) < 0)
+		return -1;
+	if (st->has_loop_lag && st->loop_cpu_s >= 0 &&
+	    (render_header(out, "loop_cpu_seconds_total", "counter",
+			   "CPU time of the event loop's thread.") < 0 ||
+	     buf_appendf(out, "triaged_loop_cpu_seconds_total %.6f\n", st->loop_cpu_s) < 0 ||
+	     render_header(out, "loop_run_delay_seconds_total", "counter",
+			   "Time the event loop's thread was ready to run but waited for a CPU "
+			   "(the machine's share of the loop lag).") < 0 ||
+	     buf_appendf(out, "triaged_loop_run_delay_seconds_total %.6f\n",
+			 st->loop_run_delay_s) < 0))
 		return -1;
 	if (render_header(out, "build_info", "gauge", "Build information; always 1.") < 0 ||
 	    buf_appendf(out, "triaged_build_info{version=\"") < 0 ||

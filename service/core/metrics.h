@@ -92,6 +92,10 @@ struct metrics_snapshot {
 	/* ---- event loop (filled by looplag) */
 	int has_loop_lag;
 	struct hist loop_lag_ms;
+	/* the loop thread's time on a CPU, and runnable but waiting for one (the
+	 * kernel's schedstat; -1: unknown): a lag with a growing run delay is the
+	 * machine's, not the loop's */
+	double loop_cpu_s, loop_run_delay_s;
 };
 
 /* Zero the snapshot; consumer_lag unknown, histograms empty. */

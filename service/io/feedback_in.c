@@ -24,9 +24,9 @@ struct feedback_in {
 	struct kout *kout; /* dead letters */
 	struct db *db;
 	enum intake_format fmt;
-	size_t pending;	       /* items submitted, not answered (dead letters in flight included) */
-	struct fb_item *dlq;   /* dead letters not yet acknowledged (freed at shutdown) */
-	int dead;	       /* freed by the owner: go when pending reaches 0 */
+	size_t pending;	     /* items submitted, not answered (dead letters in flight included) */
+	struct fb_item *dlq; /* dead letters not yet acknowledged (freed at shutdown) */
+	int dead;	     /* freed by the owner: go when pending reaches 0 */
 	struct feedback_in_stats st;
 };
 
@@ -131,9 +131,8 @@ static void on_recorded(void *arg, const struct db_row *row, const char *err)
 	fb_release(f);
 }
 
-static void on_message(void *arg, struct kin_part *part, const rd_kafka_message_t *m)
+static void take_message(struct feedback_in *f, struct kin_part *part, const rd_kafka_message_t *m)
 {
-	struct feedback_in *f = arg;
 	struct feedback_result r;
 	struct fb_item *it;
 
@@ -161,6 +160,13 @@ static void on_message(void *arg, struct kin_part *part, const rd_kafka_message_
 	kin_part_ref(part);
 	f->pending++;
 	db_submit_obj(f->db, DB_FEEDBACK, r.item, on_recorded, it);
+}
+
+/* Feedback events are small: copied at once, and the message destroyed. */
+static void on_message(void *arg, struct kin_part *part, rd_kafka_message_t *m)
+{
+	take_message(arg, part, m);
+	rd_kafka_message_destroy(m);
 }
 
 struct feedback_in *feedback_in_new(struct event_base *base, const struct config *cfg,

@@ -307,8 +307,7 @@ static void poll_some(struct kin *k)
 			continue;
 		}
 		k->consumed++;
-		k->cb(k->cb_arg, p, m);
-		rd_kafka_message_destroy(m);
+		k->cb(k->cb_arg, p, m); /* m is the callback's now */
 	}
 	/* the pipe only fires on empty->non-empty: a full pass comes back for the rest */
 	if ((more || i == k->poll_batch) && !k->stopped && !holding(k))

@@ -27,10 +27,12 @@ struct kin_part;
 
 /*
  * A message to handle. The callback must either finish with it at once or
- * keep the part (kin_part_ref) and later call kin_done(). The message is
- * destroyed by kin after the callback returns: copy what you keep.
+ * keep the part (kin_part_ref) and later call kin_done(). The callback owns
+ * the message: it destroys it with rd_kafka_message_destroy(), from any
+ * thread, before kin_free() (a kept message holds librdkafka's receive
+ * buffer, so keep it briefly: copy what you keep for long).
  */
-typedef void kin_msg_fn(void *arg, struct kin_part *part, const rd_kafka_message_t *m);
+typedef void kin_msg_fn(void *arg, struct kin_part *part, rd_kafka_message_t *m);
 
 /* Returns a new consumer subscribed to cfg->topic, or NULL with err (startup: fatal for the caller). */
 struct kin *kin_new(struct event_base *base, const struct config *cfg, kin_msg_fn *cb, void *arg,

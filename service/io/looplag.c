@@ -4,7 +4,10 @@
  */
 #include "looplag.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "hist.h"
 #include "log.h"
@@ -16,6 +19,7 @@ struct looplag {
 	int64_t interval_us;
 	int64_t due_us;
 	struct hist lag_ms;
+	long tid; /* the loop's thread, for its schedstat */
 };
 
 static void arm(struct looplag *l, int64_t now)
@@ -46,6 +50,7 @@ struct looplag *looplag_new(struct event_base *base, int64_t interval_ms)
 {
 	struct looplag *l = xcalloc(1, sizeof(*l));
 	l->interval_us = (interval_ms > 0 ? interval_ms : 1) * 1000;
+	l->tid = (long)syscall(SYS_gettid);
 	hist_init(&l->lag_ms);
 	l->ev = evtimer_new(base, on_tick, l);
 	if (l->ev == NULL)
@@ -69,4 +74,24 @@ void looplag_fill(const struct looplag *l, struct metrics_snapshot *out)
 		return;
 	out->has_loop_lag = 1;
 	out->loop_lag_ms = l->lag_ms;
+	looplag_schedstat(l->tid, &out->loop_cpu_s, &out->loop_run_delay_s);
+}
+
+int looplag_schedstat(long tid, double *cpu_s, double *run_delay_s)
+{
+	char path[64];
+	unsigned long long on = 0, wait = 0;
+	FILE *f;
+	int ok;
+	*cpu_s = *run_delay_s = -1;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1; /* no procfs, or a kernel without schedstats */
+	ok = fscanf(f, "%llu %llu", &on, &wait) == 2;
+	fclose(f);
+	if (!ok)
+		return -1;
+	*cpu_s = (double)on / 1e9;
+	*run_delay_s = (double)wait / 1e9;
+	return 0;
 }

@@ -696,6 +696,11 @@ int stack_loop_lag(int port, struct stack_lag *l)
 	if ((p = strstr(t, "\ntriaged_loop_lag_seconds_count ")) == NULL)
 		goto out;
 	l->count = strtoll(p + strlen("\ntriaged_loop_lag_seconds_count "), NULL, 10);
+	l->cpu_s = l->run_delay_s = -1;
+	if ((p = strstr(t, "\ntriaged_loop_cpu_seconds_total ")) != NULL)
+		l->cpu_s = strtod(p + strlen("\ntriaged_loop_cpu_seconds_total "), NULL);
+	if ((p = strstr(t, "\ntriaged_loop_run_delay_seconds_total ")) != NULL)
+		l->run_delay_s = strtod(p + strlen("\ntriaged_loop_run_delay_seconds_total "), NULL);
 	rc = 0;
 out:
 	free(t);

@@ -125,6 +125,8 @@ struct stack_lag {
 	long long le[STACK_LAG_BUCKETS]; /* cumulative, as exported */
 	double sum_s;
 	long long count;
+	/* the loop thread's CPU and run delay (seconds; -1 when not exported) */
+	double cpu_s, run_delay_s;
 };
 
 /* The port from the daemon's "http listening" log line (waits up to 30 s); -1 if none. */

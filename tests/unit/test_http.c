@@ -14,11 +14,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <event2/event.h>
 
 #include "hist.h"
 #include "http.h"
+#include "looplag.h"
 #include "metrics.h"
 #include "routes.h"
 #include "pipeline.h"
@@ -567,6 +569,7 @@ START_TEST(test_loop_lag)
 	health_init(&hl);
 	t = render(st, &hl);
 	ck_assert_ptr_null(strstr(t, "loop_lag"));
+	ck_assert_ptr_null(strstr(t, "loop_run_delay"));
 	free(t);
 	st->has_loop_lag = 1;
 	hist_add(&st->loop_lag_ms, 0.2);
@@ -579,10 +582,44 @@ START_TEST(test_loop_lag)
 	ck_assert_has(t, "\ntriaged_loop_lag_seconds_bucket{le=\"0.001\"} 1\n");
 	ck_assert_has(t, "\ntriaged_loop_lag_seconds_bucket{le=\"0.005\"} 2\n");
 	ck_assert_has(t, "\ntriaged_loop_lag_seconds_count 3\n");
+	ck_assert_ptr_null(strstr(t, "loop_run_delay")); /* unknown: not exported */
 	ck_assert_has(t, "\ntriaged_http_connections 7\n");
+	free(t);
+	st->loop_cpu_s = 12.5;
+	st->loop_run_delay_s = 0.25;
+	t = render(st, &hl);
+	ck_assert_has(t, "# TYPE triaged_loop_cpu_seconds_total counter\n");
+	ck_assert_has(t, "\ntriaged_loop_cpu_seconds_total 12.500000\n");
+	ck_assert_has(t, "# TYPE triaged_loop_run_delay_seconds_total counter\n");
+	ck_assert_has(t, "\ntriaged_loop_run_delay_seconds_total 0.250000\n");
 	ck_assert_has(t, "\ntriaged_http_connections_total{event=\"head_deadline\"} 3\n");
 	free(t);
 	free(st);
+}
+END_TEST
+
+/* The loop thread's schedstat: its CPU time grows as it works; a thread not ours reads as unknown. */
+START_TEST(test_loop_schedstat)
+{
+	double c0, d0, c1, d1;
+	long tid = (long)syscall(SYS_gettid);
+	volatile unsigned long spin = 0;
+
+	if (access("/proc/self/schedstat", R_OK) != 0) {
+		/* a kernel without schedstats: unknown, both -1 */
+		ck_assert_int_eq(looplag_schedstat(tid, &c0, &d0), -1);
+		ck_assert(c0 == -1 && d0 == -1);
+		return;
+	}
+	ck_assert_int_eq(looplag_schedstat(tid, &c0, &d0), 0);
+	for (unsigned long i = 0; i < 50000000UL; i++)
+		spin += i;
+	ck_assert_int_eq(looplag_schedstat(tid, &c1, &d1), 0);
+	ck_assert(c0 >= 0 && d0 >= 0);
+	ck_assert(c1 > c0);  /* the loop above ran on a CPU */
+	ck_assert(d1 >= d0); /* a counter */
+	ck_assert_int_eq(looplag_schedstat(999999999L, &c1, &d1), -1);
+	ck_assert(c1 == -1 && d1 == -1);
 }
 END_TEST
 
@@ -629,6 +666,7 @@ static Suite *http_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_routes_table);
 	tcase_add_test(tc, test_loop_lag);
+	tcase_add_test(tc, test_loop_schedstat);
 	tc = tcase_create("dashboard");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_dashboard_no_db);

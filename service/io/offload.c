@@ -18,6 +18,9 @@
 #include "loopslice.h"
 #include "xmem.h"
 
+/* A busy lock is tried again this much later (microseconds). */
+#define OFFLOAD_RETRY_US 500
+
 struct fifo {
 	struct offload_item *head, *tail;
 };
@@ -32,7 +35,7 @@ struct offload {
 	int threads;
 	pthread_t tid[OFFLOAD_MAX_THREADS];
 	int pipefd[2];
-	struct event *ev_wake, *ev_next; /* the pipe; the next slice */
+	struct event *ev_wake, *ev_next; /* the pipe; the next slice, or a retry of the lock */
 	struct fifo ready;		 /* taken from done, being handed to done() (loop only) */
 	struct fifo outq;		 /* submitted, not yet handed to the workers (loop only) */
 	size_t pending;			 /* submitted, not yet handed (loop only) */
@@ -134,12 +137,16 @@ static void *worker(void *arg)
  * moves, but one the scheduler put aside while holding it (the workers run
  * nicer than the loop) would stall the loop for its time slice, up to 35 ms
  * measured. So the loop only tries it; when it is busy, submissions wait in
- * the loop's own queue and everything is tried again next pass.
+ * the loop's own queue and everything is tried again in OFFLOAD_RETRY_US:
+ * not in the next pass, which would spin the loop for as long as the
+ * holder waits for a core.
  */
 static void exchange(struct offload *o)
 {
 	if (pthread_mutex_trylock(&o->mu) != 0) {
-		loopslice_next_pass(o->ev_next);
+		static const struct timeval retry = {0, OFFLOAD_RETRY_US};
+		if (!evtimer_pending(o->ev_next, NULL))
+			evtimer_add(o->ev_next, &retry);
 		return;
 	}
 	if (o->outq.head != NULL) {

@@ -1027,6 +1027,29 @@ static double triage_rate(struct stack *s, struct h_proc *d, int n, int *total, 
 }
 
 /*
+ * The load cases' stack: the open-files limit raised to its hard limit, the
+ * daemon on an ephemeral admin port, warmed up with 2,000 tickets (it joins
+ * the group). Its admin port; *total counts the tickets triaged.
+ */
+static int load_stack_up(struct stack *s, struct h_proc *d, const char *label, int *total)
+{
+	struct rlimit rl;
+	int port;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	ck_assert_int_eq(stack_start(s, &stack_pg, label, 4, NULL), 0);
+	stack_env(s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	ck_assert_int_eq(stack_daemon(s, d, "daemon"), 0);
+	port = stack_http_port(d);
+	ck_assert_d(port > 0, d);
+	*total = 0;
+	(void)triage_rate(s, d, 2000, total, "warm-");
+	return port;
+}
+
+/*
  * Triage throughput and /healthz latency: alone, with 200 data.json clients
  * looping, with a 1,500-connection slowloris, and with the daemon's soft
  * open-files limit lowered to what it has open plus the reserve plus 32 while
@@ -1054,7 +1077,7 @@ START_TEST(test_load)
 	double rates[sizeof(phases) / sizeof(phases[0])], cpu[sizeof(phases) / sizeof(phases[0])];
 	struct stack s;
 	struct h_proc d;
-	struct rlimit rl, old_rl;
+	struct rlimit old_rl;
 	int port, total = 0;
 	double base = 0;
 
@@ -1062,17 +1085,7 @@ START_TEST(test_load)
 		fprintf(stderr, "http: load figures not measured (set HTTP_LOAD_BENCH=1)\n");
 		return;
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	ck_assert_int_eq(stack_start(&s, &stack_pg, "httpload", 4, NULL), 0);
-	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
-	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	port = stack_http_port(&d);
-	ck_assert_d(port > 0, &d);
-	total = 0;
-	(void)triage_rate(&s, &d, 2000, &total, "warm-"); /* joins the group, warms up */
+	port = load_stack_up(&s, &d, "httpload", &total);
 	/* the dashboards alone, no triage: the daemon's CPU per data.json answer,
 	 * a figure the machine's noise does not blur as it does throughput */
 	for (int think = 1000; think >= 0; think -= 1000) {
@@ -1216,7 +1229,6 @@ START_TEST(test_dash_pairs)
 	int think = getenv("HTTP_LOAD_THINK_MS") ? atoi(getenv("HTTP_LOAD_THINK_MS")) : 10000;
 	struct stack s;
 	struct h_proc d;
-	struct rlimit rl;
 	int port, total = 0;
 	double ratio[64], cpu_ratio[64], sum = 0, sumsq = 0, csum = 0, rb = 0, rd = 0;
 	double client_ms[2] = {0, 0}, phase_ms[2] = {0, 0};
@@ -1230,16 +1242,7 @@ START_TEST(test_dash_pairs)
 		K = 2;
 	if (K > 64)
 		K = 64;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	ck_assert_int_eq(stack_start(&s, &stack_pg, "httppairs", 4, NULL), 0);
-	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
-	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	port = stack_http_port(&d);
-	ck_assert_d(port > 0, &d);
-	(void)triage_rate(&s, &d, 2000, &total, "warm-");
+	port = load_stack_up(&s, &d, "httppairs", &total);
 	for (int k = 0; k < K; k++) {
 		double rate[2], cpu[2];
 		/* ABBA: even pairs baseline first, odd pairs dashboards first */

@@ -13,6 +13,7 @@
 # Environment: FUZZ_BUILD_DIR (default <repo>/build-fuzz), FUZZ_JOBS (build
 # parallelism, default nproc), FUZZ_ARGS (extra libFuzzer flags), FUZZ_SKIP
 # (harness names not to run: one whose open finding is kept in tests/fuzz/known/),
+# FUZZ_PAR (harnesses run at once, default nproc),
 # FUZZ_SEED (libFuzzer's -seed: the same seed, binary and corpus give the same
 # inputs in the same order, so a slower machine runs a prefix of a faster one's
 # run; unset, each run explores anew).
@@ -84,20 +85,11 @@ final_stat() {
 	echo "${v:-0}"
 }
 
-failed=0
-for src in "$ROOT"/tests/fuzz/fuzz_*.c; do
-	h=$(basename "$src" .c)
-	h=${h#fuzz_}
-	[[ "$h" == util ]] && continue
-	if [[ " ${FUZZ_SKIP:-} " == *" $h "* ]]; then
-		echo "fuzz $h: skipped (FUZZ_SKIP: an open finding, inputs in tests/fuzz/known/$h)"
-		continue
-	fi
+# run_one NAME: one harness for SECONDS_PER; prints its line (and any finding) and
+# returns non-zero if it crashed, leaked or timed out.
+run_one() {
+	local h=$1 bin corpus artifacts logf rc crashes d
 	bin=$BUILD/fuzz_$h
-	if [[ ! -x "$bin" ]]; then
-		echo "fuzz $h: skipped (not built: its module is not in service/ yet)"
-		continue
-	fi
 	corpus=$BUILD/corpus-$h
 	artifacts=$BUILD/artifacts-$h
 	logf=$BUILD/fuzz-$h.log
@@ -108,7 +100,7 @@ for src in "$ROOT"/tests/fuzz/fuzz_*.c; do
 			find "$d" -maxdepth 1 -type f -exec cp -t "$corpus" {} +
 		fi
 	done
-	args=(-max_total_time="$SECONDS_PER" -print_final_stats=1 -max_len="$(max_len "$h")"
+	local args=(-max_total_time="$SECONDS_PER" -print_final_stats=1 -max_len="$(max_len "$h")"
 		-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$artifacts/")
 	if [[ -n "${FUZZ_SEED:-}" ]]; then
 		args+=(-seed="$FUZZ_SEED")
@@ -121,7 +113,6 @@ for src in "$ROOT"/tests/fuzz/fuzz_*.c; do
 		args+=($FUZZ_ARGS)
 	fi
 
-	log "running $h for ${SECONDS_PER}s"
 	rc=0
 	"$bin" "${args[@]}" "$corpus" >"$logf" 2>&1 || rc=$?
 
@@ -130,11 +121,57 @@ for src in "$ROOT"/tests/fuzz/fuzz_*.c; do
 		"$(final_stat number_of_executed_units "$logf")" "$(final_stat average_exec_per_sec "$logf")" \
 		"$crashes" "$(find "$corpus" -type f | wc -l)"
 	if ((rc != 0 || crashes > 0)); then
-		failed=1
 		grep -E '^(==[0-9]+==ERROR|SUMMARY:|.*FUZZ_CHECK failed)' "$logf" | head -n 5 | sed 's/^/  /' || true
 		find "$artifacts" -type f | sed 's/^/  input saved: /'
 		echo "  exit status $rc; log: $logf"
 		echo "  reproduce: $bin $(find "$artifacts" -type f | head -n 1)"
+		return 1
 	fi
+	return 0
+}
+
+# FUZZ_PAR harnesses at a time (default: the number of cores). Each keeps its own
+# SECONDS_PER of one core, so the run's wall time shrinks and each harness's
+# executions do not (with a fixed FUZZ_SEED it still runs the same inputs in order).
+PAR=${FUZZ_PAR:-$(nproc)}
+[[ "$PAR" =~ ^[1-9][0-9]*$ ]] || die "FUZZ_PAR must be a positive integer"
+names=()
+for src in "$ROOT"/tests/fuzz/fuzz_*.c; do
+	h=$(basename "$src" .c)
+	h=${h#fuzz_}
+	[[ "$h" == util ]] && continue
+	if [[ " ${FUZZ_SKIP:-} " == *" $h "* ]]; then
+		echo "fuzz $h: skipped (FUZZ_SKIP: an open finding, inputs in tests/fuzz/known/$h)"
+		continue
+	fi
+	if [[ ! -x "$BUILD/fuzz_$h" ]]; then
+		echo "fuzz $h: skipped (not built: its module is not in service/ yet)"
+		continue
+	fi
+	names+=("$h")
+done
+
+log "running ${names[*]} for ${SECONDS_PER}s each, $PAR at a time"
+rm -f "$BUILD"/rc-*.txt "$BUILD"/summary-*.txt
+running=0
+for h in "${names[@]}"; do
+	if ((running >= PAR)); then
+		wait -n || true
+		running=$((running - 1))
+	fi
+	{
+		rc=0
+		run_one "$h" >"$BUILD/summary-$h.txt" 2>&1 || rc=$?
+		echo "$rc" >"$BUILD/rc-$h.txt"
+	} &
+	running=$((running + 1))
+done
+wait
+
+# Lines in harness order, whatever order they finished in.
+failed=0
+for h in "${names[@]}"; do
+	cat "$BUILD/summary-$h.txt"
+	[[ "$(cat "$BUILD/rc-$h.txt" 2>/dev/null)" == 0 ]] || failed=1
 done
 exit "$failed"

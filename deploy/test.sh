@@ -53,7 +53,11 @@ step configure-asan cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 step build-asan cmake --build build-asan -j"$JOBS" || summary
 
 # Run both test sets even if the first fails, so one run shows everything.
-step unit-asan ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS" --no-tests=error || true
+# CK_FORK=no: one process per suite. In Check's default fork mode every test is a child
+# whose exit runs LeakSanitizer's whole-process scan, which made this step 6-7x slower
+# (test_backoff: 18.5 s against 2.8 s). Leaks are still found, at the suite's exit; a crash
+# still fails the suite (valgrind below runs the same way).
+step unit-asan env CK_FORK=no ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS" --no-tests=error || true
 
 # The unit suites under valgrind memcheck: no invalid access, no definite or indirect leak.
 # shellcheck disable=SC2317  # called through step

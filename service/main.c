@@ -212,6 +212,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 		struct http_limits lim = {
 		    .max_connections = cfg->http_max_connections,
 		    .head_timeout_ms = cfg->http_head_timeout_ms,
+		    .keepalive_timeout_ms = cfg->http_keepalive_timeout_ms,
 		    .fd_reserve = cfg->http_fd_reserve,
 		    .accept_backoff_ms = cfg->http_accept_backoff_ms,
 		    .dashboard_interval_ms = cfg->http_dashboard_interval_ms,

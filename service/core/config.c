@@ -209,13 +209,13 @@ static const struct cfg_key keys[] = {
 
 	K_STR("http.listen", http_listen, "127.0.0.1:8081", CF_LISTEN),
 	K_STR("http.token", http_token, "", CF_SECRET),
-	/* admin server limits and the dashboard snapshot (issue #19 part 5, #14 part 4) */
+	/* admin server limits, the dashboard snapshot, the loop-lag timer (#19.5, #14.4, #16) */
 	K_INT("http.max_connections", http_max_connections, "256", 1, 100000),
 	K_INT("http.head_timeout_ms", http_head_timeout_ms, "10000", 100, 600000),
+	K_INT("http.keepalive_timeout_ms", http_keepalive_timeout_ms, "30000", 100, 600000),
 	K_INT("http.fd_reserve", http_fd_reserve, "256", 0, 1000000),
 	K_INT("http.accept_backoff_ms", http_accept_backoff_ms, "1000", 10, 60000),
 	K_INT("http.dashboard_interval_ms", http_dashboard_interval_ms, "5000", 0, 600000),
-	/* loop-lag histogram in /metrics (issue #16) */
 	K_INT("http.loop_lag_interval_ms", loop_lag_interval_ms, "100", 1, 60000),
 
 	/* the helpdesk round trip's way back (issue #12): review outbox relay, feedback in */

@@ -139,7 +139,7 @@ struct config {
 	char *http_listen; /* "127.0.0.1:8081"; "" disables */
 	char *http_token;  /* bearer token; required for a non-loopback listen */
 	/* admin server limits, the dashboard snapshot, the loop-lag timer */
-	int64_t http_max_connections, http_head_timeout_ms, http_fd_reserve;
+	int64_t http_max_connections, http_head_timeout_ms, http_keepalive_timeout_ms, http_fd_reserve;
 	int64_t http_accept_backoff_ms, http_dashboard_interval_ms, loop_lag_interval_ms;
 	/* [review] and [feedback]: the helpdesk round trip's way back (issue #12) */
 	char *review_events_topic; /* tickets.reviewed events from the outbox; "" = no relay */

@@ -144,6 +144,7 @@ static const struct metric metrics[] = {
 	{"http_connections", GAU, "Admin HTTP connections open.", NULL, ST(http_open), MX_NONE},
 	{"http_connections_total", CNT, "Admin HTTP connections by fate.", "event=\"accepted\"", ST(http_accepted), MX_NONE},
 	{"http_connections_total", CNT, NULL, "event=\"head_deadline\"", ST(http_head_cut), MX_NONE},
+	{"http_connections_total", CNT, NULL, "event=\"keepalive_idle\"", ST(http_idle_cut), MX_NONE},
 	{"http_connections_total", CNT, NULL, "event=\"evicted\"", ST(http_evicted), MX_NONE},
 	{"http_connections_total", CNT, NULL, "event=\"refused\"", ST(http_refused), MX_NONE},
 	{"http_accept_errors_total", CNT, "accept() failures on the admin port (EMFILE, ENFILE, ...).", NULL, ST(http_accept_errors), MX_NONE},

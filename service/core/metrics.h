@@ -83,6 +83,7 @@ struct metrics_snapshot {
 	uint64_t http_open;	   /* connections open now */
 	uint64_t http_accepted;	   /* connections accepted */
 	uint64_t http_head_cut;	   /* cut at the request-head deadline */
+	uint64_t http_idle_cut;	   /* kept alive, cut idle at http.keepalive_timeout_ms */
 	uint64_t http_evicted;	   /* cut at the connection cap to admit a newer one */
 	uint64_t http_refused;	   /* closed at once: over the cap or into the fd reserve */
 	uint64_t http_accept_errors; /* accept() failures (EMFILE, ENFILE, ...) */

@@ -45,8 +45,10 @@
 /* One client connection, as seen through its bufferevent. */
 struct hconn {
 	struct bufferevent *bev; /* our reference */
-	int64_t phase_ms;	 /* when the current request head began (accept or last answer) */
-	int busy;		 /* a request is being answered */
+	struct evbuffer_cb_entry *rx; /* on_rx on bev's input: the first byte of a head */
+	int64_t phase_ms; /* accept, the previous answer (idle) or the next head's first byte */
+	int idle;	  /* kept alive after an answer, no byte of the next request yet */
+	int busy;	  /* a request is being answered */
 	int cut;		 /* shut down by us, waiting for evhttp to free it */
 	int admitted;		 /* checked against the cap and the reserve */
 	struct hconn *prev, *next;
@@ -73,7 +75,7 @@ struct http {
 	uint64_t ncut; /* connections cut, not yet freed by evhttp */
 	int64_t last_log_ms;
 	uint64_t suppressed;
-	uint64_t accepted, head_cut, evicted, refused, accept_errors;
+	uint64_t accepted, head_cut, idle_cut, evicted, refused, accept_errors;
 };
 
 static int64_t mono_ms(void)
@@ -87,6 +89,7 @@ void http_limits_default(struct http_limits *l)
 {
 	l->max_connections = 256;
 	l->head_timeout_ms = 10000;
+	l->keepalive_timeout_ms = 30000;
 	l->fd_reserve = 256;
 	l->accept_backoff_ms = 1000;
 	l->dashboard_interval_ms = 5000;
@@ -119,6 +122,8 @@ static void conn_unlink(struct http *h, struct hconn *c)
 	h->nconn--;
 	if (c->cut)
 		h->ncut--;
+	if (c->rx)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->rx);
 	bufferevent_decref(c->bev);
 	free(c);
 }
@@ -270,6 +275,22 @@ static void on_admit(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * Bytes reached a connection's input: if it was idle after an answer, the
+ * next request head starts now, and its deadline with it. A kept-alive
+ * connection waits for its next request under http.keepalive_timeout_ms, not
+ * the head deadline (a dashboard polling every 10 s keeps its connection).
+ */
+static void on_rx(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct hconn *c = arg;
+	(void)buf;
+	if (info->n_added > 0 && c->idle) {
+		c->idle = 0;
+		c->phase_ms = mono_ms();
+	}
+}
+
 static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 {
 	struct http *h = arg;
@@ -278,6 +299,9 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 	if (c->bev == NULL)
 		fatal("out of memory: bufferevent_socket_new", "%s", "");
 	bufferevent_incref(c->bev);
+	c->rx = evbuffer_add_cb(bufferevent_get_input(c->bev), on_rx, c);
+	if (c->rx == NULL)
+		fatal("out of memory: evbuffer_add_cb", "%s", "");
 	c->phase_ms = mono_ms();
 	c->prev = h->ctail;
 	if (h->ctail)
@@ -291,17 +315,21 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 	return c->bev;
 }
 
-/* Cut the connections whose request head is overdue. */
+/* Cut the connections whose request head is overdue, or idle too long after an answer. */
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct http *h = arg;
 	int64_t now = mono_ms();
 	conns_reap(h);
 	for (struct hconn *c = h->chead; c; c = c->next) {
+		int64_t limit = c->idle ? h->lim.keepalive_timeout_ms : h->lim.head_timeout_ms;
 		if (c->busy || c->cut || !c->admitted)
 			continue;
-		if (now - c->phase_ms >= h->lim.head_timeout_ms && conn_fd(c) >= 0) {
-			h->head_cut++;
+		if (now - c->phase_ms >= limit && conn_fd(c) >= 0) {
+			if (c->idle)
+				h->idle_cut++;
+			else
+				h->head_cut++;
 			conn_cut(h, c);
 		}
 	}
@@ -314,6 +342,8 @@ static void on_complete(struct evhttp_request *req, void *arg)
 	if (c) {
 		c->busy = 0;
 		c->phase_ms = mono_ms();
+		/* a pipelined request already (partly) here is a head, not idleness */
+		c->idle = evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
 	}
 }
 
@@ -326,6 +356,7 @@ void http_fill_snapshot(const struct http *h, struct metrics_snapshot *out)
 	out->http_open = open;
 	out->http_accepted = h->accepted;
 	out->http_head_cut = h->head_cut;
+	out->http_idle_cut = h->idle_cut;
 	out->http_evicted = h->evicted;
 	out->http_refused = h->refused;
 	out->http_accept_errors = h->accept_errors;
@@ -547,6 +578,11 @@ struct http *http_new(struct event_base *base, const char *listen, const char *t
 		h->lim = *lim;
 	else
 		http_limits_default(&h->lim);
+	if (h->lim.keepalive_timeout_ms <= 0) { /* a caller's table without it */
+		struct http_limits d;
+		http_limits_default(&d);
+		h->lim.keepalive_timeout_ms = d.keepalive_timeout_ms;
+	}
 	h->token = token && *token ? xstrdup(token) : NULL;
 	if (split_listen(listen ? listen : "", host, sizeof(host), &port, err, errlen) < 0)
 		goto fail;
@@ -560,7 +596,11 @@ struct http *http_new(struct event_base *base, const char *listen, const char *t
 	}
 	evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS_BYTES);
 	evhttp_set_max_body_size(h->http, HTTP_MAX_BODY_BYTES);
-	evhttp_set_timeout(h->http, HTTP_IDLE_TIMEOUT_S);
+	/* evhttp's own read/write timeout stays behind the keep-alive limit, which the sweep keeps */
+	evhttp_set_timeout(h->http,
+			   (int)(h->lim.keepalive_timeout_ms / 1000 + 1 > HTTP_IDLE_TIMEOUT_S
+				     ? h->lim.keepalive_timeout_ms / 1000 + 1
+				     : HTTP_IDLE_TIMEOUT_S));
 	/* every method reaches on_request, which answers 405 itself (evhttp would say 501) */
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 						EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -607,9 +647,10 @@ struct http *http_new(struct event_base *base, const char *listen, const char *t
 	evtimer_add(h->ev_sweep, &sweep);
 	log_info("http listening",
 		 "addr=%s port=%d auth=%s dashboard=%s max_connections=%" PRId64
-		 " head_timeout_ms=%" PRId64 " fd_reserve=%" PRId64,
+		 " head_timeout_ms=%" PRId64 " keepalive_timeout_ms=%" PRId64 " fd_reserve=%" PRId64,
 		 h->addr, h->port, h->token ? "token" : "none", db ? "on" : "off",
-		 h->lim.max_connections, h->lim.head_timeout_ms, h->lim.fd_reserve);
+		 h->lim.max_connections, h->lim.head_timeout_ms, h->lim.keepalive_timeout_ms,
+		 h->lim.fd_reserve);
 	return h;
 fail:
 	http_free(h);

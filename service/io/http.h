@@ -34,7 +34,8 @@ typedef void http_snapshot_fn(void *arg, struct metrics_snapshot *out);
 
 struct http_limits {
 	int64_t max_connections; /* connections open at once */
-	int64_t head_timeout_ms; /* from accept (or the previous answer) to the end of the head */
+	int64_t head_timeout_ms; /* from accept (or the head's first byte) to the end of the head */
+	int64_t keepalive_timeout_ms; /* a kept-alive connection idle after an answer */
 	int64_t fd_reserve;	 /* descriptors below RLIMIT_NOFILE never taken by the admin port */
 	int64_t accept_backoff_ms; /* pause after EMFILE/ENFILE or hitting the reserve */
 	int64_t dashboard_interval_ms; /* data.json snapshot lifetime */

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 138 /* key lines in a default dump: 2 kafka + 136 table keys */
+#define NKEYS 139 /* key lines in a default dump: 2 kafka + 137 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -285,6 +285,7 @@ static const struct {
 	{"http.token", "\"\""},
 	{"http.max_connections", "256"},
 	{"http.head_timeout_ms", "10000"},
+	{"http.keepalive_timeout_ms", "30000"},
 	{"http.fd_reserve", "256"},
 	{"http.accept_backoff_ms", "1000"},
 	{"http.dashboard_interval_ms", "5000"},

@@ -577,6 +577,7 @@ START_TEST(test_loop_lag)
 	hist_add(&st->loop_lag_ms, 40);
 	st->http_open = 7;
 	st->http_head_cut = 3;
+	st->http_idle_cut = 5;
 	t = render(st, &hl);
 	ck_assert_has(t, "# TYPE triaged_loop_lag_seconds histogram\n");
 	ck_assert_has(t, "\ntriaged_loop_lag_seconds_bucket{le=\"0.001\"} 1\n");
@@ -593,6 +594,7 @@ START_TEST(test_loop_lag)
 	ck_assert_has(t, "# TYPE triaged_loop_run_delay_seconds_total counter\n");
 	ck_assert_has(t, "\ntriaged_loop_run_delay_seconds_total 0.250000\n");
 	ck_assert_has(t, "\ntriaged_http_connections_total{event=\"head_deadline\"} 3\n");
+	ck_assert_has(t, "\ntriaged_http_connections_total{event=\"keepalive_idle\"} 5\n");
 	free(t);
 	free(st);
 }

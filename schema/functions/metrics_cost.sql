@@ -1,13 +1,32 @@
 -- Cost and budget views for supervisors.
+-- metrics_cost_daily: calls, tokens and cost per day (of started_at), tier and
+-- model, from the counters (migration 058: stats_counts + stats_delta, kept by
+-- triaged_record_calls and triaged_recompute_costs), so the dashboard's refresh
+-- does not read every call. Exact; days are cut in the reader's TimeZone from
+-- UTC hours (exact for zones whose offset is whole hours). cost_usd is NULL
+-- when no call of the row had a price.
 CREATE OR REPLACE VIEW metrics_cost_daily AS
-    SELECT date_trunc('day', started_at) AS day, tier, model,
-           count(*) AS calls,
-           sum(prompt_tokens) AS prompt_tokens,
-           sum(cached_tokens) AS cached_tokens,
-           sum(completion_tokens) AS completion_tokens,
-           round(sum(cost_usd), 6) AS cost_usd,
-           count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_calls
-      FROM model_calls GROUP BY 1, 2, 3;
+    SELECT day, tier, model, calls, prompt_tokens, cached_tokens, completion_tokens,
+           CASE WHEN calls > unpriced_calls THEN round(cost_e8 / 100000000.0, 6) END AS cost_usd,
+           unpriced_calls
+      FROM (SELECT date_trunc('day', x.bucket) AS day, x.a AS tier, x.b AS model,
+                   coalesce(sum(x.n1) FILTER (WHERE x.kind = 'cost'), 0)::bigint AS calls,
+                   coalesce(sum(x.n1) FILTER (WHERE x.kind = 'tokens'), 0)::bigint
+                       AS prompt_tokens,
+                   coalesce(sum(x.n2) FILTER (WHERE x.kind = 'tokens'), 0)::bigint
+                       AS cached_tokens,
+                   coalesce(sum(x.n3) FILTER (WHERE x.kind = 'tokens'), 0)::bigint
+                       AS completion_tokens,
+                   coalesce(sum(x.n3) FILTER (WHERE x.kind = 'cost'), 0) AS cost_e8,
+                   coalesce(sum(x.n2) FILTER (WHERE x.kind = 'cost'), 0)::bigint
+                       AS unpriced_calls
+              FROM (SELECT kind, bucket, a, b, n1, n2, n3 FROM stats_counts
+                     WHERE kind IN ('cost', 'tokens')
+                    UNION ALL
+                    SELECT kind, bucket, a, b, n1, n2, n3 FROM stats_delta
+                     WHERE kind IN ('cost', 'tokens')) x
+             GROUP BY 1, 2, 3) d
+     WHERE calls <> 0;
 
 CREATE OR REPLACE VIEW ticket_costs AS
     SELECT ticket_pk, revision, count(*) AS calls,

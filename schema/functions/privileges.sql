@@ -63,8 +63,8 @@ GRANT EXECUTE ON FUNCTION review_release_claims(bigint, text), triaged_stats_com
 GRANT SELECT ON triage_effective, agent_review_queue, agent_review_queue_head, review_outcomes,
                 metrics_review_outcomes, review_categories, review_settings,
                 metrics_volume_hourly, metrics_volume_daily, metrics_escalation,
-                metrics_escalation_reasons, metrics_model_latency, metrics_backlog, metrics_dlq,
-                metrics_cost_daily, ticket_costs, metrics_cost_per_ticket, metrics_budget,
+                metrics_escalation_reasons, metrics_model_latency, metrics_model_latency_fast,
+                metrics_backlog, metrics_dlq, metrics_cost_daily, ticket_costs, metrics_cost_per_ticket, metrics_budget,
                 model_calls_lost,
                 metrics_safety, sla_policy, model_prices, budgets, shadow_vs_production
     TO triaged_supervisor;

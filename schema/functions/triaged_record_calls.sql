@@ -55,6 +55,28 @@ BEGIN
           FROM priced ORDER BY i
         ON CONFLICT (ticket_pk, revision, seq) DO NOTHING
         RETURNING mc.id, mc.ticket_pk, mc.revision, mc.seq),
+    -- the dashboard's counters (migration 058): one delta row per figure and bucket
+    -- of this batch, for the calls inserted now; cost as stored (numeric(14,8))
+    fresh AS (
+        SELECT priced.* FROM priced JOIN ins ON ins.ticket_pk = priced.ticket_pk
+                                         AND ins.revision = priced.revision
+                                         AND ins.seq = priced.seq),
+    counted AS (
+        INSERT INTO stats_delta (kind, bucket, a, b, c, n1, n2, n3)
+        SELECT 'cost', date_trunc('hour', st, 'UTC'), tier, model, NULL, count(*),
+               count(*) FILTER (WHERE cost IS NULL),
+               coalesce(sum(round(cost, 8) * 100000000), 0)::bigint
+          FROM fresh GROUP BY 2, 3, 4
+        UNION ALL
+        SELECT 'tokens', date_trunc('hour', st, 'UTC'), tier, model, NULL,
+               sum(coalesce(prompt_tokens, 0)), sum(coalesce(cached_tokens, 0)),
+               sum(coalesce(completion_tokens, 0))
+          FROM fresh GROUP BY 2, 3, 4
+        UNION ALL
+        SELECT 'latency', date_trunc('hour', to_timestamp(finished_ms / 1000), 'UTC'), tier,
+               model, floor(32 * ln(greatest(latency_ms, 0.001)) / ln(2.0))::integer::text,
+               count(*), count(*) FILTER (WHERE outcome <> 'ok'), 0
+          FROM fresh GROUP BY 2, 3, 4, 5),
     -- the reservation rows these calls settle, as they were
     held AS (
         SELECT r.id, r.budget_id, r.day, r.state, r.estimate_usd, r.worst_usd

@@ -1091,7 +1091,8 @@ START_TEST(test_grants)
 	ck_sql_str(c,
 		   "agent_review_queue,agent_review_queue_head,budgets,metrics_backlog,metrics_budget,"
 		   "metrics_cost_daily,metrics_cost_per_ticket,metrics_dlq,metrics_escalation,"
-		   "metrics_escalation_reasons,metrics_model_latency,metrics_review_outcomes,"
+		   "metrics_escalation_reasons,metrics_model_latency,metrics_model_latency_fast,"
+		   "metrics_review_outcomes,"
 		   "metrics_safety,metrics_volume_daily,metrics_volume_hourly,model_calls_lost,model_prices,"
 		   "review_categories,review_outcomes,review_settings,shadow_vs_production,sla_policy,"
 		   "ticket_costs,"
@@ -1625,6 +1626,72 @@ START_TEST(test_counters)
 			 0);
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM metrics_backlog"), 4);
 	ck_assert_int_eq(h_sql_ll(c, "SELECT sum(breached) FROM metrics_backlog"), 2);
+	/* model calls (migration 058): priced, unpriced and failed, two tiers, over 30 hours,
+	 * latencies from 50 ms to 950 ms; half now, half after a fold */
+	for (int half = 0; half < 2; half++) {
+		ck_assert_int_eq(
+		    h_sql_ll(c,
+			     "SELECT count(*) FROM triaged_record_calls((SELECT jsonb_agg("
+			     "jsonb_build_object('ticket_pk', (ARRAY[%lld, %lld, %lld, %lld])[1 + g "
+			     "%% 4], 'revision', 1, 'seq', 100 + g, 'tier', CASE WHEN g %% 3 = 0 "
+			     "THEN 'flagship' ELSE 'mini' END, 'purpose', 'triage', 'model', CASE "
+			     "WHEN g %% 3 = 0 THEN 'gpt-4o' WHEN g %% 5 = 0 THEN 'unpriced-x' ELSE "
+			     "'gpt-4o-mini' END, 'prompt_version', 'v1', 'outcome', CASE WHEN g %% 7 "
+			     "= 0 THEN 'error' ELSE 'ok' END, 'attempts', 1, 'prompt_tokens', 100 + "
+			     "g, 'completion_tokens', 10 + g %% 13, 'cached_tokens', g %% 4 * 10, "
+			     "'latency_ms', 50 + (g * 37) %% 900 + (g %% 10) / 10.0, 'total_ms', 60 "
+			     "+ g, 'started_ms', s, 'finished_ms', s + 50 + (g * 37) %% 900, "
+			     "'answer', '{}')) FROM (SELECT g, extract(epoch FROM now() - (g %% 30) "
+			     "* interval '1 hour') * 1000 AS s FROM generate_series(%d, %d) g) x))",
+			     pk[0], pk[1], pk[2], pk[3], 1 + half * 300, 300 + half * 300),
+		    300);
+		if (half == 0)
+			ck_assert_int_ge(h_sql_ll(c, "SELECT triaged_stats_compact()"), 0);
+	}
+	for (int pass = 0; pass < 3; pass++) {
+		/* the cost counters against a sum over the calls, exact */
+		ck_sql_str(c, "t",
+			   "SELECT (SELECT string_agg(concat_ws(' ', day, tier, model, calls, "
+			   "prompt_tokens, cached_tokens, completion_tokens, cost_usd, unpriced_calls), "
+			   "'|' ORDER BY day, tier, model) FROM metrics_cost_daily) = (SELECT "
+			   "string_agg(concat_ws(' ', day, tier, model, n, p, ca, co, u, np), '|' ORDER "
+			   "BY day, tier, model) FROM (SELECT date_trunc('day', started_at) AS day, "
+			   "tier, model, count(*) AS n, sum(prompt_tokens) AS p, sum(cached_tokens) AS "
+			   "ca, sum(completion_tokens) AS co, round(sum(cost_usd), 6) AS u, count(*) "
+			   "FILTER (WHERE cost_usd IS NULL) AS np FROM model_calls GROUP BY 1, 2, 3) x)");
+		if (pass < 2)
+			ck_sql_str(c, "t",
+				   "SELECT (SELECT count(*) FROM metrics_cost_daily WHERE cost_usd IS "
+				   "NULL AND model = 'unpriced-x') = (SELECT count(DISTINCT "
+				   "date_trunc('day', started_at)) FROM model_calls WHERE model = "
+				   "'unpriced-x') AND (SELECT count(*) FROM metrics_cost_daily) > 2");
+		/* the latency histogram against percentile_cont: counts exact, percentiles
+		 * within 3% (bins 2.2% wide) */
+		ck_sql_str(c, "t",
+			   "SELECT count(*) FILTER (WHERE f.calls = m.calls AND f.failed = m.failed "
+			   "AND abs(f.p50_ms - m.p50_ms) <= 0.03 * m.p50_ms AND abs(f.p95_ms - "
+			   "m.p95_ms) <= 0.03 * m.p95_ms) = count(*) AND count(*) >= 3 AND count(*) = "
+			   "(SELECT count(*) FROM metrics_model_latency) AND count(*) = (SELECT "
+			   "count(*) FROM metrics_model_latency_fast) FROM metrics_model_latency m "
+			   "JOIN metrics_model_latency_fast f USING (day, tier, model)");
+		if (pass == 1) {
+			/* a re-pricing moves the counted cost with the calls */
+			ck_assert_int_eq(h_sql_exec(c, "INSERT INTO model_prices (model, "
+						       "effective_from, input_per_mtok, "
+						       "cached_input_per_mtok, output_per_mtok) VALUES "
+						       "('unpriced-x', now() - interval '2 days', 1.25, "
+						       "0.125, 5)"),
+					 0);
+			ck_assert_int_eq(h_sql_ll(c, "SELECT triaged_recompute_costs(now() - "
+						     "interval '3 days', now())"),
+					 600);
+			ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM metrics_cost_daily WHERE "
+						     "cost_usd IS NULL"),
+					 0);
+			continue;
+		}
+		ck_assert_int_ge(h_sql_ll(c, "SELECT triaged_stats_compact()"), 0);
+	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 			char *got = h_sql_str(c, "%s", checks[i][0]);

@@ -20,7 +20,7 @@ SELECT json_build_object(
  'latency', (SELECT coalesce(json_agg(v ORDER BY v.tier DESC, v.model), '[]') FROM (
    SELECT DISTINCT ON (tier, model) day, tier, model, calls, failed,
           round(p50_ms::numeric, 1) AS p50_ms, round(p95_ms::numeric, 1) AS p95_ms
-     FROM metrics_model_latency WHERE day > now() - interval '7 days'
+     FROM metrics_model_latency_fast WHERE day > now() - interval '7 days'
     ORDER BY tier, model, day DESC) v),
  'backlog', (SELECT coalesce(json_agg(v ORDER BY v.rank, v.urgency), '[]') FROM (
    SELECT coalesce(urgency, 'none') AS urgency,

@@ -153,6 +153,7 @@ static int run(const struct config *cfg, const char *schema_dir)
 	struct pipeline *pl = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	struct http *http = NULL;
+	struct db *dash_db = NULL;
 	struct outbox *relay = NULL;
 	struct feedback_in *fbin = NULL;
 	char err[1024], q[1100];
@@ -217,8 +218,13 @@ static int run(const struct config *cfg, const char *schema_dir)
 		    .accept_backoff_ms = cfg->http_accept_backoff_ms,
 		    .dashboard_interval_ms = cfg->http_dashboard_interval_ms,
 		};
-		http = http_new(base, cfg->http_listen, cfg->http_token, pipeline_db(pl),
-				admin_snapshot, &feed, &lim, err, sizeof(err));
+		/* data.json reads on a connection of its own: a slow dashboard query (up to
+		 * its 10 s statement timeout) never holds the claims and stores behind it */
+		dash_db = db_new(base, cfg->pg_conninfo, 1, (int)cfg->pg_reconnect_max_ms, NULL,
+				 NULL);
+		db_set_label(dash_db, "dashboard");
+		http = http_new(base, cfg->http_listen, cfg->http_token, dash_db, admin_snapshot,
+				&feed, &lim, err, sizeof(err));
 		if (http == NULL)
 			fatal("http endpoint failed", "error=%s", log_quote(q, sizeof(q), err));
 	}
@@ -238,6 +244,8 @@ static int run(const struct config *cfg, const char *schema_dir)
 	}
 	event_base_dispatch(base);
 	http_free(http);
+	if (dash_db)
+		db_free(dash_db);
 	looplag_free(feed.lag);
 	feedback_in_free(fbin);
 	outbox_free(relay, 5000);

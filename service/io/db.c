@@ -93,6 +93,7 @@ enum db_state { DB_ST_DOWN, DB_ST_CONNECTING, DB_ST_PREPARING, DB_ST_UP };
 struct db {
 	struct event_base *base;
 	char *conninfo;
+	char label[24]; /* "" for the pipeline's connection; else a prefix of its log lines */
 	int batch_size;
 	int reconnect_max_ms;
 	int backoff_ms;
@@ -286,13 +287,28 @@ static void db_pump_cb(evutil_socket_t fd, short what, void *arg)
 	db_pump(arg);
 }
 
+/* msg, or "label: msg" for a labelled connection (out: its room). */
+static const char *db_msg(const struct db *db, const char *msg, char *out, size_t n)
+{
+	if (db->label[0] == '\0')
+		return msg;
+	snprintf(out, n, "%s: %s", db->label, msg);
+	return out;
+}
+
+void db_set_label(struct db *db, const char *label)
+{
+	snprintf(db->label, sizeof(db->label), "%s", label ? label : "");
+}
+
 static void db_fail(struct db *db, const char *why)
 {
 	const char *msg = db->conn ? PQerrorMessage(db->conn) : "";
-	char q[512];
+	char q[512], m[64];
 	struct timeval tv;
 
-	log_warn("database connection lost", "reason=%s error=%s retry_ms=%d", why,
+	log_warn(db_msg(db, "database connection lost", m, sizeof(m)),
+		 "reason=%s error=%s retry_ms=%d", why,
 		 log_quote(q, sizeof(q), msg), db->backoff_ms);
 	if (db->ev_sock) {
 		event_free(db->ev_sock);
@@ -612,7 +628,9 @@ static void batch_complete(struct db *db, struct db_batch *b)
 				return;
 			}
 		}
-		log_info("database connected", "batch_size=%d", db->batch_size);
+		char m[64];
+		log_info(db_msg(db, "database connected", m, sizeof(m)), "batch_size=%d",
+			 db->batch_size);
 		db->state = DB_ST_UP;
 		db->backoff_ms = 100;
 		batch_free(b);

@@ -58,6 +58,8 @@ struct db;
 struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
 		  int reconnect_max_ms, db_state_fn *state_cb, void *state_arg);
 void db_free(struct db *db);
+/* Name this connection in its log lines ("dashboard: database connected"). */
+void db_set_label(struct db *db, const char *label);
 /*
  * Hand committed rows to their items for about slice_us per loop pass, the
  * rest in the next passes, in order (0, the default: a whole round at once).

@@ -8,7 +8,9 @@
 # /dashboard/data.json) timed RUNS times. Prints one table.
 #
 #   deploy/queue_bench.sh [SCHEMA_DIR]        default: this tree's schema/
-#   SIZES="10000 50000 100000" CLAIMS=200 RUNS=20 PG_BINDIR=... deploy/queue_bench.sh
+#   SIZES="10000 50000 100000" CLAIMS=200 RUNS=20 CALLS=1 PG_BINDIR=... deploy/queue_bench.sh
+# CALLS=1 (default) also records each ticket's model calls (1.14 per ticket), as the
+# daemon does: the dashboard's latency and cost figures read them.
 #
 # SCHEMA_DIR may be a schema of an older commit, to compare:
 #   git archive db6339f schema | tar -x -C /tmp/before && deploy/queue_bench.sh /tmp/before/schema
@@ -27,6 +29,7 @@ SIZES=${SIZES:-"10000 50000 100000"}
 CLAIMS=${CLAIMS:-200}
 RUNS=${RUNS:-20}
 HEAD_VIEW=${HEAD_VIEW:-0}
+CALLS=${CALLS:-1}
 
 if [ -z "${PG_BINDIR:-}" ]; then
 	PG_BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -132,6 +135,30 @@ SELECT id, 1, CASE WHEN id % 10 = 0 THEN 'needs_human' ELSE 'pending_review' END
        id % 7 = 0, CASE WHEN id % 7 = 0 THEN 'low confidence; vip' END
   FROM tickets;
 EOF
+	# the model calls behind them (CALLS=0: none, as before 2026-12-06): one mini call per
+	# ticket and a flagship call for the escalated ones, through triaged_record_calls as
+	# the daemon records them, 10,000 tickets per statement; the dashboard's latency and
+	# cost figures read them
+	if [ "$CALLS" = 1 ]; then
+		lo=1
+		while [ "$lo" -le "$n" ]; do
+			$PSQL -d "$db" >/dev/null <<EOF
+SELECT count(*) FROM triaged_record_calls((SELECT jsonb_agg(jsonb_build_object(
+    'ticket_pk', t.id, 'revision', 1, 'seq', s.seq, 'tier', s.tier, 'purpose', 'triage',
+    'model', s.model, 'prompt_version', 'triage-v1', 'outcome', 'ok', 'attempts', 1,
+    'prompt_tokens', 500, 'completion_tokens', 120, 'latency_ms', s.ms + t.id % 700,
+    'total_ms', s.ms + t.id % 700, 'started_ms', extract(epoch FROM t.received_at) * 1000,
+    'finished_ms', extract(epoch FROM t.received_at) * 1000 + s.ms + t.id % 700,
+    'answer', '{}'))
+  FROM tickets t
+  CROSS JOIN LATERAL (SELECT 1 AS seq, 'mini' AS tier, 'gpt-4o-mini' AS model, 300 AS ms
+                      UNION ALL
+                      SELECT 2, 'flagship', 'gpt-4o', 1500 WHERE t.id % 7 = 0) s
+ WHERE t.id BETWEEN $lo AND $lo + 9999));
+EOF
+			lo=$((lo + 10000))
+		done
+	fi
 	# steady state: the writers fold the counters' deltas every few statements;
 	# one bulk insert leaves them all unfolded
 	if [ "$($PSQL -d "$db" -At -c "SELECT to_regproc('triaged_stats_compact') IS NOT NULL")" = t ]; then

@@ -31,6 +31,9 @@
 # unless the benchmark sets the same one: bootstrap, group, conninfo, model
 # URLs, schema dir, http listen, and in slow the in-flight limits.
 # TRIAGED_KAFKA_FETCH_WAIT_MAX_MS defaults to 10 here: see BENCHMARK.md.
+# BENCH_PG_STATEMENTS=1 loads pg_stat_statements (track=all) and notes, per scenario, the
+# top-level statements' shares of PostgreSQL's execution time (issue #15); the whole list,
+# nested statements too, stays in the scenario's statements.txt (logs kept).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -321,8 +324,12 @@ say "starting PostgreSQL (defaults: fsync and synchronous_commit on) in $WORK/pg
 as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 ||
 	die "initdb failed (see $WORK/initdb.log)"
 PG_STARTED=1
+PG_STATS_OPT=""
+if [[ ${BENCH_PG_STATEMENTS:-0} == 1 ]]; then
+	PG_STATS_OPT="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+fi
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w \
-	-o "-c listen_addresses='' -c unix_socket_directories='$WORK/pg' ${BENCH_PG_OPTIONS:-}" start >/dev/null ||
+	-o "-c listen_addresses='' -c unix_socket_directories='$WORK/pg' $PG_STATS_OPT ${BENCH_PG_OPTIONS:-}" start >/dev/null ||
 	die "PostgreSQL did not start (see $WORK/pg/server.log)"
 PG_FSYNC=$(sql postgres "SHOW fsync")
 PG_SYNC=$(sql postgres "SHOW synchronous_commit")
@@ -335,7 +342,7 @@ SAMPLE_BYTES=$(wc -c <"$SAMPLES")
 PARTITIONS=$(((N * (SAMPLE_BYTES / SAMPLE_LINES + 64) + 4194303) / 4194304))
 ((PARTITIONS >= 16)) || PARTITIONS=16
 
-declare -A TRIAGED_RATE PY_RATE # per scenario key: tickets/s, for the side-by-side table
+declare -A TRIAGED_RATE=() PY_RATE=() # per scenario key: tickets/s, for the side-by-side table
 ROWS=()  # formatted table rows
 NOTES=() # lines printed under the table
 ZERO_RATE=""
@@ -412,6 +419,10 @@ run_scenario() {
 	((busy < 10)) || NOTES+=("$label: the machine was already ${busy}% busy (all cores) before the run: other processes compete, figures are pessimistic")
 
 	local pg0 fm0 br0 mach0
+	if [[ ${BENCH_PG_STATEMENTS:-0} == 1 ]]; then
+		sql "$db" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+		sql "$db" "SELECT pg_stat_statements_reset()" >/dev/null
+	fi
 	pg0=$(pg_ticks)
 	fm0=$(ticks_of "$model_pid")
 	br0=$(ticks_of "$broker_pid")
@@ -552,6 +563,21 @@ run_scenario() {
 	                     FROM (SELECT escalated, count(*) n, extract(epoch FROM max(created_at)) done_s
 	                             FROM triage_results GROUP BY escalated) k")
 	NOTES+=("$label: ${kinds:-no rows}")
+	if [[ ${BENCH_PG_STATEMENTS:-0} == 1 ]]; then
+		# where PostgreSQL's time went (issue #15): top-level statements by share of
+		# their total execution time, then the statements run inside the functions
+		sql "$db" "SELECT CASE WHEN s.toplevel THEN 'top' ELSE 'nested' END, s.calls,
+		                  round(s.total_exec_time::numeric, 0) AS ms,
+		                  round((100 * s.total_exec_time / sum(s.total_exec_time)
+		                         OVER (PARTITION BY s.toplevel))::numeric, 1) AS pct,
+		                  round((1000 * s.total_exec_time / $N)::numeric, 1) AS us_per_ticket,
+		                  left(regexp_replace(s.query, '\s+', ' ', 'g'), 90)
+		             FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+		            WHERE d.datname = '$db'
+		            ORDER BY s.toplevel DESC, s.total_exec_time DESC" >"$dir/statements.txt" || true
+		NOTES+=("$label PostgreSQL statements (share of top-level execution time, us/ticket): $(awk -F'|' '$1 == "top" && n < 5 { printf "%s%s%% %sus %s", n ? "; " : "", $4, $5, substr($6, 1, 40); n++ }' "$dir/statements.txt") (all: $dir/statements.txt)")
+		KEEP_LOGS=1
+	fi
 	TRIAGED_RATE[$key]=$e2e
 	[[ $rows == "$N" && $dist == "$rows" ]] || status="$status; WRONG: rows=$rows distinct=$dist want $N"
 	((dlq == 0)) || NOTES+=("$label: $dlq dead letters")

@@ -578,11 +578,6 @@ struct http *http_new(struct event_base *base, const char *listen, const char *t
 		h->lim = *lim;
 	else
 		http_limits_default(&h->lim);
-	if (h->lim.keepalive_timeout_ms <= 0) { /* a caller's table without it */
-		struct http_limits d;
-		http_limits_default(&d);
-		h->lim.keepalive_timeout_ms = d.keepalive_timeout_ms;
-	}
 	h->token = token && *token ? xstrdup(token) : NULL;
 	if (split_listen(listen ? listen : "", host, sizeof(host), &port, err, errlen) < 0)
 		goto fail;

@@ -125,6 +125,8 @@ int h_wait_file(const char *path, int timeout_ms);
 char *h_read_first_line(const char *path);
 /* CLOCK_MONOTONIC in milliseconds. */
 long long h_now_ms(void);
+/* qsort comparator for doubles, ascending. */
+int h_cmp_double(const void *a, const void *b);
 /* CPU time of a process so far (user + system, all threads), in ms, from /proc; -1 if gone. */
 double h_proc_cpu_ms(pid_t pid);
 /* Call pred(arg) every poll_ms until it returns nonzero: 0; -1 after timeout_ms. */

@@ -1267,17 +1267,11 @@ static double self_cpu_ms(void)
 }
 
 /* Two-sided 95% Student t quantile for df degrees of freedom (df >= 1). */
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 static double median_of(const double *v, int n)
 {
 	double *w = malloc(sizeof(*w) * (size_t)n), m;
 	memcpy(w, v, sizeof(*w) * (size_t)n);
-	qsort(w, (size_t)n, sizeof(*w), cmp_double);
+	qsort(w, (size_t)n, sizeof(*w), h_cmp_double);
 	m = n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
 	free(w);
 	return m;
@@ -1299,7 +1293,7 @@ static void median_ci(const double *v, int n, double *med, double *lo, double *h
 			w[i] = v[rand_r(&seed) % (unsigned)n];
 		meds[b] = median_of(w, n);
 	}
-	qsort(meds, B, sizeof(*meds), cmp_double);
+	qsort(meds, B, sizeof(*meds), h_cmp_double);
 	*lo = meds[B / 40];
 	*hi = meds[B - 1 - B / 40];
 	free(meds);

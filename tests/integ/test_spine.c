@@ -407,12 +407,6 @@ static double baddate_run(int n, int per_mille, const char *tag)
 	return (double)(n - c0) * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 START_TEST(test_baddate_bench)
 {
 	/* the machine is shared: rounds in rotating order, the median of each kind */
@@ -433,7 +427,7 @@ START_TEST(test_baddate_bench)
 		fprintf(stderr, "baddate: %d%% bad dates, runs:", pm[kind] / 10);
 		for (int k = 0; k < rounds; k++)
 			fprintf(stderr, " %.0f/s", r[kind][k]);
-		qsort(r[kind], (size_t)rounds, sizeof(double), cmp_double);
+		qsort(r[kind], (size_t)rounds, sizeof(double), h_cmp_double);
 		med[kind] = r[kind][rounds / 2];
 		fprintf(stderr, " median %.0f/s\n", med[kind]);
 	}

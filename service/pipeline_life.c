@@ -216,7 +216,8 @@ static void log_summary(struct pipeline *pl)
 				      (double)ds.kind_items[k] / (double)ds.kind_batches[k], kn,
 				      ds.kind_ms[k] / (double)ds.kind_batches[k]);
 	}
-	log_info("database summary", "%s", buf);
+	log_info("database summary", "rounds=%llu split_rounds=%llu %s", ds.batches, ds.split_rounds,
+		 buf);
 }
 
 int pipeline_drained(const struct pipeline *pl)

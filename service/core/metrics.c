@@ -330,6 +330,25 @@ int metrics_render(struct buf *out, const struct metrics_snapshot *st)
 	     buf_appendf(out, "triaged_loop_run_delay_seconds_total %.6f\n",
 			 st->loop_run_delay_s) < 0))
 		return -1;
+	if (st->has_loop_lag && st->loop_cpu_s >= 0 &&
+	    (render_header(out, "loop_late_ticks_total", "counter",
+			   "Loop-lag ticks later than 5 ms, by cause: busy (the loop's own work or "
+			   "a blocking call) or waited (its thread's run delay grew by half the "
+			   "lateness or more: another task had the core).") < 0 ||
+	     buf_appendf(out, "triaged_loop_late_ticks_total{cause=\"busy\"} %" PRIu64 "\n",
+			 st->loop_late_busy) < 0 ||
+	     buf_appendf(out, "triaged_loop_late_ticks_total{cause=\"waited\"} %" PRIu64 "\n",
+			 st->loop_late_waited) < 0 ||
+	     render_header(out, "loop_late_cpu_seconds_total", "counter",
+			   "The loop thread's CPU time between each late tick and the tick "
+			   "before it.") < 0 ||
+	     buf_appendf(out, "triaged_loop_late_cpu_seconds_total %.6f\n", st->loop_late_cpu_s) < 0 ||
+	     render_header(out, "loop_late_run_delay_seconds_total", "counter",
+			   "The loop thread's run delay between each late tick and the tick "
+			   "before it.") < 0 ||
+	     buf_appendf(out, "triaged_loop_late_run_delay_seconds_total %.6f\n",
+			 st->loop_late_run_delay_s) < 0))
+		return -1;
 	if (render_header(out, "build_info", "gauge", "Build information; always 1.") < 0 ||
 	    buf_appendf(out, "triaged_build_info{version=\"") < 0 ||
 	    append_label_value(out, TRIAGED_VERSION) < 0 || buf_appendf(out, "\"} 1\n") < 0)

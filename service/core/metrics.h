@@ -97,6 +97,15 @@ struct metrics_snapshot {
 	 * kernel's schedstat; -1: unknown): a lag with a growing run delay is the
 	 * machine's, not the loop's */
 	double loop_cpu_s, loop_run_delay_s;
+	/*
+	 * Ticks over LOOPLAG_LATE_MS, by what held the loop since the tick
+	 * before: "waited" when the thread's run delay grew by half the
+	 * lateness or more (the machine: another task had the core), else
+	 * "busy" (the loop's own work, or a blocking call). Summed over the
+	 * late ticks: the loop's CPU and run delay since the tick before.
+	 */
+	uint64_t loop_late_busy, loop_late_waited;
+	double loop_late_cpu_s, loop_late_run_delay_s;
 };
 
 /* Zero the snapshot; consumer_lag unknown, histograms empty. */

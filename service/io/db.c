@@ -22,7 +22,15 @@
  * libpq's buffer) in one callback, and 256 claims of 256 KiB tickets were
  * 64 MiB, tens of ms of stall (#16). Ordinary tickets never reach it.
  */
-#define DB_PART_MAX_BYTES (1u << 20)
+#define DB_PART_MAX_BYTES (1u << 18)
+/*
+ * A kind with more queued than one statement takes further statements in
+ * the same round, one per loop pass, up to this many bytes in the round
+ * (and DB_ROUND_MAX_PARTS statements, a slot kept for each later kind):
+ * four claims of 256 KiB tickets still share a commit.
+ */
+#define DB_ROUND_MAX_BYTES (1u << 20)
+#define DB_ROUND_MAX_PARTS (DB__KINDS + 8)
 
 static const char *const kind_name[DB__KINDS] = {"call",     "store", "reserve", "deadletter",
 						 "feedback", "claim", "shadow",  "renew"};
@@ -79,12 +87,14 @@ struct db_read {
 struct db_batch {
 	int prepare; /* the round of PQsendPrepare at connect */
 	struct db_read *read; /* a read round: parts[] hold its results only */
-	struct db_part parts[DB__KINDS];
+	struct db_part parts[DB_ROUND_MAX_PARTS];
+	size_t bytes; /* the round's statements' parameters so far */
 	int nparts;
 	int cur; /* the part whose results are being read */
 	size_t nitems;
 	double sent_ms;
 	int dpart; /* committed: the part being handed over */
+	int next_kind; /* open (db->open): the next kind whose part may join it */
 	struct db_batch *next;
 };
 
@@ -107,6 +117,21 @@ struct db {
 	short ev_sock_what;
 	struct event *ev_retry;
 	struct event *ev_pump; /* deferred: everything submitted in one loop pass shares a batch */
+	/*
+	 * A round being sent a part per loop pass (#16): with 256 KiB tickets a
+	 * round of every kind's part was megabytes built, copied into libpq and
+	 * into the socket in one pass, 5-8 ms of the loop. Once the pass's slice
+	 * is spent, the round stays open (no Sync yet: its statements are one
+	 * transaction still) and the next pass adds the next kind's part.
+	 */
+	struct db_batch *open;
+	struct event *ev_pump_next;
+	/*
+	 * libpq holds output the socket did not take. No part is added then:
+	 * each partial send moves the rest of libpq's buffer to its front, so
+	 * megabytes queued at once cost their size again at every send.
+	 */
+	int out_pending;
 
 	/* pending items per kind, FIFO */
 	struct db_item *qhead[DB__KINDS], *qtail[DB__KINDS];
@@ -273,6 +298,8 @@ static void requeue_inflight(struct db *db)
 		batch_free(b);
 	}
 	db->bhead = db->btail = NULL;
+	db->open = NULL;
+	db->out_pending = 0;
 	db->nbatches = 0;
 	db->inflight_items = 0;
 }
@@ -335,6 +362,7 @@ static int db_flush(struct db *db)
 	int r = PQflush(db->conn);
 	if (r < 0)
 		return -1;
+	db->out_pending = r == 1;
 	db_watch(db, r == 1 ? (EV_READ | EV_WRITE) : EV_READ);
 	return 0;
 }
@@ -447,26 +475,44 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 			return -1;
 	if (buf_append(&db->sendbuf, "]", 1) < 0)
 		return -1;
+	b->bytes += db->sendbuf.len;
 	params[0] = db->sendbuf.data;
 	ok = PQsendQueryPrepared(db->conn, kind_name[k], 1, params, NULL, NULL, 0);
 	return ok ? 0 : -1;
 }
 
-/* Build and send one round: a statement for every kind with items queued, one Sync. */
+/*
+ * Send the open round's next parts, in kind order: a statement for every
+ * kind with items queued, then one Sync. Stops after a part once the loop
+ * pass has spent its slice, leaving the round open. 1: the round is still
+ * open; 0: it is closed; -1: libpq failed.
+ */
 static int db_send_round(struct db *db)
 {
-	struct db_batch *b = xcalloc(1, sizeof(*b));
-	int rc = 0;
+	struct db_batch *b = db->open;
 
-	b->sent_ms = now_ms();
+	if (b == NULL) {
+		b = xcalloc(1, sizeof(*b));
+		b->sent_ms = now_ms();
+		batch_append(db, b); /* on failure too: db_fail puts its items back */
+		db->open = b;
+	}
 	/* In kind order: finishing work and freeing memory before taking new work. */
-	for (int k = 0; k < DB__KINDS && rc == 0; k++)
-		if (db->qlen[k] > 0)
-			rc = db_send_part(db, b, (enum db_kind)k);
-	if (rc == 0 && !PQpipelineSync(db->conn))
-		rc = -1;
-	batch_append(db, b); /* on failure too: db_fail puts its items back */
-	return rc;
+	while (b->next_kind < DB__KINDS) {
+		enum db_kind k = (enum db_kind)b->next_kind;
+		if (db->qlen[k] == 0 || (b->nparts > 0 && b->parts[b->nparts - 1].kind == k &&
+					 (b->bytes >= DB_ROUND_MAX_BYTES ||
+					  b->nparts >= DB_ROUND_MAX_PARTS - (DB__KINDS - 1 - (int)k)))) {
+			b->next_kind++; /* nothing (more) of this kind in this round */
+			continue;
+		}
+		if (db_send_part(db, b, k) < 0 || db_flush(db) < 0)
+			return -1;
+		if (db->out_pending || loopslice_spent(db->base, db->slice_us))
+			return 1; /* the next pass goes on (a Sync alone if nothing more) */
+	}
+	db->open = NULL;
+	return PQpipelineSync(db->conn) && db_flush(db) == 0 ? 0 : -1;
 }
 
 /* Send one queued read as a round of its own. */
@@ -499,24 +545,32 @@ static void db_pump(struct db *db)
 	int sent = 0;
 	if (db->state != DB_ST_UP)
 		return;
-	while (db->rhead && db->nbatches < DB_MAX_INFLIGHT_BATCHES) {
+	while (!db->out_pending && db->open == NULL && db->rhead &&
+	       db->nbatches < DB_MAX_INFLIGHT_BATCHES) {
 		if (db_send_read(db) < 0) {
 			db_fail(db, "send");
 			return;
 		}
 		sent = 1;
 	}
-	while (db->nbatches < DB_MAX_INFLIGHT_BATCHES) {
-		int k = 0;
-		while (k < DB__KINDS && db->qlen[k] == 0)
+	while (!db->out_pending && (db->open != NULL || db->nbatches < DB_MAX_INFLIGHT_BATCHES)) {
+		int k = 0, r;
+		while (db->open == NULL && k < DB__KINDS && db->qlen[k] == 0)
 			k++;
 		if (k == DB__KINDS)
 			break;
-		if (db_send_round(db) < 0) {
+		if ((r = db_send_round(db)) < 0) {
 			db_fail(db, "send");
 			return;
 		}
 		sent = 1;
+		if (db->out_pending)
+			break; /* on_socket goes on once the socket took it */
+		if (r == 1 || loopslice_spent(db->base, db->slice_us)) {
+			/* the pass's slice is spent: the rest in the next pass */
+			loopslice_next_pass(db->ev_pump_next);
+			break;
+		}
 	}
 	if (sent && db_flush(db) < 0)
 		db_fail(db, "flush");
@@ -671,6 +725,11 @@ static void batch_complete(struct db *db, struct db_batch *b)
 		return;
 	}
 	db->stats.batches++;
+	for (int i = 1; i < b->nparts; i++)
+		if (b->parts[i].kind == b->parts[i - 1].kind) {
+			db->stats.split_rounds++;
+			break;
+		}
 	db->stats.items += b->nitems;
 	db->stats.last_batch_ms = ms;
 	db->stats.total_batch_ms += ms;
@@ -745,8 +804,13 @@ static void db_read_socket(struct db *db)
 		return;
 	}
 	while (db->bhead && !PQisBusy(db->conn)) {
-		PGresult *res = PQgetResult(db->conn);
 		struct db_batch *b = db->bhead;
+		PGresult *res;
+		/* an open round's parts so far are answered: libpq has no command
+		 * queued after them, so it would return NULL for ever */
+		if (b == db->open && b->cur >= b->nparts)
+			break;
+		res = PQgetResult(db->conn);
 		if (res == NULL) {
 			b->cur++; /* the end of one statement's results */
 			continue;
@@ -788,6 +852,8 @@ static void db_on_socket(evutil_socket_t fd, short what, void *arg)
 			db_fail(db, "flush");
 			return;
 		}
+		if (!db->out_pending && !(what & EV_READ))
+			db_pump(db); /* the rest of an open round, or what queued meanwhile */
 	}
 	if (what & EV_READ)
 		db_read_socket(db);
@@ -808,6 +874,7 @@ struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
 	db->reported_up = -1;
 	db->ev_retry = evtimer_new(base, db_retry_cb, db);
 	db->ev_pump = event_new(base, -1, 0, db_pump_cb, db);
+	db->ev_pump_next = evtimer_new(base, db_pump_cb, db);
 	db->ev_dispatch = evtimer_new(base, db_dispatch_cb, db);
 	buf_init(&db->sendbuf, SIZE_MAX);
 	db_connect_start(db);
@@ -823,6 +890,7 @@ void db_free(struct db *db)
 		event_free(db->ev_sock);
 	event_free(db->ev_retry);
 	event_free(db->ev_pump);
+	event_free(db->ev_pump_next);
 	event_free(db->ev_dispatch);
 	/* committed rows not handed over: shutting down, like the queued items */
 	while (db->dhead) {

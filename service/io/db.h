@@ -114,6 +114,8 @@ struct db_stats {
 	/* per kind: batches, items, and summed send-to-result time */
 	unsigned long long kind_batches[DB__KINDS], kind_items[DB__KINDS];
 	double kind_ms[DB__KINDS];
+	/* rounds where one kind took more than one statement (large items, #16) */
+	unsigned long long split_rounds;
 };
 const char *db_kind_name(enum db_kind k);
 void db_get_stats(const struct db *db, struct db_stats *out);

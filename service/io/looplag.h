@@ -17,6 +17,9 @@
 
 struct looplag;
 
+/* A tick later than this is split by cause (triaged_loop_late_ticks_total). */
+#define LOOPLAG_LATE_MS 5
+
 /* Start measuring on base every interval_ms (>= 1). Returns a new object; free with looplag_free(). */
 struct looplag *looplag_new(struct event_base *base, int64_t interval_ms);
 void looplag_free(struct looplag *l);

@@ -701,6 +701,17 @@ int stack_loop_lag(int port, struct stack_lag *l)
 		l->cpu_s = strtod(p + strlen("\ntriaged_loop_cpu_seconds_total "), NULL);
 	if ((p = strstr(t, "\ntriaged_loop_run_delay_seconds_total ")) != NULL)
 		l->run_delay_s = strtod(p + strlen("\ntriaged_loop_run_delay_seconds_total "), NULL);
+	l->late_busy = l->late_waited = -1;
+	l->late_cpu_s = l->late_run_delay_s = -1;
+	if ((p = strstr(t, "\ntriaged_loop_late_ticks_total{cause=\"busy\"} ")) != NULL)
+		l->late_busy = strtoll(strchr(p, '}') + 2, NULL, 10);
+	if ((p = strstr(t, "\ntriaged_loop_late_ticks_total{cause=\"waited\"} ")) != NULL)
+		l->late_waited = strtoll(strchr(p, '}') + 2, NULL, 10);
+	if ((p = strstr(t, "\ntriaged_loop_late_cpu_seconds_total ")) != NULL)
+		l->late_cpu_s = strtod(p + strlen("\ntriaged_loop_late_cpu_seconds_total "), NULL);
+	if ((p = strstr(t, "\ntriaged_loop_late_run_delay_seconds_total ")) != NULL)
+		l->late_run_delay_s =
+		    strtod(p + strlen("\ntriaged_loop_late_run_delay_seconds_total "), NULL);
 	rc = 0;
 out:
 	free(t);

@@ -127,6 +127,9 @@ struct stack_lag {
 	long long count;
 	/* the loop thread's CPU and run delay (seconds; -1 when not exported) */
 	double cpu_s, run_delay_s;
+	/* ticks over 5 ms by cause, and the loop's CPU and run delay before them (-1: not exported) */
+	long long late_busy, late_waited;
+	double late_cpu_s, late_run_delay_s;
 };
 
 /* The port from the daemon's "http listening" log line (waits up to 30 s); -1 if none. */

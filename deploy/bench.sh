@@ -33,7 +33,8 @@
 # TRIAGED_KAFKA_FETCH_WAIT_MAX_MS defaults to 10 here: see BENCHMARK.md.
 # BENCH_PG_STATEMENTS=1 loads pg_stat_statements (track=all) and notes, per scenario, the
 # top-level statements' shares of PostgreSQL's execution time (issue #15); the whole list,
-# nested statements too, stays in the scenario's statements.txt (logs kept).
+# nested statements too, stays in the scenario's statements.txt (logs kept), and every
+# index's reads in the run and size in its indexes.txt (the note names those never read).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -576,6 +577,11 @@ run_scenario() {
 		            WHERE d.datname = '$db'
 		            ORDER BY s.toplevel DESC, s.total_exec_time DESC" >"$dir/statements.txt" || true
 		NOTES+=("$label PostgreSQL statements (share of top-level execution time, us/ticket): $(awk -F'|' '$1 == "top" && n < 5 { printf "%s%s%% %sus %s", n ? "; " : "", $4, $5, substr($6, 1, 40); n++ }' "$dir/statements.txt") (all: $dir/statements.txt)")
+		# every index of the write path's tables: how often the run read it, and its size
+		# (an index nobody reads still costs each insert)
+		sql "$db" "SELECT relname, indexrelname, idx_scan, pg_relation_size(indexrelid)
+		             FROM pg_stat_user_indexes ORDER BY relname, indexrelname" >"$dir/indexes.txt" || true
+		NOTES+=("$label indexes never read in the run: $(awk -F'|' '$3 == 0 { printf "%s%s", n++ ? ", " : "", $2 }' "$dir/indexes.txt") (all: $dir/indexes.txt)")
 		KEEP_LOGS=1
 	fi
 	TRIAGED_RATE[$key]=$e2e

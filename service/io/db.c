@@ -118,19 +118,14 @@ struct db {
 	struct event *ev_retry;
 	struct event *ev_pump; /* deferred: everything submitted in one loop pass shares a batch */
 	/*
-	 * A round being sent a part per loop pass (#16): with 256 KiB tickets a
-	 * round of every kind's part was megabytes built, copied into libpq and
-	 * into the socket in one pass, 5-8 ms of the loop. Once the pass's slice
-	 * is spent, the round stays open (no Sync yet: its statements are one
-	 * transaction still) and the next pass adds the next kind's part.
+	 * A round sent a statement per loop pass (#16): megabytes of 256 KiB
+	 * tickets built and copied in one pass held the loop 5-8 ms. Open (no
+	 * Sync yet) until its last part. No part is added while libpq holds
+	 * unsent output (out_pending): each partial send moves the rest of its
+	 * buffer to the front, so a large buffer is copied again at every send.
 	 */
 	struct db_batch *open;
 	struct event *ev_pump_next;
-	/*
-	 * libpq holds output the socket did not take. No part is added then:
-	 * each partial send moves the rest of libpq's buffer to its front, so
-	 * megabytes queued at once cost their size again at every send.
-	 */
 	int out_pending;
 
 	/* pending items per kind, FIFO */

@@ -27,6 +27,15 @@ struct looplag {
 	double late_cpu_s, late_wait_s;
 };
 
+/* The calling thread's CPU time in ns (0 if unknown). */
+static unsigned long long thread_cpu_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
 /* The loop thread's CPU and run delay in ns from the open schedstat file: 0, or -1. */
 static int read_schedstat(int fd, unsigned long long *cpu, unsigned long long *wait)
 {
@@ -58,7 +67,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	hist_add(&l->lag_ms, late > 0 ? (double)late / 1000.0 : 0.0);
 	if (l->schedstat_fd >= 0) {
 		unsigned long long cpu, wait;
-		if (read_schedstat(l->schedstat_fd, &cpu, &wait) == 0) {
+		/* the CPU from the thread's clock: schedstat's lags while the thread runs
+		 * (the kernel adds the running stretch at its next tick or switch) */
+		if (read_schedstat(l->schedstat_fd, &cpu, &wait) == 0 && (cpu = thread_cpu_ns()) > 0) {
 			if (late > LOOPLAG_LATE_MS * 1000) {
 				double dcpu = (double)(cpu - l->prev_cpu_ns) / 1e9;
 				double dwait = (double)(wait - l->prev_wait_ns) / 1e9;
@@ -89,7 +100,8 @@ struct looplag *looplag_new(struct event_base *base, int64_t interval_ms)
 		snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", l->tid);
 		l->schedstat_fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (l->schedstat_fd >= 0 &&
-		    read_schedstat(l->schedstat_fd, &l->prev_cpu_ns, &l->prev_wait_ns) < 0) {
+		    (read_schedstat(l->schedstat_fd, &l->prev_cpu_ns, &l->prev_wait_ns) < 0 ||
+		     (l->prev_cpu_ns = thread_cpu_ns()) == 0)) {
 			close(l->schedstat_fd);
 			l->schedstat_fd = -1;
 		}

@@ -674,6 +674,21 @@ static char *get_admin_metrics(int port)
 	return m.p;
 }
 
+/* One unlabelled sample of /metrics (name without labels, e.g. "triaged_consumer_lag"); -1 if none. */
+double stack_metric(int port, const char *name)
+{
+	char *t = get_admin_metrics(port), needle[160];
+	const char *p;
+	double v = -1;
+	if (t == NULL)
+		return -1;
+	snprintf(needle, sizeof(needle), "\n%s ", name);
+	if ((p = strstr(t, needle)) != NULL)
+		v = strtod(p + strlen(needle), NULL);
+	free(t);
+	return v;
+}
+
 /* The loop-lag histogram from /metrics: 0, or -1 when it is not there. */
 int stack_loop_lag(int port, struct stack_lag *l)
 {

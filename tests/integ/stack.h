@@ -142,6 +142,8 @@ char *stack_run_cli(struct stack *s, const char *label, char *const args[], int 
 		    int *status);
 /* stack_run_cli with `check-models`. */
 char *stack_check_models(struct stack *s, int *status);
+/* One unlabelled sample from GET /metrics on port (e.g. "triaged_consumer_lag"); -1 if none. */
+double stack_metric(int port, const char *name);
 /* The loop-lag histogram from GET /metrics on port: 0, or -1 when it is not there. */
 int stack_loop_lag(int port, struct stack_lag *l);
 /* The smallest bucket bound (seconds, as text) holding at least q of the ticks between a and b

@@ -35,9 +35,14 @@
  *   the machine's share of the lag), the daemon's CPU ms per ticket and
  *   the one-minute load average, to read the lag against.
  *   LOOPLAG_PIN=1 (root): the loop thread alone on CPU 0, everything else
- *   (the daemon's other threads, PostgreSQL, broker, model) on CPU 1.
+ *   (the daemon's other threads, PostgreSQL, broker, model) on CPU 1; the
+ *   line then ends with the machine's floor measured in the same run: a
+ *   thread above the loop on CPU 0 that only wakes every 10 ms, and the
+ *   share of its wake-ups over 5 ms late (what the loop cannot go below).
  */
 #include <check.h>
+#include <pthread.h>
+#include <time.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -208,6 +213,62 @@ static void write_costly_rules(const char *path)
 	ck_assert_int_eq(fclose(out), 0);
 }
 
+/*
+ * The machine's own floor, in the same run (LOOPLAG_PIN=1, root): a thread
+ * of this test on the loop's CPU 0, SCHED_FIFO above the loop, that does
+ * nothing but wake every 10 ms. The loop cannot delay it (except in kernel
+ * code: this kernel is PREEMPT_NONE), so its late wake-ups are the
+ * machine's: the host, kernel threads, interrupts. Costs the loop nothing
+ * it would notice: a few us per 10 ms.
+ */
+struct probe {
+	pthread_t th;
+	volatile int stop;
+	long long ticks, over5;
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe *p = arg;
+	struct sched_param sp = {.sched_priority = 20};
+	struct timespec due;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) != 0 ||
+	    sched_setscheduler(0, SCHED_FIFO, &sp) != 0) {
+		p->ticks = -1;
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &due);
+	while (!p->stop) {
+		struct timespec now;
+		long long late;
+		due.tv_nsec += 10000000;
+		if (due.tv_nsec >= 1000000000) {
+			due.tv_nsec -= 1000000000;
+			due.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		late = (long long)(now.tv_sec - due.tv_sec) * 1000000 + (now.tv_nsec - due.tv_nsec) / 1000;
+		p->ticks++;
+		p->over5 += late > 5000;
+	}
+	return NULL;
+}
+
+/* The probe's figures for the line (static text). */
+static const char *probe_line(const struct probe *p)
+{
+	static char s[128];
+	if (p->ticks <= 0)
+		return "not measured (SCHED_FIFO refused)";
+	snprintf(s, sizeof(s), "probe_ticks=%lld probe_over_5ms=%lld (%.2f%%)", p->ticks, p->over5,
+		 100.0 * (double)p->over5 / (double)p->ticks);
+	return s;
+}
+
 /* N from "key=N" in the daemon's log (its last line holding key), or -1. */
 static long long log_value(const struct h_proc *d, const char *key)
 {
@@ -293,6 +354,8 @@ static long long run(const char *label, const char *rules, long long n, long lon
 	t0 = h_now_ms();
 	cpu0 = h_proc_cpu_ms(d.pid);
 	load0 = loadavg();
+	struct probe pr = {.stop = 0, .ticks = 0, .over5 = 0};
+	int probing = pin && pthread_create(&pr.th, NULL, probe_main, &pr) == 0;
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM triage_results tr JOIN tickets t ON t.id = tr.ticket_pk "
 		 "WHERE t.ticket_id LIKE '%s%%'",
@@ -323,6 +386,10 @@ static long long run(const char *label, const char *rules, long long n, long lon
 		sleep(5);
 	}
 	t1 = h_now_ms();
+	if (probing) {
+		pr.stop = 1;
+		pthread_join(pr.th, NULL);
+	}
 	cpu1 = h_proc_cpu_ms(d.pid);
 	ck_assert_d(stack_loop_lag(port, &b) == 0, &d);
 	ck_assert_d(rows == n, &d);
@@ -346,7 +413,8 @@ static long long run(const char *label, const char *rules, long long n, long lon
 	    "looplag %s: tickets=%lld body_bytes=%lld secs=%.1f tickets/s=%.0f ticks=%lld "
 	    "interval_ms=%lld nice=%d%s%s p50<=%ss p99<=%ss max<=%ss mean=%.3fms over_5ms=%lld "
 	    "(%.2f%%) loop_cpu_s=%.1f loop_run_delay_s=%.2f cpu_ms/ticket=%.2f load1=%.1f "
-	    "late_busy=%lld late_waited=%lld late_cpu_ms/tick=%.2f late_run_delay_ms/tick=%.2f\n",
+	    "late_busy=%lld late_waited=%lld late_cpu_ms/tick=%.2f late_run_delay_ms/tick=%.2f"
+	    "%s%s\n",
 	    label, rows, body_bytes, (double)(t1 - t0) / 1000.0,
 	    (double)rows * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1), b.count - a.count,
 	    interval_ms, prio, rt ? " loop=fifo" : "", pin ? " loop_cpu=0 others_cpu=1" : "", stack_lag_quantile(&a, &b, 0.50), stack_lag_quantile(&a, &b, 0.99),
@@ -357,7 +425,8 @@ static long long run(const char *label, const char *rules, long long n, long lon
 	    (cpu1 - cpu0) / (double)(rows > 0 ? rows : 1), load0, b.late_busy - a.late_busy,
 	    b.late_waited - a.late_waited,
 	    over5 > 0 ? (b.late_cpu_s - a.late_cpu_s) * 1000.0 / (double)over5 : 0.0,
-	    over5 > 0 ? (b.late_run_delay_s - a.late_run_delay_s) * 1000.0 / (double)over5 : 0.0);
+	    over5 > 0 ? (b.late_run_delay_s - a.late_run_delay_s) * 1000.0 / (double)over5 : 0.0,
+	    probing ? " machine_floor: " : "", probing ? probe_line(&pr) : "");
 
 	ck_assert_int_gt(b.count, a.count); /* the timer ran during the run */
 	ck_assert_int_eq(tickets, n);

@@ -224,6 +224,14 @@ static int render_header(struct buf *out, const char *name, const char *type, co
 			   help ? help : "", name, type);
 }
 
+/* A counter of one unlabelled sample with a fraction (seconds). */
+static int render_counter_f(struct buf *out, const char *name, const char *help, double v)
+{
+	if (render_header(out, name, "counter", help) < 0)
+		return -1;
+	return buf_appendf(out, "triaged_%s %.6f\n", name, v);
+}
+
 static int render_histogram(struct buf *out, const char *name, const char *help,
 			    const struct hist *hs)
 {
@@ -321,17 +329,13 @@ int metrics_render(struct buf *out, const struct metrics_snapshot *st)
 			     &st->loop_lag_ms) < 0)
 		return -1;
 	if (st->has_loop_lag && st->loop_cpu_s >= 0 &&
-	    (render_header(out, "loop_cpu_seconds_total", "counter",
-			   "CPU time of the event loop's thread.") < 0 ||
-	     buf_appendf(out, "triaged_loop_cpu_seconds_total %.6f\n", st->loop_cpu_s) < 0 ||
-	     render_header(out, "loop_run_delay_seconds_total", "counter",
-			   "Time the event loop's thread was ready to run but waited for a CPU "
-			   "(the machine's share of the loop lag).") < 0 ||
-	     buf_appendf(out, "triaged_loop_run_delay_seconds_total %.6f\n",
-			 st->loop_run_delay_s) < 0))
-		return -1;
-	if (st->has_loop_lag && st->loop_cpu_s >= 0 &&
-	    (render_header(out, "loop_late_ticks_total", "counter",
+	    (render_counter_f(out, "loop_cpu_seconds_total", "CPU time of the event loop's thread.",
+			      st->loop_cpu_s) < 0 ||
+	     render_counter_f(out, "loop_run_delay_seconds_total",
+			      "Time the event loop's thread was ready to run but waited for a CPU "
+			      "(the machine's share of the loop lag).",
+			      st->loop_run_delay_s) < 0 ||
+	     render_header(out, "loop_late_ticks_total", "counter",
 			   "Loop-lag ticks later than 5 ms, by cause: busy (the loop's own work or "
 			   "a blocking call) or waited (its thread's run delay grew by half the "
 			   "lateness or more: another task had the core).") < 0 ||
@@ -339,15 +343,14 @@ int metrics_render(struct buf *out, const struct metrics_snapshot *st)
 			 st->loop_late_busy) < 0 ||
 	     buf_appendf(out, "triaged_loop_late_ticks_total{cause=\"waited\"} %" PRIu64 "\n",
 			 st->loop_late_waited) < 0 ||
-	     render_header(out, "loop_late_cpu_seconds_total", "counter",
-			   "The loop thread's CPU time between each late tick and the tick "
-			   "before it.") < 0 ||
-	     buf_appendf(out, "triaged_loop_late_cpu_seconds_total %.6f\n", st->loop_late_cpu_s) < 0 ||
-	     render_header(out, "loop_late_run_delay_seconds_total", "counter",
-			   "The loop thread's run delay between each late tick and the tick "
-			   "before it.") < 0 ||
-	     buf_appendf(out, "triaged_loop_late_run_delay_seconds_total %.6f\n",
-			 st->loop_late_run_delay_s) < 0))
+	     render_counter_f(out, "loop_late_cpu_seconds_total",
+			      "The loop thread's CPU time between each late tick and the tick "
+			      "before it.",
+			      st->loop_late_cpu_s) < 0 ||
+	     render_counter_f(out, "loop_late_run_delay_seconds_total",
+			      "The loop thread's run delay between each late tick and the tick "
+			      "before it.",
+			      st->loop_late_run_delay_s) < 0))
 		return -1;
 	if (render_header(out, "build_info", "gauge", "Build information; always 1.") < 0 ||
 	    buf_appendf(out, "triaged_build_info{version=\"") < 0 ||

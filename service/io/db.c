@@ -18,9 +18,10 @@
 #define DB_MAX_INFLIGHT_BATCHES 4
 /*
  * A statement's items stop at this many bytes of JSON (one item always
- * goes): the loop copies a round twice (into the parameter, then into
- * libpq's buffer) in one callback, and 256 claims of 256 KiB tickets were
- * 64 MiB, tens of ms of stall (#16). Ordinary tickets never reach it.
+ * goes): the loop copies each statement into the parameter, into libpq's
+ * buffer and into the socket in one callback (#16). Ordinary tickets reach
+ * it only with a couple of hundred queued; the rest takes a further
+ * statement of the same round.
  */
 #define DB_PART_MAX_BYTES (1u << 18)
 /*
@@ -479,8 +480,8 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 /*
  * Send the open round's next parts, in kind order: a statement for every
  * kind with items queued, then one Sync. Stops after a part once the loop
- * pass has spent its slice, leaving the round open. 1: the round is still
- * open; 0: it is closed; -1: libpq failed.
+ * pass has spent its slice or libpq holds unsent output, leaving the round
+ * open. 1: the round is still open; 0: it is closed; -1: libpq failed.
  */
 static int db_send_round(struct db *db)
 {

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "wakeup.h"
+
 int main(int argc, char **argv)
 {
 	static const long bound_us[] = {1000, 2500, 5000, 10000, 25000, 50000};
@@ -44,18 +46,7 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &due);
 	for (long i = 0; i < secs * 100; i++) {
-		struct timespec now;
-		long late;
-		due.tv_nsec += 10000000;
-		if (due.tv_nsec >= 1000000000) {
-			due.tv_nsec -= 1000000000;
-			due.tv_sec++;
-		}
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		late = (now.tv_sec - due.tv_sec) * 1000000L + (now.tv_nsec - due.tv_nsec) / 1000;
-		if (late < 0)
-			late = 0;
+		long late = (long)wakeup_next(&due, 10000000);
 		n++;
 		sum += (double)late;
 		over1 += late > 1000;

@@ -674,17 +674,25 @@ static char *get_admin_metrics(int port)
 	return m.p;
 }
 
-/* One unlabelled sample of /metrics (name without labels, e.g. "triaged_consumer_lag"); -1 if none. */
+/* The value of one series ("name" or "name{labels}") in a /metrics text; -1 if absent. */
+static double sample_in(const char *t, const char *series)
+{
+	char needle[200];
+	const char *p;
+	snprintf(needle, sizeof(needle), "\n%s ", series);
+	if ((p = strstr(t, needle)) == NULL)
+		return -1;
+	return strtod(p + strlen(needle), NULL);
+}
+
+/* One series of GET /metrics on port (e.g. "triaged_consumer_lag"); -1 if none. */
 double stack_metric(int port, const char *name)
 {
-	char *t = get_admin_metrics(port), needle[160];
-	const char *p;
-	double v = -1;
+	char *t = get_admin_metrics(port);
+	double v;
 	if (t == NULL)
 		return -1;
-	snprintf(needle, sizeof(needle), "\n%s ", name);
-	if ((p = strstr(t, needle)) != NULL)
-		v = strtod(p + strlen(needle), NULL);
+	v = sample_in(t, name);
 	free(t);
 	return v;
 }
@@ -692,41 +700,30 @@ double stack_metric(int port, const char *name)
 /* The loop-lag histogram from /metrics: 0, or -1 when it is not there. */
 int stack_loop_lag(int port, struct stack_lag *l)
 {
-	char *t = get_admin_metrics(port), needle[128];
-	const char *p;
+	char *t = get_admin_metrics(port), series[128];
 	int rc = -1;
+	double v;
 	if (t == NULL)
 		return -1;
 	memset(l, 0, sizeof(*l));
 	for (size_t i = 0; i < STACK_LAG_BUCKETS; i++) {
-		snprintf(needle, sizeof(needle), "\ntriaged_loop_lag_seconds_bucket{le=\"%s\"} ",
+		snprintf(series, sizeof(series), "triaged_loop_lag_seconds_bucket{le=\"%s\"}",
 			 lag_le[i]);
-		if ((p = strstr(t, needle)) == NULL)
+		if ((v = sample_in(t, series)) < 0)
 			goto out;
-		l->le[i] = strtoll(p + strlen(needle), NULL, 10);
+		l->le[i] = (long long)v;
 	}
-	if ((p = strstr(t, "\ntriaged_loop_lag_seconds_sum ")) == NULL)
+	if ((l->sum_s = sample_in(t, "triaged_loop_lag_seconds_sum")) < 0 ||
+	    (v = sample_in(t, "triaged_loop_lag_seconds_count")) < 0)
 		goto out;
-	l->sum_s = strtod(p + strlen("\ntriaged_loop_lag_seconds_sum "), NULL);
-	if ((p = strstr(t, "\ntriaged_loop_lag_seconds_count ")) == NULL)
-		goto out;
-	l->count = strtoll(p + strlen("\ntriaged_loop_lag_seconds_count "), NULL, 10);
-	l->cpu_s = l->run_delay_s = -1;
-	if ((p = strstr(t, "\ntriaged_loop_cpu_seconds_total ")) != NULL)
-		l->cpu_s = strtod(p + strlen("\ntriaged_loop_cpu_seconds_total "), NULL);
-	if ((p = strstr(t, "\ntriaged_loop_run_delay_seconds_total ")) != NULL)
-		l->run_delay_s = strtod(p + strlen("\ntriaged_loop_run_delay_seconds_total "), NULL);
-	l->late_busy = l->late_waited = -1;
-	l->late_cpu_s = l->late_run_delay_s = -1;
-	if ((p = strstr(t, "\ntriaged_loop_late_ticks_total{cause=\"busy\"} ")) != NULL)
-		l->late_busy = strtoll(strchr(p, '}') + 2, NULL, 10);
-	if ((p = strstr(t, "\ntriaged_loop_late_ticks_total{cause=\"waited\"} ")) != NULL)
-		l->late_waited = strtoll(strchr(p, '}') + 2, NULL, 10);
-	if ((p = strstr(t, "\ntriaged_loop_late_cpu_seconds_total ")) != NULL)
-		l->late_cpu_s = strtod(p + strlen("\ntriaged_loop_late_cpu_seconds_total "), NULL);
-	if ((p = strstr(t, "\ntriaged_loop_late_run_delay_seconds_total ")) != NULL)
-		l->late_run_delay_s =
-		    strtod(p + strlen("\ntriaged_loop_late_run_delay_seconds_total "), NULL);
+	l->count = (long long)v;
+	/* optional: -1 when not exported */
+	l->cpu_s = sample_in(t, "triaged_loop_cpu_seconds_total");
+	l->run_delay_s = sample_in(t, "triaged_loop_run_delay_seconds_total");
+	l->late_busy = (long long)sample_in(t, "triaged_loop_late_ticks_total{cause=\"busy\"}");
+	l->late_waited = (long long)sample_in(t, "triaged_loop_late_ticks_total{cause=\"waited\"}");
+	l->late_cpu_s = sample_in(t, "triaged_loop_late_cpu_seconds_total");
+	l->late_run_delay_s = sample_in(t, "triaged_loop_late_run_delay_seconds_total");
 	rc = 0;
 out:
 	free(t);

@@ -628,6 +628,7 @@ void pipeline_prepare_work(struct offload_item *it, void *arg)
 		struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part),
 				      j->offset, &j->pii};
 		j->claim_json = store_claim_json(&pl->store, &q);
+		ticket_drop_stored_only(j->t);
 	}
 }
 

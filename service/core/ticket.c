@@ -487,7 +487,6 @@ static enum ticket_err parse_fields(json_object *root, const char *msg,
 		return TICKET_E_TYPE;
 	}
 	if (meta != NULL) {
-		t->metadata = json_object_get(meta);
 		/* jsonb's numeric holds any JSON number exactly; json-c's int64 and double do not */
 		t->metadata_json = xstrndup(msg + sp->start[TICKET_M_METADATA],
 					    sp->end[TICKET_M_METADATA] - sp->start[TICKET_M_METADATA]);
@@ -633,11 +632,18 @@ void ticket_free(struct ticket *t)
 	free(t->customer_name);
 	free(t->language);
 	json_object_put(t->tags);
-	json_object_put(t->metadata);
 	free(t->metadata_json);
 	json_object_put(t->original);
 	free(t->prompt_body);
 	free(t);
+}
+
+void ticket_drop_stored_only(struct ticket *t)
+{
+	free(t->metadata_json);
+	t->metadata_json = NULL;
+	json_object_put(t->original);
+	t->original = NULL;
 }
 
 void ticket_cut_prompt(struct ticket *t)

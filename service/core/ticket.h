@@ -93,8 +93,9 @@ struct ticket {
 	enum customer_tier tier; /* TIER_NONE if absent */
 	char *language;          /* hint, NULL if absent */
 	json_object *tags;       /* owned reference to an array of strings; NULL if absent */
-	json_object *metadata;   /* owned reference to the object as parsed; NULL if absent */
-	char *metadata_json;	 /* metadata's original JSON text, byte for byte; NULL if absent */
+	/* metadata's JSON text, byte for byte; NULL if absent. Only the text is kept: a
+	 * parsed tree costs about 1 KiB a ticket, held while the ticket is in flight */
+	char *metadata_json;
 	unsigned flags;		 /* enum ticket_flag bits */
 	/*
 	 * What was given, where it differs from what is stored or needs keeping
@@ -126,6 +127,13 @@ enum ticket_err ticket_parse_ex(const char *msg, size_t len, const char *key, si
 				const struct ticket_opts *opts, struct ticket **out, char *err,
 				size_t errlen) WUR;
 void ticket_free(struct ticket *t);
+
+/*
+ * Free what only the stored copy of the ticket reads (original, metadata_json)
+ * once the claim's JSON holds it: a ticket parked for a flagship slot keeps
+ * only what triage needs. ticket_to_json after this has no metadata or original.
+ */
+void ticket_drop_stored_only(struct ticket *t);
 
 /* Cut quoted replies and signatures from t->body into t->prompt_body (see mailtext.h). */
 void ticket_cut_prompt(struct ticket *t);

@@ -586,6 +586,10 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 	}
 	mcl->st.ok[c->tier]++;
 	mcl->ep[c->tier].answered++;
+	/* answered: this request is never sent again (a repair or the flagship renders its
+	 * own), and a ticket parked for a flagship slot would hold it for nothing */
+	free(cs->request);
+	cs->request = NULL;
 	/* an earlier attempt's error (a 429) is not this call's outcome */
 	free(c->perr);
 	c->perr = NULL;

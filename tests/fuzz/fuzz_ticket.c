@@ -11,6 +11,7 @@
 
 #include "fuzz.h"
 #include "ticket.h"
+#include "ticket_json.h"
 
 /* The promises of ticket.h about a parsed ticket. */
 static void check_ticket(const struct ticket *t, const struct ticket_limits *lim)
@@ -47,11 +48,15 @@ static void check_ticket(const struct ticket *t, const struct ticket_limits *lim
 			FUZZ_CHECK(json_object_is_type(json_object_array_get_idx(t->tags, i),
 						       json_type_string));
 	}
-	if (t->metadata != NULL) {
-		FUZZ_CHECK(json_object_is_type(t->metadata, json_type_object));
-		/* Metadata is stored as JSON: it must serialize. */
-		FUZZ_CHECK(json_object_to_json_string_ext(t->metadata, JSON_C_TO_STRING_PLAIN) !=
-			   NULL);
+	if (t->metadata_json != NULL) {
+		/* Metadata is stored as its JSON text: it must parse back to an object. */
+		struct json_tokener *tok = json_tokener_new_ex(TICKET_SCAN_DEPTH + 1);
+		json_object *m;
+		FUZZ_CHECK(tok != NULL);
+		m = json_tokener_parse_ex(tok, t->metadata_json, (int)strlen(t->metadata_json));
+		FUZZ_CHECK(m != NULL && json_object_is_type(m, json_type_object));
+		json_object_put(m);
+		json_tokener_free(tok);
 	}
 
 	/* The names round-trip through their parsers. */

@@ -91,17 +91,45 @@ START_TEST(test_full_ticket)
 	ck_assert_int_eq(t->tier, TIER_ENTERPRISE);
 	ck_assert_str_eq(t->language, "pt-BR");
 
-	/* tags and metadata outlive the parsed document: they hold their own references */
+	/* tags outlive the parsed document (their own reference); metadata is kept as its text */
 	ck_assert_ptr_nonnull(t->tags);
 	ck_assert(json_object_is_type(t->tags, json_type_array));
 	ck_assert_uint_eq(json_object_array_length(t->tags), 2);
 	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(t->tags, 0)), "billing");
 	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(t->tags, 1)), "refund");
-	ck_assert_ptr_nonnull(t->metadata);
-	ck_assert(json_object_object_get_ex(t->metadata, "order", &v));
-	ck_assert_int_eq(json_object_get_int(v), 42);
-	ck_assert_str_eq(json_object_to_json_string_ext(t->metadata, JSON_C_TO_STRING_PLAIN),
+	ck_assert_ptr_nonnull(t->metadata_json);
+	v = json_tokener_parse(t->metadata_json);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
 			 "{\"order\":42,\"nested\":{\"ok\":true,\"list\":[1,2.5,null]}}");
+	json_object_put(v);
+	ticket_free(t);
+}
+END_TEST
+
+/* What the claim has stored is dropped from a ticket held in flight; triage's fields stay. */
+START_TEST(test_drop_stored_only)
+{
+	static const char msg[] = "{" BASE ",\"created_at\":\"2026-11-16T09:44:09+01:00\","
+				  "\"tags\":[\"billing\"],\"metadata\":{\"order\":42}}";
+	struct ticket *t = NULL;
+	json_object *o, *v;
+	char err[256];
+
+	ck_assert_int_eq(parse(J(msg), &t, err, sizeof(err)), TICKET_OK);
+	ck_assert_ptr_nonnull(t->metadata_json);
+	ck_assert_ptr_nonnull(t->original);
+	ticket_drop_stored_only(t);
+	ck_assert_ptr_null(t->metadata_json);
+	ck_assert_ptr_null(t->original);
+	ck_assert_str_eq(t->body, "hello");
+	ck_assert_str_eq(t->created_at, "2026-11-16T08:44:09Z");
+	ck_assert_uint_eq(json_object_array_length(t->tags), 1);
+	o = ticket_to_json(t);
+	ck_assert(json_object_object_get_ex(o, "metadata", &v));
+	ck_assert_ptr_null(v);
+	json_object_put(o);
+	ticket_drop_stored_only(t); /* twice is harmless */
 	ticket_free(t);
 }
 END_TEST
@@ -127,7 +155,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(t->tier, TIER_NONE);
 	ck_assert_ptr_null(t->language);
 	ck_assert_ptr_null(t->tags);
-	ck_assert_ptr_null(t->metadata);
+	ck_assert_ptr_null(t->metadata_json);
 	ticket_free(t);
 }
 END_TEST
@@ -152,7 +180,7 @@ START_TEST(test_nulls_are_absent)
 	ck_assert_int_eq(t->tier, TIER_NONE);
 	ck_assert_ptr_null(t->language);
 	ck_assert_ptr_null(t->tags);
-	ck_assert_ptr_null(t->metadata);
+	ck_assert_ptr_null(t->metadata_json);
 	ticket_free(t);
 
 	/* an absent object and a null one are the same */
@@ -1152,6 +1180,7 @@ static Suite *ticket_suite(void)
 	tc = tcase_create("parse");
 	tcase_add_test(tc, test_full_ticket);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_drop_stored_only);
 	tcase_add_test(tc, test_nulls_are_absent);
 	tcase_add_test(tc, test_channels_and_tiers);
 	tcase_add_loop_test(tc, test_ok_table, 0, (int)ARRAY_SIZE(ok_cases));

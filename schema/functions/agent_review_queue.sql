@@ -29,7 +29,8 @@ SELECT e.ticket_pk, t.source, t.ticket_id, e.revision, t.subject, t.customer_tie
             THEN tr.claim_expires_at END AS claim_expires_at,
        e.category IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM review_categories rc WHERE rc.name = e.category)
-           AS category_off_taxonomy
+           AS category_off_taxonomy,
+       t.intake_flags
   FROM triage_results tr
   JOIN triage_effective e ON e.id = tr.id
   JOIN tickets t ON t.id = tr.ticket_pk
@@ -68,7 +69,8 @@ SELECT q.*
                    THEN tr.claim_expires_at END AS claim_expires_at,
               e.category IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM review_categories rc WHERE rc.name = e.category)
-                  AS category_off_taxonomy
+                  AS category_off_taxonomy,
+              t.intake_flags
          FROM triage_results tr
          JOIN triage_effective e ON e.id = tr.id
          JOIN tickets t ON t.id = tr.ticket_pk

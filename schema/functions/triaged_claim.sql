@@ -29,13 +29,14 @@ DECLARE
 BEGIN
     INSERT INTO tickets AS tk (source, ticket_id, content_hash, created_at, channel, subject,
             body, body_truncated, customer_id, customer_email, customer_name, customer_tier,
-            language_hint, tags, metadata, kafka_topic, kafka_partition, kafka_offset)
+            language_hint, tags, metadata, intake_flags, original, kafka_topic,
+            kafka_partition, kafka_offset)
     VALUES (t->>'source', t->>'ticket_id', h, (t->>'created_at')::timestamptz,
             t->>'channel', coalesce(t->>'subject', ''), t->>'body',
             coalesce((t->>'body_truncated')::boolean, false),
             t->>'customer_id', t->>'customer_email', t->>'customer_name',
             t->>'customer_tier', t->>'language', t->'tags', t->'metadata',
-            t->>'kafka_topic', (t->>'kafka_partition')::integer,
+            t->'intake_flags', t->'original', t->>'kafka_topic', (t->>'kafka_partition')::integer,
             (t->>'kafka_offset')::bigint)
     ON CONFLICT (source, ticket_id) DO NOTHING
     RETURNING tk.id INTO pk;
@@ -64,6 +65,7 @@ BEGIN
            customer_id = t->>'customer_id', customer_email = t->>'customer_email',
            customer_name = t->>'customer_name', customer_tier = t->>'customer_tier',
            language_hint = t->>'language', tags = t->'tags', metadata = t->'metadata',
+           intake_flags = t->'intake_flags', original = t->'original',
            kafka_topic = t->>'kafka_topic',
            kafka_partition = (t->>'kafka_partition')::integer,
            kafka_offset = (t->>'kafka_offset')::bigint
@@ -101,13 +103,15 @@ BEGIN
     ins AS (
         INSERT INTO tickets AS tk (source, ticket_id, content_hash, created_at, channel, subject,
                 body, body_truncated, customer_id, customer_email, customer_name, customer_tier,
-                language_hint, tags, metadata, kafka_topic, kafka_partition, kafka_offset)
+                language_hint, tags, metadata, intake_flags, original, kafka_topic,
+                kafka_partition, kafka_offset)
         SELECT t->>'source', t->>'ticket_id', h, (t->>'created_at')::timestamptz,
                t->>'channel', coalesce(t->>'subject', ''), t->>'body',
                coalesce((t->>'body_truncated')::boolean, false),
                t->>'customer_id', t->>'customer_email', t->>'customer_name',
                t->>'customer_tier', t->>'language', t->'tags', t->'metadata',
-               t->>'kafka_topic', (t->>'kafka_partition')::integer,
+               t->'intake_flags', t->'original', t->>'kafka_topic',
+               (t->>'kafka_partition')::integer,
                (t->>'kafka_offset')::bigint
           FROM input ORDER BY i
         ON CONFLICT (source, ticket_id) DO NOTHING

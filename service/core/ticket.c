@@ -361,7 +361,10 @@ static enum ticket_err parse_tags(json_object *root, const struct ticket_limits 
 	return TICKET_OK;
 }
 
-/* created_at: kept as given beside the instant; one PostgreSQL cannot hold is flagged. */
+/*
+ * created_at: kept as given beside the instant when the two differ (an offset,
+ * a fraction written otherwise); one PostgreSQL cannot hold is flagged.
+ */
 static void parse_created_at(json_object *root, const char *msg, const struct ticket_spans *sp,
 			     const struct ticket_opts *opts, struct ticket *t)
 {
@@ -370,12 +373,14 @@ static void parse_created_at(json_object *root, const char *msg, const struct ti
 
 	if (v == NULL)
 		return;
-	keep_original(t, "created_at", v, msg, sp, TICKET_M_CREATED_AT);
 	if (json_object_is_type(v, json_type_string) &&
 	    rfc3339_to_utc(json_object_get_string(v), utc) == 0) {
+		if (strcmp(json_object_get_string(v), utc) != 0)
+			keep_original(t, "created_at", v, msg, sp, TICKET_M_CREATED_AT);
 		t->created_at = xstrdup(utc);
 		return;
 	}
+	keep_original(t, "created_at", v, msg, sp, TICKET_M_CREATED_AT);
 	t->flags |= TICKET_F_CREATED_AT;
 	if (opts->kafka_ts_ms >= 0 && rfc3339_from_ms(opts->kafka_ts_ms, utc) == 0)
 		t->created_at = xstrdup(utc);

@@ -143,7 +143,7 @@ START_TEST(test_dead_letters)
 		snprintf(y0, sizeof(y0), "%s/year0.jsonl", h_tmpdir());
 		f = fopen(y0, "w");
 		fprintf(f, "{\"ticket_id\":\"y0-1\",\"created_at\":\"0000-06-01T00:00:00Z\","
-			   "\"body\":\"When was this created?\"}\n");
+			   "\"customer\":{\"tier\":\"pro\"},\"body\":\"When was this created?\"}\n");
 		fclose(f);
 		ck_assert_int_eq(stack_produce_file(&s, y0, 0), 0);
 	}
@@ -156,6 +156,19 @@ START_TEST(test_dead_letters)
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets WHERE ticket_id = 'y0-1' "
 					"AND created_at > '2020-01-01'"),
 			 1);
+	/* what intake replaced is stored as given and flagged (migration 059) */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets WHERE ticket_id = 'y0-1' "
+					"AND intake_flags @> '[\"created_at\", \"tier\"]' "
+					"AND original->>'created_at' = '0000-06-01T00:00:00Z' "
+					"AND original->>'customer.tier' = 'pro' "
+					"AND customer_tier = 'standard'"),
+			 1);
+	/* samples: created_at given in UTC (nothing kept beside it), metadata stored after the
+	 * daemon dropped its own copy (claim built first) */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets WHERE ticket_id LIKE "
+					"'dlq-good-%%' AND original IS NULL AND intake_flags IS NULL "
+					"AND metadata ? 'dataset'"),
+			 5);
 	ck_assert_int_eq(count_code(&ds, "invalid_json"), 2);
 	ck_assert_int_eq(count_code(&ds, "missing_field"), 4);
 	ck_assert_int_eq(count_code(&ds, "wrong_type"), 1);

@@ -139,6 +139,14 @@ START_TEST(test_defaults)
 	struct ticket *t = NULL;
 	char err[256];
 
+	/* a created_at given as stored has nothing to keep beside it */
+	ck_assert_int_eq(parse(J("{" BASE ",\"created_at\":\"2026-11-24T04:40:00Z\"}"), &t, err,
+			       sizeof(err)),
+			 TICKET_OK);
+	ck_assert_str_eq(t->created_at, "2026-11-24T04:40:00Z");
+	ck_assert_ptr_null(t->original);
+	ticket_free(t);
+
 	ck_assert_int_eq(parse(J("{" BASE "}"), &t, err, sizeof(err)), TICKET_OK);
 	ck_assert_str_eq(t->ticket_id, "T-1");
 	ck_assert_str_eq(t->source, "default");

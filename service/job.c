@@ -105,14 +105,25 @@ void job_retire(struct job *j, double now)
 	set->retired = j;
 }
 
+static void raw_discard(void *p)
+{
+	struct job_raw *r = p;
+	free(r->key);
+	free(r->payload);
+	free(r);
+}
+
 static void raw_free(struct job *j)
 {
 	if (j->raw == NULL)
 		return;
-	free(j->raw->key);
-	free(j->raw->payload);
-	free(j->raw);
+	raw_discard(j->raw);
 	j->raw = NULL;
+}
+
+static void ticket_discard(void *p)
+{
+	ticket_free(p);
 }
 
 void job_keep_raw(struct job *j, const void *key, size_t keylen, const void *payload, size_t len)
@@ -130,12 +141,21 @@ void job_keep_raw(struct job *j, const void *key, size_t keylen, const void *pay
 	j->raw->len = len;
 }
 
-static void job_free(struct job *j)
+static void job_free(struct job *j, struct offload *off)
 {
-	raw_free(j);
+	/* the worker's allocations: back to a worker (its arena's lock is not the loop's) */
+	offload_discard(off, raw_discard, j->raw);
+	j->raw = NULL;
+	offload_discard(off, ticket_discard, j->t);
+	j->t = NULL;
+	offload_discard(off, free, j->p_subject);
+	offload_discard(off, free, j->p_body);
+	j->p_subject = j->p_body = NULL;
+	offload_discard(off, free, j->rt.keyword);
+	offload_discard(off, free, j->rt.text_ok);
+	memset(&j->rt, 0, sizeof(j->rt));
 	free(j->nt);
 	free(j->dec);
-	rules_text_free(&j->rt);
 	free(j->claim_json);
 	if (j->prep) {
 		if (j->prep->msg) /* dropped before it was prepared */
@@ -155,15 +175,16 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-size_t job_reap(struct job_set *set)
+size_t job_reap(struct job_set *set, struct offload *off)
 {
 	size_t n = 0;
 	while (set->retired) {
 		struct job *j = set->retired;
 		set->retired = j->next;
-		job_free(j);
+		job_free(j, off);
 		n++;
 	}
+	offload_discard_flush(off);
 	return n;
 }
 

@@ -152,8 +152,13 @@ void job_set_state(struct job *j, enum job_state s, double now);
  * deferred free).
  */
 void job_retire(struct job *j, double now);
-/* Free the retired jobs; returns how many. Call after the loop pass (and at shutdown). */
-size_t job_reap(struct job_set *set);
+/*
+ * Free the retired jobs; returns how many. Call after the loop pass (and at
+ * shutdown). What an offload worker allocated while preparing (the raw
+ * message, the ticket, the redacted copies, the rules' text results) goes
+ * back to a worker to free (offload_discard, #16); off NULL: freed here.
+ */
+size_t job_reap(struct job_set *set, struct offload *off);
 
 /* Keep a copy of a dead letter's origin (replacing any); drop it. */
 void job_dead_letter_note(struct job *j, const char *topic, int32_t partition, const char *code,

@@ -385,7 +385,7 @@ static void flagship_pump(struct pipeline *pl)
 void pipeline_on_reap(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
-	job_reap(&pl->jobs);
+	job_reap(&pl->jobs, pl->off);
 }
 
 void pipeline_on_fpump(evutil_socket_t fd, short what, void *arg)

@@ -218,6 +218,9 @@ static void log_summary(struct pipeline *pl)
 	}
 	log_info("database summary", "rounds=%llu split_rounds=%llu %s", ds.batches, ds.split_rounds,
 		 buf);
+	/* what the workers freed for the loop (offload_discard, #16) */
+	if (pl->off)
+		log_info("offload summary", "discards=%llu", offload_discarded(pl->off));
 }
 
 int pipeline_drained(const struct pipeline *pl)
@@ -339,6 +342,16 @@ int pipeline_reload_rules(struct pipeline *pl)
 	return 0;
 }
 
+/* A claim's JSON was built by an offload worker: freed by one (#16). The other kinds are the loop's. */
+static void discard_json(void *arg, enum db_kind kind, char *json)
+{
+	struct pipeline *pl = arg;
+	if (kind == DB_CLAIM)
+		offload_discard(pl->off, free, json);
+	else
+		free(json);
+}
+
 struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg, char *err,
 			      size_t errlen)
 {
@@ -398,6 +411,7 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 	pl->db = db_new(base, cfg->pg_conninfo, (int)cfg->pg_batch_size,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
 	db_set_slice(pl->db, cfg->loop_slice_ms * 1000);
+	db_set_json_free(pl->db, discard_json, pl);
 	/* a claim carries the message's text a few times over (body, PII values) */
 	store_init(&pl->store, pl->db, (size_t)cfg->max_message_bytes * 4 + (1u << 20));
 	if (cfg->shadow_enabled) {
@@ -488,7 +502,7 @@ void pipeline_free(struct pipeline *pl)
 		event_free(pl->ev_stats);
 	if (pl->ev_fpump)
 		event_free(pl->ev_fpump);
-	job_reap(&pl->jobs);
+	job_reap(&pl->jobs, pl->off); /* NULL by now: freed here */
 	if (pl->ev_reap)
 		event_free(pl->ev_reap);
 	if (pl->ev_renew)

@@ -33,21 +33,6 @@
 #define DB_ROUND_MAX_BYTES (1u << 20)
 #define DB_ROUND_MAX_PARTS (DB__KINDS + 8)
 
-static const char *const kind_name[DB__KINDS] = {"call",     "store", "reserve", "deadletter",
-						 "feedback", "claim", "shadow",  "renew"};
-static const char *const kind_sql[DB__KINDS] = {
-	"SELECT idx, call_id, cost_usd FROM triaged_record_calls($1::jsonb)",
-	"SELECT idx, result_id, inserted, triaged_at, cost_usd, event FROM triaged_store($1::jsonb)",
-	("SELECT idx, granted, budget_id, amount_usd, reservation_id, verdict "
-	 "FROM triaged_reserve($1::jsonb)"),
-	"SELECT idx, inserted FROM triaged_record_dead_letters($1::jsonb)",
-	/* the helpdesk's feedback (issue #12, io/feedback.c) */
-	"SELECT idx, outcome, ticket_pk FROM triaged_feedback($1::jsonb)",
-	"SELECT idx, ticket_pk, revision, state, calls, event FROM triaged_claim($1::jsonb)",
-	"SELECT idx, inserted FROM triaged_record_shadow($1::jsonb)",
-	"SELECT idx, renewed, lost_today FROM triaged_renew_reservations($1::jsonb)",
-};
-
 struct db_item {
 	enum db_kind kind;
 	char *json; /* one object */
@@ -110,6 +95,8 @@ struct db {
 	int backoff_ms;
 	db_state_fn *state_cb;
 	void *state_arg;
+	db_json_free_fn *json_free; /* NULL: free() */
+	void *json_free_arg;
 
 	PGconn *conn;
 	enum db_state state;
@@ -215,10 +202,19 @@ static void queue_push_back(struct db *db, struct db_item *it)
 	db->qlen[k]++;
 }
 
-static void item_free(struct db_item *it)
+static void item_free(struct db *db, struct db_item *it)
 {
-	free(it->json);
+	if (db->json_free)
+		db->json_free(db->json_free_arg, it->kind, it->json);
+	else
+		free(it->json);
 	free(it);
+}
+
+void db_set_json_free(struct db *db, db_json_free_fn *fn, void *arg)
+{
+	db->json_free = fn;
+	db->json_free_arg = arg;
 }
 
 static void batch_free(struct db_batch *b)
@@ -379,7 +375,7 @@ static int db_send_prepare(struct db *db)
 {
 	struct db_batch *b;
 	for (int k = 0; k < DB__KINDS; k++) {
-		if (!PQsendPrepare(db->conn, kind_name[k], kind_sql[k], 1, NULL))
+		if (!PQsendPrepare(db->conn, db_kind_name(k), db_kind_sql(k), 1, NULL))
 			return -1;
 	}
 	if (!PQpipelineSync(db->conn))
@@ -473,7 +469,7 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 		return -1;
 	b->bytes += db->sendbuf.len;
 	params[0] = db->sendbuf.data;
-	ok = PQsendQueryPrepared(db->conn, kind_name[k], 1, params, NULL, NULL, 0);
+	ok = PQsendQueryPrepared(db->conn, db_kind_name(k), 1, params, NULL, NULL, 0);
 	return ok ? 0 : -1;
 }
 
@@ -608,7 +604,7 @@ static void part_index(struct db_part *pt)
 }
 
 /* Hand one item its row (an item without a row fails), and free it. */
-static void part_dispatch_one(struct db_part *pt)
+static void part_dispatch_one(struct db *db, struct db_part *pt)
 {
 	struct db_item *it = pt->arr[pt->next];
 	int r = pt->rowof[pt->next];
@@ -624,7 +620,7 @@ static void part_dispatch_one(struct db_part *pt)
 	} else {
 		it->cb(it->arg, NULL, "database returned no row for the item");
 	}
-	item_free(it);
+	item_free(db, it);
 }
 
 /*
@@ -643,7 +639,7 @@ static void db_dispatch(struct db *db)
 			return;
 		}
 		if (b->dpart < b->nparts && b->parts[b->dpart].next < b->parts[b->dpart].nitems) {
-			part_dispatch_one(&b->parts[b->dpart]);
+			part_dispatch_one(db, &b->parts[b->dpart]);
 			db->dispatch_items--;
 			done++;
 			continue;
@@ -759,20 +755,20 @@ static void batch_complete(struct db *db, struct db_batch *b)
 			/* transient: put the items back in front and retry */
 			requeue_items(db, fp->items, 0);
 			log_warn("database batch failed, retrying", "kind=%s items=%zu sqlstate=%s error=%s",
-				 kind_name[fp->kind], fp->nitems, sqlstate ? sqlstate : "none",
+				 db_kind_name(fp->kind), fp->nitems, sqlstate ? sqlstate : "none",
 				 log_quote(q, sizeof(q), msg));
 		} else if (fp->nitems > 1) {
 			/* a data error in one item: resend each alone to find it */
 			requeue_items(db, fp->items, 1);
 			log_warn("database batch rejected, splitting", "kind=%s items=%zu sqlstate=%s",
-				 kind_name[fp->kind], fp->nitems, sqlstate ? sqlstate : "none");
+				 db_kind_name(fp->kind), fp->nitems, sqlstate ? sqlstate : "none");
 		} else {
 			struct db_item *it = fp->items;
 			log_error("database rejected item", "kind=%s sqlstate=%s error=%s",
-				  kind_name[fp->kind], sqlstate ? sqlstate : "none",
+				  db_kind_name(fp->kind), sqlstate ? sqlstate : "none",
 				  log_quote(q, sizeof(q), msg));
 			it->cb(it->arg, NULL, msg);
-			item_free(it);
+			item_free(db, it);
 		}
 		fp->items = NULL;
 		batch_free(b);
@@ -894,7 +890,7 @@ void db_free(struct db *db)
 		db->dhead = b->next;
 		for (int i = 0; i < b->nparts; i++)
 			for (size_t x = b->parts[i].next; b->parts[i].arr && x < b->parts[i].nitems; x++)
-				item_free(b->parts[i].arr[x]);
+				item_free(db, b->parts[i].arr[x]);
 		batch_free(b);
 	}
 	if (db->conn)
@@ -905,7 +901,7 @@ void db_free(struct db *db)
 	for (int k = 0; k < DB__KINDS; k++) {
 		for (it = db->qhead[k]; it; it = itn) {
 			itn = it->next;
-			item_free(it);
+			item_free(db, it);
 		}
 	}
 	buf_cleanup(&db->sendbuf);
@@ -932,11 +928,6 @@ void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, voi
 	queue_push_back(db, it);
 	if (!event_pending(db->ev_pump, EV_TIMEOUT, NULL))
 		event_active(db->ev_pump, EV_TIMEOUT, 0);
-}
-
-const char *db_kind_name(enum db_kind k)
-{
-	return (unsigned)k < DB__KINDS ? kind_name[k] : "unknown";
 }
 
 int db_read(struct db *db, const char *const *sql, int n, db_read_fn *cb, void *arg)

@@ -66,6 +66,14 @@ void db_set_label(struct db *db, const char *label);
  */
 void db_set_slice(struct db *db, int64_t slice_us);
 
+/*
+ * How an item's JSON is freed once its row is handed back (default free()):
+ * the pipeline gives the claims a worker built back to the worker
+ * (offload_discard, #16). fn frees json (never NULL) however it was made.
+ */
+typedef void db_json_free_fn(void *arg, enum db_kind kind, char *json);
+void db_set_json_free(struct db *db, db_json_free_fn *fn, void *arg);
+
 /* Queue an item: json is one JSON object as text (malloc'd, stolen). cb is called exactly once. */
 void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg);
 /* The same with a json-c object (reference stolen), for the rare kinds. */
@@ -118,6 +126,8 @@ struct db_stats {
 	unsigned long long split_rounds;
 };
 const char *db_kind_name(enum db_kind k);
+/* The statement a kind's items run ($1: a JSON array of them); NULL for no kind. */
+const char *db_kind_sql(enum db_kind k);
 void db_get_stats(const struct db *db, struct db_stats *out);
 
 #endif

@@ -25,6 +25,16 @@ struct fifo {
 	struct offload_item *head, *tail;
 };
 
+/* A batch of discards (offload_discard); allocated by the loop, reused, freed at offload_free. */
+struct discard {
+	struct discard *next;
+	int n;
+	struct {
+		offload_free_fn *fn;
+		void *p;
+	} e[OFFLOAD_DISCARD_BATCH];
+};
+
 struct offload {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* todo has items, or stop */
@@ -43,6 +53,11 @@ struct offload {
 	struct event_base *base;
 	offload_fn *work, *done_fn;
 	void *arg;
+	/* discards: full batches for the workers and emptied ones back (under mu);
+	 * the batch being filled, full ones not yet handed, empty ones (loop only) */
+	struct discard *dtodo, *dempty;
+	struct discard *dcur, *dout, *dspare;
+	unsigned long long dfreed; /* atomic: read by the loop without the lock */
 };
 
 static void fifo_push(struct fifo *f, struct offload_item *it)
@@ -80,6 +95,23 @@ static void fifo_splice(struct fifo *dst, struct fifo *src)
 	src->head = src->tail = NULL;
 }
 
+static void discard_run(struct discard *d)
+{
+	for (int i = 0; i < d->n; i++)
+		d->e[i].fn(d->e[i].p);
+}
+
+/* Move every batch of list *src onto *dst; *src becomes empty. */
+static void discard_splice(struct discard **dst, struct discard **src)
+{
+	while (*src) {
+		struct discard *d = *src;
+		*src = d->next;
+		d->next = *dst;
+		*dst = d;
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct offload *o = arg;
@@ -105,10 +137,22 @@ static void *worker(void *arg)
 		struct offload_item *it;
 		int wake;
 
-		while (!o->stop && o->todo.head == NULL)
+		while (!o->stop && o->todo.head == NULL && o->dtodo == NULL)
 			pthread_cond_wait(&o->cv, &o->mu);
 		if (o->stop)
 			break;
+		if (o->dtodo != NULL) {
+			/* frees first: quick, and they give memory back */
+			struct discard *d = o->dtodo;
+			o->dtodo = d->next;
+			pthread_mutex_unlock(&o->mu);
+			discard_run(d);
+			__atomic_fetch_add(&o->dfreed, (unsigned long long)d->n, __ATOMIC_RELAXED);
+			pthread_mutex_lock(&o->mu);
+			d->next = o->dempty;
+			o->dempty = d;
+			continue;
+		}
 		it = fifo_pop(&o->todo);
 		pthread_mutex_unlock(&o->mu);
 		o->work(it, o->arg);
@@ -149,10 +193,12 @@ static void exchange(struct offload *o)
 			evtimer_add(o->ev_next, &retry);
 		return;
 	}
-	if (o->outq.head != NULL) {
+	if (o->outq.head != NULL || o->dout != NULL) {
 		fifo_splice(&o->todo, &o->outq);
+		discard_splice(&o->dtodo, &o->dout);
 		pthread_cond_broadcast(&o->cv);
 	}
+	discard_splice(&o->dspare, &o->dempty);
 	o->woken = 0;
 	fifo_splice(&o->ready, &o->done);
 	pthread_mutex_unlock(&o->mu);
@@ -244,6 +290,46 @@ void offload_submit(struct offload *o, struct offload_item *it)
 	exchange(o);
 }
 
+void offload_discard(struct offload *o, offload_free_fn *fn, void *p)
+{
+	struct discard *d;
+	if (p == NULL)
+		return;
+	if (o == NULL) {
+		fn(p);
+		return;
+	}
+	d = o->dcur;
+	if (d == NULL) {
+		d = o->dspare;
+		if (d != NULL)
+			o->dspare = d->next;
+		else
+			d = xcalloc(1, sizeof(*d));
+		d->n = 0;
+		o->dcur = d;
+	}
+	d->e[d->n].fn = fn;
+	d->e[d->n].p = p;
+	if (++d->n == OFFLOAD_DISCARD_BATCH)
+		offload_discard_flush(o);
+}
+
+void offload_discard_flush(struct offload *o)
+{
+	if (o == NULL || o->dcur == NULL || o->dcur->n == 0)
+		return;
+	o->dcur->next = o->dout;
+	o->dout = o->dcur;
+	o->dcur = NULL;
+	exchange(o);
+}
+
+unsigned long long offload_discarded(const struct offload *o)
+{
+	return o ? __atomic_load_n(&o->dfreed, __ATOMIC_RELAXED) : 0;
+}
+
 size_t offload_pending(const struct offload *o)
 {
 	return o ? o->pending : 0;
@@ -268,6 +354,26 @@ void offload_free(struct offload *o, offload_fn *drop)
 	while ((it = fifo_pop(&o->ready)) != NULL)
 		if (drop)
 			drop(it, o->arg);
+	/* discards not yet run are run here; then the batches go */
+	if (o->dcur) {
+		o->dcur->next = o->dout;
+		o->dout = o->dcur;
+		o->dcur = NULL;
+	}
+	discard_splice(&o->dtodo, &o->dout);
+	discard_splice(&o->dspare, &o->dempty);
+	while (o->dtodo) {
+		struct discard *d = o->dtodo;
+		o->dtodo = d->next;
+		__atomic_fetch_add(&o->dfreed, (unsigned long long)d->n, __ATOMIC_RELAXED);
+		discard_run(d);
+		free(d);
+	}
+	while (o->dspare) {
+		struct discard *d = o->dspare;
+		o->dspare = d->next;
+		free(d);
+	}
 	if (o->ev_wake)
 		event_free(o->ev_wake);
 	if (o->ev_next)

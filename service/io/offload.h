@@ -46,6 +46,23 @@ void offload_submit(struct offload *o, struct offload_item *it);
 size_t offload_pending(const struct offload *o);
 
 /*
+ * Free p with fn(p) on a worker thread, later (#16). Memory a worker
+ * allocated belongs to that worker's malloc arena: freeing it on the loop
+ * takes the arena's lock, and while the worker holds it (it is allocating)
+ * the loop sleeps on a futex. perf found these sleeps of 3-8 ms before late
+ * ticks. Discards gather in batches of OFFLOAD_DISCARD_BATCH, handed over
+ * when full or at offload_discard_flush(); never blocks, allocates only when
+ * every batch is in use. o NULL (preparing inline): fn(p) at once.
+ */
+#define OFFLOAD_DISCARD_BATCH 64
+typedef void offload_free_fn(void *p);
+void offload_discard(struct offload *o, offload_free_fn *fn, void *p);
+/* Hand over a partly filled batch (after a round of discards). */
+void offload_discard_flush(struct offload *o);
+/* Discards run so far, by the workers or by offload_free. */
+unsigned long long offload_discarded(const struct offload *o);
+
+/*
  * Stop: each worker finishes the item it is on and exits; then every item
  * not yet given to done (finished or not) goes to drop(it, arg) on the
  * caller's thread, so the caller can free it. o may be NULL.

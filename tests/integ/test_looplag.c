@@ -397,6 +397,9 @@ static long long run(const char *label, const char *rules, long long n, long lon
 	end = stack_end_offsets(&s);
 	ck_assert_int_eq(stack_stop_daemon(&d, 60000), 0);
 	long long split = log_value(&d, "split_rounds=");
+	/* the worker's allocations went back to a worker: a raw message, a ticket, two
+	 * redacted copies and a claim each at least (offload_discard) */
+	long long discards = log_value(&d, "discards=");
 	/* ticks over 5 ms (#16's bound): all of them less those in the 5 ms bucket */
 	long long over5 = (b.count - a.count) - (b.le[2] - a.le[2]);
 
@@ -405,8 +408,8 @@ static long long run(const char *label, const char *rules, long long n, long lon
 	    "looplag %s: tickets=%lld body_bytes=%lld secs=%.1f tickets/s=%.0f ticks=%lld "
 	    "interval_ms=%lld nice=%d%s%s p50<=%ss p99<=%ss max<=%ss mean=%.3fms over_5ms=%lld "
 	    "(%.2f%%) loop_cpu_s=%.1f loop_run_delay_s=%.2f cpu_ms/ticket=%.2f load1=%.1f "
-	    "late_busy=%lld late_waited=%lld late_cpu_ms/tick=%.2f late_run_delay_ms/tick=%.2f"
-	    "%s%s\n",
+	    "late_busy=%lld late_waited=%lld late_cpu_ms/tick=%.2f late_run_delay_ms/tick=%.2f "
+	    "discards=%lld%s%s\n",
 	    label, rows, body_bytes, (double)(t1 - t0) / 1000.0,
 	    (double)rows * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1), b.count - a.count,
 	    interval_ms, prio, rt ? " loop=fifo" : "", pin ? " loop_cpu=0 others_cpu=1" : "", stack_lag_quantile(&a, &b, 0.50), stack_lag_quantile(&a, &b, 0.99),
@@ -418,13 +421,14 @@ static long long run(const char *label, const char *rules, long long n, long lon
 	    b.late_waited - a.late_waited,
 	    over5 > 0 ? (b.late_cpu_s - a.late_cpu_s) * 1000.0 / (double)over5 : 0.0,
 	    over5 > 0 ? (b.late_run_delay_s - a.late_run_delay_s) * 1000.0 / (double)over5 : 0.0,
-	    probing ? " machine_floor: " : "", probing ? probe_line(&pr) : "");
+	    discards, probing ? " machine_floor: " : "", probing ? probe_line(&pr) : "");
 
 	ck_assert_int_gt(b.count, a.count); /* the timer ran during the run */
 	ck_assert_int_eq(tickets, n);
 	ck_assert_int_eq(dup, 0);
 	ck_assert_int_eq(committed, end);
 	ck_assert_int_eq(end, n);
+	ck_assert_int_ge(discards, 5 * n);
 	stack_stop(&s);
 	return split;
 }

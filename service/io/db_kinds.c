@@ -1,0 +1,30 @@
+/*
+ * db_kinds: what each kind of item runs, one prepared statement per kind
+ * (named as the kind), and the kinds' names for logs and metrics.
+ */
+#include "db.h"
+
+static const char *const kind_name[DB__KINDS] = {"call",     "store", "reserve", "deadletter",
+						 "feedback", "claim", "shadow",  "renew"};
+static const char *const kind_sql[DB__KINDS] = {
+	"SELECT idx, call_id, cost_usd FROM triaged_record_calls($1::jsonb)",
+	"SELECT idx, result_id, inserted, triaged_at, cost_usd, event FROM triaged_store($1::jsonb)",
+	("SELECT idx, granted, budget_id, amount_usd, reservation_id, verdict "
+	 "FROM triaged_reserve($1::jsonb)"),
+	"SELECT idx, inserted FROM triaged_record_dead_letters($1::jsonb)",
+	/* the helpdesk's feedback (issue #12, io/feedback.c) */
+	"SELECT idx, outcome, ticket_pk FROM triaged_feedback($1::jsonb)",
+	"SELECT idx, ticket_pk, revision, state, calls, event FROM triaged_claim($1::jsonb)",
+	"SELECT idx, inserted FROM triaged_record_shadow($1::jsonb)",
+	"SELECT idx, renewed, lost_today FROM triaged_renew_reservations($1::jsonb)",
+};
+
+const char *db_kind_name(enum db_kind k)
+{
+	return (unsigned)k < DB__KINDS ? kind_name[k] : "unknown";
+}
+
+const char *db_kind_sql(enum db_kind k)
+{
+	return (unsigned)k < DB__KINDS ? kind_sql[k] : NULL;
+}

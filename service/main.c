@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
+#include "clocale.h"
 #include "loopslice.h"
 #include "check_models.h"
 #include "eval_run.h"
@@ -363,6 +364,8 @@ int main(int argc, char **argv)
 	int eval_argc = 0;
 	char **eval_argv = NULL;
 
+	/* the loop thread parses JSON too: without glibc's locale lock (clocale.h) */
+	(void)clocale_thread();
 	if (schema_dir == NULL || *schema_dir == '\0')
 		schema_dir = TRIAGED_DEFAULT_SCHEMA_DIR;
 	/* eval has options of its own: main's end at the command */

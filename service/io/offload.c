@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clocale.h"
 #include "loopslice.h"
 #include "xmem.h"
 
@@ -127,6 +128,7 @@ static void *worker(void *arg)
 	 * than the thread that started them (Linux: nice is per thread).
 	 * Lowering one's own priority needs no privilege; if refused, run as is.
 	 */
+	(void)clocale_thread(); /* json-c's parser without glibc's locale lock */
 	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 	errno = 0;
 	nice_now = getpriority(PRIO_PROCESS, 0);

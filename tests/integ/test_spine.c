@@ -4,12 +4,14 @@
  * triaged binary. Each test has its own database, broker and model.
  */
 #include <check.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
 #include "harness.h"
@@ -187,6 +189,99 @@ START_TEST(test_dead_letters)
 	ck_assert_int_eq(stack_model_requests(&s, NULL), 6);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	fprintf(stderr, "dlq: messages_in=18 dead_letters=%d rows=6\n", ds.n);
+	stack_stop(&s);
+}
+END_TEST
+
+/*
+ * stored (the contract's last step): each ticket as `triaged check-ticket` prints it is the row
+ * the daemon stores for the same message, field by field, lenient values, flags and originals
+ * included. The database once dropped intake_flags and original while check-ticket showed
+ * them (fixed by migration 059); this is the test that would have seen it. created_at: the
+ * same instant; one check-ticket flagged has no Kafka timestamp to fall back on there, and
+ * the row has the message's.
+ */
+START_TEST(test_stored_as_checked)
+{
+	static const char *const fields[] = {
+	    "source",	   "channel",	  "subject",	  "body",	  "body_truncated",
+	    "customer_id", "customer_email", "customer_name", "customer_tier", "language",
+	    "tags",	   "metadata",	  "intake_flags", "original"};
+	char fx[PATH_MAX], bin[PATH_MAX], line[65536];
+	struct stack s;
+	struct h_proc d, c;
+	int st = -1, n = 0;
+	FILE *f;
+
+	snprintf(fx, sizeof(fx), "%s/tests/fixtures/stored_as_checked.jsonl", h_source_dir());
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "stored", 1, NULL), 0);
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged"), 0);
+	{
+		char *argv[] = {bin, "check-ticket", "--lines", fx, NULL};
+		ck_assert_int_eq(h_spawn(&c, "check-ticket", argv, s.env), 0);
+		ck_assert_int_eq(h_wait_exit(&c, 30000, &st), 0);
+		ck_assert_int_eq(st, 0);
+	}
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_int_eq(stack_produce_file(&s, fx, 0), 0);
+	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
+
+	f = fopen(c.log_path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_object *out, *t, *row, *v;
+		const char *id;
+		char *text;
+		static const char mark[] = "{\"outcome\":\"ticket\"";
+		if (strncmp(line, mark, sizeof(mark) - 1) != 0)
+			continue; /* a log line */
+		out = json_tokener_parse(line);
+		ck_assert_ptr_nonnull(out);
+		ck_assert(json_object_object_get_ex(out, "ticket", &t));
+		id = json_object_get_string(json_object_object_get(t, "ticket_id"));
+		text = h_sql_str(s.db,
+				 "SELECT jsonb_build_object('source', source, 'channel', channel, "
+				 "'subject', subject, 'body', body, 'body_truncated', body_truncated, "
+				 "'customer_id', customer_id, 'customer_email', customer_email, "
+				 "'customer_name', customer_name, 'customer_tier', customer_tier, "
+				 "'language', language_hint, 'tags', tags, 'metadata', metadata, "
+				 "'intake_flags', coalesce(intake_flags, '[]'), 'original', original)::text "
+				 "FROM tickets WHERE ticket_id = '%s'",
+				 id);
+		ck_assert_msg(text != NULL, "%s: no row", id);
+		row = json_tokener_parse(text);
+		ck_assert_ptr_nonnull(row);
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+			json_object *a = json_object_object_get(t, fields[i]);
+			json_object *b = json_object_object_get(row, fields[i]);
+			ck_assert_msg(json_object_equal(a, b), "%s.%s: check-ticket %s, stored %s", id,
+				      fields[i], a ? json_object_to_json_string(a) : "null",
+				      b ? json_object_to_json_string(b) : "null");
+		}
+		v = json_object_object_get(t, "created_at");
+		if (v != NULL)
+			ck_assert_int_eq(h_sql_ll(s.db,
+						  "SELECT count(*) FROM tickets WHERE ticket_id = '%s' "
+						  "AND created_at = '%s'::timestamptz",
+						  id, json_object_get_string(v)),
+					 1);
+		else
+			/* flagged: the daemon took the Kafka timestamp; absent: none */
+			ck_assert_int_eq(h_sql_ll(s.db,
+						  "SELECT count(*) FROM tickets WHERE ticket_id = '%s' "
+						  "AND (created_at IS NOT NULL) = (coalesce(intake_flags, '[]') ? "
+						  "'created_at')",
+						  id),
+					 1);
+		free(text);
+		json_object_put(row);
+		json_object_put(out);
+		n++;
+	}
+	fclose(f);
+	ck_assert_int_eq(n, 5);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	fprintf(stderr, "stored: tickets=%d every field as check-ticket printed it\n", n);
 	stack_stop(&s);
 }
 END_TEST
@@ -719,7 +814,7 @@ int main(void)
 	const struct stack_case cases[] = {
 		{"e2e", test_e2e_and_restart},	   {"dlq", test_dead_letters}, {"dlq_exact", test_dlq_exact},
 		{"redelivery", test_redelivery_and_update}, {"model_faults", test_model_faults},
-		{"pg_outage", test_pg_outage},
+		{"pg_outage", test_pg_outage},	   {"stored", test_stored_as_checked},
 		{"drain", test_graceful_drain},    {"hold", test_backpressure_hold},
 	};
 	const struct stack_case opt_in[] = {{"baddate_bench", test_baddate_bench}};

@@ -126,6 +126,11 @@ static void ticket_discard(void *p)
 	ticket_free(p);
 }
 
+static void put_discard(void *off, void *block)
+{
+	offload_discard(off, free, block);
+}
+
 void job_keep_raw(struct job *j, const void *key, size_t keylen, const void *payload, size_t len)
 {
 	raw_free(j);
@@ -151,9 +156,7 @@ static void job_free(struct job *j, struct offload *off)
 	offload_discard(off, free, j->p_subject);
 	offload_discard(off, free, j->p_body);
 	j->p_subject = j->p_body = NULL;
-	offload_discard(off, free, j->rt.keyword);
-	offload_discard(off, free, j->rt.text_ok);
-	memset(&j->rt, 0, sizeof(j->rt));
+	rules_text_release(&j->rt, put_discard, off);
 	free(j->nt);
 	free(j->dec);
 	free(j->claim_json);

@@ -113,6 +113,11 @@ void rules_eval(const struct rules *r, const struct rules_input *in, struct rule
 void rules_prepare_text(const struct rules *r, const struct rules_input *in,
 			struct rules_text *out);
 void rules_text_free(struct rules_text *t);
+/*
+ * The same, each block given to put(ctx, block) to free it later (the daemon
+ * hands a worker's blocks back to the worker, offload_discard); t is emptied.
+ */
+void rules_text_release(struct rules_text *t, void (*put)(void *ctx, void *block), void *ctx);
 
 /* Number of rules in the set, disabled ones included (0 for NULL). */
 size_t rules_count(const struct rules *r);

@@ -415,11 +415,22 @@ void rules_prepare_text(const struct rules *r, const struct rules_input *in,
 	free(cx.lower);
 }
 
-void rules_text_free(struct rules_text *t)
+void rules_text_release(struct rules_text *t, void (*put)(void *ctx, void *block), void *ctx)
 {
 	if (t == NULL)
 		return;
-	free(t->keyword);
-	free(t->text_ok);
+	put(ctx, (void *)t->keyword);
+	put(ctx, t->text_ok);
 	memset(t, 0, sizeof(*t));
+}
+
+static void put_free(void *ctx, void *block)
+{
+	(void)ctx;
+	free(block);
+}
+
+void rules_text_free(struct rules_text *t)
+{
+	rules_text_release(t, put_free, NULL);
 }

@@ -317,13 +317,19 @@ void offload_discard(struct offload *o, offload_free_fn *fn, void *p)
 		offload_discard_flush(o);
 }
 
+/* The batch being filled joins those waiting for the handover (loop only). */
+static void discard_close(struct offload *o)
+{
+	o->dcur->next = o->dout;
+	o->dout = o->dcur;
+	o->dcur = NULL;
+}
+
 void offload_discard_flush(struct offload *o)
 {
 	if (o == NULL || o->dcur == NULL || o->dcur->n == 0)
 		return;
-	o->dcur->next = o->dout;
-	o->dout = o->dcur;
-	o->dcur = NULL;
+	discard_close(o);
 	exchange(o);
 }
 
@@ -357,11 +363,8 @@ void offload_free(struct offload *o, offload_fn *drop)
 		if (drop)
 			drop(it, o->arg);
 	/* discards not yet run are run here; then the batches go */
-	if (o->dcur) {
-		o->dcur->next = o->dout;
-		o->dout = o->dcur;
-		o->dcur = NULL;
-	}
+	if (o->dcur)
+		discard_close(o);
 	discard_splice(&o->dtodo, &o->dout);
 	discard_splice(&o->dspare, &o->dempty);
 	while (o->dtodo) {

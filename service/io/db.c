@@ -40,6 +40,7 @@ struct db_item {
 	db_item_fn *cb;
 	void *arg;
 	int solo; /* send alone: its batch failed for data */
+	unsigned long long seq; /* the order it was submitted in (db->seq) */
 	struct db_item *next;
 };
 
@@ -81,6 +82,10 @@ struct db_batch {
 	double sent_ms;
 	int dpart; /* committed: the part being handed over */
 	int next_kind; /* open (db->open): the next kind whose part may join it */
+	/* open: only items with seq < limit join (set at open, lowered to the first
+	 * item a kind leaves to the next round): none commits before one of an
+	 * earlier kind submitted ahead of it (test_db's `order`) */
+	unsigned long long limit;
 	struct db_batch *next;
 };
 
@@ -116,8 +121,9 @@ struct db {
 	struct event *ev_pump_next;
 	int out_pending;
 
-	/* pending items per kind, FIFO */
+	/* pending items per kind, FIFO (by seq) */
 	struct db_item *qhead[DB__KINDS], *qtail[DB__KINDS];
+	unsigned long long seq; /* items submitted so far */
 	size_t qlen[DB__KINDS];
 	/* batches in flight, FIFO */
 	struct db_batch *bhead, *btail;
@@ -441,7 +447,7 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 		limit = 1;
 	while (db->qhead[k] && (int)pt->nitems < limit) {
 		it = db->qhead[k];
-		if (it->solo && pt->nitems > 0)
+		if (it->seq >= b->limit || (it->solo && pt->nitems > 0))
 			break;
 		if (pt->nitems > 0 && bytes + it->len > DB_PART_MAX_BYTES)
 			break;
@@ -486,15 +492,20 @@ static int db_send_round(struct db *db)
 	if (b == NULL) {
 		b = xcalloc(1, sizeof(*b));
 		b->sent_ms = now_ms();
+		b->limit = db->seq + 1;
 		batch_append(db, b); /* on failure too: db_fail puts its items back */
 		db->open = b;
 	}
 	/* In kind order: finishing work and freeing memory before taking new work. */
 	while (b->next_kind < DB__KINDS) {
 		enum db_kind k = (enum db_kind)b->next_kind;
-		if (db->qlen[k] == 0 || (b->nparts > 0 && b->parts[b->nparts - 1].kind == k &&
-					 (b->bytes >= DB_ROUND_MAX_BYTES ||
-					  b->nparts >= DB_ROUND_MAX_PARTS - (DB__KINDS - 1 - (int)k)))) {
+		struct db_item *head = db->qhead[k];
+		if (head == NULL || head->seq >= b->limit ||
+		    (b->nparts > 0 && b->parts[b->nparts - 1].kind == k &&
+		     (b->bytes >= DB_ROUND_MAX_BYTES ||
+		      b->nparts >= DB_ROUND_MAX_PARTS - (DB__KINDS - 1 - (int)k)))) {
+			if (head && head->seq < b->limit)
+				b->limit = head->seq; /* over a cap: what followed it waits too */
 			b->next_kind++; /* nothing (more) of this kind in this round */
 			continue;
 		}
@@ -909,14 +920,6 @@ void db_free(struct db *db)
 	free(db);
 }
 
-void db_submit_obj(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb,
-		   void *arg)
-{
-	char *s = xstrdup(json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
-	json_object_put(payload);
-	db_submit(db, kind, s, cb, arg);
-}
-
 void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg)
 {
 	struct db_item *it = xcalloc(1, sizeof(*it));
@@ -925,6 +928,7 @@ void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, voi
 	it->len = strlen(json);
 	it->cb = cb;
 	it->arg = arg;
+	it->seq = ++db->seq;
 	queue_push_back(db, it);
 	if (!event_pending(db->ev_pump, EV_TIMEOUT, NULL))
 		event_active(db->ev_pump, EV_TIMEOUT, 0);

@@ -22,8 +22,14 @@
 #include "buf.h"
 #include "text.h"
 
-/* Sent in this order when several are queued: calls before the stores whose
- * events sum their cost, claims last (they bring new work). */
+/*
+ * Sent in this order when several are queued: calls before the stores whose
+ * events sum their cost, claims last (they bring new work). An item never
+ * commits before one submitted ahead of it of an earlier kind (test_db's
+ * `order`), except when that one's round failed and later rounds already
+ * sent went through: a store's event then lacks the cost of a call retried
+ * after it (the database's triaged_event has it).
+ */
 enum db_kind {
 	DB_CALL,
 	DB_STORE,

@@ -1,0 +1,213 @@
+/*
+ * test_db: the daemon's database module (service/io/db.c) on a real
+ * PostgreSQL, with stand-in SQL functions of its own in place of the
+ * schema's (same names and result columns), so that what each round held,
+ * and in which transaction, can be read back.
+ *
+ * `order`: an item queued after another of an earlier kind is never
+ * committed before it. The store of a ticket sums the cost of its calls,
+ * recorded just before it (db.h: calls before the stores whose events sum
+ * their cost); with rounds that span loop passes (#16), a store queued
+ * while a round stood open at the store part joined that round, and the
+ * call queued just before it waited for the next one: the event the daemon
+ * sent carried the mini's cost without the flagship's (a CI failure of
+ * test_cascade, 2026-12-06). Here every loop pass queues a few (call,
+ * store) pairs and the slice is 1 us, so every round stays open from pass
+ * to pass; each stand-in store records whether its call was already there.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "harness.h"
+#include "db.h"
+#include "loopslice.h"
+
+static struct h_pg pg;
+
+static void pg_setup(void)
+{
+	ck_assert_msg(h_pg_start(&pg) == 0, "h_pg_start failed (see stderr)");
+}
+
+static void pg_teardown(void)
+{
+	h_pg_destroy(&pg);
+}
+
+/* Every kind's function, as db_kinds.c selects from it; call and store log what they see. */
+static const char *const stand_ins[] = {
+	"CREATE TABLE log (id bigserial PRIMARY KEY, kind text NOT NULL, n integer NOT NULL, "
+	"tx bigint NOT NULL DEFAULT txid_current(), saw_call boolean)",
+	"CREATE FUNCTION triaged_record_calls(b jsonb) "
+	"RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric) LANGUAGE sql AS $$ "
+	"INSERT INTO log (kind, n) SELECT 'call', (e->>'n')::int FROM jsonb_array_elements(b) e; "
+	"SELECT (o - 1)::int, o, 0.001 FROM jsonb_array_elements(b) WITH ORDINALITY x(e, o) $$",
+	"CREATE FUNCTION triaged_store(b jsonb) RETURNS TABLE (idx integer, result_id bigint, "
+	"inserted boolean, triaged_at text, cost_usd numeric, event jsonb) LANGUAGE sql AS $$ "
+	"INSERT INTO log (kind, n, saw_call) SELECT 'store', (e->>'n')::int, EXISTS (SELECT 1 "
+	"FROM log l WHERE l.kind = 'call' AND l.n = (e->>'n')::int) FROM jsonb_array_elements(b) e; "
+	"SELECT (o - 1)::int, o, true, now()::text, 0.001, NULL::jsonb "
+	"FROM jsonb_array_elements(b) WITH ORDINALITY x(e, o) $$",
+	"CREATE FUNCTION triaged_reserve(b jsonb) RETURNS TABLE (idx integer, granted boolean, "
+	"budget_id bigint, amount_usd numeric, reservation_id bigint, verdict text) LANGUAGE sql "
+	"AS $$ SELECT 0, true, 0::bigint, 0::numeric, 0::bigint, ''::text WHERE false $$",
+	"CREATE FUNCTION triaged_record_dead_letters(b jsonb) RETURNS TABLE (idx integer, "
+	"inserted boolean) LANGUAGE sql AS $$ SELECT 0, true WHERE false $$",
+	"CREATE FUNCTION triaged_feedback(b jsonb) RETURNS TABLE (idx integer, outcome text, "
+	"ticket_pk bigint) LANGUAGE sql AS $$ SELECT 0, ''::text, 0::bigint WHERE false $$",
+	"CREATE FUNCTION triaged_claim(b jsonb) RETURNS TABLE (idx integer, ticket_pk bigint, "
+	"revision integer, state text, calls jsonb, event jsonb) LANGUAGE sql AS $$ "
+	"SELECT 0, 0::bigint, 0, ''::text, NULL::jsonb, NULL::jsonb WHERE false $$",
+	"CREATE FUNCTION triaged_record_shadow(b jsonb) RETURNS TABLE (idx integer, "
+	"inserted boolean) LANGUAGE sql AS $$ SELECT 0, true WHERE false $$",
+	"CREATE FUNCTION triaged_renew_reservations(b jsonb) RETURNS TABLE (idx integer, "
+	"renewed integer, lost_today integer) LANGUAGE sql AS $$ SELECT 0, 0, 0 WHERE false $$",
+};
+
+struct drv {
+	struct event_base *base;
+	struct db *db;
+	struct event *tick, *deadline;
+	int total, per_pass, next;
+	size_t pad; /* bytes of padding in each call */
+	int done, failed;
+	int up;
+};
+
+static void on_item(void *arg, const struct db_row *row, const char *err)
+{
+	struct drv *d = arg;
+	if (row == NULL) {
+		fprintf(stderr, "order: item refused: %s\n", err ? err : "?");
+		d->failed++;
+	}
+	if (++d->done == 2 * d->total)
+		event_base_loopbreak(d->base);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct drv *d = arg;
+	char json[64];
+	(void)fd, (void)what;
+	/* as the pipeline does on an answer: the call, then the ticket's store */
+	for (int i = 0; i < d->per_pass && d->next < d->total; i++, d->next++) {
+		char *call = malloc(d->pad + 64);
+		int n = snprintf(call, 64, "{\"n\":%d,\"pad\":\"", d->next);
+		memset(call + n, 'x', d->pad);
+		strcpy(call + n + d->pad, "\"}");
+		snprintf(json, sizeof(json), "{\"n\":%d}", d->next);
+		db_submit(d->db, DB_CALL, call, on_item, d);
+		db_submit(d->db, DB_STORE, strdup(json), on_item, d);
+	}
+	if (d->next < d->total)
+		loopslice_next_pass(d->tick);
+}
+
+static void on_state(void *arg, int up)
+{
+	struct drv *d = arg;
+	if (up && !d->up)
+		loopslice_next_pass(d->tick);
+	d->up = up;
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct drv *d = arg;
+	(void)fd, (void)what;
+	fprintf(stderr, "order: deadline with %d of %d items answered\n", d->done, 2 * d->total);
+	event_base_loopbreak(d->base);
+}
+
+/* Runs total (call, store) pairs through a db, then checks the log and empties it. */
+static void run_pairs(PGconn *c, const char *label, int total, size_t pad,
+		      unsigned long long *split_rounds)
+{
+	struct drv d = {0};
+	struct db_stats st;
+	struct timeval limit = {60, 0};
+
+	d.total = total;
+	d.per_pass = 3;
+	d.pad = pad;
+	d.base = loopslice_base_new();
+	ck_assert_ptr_nonnull(d.base);
+	d.tick = evtimer_new(d.base, on_tick, &d);
+	d.deadline = evtimer_new(d.base, on_deadline, &d);
+	evtimer_add(d.deadline, &limit);
+	d.db = db_new(d.base, pg.conninfo, 64, 1000, on_state, &d);
+	db_set_slice(d.db, 1); /* every part spends the pass: rounds stay open */
+	event_base_dispatch(d.base);
+	db_get_stats(d.db, &st);
+	*split_rounds = st.split_rounds;
+
+	fprintf(stderr,
+		"order %s: pairs=%d call_bytes=%zu rounds=%llu items=%llu call_statements=%llu "
+		"store_statements=%llu split_rounds=%llu\n",
+		label, d.total, pad + 16, st.batches, st.items, st.kind_batches[DB_CALL],
+		st.kind_batches[DB_STORE], st.split_rounds);
+	ck_assert_int_eq(d.done, 2 * d.total);
+	ck_assert_int_eq(d.failed, 0);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(DISTINCT n) FROM log WHERE kind = 'call'"),
+			 d.total);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(DISTINCT n) FROM log WHERE kind = 'store'"),
+			 d.total);
+	/* no store before its call: in an earlier transaction, or earlier in the same one */
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM log WHERE kind = 'store' AND NOT saw_call"),
+			 0);
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM log s JOIN log k ON k.kind = 'call' AND "
+				     "k.n = s.n WHERE s.kind = 'store' AND k.tx > s.tx"),
+			 0);
+	ck_assert_int_eq(h_sql_exec(c, "TRUNCATE log"), 0);
+
+	db_free(d.db);
+	event_free(d.tick);
+	event_free(d.deadline);
+	event_base_free(d.base);
+}
+
+START_TEST(test_order)
+{
+	PGconn *c = h_pg_connect(&pg);
+	unsigned long long split_small, split_large;
+
+	ck_assert_ptr_nonnull(c);
+	for (size_t i = 0; i < sizeof(stand_ins) / sizeof(stand_ins[0]); i++)
+		ck_assert_int_eq(h_sql_exec(c, "%s", stand_ins[i]), 0);
+	/* small items: a round takes each kind in several statements across passes */
+	run_pairs(c, "small", 4000, 0, &split_small);
+	/* 40 KiB calls: a round's 1 MiB cap leaves calls for the next round, and
+	 * the stores queued after them must wait with them */
+	run_pairs(c, "large", 1500, 40 << 10, &split_large);
+	/* the rounds did span passes: the runs tested what they are about */
+	ck_assert_msg(split_small > 0 && split_large > 0, "no round took a kind in two statements");
+	PQfinish(c);
+}
+END_TEST
+
+static Suite *db_suite(void)
+{
+	Suite *s = suite_create("db");
+	TCase *tc = tcase_create("order");
+	tcase_add_unchecked_fixture(tc, pg_setup, pg_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_order);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(db_suite());
+	int failed;
+	fprintf(stderr, "test logs in %s\n", h_tmpdir());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -33,7 +33,9 @@
 # TRIAGED_KAFKA_FETCH_WAIT_MAX_MS defaults to 10 here: see BENCHMARK.md.
 # BENCH_PG_STATEMENTS=1 loads pg_stat_statements (track=all) and notes, per scenario, the
 # top-level statements' shares of PostgreSQL's execution time (issue #15); the whole list,
-# nested statements too, stays in the scenario's statements.txt (logs kept), and every
+# nested statements too, stays in the scenario's statements.txt (logs kept; its last two
+# columns are plans and planning ms, counted with BENCH_PG_OPTIONS="-c
+# pg_stat_statements.track_planning=on"), and every
 # index's reads in the run and size in its indexes.txt (the note names those never read).
 set -euo pipefail
 
@@ -572,7 +574,8 @@ run_scenario() {
 		                  round((100 * s.total_exec_time / sum(s.total_exec_time)
 		                         OVER (PARTITION BY s.toplevel))::numeric, 1) AS pct,
 		                  round((1000 * s.total_exec_time / $N)::numeric, 1) AS us_per_ticket,
-		                  left(regexp_replace(s.query, '\s+', ' ', 'g'), 90)
+		                  left(regexp_replace(s.query, '\s+', ' ', 'g'), 90),
+		                  s.plans, round(s.total_plan_time::numeric, 0) AS plan_ms
 		             FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 		            WHERE d.datname = '$db'
 		            ORDER BY s.toplevel DESC, s.total_exec_time DESC" >"$dir/statements.txt" || true

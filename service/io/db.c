@@ -463,6 +463,7 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 	}
 	pt->kind = k;
 	b->nitems += pt->nitems;
+	db->inflight_items += pt->nitems; /* a round was appended empty */
 	/* the array's text, from the items' own: no object tree */
 	buf_reset(&db->sendbuf);
 	if (buf_append(&db->sendbuf, "[", 1) < 0)
@@ -575,8 +576,12 @@ static void db_pump(struct db *db)
 			break;
 		}
 	}
-	if (sent && db_flush(db) < 0)
+	if (sent && db_flush(db) < 0) {
 		db_fail(db, "flush");
+		return;
+	}
+	if (db->open && !db->out_pending) /* not left to the socket: the next pass */
+		loopslice_next_pass(db->ev_pump_next);
 }
 
 static int is_retryable_sqlstate(const char *st)

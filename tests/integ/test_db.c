@@ -15,7 +15,10 @@
  * store) pairs and the slice is 1 us, so every round stays open from pass
  * to pass; each stand-in store records whether its call was already there.
  * A third run ends the connection's server session halfway: every item is
- * still answered once, and the order holds through the re-sending.
+ * still answered once, and the order holds through the re-sending. (It also
+ * caught an open round left with no way on: once every item had been
+ * submitted, a round whose output the last flush sent waited for ever.) A
+ * fourth has the database reject some stores.
  */
 #include <check.h>
 #include <stdio.h>
@@ -50,7 +53,8 @@ static const char *const stand_ins[] = {
 	"SELECT (o - 1)::int, o, 0.001 FROM jsonb_array_elements(b) WITH ORDINALITY x(e, o) $$",
 	"CREATE FUNCTION triaged_store(b jsonb) RETURNS TABLE (idx integer, result_id bigint, "
 	"inserted boolean, triaged_at text, cost_usd numeric, event jsonb) LANGUAGE sql AS $$ "
-	"INSERT INTO log (kind, n, saw_call) SELECT 'store', (e->>'n')::int, EXISTS (SELECT 1 "
+	"INSERT INTO log (kind, n, saw_call) SELECT 'store', (e->>'n')::int "
+	"+ 0 * (1 / (CASE WHEN e ? 'bad' THEN 0 ELSE 1 END)), EXISTS (SELECT 1 "
 	"FROM log l WHERE l.kind = 'call' AND l.n = (e->>'n')::int) FROM jsonb_array_elements(b) e; "
 	"SELECT (o - 1)::int, o, true, now()::text, 0.001, NULL::jsonb "
 	"FROM jsonb_array_elements(b) WITH ORDINALITY x(e, o) $$",
@@ -76,6 +80,7 @@ struct drv {
 	struct event *tick, *deadline;
 	int total, per_pass, next;
 	size_t pad; /* bytes of padding in each call */
+	int bad_every; /* > 0: every this many stores is one the database rejects (data error) */
 	PGconn *killer; /* non-NULL: ends the db's server session once, halfway */
 	int killed;
 	size_t pending_at_kill; /* items queued or in flight when it was killed */
@@ -105,7 +110,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		int n = snprintf(call, 64, "{\"n\":%d,\"pad\":\"", d->next);
 		memset(call + n, 'x', d->pad);
 		strcpy(call + n + d->pad, "\"}");
-		snprintf(json, sizeof(json), "{\"n\":%d}", d->next);
+		snprintf(json, sizeof(json), "{\"n\":%d%s}", d->next,
+			 d->bad_every > 0 && d->next % d->bad_every == 0 ? ",\"bad\":1" : "");
 		db_submit(d->db, DB_CALL, call, on_item, d);
 		db_submit(d->db, DB_STORE, strdup(json), on_item, d);
 	}
@@ -144,8 +150,9 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
  * logged twice, as the schema's idempotent functions would see it).
  */
 static void run_pairs(PGconn *c, const char *label, int total, size_t pad, int kill,
-		      unsigned long long *split_rounds)
+		      int bad_every, unsigned long long *split_rounds)
 {
+	int bad = bad_every > 0 ? (total + bad_every - 1) / bad_every : 0;
 	struct drv d = {0};
 	struct db_stats st;
 	struct timeval limit = {60, 0};
@@ -154,6 +161,7 @@ static void run_pairs(PGconn *c, const char *label, int total, size_t pad, int k
 	d.per_pass = 3;
 	d.pad = pad;
 	d.killer = kill ? c : NULL;
+	d.bad_every = bad_every;
 	d.base = loopslice_base_new();
 	ck_assert_ptr_nonnull(d.base);
 	d.tick = evtimer_new(d.base, on_tick, &d);
@@ -171,7 +179,7 @@ static void run_pairs(PGconn *c, const char *label, int total, size_t pad, int k
 		label, d.total, pad + 16, st.batches, st.items, st.kind_batches[DB_CALL],
 		st.kind_batches[DB_STORE], st.split_rounds, st.reconnects);
 	ck_assert_int_eq(d.done, 2 * d.total); /* each item answered once */
-	ck_assert_int_eq(d.failed, 0);
+	ck_assert_int_eq(d.failed, bad);       /* the rejected stores, and only they */
 	if (kill) {
 		fprintf(stderr, "order %s: items pending at the kill=%zu, rows logged=%lld for %d\n",
 			label, d.pending_at_kill, h_sql_ll(c, "SELECT count(*) FROM log"), 2 * d.total);
@@ -181,14 +189,25 @@ static void run_pairs(PGconn *c, const char *label, int total, size_t pad, int k
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(DISTINCT n) FROM log WHERE kind = 'call'"),
 			 d.total);
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(DISTINCT n) FROM log WHERE kind = 'store'"),
-			 d.total);
-	/* no store before its call: in an earlier transaction, or earlier in the same one */
-	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM log WHERE kind = 'store' AND NOT saw_call"),
-			 0);
-	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM log s WHERE s.kind = 'store' AND "
-				     "(SELECT min(k.tx) FROM log k WHERE k.kind = 'call' AND k.n = s.n) "
-				     "> s.tx"),
-			 0);
+			 d.total - bad);
+	/* nothing left queued, in flight or to hand back (the pending gauge) */
+	ck_assert_uint_eq(db_pending(d.db), 0);
+	if (bad_every > 0) {
+		/* a rolled-back round is sent again after the rounds already sent
+		 * behind it: their stores may precede its calls (db.h), so only
+		 * counted here */
+		fprintf(stderr, "order %s: stores committed before their call: %lld\n", label,
+			h_sql_ll(c, "SELECT count(*) FROM log WHERE kind = 'store' AND NOT saw_call"));
+	} else {
+		/* no store before its call: in an earlier transaction, or earlier in the same one */
+		ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM log WHERE kind = 'store' AND "
+					     "NOT saw_call"),
+				 0);
+		ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM log s WHERE s.kind = 'store' AND "
+					     "(SELECT min(k.tx) FROM log k WHERE k.kind = 'call' AND "
+					     "k.n = s.n) > s.tx"),
+				 0);
+	}
 	ck_assert_int_eq(h_sql_exec(c, "TRUNCATE log"), 0);
 
 	db_free(d.db);
@@ -200,19 +219,23 @@ static void run_pairs(PGconn *c, const char *label, int total, size_t pad, int k
 START_TEST(test_order)
 {
 	PGconn *c = h_pg_connect(&pg);
-	unsigned long long split_small, split_large, split_reconnect;
+	unsigned long long split_small, split_large, split_reconnect, split_rejected;
 
 	ck_assert_ptr_nonnull(c);
 	for (size_t i = 0; i < sizeof(stand_ins) / sizeof(stand_ins[0]); i++)
 		ck_assert_int_eq(h_sql_exec(c, "%s", stand_ins[i]), 0);
 	/* small items: a round takes each kind in several statements across passes */
-	run_pairs(c, "small", 4000, 0, 0, &split_small);
+	run_pairs(c, "small", 4000, 0, 0, 0, &split_small);
 	/* 40 KiB calls: a round's 1 MiB cap leaves calls for the next round, and
 	 * the stores queued after them must wait with them */
-	run_pairs(c, "large", 1500, 40 << 10, 0, &split_large);
+	run_pairs(c, "large", 1500, 40 << 10, 0, 0, &split_large);
 	/* the connection lost halfway: the rounds in flight go back to the queues
 	 * in order, ahead of what came after, and the order still holds */
-	run_pairs(c, "reconnect", 1500, 40 << 10, 1, &split_reconnect);
+	run_pairs(c, "reconnect", 1500, 40 << 10, 1, 0, &split_reconnect);
+	/* every 50th store the database rejects (a data error): its round is
+	 * rolled back and sent again, that statement's items one by one; every
+	 * item is still answered once, and only the bad stores are refused */
+	run_pairs(c, "rejected", 4000, 0, 0, 50, &split_rejected);
 	/* the rounds did span passes: the runs tested what they are about */
 	ck_assert_msg(split_small > 0 && split_large > 0, "no round took a kind in two statements");
 	PQfinish(c);

@@ -83,8 +83,13 @@ void db_set_json_free(struct db *db, db_json_free_fn *fn, void *arg);
 /* Queue an item: json is one JSON object as text (malloc'd, stolen). cb is called exactly once. */
 void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg);
 /* The same with a json-c object (reference stolen), for the rare kinds. */
-void db_submit_obj(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb,
-		   void *arg);
+static inline void db_submit_obj(struct db *db, enum db_kind kind, json_object *payload,
+				 db_item_fn *cb, void *arg)
+{
+	char *s = xstrdup(json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
+	json_object_put(payload);
+	db_submit(db, kind, s, cb, arg);
+}
 
 /*
  * Read queries (the dashboard's): up to DB_READ_MAX statements without

@@ -1,7 +1,6 @@
 /*
  * db_kinds: what each kind of item runs, one prepared statement per kind
- * (named as the kind), the kinds' names for logs and metrics, and the
- * submit of an item built as a json-c object (the rare kinds).
+ * (named as the kind), and the kinds' names for logs and metrics.
  */
 #include "db.h"
 
@@ -28,12 +27,4 @@ const char *db_kind_name(enum db_kind k)
 const char *db_kind_sql(enum db_kind k)
 {
 	return (unsigned)k < DB__KINDS ? kind_sql[k] : NULL;
-}
-
-void db_submit_obj(struct db *db, enum db_kind kind, json_object *payload, db_item_fn *cb,
-		   void *arg)
-{
-	char *s = xstrdup(json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
-	json_object_put(payload);
-	db_submit(db, kind, s, cb, arg);
 }

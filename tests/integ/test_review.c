@@ -1626,8 +1626,11 @@ START_TEST(test_counters)
 			 0);
 	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM metrics_backlog"), 4);
 	ck_assert_int_eq(h_sql_ll(c, "SELECT sum(breached) FROM metrics_backlog"), 2);
-	/* model calls (migration 058): priced, unpriced and failed, two tiers, over 30 hours,
-	 * latencies from 50 ms to 950 ms; half now, half after a fold */
+	/* model calls (migration 058): priced, unpriced and failed, two tiers, over 30 hours
+	 * back from a minute before today's UTC midnight (from now, the days' groups, and with
+	 * them the percentiles compared below, changed with the hour of the run: after midnight
+	 * a group of 20 calls put the histogram's p50 4.4% off percentile_cont's), latencies
+	 * from 50 ms to 950 ms; half now, half after a fold */
 	for (int half = 0; half < 2; half++) {
 		ck_assert_int_eq(
 		    h_sql_ll(c,
@@ -1641,8 +1644,9 @@ START_TEST(test_counters)
 			     "g, 'completion_tokens', 10 + g %% 13, 'cached_tokens', g %% 4 * 10, "
 			     "'latency_ms', 50 + (g * 37) %% 900 + (g %% 10) / 10.0, 'total_ms', 60 "
 			     "+ g, 'started_ms', s, 'finished_ms', s + 50 + (g * 37) %% 900, "
-			     "'answer', '{}')) FROM (SELECT g, extract(epoch FROM now() - (g %% 30) "
-			     "* interval '1 hour') * 1000 AS s FROM generate_series(%d, %d) g) x))",
+			     "'answer', '{}')) FROM (SELECT g, extract(epoch FROM date_trunc('day', "
+			     "now(), 'UTC') - interval '1 minute' - (g %% 30) * interval '1 hour') * "
+			     "1000 AS s FROM generate_series(%d, %d) g) x))",
 			     pk[0], pk[1], pk[2], pk[3], 1 + half * 300, 300 + half * 300),
 		    300);
 		if (half == 0)

@@ -379,6 +379,12 @@ int stack_model_control(struct stack *s, const char *json)
 	return 0;
 }
 
+long long stack_orphans(struct stack *s)
+{
+	return h_sql_ll(s->db, "SELECT CASE WHEN count(*) = 4 THEN sum(orphans) ELSE -1 END "
+			       "FROM triaged_integrity()");
+}
+
 long long stack_committed(struct stack *s)
 {
 	char group[96];

@@ -55,6 +55,10 @@ int stack_produce_binary(struct stack *s, const char *path);
 long long stack_wait_count(struct stack *s, long long want, int timeout_ms, const char *sql);
 /* The fake model's /_stats: total requests, or per-ticket count when ticket != NULL. */
 long long stack_model_requests(struct stack *s, const char *ticket);
+/* Rows whose ticket or price is missing, over triaged_integrity()'s four
+ * checks (migration 060 dropped the foreign keys they stand for): 0 when the
+ * data is whole, -1 if the function does not answer with exactly four. */
+long long stack_orphans(struct stack *s);
 /* Total of committed offsets of the group on the intake topic. */
 long long stack_committed(struct stack *s);
 long long stack_end_offsets(struct stack *s);

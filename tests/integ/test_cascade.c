@@ -198,6 +198,11 @@ START_TEST(test_escalation_exact)
 		h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE escalated"),
 		h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE action='human_only'"),
 		h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE tier='flagship'"), ev.n);
+	/* every call has its ticket and its price row (both tiers are priced here) */
+	ck_assert_int_gt(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE price_id IS NOT NULL "
+					"AND tier = 'flagship'"),
+			 0);
+	ck_assert_int_eq(stack_orphans(&s), 0);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	json_object_put(ev.by_id);
 	stack_stop(&s);

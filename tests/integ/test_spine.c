@@ -48,6 +48,8 @@ START_TEST(test_e2e_and_restart)
 					"AND completion_tokens > 0 AND latency_ms >= 0"),
 			 1000);
 	ck_assert_int_eq(stack_model_requests(&s, NULL), 1000);
+	/* no row without its ticket or price (migration 060's foreign keys, now checked) */
+	ck_assert_int_eq(stack_orphans(&s), 0);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	fprintf(stderr, "e2e: tickets_in=1000 rows=%lld model_calls=%lld committed=%lld\n", rows,
 		calls, stack_committed(&s));
@@ -64,6 +66,26 @@ START_TEST(test_e2e_and_restart)
 	ck_assert_d(stack_wait_count(&s, 1010, 30000, RESULTS) == 1010, &d2);
 	ck_assert_d(stack_wait_committed(&s, 1010, 20000) == 0, &d2);
 	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	ck_assert_int_eq(stack_orphans(&s), 0);
+
+	/* the check finds what a foreign key would have refused: one row of each
+	 * kind pointed at a ticket (or price) that does not exist */
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "UPDATE ticket_revisions SET ticket_pk = -ticket_pk "
+			     "WHERE ticket_pk = (SELECT min(ticket_pk) FROM ticket_revisions)"),
+	    0);
+	ck_assert_int_eq(h_sql_exec(s.db, "UPDATE triage_results SET ticket_pk = -ticket_pk "
+					  "WHERE id = (SELECT min(id) FROM triage_results)"),
+			 0);
+	ck_assert_int_eq(h_sql_exec(s.db, "UPDATE model_calls SET ticket_pk = -ticket_pk "
+					  "WHERE id = (SELECT min(id) FROM model_calls)"),
+			 0);
+	ck_assert_int_eq(h_sql_exec(s.db, "UPDATE model_calls SET price_id = -1 "
+					  "WHERE id = (SELECT max(id) FROM model_calls)"),
+			 0);
+	ck_assert_int_eq(stack_orphans(&s), 4);
+	ck_assert_int_eq(
+	    h_sql_ll(s.db, "SELECT count(*) FROM triaged_integrity() WHERE orphans = 1"), 4);
 	stack_stop(&s);
 }
 END_TEST

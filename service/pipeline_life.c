@@ -216,8 +216,8 @@ static void log_summary(struct pipeline *pl)
 				      (double)ds.kind_items[k] / (double)ds.kind_batches[k], kn,
 				      ds.kind_ms[k] / (double)ds.kind_batches[k]);
 	}
-	log_info("database summary", "rounds=%llu split_rounds=%llu %s", ds.batches, ds.split_rounds,
-		 buf);
+	log_info("database summary", "rounds=%llu split_rounds=%llu lingered_rounds=%llu %s",
+		 ds.batches, ds.split_rounds, ds.lingered_rounds, buf);
 	/* what the workers freed for the loop (offload_discard, #16) */
 	if (pl->off)
 		log_info("offload summary", "discards=%llu", offload_discarded(pl->off));
@@ -411,6 +411,7 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 	pl->db = db_new(base, cfg->pg_conninfo, (int)cfg->pg_batch_size,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
 	db_set_slice(pl->db, cfg->loop_slice_ms * 1000);
+	db_set_delay(pl->db, cfg->pg_batch_delay_ms);
 	db_set_json_free(pl->db, discard_json, pl);
 	/* a claim carries the message's text a few times over (body, PII values) */
 	store_init(&pl->store, pl->db, (size_t)cfg->max_message_bytes * 4 + (1u << 20));

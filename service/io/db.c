@@ -12,141 +12,9 @@
 
 #include <libpq-fe.h>
 
+#include "db_int.h"
 #include "log.h"
 #include "loopslice.h"
-
-#define DB_MAX_INFLIGHT_BATCHES 4
-/*
- * A statement's items stop at this many bytes of JSON (one item always
- * goes): the loop copies each statement into the parameter, into libpq's
- * buffer and into the socket in one callback (#16). Ordinary tickets reach
- * it only with a couple of hundred queued; the rest takes a further
- * statement of the same round.
- */
-#define DB_PART_MAX_BYTES (1u << 18)
-/*
- * A kind with more queued than one statement takes further statements in
- * the same round, one per loop pass, up to this many bytes in the round
- * (and DB_ROUND_MAX_PARTS statements, a slot kept for each later kind):
- * four claims of 256 KiB tickets still share a commit.
- */
-#define DB_ROUND_MAX_BYTES (1u << 20)
-#define DB_ROUND_MAX_PARTS (DB__KINDS + 8)
-
-struct db_item {
-	enum db_kind kind;
-	char *json; /* one object */
-	size_t len;
-	db_item_fn *cb;
-	void *arg;
-	int solo; /* send alone: its batch failed for data */
-	unsigned long long seq; /* the order it was submitted in (db->seq) */
-	struct db_item *next;
-};
-
-/* One kind's statement in a round: its items and its result. */
-struct db_part {
-	enum db_kind kind;
-	struct db_item *items;
-	size_t nitems;
-	PGresult *res;
-	/* committed, being handed over: items by idx, the row of each (-1: none), the next */
-	struct db_item **arr;
-	int *rowof;
-	size_t next;
-};
-
-/*
- * A round: one statement per kind that had items queued, then one Sync. In
- * pipeline mode the statements between two Syncs are one implicit
- * transaction: one commit (one WAL flush) for everything the loop queued,
- * all of it or none of it.
- */
-/* A read: statements of one round, answered together. */
-struct db_read {
-	const char *const *sql;
-	int n;
-	db_read_fn *cb; /* NULL: forgotten */
-	void *arg;
-	struct db_read *next;
-};
-
-struct db_batch {
-	int prepare; /* the round of PQsendPrepare at connect */
-	struct db_read *read; /* a read round: parts[] hold its results only */
-	struct db_part parts[DB_ROUND_MAX_PARTS];
-	size_t bytes; /* the round's statements' parameters so far */
-	int nparts;
-	int cur; /* the part whose results are being read */
-	size_t nitems;
-	double sent_ms;
-	int dpart; /* committed: the part being handed over */
-	int next_kind; /* open (db->open): the next kind whose part may join it */
-	/* open: only items with seq < limit join (set at open, lowered to the first
-	 * item a kind leaves to the next round): none commits before one of an
-	 * earlier kind submitted ahead of it (test_db's `order`) */
-	unsigned long long limit;
-	struct db_batch *next;
-};
-
-enum db_state { DB_ST_DOWN, DB_ST_CONNECTING, DB_ST_PREPARING, DB_ST_UP };
-
-struct db {
-	struct event_base *base;
-	char *conninfo;
-	char label[24]; /* "" for the pipeline's connection; else a prefix of its log lines */
-	int batch_size;
-	int reconnect_max_ms;
-	int backoff_ms;
-	db_state_fn *state_cb;
-	void *state_arg;
-	db_json_free_fn *json_free; /* NULL: free() */
-	void *json_free_arg;
-
-	PGconn *conn;
-	enum db_state state;
-	struct event *ev_sock;
-	int ev_sock_fd;
-	short ev_sock_what;
-	struct event *ev_retry;
-	struct event *ev_pump; /* deferred: everything submitted in one loop pass shares a batch */
-	/*
-	 * A round sent a statement per loop pass (#16): megabytes of 256 KiB
-	 * tickets built and copied in one pass held the loop 5-8 ms. Open (no
-	 * Sync yet) until its last part. No part is added while libpq holds
-	 * unsent output (out_pending): each partial send moves the rest of its
-	 * buffer to the front, so a large buffer is copied again at every send.
-	 */
-	struct db_batch *open;
-	struct event *ev_pump_next;
-	int out_pending;
-
-	/* pending items per kind, FIFO (by seq) */
-	struct db_item *qhead[DB__KINDS], *qtail[DB__KINDS];
-	unsigned long long seq; /* items submitted so far */
-	size_t qlen[DB__KINDS];
-	/* batches in flight, FIFO */
-	struct db_batch *bhead, *btail;
-	int nbatches;
-	size_t inflight_items;
-	/*
-	 * Committed batches whose rows are handed to their items a slice at a
-	 * time (#16): each item's callback moves a ticket on (a model call, an
-	 * event), and a round of hundreds at once held the loop for tens of ms.
-	 */
-	struct db_batch *dhead, *dtail;
-	size_t dispatch_items;
-	int64_t slice_us; /* 0: the whole batch at once */
-	struct event *ev_dispatch;
-
-	/* reads waiting for a slot, FIFO */
-	struct db_read *rhead, *rtail;
-	unsigned long long reads_sent;
-
-	struct db_stats stats;
-	int reported_up;
-	struct buf sendbuf; /* a statement's parameter, reused (libpq copies it) */
-};
 
 static void db_on_socket(evutil_socket_t fd, short what, void *arg);
 static void db_connect_start(struct db *db);
@@ -208,33 +76,6 @@ static void queue_push_back(struct db *db, struct db_item *it)
 	db->qlen[k]++;
 }
 
-static void item_free(struct db *db, struct db_item *it)
-{
-	if (db->json_free)
-		db->json_free(db->json_free_arg, it->kind, it->json);
-	else
-		free(it->json);
-	free(it);
-}
-
-void db_set_json_free(struct db *db, db_json_free_fn *fn, void *arg)
-{
-	db->json_free = fn;
-	db->json_free_arg = arg;
-}
-
-static void batch_free(struct db_batch *b)
-{
-	for (int i = 0; i < b->nparts; i++) {
-		if (b->parts[i].res)
-			PQclear(b->parts[i].res);
-		free(b->parts[i].arr);
-		free(b->parts[i].rowof);
-	}
-	free(b->read);
-	free(b);
-}
-
 /* Fail every queued read (the connection is gone; reads are not retried). */
 static void fail_queued_reads(struct db *db, const char *why)
 {
@@ -286,14 +127,14 @@ static void requeue_inflight(struct db *db)
 			if (b->read->cb)
 				b->read->cb(b->read->arg, NULL, 0, "database connection lost");
 			b->nparts = 0; /* results of a read are not items */
-			batch_free(b);
+			db_batch_free(b);
 			continue;
 		}
 		for (int i = 0; i < b->nparts; i++) {
 			requeue_items(db, b->parts[i].items, 0);
 			b->parts[i].items = NULL;
 		}
-		batch_free(b);
+		db_batch_free(b);
 	}
 	db->bhead = db->btail = NULL;
 	db->open = NULL;
@@ -543,6 +384,40 @@ static int db_send_read(struct db *db)
 	return rc;
 }
 
+/*
+ * 1: hold the next round back (Nagle's rule for group commit). Only while
+ * rounds are in flight: the one backend runs them in turn, so a round sent now
+ * would wait behind them anyway, and the items that queue meanwhile go in it
+ * instead of in rounds of their own (each statement costs PostgreSQL a fixed
+ * ~0.3 ms, #15). Never for a full statement, never past delay_ms from the
+ * first wait; an idle connection sends at once.
+ */
+static int db_linger(struct db *db)
+{
+	double now;
+	if (db->delay_ms <= 0 || db->nbatches == 0)
+		goto send;
+	for (int k = 0; k < DB__KINDS; k++)
+		if (db->qlen[k] >= (size_t)db->batch_size)
+			goto send;
+	now = now_ms();
+	if (db->linger_until == 0) {
+		struct timeval tv = {(time_t)(db->delay_ms / 1000), (suseconds_t)(db->delay_ms % 1000) * 1000};
+		db->linger_until = now + (double)db->delay_ms;
+		evtimer_add(db->ev_linger, &tv);
+		db->stats.lingered_rounds++;
+		return 1;
+	}
+	if (now < db->linger_until)
+		return 1;
+send:
+	if (db->linger_until != 0) {
+		db->linger_until = 0;
+		evtimer_del(db->ev_linger);
+	}
+	return 0;
+}
+
 /* Send what the queues hold, as far as the in-flight limit allows. */
 static void db_pump(struct db *db)
 {
@@ -562,6 +437,8 @@ static void db_pump(struct db *db)
 		while (db->open == NULL && k < DB__KINDS && db->qlen[k] == 0)
 			k++;
 		if (k == DB__KINDS)
+			break;
+		if (db->open == NULL && db_linger(db))
 			break;
 		if ((r = db_send_round(db)) < 0) {
 			db_fail(db, "send");
@@ -593,89 +470,6 @@ static int is_retryable_sqlstate(const char *st)
 	       strcmp(st, "40P01") == 0 || strncmp(st, "53", 2) == 0;
 }
 
-/* A committed part: its items by idx, and the row that answers each (-1: none). */
-static void part_index(struct db_part *pt)
-{
-	size_t n = pt->nitems, i = 0;
-	PGresult *res = pt->res;
-	int nrows = PQntuples(res);
-	struct db_item *it;
-
-	pt->arr = xcalloc(n ? n : 1, sizeof(*pt->arr));
-	pt->rowof = xcalloc(n ? n : 1, sizeof(*pt->rowof));
-	for (it = pt->items; it; it = it->next) {
-		pt->rowof[i] = -1;
-		pt->arr[i++] = it;
-	}
-	pt->items = NULL;
-	pt->next = 0;
-	for (int r = 0; r < nrows; r++) {
-		int64_t idx;
-		if (PQgetisnull(res, r, 0) ||
-		    parse_int64(PQgetvalue(res, r, 0), 0, (int64_t)n - 1, &idx) < 0 ||
-		    pt->rowof[idx] >= 0)
-			continue;
-		pt->rowof[idx] = r;
-	}
-}
-
-/* Hand one item its row (an item without a row fails), and free it. */
-static void part_dispatch_one(struct db *db, struct db_part *pt)
-{
-	struct db_item *it = pt->arr[pt->next];
-	int r = pt->rowof[pt->next];
-
-	pt->arr[pt->next++] = NULL;
-	if (r >= 0) {
-		struct db_row row;
-		int ncols = PQnfields(pt->res);
-		row.ncols = ncols < DB_MAX_COLS ? ncols : DB_MAX_COLS;
-		for (int c = 0; c < row.ncols; c++)
-			row.cols[c] = PQgetisnull(pt->res, r, c) ? NULL : PQgetvalue(pt->res, r, c);
-		it->cb(it->arg, &row, NULL);
-	} else {
-		it->cb(it->arg, NULL, "database returned no row for the item");
-	}
-	item_free(db, it);
-}
-
-/*
- * Hand committed rows to their items, in commit order and kind order (calls
- * before the stores that count their cost), for about slice_us; the rest
- * wait for a zero timer, after the timers and sockets that came due.
- */
-static void db_dispatch(struct db *db)
-{
-	size_t done = 0;
-	struct db_batch *b;
-
-	while ((b = db->dhead) != NULL) {
-		if (done > 0 && loopslice_spent(db->base, db->slice_us)) {
-			loopslice_next_pass(db->ev_dispatch);
-			return;
-		}
-		if (b->dpart < b->nparts && b->parts[b->dpart].next < b->parts[b->dpart].nitems) {
-			part_dispatch_one(db, &b->parts[b->dpart]);
-			db->dispatch_items--;
-			done++;
-			continue;
-		}
-		if (b->dpart < b->nparts) {
-			b->dpart++;
-			continue;
-		}
-		db->dhead = b->next;
-		if (db->dhead == NULL)
-			db->dtail = NULL;
-		batch_free(b);
-	}
-}
-
-static void db_dispatch_cb(evutil_socket_t fd, short what, void *arg)
-{
-	db_dispatch(arg);
-}
-
 static void batch_complete(struct db *db, struct db_batch *b)
 {
 	double ms = now_ms() - b->sent_ms;
@@ -686,7 +480,7 @@ static void batch_complete(struct db *db, struct db_batch *b)
 		for (int i = 0; i < b->nparts; i++) {
 			if (!b->parts[i].res || PQresultStatus(b->parts[i].res) != PGRES_COMMAND_OK) {
 				db_fail(db, "prepare");
-				batch_free(b);
+				db_batch_free(b);
 				return;
 			}
 		}
@@ -695,7 +489,7 @@ static void batch_complete(struct db *db, struct db_batch *b)
 			 db->batch_size);
 		db->state = DB_ST_UP;
 		db->backoff_ms = 100;
-		batch_free(b);
+		db_batch_free(b);
 		db_report(db, 1);
 		return;
 	}
@@ -729,7 +523,7 @@ static void batch_complete(struct db *db, struct db_batch *b)
 		}
 		if (b->read->cb)
 			b->read->cb(b->read->arg, rr, b->nparts, NULL);
-		batch_free(b);
+		db_batch_free(b);
 		return;
 	}
 	db->stats.batches++;
@@ -784,15 +578,15 @@ static void batch_complete(struct db *db, struct db_batch *b)
 				  db_kind_name(fp->kind), sqlstate ? sqlstate : "none",
 				  log_quote(q, sizeof(q), msg));
 			it->cb(it->arg, NULL, msg);
-			item_free(db, it);
+			db_item_free(db, it);
 		}
 		fp->items = NULL;
-		batch_free(b);
+		db_batch_free(b);
 		return;
 	}
 	/* committed: handed over by db_dispatch, in kind order */
 	for (int i = 0; i < b->nparts; i++) {
-		part_index(&b->parts[i]);
+		db_part_index(&b->parts[i]);
 		db->dispatch_items += b->parts[i].nitems;
 	}
 	b->dpart = 0;
@@ -884,6 +678,7 @@ struct db *db_new(struct event_base *base, const char *conninfo, int batch_size,
 	db->ev_pump = event_new(base, -1, 0, db_pump_cb, db);
 	db->ev_pump_next = evtimer_new(base, db_pump_cb, db);
 	db->ev_dispatch = evtimer_new(base, db_dispatch_cb, db);
+	db->ev_linger = evtimer_new(base, db_pump_cb, db);
 	buf_init(&db->sendbuf, SIZE_MAX);
 	db_connect_start(db);
 	return db;
@@ -900,14 +695,15 @@ void db_free(struct db *db)
 	event_free(db->ev_pump);
 	event_free(db->ev_pump_next);
 	event_free(db->ev_dispatch);
+	event_free(db->ev_linger);
 	/* committed rows not handed over: shutting down, like the queued items */
 	while (db->dhead) {
 		struct db_batch *b = db->dhead;
 		db->dhead = b->next;
 		for (int i = 0; i < b->nparts; i++)
 			for (size_t x = b->parts[i].next; b->parts[i].arr && x < b->parts[i].nitems; x++)
-				item_free(db, b->parts[i].arr[x]);
-		batch_free(b);
+				db_item_free(db, b->parts[i].arr[x]);
+		db_batch_free(b);
 	}
 	if (db->conn)
 		PQfinish(db->conn);
@@ -917,7 +713,7 @@ void db_free(struct db *db)
 	for (int k = 0; k < DB__KINDS; k++) {
 		for (it = db->qhead[k]; it; it = itn) {
 			itn = it->next;
-			item_free(db, it);
+			db_item_free(db, it);
 		}
 	}
 	buf_cleanup(&db->sendbuf);
@@ -979,6 +775,11 @@ unsigned long long db_reads_sent(const struct db *db)
 int db_is_up(const struct db *db)
 {
 	return db->state == DB_ST_UP;
+}
+
+void db_set_delay(struct db *db, int64_t delay_ms)
+{
+	db->delay_ms = delay_ms > 0 ? delay_ms : 0;
 }
 
 void db_set_slice(struct db *db, int64_t slice_us)

@@ -71,6 +71,11 @@ void db_set_label(struct db *db, const char *label);
  * rest in the next passes, in order (0, the default: a whole round at once).
  */
 void db_set_slice(struct db *db, int64_t slice_us);
+/* Group commit: while rounds are in flight, a round that would not fill a
+ * statement of batch_size items waits up to delay_ms (from its first wait)
+ * for more, or for the rounds in flight to end; an idle connection sends at
+ * once. 0: never wait. */
+void db_set_delay(struct db *db, int64_t delay_ms);
 
 /*
  * How an item's JSON is freed once its row is handed back (default free()):
@@ -135,6 +140,8 @@ struct db_stats {
 	double kind_ms[DB__KINDS];
 	/* rounds where one kind took more than one statement (large items, #16) */
 	unsigned long long split_rounds;
+	/* rounds held back for more items while others were in flight (batch_delay_ms) */
+	unsigned long long lingered_rounds;
 };
 const char *db_kind_name(enum db_kind k);
 /* The statement a kind's items run ($1: a JSON array of them); NULL for no kind. */

@@ -53,6 +53,8 @@ static const char *const stand_ins[] = {
 	"SELECT (o - 1)::int, o, 0.001 FROM jsonb_array_elements(b) WITH ORDINALITY x(e, o) $$",
 	"CREATE FUNCTION triaged_store(b jsonb) RETURNS TABLE (idx integer, result_id bigint, "
 	"inserted boolean, triaged_at text, cost_usd numeric, event jsonb) LANGUAGE sql AS $$ "
+	"SELECT pg_sleep(CASE WHEN current_setting('triaged_test.slow', true) = 'on' THEN 0.05 "
+	"ELSE 0 END); "
 	"INSERT INTO log (kind, n, saw_call) SELECT 'store', (e->>'n')::int "
 	"+ 0 * (1 / (CASE WHEN e ? 'bad' THEN 0 ELSE 1 END)), EXISTS (SELECT 1 "
 	"FROM log l WHERE l.kind = 'call' AND l.n = (e->>'n')::int) FROM jsonb_array_elements(b) e; "
@@ -79,6 +81,7 @@ struct drv {
 	struct db *db;
 	struct event *tick, *deadline;
 	int total, per_pass, next;
+	int tick_us; /* > 0: a tick every tick_us (a steady flow); 0: every loop pass */
 	size_t pad; /* bytes of padding in each call */
 	int bad_every; /* > 0: every this many stores is one the database rejects (data error) */
 	PGconn *killer; /* non-NULL: ends the db's server session once, halfway */
@@ -123,8 +126,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 						   "AND pid <> pg_backend_pid() AND backend_type = "
 						   "'client backend'");
 	}
-	if (d->next < d->total)
-		loopslice_next_pass(d->tick);
+	if (d->next < d->total) {
+		struct timeval tv = {0, d->tick_us};
+		if (d->tick_us > 0)
+			evtimer_add(d->tick, &tv);
+		else
+			loopslice_next_pass(d->tick);
+	}
 }
 
 static void on_state(void *arg, int up)
@@ -149,16 +157,26 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
  * of the rounds in flight are sent again: a call or store may then be
  * logged twice, as the schema's idempotent functions would see it).
  */
-static void run_pairs(PGconn *c, const char *label, int total, size_t pad, int kill,
-		      int bad_every, unsigned long long *split_rounds)
+struct run {
+	int per_pass, tick_us; /* 0, 0: 3 pairs every loop pass */
+	int64_t delay_ms;      /* db_set_delay */
+	int slow;	       /* every store statement takes 50 ms more (a busy database) */
+	int keep_open;	       /* db_set_slice(1): rounds stay open from pass to pass */
+	struct db_stats st;    /* out */
+};
+
+static void run_pairs_ex(PGconn *c, const char *label, int total, size_t pad, int kill,
+			 int bad_every, struct run *ru)
 {
 	int bad = bad_every > 0 ? (total + bad_every - 1) / bad_every : 0;
 	struct drv d = {0};
 	struct db_stats st;
 	struct timeval limit = {60, 0};
+	char conninfo[sizeof(pg.conninfo) + 64];
 
 	d.total = total;
-	d.per_pass = 3;
+	d.per_pass = ru->per_pass > 0 ? ru->per_pass : 3;
+	d.tick_us = ru->tick_us;
 	d.pad = pad;
 	d.killer = kill ? c : NULL;
 	d.bad_every = bad_every;
@@ -167,17 +185,21 @@ static void run_pairs(PGconn *c, const char *label, int total, size_t pad, int k
 	d.tick = evtimer_new(d.base, on_tick, &d);
 	d.deadline = evtimer_new(d.base, on_deadline, &d);
 	evtimer_add(d.deadline, &limit);
-	d.db = db_new(d.base, pg.conninfo, 64, 1000, on_state, &d);
-	db_set_slice(d.db, 1); /* every part spends the pass: rounds stay open */
+	snprintf(conninfo, sizeof(conninfo), "%s%s", pg.conninfo,
+		 ru->slow ? " options='-c triaged_test.slow=on'" : "");
+	d.db = db_new(d.base, conninfo, 64, 1000, on_state, &d);
+	if (ru->keep_open)
+		db_set_slice(d.db, 1); /* every part spends the pass: rounds stay open */
+	db_set_delay(d.db, ru->delay_ms);
 	event_base_dispatch(d.base);
 	db_get_stats(d.db, &st);
-	*split_rounds = st.split_rounds;
+	ru->st = st;
 
 	fprintf(stderr,
 		"order %s: pairs=%d call_bytes=%zu rounds=%llu items=%llu call_statements=%llu "
-		"store_statements=%llu split_rounds=%llu reconnects=%llu\n",
+		"store_statements=%llu split_rounds=%llu lingered_rounds=%llu reconnects=%llu\n",
 		label, d.total, pad + 16, st.batches, st.items, st.kind_batches[DB_CALL],
-		st.kind_batches[DB_STORE], st.split_rounds, st.reconnects);
+		st.kind_batches[DB_STORE], st.split_rounds, st.lingered_rounds, st.reconnects);
 	ck_assert_int_eq(d.done, 2 * d.total); /* each item answered once */
 	ck_assert_int_eq(d.failed, bad);       /* the rejected stores, and only they */
 	if (kill) {
@@ -210,10 +232,43 @@ static void run_pairs(PGconn *c, const char *label, int total, size_t pad, int k
 	}
 	ck_assert_int_eq(h_sql_exec(c, "TRUNCATE log"), 0);
 
+	if (ru->delay_ms > 0) {
+		/* an idle connection sends at once: one more pair, nothing in flight */
+		long long t0 = h_now_ms();
+		d.total++;
+		d.per_pass = 1;
+		event_active(d.tick, EV_TIMEOUT, 0);
+		event_base_dispatch(d.base);
+		ck_assert_int_eq(d.done, 2 * d.total);
+		db_get_stats(d.db, &st);
+		fprintf(stderr, "order %s: a pair on the idle connection answered in %lld ms\n", label,
+			h_now_ms() - t0);
+		ck_assert_uint_eq(st.lingered_rounds, ru->st.lingered_rounds);
+		ck_assert_int_eq(h_sql_exec(c, "TRUNCATE log"), 0);
+	}
 	db_free(d.db);
 	event_free(d.tick);
 	event_free(d.deadline);
 	event_base_free(d.base);
+}
+
+static void install_stand_ins(PGconn *c)
+{
+	/* once per database: the cases share the fixture's */
+	if (h_sql_ll(c, "SELECT count(*) FROM pg_tables WHERE tablename = 'log'") == 1) {
+		ck_assert_int_eq(h_sql_exec(c, "TRUNCATE log"), 0);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(stand_ins) / sizeof(stand_ins[0]); i++)
+		ck_assert_int_eq(h_sql_exec(c, "%s", stand_ins[i]), 0);
+}
+
+static void run_pairs(PGconn *c, const char *label, int total, size_t pad, int kill,
+		      int bad_every, unsigned long long *split_rounds)
+{
+	struct run ru = {.keep_open = 1};
+	run_pairs_ex(c, label, total, pad, kill, bad_every, &ru);
+	*split_rounds = ru.st.split_rounds;
 }
 
 START_TEST(test_order)
@@ -222,8 +277,7 @@ START_TEST(test_order)
 	unsigned long long split_small, split_large, split_reconnect, split_rejected;
 
 	ck_assert_ptr_nonnull(c);
-	for (size_t i = 0; i < sizeof(stand_ins) / sizeof(stand_ins[0]); i++)
-		ck_assert_int_eq(h_sql_exec(c, "%s", stand_ins[i]), 0);
+	install_stand_ins(c);
 	/* small items: a round takes each kind in several statements across passes */
 	run_pairs(c, "small", 4000, 0, 0, 0, &split_small);
 	/* 40 KiB calls: a round's 1 MiB cap leaves calls for the next round, and
@@ -242,6 +296,34 @@ START_TEST(test_order)
 }
 END_TEST
 
+/*
+ * Group commit (postgres.batch_delay_ms), step by step: a pair is submitted on
+ * the idle connection, then one pair in each of the next three loop passes,
+ * while the first round is still in the database (its store takes 50 ms).
+ * Without a delay each pass sends a round of its own: four store statements.
+ * With one, the three wait for the round in flight, then go together: two,
+ * and one round counted as held back. Every item is answered once and in
+ * order either way (run_pairs_ex's checks), and a pair submitted afterwards,
+ * on the idle connection, is not held back.
+ */
+START_TEST(test_linger)
+{
+	PGconn *c = h_pg_connect(&pg);
+	struct run now = {.per_pass = 1, .delay_ms = 0, .slow = 1};
+	struct run wait = {.per_pass = 1, .delay_ms = 200, .slow = 1};
+
+	ck_assert_ptr_nonnull(c);
+	install_stand_ins(c);
+	run_pairs_ex(c, "no-delay", 4, 0, 0, 0, &now);
+	run_pairs_ex(c, "delay", 4, 0, 0, 0, &wait);
+	ck_assert_uint_eq(now.st.kind_batches[DB_STORE], 4);
+	ck_assert_uint_eq(now.st.lingered_rounds, 0);
+	ck_assert_uint_eq(wait.st.kind_batches[DB_STORE], 2);
+	ck_assert_uint_eq(wait.st.lingered_rounds, 1);
+	PQfinish(c);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -249,6 +331,7 @@ static Suite *db_suite(void)
 	tcase_add_unchecked_fixture(tc, pg_setup, pg_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_order);
+	tcase_add_test(tc, test_linger);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -539,6 +539,13 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 	out->flagship_waiting = flagship_queue_len(&pl->fq);
 	out->flagship_max_queue = pl->cfg->flagship_max_queue;
 	out->db_pending = db_pending(pl->db);
+	{
+		struct db_stats ds;
+		db_get_stats(pl->db, &ds);
+		out->db_rounds = ds.batches;
+		out->db_round_items = ds.items;
+		out->db_rounds_held = ds.lingered_rounds;
+	}
 	out->dlq_pending = kout_pending(pl->kout);
 	out->budget_lost_calls = pl->budget_lost_calls;
 	for (int t = 0; t < MODEL__TIERS; t++)

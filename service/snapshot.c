@@ -95,6 +95,9 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	out->flagship_waiting = hl.flagship_waiting;
 	out->flagship_max_queue = hl.flagship_max_queue;
 	out->db_pending = hl.db_pending;
+	out->db_rounds = hl.db_rounds;
+	out->db_round_items = hl.db_round_items;
+	out->db_rounds_held = hl.db_rounds_held;
 	out->dlq_pending = hl.dlq_pending;
 	memcpy(out->misconfigured, hl.misconfigured, sizeof(out->misconfigured));
 	for (int t = 0; t < METRICS_TIERS; t++)

@@ -57,6 +57,7 @@ struct metrics_snapshot {
 	int64_t consumer_lag; /* -1: unknown, not exported */
 	size_t mini_in_flight, mini_waiting, flagship_in_flight, flagship_waiting;
 	size_t db_pending, dlq_pending;
+	uint64_t db_rounds, db_round_items, db_rounds_held; /* the write connection's rounds */
 	/* a tier held as misconfigured (#11.4): its cause; "" = not */
 	char misconfigured[METRICS_TIERS][160];
 	int misconfigured_now[METRICS_TIERS]; /* 1 while held as misconfigured */

@@ -493,6 +493,11 @@ START_TEST(test_flagship_parking)
 	ck_assert_ptr_nonnull(text);
 	ck_assert(metric(text, "triaged_flagship_wait_seconds_count") == PARK_ESCALATED);
 	ck_assert(metric(text, "triaged_flagship_parked") == 0);
+	/* the write rounds: every claim, call and store went in one, at least three a ticket */
+	ck_assert(metric(text, "triaged_db_rounds_total") > 0);
+	ck_assert(metric(text, "triaged_db_round_items_total") >=
+		  3 * (PARK_ESCALATED + PARK_PLAIN) + PARK_ESCALATED);
+	ck_assert(metric(text, "triaged_db_rounds_held_total") >= 0);
 	/* a slow flagship with two slots: someone waited over a second */
 	ck_assert(metric(text, "triaged_flagship_wait_seconds_bucket{le=\"1\"}") < PARK_ESCALATED);
 	free(text);

@@ -131,6 +131,9 @@ START_TEST(test_counters_and_gauges)
 	hl.mini_waiting = 6;
 	hl.db_pending = 11;
 	hl.dlq_pending = 1;
+	st->db_rounds = 40;
+	st->db_round_items = 900;
+	st->db_rounds_held = 7;
 	t = render(st, &hl);
 
 	ck_assert_has(t, "# HELP triaged_tickets_consumed_total Messages consumed from the intake "
@@ -181,6 +184,9 @@ START_TEST(test_counters_and_gauges)
 	ck_assert_has(t, "\ntriaged_mini_in_flight 2\n");
 	ck_assert_has(t, "\ntriaged_mini_waiting 6\n");
 	ck_assert_has(t, "\ntriaged_db_pending 11\n");
+	ck_assert_has(t, "# TYPE triaged_db_rounds_total counter\ntriaged_db_rounds_total 40\n");
+	ck_assert_has(t, "\ntriaged_db_round_items_total 900\n");
+	ck_assert_has(t, "\ntriaged_db_rounds_held_total 7\n");
 	ck_assert_has(t, "\ntriaged_dlq_pending 1\n");
 	ck_assert_has(t, "# TYPE triaged_build_info gauge\n"
 			 "triaged_build_info{version=\"" TRIAGED_VERSION "\"} 1\n");

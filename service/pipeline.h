@@ -96,8 +96,9 @@ struct pipeline_health {
 	size_t flagship_in_flight, flagship_waiting; /* waiting: escalations queued for a slot */
 	int64_t flagship_max_queue; /* issue #15.2: flagship.max_queue */
 	size_t db_pending;      /* items queued or in flight to the database */
-	/* the write connection's rounds (one transaction each) and their items, and the
-	 * rounds group commit held back for the ones in flight (postgres.batch_delay_ms) */
+	/* the write connection's rounds answered (one transaction each, rolled-back ones
+	 * included) and their items, and the rounds group commit held back for the ones in
+	 * flight (postgres.batch_delay_ms) */
 	uint64_t db_rounds, db_round_items, db_rounds_held;
 	size_t dlq_pending;     /* dead letters not yet acknowledged */
 	const char *budget_no_price; /* a tier whose model has no price row (enforce); NULL: none */

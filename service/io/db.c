@@ -394,25 +394,22 @@ static int db_send_read(struct db *db)
  */
 static int db_linger(struct db *db)
 {
-	double now;
-	if (db->delay_ms <= 0 || db->nbatches == 0)
-		goto send;
-	for (int k = 0; k < DB__KINDS; k++)
+	int wait = db->delay_ms > 0 && db->nbatches > 0;
+	for (int k = 0; k < DB__KINDS && wait; k++)
 		if (db->qlen[k] >= (size_t)db->batch_size)
-			goto send;
-	now = now_ms();
-	if (db->linger_until == 0) {
-		struct timeval tv = {(time_t)(db->delay_ms / 1000), (suseconds_t)(db->delay_ms % 1000) * 1000};
-		db->linger_until = now + (double)db->delay_ms;
+			wait = 0;
+	if (wait && !db->held) { /* the first wait: the window opens (ev_linger pumps at its end) */
+		struct timeval tv = {(time_t)(db->delay_ms / 1000),
+				     (suseconds_t)(db->delay_ms % 1000) * 1000};
+		db->held = 1;
 		evtimer_add(db->ev_linger, &tv);
 		db->stats.lingered_rounds++;
 		return 1;
 	}
-	if (now < db->linger_until)
+	if (wait && evtimer_pending(db->ev_linger, NULL))
 		return 1;
-send:
-	if (db->linger_until != 0) {
-		db->linger_until = 0;
+	if (db->held) {
+		db->held = 0;
 		evtimer_del(db->ev_linger);
 	}
 	return 0;
@@ -775,6 +772,12 @@ unsigned long long db_reads_sent(const struct db *db)
 int db_is_up(const struct db *db)
 {
 	return db->state == DB_ST_UP;
+}
+
+void db_set_json_free(struct db *db, db_json_free_fn *fn, void *arg)
+{
+	db->json_free = fn;
+	db->json_free_arg = arg;
 }
 
 void db_set_delay(struct db *db, int64_t delay_ms)

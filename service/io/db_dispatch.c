@@ -20,12 +20,6 @@ void db_item_free(struct db *db, struct db_item *it)
 	free(it);
 }
 
-void db_set_json_free(struct db *db, db_json_free_fn *fn, void *arg)
-{
-	db->json_free = fn;
-	db->json_free_arg = arg;
-}
-
 void db_batch_free(struct db_batch *b)
 {
 	for (int i = 0; i < b->nparts; i++) {

@@ -122,10 +122,10 @@ struct db {
 	int out_pending;
 	/* group commit (postgres.batch_delay_ms): while a round is in flight, a
 	 * round that would not be full waits up to delay_ms for more items (or
-	 * for the rounds in flight to end), from its first wait, linger_until */
+	 * for the rounds in flight to end), from its first wait */
 	int64_t delay_ms;
-	double linger_until; /* 0: not waiting */
-	struct event *ev_linger;
+	int held;		  /* a round is held back: ev_linger times its window */
+	struct event *ev_linger; /* pumps when the window ends */
 
 	/* pending items per kind, FIFO (by seq) */
 	struct db_item *qhead[DB__KINDS], *qtail[DB__KINDS];

@@ -277,15 +277,15 @@ static long long log_value(const struct h_proc *d, const char *key)
 	return v;
 }
 
-/*
- * One run on a fresh stack; prints the figures line. Returns the daemon's
- * split_rounds (database rounds where one kind took several statements).
- */
 /* postgres.batch_delay_ms for the daemons run() starts; NULL: the shipped value */
 static const char *batch_delay_ms;
 /* > 0: every commit of the daemon's sessions waits this long (commit_delay) */
 static int commit_delay_us;
 
+/*
+ * One run on a fresh stack; prints the figures line. Returns the daemon's
+ * split_rounds (database rounds where one kind took several statements).
+ */
 static long long run(const char *label, const char *rules, long long n, long long body_bytes,
 		     long long interval_ms, int prio, int rt, int pin)
 {

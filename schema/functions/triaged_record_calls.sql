@@ -34,11 +34,17 @@ BEGIN
                error_param text, reservation_id bigint))
                WITH ORDINALITY AS x),
     priced AS (
-        SELECT input.*, p.id AS price_id,
-               triaged_cost(p, coalesce(input.prompt_tokens, 0),
+        SELECT input.*, (p.mp).id AS price_id,
+               triaged_cost(p.mp, coalesce(input.prompt_tokens, 0),
                             coalesce(input.cached_tokens, 0),
                             coalesce(input.completion_tokens, 0)) AS cost
-          FROM input CROSS JOIN LATERAL triaged_price_at(input.model, input.st) AS p),
+          -- triaged_price_at written out: a function in FROM that returns one
+          -- row is not inlined, and each call started its own executor (about
+          -- a third of this statement's time, issue #15)
+          FROM input LEFT JOIN LATERAL (
+               SELECT mp FROM model_prices mp
+                WHERE mp.model = input.model AND mp.effective_from <= input.st
+                ORDER BY mp.effective_from DESC LIMIT 1) p ON true),
     ins AS (
         INSERT INTO model_calls AS mc (ticket_pk, revision, seq, tier, purpose, model,
                 prompt_version, outcome, error, http_status, attempts, retries_429,

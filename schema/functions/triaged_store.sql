@@ -40,18 +40,24 @@ BEGIN
         SELECT input.*, t.received_at AS q_received_at,
                triaged_tier_rank(t.customer_tier) AS q_tier,
                triaged_urgency_rank(input.urgency) AS q_urgency,
-               t.received_at + sla.due_minutes * interval '1 minute' AS q_sla_due
+               t.received_at + coalesce(s1.due_minutes, s0.due_minutes) * interval '1 minute'
+                   AS q_sla_due
           FROM input
           -- OFFSET 0: an index lookup per element, never a hash join that
           -- reads the whole table (the planner cannot size the array)
           LEFT JOIN LATERAL (
                SELECT tk.id, tk.received_at, tk.customer_tier FROM tickets tk
                 WHERE tk.id = input.ticket_pk AND input.revision = 1 OFFSET 0) t ON true
-          LEFT JOIN LATERAL (
-               SELECT p.due_minutes FROM sla_policy p
-                WHERE t.id IS NOT NULL AND p.urgency = coalesce(input.urgency, 'high')
-                  AND (p.customer_tier = lower(t.customer_tier) OR p.customer_tier IS NULL)
-                ORDER BY p.customer_tier IS NULL LIMIT 1) sla ON true),
+          -- the tier's own policy, else the one for every tier ((urgency,
+          -- customer_tier) is unique, NULLS NOT DISTINCT): two joins to the
+          -- small table, not a lookup per element (a bitmap scan that asked
+          -- the kernel for the table's size each time, issue #15)
+          LEFT JOIN sla_policy s1
+                 ON t.id IS NOT NULL AND s1.urgency = coalesce(input.urgency, 'high')
+                AND s1.customer_tier = lower(t.customer_tier)
+          LEFT JOIN sla_policy s0
+                 ON t.id IS NOT NULL AND s0.urgency = coalesce(input.urgency, 'high')
+                AND s0.customer_tier IS NULL),
     ins AS (
         INSERT INTO triage_results AS tr (ticket_pk, revision, status, status_reason, category,
                 sentiment, urgency, confidence, language, summary, draft_reply, decided_by,

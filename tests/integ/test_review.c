@@ -522,6 +522,29 @@ START_TEST(test_sla)
 		   "WHERE urgency = 'high'");
 	ck_sql_str(c, "1 0 1", "SELECT concat_ws(' ', awaiting, breached, at_risk) FROM "
 			       "metrics_backlog WHERE urgency IS NULL");
+
+	/* triaged_store computes a first revision's order keys itself (issue #15): they
+	 * must be what the row trigger would compute (its own tier's policy, else the
+	 * NULL-tier one; a NULL urgency counts as high; an unknown tier) */
+	ck_sql_str(c, "8",
+		   "SELECT count(*) FROM triaged_claim((SELECT jsonb_agg(jsonb_build_object("
+		   "'source', 'web', 'ticket_id', 'k-' || i, 'channel', 'email', 'body', 'Hi', "
+		   "'customer_tier', (ARRAY['Gold', 'gold', 'premium', NULL, 'unknown', "
+		   "'Enterprise', 'free', 'standard'])[i])) FROM generate_series(1, 8) i))");
+	ck_sql_str(c, "8",
+		   "SELECT count(*) FROM triaged_store((SELECT jsonb_agg(jsonb_build_object("
+		   "'ticket_pk', t.id, 'revision', 1, 'status', 'pending_review', 'urgency', "
+		   "(ARRAY['high', 'high', NULL, 'critical', 'low', 'critical', 'normal', NULL])"
+		   "[substr(t.ticket_id, 3)::int], 'decided_by', 'mini', 'model', 'mini-1', "
+		   "'prompt_version', 'triage-v1')) FROM tickets t WHERE t.ticket_id LIKE 'k-%%'))");
+	ck_sql_str(c, "8 8 10,10,120,60,4320,30,1440,240",
+		   "SELECT count(*) FILTER (WHERE tr.q_sla_due = triaged_sla_due(tr.urgency, "
+		   "t.customer_tier, t.received_at) AND tr.q_received_at = t.received_at) || ' ' || "
+		   "count(*) FILTER (WHERE tr.q_tier = triaged_tier_rank(t.customer_tier) AND "
+		   "tr.q_urgency = triaged_urgency_rank(tr.urgency)) || ' ' || string_agg(("
+		   "extract(epoch FROM tr.q_sla_due - t.received_at) / 60)::int::text, ',' ORDER BY "
+		   "substr(t.ticket_id, 3)::int) FROM triage_results tr JOIN tickets t ON t.id = "
+		   "tr.ticket_pk WHERE t.ticket_id LIKE 'k-%%'");
 	PQfinish(c);
 }
 END_TEST

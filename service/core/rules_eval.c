@@ -13,6 +13,8 @@
 #include "rules_set.h"
 
 #define WHY_SHOW 48 /* bytes of a keyword or regex quoted in a generated reason */
+/* Longest subject or body scanned once for all keywords (kw_scan); bench_rules -b */
+#define KW_SCAN_MAX 2048
 
 /* ---- evaluation ---- */
 
@@ -162,10 +164,95 @@ static int kw_find(const char *t, size_t len, const char *kw)
 	return 0;
 }
 
+/*
+ * A rule's keywords bucketed by their first byte, for one pass over the text:
+ * the keywords that begin with byte c are ord[start[c] .. start[c + 1]), in
+ * list order. Built on the stack for each list (a counting sort of at most
+ * RULES_MAX_LIST entries), so the rule set stays read-only.
+ */
+_Static_assert(RULES_MAX_LIST <= 256, "a keyword's index is one byte");
+
+struct kw_index {
+	unsigned short start[257];
+	unsigned char ord[RULES_MAX_LIST];
+	unsigned char bound_end[RULES_MAX_LIST]; /* the keyword ends with a letter or digit */
+};
+
+static void kw_index_build(struct kw_index *x, const struct rules_strlist *kws)
+{
+	unsigned short fill[256];
+
+	memset(x->start, 0, sizeof(x->start));
+	for (size_t i = 0; i < kws->n; i++)
+		x->start[(unsigned char)kws->v[i][0] + 1]++;
+	for (int c = 0; c < 256; c++)
+		x->start[c + 1] = (unsigned short)(x->start[c + 1] + x->start[c]);
+	memcpy(fill, x->start, sizeof(fill));
+	for (size_t i = 0; i < kws->n; i++) {
+		const char *kw = kws->v[i];
+		size_t len = strlen(kw);
+
+		x->ord[fill[(unsigned char)kw[0]]++] = (unsigned char)i;
+		x->bound_end[i] = len > 0 && rules_is_word((unsigned char)kw[len - 1]);
+	}
+}
+
+/*
+ * The smallest index below best of a keyword of kws found in t[0..len), as
+ * kw_find finds them, else best. One pass for the whole list (issue #15):
+ * each byte is one table look-up, and only the keywords that begin with it
+ * are tried there. On a short text that is cheaper than a memmem per keyword
+ * (35 in the shipped rules, over subject and body: a tenth of the daemon's
+ * CPU at full speed); on a long one memmem's speed per byte wins, and it may
+ * stop at the first keyword's first occurrence (kw_first below).
+ */
+static size_t kw_scan(const char *t, size_t len, const struct rules_strlist *kws,
+		      const struct kw_index *x, size_t best)
+{
+	const char *end = t + len;
+
+	for (const char *p = t; p < end && best > 0; p++) {
+		unsigned c = (unsigned char)*p;
+		unsigned lo = x->start[c], hi = x->start[c + 1];
+
+		if (lo == hi)
+			continue;
+		/* a keyword that begins with a letter or digit begins a word */
+		if (rules_is_word((int)c) && p > t && rules_is_word((unsigned char)p[-1]))
+			continue;
+		for (unsigned j = lo; j < hi && x->ord[j] < best; j++) {
+			size_t k = x->ord[j], n = kw_at(p, end, kws->v[k]);
+
+			if (n != 0 && (!x->bound_end[k] || p + n == end ||
+				       !rules_is_word((unsigned char)p[n]))) {
+				best = k; /* the rest of the bucket comes later in the list */
+				break;
+			}
+		}
+	}
+	return best;
+}
+
+/* kw_scan on a short text, a memmem per keyword on a long one: the same answer. */
+static size_t kw_first(const char *t, size_t len, const struct rules_strlist *kws,
+		       const struct kw_index *x, size_t best)
+{
+	if (len <= KW_SCAN_MAX)
+		return kw_scan(t, len, kws, x, best);
+	for (size_t i = 0; i < best; i++)
+		if (kw_find(t, len, kws->v[i]))
+			return i;
+	return best;
+}
+
 static const char *first_keyword(const struct rules_strlist *kws, struct eval_ctx *cx)
 {
 	const struct ticket *t = cx->in->ticket;
+	struct kw_index x;
+	size_t best;
 
+	if (kws->n == 0)
+		return NULL;
 	if (cx->lower == NULL) {
 		const char *subject = t->subject ? t->subject : "";
 		const char *body = t->body ? t->body : "";
@@ -179,12 +266,12 @@ static const char *first_keyword(const struct rules_strlist *kws, struct eval_ct
 			cx->lower[cx->slen + 1 + i] =
 			    (char)rules_ascii_lower((unsigned char)body[i]);
 	}
+	if (cx->slen <= KW_SCAN_MAX || cx->blen <= KW_SCAN_MAX)
+		kw_index_build(&x, kws);
 	/* Subject and body apart: a phrase must not span the two. */
-	for (size_t i = 0; i < kws->n; i++)
-		if (kw_find(cx->lower, cx->slen, kws->v[i]) ||
-		    kw_find(cx->lower + cx->slen + 1, cx->blen, kws->v[i]))
-			return kws->v[i];
-	return NULL;
+	best = kw_first(cx->lower, cx->slen, kws, &x, kws->n);
+	best = kw_first(cx->lower + cx->slen + 1, cx->blen, kws, &x, best);
+	return best < kws->n ? kws->v[best] : NULL;
 }
 
 static const char *flag_set(const struct rules_strlist *want, const struct rules_input *in)

@@ -168,7 +168,7 @@ int main(int argc, char **argv)
 				break; /* before the cap existed: uncapped only */
 #endif
 			measure(r, &in, runs, &med, &max, &d);
-			printf("%-72.72s %10s %10.3f %10.3f %s\n",
+			printf("%-72.72s %10s %10.4f %10.4f %s\n",
 			       k < nre ? regexes[k] : "(shipped rules only)",
 			       c == SIZE_MAX ? "none"
 			       : c == 0	     ? "default"

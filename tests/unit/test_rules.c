@@ -1034,6 +1034,151 @@ START_TEST(test_regex_text_cap)
 }
 END_TEST
 
+/*
+ * The keyword matcher against a plain reference, on random texts and lists:
+ * the reference tries each keyword in list order at every position (a space
+ * in a keyword matches a run of blanks; a keyword that begins or ends with a
+ * letter or digit needs a boundary there; subject and body apart). The
+ * matcher scans the text once with the keywords bucketed by first byte
+ * (issue #15); both must name the same keyword on every input.
+ */
+static int ref_word(int c)
+{
+	return c >= 0 && c < 0x80 && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				      (c >= '0' && c <= '9'));
+}
+
+static int ref_blank(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int ref_low(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int ref_found(const char *t, const char *kw)
+{
+	size_t tl = strlen(t), kl = strlen(kw);
+
+	for (size_t i = 0; i < tl; i++) {
+		size_t p = i;
+		const char *k = kw;
+
+		if (ref_word((unsigned char)kw[0]) && i > 0 && ref_word((unsigned char)t[i - 1]))
+			continue;
+		for (; *k != '\0'; k++) {
+			if (*k == ' ') {
+				if (p == tl || !ref_blank((unsigned char)t[p]))
+					break;
+				while (p < tl && ref_blank((unsigned char)t[p]))
+					p++;
+			} else if (p == tl || ref_low((unsigned char)t[p]) != (unsigned char)*k) {
+				break;
+			} else {
+				p++;
+			}
+		}
+		if (*k != '\0')
+			continue;
+		if (ref_word((unsigned char)kw[kl - 1]) && p < tl && ref_word((unsigned char)t[p]))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+static unsigned rnd_state = 12345;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* A random string of len bytes from set (which may hold multi-byte UTF-8 pieces). */
+static void rnd_text(char *out, size_t len, const char *const *set, size_t nset)
+{
+	size_t o = 0;
+
+	while (o < len) {
+		const char *piece = set[rnd(nset)];
+		size_t pl = strlen(piece);
+
+		if (o + pl > len)
+			break;
+		memcpy(out + o, piece, pl);
+		o += pl;
+	}
+	out[o] = '\0';
+}
+
+START_TEST(test_keyword_differential)
+{
+	static const char *const text_set[] = {"a", "b", "s", "u", "e", "A", "S", "E", "1", " ",
+					       " ",  "\t", "\n", ".", "-", "\xc3\xa9", "$", "su",
+					       "sue", "ab"};
+	static const char *const kw_set[] = {"a", "b", "s", "u", "e", "1", "\xc3\xa9", "$", "-"};
+	size_t found = 0, missed = 0;
+
+	for (int iter = 0; iter < 20000; iter++) {
+		char kws[8][16], subject[24], body[96], conf[512];
+		size_t nk = 1 + rnd(8), o;
+		const char *want = NULL;
+		struct rules *r;
+		struct env e;
+		struct in_spec spec;
+		struct rules_text rt;
+
+		o = (size_t)snprintf(conf, sizeof(conf), "[rule r]\nkeywords = ");
+		for (size_t k = 0; k < nk; k++) {
+			size_t words = 1 + rnd(3), kl = 0;
+
+			for (size_t w = 0; w < words; w++) {
+				char word[8];
+
+				rnd_text(word, 1 + rnd(3), kw_set, ARRAY_SIZE(kw_set));
+				if (word[0] == '\0')
+					strcpy(word, "s");
+				kl += (size_t)snprintf(kws[k] + kl, sizeof(kws[k]) - kl, "%s%s",
+						       w > 0 ? " " : "", word);
+			}
+			o += (size_t)snprintf(conf + o, sizeof(conf) - o, "%s\"%s\"", k > 0 ? ", " : "",
+					      kws[k]);
+		}
+		snprintf(conf + o, sizeof(conf) - o, "\naction = escalate\n");
+		rnd_text(subject, rnd(sizeof(subject)), text_set, ARRAY_SIZE(text_set));
+		rnd_text(body, rnd(sizeof(body)), text_set, ARRAY_SIZE(text_set));
+		for (size_t k = 0; k < nk && want == NULL; k++)
+			if (ref_found(subject, kws[k]) || ref_found(body, kws[k]))
+				want = kws[k];
+
+		r = parse_ok(conf);
+		memset(&spec, 0, sizeof(spec));
+		spec.subject = subject;
+		spec.body = body;
+		env_build(&e, &spec);
+		rules_prepare_text(r, &e.in, &rt);
+		ck_assert_uint_eq(rt.n, 1);
+		ck_assert_msg((want == NULL && rt.keyword[0] == NULL) ||
+				  (want != NULL && rt.keyword[0] != NULL && strcmp(want, rt.keyword[0]) == 0),
+			      "iteration %d: rules %s subject '%s' body '%s': matcher '%s', reference '%s'",
+			      iter, conf, subject, body, rt.keyword[0] ? rt.keyword[0] : "(none)",
+			      want ? want : "(none)");
+		if (want != NULL)
+			found++;
+		else
+			missed++;
+		rules_text_free(&rt);
+		rules_free(r);
+	}
+	/* both outcomes well represented, or the comparison proves little */
+	ck_assert_uint_gt(found, 4000);
+	ck_assert_uint_gt(missed, 4000);
+}
+END_TEST
+
 static Suite *rules_suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -1054,6 +1199,7 @@ static Suite *rules_suite(void)
 	tcase_add_loop_test(tc, test_shipped_rules, 0, (int)ARRAY_SIZE(shipped_cases));
 	tcase_add_test(tc, test_shipped_long_body);
 	tcase_add_test(tc, test_regex_too_costly);
+	tcase_add_test(tc, test_keyword_differential);
 	tcase_add_test(tc, test_regex_scan_budget);
 	tcase_add_test(tc, test_regex_text_cap);
 	suite_add_tcase(s, tc);

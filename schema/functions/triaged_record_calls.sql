@@ -1,5 +1,7 @@
 -- Record model calls as they complete (a redelivered ticket reuses them
--- instead of paying twice). Input: a JSON array of calls {ticket_pk,
+-- instead of paying twice). Input: an array of triaged_call_in (migration
+-- 061; the daemon sends it in PostgreSQL's binary format, no JSON to parse),
+-- or, through triaged_record_calls(jsonb), a JSON array of calls {ticket_pk,
 -- revision, seq, tier, purpose, model, prompt_version, outcome, error,
 -- http_status, attempts, retries_429, prompt_tokens, completion_tokens,
 -- cached_tokens, latency_ms, total_ms, started_ms, finished_ms, answer,
@@ -14,25 +16,22 @@
 -- as 'lost' meanwhile has its estimated charge corrected to the real cost.
 -- Returns idx,
 -- call_id (the row inserted now; NULL for a call recorded before) and cost_usd.
-CREATE OR REPLACE FUNCTION triaged_record_calls(batch jsonb)
+CREATE OR REPLACE FUNCTION triaged_record_calls_rows(batch triaged_call_in[])
 RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
     WITH input AS (
-        SELECT (x.ordinality - 1)::integer AS i, x.*,
+        SELECT (x.ordinality - 1)::integer AS i, x.ticket_pk, x.revision, x.seq, x.tier,
+               x.purpose, x.model, x.prompt_version, x.outcome, x.error, x.http_status,
+               x.attempts, x.retries_429, x.prompt_tokens, x.completion_tokens,
+               x.cached_tokens, x.latency_ms, x.total_ms, x.started_ms, x.finished_ms,
+               x.answer, x.reserved_usd::numeric AS reserved_usd, x.budget_id,
+               x.reasoning_tokens, x.dialect, x.response_mode, x.error_type, x.error_code,
+               x.error_param, x.reservation_id,
                to_timestamp(x.started_ms / 1000) AS st
-          FROM ROWS FROM (jsonb_to_recordset(batch) AS (ticket_pk bigint, revision integer,
-               seq integer, tier text, purpose text, model text, prompt_version text,
-               outcome text, error text, http_status integer, attempts integer,
-               retries_429 integer, prompt_tokens integer, completion_tokens integer,
-               cached_tokens integer, latency_ms double precision, total_ms double precision,
-               started_ms double precision, finished_ms double precision, answer text,
-               reserved_usd numeric, budget_id bigint, reasoning_tokens integer,
-               dialect text, response_mode text, error_type text, error_code text,
-               error_param text, reservation_id bigint))
-               WITH ORDINALITY AS x),
+          FROM unnest(batch) WITH ORDINALITY AS x),
     priced AS (
         SELECT input.*, (p.mp).id AS price_id,
                triaged_cost(p.mp, coalesce(input.prompt_tokens, 0),
@@ -134,4 +133,13 @@ BEGIN
       FROM priced LEFT JOIN ins ON ins.ticket_pk = priced.ticket_pk
                                AND ins.revision = priced.revision AND ins.seq = priced.seq;
 END
+$$;
+
+-- The same from a JSON array (the keys are triaged_call_in's fields): for
+-- scripts, tests and older callers. The daemon sends the typed array.
+CREATE OR REPLACE FUNCTION triaged_record_calls(batch jsonb)
+RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
+LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT * FROM triaged_record_calls_rows(
+        ARRAY(SELECT jsonb_populate_recordset(NULL::triaged_call_in, batch)))
 $$;

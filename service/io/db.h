@@ -87,6 +87,14 @@ void db_set_json_free(struct db *db, db_json_free_fn *fn, void *arg);
 
 /* Queue an item: json is one JSON object as text (malloc'd, stolen). cb is called exactly once. */
 void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg);
+/*
+ * The same for a kind whose items are rows of a composite type
+ * (db_kind_rowtype: DB_CALL's triaged_call_in): row is one record in
+ * PostgreSQL's binary format (io/pgbin.h), len bytes (malloc'd, stolen).
+ * The round sends the kind's items as one binary array of that type.
+ */
+void db_submit_bin(struct db *db, enum db_kind kind, char *row, size_t len, db_item_fn *cb,
+		   void *arg);
 /* The same with a json-c object (reference stolen), for the rare kinds. */
 static inline void db_submit_obj(struct db *db, enum db_kind kind, json_object *payload,
 				 db_item_fn *cb, void *arg)
@@ -146,6 +154,8 @@ struct db_stats {
 const char *db_kind_name(enum db_kind k);
 /* The statement a kind's items run ($1: a JSON array of them); NULL for no kind. */
 const char *db_kind_sql(enum db_kind k);
+/* The composite type whose binary rows kind k takes (db_submit_bin), or NULL: JSON items. */
+const char *db_kind_rowtype(enum db_kind k);
 void db_get_stats(const struct db *db, struct db_stats *out);
 
 #endif

@@ -35,7 +35,7 @@
 
 struct db_item {
 	enum db_kind kind;
-	char *json; /* one object */
+	char *json; /* one object; a binary record for a kind with a row type (db_submit_bin) */
 	size_t len;
 	db_item_fn *cb;
 	void *arg;
@@ -148,6 +148,10 @@ struct db {
 	/* reads waiting for a slot, FIFO */
 	struct db_read *rhead, *rtail;
 	unsigned long long reads_sent;
+
+	/* the element type of each binary kind's array (db_kind_rowtype), looked
+	 * up by name in the round that prepares the statements; 0: a JSON kind */
+	unsigned row_oid[DB__KINDS];
 
 	struct db_stats stats;
 	int reported_up;

@@ -4,12 +4,15 @@
  */
 #include "store.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "jsonw.h"
 #include "log.h"
+#include "pgbin.h"
 
 /*
  * The result columns, in the order db.c's statements select them (column 0
@@ -312,51 +315,79 @@ int store_triage(struct store *s, const struct triage_rec *rec, store_triage_fn 
 
 /* ---- model calls, budgets, dead letters ---------------------------------------- */
 
-static char *call_json(const struct store *s, int64_t pk, int revision, const struct call_rec *c,
-		       const char *model, const char *prompt_version)
+/* A token count or status as the int4 column it goes to (larger: clamped). */
+static int32_t int4_of(int64_t v)
+{
+	return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+static void float8_or_null(struct pgbin_rec *r, double v)
+{
+	if (isfinite(v))
+		pgbin_float8(r, v);
+	else
+		pgbin_null(r, PGBIN_FLOAT8);
+}
+
+/*
+ * A model call as a triaged_call_in row (migration 061) in PostgreSQL's
+ * binary format, its fields in the type's order: the server takes each
+ * value as it is, with no JSON to parse (issue #15). What the JSON form
+ * left out is NULL here. *len: its bytes.
+ */
+static char *call_row(const struct store *s, int64_t pk, int revision, const struct call_rec *c,
+		      const char *model, const char *prompt_version, size_t *len)
 {
 	struct buf b;
-	struct jsonw w;
+	struct pgbin_rec r;
+	const struct provider_error *pe = c->perr;
+
 	buf_init(&b, s->row_cap);
-	jsonw_begin(&w, &b);
-	jsonw_int(&w, "ticket_pk", pk);
-	jsonw_int(&w, "revision", revision);
-	jsonw_int(&w, "seq", c->seq);
-	jsonw_str(&w, "tier", model_tier_name(c->tier));
-	jsonw_str(&w, "purpose", call_purpose_name(c->purpose));
-	jsonw_str(&w, "model", model);
-	jsonw_str(&w, "prompt_version", prompt_version);
-	jsonw_str(&w, "outcome", call_outcome_name(c->outcome));
-	jsonw_str(&w, "error", c->error[0] ? c->error : NULL);
+	pgbin_rec_begin(&r, &b);
+	pgbin_int8(&r, pk);
+	pgbin_int4(&r, revision);
+	pgbin_int4(&r, c->seq);
+	pgbin_text(&r, model_tier_name(c->tier));
+	pgbin_text(&r, call_purpose_name(c->purpose));
+	pgbin_text(&r, model);
+	pgbin_text(&r, prompt_version);
+	pgbin_text(&r, call_outcome_name(c->outcome));
+	pgbin_text(&r, c->error[0] ? c->error : NULL);
 	if (c->http_status)
-		jsonw_int(&w, "http_status", c->http_status);
+		pgbin_int4(&r, int4_of(c->http_status));
 	else
-		jsonw_null(&w, "http_status");
-	jsonw_int(&w, "attempts", c->attempts);
-	jsonw_int(&w, "retries_429", c->retries_429);
-	jsonw_int(&w, "prompt_tokens", c->usage.prompt_tokens);
-	jsonw_int(&w, "completion_tokens", c->usage.completion_tokens);
-	jsonw_int(&w, "cached_tokens", c->usage.cached_tokens);
-	jsonw_int(&w, "reasoning_tokens", c->usage.reasoning_tokens);
-	jsonw_str(&w, "dialect", dialect_name(c->dialect));
-	jsonw_str(&w, "response_mode", dialect_mode_name(c->mode));
-	if (c->perr) {
-		jsonw_str(&w, "error_type", c->perr->type[0] ? c->perr->type : NULL);
-		jsonw_str(&w, "error_code", c->perr->code[0] ? c->perr->code : NULL);
-		jsonw_str(&w, "error_param", c->perr->param[0] ? c->perr->param : NULL);
+		pgbin_null(&r, PGBIN_INT4);
+	pgbin_int4(&r, c->attempts);
+	pgbin_int4(&r, c->retries_429);
+	pgbin_int4(&r, int4_of(c->usage.prompt_tokens));
+	pgbin_int4(&r, int4_of(c->usage.completion_tokens));
+	pgbin_int4(&r, int4_of(c->usage.cached_tokens));
+	float8_or_null(&r, c->latency_ms);
+	float8_or_null(&r, c->finished_ms - c->started_ms);
+	float8_or_null(&r, c->started_ms);
+	float8_or_null(&r, c->finished_ms);
+	pgbin_text(&r, c->answer);
+	pgbin_text(&r, c->budget_id > 0 ? c->reserved_usd : NULL);
+	if (c->budget_id > 0)
+		pgbin_int8(&r, c->budget_id);
+	else
+		pgbin_null(&r, PGBIN_INT8);
+	pgbin_int4(&r, int4_of(c->usage.reasoning_tokens));
+	pgbin_text(&r, dialect_name(c->dialect));
+	pgbin_text(&r, dialect_mode_name(c->mode));
+	pgbin_text(&r, pe && pe->type[0] ? pe->type : NULL);
+	pgbin_text(&r, pe && pe->code[0] ? pe->code : NULL);
+	pgbin_text(&r, pe && pe->param[0] ? pe->param : NULL);
+	if (c->budget_id > 0 && c->reservation_id > 0)
+		pgbin_int8(&r, c->reservation_id);
+	else
+		pgbin_null(&r, PGBIN_INT8);
+	if (pgbin_rec_end(&r) < 0) {
+		buf_cleanup(&b);
+		return NULL;
 	}
-	jsonw_num(&w, "latency_ms", c->latency_ms);
-	jsonw_num(&w, "total_ms", c->finished_ms - c->started_ms);
-	jsonw_num(&w, "started_ms", c->started_ms);
-	jsonw_num(&w, "finished_ms", c->finished_ms);
-	jsonw_str(&w, "answer", c->answer);
-	if (c->budget_id > 0) {
-		jsonw_int(&w, "budget_id", c->budget_id);
-		jsonw_str(&w, "reserved_usd", c->reserved_usd);
-		if (c->reservation_id > 0)
-			jsonw_int(&w, "reservation_id", c->reservation_id);
-	}
-	return row_text(&w, &b);
+	*len = b.len;
+	return buf_steal(&b);
 }
 
 static void on_call_row(void *arg, const struct db_row *row, const char *err)
@@ -373,12 +404,13 @@ static void on_call_row(void *arg, const struct db_row *row, const char *err)
 void store_call(struct store *s, int64_t ticket_pk, int revision, const struct call_rec *c,
 		const char *model, const char *prompt_version)
 {
-	char *json = call_json(s, ticket_pk, revision, c, model, prompt_version);
-	if (json == NULL) {
+	size_t len = 0;
+	char *row = call_row(s, ticket_pk, revision, c, model, prompt_version, &len);
+	if (row == NULL) {
 		log_error("model call not recorded", "error=\"row over the cap\"");
 		return;
 	}
-	db_submit(s->db, DB_CALL, json, on_call_row, NULL);
+	db_submit_bin(s->db, DB_CALL, row, len, on_call_row, NULL);
 }
 
 static void on_reserve_row(void *arg, const struct db_row *row, const char *err)

@@ -30,6 +30,7 @@
 #include "harness.h"
 #include "db.h"
 #include "loopslice.h"
+#include "pgbin.h"
 
 static struct h_pg pg;
 
@@ -47,10 +48,12 @@ static void pg_teardown(void)
 static const char *const stand_ins[] = {
 	"CREATE TABLE log (id bigserial PRIMARY KEY, kind text NOT NULL, n integer NOT NULL, "
 	"tx bigint NOT NULL DEFAULT txid_current(), saw_call boolean)",
-	"CREATE FUNCTION triaged_record_calls(b jsonb) "
+	/* calls are binary rows of a composite type (db_submit_bin, migration 061) */
+	"CREATE TYPE triaged_call_in AS (n integer, pad text)",
+	"CREATE FUNCTION triaged_record_calls_rows(b triaged_call_in[]) "
 	"RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric) LANGUAGE sql AS $$ "
-	"INSERT INTO log (kind, n) SELECT 'call', (e->>'n')::int FROM jsonb_array_elements(b) e; "
-	"SELECT (o - 1)::int, o, 0.001 FROM jsonb_array_elements(b) WITH ORDINALITY x(e, o) $$",
+	"INSERT INTO log (kind, n) SELECT 'call', x.n FROM unnest(b) x; "
+	"SELECT (o - 1)::int, o, 0.001 FROM unnest(b) WITH ORDINALITY x(n, pad, o) $$",
 	"CREATE FUNCTION triaged_store(b jsonb) RETURNS TABLE (idx integer, result_id bigint, "
 	"inserted boolean, triaged_at text, cost_usd numeric, event jsonb) LANGUAGE sql AS $$ "
 	"SELECT pg_sleep(CASE WHEN current_setting('triaged_test.slow', true) = 'on' THEN 0.05 "
@@ -109,13 +112,23 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	/* as the pipeline does on an answer: the call, then the ticket's store */
 	for (int i = 0; i < d->per_pass && d->next < d->total; i++, d->next++) {
-		char *call = malloc(d->pad + 64);
-		int n = snprintf(call, 64, "{\"n\":%d,\"pad\":\"", d->next);
-		memset(call + n, 'x', d->pad);
-		strcpy(call + n + d->pad, "\"}");
+		struct buf b;
+		struct pgbin_rec r;
+		char *pad = malloc(d->pad + 1);
+		size_t len;
+
+		memset(pad, 'x', d->pad);
+		pad[d->pad] = '\0';
+		buf_init(&b, SIZE_MAX);
+		pgbin_rec_begin(&r, &b);
+		pgbin_int4(&r, d->next);
+		pgbin_text(&r, pad);
+		ck_assert_int_eq(pgbin_rec_end(&r), 0);
+		free(pad);
+		len = b.len;
 		snprintf(json, sizeof(json), "{\"n\":%d%s}", d->next,
 			 d->bad_every > 0 && d->next % d->bad_every == 0 ? ",\"bad\":1" : "");
-		db_submit(d->db, DB_CALL, call, on_item, d);
+		db_submit_bin(d->db, DB_CALL, buf_steal(&b), len, on_item, d);
 		db_submit(d->db, DB_STORE, strdup(json), on_item, d);
 	}
 	if (d->killer && !d->killed && d->next >= d->total / 2) {

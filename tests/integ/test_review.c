@@ -1055,11 +1055,13 @@ START_TEST(test_grants)
 			      strstr(calls, "triaged_reserve") &&
 			      strstr(calls, "triaged_record_dead_letters"),
 		      "daemon calls: %s", calls);
-	/* each exists (one function of that name, taking the batch) and the daemon may call it */
+	/* each exists (one function of that name, taking the batch: JSON, or the calls' typed
+	 * rows, migration 061) and the daemon may call it */
 	ck_sql_str(c, "", "SELECT coalesce(string_agg(f, ','), '') FROM "
-			  "unnest(string_to_array('%s', ',')) f "
-			  "WHERE to_regprocedure(f || '(jsonb)') IS NULL "
-			  "OR NOT has_function_privilege('triaged_service', f || '(jsonb)', 'EXECUTE') "
+			  "unnest(string_to_array('%s', ',')) f, LATERAL (SELECT coalesce("
+			  "to_regprocedure(f || '(jsonb)'), to_regprocedure(f || '(triaged_call_in[])'))"
+			  "::oid AS fn) p WHERE p.fn IS NULL "
+			  "OR NOT has_function_privilege('triaged_service', p.fn, 'EXECUTE') "
 			  "OR (SELECT count(*) FROM pg_proc WHERE proname = f) <> 1",
 		   calls);
 	/* and nothing else: functions, then tables, views and sequences */

@@ -28,7 +28,8 @@ $$;
 -- needed) and schema_version for its startup check
 GRANT EXECUTE ON FUNCTION triaged_claim(jsonb), triaged_reserve(jsonb),
                           triaged_renew_reservations(jsonb),
-                          triaged_record_calls_rows(triaged_call_in[]), triaged_store(jsonb),
+                          triaged_record_calls_rows(triaged_call_in[]),
+                          triaged_store_rows(triaged_store_in[]),
                           triaged_record_dead_letters(jsonb),
                           triaged_record_shadow(jsonb)
     TO triaged_service;

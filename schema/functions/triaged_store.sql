@@ -1,5 +1,7 @@
 -- Store a batch of triage outcomes (the daemon's last write for a ticket).
--- Input: a JSON array of {ticket_pk, revision, status, status_reason,
+-- Input: an array of triaged_store_in (migration 061; the daemon sends it in
+-- PostgreSQL's binary format), or, through triaged_store(jsonb), a JSON
+-- array of {ticket_pk, revision, status, status_reason,
 -- category, sentiment, urgency, confidence, language, summary, draft_reply,
 -- decided_by, model, prompt_version, body_truncated, action, escalated,
 -- escalation_reasons, matched_rules, priority, detector_flags, draft_flags}.
@@ -11,12 +13,12 @@
 -- The calls are recorded before (triaged_record_calls, same connection, an
 -- earlier statement or transaction), so cost_usd sees them.
 --
--- Set-based (issue #15): the array is parsed once into typed columns, and
+-- Set-based (issue #15): the array arrives as typed columns, and
 -- the queue order keys of a first revision (q_*, eff_urgency: what the row
 -- trigger triaged_queue_keys would compute) are computed by the INSERT itself
 -- from tickets and sla_policy, so that trigger's WHEN skips those rows. A
 -- later revision (it supersedes the one before) still goes through it.
-CREATE OR REPLACE FUNCTION triaged_store(batch jsonb)
+CREATE OR REPLACE FUNCTION triaged_store_rows(batch triaged_store_in[])
 RETURNS TABLE (idx integer, result_id bigint, inserted boolean, triaged_at text,
                cost_usd numeric, event jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -28,13 +30,7 @@ DECLARE
 BEGIN
     WITH input AS (
         SELECT x.*, (x.ordinality - 1)::integer AS i
-          FROM ROWS FROM (jsonb_to_recordset(batch) AS (ticket_pk bigint, revision integer,
-               status text, status_reason text, category text, sentiment text, urgency text,
-               confidence double precision, language text, summary text, draft_reply text,
-               decided_by text, model text, prompt_version text, body_truncated boolean,
-               action text, escalated boolean, escalation_reasons text, matched_rules text,
-               priority integer, detector_flags text, draft_flags text))
-               WITH ORDINALITY AS x),
+          FROM unnest(batch) WITH ORDINALITY AS x),
     keyed AS (
         -- the order keys of a first revision (triaged_queue_keys, set-based)
         SELECT input.*, t.received_at AS q_received_at,
@@ -85,8 +81,7 @@ BEGIN
     RETURN QUERY
     WITH input AS (
         SELECT (x.ordinality - 1)::integer AS i, x.ticket_pk AS pk, x.revision AS rev
-          FROM ROWS FROM (jsonb_to_recordset(batch) AS (ticket_pk bigint, revision integer))
-               WITH ORDINALITY AS x),
+          FROM unnest(batch) WITH ORDINALITY AS x),
     new AS (
         SELECT u.i, u.id, u.at FROM unnest(ins_i, ins_id, ins_at) AS u(i, id, at))
     SELECT input.i, coalesce(new.id, old.id), new.id IS NOT NULL,
@@ -105,4 +100,14 @@ BEGIN
            SELECT sum(mc.cost_usd) AS usd FROM model_calls mc
             WHERE mc.ticket_pk = input.pk AND mc.revision = input.rev) cost;
 END
+$$;
+
+-- The same from a JSON array (the keys are triaged_store_in's fields): for
+-- scripts, tests and older callers. The daemon sends the typed array.
+CREATE OR REPLACE FUNCTION triaged_store(batch jsonb)
+RETURNS TABLE (idx integer, result_id bigint, inserted boolean, triaged_at text,
+               cost_usd numeric, event jsonb)
+LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT * FROM triaged_store_rows(
+        ARRAY(SELECT jsonb_populate_recordset(NULL::triaged_store_in, batch)))
 $$;

@@ -10,7 +10,8 @@ static const char *const kind_name[DB__KINDS] = {"call",     "store", "reserve",
 static const char *const kind_sql[DB__KINDS] = {
 	/* typed rows in the binary format (migration 061): no JSON to parse */
 	"SELECT idx, call_id, cost_usd FROM triaged_record_calls_rows($1::triaged_call_in[])",
-	"SELECT idx, result_id, inserted, triaged_at, cost_usd, event FROM triaged_store($1::jsonb)",
+	("SELECT idx, result_id, inserted, triaged_at, cost_usd, event "
+	 "FROM triaged_store_rows($1::triaged_store_in[])"),
 	("SELECT idx, granted, budget_id, amount_usd, reservation_id, verdict "
 	 "FROM triaged_reserve($1::jsonb)"),
 	"SELECT idx, inserted FROM triaged_record_dead_letters($1::jsonb)",
@@ -22,7 +23,8 @@ static const char *const kind_sql[DB__KINDS] = {
 };
 
 /* The composite type of a kind's rows when they are binary (db_submit_bin), else NULL. */
-static const char *const kind_rowtype[DB__KINDS] = {[DB_CALL] = "triaged_call_in"};
+static const char *const kind_rowtype[DB__KINDS] = {[DB_CALL] = "triaged_call_in",
+						    [DB_STORE] = "triaged_store_in"};
 
 const char *db_kind_rowtype(enum db_kind k)
 {

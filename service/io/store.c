@@ -189,38 +189,64 @@ static const char *reason_or_null(const struct rules_decision *d, const char *s)
 	return d->nmatched ? s : NULL;
 }
 
-static char *triage_json(const struct store *s, const struct triage_rec *r)
+/* A token count or status as the int4 column it goes to (larger: clamped). */
+static int32_t int4_of(int64_t v)
+{
+	return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+static void float8_or_null(struct pgbin_rec *r, double v)
+{
+	if (isfinite(v))
+		pgbin_float8(r, v);
+	else
+		pgbin_null(r, PGBIN_FLOAT8);
+}
+
+/*
+ * A triage outcome as a triaged_store_in row (migration 061) in PostgreSQL's
+ * binary format, its fields in the type's order (issue #15: no JSON for the
+ * server to parse). Without an answer its fields are NULL. *len: its bytes.
+ */
+static char *triage_row(const struct store *s, const struct triage_rec *r, size_t *len)
 {
 	const struct answer *tr = r->answer;
 	struct buf b;
-	struct jsonw w;
+	struct pgbin_rec w;
+
 	buf_init(&b, s->row_cap);
-	jsonw_begin(&w, &b);
-	jsonw_int(&w, "ticket_pk", r->ticket_pk);
-	jsonw_int(&w, "revision", r->revision);
-	jsonw_str(&w, "status", job_status_name(r->status));
-	jsonw_str(&w, "status_reason", r->status_reason);
-	if (tr) {
-		jsonw_str(&w, "category", tr->category);
-		jsonw_str(&w, "sentiment", sentiment_name(tr->sentiment));
-		jsonw_str(&w, "urgency", urgency_name(tr->urgency));
-		jsonw_num(&w, "confidence", tr->confidence);
-		jsonw_str(&w, "language", tr->language);
-		jsonw_str(&w, "summary", tr->summary);
-		jsonw_str(&w, "draft_reply", tr->draft_reply);
-		jsonw_str(&w, "decided_by", model_tier_name(r->decided));
+	pgbin_rec_begin(&w, &b);
+	pgbin_int8(&w, r->ticket_pk);
+	pgbin_int4(&w, r->revision);
+	pgbin_text(&w, job_status_name(r->status));
+	pgbin_text(&w, r->status_reason);
+	pgbin_text(&w, tr ? tr->category : NULL);
+	pgbin_text(&w, tr ? sentiment_name(tr->sentiment) : NULL);
+	pgbin_text(&w, tr ? urgency_name(tr->urgency) : NULL);
+	if (tr)
+		float8_or_null(&w, tr->confidence);
+	else
+		pgbin_null(&w, PGBIN_FLOAT8);
+	pgbin_text(&w, tr ? tr->language : NULL);
+	pgbin_text(&w, tr ? tr->summary : NULL);
+	pgbin_text(&w, tr ? tr->draft_reply : NULL);
+	pgbin_text(&w, tr ? model_tier_name(r->decided) : NULL);
+	pgbin_text(&w, r->model);
+	pgbin_text(&w, r->prompt_version);
+	pgbin_bool(&w, r->t->body_truncated);
+	pgbin_text(&w, rule_action_name(r->dec->action));
+	pgbin_bool(&w, r->dec->action == RULE_ESCALATE);
+	pgbin_text(&w, reason_or_null(r->dec, r->dec->reasons));
+	pgbin_text(&w, reason_or_null(r->dec, r->dec->matched));
+	pgbin_int4(&w, r->dec->nmatched ? r->dec->priority : 50);
+	pgbin_text(&w, r->detector_flags);
+	pgbin_text(&w, r->draft_flags);
+	if (pgbin_rec_end(&w) < 0) {
+		buf_cleanup(&b);
+		return NULL;
 	}
-	jsonw_str(&w, "model", r->model);
-	jsonw_str(&w, "prompt_version", r->prompt_version);
-	jsonw_bool(&w, "body_truncated", r->t->body_truncated);
-	jsonw_str(&w, "action", rule_action_name(r->dec->action));
-	jsonw_bool(&w, "escalated", r->dec->action == RULE_ESCALATE);
-	jsonw_str(&w, "escalation_reasons", reason_or_null(r->dec, r->dec->reasons));
-	jsonw_str(&w, "matched_rules", reason_or_null(r->dec, r->dec->matched));
-	jsonw_int(&w, "priority", r->dec->nmatched ? r->dec->priority : 50);
-	jsonw_str(&w, "detector_flags", r->detector_flags);
-	jsonw_str(&w, "draft_flags", r->draft_flags);
-	return row_text(&w, &b);
+	*len = b.len;
+	return buf_steal(&b);
 }
 
 /*
@@ -304,30 +330,18 @@ out:
 int store_triage(struct store *s, const struct triage_rec *rec, store_triage_fn *cb, void *arg,
 		 char *err, size_t errlen)
 {
-	char *json = triage_json(s, rec);
-	if (json == NULL) {
+	size_t len = 0;
+	char *row = triage_row(s, rec, &len);
+	if (row == NULL) {
 		set_err(err, errlen, "triage row over %zu bytes", s->row_cap);
 		return -1;
 	}
-	db_submit(s->db, DB_STORE, json, on_triage_row, pending_new(s, (void *)cb, arg, rec));
+	db_submit_bin(s->db, DB_STORE, row, len, on_triage_row,
+		      pending_new(s, (void *)cb, arg, rec));
 	return 0;
 }
 
 /* ---- model calls, budgets, dead letters ---------------------------------------- */
-
-/* A token count or status as the int4 column it goes to (larger: clamped). */
-static int32_t int4_of(int64_t v)
-{
-	return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
-}
-
-static void float8_or_null(struct pgbin_rec *r, double v)
-{
-	if (isfinite(v))
-		pgbin_float8(r, v);
-	else
-		pgbin_null(r, PGBIN_FLOAT8);
-}
 
 /*
  * A model call as a triaged_call_in row (migration 061) in PostgreSQL's

@@ -54,15 +54,17 @@ static const char *const stand_ins[] = {
 	"RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric) LANGUAGE sql AS $$ "
 	"INSERT INTO log (kind, n) SELECT 'call', x.n FROM unnest(b) x; "
 	"SELECT (o - 1)::int, o, 0.001 FROM unnest(b) WITH ORDINALITY x(n, pad, o) $$",
-	"CREATE FUNCTION triaged_store(b jsonb) RETURNS TABLE (idx integer, result_id bigint, "
-	"inserted boolean, triaged_at text, cost_usd numeric, event jsonb) LANGUAGE sql AS $$ "
+	"CREATE TYPE triaged_store_in AS (n integer, bad boolean)",
+	"CREATE FUNCTION triaged_store_rows(b triaged_store_in[]) RETURNS TABLE (idx integer, "
+	"result_id bigint, inserted boolean, triaged_at text, cost_usd numeric, event jsonb) "
+	"LANGUAGE sql AS $$ "
 	"SELECT pg_sleep(CASE WHEN current_setting('triaged_test.slow', true) = 'on' THEN 0.05 "
 	"ELSE 0 END); "
-	"INSERT INTO log (kind, n, saw_call) SELECT 'store', (e->>'n')::int "
-	"+ 0 * (1 / (CASE WHEN e ? 'bad' THEN 0 ELSE 1 END)), EXISTS (SELECT 1 "
-	"FROM log l WHERE l.kind = 'call' AND l.n = (e->>'n')::int) FROM jsonb_array_elements(b) e; "
+	"INSERT INTO log (kind, n, saw_call) SELECT 'store', x.n "
+	"+ 0 * (1 / (CASE WHEN x.bad THEN 0 ELSE 1 END)), EXISTS (SELECT 1 "
+	"FROM log l WHERE l.kind = 'call' AND l.n = x.n) FROM unnest(b) x; "
 	"SELECT (o - 1)::int, o, true, now()::text, 0.001, NULL::jsonb "
-	"FROM jsonb_array_elements(b) WITH ORDINALITY x(e, o) $$",
+	"FROM unnest(b) WITH ORDINALITY x(n, bad, o) $$",
 	"CREATE FUNCTION triaged_reserve(b jsonb) RETURNS TABLE (idx integer, granted boolean, "
 	"budget_id bigint, amount_usd numeric, reservation_id bigint, verdict text) LANGUAGE sql "
 	"AS $$ SELECT 0, true, 0::bigint, 0::numeric, 0::bigint, ''::text WHERE false $$",
@@ -108,7 +110,6 @@ static void on_item(void *arg, const struct db_row *row, const char *err)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct drv *d = arg;
-	char json[64];
 	(void)fd, (void)what;
 	/* as the pipeline does on an answer: the call, then the ticket's store */
 	for (int i = 0; i < d->per_pass && d->next < d->total; i++, d->next++) {
@@ -126,10 +127,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		ck_assert_int_eq(pgbin_rec_end(&r), 0);
 		free(pad);
 		len = b.len;
-		snprintf(json, sizeof(json), "{\"n\":%d%s}", d->next,
-			 d->bad_every > 0 && d->next % d->bad_every == 0 ? ",\"bad\":1" : "");
 		db_submit_bin(d->db, DB_CALL, buf_steal(&b), len, on_item, d);
-		db_submit(d->db, DB_STORE, strdup(json), on_item, d);
+		/* the store: a row the database refuses (a division by zero) every bad_every */
+		buf_init(&b, SIZE_MAX);
+		pgbin_rec_begin(&r, &b);
+		pgbin_int4(&r, d->next);
+		pgbin_bool(&r, d->bad_every > 0 && d->next % d->bad_every == 0);
+		ck_assert_int_eq(pgbin_rec_end(&r), 0);
+		len = b.len;
+		db_submit_bin(d->db, DB_STORE, buf_steal(&b), len, on_item, d);
 	}
 	if (d->killer && !d->killed && d->next >= d->total / 2) {
 		/* rounds are in flight and open: every unanswered item is sent again */

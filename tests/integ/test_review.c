@@ -345,8 +345,9 @@ START_TEST(test_migrate_idempotent)
 			   "'review_approve(bigint, integer, text, text)', 'EXECUTE')");
 	ck_sql_str(b, "t", "SELECT has_table_privilege('triaged_supervisor', 'metrics_backlog', "
 			   "'SELECT')");
-	ck_sql_str(b, "t", "SELECT has_function_privilege('triaged_service', "
-			   "'triaged_store(jsonb)', 'EXECUTE')");
+	ck_sql_str(b, "true false", "SELECT has_function_privilege('triaged_service', "
+			     "'triaged_store_rows(triaged_store_in[])', 'EXECUTE') || ' ' || "
+			     "has_function_privilege('triaged_service', 'triaged_store(jsonb)', 'EXECUTE')");
 	ck_sql_str(b, "t", "SELECT to_regprocedure('triaged_claim_v3(jsonb)') IS NULL "
 			   "AND to_regprocedure('triaged_release(jsonb)') IS NULL");
 	/* a database at version 5 (migrated before the functions moved out) upgrades to the
@@ -922,7 +923,8 @@ START_TEST(test_roles)
 	svc_pk = h_sql_ll(c, "SELECT id FROM tickets WHERE ticket_id = 'svc-1'");
 	ck_assert_int_gt(svc_pk, 0);
 	ck_sql_str(svc, "t",
-		   "SELECT inserted FROM triaged_store(jsonb_build_array(jsonb_build_object("
+		   "SELECT inserted FROM triaged_store_rows(ARRAY(SELECT jsonb_populate_recordset("
+		   "NULL::triaged_store_in, jsonb_build_array(jsonb_build_object("
 		   "'ticket_pk', %lld, 'revision', 1, "
 		   "'status', 'pending_review', 'category', 'billing', 'sentiment', 'neutral', "
 		   "'urgency', 'high', 'confidence', 0.8, 'draft_reply', 'Hi', 'decided_by', 'mini', "
@@ -930,7 +932,7 @@ START_TEST(test_roles)
 		   "jsonb_build_object('seq', 1, 'tier', 'mini', 'purpose', 'triage', 'model', "
 		   "'mini-1', 'prompt_version', 'triage-v1', 'outcome', 'ok', 'attempts', 1, "
 		   "'latency_ms', 12.5, 'total_ms', 12.5, 'started_ms', 1714564800000, "
-		   "'finished_ms', 1714564800012)))))",
+		   "'finished_ms', 1714564800012)))))))",
 		   svc_pk);
 	/* the daemon writes only through its functions */
 	ck_assert_str_eq(sqlstate(svc, "SELECT * FROM tickets"), "42501");
@@ -1055,11 +1057,12 @@ START_TEST(test_grants)
 			      strstr(calls, "triaged_reserve") &&
 			      strstr(calls, "triaged_record_dead_letters"),
 		      "daemon calls: %s", calls);
-	/* each exists (one function of that name, taking the batch: JSON, or the calls' typed
-	 * rows, migration 061) and the daemon may call it */
+	/* each exists (one function of that name, taking the batch: JSON, or the calls' and
+	 * results' typed rows, migration 061) and the daemon may call it */
 	ck_sql_str(c, "", "SELECT coalesce(string_agg(f, ','), '') FROM "
 			  "unnest(string_to_array('%s', ',')) f, LATERAL (SELECT coalesce("
-			  "to_regprocedure(f || '(jsonb)'), to_regprocedure(f || '(triaged_call_in[])'))"
+			  "to_regprocedure(f || '(jsonb)'), to_regprocedure(f || '(triaged_call_in[])'), "
+			  "to_regprocedure(f || '(triaged_store_in[])'))"
 			  "::oid AS fn) p WHERE p.fn IS NULL "
 			  "OR NOT has_function_privilege('triaged_service', p.fn, 'EXECUTE') "
 			  "OR (SELECT count(*) FROM pg_proc WHERE proname = f) <> 1",

@@ -8,6 +8,12 @@
 #
 #   tests/bench/pg_write_path.sh TRIAGED_BINARY SCHEMA_DIR_A [SCHEMA_DIR_B] [RUNS]
 #
+# Since migration 061 the daemon sends calls and results as binary typed rows
+# (triaged_record_calls_rows, triaged_store_rows); psql cannot, so this script
+# goes through the JSON wrappers triaged_record_calls(jsonb) and
+# triaged_store(jsonb): it measures the JSON path, which is now the scripts'
+# path, not the daemon's. deploy/bench.sh measures the daemon's.
+#
 # e.g. against the tree's base commit checked out in another worktree:
 #   tests/bench/pg_write_path.sh build/triaged ../base/schema schema 3
 set -euo pipefail

@@ -1,5 +1,5 @@
 /*
- * llm: see llm.h. Owns the curl multi handle, its socket and timer events,
+ * llm: see llm.h. Owns the curl multi handles, their socket and timer events,
  * and the requests. Must never call curl_easy_perform or curl_multi_poll:
  * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when
  * to time out (CURLMOPT_TIMERFUNCTION); libevent calls back into
@@ -20,12 +20,30 @@
 #include "log.h"
 #include "loopslice.h"
 
+/*
+ * One curl multi handle, its connection pool and its timer. A client with many
+ * slots spreads its transfers over several (LLM_SHARD_SLOTS slots each, at most
+ * LLM_SHARDS): libcurl 7.88's curl_multi_remove_handle walks the whole pool of
+ * its multi handle after every transfer that kept its connection, and with
+ * 2,048 connections in one pool that walk was 6% of the daemon's CPU (#15).
+ */
+struct llm_shard {
+	struct llm_client *c;
+	CURLM *multi;
+	struct event *ev_timer;
+	size_t active; /* transfers added to this multi handle */
+};
+
+#define LLM_SHARDS 8
+#define LLM_SHARD_SLOTS 256
+
 struct llm_client {
 	struct event_base *base;
 	char *name;
 	char *url;
-	CURLM *multi;
-	struct event *ev_timer;
+	struct llm_shard shards[LLM_SHARDS];
+	int nshards;
+	int next_done; /* the shard check_done starts with, in turn */
 	struct curl_slist *headers;
 	long timeout_ms, connect_timeout_ms;
 	char *ca_file; /* NULL: the system's CA bundle */
@@ -63,6 +81,7 @@ struct llm_client {
 
 struct llm_req {
 	struct llm_client *c;
+	struct llm_shard *shard; /* while its transfer runs */
 	CURL *easy;
 	char *body;
 	struct buf resp;
@@ -82,7 +101,7 @@ struct llm_req {
 /* Per-socket context that curl hands back to us. */
 struct llm_sock {
 	struct event *ev;
-	struct llm_client *c;
+	struct llm_shard *sh;
 };
 
 static double now_ms(void)
@@ -244,21 +263,30 @@ static int pass_spent(const struct llm_client *c)
 
 static void check_done(struct llm_client *c)
 {
-	CURLMsg *m = NULL;
-	int left, n = 0;
-	/* at least one per call: the pass's budget is shared, and may be spent by others */
-	while ((n == 0 ? c->done_budget > 0 : !pass_spent(c)) &&
-	       (m = curl_multi_info_read(c->multi, &left))) {
-		struct llm_req *r = NULL;
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		curl_multi_remove_handle(c->multi, m->easy_handle);
-		run_unlink(c, r);
-		c->done_budget--;
-		n++;
-		finish(c, r, m->data.result);
+	int n = 0;
+	/* the shards in turn, starting with a different one each call, so none waits for
+	 * the others' answers when the pass's budget runs out */
+	for (int k = 0; k < c->nshards; k++) {
+		struct llm_shard *sh = &c->shards[(c->next_done + k) % c->nshards];
+		CURLMsg *m = NULL;
+		int left;
+		/* at least one per call: the pass's budget is shared, and may be spent by others */
+		while ((n == 0 ? c->done_budget > 0 : !pass_spent(c)) &&
+		       (m = curl_multi_info_read(sh->multi, &left))) {
+			struct llm_req *r = NULL;
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+			curl_multi_remove_handle(sh->multi, m->easy_handle);
+			sh->active--;
+			r->shard = NULL;
+			run_unlink(c, r);
+			c->done_budget--;
+			n++;
+			finish(c, r, m->data.result);
+		}
 	}
+	c->next_done = (c->next_done + 1) % c->nshards;
 	if (pass_spent(c))
 		loopslice_next_pass(c->ev_more);
 	start_waiting(c);
@@ -273,46 +301,46 @@ static void on_more(evutil_socket_t fd, short what, void *arg)
 
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
-	struct llm_client *c = arg;
+	struct llm_shard *sh = arg;
 	int running, action = 0;
 	if (what & EV_READ)
 		action |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(c->multi, fd, action, &running);
-	check_done(c);
+	curl_multi_socket_action(sh->multi, fd, action, &running);
+	check_done(sh->c);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct llm_client *c = arg;
+	struct llm_shard *sh = arg;
 	int running;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(c);
+	curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(sh->c);
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-	struct llm_client *c = userp;
+	struct llm_shard *sh = userp;
 	if (timeout_ms < 0) {
-		evtimer_del(c->ev_timer);
+		evtimer_del(sh->ev_timer);
 	} else {
 		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-		evtimer_add(c->ev_timer, &tv);
+		evtimer_add(sh->ev_timer, &tv);
 	}
 	return 0;
 }
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
-	struct llm_client *c = userp;
+	struct llm_shard *sh = userp;
 	struct llm_sock *ks = socketp;
 
 	if (what == CURL_POLL_REMOVE) {
 		if (ks) {
 			event_free(ks->ev);
 			free(ks);
-			curl_multi_assign(c->multi, s, NULL);
+			curl_multi_assign(sh->multi, s, NULL);
 		}
 		return 0;
 	}
@@ -320,12 +348,12 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 		     ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
 	if (ks == NULL) {
 		ks = xcalloc(1, sizeof(*ks));
-		ks->c = c;
-		curl_multi_assign(c->multi, s, ks);
+		ks->sh = sh;
+		curl_multi_assign(sh->multi, s, ks);
 	} else {
 		event_free(ks->ev);
 	}
-	ks->ev = event_new(c->base, s, kind, on_socket_event, c);
+	ks->ev = event_new(sh->c->base, s, kind, on_socket_event, sh);
 	event_add(ks->ev, NULL);
 	return 0;
 }
@@ -365,6 +393,11 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 static void start_one(struct llm_client *c, struct llm_req *r)
 {
 	CURL *e = easy_get(c);
+	struct llm_shard *sh = &c->shards[0];
+	/* the least busy shard: below its share of the slots while in_flight < max_concurrency */
+	for (int k = 1; k < c->nshards; k++)
+		if (c->shards[k].active < sh->active)
+			sh = &c->shards[k];
 	r->easy = e;
 	r->errbuf[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
@@ -375,7 +408,11 @@ static void start_one(struct llm_client *c, struct llm_req *r)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
 	r->started_at = now_ms();
 	run_link(c, r);
-	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+	r->shard = sh;
+	sh->active++;
+	if (curl_multi_add_handle(sh->multi, e) != CURLM_OK) {
+		sh->active--;
+		r->shard = NULL;
 		run_unlink(c, r);
 		finish(c, r, CURLE_FAILED_INIT);
 	}
@@ -447,8 +484,6 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	c->name = xstrdup(name);
 	azure = dialect_resolve(mc->dialect, mc->model, mc->base_url) == DIALECT_AZURE;
 	c->url = dialect_request_url(mc);
-	c->multi = curl_multi_init();
-	c->ev_timer = evtimer_new(base, on_timer, c);
 	c->ev_hold = evtimer_new(base, on_hold_end, c);
 	c->ev_more = evtimer_new(base, on_more, c);
 	c->done_budget = LLM_DONE_PER_PASS;
@@ -476,12 +511,28 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 		explicit_bzero(h, strlen(h));
 		free(h);
 	}
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_concurrency);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->max_concurrency);
+	c->nshards = (int)((c->max_concurrency + LLM_SHARD_SLOTS - 1) / LLM_SHARD_SLOTS);
+	if (c->nshards > LLM_SHARDS)
+		c->nshards = LLM_SHARDS;
+	for (int k = 0; k < c->nshards; k++) {
+		struct llm_shard *sh = &c->shards[k];
+		/* each shard's share, rounded up: the least busy one always has room */
+		long slots =
+		    (long)((c->max_concurrency + (size_t)c->nshards - 1) / (size_t)c->nshards);
+		sh->c = c;
+		sh->multi = curl_multi_init();
+		if (sh->multi == NULL) {
+			log_error("curl_multi_init failed", "client=%s", c->name);
+			abort();
+		}
+		sh->ev_timer = evtimer_new(base, on_timer, sh);
+		curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+		curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+		curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+		curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+		curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, slots);
+		curl_multi_setopt(sh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, slots);
+	}
 	return c;
 }
 
@@ -496,15 +547,20 @@ void llm_client_free(struct llm_client *c)
 	}
 	/* abandon running transfers */
 	while ((r = c->running)) {
-		curl_multi_remove_handle(c->multi, r->easy);
+		if (r->shard) {
+			curl_multi_remove_handle(r->shard->multi, r->easy);
+			r->shard->active--;
+		}
 		run_unlink(c, r);
 		req_free(r);
 	}
 	while (c->nspare > 0)
 		curl_easy_cleanup(c->spare[--c->nspare]);
 	free(c->spare);
-	curl_multi_cleanup(c->multi);
-	event_free(c->ev_timer);
+	for (int k = 0; k < c->nshards; k++) {
+		curl_multi_cleanup(c->shards[k].multi);
+		event_free(c->shards[k].ev_timer);
+	}
 	event_free(c->ev_hold);
 	event_free(c->ev_more);
 	curl_slist_free_all(c->headers);

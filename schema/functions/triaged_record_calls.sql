@@ -38,8 +38,8 @@ BEGIN
                             coalesce(input.cached_tokens, 0),
                             coalesce(input.completion_tokens, 0)) AS cost
           -- triaged_price_at written out: a function in FROM that returns one
-          -- row is not inlined, and each call started its own executor (about
-          -- a third of this statement's time, issue #15)
+          -- row is not inlined, and each call started its own executor (issue
+          -- #15); test_cascade checks that both find the same price
           FROM input LEFT JOIN LATERAL (
                SELECT mp FROM model_prices mp
                 WHERE mp.model = input.model AND mp.effective_from <= input.st

@@ -322,13 +322,13 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 	b->nitems += pt->nitems;
 	db->inflight_items += pt->nitems; /* a round was appended empty */
 	buf_reset(&db->sendbuf);
-	if (db->row_oid[k] != 0) {
-		/* typed rows: one binary array of the kind's row type */
+	if (db_kind_rowtype(k) != NULL) {
+		/* typed rows: one binary array of the kind's row type (its OID from the prepare) */
 		int len, fmt = 1;
 		if (pgbin_array_header(&db->sendbuf, db->row_oid[k], (int32_t)pt->nitems) < 0)
 			return -1;
 		for (it = pt->items; it; it = it->next)
-			if (pgbin_array_elem(&db->sendbuf, it->json, it->len) < 0)
+			if (pgbin_array_elem(&db->sendbuf, it->data, it->len) < 0)
 				return -1;
 		if (db->sendbuf.len > INT_MAX)
 			return -1;
@@ -343,7 +343,7 @@ static int db_send_part(struct db *db, struct db_batch *b, enum db_kind k)
 		return -1;
 	for (it = pt->items; it; it = it->next)
 		if ((it != pt->items && buf_append(&db->sendbuf, ",", 1) < 0) ||
-		    buf_append(&db->sendbuf, it->json, it->len) < 0)
+		    buf_append(&db->sendbuf, it->data, it->len) < 0)
 			return -1;
 	if (buf_append(&db->sendbuf, "]", 1) < 0)
 		return -1;
@@ -778,7 +778,7 @@ void db_submit_bin(struct db *db, enum db_kind kind, char *row, size_t len, db_i
 {
 	struct db_item *it = xcalloc(1, sizeof(*it));
 	it->kind = kind;
-	it->json = row;
+	it->data = row;
 	it->len = len;
 	it->cb = cb;
 	it->arg = arg;

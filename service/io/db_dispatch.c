@@ -14,9 +14,9 @@
 void db_item_free(struct db *db, struct db_item *it)
 {
 	if (db->json_free)
-		db->json_free(db->json_free_arg, it->kind, it->json);
+		db->json_free(db->json_free_arg, it->kind, it->data);
 	else
-		free(it->json);
+		free(it->data);
 	free(it);
 }
 

@@ -17,7 +17,7 @@
 
 #define DB_MAX_INFLIGHT_BATCHES 4
 /*
- * A statement's items stop at this many bytes of JSON (one item always
+ * A statement's items stop at this many bytes (one item always
  * goes): the loop copies each statement into the parameter, into libpq's
  * buffer and into the socket in one callback (#16). Ordinary tickets reach
  * it only with a couple of hundred queued; the rest takes a further
@@ -35,7 +35,7 @@
 
 struct db_item {
 	enum db_kind kind;
-	char *json; /* one object; a binary record for a kind with a row type (db_submit_bin) */
+	char *data; /* one JSON object; a binary record for a kind with a row type (db_submit_bin) */
 	size_t len;
 	db_item_fn *cb;
 	void *arg;

@@ -203,6 +203,26 @@ static void float8_or_null(struct pgbin_rec *r, double v)
 		pgbin_null(r, PGBIN_FLOAT8);
 }
 
+/* An id column: NULL when 0 (none). */
+static void id_or_null(struct pgbin_rec *r, int64_t v)
+{
+	if (v > 0)
+		pgbin_int8(r, v);
+	else
+		pgbin_null(r, PGBIN_INT8);
+}
+
+/* The finished binary row (its bytes in *len), or NULL over the cap: row_text's twin. */
+static char *row_bytes(struct pgbin_rec *r, struct buf *b, size_t *len)
+{
+	if (pgbin_rec_end(r) < 0) {
+		buf_cleanup(b);
+		return NULL;
+	}
+	*len = b->len;
+	return buf_steal(b);
+}
+
 /*
  * A triage outcome as a triaged_store_in row (migration 061) in PostgreSQL's
  * binary format, its fields in the type's order (issue #15: no JSON for the
@@ -241,12 +261,7 @@ static char *triage_row(const struct store *s, const struct triage_rec *r, size_
 	pgbin_int4(&w, r->dec->nmatched ? r->dec->priority : 50);
 	pgbin_text(&w, r->detector_flags);
 	pgbin_text(&w, r->draft_flags);
-	if (pgbin_rec_end(&w) < 0) {
-		buf_cleanup(&b);
-		return NULL;
-	}
-	*len = b.len;
-	return buf_steal(&b);
+	return row_bytes(&w, &b, len);
 }
 
 /*
@@ -382,26 +397,15 @@ static char *call_row(const struct store *s, int64_t pk, int revision, const str
 	float8_or_null(&r, c->finished_ms);
 	pgbin_text(&r, c->answer);
 	pgbin_text(&r, c->budget_id > 0 ? c->reserved_usd : NULL);
-	if (c->budget_id > 0)
-		pgbin_int8(&r, c->budget_id);
-	else
-		pgbin_null(&r, PGBIN_INT8);
+	id_or_null(&r, c->budget_id);
 	pgbin_int4(&r, int4_of(c->usage.reasoning_tokens));
 	pgbin_text(&r, dialect_name(c->dialect));
 	pgbin_text(&r, dialect_mode_name(c->mode));
 	pgbin_text(&r, pe && pe->type[0] ? pe->type : NULL);
 	pgbin_text(&r, pe && pe->code[0] ? pe->code : NULL);
 	pgbin_text(&r, pe && pe->param[0] ? pe->param : NULL);
-	if (c->budget_id > 0 && c->reservation_id > 0)
-		pgbin_int8(&r, c->reservation_id);
-	else
-		pgbin_null(&r, PGBIN_INT8);
-	if (pgbin_rec_end(&r) < 0) {
-		buf_cleanup(&b);
-		return NULL;
-	}
-	*len = b.len;
-	return buf_steal(&b);
+	id_or_null(&r, c->budget_id > 0 ? c->reservation_id : 0);
+	return row_bytes(&r, &b, len);
 }
 
 static void on_call_row(void *arg, const struct db_row *row, const char *err)

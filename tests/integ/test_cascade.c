@@ -97,6 +97,14 @@ START_TEST(test_escalation_exact)
 	FILE *f;
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "escalate", 2, NULL), 0);
+	/* a price history for the flagship: one in force, one announced for tomorrow.
+	 * triaged_record_calls_rows looks the price up inline (not through
+	 * triaged_price_at, which is not inlined); both must pick the one in force */
+	ck_assert_int_eq(h_sql_exec(s.db, "INSERT INTO model_prices (model, effective_from, "
+					  "input_per_mtok, cached_input_per_mtok, output_per_mtok) "
+					  "VALUES ('gpt-4o', now() - interval '1 hour', 3, 1.5, 12), "
+					  "('gpt-4o', now() + interval '1 day', 30, 15, 120)"),
+			 0);
 	snprintf(rules, sizeof(rules), "%s/escalate.rules", h_tmpdir());
 	write_file(rules, rules_text);
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", rules);
@@ -141,6 +149,17 @@ START_TEST(test_escalation_exact)
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE cost_usd IS NULL OR "
 					"price_id IS NULL"),
 			 0);
+	/* each call at the price in force when it started, as triaged_price_at finds it */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls mc WHERE mc.price_id IS "
+					"DISTINCT FROM (triaged_price_at(mc.model, mc.started_at)).id OR "
+					"mc.cost_usd IS DISTINCT FROM triaged_cost(triaged_price_at("
+					"mc.model, mc.started_at), mc.prompt_tokens, mc.cached_tokens, "
+					"mc.completion_tokens)"),
+			 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls mc JOIN model_prices p ON "
+					"p.id = mc.price_id WHERE mc.tier = 'flagship' AND "
+					"p.input_per_mtok = 3"),
+			 4);
 	ck_assert_int_eq(stack_model_requests(&s, NULL), 12);
 	/* the flagship is the expensive one: gpt-4o costs more per call than gpt-4o-mini */
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT (avg(cost_usd) FILTER (WHERE tier='flagship') > "

@@ -1039,8 +1039,11 @@ END_TEST
  * the reference tries each keyword in list order at every position (a space
  * in a keyword matches a run of blanks; a keyword that begins or ends with a
  * letter or digit needs a boundary there; subject and body apart). The
- * matcher scans the text once with the keywords bucketed by first byte
- * (issue #15); both must name the same keyword on every input.
+ * matcher scans a text of up to 2 KiB once with the keywords bucketed by
+ * first byte (issue #15), a longer one with a memmem per keyword; one input
+ * in ten has a body over 2 KiB, so both ways run, and a short subject's
+ * finding carries into a long body's search. Both must name the same keyword
+ * on every input.
  */
 static int ref_word(int c)
 {
@@ -1120,10 +1123,12 @@ START_TEST(test_keyword_differential)
 					       " ",  "\t", "\n", ".", "-", "\xc3\xa9", "$", "su",
 					       "sue", "ab"};
 	static const char *const kw_set[] = {"a", "b", "s", "u", "e", "1", "\xc3\xa9", "$", "-"};
-	size_t found = 0, missed = 0;
+	size_t found = 0, missed = 0, long_found = 0, long_missed = 0;
+	static char body[2700];
 
 	for (int iter = 0; iter < 20000; iter++) {
-		char kws[8][16], subject[24], body[96], conf[512];
+		char kws[8][16], subject[24], conf[512];
+		int is_long = iter % 10 == 9;
 		size_t nk = 1 + rnd(8), o;
 		const char *want = NULL;
 		struct rules *r;
@@ -1149,7 +1154,7 @@ START_TEST(test_keyword_differential)
 		}
 		snprintf(conf + o, sizeof(conf) - o, "\naction = escalate\n");
 		rnd_text(subject, rnd(sizeof(subject)), text_set, ARRAY_SIZE(text_set));
-		rnd_text(body, rnd(sizeof(body)), text_set, ARRAY_SIZE(text_set));
+		rnd_text(body, is_long ? 2049 + rnd(600) : rnd(96), text_set, ARRAY_SIZE(text_set));
 		for (size_t k = 0; k < nk && want == NULL; k++)
 			if (ref_found(subject, kws[k]) || ref_found(body, kws[k]))
 				want = kws[k];
@@ -1170,12 +1175,19 @@ START_TEST(test_keyword_differential)
 			found++;
 		else
 			missed++;
+		if (is_long && want != NULL)
+			long_found++;
+		else if (is_long)
+			long_missed++;
 		rules_text_free(&rt);
 		rules_free(r);
 	}
 	/* both outcomes well represented, or the comparison proves little */
 	ck_assert_uint_gt(found, 4000);
 	ck_assert_uint_gt(missed, 4000);
+	/* the long bodies: mostly found (random text is rich in short keywords), some not */
+	ck_assert_uint_gt(long_found, 100);
+	ck_assert_uint_gt(long_missed, 20);
 }
 END_TEST
 

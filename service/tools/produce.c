@@ -9,7 +9,7 @@
  *                   [-f FILE|-] [-n COUNT] [--repeat] [--id-prefix P]
  *                   [--partition-key | --key K | --no-key] [--partition N]
  *                   [--raw] [--binary-file FILE] [--flush-timeout MS]
- *                   [-X key=value]...
+ *                   [--rate R] [-X key=value]...
  *
  * Keys: by default (--partition-key says so explicitly) the key is the line's
  * "ticket_id" when it is a non-empty JSON string; lines that are not JSON
@@ -21,6 +21,11 @@
  * or --id-prefix, message number i (1-based) whose ticket_id is a non-empty
  * string gets ticket_id "<prefix><i>" (default prefix "rep-") and is
  * re-serialized; other lines are sent unchanged.
+ *
+ * Pace: --rate R sends message number k (0-based) no earlier than k/R seconds
+ * after the first, against that absolute schedule (a late message does not
+ * shift the ones after it); the benchmark's half-rate scenario feeds the
+ * daemon this way. Without it, messages go as fast as librdkafka takes them.
  *
  * Output: logfmt on stderr, ending with "... produced=N failed=M ...". Exit 0
  * only if every message was delivered; 1 on any failure; 2 on usage errors.
@@ -63,6 +68,7 @@ struct opts {
 	const char *fixed_key;
 	int32_t partition; /* RD_KAFKA_PARTITION_UA unless --partition */
 	int flush_timeout_ms;
+	int64_t rate; /* messages per second; 0: unpaced */
 	const char *xkeys[MAX_X];
 	const char *xvals[MAX_X];
 	char *xbuf[MAX_X]; /* owned copies split at '=' */
@@ -137,7 +143,7 @@ static void usage(FILE *f)
 		"usage: triaged-produce (-b BOOTSTRAP | --bootstrap-file PATH) -t TOPIC\n"
 		"         [-f FILE|-] [-n COUNT] [--repeat] [--id-prefix P]\n"
 		"         [--partition-key | --key K | --no-key] [--partition N] [--raw]\n"
-		"         [--binary-file FILE] [--flush-timeout MS] [-X key=value]...\n");
+		"         [--binary-file FILE] [--flush-timeout MS] [--rate R] [-X key=value]...\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -209,6 +215,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return -1;
 			}
 			o->flush_timeout_ms = (int)v;
+		} else if (strcmp(a, "--rate") == 0) {
+			if (parse_i64(val, 1, 10000000, &o->rate) < 0) {
+				fprintf(stderr, "triaged-produce: --rate: want messages/s, 1..10000000, got '%s'\n", val);
+				return -1;
+			}
 		} else if (strcmp(a, "-X") == 0) {
 			char *eq, *copy;
 
@@ -335,7 +346,41 @@ struct producer {
 	const struct opts *o;
 	json_tokener *tok;
 	struct stats st;
+	int64_t t0_ns; /* --rate: when message 0 was due (CLOCK_MONOTONIC) */
 };
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * --rate: wait until message number p->st.sent is due, serving delivery
+ * reports meanwhile. The schedule is absolute (t0 + k/R), so a message that
+ * goes late does not delay the next ones; with no --rate, return at once.
+ */
+static void pace(struct producer *p)
+{
+	int64_t due, now;
+
+	if (p->o->rate <= 0)
+		return;
+	if (p->t0_ns == 0)
+		p->t0_ns = mono_ns();
+	due = p->t0_ns + (int64_t)((double)p->st.sent * 1e9 / (double)p->o->rate);
+	while (!stop_requested && (now = mono_ns()) < due) {
+		int64_t left = due - now;
+		if (left >= 1000000) {
+			rd_kafka_poll(p->rk, (int)(left / 1000000));
+		} else {
+			struct timespec ts = {0, (long)left};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
 
 /* Hand one message to librdkafka, waiting while its queue is full. 0 ok, -1 failed. */
 static int send_msg(struct producer *p, const char *val, size_t len, const char *key, size_t keylen)
@@ -475,6 +520,7 @@ static int produce_stream(struct producer *p, FILE *f)
 			goto out;
 		if (r == 0)
 			break;
+		pace(p);
 		if (produce_line(p, buf, len, p->st.sent + 1) < 0 && !stop_requested)
 			goto out;
 	}
@@ -515,6 +561,7 @@ static int produce_repeat(struct producer *p, FILE *f)
 		goto out;
 	}
 	while (!stop_requested && p->st.sent < p->o->count) {
+		pace(p);
 		if (produce_line(p, lines[i].data, lines[i].len, p->st.sent + 1) < 0 && !stop_requested)
 			goto out;
 		i = (i + 1) % nlines;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg_write_path.sh: PostgreSQL CPU per ticket of the daemon's write path alone
 # (issue #15), without Kafka, the model or the daemon: 20,000 tickets in
-# rounds of 200 (claim, then calls, then store, each statement its own commit,
+# rounds of BATCH (default 200; the daemon's rounds at half rate hold about
+# 10) (claim, then calls, then store, each statement its own commit,
 # as io/db.c sends them), in one session, on a throwaway cluster; the
 # backend's CPU (utime + stime) per ticket. Two schema trees compared
 # alternately, RUNS times each (noisy on a shared machine: read the spread).
@@ -21,6 +22,8 @@ BIN=$(readlink -f "$1")
 A=$(readlink -f "$2")
 B=${3:+$(readlink -f "$3")}
 RUNS=${4:-3}
+BATCH=${BATCH:-200}
+((BATCH >= 1 && 20000 % BATCH == 0)) || { echo 'BATCH must divide 20000' >&2; exit 2; }
 PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
 WORK=$(mktemp -d /tmp/pg-write-path.XXXXXX)
 as_pg() { if ((EUID == 0)); then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -52,25 +55,26 @@ SELECT count(*) FROM triaged_claim((SELECT jsonb_agg(jsonb_build_object(
     'customer_tier', (ARRAY['premium', 'standard', 'free'])[1 + g % 3],
     'tags', jsonb_build_array('a', 'b'), 'metadata', '{"x": 1}'::jsonb,
     'kafka_topic', 'k', 'kafka_partition', 0, 'kafka_offset', g))
-  FROM generate_series(:b * 200 + 1, :b * 200 + 200) g)) \gset
+  FROM generate_series(:b * :n + 1, :b * :n + :n) g)) \gset
 SELECT count(*) FROM triaged_record_calls((SELECT jsonb_agg(jsonb_build_object(
     'ticket_pk', id, 'revision', 1, 'seq', 1, 'tier', 'mini', 'purpose', 'triage',
     'model', 'gpt-4o-mini', 'prompt_version', 'v1', 'outcome', 'ok', 'attempts', 1,
     'prompt_tokens', 500, 'completion_tokens', 120, 'latency_ms', 3.0, 'total_ms', 3.0,
     'started_ms', extract(epoch FROM now()) * 1000, 'finished_ms', extract(epoch FROM now()) * 1000,
     'answer', repeat('{"category": "billing"} ', 10)))
-  FROM tickets WHERE kafka_offset BETWEEN :b * 200 + 1 AND :b * 200 + 200)) \gset
+  FROM tickets WHERE kafka_offset BETWEEN :b * :n + 1 AND :b * :n + :n)) \gset
 SELECT count(*) FROM triaged_store((SELECT jsonb_agg(jsonb_build_object(
     'ticket_pk', id, 'revision', 1, 'status', 'pending_review', 'category', 'billing',
     'sentiment', 'negative', 'urgency', (ARRAY['low', 'normal', 'high', 'critical'])[1 + id % 4],
     'confidence', 0.8, 'language', 'en', 'summary', 'Customer wants a refund',
     'draft_reply', repeat('We are sorry. ', 20), 'decided_by', 'mini', 'model', 'gpt-4o-mini',
     'prompt_version', 'v1', 'action', 'none', 'escalated', false, 'priority', 50))
-  FROM tickets WHERE kafka_offset BETWEEN :b * 200 + 1 AND :b * 200 + 200)) \gset
+  FROM tickets WHERE kafka_offset BETWEEN :b * :n + 1 AND :b * :n + :n)) \gset
 SQL
 {
 	echo 'SELECT pg_backend_pid() AS pid \gset'
-	for b in $(seq 0 99); do
+	echo "\\set n $BATCH"
+	for b in $(seq 0 $((20000 / BATCH - 1))); do
 		echo "\\set b $b"
 		echo "\\i $WORK/round.sql"
 	done

@@ -1,8 +1,9 @@
 /*
  * test_harness: the integration harness checks itself against the real
  * parts it drives: a PostgreSQL cluster (values read back, and still there
- * after a restart), a child process (exit status and log), and the
- * librdkafka mock cluster for the Kafka helpers.
+ * after a restart), a child process (exit status and log), the
+ * librdkafka mock cluster for the Kafka helpers, and triaged-produce's
+ * --rate pacing (the benchmark's half-rate feed).
  */
 #include <check.h>
 #include <signal.h>
@@ -254,6 +255,81 @@ START_TEST(test_kafka_helpers)
 }
 END_TEST
 
+/* Run triaged-produce against bootstrap bs; its exit status, -1 if it did not end. */
+static int run_produce(char *const argv[], long long *elapsed_ms)
+{
+	struct h_proc p;
+	long long t0 = h_now_ms();
+	int st = -1;
+
+	ck_assert_int_eq(h_spawn(&p, "produce", argv, NULL), 0);
+	if (h_wait_exit(&p, 60000, &st) < 0) {
+		h_stop(&p);
+		return -1;
+	}
+	if (elapsed_ms)
+		*elapsed_ms = h_now_ms() - t0;
+	if (st != 0)
+		h_dump_log(&p, 20);
+	return st;
+}
+
+/*
+ * --rate R sends message k no earlier than k/R s after the first: 61 messages
+ * at 100/s take at least 0.6 s (the lower bound only: a slow machine may take
+ * longer, never shorter), and every one is delivered. Unpaced, the same 61 go
+ * in a few milliseconds, so the bound fails if the pacing is lost.
+ */
+START_TEST(test_produce_rate)
+{
+	char errstr[256], bin[4096], file[4096];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *owner;
+	rd_kafka_mock_cluster_t *mc;
+	const char *bs;
+	long long ms = 0;
+	FILE *f;
+
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
+	snprintf(file, sizeof(file), "%s/rate.jsonl", h_tmpdir());
+	f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 7; i++)
+		fprintf(f, "{\"ticket_id\":\"r%d\",\"body\":\"hello\"}\n", i);
+	fclose(f);
+
+	ck_assert_int_eq(
+	        rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof(errstr)), 0);
+	owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	ck_assert_msg(owner != NULL, "%s", errstr);
+	mc = rd_kafka_handle_mock_cluster(owner);
+	ck_assert_ptr_nonnull(mc);
+	bs = rd_kafka_mock_cluster_bootstraps(mc);
+	ck_assert_int_eq(rd_kafka_mock_topic_create(mc, "paced", 2, 1), 0);
+
+	{
+		char *const argv[] = {bin,	"-b",	  (char *)bs, "-t",	     "paced",
+				      "-f",	file,	  "-n",	      "61",	     "--repeat",
+				      "--rate", "100",	  NULL};
+		ck_assert_int_eq(run_produce(argv, &ms), 0);
+	}
+	ck_assert_int_eq(h_kafka_end_offsets_sum(bs, "paced", 2), 61);
+	ck_assert_msg(ms >= 600, "61 messages at 100/s took %lld ms, want >= 600", ms);
+
+	/* a rate that is not a positive count is a usage error (2), and sends nothing */
+	{
+		char *const argv[] = {bin, "-b", (char *)bs, "-t", "paced", "-f", file, "--rate", "0", NULL};
+		ck_assert_int_eq(run_produce(argv, NULL), 2);
+	}
+	{
+		char *const argv[] = {bin, "-b", (char *)bs, "-t", "paced", "-f", file, "--rate", "fast", NULL};
+		ck_assert_int_eq(run_produce(argv, NULL), 2);
+	}
+	ck_assert_int_eq(h_kafka_end_offsets_sum(bs, "paced", 2), 61);
+	rd_kafka_destroy(owner);
+}
+END_TEST
+
 static Suite *harness_suite(void)
 {
 	Suite *s = suite_create("harness");
@@ -274,6 +350,7 @@ static Suite *harness_suite(void)
 
 	tcase_set_timeout(tc_kafka, 60);
 	tcase_add_test(tc_kafka, test_kafka_helpers);
+	tcase_add_test(tc_kafka, test_produce_rate);
 	suite_add_tcase(s, tc_kafka);
 	return s;
 }

@@ -159,7 +159,7 @@ static void job_free(struct job *j, struct offload *off)
 	rules_text_release(&j->rt, put_discard, off);
 	free(j->nt);
 	free(j->dec);
-	free(j->claim_json);
+	free(j->claim_row);
 	if (j->prep) {
 		if (j->prep->msg) /* dropped before it was prepared */
 			rd_kafka_message_destroy(j->prep->msg);

@@ -120,7 +120,8 @@ struct job {
 	struct rules_text rt;	    /* the rules' text conditions, matched while preparing */
 	unsigned rt_gen;	    /* the rule set's generation they were matched with */
 	struct job_prep *prep;	    /* PREPARE only */
-	char *claim_json;	    /* the claim, built while preparing (NULL: over the cap) */
+	char *claim_row;	    /* the claim, built while preparing (NULL: over the cap) */
+	size_t claim_len;	    /* its bytes */
 	int flagship_slot;
 	int parked; /* issue #15.2: an escalation, outside intake.max_in_flight (pipeline.c) */
 	struct job_dead_letter *dl; /* DLQ only */

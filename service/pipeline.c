@@ -281,9 +281,10 @@ static enum job_event act_claim(struct job *j)
 {
 	struct pipeline *pl = j->owner;
 	/* built while preparing: escaping a large body is not the loop's work */
-	char *json = j->claim_json;
-	j->claim_json = NULL;
-	if (store_claim(&pl->store, json, on_claimed, j, pl->why, sizeof(pl->why)) == 0)
+	char *row = j->claim_row;
+	j->claim_row = NULL;
+	if (store_claim(&pl->store, row, j->claim_len, on_claimed, j, pl->why, sizeof(pl->why)) ==
+	    0)
 		return EV_NONE;
 	j->detail = pl->why;
 	return EV_DB_REJECTED;
@@ -624,10 +625,10 @@ void pipeline_prepare_work(struct offload_item *it, void *arg)
 		rules_prepare_text(p->rules, &in, &j->rt);
 	}
 	{
-		/* the claim's JSON holds the whole body, escaped: build it here too */
+		/* the claim's row holds the whole body: build it here too */
 		struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part),
 				      j->offset, &j->pii};
-		j->claim_json = store_claim_json(&pl->store, &q);
+		j->claim_row = store_claim_row(&pl->store, &q, &j->claim_len);
 		ticket_drop_stored_only(j->t);
 	}
 }

@@ -342,7 +342,7 @@ int pipeline_reload_rules(struct pipeline *pl)
 	return 0;
 }
 
-/* A claim's JSON was built by an offload worker: freed by one (#16). The other kinds are the loop's. */
+/* A claim's row was built by an offload worker: freed by one (#16). The other kinds are the loop's. */
 static void discard_json(void *arg, enum db_kind kind, char *json)
 {
 	struct pipeline *pl = arg;

@@ -26,7 +26,7 @@ $$;
 
 -- the daemon: its entry points (SECURITY DEFINER: no table privilege
 -- needed) and schema_version for its startup check
-GRANT EXECUTE ON FUNCTION triaged_claim(jsonb), triaged_reserve(jsonb),
+GRANT EXECUTE ON FUNCTION triaged_claim_rows(triaged_claim_in[]), triaged_reserve(jsonb),
                           triaged_renew_reservations(jsonb),
                           triaged_record_calls_rows(triaged_call_in[]),
                           triaged_store_rows(triaged_store_in[]),

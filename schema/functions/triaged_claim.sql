@@ -1,6 +1,9 @@
 -- Claim a batch of incoming tickets (the daemon's first write for every
--- ticket). Input: a JSON array of ticket objects (ticket.schema.json, plus
--- kafka_topic/kafka_partition/kafka_offset and the PII map "pii"). Returns
+-- ticket). Input: an array of triaged_claim_in (migration 062; the daemon
+-- sends it in PostgreSQL's binary format, no JSON to parse), or, through
+-- triaged_claim(jsonb), a JSON array of ticket objects (ticket.schema.json,
+-- plus kafka_topic/kafka_partition/kafka_offset and the PII map "pii"; the
+-- keys are triaged_claim_in's fields). Returns
 -- one row per element: idx (0-based), the ticket's pk, the revision this
 -- event is, and state:
 --   new      first time this (source, ticket_id) is seen
@@ -17,13 +20,27 @@
 -- (redeliveries, new revisions, a ticket id twice in the batch) go one by
 -- one through triaged_claim_one.
 
+-- the JSON element's version, before migration 062
+DROP FUNCTION IF EXISTS triaged_claim_one(jsonb);
+
+-- The content hash of a typed element: triaged_content_hash (the JSON
+-- reference) on the same fields; a ticket without tags hashes as JSON null
+-- either way. test_spine checks the stored hashes against the reference.
+CREATE OR REPLACE FUNCTION triaged_content_hash_row(t triaged_claim_in) RETURNS bytea
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT sha256(convert_to(concat_ws(chr(31),
+        coalesce(t.subject, ''), t.body, coalesce(t.channel, ''),
+        coalesce(t.customer_tier, ''), coalesce(t.language, ''),
+        coalesce(t.tags, 'null'::jsonb)::text), 'UTF8'))
+$$;
+
 -- One ticket that may already exist: its pk, revision and state as above.
-CREATE OR REPLACE FUNCTION triaged_claim_one(t jsonb, OUT ticket_pk bigint, OUT revision integer,
-                                             OUT state text)
+CREATE OR REPLACE FUNCTION triaged_claim_one(t triaged_claim_in, OUT ticket_pk bigint,
+                                             OUT revision integer, OUT state text)
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
-    h   bytea := triaged_content_hash(t);
+    h   bytea := triaged_content_hash_row(t);
     pk  bigint;
     rev integer;
 BEGIN
@@ -31,23 +48,22 @@ BEGIN
             body, body_truncated, customer_id, customer_email, customer_name, customer_tier,
             language_hint, tags, metadata, intake_flags, original, kafka_topic,
             kafka_partition, kafka_offset)
-    VALUES (t->>'source', t->>'ticket_id', h, (t->>'created_at')::timestamptz,
-            t->>'channel', coalesce(t->>'subject', ''), t->>'body',
-            coalesce((t->>'body_truncated')::boolean, false),
-            t->>'customer_id', t->>'customer_email', t->>'customer_name',
-            t->>'customer_tier', t->>'language', t->'tags', t->'metadata',
-            t->'intake_flags', t->'original', t->>'kafka_topic', (t->>'kafka_partition')::integer,
-            (t->>'kafka_offset')::bigint)
+    VALUES (t.source, t.ticket_id, h, t.created_at::timestamptz,
+            t.channel, coalesce(t.subject, ''), t.body,
+            coalesce(t.body_truncated, false),
+            t.customer_id, t.customer_email, t.customer_name,
+            t.customer_tier, t.language, t.tags, t.metadata,
+            t.intake_flags, t.original, t.kafka_topic, t.kafka_partition, t.kafka_offset)
     ON CONFLICT (source, ticket_id) DO NOTHING
     RETURNING tk.id INTO pk;
     IF pk IS NOT NULL THEN
         INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition, kafka_offset)
-        VALUES (pk, 1, h, (t->>'kafka_partition')::integer, (t->>'kafka_offset')::bigint);
+        VALUES (pk, 1, h, t.kafka_partition, t.kafka_offset);
         ticket_pk := pk; revision := 1; state := 'new';
         RETURN;
     END IF;
     SELECT tk.id INTO pk FROM tickets tk
-     WHERE tk.source = t->>'source' AND tk.ticket_id = t->>'ticket_id' FOR UPDATE;
+     WHERE tk.source = t.source AND tk.ticket_id = t.ticket_id FOR UPDATE;
     SELECT r.revision INTO rev FROM ticket_revisions r
      WHERE r.ticket_pk = pk AND r.content_hash = h;
     IF rev IS NOT NULL THEN
@@ -58,25 +74,25 @@ BEGIN
         RETURN;
     END IF;
     UPDATE tickets tk SET revision = tk.revision + 1, content_hash = h,
-           updated_at = now(), created_at = (t->>'created_at')::timestamptz,
-           channel = t->>'channel', subject = coalesce(t->>'subject', ''),
-           body = t->>'body',
-           body_truncated = coalesce((t->>'body_truncated')::boolean, false),
-           customer_id = t->>'customer_id', customer_email = t->>'customer_email',
-           customer_name = t->>'customer_name', customer_tier = t->>'customer_tier',
-           language_hint = t->>'language', tags = t->'tags', metadata = t->'metadata',
-           intake_flags = t->'intake_flags', original = t->'original',
-           kafka_topic = t->>'kafka_topic',
-           kafka_partition = (t->>'kafka_partition')::integer,
-           kafka_offset = (t->>'kafka_offset')::bigint
+           updated_at = now(), created_at = t.created_at::timestamptz,
+           channel = t.channel, subject = coalesce(t.subject, ''),
+           body = t.body,
+           body_truncated = coalesce(t.body_truncated, false),
+           customer_id = t.customer_id, customer_email = t.customer_email,
+           customer_name = t.customer_name, customer_tier = t.customer_tier,
+           language_hint = t.language, tags = t.tags, metadata = t.metadata,
+           intake_flags = t.intake_flags, original = t.original,
+           kafka_topic = t.kafka_topic,
+           kafka_partition = t.kafka_partition,
+           kafka_offset = t.kafka_offset
      WHERE tk.id = pk RETURNING tk.revision INTO rev;
     INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition, kafka_offset)
-    VALUES (pk, rev, h, (t->>'kafka_partition')::integer, (t->>'kafka_offset')::bigint);
+    VALUES (pk, rev, h, t.kafka_partition, t.kafka_offset);
     ticket_pk := pk; revision := rev; state := 'updated';
 END
 $$;
 
-CREATE OR REPLACE FUNCTION triaged_claim(batch jsonb)
+CREATE OR REPLACE FUNCTION triaged_claim_rows(batch triaged_claim_in[])
 RETURNS TABLE (idx integer, ticket_pk bigint, revision integer, state text, calls jsonb,
                event jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -91,37 +107,33 @@ BEGIN
     -- the batch is new once (the first with the inserted content); the other
     -- goes the per-ticket way below and sees the row inserted here.
     WITH input AS (
-        -- triaged_content_hash(e.v), written out: that function is not
+        -- triaged_content_hash_row(x), written out: that function is not
         -- inlined here and cost an executor call per ticket (issue #15);
-        -- test_spine's redelivery case fails if the two disagree
-        SELECT (e.ord - 1)::integer AS i, e.v AS t,
+        -- test_spine checks the stored hashes against triaged_content_hash
+        SELECT x.*, (x.ordinality - 1)::integer AS i,
                sha256(convert_to(concat_ws(chr(31),
-                   coalesce(e.v->>'subject', ''), e.v->>'body', coalesce(e.v->>'channel', ''),
-                   coalesce(e.v->>'customer_tier', ''), coalesce(e.v->>'language', ''),
-                   coalesce(e.v->'tags', 'null'::jsonb)::text), 'UTF8')) AS h
-          FROM jsonb_array_elements(batch) WITH ORDINALITY AS e(v, ord)),
+                   coalesce(x.subject, ''), x.body, coalesce(x.channel, ''),
+                   coalesce(x.customer_tier, ''), coalesce(x.language, ''),
+                   coalesce(x.tags, 'null'::jsonb)::text), 'UTF8')) AS h
+          FROM unnest(batch) WITH ORDINALITY AS x),
     ins AS (
         INSERT INTO tickets AS tk (source, ticket_id, content_hash, created_at, channel, subject,
                 body, body_truncated, customer_id, customer_email, customer_name, customer_tier,
                 language_hint, tags, metadata, intake_flags, original, kafka_topic,
                 kafka_partition, kafka_offset)
-        SELECT t->>'source', t->>'ticket_id', h, (t->>'created_at')::timestamptz,
-               t->>'channel', coalesce(t->>'subject', ''), t->>'body',
-               coalesce((t->>'body_truncated')::boolean, false),
-               t->>'customer_id', t->>'customer_email', t->>'customer_name',
-               t->>'customer_tier', t->>'language', t->'tags', t->'metadata',
-               t->'intake_flags', t->'original', t->>'kafka_topic',
-               (t->>'kafka_partition')::integer,
-               (t->>'kafka_offset')::bigint
+        SELECT source, ticket_id, h, created_at::timestamptz, channel, coalesce(subject, ''),
+               body, coalesce(body_truncated, false), customer_id, customer_email,
+               customer_name, customer_tier, language, tags, metadata, intake_flags, original,
+               kafka_topic, kafka_partition, kafka_offset
           FROM input ORDER BY i
         ON CONFLICT (source, ticket_id) DO NOTHING
         RETURNING tk.id, tk.source, tk.ticket_id, tk.content_hash, tk.kafka_partition,
                   tk.kafka_offset),
     first AS (
-        SELECT DISTINCT ON (ins.id) input.i, input.t, ins.id, ins.content_hash,
+        SELECT DISTINCT ON (ins.id) input.i, input.pii, ins.id, ins.content_hash,
                ins.kafka_partition, ins.kafka_offset
-          FROM ins JOIN input ON input.t->>'source' = ins.source
-                             AND input.t->>'ticket_id' = ins.ticket_id
+          FROM ins JOIN input ON input.source = ins.source
+                             AND input.ticket_id = ins.ticket_id
                              AND input.h = ins.content_hash
          ORDER BY ins.id, input.i),
     rev AS (
@@ -130,8 +142,8 @@ BEGIN
         SELECT id, 1, content_hash, kafka_partition, kafka_offset FROM first),
     pii AS (
         INSERT INTO ticket_pii (ticket_pk, revision, map)
-        SELECT id, 1, t->'pii' FROM first
-         WHERE jsonb_typeof(t->'pii') = 'array' AND jsonb_array_length(t->'pii') > 0)
+        SELECT id, 1, first.pii FROM first
+         WHERE jsonb_typeof(first.pii) = 'array' AND jsonb_array_length(first.pii) > 0)
     SELECT array_agg(first.i ORDER BY first.i), array_agg(first.id ORDER BY first.i)
       INTO new_idx, new_pk FROM first;
 
@@ -139,17 +151,17 @@ BEGIN
                    FROM unnest(new_idx, new_pk) AS u(i, pk);
 
     -- 2. the rest, one by one
-    FOR e IN SELECT (x.ord - 1)::integer AS i, x.v AS t
-               FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(v, ord)
-              WHERE NOT ((x.ord - 1)::integer = ANY (coalesce(new_idx, '{}')))
-              ORDER BY x.ord LOOP
+    FOR e IN SELECT (g.n - 1)::integer AS i, batch[g.n] AS t
+               FROM generate_subscripts(batch, 1) AS g(n)
+              WHERE NOT ((g.n - 1)::integer = ANY (coalesce(new_idx, '{}')))
+              ORDER BY g.n LOOP
         r := triaged_claim_one(e.t);
         idx := e.i; ticket_pk := r.ticket_pk; revision := r.revision; state := r.state;
         calls := NULL; event := NULL;
-        IF r.state <> 'done' AND jsonb_typeof(e.t->'pii') = 'array'
-           AND jsonb_array_length(e.t->'pii') > 0 THEN
+        IF r.state <> 'done' AND jsonb_typeof((e.t).pii) = 'array'
+           AND jsonb_array_length((e.t).pii) > 0 THEN
             INSERT INTO ticket_pii (ticket_pk, revision, map)
-            VALUES (r.ticket_pk, r.revision, e.t->'pii')
+            VALUES (r.ticket_pk, r.revision, (e.t).pii)
             ON CONFLICT DO NOTHING;
         END IF;
         IF r.state = 'done' THEN
@@ -165,4 +177,14 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 END
+$$;
+
+-- The same from a JSON array (the keys are triaged_claim_in's fields): for
+-- scripts, tests and older callers. The daemon sends the typed array.
+CREATE OR REPLACE FUNCTION triaged_claim(batch jsonb)
+RETURNS TABLE (idx integer, ticket_pk bigint, revision integer, state text, calls jsonb,
+               event jsonb)
+LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT * FROM triaged_claim_rows(
+        ARRAY(SELECT jsonb_populate_recordset(NULL::triaged_claim_in, batch)))
 $$;

@@ -99,6 +99,25 @@ void pgbin_text(struct pgbin_rec *r, const char *s)
 	col(r, PGBIN_TEXT, s, (int32_t)n);
 }
 
+void pgbin_jsonb(struct pgbin_rec *r, const char *json)
+{
+	size_t n = json ? strlen(json) : 0;
+
+	if (json == NULL) {
+		col(r, PGBIN_JSONB, NULL, -1);
+		return;
+	}
+	if (r->err)
+		return;
+	if (n >= INT32_MAX || append32(r->b, PGBIN_JSONB) < 0 ||
+	    append32(r->b, (uint32_t)(n + 1)) < 0 || buf_append(r->b, "\1", 1) < 0 ||
+	    buf_append(r->b, json, n) < 0) {
+		r->err = 1;
+		return;
+	}
+	r->ncols++;
+}
+
 void pgbin_null(struct pgbin_rec *r, uint32_t oid)
 {
 	col(r, oid, NULL, -1);

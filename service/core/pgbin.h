@@ -25,6 +25,7 @@
 #define PGBIN_INT4 23
 #define PGBIN_TEXT 25
 #define PGBIN_FLOAT8 701
+#define PGBIN_JSONB 3802
 
 /* A record being written: where its column count goes, and the count so far. */
 struct pgbin_rec {
@@ -41,6 +42,12 @@ void pgbin_float8(struct pgbin_rec *r, double v);
 void pgbin_bool(struct pgbin_rec *r, int v);
 /* s NULL: a NULL text. The bytes must be valid UTF-8 without NUL, or the server refuses the row. */
 void pgbin_text(struct pgbin_rec *r, const char *s);
+/*
+ * A jsonb value from its JSON text (jsonb_recv's format: the version byte 1,
+ * then the text, which the server parses); json NULL: an SQL NULL. The text
+ * must be valid JSON, or the server refuses the row.
+ */
+void pgbin_jsonb(struct pgbin_rec *r, const char *json);
 /* A NULL of type oid. */
 void pgbin_null(struct pgbin_rec *r, uint32_t oid);
 /* Writes the column count. 0, or -1 if the buffer refused a byte (its cap). */

@@ -17,14 +17,16 @@ static const char *const kind_sql[DB__KINDS] = {
 	"SELECT idx, inserted FROM triaged_record_dead_letters($1::jsonb)",
 	/* the helpdesk's feedback (issue #12, io/feedback.c) */
 	"SELECT idx, outcome, ticket_pk FROM triaged_feedback($1::jsonb)",
-	"SELECT idx, ticket_pk, revision, state, calls, event FROM triaged_claim($1::jsonb)",
+	("SELECT idx, ticket_pk, revision, state, calls, event "
+	 "FROM triaged_claim_rows($1::triaged_claim_in[])"),
 	"SELECT idx, inserted FROM triaged_record_shadow($1::jsonb)",
 	"SELECT idx, renewed, lost_today FROM triaged_renew_reservations($1::jsonb)",
 };
 
 /* The composite type of a kind's rows when they are binary (db_submit_bin), else NULL. */
 static const char *const kind_rowtype[DB__KINDS] = {[DB_CALL] = "triaged_call_in",
-						    [DB_STORE] = "triaged_store_in"};
+						    [DB_STORE] = "triaged_store_in",
+						    [DB_CLAIM] = "triaged_claim_in"};
 
 const char *db_kind_rowtype(enum db_kind k)
 {

@@ -64,6 +64,17 @@ static char *row_text(struct jsonw *w, struct buf *b)
 	return buf_steal(b);
 }
 
+/* The finished binary row (its bytes in *len), or NULL over the cap: row_text's twin. */
+static char *row_bytes(struct pgbin_rec *r, struct buf *b, size_t *len)
+{
+	if (pgbin_rec_end(r) < 0) {
+		buf_cleanup(b);
+		return NULL;
+	}
+	*len = b->len;
+	return buf_steal(b);
+}
+
 static void jadd_str(json_object *o, const char *k, const char *v)
 {
 	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
@@ -71,49 +82,64 @@ static void jadd_str(json_object *o, const char *k, const char *v)
 
 /* ---- claim ----------------------------------------------------------------- */
 
-char *store_claim_json(const struct store *s, const struct claim_req *q)
+/* A JSON value's text, as jsonw_obj writes it; NULL: the JSON null. */
+static const char *json_text(json_object *v)
+{
+	return v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE)
+		 : "null";
+}
+
+/*
+ * The claim as a triaged_claim_in row (migration 062) in PostgreSQL's binary
+ * format, its fields in the type's order (issue #15: the body is not escaped
+ * into JSON for the server to parse back). What the JSON claim left out is
+ * NULL; tags and metadata without a value are the JSON null it wrote, so the
+ * stored rows and the content hash are those of the JSON claim.
+ */
+char *store_claim_row(const struct store *s, const struct claim_req *q, size_t *len)
 {
 	const struct ticket *t = q->t;
 	struct buf b;
-	struct jsonw w;
+	struct pgbin_rec w;
+	json_object *fl = NULL, *pii = NULL;
+	char *row;
+
 	buf_init(&b, s->row_cap);
-	jsonw_begin(&w, &b);
-	jsonw_str(&w, "source", t->source);
-	jsonw_str(&w, "ticket_id", t->ticket_id);
-	jsonw_str(&w, "created_at", t->created_at);
-	jsonw_str(&w, "channel", ticket_channel_name(t->channel));
-	jsonw_str(&w, "subject", t->subject);
-	jsonw_str(&w, "body", t->body);
-	jsonw_bool(&w, "body_truncated", t->body_truncated);
-	jsonw_str(&w, "customer_id", t->customer_id);
-	jsonw_str(&w, "customer_email", t->customer_email);
-	jsonw_str(&w, "customer_name", t->customer_name);
-	jsonw_str(&w, "customer_tier", t->tier == TIER_NONE ? NULL : customer_tier_name(t->tier));
-	jsonw_str(&w, "language", t->language);
-	jsonw_obj(&w, "tags", t->tags);
+	pgbin_rec_begin(&w, &b);
+	pgbin_text(&w, t->source);
+	pgbin_text(&w, t->ticket_id);
+	pgbin_text(&w, t->created_at);
+	pgbin_text(&w, ticket_channel_name(t->channel));
+	pgbin_text(&w, t->subject);
+	pgbin_text(&w, t->body);
+	pgbin_bool(&w, t->body_truncated);
+	pgbin_text(&w, t->customer_id);
+	pgbin_text(&w, t->customer_email);
+	pgbin_text(&w, t->customer_name);
+	pgbin_text(&w, t->tier == TIER_NONE ? NULL : customer_tier_name(t->tier));
+	pgbin_text(&w, t->language);
+	pgbin_jsonb(&w, json_text(t->tags));
 	/* metadata as its original text: jsonb's numeric keeps every digit */
-	jsonw_json(&w, "metadata", t->metadata_json);
-	if (t->original != NULL)
-		jsonw_obj(&w, "original", t->original);
+	pgbin_jsonb(&w, t->metadata_json ? t->metadata_json : "null");
 	if (t->flags != 0) {
-		json_object *fl = json_object_new_array();
+		fl = json_object_new_array();
 		for (int i = 0; i < TICKET_FLAG__COUNT; i++)
 			if (t->flags & (1u << i))
 				json_object_array_add(fl, json_object_new_string(ticket_flag_name(i)));
-		jsonw_obj(&w, "intake_flags", fl);
-		json_object_put(fl);
 	}
-	if (t->prompt_body != NULL)
-		jsonw_int(&w, "prompt_cut_bytes", (int64_t)t->prompt_cut_bytes);
-	jsonw_str(&w, "kafka_topic", q->topic);
-	jsonw_int(&w, "kafka_partition", q->partition);
-	jsonw_int(&w, "kafka_offset", q->offset);
-	if (q->pii && q->pii->n > 0) {
-		json_object *pii = redact_map_to_json(q->pii);
-		jsonw_obj(&w, "pii", pii);
-		json_object_put(pii);
-	}
-	return row_text(&w, &b);
+	pgbin_jsonb(&w, fl ? json_text(fl) : NULL);
+	pgbin_jsonb(&w, t->original ? json_text(t->original) : NULL);
+	pgbin_text(&w, q->topic);
+	pgbin_int4(&w, q->partition);
+	pgbin_int8(&w, q->offset);
+	if (q->pii && q->pii->n > 0)
+		pii = redact_map_to_json(q->pii);
+	pgbin_jsonb(&w, pii ? json_text(pii) : NULL);
+	row = row_bytes(&w, &b, len);
+	json_object_put(fl);
+	json_object_put(pii);
+	return row;
 }
 
 /* A request in flight: whom to tell, and (for a triage row) what was sent. */
@@ -171,14 +197,15 @@ out:
 	free(p);
 }
 
-int store_claim(struct store *s, char *json, store_claim_fn *cb, void *arg, char *err,
-		size_t errlen)
+int store_claim(struct store *s, char *row, size_t len, store_claim_fn *cb, void *arg,
+		char *err, size_t errlen)
 {
-	if (json == NULL) {
+	if (row == NULL) {
 		set_err(err, errlen, "claim row over %zu bytes", s->row_cap);
 		return -1;
 	}
-	db_submit(s->db, DB_CLAIM, json, on_claim_row, pending_new(s, (void *)cb, arg, NULL));
+	db_submit_bin(s->db, DB_CLAIM, row, len, on_claim_row,
+		      pending_new(s, (void *)cb, arg, NULL));
 	return 0;
 }
 
@@ -210,17 +237,6 @@ static void id_or_null(struct pgbin_rec *r, int64_t v)
 		pgbin_int8(r, v);
 	else
 		pgbin_null(r, PGBIN_INT8);
-}
-
-/* The finished binary row (its bytes in *len), or NULL over the cap: row_text's twin. */
-static char *row_bytes(struct pgbin_rec *r, struct buf *b, size_t *len)
-{
-	if (pgbin_rec_end(r) < 0) {
-		buf_cleanup(b);
-		return NULL;
-	}
-	*len = b->len;
-	return buf_steal(b);
 }
 
 /*

@@ -55,16 +55,17 @@ struct claim_result {
 typedef void store_claim_fn(void *arg, struct claim_result *r, const char *err);
 
 /*
- * The claim's JSON (what a dead letter of a rejected ticket carries); NULL
- * over the cap. Reads s only: an offload worker builds it (offload.h).
+ * The claim as a binary triaged_claim_in row (migration 062), its bytes in
+ * *len; NULL over the cap. Reads s only: an offload worker builds it
+ * (offload.h).
  */
-char *store_claim_json(const struct store *s, const struct claim_req *q);
+char *store_claim_row(const struct store *s, const struct claim_req *q, size_t *len);
 /*
- * Claim the ticket's revision with json from store_claim_json() (taken).
- * 0, or -1 with err (json NULL: the request was over the cap; cb never runs).
+ * Claim the ticket's revision with the row from store_claim_row() (taken).
+ * 0, or -1 with err (row NULL: the request was over the cap; cb never runs).
  */
-int store_claim(struct store *s, char *json, store_claim_fn *cb, void *arg, char *err,
-		size_t errlen) WUR;
+int store_claim(struct store *s, char *row, size_t len, store_claim_fn *cb, void *arg,
+		char *err, size_t errlen) WUR;
 
 /* ---- the triage row (and its event) ---- */
 

@@ -72,9 +72,11 @@ static const char *const stand_ins[] = {
 	"inserted boolean) LANGUAGE sql AS $$ SELECT 0, true WHERE false $$",
 	"CREATE FUNCTION triaged_feedback(b jsonb) RETURNS TABLE (idx integer, outcome text, "
 	"ticket_pk bigint) LANGUAGE sql AS $$ SELECT 0, ''::text, 0::bigint WHERE false $$",
-	"CREATE FUNCTION triaged_claim(b jsonb) RETURNS TABLE (idx integer, ticket_pk bigint, "
-	"revision integer, state text, calls jsonb, event jsonb) LANGUAGE sql AS $$ "
-	"SELECT 0, 0::bigint, 0, ''::text, NULL::jsonb, NULL::jsonb WHERE false $$",
+	/* claims too (migration 062): the prepare round looks the type up */
+	"CREATE TYPE triaged_claim_in AS (n integer)",
+	"CREATE FUNCTION triaged_claim_rows(b triaged_claim_in[]) RETURNS TABLE (idx integer, "
+	"ticket_pk bigint, revision integer, state text, calls jsonb, event jsonb) LANGUAGE sql "
+	"AS $$ SELECT 0, 0::bigint, 0, ''::text, NULL::jsonb, NULL::jsonb WHERE false $$",
 	"CREATE FUNCTION triaged_record_shadow(b jsonb) RETURNS TABLE (idx integer, "
 	"inserted boolean) LANGUAGE sql AS $$ SELECT 0, true WHERE false $$",
 	"CREATE FUNCTION triaged_renew_reservations(b jsonb) RETURNS TABLE (idx integer, "

@@ -348,6 +348,9 @@ START_TEST(test_migrate_idempotent)
 	ck_sql_str(b, "true false", "SELECT has_function_privilege('triaged_service', "
 			     "'triaged_store_rows(triaged_store_in[])', 'EXECUTE') || ' ' || "
 			     "has_function_privilege('triaged_service', 'triaged_store(jsonb)', 'EXECUTE')");
+	ck_sql_str(b, "true false", "SELECT has_function_privilege('triaged_service', "
+			     "'triaged_claim_rows(triaged_claim_in[])', 'EXECUTE') || ' ' || "
+			     "has_function_privilege('triaged_service', 'triaged_claim(jsonb)', 'EXECUTE')");
 	ck_sql_str(b, "t", "SELECT to_regprocedure('triaged_claim_v3(jsonb)') IS NULL "
 			   "AND to_regprocedure('triaged_release(jsonb)') IS NULL");
 	/* a database at version 5 (migrated before the functions moved out) upgrades to the
@@ -917,9 +920,12 @@ START_TEST(test_roles)
 	svc = connect_as("r_roles", "svc1");
 	ck_assert_ptr_nonnull(svc);
 	ck_assert_int_ge(h_sql_ll(svc, "SELECT max(version) FROM schema_version"), 2);
-	ck_sql_str(svc, "new", "SELECT state FROM triaged_claim('[{\"source\": \"web\", "
-			       "\"ticket_id\": \"svc-1\", \"channel\": \"email\", \"body\": \"Hi\", "
-			       "\"customer_tier\": \"premium\"}]')");
+	ck_sql_str(svc, "new",
+		   "SELECT state FROM triaged_claim_rows(ARRAY(SELECT jsonb_populate_recordset("
+		   "NULL::triaged_claim_in, '[{\"source\": \"web\", \"ticket_id\": \"svc-1\", "
+		   "\"channel\": \"email\", \"body\": \"Hi\", \"customer_tier\": \"premium\"}]')))");
+	/* the JSON wrapper is for scripts, not the daemon's role (as triaged_store's) */
+	ck_assert_str_eq(sqlstate(svc, "SELECT * FROM triaged_claim('[]')"), "42501");
 	svc_pk = h_sql_ll(c, "SELECT id FROM tickets WHERE ticket_id = 'svc-1'");
 	ck_assert_int_gt(svc_pk, 0);
 	ck_sql_str(svc, "t",
@@ -1057,12 +1063,13 @@ START_TEST(test_grants)
 			      strstr(calls, "triaged_reserve") &&
 			      strstr(calls, "triaged_record_dead_letters"),
 		      "daemon calls: %s", calls);
-	/* each exists (one function of that name, taking the batch: JSON, or the calls' and
-	 * results' typed rows, migration 061) and the daemon may call it */
+	/* each exists (one function of that name, taking the batch: JSON, or the calls',
+	 * results' and claims' typed rows, migrations 061 and 062) and the daemon may call it */
 	ck_sql_str(c, "", "SELECT coalesce(string_agg(f, ','), '') FROM "
 			  "unnest(string_to_array('%s', ',')) f, LATERAL (SELECT coalesce("
 			  "to_regprocedure(f || '(jsonb)'), to_regprocedure(f || '(triaged_call_in[])'), "
-			  "to_regprocedure(f || '(triaged_store_in[])'))"
+			  "to_regprocedure(f || '(triaged_store_in[])'), "
+			  "to_regprocedure(f || '(triaged_claim_in[])'))"
 			  "::oid AS fn) p WHERE p.fn IS NULL "
 			  "OR NOT has_function_privilege('triaged_service', p.fn, 'EXECUTE') "
 			  "OR (SELECT count(*) FROM pg_proc WHERE proname = f) <> 1",

@@ -20,6 +20,19 @@
 #define RESULTS "SELECT count(*) FROM triage_results"
 
 /* 1,000 tickets in give 1,000 triage rows, every offset committed; a restart adds nothing. */
+/*
+ * Tickets whose stored content hash is not triaged_content_hash (the JSON
+ * reference) of their stored fields: the claim's typed rows (migration 062)
+ * must hash as the JSON claims did, or a message redelivered across the
+ * upgrade would be taken for new content and triaged (and paid for) again.
+ */
+#define HASH_MISMATCH                                                                          \
+	"SELECT count(*) FROM tickets t JOIN ticket_revisions r ON r.ticket_pk = t.id "          \
+	"AND r.revision = t.revision WHERE t.content_hash IS DISTINCT FROM r.content_hash "      \
+	"OR t.content_hash IS DISTINCT FROM triaged_content_hash(jsonb_build_object("            \
+	"'subject', t.subject, 'body', t.body, 'channel', t.channel, 'customer_tier', "          \
+	"t.customer_tier, 'language', t.language_hint, 'tags', t.tags))"
+
 START_TEST(test_e2e_and_restart)
 {
 	struct stack s;
@@ -50,6 +63,11 @@ START_TEST(test_e2e_and_restart)
 	ck_assert_int_eq(stack_model_requests(&s, NULL), 1000);
 	/* no row without its ticket or price (migration 060's foreign keys, now checked) */
 	ck_assert_int_eq(stack_orphans(&s), 0);
+	/* the typed claims hash as the JSON reference does (the samples all have tags) */
+	ck_assert_int_eq(h_sql_ll(s.db, HASH_MISMATCH), 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets WHERE jsonb_typeof(tags) "
+					"= 'array' AND body <> ''"),
+			 1000);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	fprintf(stderr, "e2e: tickets_in=1000 rows=%lld model_calls=%lld committed=%lld\n", rows,
 		calls, stack_committed(&s));
@@ -619,6 +637,17 @@ START_TEST(test_redelivery_and_update)
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM ticket_revisions"), 3);
 	/* 3 model calls: v1, the update, the other source; the redelivery made none */
 	ck_assert_int_eq(stack_model_requests(&s, NULL), 3);
+	/* without tags: stored as the JSON null the JSON claims stored, hashed as the
+	 * reference does, and every revision too */
+	ck_assert_int_eq(h_sql_ll(s.db, HASH_MISMATCH), 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM tickets WHERE tags = 'null'::jsonb"),
+			 2);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM ticket_revisions r JOIN tickets t ON "
+					"t.id = r.ticket_pk AND r.revision = 1 WHERE t.source = "
+					"'zendesk' AND r.content_hash = triaged_content_hash("
+					"jsonb_build_object('subject', 'Refund', 'body', 'I was charged "
+					"twice for my order, please refund me.', 'channel', t.channel))"),
+			 1);
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls"), 3);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 	stack_stop(&s);

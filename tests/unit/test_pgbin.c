@@ -75,6 +75,36 @@ START_TEST(test_record_empty_text_and_extremes)
 }
 END_TEST
 
+/* jsonb: OID 3802, the length with the version byte, 1, then the text (jsonb_recv). */
+START_TEST(test_record_jsonb)
+{
+	static const unsigned char want[] = {
+	    0, 0, 0, 3,
+	    0, 0, 0x0e, 0xda, 0, 0, 0, 6, 1, '[', '"', 'a', '"', ']', /* jsonb ["a"] */
+	    0, 0, 0x0e, 0xda, 0, 0, 0, 5, 1, 'n', 'u', 'l', 'l', /* the JSON null */
+	    0, 0, 0x0e, 0xda, 0xff, 0xff, 0xff, 0xff,	      /* an SQL NULL */
+	};
+	struct buf b;
+	struct pgbin_rec r;
+
+	buf_init(&b, SIZE_MAX);
+	pgbin_rec_begin(&r, &b);
+	pgbin_jsonb(&r, "[\"a\"]");
+	pgbin_jsonb(&r, "null");
+	pgbin_jsonb(&r, NULL);
+	ck_assert_int_eq(pgbin_rec_end(&r), 0);
+	ck_bytes(&b, want, sizeof(want));
+	buf_cleanup(&b);
+
+	/* over the cap: refused, as text is */
+	buf_init(&b, 12);
+	pgbin_rec_begin(&r, &b);
+	pgbin_jsonb(&r, "[1, 2, 3]");
+	ck_assert_int_eq(pgbin_rec_end(&r), -1);
+	buf_cleanup(&b);
+}
+END_TEST
+
 /* Two records after an array header: the layout array_recv reads. */
 START_TEST(test_array)
 {
@@ -134,6 +164,7 @@ int main(void)
 
 	tcase_add_test(tc, test_record_each_type);
 	tcase_add_test(tc, test_record_empty_text_and_extremes);
+	tcase_add_test(tc, test_record_jsonb);
 	tcase_add_test(tc, test_array);
 	tcase_add_test(tc, test_cap);
 	suite_add_tcase(s, tc);

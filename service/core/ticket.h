@@ -130,7 +130,7 @@ void ticket_free(struct ticket *t);
 
 /*
  * Free what only the stored copy of the ticket reads (original, metadata_json)
- * once the claim's JSON holds it: a ticket parked for a flagship slot keeps
+ * once the claim's row holds it: a ticket parked for a flagship slot keeps
  * only what triage needs. ticket_to_json after this has no metadata or original.
  */
 void ticket_drop_stored_only(struct ticket *t);

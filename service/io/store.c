@@ -126,7 +126,8 @@ char *store_claim_row(const struct store *s, const struct claim_req *q, size_t *
 		fl = json_object_new_array();
 		for (int i = 0; i < TICKET_FLAG__COUNT; i++)
 			if (t->flags & (1u << i))
-				json_object_array_add(fl, json_object_new_string(ticket_flag_name(i)));
+				json_object_array_add(fl,
+						      json_object_new_string(ticket_flag_name(i)));
 	}
 	pgbin_jsonb(&w, fl ? json_text(fl) : NULL);
 	pgbin_jsonb(&w, t->original ? json_text(t->original) : NULL);
@@ -197,8 +198,8 @@ out:
 	free(p);
 }
 
-int store_claim(struct store *s, char *row, size_t len, store_claim_fn *cb, void *arg,
-		char *err, size_t errlen)
+int store_claim(struct store *s, char *row, size_t len, store_claim_fn *cb, void *arg, char *err,
+		size_t errlen)
 {
 	if (row == NULL) {
 		set_err(err, errlen, "claim row over %zu bytes", s->row_cap);
@@ -566,7 +567,8 @@ void store_shadow(struct store *s, const struct shadow_rec *r, db_item_fn *cb, v
 		jadd_str(o, "category", r->answer->category);
 		jadd_str(o, "sentiment", sentiment_name(r->answer->sentiment));
 		jadd_str(o, "urgency", urgency_name(r->answer->urgency));
-		json_object_object_add(o, "confidence", json_object_new_double(r->answer->confidence));
+		json_object_object_add(o, "confidence",
+				       json_object_new_double(r->answer->confidence));
 	}
 	json_object_object_add(o, "prompt_tokens", json_object_new_int64(r->usage.prompt_tokens));
 	json_object_object_add(o, "cached_tokens", json_object_new_int64(r->usage.cached_tokens));

@@ -64,8 +64,8 @@ char *store_claim_row(const struct store *s, const struct claim_req *q, size_t *
  * Claim the ticket's revision with the row from store_claim_row() (taken).
  * 0, or -1 with err (row NULL: the request was over the cap; cb never runs).
  */
-int store_claim(struct store *s, char *row, size_t len, store_claim_fn *cb, void *arg,
-		char *err, size_t errlen) WUR;
+int store_claim(struct store *s, char *row, size_t len, store_claim_fn *cb, void *arg, char *err,
+		size_t errlen) WUR;
 
 /* ---- the triage row (and its event) ---- */
 

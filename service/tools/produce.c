@@ -217,7 +217,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->flush_timeout_ms = (int)v;
 		} else if (strcmp(a, "--rate") == 0) {
 			if (parse_i64(val, 1, 10000000, &o->rate) < 0) {
-				fprintf(stderr, "triaged-produce: --rate: want messages/s, 1..10000000, got '%s'\n", val);
+				fprintf(stderr,
+					"triaged-produce: --rate: want messages/s, 1..10000000, "
+					"got '%s'\n",
+					val);
 				return -1;
 			}
 		} else if (strcmp(a, "-X") == 0) {

@@ -6,7 +6,7 @@
 # at exit, Ctrl-C included; its files live in one mktemp directory.
 #
 #   deploy/bench.sh [-n N] [--scenario zero|slow|half|model|all] [--rate R]
-#                   [--keep-logs] [--profile] [--no-python]
+#                   [--keep-logs] [--profile] [--no-python] [--fixed-answer]
 #
 #   -n N           tickets per scenario (default 20000)
 #   --scenario S   zero: model answers at once, tickets preloaded
@@ -19,6 +19,10 @@
 #   --keep-logs    keep the work directory (logs, perf data) and say where
 #   --profile      perf record the daemon in every scenario (implies --keep-logs;
 #                  BENCH_PERF_CALLGRAPH=dwarf for call graphs through libraries)
+#   --fixed-answer the fake model answers every call with deploy/bench/fixed-answer.json
+#                  (a fixed-response server, as issue #15 measured: only the rules that
+#                  read the ticket's text escalate); by default it derives each answer
+#                  from the ticket's words (23% of the sample tickets escalate)
 #   --no-python    skip the Python baseline (deploy/bench/pyworker.py), which by
 #                  default runs after zero and slow on the same parts, same N and
 #                  same model latency; the second table gives the ratio (issue #15)
@@ -50,6 +54,7 @@ RATE=""
 KEEP_LOGS=0
 PROFILE=0
 PYTHON=1
+FM_ANSWER=()
 
 usage() {
 	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -83,6 +88,10 @@ while (($# > 0)); do
 		;;
 	--no-python)
 		PYTHON=0
+		shift
+		;;
+	--fixed-answer)
+		FM_ANSWER=(--answer-file "$ROOT/deploy/bench/fixed-answer.json")
 		shift
 		;;
 	--profile)
@@ -354,7 +363,7 @@ run_scenario() {
 		--bootstrap-file "$dir/bootstrap" >"$dir/broker.out" 2>"$dir/broker.log" &
 	PIDS+=("$!")
 	local broker_pid=$!
-	"$BUILD/triaged-fakemodel" --quiet --port-file "$dir/model.port" \
+	"$BUILD/triaged-fakemodel" --quiet --port-file "$dir/model.port" "${FM_ANSWER[@]}" \
 		--latency-ms "$latency" --jitter-ms "$jitter" 2>"$dir/fakemodel.log" &
 	PIDS+=("$!")
 	local model_pid=$!
@@ -602,7 +611,7 @@ run_python() {
 		--bootstrap-file "$dir/bootstrap" >"$dir/broker.out" 2>"$dir/broker.log" &
 	PIDS+=("$!")
 	local broker_pid=$!
-	"$BUILD/triaged-fakemodel" --quiet --port-file "$dir/model.port" \
+	"$BUILD/triaged-fakemodel" --quiet --port-file "$dir/model.port" "${FM_ANSWER[@]}" \
 		--latency-ms "$latency" --jitter-ms "$jitter" 2>"$dir/fakemodel.log" &
 	PIDS+=("$!")
 	local model_pid=$!
@@ -742,6 +751,11 @@ if [[ -n $MODEL_RPS ]]; then
 fi
 printf 'machine: %s cores, %s, PostgreSQL %s fsync=%s synchronous_commit=%s (data on %s)\n' \
 	"$(nproc)" "${CPU_MODEL:-unknown CPU}" "$PG_VERSION" "$PG_FSYNC" "$PG_SYNC" "$(findmnt -no FSTYPE --target "$WORK" 2>/dev/null || stat -f -c %T "$WORK")"
+if ((${#FM_ANSWER[@]} > 0)); then
+	printf 'fake model answers: fixed (deploy/bench/fixed-answer.json, --fixed-answer)\n'
+else
+	printf 'fake model answers: derived from each ticket'"'"'s words (the default)\n'
+fi
 for r in "${NOTES[@]}"; do
 	printf 'note: %s\n' "$r"
 done

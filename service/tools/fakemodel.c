@@ -494,7 +494,8 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 		/* A repair of a [[fake:malformed]] ticket succeeds unless [[fake:badrepair]]. */
 		bool malformed = oc == FM_O_MALFORMED ||
 				 ((c.markers & FM_M_MALFORMED) && (!c.repair || (c.markers & FM_M_BADREPAIR)));
-		char *content = fm_call_answer(&c, malformed);
+		char *content = srv->fixed_answer && !malformed ? fm_xstrdup(srv->fixed_answer)
+							       : fm_call_answer(&c, malformed);
 		out = fm_completion_body(n, c.model, content, c.prompt_bytes, oc == FM_O_TRUNCATED, k->pad_bytes);
 		free(content);
 		break;
@@ -786,11 +787,39 @@ static void fm_server_cleanup(struct fm_server *srv)
 		json_tokener_free(srv->tok);
 	json_object_put(srv->per_ticket);
 	fe_model_free(srv->errors);
+	free(srv->fixed_answer);
 	if (srv->reqlog)
 		fclose(srv->reqlog);
 	if (srv->base)
 		event_base_free(srv->base);
 	memset(srv, 0, sizeof(*srv));
+}
+
+/*
+ * --answer-file: the JSON object every triage answer is, in its compact form
+ * (read once at startup; a file that is not one JSON object stops the server).
+ */
+static char *fm_load_answer(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char buf[65536];
+	size_t n;
+	struct json_object *o;
+	char *s;
+
+	if (!f)
+		fm_fatal("msg=\"cannot open answer file\" path=\"%s\" err=\"%s\"", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	o = json_tokener_parse(buf);
+	if (n == sizeof(buf) - 1 || !o || !json_object_is_type(o, json_type_object))
+		fm_fatal("msg=\"the answer file is not one JSON object under 64 KiB\" path=\"%s\"", path);
+	s = fm_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	FM_LOG(FM_L_INFO, "msg=\"fixed answer\" path=\"%s\" bytes=%zu", path, strlen(s));
+	return s;
 }
 
 int main(int argc, char **argv)
@@ -825,6 +854,9 @@ int main(int argc, char **argv)
 			FM_LOG(FM_L_INFO, "msg=\"error model on\" seed=%llu gold=%d", (unsigned long long)srv.set.error_seed, n);
 		}
 	}
+
+	if (srv.set.answer_file)
+		srv.fixed_answer = fm_load_answer(srv.set.answer_file);
 
 	signal(SIGPIPE, SIG_IGN);
 	fm_raise_nofile();

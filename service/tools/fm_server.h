@@ -60,6 +60,7 @@ struct fm_server {
 	struct json_object *per_ticket; /* {"ticket_id": count}, owned */
 	struct fm_pending *pending;     /* list of delayed and hung requests */
 	struct fe_model *errors;        /* --error-model, or NULL */
+	char *fixed_answer;             /* --answer-file: the answer's JSON text, or NULL */
 	size_t npending;
 	int port;
 };

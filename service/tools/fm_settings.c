@@ -164,6 +164,9 @@ static void fm_usage(FILE *f)
 	      "                          without it the keyword triage is taken as the truth\n"
 	      "  --error-report          with --error-model and --gold: print the error model's rates on FILE\n"
 	      "                          for gpt-4o-mini and gpt-4o, and exit\n"
+	      "  --answer-file PATH      a fixed-response server: every answer is the JSON object in PATH\n"
+	      "                          (markers that change the answer, and --error-model, do not apply;\n"
+	      "                          faults, latency and the dialects do)\n"
 	      "Endpoints: POST /v1/chat/completions, POST /chat/completions, POST /_control,\n"
 	      "GET /_stats, GET /health. Ticket markers: [[fake:malformed]] [[fake:badlabel]]\n"
 	      "[[fake:fence]] [[fake:500]] [[fake:lowconf]] [[fake:critical]] [[fake:badrepair]]\n"
@@ -189,6 +192,7 @@ enum {
 	OPT_ERROR_MODEL,
 	OPT_GOLD,
 	OPT_ERROR_REPORT,
+	OPT_ANSWER_FILE,
 	OPT_KNOB = 512, /* + enum fm_knob_id */
 };
 
@@ -209,6 +213,7 @@ static const struct option fm_options[] = {
 	{"error-model", required_argument, NULL, OPT_ERROR_MODEL},
 	{"gold", required_argument, NULL, OPT_GOLD},
 	{"error-report", no_argument, NULL, OPT_ERROR_REPORT},
+	{"answer-file", required_argument, NULL, OPT_ANSWER_FILE},
 	{"latency-ms", required_argument, NULL, OPT_KNOB + FM_K_LATENCY},
 	{"jitter-ms", required_argument, NULL, OPT_KNOB + FM_K_JITTER},
 	{"rate-429", required_argument, NULL, OPT_KNOB + FM_K_RATE_429},
@@ -264,6 +269,7 @@ void fm_parse_args(int argc, char **argv, struct fm_settings *s)
 			break;
 		case OPT_GOLD: s->gold_file = optarg; break;
 		case OPT_ERROR_REPORT: s->error_report = true; break;
+		case OPT_ANSWER_FILE: s->answer_file = optarg; break;
 		case OPT_MAX_BODY:
 			if (fm_parse_long(optarg, 1, FM_MAX_MAX_BODY, &s->max_body) != 0)
 				fm_fatal("msg=\"bad flag\" flag=--max-body err=\"expected 1..%ld\"", FM_MAX_MAX_BODY);

@@ -76,6 +76,8 @@ struct fm_settings {
 	uint64_t error_seed;
 	const char *gold_file;
 	bool error_report;
+	/* --answer-file PATH: every triage answer is this JSON object (a fixed-response server) */
+	const char *answer_file;
 };
 
 /* The defaults, before the flags. */

@@ -138,6 +138,13 @@ void *fm_xmalloc(size_t n)
 	return p;
 }
 
+char *fm_xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(fm_xmalloc(n), s, n);
+}
+
 /* json-c constructors return NULL only on OOM. */
 struct json_object *jx(struct json_object *o)
 {

@@ -42,6 +42,7 @@ __attribute__((noreturn)) void fm_oom(void);
 const char *fm_quote(char *out, size_t outlen, const char *v);
 void *fm_xcalloc(size_t n, size_t sz);
 void *fm_xmalloc(size_t n);
+char *fm_xstrdup(const char *s);
 struct json_object *jx(struct json_object *o);
 void jadd(struct json_object *obj, const char *key, struct json_object *val);
 void fm_buf_add(struct evbuffer *b, const void *data, size_t len);

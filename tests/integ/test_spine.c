@@ -860,9 +860,42 @@ START_TEST(test_backpressure_hold)
 }
 END_TEST
 
+/*
+ * The fake model as a fixed-response server (--answer-file, the benchmark's
+ * --fixed-answer): every ticket gets the shipped answer file's labels, so only
+ * rules on the ticket's own text escalate; none for low confidence.
+ */
+START_TEST(test_fixed_answer)
+{
+	struct stack s;
+	struct h_proc d;
+	char path[PATH_MAX];
+	const char *args[] = {"--answer-file", path, NULL};
+
+	snprintf(path, sizeof(path), "%s/deploy/bench/fixed-answer.json", h_source_dir());
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "fixed", 2, args), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 60, "fixed-"), 0);
+	ck_assert_d(stack_wait_count(&s, 60, 60000, RESULTS) == 60, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE category = "
+					"'billing' AND sentiment = 'negative' AND urgency = 'normal' "
+					"AND confidence = 0.9 AND summary LIKE 'The customer asks about "
+					"a charge%%'"),
+			 60);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE "
+					"escalation_reasons LIKE '%%confidence%%'"),
+			 0);
+	ck_assert_int_eq(stack_model_requests(&s, NULL),
+			 60 + h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE escalated"));
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
+		{"fixed_answer", test_fixed_answer},
 		{"e2e", test_e2e_and_restart},	   {"dlq", test_dead_letters}, {"dlq_exact", test_dlq_exact},
 		{"redelivery", test_redelivery_and_update}, {"model_faults", test_model_faults},
 		{"pg_outage", test_pg_outage},	   {"stored", test_stored_as_checked},

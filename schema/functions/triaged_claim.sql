@@ -92,10 +92,12 @@ BEGIN
 END
 $$;
 
+-- plan_cache_mode: see triaged_store_rows (planned once per session).
 CREATE OR REPLACE FUNCTION triaged_claim_rows(batch triaged_claim_in[])
 RETURNS TABLE (idx integer, ticket_pk bigint, revision integer, state text, calls jsonb,
                event jsonb)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     new_idx integer[];

@@ -16,9 +16,11 @@
 -- as 'lost' meanwhile has its estimated charge corrected to the real cost.
 -- Returns idx,
 -- call_id (the row inserted now; NULL for a call recorded before) and cost_usd.
+-- plan_cache_mode: see triaged_store_rows (planned once per session).
 CREATE OR REPLACE FUNCTION triaged_record_calls_rows(batch triaged_call_in[])
 RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY

@@ -18,10 +18,18 @@
 -- trigger triaged_queue_keys would compute) are computed by the INSERT itself
 -- from tickets and sla_policy, so that trigger's WHEN skips those rows. A
 -- later revision (it supersedes the one before) still goes through it.
+-- plan_cache_mode: the statements below are planned once per session, for an
+-- array of any size (they were written for it: LATERAL ... OFFSET 0 where the
+-- size matters). Left to choose, PostgreSQL plans afresh for every batch once
+-- its first five were small (custom plans cost less than the generic one for
+-- one or two elements), and planning these statements costs more than running
+-- them for a few tickets (issue #15: triaged_store_rows for one ticket took
+-- 1.22 ms so, 0.54 ms with the generic plan; tests/bench/pg_statement_cost.sh).
 CREATE OR REPLACE FUNCTION triaged_store_rows(batch triaged_store_in[])
 RETURNS TABLE (idx integer, result_id bigint, inserted boolean, triaged_at text,
                cost_usd numeric, event jsonb)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     ins_i   integer[];

@@ -922,7 +922,15 @@ START_TEST(test_reserve)
 		ck_assert_int_gt(metric_of(r.body, "triaged_http_connections_total{event=\"evicted\"}"), 0);
 		resp_free(&r);
 	}
-	ck_assert_d(count_log(&d, "descriptor reserve reached") >= 1, &d);
+	/* logged: one line per interval (http.c note_trouble), so when the burst of
+	 * slow connections is accepted in one go before they are admitted, the
+	 * EMFILE line can take the interval's slot and the reserve's is counted as
+	 * suppressed (seen once under a loaded CI run); the eviction itself is the
+	 * metric above */
+	ck_assert_d(count_log(&d, "descriptor reserve reached") +
+			    count_log(&d, "http accept paused: out of descriptors") >=
+			1,
+		    &d);
 	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
 	for (int i = 0; i < NSLOW; i++)
 		close(fds[i]);

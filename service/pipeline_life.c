@@ -343,13 +343,13 @@ int pipeline_reload_rules(struct pipeline *pl)
 }
 
 /* A claim's row was built by an offload worker: freed by one (#16). The other kinds are the loop's. */
-static void discard_json(void *arg, enum db_kind kind, char *json)
+static void discard_data(void *arg, enum db_kind kind, char *data)
 {
 	struct pipeline *pl = arg;
 	if (kind == DB_CLAIM)
-		offload_discard(pl->off, free, json);
+		offload_discard(pl->off, free, data);
 	else
-		free(json);
+		free(data);
 }
 
 struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg, char *err,
@@ -412,7 +412,7 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
 	db_set_slice(pl->db, cfg->loop_slice_ms * 1000);
 	db_set_delay(pl->db, cfg->pg_batch_delay_ms);
-	db_set_json_free(pl->db, discard_json, pl);
+	db_set_data_free(pl->db, discard_data, pl);
 	/* a claim carries the message's text a few times over (body, PII values) */
 	store_init(&pl->store, pl->db, (size_t)cfg->max_message_bytes * 4 + (1u << 20));
 	if (cfg->shadow_enabled) {

@@ -158,15 +158,17 @@ void jsonw_null(struct jsonw *w, const char *k)
 	put(w, "null", 4);
 }
 
+const char *jsonw_text(json_object *v)
+{
+	return v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE)
+		 : "null";
+}
+
 void jsonw_obj(struct jsonw *w, const char *k, json_object *v)
 {
-	const char *s;
+	const char *s = jsonw_text(v);
 	key(w, k);
-	if (v == NULL) {
-		put(w, "null", 4);
-		return;
-	}
-	s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	put(w, s, strlen(s));
 }
 

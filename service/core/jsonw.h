@@ -42,6 +42,8 @@ void jsonw_null(struct jsonw *w, const char *key);
 void jsonw_numtext(struct jsonw *w, const char *key, const char *v);
 /* A json-c value serialized in place (NULL: null). */
 void jsonw_obj(struct jsonw *w, const char *key, json_object *v);
+/* The text jsonw_obj writes for v ("null" for NULL); owned by v, valid until it changes. */
+const char *jsonw_text(json_object *v);
 /* JSON text that is already valid, written as is (NULL: null): kept byte for byte. */
 void jsonw_json(struct jsonw *w, const char *key, const char *json);
 /* Close the object; 0, or -1 if anything did not fit. */

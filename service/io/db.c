@@ -830,10 +830,10 @@ int db_is_up(const struct db *db)
 	return db->state == DB_ST_UP;
 }
 
-void db_set_json_free(struct db *db, db_json_free_fn *fn, void *arg)
+void db_set_data_free(struct db *db, db_data_free_fn *fn, void *arg)
 {
-	db->json_free = fn;
-	db->json_free_arg = arg;
+	db->data_free = fn;
+	db->data_free_arg = arg;
 }
 
 void db_set_delay(struct db *db, int64_t delay_ms)

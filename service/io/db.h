@@ -78,12 +78,13 @@ void db_set_slice(struct db *db, int64_t slice_us);
 void db_set_delay(struct db *db, int64_t delay_ms);
 
 /*
- * How an item's JSON is freed once its row is handed back (default free()):
- * the pipeline gives the claims a worker built back to the worker
- * (offload_discard, #16). fn frees json (never NULL) however it was made.
+ * How an item's data (its JSON object or binary row) is freed once its row
+ * is handed back (default free()): the pipeline gives the claims a worker
+ * built back to the worker (offload_discard, #16). fn frees data (never NULL)
+ * however it was made.
  */
-typedef void db_json_free_fn(void *arg, enum db_kind kind, char *json);
-void db_set_json_free(struct db *db, db_json_free_fn *fn, void *arg);
+typedef void db_data_free_fn(void *arg, enum db_kind kind, char *data);
+void db_set_data_free(struct db *db, db_data_free_fn *fn, void *arg);
 
 /* Queue an item: json is one JSON object as text (malloc'd, stolen). cb is called exactly once. */
 void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg);

@@ -13,8 +13,8 @@
 
 void db_item_free(struct db *db, struct db_item *it)
 {
-	if (db->json_free)
-		db->json_free(db->json_free_arg, it->kind, it->data);
+	if (db->data_free)
+		db->data_free(db->data_free_arg, it->kind, it->data);
 	else
 		free(it->data);
 	free(it);

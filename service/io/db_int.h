@@ -100,8 +100,8 @@ struct db {
 	int backoff_ms;
 	db_state_fn *state_cb;
 	void *state_arg;
-	db_json_free_fn *json_free; /* NULL: free() */
-	void *json_free_arg;
+	db_data_free_fn *data_free; /* NULL: free() */
+	void *data_free_arg;
 
 	PGconn *conn;
 	enum db_state state;

@@ -82,14 +82,6 @@ static void jadd_str(json_object *o, const char *k, const char *v)
 
 /* ---- claim ----------------------------------------------------------------- */
 
-/* A JSON value's text, as jsonw_obj writes it; NULL: the JSON null. */
-static const char *json_text(json_object *v)
-{
-	return v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE)
-		 : "null";
-}
-
 /*
  * The claim as a triaged_claim_in row (migration 062) in PostgreSQL's binary
  * format, its fields in the type's order (issue #15: the body is not escaped
@@ -119,7 +111,7 @@ char *store_claim_row(const struct store *s, const struct claim_req *q, size_t *
 	pgbin_text(&w, t->customer_name);
 	pgbin_text(&w, t->tier == TIER_NONE ? NULL : customer_tier_name(t->tier));
 	pgbin_text(&w, t->language);
-	pgbin_jsonb(&w, json_text(t->tags));
+	pgbin_jsonb(&w, jsonw_text(t->tags));
 	/* metadata as its original text: jsonb's numeric keeps every digit */
 	pgbin_jsonb(&w, t->metadata_json ? t->metadata_json : "null");
 	if (t->flags != 0) {
@@ -129,14 +121,14 @@ char *store_claim_row(const struct store *s, const struct claim_req *q, size_t *
 				json_object_array_add(fl,
 						      json_object_new_string(ticket_flag_name(i)));
 	}
-	pgbin_jsonb(&w, fl ? json_text(fl) : NULL);
-	pgbin_jsonb(&w, t->original ? json_text(t->original) : NULL);
+	pgbin_jsonb(&w, fl ? jsonw_text(fl) : NULL);
+	pgbin_jsonb(&w, t->original ? jsonw_text(t->original) : NULL);
 	pgbin_text(&w, q->topic);
 	pgbin_int4(&w, q->partition);
 	pgbin_int8(&w, q->offset);
 	if (q->pii && q->pii->n > 0)
 		pii = redact_map_to_json(q->pii);
-	pgbin_jsonb(&w, pii ? json_text(pii) : NULL);
+	pgbin_jsonb(&w, pii ? jsonw_text(pii) : NULL);
 	row = row_bytes(&w, &b, len);
 	json_object_put(fl);
 	json_object_put(pii);

@@ -19,18 +19,9 @@ BIN=$(readlink -f "$1")
 SCHEMA=$(readlink -f "$2")
 SIZES=${3:-1 10 100}
 TX=${4:-2000}
-PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
-WORK=$(mktemp -d /tmp/pg-stmt-cost.XXXXXX)
-as_pg() { if ((EUID == 0)); then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-	as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-((EUID == 0)) && chown postgres "$WORK"
-as_pg "$PGBIN/initdb" -D "$WORK/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/log" -w \
-	-o "-c listen_addresses='' -c unix_socket_directories='$WORK'" start >/dev/null
+# shellcheck source=tests/bench/pg_scratch.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/pg_scratch.sh"
+pg_scratch_start pg-stmt-cost
 "$PGBIN/psql" -X -q -h "$WORK" -U postgres -d postgres -c "CREATE DATABASE s"
 TRIAGED_POSTGRES_CONNINFO="host=$WORK user=postgres dbname=s" TRIAGED_SCHEMA_DIR=$SCHEMA \
 	"$BIN" migrate >/dev/null 2>&1

@@ -24,18 +24,9 @@ B=${3:+$(readlink -f "$3")}
 RUNS=${4:-3}
 BATCH=${BATCH:-200}
 ((BATCH >= 1 && 20000 % BATCH == 0)) || { echo 'BATCH must divide 20000' >&2; exit 2; }
-PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
-WORK=$(mktemp -d /tmp/pg-write-path.XXXXXX)
-as_pg() { if ((EUID == 0)); then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-	as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-((EUID == 0)) && chown postgres "$WORK"
-as_pg "$PGBIN/initdb" -D "$WORK/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/log" -w \
-	-o "-c listen_addresses='' -c unix_socket_directories='$WORK'" start >/dev/null
+# shellcheck source=tests/bench/pg_scratch.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/pg_scratch.sh"
+pg_scratch_start pg-write-path
 psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -U postgres "$@"; }
 
 dbs=(a)

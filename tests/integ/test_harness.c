@@ -192,27 +192,42 @@ static void count_msg(const rd_kafka_message_t *m, void *arg)
 		s->with_header++;
 }
 
-START_TEST(test_kafka_helpers)
+/*
+ * A producer that owns a one-broker mock cluster, with topic (partitions),
+ * and the cluster's bootstrap address in *bs. Created in the test's own
+ * process because the cluster's threads do not survive Check's fork;
+ * rd_kafka_destroy of the producer destroys the cluster too.
+ */
+static rd_kafka_t *mock_owner(const char *topic, int partitions, const char **bs)
 {
 	char errstr[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_t *prod, *cons;
 	rd_kafka_mock_cluster_t *mc;
+	rd_kafka_t *owner;
+
+	ck_assert_int_eq(
+	        rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof(errstr)), 0);
+	owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	ck_assert_msg(owner != NULL, "%s", errstr);
+	mc = rd_kafka_handle_mock_cluster(owner);
+	ck_assert_ptr_nonnull(mc);
+	*bs = rd_kafka_mock_cluster_bootstraps(mc);
+	ck_assert_int_eq(rd_kafka_mock_topic_create(mc, topic, partitions, 1), 0);
+	return owner;
+}
+
+START_TEST(test_kafka_helpers)
+{
+	char errstr[256];
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *prod, *cons;
 	rd_kafka_topic_partition_list_t *offs;
 	const char *bs;
 	struct seen seen = {0};
 	int i;
 
-	/* the producer owns a mock cluster and talks to it; created in the test's
-	 * own process because its threads do not survive Check's fork */
-	ck_assert_int_eq(
-	        rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof(errstr)), 0);
-	prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	ck_assert_msg(prod != NULL, "%s", errstr);
-	mc = rd_kafka_handle_mock_cluster(prod);
-	ck_assert_ptr_nonnull(mc);
-	bs = rd_kafka_mock_cluster_bootstraps(mc);
-	ck_assert_int_eq(rd_kafka_mock_topic_create(mc, "dlq", 2, 1), 0);
+	/* the producer owns a mock cluster and talks to it */
+	prod = mock_owner("dlq", 2, &bs);
 
 	/* empty topic: nothing committed, nothing to read */
 	ck_assert_int_eq(h_kafka_end_offsets_sum(bs, "dlq", 2), 0);
@@ -282,10 +297,8 @@ static int run_produce(char *const argv[], long long *elapsed_ms)
  */
 START_TEST(test_produce_rate)
 {
-	char errstr[256], bin[4096], file[4096];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char bin[4096], file[4096];
 	rd_kafka_t *owner;
-	rd_kafka_mock_cluster_t *mc;
 	const char *bs;
 	long long ms = 0;
 	FILE *f;
@@ -298,14 +311,7 @@ START_TEST(test_produce_rate)
 		fprintf(f, "{\"ticket_id\":\"r%d\",\"body\":\"hello\"}\n", i);
 	fclose(f);
 
-	ck_assert_int_eq(
-	        rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof(errstr)), 0);
-	owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	ck_assert_msg(owner != NULL, "%s", errstr);
-	mc = rd_kafka_handle_mock_cluster(owner);
-	ck_assert_ptr_nonnull(mc);
-	bs = rd_kafka_mock_cluster_bootstraps(mc);
-	ck_assert_int_eq(rd_kafka_mock_topic_create(mc, "paced", 2, 1), 0);
+	owner = mock_owner("paced", 2, &bs);
 
 	{
 		char *const argv[] = {bin,	"-b",	  (char *)bs, "-t",	     "paced",

@@ -88,6 +88,9 @@ START_TEST(test_object_round_trip)
 	jsonw_obj(&w, "tags", tags);
 	jsonw_obj(&w, "none", NULL);
 	ck_assert_int_eq(jsonw_end(&w), 0);
+	/* the same text on its own (the claim's jsonb fields): compact, '/' kept, NULL null */
+	ck_assert_str_eq(jsonw_text(tags), "[\"a\",\"b/c\"]");
+	ck_assert_str_eq(jsonw_text(NULL), "null");
 	s = buf_steal(&b);
 	o = json_tokener_parse(s);
 	ck_assert_msg(o != NULL, "not JSON: %s", s);

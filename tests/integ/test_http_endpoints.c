@@ -802,6 +802,12 @@ static int count_log(const struct h_proc *d, const char *text)
  * clients open connections until accept() fails. Accepting pauses and the
  * trouble is logged once per interval (not once per attempt); once the
  * clients go, /healthz answers again and tickets are triaged.
+ *
+ * The broker answers 1.5 s late, so the consumer's connection to its group
+ * coordinator is made while the descriptors are gone (librdkafka logs
+ * "Failed to create socket"): the consumer must still join and consume once
+ * they are back. A CI run once saw tickets produced after the flood never
+ * consumed; this pins the path a late Kafka connection takes.
  */
 START_TEST(test_emfile)
 {
@@ -813,6 +819,8 @@ START_TEST(test_emfile)
 	long long t0, t_first;
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "httpfd", 1, NULL), 0);
+	ck_assert_int_eq(stack_broker_cluster(&s, 1), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "rtt 1 1500"), 0);
 	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
 	stack_env(&s, "TRIAGED_HTTP_MAX_CONNECTIONS", "5000");
 	stack_env(&s, "TRIAGED_HTTP_FD_RESERVE", "0");
@@ -836,6 +844,9 @@ START_TEST(test_emfile)
 			nopen++;
 	}
 	ck_assert_int_gt(nopen, 200); /* more than the daemon's 200 descriptors */
+	/* the coordinator connection, made during the flood, fails for want of a descriptor */
+	ck_assert_d(stack_wait_log(&d, "Failed to create socket: Too many open files", 30000) == 0,
+		    &d);
 	t0 = h_now_ms();
 	while (h_now_ms() - t0 < 3000)
 		usleep(100 * 1000);
@@ -859,6 +870,7 @@ START_TEST(test_emfile)
 		ck_assert_int_gt(metric_of(r.body, "triaged_http_accept_errors_total"), 0);
 		resp_free(&r);
 	}
+	ck_assert_int_eq(stack_broker_control(&s, "rtt 1 0"), 0);
 	ck_assert_int_eq(stack_produce_samples(&s, 5, "fd-"), 0);
 	ck_assert_d(stack_wait_count(&s, 5, 60000, RESULTS) == 5, &d);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);

@@ -152,7 +152,10 @@ BEGIN
     RETURN QUERY SELECT u.i, u.pk, 1, 'new'::text, NULL::jsonb, NULL::jsonb
                    FROM unnest(new_idx, new_pk) AS u(i, pk);
 
-    -- 2. the rest, one by one
+    -- 2. the rest, one by one (none in the usual batch: every ticket new)
+    IF coalesce(array_length(new_idx, 1), 0) = coalesce(array_length(batch, 1), 0) THEN
+        RETURN;
+    END IF;
     FOR e IN SELECT (g.n - 1)::integer AS i, batch[g.n] AS t
                FROM generate_subscripts(batch, 1) AS g(n)
               WHERE NOT ((g.n - 1)::integer = ANY (coalesce(new_idx, '{}')))

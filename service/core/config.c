@@ -160,7 +160,7 @@ static const struct cfg_key keys[] = {
 	MODEL_KEYS("mini", mini, "gpt-4o-mini", "triage-v1", "2048", "600"),
 	PROVIDER_KEYS("mini", mini),
 	EDGE_KEYS("mini", mini),
-	MODEL_KEYS("flagship", flagship, "gpt-4o", "flagship-v1", "64", "1200"),
+	MODEL_KEYS("flagship", flagship, "gpt-4o", "flagship-v1", "128", "1200"),
 	PROVIDER_KEYS("flagship", flagship),
 	EDGE_KEYS("flagship", flagship),
 	/* escalations never block intake (issue #15 part 2): escalations waiting for a

@@ -130,7 +130,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.flagship.api_key_env, "OPENAI_API_KEY");
 	ck_assert_str_eq(c.flagship.prompt, "flagship-v1");
 	ck_assert_int_eq(c.flagship.timeout_ms, 30000);
-	ck_assert_int_eq(c.flagship.max_concurrency, 64);
+	ck_assert_int_eq(c.flagship.max_concurrency, 128);
 	ck_assert_int_eq(c.flagship.max_tokens, 1200);
 	ck_assert_int_eq(c.flagship.max_attempts, 5);
 	ck_assert_int_eq(c.flagship.response_format, RF_JSON_SCHEMA);
@@ -212,7 +212,7 @@ static const struct {
 	{"flagship.max_attempts", "5"},
 	{"flagship.backoff_base_ms", "250"},
 	{"flagship.backoff_max_ms", "20000"},
-	{"flagship.max_concurrency", "64"},
+	{"flagship.max_concurrency", "128"},
 	{"flagship.max_tokens", "1200"},
 	{"flagship.temperature", "0"},
 	{"flagship.max_response_bytes", "1048576"},

@@ -32,7 +32,6 @@ DECLARE
     out_id   bigint[];
     out_cost numeric[];
     budgeted boolean;
-    settled_n bigint;
 BEGIN
     WITH input AS (
         SELECT (x.ordinality - 1)::integer AS i, x.ticket_pk, x.revision, x.seq, x.tier,
@@ -147,17 +146,15 @@ BEGIN
             SELECT settled.budget_id, settled.day, sum(coalesce(res, 0)) AS res,
                    sum(coalesce(worst, 0)) AS worst, sum(coalesce(cost, 0)) AS cost,
                    sum(found) AS found, sum(found_usd) AS found_usd
-              FROM settled GROUP BY 1, 2),
-        upd AS (
-            UPDATE budget_usage bu
-               SET reserved_usd = greatest(bu.reserved_usd - per.res, 0),
-                   reserved_worst_usd = greatest(bu.reserved_worst_usd - per.worst, 0),
-                   spent_usd = bu.spent_usd + per.cost,
-                   lost_calls = greatest(bu.lost_calls - per.found, 0),
-                   lost_usd = greatest(bu.lost_usd - per.found_usd, 0)
-              FROM per
-             WHERE bu.budget_id = per.budget_id AND bu.day = per.day)
-        SELECT count(*) INTO settled_n FROM per;
+              FROM settled GROUP BY 1, 2)
+        UPDATE budget_usage bu
+           SET reserved_usd = greatest(bu.reserved_usd - per.res, 0),
+               reserved_worst_usd = greatest(bu.reserved_worst_usd - per.worst, 0),
+               spent_usd = bu.spent_usd + per.cost,
+               lost_calls = greatest(bu.lost_calls - per.found, 0),
+               lost_usd = greatest(bu.lost_usd - per.found_usd, 0)
+          FROM per
+         WHERE bu.budget_id = per.budget_id AND bu.day = per.day;
     END IF;
 
     RETURN QUERY SELECT u.i, u.id, u.cost FROM unnest(out_i, out_id, out_cost) AS u(i, id, cost);

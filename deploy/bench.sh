@@ -40,7 +40,9 @@
 # nested statements too, stays in the scenario's statements.txt (logs kept; its last two
 # columns are plans and planning ms, counted with BENCH_PG_OPTIONS="-c
 # pg_stat_statements.track_planning=on"), and every
-# index's reads in the run and size in its indexes.txt (the note names those never read).
+# index's reads in the run and size in its indexes.txt (the note names those never read);
+# what the WAL holds by kind of record (wal.txt) and by relation (wal-relations.txt), and the
+# average width of each column of the write path's tables (columns.txt).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -406,12 +408,13 @@ run_scenario() {
 	busy=$(machine_busy)
 	((busy < 10)) || NOTES+=("$label: the machine was already ${busy}% busy (all cores) before the run: other processes compete, figures are pessimistic")
 
-	local pg0 fm0 br0 mach0
+	local pg0 fm0 br0 mach0 wal0
 	if [[ ${BENCH_PG_STATEMENTS:-0} == 1 ]]; then
 		sql "$db" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 		sql "$db" "SELECT pg_stat_statements_reset()" >/dev/null
 	fi
 	pg0=$(pg_ticks)
+	wal0=$(sql postgres "SELECT pg_current_wal_insert_lsn()")
 	fm0=$(ticks_of "$model_pid")
 	br0=$(ticks_of "$broker_pid")
 	mach0=$(machine_ticks)
@@ -494,6 +497,23 @@ run_scenario() {
 		rss_mb=$(printf '%.1f' "$(calc "$hwm_kb / 1024")")
 	fi
 	NOTES+=("$label CPU ms/ticket: triaged $cpu_ms, postgres $(per_ticket "$(pg_ticks) - $pg0"), fakemodel $(per_ticket "$(ticks_of "$model_pid") - $fm0"), devbroker $(per_ticket "$(ticks_of "$broker_pid") - $br0"); whole machine $(per_ticket "$(machine_ticks) - $mach0") ($(nproc) cores, everyone)")
+	if [[ ${BENCH_PG_STATEMENTS:-0} == 1 ]]; then
+		# what the WAL holds, by kind of record (pg_walinspect, PostgreSQL 15's contrib)
+		sql postgres "CREATE EXTENSION IF NOT EXISTS pg_walinspect" >/dev/null
+		sql postgres "SELECT \"resource_manager/record_type\", count, round(record_size / $N.0, 1) AS rec_per_ticket,
+		                     round(fpi_size / $N.0, 1) AS fpi_per_ticket, round(combined_size_percentage::numeric, 1) AS pct
+		                FROM pg_get_wal_stats('$wal0', pg_current_wal_flush_lsn(), true)
+		               WHERE count > 0 ORDER BY combined_size DESC" >"$dir/wal.txt" || true
+		# and by relation (the first block a record names), tables and indexes by name
+		sql "$db" "CREATE EXTENSION IF NOT EXISTS pg_walinspect" >/dev/null
+		sql "$db" "SELECT coalesce(c.relname, w.rel, '(no block)'), count(*), round(sum(w.record_length) / $N.0, 1) AS bytes_per_ticket
+		             FROM (SELECT substring(block_ref FROM 'rel [0-9]+/[0-9]+/([0-9]+)') AS rel, record_length
+		                     FROM pg_get_wal_records_info('$wal0', pg_current_wal_flush_lsn())) w
+		             LEFT JOIN pg_class c ON c.relfilenode::text = w.rel
+		            GROUP BY 1 ORDER BY 3 DESC" >"$dir/wal-relations.txt" || true
+	fi
+	# WAL written per ticket (the whole cluster: the run's own polls are a few bytes)
+	NOTES+=("$label WAL bytes/ticket: $(sql postgres "SELECT round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal0') / $N)")")
 	if [[ -n $perf_pid ]]; then
 		# perf's child: signal it, then perf writes its data and exits.
 		kill -TERM "$dpid" 2>/dev/null || true
@@ -571,6 +591,14 @@ run_scenario() {
 		# (an index nobody reads still costs each insert)
 		sql "$db" "SELECT relname, indexrelname, idx_scan, pg_relation_size(indexrelid)
 		             FROM pg_stat_user_indexes ORDER BY relname, indexrelname" >"$dir/indexes.txt" || true
+		# the average stored width of each column of the write path's tables (what their WAL carries)
+		local tbl cols
+		for tbl in tickets ticket_revisions triage_results model_calls; do
+			cols=$(sql "$db" "SELECT string_agg(format('round(avg(pg_column_size(%I)), 1)', attname), ', ' ORDER BY attnum)
+			                    FROM pg_attribute WHERE attrelid = '$tbl'::regclass AND attnum > 0 AND NOT attisdropped")
+			paste -d'|' <(sql "$db" "SELECT attname FROM pg_attribute WHERE attrelid = '$tbl'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum") \
+				<(sql "$db" "SELECT $cols FROM $tbl" | tr '|' '\n') | sed "s/^/$tbl|/"
+		done >"$dir/columns.txt" 2>&1 || true
 		NOTES+=("$label indexes never read in the run: $(awk -F'|' '$3 == 0 { printf "%s%s", n++ ? ", " : "", $2 }' "$dir/indexes.txt") (all: $dir/indexes.txt)")
 		KEEP_LOGS=1
 	fi
@@ -601,7 +629,7 @@ run_scenario() {
 # tickets), its tickets/s from its result rows' timestamps, as for triaged.
 run_python() {
 	local key=$1 label=$2 latency=$3 jitter=$4
-	local dir="$WORK/py-$key" db="bench_py_$key" boot port ppid rc=0 rows dist span rate pg0 py0
+	local dir="$WORK/py-$key" db="bench_py_$key" boot port ppid rc=0 rows dist span rate pg0 wal0
 	local conc=${BENCH_PY_CONCURRENCY:-100} batch=${BENCH_PY_BATCH:-200} busy cpu
 	say "python baseline $label: $N tickets, concurrency $conc, batch $batch"
 	mkdir -p "$dir"
@@ -624,6 +652,7 @@ run_python() {
 	busy=$(machine_busy)
 	((busy < 10)) || NOTES+=("python $label: the machine was already ${busy}% busy (all cores) before the run")
 	pg0=$(pg_ticks)
+	wal0=$(sql postgres "SELECT pg_current_wal_insert_lsn()")
 	# Debian's python3 (its packages: install-deps.sh --bench), not a pyenv or venv first in PATH
 	timeout $((120 + N / 20)) "${BENCH_PYTHON:-/usr/bin/python3}" "$ROOT/deploy/bench/pyworker.py" --bootstrap "$boot" \
 		--group "bench-py-$key-$$" --dsn "host=$WORK/pg user=postgres dbname=$db" \
@@ -642,7 +671,7 @@ run_python() {
 		rate="n/a"
 	fi
 	PY_RATE[$key]=$rate
-	NOTES+=("python $label: rows=$rows distinct=$dist errors=$(sql "$db" "SELECT count(*) FROM py_results WHERE error IS NOT NULL" 2>/dev/null || echo '?') postgres CPU ms/ticket $cpu, concurrency $conc, batch $batch$( ((rc == 0)) || printf ', exit status %s (see %s)' "$rc" "$dir/pyworker.log")")
+	NOTES+=("python $label: rows=$rows distinct=$dist errors=$(sql "$db" "SELECT count(*) FROM py_results WHERE error IS NOT NULL" 2>/dev/null || echo '?') postgres CPU ms/ticket $cpu, WAL bytes/ticket $(sql postgres "SELECT round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal0') / $N)"), concurrency $conc, batch $batch$( ((rc == 0)) || printf ', exit status %s (see %s)' "$rc" "$dir/pyworker.log")")
 	((rc == 0)) || KEEP_LOGS=1
 	stop_pid "$broker_pid" TERM 5
 	forget_pid "$broker_pid"

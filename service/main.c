@@ -45,7 +45,7 @@ extern char **environ;
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: triaged [-c FILE] [options] [run|migrate|check-models]\n"
+		"usage: triaged [-c FILE] [options] [run|migrate|check-ticket|check-models|eval]\n"
 		"\n"
 		"Triage support tickets from Kafka with a mini model, escalate hard ones,\n"
 		"store everything in PostgreSQL.\n"

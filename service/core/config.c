@@ -848,7 +848,7 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 	const struct {
 		const char *name;
 		const struct model_config *m;
-	} models[] = {{"mini", &c->mini}, {"flagship", &c->flagship}};
+	} models[] = {{"mini", &c->mini}, {"flagship", &c->flagship}, {"shadow", &c->shadow}};
 	const char *gid = kafka_get(c, "group.id");
 	char msg[512];
 

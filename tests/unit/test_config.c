@@ -740,6 +740,15 @@ static void v_connect_timeout(struct config *c)
 {
 	c->flagship.connect_timeout_ms = c->flagship.timeout_ms + 1;
 }
+/* [shadow] has [mini]'s keys and their rules (the ini says so) */
+static void v_shadow_backoff(struct config *c)
+{
+	c->shadow.backoff_base_ms = c->shadow.backoff_max_ms + 1;
+}
+static void v_shadow_connect_timeout(struct config *c)
+{
+	c->shadow.connect_timeout_ms = c->shadow.timeout_ms + 1;
+}
 static void v_int_range(struct config *c)
 {
 	c->pg_batch_size = 0;
@@ -782,6 +791,8 @@ static const struct {
 	{v_same_topic, "intake.dlq_topic must differ from intake.topic ('tickets.incoming')"},
 	{v_backoff, "mini.backoff_base_ms must not exceed mini.backoff_max_ms"},
 	{v_connect_timeout, "flagship.connect_timeout_ms must not exceed flagship.timeout_ms"},
+	{v_shadow_backoff, "shadow.backoff_base_ms must not exceed shadow.backoff_max_ms"},
+	{v_shadow_connect_timeout, "shadow.connect_timeout_ms must not exceed shadow.timeout_ms"},
 	{v_int_range, "postgres.batch_size: 0 is not in [1, 10000]"},
 	{v_temperature, "mini.temperature: -0.5 is not in [0, 2]"},
 	{v_enum, "mini.on_failure: bad enum value 7"},

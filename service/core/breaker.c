@@ -14,8 +14,16 @@ void breaker_init(struct breaker *b, uint32_t failures, double cooldown_ms)
 	b->consecutive = 0;
 	b->next_probe_at = 0;
 	b->probe_in_flight = 0;
+	b->probe_started_at = 0;
+	b->probe_deadline_ms = b->cooldown_ms;
+	b->lost_probes = 0;
 	b->opens = 0;
 	b->denied = 0;
+}
+
+void breaker_set_probe_deadline(struct breaker *b, double deadline_ms)
+{
+	b->probe_deadline_ms = deadline_ms > 0 ? deadline_ms : b->cooldown_ms;
 }
 
 int breaker_allow(struct breaker *b, double now_ms, double *wait_ms)
@@ -27,12 +35,20 @@ int breaker_allow(struct breaker *b, double now_ms, double *wait_ms)
 		if (now_ms >= b->next_probe_at) {
 			b->state = BRK_HALF_OPEN;
 			b->probe_in_flight = 1;
+			b->probe_started_at = now_ms;
 			return 1;
 		}
 		*wait_ms = b->next_probe_at - now_ms;
 		break;
 	case BRK_HALF_OPEN:
 	default:
+		if (now_ms >= b->probe_started_at + b->probe_deadline_ms) {
+			/* the probe's answer never came (cancelled with its ticket, lost): another */
+			b->lost_probes++;
+			b->probe_in_flight = 1;
+			b->probe_started_at = now_ms;
+			return 1;
+		}
 		*wait_ms = PROBE_WAIT_MS < b->cooldown_ms ? PROBE_WAIT_MS : b->cooldown_ms;
 		break;
 	}
@@ -66,6 +82,16 @@ enum breaker_state breaker_failure(struct breaker *b, double now_ms)
 		return b->state; /* a call sent before it opened: already counted */
 	if (++b->consecutive >= b->failures)
 		return open_now(b, now_ms);
+	return b->state;
+}
+
+enum breaker_state breaker_neutral(struct breaker *b, double now_ms, double retry_ms)
+{
+	if (b->state != BRK_HALF_OPEN)
+		return b->state;
+	b->state = BRK_OPEN;
+	b->probe_in_flight = 0;
+	b->next_probe_at = now_ms + (retry_ms > 0 ? retry_ms : b->cooldown_ms);
 	return b->state;
 }
 

@@ -48,6 +48,9 @@ static int init_endpoint(struct model_caller *mcl, struct event_base *base,
 	ep->backoff.max_ms = (uint32_t)mc->backoff_max_ms;
 	ep->backoff.max_attempts = (uint32_t)mc->max_attempts;
 	breaker_init(&ep->breaker, (uint32_t)mc->breaker_failures, (double)mc->breaker_cooldown_ms);
+	/* a probe's answer comes within its timeout once it starts, and the client may hold a
+	 * request up to a minute for a rate-limit window first: past both it is lost */
+	breaker_set_probe_deadline(&ep->breaker, (double)mc->timeout_ms + 60000.0);
 	ep->prompt = prompt_load(cfg->prompts_dir, mc->prompt, err, errlen);
 	if (ep->prompt == NULL)
 		return -1;
@@ -385,6 +388,26 @@ static int provider_error(struct model_caller *mcl, struct call_rec *c,
 	return 1;
 }
 
+/*
+ * A half-open probe answered without a verdict on the endpoint's health (a
+ * 429, a request refused for its parameters): open again, the next probe after
+ * retry_ms or the cool-down (breaker_neutral). Before, the breaker stayed
+ * half-open with its probe "in flight" for good and held intake until a restart.
+ */
+static void probe_unresolved(struct model_caller *mcl, enum model_tier t, double now,
+			     double retry_ms, const char *answer)
+{
+	struct breaker *b = &mcl->ep[t].breaker;
+	if (b->state != BRK_HALF_OPEN)
+		return;
+	breaker_neutral(b, now, retry_ms);
+	log_info("circuit breaker probe answered without a verdict, open again",
+		 "tier=%s answer=%s next_probe_ms=%.0f", model_tier_name(t), answer,
+		 b->next_probe_at - now);
+	if (mcl->on_breaker)
+		mcl->on_breaker(mcl->breaker_arg, t, b->state);
+}
+
 /* Feed the endpoint's circuit breaker; tell the owner when its state moves. */
 static void breaker_record(struct model_caller *mcl, enum model_tier t,
 			   const struct llm_result *res)
@@ -393,8 +416,12 @@ static void breaker_record(struct model_caller *mcl, enum model_tier t,
 	enum breaker_state before = b->state, after;
 	int failed = (res->transport_error != 0 && !res->too_large) || res->http_status >= 500 ||
 		     res->http_status == 408;
-	if (res->http_status == 429)
-		return; /* neither: Retry-After paces those */
+	if (res->http_status == 429) {
+		/* neither: Retry-After paces those */
+		probe_unresolved(mcl, t, now_ms(), res->has_retry_after ? res->retry_after_ms : 0,
+				 "429");
+		return;
+	}
 	if (res->transport_error == 0 && dialect_status_is_config_error(res->http_status))
 		return; /* neither: config_error() decides */
 	after = failed ? breaker_failure(b, now_ms()) : breaker_success(b, now_ms());
@@ -460,8 +487,10 @@ static int config_error(struct model_caller *mcl, struct call_rec *c, double now
 		}
 		return 1;
 	}
-	if (ep->cfg_errors < (uint32_t)ep->mc->config_errors)
+	if (ep->cfg_errors < (uint32_t)ep->mc->config_errors) {
+		probe_unresolved(mcl, c->tier, now, 0, "config_error");
 		return 0;
+	}
 	snprintf(ep->cause, sizeof(ep->cause), "%s: %s", model_tier_name(c->tier), line);
 	ep->misconfigs++;
 	if (!hold) {
@@ -470,6 +499,7 @@ static int config_error(struct model_caller *mcl, struct call_rec *c, double now
 				 "tier=%s cause=\"%s\" errors=%u", model_tier_name(c->tier),
 				 ep->cause, ep->cfg_errors);
 		ep->cause[0] = '\0';
+		probe_unresolved(mcl, c->tier, now, 0, "config_error");
 		return 0;
 	}
 	ep->misconfigured = 1;
@@ -537,6 +567,8 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 			c->outcome = CALL_HTTP_ERROR;
 			snprintf(c->error, sizeof(c->error), "HTTP %ld", res->http_status);
 			if (provider_error(mcl, c, res) == 1) {
+				/* the endpoint answers: the request in the next mode is the next probe */
+				probe_unresolved(mcl, c->tier, now, 1, "mode_refused");
 				c->finished_ms = now;
 				return EV_MODE_FALLBACK; /* this call stays, refused; a new one follows */
 			}

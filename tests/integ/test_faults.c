@@ -1109,8 +1109,20 @@ START_TEST(test_breaker)
 	ck_assert_d(log_count(&d, "intake paused\" reason=breaker", NULL) >= 1, &d);
 	ck_assert_int_eq(rows_of(&s, "br-"), 0); /* "wait": nobody gave up */
 
-	/* the endpoint comes back: the next probe succeeds, the breaker closes, all flows */
-	control(&s, "{\"rate_500\": 0}");
+	/*
+	 * The endpoint comes back rate-limited first (what providers do after an
+	 * outage): the probe is answered 429. That says nothing of the endpoint's
+	 * health, so the breaker opens again and probes after the Retry-After; it
+	 * used to stay half-open for good, its probe "in flight", and intake held
+	 * until a restart.
+	 */
+	control(&s, "{\"rate_500\": 0, \"rate_429\": 1, \"retry_after\": 1}");
+	ck_assert_d(stack_wait_log(&d, "circuit breaker probe answered without a verdict",
+				   BR_COOLDOWN_MS + 10000) == 0,
+		    &d);
+	ck_assert_d(log_count(&d, "answer=429", NULL) >= 1, &d);
+	/* then it recovers: the next probe succeeds, the breaker closes, all flows */
+	control(&s, "{\"rate_429\": 0}");
 	t0 = h_now_ms();
 	ck_assert_d(stack_wait_log(&d, "circuit breaker closed", BR_COOLDOWN_MS + 10000) == 0, &d);
 	ck_assert_d(wait_rows(&s, "br-", BR_TICKETS, 120000) == BR_TICKETS, &d);

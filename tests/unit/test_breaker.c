@@ -115,6 +115,59 @@ START_TEST(test_names_and_init_bounds)
 }
 END_TEST
 
+/* A probe answered 429 (or refused for its parameters): open again, never stuck half-open. */
+START_TEST(test_neutral_probe)
+{
+	struct breaker b;
+	double w = -1;
+	breaker_init(&b, 1, 5000);
+	/* closed or open: a neutral answer changes nothing */
+	ck_assert_int_eq(breaker_neutral(&b, 0, 1000), BRK_CLOSED);
+	ck_assert_int_eq(breaker_failure(&b, 0), BRK_OPEN);
+	ck_assert_int_eq(breaker_neutral(&b, 10, 1000), BRK_OPEN);
+	ck_assert_double_eq(b.next_probe_at, 5000);
+	ck_assert(breaker_allow(&b, 5000, &w));
+	ck_assert_int_eq(b.state, BRK_HALF_OPEN);
+	/* the probe gets a 429 with Retry-After 2 s: open, next probe in 2 s, no failure counted */
+	ck_assert_int_eq(breaker_neutral(&b, 5100, 2000), BRK_OPEN);
+	ck_assert_uint_eq(b.opens, 1);
+	ck_assert(!breaker_allow(&b, 7099, &w));
+	ck_assert_double_eq(w, 1);
+	ck_assert(breaker_allow(&b, 7100, &w));
+	/* without a Retry-After: the cool-down */
+	ck_assert_int_eq(breaker_neutral(&b, 7200, 0), BRK_OPEN);
+	ck_assert(!breaker_allow(&b, 12199, &w));
+	ck_assert(breaker_allow(&b, 12200, &w));
+	/* and the next probe's success closes it */
+	ck_assert_int_eq(breaker_success(&b, 12300), BRK_CLOSED);
+	ck_assert(breaker_allow(&b, 12301, &w));
+}
+END_TEST
+
+/* A probe whose answer never comes (cancelled with its ticket): another after the deadline. */
+START_TEST(test_lost_probe)
+{
+	struct breaker b;
+	double w = -1;
+	breaker_init(&b, 1, 1000);
+	ck_assert_double_eq(b.probe_deadline_ms, 1000); /* the cool-down unless set */
+	breaker_set_probe_deadline(&b, 90000);
+	ck_assert_int_eq(breaker_failure(&b, 0), BRK_OPEN);
+	ck_assert(breaker_allow(&b, 1000, &w)); /* the probe */
+	ck_assert(!breaker_allow(&b, 1001, &w));
+	ck_assert(!breaker_allow(&b, 90999, &w));
+	ck_assert_uint_eq(b.lost_probes, 0);
+	ck_assert(breaker_allow(&b, 91000, &w)); /* its answer never came: a new probe */
+	ck_assert_int_eq(b.state, BRK_HALF_OPEN);
+	ck_assert_uint_eq(b.lost_probes, 1);
+	ck_assert(!breaker_allow(&b, 91001, &w)); /* one at a time still */
+	ck_assert_int_eq(breaker_success(&b, 92000), BRK_CLOSED);
+	/* a bad deadline falls back to the cool-down */
+	breaker_set_probe_deadline(&b, 0);
+	ck_assert_double_eq(b.probe_deadline_ms, 1000);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("breaker");
@@ -127,6 +180,8 @@ int main(void)
 	tcase_add_test(tc, test_bounded_calls_to_dead_endpoint);
 	tcase_add_test(tc, test_names_and_init_bounds);
 	tcase_add_test(tc, test_trip);
+	tcase_add_test(tc, test_neutral_probe);
+	tcase_add_test(tc, test_lost_probe);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

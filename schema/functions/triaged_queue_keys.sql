@@ -3,18 +3,30 @@
 -- live (unexpired) claim on it moves to this one, with a new lease (replaces_revision = the revision it
 -- replaced; the queue shows the ticket as changed). ON CONFLICT DO NOTHING
 -- runs this too: it changes nothing a second time.
+--
+-- Results of one ticket may be stored out of order (revision 1 escalated to a
+-- slow flagship, revision 2 answered by the mini first). A result whose
+-- ticket already has a result of a later revision is inserted superseded: the
+-- queue shows the newest content only. The ticket's row is locked first, so
+-- two results of one ticket stored at once take turns, and the second sees
+-- the first (each statement of this volatile function takes a new snapshot).
 CREATE OR REPLACE FUNCTION triaged_queue_keys() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
     t tickets;
     o triage_results;
 BEGIN
-    SELECT * INTO t FROM tickets WHERE id = NEW.ticket_pk;
+    SELECT * INTO t FROM tickets WHERE id = NEW.ticket_pk FOR UPDATE;
     NEW.q_received_at := t.received_at;
     NEW.q_tier := triaged_tier_rank(t.customer_tier);
     NEW.q_urgency := triaged_urgency_rank(NEW.urgency);
     NEW.eff_urgency := NEW.urgency;
     NEW.q_sla_due := triaged_sla_due(NEW.urgency, t.customer_tier, t.received_at);
+    IF EXISTS (SELECT 1 FROM triage_results tr
+                WHERE tr.ticket_pk = NEW.ticket_pk AND tr.revision > NEW.revision) THEN
+        NEW.review_state := 'superseded';
+        RETURN NEW;
+    END IF;
     IF NEW.revision > 1 THEN
         SELECT * INTO o FROM triage_results tr
          WHERE tr.ticket_pk = NEW.ticket_pk AND tr.revision < NEW.revision
@@ -42,7 +54,8 @@ END
 $$;
 
 -- A first revision inserted with its keys already set (triaged_store computes
--- them set-based, issue #15) skips the per-row call.
+-- them set-based for a ticket that has one revision only, issue #15) skips the
+-- per-row call.
 CREATE OR REPLACE TRIGGER triage_results_queue_keys BEFORE INSERT ON triage_results
     FOR EACH ROW WHEN (NEW.q_received_at IS NULL OR NEW.revision > 1)
     EXECUTE FUNCTION triaged_queue_keys();

@@ -17,7 +17,9 @@
 -- the queue order keys of a first revision (q_*, eff_urgency: what the row
 -- trigger triaged_queue_keys would compute) are computed by the INSERT itself
 -- from tickets and sla_policy, so that trigger's WHEN skips those rows. A
--- later revision (it supersedes the one before) still goes through it.
+-- later revision (it supersedes the one before), and any result of a ticket
+-- that has more than one revision (a result may come after a later
+-- revision's: the trigger inserts it superseded), still go through it.
 -- plan_cache_mode: the statements below are planned once per session, for an
 -- array of any size (they were written for it: LATERAL ... OFFSET 0 where the
 -- size matters). Left to choose, PostgreSQL plans afresh for every batch once
@@ -51,7 +53,8 @@ BEGIN
           -- reads the whole table (the planner cannot size the array)
           LEFT JOIN LATERAL (
                SELECT tk.id, tk.received_at, tk.customer_tier FROM tickets tk
-                WHERE tk.id = input.ticket_pk AND input.revision = 1 OFFSET 0) t ON true
+                WHERE tk.id = input.ticket_pk AND input.revision = 1 AND tk.revision = 1
+               OFFSET 0) t ON true
           -- the tier's own policy, else the one for every tier ((urgency,
           -- customer_tier) is unique, NULLS NOT DISTINCT): two joins to the
           -- small table, not a lookup per element (a bitmap scan that asked

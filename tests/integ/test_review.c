@@ -1236,6 +1236,108 @@ START_TEST(test_stale_revision)
 }
 END_TEST
 
+/* Claim content `body` for ticket `tid` through the daemon's claim; its revision. */
+static long long claim_content(PGconn *c, const char *tid, const char *body)
+{
+	return h_sql_ll(c,
+			"SELECT revision FROM triaged_claim(jsonb_build_array(jsonb_build_object("
+			"'source', 'web', 'ticket_id', '%s', 'channel', 'email', 'body', '%s')))",
+			tid, body);
+}
+
+/* Store revision rev of tid through the daemon's store; 1 when inserted now. */
+static int store_rev(PGconn *c, const char *tid, int rev)
+{
+	return (int)h_sql_ll(c,
+			     "SELECT count(*) FILTER (WHERE inserted) FROM triaged_store(jsonb_build_array("
+			     "jsonb_build_object('ticket_pk', (SELECT id FROM tickets WHERE ticket_id = "
+			     "'%s'), 'revision', %d, 'status', 'pending_review', 'urgency', 'high', "
+			     "'decided_by', 'mini', 'model', 'mini-1', 'prompt_version', 'triage-v1')))",
+			     tid, rev);
+}
+
+/*
+ * Results of one ticket stored out of order (found by a review of the write
+ * path): revision 1 escalated to a slow flagship, revision 2 answered first.
+ * The late revision 1 is inserted superseded, not open beside revision 2; the
+ * queue shows one row per ticket, and the backlog counts one. Two results of
+ * one ticket stored at once take turns on the ticket's row, so the later
+ * revision supersedes the earlier even when neither saw the other commit.
+ */
+START_TEST(test_out_of_order)
+{
+	PGconn *c = db_new("r_order"), *a, *b;
+	PGresult *r;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(claim_content(c, "oo-1", "first words"), 1);
+	ck_assert_int_eq(claim_content(c, "oo-1", "second words"), 2);
+	ck_assert_int_eq(store_rev(c, "oo-1", 2), 1);
+	ck_assert_int_eq(store_rev(c, "oo-1", 1), 1);
+	ck_sql_str(c, "1 superseded|2 open",
+		   "SELECT string_agg(tr.revision || ' ' || review_state, '|' ORDER BY tr.revision) FROM "
+		   "triage_results tr JOIN tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'oo-1'");
+	ck_sql_str(c, "2", "SELECT string_agg(revision::text, ',') FROM agent_review_queue WHERE "
+			   "ticket_id = 'oo-1'");
+	/* in order, as before: revision 2 supersedes revision 1 */
+	ck_assert_int_eq(claim_content(c, "oo-2", "first words"), 1);
+	ck_assert_int_eq(store_rev(c, "oo-2", 1), 1);
+	ck_assert_int_eq(claim_content(c, "oo-2", "second words"), 2);
+	ck_assert_int_eq(store_rev(c, "oo-2", 2), 1);
+	ck_sql_str(c, "1 superseded|2 open",
+		   "SELECT string_agg(tr.revision || ' ' || review_state, '|' ORDER BY tr.revision) FROM "
+		   "triage_results tr JOIN tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'oo-2'");
+	/* revision 2 already reviewed when revision 1's result comes: nothing reopens */
+	ck_assert_int_eq(claim_content(c, "oo-3", "first words"), 1);
+	ck_assert_int_eq(claim_content(c, "oo-3", "second words"), 2);
+	ck_assert_int_eq(store_rev(c, "oo-3", 2), 1);
+	ck_sql_str(c, "t", "SELECT review_claim((SELECT id FROM tickets WHERE ticket_id = 'oo-3'), "
+			   "'alice')");
+	ck_sql_str(c, "edited", "SELECT review_approve((SELECT id FROM tickets WHERE ticket_id = "
+				  "'oo-3'), 2, 'Thanks', 'alice')");
+	ck_assert_int_eq(store_rev(c, "oo-3", 1), 1);
+	ck_sql_str(c, "0", "SELECT count(*) FROM agent_review_queue WHERE ticket_id = 'oo-3'");
+	ck_sql_str(c, "2", "SELECT sum(open + claimed) FROM (SELECT count(*) FILTER (WHERE "
+			   "review_state = 'open') open, count(*) FILTER (WHERE review_state = "
+			   "'claimed') claimed FROM triage_results) x");
+	ck_sql_str(c, "2", "SELECT awaiting FROM metrics_backlog WHERE urgency = 'high'");
+
+	/* at once: A stores revision 2 and has not committed; B stores revision 3 and waits */
+	ck_assert_int_eq(claim_content(c, "oo-4", "first words"), 1);
+	ck_assert_int_eq(store_rev(c, "oo-4", 1), 1);
+	ck_assert_int_eq(claim_content(c, "oo-4", "second words"), 2);
+	ck_assert_int_eq(claim_content(c, "oo-4", "third words"), 3);
+	a = connect_as("r_order", "postgres");
+	b = connect_as("r_order", "postgres");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(h_sql_exec(a, "BEGIN"), 0);
+	ck_assert_int_eq(store_rev(a, "oo-4", 2), 1);
+	ck_assert_int_eq(
+	    PQsendQuery(b, "SELECT count(*) FILTER (WHERE inserted) FROM triaged_store("
+			   "jsonb_build_array(jsonb_build_object('ticket_pk', (SELECT id FROM tickets "
+			   "WHERE ticket_id = 'oo-4'), 'revision', 3, 'status', 'pending_review', "
+			   "'urgency', 'high', 'decided_by', 'mini', 'model', 'mini-1', "
+			   "'prompt_version', 'triage-v1')))"),
+	    1);
+	usleep(300 * 1000);
+	ck_assert_int_eq(PQconsumeInput(b), 1);
+	ck_assert_int_eq(PQisBusy(b), 1); /* waiting for A's lock on the ticket */
+	ck_assert_int_eq(h_sql_exec(a, "COMMIT"), 0);
+	r = PQgetResult(b);
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "1");
+	PQclear(r);
+	ck_assert_ptr_null(PQgetResult(b));
+	ck_sql_str(c, "1 superseded|2 superseded|3 open",
+		   "SELECT string_agg(tr.revision || ' ' || review_state, '|' ORDER BY tr.revision) FROM "
+		   "triage_results tr JOIN tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'oo-4'");
+	PQfinish(a);
+	PQfinish(b);
+	PQfinish(c);
+}
+END_TEST
+
 /* The supervisors' metrics views count what the tables hold. */
 START_TEST(test_metrics)
 {
@@ -1802,6 +1904,7 @@ static Suite *review_suite(void)
 		{"approve", test_approve_reject},     {"correct", test_corrections},
 		{"roles", test_roles},		      {"metrics", test_metrics},
 		{"grants", test_grants},	      {"stale", test_stale_revision},
+	    {"out_of_order", test_out_of_order},
 		{"leases", test_leases},	      {"limits", test_agent_limits},
 		{"counters", test_counters},	      {"opview", test_operator_view},
 	};

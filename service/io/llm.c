@@ -18,6 +18,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "pacer.h"
 #include "loopslice.h"
 
 /*
@@ -62,15 +63,11 @@ struct llm_client {
 	double hold_until;
 	struct event *ev_hold;
 	uint64_t paced;
-	/* pacing (mc->pacing, #11.5): requests spread over the provider's window, one every
-	 * pace_ms (the window's reset over what remains of it, less those in flight); until
-	 * the first answer says whether there are x-ratelimit-* headers, one request at a time */
-	int pacing, pace_known;
-	double pace_ms, next_start;
+	/* pacing (mc->pacing, #11.5): requests spread over the provider's window (core/pacer) */
+	struct pacer pacer;
 	/* tokens a request is counted for against x-ratelimit-*-tokens: its prompt (about
-	 * four bytes a token) and the completion it may use (max_tokens), as a running mean */
+	 * four bytes a token) and the completion it may use (max_tokens) */
 	int64_t max_completion;
-	double est_tokens;
 	/* answers handed to their owner in this loop pass; past LLM_DONE_PER_PASS the rest
 	 * wait in curl's queue for ev_more, a zero timer that fires in the next pass (#16) */
 	int done_budget;
@@ -227,18 +224,11 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 		if (w > 0 && until > c->hold_until)
 			c->hold_until = until;
 	}
-	if (c->pacing && !r->cancelled) {
-		/* what is left of the window, less the requests already out, over its reset */
-		/* and, where tokens are limited, what the tokens left pay for (#11.5) */
-		double est =
-		    (r->body ? (double)strlen(r->body) / 4.0 : 0) + (double)c->max_completion;
-		c->est_tokens = c->est_tokens > 0 ? 0.8 * c->est_tokens + 0.2 * est : est;
-		c->pace_known = 1;
-		c->pace_ms =
-		    dialect_pace_ms(&r->rl, (uint32_t)c->in_flight, (int64_t)c->est_tokens);
-		if (c->pace_ms > LLM_HOLD_MAX_MS)
-			c->pace_ms = LLM_HOLD_MAX_MS;
-	}
+	/* what is left of the window, less the requests already out, over its reset, and,
+	 * where tokens are limited, what the tokens left pay for (#11.5); only what the
+	 * answer says moves it (core/pacer.h) */
+	pacer_answer(&c->pacer, &r->rl, code == CURLE_OK ? status : 0, (uint32_t)c->in_flight,
+		     (r->body ? (double)strlen(r->body) / 4.0 : 0) + (double)c->max_completion);
 	res.latency_ms = now_ms() - r->started_at;
 	res.queued_ms = r->started_at - r->queued_at;
 	if (!r->cancelled && r->cb) {
@@ -423,38 +413,38 @@ static void on_hold_end(evutil_socket_t fd, short what, void *arg)
 	start_waiting(arg);
 }
 
+/*
+ * Look again in ms: a pending look is moved (evtimer_add replaces its time), so
+ * a pace that shrank or a hold that grew is followed at once.
+ */
+static void look_again(struct llm_client *c, double ms)
+{
+	long w = (long)ms + 1;
+	struct timeval tv = {w / 1000, (w % 1000) * 1000};
+	if (!evtimer_pending(c->ev_hold, NULL))
+		c->paced++;
+	evtimer_add(c->ev_hold, &tv);
+}
+
 static void start_waiting(struct llm_client *c)
 {
 	if (c->wait_head && c->hold_until > 0) {
 		double left = c->hold_until - now_ms();
 		if (left > 0) {
-			long ms = (long)left + 1;
-			struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-			if (!evtimer_pending(c->ev_hold, NULL)) {
-				c->paced++;
-				evtimer_add(c->ev_hold, &tv);
-			}
+			look_again(c, left);
 			return;
 		}
 		c->hold_until = 0;
 	}
 	while (c->wait_head && c->in_flight < c->max_concurrency) {
 		struct llm_req *r = c->wait_head;
-		if (c->pacing) {
-			double now;
-			if (!c->pace_known && c->in_flight > 0)
-				break; /* the first answer tells the window */
-			now = now_ms();
-			if (c->pace_ms > 0 && now < c->next_start) {
-				long ms = (long)(c->next_start - now) + 1;
-				struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-				if (!evtimer_pending(c->ev_hold, NULL)) {
-					c->paced++;
-					evtimer_add(c->ev_hold, &tv);
-				}
-				break;
-			}
-			c->next_start = now + c->pace_ms;
+		double wait;
+		/* a cancelled request takes no turn of the pace (it used to) */
+		if (!r->cancelled &&
+		    !pacer_may_start(&c->pacer, now_ms(), (uint32_t)c->in_flight, &wait)) {
+			if (wait > 0)
+				look_again(c, wait);
+			break; /* wait == 0: the first answer tells the window */
 		}
 		c->wait_head = r->next;
 		if (c->wait_head == NULL)
@@ -492,7 +482,7 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	c->connect_timeout_ms = (long)mc->connect_timeout_ms;
 	c->max_response = (size_t)mc->max_response_bytes;
 	c->max_concurrency = mc->max_concurrency > 0 ? (size_t)mc->max_concurrency : 1;
-	c->pacing = mc->pacing;
+	pacer_init(&c->pacer, mc->pacing, (double)LLM_HOLD_MAX_MS);
 	{
 		struct dialect_params dp;
 		dialect_params_for(mc, &dp);

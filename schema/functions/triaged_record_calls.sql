@@ -14,8 +14,14 @@
 -- reservation_id settles that row (issue #21): its estimate and worst case
 -- leave the amounts in flight and its real cost is spent; a reservation swept
 -- as 'lost' meanwhile has its estimated charge corrected to the real cost.
+-- A call whose row exists already (another daemon recorded the same call
+-- after a rebalance, or this batch was sent again) still settles its own
+-- reservation: that call was made and paid for; a reservation settled before
+-- is not settled twice (only 'open' and 'lost' rows are). The same call twice
+-- in one batch is recorded and counted once, for its first element.
 -- Returns idx,
--- call_id (the row inserted now; NULL for a call recorded before) and cost_usd.
+-- call_id (the row inserted now, for the first element of a call; NULL for a
+-- call recorded before) and cost_usd.
 -- plan_cache_mode: see triaged_store_rows (planned once per session).
 -- Two statements: the calls (insert, price, counters), then, only when a call
 -- inserted now names a budget or a reservation, the budget's settlement. One
@@ -55,6 +61,10 @@ BEGIN
                SELECT mp FROM model_prices mp
                 WHERE mp.model = input.model AND mp.effective_from <= input.st
                 ORDER BY mp.effective_from DESC LIMIT 1) p ON true),
+    -- the first element of each call (the same call twice is recorded once)
+    first AS (
+        SELECT DISTINCT ON (ticket_pk, revision, seq) * FROM priced
+         ORDER BY ticket_pk, revision, seq, i),
     ins AS (
         INSERT INTO model_calls AS mc (ticket_pk, revision, seq, tier, purpose, model,
                 prompt_version, outcome, error, http_status, attempts, retries_429,
@@ -68,15 +78,15 @@ BEGIN
                total_ms, st, to_timestamp(finished_ms / 1000), answer, price_id, cost,
                coalesce(reserved_usd, 0), coalesce(reasoning_tokens, 0), dialect,
                response_mode, error_type, error_code, error_param, reservation_id
-          FROM priced ORDER BY i
+          FROM first ORDER BY i
         ON CONFLICT (ticket_pk, revision, seq) DO NOTHING
         RETURNING mc.id, mc.ticket_pk, mc.revision, mc.seq),
     -- the dashboard's counters (migration 058): one delta row per figure and bucket
     -- of this batch, for the calls inserted now; cost as stored (numeric(14,8))
     fresh AS (
-        SELECT priced.* FROM priced JOIN ins ON ins.ticket_pk = priced.ticket_pk
-                                         AND ins.revision = priced.revision
-                                         AND ins.seq = priced.seq),
+        SELECT first.*, ins.id AS call_id
+          FROM first JOIN ins ON ins.ticket_pk = first.ticket_pk
+                             AND ins.revision = first.revision AND ins.seq = first.seq),
     counted AS (
         INSERT INTO stats_delta (kind, bucket, a, b, c, n1, n2, n3)
         SELECT 'cost', date_trunc('hour', st, 'UTC'), tier, model, NULL, count(*),
@@ -94,23 +104,25 @@ BEGIN
                count(*), count(*) FILTER (WHERE outcome <> 'ok'), 0
           FROM fresh GROUP BY 2, 3, 4, 5)
     -- in any order: the caller matches the rows by idx
-    SELECT array_agg(priced.i), array_agg(ins.id), array_agg(priced.cost),
-           coalesce(bool_or(ins.id IS NOT NULL AND (priced.budget_id IS NOT NULL
-                                                OR priced.reservation_id IS NOT NULL)), false)
+    SELECT array_agg(priced.i), array_agg(fresh.call_id), array_agg(priced.cost),
+           coalesce(bool_or(priced.reservation_id IS NOT NULL
+                            OR (fresh.call_id IS NOT NULL AND priced.budget_id IS NOT NULL)),
+                    false)
       INTO out_i, out_id, out_cost, budgeted
-      FROM priced LEFT JOIN ins ON ins.ticket_pk = priced.ticket_pk
-                               AND ins.revision = priced.revision AND ins.seq = priced.seq;
+      FROM priced LEFT JOIN fresh ON fresh.i = priced.i;
 
     IF budgeted THEN
-        -- the calls inserted now (call_id set) that settle a budget
+        -- the calls that settle a budget: every one with a reservation row (recorded
+        -- now or before: held skips a row settled already), and, of an older
+        -- daemon's calls without one, those inserted now
         WITH priced AS (
             SELECT x.reservation_id, x.budget_id, x.reserved_usd::numeric AS reserved_usd,
-                   u.cost
+                   u.cost, u.id IS NOT NULL AS inserted
               FROM unnest(batch) WITH ORDINALITY AS x
               JOIN unnest(out_i, out_id, out_cost) AS u(i, id, cost)
                 ON u.i = (x.ordinality - 1)::integer
-             WHERE u.id IS NOT NULL
-               AND (x.budget_id IS NOT NULL OR x.reservation_id IS NOT NULL)),
+             WHERE x.reservation_id IS NOT NULL
+                OR (u.id IS NOT NULL AND x.budget_id IS NOT NULL)),
         -- the reservation rows these calls settle, as they were
         held AS (
             SELECT r.id, r.budget_id, r.day, r.state, r.estimate_usd, r.worst_usd
@@ -141,6 +153,7 @@ BEGIN
                    sum(coalesce(priced.cost, 0)), 0, 0
               FROM priced
              WHERE priced.budget_id IS NOT NULL AND priced.reservation_id IS NULL
+               AND priced.inserted
              GROUP BY 1, 2),
         per AS (
             SELECT settled.budget_id, settled.day, sum(coalesce(res, 0)) AS res,

@@ -1338,6 +1338,91 @@ START_TEST(test_out_of_order)
 }
 END_TEST
 
+/* Record call seq of ticket pk for owner's reservation res (0: none); its call_id or -1. */
+static long long record_call(PGconn *c, long long pk, int seq, int completion, long long res)
+{
+	char r[32] = "NULL";
+	if (res > 0)
+		snprintf(r, sizeof(r), "%lld", res);
+	return h_sql_ll(c,
+			"SELECT coalesce(call_id, -1) FROM triaged_record_calls(jsonb_build_array("
+			"jsonb_build_object('ticket_pk', %lld, 'revision', 1, 'seq', %d, 'tier', "
+			"'mini', 'purpose', 'triage', 'model', 'gpt-4o-mini', 'prompt_version', 'p1', "
+			"'outcome', 'ok', 'attempts', 1, 'prompt_tokens', 1000, 'completion_tokens', "
+			"%d, 'latency_ms', 5, 'total_ms', 5, 'started_ms', extract(epoch FROM now()) * "
+			"1000, 'finished_ms', extract(epoch FROM now()) * 1000, 'reservation_id', %s)))",
+			pk, seq, completion, r);
+}
+
+/*
+ * Budget settlement of calls recorded twice (found by a review of the write
+ * path). Two daemons make the same call after a rebalance: the second's row
+ * is not inserted, and its reservation stayed open for the life of the
+ * process, holding its worst case against the budget, its cost never spent.
+ * Each reservation now settles with its own call's cost, once: sending the
+ * batch again settles nothing twice. The same call twice in one batch is one
+ * row and is counted once.
+ */
+START_TEST(test_calls_settle)
+{
+	PGconn *c = db_new("r_settle");
+	long long pk, ra, rb;
+#define RESERVE_FOR(owner)                                                                         \
+	"SELECT reservation_id FROM triaged_reserve('[{\"tier\": \"mini\", \"model\": "         \
+	"\"gpt-4o-mini\", \"prompt_tokens\": 1000, \"max_tokens\": 1000, "                       \
+	"\"completion_estimate\": 200, \"owner\": \"" owner "\", \"lease_s\": 60}]')"
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(h_sql_exec(c, "INSERT INTO budgets (tier, model, daily_limit_usd) VALUES "
+				       "('mini', NULL, 10)"),
+			 0);
+	pk = h_sql_ll(c, "SELECT ticket_pk FROM triaged_claim('[{\"source\": \"s\", \"ticket_id\": "
+			 "\"B1\", \"channel\": \"email\", \"body\": \"b\"}]')");
+	ck_assert_int_gt(pk, 0);
+	ra = h_sql_ll(c, RESERVE_FOR("A"));
+	rb = h_sql_ll(c, RESERVE_FOR("B"));
+#undef RESERVE_FOR
+	ck_assert_int_gt(ra, 0);
+	ck_assert_int_gt(rb, ra);
+	ck_assert_int_gt(record_call(c, pk, 1, 150, ra), 0);
+	ck_assert_int_eq(record_call(c, pk, 1, 180, rb), -1); /* recorded by A already */
+	ck_sql_str(c, "settled settled",
+		   "SELECT string_agg(state, ' ' ORDER BY id) FROM budget_reservations");
+	/* nothing stays reserved; both calls' costs are spent (each at its own tokens) */
+	ck_sql_str(c, "t t t",
+		   "SELECT concat_ws(' ', reserved_usd = 0, reserved_worst_usd = 0, "
+		   "spent_usd = (SELECT sum(cost_usd) FROM budget_reservations)) FROM budget_usage");
+	ck_sql_str(c, "t", "SELECT (SELECT cost_usd FROM budget_reservations WHERE id = %lld) > "
+			   "(SELECT cost_usd FROM budget_reservations WHERE id = %lld)",
+		   rb, ra);
+	/* sent again (a lost connection): nothing is settled or spent twice */
+	ck_sql_str(c, "t", "SELECT spent_usd = (SELECT sum(cost_usd) FROM budget_reservations) FROM "
+			   "budget_usage");
+	ck_assert_int_eq(record_call(c, pk, 1, 180, rb), -1);
+	ck_assert_int_eq(record_call(c, pk, 1, 150, ra), -1);
+	ck_sql_str(c, "t", "SELECT spent_usd = (SELECT sum(cost_usd) FROM budget_reservations) FROM "
+			   "budget_usage");
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM budget_reservations WHERE state = "
+				     "'open'"),
+			 0);
+
+	/* the same call twice in one batch: one row, one call_id, counted once */
+	ck_sql_str(c, "1 0",
+		   "SELECT count(call_id) || ' ' || count(*) FILTER (WHERE call_id IS NULL AND idx = "
+		   "0) FROM triaged_record_calls((SELECT jsonb_agg(jsonb_build_object('ticket_pk', "
+		   "%lld, 'revision', 1, 'seq', 2, 'tier', 'mini', 'purpose', 'triage', 'model', "
+		   "'gpt-4o-mini', 'prompt_version', 'p1', 'outcome', 'ok', 'attempts', 1, "
+		   "'prompt_tokens', 100, 'completion_tokens', 10, 'latency_ms', 5, 'total_ms', 5, "
+		   "'started_ms', extract(epoch FROM now()) * 1000, 'finished_ms', extract(epoch "
+		   "FROM now()) * 1000)) FROM generate_series(1, 2)))",
+		   pk);
+	ck_sql_str(c, "2 1100 160",
+		   "SELECT concat_ws(' ', (SELECT count(*) FROM model_calls), sum(n1), sum(n3)) FROM "
+		   "stats_delta WHERE kind = 'tokens'");
+	PQfinish(c);
+}
+END_TEST
+
 /* The supervisors' metrics views count what the tables hold. */
 START_TEST(test_metrics)
 {
@@ -1905,6 +1990,7 @@ static Suite *review_suite(void)
 		{"roles", test_roles},		      {"metrics", test_metrics},
 		{"grants", test_grants},	      {"stale", test_stale_revision},
 	    {"out_of_order", test_out_of_order},
+	    {"calls_settle", test_calls_settle},
 		{"leases", test_leases},	      {"limits", test_agent_limits},
 		{"counters", test_counters},	      {"opview", test_operator_view},
 	};

@@ -74,6 +74,10 @@ struct llm_client {
 	/* and past slice_us of their work (intake.loop_slice_ms; 0: no time bound) */
 	int64_t slice_us;
 	struct event *ev_more;
+	/* transfers curl refused to start (curl_multi_add_handle failed): answered in the
+	 * next pass by ev_more, never from inside llm_submit, whose caller would otherwise
+	 * see its callback run (and free what it was about to keep) before the call returns */
+	struct llm_req *refused;
 };
 
 struct llm_req {
@@ -285,7 +289,13 @@ static void check_done(struct llm_client *c)
 static void on_more(evutil_socket_t fd, short what, void *arg)
 {
 	struct llm_client *c = arg;
+	struct llm_req *r;
 	c->done_budget = LLM_DONE_PER_PASS;
+	while ((r = c->refused) != NULL) {
+		c->refused = r->next;
+		r->next = NULL;
+		finish(c, r, CURLE_FAILED_INIT);
+	}
 	check_done(c);
 }
 
@@ -404,7 +414,9 @@ static void start_one(struct llm_client *c, struct llm_req *r)
 		sh->active--;
 		r->shard = NULL;
 		run_unlink(c, r);
-		finish(c, r, CURLE_FAILED_INIT);
+		r->next = c->refused;
+		c->refused = r;
+		loopslice_next_pass(c->ev_more);
 	}
 }
 
@@ -533,6 +545,10 @@ void llm_client_free(struct llm_client *c)
 		return;
 	for (r = c->wait_head; r; r = rn) {
 		rn = r->next;
+		req_free(r);
+	}
+	while ((r = c->refused)) {
+		c->refused = r->next;
 		req_free(r);
 	}
 	/* abandon running transfers */

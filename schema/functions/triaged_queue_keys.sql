@@ -17,6 +17,12 @@ DECLARE
     o triage_results;
 BEGIN
     SELECT * INTO t FROM tickets WHERE id = NEW.ticket_pk FOR UPDATE;
+    IF NOT FOUND THEN
+        -- the foreign key migration 060 dropped, kept here: a result no ticket
+        -- has would be counted and never shown (the store rejects that item)
+        RAISE EXCEPTION 'triage result for ticket % which does not exist', NEW.ticket_pk
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
     NEW.q_received_at := t.received_at;
     NEW.q_tier := triaged_tier_rank(t.customer_tier);
     NEW.q_urgency := triaged_urgency_rank(NEW.urgency);

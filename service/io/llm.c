@@ -268,16 +268,21 @@ static void check_done(struct llm_client *c)
 		while ((n == 0 ? c->done_budget > 0 : !pass_spent(c)) &&
 		       (m = curl_multi_info_read(sh->multi, &left))) {
 			struct llm_req *r = NULL;
+			CURLcode result;
+			CURL *easy;
 			if (m->msg != CURLMSG_DONE)
 				continue;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-			curl_multi_remove_handle(sh->multi, m->easy_handle);
+			/* the message is not valid once its handle is removed: read it first */
+			result = m->data.result;
+			easy = m->easy_handle;
+			curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+			curl_multi_remove_handle(sh->multi, easy);
 			sh->active--;
 			r->shard = NULL;
 			run_unlink(c, r);
 			c->done_budget--;
 			n++;
-			finish(c, r, m->data.result);
+			finish(c, r, result);
 		}
 	}
 	c->next_done = (c->next_done + 1) % c->nshards;

@@ -1332,6 +1332,15 @@ START_TEST(test_out_of_order)
 	ck_sql_str(c, "1 superseded|2 superseded|3 open",
 		   "SELECT string_agg(tr.revision || ' ' || review_state, '|' ORDER BY tr.revision) FROM "
 		   "triage_results tr JOIN tickets t ON t.id = tr.ticket_pk WHERE t.ticket_id = 'oo-4'");
+	/* a result for a ticket that does not exist is refused (it was stored, counted in the
+	 * backlog and never shown); the daemon rejects that one item of its batch */
+	ck_assert_str_eq(sqlstate(c, "SELECT * FROM triaged_store('[{\"ticket_pk\": 999999, "
+				     "\"revision\": 1, \"status\": \"pending_review\", "
+				     "\"decided_by\": \"mini\", \"model\": \"m\", "
+				     "\"prompt_version\": \"v\"}]')"),
+			 "23503");
+	ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM triage_results WHERE ticket_pk = 999999"),
+			 0);
 	PQfinish(a);
 	PQfinish(b);
 	PQfinish(c);

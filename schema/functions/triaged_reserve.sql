@@ -18,6 +18,10 @@
 -- instances. No budget row for the tier: no limit, granted, no row. An item
 -- with dry_run true only checks the price (the daemon's check at start): it is
 -- never granted (verdict 'priced' or 'no_price'), so it can never pay for a call.
+-- An item with a request_key (unique per owner, migration 063) that was
+-- granted before is answered with that reservation again, reserving nothing:
+-- the daemon sends a round again after a lost connection, and the first
+-- attempt may have committed.
 CREATE OR REPLACE FUNCTION triaged_reserve(batch jsonb)
 RETURNS TABLE (idx integer, granted boolean, budget_id bigint, amount_usd numeric,
                reservation_id bigint, verdict text)
@@ -53,6 +57,19 @@ BEGIN
             i := i + 1;
             CONTINUE;
         END IF;
+        IF t->>'request_key' IS NOT NULL THEN
+            SELECT r.id, r.estimate_usd INTO reservation_id, amount_usd
+              FROM budget_reservations r
+             WHERE r.owner = coalesce(t->>'owner', 'unknown')
+               AND r.request_key = t->>'request_key';
+            IF FOUND THEN
+                granted := true; verdict := 'granted';
+                RETURN NEXT;
+                i := i + 1;
+                CONTINUE;
+            END IF;
+            reservation_id := NULL; amount_usd := 0;
+        END IF;
         SELECT daily_limit_usd INTO lim FROM budgets WHERE id = b;
         INSERT INTO budget_usage (budget_id, day) VALUES (b, today) ON CONFLICT DO NOTHING;
         PERFORM 1 FROM budget_usage bu WHERE bu.budget_id = b AND bu.day = today FOR UPDATE;
@@ -69,10 +86,11 @@ BEGIN
         ELSIF u.spent_usd + u.reserved_worst_usd + worst <= lim THEN
             INSERT INTO budget_reservations AS r (budget_id, day, owner, expires_at, tier, model,
                     prompt_version, prompt_tokens, completion_estimate, max_tokens,
-                    estimate_usd, worst_usd)
+                    estimate_usd, worst_usd, request_key)
             VALUES (b, today, coalesce(t->>'owner', 'unknown'),
                     now() + make_interval(secs => coalesce((t->>'lease_s')::integer, 60)),
-                    t->>'tier', t->>'model', t->>'prompt_version', pt, ce, mt, est, worst)
+                    t->>'tier', t->>'model', t->>'prompt_version', pt, ce, mt, est, worst,
+                    t->>'request_key')
             RETURNING r.id INTO reservation_id;
             UPDATE budget_usage bu SET reserved_usd = bu.reserved_usd + est,
                    reserved_worst_usd = bu.reserved_worst_usd + worst

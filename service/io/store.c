@@ -52,6 +52,7 @@ void store_init(struct store *s, struct db *db, size_t row_cap)
 {
 	s->db = db;
 	s->row_cap = row_cap;
+	s->reserve_seq = 0;
 }
 
 /* Finish a row written with jsonw: its text, or NULL when it passed the cap. */
@@ -494,8 +495,13 @@ json_object *store_reserve_obj(const struct reserve_req *q)
 
 void store_reserve(struct store *s, const struct reserve_req *q, store_reserve_fn *cb, void *arg)
 {
-	db_submit_obj(s->db, DB_RESERVE, store_reserve_obj(q), on_reserve_row,
-		      pending_new(s, (void *)cb, arg, NULL));
+	json_object *o = store_reserve_obj(q);
+	char key[24];
+	if (!q->dry_run) {
+		snprintf(key, sizeof(key), "%lld", (long long)++s->reserve_seq);
+		jadd_str(o, "request_key", key);
+	}
+	db_submit_obj(s->db, DB_RESERVE, o, on_reserve_row, pending_new(s, (void *)cb, arg, NULL));
 }
 
 static void on_renew_row(void *arg, const struct db_row *row, const char *err)

@@ -26,6 +26,9 @@
 struct store {
 	struct db *db;	/* borrowed */
 	size_t row_cap; /* a request's JSON; over it the item fails like a rejected one */
+	/* names each reservation request (unique per owner, the daemon instance): a round
+	 * sent again after a lost connection gets the reservation it made (migration 063) */
+	int64_t reserve_seq;
 };
 
 void store_init(struct store *s, struct db *db, size_t row_cap);

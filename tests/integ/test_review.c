@@ -1415,6 +1415,35 @@ START_TEST(test_calls_settle)
 				     "'open'"),
 			 0);
 
+	/* a reservation round sent again after a lost connection (its first attempt
+	 * committed): the same request key gets the same reservation, nothing reserved twice */
+	{
+#define AGAIN                                                                                      \
+	"SELECT reservation_id || ' ' || verdict FROM triaged_reserve('[{\"tier\": \"mini\", "    \
+	"\"model\": \"gpt-4o-mini\", \"prompt_tokens\": 1000, \"max_tokens\": 1000, "          \
+	"\"completion_estimate\": 200, \"owner\": \"C\", \"lease_s\": 60, "                      \
+	"\"request_key\": \"7\"}]')"
+		char *first = h_sql_str(c, AGAIN), *second = h_sql_str(c, AGAIN);
+#undef AGAIN
+		ck_assert_ptr_nonnull(first);
+		ck_assert_ptr_nonnull(second);
+		ck_assert_msg(strstr(first, " granted") != NULL, "reserve: %s", first);
+		ck_assert_str_eq(second, first);
+		ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM budget_reservations WHERE owner = "
+					     "'C'"),
+				 1);
+		ck_sql_str(c, "t", "SELECT reserved_worst_usd = (SELECT sum(worst_usd) FROM "
+				   "budget_reservations WHERE state = 'open') FROM budget_usage");
+		/* another key of the same owner is another reservation */
+		ck_assert_int_gt(h_sql_ll(c, "SELECT reservation_id FROM triaged_reserve('[{\"tier\": "
+					     "\"mini\", \"model\": \"gpt-4o-mini\", \"prompt_tokens\": 1000, "
+					     "\"max_tokens\": 1000, \"owner\": \"C\", \"lease_s\": 60, "
+					     "\"request_key\": \"8\"}]')"),
+				 atoll(first));
+		free(first);
+		free(second);
+	}
+
 	/* the same call twice in one batch: one row, one call_id, counted once */
 	ck_sql_str(c, "1 0",
 		   "SELECT count(call_id) || ' ' || count(*) FILTER (WHERE call_id IS NULL AND idx = "

@@ -220,6 +220,11 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	{
 		/* the provider says the window is spent: start nothing new until it resets */
 		uint32_t w = dialect_ratelimit_wait_ms(&r->rl);
+		/* and a 429 that says when to come back holds the whole tier till then (Azure
+		 * and Anthropic's endpoint send Retry-After alone): every request sent meanwhile
+		 * would be refused too, each spending one of its ticket's attempts */
+		if (status == 429 && r->has_retry_after && r->retry_after_ms > w)
+			w = r->retry_after_ms;
 		double until;
 		/* a reset far away (a daily quota) would stall the tier: look again within a minute */
 		if (w > LLM_HOLD_MAX_MS)

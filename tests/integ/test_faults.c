@@ -855,7 +855,14 @@ START_TEST(test_model_storm)
 		 "t.id = mc.ticket_pk WHERE t.ticket_id LIKE '%s%%'",
 		 "sa-"),
 	    fa.pending_review);
-	ck_assert_int_ge(n429, MS_A); /* every ticket was refused at least once */
+	/*
+	 * Each 429 holds the tier for its Retry-After (a796205 and later), and the
+	 * window is unknown until an answer says so, so one request goes at a time:
+	 * the model sees about one request per Retry-After during the storm, not one
+	 * per ticket (it saw 200 and more before: each ticket met the limit).
+	 */
+	ck_assert_int_ge(n429, 1);
+	ck_assert_int_le(n429, storm_ms / 2000 + 2);
 	ck_assert_int_gt(gaps, 0);
 	ck_assert_int_eq(short_gaps, 0); /* Retry-After honoured, every time */
 	ck_assert_int_ge(min_gap, 2000 - 50);

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -694,6 +695,50 @@ START_TEST(test_own_400)
 }
 END_TEST
 
+/*
+ * retry_after_hold: a 429 with Retry-After alone (no x-ratelimit-* headers, as
+ * Azure and Anthropic's endpoint answer) holds the whole tier until then. A
+ * second wave of tickets arriving during the hold waits for it, instead of
+ * each meeting the limit (and spending an attempt) at once. Pacing off: the
+ * hold alone is under test.
+ */
+START_TEST(test_retry_after_hold)
+{
+	static const char *const args[] = {"--rate-429", "1", "--retry-after", "4", NULL};
+	struct stack s;
+	struct h_proc d;
+	long long first, during, t0;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "rahold", 2, args), 0);
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_MINI_PACING", "false");
+	stack_env(&s, "TRIAGED_MINI_ON_FAILURE", "wait");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(&d, "partitions assigned", 60000) == 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, 10, "ra1-"), 0);
+	/* the first wave meets the limit */
+	t0 = h_now_ms();
+	while ((first = stat_int(&s, "by_status", "429")) < 10 && h_now_ms() - t0 < 20000)
+		usleep(50 * 1000);
+	ck_assert_int_ge(first, 10);
+	/* a second wave while the tier holds: nothing goes out before the Retry-After */
+	ck_assert_int_eq(stack_produce_samples(&s, 10, "ra2-"), 0);
+	usleep(2000 * 1000);
+	during = stat_int(&s, "by_status", "429");
+	printf("retry_after_hold: 429s after the first wave %lld, 2 s into the hold %lld\n", first,
+	       during);
+	ck_assert_int_eq(during, first);
+	/* the limit lifts: every ticket is triaged, none failed for it */
+	ck_assert_int_eq(stack_model_control(&s, "{\"rate_429\": 0}"), 0);
+	ck_assert_d(stack_wait_count(&s, 20, 60000, RESULTS) == 20, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status <> "
+					"'pending_review'"),
+			 0);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
@@ -701,6 +746,7 @@ int main(void)
 	    {"rf_fallback", test_rf_fallback},	 {"rate_limit", test_rate_limit},
 	    {"check_models", test_check_models}, {"misconfigured", test_misconfigured},
 	    {"dialects", test_dialects},	 {"own_400", test_own_400},
+	    {"retry_after_hold", test_retry_after_hold},
 	};
 	const struct stack_case opt_in[] = {{"pacing", test_pacing},
 					    {"token_pacing", test_token_pacing}};

@@ -39,6 +39,7 @@ struct kout {
 	struct event *ev_pipe, *ev_tick;
 	size_t pending;
 	uint64_t retries; /* produce attempts that failed and were scheduled again */
+	uint64_t cut;	  /* messages sent cut to fit a size limit */
 	int closing;
 	rd_kafka_topic_t *known[2]; /* the topics we write to, looked up at start */
 };
@@ -74,6 +75,36 @@ static void schedule_retry(struct kout_msg *m, const char *why)
 	evtimer_add(m->ev_retry, &tv);
 }
 
+#define KOUT_CUT_MIN 1024 /* below this a size refusal is not about the payload */
+
+/*
+ * Refused for its size (the producer's message.max.bytes when queued, or the
+ * broker's for the topic on delivery): such a message never fits, and retrying
+ * it held its job for good, and with it every later offset of a dead letter's
+ * partition (found by a review). Halve the payload (again if still too large),
+ * say so in triaged.payload.truncated (the original size) and send that: the
+ * whole message stays at its source offset, which a dead letter's headers
+ * name. Returns -1 when there is nothing left to cut.
+ */
+static int cut_to_fit(struct kout_msg *m)
+{
+	char orig[24];
+	const void *v;
+	size_t vlen;
+	if (m->len <= KOUT_CUT_MIN)
+		return -1;
+	if (rd_kafka_header_get_last(m->hdrs, "triaged.payload.truncated", &v, &vlen) ==
+	    RD_KAFKA_RESP_ERR__NOENT) {
+		snprintf(orig, sizeof(orig), "%zu", m->len);
+		rd_kafka_header_add(m->hdrs, "triaged.payload.truncated", -1, orig, -1);
+		m->o->cut++;
+	}
+	log_error("message too large for its topic, sent cut", "topic=%s bytes=%zu kept=%zu",
+		  m->topic, m->len, m->len / 2);
+	m->len /= 2;
+	return 0;
+}
+
 static void send_msg(struct kout_msg *m)
 {
 	rd_kafka_resp_err_t err;
@@ -85,6 +116,10 @@ static void send_msg(struct kout_msg *m)
 				RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
 	if (err) {
 		rd_kafka_headers_destroy(h); /* only a successful producev takes them */
+		if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && cut_to_fit(m) == 0) {
+			send_msg(m); /* each cut halves it: a bounded recursion */
+			return;
+		}
 		schedule_retry(m, rd_kafka_err2name(err));
 	}
 }
@@ -97,7 +132,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 		return;
 	}
 	if (rm->err) {
-		schedule_retry(m, rd_kafka_err2name(rm->err));
+		if (rm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && cut_to_fit(m) == 0)
+			send_msg(m);
+		else
+			schedule_retry(m, rd_kafka_err2name(rm->err));
 		return;
 	}
 	m->o->pending--;
@@ -260,6 +298,11 @@ void kout_produce(struct kout *o, const char *topic, const void *key, size_t key
 size_t kout_pending(const struct kout *o)
 {
 	return o->pending;
+}
+
+uint64_t kout_cut(const struct kout *o)
+{
+	return o->cut;
 }
 
 uint64_t kout_retries(const struct kout *o)

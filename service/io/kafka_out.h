@@ -41,5 +41,7 @@ void kout_produce(struct kout *o, const char *topic, const void *key, size_t key
 size_t kout_pending(const struct kout *o);
 /* Produce attempts that failed (at producev or at delivery) and were scheduled again. */
 uint64_t kout_retries(const struct kout *o);
+/* Messages sent cut to fit a size limit (header triaged.payload.truncated: the original size). */
+uint64_t kout_cut(const struct kout *o);
 
 #endif

@@ -30,12 +30,33 @@ static void on_renewed(void *arg, int64_t lost_today)
 	pl->budget_lost_calls = lost_today;
 }
 
+/*
+ * A granted mini reservation lifts the budget pause. When every ticket that
+ * waited for the budget ended otherwise (a reservation the database failed to
+ * answer sends its ticket to a person), nothing asked again, and intake stayed
+ * paused until a restart, past the budget's reset too (found by a review).
+ * With the pause on and no ticket waiting for the budget, lift it: the next
+ * ticket asks, and pauses intake again if the budget is still spent.
+ */
+static void budget_pause_check(struct pipeline *pl)
+{
+	if (!(pl->pause_flags & PAUSE_BUDGET) || pl->jobs.lists[JOB_RESERVE] != NULL)
+		return;
+	for (const struct job *j = pl->jobs.lists[JOB_BACKOFF]; j; j = j->next)
+		if (j->retry_reserve)
+			return;
+	log_info("budget pause lifted: no ticket waits for the budget", "next=%s",
+		 "the next ticket asks again");
+	pipeline_set_pause(pl, PAUSE_BUDGET, 0);
+}
+
 /* Budget leases: this daemon's calls still run; also sweeps the reservations of dead owners. */
 static void on_renew(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
 	if (db_is_up(pl->db))
 		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
+	budget_pause_check(pl);
 }
 
 /* The check at start: a tier whose model has no price under budget.enforce is reported now. */

@@ -298,6 +298,49 @@ START_TEST(test_no_price)
 }
 END_TEST
 
+/*
+ * The budget pause when no ticket waits for the budget any more (found by a
+ * review): with intake paused on a spent budget, the waiting tickets' next
+ * reservations fail (the database cannot answer: here the function is renamed
+ * away), so each goes to a person. Before, nothing asked for the budget again
+ * and intake stayed paused until a restart, whatever the budget said. Now the
+ * lease renewal finds no ticket waiting and lifts the pause: new tickets flow.
+ */
+START_TEST(test_pause_lost_waiters)
+{
+	struct stack s;
+	struct h_proc d;
+	const int n = 60;
+	long long rows;
+
+	budget_stack(&s, "pauselost", 2, no_rules, "mini", 0.005);
+	stack_env(&s, "TRIAGED_BUDGET_MINI_ON_EXHAUSTED", "pause");
+	stack_env(&s, "TRIAGED_BUDGET_LEASE_S", "6");
+	ck_assert_int_eq(stack_model_control(&s, "{\"latency_ms\": 200}"), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, n, "pl1-"), 0);
+	ck_assert_d(stack_wait_log(&d, "intake paused\" reason=budget", 120000) == 0, &d);
+	/* the waiting tickets' reservations now fail: each goes to a person */
+	ck_assert_int_eq(h_sql_exec(s.db, "ALTER FUNCTION triaged_reserve(jsonb) RENAME TO "
+					  "triaged_reserve_away"),
+			 0);
+	ck_assert_d(stack_wait_count(&s, n, 120000, RESULTS) == n, &d);
+	rows = h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = 'needs_human'");
+	fprintf(stderr, "budget[pauselost]: tickets=%d sent_to_a_person=%lld\n", n, rows);
+	ck_assert_int_gt(rows, 0);
+	/* the database answers again and the budget is raised; nobody waits for the budget */
+	ck_assert_int_eq(h_sql_exec(s.db, "ALTER FUNCTION triaged_reserve_away(jsonb) RENAME TO "
+					  "triaged_reserve"),
+			 0);
+	ck_assert_int_eq(h_sql_exec(s.db, "UPDATE budgets SET daily_limit_usd = 100"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 10, "pl2-"), 0);
+	ck_assert_d(stack_wait_count(&s, n + 10, 60000, RESULTS) == n + 10, &d);
+	ck_assert_d(stack_wait_log(&d, "budget pause lifted", 100) == 0, &d);
+	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 #define PROBE                                                                                      \
 	"SELECT verdict FROM triaged_reserve((SELECT jsonb_build_array(jsonb_build_object("        \
 	"'tier', 'mini', 'model', model, 'prompt_tokens', max(prompt_tokens), 'max_tokens', "      \
@@ -421,6 +464,7 @@ int main(void)
 	const struct stack_case cases[] = {
 	    {"one", test_one_daemon},	 {"two", test_two_daemons}, {"kill", test_kill_lease},
 	    {"flagship", test_flagship}, {"pause", test_pause},	    {"noprice", test_no_price},
+	    {"pause_lost", test_pause_lost_waiters},
 	};
 	return stack_run_suite("budget", cases, sizeof(cases) / sizeof(cases[0]), 900);
 }

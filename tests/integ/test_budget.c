@@ -19,6 +19,7 @@
 #include "stack.h"
 
 #define RESULTS "SELECT count(*) FROM triage_results"
+#define OPEN_RESERVATIONS "SELECT count(*) FROM budget_reservations WHERE state = 'open'"
 
 static void write_file(const char *path, const char *text)
 {
@@ -320,6 +321,20 @@ START_TEST(test_pause_lost_waiters)
 	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
 	ck_assert_int_eq(stack_produce_samples(&s, n, "pl1-"), 0);
 	ck_assert_d(stack_wait_log(&d, "intake paused\" reason=budget", 120000) == 0, &d);
+	/* settled: no call in flight and no result coming, so every ticket left waits for the
+	 * budget and nothing can be granted (a call settling below its worst case frees room,
+	 * and a grant lifts the pause the ordinary way) */
+	{
+		long long last = -1, now = h_sql_ll(s.db, RESULTS);
+		for (int i = 0; i < 60 && (now != last || h_sql_ll(s.db, OPEN_RESERVATIONS) != 0);
+		     i++) {
+			last = now;
+			sleep(2);
+			now = h_sql_ll(s.db, RESULTS);
+		}
+		ck_assert_int_eq(h_sql_ll(s.db, OPEN_RESERVATIONS), 0);
+		ck_assert_int_lt(now, n);
+	}
 	/* the waiting tickets' reservations now fail: each goes to a person */
 	ck_assert_int_eq(h_sql_exec(s.db, "ALTER FUNCTION triaged_reserve(jsonb) RENAME TO "
 					  "triaged_reserve_away"),

@@ -29,6 +29,7 @@ struct kout_msg {
 	void *arg;
 	unsigned attempts;
 	struct event *ev_retry;
+	struct kout_msg *wprev, *wnext; /* on the kout's list while its retry timer runs */
 };
 
 struct kout {
@@ -40,6 +41,7 @@ struct kout {
 	size_t pending;
 	uint64_t retries; /* produce attempts that failed and were scheduled again */
 	uint64_t cut;	  /* messages sent cut to fit a size limit */
+	struct kout_msg *waiting; /* messages whose retry timer runs: freed at close */
 	int closing;
 	rd_kafka_topic_t *known[2]; /* the topics we write to, looked up at start */
 };
@@ -59,9 +61,22 @@ static void msg_free(struct kout_msg *m)
 
 static void send_msg(struct kout_msg *m);
 
+static void unwait(struct kout_msg *m)
+{
+	if (m->wprev)
+		m->wprev->wnext = m->wnext;
+	else
+		m->o->waiting = m->wnext;
+	if (m->wnext)
+		m->wnext->wprev = m->wprev;
+	m->wprev = m->wnext = NULL;
+}
+
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
-	send_msg(arg);
+	struct kout_msg *m = arg;
+	unwait(m);
+	send_msg(m);
 }
 
 static void schedule_retry(struct kout_msg *m, const char *why)
@@ -73,6 +88,11 @@ static void schedule_retry(struct kout_msg *m, const char *why)
 	if (m->ev_retry == NULL)
 		m->ev_retry = evtimer_new(m->o->base, on_retry, m);
 	evtimer_add(m->ev_retry, &tv);
+	m->wprev = NULL;
+	m->wnext = m->o->waiting;
+	if (m->wnext)
+		m->wnext->wprev = m;
+	m->o->waiting = m;
 }
 
 #define KOUT_CUT_MIN 1024 /* below this a size refusal is not about the payload */
@@ -81,17 +101,21 @@ static void schedule_retry(struct kout_msg *m, const char *why)
  * Refused for its size (the producer's message.max.bytes when queued, or the
  * broker's for the topic on delivery): such a message never fits, and retrying
  * it held its job for good, and with it every later offset of a dead letter's
- * partition (found by a review). Halve the payload (again if still too large),
- * say so in triaged.payload.truncated (the original size) and send that: the
- * whole message stays at its source offset, which a dead letter's headers
- * name. Returns -1 when there is nothing left to cut.
+ * partition (found by a review). A dead letter is cut: halve the payload
+ * (again if still too large), say so in triaged.payload.truncated (the
+ * original size) and send that; the whole message stays at its source offset,
+ * which its triaged.original.* headers name. Anything else (an event, a review
+ * decision) would arrive as broken JSON, and nothing keeps it whole elsewhere:
+ * it is not cut. Returns -1 when the message is not cut.
  */
 static int cut_to_fit(struct kout_msg *m)
 {
 	char orig[24];
 	const void *v;
 	size_t vlen;
-	if (m->len <= KOUT_CUT_MIN)
+	if (m->len <= KOUT_CUT_MIN ||
+	    rd_kafka_header_get_last(m->hdrs, "triaged.original.offset", &v, &vlen) !=
+		RD_KAFKA_RESP_ERR_NO_ERROR)
 		return -1;
 	if (rd_kafka_header_get_last(m->hdrs, "triaged.payload.truncated", &v, &vlen) ==
 	    RD_KAFKA_RESP_ERR__NOENT) {
@@ -261,6 +285,11 @@ void kout_free(struct kout *o, int timeout_ms)
 		rd_kafka_purge(o->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_poll(o->rk, 0);
 		rd_kafka_destroy(o->rk);
+	}
+	while (o->waiting) {
+		struct kout_msg *m = o->waiting;
+		unwait(m);
+		msg_free(m);
 	}
 	if (o->pipefd[0] >= 0)
 		close(o->pipefd[0]);

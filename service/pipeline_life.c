@@ -106,6 +106,7 @@ void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out)
 {
 	const struct model_call_stats *m = &pl->mcl->st;
 	*out = pl->st;
+	out->redelivered_in_flight = pl->kin ? kin_adopted(pl->kin) : 0;
 	for (int t = 0; t < MODEL__TIERS; t++) {
 		out->model_requests[t] = m->requests[t];
 		out->model_ok[t] = m->ok[t];

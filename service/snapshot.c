@@ -39,6 +39,7 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	CP(claimed_updated);
 	CP(claimed_pending);
 	CP(redelivered_done);
+	CP(redelivered_in_flight);
 	CP(stored_pending_review);
 	CP(stored_needs_human);
 	CP(stored_duplicate);

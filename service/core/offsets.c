@@ -27,6 +27,7 @@ struct offsets {
 	size_t head;
 	size_t count;
 	size_t pending;       /* live entries not done */
+	int64_t first_added;  /* -1 before the first add */
 	int64_t last_added;   /* -1 before the first add */
 	int64_t last_release; /* last value committable() returned, -1 before the first */
 };
@@ -55,6 +56,7 @@ struct offsets *offsets_new(void)
 
 	t->cap = OFFTRACK_MIN_CAP;
 	t->ring = xcalloc(t->cap, sizeof(*t->ring));
+	t->first_added = -1;
 	t->last_added = -1;
 	t->last_release = -1;
 	return t;
@@ -81,11 +83,14 @@ int offsets_add(struct offsets *t, int64_t offset)
 	*entry_at(t, t->count) = (struct offsets_entry){.offset = offset, .done = 0};
 	t->count++;
 	t->pending++;
+	if (t->first_added < 0)
+		t->first_added = offset;
 	t->last_added = offset;
 	return 0;
 }
 
-int offsets_done(struct offsets *t, int64_t offset)
+/* The live entry holding offset, or NULL. */
+static struct offsets_entry *find(const struct offsets *t, int64_t offset)
 {
 	size_t lo = 0, hi = t->count;
 
@@ -97,11 +102,31 @@ int offsets_done(struct offsets *t, int64_t offset)
 		else
 			hi = mid;
 	}
-	if (lo == t->count || entry_at(t, lo)->offset != offset || entry_at(t, lo)->done)
+	if (lo == t->count || entry_at(t, lo)->offset != offset)
+		return NULL;
+	return entry_at(t, lo);
+}
+
+int offsets_done(struct offsets *t, int64_t offset)
+{
+	struct offsets_entry *e = find(t, offset);
+
+	if (e == NULL || e->done)
 		return -1;
-	entry_at(t, lo)->done = 1;
+	e->done = 1;
 	t->pending--;
 	return 0;
+}
+
+enum offsets_state offsets_state_at(const struct offsets *t, int64_t offset)
+{
+	const struct offsets_entry *e = find(t, offset);
+
+	if (e != NULL)
+		return e->done ? OFFSETS_DONE : OFFSETS_PENDING;
+	if (t->first_added >= 0 && offset >= t->first_added && offset < t->last_release)
+		return OFFSETS_DONE;
+	return OFFSETS_UNKNOWN;
 }
 
 int64_t offsets_committable(struct offsets *t)

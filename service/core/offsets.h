@@ -33,5 +33,13 @@ int offsets_done(struct offsets *t, int64_t offset) WUR;
 int64_t offsets_committable(struct offsets *t);
 /* Offsets added and not yet done. */
 size_t offsets_pending(const struct offsets *t);
+enum offsets_state { OFFSETS_UNKNOWN, OFFSETS_PENDING, OFFSETS_DONE };
+/*
+ * What the tracker knows of offset: added and not done (PENDING); done,
+ * whether or not released yet (DONE: any offset from the first one added up
+ * to the last committable() returned counts, gaps included, since nothing
+ * below it waits); anything else UNKNOWN.
+ */
+enum offsets_state offsets_state_at(const struct offsets *t, int64_t offset);
 
 #endif

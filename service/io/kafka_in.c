@@ -42,6 +42,11 @@ struct kin {
 	void *cb_arg;
 	struct kin_part *parts; /* assigned */
 	size_t nparts;
+	/* revoked, with tickets still in flight (one reference each): a partition
+	 * assigned to us again must not start those tickets a second time */
+	struct kin_part *retired;
+	uint64_t adopted;        /* redelivered messages left to a job still running */
+	unsigned store_failures; /* offset stores failed in a row (for the log) */
 	int paused;
 	int stopped;
 	uint64_t dropped_at_stop; /* prefetched messages left for redelivery while stopped */
@@ -107,10 +112,16 @@ static struct kin_part *find_part(struct kin *k, const char *topic, int32_t part
 	return NULL;
 }
 
-/* Store every dirty partition's committable offset in one call. */
+/*
+ * Store every dirty partition's committable offset in one call. A partition
+ * whose store failed stays dirty: the next tick tries again (before, the
+ * offset waited for the partition's next finished ticket, which may never
+ * come, and a restart then delivered the finished tickets again).
+ */
 static void store_offsets(struct kin *k)
 {
 	rd_kafka_topic_partition_list_t *l = NULL;
+	int failed = 0;
 	for (struct kin_part *p = k->parts; p; p = p->next) {
 		if (!p->dirty || !p->active)
 			continue;
@@ -122,13 +133,23 @@ static void store_offsets(struct kin *k)
 	if (l == NULL)
 		return;
 	rd_kafka_resp_err_t err = rd_kafka_offsets_store(k->rk, l);
-	if (err)
-		log_warn("offset store failed", "error=%s", rd_kafka_err2name(err));
-	for (int i = 0; i < l->cnt; i++)
-		if (l->elems[i].err)
-			log_warn("offset store failed", "topic=%s partition=%d offset=%lld error=%s",
+	for (int i = 0; i < l->cnt; i++) {
+		struct kin_part *p;
+		if (!err && !l->elems[i].err)
+			continue;
+		failed++;
+		p = find_part(k, l->elems[i].topic, l->elems[i].partition);
+		if (p && p->committable == l->elems[i].offset)
+			p->dirty = 1;
+		/* once, then at 2, 4, 8... failures in a row: the tick retries every 250 ms */
+		if ((k->store_failures & (k->store_failures + 1)) == 0)
+			log_warn("offset store failed", "topic=%s partition=%d offset=%lld error=%s "
+				 "in_a_row=%u",
 				 l->elems[i].topic, (int)l->elems[i].partition,
-				 (long long)l->elems[i].offset, rd_kafka_err2name(l->elems[i].err));
+				 (long long)l->elems[i].offset,
+				 rd_kafka_err2name(err ? err : l->elems[i].err), k->store_failures + 1);
+	}
+	k->store_failures = failed ? k->store_failures + 1 : 0;
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -137,22 +158,85 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
 	store_offsets(arg);
 }
 
-void kin_done(struct kin *k, struct kin_part *p, int64_t offset)
+static void advance(struct kin *k, struct kin_part *p)
 {
-	int64_t c;
-	if (offsets_done(p->ot, offset) < 0) {
-		log_error("offset completed twice or unknown", "topic=%s partition=%d offset=%lld",
-			  p->topic, (int)p->partition, (long long)offset);
-		return;
-	}
-	if (!p->active)
-		return;
-	c = offsets_committable(p->ot);
+	int64_t c = offsets_committable(p->ot);
 	if (c >= 0) {
 		p->committable = c;
 		p->dirty = 1;
 		event_active(k->ev_store, EV_TIMEOUT, 0);
 	}
+}
+
+static int same_tp(const struct kin_part *a, const struct kin_part *b)
+{
+	return a->partition == b->partition && strcmp(a->topic, b->topic) == 0;
+}
+
+/* Let go of retired parts with nothing left in flight. */
+static void retired_sweep(struct kin *k)
+{
+	struct kin_part **pp = &k->retired;
+	while (*pp) {
+		struct kin_part *r = *pp;
+		if (offsets_pending(r->ot) == 0) {
+			*pp = r->next;
+			r->next = NULL;
+			kin_part_unref(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+/* What the earlier assignments of p's partition still known to us did with offset:
+ * PENDING when one still runs its ticket, DONE when one finished it, else UNKNOWN. */
+static enum offsets_state state_before(const struct kin *k, const struct kin_part *p,
+				       int64_t offset)
+{
+	enum offsets_state st = OFFSETS_UNKNOWN;
+	for (const struct kin_part *r = k->retired; r; r = r->next) {
+		if (!same_tp(r, p))
+			continue;
+		switch (offsets_state_at(r->ot, offset)) {
+		case OFFSETS_PENDING:
+			return OFFSETS_PENDING;
+		case OFFSETS_DONE:
+			st = OFFSETS_DONE;
+			break;
+		case OFFSETS_UNKNOWN:
+			break;
+		}
+	}
+	return st;
+}
+
+void kin_done(struct kin *k, struct kin_part *p, int64_t offset)
+{
+	if (offsets_done(p->ot, offset) < 0) {
+		log_error("offset completed twice or unknown", "topic=%s partition=%d offset=%lld",
+			  p->topic, (int)p->partition, (long long)offset);
+		return;
+	}
+	if (p->active) {
+		advance(k, p);
+		return;
+	}
+	/*
+	 * A ticket of a revoked assignment. If its partition came back to us,
+	 * the new assignment left its redelivered message to this job (poll_some):
+	 * the offset is done there too, and in any other retired assignment that
+	 * took it over in the same way. Elsewhere the offset is unknown or done
+	 * already (it was started afresh only once this job's offset was done).
+	 */
+	for (struct kin_part *a = k->parts; a; a = a->next)
+		if (same_tp(a, p) && offsets_done(a->ot, offset) == 0)
+			advance(k, a);
+	for (struct kin_part *r = k->retired; r; r = r->next)
+		if (r != p && same_tp(r, p) && offsets_done(r->ot, offset) == 0)
+			log_debug("offset done for a later assignment", "partition=%d offset=%lld",
+				  (int)p->partition, (long long)offset);
+	retired_sweep(k);
 }
 
 static void set_pause(struct kin *k, rd_kafka_topic_partition_list_t *l, int pause)
@@ -226,11 +310,16 @@ static void on_revoke(struct kin *k, rd_kafka_topic_partition_list_t *parts, int
 				*pp = p->next;
 				k->nparts--;
 				p->active = 0;
-				if (offsets_pending(p->ot))
+				if (offsets_pending(p->ot)) {
 					log_info("partition revoked with tickets in flight",
 						 "topic=%s partition=%d in_flight=%zu", p->topic,
 						 (int)p->partition, offsets_pending(p->ot));
-				kin_part_unref(p);
+					/* kept until they finish (kin_done) */
+					p->next = k->retired;
+					k->retired = p;
+				} else {
+					kin_part_unref(p);
+				}
 				break;
 			}
 			pp = &p->next;
@@ -305,6 +394,29 @@ static void poll_some(struct kin *k)
 				  (long long)m->offset);
 			rd_kafka_message_destroy(m);
 			continue;
+		}
+		if (k->retired) {
+			/*
+			 * The partition came back to us (a rebalance) and fetched again
+			 * from its committed offset, while tickets of the earlier
+			 * assignment still run. Starting one again would pay the model
+			 * twice and send its event twice: its offset stays pending here
+			 * until that job finishes (kin_done), so nothing past it is
+			 * committed before the ticket is durable. A ticket the earlier
+			 * assignment finished (durable; its offset's commit may have
+			 * failed in the rebalance) is done here at once.
+			 */
+			enum offsets_state was = state_before(k, p, m->offset);
+			if (was != OFFSETS_UNKNOWN) {
+				k->adopted++;
+				log_debug("message taken by an earlier assignment", "partition=%d "
+					  "offset=%lld running=%d", (int)m->partition,
+					  (long long)m->offset, was == OFFSETS_PENDING);
+				if (was == OFFSETS_DONE && offsets_done(p->ot, m->offset) == 0)
+					advance(k, p);
+				rd_kafka_message_destroy(m);
+				continue;
+			}
 		}
 		k->consumed++;
 		k->cb(k->cb_arg, p, m); /* m is the callback's now */
@@ -505,6 +617,11 @@ void kin_free(struct kin *k)
 		kin_part_unref(p);
 	}
 	k->parts = NULL;
+	for (p = k->retired; p; p = pn) {
+		pn = p->next;
+		kin_part_unref(p);
+	}
+	k->retired = NULL;
 	if (k->ev_pipe)
 		event_free(k->ev_pipe);
 	if (k->ev_tick)
@@ -598,6 +715,11 @@ size_t kin_assigned(const struct kin *k)
 uint64_t kin_consumed(const struct kin *k)
 {
 	return k->consumed;
+}
+
+uint64_t kin_adopted(const struct kin *k)
+{
+	return k->adopted;
 }
 
 int64_t kin_lag(const struct kin *k)

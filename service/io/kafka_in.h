@@ -67,6 +67,9 @@ void kin_stop(struct kin *k);
 
 size_t kin_assigned(const struct kin *k);
 uint64_t kin_consumed(const struct kin *k);
+/* Messages delivered again after a partition came back to us, whose tickets
+ * the earlier assignment still ran (left to those jobs) or had finished. */
+uint64_t kin_adopted(const struct kin *k);
 /* Sum over assigned partitions of (high watermark - position), from the last stats; -1 unknown. */
 int64_t kin_lag(const struct kin *k);
 /* Store and synchronously commit the offsets now (shutdown). */

@@ -99,6 +99,34 @@ START_TEST(test_free_null)
 }
 END_TEST
 
+/* state_at: pending while added and not done; done when done, released, or a gap
+ * below the last committable offset; anything else unknown. */
+START_TEST(test_state_at)
+{
+	struct offsets *t = offsets_new();
+
+	ck_assert_int_eq(offsets_state_at(t, 0), OFFSETS_UNKNOWN);
+	ck_assert_int_eq(offsets_add(t, 3), 0);
+	ck_assert_int_eq(offsets_add(t, 5), 0);
+	ck_assert_int_eq(offsets_add(t, 6), 0);
+	ck_assert_int_eq(offsets_state_at(t, 3), OFFSETS_PENDING);
+	ck_assert_int_eq(offsets_state_at(t, 2), OFFSETS_UNKNOWN); /* before the first */
+	ck_assert_int_eq(offsets_state_at(t, 4), OFFSETS_UNKNOWN); /* a gap, not yet passed */
+	ck_assert_int_eq(offsets_state_at(t, 7), OFFSETS_UNKNOWN);
+	ck_assert_int_eq(offsets_done(t, 5), 0);
+	ck_assert_int_eq(offsets_state_at(t, 5), OFFSETS_DONE);
+	ck_assert_int_eq(offsets_state_at(t, 6), OFFSETS_PENDING);
+	ck_assert_int_eq(offsets_done(t, 3), 0);
+	ck_assert_int_eq(offsets_committable(t), 6); /* 3 and 5 released */
+	ck_assert_int_eq(offsets_state_at(t, 3), OFFSETS_DONE);
+	ck_assert_int_eq(offsets_state_at(t, 4), OFFSETS_DONE); /* a gap, passed */
+	ck_assert_int_eq(offsets_state_at(t, 5), OFFSETS_DONE);
+	ck_assert_int_eq(offsets_state_at(t, 6), OFFSETS_PENDING);
+	ck_assert_int_eq(offsets_state_at(t, 2), OFFSETS_UNKNOWN);
+	offsets_free(t);
+}
+END_TEST
+
 /* Enough entries to grow the ring many times, then drain it and refill it. */
 START_TEST(test_grow_drain_refill)
 {
@@ -259,6 +287,7 @@ static Suite *offtrack_suite(void)
 
 	tcase_add_loop_test(tc, test_script, 0, ARRAY_SIZE(scripts));
 	tcase_add_test(tc, test_free_null);
+	tcase_add_test(tc, test_state_at);
 	tcase_add_test(tc, test_grow_drain_refill);
 	tcase_add_loop_test(tc, test_random_permutation, 0, ARRAY_SIZE(check_every));
 	tcase_add_test(tc, test_random_stream);

@@ -133,7 +133,8 @@ _Static_assert(ARRAY_SIZE(dialect_names) == DIALECT__COUNT + 1, "one name per di
 #define EDGE_KEYS(sec, m)                                                                         \
 	K_INT(sec ".config_errors", m.config_errors, "3", 1, 100000),                              \
 	K_ENUM(sec ".on_config_error", m.on_config_error, "hold", on_config_error_names),          \
-	K_ENUM(sec ".pacing", m.pacing, "true", bool_names)
+	K_ENUM(sec ".pacing", m.pacing, "true", bool_names),                                       \
+	K_INT(sec ".rate_limited_max_ms", m.rate_limited_max_ms, "300000", 0, 86400000)
 
 /* Sections appear in table order in config_dump; keep each section's rows together. */
 static const struct cfg_key keys[] = {
@@ -163,9 +164,8 @@ static const struct cfg_key keys[] = {
 	MODEL_KEYS("flagship", flagship, "gpt-4o", "flagship-v1", "128", "1200"),
 	PROVIDER_KEYS("flagship", flagship),
 	EDGE_KEYS("flagship", flagship),
-	/* escalations never block intake (issue #15 part 2): escalations waiting for a
-	 * flagship slot are parked outside intake.max_in_flight, up to this many; at the
-	 * limit intake holds */
+	/* escalations never block intake (#15.2): those waiting for a flagship slot are
+	 * parked outside intake.max_in_flight, up to this many; at the limit intake holds */
 	K_INT("flagship.max_queue", flagship_max_queue, "2048", 1, 1000000),
 
 	/* [shadow]: model-mix lab shadow traffic (issue #13 part 3) */

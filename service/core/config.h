@@ -75,6 +75,9 @@ struct model_config {
 	int64_t config_errors; /* consecutive 400/401/403/404 that mean misconfigured */
 	enum on_config_error on_config_error; /* hold (breaker open, intake held) or needs_human */
 	int pacing;			      /* 1: spread requests over the x-ratelimit-* window */
+	/* a call's 429s (rate limits) spend none of its attempts until it has met them
+	 * for this long; 0: each 429 spends one, like any error */
+	int64_t rate_limited_max_ms;
 };
 
 struct config {

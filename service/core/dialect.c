@@ -395,6 +395,24 @@ int dialect_status_is_config_error(long http_status)
 	return http_status == 400 || http_status == 401 || http_status == 403 || http_status == 404;
 }
 
+int dialect_error_is_quota(long http_status, const struct provider_error *e)
+{
+	/* OpenAI's billing codes (Microsoft Dev Proxy, "OpenAI insufficient_quota"); the
+	 * type alone says it too, and older answers carry it as the code, or no code */
+	static const char *const codes[] = {"insufficient_quota", "credit_balance_exhausted",
+					    "organization_spend_limit_exceeded",
+					    "project_spend_limit_exceeded",
+					    "organization_usage_limit_exceeded"};
+	if (http_status != 429 || e == NULL)
+		return 0;
+	if (strcmp(e->type, "insufficient_quota") == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(e->code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
 enum config_verdict dialect_config_verdict(const struct config_watch *seen,
 					   const struct config_watch *now, double now_ms,
 					   double until_ms)

@@ -113,6 +113,17 @@ int dialect_error_is_response_format(long http_status, const struct provider_err
 
 /* 1 for a status that is a configuration error: 400, 401, 403, 404. Never retried. */
 int dialect_status_is_config_error(long http_status);
+/*
+ * 1 when a 429 says the account's quota is spent rather than a rate limit:
+ * OpenAI's {"error":{"type":"insufficient_quota","code":"insufficient_quota"}}
+ * ("You exceeded your current quota, please check your plan and billing
+ * details"; OpenAI's error-code guide), or one of its billing codes under that
+ * type (credit_balance_exhausted, organization_spend_limit_exceeded,
+ * project_spend_limit_exceeded, organization_usage_limit_exceeded: Microsoft
+ * Dev Proxy's page on OpenAI's insufficient_quota). Waiting does not end it:
+ * it is a configuration error (add credit, raise the limit), not a rate limit.
+ */
+int dialect_error_is_quota(long http_status, const struct provider_error *e);
 
 /*
  * A 400/401/403/404 under on_config_error = hold, below config_errors in a

@@ -366,7 +366,8 @@ static int provider_error(struct model_caller *mcl, struct call_rec *c,
 	if (c->perr == NULL)
 		c->perr = xmalloc(sizeof(*c->perr));
 	*c->perr = pe;
-	if (res->http_status >= 400 && res->http_status < 500 && res->http_status != 429) {
+	if (res->http_status >= 400 && res->http_status < 500 &&
+	    (res->http_status != 429 || dialect_error_is_quota(res->http_status, &pe))) {
 		char line[sizeof(c->error) - 5];
 		dialect_error_line(res->http_status, &pe, line, sizeof(line));
 		snprintf(c->error, sizeof(c->error), "HTTP %s", line);
@@ -410,19 +411,19 @@ static void probe_unresolved(struct model_caller *mcl, enum model_tier t, double
 
 /* Feed the endpoint's circuit breaker; tell the owner when its state moves. */
 static void breaker_record(struct model_caller *mcl, enum model_tier t,
-			   const struct llm_result *res)
+			   const struct llm_result *res, int quota)
 {
 	struct breaker *b = &mcl->ep[t].breaker;
 	enum breaker_state before = b->state, after;
 	int failed = (res->transport_error != 0 && !res->too_large) || res->http_status >= 500 ||
 		     res->http_status == 408;
-	if (res->http_status == 429) {
+	if (res->http_status == 429 && !quota) {
 		/* neither: Retry-After paces those */
 		probe_unresolved(mcl, t, now_ms(), res->has_retry_after ? res->retry_after_ms : 0,
 				 "429");
 		return;
 	}
-	if (res->transport_error == 0 && dialect_status_is_config_error(res->http_status))
+	if (quota || (res->transport_error == 0 && dialect_status_is_config_error(res->http_status)))
 		return; /* neither: config_error() decides */
 	after = failed ? breaker_failure(b, now_ms()) : breaker_success(b, now_ms());
 	if (after == BRK_CLOSED && mcl->ep[t].misconfigured) {
@@ -535,6 +536,11 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 	int ok_http =
 	    res->transport_error == 0 && res->http_status >= 200 && res->http_status < 300;
 	char *content = NULL;
+	struct provider_error qe;
+	/* a 429 that says the quota is spent: a configuration error, not a rate limit */
+	int quota = res->http_status == 429 && !res->not_sent &&
+		    dialect_parse_error(res->body, res->body_len, &qe) == 0 &&
+		    dialect_error_is_quota(res->http_status, &qe);
 
 	cs->req = NULL;
 	free(cs->request);
@@ -549,14 +555,14 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 	c->http_status = res->http_status;
 	c->latency_ms = res->latency_ms;
 	c->finished_ms = now;
-	breaker_record(mcl, c->tier, res);
+	breaker_record(mcl, c->tier, res, quota);
 	if (res->http_status == 429) {
 		mcl->st.http_429[c->tier]++;
 		c->retries_429++;
 	}
 	if (!ok_http) {
 		/* an answer over the cap is not a flaky endpoint: retrying pays for it again */
-		int retry = !res->too_large &&
+		int retry = !res->too_large && !quota &&
 			    backoff_classify(res->transport_error, res->http_status) == RETRY_YES;
 		if (res->transport_error) {
 			mcl->st.transport_errors[c->tier]++;
@@ -572,7 +578,7 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 				c->finished_ms = now;
 				return EV_MODE_FALLBACK; /* this call stays, refused; a new one follows */
 			}
-			if (dialect_status_is_config_error(res->http_status)) {
+			if (dialect_status_is_config_error(res->http_status) || quota) {
 				if (config_error(mcl, c, now)) {
 					/* held: wait for the probe, attempt not spent */
 					c->attempts--;
@@ -597,7 +603,17 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 				}
 			}
 		}
-		if (retry && ((uint32_t)c->attempts < ep->backoff.max_attempts ||
+		/* a rate limit is not the endpoint failing: the call waits it out (the tier
+		 * holds until its Retry-After or window reset) without spending an attempt,
+		 * up to rate_limited_max_ms of meeting them; before, a 429 storm longer than
+		 * max_attempts sent its tickets to needs_human */
+		if (retry && res->http_status == 429 && ep->mc->rate_limited_max_ms > 0) {
+			if (c->first_429_ms <= 0)
+				c->first_429_ms = now;
+			if (now - c->first_429_ms < (double)ep->mc->rate_limited_max_ms)
+				c->unspent++;
+		}
+		if (retry && ((uint32_t)(c->attempts - c->unspent) < ep->backoff.max_attempts ||
 			      ep->mc->on_failure == ONFAIL_WAIT)) {
 			uint32_t hint = res->has_retry_after ? res->retry_after_ms : 0;
 			/* Gemini's retryDelay, OpenAI's "Please try again in 1.2s" */

@@ -82,7 +82,7 @@ static void fm_send(struct evhttp_request *req, int status, struct evbuffer *bod
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
 	evhttp_add_header(h, "Content-Type", ctype);
-	if (status == 429) {
+	if (status == 429 && retry_after >= 0) { /* < 0: no Retry-After */
 		char ra[32];
 		snprintf(ra, sizeof(ra), "%ld", retry_after);
 		evhttp_add_header(h, "Retry-After", ra);
@@ -270,7 +270,7 @@ static void fm_pending_trickle(struct fm_pending *p)
 	if (!p->started) {
 		struct evkeyvalq *h = evhttp_request_get_output_headers(p->req);
 		evhttp_add_header(h, "Content-Type", "application/json");
-		if (p->status == 429) {
+		if (p->status == 429 && p->retry_after >= 0) {
 			char ra[32];
 			snprintf(ra, sizeof(ra), "%ld", p->retry_after);
 			evhttp_add_header(h, "Retry-After", ra);
@@ -407,7 +407,7 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 	enum fm_outcome oc = FM_O_OK;
 	char err[160];
 	int status = 200;
-	long delay = 0;
+	long delay = 0, ra;
 	uint64_t n = ++srv->seq;
 
 	memset(&c, 0, sizeof(c));
@@ -445,6 +445,17 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 					  "This model's maximum context length is 128000 tokens. However, your "
 					  "messages resulted in 131072 tokens. Please reduce the length of the "
 					  "messages.");
+		goto reply;
+	}
+	if (k->quota_spent) {
+		/* OpenAI's billing refusal: a 429 that waiting does not end (its error-code
+		 * guide: "You exceeded your current quota, please check your plan and billing
+		 * details"), type and code insufficient_quota, no Retry-After */
+		status = 429;
+		out = fm_error_body("insufficient_quota", "insufficient_quota",
+				    "You exceeded your current quota, please check your plan and billing "
+				    "details. For more information on this error, read the docs: "
+				    "https://platform.openai.com/docs/guides/error-codes/api-errors.");
 		goto reply;
 	}
 	status = 200;
@@ -503,6 +514,8 @@ static void fm_handle_completion(struct fm_server *srv, struct evhttp_request *r
 	}
 
 reply:
+	/* a billing refusal says nothing of when to come back */
+	ra = k->quota_spent && status == 429 ? -1 : k->retry_after;
 	if (c.repair)
 		srv->repairs++;
 	if (status == 0)
@@ -526,9 +539,9 @@ reply:
 	if (oc == FM_O_HANG)
 		fm_pending_start(srv, req, 0, NULL, 0, 0, true, 0);
 	else if ((delay > 0 || k->trickle_ms > 0) && status != 400 && status != 401 && status != 413)
-		fm_pending_start(srv, req, status, out, k->retry_after, delay, false, k->trickle_ms);
+		fm_pending_start(srv, req, status, out, ra, delay, false, k->trickle_ms);
 	else
-		fm_send(req, status, out, "application/json", k->retry_after);
+		fm_send(req, status, out, "application/json", ra);
 	fm_call_cleanup(&c);
 }
 
@@ -584,9 +597,9 @@ static void fm_handle_control(struct fm_server *srv, struct evhttp_request *req)
 	}
 	FM_LOG(FM_L_INFO,
 	       "msg=\"knobs changed\" latency_ms=%ld jitter_ms=%ld rate_429=%g rate_500=%g rate_timeout=%g "
-	       "rate_malformed=%g rate_truncated=%g retry_after=%ld pad_bytes=%ld trickle_ms=%ld",
+	       "rate_malformed=%g rate_truncated=%g retry_after=%ld pad_bytes=%ld trickle_ms=%ld quota_spent=%ld",
 	       k.latency_ms, k.jitter_ms, k.rate_429, k.rate_500, k.rate_timeout, k.rate_malformed, k.rate_truncated,
-	       k.retry_after, k.pad_bytes, k.trickle_ms);
+	       k.retry_after, k.pad_bytes, k.trickle_ms, k.quota_spent);
 out:
 	jadd(resp, "ok", jx(json_object_new_boolean(err[0] == '\0')));
 	if (err[0])

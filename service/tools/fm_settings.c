@@ -55,6 +55,7 @@ const struct fm_knob_def fm_knob_defs[FM_K__COUNT] = {
 	[FM_K_RETRY_AFTER] = {"retry_after", "retry-after", offsetof(struct fm_knobs, retry_after), false, 86400},
 	[FM_K_PAD_BYTES] = {"pad_bytes", "pad-bytes", offsetof(struct fm_knobs, pad_bytes), false, 64L * 1024 * 1024},
 	[FM_K_TRICKLE] = {"trickle_ms", "trickle-ms", offsetof(struct fm_knobs, trickle_ms), false, 60000},
+	[FM_K_QUOTA_SPENT] = {"quota_spent", "quota-spent", offsetof(struct fm_knobs, quota_spent), false, 1},
 };
 
 
@@ -142,6 +143,7 @@ static void fm_usage(FILE *f)
 	      "  --retry-after S         Retry-After seconds on 429 (default 1)\n"
 	      "  --pad-bytes N           add N bytes of white space inside each answer's JSON envelope\n"
 	      "  --trickle-ms N          send each answer 32 bytes at a time, one write every N ms\n"
+	      "  --quota-spent 0|1       answer every request 429 insufficient_quota (OpenAI's billing refusal)\n"
 	      "  --rate-500 P            probability of 500\n"
 	      "  --rate-timeout P        probability of never answering\n"
 	      "  --rate-malformed P      probability of a 200 whose content is not JSON\n"
@@ -224,6 +226,7 @@ static const struct option fm_options[] = {
 	{"retry-after", required_argument, NULL, OPT_KNOB + FM_K_RETRY_AFTER},
 	{"pad-bytes", required_argument, NULL, OPT_KNOB + FM_K_PAD_BYTES},
 	{"trickle-ms", required_argument, NULL, OPT_KNOB + FM_K_TRICKLE},
+	{"quota-spent", required_argument, NULL, OPT_KNOB + FM_K_QUOTA_SPENT},
 	{NULL, 0, NULL, 0},
 };
 

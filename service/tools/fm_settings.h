@@ -31,6 +31,7 @@ struct fm_knobs {
 	long retry_after;
 	long pad_bytes;  /* white space added inside a completion's JSON envelope */
 	long trickle_ms; /* send answers FM_TRICKLE_CHUNK bytes at a time, one write every N ms */
+	long quota_spent; /* 1: every request answered 429 insufficient_quota (OpenAI's billing refusal) */
 };
 
 enum fm_knob_id {
@@ -44,6 +45,7 @@ enum fm_knob_id {
 	FM_K_RETRY_AFTER,
 	FM_K_PAD_BYTES,
 	FM_K_TRICKLE,
+	FM_K_QUOTA_SPENT,
 	FM_K__COUNT
 };
 

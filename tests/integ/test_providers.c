@@ -739,6 +739,100 @@ START_TEST(test_retry_after_hold)
 }
 END_TEST
 
+/*
+ * OpenAI's billing refusal: a 429 with type and code insufficient_quota (its
+ * error-code guide; the fake answers every request so while quota_spent is
+ * set). Waiting does not end it. Before, it was retried as a rate limit and
+ * every ticket went to needs_human after max_attempts. Now it is a
+ * configuration error: after config_errors in a row the tier holds, naming the
+ * cause, the tickets wait, and a probe resumes triage once credit is back.
+ */
+START_TEST(test_quota)
+{
+	static const char *const args[] = {"--quota-spent", "1", NULL};
+	struct stack s;
+	struct h_proc d;
+	char *body = NULL;
+	long long refused;
+	int port;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "quota", 2, args), 0);
+	stack_env(&s, "TRIAGED_MINI_BREAKER_COOLDOWN_MS", "1000");
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(&d, "partitions assigned", 60000) == 0, &d);
+	port = stack_http_port(&d);
+	ck_assert_d(port > 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, N, "q-"), 0);
+	ck_assert_d(stack_wait_log(&d, "tier misconfigured, breaker open, intake held", 60000) == 0,
+		    &d);
+	ck_assert_d(stack_wait_log(&d, "cause=\"mini: 429 insufficient_quota\"", 1000) == 0, &d);
+	ck_assert_int_eq(http_get(port, "/readyz", &body), 503);
+	ck_assert_msg(strstr(body, "\"mini: 429 insufficient_quota\"") != NULL, "readyz: %s", body);
+	free(body);
+	/* probes a second apart are refused; no ticket went to a person meanwhile */
+	ck_assert_d(stack_wait_log(&d, "tier still misconfigured, probe refused", 10000) == 0, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, RESULTS), 0);
+	refused = stat_int(&s, "by_status", "429");
+	/* each ticket asked about once before the hold, then only the probes */
+	ck_assert_msg(refused <= N + 10, "429s: %lld", refused);
+
+	/* credit is back: the probe succeeds, every ticket is triaged */
+	ck_assert_int_eq(stack_model_control(&s, "{\"quota_spent\": 0}"), 0);
+	ck_assert_d(stack_wait_log(&d, "tier configuration accepted again, intake resumes", 10000) ==
+			0,
+		    &d);
+	ck_assert_d(stack_wait_count(&s, N, 60000, RESULTS) == N, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status <> "
+					"'pending_review'"),
+			 0);
+	printf("quota: 429s while the quota was spent %lld for %d tickets\n", refused, N);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+/*
+ * A rate limit lasting longer than max_attempts requests: the 429s spend no
+ * attempt (up to rate_limited_max_ms), so the tickets wait it out. Before,
+ * each 429 spent one, and with max_attempts 2 every ticket went to
+ * needs_human after its second 429.
+ */
+START_TEST(test_rate_limit_patience)
+{
+	static const char *const args[] = {"--rate-429", "1", "--retry-after", "1", NULL};
+	struct stack s;
+	struct h_proc d;
+	long long n429, t0;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "patience", 2, args), 0);
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_MINI_PACING", "false");
+	stack_env(&s, "TRIAGED_MINI_MAX_ATTEMPTS", "2");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(&d, "partitions assigned", 60000) == 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, 10, "rp-"), 0);
+	/* each ticket meets the limit three times or more on average */
+	t0 = h_now_ms();
+	while ((n429 = stat_int(&s, "by_status", "429")) < 35 && h_now_ms() - t0 < 30000)
+		usleep(50 * 1000);
+	ck_assert_int_ge(n429, 35);
+	ck_assert_int_eq(h_sql_ll(s.db, RESULTS), 0);
+	ck_assert_int_eq(stack_model_control(&s, "{\"rate_429\": 0}"), 0);
+	ck_assert_d(stack_wait_count(&s, 10, 60000, RESULTS) == 10, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status <> "
+					"'pending_review'"),
+			 0);
+	/* the 429s are on the call rows; the attempts count every request */
+	ck_assert_int_ge(h_sql_ll(s.db, "SELECT coalesce(sum(retries_429), 0) FROM model_calls"),
+			 35);
+	printf("rate_limit_patience: %lld 429s for 10 tickets with max_attempts 2\n", n429);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
@@ -747,6 +841,7 @@ int main(void)
 	    {"check_models", test_check_models}, {"misconfigured", test_misconfigured},
 	    {"dialects", test_dialects},	 {"own_400", test_own_400},
 	    {"retry_after_hold", test_retry_after_hold},
+	    {"quota", test_quota},		 {"rate_limit_patience", test_rate_limit_patience},
 	};
 	const struct stack_case opt_in[] = {{"pacing", test_pacing},
 					    {"token_pacing", test_token_pacing}};

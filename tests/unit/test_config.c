@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 139 /* key lines in a default dump: 2 kafka + 137 table keys */
+#define NKEYS 141 /* key lines in a default dump: 2 kafka + 139 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -201,6 +201,7 @@ static const struct {
 	{"mini.config_errors", "3"},
 	{"mini.on_config_error", "hold"},
 	{"mini.pacing", "true"},
+	{"mini.rate_limited_max_ms", "300000"},
 	{"flagship.base_url", "http://127.0.0.1:8080/v1"},
 	{"flagship.model", "gpt-4o"},
 	{"flagship.api_key_env", "OPENAI_API_KEY"},
@@ -229,6 +230,7 @@ static const struct {
 	{"flagship.config_errors", "3"},
 	{"flagship.on_config_error", "hold"},
 	{"flagship.pacing", "true"},
+	{"flagship.rate_limited_max_ms", "300000"},
 	{"flagship.max_queue", "2048"},
 	/* [shadow] (issue #13 part 3) */
 	{"shadow.enabled", "false"},

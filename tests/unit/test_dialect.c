@@ -473,6 +473,8 @@ static const struct {
      "401 invalid_api_key: Incorrect"},
     {"openai_429_tpm.json", 429, "Rate limit reached", "tokens", "rate_limit_exceeded", "", 0,
      "429 rate_limit_exceeded: Rate limit"},
+    {"openai_429_quota.json", 429, "You exceeded your current quota", "insufficient_quota",
+     "insufficient_quota", "", 0, "429 insufficient_quota: You exceeded"},
     {"azure_400_schema.json", 400, "Invalid schema for response_format", "invalid_request_error",
      "", "response_format", 1, "400 invalid_request_error response_format: Invalid"},
     {"azure_404_deployment.json", 404, "The API deployment", "", "DeploymentNotFound", "", 0,
@@ -594,6 +596,71 @@ START_TEST(test_config_verdict)
 	ck_assert_int_eq(backoff_classify(0, 500), RETRY_YES);
 	ck_assert_int_eq(dialect_status_is_config_error(400), 1);
 	ck_assert_int_eq(dialect_status_is_config_error(429), 0);
+}
+END_TEST
+
+/* A 429 that says the quota is spent (OpenAI's billing refusal) against a rate limit. */
+START_TEST(test_quota_429)
+{
+	static const struct {
+		const char *body;
+		long status;
+		int quota;
+	} cases[] = {
+	    /* OpenAI's error-code guide */
+	    {"{\"error\":{\"message\":\"You exceeded your current quota, please check your plan and "
+	     "billing details.\",\"type\":\"insufficient_quota\",\"param\":null,\"code\":"
+	     "\"insufficient_quota\"}}",
+	     429, 1},
+	    /* older answers: the type alone */
+	    {"{\"error\":{\"message\":\"You exceeded your current quota\",\"type\":"
+	     "\"insufficient_quota\",\"param\":null,\"code\":null}}",
+	     429, 1},
+	    /* a billing code under that type (Microsoft Dev Proxy's page on OpenAI's quota errors) */
+	    {"{\"error\":{\"message\":\"x\",\"type\":\"insufficient_quota\",\"code\":"
+	     "\"credit_balance_exhausted\"}}",
+	     429, 1},
+	    {"{\"error\":{\"message\":\"x\",\"type\":\"requests\",\"code\":"
+	     "\"project_spend_limit_exceeded\"}}",
+	     429, 1},
+	    /* rate limits: waiting ends them */
+	    {"{\"error\":{\"message\":\"Rate limit reached for gpt-4o-mini on requests per min "
+	     "(RPM): Limit 500, Used 500, Requested 1. Please try again in 120ms.\",\"type\":"
+	     "\"requests\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}",
+	     429, 0},
+	    {"[{\"error\":{\"code\":429,\"message\":\"Resource has been exhausted\",\"status\":"
+	     "\"RESOURCE_EXHAUSTED\"}}]",
+	     429, 0},
+	    {"{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"x\"}}", 429,
+	     0},
+	    /* the type on another status is not a 429 */
+	    {"{\"error\":{\"message\":\"x\",\"type\":\"insufficient_quota\"}}", 400, 0},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct provider_error e;
+		ck_assert_int_eq(dialect_parse_error(cases[i].body, strlen(cases[i].body), &e), 0);
+		ck_assert_msg(dialect_error_is_quota(cases[i].status, &e) == cases[i].quota, "case %zu",
+			      i);
+	}
+	ck_assert_int_eq(dialect_error_is_quota(429, NULL), 0);
+	/* the fixtures: OpenAI's billing refusal is one; its TPM limit and Gemini's
+	 * RESOURCE_EXHAUSTED ("You exceeded your current quota" too, but a rate limit with a
+	 * retryDelay) are not */
+	{
+		static const struct {
+			const char *file;
+			int quota;
+		} fx[] = {{"openai_429_quota.json", 1},
+			  {"openai_429_tpm.json", 0},
+			  {"gemini_429_retrydelay.json", 0}};
+		for (size_t i = 0; i < ARRAY_SIZE(fx); i++) {
+			char *body = fixture(fx[i].file);
+			struct provider_error e;
+			ck_assert_int_eq(dialect_parse_error(body, strlen(body), &e), 0);
+			ck_assert_msg(dialect_error_is_quota(429, &e) == fx[i].quota, "%s", fx[i].file);
+			free(body);
+		}
+	}
 }
 END_TEST
 
@@ -788,6 +855,7 @@ static Suite *dialect_suite(void)
 	tcase_add_loop_test(tc, test_auto, 0, ARRAY_SIZE(auto_cases));
 	tcase_add_loop_test(tc, test_default_effort, 0, ARRAY_SIZE(effort_cases));
 	tcase_add_test(tc, test_openai_classic);
+	tcase_add_test(tc, test_quota_429);
 	tcase_add_test(tc, test_openai_reasoning);
 	tcase_add_test(tc, test_azure);
 	tcase_add_test(tc, test_gemini_anthropic_local);

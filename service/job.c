@@ -258,6 +258,7 @@ void job_facts(struct job *j, enum job_state s, const struct config *cfg, struct
 	f->budget_enforce = cfg->budget_enforce != 0;
 	f->mini_waits_budget = cfg->mini_on_exhausted == 1;
 	f->retry_reserve = j->retry_reserve != 0;
+	f->retry_claim = j->retry_claim != 0;
 	f->events_on = cfg->events_topic[0] != '\0';
 	f->has_event = j->event != NULL;
 	f->wait_ms = j->wait_ms;

@@ -112,6 +112,8 @@ struct job {
 	struct event *ev_backoff;
 	uint32_t wait_ms;  /* the delay the current event asks for */
 	int retry_reserve; /* the backoff timer retries a budget reservation */
+	int retry_claim;   /* the backoff timer retries the claim */
+	int elsewhere;	   /* claims answered "in flight at another daemon" */
 	/* answers */
 	struct answer tr, ftr; /* mini, flagship */
 	int has_tr, has_ftr;

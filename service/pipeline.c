@@ -165,6 +165,19 @@ static void on_claimed(void *arg, struct claim_result *r, const char *err)
 	case CLAIM_PENDING:
 		pl->st.claimed_pending++;
 		break;
+	case CLAIM_ELSEWHERE:
+		/* a rebalance moved the ticket's partition here while another daemon's
+		 * job for it runs: that job stores it (then this claim finds it done), or
+		 * the daemon stops saying it is alive and this one takes it over */
+		pl->st.claimed_elsewhere++;
+		if (j->elsewhere++ == 0)
+			JLOG(LOG_L_DEBUG, j, "ticket in flight at another daemon, claiming again later",
+			     "revision=%d", j->revision);
+		j->retry_claim = 1;
+		j->wait_ms = (uint32_t)(j->elsewhere < 5 ? 1000 * j->elsewhere : 5000) +
+			     (uint32_t)(j->offset % 250);
+		fire(j, EV_CLAIMED_ELSEWHERE);
+		return;
 	}
 	model_calls_set_prior(&j->calls, r->prior);
 	r->prior = NULL;
@@ -283,6 +296,16 @@ static enum job_event act_claim(struct job *j)
 	/* built while preparing: escaping a large body is not the loop's work */
 	char *row = j->claim_row;
 	j->claim_row = NULL;
+	j->retry_claim = 0;
+	if (row == NULL && j->elsewhere > 0) {
+		/* claimed again (another daemon held it): built here, without the fields
+		 * only stored (metadata, original: dropped once the first row was built).
+		 * Nothing of them is written: the revision exists by its content hash, so
+		 * the claim only reads it, or takes it over */
+		struct claim_req q = {j->t,	 kin_part_topic(j->part), kin_part_partition(j->part),
+				      j->offset, &j->pii,	 pl->owner};
+		row = store_claim_row(&pl->store, &q, &j->claim_len);
+	}
 	if (store_claim(&pl->store, row, j->claim_len, on_claimed, j, pl->why, sizeof(pl->why)) ==
 	    0)
 		return EV_NONE;
@@ -474,8 +497,8 @@ static void dead_letter(struct job *j, const char *topic, int32_t partition, con
 static void act_reject(struct job *j, const char *err)
 {
 	struct pipeline *pl = j->owner;
-	struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part), j->offset,
-			      &j->pii};
+	struct claim_req q = {j->t,	 kin_part_topic(j->part), kin_part_partition(j->part),
+			      j->offset, &j->pii,	 pl->owner};
 	char *e = xstrdup(err ? err : "unknown"); /* err may be the scratch text */
 	char reason[512], eq[600];
 	pl->st.db_rejected++;
@@ -501,6 +524,7 @@ static enum job_event run(struct job *j, const struct cascade_action *a)
 	const struct job_intake *in = j->intake;
 	if (pl->abandoning && (a->act == ACT_CALL || a->act == ACT_RESERVE || a->act == ACT_SEND ||
 			       a->act == ACT_WAIT || a->act == ACT_WAIT_BUDGET ||
+			       a->act == ACT_WAIT_CLAIM ||
 			       a->act == ACT_QUEUE_FLAGSHIP)) {
 		/* past the drain timeout nothing new is paid for: the ticket stays
 		 * uncommitted and its next owner triages it */
@@ -525,6 +549,10 @@ static enum job_event run(struct job *j, const struct cascade_action *a)
 		/* fall through */
 	case ACT_WAIT_RESERVE:
 		j->retry_reserve = 1;
+		act_wait(j, a->wait_ms);
+		return EV_NONE;
+	case ACT_WAIT_CLAIM:
+		j->retry_claim = 1;
 		act_wait(j, a->wait_ms);
 		return EV_NONE;
 	case ACT_WAIT:
@@ -626,8 +654,8 @@ void pipeline_prepare_work(struct offload_item *it, void *arg)
 	}
 	{
 		/* the claim's row holds the whole body: build it here too */
-		struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part),
-				      j->offset, &j->pii};
+		struct claim_req q = {j->t,	 kin_part_topic(j->part), kin_part_partition(j->part),
+				      j->offset, &j->pii,	 pl->owner};
 		j->claim_row = store_claim_row(&pl->store, &q, &j->claim_len);
 		ticket_drop_stored_only(j->t);
 	}

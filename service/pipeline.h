@@ -39,6 +39,7 @@ struct pipeline_stats {
 	uint64_t dlq;
 	uint64_t claimed_new, claimed_updated, claimed_pending, redelivered_done;
 	uint64_t redelivered_in_flight; /* kin_adopted(): left to a job still running */
+	uint64_t claimed_elsewhere;     /* claims answered: held by another live daemon */
 	uint64_t stored_pending_review, stored_needs_human, stored_duplicate;
 	/* per tier (mini, flagship): HTTP attempts and their outcomes */
 	uint64_t model_requests[TIER__MODELS], model_ok[TIER__MODELS];

@@ -50,7 +50,9 @@ static void budget_pause_check(struct pipeline *pl)
 	pipeline_set_pause(pl, PAUSE_BUDGET, 0);
 }
 
-/* Budget leases: this daemon's calls still run; also sweeps the reservations of dead owners. */
+/* Budget leases: this daemon's calls still run; also sweeps the reservations of dead owners.
+ * The same statement is the daemon's heartbeat: its claims of tickets in flight are not
+ * taken over by another daemon while it renews (migration 064). */
 static void on_renew(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
@@ -89,6 +91,8 @@ static void check_prices(struct pipeline *pl)
 static void on_db_state(void *arg, int up)
 {
 	struct pipeline *pl = arg;
+	if (up) /* say at once that this daemon is alive: its first claims follow */
+		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
 	if (up && pl->cfg->budget_enforce && !pl->prices_checked) {
 		pl->prices_checked = 1;
 		check_prices(pl);
@@ -133,14 +137,15 @@ static void log_stats(struct pipeline *pl, const char *msg)
 	const struct model_call_stats *m = &pl->mcl->st;
 	log_info(
 	    msg,
-	    "consumed=%llu dlq=%llu new=%llu updated=%llu redelivered_done=%llu "
+	    "consumed=%llu dlq=%llu new=%llu updated=%llu redelivered_done=%llu elsewhere=%llu "
 	    "pending_review=%llu needs_human=%llu escalated=%llu human_only=%llu "
 	    "mini_requests=%llu flagship_requests=%llu reused_calls=%llu retries=%llu "
 	    "http_429=%llu invalid=%llu repairs=%llu budget_denied=%llu events=%llu "
 	    "in_flight=%llu db_up=%d %s=%d",
 	    (unsigned long long)s->consumed, (unsigned long long)s->dlq,
 	    (unsigned long long)s->claimed_new, (unsigned long long)s->claimed_updated,
-	    (unsigned long long)s->redelivered_done, (unsigned long long)s->stored_pending_review,
+	    (unsigned long long)s->redelivered_done, (unsigned long long)s->claimed_elsewhere,
+	    (unsigned long long)s->stored_pending_review,
 	    (unsigned long long)s->stored_needs_human, (unsigned long long)s->escalated,
 	    (unsigned long long)s->human_only, (unsigned long long)m->requests[MODEL_MINI],
 	    (unsigned long long)m->requests[MODEL_FLAGSHIP], (unsigned long long)m->calls_reused,
@@ -445,14 +450,15 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 			 cfg->shadow.model, cfg->shadow_fraction,
 			 (long long)cfg->shadow_max_calls_per_hour);
 	}
-	if (cfg->budget_enforce) {
-		/* renew every third of the lease: two renewals may fail before it runs out */
+	{
+		/* renew every third of the lease: two renewals may fail before it runs out.
+		 * Always: it is also the heartbeat that keeps this daemon's claims its own */
 		int ms = (int)(cfg->budget_lease_s * 1000 / 3);
 		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 		pl->ev_renew = event_new(base, -1, EV_PERSIST, on_renew, pl);
 		event_add(pl->ev_renew, &tv);
-		log_info("budget leases", "owner=%s lease_s=%d", pl->owner,
-			 (int)cfg->budget_lease_s);
+		log_info("leases", "owner=%s lease_s=%d budget=%s", pl->owner,
+			 (int)cfg->budget_lease_s, cfg->budget_enforce ? "enforced" : "off");
 	}
 	pl->kout = kout_new(base, cfg, err, errlen);
 	if (pl->kout == NULL)

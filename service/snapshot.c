@@ -40,6 +40,7 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	CP(claimed_pending);
 	CP(redelivered_done);
 	CP(redelivered_in_flight);
+	CP(claimed_elsewhere);
 	CP(stored_pending_review);
 	CP(stored_needs_human);
 	CP(stored_duplicate);

@@ -9,7 +9,11 @@
 --   new      first time this (source, ticket_id) is seen
 --   updated  known ticket, new content: a new revision
 --   pending  this content was seen before and has no triage yet (redelivery):
---            calls = the model calls already completed for it, to be reused
+--            calls = the model calls already completed for it, to be reused;
+--            the claim is this daemon's now (owner: the element's owner)
+--   elsewhere  as pending, but another daemon holds the claim and is alive
+--            (triaged_daemons, migration 064), and claimed it less than ten
+--            minutes ago: its job still runs. Ask again later; nothing changed
 --   done     this content was seen before and is triaged (redelivery): event
 --            = its tickets.triaged event, to be sent again (the first sending
 --            may have been lost in a crash)
@@ -40,9 +44,11 @@ CREATE OR REPLACE FUNCTION triaged_claim_one(t triaged_claim_in, OUT ticket_pk b
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
-    h   bytea := triaged_content_hash_row(t);
-    pk  bigint;
-    rev integer;
+    h          bytea := triaged_content_hash_row(t);
+    pk         bigint;
+    rev        integer;
+    holder     text;
+    held_since timestamptz;
 BEGIN
     INSERT INTO tickets AS tk (source, ticket_id, content_hash, created_at, channel, subject,
             body, body_truncated, customer_id, customer_email, customer_name, customer_tier,
@@ -57,20 +63,35 @@ BEGIN
     ON CONFLICT (source, ticket_id) DO NOTHING
     RETURNING tk.id INTO pk;
     IF pk IS NOT NULL THEN
-        INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition, kafka_offset)
-        VALUES (pk, 1, h, t.kafka_partition, t.kafka_offset);
+        INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition,
+                                      kafka_offset, claimed_by)
+        VALUES (pk, 1, h, t.kafka_partition, t.kafka_offset, t.owner);
         ticket_pk := pk; revision := 1; state := 'new';
         RETURN;
     END IF;
     SELECT tk.id INTO pk FROM tickets tk
      WHERE tk.source = t.source AND tk.ticket_id = t.ticket_id FOR UPDATE;
-    SELECT r.revision INTO rev FROM ticket_revisions r
+    SELECT r.revision, r.claimed_by, coalesce(r.claimed_at, r.received_at)
+      INTO rev, holder, held_since FROM ticket_revisions r
      WHERE r.ticket_pk = pk AND r.content_hash = h;
     IF rev IS NOT NULL THEN
         ticket_pk := pk; revision := rev;
-        state := CASE WHEN EXISTS (SELECT 1 FROM triage_results tr
-                                    WHERE tr.ticket_pk = pk AND tr.revision = rev)
-                      THEN 'done' ELSE 'pending' END;
+        IF EXISTS (SELECT 1 FROM triage_results tr
+                    WHERE tr.ticket_pk = pk AND tr.revision = rev) THEN
+            state := 'done';
+        ELSIF t.owner IS NOT NULL AND holder IS NOT NULL AND holder <> t.owner
+              AND held_since > now() - interval '10 minutes'
+              AND EXISTS (SELECT 1 FROM triaged_daemons d
+                           WHERE d.owner = holder
+                             AND d.seen_at > now() - make_interval(secs => d.lease_s)) THEN
+            state := 'elsewhere';
+        ELSE
+            state := 'pending';
+            IF t.owner IS NOT NULL AND holder IS DISTINCT FROM t.owner THEN
+                UPDATE ticket_revisions r SET claimed_by = t.owner, claimed_at = now()
+                 WHERE r.ticket_pk = pk AND r.revision = rev;
+            END IF;
+        END IF;
         RETURN;
     END IF;
     UPDATE tickets tk SET revision = tk.revision + 1, content_hash = h,
@@ -86,8 +107,9 @@ BEGIN
            kafka_partition = t.kafka_partition,
            kafka_offset = t.kafka_offset
      WHERE tk.id = pk RETURNING tk.revision INTO rev;
-    INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition, kafka_offset)
-    VALUES (pk, rev, h, t.kafka_partition, t.kafka_offset);
+    INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition,
+                                  kafka_offset, claimed_by)
+    VALUES (pk, rev, h, t.kafka_partition, t.kafka_offset, t.owner);
     ticket_pk := pk; revision := rev; state := 'updated';
 END
 $$;
@@ -132,7 +154,7 @@ BEGIN
         RETURNING tk.id, tk.source, tk.ticket_id, tk.content_hash, tk.kafka_partition,
                   tk.kafka_offset),
     first AS (
-        SELECT DISTINCT ON (ins.id) input.i, input.pii, ins.id, ins.content_hash,
+        SELECT DISTINCT ON (ins.id) input.i, input.pii, input.owner, ins.id, ins.content_hash,
                ins.kafka_partition, ins.kafka_offset
           FROM ins JOIN input ON input.source = ins.source
                              AND input.ticket_id = ins.ticket_id
@@ -140,8 +162,8 @@ BEGIN
          ORDER BY ins.id, input.i),
     rev AS (
         INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition,
-                                      kafka_offset)
-        SELECT id, 1, content_hash, kafka_partition, kafka_offset FROM first),
+                                      kafka_offset, claimed_by)
+        SELECT id, 1, content_hash, kafka_partition, kafka_offset, owner FROM first),
     pii AS (
         INSERT INTO ticket_pii (ticket_pk, revision, map)
         SELECT id, 1, first.pii FROM first
@@ -163,7 +185,7 @@ BEGIN
         r := triaged_claim_one(e.t);
         idx := e.i; ticket_pk := r.ticket_pk; revision := r.revision; state := r.state;
         calls := NULL; event := NULL;
-        IF r.state <> 'done' AND jsonb_typeof((e.t).pii) = 'array'
+        IF r.state NOT IN ('done', 'elsewhere') AND jsonb_typeof((e.t).pii) = 'array'
            AND jsonb_array_length((e.t).pii) > 0 THEN
             INSERT INTO ticket_pii (ticket_pk, revision, map)
             VALUES (r.ticket_pk, r.revision, (e.t).pii)

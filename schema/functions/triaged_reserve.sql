@@ -141,6 +141,10 @@ $$;
 
 -- Renew the leases of an owner's open reservations (its calls still run) and
 -- sweep everyone's expired ones. Input: a JSON array of {owner, lease_s}.
+-- Also the daemon's heartbeat (migration 064): the owner is alive for
+-- lease_s more seconds, so its claims of tickets in flight are not taken
+-- over (triaged_claim); lease_s 0 says it stopped. Daemons silent for a day
+-- are forgotten.
 -- Returns idx, the reservations renewed and the calls lost today (every
 -- budget, every daemon: the daemon's /metrics gauge).
 CREATE OR REPLACE FUNCTION triaged_renew_reservations(batch jsonb)
@@ -156,7 +160,11 @@ BEGIN
     END LOOP;
     SELECT coalesce(sum(bu.lost_calls), 0) INTO lost_today FROM budget_usage bu
      WHERE bu.day = (now() AT TIME ZONE 'UTC')::date;
+    DELETE FROM triaged_daemons d WHERE d.seen_at < now() - interval '1 day';
     FOR t IN SELECT value FROM jsonb_array_elements(batch) LOOP
+        INSERT INTO triaged_daemons AS d (owner, seen_at, lease_s)
+        VALUES (t->>'owner', now(), coalesce((t->>'lease_s')::integer, 60))
+        ON CONFLICT (owner) DO UPDATE SET seen_at = now(), lease_s = EXCLUDED.lease_s;
         UPDATE budget_reservations r
            SET expires_at = now() + make_interval(secs => coalesce((t->>'lease_s')::integer, 60))
          WHERE r.owner = t->>'owner' AND r.state = 'open';

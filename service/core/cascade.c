@@ -12,13 +12,13 @@ static const char *const state_names[JOB__ALL] = {
     "claim", "reserve", "model", "backoff", "flagship_wait", "store", "event", "dlq", "prepare",
     "new",   "done"};
 static const char *const event_names[EV__COUNT] = {
-    "received",	       "parsed",	 "parse_failed", "skipped", "claimed",	"claimed_done",	 "db_rejected",
+    "received",	       "parsed",	 "parse_failed", "skipped", "claimed",	"claimed_done",	 "claimed_elsewhere", "db_rejected",
     "request_ready",   "prompt_failed",	 "reserved",	"budget_denied", "budget_failed", "budget_busy",
     "resting",	       "not_sent",	 "model_retry", "model_failed",	 "answer_too_large",
     "answer_ok",       "answer_invalid", "mode_fallback", "timer",	"rule_none",	 "rule_escalate",
     "rule_human_only", "flagship_slot",	 "stored",	"delivered"};
 static const char *const act_names[ACT__COUNT] = {
-    "prepare", "claim",	      "call",  "reserve", "send",	 "wait",   "wait_budget", "wait_reserve", "decide",
+    "prepare", "claim",	      "call",  "reserve", "send",	 "wait",   "wait_budget", "wait_reserve", "wait_claim", "decide",
     "queue_flagship", "store", "publish", "dead_letter", "reject", "finish",	  "error"};
 static const char *const tier_names[MODEL__TIERS] = {"mini", "flagship"};
 static const char *const status_names[STATUS__COUNT] = {"pending_review", "needs_human"};
@@ -59,6 +59,7 @@ int cascade_act_waits(enum cascade_act a)
 	case ACT_WAIT:
 	case ACT_WAIT_BUDGET:
 	case ACT_WAIT_RESERVE:
+	case ACT_WAIT_CLAIM:
 	case ACT_QUEUE_FLAGSHIP:
 	case ACT_STORE:
 	case ACT_PUBLISH:
@@ -248,8 +249,19 @@ static enum job_state mode_fallback(const struct job_facts *f, struct cascade_ac
 	return call(f, o, f->call_tier, f->call_purpose);
 }
 
+/* Another live daemon's job holds the ticket (a rebalance moved its partition):
+ * wait and claim again, until it is done (a redelivery) or the holder is gone. */
+static enum job_state claimed_elsewhere(const struct job_facts *f, struct cascade_action *o)
+{
+	o->act = ACT_WAIT_CLAIM;
+	o->wait_ms = f->wait_ms;
+	return JOB_BACKOFF;
+}
+
 static enum job_state timer(const struct job_facts *f, struct cascade_action *o)
 {
+	if (f->retry_claim)
+		return claim(f, o);
 	if (f->retry_reserve) {
 		o->act = ACT_RESERVE;
 		return JOB_RESERVE;
@@ -296,6 +308,7 @@ static const struct cascade_rule {
 	{JOB_PREPARE,       EV_SKIPPED,          finish},
 	{JOB_CLAIM,         EV_CLAIMED,          claimed},
 	{JOB_CLAIM,         EV_CLAIMED_DONE,     publish},
+	{JOB_CLAIM,         EV_CLAIMED_ELSEWHERE, claimed_elsewhere},
 	{JOB_CLAIM,         EV_DB_REJECTED,      reject},
 	/* MODEL: preparing a call, in flight, or its answer being judged */
 	{JOB_MODEL,         EV_REQUEST_READY,    request_ready},

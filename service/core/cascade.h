@@ -7,7 +7,8 @@
  * the shell to carry out. Nothing else decides where a ticket goes next.
  *
  *   NEW ---parsed---> CLAIM ---claimed---> (call mini) ---> MODEL <-> BACKOFF
- *    |                  |  \--done before--> EVENT --> DONE      |  (RESERVE)
+ *    |               ^  |  \--done before--> EVENT --> DONE      |  (RESERVE)
+ *    |               +--+--held elsewhere: BACKOFF, claim again   |
  *    +--parse failed--> DLQ --delivered--> DONE                  v
  *                                                  rules: none | human_only | escalate
  *                                                                              |
@@ -58,6 +59,7 @@ enum job_event {
 	EV_SKIPPED,	     /* nothing to triage (a tombstone, an agent's event) */
 	EV_CLAIMED,	     /* claim: new, updated or pending: work to do */
 	EV_CLAIMED_DONE,     /* claim: triaged before (a redelivery) */
+	EV_CLAIMED_ELSEWHERE, /* claim: in flight at another live daemon (a rebalance): ask again */
 	EV_DB_REJECTED,	     /* the database refused this ticket's data */
 	EV_REQUEST_READY,    /* the call's request is rendered */
 	EV_PROMPT_FAILED,    /* it could not be rendered */
@@ -93,6 +95,7 @@ enum cascade_act {
 	ACT_WAIT,	    /* arm the backoff timer for wait_ms */
 	ACT_WAIT_BUDGET,    /* pause intake (budget) and ask again after wait_ms */
 	ACT_WAIT_RESERVE,   /* ask for the budget again after wait_ms (or when a call settles) */
+	ACT_WAIT_CLAIM,	    /* claim again after wait_ms (another daemon's job holds the ticket) */
 	ACT_DECIDE,	    /* the mini step is over: evaluate the rules */
 	ACT_QUEUE_FLAGSHIP, /* wait for a flagship slot */
 	ACT_STORE,	    /* store with status (and reason what: detail) */
@@ -118,9 +121,10 @@ struct job_facts {
 	unsigned budget_enforce : 1;	/* calls reserve budget first */
 	unsigned mini_waits_budget : 1; /* mini budget spent: pause and wait (else a person) */
 	unsigned retry_reserve : 1;	/* the backoff timer retries a reservation */
+	unsigned retry_claim : 1;	/* the backoff timer retries the claim */
 	unsigned events_on : 1;		/* an events topic is configured */
 	unsigned has_event : 1;		/* the job holds its event text */
-	uint32_t wait_ms;		/* EV_MODEL_RETRY, EV_RESTING, EV_NOT_SENT: delay */
+	uint32_t wait_ms;		/* EV_MODEL_RETRY, EV_RESTING, EV_NOT_SENT, EV_CLAIMED_ELSEWHERE: delay */
 	const char *detail;		/* the event's text; borrowed */
 	const char *mini_error;		/* why the mini answer was invalid; borrowed */
 	const char *rule_reasons;	/* the matched rules' reasons; borrowed */

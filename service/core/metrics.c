@@ -52,6 +52,7 @@ static const struct metric metrics[] = {
 	{"tickets_claimed_total", CNT, "Tickets claimed in the database, by result.", "result=\"new\"", ST(claimed_new), MX_NONE},
 	{"tickets_claimed_total", CNT, NULL, "result=\"updated\"", ST(claimed_updated), MX_NONE},
 	{"tickets_claimed_total", CNT, NULL, "result=\"pending\"", ST(claimed_pending), MX_NONE},
+	{"tickets_claimed_total", CNT, NULL, "result=\"elsewhere\"", ST(claimed_elsewhere), MX_NONE},
 	{"redelivered_total", CNT, "Redelivered tickets already triaged (nothing redone).", NULL, ST(redelivered_done), MX_NONE},
 	{"redelivered_in_flight_total", CNT, "Redelivered tickets that an earlier assignment of their partition to this daemon still ran or had finished (not started again).", NULL, ST(redelivered_in_flight), MX_NONE},
 	{"tickets_stored_total", CNT, "Triage results stored, by status.", "status=\"pending_review\"", ST(stored_pending_review), MX_NONE},

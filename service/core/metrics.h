@@ -24,7 +24,7 @@ struct metrics_snapshot {
 	/* ---- pipeline counters */
 	uint64_t consumed, dlq;
 	uint64_t claimed_new, claimed_updated, claimed_pending, redelivered_done;
-	uint64_t redelivered_in_flight;
+	uint64_t redelivered_in_flight, claimed_elsewhere;
 	uint64_t stored_pending_review, stored_needs_human, stored_duplicate;
 	uint64_t model_requests[METRICS_TIERS], model_ok[METRICS_TIERS];
 	uint64_t model_http_errors[METRICS_TIERS], model_transport_errors[METRICS_TIERS];

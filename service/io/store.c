@@ -130,6 +130,7 @@ char *store_claim_row(const struct store *s, const struct claim_req *q, size_t *
 	if (q->pii && q->pii->n > 0)
 		pii = redact_map_to_json(q->pii);
 	pgbin_jsonb(&w, pii ? jsonw_text(pii) : NULL);
+	pgbin_text(&w, q->owner);
 	row = row_bytes(&w, &b, len);
 	json_object_put(fl);
 	json_object_put(pii);
@@ -179,6 +180,8 @@ static void on_claim_row(void *arg, const struct db_row *row, const char *err)
 		r.state = CLAIM_NEW;
 	else if (strcmp(state, "updated") == 0)
 		r.state = CLAIM_UPDATED;
+	else if (strcmp(state, "elsewhere") == 0)
+		r.state = CLAIM_ELSEWHERE;
 	else
 		r.state = CLAIM_PENDING;
 	if (r.state == CLAIM_DONE)

@@ -41,9 +41,11 @@ struct claim_req {
 	int32_t partition;
 	int64_t offset;
 	const struct redact_map *pii; /* placeholder -> value; goes to PostgreSQL only */
+	const char *owner;	      /* this daemon (its claims; migration 064) */
 };
 
-enum claim_state { CLAIM_NEW, CLAIM_UPDATED, CLAIM_PENDING, CLAIM_DONE };
+/* ELSEWHERE: seen, not triaged, and held by another daemon that is alive: ask again */
+enum claim_state { CLAIM_NEW, CLAIM_UPDATED, CLAIM_PENDING, CLAIM_DONE, CLAIM_ELSEWHERE };
 
 struct claim_result {
 	int64_t pk;

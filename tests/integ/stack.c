@@ -186,6 +186,9 @@ int stack_start(struct stack *s, const struct h_pg *pg, const char *name, int pa
 		/* the mock coordinator holds a rejoin for session.timeout.ms - 1 s */
 		stack_env(s, "TRIAGED_KAFKA_SESSION_TIMEOUT_MS", "6000");
 		stack_env(s, "TRIAGED_KAFKA_HEARTBEAT_INTERVAL_MS", "500");
+		/* the daemon's heartbeat (and budget leases): a killed daemon's claims are
+		 * taken over 6 s after its last renewal, not 60 (migration 064) */
+		stack_env(s, "TRIAGED_BUDGET_LEASE_S", "6");
 		stack_env(s, "TRIAGED_POSTGRES_CONNINFO", s->conninfo);
 		stack_env(s, "TRIAGED_MINI_BASE_URL", s->model_url);
 		stack_env(s, "TRIAGED_FLAGSHIP_BASE_URL", s->model_url);

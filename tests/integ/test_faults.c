@@ -748,6 +748,104 @@ START_TEST(test_two_daemons)
 }
 END_TEST
 
+/* ---- 4b. rebalance_in_flight --------------------------------------------------- */
+
+#define RB_TICKETS 600
+
+/* The number after "key=" on the last log line holding it; -1 if none. */
+static long long log_last_num(const struct h_proc *d, const char *key)
+{
+	FILE *f = fopen(d->log_path, "r");
+	char line[8192];
+	long long v = -1;
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, key);
+		if (p)
+			v = atoll(p + strlen(key));
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * A second daemon joins while the first has every ticket in flight (the
+ * model takes 10 s): the eager rebalance moves half the partitions, and the
+ * newcomer fetches their tickets again from the committed offsets. Before,
+ * its claims found them 'pending' and both daemons called the model (found by
+ * a review). Now the claims find them held by a daemon that is alive
+ * (migration 064): the newcomer waits, then finds them done. No ticket
+ * reaches the model twice, none is lost or stored twice.
+ */
+START_TEST(test_rebalance_in_flight)
+{
+	struct stack s;
+	struct h_proc d1, d2;
+	/* long enough for the rebalance (about 5 s on the mock coordinator) to land while
+	 * daemon1's calls run */
+	const char *margs[] = {"--latency-ms", "10000", NULL};
+	long long deadline, elsewhere, holders;
+	int t1, t2;
+	struct figs f;
+	struct per_ticket pt;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "rebal", 8, margs), 0);
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	/* heartbeats every 2 s: a holder is alive while it renews */
+	stack_env(&s, "TRIAGED_BUDGET_LEASE_S", "6");
+	ck_assert_int_eq(stack_daemon(&s, &d1, "daemon1"), 0);
+	deadline = h_now_ms() + 60000;
+	while (h_now_ms() < deadline && assigned_total(&d1) != 8)
+		usleep(100 * 1000);
+	ck_assert_d(assigned_total(&d1) == 8, &d1);
+	ck_assert_int_eq(stack_produce_samples(&s, RB_TICKETS, "rb-"), 0);
+	/* most of them in flight at daemon1 */
+	deadline = h_now_ms() + 30000;
+	while (h_now_ms() < deadline &&
+	       (model_per_ticket(&s, 0, "rb-", &pt) != 0 || pt.tickets < RB_TICKETS / 2))
+		usleep(50 * 1000);
+	ck_assert_d(pt.tickets >= RB_TICKETS / 2, &d1);
+	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
+	deadline = h_now_ms() + 60000;
+	while (h_now_ms() < deadline && (assigned_total(&d1) + assigned_total(&d2) != 8 ||
+					 assigned_total(&d2) == 0))
+		usleep(100 * 1000);
+	ck_assert_d(assigned_total(&d2) > 0, &d2);
+	t1 = assigned_total(&d1);
+	t2 = assigned_total(&d2);
+	ck_assert_d(wait_rows(&s, "rb-", RB_TICKETS, 120000) == RB_TICKETS, &d2);
+	ck_assert_d(stack_wait_committed(&s, RB_TICKETS, 30000) == 0, &d2);
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	ck_assert_int_eq(stack_stop_daemon(&d1, 30000), 0);
+
+	db_figures(&s, "rb-", RB_TICKETS, &f);
+	ck_assert_int_eq(model_per_ticket(&s, 0, "rb-", &pt), 0);
+	elsewhere = log_last_num(&d2, " elsewhere=");
+	holders = sqlv(&s,
+		       "SELECT count(DISTINCT r.claimed_by) FROM ticket_revisions r JOIN "
+		       "tickets t ON t.id = r.ticket_pk WHERE t.ticket_id LIKE '%s%%'",
+		       "rb-");
+	fprintf(stderr,
+		"faults rebalance_in_flight: tickets_in=%d rows=%lld lost=%lld duplicated=%lld "
+		"model_tickets=%lld model_requests=%lld max_requests_per_ticket=%lld "
+		"split=%d+%d claimed_elsewhere_at_daemon2=%lld claim_holders=%lld\n",
+		RB_TICKETS, f.rows, f.lost, f.duplicated, pt.tickets, pt.requests, pt.max,
+		t1, t2, elsewhere, holders);
+	ck_assert_int_eq(f.rows, RB_TICKETS);
+	ck_assert_int_eq(f.lost, 0);
+	ck_assert_int_eq(f.duplicated, 0);
+	ck_assert_int_eq(f.repeated_completed, 0);
+	ck_assert_int_eq(pt.tickets, RB_TICKETS);
+	/* the point: no ticket reached the model twice */
+	ck_assert_int_eq(pt.max, 1);
+	ck_assert_int_eq(pt.requests, RB_TICKETS);
+	/* daemon2 met tickets held by daemon1, and took none over */
+	ck_assert_int_gt(elsewhere, 0);
+	stack_stop(&s);
+}
+END_TEST
+
 /* ---- 5. model_storm ---------------------------------------------------------- */
 
 #define MS_A 200 /* 429 storm */
@@ -1291,6 +1389,7 @@ static Suite *faults_suite(void)
 	    {"kafka_faults", test_kafka_faults}, {"two_daemons", test_two_daemons},
 	    {"model_storm", test_model_storm},	 {"breaker", test_breaker},
 	    {"drain_backlog", test_drain_backlog}, {"drain_timeout", test_drain_timeout},
+	    {"rebalance_in_flight", test_rebalance_in_flight},
 	};
 	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -30,10 +30,13 @@ struct kout_msg {
 	unsigned attempts;
 	struct event *ev_retry;
 	struct kout_msg *wprev, *wnext; /* on the kout's list while its retry timer runs */
+	struct kout_msg *iprev, *inext; /* on the kout's list while librdkafka holds it */
+	int in_rk;
 };
 
 struct kout {
 	struct event_base *base;
+	const struct config *cfg; /* to make the producer again after a fatal error */
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *q;
 	int pipefd[2];
@@ -42,7 +45,17 @@ struct kout {
 	uint64_t retries; /* produce attempts that failed and were scheduled again */
 	uint64_t cut;	  /* messages sent cut to fit a size limit */
 	struct kout_msg *waiting; /* messages whose retry timer runs: freed at close */
+	struct kout_msg *inflight; /* messages the handle holds (until their report) */
 	int closing;
+	/* a fatal error (the idempotent producer's: its sequence broken, fenced) leaves
+	 * the handle unusable for good: it is made again, and what was in it resent */
+	int fatal;
+	uint64_t remade;
+	struct event *ev_remake;
+	/* "produce failed" at most once a second: a topic refused to every message
+	 * would log a line per message per retry */
+	double warned_ms;
+	uint64_t unwarned;
 	rd_kafka_topic_t *known[2]; /* the topics we write to, looked up at start */
 };
 
@@ -72,6 +85,29 @@ static void unwait(struct kout_msg *m)
 	m->wprev = m->wnext = NULL;
 }
 
+static void in_rk_set(struct kout_msg *m, int in)
+{
+	struct kout *o = m->o;
+	if (in == m->in_rk)
+		return;
+	m->in_rk = in;
+	if (in) {
+		m->iprev = NULL;
+		m->inext = o->inflight;
+		if (m->inext)
+			m->inext->iprev = m;
+		o->inflight = m;
+		return;
+	}
+	if (m->iprev)
+		m->iprev->inext = m->inext;
+	else
+		o->inflight = m->inext;
+	if (m->inext)
+		m->inext->iprev = m->iprev;
+	m->iprev = m->inext = NULL;
+}
+
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct kout_msg *m = arg;
@@ -79,11 +115,26 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	send_msg(m);
 }
 
+static double now_ms(struct event_base *base)
+{
+	struct timeval tv;
+	event_base_gettimeofday_cached(base, &tv);
+	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
 static void schedule_retry(struct kout_msg *m, const char *why)
 {
 	struct timeval tv = {KOUT_RETRY_MS / 1000, (KOUT_RETRY_MS % 1000) * 1000};
-	log_warn("produce failed, will retry", "topic=%s attempts=%u error=%s", m->topic, m->attempts,
-		 why);
+	double now = now_ms(m->o->base);
+	if (now - m->o->warned_ms >= 1000.0) {
+		log_warn("produce failed, will retry", "topic=%s attempts=%u error=%s "
+			 "failures_not_logged=%llu",
+			 m->topic, m->attempts, why, (unsigned long long)m->o->unwarned);
+		m->o->warned_ms = now;
+		m->o->unwarned = 0;
+	} else {
+		m->o->unwarned++;
+	}
 	m->o->retries++;
 	if (m->ev_retry == NULL)
 		m->ev_retry = evtimer_new(m->o->base, on_retry, m);
@@ -129,6 +180,15 @@ static int cut_to_fit(struct kout_msg *m)
 	return 0;
 }
 
+/* The handle is unusable: make it again from the loop, not inside librdkafka's callback. */
+static void fatal_seen(struct kout *o)
+{
+	if (o->fatal || o->closing)
+		return;
+	o->fatal = 1;
+	event_active(o->ev_remake, EV_TIMEOUT, 0);
+}
+
 static void send_msg(struct kout_msg *m)
 {
 	rd_kafka_resp_err_t err;
@@ -138,8 +198,12 @@ static void send_msg(struct kout_msg *m)
 				RD_KAFKA_V_KEY(m->key, m->keylen),
 				RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(h),
 				RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
+	if (!err)
+		in_rk_set(m, 1);
 	if (err) {
 		rd_kafka_headers_destroy(h); /* only a successful producev takes them */
+		if (err == RD_KAFKA_RESP_ERR__FATAL)
+			fatal_seen(m->o);
 		if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && cut_to_fit(m) == 0) {
 			send_msg(m); /* each cut halves it: a bounded recursion */
 			return;
@@ -151,11 +215,14 @@ static void send_msg(struct kout_msg *m)
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 {
 	struct kout_msg *m = rm->_private;
+	in_rk_set(m, 0);
 	if (m->o->closing) {
 		msg_free(m);
 		return;
 	}
 	if (rm->err) {
+		if (rm->err == RD_KAFKA_RESP_ERR__FATAL)
+			fatal_seen(m->o);
 		if (rm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && cut_to_fit(m) == 0)
 			send_msg(m);
 		else
@@ -199,12 +266,40 @@ static int consumer_only(const char *key)
 	return 0;
 }
 
+static int make_producer(struct kout *o, char *err, size_t errlen);
+static void on_remake(evutil_socket_t fd, short what, void *arg);
+
 struct kout *kout_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen)
 {
 	struct kout *o = xcalloc(1, sizeof(*o));
+	struct timeval tick = {0, 250 * 1000};
+
+	o->base = base;
+	o->cfg = cfg;
+	o->pipefd[0] = o->pipefd[1] = -1;
+	if (pipe2(o->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
+		set_err(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (make_producer(o, err, errlen) < 0)
+		goto fail;
+	o->ev_pipe = event_new(base, o->pipefd[0], EV_READ | EV_PERSIST, on_pipe, o);
+	o->ev_tick = event_new(base, -1, EV_PERSIST, on_tick, o);
+	o->ev_remake = event_new(base, -1, 0, on_remake, o);
+	event_add(o->ev_pipe, NULL);
+	event_add(o->ev_tick, &tick);
+	return o;
+fail:
+	kout_free(o, 0);
+	return NULL;
+}
+
+/* The handle, its main queue on the loop's pipe, and the topics we write to. */
+static int make_producer(struct kout *o, char *err, size_t errlen)
+{
+	const struct config *cfg = o->cfg;
 	rd_kafka_conf_t *conf;
 	char e[512];
-	struct timeval tick = {0, 250 * 1000};
 	/* ours, not overridable: a result's event is written once and durably */
 	static const char *const prod[][2] = {{"enable.idempotence", "true"}, {"acks", "all"}};
 	/* overridable (kafka.linger.ms): an event waits at most 1 ms for others
@@ -212,8 +307,6 @@ struct kout *kout_new(struct event_base *base, const struct config *cfg, char *e
 	 * latency at 1,000 tickets/s */
 	static const char *const prod_defaults[][2] = {{"linger.ms", "1"}};
 
-	o->base = base;
-	o->pipefd[0] = o->pipefd[1] = -1;
 	conf = rd_kafka_conf_new();
 	for (size_t i = 0; i < ARRAY_SIZE(prod_defaults); i++)
 		rd_kafka_conf_set(conf, prod_defaults[i][0], prod_defaults[i][1], e, sizeof(e));
@@ -224,7 +317,7 @@ struct kout *kout_new(struct event_base *base, const struct config *cfg, char *e
 		    RD_KAFKA_CONF_OK) {
 			set_err(err, errlen, "kafka.%s: %s", cfg->kafka[i].key, e);
 			rd_kafka_conf_destroy(conf);
-			goto fail;
+			return -1;
 		}
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(prod); i++)
@@ -235,7 +328,7 @@ struct kout *kout_new(struct event_base *base, const struct config *cfg, char *e
 	if (o->rk == NULL) {
 		rd_kafka_conf_destroy(conf);
 		set_err(err, errlen, "kafka producer: %s", e);
-		goto fail;
+		return -1;
 	}
 	/* Ask for the topics' metadata now, not with the first message: in the
 	 * benchmark the first events waited ~750 ms for it otherwise. */
@@ -244,19 +337,67 @@ struct kout *kout_new(struct event_base *base, const struct config *cfg, char *e
 	if (cfg->dlq_topic[0])
 		o->known[1] = rd_kafka_topic_new(o->rk, cfg->dlq_topic, NULL);
 	o->q = rd_kafka_queue_get_main(o->rk);
-	if (pipe2(o->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
-		set_err(err, errlen, "pipe: %s", strerror(errno));
-		goto fail;
-	}
 	rd_kafka_queue_io_event_enable(o->q, o->pipefd[1], "1", 1);
-	o->ev_pipe = event_new(base, o->pipefd[0], EV_READ | EV_PERSIST, on_pipe, o);
-	o->ev_tick = event_new(base, -1, EV_PERSIST, on_tick, o);
-	event_add(o->ev_pipe, NULL);
-	event_add(o->ev_tick, &tick);
-	return o;
-fail:
-	kout_free(o, 0);
-	return NULL;
+	return 0;
+}
+
+/* Let go of the handle: what it still holds comes back in delivery reports, to be
+ * freed (closing) or sent again (a fatal error). */
+static void drop_producer(struct kout *o)
+{
+	if (o->q) {
+		rd_kafka_queue_io_event_enable(o->q, -1, NULL, 0);
+		rd_kafka_queue_destroy(o->q);
+		o->q = NULL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(o->known); i++)
+		if (o->known[i]) {
+			rd_kafka_topic_destroy(o->known[i]);
+			o->known[i] = NULL;
+		}
+	if (o->rk) {
+		rd_kafka_purge(o->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_poll(o->rk, 0);
+		rd_kafka_destroy(o->rk);
+		o->rk = NULL;
+	}
+	/* what no report came back for: freed at close, else sent again (never lost) */
+	while (o->inflight) {
+		struct kout_msg *m = o->inflight;
+		in_rk_set(m, 0);
+		if (o->closing)
+			msg_free(m);
+		else
+			schedule_retry(m, "_PURGE_QUEUE");
+	}
+}
+
+/*
+ * A fatal error: librdkafka's idempotent producer cannot go on (its sequence
+ * broken, or fenced), and every later produce fails with _FATAL. Before, each
+ * message was retried once a second for good, holding its job and its
+ * partition's offsets (found by a review). The handle is made again; the
+ * messages it held come back purged and are sent on the new one (a message the
+ * broker already had may then be there twice: delivery is at least once).
+ */
+static void on_remake(evutil_socket_t fd, short what, void *arg)
+{
+	struct kout *o = arg;
+	char why[512] = "", err[256];
+	rd_kafka_resp_err_t fe = rd_kafka_fatal_error(o->rk, why, sizeof(why));
+	log_error("producer fatal error, making it again", "error=%s detail=\"%s\" pending=%zu",
+		  rd_kafka_err2name(fe), why, o->pending);
+	drop_producer(o); /* its messages: back as purged, each scheduled again */
+	if (make_producer(o, err, sizeof(err)) < 0) {
+		/* the settings made one at start; try again in a second */
+		struct timeval tv = {1, 0};
+		log_error("producer could not be made again", "error=\"%s\"", err);
+		event_add(o->ev_remake, &tv);
+		return;
+	}
+	o->fatal = 0;
+	o->remade++;
+	/* the waiting ones go at their timers; those purged just now were scheduled too */
 }
 
 void kout_free(struct kout *o, int timeout_ms)
@@ -274,18 +415,11 @@ void kout_free(struct kout *o, int timeout_ms)
 		event_free(o->ev_pipe);
 	if (o->ev_tick)
 		event_free(o->ev_tick);
-	if (o->q)
-		rd_kafka_queue_destroy(o->q);
-	for (size_t i = 0; i < ARRAY_SIZE(o->known); i++)
-		if (o->known[i])
-			rd_kafka_topic_destroy(o->known[i]);
-	if (o->rk) {
-		/* purge what is left so its opaques come back to us in delivery reports */
-		o->closing = 1;
-		rd_kafka_purge(o->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-		rd_kafka_poll(o->rk, 0);
-		rd_kafka_destroy(o->rk);
-	}
+	if (o->ev_remake)
+		event_free(o->ev_remake);
+	/* purge what is left so its opaques come back to us in delivery reports */
+	o->closing = 1;
+	drop_producer(o);
 	while (o->waiting) {
 		struct kout_msg *m = o->waiting;
 		unwait(m);
@@ -332,6 +466,16 @@ size_t kout_pending(const struct kout *o)
 uint64_t kout_cut(const struct kout *o)
 {
 	return o->cut;
+}
+
+uint64_t kout_remade(const struct kout *o)
+{
+	return o->remade;
+}
+
+rd_kafka_t *kout_handle(struct kout *o)
+{
+	return o->rk;
 }
 
 uint64_t kout_retries(const struct kout *o)

@@ -43,5 +43,9 @@ size_t kout_pending(const struct kout *o);
 uint64_t kout_retries(const struct kout *o);
 /* Messages sent cut to fit a size limit (header triaged.payload.truncated: the original size). */
 uint64_t kout_cut(const struct kout *o);
+/* Times the producer was made again after a fatal error (its messages sent on the new one). */
+uint64_t kout_remade(const struct kout *o);
+/* The current handle (tests: rd_kafka_test_fatal_error). Changes when remade. */
+rd_kafka_t *kout_handle(struct kout *o);
 
 #endif

@@ -81,6 +81,52 @@ START_TEST(test_too_large_is_cut_and_delivered)
 }
 END_TEST
 
+/*
+ * A fatal error (the idempotent producer's sequence broken, or fenced): every
+ * later produce fails with _FATAL. Before, each message was retried once a
+ * second for good, its job and its partition's offsets held (found by a
+ * review). The producer is made again and the message delivered on it.
+ */
+START_TEST(test_fatal_error_remakes_producer)
+{
+	struct event_base *base = event_base_new();
+	struct config c;
+	struct timeval step = {0, 100 * 1000};
+	struct kout *o;
+	char err[256];
+
+	delivered = 0;
+	config_init(&c);
+	ck_assert_int_eq(config_load_text(&c, "[kafka]\ntest.mock.num.brokers = 1\n", "t", NULL, err,
+					  sizeof(err)),
+			 0);
+	o = kout_new(base, &c, err, sizeof(err));
+	ck_assert_msg(o != NULL, "kout_new: %s", err);
+	kout_produce(o, "tickets.triaged", "k", 1, "{\"a\":1}", 7, NULL, 0, on_delivered, NULL);
+	for (int i = 0; i < 100 && delivered == 0; i++) {
+		event_base_loopexit(base, &step);
+		event_base_dispatch(base);
+	}
+	ck_assert_int_eq(delivered, 1);
+	/* librdkafka's own test hook: the handle is fatally failed from now on */
+	ck_assert_int_eq(rd_kafka_test_fatal_error(kout_handle(o), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+						   "test"),
+			 RD_KAFKA_RESP_ERR_NO_ERROR);
+	kout_produce(o, "tickets.triaged", "k", 1, "{\"a\":2}", 7, NULL, 0, on_delivered, NULL);
+	kout_produce(o, "tickets.dlq", "k", 1, "x", 1, NULL, 0, on_delivered, NULL);
+	for (int i = 0; i < 100 && delivered < 3; i++) {
+		event_base_loopexit(base, &step);
+		event_base_dispatch(base);
+	}
+	ck_assert_int_eq(delivered, 3);
+	ck_assert_uint_eq(kout_remade(o), 1);
+	ck_assert_uint_eq(kout_pending(o), 0);
+	kout_free(o, 5000);
+	config_cleanup(&c);
+	event_base_free(base);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kout");
@@ -90,6 +136,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_too_large_is_cut_and_delivered);
+	tcase_add_test(tc, test_fatal_error_remakes_producer);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -72,7 +72,7 @@ void pipeline_drop_job(struct job *j)
 	pipeline_update_pause(pl);
 	if (pipeline_drained(pl)) {
 		log_info("drained", "%s", "");
-		event_base_loopexit(pl->base, NULL);
+		pipeline_exit_loop(pl);
 	}
 }
 
@@ -303,7 +303,7 @@ static enum job_event act_claim(struct job *j)
 		 * Nothing of them is written: the revision exists by its content hash, so
 		 * the claim only reads it, or takes it over */
 		struct claim_req q = {j->t,	 kin_part_topic(j->part), kin_part_partition(j->part),
-				      j->offset, &j->pii,	 pl->owner};
+				      j->offset, &j->pii};
 		row = store_claim_row(&pl->store, &q, &j->claim_len);
 	}
 	if (store_claim(&pl->store, row, j->claim_len, on_claimed, j, pl->why, sizeof(pl->why)) ==
@@ -498,7 +498,7 @@ static void act_reject(struct job *j, const char *err)
 {
 	struct pipeline *pl = j->owner;
 	struct claim_req q = {j->t,	 kin_part_topic(j->part), kin_part_partition(j->part),
-			      j->offset, &j->pii,	 pl->owner};
+			      j->offset, &j->pii};
 	char *e = xstrdup(err ? err : "unknown"); /* err may be the scratch text */
 	char reason[512], eq[600];
 	pl->st.db_rejected++;
@@ -655,7 +655,7 @@ void pipeline_prepare_work(struct offload_item *it, void *arg)
 	{
 		/* the claim's row holds the whole body: build it here too */
 		struct claim_req q = {j->t,	 kin_part_topic(j->part), kin_part_partition(j->part),
-				      j->offset, &j->pii,	 pl->owner};
+				      j->offset, &j->pii};
 		j->claim_row = store_claim_row(&pl->store, &q, &j->claim_len);
 		ticket_drop_stored_only(j->t);
 	}

@@ -68,6 +68,9 @@ struct pipeline {
 	struct hist completion[MODEL__TIERS];
 	char owner[128];
 	struct event *ev_renew;
+	struct event *ev_bye; /* the loop's exit waits at most this long for the last heartbeat */
+	int said_bye;
+	int reaped; /* the first heartbeat declared this host's crashed daemons dead */
 	int no_price[MODEL__TIERS];
 	int64_t budget_lost_calls;
 	struct pipeline
@@ -101,5 +104,8 @@ void pipeline_on_reap(evutil_socket_t fd, short what, void *arg);
 void pipeline_drop_job(struct job *j);
 /* Draining, no ticket in flight and the shadow tier idle: the loop may end (pipeline_life.c). */
 int pipeline_drained(const struct pipeline *pl);
+/* Leave the loop (the drain is over): first say this daemon stopped (a heartbeat of lease
+ * 0, so that another daemon takes over at once what it abandoned), waiting at most 2 s. */
+void pipeline_exit_loop(struct pipeline *pl);
 
 #endif

@@ -6,6 +6,8 @@
  */
 #include "pipeline_int.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -27,7 +29,9 @@ static void on_breaker(void *arg, enum model_tier t, enum breaker_state after)
 static void on_renewed(void *arg, int64_t lost_today)
 {
 	struct pipeline *pl = arg;
-	pl->budget_lost_calls = lost_today;
+	/* the renewal is every daemon's heartbeat now: the gauge stays a budget figure */
+	if (pl->cfg->budget_enforce)
+		pl->budget_lost_calls = lost_today;
 }
 
 /*
@@ -88,11 +92,69 @@ static void check_prices(struct pipeline *pl)
 	}
 }
 
+#define REAP_MAX_PIDS 256
+
+/* The pids of the triaged processes running here (by /proc/<pid>/comm), up to n;
+ * -1 when /proc cannot say (then nothing is declared dead). Start only: blocking. */
+static long triaged_pids(long *out, size_t n)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t k = 0;
+	int me = 0;
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char path[64], comm[32];
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		FILE *f;
+		if (*end != '\0' || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && strcmp(comm, "triaged\n") == 0) {
+			if (k == n) {
+				fclose(f);
+				closedir(d);
+				return -1; /* too many to tell */
+			}
+			out[k++] = pid;
+			me |= pid == (long)getpid();
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return me ? (long)k : -1; /* not finding itself: /proc is not this host's view */
+}
+
+/*
+ * The heartbeat at each connect. The first one also declares dead this host's
+ * earlier daemons that are not running any more (a crash and a restart): their
+ * claims of tickets in flight are taken over at once, not after their lease.
+ */
+static void heartbeat_first(struct pipeline *pl)
+{
+	long pids[REAP_MAX_PIDS], n;
+	char host[sizeof(pl->owner)];
+	const char *colon;
+	if (pl->reaped || (n = triaged_pids(pids, REAP_MAX_PIDS)) < 0 ||
+	    (colon = strchr(pl->owner, ':')) == NULL) {
+		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
+		return;
+	}
+	pl->reaped = 1;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - pl->owner), pl->owner);
+	store_renew_reap(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, host, (long)getpid(),
+			 pids, (size_t)n, on_renewed, pl);
+}
+
 static void on_db_state(void *arg, int up)
 {
 	struct pipeline *pl = arg;
 	if (up) /* say at once that this daemon is alive: its first claims follow */
-		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
+		heartbeat_first(pl);
 	if (up && pl->cfg->budget_enforce && !pl->prices_checked) {
 		pl->prices_checked = 1;
 		check_prices(pl);
@@ -265,13 +327,44 @@ static void on_shadow_idle(void *arg)
 	struct pipeline *pl = arg;
 	if (pipeline_drained(pl)) {
 		log_info("drained", "%s", "");
-		event_base_loopexit(pl->base, NULL);
+		pipeline_exit_loop(pl);
 	}
 }
 
 void pipeline_shadow_stats(const struct pipeline *pl, struct shadow_stats *out)
 {
 	shadow_get_stats(pl->shadow, out);
+}
+
+static void on_bye(void *arg, int64_t lost_today)
+{
+	struct pipeline *pl = arg;
+	(void)lost_today;
+	event_base_loopexit(pl->base, NULL);
+}
+
+static void on_bye_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *pl = arg;
+	log_warn("exit: the last heartbeat was not answered in time", "%s", "");
+	event_base_loopexit(pl->base, NULL);
+}
+
+void pipeline_exit_loop(struct pipeline *pl)
+{
+	struct timeval tv = {2, 0};
+	if (pl->said_bye)
+		return;
+	pl->said_bye = 1;
+	if (!db_is_up(pl->db)) {
+		event_base_loopexit(pl->base, NULL);
+		return;
+	}
+	/* lease 0: dead to the others now; its open reservations (calls abandoned at
+	 * the drain timeout, paid, answers lost) expire with it and are swept as lost */
+	store_renew(&pl->store, pl->owner, 0, on_bye, pl);
+	pl->ev_bye = evtimer_new(pl->base, on_bye_timeout, pl);
+	evtimer_add(pl->ev_bye, &tv);
 }
 
 /* After the drain timeout, how long stores and events already under way may take. */
@@ -288,7 +381,7 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 		/* the stores and events in flight had their grace: stop here */
 		log_warn("drain grace over: exiting", "in_flight=%llu",
 			 (unsigned long long)pl->st.in_flight);
-		event_base_loopexit(pl->base, NULL);
+		pipeline_exit_loop(pl);
 		return;
 	}
 	/* Calls still out are paid for by the provider but their answers are lost:
@@ -312,7 +405,7 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (pipeline_drained(pl))
-		event_base_loopexit(pl->base, NULL);
+		pipeline_exit_loop(pl);
 	else
 		evtimer_add(pl->ev_drain_timeout, &grace);
 }
@@ -438,6 +531,7 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 	pl->db = db_new(base, cfg->pg_conninfo, (int)cfg->pg_batch_size,
 			(int)cfg->pg_reconnect_max_ms, on_db_state, pl);
 	db_set_slice(pl->db, cfg->loop_slice_ms * 1000);
+	db_set_owner(pl->db, pl->owner); /* its claims are this daemon's (migration 064) */
 	db_set_delay(pl->db, cfg->pg_batch_delay_ms);
 	db_set_data_free(pl->db, discard_data, pl);
 	/* a claim carries the message's text a few times over (body, PII values) */
@@ -497,7 +591,7 @@ void pipeline_drain(struct pipeline *pl)
 	/* shadow calls in flight are waited for too, up to the same timeout */
 	(void)shadow_drain(pl->shadow, on_shadow_idle, pl);
 	if (pipeline_drained(pl)) {
-		event_base_loopexit(pl->base, NULL);
+		pipeline_exit_loop(pl);
 		return;
 	}
 	tv.tv_sec = pl->cfg->drain_timeout_ms / 1000;
@@ -536,6 +630,8 @@ void pipeline_free(struct pipeline *pl)
 		event_free(pl->ev_reap);
 	if (pl->ev_renew)
 		event_free(pl->ev_renew);
+	if (pl->ev_bye)
+		event_free(pl->ev_bye);
 	kin_free(pl->kin); /* commits stored offsets */
 	shadow_free(pl->shadow); /* before the database: what is still out is counted abandoned */
 	db_free(pl->db);

@@ -10,7 +10,8 @@
 --   updated  known ticket, new content: a new revision
 --   pending  this content was seen before and has no triage yet (redelivery):
 --            calls = the model calls already completed for it, to be reused;
---            the claim is this daemon's now (owner: the element's owner)
+--            the claim is this daemon's now (owner: the session's triaged.owner,
+--            set by the daemon at connect; unset: claims are nobody's, as before 064)
 --   elsewhere  as pending, but another daemon holds the claim and is alive
 --            (triaged_daemons, migration 064), and claimed it less than ten
 --            minutes ago: its job still runs. Ask again later; nothing changed
@@ -44,6 +45,7 @@ CREATE OR REPLACE FUNCTION triaged_claim_one(t triaged_claim_in, OUT ticket_pk b
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
+    me         text := nullif(current_setting('triaged.owner', true), '');
     h          bytea := triaged_content_hash_row(t);
     pk         bigint;
     rev        integer;
@@ -65,7 +67,7 @@ BEGIN
     IF pk IS NOT NULL THEN
         INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition,
                                       kafka_offset, claimed_by)
-        VALUES (pk, 1, h, t.kafka_partition, t.kafka_offset, t.owner);
+        VALUES (pk, 1, h, t.kafka_partition, t.kafka_offset, me);
         ticket_pk := pk; revision := 1; state := 'new';
         RETURN;
     END IF;
@@ -79,7 +81,7 @@ BEGIN
         IF EXISTS (SELECT 1 FROM triage_results tr
                     WHERE tr.ticket_pk = pk AND tr.revision = rev) THEN
             state := 'done';
-        ELSIF t.owner IS NOT NULL AND holder IS NOT NULL AND holder <> t.owner
+        ELSIF me IS NOT NULL AND holder IS NOT NULL AND holder <> me
               AND held_since > now() - interval '10 minutes'
               AND EXISTS (SELECT 1 FROM triaged_daemons d
                            WHERE d.owner = holder
@@ -87,8 +89,8 @@ BEGIN
             state := 'elsewhere';
         ELSE
             state := 'pending';
-            IF t.owner IS NOT NULL AND holder IS DISTINCT FROM t.owner THEN
-                UPDATE ticket_revisions r SET claimed_by = t.owner, claimed_at = now()
+            IF me IS NOT NULL AND holder IS DISTINCT FROM me THEN
+                UPDATE ticket_revisions r SET claimed_by = me, claimed_at = now()
                  WHERE r.ticket_pk = pk AND r.revision = rev;
             END IF;
         END IF;
@@ -109,7 +111,7 @@ BEGIN
      WHERE tk.id = pk RETURNING tk.revision INTO rev;
     INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition,
                                   kafka_offset, claimed_by)
-    VALUES (pk, rev, h, t.kafka_partition, t.kafka_offset, t.owner);
+    VALUES (pk, rev, h, t.kafka_partition, t.kafka_offset, me);
     ticket_pk := pk; revision := rev; state := 'updated';
 END
 $$;
@@ -154,7 +156,7 @@ BEGIN
         RETURNING tk.id, tk.source, tk.ticket_id, tk.content_hash, tk.kafka_partition,
                   tk.kafka_offset),
     first AS (
-        SELECT DISTINCT ON (ins.id) input.i, input.pii, input.owner, ins.id, ins.content_hash,
+        SELECT DISTINCT ON (ins.id) input.i, input.pii, ins.id, ins.content_hash,
                ins.kafka_partition, ins.kafka_offset
           FROM ins JOIN input ON input.source = ins.source
                              AND input.ticket_id = ins.ticket_id
@@ -163,7 +165,8 @@ BEGIN
     rev AS (
         INSERT INTO ticket_revisions (ticket_pk, revision, content_hash, kafka_partition,
                                       kafka_offset, claimed_by)
-        SELECT id, 1, content_hash, kafka_partition, kafka_offset, owner FROM first),
+        SELECT id, 1, content_hash, kafka_partition, kafka_offset,
+               nullif(current_setting('triaged.owner', true), '') FROM first),
     pii AS (
         INSERT INTO ticket_pii (ticket_pk, revision, map)
         SELECT id, 1, first.pii FROM first

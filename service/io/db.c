@@ -166,6 +166,12 @@ static const char *db_msg(const struct db *db, const char *msg, char *out, size_
 	return out;
 }
 
+void db_set_owner(struct db *db, const char *owner)
+{
+	free(db->owner);
+	db->owner = owner ? xstrdup(owner) : NULL;
+}
+
 void db_set_label(struct db *db, const char *label)
 {
 	snprintf(db->label, sizeof(db->label), "%s", label ? label : "");
@@ -238,6 +244,15 @@ static int db_send_prepare(struct db *db)
 			continue;
 		if (!PQsendQueryParams(db->conn, "SELECT $1::regtype::oid", 1, NULL, &type, NULL,
 				       NULL, 0))
+			return -1;
+		lookups++;
+	}
+	/* the session's owner name: a setting, not a field of every claim row, so that
+	 * a daemon of the version before keeps working on the migrated schema */
+	if (db->owner) {
+		const char *v = db->owner;
+		if (!PQsendQueryParams(db->conn, "SELECT set_config('triaged.owner', $1, false)", 1,
+				       NULL, &v, NULL, NULL, 0))
 			return -1;
 		lookups++;
 	}
@@ -521,6 +536,10 @@ static void batch_complete(struct db *db, struct db_batch *b)
 			if (ok)
 				db->row_oid[k] = (unsigned)oid;
 		}
+		if (ok && db->owner) {
+			PGresult *res = b->parts[i++].res;
+			ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+		}
 		if (!ok) {
 			db_fail(db, "prepare");
 			db_batch_free(b);
@@ -760,6 +779,7 @@ void db_free(struct db *db)
 	}
 	buf_cleanup(&db->sendbuf);
 	free(db->conninfo);
+	free(db->owner);
 	free(db);
 }
 

@@ -67,6 +67,12 @@ void db_free(struct db *db);
 /* Name this connection in its log lines ("dashboard: database connected"). */
 void db_set_label(struct db *db, const char *label);
 /*
+ * The daemon's name for its claims (migration 064): set as the session's
+ * triaged.owner at every connect, read by triaged_claim_rows. Call right
+ * after db_new, before the loop runs.
+ */
+void db_set_owner(struct db *db, const char *owner);
+/*
  * Hand committed rows to their items for about slice_us per loop pass, the
  * rest in the next passes, in order (0, the default: a whole round at once).
  */

@@ -95,6 +95,7 @@ struct db {
 	struct event_base *base;
 	char *conninfo;
 	char label[24]; /* "" for the pipeline's connection; else a prefix of its log lines */
+	char *owner;	/* set as the session's triaged.owner at each connect (NULL: not set) */
 	int batch_size;
 	int reconnect_max_ms;
 	int backoff_ms;

@@ -579,6 +579,10 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 				return EV_MODE_FALLBACK; /* this call stays, refused; a new one follows */
 			}
 			if (dialect_status_is_config_error(res->http_status) || quota) {
+				/* a spent quota is the account's, never this ticket's: conclusive
+				 * at once (a 400 needs config_errors in a row to tell) */
+				if (quota && ep->cfg_errors + 1 < (uint32_t)ep->mc->config_errors)
+					mcl->ep[c->tier].cfg_errors = (uint32_t)ep->mc->config_errors - 1;
 				if (config_error(mcl, c, now)) {
 					/* held: wait for the probe, attempt not spent */
 					c->attempts--;
@@ -623,6 +627,9 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 			mcl->st.retries[c->tier]++;
 			*wait_ms = backoff_delay_ms(&ep->backoff, (uint32_t)c->attempts, hint,
 						    (uint32_t)rng_next(&mcl->rng));
+			/* an unspent retry is not bounded by max_attempts: never at once */
+			if (res->http_status == 429 && *wait_ms < 100)
+				*wait_ms = 100;
 			return EV_MODEL_RETRY;
 		}
 		if (res->too_large) {

@@ -41,7 +41,7 @@ struct call_rec {
 	enum call_purpose purpose;
 	int seq;
 	int reused; /* the answer came from a call persisted before a redelivery */
-	int attempts;    /* HTTP requests sent */
+	int attempts;    /* HTTP requests sent, less those a config hold gave back */
 	int retries_429; /* of which answered 429 */
 	int unspent;     /* attempts not counted against max_attempts: rate limits (429) */
 	double first_429_ms; /* when this call first met a rate limit; 0 never */

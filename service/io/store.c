@@ -130,7 +130,6 @@ char *store_claim_row(const struct store *s, const struct claim_req *q, size_t *
 	if (q->pii && q->pii->n > 0)
 		pii = redact_map_to_json(q->pii);
 	pgbin_jsonb(&w, pii ? jsonw_text(pii) : NULL);
-	pgbin_text(&w, q->owner);
 	row = row_bytes(&w, &b, len);
 	json_object_put(fl);
 	json_object_put(pii);
@@ -529,6 +528,20 @@ void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn
 	json_object *o = json_object_new_object();
 	jadd_str(o, "owner", owner);
 	json_object_object_add(o, "lease_s", json_object_new_int(lease_s));
+	db_submit_obj(s->db, DB_RENEW, o, on_renew_row, pending_new(s, (void *)cb, arg, NULL));
+}
+
+void store_renew_reap(struct store *s, const char *owner, int lease_s, const char *host, long pid,
+		      const long *alive, size_t nalive, store_renew_fn *cb, void *arg)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	jadd_str(o, "owner", owner);
+	json_object_object_add(o, "lease_s", json_object_new_int(lease_s));
+	jadd_str(o, "host", host);
+	json_object_object_add(o, "pid", json_object_new_int64(pid));
+	for (size_t i = 0; i < nalive; i++)
+		json_object_array_add(a, json_object_new_int64(alive[i]));
+	json_object_object_add(o, "alive", a);
 	db_submit_obj(s->db, DB_RENEW, o, on_renew_row, pending_new(s, (void *)cb, arg, NULL));
 }
 

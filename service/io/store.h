@@ -41,7 +41,6 @@ struct claim_req {
 	int32_t partition;
 	int64_t offset;
 	const struct redact_map *pii; /* placeholder -> value; goes to PostgreSQL only */
-	const char *owner;	      /* this daemon (its claims; migration 064) */
 };
 
 /* ELSEWHERE: seen, not triaged, and held by another daemon that is alive: ask again */
@@ -164,6 +163,15 @@ void store_reserve_call(struct store *s, const struct model_caller *mcl,
  * the calls lost today (all daemons), unless the database refused. */
 typedef void store_renew_fn(void *arg, int64_t lost_today);
 void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn *cb, void *arg);
+/*
+ * The same, once at start: also declare dead the earlier daemons of this host
+ * (owner names "host:pid:start") whose pid is not in alive (the triaged
+ * processes running here) or is this process's own pid (a container restarted:
+ * the same pid, another start), so that their claims are taken over now, not
+ * after their lease.
+ */
+void store_renew_reap(struct store *s, const char *owner, int lease_s, const char *host, long pid,
+		      const long *alive, size_t nalive, store_renew_fn *cb, void *arg);
 
 /* Record a dead letter for supervisors (once the topic has it); cb(arg, row or NULL, err) once. */
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,

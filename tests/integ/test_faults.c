@@ -397,6 +397,11 @@ START_TEST(test_sigkill)
 	ck_assert_int_eq((long long)rl.n, pt.requests);
 	ck_assert_int_le(pt.max - 1, SK_KILLS);
 	ck_assert_int_eq(repeats, 0);
+	/* each killed daemon was declared dead by the next one's first heartbeat (same host, its
+	 * pid gone: its claims taken over at once, not after its lease), and the last one said
+	 * so itself at its clean exit */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triaged_daemons"), SK_KILLS + 1);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triaged_daemons WHERE lease_s > 0"), 0);
 	free(rl.v);
 	stack_stop(&s);
 }
@@ -771,7 +776,7 @@ static long long log_last_num(const struct h_proc *d, const char *key)
 
 /*
  * A second daemon joins while the first has every ticket in flight (the
- * model takes 10 s): the eager rebalance moves half the partitions, and the
+ * model takes 20 s): the eager rebalance moves half the partitions, and the
  * newcomer fetches their tickets again from the committed offsets. Before,
  * its claims found them 'pending' and both daemons called the model (found by
  * a review). Now the claims find them held by a daemon that is alive
@@ -784,7 +789,7 @@ START_TEST(test_rebalance_in_flight)
 	struct h_proc d1, d2;
 	/* long enough for the rebalance (about 5 s on the mock coordinator) to land while
 	 * daemon1's calls run */
-	const char *margs[] = {"--latency-ms", "10000", NULL};
+	const char *margs[] = {"--latency-ms", "20000", NULL};
 	long long deadline, elsewhere, holders;
 	int t1, t2;
 	struct figs f;
@@ -792,8 +797,9 @@ START_TEST(test_rebalance_in_flight)
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "rebal", 8, margs), 0);
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
-	/* heartbeats every 2 s: a holder is alive while it renews */
-	stack_env(&s, "TRIAGED_BUDGET_LEASE_S", "6");
+	/* a holder is alive while it renews (every 10 s): a lease far longer than a
+	 * heartbeat queued behind 600 stores on a loaded machine may take */
+	stack_env(&s, "TRIAGED_BUDGET_LEASE_S", "30");
 	ck_assert_int_eq(stack_daemon(&s, &d1, "daemon1"), 0);
 	deadline = h_now_ms() + 60000;
 	while (h_now_ms() < deadline && assigned_total(&d1) != 8)
@@ -842,6 +848,9 @@ START_TEST(test_rebalance_in_flight)
 	ck_assert_int_eq(pt.requests, RB_TICKETS);
 	/* daemon2 met tickets held by daemon1, and took none over */
 	ck_assert_int_gt(elsewhere, 0);
+	/* both said at their clean exit that they stopped (a heartbeat of lease 0) */
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triaged_daemons WHERE lease_s > 0"), 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triaged_daemons"), 2);
 	stack_stop(&s);
 }
 END_TEST

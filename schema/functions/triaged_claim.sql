@@ -7,7 +7,9 @@
 -- one row per element: idx (0-based), the ticket's pk, the revision this
 -- event is, and state:
 --   new      first time this (source, ticket_id) is seen
---   updated  known ticket, new content: a new revision
+--   updated  known ticket, new content: a new revision (also content an older
+--            revision had, from a message later than the current revision's:
+--            the ticket edited back, migration 065)
 --   pending  this content was seen before and has no triage yet (redelivery):
 --            calls = the model calls already completed for it, to be reused;
 --            the claim is this daemon's now (owner: the session's triaged.owner,
@@ -49,6 +51,9 @@ DECLARE
     h          bytea := triaged_content_hash_row(t);
     pk         bigint;
     rev        integer;
+    cur        integer;
+    cur_part   integer;
+    cur_off    bigint;
     holder     text;
     held_since timestamptz;
 BEGIN
@@ -71,11 +76,23 @@ BEGIN
         ticket_pk := pk; revision := 1; state := 'new';
         RETURN;
     END IF;
-    SELECT tk.id INTO pk FROM tickets tk
+    SELECT tk.id, tk.revision, tk.kafka_partition, tk.kafka_offset
+      INTO pk, cur, cur_part, cur_off FROM tickets tk
      WHERE tk.source = t.source AND tk.ticket_id = t.ticket_id FOR UPDATE;
     SELECT r.revision, r.claimed_by, coalesce(r.claimed_at, r.received_at)
       INTO rev, holder, held_since FROM ticket_revisions r
-     WHERE r.ticket_pk = pk AND r.content_hash = h;
+     WHERE r.ticket_pk = pk AND r.content_hash = h
+     -- the revision this very message made, else the latest with this content
+     ORDER BY (r.kafka_partition = t.kafka_partition AND r.kafka_offset = t.kafka_offset)
+              DESC NULLS LAST, r.revision DESC
+     LIMIT 1;
+    -- content an older revision had, not the current one: a message later than the
+    -- one that made the current revision (same partition) is the ticket edited back
+    -- (X, Y, X: migration 065), a new revision; an earlier one is a redelivery
+    IF rev IS NOT NULL AND rev <> cur AND t.kafka_offset IS NOT NULL
+       AND cur_part = t.kafka_partition AND cur_off < t.kafka_offset THEN
+        rev := NULL;
+    END IF;
     IF rev IS NOT NULL THEN
         ticket_pk := pk; revision := rev;
         IF EXISTS (SELECT 1 FROM triage_results tr

@@ -1256,6 +1256,60 @@ static int store_rev(PGconn *c, const char *tid, int rev)
 			     tid, rev);
 }
 
+/* Claim content `body` for ticket `tid` as the message at (partition, offset): "revision state". */
+static void claim_at(PGconn *c, const char *tid, const char *body, int part, long long off,
+		     const char *want)
+{
+	ck_sql_str(c, want,
+		   "SELECT revision || ' ' || state FROM triaged_claim(jsonb_build_array("
+		   "jsonb_build_object('source', 'web', 'ticket_id', '%s', 'channel', 'email', "
+		   "'body', '%s', 'kafka_partition', %d, 'kafka_offset', %lld)))",
+		   tid, body, part, off);
+}
+
+/*
+ * A ticket edited back to content it had before (X, Y, X; found by a review
+ * of the write path). Before, the third message matched revision 1 by its
+ * hash and was taken for a redelivery: the ticket kept Y and Y's triage while
+ * the helpdesk showed X. A message later than the current revision's is a new
+ * revision; the same messages delivered again are still redeliveries.
+ */
+START_TEST(test_revert)
+{
+	PGconn *c = db_new("r_revert");
+	ck_assert_ptr_nonnull(c);
+	claim_at(c, "rv-1", "X", 0, 5, "1 new");
+	ck_assert_int_eq(store_rev(c, "rv-1", 1), 1);
+	claim_at(c, "rv-1", "Y", 0, 9, "2 updated");
+	ck_assert_int_eq(store_rev(c, "rv-1", 2), 1);
+	/* edited back: a new revision, the ticket's content X again */
+	claim_at(c, "rv-1", "X", 0, 12, "3 updated");
+	ck_sql_str(c, "3 X", "SELECT revision || ' ' || body FROM tickets WHERE ticket_id = 'rv-1'");
+	/* the messages delivered again (a restart before their offsets were committed) */
+	claim_at(c, "rv-1", "X", 0, 5, "1 done");
+	claim_at(c, "rv-1", "Y", 0, 9, "2 done");
+	claim_at(c, "rv-1", "X", 0, 12, "3 pending");
+	ck_assert_int_eq(store_rev(c, "rv-1", 3), 1);
+	claim_at(c, "rv-1", "X", 0, 12, "3 done");
+	/* the same content sent twice in a row (a later offset) is the current revision */
+	claim_at(c, "rv-1", "X", 0, 13, "3 done");
+	/* an older message with older content that is not the one which made revision 1:
+	 * earlier than the current revision's, so a redelivery of the content, as before */
+	claim_at(c, "rv-1", "Y", 0, 11, "2 done");
+	ck_sql_str(c, "3 X", "SELECT revision || ' ' || body FROM tickets WHERE ticket_id = 'rv-1'");
+	/* the queue holds the current revision, the older ones superseded */
+	ck_sql_str(c, "superseded|superseded|open",
+		   "SELECT string_agg(review_state, '|' ORDER BY revision) FROM triage_results "
+		   "WHERE ticket_pk = (SELECT id FROM tickets WHERE ticket_id = 'rv-1')");
+	/* no coordinates (the JSON path of scripts): by content, the latest revision with it */
+	ck_sql_str(c, "3 done",
+		   "SELECT revision || ' ' || state FROM triaged_claim(jsonb_build_array("
+		   "jsonb_build_object('source', 'web', 'ticket_id', 'rv-1', 'channel', 'email', "
+		   "'body', 'X')))");
+	PQfinish(c);
+}
+END_TEST
+
 /*
  * Results of one ticket stored out of order (found by a review of the write
  * path): revision 1 escalated to a slow flagship, revision 2 answered first.
@@ -2027,7 +2081,7 @@ static Suite *review_suite(void)
 		{"approve", test_approve_reject},     {"correct", test_corrections},
 		{"roles", test_roles},		      {"metrics", test_metrics},
 		{"grants", test_grants},	      {"stale", test_stale_revision},
-	    {"out_of_order", test_out_of_order},
+	    {"out_of_order", test_out_of_order}, {"revert", test_revert},
 	    {"calls_settle", test_calls_settle},
 		{"leases", test_leases},	      {"limits", test_agent_limits},
 		{"counters", test_counters},	      {"opview", test_operator_view},

@@ -1,0 +1,14 @@
+-- 065: a ticket edited back to content it had before is a new revision (found
+-- by a review of the write path).
+--
+-- A revision was found by its content hash alone, unique per ticket: content
+-- X, then Y, then X again matched revision 1 and was taken for a redelivery.
+-- The ticket kept Y as its current content and Y's triage in the queue, while
+-- the helpdesk showed X. The claim now takes a message newer than the one
+-- that made the current revision (a later offset of the same partition) for
+-- a new revision when its content is not the current one, even if an older
+-- revision had it; so the hash is no longer unique per ticket. The lookup
+-- keeps its index.
+CREATE INDEX IF NOT EXISTS ticket_revisions_content
+    ON ticket_revisions (ticket_pk, content_hash);
+ALTER TABLE ticket_revisions DROP CONSTRAINT IF EXISTS ticket_revisions_ticket_pk_content_hash_key;

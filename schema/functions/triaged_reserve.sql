@@ -40,6 +40,24 @@ DECLARE
     today date := (now() AT TIME ZONE 'UTC')::date;
     u     budget_usage;
 BEGIN
+    -- the lock order of every budget statement: the usage rows first, in (budget,
+    -- day) order, then reservations. The loop below took each element's budget in
+    -- batch order, and the settling statements took reservations first: two
+    -- daemons could deadlock (found by a review; test_review lock_order)
+    INSERT INTO budget_usage (budget_id, day)
+    SELECT DISTINCT bb.id, today
+      FROM jsonb_array_elements(batch) AS e
+     CROSS JOIN LATERAL (SELECT triaged_budget_for(e->>'tier', e->>'model') AS id) bb
+     WHERE bb.id IS NOT NULL AND NOT coalesce((e->>'dry_run')::boolean, false)
+     ORDER BY 1
+    ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM budget_usage bu
+     WHERE bu.day = today
+       AND bu.budget_id IN (SELECT triaged_budget_for(e->>'tier', e->>'model')
+                              FROM jsonb_array_elements(batch) AS e
+                             WHERE NOT coalesce((e->>'dry_run')::boolean, false))
+     ORDER BY bu.budget_id
+       FOR UPDATE OF bu;
     FOR t IN SELECT value FROM jsonb_array_elements(batch) LOOP
         b := triaged_budget_for(t->>'tier', t->>'model');
         idx := i; budget_id := b; amount_usd := 0; reservation_id := NULL;
@@ -117,6 +135,14 @@ CREATE OR REPLACE FUNCTION triaged_sweep_reservations(p_budget bigint) RETURNS i
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE n integer := 0;
 BEGIN
+    -- the lock order of every budget statement: usage rows, then reservations
+    PERFORM 1 FROM budget_usage bu
+     WHERE (bu.budget_id, bu.day) IN (
+               SELECT r.budget_id, r.day FROM budget_reservations r
+                WHERE r.state = 'open' AND r.expires_at < now()
+                  AND (p_budget IS NULL OR r.budget_id = p_budget))
+     ORDER BY bu.budget_id, bu.day
+       FOR UPDATE OF bu;
     WITH gone AS (
         UPDATE budget_reservations r SET state = 'lost', ended_at = now(),
                cost_usd = r.estimate_usd

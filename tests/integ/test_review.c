@@ -1418,6 +1418,84 @@ static long long record_call(PGconn *c, long long pk, int seq, int completion, l
 }
 
 /*
+ * The lock order of the budget statements (found by a review of the write
+ * path): a reservation takes its budget's usage row, then sweeps the expired
+ * reservations; settling a call took its reservation row, then the usage
+ * row. A settle of an expired reservation beside a reserve on its budget
+ * deadlocked (one of the two rounds rolled back and was sent again). Now
+ * every statement takes the usage rows first: the settle waits for the
+ * reserve, which sweeps, and both go through.
+ */
+START_TEST(test_lock_order)
+{
+	PGconn *c = db_new("r_locks"), *a, *b;
+	PGresult *r;
+	long long pk, res;
+	char sql[1024];
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(h_sql_exec(c, "INSERT INTO budgets (tier, model, daily_limit_usd) VALUES "
+				       "('mini', NULL, 10)"),
+			 0);
+	pk = h_sql_ll(c, "SELECT ticket_pk FROM triaged_claim('[{\"source\": \"s\", \"ticket_id\": "
+			 "\"L1\", \"channel\": \"email\", \"body\": \"b\"}]')");
+	ck_assert_int_gt(pk, 0);
+	/* a reservation whose lease runs out while its call is being recorded */
+	res = h_sql_ll(c, "SELECT reservation_id FROM triaged_reserve('[{\"tier\": \"mini\", "
+			  "\"model\": \"gpt-4o-mini\", \"prompt_tokens\": 1000, \"max_tokens\": "
+			  "1000, \"completion_estimate\": 200, \"owner\": \"A\", \"lease_s\": 1}]')");
+	ck_assert_int_gt(res, 0);
+	usleep(1500 * 1000);
+	a = connect_as("r_locks", "postgres");
+	b = connect_as("r_locks", "postgres");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(h_sql_exec(a, "SET deadlock_timeout = '200ms'"), 0);
+	ck_assert_int_eq(h_sql_exec(b, "SET deadlock_timeout = '200ms'"), 0);
+	/* a: a reserve's first step, the budget's usage row */
+	ck_assert_int_eq(h_sql_exec(a, "BEGIN"), 0);
+	ck_assert_int_eq(h_sql_ll(a, "SELECT 1 FROM budget_usage FOR UPDATE"), 1);
+	/* b: the call of the expired reservation is recorded */
+	snprintf(sql, sizeof(sql),
+		 "SELECT coalesce(call_id, -1) FROM triaged_record_calls(jsonb_build_array("
+		 "jsonb_build_object('ticket_pk', %lld, 'revision', 1, 'seq', 1, 'tier', 'mini', "
+		 "'purpose', 'triage', 'model', 'gpt-4o-mini', 'prompt_version', 'p1', 'outcome', "
+		 "'ok', 'attempts', 1, 'prompt_tokens', 1000, 'completion_tokens', 150, "
+		 "'latency_ms', 5, 'total_ms', 5, 'started_ms', 0, 'finished_ms', 0, "
+		 "'reservation_id', %lld)))",
+		 pk, res);
+	ck_assert_int_eq(PQsendQuery(b, sql), 1);
+	usleep(300 * 1000);
+	ck_assert_int_eq(PQconsumeInput(b), 1);
+	ck_assert_int_eq(PQisBusy(b), 1); /* waiting for a's usage row */
+	/* a: the reserve's sweep of the expired reservation, then its commit */
+	r = PQexec(a, "SELECT triaged_sweep_reservations(NULL)");
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "sweep: %s",
+		      PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
+							      : "?");
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "1");
+	PQclear(r);
+	ck_assert_int_eq(h_sql_exec(a, "COMMIT"), 0);
+	r = PQgetResult(b);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "record: %s",
+		      PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
+							      : "?");
+	ck_assert_int_gt(atoll(PQgetvalue(r, 0, 0)), 0);
+	PQclear(r);
+	ck_assert_ptr_null(PQgetResult(b));
+	/* swept as lost, then settled by its call: nothing held, its cost spent once */
+	ck_sql_str(c, "settled", "SELECT state FROM budget_reservations WHERE id = %lld", res);
+	ck_sql_str(c, "t t 0",
+		   "SELECT concat_ws(' ', reserved_usd = 0, spent_usd = (SELECT cost_usd FROM "
+		   "budget_reservations WHERE id = %lld), lost_calls) FROM budget_usage",
+		   res);
+	PQfinish(a);
+	PQfinish(b);
+	PQfinish(c);
+}
+END_TEST
+
+/*
  * Budget settlement of calls recorded twice (found by a review of the write
  * path). Two daemons make the same call after a rebalance: the second's row
  * is not inserted, and its reservation stayed open for the life of the
@@ -2082,7 +2160,7 @@ static Suite *review_suite(void)
 		{"roles", test_roles},		      {"metrics", test_metrics},
 		{"grants", test_grants},	      {"stale", test_stale_revision},
 	    {"out_of_order", test_out_of_order}, {"revert", test_revert},
-	    {"calls_settle", test_calls_settle},
+	    {"calls_settle", test_calls_settle}, {"lock_order", test_lock_order},
 		{"leases", test_leases},	      {"limits", test_agent_limits},
 		{"counters", test_counters},	      {"opview", test_operator_view},
 	};

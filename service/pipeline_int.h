@@ -70,7 +70,6 @@ struct pipeline {
 	struct event *ev_renew;
 	struct event *ev_bye; /* the loop's exit waits at most this long for the last heartbeat */
 	int said_bye;
-	int reaped; /* the first heartbeat declared this host's crashed daemons dead */
 	int no_price[MODEL__TIERS];
 	int64_t budget_lost_calls;
 	struct pipeline

@@ -6,7 +6,6 @@
  */
 #include "pipeline_int.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,69 +91,11 @@ static void check_prices(struct pipeline *pl)
 	}
 }
 
-#define REAP_MAX_PIDS 256
-
-/* The pids of the triaged processes running here (by /proc/<pid>/comm), up to n;
- * -1 when /proc cannot say (then nothing is declared dead). Start only: blocking. */
-static long triaged_pids(long *out, size_t n)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	size_t k = 0;
-	int me = 0;
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		char path[64], comm[32];
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-		FILE *f;
-		if (*end != '\0' || pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && strcmp(comm, "triaged\n") == 0) {
-			if (k == n) {
-				fclose(f);
-				closedir(d);
-				return -1; /* too many to tell */
-			}
-			out[k++] = pid;
-			me |= pid == (long)getpid();
-		}
-		fclose(f);
-	}
-	closedir(d);
-	return me ? (long)k : -1; /* not finding itself: /proc is not this host's view */
-}
-
-/*
- * The heartbeat at each connect. The first one also declares dead this host's
- * earlier daemons that are not running any more (a crash and a restart): their
- * claims of tickets in flight are taken over at once, not after their lease.
- */
-static void heartbeat_first(struct pipeline *pl)
-{
-	long pids[REAP_MAX_PIDS], n;
-	char host[sizeof(pl->owner)];
-	const char *colon;
-	if (pl->reaped || (n = triaged_pids(pids, REAP_MAX_PIDS)) < 0 ||
-	    (colon = strchr(pl->owner, ':')) == NULL) {
-		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
-		return;
-	}
-	pl->reaped = 1;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - pl->owner), pl->owner);
-	store_renew_reap(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, host, (long)getpid(),
-			 pids, (size_t)n, on_renewed, pl);
-}
-
 static void on_db_state(void *arg, int up)
 {
 	struct pipeline *pl = arg;
-	if (up) /* say at once that this daemon is alive: its first claims follow */
-		heartbeat_first(pl);
+	if (up && !pl->said_bye) /* say at once that this daemon is alive: its claims follow */
+		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
 	if (up && pl->cfg->budget_enforce && !pl->prices_checked) {
 		pl->prices_checked = 1;
 		check_prices(pl);
@@ -356,6 +297,11 @@ void pipeline_exit_loop(struct pipeline *pl)
 	if (pl->said_bye)
 		return;
 	pl->said_bye = 1;
+	/* nothing may say it is alive after this (one round runs its items in order) */
+	if (pl->ev_renew)
+		event_del(pl->ev_renew);
+	if (pl->ev_drain_timeout)
+		evtimer_del(pl->ev_drain_timeout);
 	if (!db_is_up(pl->db)) {
 		event_base_loopexit(pl->base, NULL);
 		return;

@@ -14,9 +14,10 @@
 --            calls = the model calls already completed for it, to be reused;
 --            the claim is this daemon's now (owner: the session's triaged.owner,
 --            set by the daemon at connect; unset: claims are nobody's, as before 064)
---   elsewhere  as pending, but another daemon holds the claim and is alive
---            (triaged_daemons, migration 064), and claimed it less than ten
---            minutes ago: its job still runs. Ask again later; nothing changed
+--   elsewhere  as pending, but another daemon holds the claim and is alive (its
+--            heartbeat in triaged_daemons is fresh and its session holds the
+--            advisory lock (29810, hashtext(owner)); migration 064), and claimed it
+--            less than ten minutes ago: its job still runs. Ask again later
 --   done     this content was seen before and is triaged (redelivery): event
 --            = its tickets.triaged event, to be sent again (the first sending
 --            may have been lost in a crash)
@@ -102,7 +103,14 @@ BEGIN
               AND held_since > now() - interval '10 minutes'
               AND EXISTS (SELECT 1 FROM triaged_daemons d
                            WHERE d.owner = holder
-                             AND d.seen_at > now() - make_interval(secs => d.lease_s)) THEN
+                             AND d.seen_at > now() - make_interval(secs => d.lease_s))
+              -- and its database session lives: it holds the advisory lock named
+              -- after it (taken at connect); a killed daemon's goes with its session
+              AND EXISTS (SELECT 1 FROM pg_locks l
+                           WHERE l.locktype = 'advisory' AND l.granted
+                             AND l.classid = 29810::oid
+                             AND l.objid = hashtext(holder)::oid
+                             AND l.objsubid = 2) THEN
             state := 'elsewhere';
         ELSE
             state := 'pending';

@@ -170,11 +170,7 @@ $$;
 -- Also the daemon's heartbeat (migration 064): the owner is alive for
 -- lease_s more seconds, so its claims of tickets in flight are not taken
 -- over (triaged_claim); lease_s 0 says it stopped (the daemon's clean exit).
--- An element with host, pid and alive (the pids of the triaged processes
--- running on that host), sent once at start, also says the earlier daemons of
--- the host stopped: an owner "host:pid:start" whose pid is not alive, or is
--- the sender's own pid (a container restarted), crashed. Daemons silent for a
--- day are forgotten.
+-- Daemons silent for a day are forgotten.
 -- Returns idx, the reservations renewed and the calls lost today (every
 -- budget, every daemon: the daemon's /metrics gauge).
 CREATE OR REPLACE FUNCTION triaged_renew_reservations(batch jsonb)
@@ -195,15 +191,6 @@ BEGIN
         INSERT INTO triaged_daemons AS d (owner, seen_at, lease_s)
         VALUES (t->>'owner', now(), coalesce((t->>'lease_s')::integer, 60))
         ON CONFLICT (owner) DO UPDATE SET seen_at = now(), lease_s = EXCLUDED.lease_s;
-        IF t ? 'host' THEN
-            UPDATE triaged_daemons d SET lease_s = 0
-             WHERE d.owner <> t->>'owner' AND d.lease_s > 0
-               AND split_part(d.owner, ':', 1) = t->>'host'
-               AND split_part(d.owner, ':', 2) ~ '^[0-9]{1,9}$'
-               AND (split_part(d.owner, ':', 2)::integer = (t->>'pid')::integer
-                    OR NOT split_part(d.owner, ':', 2)::integer IN
-                        (SELECT jsonb_array_elements_text(t->'alive')::integer));
-        END IF;
         UPDATE budget_reservations r
            SET expires_at = now() + make_interval(secs => coalesce((t->>'lease_s')::integer, 60))
          WHERE r.owner = t->>'owner' AND r.state = 'open';

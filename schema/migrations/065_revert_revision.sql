@@ -12,3 +12,7 @@
 CREATE INDEX IF NOT EXISTS ticket_revisions_content
     ON ticket_revisions (ticket_pk, content_hash);
 ALTER TABLE ticket_revisions DROP CONSTRAINT IF EXISTS ticket_revisions_ticket_pk_content_hash_key;
+
+-- 064 as first written (never released) added an owner field to the claim rows;
+-- the daemon sets triaged.owner for its session instead
+ALTER TYPE triaged_claim_in DROP ATTRIBUTE IF EXISTS owner;

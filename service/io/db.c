@@ -248,11 +248,15 @@ static int db_send_prepare(struct db *db)
 		lookups++;
 	}
 	/* the session's owner name: a setting, not a field of every claim row, so that
-	 * a daemon of the version before keeps working on the migrated schema */
+	 * a daemon of the version before keeps working on the migrated schema; and an
+	 * advisory lock this session holds while it lives, by which the others tell a
+	 * live holder of a claim from a dead one (triaged_claim, migration 064) */
 	if (db->owner) {
 		const char *v = db->owner;
-		if (!PQsendQueryParams(db->conn, "SELECT set_config('triaged.owner', $1, false)", 1,
-				       NULL, &v, NULL, NULL, 0))
+		if (!PQsendQueryParams(db->conn,
+				       "SELECT set_config('triaged.owner', $1, false), "
+				       "pg_try_advisory_lock(29810, hashtext($1))",
+				       1, NULL, &v, NULL, NULL, 0))
 			return -1;
 		lookups++;
 	}

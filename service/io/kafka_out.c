@@ -51,6 +51,7 @@ struct kout {
 	 * the handle unusable for good: it is made again, and what was in it resent */
 	int fatal;
 	uint64_t remade;
+	long remake_backoff_ms; /* before the next remake: 0, then 1 s doubling to 30 s */
 	struct event *ev_remake;
 	/* "produce failed" at most once a second: a topic refused to every message
 	 * would log a line per message per retry */
@@ -183,17 +184,32 @@ static int cut_to_fit(struct kout_msg *m)
 /* The handle is unusable: make it again from the loop, not inside librdkafka's callback. */
 static void fatal_seen(struct kout *o)
 {
+	struct timeval tv;
 	if (o->fatal || o->closing)
 		return;
 	o->fatal = 1;
-	event_active(o->ev_remake, EV_TIMEOUT, 0);
+	/* a fatal error again and again (a broker refusing the idempotent producer): each
+	 * remake blocks the loop briefly (purge, destroy), so they are spaced out, 1 s
+	 * doubling to 30 s, back to at once after a message is delivered */
+	tv.tv_sec = o->remake_backoff_ms / 1000;
+	tv.tv_usec = (o->remake_backoff_ms % 1000) * 1000;
+	event_add(o->ev_remake, &tv);
+	o->remake_backoff_ms = o->remake_backoff_ms ? o->remake_backoff_ms * 2 : 1000;
+	if (o->remake_backoff_ms > 30000)
+		o->remake_backoff_ms = 30000;
 }
 
 static void send_msg(struct kout_msg *m)
 {
 	rd_kafka_resp_err_t err;
-	rd_kafka_headers_t *h = rd_kafka_headers_copy(m->hdrs);
+	rd_kafka_headers_t *h;
 	m->attempts++;
+	if (m->o->rk == NULL) {
+		/* no handle (it could not be made again yet): wait for it */
+		schedule_retry(m, "no producer");
+		return;
+	}
+	h = rd_kafka_headers_copy(m->hdrs);
 	err = rd_kafka_producev(m->o->rk, RD_KAFKA_V_TOPIC(m->topic),
 				RD_KAFKA_V_KEY(m->key, m->keylen),
 				RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(h),
@@ -230,6 +246,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 		return;
 	}
 	m->o->pending--;
+	m->o->remake_backoff_ms = 0; /* the handle works */
 	if (m->cb)
 		m->cb(m->arg);
 	msg_free(m);
@@ -241,13 +258,15 @@ static void on_pipe(evutil_socket_t fd, short what, void *arg)
 	char tmp[256];
 	while (read(fd, tmp, sizeof(tmp)) > 0)
 		;
-	rd_kafka_poll(o->rk, 0);
+	if (o->rk)
+		rd_kafka_poll(o->rk, 0);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct kout *o = arg;
-	rd_kafka_poll(o->rk, 0);
+	if (o->rk)
+		rd_kafka_poll(o->rk, 0);
 }
 
 /* kafka.* keys that only mean something to a consumer (librdkafka warns about them). */
@@ -384,14 +403,23 @@ static void on_remake(evutil_socket_t fd, short what, void *arg)
 {
 	struct kout *o = arg;
 	char why[512] = "", err[256];
-	rd_kafka_resp_err_t fe = rd_kafka_fatal_error(o->rk, why, sizeof(why));
-	log_error("producer fatal error, making it again", "error=%s detail=\"%s\" pending=%zu",
-		  rd_kafka_err2name(fe), why, o->pending);
-	drop_producer(o); /* its messages: back as purged, each scheduled again */
+	struct timeval tv;
+	if (o->rk) {
+		rd_kafka_resp_err_t fe = rd_kafka_fatal_error(o->rk, why, sizeof(why));
+		log_error("producer fatal error, making it again",
+			  "error=%s detail=\"%s\" pending=%zu remade=%llu", rd_kafka_err2name(fe), why,
+			  o->pending, (unsigned long long)o->remade);
+		drop_producer(o); /* its messages: back as purged, each scheduled again */
+	}
 	if (make_producer(o, err, sizeof(err)) < 0) {
-		/* the settings made one at start; try again in a second */
-		struct timeval tv = {1, 0};
-		log_error("producer could not be made again", "error=\"%s\"", err);
+		/* the settings made one at start (a certificate being replaced?): again later */
+		log_error("producer could not be made again", "error=\"%s\" retry_ms=%ld", err,
+			  o->remake_backoff_ms ? o->remake_backoff_ms : 1000L);
+		o->remake_backoff_ms = o->remake_backoff_ms ? o->remake_backoff_ms * 2 : 1000;
+		if (o->remake_backoff_ms > 30000)
+			o->remake_backoff_ms = 30000;
+		tv.tv_sec = o->remake_backoff_ms / 1000;
+		tv.tv_usec = (o->remake_backoff_ms % 1000) * 1000;
 		event_add(o->ev_remake, &tv);
 		return;
 	}

@@ -531,20 +531,6 @@ void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn
 	db_submit_obj(s->db, DB_RENEW, o, on_renew_row, pending_new(s, (void *)cb, arg, NULL));
 }
 
-void store_renew_reap(struct store *s, const char *owner, int lease_s, const char *host, long pid,
-		      const long *alive, size_t nalive, store_renew_fn *cb, void *arg)
-{
-	json_object *o = json_object_new_object(), *a = json_object_new_array();
-	jadd_str(o, "owner", owner);
-	json_object_object_add(o, "lease_s", json_object_new_int(lease_s));
-	jadd_str(o, "host", host);
-	json_object_object_add(o, "pid", json_object_new_int64(pid));
-	for (size_t i = 0; i < nalive; i++)
-		json_object_array_add(a, json_object_new_int64(alive[i]));
-	json_object_object_add(o, "alive", a);
-	db_submit_obj(s->db, DB_RENEW, o, on_renew_row, pending_new(s, (void *)cb, arg, NULL));
-}
-
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,
 		       const char *code, const char *reason, db_item_fn *cb, void *arg)
 {

@@ -163,15 +163,6 @@ void store_reserve_call(struct store *s, const struct model_caller *mcl,
  * the calls lost today (all daemons), unless the database refused. */
 typedef void store_renew_fn(void *arg, int64_t lost_today);
 void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn *cb, void *arg);
-/*
- * The same, once at start: also declare dead the earlier daemons of this host
- * (owner names "host:pid:start") whose pid is not in alive (the triaged
- * processes running here) or is this process's own pid (a container restarted:
- * the same pid, another start), so that their claims are taken over now, not
- * after their lease.
- */
-void store_renew_reap(struct store *s, const char *owner, int lease_s, const char *host, long pid,
-		      const long *alive, size_t nalive, store_renew_fn *cb, void *arg);
 
 /* Record a dead letter for supervisors (once the topic has it); cb(arg, row or NULL, err) once. */
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,

@@ -127,6 +127,43 @@ START_TEST(test_fatal_error_remakes_producer)
 }
 END_TEST
 
+/*
+ * The same with the message still held by the handle when the error comes (a
+ * long linger): it comes back from the dropped handle (its report, or the
+ * list of what the handle held) and is delivered by the new one.
+ */
+START_TEST(test_fatal_error_with_message_held)
+{
+	struct event_base *base = event_base_new();
+	struct config c;
+	struct timeval step = {0, 100 * 1000};
+	struct kout *o;
+	char err[256];
+
+	delivered = 0;
+	config_init(&c);
+	ck_assert_int_eq(config_load_text(&c, "[kafka]\ntest.mock.num.brokers = 1\nlinger.ms = 1500\n",
+					  "t", NULL, err, sizeof(err)),
+			 0);
+	o = kout_new(base, &c, err, sizeof(err));
+	ck_assert_msg(o != NULL, "kout_new: %s", err);
+	kout_produce(o, "tickets.triaged", "k", 1, "{\"a\":1}", 7, NULL, 0, on_delivered, NULL);
+	ck_assert_int_eq(rd_kafka_test_fatal_error(kout_handle(o),
+						   RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "test"),
+			 RD_KAFKA_RESP_ERR_NO_ERROR);
+	for (int i = 0; i < 150 && delivered == 0; i++) {
+		event_base_loopexit(base, &step);
+		event_base_dispatch(base);
+	}
+	ck_assert_int_eq(delivered, 1);
+	ck_assert_uint_eq(kout_remade(o), 1);
+	ck_assert_uint_eq(kout_pending(o), 0);
+	kout_free(o, 5000);
+	config_cleanup(&c);
+	event_base_free(base);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kout");
@@ -137,6 +174,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_too_large_is_cut_and_delivered);
 	tcase_add_test(tc, test_fatal_error_remakes_producer);
+	tcase_add_test(tc, test_fatal_error_with_message_held);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -55,6 +55,7 @@ DECLARE
     cur        integer;
     cur_part   integer;
     cur_off    bigint;
+    cur_topic  text;
     holder     text;
     held_since timestamptz;
 BEGIN
@@ -77,21 +78,26 @@ BEGIN
         ticket_pk := pk; revision := 1; state := 'new';
         RETURN;
     END IF;
-    SELECT tk.id, tk.revision, tk.kafka_partition, tk.kafka_offset
-      INTO pk, cur, cur_part, cur_off FROM tickets tk
+    SELECT tk.id, tk.revision, tk.kafka_partition, tk.kafka_offset, tk.kafka_topic
+      INTO pk, cur, cur_part, cur_off, cur_topic FROM tickets tk
      WHERE tk.source = t.source AND tk.ticket_id = t.ticket_id FOR UPDATE;
     SELECT r.revision, r.claimed_by, coalesce(r.claimed_at, r.received_at)
       INTO rev, holder, held_since FROM ticket_revisions r
      WHERE r.ticket_pk = pk AND r.content_hash = h
-     -- the revision this very message made, else the latest with this content
+     -- the revision this very message made, else the latest one made before it (a
+     -- duplicate of a message redelivered), else the latest with this content
      ORDER BY (r.kafka_partition = t.kafka_partition AND r.kafka_offset = t.kafka_offset)
-              DESC NULLS LAST, r.revision DESC
+              DESC NULLS LAST,
+              (r.kafka_partition = t.kafka_partition AND r.kafka_offset < t.kafka_offset)
+              DESC NULLS LAST,
+              r.revision DESC
      LIMIT 1;
     -- content an older revision had, not the current one: a message later than the
     -- one that made the current revision (same partition) is the ticket edited back
     -- (X, Y, X: migration 065), a new revision; an earlier one is a redelivery
     IF rev IS NOT NULL AND rev <> cur AND t.kafka_offset IS NOT NULL
-       AND cur_part = t.kafka_partition AND cur_off < t.kafka_offset THEN
+       AND cur_topic IS NOT DISTINCT FROM t.kafka_topic AND cur_part = t.kafka_partition
+       AND cur_off < t.kafka_offset THEN
         rev := NULL;
     END IF;
     IF rev IS NOT NULL THEN
@@ -105,12 +111,10 @@ BEGIN
                            WHERE d.owner = holder
                              AND d.seen_at > now() - make_interval(secs => d.lease_s))
               -- and its database session lives: it holds the advisory lock named
-              -- after it (taken at connect); a killed daemon's goes with its session
-              AND EXISTS (SELECT 1 FROM pg_locks l
-                           WHERE l.locktype = 'advisory' AND l.granted
-                             AND l.classid = 29810::oid
-                             AND l.objid = hashtext(holder)::oid
-                             AND l.objsubid = 2) THEN
+              -- after it (taken at connect); a killed daemon's goes with its session.
+              -- Asked as a shared lock that its exclusive one refuses: O(1), this
+              -- database only, and released with this transaction if granted
+              AND NOT pg_try_advisory_xact_lock_shared(29810, hashtext(holder)) THEN
             state := 'elsewhere';
         ELSE
             state := 'pending';

@@ -112,21 +112,11 @@ BEGIN
       FROM priced LEFT JOIN fresh ON fresh.i = priced.i;
 
     IF budgeted THEN
-        -- the lock order of every budget statement: budget_usage rows first, in
-        -- (budget, day) order, then reservations. triaged_reserve and the sweeps
-        -- take the usage row, then sweep its reservations; this statement took the
-        -- reservations, then their usage rows: two daemons could deadlock (found by
-        -- a review; test_review lock_order)
-        PERFORM 1 FROM budget_usage bu
-         WHERE (bu.budget_id, bu.day) IN (
-                   SELECT r.budget_id, r.day FROM budget_reservations r
-                    WHERE r.id IN (SELECT x.reservation_id FROM unnest(batch) AS x
-                                    WHERE x.reservation_id IS NOT NULL)
-                   UNION
-                   SELECT x.budget_id, (now() AT TIME ZONE 'UTC')::date FROM unnest(batch) AS x
-                    WHERE x.budget_id IS NOT NULL AND x.reservation_id IS NULL)
-         ORDER BY bu.budget_id, bu.day
-           FOR UPDATE OF bu;
+        -- the lock order of every budget statement (triaged_lock_usage)
+        PERFORM triaged_lock_usage(array_agg(r.budget_id), array_agg(r.day))
+           FROM budget_reservations r
+          WHERE r.id IN (SELECT x.reservation_id FROM unnest(batch) AS x
+                          WHERE x.reservation_id IS NOT NULL);
         -- the calls that settle a budget: every one with a reservation row (recorded
         -- now or before: held skips a row settled already), and, of an older
         -- daemon's calls without one, those inserted now

@@ -40,10 +40,8 @@ DECLARE
     today date := (now() AT TIME ZONE 'UTC')::date;
     u     budget_usage;
 BEGIN
-    -- the lock order of every budget statement: the usage rows first, in (budget,
-    -- day) order, then reservations. The loop below took each element's budget in
-    -- batch order, and the settling statements took reservations first: two
-    -- daemons could deadlock (found by a review; test_review lock_order)
+    -- the lock order of every budget statement (triaged_lock_usage): today's usage
+    -- rows made first, in budget order, then every row it may touch locked in order
     INSERT INTO budget_usage (budget_id, day)
     SELECT DISTINCT bb.id, today
       FROM jsonb_array_elements(batch) AS e
@@ -51,13 +49,7 @@ BEGIN
      WHERE bb.id IS NOT NULL AND NOT coalesce((e->>'dry_run')::boolean, false)
      ORDER BY 1
     ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM budget_usage bu
-     WHERE bu.day = today
-       AND bu.budget_id IN (SELECT triaged_budget_for(e->>'tier', e->>'model')
-                              FROM jsonb_array_elements(batch) AS e
-                             WHERE NOT coalesce((e->>'dry_run')::boolean, false))
-     ORDER BY bu.budget_id
-       FOR UPDATE OF bu;
+    PERFORM triaged_lock_usage(NULL, NULL);
     FOR t IN SELECT value FROM jsonb_array_elements(batch) LOOP
         b := triaged_budget_for(t->>'tier', t->>'model');
         idx := i; budget_id := b; amount_usd := 0; reservation_id := NULL;
@@ -136,13 +128,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE n integer := 0;
 BEGIN
     -- the lock order of every budget statement: usage rows, then reservations
-    PERFORM 1 FROM budget_usage bu
-     WHERE (bu.budget_id, bu.day) IN (
-               SELECT r.budget_id, r.day FROM budget_reservations r
-                WHERE r.state = 'open' AND r.expires_at < now()
-                  AND (p_budget IS NULL OR r.budget_id = p_budget))
-     ORDER BY bu.budget_id, bu.day
-       FOR UPDATE OF bu;
+    PERFORM triaged_lock_usage(NULL, NULL);
     WITH gone AS (
         UPDATE budget_reservations r SET state = 'lost', ended_at = now(),
                cost_usd = r.estimate_usd
@@ -191,6 +177,16 @@ BEGIN
         INSERT INTO triaged_daemons AS d (owner, seen_at, lease_s)
         VALUES (t->>'owner', now(), coalesce((t->>'lease_s')::integer, 60))
         ON CONFLICT (owner) DO UPDATE SET seen_at = now(), lease_s = EXCLUDED.lease_s;
+        -- the advisory lock that says the daemon lives (taken at connect): taken
+        -- again when this session lacks it (an old backend of the daemon's held it
+        -- then, a network blip ago)
+        IF coalesce((t->>'lease_s')::integer, 60) > 0 AND NOT EXISTS (
+               SELECT 1 FROM pg_locks l
+                WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid()
+                  AND l.classid = 29810::oid AND l.objid = hashtext(t->>'owner')::oid
+                  AND l.objsubid = 2) THEN
+            PERFORM pg_try_advisory_lock(29810, hashtext(t->>'owner'));
+        END IF;
         UPDATE budget_reservations r
            SET expires_at = now() + make_interval(secs => coalesce((t->>'lease_s')::integer, 60))
          WHERE r.owner = t->>'owner' AND r.state = 'open';

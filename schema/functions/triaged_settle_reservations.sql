@@ -8,8 +8,8 @@
 -- swept as 'lost' meanwhile has its estimated charge corrected to the real
 -- cost, as triaged_record_calls does. A settled or unknown id changes
 -- nothing (cost_usd NULL): settling twice never spends twice. Lock order as
--- every budget statement: the usage rows first, in (budget, day) order, then
--- the reservations (it was the other way round: a deadlock with a reserve).
+-- every budget statement (triaged_lock_usage): the usage rows first, then the
+-- reservations (it was the other way round: a deadlock with a reserve).
 CREATE OR REPLACE FUNCTION triaged_settle_reservations(batch jsonb)
 RETURNS TABLE (idx integer, cost_usd numeric)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -19,13 +19,9 @@ DECLARE
     r budget_reservations;
     c numeric;
 BEGIN
-    PERFORM 1 FROM budget_usage bu
-     WHERE (bu.budget_id, bu.day) IN (
-               SELECT br.budget_id, br.day FROM budget_reservations br
-                WHERE br.id IN (SELECT (e->>'reservation_id')::bigint
-                                  FROM jsonb_array_elements(batch) AS e))
-     ORDER BY bu.budget_id, bu.day
-       FOR UPDATE OF bu;
+    PERFORM triaged_lock_usage(array_agg(br.budget_id), array_agg(br.day))
+       FROM budget_reservations br
+      WHERE br.id IN (SELECT (e->>'reservation_id')::bigint FROM jsonb_array_elements(batch) AS e);
     FOR t IN SELECT value FROM jsonb_array_elements(batch) LOOP
         idx := i; cost_usd := NULL;
         i := i + 1;

@@ -543,6 +543,13 @@ static void batch_complete(struct db *db, struct db_batch *b)
 		if (ok && db->owner) {
 			PGresult *res = b->parts[i++].res;
 			ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+			if (ok && PQntuples(res) == 1 && PQnfields(res) == 2 &&
+			    strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+				/* an old session of ours still holds it (a blip ago): the
+				 * heartbeat takes it again once that session is gone */
+				log_warn("liveness lock held by another session: this daemon's claims "
+					 "look dead to the others until it is free",
+					 "owner=%s", db->owner);
 		}
 		if (!ok) {
 			db_fail(db, "prepare");

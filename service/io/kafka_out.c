@@ -413,11 +413,11 @@ static void on_remake(evutil_socket_t fd, short what, void *arg)
 	}
 	if (make_producer(o, err, sizeof(err)) < 0) {
 		/* the settings made one at start (a certificate being replaced?): again later */
-		log_error("producer could not be made again", "error=\"%s\" retry_ms=%ld", err,
-			  o->remake_backoff_ms ? o->remake_backoff_ms : 1000L);
 		o->remake_backoff_ms = o->remake_backoff_ms ? o->remake_backoff_ms * 2 : 1000;
 		if (o->remake_backoff_ms > 30000)
 			o->remake_backoff_ms = 30000;
+		log_error("producer could not be made again", "error=\"%s\" retry_ms=%ld", err,
+			  o->remake_backoff_ms);
 		tv.tv_sec = o->remake_backoff_ms / 1000;
 		tv.tv_usec = (o->remake_backoff_ms % 1000) * 1000;
 		event_add(o->ev_remake, &tv);

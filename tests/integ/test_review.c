@@ -1287,6 +1287,8 @@ START_TEST(test_revert)
 	ck_sql_str(c, "3 X", "SELECT revision || ' ' || body FROM tickets WHERE ticket_id = 'rv-1'");
 	/* the messages delivered again (a restart before their offsets were committed) */
 	claim_at(c, "rv-1", "X", 0, 5, "1 done");
+	/* a duplicate of X sent between 5 and 9 (it made no revision): the revision before it */
+	claim_at(c, "rv-1", "X", 0, 7, "1 done");
 	claim_at(c, "rv-1", "Y", 0, 9, "2 done");
 	claim_at(c, "rv-1", "X", 0, 12, "3 pending");
 	ck_assert_int_eq(store_rev(c, "rv-1", 3), 1);

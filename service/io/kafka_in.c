@@ -340,7 +340,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct kin *k = opaque;
-	int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	/* NULL when the group handle is gone: a revoke served inside
+	 * rd_kafka_consumer_close (seen under valgrind in test_kin: a crash at close) */
+	const char *proto = rd_kafka_rebalance_protocol(rk);
+	int coop = proto != NULL && strcmp(proto, "COOPERATIVE") == 0;
 	switch (err) {
 	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
 		on_assign(k, parts, coop);

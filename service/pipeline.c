@@ -290,6 +290,14 @@ static void on_stored(void *arg, struct store_result *r, const char *err)
 
 /* ---- the actions ------------------------------------------------------------------ */
 
+/* The job's ticket as the claim and the dead letters name it. */
+static struct claim_req claim_req_of(const struct job *j)
+{
+	struct claim_req q = {j->t, kin_part_topic(j->part), kin_part_partition(j->part), j->offset,
+			      &j->pii};
+	return q;
+}
+
 static enum job_event act_claim(struct job *j)
 {
 	struct pipeline *pl = j->owner;
@@ -302,8 +310,7 @@ static enum job_event act_claim(struct job *j)
 		 * only stored (metadata, original: dropped once the first row was built).
 		 * Nothing of them is written: the revision exists by its content hash, so
 		 * the claim only reads it, or takes it over */
-		struct claim_req q = {j->t,	 kin_part_topic(j->part), kin_part_partition(j->part),
-				      j->offset, &j->pii};
+		struct claim_req q = claim_req_of(j);
 		row = store_claim_row(&pl->store, &q, &j->claim_len);
 	}
 	if (store_claim(&pl->store, row, j->claim_len, on_claimed, j, pl->why, sizeof(pl->why)) ==
@@ -497,8 +504,7 @@ static void dead_letter(struct job *j, const char *topic, int32_t partition, con
 static void act_reject(struct job *j, const char *err)
 {
 	struct pipeline *pl = j->owner;
-	struct claim_req q = {j->t,	 kin_part_topic(j->part), kin_part_partition(j->part),
-			      j->offset, &j->pii};
+	struct claim_req q = claim_req_of(j);
 	char *e = xstrdup(err ? err : "unknown"); /* err may be the scratch text */
 	char reason[512], eq[600];
 	pl->st.db_rejected++;
@@ -654,8 +660,7 @@ void pipeline_prepare_work(struct offload_item *it, void *arg)
 	}
 	{
 		/* the claim's row holds the whole body: build it here too */
-		struct claim_req q = {j->t,	 kin_part_topic(j->part), kin_part_partition(j->part),
-				      j->offset, &j->pii};
+		struct claim_req q = claim_req_of(j);
 		j->claim_row = store_claim_row(&pl->store, &q, &j->claim_len);
 		ticket_drop_stored_only(j->t);
 	}

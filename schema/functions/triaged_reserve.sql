@@ -81,8 +81,7 @@ BEGIN
             reservation_id := NULL; amount_usd := 0;
         END IF;
         SELECT daily_limit_usd INTO lim FROM budgets WHERE id = b;
-        INSERT INTO budget_usage (budget_id, day) VALUES (b, today) ON CONFLICT DO NOTHING;
-        PERFORM 1 FROM budget_usage bu WHERE bu.budget_id = b AND bu.day = today FOR UPDATE;
+        -- its usage row was made and locked above, before the loop
         PERFORM triaged_sweep_reservations(b);
         SELECT * INTO u FROM budget_usage bu WHERE bu.budget_id = b AND bu.day = today;
         p := triaged_price_at(t->>'model', now());

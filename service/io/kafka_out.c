@@ -29,9 +29,9 @@ struct kout_msg {
 	void *arg;
 	unsigned attempts;
 	struct event *ev_retry;
-	struct kout_msg *wprev, *wnext; /* on the kout's list while its retry timer runs */
-	struct kout_msg *iprev, *inext; /* on the kout's list while librdkafka holds it */
-	int in_rk;
+	/* on one of the kout's lists while its retry timer runs or librdkafka holds it */
+	enum kout_where { KOUT_NOWHERE, KOUT_WAITING, KOUT_IN_RK, KOUT__WHERE } where;
+	struct kout_msg *prev, *next;
 };
 
 struct kout {
@@ -44,8 +44,9 @@ struct kout {
 	size_t pending;
 	uint64_t retries; /* produce attempts that failed and were scheduled again */
 	uint64_t cut;	  /* messages sent cut to fit a size limit */
-	struct kout_msg *waiting; /* messages whose retry timer runs: freed at close */
-	struct kout_msg *inflight; /* messages the handle holds (until their report) */
+	/* [KOUT_WAITING]: retry timer running, freed at close; [KOUT_IN_RK]: held by the
+	 * handle until its report, resent (or freed at close) when the handle is dropped */
+	struct kout_msg *lists[KOUT__WHERE];
 	int closing;
 	/* a fatal error (the idempotent producer's: its sequence broken, fenced) leaves
 	 * the handle unusable for good: it is made again, and what was in it resent */
@@ -60,10 +61,13 @@ struct kout {
 	rd_kafka_topic_t *known[2]; /* the topics we write to, looked up at start */
 };
 
+static void msg_move(struct kout_msg *m, enum kout_where to);
+
 static void msg_free(struct kout_msg *m)
 {
 	if (m == NULL)
 		return;
+	msg_move(m, KOUT_NOWHERE);
 	if (m->ev_retry)
 		event_free(m->ev_retry);
 	rd_kafka_headers_destroy(m->hdrs);
@@ -75,44 +79,34 @@ static void msg_free(struct kout_msg *m)
 
 static void send_msg(struct kout_msg *m);
 
-static void unwait(struct kout_msg *m)
-{
-	if (m->wprev)
-		m->wprev->wnext = m->wnext;
-	else
-		m->o->waiting = m->wnext;
-	if (m->wnext)
-		m->wnext->wprev = m->wprev;
-	m->wprev = m->wnext = NULL;
-}
-
-static void in_rk_set(struct kout_msg *m, int in)
+/* Move m to the list of its new place (off any list: KOUT_NOWHERE). */
+static void msg_move(struct kout_msg *m, enum kout_where to)
 {
 	struct kout *o = m->o;
-	if (in == m->in_rk)
+	if (m->where == to)
 		return;
-	m->in_rk = in;
-	if (in) {
-		m->iprev = NULL;
-		m->inext = o->inflight;
-		if (m->inext)
-			m->inext->iprev = m;
-		o->inflight = m;
-		return;
+	if (m->where != KOUT_NOWHERE) {
+		if (m->prev)
+			m->prev->next = m->next;
+		else
+			o->lists[m->where] = m->next;
+		if (m->next)
+			m->next->prev = m->prev;
+		m->prev = m->next = NULL;
 	}
-	if (m->iprev)
-		m->iprev->inext = m->inext;
-	else
-		o->inflight = m->inext;
-	if (m->inext)
-		m->inext->iprev = m->iprev;
-	m->iprev = m->inext = NULL;
+	m->where = to;
+	if (to != KOUT_NOWHERE) {
+		m->next = o->lists[to];
+		if (m->next)
+			m->next->prev = m;
+		o->lists[to] = m;
+	}
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct kout_msg *m = arg;
-	unwait(m);
+	msg_move(m, KOUT_NOWHERE);
 	send_msg(m);
 }
 
@@ -140,11 +134,7 @@ static void schedule_retry(struct kout_msg *m, const char *why)
 	if (m->ev_retry == NULL)
 		m->ev_retry = evtimer_new(m->o->base, on_retry, m);
 	evtimer_add(m->ev_retry, &tv);
-	m->wprev = NULL;
-	m->wnext = m->o->waiting;
-	if (m->wnext)
-		m->wnext->wprev = m;
-	m->o->waiting = m;
+	msg_move(m, KOUT_WAITING);
 }
 
 #define KOUT_CUT_MIN 1024 /* below this a size refusal is not about the payload */
@@ -181,22 +171,28 @@ static int cut_to_fit(struct kout_msg *m)
 	return 0;
 }
 
-/* The handle is unusable: make it again from the loop, not inside librdkafka's callback. */
-static void fatal_seen(struct kout *o)
+/*
+ * Make the handle again after remake_backoff_ms. A fatal error again and again (a
+ * broker refusing the idempotent producer), or a handle that cannot be made: each
+ * remake blocks the loop briefly (purge, destroy), so they are spaced out, at once
+ * first, then 1 s doubling to 30 s; back to at once after a message is delivered.
+ */
+static void remake_later(struct kout *o)
 {
-	struct timeval tv;
-	if (o->fatal || o->closing)
-		return;
-	o->fatal = 1;
-	/* a fatal error again and again (a broker refusing the idempotent producer): each
-	 * remake blocks the loop briefly (purge, destroy), so they are spaced out, 1 s
-	 * doubling to 30 s, back to at once after a message is delivered */
-	tv.tv_sec = o->remake_backoff_ms / 1000;
-	tv.tv_usec = (o->remake_backoff_ms % 1000) * 1000;
+	struct timeval tv = {o->remake_backoff_ms / 1000, (o->remake_backoff_ms % 1000) * 1000};
 	event_add(o->ev_remake, &tv);
 	o->remake_backoff_ms = o->remake_backoff_ms ? o->remake_backoff_ms * 2 : 1000;
 	if (o->remake_backoff_ms > 30000)
 		o->remake_backoff_ms = 30000;
+}
+
+/* The handle is unusable: make it again from the loop, not inside librdkafka's callback. */
+static void fatal_seen(struct kout *o)
+{
+	if (o->fatal || o->closing)
+		return;
+	o->fatal = 1;
+	remake_later(o);
 }
 
 static void send_msg(struct kout_msg *m)
@@ -215,7 +211,7 @@ static void send_msg(struct kout_msg *m)
 				RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(h),
 				RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
 	if (!err)
-		in_rk_set(m, 1);
+		msg_move(m, KOUT_IN_RK);
 	if (err) {
 		rd_kafka_headers_destroy(h); /* only a successful producev takes them */
 		if (err == RD_KAFKA_RESP_ERR__FATAL)
@@ -231,7 +227,7 @@ static void send_msg(struct kout_msg *m)
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 {
 	struct kout_msg *m = rm->_private;
-	in_rk_set(m, 0);
+	msg_move(m, KOUT_NOWHERE);
 	if (m->o->closing) {
 		msg_free(m);
 		return;
@@ -381,9 +377,8 @@ static void drop_producer(struct kout *o)
 		o->rk = NULL;
 	}
 	/* what no report came back for: freed at close, else sent again (never lost) */
-	while (o->inflight) {
-		struct kout_msg *m = o->inflight;
-		in_rk_set(m, 0);
+	while (o->lists[KOUT_IN_RK]) {
+		struct kout_msg *m = o->lists[KOUT_IN_RK];
 		if (o->closing)
 			msg_free(m);
 		else
@@ -403,7 +398,6 @@ static void on_remake(evutil_socket_t fd, short what, void *arg)
 {
 	struct kout *o = arg;
 	char why[512] = "", err[256];
-	struct timeval tv;
 	if (o->rk) {
 		rd_kafka_resp_err_t fe = rd_kafka_fatal_error(o->rk, why, sizeof(why));
 		log_error("producer fatal error, making it again",
@@ -413,14 +407,9 @@ static void on_remake(evutil_socket_t fd, short what, void *arg)
 	}
 	if (make_producer(o, err, sizeof(err)) < 0) {
 		/* the settings made one at start (a certificate being replaced?): again later */
-		o->remake_backoff_ms = o->remake_backoff_ms ? o->remake_backoff_ms * 2 : 1000;
-		if (o->remake_backoff_ms > 30000)
-			o->remake_backoff_ms = 30000;
 		log_error("producer could not be made again", "error=\"%s\" retry_ms=%ld", err,
 			  o->remake_backoff_ms);
-		tv.tv_sec = o->remake_backoff_ms / 1000;
-		tv.tv_usec = (o->remake_backoff_ms % 1000) * 1000;
-		event_add(o->ev_remake, &tv);
+		remake_later(o);
 		return;
 	}
 	o->fatal = 0;
@@ -448,11 +437,8 @@ void kout_free(struct kout *o, int timeout_ms)
 	/* purge what is left so its opaques come back to us in delivery reports */
 	o->closing = 1;
 	drop_producer(o);
-	while (o->waiting) {
-		struct kout_msg *m = o->waiting;
-		unwait(m);
-		msg_free(m);
-	}
+	while (o->lists[KOUT_WAITING])
+		msg_free(o->lists[KOUT_WAITING]);
 	if (o->pipefd[0] >= 0)
 		close(o->pipefd[0]);
 	if (o->pipefd[1] >= 0)

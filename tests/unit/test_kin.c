@@ -134,6 +134,18 @@ static struct kin *kin_up(struct event_base *base, struct config *cfg)
 	return k;
 }
 
+/* Let go of the messages handed over, the consumer and the cluster. */
+static void kin_down(struct kin *k, struct config *cfg, struct event_base *base)
+{
+	for (int i = 0; i < ngot; i++)
+		kin_part_unref(got[i].part);
+	kin_free(k);
+	config_cleanup(cfg);
+	rd_kafka_mock_cluster_destroy(mc);
+	rd_kafka_destroy(mock_rk);
+	event_base_free(base);
+}
+
 /* Another member of the group, subscribed to another topic: its joining and
  * leaving make the group rebalance, and the range assignor gives t.in back to
  * the consumer under test (eager protocol: revoked, then assigned again). */
@@ -266,13 +278,7 @@ START_TEST(test_reassigned_in_flight_not_started_twice)
 
 	rd_kafka_consumer_close(member);
 	rd_kafka_destroy(member);
-	for (int i = 0; i < ngot; i++)
-		kin_part_unref(got[i].part);
-	kin_free(k);
-	config_cleanup(&cfg);
-	rd_kafka_mock_cluster_destroy(mc);
-	rd_kafka_destroy(mock_rk);
-	event_base_free(base);
+	kin_down(k, &cfg, base);
 }
 END_TEST
 
@@ -303,13 +309,7 @@ START_TEST(test_failed_store_is_retried)
 	run_ms(base, NULL, 400);
 	ck_assert_int_eq(stored[0], 3);
 
-	for (int i = 0; i < ngot; i++)
-		kin_part_unref(got[i].part);
-	kin_free(k);
-	config_cleanup(&cfg);
-	rd_kafka_mock_cluster_destroy(mc);
-	rd_kafka_destroy(mock_rk);
-	event_base_free(base);
+	kin_down(k, &cfg, base);
 }
 END_TEST
 

@@ -19,6 +19,30 @@ static void on_delivered(void *arg)
 	delivered++;
 }
 
+/* A producer on librdkafka's mock broker in the producer itself (it sets
+ * bootstrap.servers); extra: more [kafka] lines. */
+static struct kout *kout_on_mock(struct event_base *base, struct config *c, const char *extra)
+{
+	char text[256], err[256];
+	struct kout *o;
+	snprintf(text, sizeof(text), "[kafka]\ntest.mock.num.brokers = 1\n%s", extra);
+	config_init(c);
+	ck_assert_int_eq(config_load_text(c, text, "t", NULL, err, sizeof(err)), 0);
+	o = kout_new(base, c, err, sizeof(err));
+	ck_assert_msg(o != NULL, "kout_new: %s", err);
+	return o;
+}
+
+/* Run the loop in 100 ms steps until `want` messages were delivered, at most steps times. */
+static void run_until_delivered(struct event_base *base, int want, int steps)
+{
+	struct timeval step = {0, 100 * 1000};
+	for (int i = 0; i < steps && delivered < want; i++) {
+		event_base_loopexit(base, &step);
+		event_base_dispatch(base);
+	}
+}
+
 /*
  * A dead letter just over the producer's message.max.bytes (librdkafka's 1,000,000;
  * a broker takes 1,048,588 by default, so such a message can be on the intake
@@ -33,44 +57,28 @@ START_TEST(test_too_large_is_cut_and_delivered)
 	/* a dead letter names its source; the whole message stays there */
 	struct kout_header h[2] = {{"triaged.error.code", "too_large"},
 				   {"triaged.original.offset", "7"}};
-	struct timeval step = {0, 100 * 1000};
 	struct kout *o;
-	char err[256], *p;
+	char *p;
 	size_t len = 1010000;
 
-	config_init(&c);
-	/* librdkafka's mock broker in the producer itself (it sets bootstrap.servers) */
-	ck_assert_int_eq(config_load_text(&c, "[kafka]\ntest.mock.num.brokers = 1\n", "t", NULL, err,
-					  sizeof(err)),
-			 0);
-	o = kout_new(base, &c, err, sizeof(err));
-	ck_assert_msg(o != NULL, "kout_new: %s", err);
+	o = kout_on_mock(base, &c, "");
 	p = malloc(len);
 	memset(p, 'x', len);
 	kout_produce(o, "tickets.dlq", "k", 1, p, len, h, 2, on_delivered, NULL);
-	for (int i = 0; i < 100 && delivered == 0; i++) {
-		event_base_loopexit(base, &step);
-		event_base_dispatch(base);
-	}
+	run_until_delivered(base, 1, 100);
 	ck_assert_int_eq(delivered, 1);
 	ck_assert_uint_eq(kout_cut(o), 1);
 	ck_assert_uint_eq(kout_retries(o), 0);
 	ck_assert_uint_eq(kout_pending(o), 0);
 	/* a message that fits is sent whole */
 	kout_produce(o, "tickets.dlq", "k", 1, "small", 5, h, 2, on_delivered, NULL);
-	for (int i = 0; i < 100 && delivered == 1; i++) {
-		event_base_loopexit(base, &step);
-		event_base_dispatch(base);
-	}
+	run_until_delivered(base, 2, 100);
 	ck_assert_int_eq(delivered, 2);
 	ck_assert_uint_eq(kout_cut(o), 1);
 	/* anything but a dead letter (an event) is never cut: half of it would be broken JSON,
 	 * and no source keeps it whole; it waits for a retry, and is freed at close */
 	kout_produce(o, "tickets.triaged", "k", 1, p, len, NULL, 0, on_delivered, NULL);
-	for (int i = 0; i < 15; i++) {
-		event_base_loopexit(base, &step);
-		event_base_dispatch(base);
-	}
+	run_until_delivered(base, 3, 15); /* 1.5 s: it is not delivered */
 	ck_assert_int_eq(delivered, 2);
 	ck_assert_uint_eq(kout_cut(o), 1);
 	ck_assert_uint_ge(kout_retries(o), 1);
@@ -91,22 +99,12 @@ START_TEST(test_fatal_error_remakes_producer)
 {
 	struct event_base *base = event_base_new();
 	struct config c;
-	struct timeval step = {0, 100 * 1000};
 	struct kout *o;
-	char err[256];
 
 	delivered = 0;
-	config_init(&c);
-	ck_assert_int_eq(config_load_text(&c, "[kafka]\ntest.mock.num.brokers = 1\n", "t", NULL, err,
-					  sizeof(err)),
-			 0);
-	o = kout_new(base, &c, err, sizeof(err));
-	ck_assert_msg(o != NULL, "kout_new: %s", err);
+	o = kout_on_mock(base, &c, "");
 	kout_produce(o, "tickets.triaged", "k", 1, "{\"a\":1}", 7, NULL, 0, on_delivered, NULL);
-	for (int i = 0; i < 100 && delivered == 0; i++) {
-		event_base_loopexit(base, &step);
-		event_base_dispatch(base);
-	}
+	run_until_delivered(base, 1, 100);
 	ck_assert_int_eq(delivered, 1);
 	/* librdkafka's own test hook: the handle is fatally failed from now on */
 	ck_assert_int_eq(rd_kafka_test_fatal_error(kout_handle(o), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -114,10 +112,7 @@ START_TEST(test_fatal_error_remakes_producer)
 			 RD_KAFKA_RESP_ERR_NO_ERROR);
 	kout_produce(o, "tickets.triaged", "k", 1, "{\"a\":2}", 7, NULL, 0, on_delivered, NULL);
 	kout_produce(o, "tickets.dlq", "k", 1, "x", 1, NULL, 0, on_delivered, NULL);
-	for (int i = 0; i < 100 && delivered < 3; i++) {
-		event_base_loopexit(base, &step);
-		event_base_dispatch(base);
-	}
+	run_until_delivered(base, 3, 100);
 	ck_assert_int_eq(delivered, 3);
 	ck_assert_uint_eq(kout_remade(o), 1);
 	ck_assert_uint_eq(kout_pending(o), 0);
@@ -136,25 +131,15 @@ START_TEST(test_fatal_error_with_message_held)
 {
 	struct event_base *base = event_base_new();
 	struct config c;
-	struct timeval step = {0, 100 * 1000};
 	struct kout *o;
-	char err[256];
 
 	delivered = 0;
-	config_init(&c);
-	ck_assert_int_eq(config_load_text(&c, "[kafka]\ntest.mock.num.brokers = 1\nlinger.ms = 1500\n",
-					  "t", NULL, err, sizeof(err)),
-			 0);
-	o = kout_new(base, &c, err, sizeof(err));
-	ck_assert_msg(o != NULL, "kout_new: %s", err);
+	o = kout_on_mock(base, &c, "linger.ms = 1500\n");
 	kout_produce(o, "tickets.triaged", "k", 1, "{\"a\":1}", 7, NULL, 0, on_delivered, NULL);
 	ck_assert_int_eq(rd_kafka_test_fatal_error(kout_handle(o),
 						   RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "test"),
 			 RD_KAFKA_RESP_ERR_NO_ERROR);
-	for (int i = 0; i < 150 && delivered == 0; i++) {
-		event_base_loopexit(base, &step);
-		event_base_dispatch(base);
-	}
+	run_until_delivered(base, 1, 150);
 	ck_assert_int_eq(delivered, 1);
 	ck_assert_uint_eq(kout_remade(o), 1);
 	ck_assert_uint_eq(kout_pending(o), 0);

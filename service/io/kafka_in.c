@@ -505,16 +505,26 @@ void kin_conf_logging(rd_kafka_conf_t *c)
 rd_kafka_conf_t *kin_make_conf(const struct config *cfg, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	static const char *const defaults[][2] = {
+	char min_msgs[24];
+	/* prefetch, bounded twice (librdkafka's defaults: 100,000 messages, 64 MiB):
+	 * - in bytes: 8 MiB keeps the 0 ms benchmark fed: 2 MiB halved its
+	 *   throughput (3,325 vs 6,230 tickets/s; the dev broker answers a fetch
+	 *   late), 16 MiB added nothing;
+	 * - in tickets: two max_in_flight (at least 1,000). Intake holds at
+	 *   max_in_flight, so a deeper queue only waits, in RSS: at 800 ms with
+	 *   2,048 in flight, 8 MiB of small tickets was 8-11 MB of the daemon's
+	 *   80. One max_in_flight starved the 0 ms run now and then (3,873 and
+	 *   4,496 tickets/s against 4,389-4,971); two did not (deploy/BENCHMARK.md,
+	 *   "The prefetch in tickets"). */
+	const char *const defaults[][2] = {
 		{"auto.offset.reset", "earliest"},
 		{"auto.commit.interval.ms", "1000"},
 		{"client.id", "triaged"},
-		/* prefetch: librdkafka's default is 64 MiB. 8 MiB (~5,500 tickets of
-		 * 1.5 KB) keeps the 0 ms benchmark fed: 2 MiB halved its throughput
-		 * (3,325 vs 6,230 tickets/s; the dev broker answers a fetch late),
-		 * 16 MiB added nothing. Each MiB is a MiB of RSS when intake holds. */
 		{"queued.max.messages.kbytes", "8192"},
+		{"queued.min.messages", min_msgs},
 	};
+	snprintf(min_msgs, sizeof(min_msgs), "%lld",
+		 (long long)(cfg->max_in_flight > 500 ? 2 * cfg->max_in_flight : 1000));
 	/* ours, not overridable: offsets are stored only when tickets are durable */
 	static const char *const fixed[][2] = {
 		{"enable.auto.offset.store", "false"},

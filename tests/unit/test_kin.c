@@ -313,6 +313,43 @@ START_TEST(test_failed_store_is_retried)
 }
 END_TEST
 
+/*
+ * The prefetch is bounded in tickets as well as in bytes: two max_in_flight,
+ * at least 1,000, unless [kafka] says otherwise. librdkafka's own bound is
+ * 100,000 messages, so without it 8 MiB of small tickets waited in RSS.
+ */
+static void min_messages_is(const char *ini, const char *want)
+{
+	struct config cfg;
+	char err[256], got_v[64];
+	size_t n = sizeof(got_v);
+	rd_kafka_conf_t *c;
+
+	config_init(&cfg);
+	ck_assert_msg(config_load_text(&cfg, ini, "t", NULL, err, sizeof(err)) == 0, "%s", err);
+	c = kin_make_conf(&cfg, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(rd_kafka_conf_get(c, "queued.min.messages", got_v, &n) == RD_KAFKA_CONF_OK);
+	ck_assert_msg(strcmp(got_v, want) == 0, "%s: queued.min.messages %s, want %s", ini,
+		      got_v, want);
+	n = sizeof(got_v);
+	ck_assert(rd_kafka_conf_get(c, "queued.max.messages.kbytes", got_v, &n) ==
+		  RD_KAFKA_CONF_OK);
+	ck_assert_str_eq(got_v, "8192");
+	rd_kafka_conf_destroy(c);
+	config_cleanup(&cfg);
+}
+
+START_TEST(test_prefetch_bounded_in_tickets)
+{
+	min_messages_is("[intake]\ntopic = t.in\n", "4096");
+	min_messages_is("[intake]\ntopic = t.in\nmax_in_flight = 5000\nlow_water = 10\n", "10000");
+	min_messages_is("[intake]\ntopic = t.in\nmax_in_flight = 64\nlow_water = 10\n", "1000");
+	min_messages_is("[intake]\ntopic = t.in\nmax_in_flight = 501\nlow_water = 10\n", "1002");
+	min_messages_is("[intake]\ntopic = t.in\n[kafka]\nqueued.min.messages = 30000\n", "30000");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kin");
@@ -323,6 +360,7 @@ int main(void)
 	tcase_set_timeout(tc, 100);
 	tcase_add_test(tc, test_reassigned_in_flight_not_started_twice);
 	tcase_add_test(tc, test_failed_store_is_retried);
+	tcase_add_test(tc, test_prefetch_bounded_in_tickets);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -68,6 +68,22 @@ void eval_budget_stop_run(struct eval_run *run, int rc, const char *msg)
 	snprintf(run->stop_msg, sizeof(run->stop_msg), "%s", msg);
 }
 
+int eval_budget_stop_refused(struct eval_run *run, const struct model_caller *mcl,
+			     enum model_tier t, const char *spec)
+{
+	const char *cause = NULL;
+	char m[sizeof(run->stop_msg)];
+	if (run->stop_config)
+		return 1;
+	if (run->stopped || !model_caller_misconfigured(mcl, t, &cause))
+		return 0;
+	snprintf(m, sizeof(m), "%s (%s): the provider refuses the tier's configuration or account",
+		 cause && cause[0] ? cause : model_tier_name(t), spec);
+	eval_budget_stop_run(run, 1, m);
+	run->stop_config = 1;
+	return 1;
+}
+
 enum eval_budget_verdict eval_budget_reserve(struct eval_run *run, const struct model_caller *mcl,
 					     struct model_calls *cs, uint64_t seed,
 					     uint32_t *wait_ms)
@@ -191,6 +207,14 @@ out:
 
 void eval_budget_print_stop(const struct eval_run *run, size_t stored, FILE *f)
 {
+	if (run->stop_config) {
+		fprintf(f,
+			"triaged eval: %s. %zu answers stored, %zu calls not made. Fix the "
+			"tier's configuration or the account and run again to resume: stored "
+			"answers are reused.\n",
+			run->stop_msg, stored, run->ntasks - run->finished + run->not_made);
+		return;
+	}
 	fprintf(f,
 		"triaged eval: %s. %zu answers stored ($%.6f settled against the budget over "
 		"%zu calls), %zu calls not made. Run again when the budget allows (a new UTC day "

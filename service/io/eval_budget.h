@@ -33,6 +33,16 @@ void eval_budget_cleanup(struct eval_run *run);
 /* Stop the run with rc and msg (the first reason wins). */
 void eval_budget_stop_run(struct eval_run *run, int rc, const char *msg);
 /*
+ * The provider refuses tier t itself (a 401, a 404 model, a spent quota:
+ * config_errors in a row, model_caller_misconfigured). The daemon holds and
+ * waits for a fix; a run on the command line stops instead, naming the cause
+ * (exit 1, stop_config): its tasks waiting for the verdict or a probe would
+ * otherwise wait for good. 1: the run is stopped so (a task stops too); 0: go
+ * on (a budget stop lets the calls out finish).
+ */
+int eval_budget_stop_refused(struct eval_run *run, const struct model_caller *mcl,
+			     enum model_tier t, const char *spec);
+/*
  * Reserve for the current call of cs (store_reserve_req_for: the daemon's
  * worst case and estimate). seed spreads the busy retries. Granted: the
  * call record carries budget_id and reservation_id.

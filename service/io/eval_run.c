@@ -392,12 +392,22 @@ static void task_reserve(struct eval_task *k)
 	}
 }
 
+/* A tier the provider refuses stops the run (eval_budget_stop_refused). */
+static int stopped_by_config(struct eval_task *k)
+{
+	return eval_budget_stop_refused(k->run, k->c->mcl, k->c->tier, k->c->spec);
+}
+
 static void on_llm_done(void *arg, const struct llm_result *res)
 {
 	struct eval_task *k = arg;
 	uint32_t wait = 0;
 	enum job_event ev = model_call_result(k->c->mcl, &k->calls, res, now_ms(), &k->ans, &wait,
 					      k->err, sizeof(k->err));
+	if ((ev == EV_MODEL_RETRY || ev == EV_NOT_SENT) && stopped_by_config(k)) {
+		task_stop(k);
+		return;
+	}
 	if (ev == EV_MODEL_RETRY || ev == EV_NOT_SENT) {
 		struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
 		evtimer_add(k->timer, &tv);
@@ -427,6 +437,11 @@ static void try_send(struct eval_task *k)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct eval_task *k = arg;
+	/* waiting (a retry, a verdict, a probe) when a refused tier stopped the run */
+	if (k->run->stop_config) {
+		task_stop(k);
+		return;
+	}
 	if (k->reserving)
 		task_reserve(k);
 	else

@@ -512,6 +512,56 @@ START_TEST(test_eval_max_cost)
 END_TEST
 
 /*
+ * A spent quota (OpenAI's 429 insufficient_quota; the fake answers every
+ * request so while --quota-spent is set): the daemon holds the tier and waits
+ * for credit, but a run on the command line stops, naming the cause, with exit
+ * 1. Before, the run waited for good: the tier's hold never ended, and every
+ * task waited for its probe. With credit back, a second run makes the calls.
+ */
+START_TEST(test_eval_quota)
+{
+	static const char *const args[] = {"--quota-spent", "1", NULL};
+	struct stack s;
+	char *out;
+	int st = -1;
+	long long made, t0;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "evalquota", 1, args), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-4o-mini");
+	stack_env(&s, "TRIAGED_MINI_BREAKER_COOLDOWN_MS", "1000");
+	t0 = h_now_ms();
+	{
+		char *extra[] = {"--model", "mini", NULL};
+		out = run_eval(&s, "evalquota1", extra, &st);
+	}
+	made = model_requests(&s);
+	ck_assert_msg(st == 1, "exit %d:\n%s", st, out);
+	ck_assert_msg(strstr(out, "triaged eval: mini: 429 insufficient_quota (mini): the provider "
+				  "refuses the tier's configuration or account. 0 answers stored") !=
+			  NULL,
+		      "%s", out);
+	ck_assert_msg(strstr(out, "Fix the tier's configuration or the account") != NULL, "%s",
+		      out);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM eval_answers"), 0);
+	/* the calls in flight at the refusal (concurrency 8), not one per ticket */
+	ck_assert_msg(made >= 1 && made <= 8, "requests %lld", made);
+	fprintf(stderr, "eval with the quota spent: stopped after %lld requests, %lld ms\n", made,
+		h_now_ms() - t0);
+	free(out);
+
+	ck_assert_int_eq(stack_model_control(&s, "{\"quota_spent\": 0}"), 0);
+	{
+		char *extra[] = {"--model", "mini", NULL};
+		out = run_eval(&s, "evalquota2", extra, &st);
+	}
+	ck_assert_msg(st == 0, "exit %d:\n%s", st, out);
+	ck_assert_int_gt(h_sql_ll(s.db, "SELECT count(*) FROM eval_answers"), 0);
+	free(out);
+	stack_stop(&s);
+}
+END_TEST
+
+/*
  * budget.enforce: every eval call reserves its worst case through
  * triaged_reserve, so an eval and production share one daily budget. The
  * budget is $0.003 a day of which production already spent $0.001: a handful
@@ -780,7 +830,7 @@ int main(void)
 	const struct stack_case cases[] = {
 	    {"eval_small", test_eval_small},	   {"shadow_share", test_shadow_share},
 	    {"eval_max_cost", test_eval_max_cost}, {"eval_budget", test_eval_budget},
-	    {"shadow_drain", test_shadow_drain},
+	    {"shadow_drain", test_shadow_drain},   {"eval_quota", test_eval_quota},
 	};
 	const struct stack_case opt_in[] = {{"shadow_latency", test_shadow_latency}};
 	const char *only = getenv("CK_RUN_CASE");

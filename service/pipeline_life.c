@@ -53,6 +53,37 @@ static void budget_pause_check(struct pipeline *pl)
 	pipeline_set_pause(pl, PAUSE_BUDGET, 0);
 }
 
+/*
+ * The heartbeat, with the claims of the tickets this daemon has worked on for
+ * more than two leases: a claim older than ten minutes is taken over by the
+ * next daemon that meets the ticket (triaged_claim), so one waiting that long
+ * here (for a budget, a quota, on_failure = wait) was paid for twice after a
+ * rebalance. The heartbeat refreshes their claimed_at (found by a review).
+ * Usually there is none: nothing is added to the statement.
+ */
+static void renew(struct pipeline *pl)
+{
+	static const enum job_state holding[] = {JOB_RESERVE, JOB_MODEL, JOB_BACKOFF,
+						 JOB_FLAGSHIP_WAIT, JOB_STORE};
+	double before = pipeline_now_ms() - 2000.0 * (double)pl->cfg->budget_lease_s;
+	struct store_held *held = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t k = 0; k < ARRAY_SIZE(holding); k++)
+		for (const struct job *j = pl->jobs.lists[holding[k]]; j; j = j->next) {
+			if (j->ticket_pk <= 0 || j->received_ms > before)
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				held = xrealloc(held, cap * sizeof(*held));
+			}
+			held[n].ticket_pk = j->ticket_pk;
+			held[n].revision = j->revision;
+			n++;
+		}
+	store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, held, n, on_renewed, pl);
+	free(held);
+}
+
 /* Budget leases: this daemon's calls still run; also sweeps the reservations of dead owners.
  * The same statement is the daemon's heartbeat: its claims of tickets in flight are not
  * taken over by another daemon while it renews (migration 064). */
@@ -60,7 +91,7 @@ static void on_renew(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
 	if (db_is_up(pl->db))
-		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
+		renew(pl);
 	budget_pause_check(pl);
 }
 
@@ -95,7 +126,7 @@ static void on_db_state(void *arg, int up)
 {
 	struct pipeline *pl = arg;
 	if (up && !pl->said_bye) /* say at once that this daemon is alive: its claims follow */
-		store_renew(&pl->store, pl->owner, (int)pl->cfg->budget_lease_s, on_renewed, pl);
+		renew(pl);
 	if (up && pl->cfg->budget_enforce && !pl->prices_checked) {
 		pl->prices_checked = 1;
 		check_prices(pl);
@@ -308,7 +339,7 @@ void pipeline_exit_loop(struct pipeline *pl)
 	}
 	/* lease 0: dead to the others now; its open reservations (calls abandoned at
 	 * the drain timeout, paid, answers lost) expire with it and are swept as lost */
-	store_renew(&pl->store, pl->owner, 0, on_bye, pl);
+	store_renew(&pl->store, pl->owner, 0, NULL, 0, on_bye, pl);
 	pl->ev_bye = evtimer_new(pl->base, on_bye_timeout, pl);
 	evtimer_add(pl->ev_bye, &tv);
 }

@@ -155,7 +155,11 @@ $$;
 -- Also the daemon's heartbeat (migration 064): the owner is alive for
 -- lease_s more seconds, so its claims of tickets in flight are not taken
 -- over (triaged_claim); lease_s 0 says it stopped (the daemon's clean exit).
--- Daemons silent for a day are forgotten.
+-- Daemons silent for a day are forgotten. An element may carry held, the
+-- [{p: ticket_pk, r: revision}] of the claims the owner has worked on for
+-- long: their claimed_at is refreshed, so a claim older than ten minutes that
+-- its daemon still works on is not taken over (only the owner's own claims of
+-- revisions not stored yet are touched).
 -- Returns idx, the reservations renewed and the calls lost today (every
 -- budget, every daemon: the daemon's /metrics gauge).
 CREATE OR REPLACE FUNCTION triaged_renew_reservations(batch jsonb)
@@ -185,6 +189,14 @@ BEGIN
                   AND l.classid = 29810::oid AND l.objid = hashtext(t->>'owner')::oid
                   AND l.objsubid = 2) THEN
             PERFORM pg_try_advisory_lock(29810, hashtext(t->>'owner'));
+        END IF;
+        IF coalesce((t->>'lease_s')::integer, 60) > 0
+           AND jsonb_typeof(t->'held') = 'array' THEN
+            UPDATE ticket_revisions rv SET claimed_at = now()
+              FROM jsonb_to_recordset(t->'held') AS h(p bigint, r integer)
+             WHERE rv.ticket_pk = h.p AND rv.revision = h.r AND rv.claimed_by = t->>'owner'
+               AND NOT EXISTS (SELECT 1 FROM triage_results tr
+                                WHERE tr.ticket_pk = h.p AND tr.revision = h.r);
         END IF;
         UPDATE budget_reservations r
            SET expires_at = now() + make_interval(secs => coalesce((t->>'lease_s')::integer, 60))

@@ -523,11 +523,22 @@ static void on_renew_row(void *arg, const struct db_row *row, const char *err)
 	free(p);
 }
 
-void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn *cb, void *arg)
+void store_renew(struct store *s, const char *owner, int lease_s, const struct store_held *held,
+		 size_t n, store_renew_fn *cb, void *arg)
 {
 	json_object *o = json_object_new_object();
 	jadd_str(o, "owner", owner);
 	json_object_object_add(o, "lease_s", json_object_new_int(lease_s));
+	if (n > 0) {
+		json_object *a = json_object_new_array_ext((int)n);
+		for (size_t i = 0; i < n; i++) {
+			json_object *h = json_object_new_object();
+			json_object_object_add(h, "p", json_object_new_int64(held[i].ticket_pk));
+			json_object_object_add(h, "r", json_object_new_int(held[i].revision));
+			json_object_array_add(a, h);
+		}
+		json_object_object_add(o, "held", a);
+	}
 	db_submit_obj(s->db, DB_RENEW, o, on_renew_row, pending_new(s, (void *)cb, arg, NULL));
 }
 

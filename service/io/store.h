@@ -162,7 +162,15 @@ void store_reserve_call(struct store *s, const struct model_caller *mcl,
 /* Renew the leases of owner's open reservations and sweep those of dead owners; cb gets
  * the calls lost today (all daemons), unless the database refused. */
 typedef void store_renew_fn(void *arg, int64_t lost_today);
-void store_renew(struct store *s, const char *owner, int lease_s, store_renew_fn *cb, void *arg);
+/* held: the (ticket_pk, revision) of n claims this daemon still works on, whose
+ * claimed_at the heartbeat refreshes (a live daemon's claim is not taken over
+ * after ten minutes); NULL/0: none. */
+struct store_held {
+	int64_t ticket_pk;
+	int revision;
+};
+void store_renew(struct store *s, const char *owner, int lease_s, const struct store_held *held,
+		 size_t n, store_renew_fn *cb, void *arg);
 
 /* Record a dead letter for supervisors (once the topic has it); cb(arg, row or NULL, err) once. */
 void store_dead_letter(struct store *s, const char *topic, int32_t partition, int64_t offset,

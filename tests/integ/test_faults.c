@@ -861,6 +861,92 @@ START_TEST(test_rebalance_in_flight)
 }
 END_TEST
 
+/* ---- 4c. claim_held_long ------------------------------------------------------ */
+
+#define HL_TICKETS 40
+
+/*
+ * A claim older than ten minutes is taken over by the next daemon that meets
+ * its ticket, even when its holder is alive: the holder may have lost it. A
+ * holder that still works on the ticket (waiting for a budget, a quota, or
+ * on_failure = wait) now refreshes the claim with its heartbeat, once the job
+ * is two leases old. Here the model takes 40 s, the claims are aged to eleven
+ * minutes in the database, and a second daemon joins: it waits for daemon1
+ * instead of paying again. Before (found by a review), it took the moved
+ * tickets over and the model saw them twice.
+ */
+START_TEST(test_claim_held_long)
+{
+	struct stack s;
+	struct h_proc d1, d2;
+	const char *margs[] = {"--latency-ms", "40000", NULL};
+	long long deadline, elsewhere, fresh;
+	struct per_ticket pt;
+	struct figs f;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "heldlong", 8, margs), 0);
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_MINI_TIMEOUT_MS", "60000");
+	/* pacing sends one request until an answer tells the window: 40 s */
+	stack_env(&s, "TRIAGED_MINI_PACING", "false");
+	ck_assert_int_eq(stack_daemon(&s, &d1, "daemon1"), 0);
+	deadline = h_now_ms() + 60000;
+	while (h_now_ms() < deadline && assigned_total(&d1) != 8)
+		usleep(100 * 1000);
+	ck_assert_d(assigned_total(&d1) == 8, &d1);
+	ck_assert_int_eq(stack_produce_samples(&s, HL_TICKETS, "hl-"), 0);
+	deadline = h_now_ms() + 30000;
+	while (h_now_ms() < deadline &&
+	       (model_per_ticket(&s, 0, "hl-", &pt) != 0 || pt.tickets < HL_TICKETS))
+		usleep(50 * 1000);
+	ck_assert_msg(pt.tickets == HL_TICKETS, "%lld of %d tickets at the model (%lld requests)",
+		      pt.tickets, HL_TICKETS, pt.total);
+	/* the jobs two leases old (the suite's lease is 6 s), then the claims aged */
+	usleep(13 * 1000 * 1000);
+	ck_assert_int_eq(sqlv(&s,
+			      "WITH u AS (UPDATE ticket_revisions r SET claimed_at = now() - "
+			      "interval '11 minutes', received_at = now() - interval '11 minutes' "
+			      "FROM tickets t WHERE t.id = r.ticket_pk AND t.ticket_id LIKE "
+			      "'%s%%' RETURNING 1) SELECT count(*) FROM u",
+			      "hl-"),
+			 HL_TICKETS);
+	/* daemon1's heartbeats (every 2 s) refresh them; looked at, not waited for */
+	usleep(5 * 1000 * 1000);
+	fresh = sqlv(&s,
+		     "SELECT count(*) FROM ticket_revisions r JOIN tickets t ON t.id = r.ticket_pk "
+		     "WHERE t.ticket_id LIKE '%s%%' AND r.claimed_at > now() - interval '1 minute'",
+		     "hl-");
+	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
+	deadline = h_now_ms() + 60000;
+	while (h_now_ms() < deadline && (assigned_total(&d1) + assigned_total(&d2) != 8 ||
+					 assigned_total(&d2) == 0))
+		usleep(100 * 1000);
+	ck_assert_d(assigned_total(&d2) > 0, &d2);
+	ck_assert_d(wait_rows(&s, "hl-", HL_TICKETS, 120000) == HL_TICKETS, &d2);
+	ck_assert_d(stack_wait_committed(&s, HL_TICKETS, 30000) == 0, &d2);
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	ck_assert_int_eq(stack_stop_daemon(&d1, 30000), 0);
+
+	db_figures(&s, "hl-", HL_TICKETS, &f);
+	ck_assert_int_eq(model_per_ticket(&s, 0, "hl-", &pt), 0);
+	elsewhere = log_last_num(&d2, " elsewhere=");
+	fprintf(stderr,
+		"faults claim_held_long: tickets_in=%d rows=%lld lost=%lld duplicated=%lld "
+		"claims_refreshed=%lld model_requests=%lld max_requests_per_ticket=%lld "
+		"claimed_elsewhere_at_daemon2=%lld\n",
+		HL_TICKETS, f.rows, f.lost, f.duplicated, fresh, pt.requests, pt.max, elsewhere);
+	ck_assert_int_eq(f.rows, HL_TICKETS);
+	ck_assert_int_eq(f.lost, 0);
+	ck_assert_int_eq(f.duplicated, 0);
+	ck_assert_int_eq(fresh, HL_TICKETS);
+	/* the point: daemon2 waited for the live holder, no ticket was paid twice */
+	ck_assert_int_gt(elsewhere, 0);
+	ck_assert_int_eq(pt.max, 1);
+	ck_assert_int_eq(pt.requests, HL_TICKETS);
+	stack_stop(&s);
+}
+END_TEST
+
 /* ---- 5. model_storm ---------------------------------------------------------- */
 
 #define MS_A 200 /* 429 storm */
@@ -1405,6 +1491,7 @@ static Suite *faults_suite(void)
 	    {"model_storm", test_model_storm},	 {"breaker", test_breaker},
 	    {"drain_backlog", test_drain_backlog}, {"drain_timeout", test_drain_timeout},
 	    {"rebalance_in_flight", test_rebalance_in_flight},
+	    {"claim_held_long", test_claim_held_long},
 	};
 	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -648,6 +648,8 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 		out->db_rounds_held = ds.lingered_rounds;
 	}
 	out->dlq_pending = kout_pending(pl->kout);
+	out->produce_failing = kout_failing(pl->kout, &out->produce_failing_s, out->produce_stuck,
+					    sizeof(out->produce_stuck));
 	out->budget_lost_calls = pl->budget_lost_calls;
 	for (int t = 0; t < MODEL__TIERS; t++)
 		if (pl->no_price[t])

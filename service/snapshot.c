@@ -101,6 +101,9 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	out->db_round_items = hl.db_round_items;
 	out->db_rounds_held = hl.db_rounds_held;
 	out->dlq_pending = hl.dlq_pending;
+	out->produce_failing = hl.produce_failing;
+	out->produce_failing_s = (int64_t)hl.produce_failing_s;
+	memcpy(out->produce_stuck, hl.produce_stuck, sizeof(out->produce_stuck));
 	memcpy(out->misconfigured, hl.misconfigured, sizeof(out->misconfigured));
 	for (int t = 0; t < METRICS_TIERS; t++)
 		out->misconfigured_now[t] = hl.misconfigured[t][0] != '\0';

@@ -146,6 +146,8 @@ static const struct metric metrics[] = {
 	{"db_round_items_total", CNT, "Items (claims, calls, stores, ...) those rounds carried; an item of a rolled-back round counts again when sent again.", NULL, ST(db_round_items), MX_NONE},
 	{"db_rounds_held_total", CNT, "Rounds held back while others were in the database (group commit, postgres.batch_delay_ms).", NULL, ST(db_rounds_held), MX_NONE},
 	{"dlq_pending", GAU, "Dead letters not yet acknowledged by the broker.", NULL, SZ(dlq_pending), MX_NONE},
+	{"produce_failing", GAU, "Events and dead letters whose last produce attempt failed and that are not delivered yet (each is retried until it is).", NULL, SZ(produce_failing), MX_NONE},
+	{"produce_failing_seconds", GAU, "How long the oldest of them has been failing, in whole seconds; 0: none. /readyz fails from 30 s.", NULL, SL(produce_failing_s), MX_NONE},
 	{"http_connections", GAU, "Admin HTTP connections open.", NULL, ST(http_open), MX_NONE},
 	{"http_connections_total", CNT, "Admin HTTP connections by fate.", "event=\"accepted\"", ST(http_accepted), MX_NONE},
 	{"http_connections_total", CNT, NULL, "event=\"head_deadline\"", ST(http_head_cut), MX_NONE},

@@ -58,6 +58,11 @@ struct metrics_snapshot {
 	int64_t consumer_lag; /* -1: unknown, not exported */
 	size_t mini_in_flight, mini_waiting, flagship_in_flight, flagship_waiting;
 	size_t db_pending, dlq_pending;
+	/* events and dead letters failing to produce (retried until delivered): how
+	 * many, the oldest's age in whole seconds, and its cause ("" = none) */
+	size_t produce_failing;
+	int64_t produce_failing_s;
+	char produce_stuck[224];
 	uint64_t db_rounds, db_round_items, db_rounds_held; /* the write connection's rounds */
 	/* a tier held as misconfigured (#11.4): its cause; "" = not */
 	char misconfigured[METRICS_TIERS][160];

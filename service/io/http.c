@@ -41,6 +41,7 @@
 #define HTTP_SWEEP_MS 100	      /* head deadline resolution */
 #define HTTP_LOG_INTERVAL_MS 10000 /* accept trouble: one log line per interval */
 #define METRICS_CAP (1u << 20)
+#define HTTP_PRODUCE_STUCK_S 30 /* /readyz: events failing to produce this long */
 
 /* One client connection, as seen through its bufferevent. */
 struct hconn {
@@ -410,6 +411,14 @@ static void on_readyz(struct http *h, struct evhttp_request *req)
 		json_object_array_add(failed, json_object_new_string("budget_priced"));
 		json_object_object_add(o, "budget_no_price",
 				       json_object_new_string(s->budget_no_price));
+	}
+	/* events that cannot be produced (a topic refused, a broker gone): the tickets'
+	 * offsets wait for them, so intake stops; not ready after 30 s, and why */
+	json_object_object_add(checks, "events_flowing",
+			       json_object_new_boolean(s->produce_failing_s < HTTP_PRODUCE_STUCK_S));
+	if (s->produce_failing_s >= HTTP_PRODUCE_STUCK_S) {
+		json_object_array_add(failed, json_object_new_string("events_flowing"));
+		json_object_object_add(o, "events_stuck", json_object_new_string(s->produce_stuck));
 	}
 	/* a tier held as misconfigured (#11.4): not ready, and the cause by name */
 	{

@@ -28,6 +28,8 @@ struct kout_msg {
 	kout_done_fn *cb;
 	void *arg;
 	unsigned attempts;
+	double first_fail_ms; /* its first failed attempt; 0: none (counted in failing) */
+	const char *last_err; /* its last failure's name (static text) */
 	struct event *ev_retry;
 	/* on one of the kout's lists while its retry timer runs or librdkafka holds it */
 	enum kout_where { KOUT_NOWHERE, KOUT_WAITING, KOUT_IN_RK, KOUT__WHERE } where;
@@ -43,6 +45,7 @@ struct kout {
 	struct event *ev_pipe, *ev_tick;
 	size_t pending;
 	uint64_t retries; /* produce attempts that failed and were scheduled again */
+	size_t failing;	  /* messages whose last attempt failed, not yet delivered */
 	uint64_t cut;	  /* messages sent cut to fit a size limit */
 	/* [KOUT_WAITING]: retry timer running, freed at close; [KOUT_IN_RK]: held by the
 	 * handle until its report, resent (or freed at close) when the handle is dropped */
@@ -67,6 +70,8 @@ static void msg_free(struct kout_msg *m)
 {
 	if (m == NULL)
 		return;
+	if (m->first_fail_ms > 0)
+		m->o->failing--;
 	msg_move(m, KOUT_NOWHERE);
 	if (m->ev_retry)
 		event_free(m->ev_retry);
@@ -131,6 +136,11 @@ static void schedule_retry(struct kout_msg *m, const char *why)
 		m->o->unwarned++;
 	}
 	m->o->retries++;
+	if (m->first_fail_ms <= 0) {
+		m->first_fail_ms = now;
+		m->o->failing++;
+	}
+	m->last_err = why;
 	if (m->ev_retry == NULL)
 		m->ev_retry = evtimer_new(m->o->base, on_retry, m);
 	evtimer_add(m->ev_retry, &tv);
@@ -495,4 +505,26 @@ rd_kafka_t *kout_handle(struct kout *o)
 uint64_t kout_retries(const struct kout *o)
 {
 	return o->retries;
+}
+
+size_t kout_failing(const struct kout *o, double *oldest_s, char *cause, size_t causelen)
+{
+	const struct kout_msg *old = NULL;
+	double now = now_ms(o->base);
+	*oldest_s = 0;
+	if (causelen)
+		cause[0] = '\0';
+	if (o->failing == 0)
+		return 0;
+	for (int w = KOUT_WAITING; w < KOUT__WHERE; w++)
+		for (const struct kout_msg *m = o->lists[w]; m; m = m->next)
+			if (m->first_fail_ms > 0 && (!old || m->first_fail_ms < old->first_fail_ms))
+				old = m;
+	if (old) {
+		*oldest_s = (now - old->first_fail_ms) / 1000.0;
+		if (causelen)
+			snprintf(cause, causelen, "%s: %s for %.0f s", old->topic,
+				 old->last_err ? old->last_err : "unknown", *oldest_s);
+	}
+	return o->failing;
 }

@@ -45,6 +45,13 @@ uint64_t kout_retries(const struct kout *o);
 uint64_t kout_cut(const struct kout *o);
 /* Times the producer was made again after a fatal error (its messages sent on the new one). */
 uint64_t kout_remade(const struct kout *o);
+/*
+ * Messages whose last attempt failed and that are not delivered yet (each is
+ * retried until it is). *oldest_s: how long the oldest of them has failed;
+ * cause: its topic, last error and that age ("tickets.triaged:
+ * TOPIC_AUTHORIZATION_FAILED for 45 s"). Walks the messages only while some fail.
+ */
+size_t kout_failing(const struct kout *o, double *oldest_s, char *cause, size_t causelen);
 /* The current handle (tests: rd_kafka_test_fatal_error). Changes when remade. */
 rd_kafka_t *kout_handle(struct kout *o);
 

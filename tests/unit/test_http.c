@@ -658,6 +658,58 @@ START_TEST(test_shadow_metrics)
 }
 END_TEST
 
+/* /readyz over a snapshot the test sets: the fields of a ready daemon, and events failing for fail_s. */
+static double fail_s;
+static void ready_snap(void *arg, struct metrics_snapshot *s)
+{
+	(void)arg;
+	s->partitions = 4;
+	s->db_up = 1;
+	if (fail_s > 0) {
+		s->produce_failing = 3;
+		s->produce_failing_s = (int64_t)fail_s;
+		snprintf(s->produce_stuck, sizeof(s->produce_stuck),
+			 "tickets.triaged: TOPIC_AUTHORIZATION_FAILED for %.0f s", fail_s);
+	}
+}
+
+/*
+ * Events that cannot be produced hold their tickets' offsets, and so intake:
+ * /readyz fails from 30 s (events_flowing) and names the topic and the error.
+ * Before, only a log line a second told.
+ */
+START_TEST(test_readyz_events_flowing)
+{
+	static const double cases[] = {0, 29, 45};
+	struct event_base *base = event_base_new();
+	struct http *h;
+	char err[256], got[8192];
+
+	h = http_new(base, "127.0.0.1:0", NULL, NULL, ready_snap, NULL, NULL, err, sizeof(err));
+	ck_assert_msg(h != NULL, "%s", err);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int a;
+		fail_s = cases[i];
+		a = client_send(http_port(h), "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n");
+		wait_reply(base, a, got, sizeof(got), 2000);
+		if (fail_s < 30) {
+			ck_assert_msg(strncmp(got, "HTTP/1.1 200 ", 13) == 0, "%s", got);
+			ck_assert_msg(strstr(got, "\"events_flowing\":true") != NULL, "%s", got);
+			ck_assert_ptr_null(strstr(got, "events_stuck"));
+		} else {
+			ck_assert_msg(strncmp(got, "HTTP/1.1 503 ", 13) == 0, "%s", got);
+			ck_assert_msg(strstr(got, "\"failed\":[\"events_flowing\"]") != NULL, "%s", got);
+			ck_assert_msg(strstr(got, "\"events_stuck\":\"tickets.triaged: "
+						  "TOPIC_AUTHORIZATION_FAILED for 45 s\"") != NULL,
+				      "%s", got);
+		}
+		close(a);
+	}
+	http_free(h);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -678,6 +730,7 @@ static Suite *http_suite(void)
 	tc = tcase_create("dashboard");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_dashboard_no_db);
+	tcase_add_test(tc, test_readyz_events_flowing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -55,17 +55,19 @@ static void budget_pause_check(struct pipeline *pl)
 
 /*
  * The heartbeat, with the claims of the tickets this daemon has worked on for
- * more than two leases: a claim older than ten minutes is taken over by the
- * next daemon that meets the ticket (triaged_claim), so one waiting that long
- * here (for a budget, a quota, on_failure = wait) was paid for twice after a
- * rebalance. The heartbeat refreshes their claimed_at (found by a review).
- * Usually there is none: nothing is added to the statement.
+ * more than a lease: a claim not renewed for ten minutes (three leases if
+ * longer) is taken over by the next daemon that meets the ticket
+ * (triaged_claim), so one waiting that long here (for a budget, a quota,
+ * on_failure = wait) was paid for twice after a rebalance. The heartbeat
+ * renews their claimed_at (found by a review); the first renewal comes at most
+ * a lease and a third after the claim, inside either window. Usually there is
+ * none: nothing is added to the statement.
  */
 static void renew(struct pipeline *pl)
 {
 	static const enum job_state holding[] = {JOB_RESERVE, JOB_MODEL, JOB_BACKOFF,
 						 JOB_FLAGSHIP_WAIT, JOB_STORE};
-	double before = pipeline_now_ms() - 2000.0 * (double)pl->cfg->budget_lease_s;
+	double before = pipeline_now_ms() - 1000.0 * (double)pl->cfg->budget_lease_s;
 	struct store_held *held = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t k = 0; k < ARRAY_SIZE(holding); k++)

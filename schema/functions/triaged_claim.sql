@@ -16,8 +16,11 @@
 --            set by the daemon at connect; unset: claims are nobody's, as before 064)
 --   elsewhere  as pending, but another daemon holds the claim and is alive (its
 --            heartbeat in triaged_daemons is fresh and its session holds the
---            advisory lock (29810, hashtext(owner)); migration 064), and claimed it
---            less than ten minutes ago: its job still runs. Ask again later
+--            advisory lock (29810, hashtext(owner)); migration 064), and claimed or
+--            renewed it less than ten minutes ago (three of its leases if longer;
+--            its heartbeat renews the claims of jobs a lease old): its job still
+--            runs. Ask again later. Also when the claim changed while this one
+--            was about to take it over
 --   done     this content was seen before and is triaged (redelivery): event
 --            = its tickets.triaged event, to be sent again (the first sending
 --            may have been lost in a crash)
@@ -106,10 +109,13 @@ BEGIN
                     WHERE tr.ticket_pk = pk AND tr.revision = rev) THEN
             state := 'done';
         ELSIF me IS NOT NULL AND holder IS NOT NULL AND holder <> me
-              AND held_since > now() - interval '10 minutes'
+              -- a claim its holder renewed lately (the heartbeat renews those of jobs
+              -- a lease old): ten minutes, or three of the holder's leases if longer
               AND EXISTS (SELECT 1 FROM triaged_daemons d
                            WHERE d.owner = holder
-                             AND d.seen_at > now() - make_interval(secs => d.lease_s))
+                             AND d.seen_at > now() - make_interval(secs => d.lease_s)
+                             AND held_since > now() - greatest(interval '10 minutes',
+                                                  make_interval(secs => 3 * d.lease_s)))
               -- and its database session lives: it holds the advisory lock named
               -- after it (taken at connect); a killed daemon's goes with its session.
               -- Asked as a shared lock that its exclusive one refuses: O(1), this
@@ -119,8 +125,15 @@ BEGIN
         ELSE
             state := 'pending';
             IF me IS NOT NULL AND holder IS DISTINCT FROM me THEN
+                -- only the claim as read: one its holder renewed meanwhile stays
+                -- its holder's (asked again later)
                 UPDATE ticket_revisions r SET claimed_by = me, claimed_at = now()
-                 WHERE r.ticket_pk = pk AND r.revision = rev;
+                 WHERE r.ticket_pk = pk AND r.revision = rev
+                   AND r.claimed_by IS NOT DISTINCT FROM holder
+                   AND coalesce(r.claimed_at, r.received_at) = held_since;
+                IF NOT FOUND THEN
+                    state := 'elsewhere';
+                END IF;
             END IF;
         END IF;
         RETURN;

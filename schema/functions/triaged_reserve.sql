@@ -192,11 +192,18 @@ BEGIN
         END IF;
         IF coalesce((t->>'lease_s')::integer, 60) > 0
            AND jsonb_typeof(t->'held') = 'array' THEN
+            -- rows another transaction holds (a takeover, a claim) are skipped, not
+            -- waited for: the next heartbeat renews them, and no lock order is needed
             UPDATE ticket_revisions rv SET claimed_at = now()
-              FROM jsonb_to_recordset(t->'held') AS h(p bigint, r integer)
-             WHERE rv.ticket_pk = h.p AND rv.revision = h.r AND rv.claimed_by = t->>'owner'
-               AND NOT EXISTS (SELECT 1 FROM triage_results tr
-                                WHERE tr.ticket_pk = h.p AND tr.revision = h.r);
+             WHERE (rv.ticket_pk, rv.revision) IN (
+                   SELECT r2.ticket_pk, r2.revision
+                     FROM ticket_revisions r2
+                     JOIN jsonb_to_recordset(t->'held') AS h(p bigint, r integer)
+                       ON r2.ticket_pk = h.p AND r2.revision = h.r
+                    WHERE r2.claimed_by = t->>'owner'
+                      AND NOT EXISTS (SELECT 1 FROM triage_results tr
+                                       WHERE tr.ticket_pk = h.p AND tr.revision = h.r)
+                      FOR UPDATE OF r2 SKIP LOCKED);
         END IF;
         UPDATE budget_reservations r
            SET expires_at = now() + make_interval(secs => coalesce((t->>'lease_s')::integer, 60))

@@ -73,14 +73,18 @@ int eval_budget_stop_refused(struct eval_run *run, const struct model_caller *mc
 {
 	const char *cause = NULL;
 	char m[sizeof(run->stop_msg)];
-	if (run->stop_config)
+	if (run->refused)
 		return 1;
-	if (run->stopped || !model_caller_misconfigured(mcl, t, &cause))
+	if (!model_caller_misconfigured(mcl, t, &cause))
 		return 0;
-	snprintf(m, sizeof(m), "%s (%s): the provider refuses the tier's configuration or account",
-		 cause && cause[0] ? cause : model_tier_name(t), spec);
-	eval_budget_stop_run(run, 1, m);
-	run->stop_config = 1;
+	run->refused = 1;
+	if (!run->stopped) { /* else the first reason (a budget's) stays the message */
+		snprintf(m, sizeof(m),
+			 "%s (%s): the provider refuses the tier's configuration or account",
+			 cause && cause[0] ? cause : model_tier_name(t), spec);
+		eval_budget_stop_run(run, 1, m);
+		run->stop_config = 1;
+	}
 	return 1;
 }
 
@@ -212,7 +216,7 @@ void eval_budget_print_stop(const struct eval_run *run, size_t stored, FILE *f)
 			"triaged eval: %s. %zu answers stored, %zu calls not made. Fix the "
 			"tier's configuration or the account and run again to resume: stored "
 			"answers are reused.\n",
-			run->stop_msg, stored, run->ntasks - run->finished + run->not_made);
+			run->stop_msg, stored, run->ntasks - run->finished);
 		return;
 	}
 	fprintf(f,

@@ -36,9 +36,9 @@ void eval_budget_stop_run(struct eval_run *run, int rc, const char *msg);
  * The provider refuses tier t itself (a 401, a 404 model, a spent quota:
  * config_errors in a row, model_caller_misconfigured). The daemon holds and
  * waits for a fix; a run on the command line stops instead, naming the cause
- * (exit 1, stop_config): its tasks waiting for the verdict or a probe would
- * otherwise wait for good. 1: the run is stopped so (a task stops too); 0: go
- * on (a budget stop lets the calls out finish).
+ * (exit 1, stop_config; a run a budget stopped first keeps that message): its
+ * tasks waiting for the verdict or a probe would otherwise wait for good.
+ * 1: the tier is refused (run->refused: a waiting task stops); 0: go on.
  */
 int eval_budget_stop_refused(struct eval_run *run, const struct model_caller *mcl,
 			     enum model_tier t, const char *spec);

@@ -1,6 +1,6 @@
 /*
- * eval_run: see eval_run.h. Owns the eval set in memory, the per-configuration
- * call tasks and their concurrency, eval_answers (read and write), the
+ * eval_run: see eval_run.h. Owns the eval set in memory (loaded by
+ * eval_load), the per-configuration call tasks and their concurrency, eval_answers (read and write), the
  * command line. The printed figures and the report are eval_report_print's;
  * the set's structs are declared in eval_set.h.
  * Must never touch tickets, results or the review queue, nor log ticket text.
@@ -22,6 +22,7 @@
 #include "answer.h"
 #include "eval_report_print.h"
 #include "eval_budget.h"
+#include "eval_load.h"
 #include "eval_set.h"
 #include "injection.h"
 #include "model_call.h"
@@ -32,7 +33,6 @@
 #include "xmem.h"
 
 #define EVAL_MAX_CONFS 8
-#define EVAL_LINE_CAP (1u << 20)
 
 static double now_ms(void)
 {
@@ -64,217 +64,6 @@ struct eval_task {
 	double t0, t1;
 	char err[256];
 };
-
-/* ---- the eval set ---------------------------------------------------------- */
-
-static int label_index(const char *const *names, size_t n, const char *v)
-{
-	for (size_t i = 0; v && i < n; i++)
-		if (strcmp(names[i], v) == 0)
-			return (int)i;
-	return -1;
-}
-
-static const char *const sent_names[SENT__COUNT] = {"very_negative", "negative", "neutral",
-						    "positive"};
-static const char *const urg_names[URG__COUNT] = {"low", "normal", "high", "critical"};
-
-/* Append one labelled ticket (jt: the ticket object, jg: the gold object). -1 with err. */
-static int add_item(struct eval_run *run, const struct config *cfg, struct redactor *red,
-		    json_object *jt, json_object *jg, size_t *cap, size_t *unknown, char *err,
-		    size_t errlen)
-{
-	struct ticket_limits lim;
-	struct eval_item *it;
-	json_object *v;
-	const char *tj;
-	char e[256];
-	uint64_t h;
-
-	ticket_limits_default(&lim);
-	lim.max_body_prompt_len = (size_t)cfg->max_body_prompt_bytes;
-	if (run->n == *cap) {
-		*cap = *cap ? *cap * 2 : 512;
-		run->items = xrealloc(run->items, *cap * sizeof(*run->items));
-	}
-	it = &run->items[run->n];
-	memset(it, 0, sizeof(*it));
-	tj = json_object_to_json_string_ext(jt, JSON_C_TO_STRING_PLAIN);
-	if (ticket_parse(tj, strlen(tj), NULL, 0, &lim, &it->t, e, sizeof(e)) != TICKET_OK) {
-		snprintf(err, errlen, "%s", e);
-		return -1;
-	}
-	it->gold[0] = label_index((const char *const *)cfg->categories, cfg->ncategories,
-				  json_object_object_get_ex(jg, "category", &v) ? json_object_get_string(v)
-										: NULL);
-	if (it->gold[0] < 0)
-		(*unknown)++;
-	it->gold[1] = label_index(sent_names, SENT__COUNT,
-				  json_object_object_get_ex(jg, "sentiment", &v) ? json_object_get_string(v)
-										 : NULL);
-	it->gold[2] = label_index(urg_names, URG__COUNT,
-				  json_object_object_get_ex(jg, "urgency", &v) ? json_object_get_string(v)
-									       : NULL);
-	h = eval_text_hash(it->t->subject, it->t->body, it->t->body_len);
-	snprintf(it->hash, sizeof(it->hash), "%016llx", (unsigned long long)h);
-
-	/* what the daemon's safety_prepare gives the models: invisible
-	 * characters stripped, PII replaced, the prompt's cut of the body */
-	{
-		const char *src[2] = {it->t->subject,
-				      it->t->prompt_body ? it->t->prompt_body : it->t->body};
-		size_t len[2] = {strlen(it->t->subject),
-				 it->t->prompt_body ? it->t->prompt_body_len : it->t->body_len};
-		char *outp[2] = {NULL, NULL};
-		struct redact_map map;
-		redact_map_init(&map);
-		for (int k = 0; k < 2; k++) {
-			char *c = xstrndup(src[k], len[k]);
-			size_t m = injection_strip_invisible(c, len[k]);
-			c[m] = '\0';
-			if (red) {
-				char *r = redact_text(red, c, m, &map, NULL, e, sizeof(e));
-				free(c);
-				/* as the daemon: an unredactable text is never sent */
-				c = r ? r : xstrdup("");
-			}
-			outp[k] = c;
-		}
-		redact_map_cleanup(&map);
-		it->p_subject = outp[0];
-		it->p_body = outp[1];
-		it->pt = *it->t;
-		it->pt.subject = it->p_subject;
-		it->pt.body = it->p_body;
-		it->pt.body_len = strlen(it->p_body);
-		it->pt.body_prompt_len =
-		    utf8_cut(it->p_body, it->pt.body_len, (size_t)cfg->max_body_prompt_bytes);
-	}
-	run->n++;
-	return 0;
-}
-
-static int load_set(struct eval_run *run, const struct config *cfg, struct redactor *red,
-		    const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	char *line = NULL, e[512];
-	size_t lcap = 0, cap = 0, lineno = 0, unknown = 0;
-	int rc = -1;
-
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (getline(&line, &lcap, f) > 0) {
-		json_object *root = NULL, *jt, *jg;
-
-		lineno++;
-		if (line[0] == '\n' || line[0] == '\0')
-			continue;
-		root = json_tokener_parse(line);
-		if (!root || !json_object_object_get_ex(root, "ticket", &jt) ||
-		    !json_object_object_get_ex(root, "gold", &jg)) {
-			snprintf(err, errlen, "%s:%zu: not an eval line ({\"ticket\":..,\"gold\":..})",
-				 path, lineno);
-			json_object_put(root);
-			goto out;
-		}
-		if (add_item(run, cfg, red, jt, jg, &cap, &unknown, e, sizeof(e)) < 0) {
-			snprintf(err, errlen, "%s:%zu: %s", path, lineno, e);
-			json_object_put(root);
-			goto out;
-		}
-		json_object_put(root);
-	}
-	if (run->n == 0) {
-		snprintf(err, errlen, "%s: no ticket", path);
-		goto out;
-	}
-	if (unknown)
-		fprintf(stderr, "triaged eval: %zu tickets have no gold category of the taxonomy "
-				"(not counted for accuracy)\n",
-			unknown);
-	rc = 0;
-out:
-	free(line);
-	fclose(f);
-	return rc;
-}
-
-/*
- * --from-db: the gold-labelled tickets already in PostgreSQL: a result an
- * agent corrected (the corrected fields win) or approved as it was (its own
- * labels are the gold), newest first, at most limit.
- */
-static int load_db(struct eval_run *run, const struct config *cfg, struct redactor *red,
-		   PGconn *db, long limit, char *err, size_t errlen)
-{
-	char lim[24], e[512];
-	const char *p[1] = {lim};
-	size_t cap = 0, unknown = 0;
-	PGresult *r;
-	int rc = -1;
-
-	snprintf(lim, sizeof(lim), "%ld", limit);
-	r = PQexecParams(
-	    db,
-	    "WITH g AS (SELECT r.id, t.ticket_id, t.source, t.channel, t.subject, t.body, "
-	    "nullif(t.language_hint, '') AS language, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-	    "AS created_at, "
-	    "(SELECT lc.new_value FROM label_corrections lc WHERE lc.ticket_pk = r.ticket_pk AND "
-	    "lc.revision = r.revision AND lc.field = 'category' ORDER BY lc.corrected_at DESC, "
-	    "lc.id DESC LIMIT 1) AS c_cat, "
-	    "(SELECT lc.new_value FROM label_corrections lc WHERE lc.ticket_pk = r.ticket_pk AND "
-	    "lc.revision = r.revision AND lc.field = 'sentiment' ORDER BY lc.corrected_at DESC, "
-	    "lc.id DESC LIMIT 1) AS c_sent, "
-	    "(SELECT lc.new_value FROM label_corrections lc WHERE lc.ticket_pk = r.ticket_pk AND "
-	    "lc.revision = r.revision AND lc.field = 'urgency' ORDER BY lc.corrected_at DESC, "
-	    "lc.id DESC LIMIT 1) AS c_urg, "
-	    "r.category, r.sentiment, r.urgency, r.status "
-	    "FROM triage_results r JOIN tickets t ON t.id = r.ticket_pk AND t.revision = r.revision) "
-	    "SELECT ticket_id, source, channel, subject, body, language, created_at, "
-	    "CASE WHEN status = 'approved' THEN coalesce(c_cat, category) ELSE c_cat END, "
-	    "CASE WHEN status = 'approved' THEN coalesce(c_sent, sentiment) ELSE c_sent END, "
-	    "CASE WHEN status = 'approved' THEN coalesce(c_urg, urgency) ELSE c_urg END "
-	    "FROM g WHERE status = 'approved' OR c_cat IS NOT NULL OR c_sent IS NOT NULL "
-	    "OR c_urg IS NOT NULL ORDER BY id DESC LIMIT $1::bigint",
-	    1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "gold-labelled tickets: %s", PQresultErrorMessage(r));
-		goto out;
-	}
-	for (int i = 0; i < PQntuples(r); i++) {
-		static const char *const tk[7] = {"ticket_id", "source",  "channel",   "subject",
-						  "body",      "language", "created_at"};
-		static const char *const gk[3] = {"category", "sentiment", "urgency"};
-		json_object *jt = json_object_new_object(), *jg = json_object_new_object();
-		int bad;
-		for (int k = 0; k < 7; k++)
-			if (!PQgetisnull(r, i, k))
-				json_object_object_add(jt, tk[k],
-						       json_object_new_string(PQgetvalue(r, i, k)));
-		for (int k = 0; k < 3; k++)
-			if (!PQgetisnull(r, i, 7 + k))
-				json_object_object_add(jg, gk[k],
-						       json_object_new_string(PQgetvalue(r, i, 7 + k)));
-		bad = add_item(run, cfg, red, jt, jg, &cap, &unknown, e, sizeof(e));
-		json_object_put(jt);
-		json_object_put(jg);
-		if (bad < 0) {
-			/* a stored ticket the parser refuses now: left out, said */
-			fprintf(stderr, "triaged eval: ticket %s left out: %s\n", PQgetvalue(r, i, 0), e);
-		}
-	}
-	if (run->n == 0) {
-		snprintf(err, errlen, "no gold-labelled ticket in the database (corrected or approved)");
-		goto out;
-	}
-	rc = 0;
-out:
-	PQclear(r);
-	return rc;
-}
 
 /* ---- the calls -------------------------------------------------------------- */
 
@@ -392,10 +181,20 @@ static void task_reserve(struct eval_task *k)
 	}
 }
 
-/* A tier the provider refuses stops the run (eval_budget_stop_refused). */
+/* A tier the provider refuses stops the run (eval_budget_stop_refused); the
+ * tasks waiting on a timer (a retry, a verdict, a probe) stop now, not after it. */
 static int stopped_by_config(struct eval_task *k)
 {
-	return eval_budget_stop_refused(k->run, k->c->mcl, k->c->tier, k->c->spec);
+	struct eval_run *run = k->run;
+	int was = run->refused;
+	if (!eval_budget_stop_refused(run, k->c->mcl, k->c->tier, k->c->spec))
+		return 0;
+	for (size_t i = 0; !was && i < run->next; i++) {
+		struct eval_task *w = &run->tasks[i];
+		if (w != k && !w->done && w->timer && evtimer_pending(w->timer, NULL))
+			event_active(w->timer, EV_TIMEOUT, 0);
+	}
+	return 1;
 }
 
 static void on_llm_done(void *arg, const struct llm_result *res)
@@ -437,8 +236,8 @@ static void try_send(struct eval_task *k)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct eval_task *k = arg;
-	/* waiting (a retry, a verdict, a probe) when a refused tier stopped the run */
-	if (k->run->stop_config) {
+	/* waiting (a retry, a verdict, a probe) when a tier is refused */
+	if (k->run->refused) {
 		task_stop(k);
 		return;
 	}
@@ -593,11 +392,11 @@ static int load_answers(PGconn *db, struct eval_run *run, struct eval_conf *c,
 		res.have = 1;
 		res.valid = PQgetvalue(r, row, 1)[0] == 't';
 		res.repaired = PQgetvalue(r, row, 2)[0] == 't';
-		res.label[0] = res.valid ? label_index((const char *const *)run->tax.categories,
+		res.label[0] = res.valid ? eval_label_index((const char *const *)run->tax.categories,
 						       run->tax.ncategories, PQgetvalue(r, row, 3))
 					 : -1;
-		res.label[1] = res.valid ? label_index(sent_names, SENT__COUNT, PQgetvalue(r, row, 4)) : -1;
-		res.label[2] = res.valid ? label_index(urg_names, URG__COUNT, PQgetvalue(r, row, 5)) : -1;
+		res.label[1] = res.valid ? eval_label_index(eval_sent_names, SENT__COUNT, PQgetvalue(r, row, 4)) : -1;
+		res.label[2] = res.valid ? eval_label_index(eval_urg_names, URG__COUNT, PQgetvalue(r, row, 5)) : -1;
 		res.conf = strtod(PQgetvalue(r, row, 6), NULL);
 		res.cost = strtod(PQgetvalue(r, row, 7), NULL);
 		res.latency_ms = strtod(PQgetvalue(r, row, 8), NULL);
@@ -849,8 +648,8 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		fprintf(stderr, "triaged eval: postgres: %s", PQerrorMessage(db));
 		goto out;
 	}
-	if ((set ? load_set(&run, cfg, saf.redactor, set, err, sizeof(err))
-		 : load_db(&run, cfg, saf.redactor, db, from_db, err, sizeof(err))) < 0) {
+	if ((set ? eval_load_set(&run, cfg, saf.redactor, set, err, sizeof(err))
+		 : eval_load_db(&run, cfg, saf.redactor, db, from_db, err, sizeof(err))) < 0) {
 		fprintf(stderr, "triaged eval: %s\n", err);
 		goto out;
 	}

@@ -72,7 +72,8 @@ struct eval_run {
 	int lease_s, busy_ms; /* budget.lease_s, budget.busy_retry_ms */
 	double pct;	      /* budget.estimate_percentile / 100 */
 	int stopped, stop_rc;
-	int stop_config; /* stopped by a tier the provider refuses (key, quota, model) */
+	int stop_config; /* the stop's message is a tier the provider refuses */
+	int refused;	 /* a tier is refused: tasks waiting for it stop (whatever stopped the run) */
 	char stop_msg[512];
 	size_t not_made;       /* tasks started, then stopped by the budget without an answer */
 	size_t budget_calls;   /* calls reserved and settled */

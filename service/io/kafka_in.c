@@ -506,7 +506,9 @@ rd_kafka_conf_t *kin_make_conf(const struct config *cfg, char *err, size_t errle
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	char min_msgs[24];
-	/* prefetch, bounded twice (librdkafka's defaults: 100,000 messages, 64 MiB):
+	/* prefetch: librdkafka fetches for a partition while the queue is below both
+	 * (its defaults: 100,000 messages, 64 MiB; a fetch may add up to
+	 * fetch.message.max.bytes per partition beyond them):
 	 * - in bytes: 8 MiB keeps the 0 ms benchmark fed: 2 MiB halved its
 	 *   throughput (3,325 vs 6,230 tickets/s; the dev broker answers a fetch
 	 *   late), 16 MiB added nothing;

@@ -38,6 +38,22 @@ static char *run_eval(struct stack *s, const char *label, char *const extra[], i
 	return stack_run_cli(s, label, args, 240000, status);
 }
 
+/* The tickets of the small eval set (one per line). */
+static size_t set_lines(void)
+{
+	char set[PATH_MAX], *line = NULL;
+	size_t cap = 0, n = 0;
+	FILE *f;
+	snprintf(set, sizeof(set), "%s/deploy/eval/evalset-small.jsonl", h_source_dir());
+	f = fopen(set, "r");
+	ck_assert_ptr_nonnull(f);
+	while (getline(&line, &cap, f) > 0)
+		n++;
+	free(line);
+	fclose(f);
+	return n;
+}
+
 static long long model_requests(struct stack *s)
 {
 	json_object *st = stack_model_stats(s, 0), *v = NULL;
@@ -542,6 +558,12 @@ START_TEST(test_eval_quota)
 		      "%s", out);
 	ck_assert_msg(strstr(out, "Fix the tier's configuration or the account") != NULL, "%s",
 		      out);
+	{
+		/* every ticket's call not made (none answered), each counted once */
+		char want[64];
+		snprintf(want, sizeof(want), "0 answers stored, %zu calls not made", set_lines());
+		ck_assert_msg(strstr(out, want) != NULL, "want '%s':\n%s", want, out);
+	}
 	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM eval_answers"), 0);
 	/* the calls in flight at the refusal (concurrency 8), not one per ticket */
 	ck_assert_msg(made >= 1 && made <= 8, "requests %lld", made);

@@ -870,7 +870,7 @@ END_TEST
  * its ticket, even when its holder is alive: the holder may have lost it. A
  * holder that still works on the ticket (waiting for a budget, a quota, or
  * on_failure = wait) now refreshes the claim with its heartbeat, once the job
- * is two leases old. Here the model takes 40 s, the claims are aged to eleven
+ * is a lease old. Here the model takes 60 s, the claims are aged to eleven
  * minutes in the database, and a second daemon joins: it waits for daemon1
  * instead of paying again. Before (found by a review), it took the moved
  * tickets over and the model saw them twice.
@@ -879,15 +879,17 @@ START_TEST(test_claim_held_long)
 {
 	struct stack s;
 	struct h_proc d1, d2;
-	const char *margs[] = {"--latency-ms", "40000", NULL};
+	/* daemon2 must claim before daemon1 stores (60 s after sending): it starts
+	 * about 20 s after, and its group join takes 3-10 s */
+	const char *margs[] = {"--latency-ms", "60000", NULL};
 	long long deadline, elsewhere, fresh;
 	struct per_ticket pt;
 	struct figs f;
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "heldlong", 8, margs), 0);
 	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
-	stack_env(&s, "TRIAGED_MINI_TIMEOUT_MS", "60000");
-	/* pacing sends one request until an answer tells the window: 40 s */
+	stack_env(&s, "TRIAGED_MINI_TIMEOUT_MS", "90000");
+	/* pacing sends one request until an answer tells the window: 60 s */
 	stack_env(&s, "TRIAGED_MINI_PACING", "false");
 	ck_assert_int_eq(stack_daemon(&s, &d1, "daemon1"), 0);
 	deadline = h_now_ms() + 60000;
@@ -901,7 +903,7 @@ START_TEST(test_claim_held_long)
 		usleep(50 * 1000);
 	ck_assert_msg(pt.tickets == HL_TICKETS, "%lld of %d tickets at the model (%lld requests)",
 		      pt.tickets, HL_TICKETS, pt.total);
-	/* the jobs two leases old (the suite's lease is 6 s), then the claims aged */
+	/* the jobs over a lease old (the suite's lease is 6 s), then the claims aged */
 	usleep(13 * 1000 * 1000);
 	ck_assert_int_eq(sqlv(&s,
 			      "WITH u AS (UPDATE ticket_revisions r SET claimed_at = now() - "

@@ -103,9 +103,10 @@ struct pipeline_health {
 	 * flight (postgres.batch_delay_ms) */
 	uint64_t db_rounds, db_round_items, db_rounds_held;
 	size_t dlq_pending;     /* dead letters not yet acknowledged */
-	/* kout_failing: messages failing to produce, the oldest's age and cause */
+	/* kout_health_add: messages failing to produce, the oldest undelivered's age
+	 * and cause */
 	size_t produce_failing;
-	double produce_failing_s;
+	double produce_oldest_s;
 	char produce_stuck[224];
 	const char *budget_no_price; /* a tier whose model has no price row (enforce); NULL: none */
 	int64_t budget_lost_calls;   /* today's calls paid but answer lost (all daemons); 0 unknown */

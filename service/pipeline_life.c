@@ -72,7 +72,8 @@ static void renew(struct pipeline *pl)
 	size_t n = 0, cap = 0;
 	for (size_t k = 0; k < ARRAY_SIZE(holding); k++)
 		for (const struct job *j = pl->jobs.lists[holding[k]]; j; j = j->next) {
-			if (j->ticket_pk <= 0 || j->received_ms > before)
+			/* a job asking again after "elsewhere" holds no claim */
+			if (j->ticket_pk <= 0 || j->retry_claim || j->received_ms > before)
 				continue;
 			if (n == cap) {
 				cap = cap ? 2 * cap : 64;
@@ -650,8 +651,8 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 		out->db_rounds_held = ds.lingered_rounds;
 	}
 	out->dlq_pending = kout_pending(pl->kout);
-	out->produce_failing = kout_failing(pl->kout, &out->produce_failing_s, out->produce_stuck,
-					    sizeof(out->produce_stuck));
+	kout_health_add(pl->kout, &out->produce_failing, &out->produce_oldest_s, out->produce_stuck,
+			sizeof(out->produce_stuck));
 	out->budget_lost_calls = pl->budget_lost_calls;
 	for (int t = 0; t < MODEL__TIERS; t++)
 		if (pl->no_price[t])

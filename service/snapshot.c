@@ -10,6 +10,7 @@
 
 #include "feedback_in.h"
 #include "intake.h"
+#include "kafka_out.h"
 #include "outbox.h"
 #include "pipeline.h"
 #include "shadow.h"
@@ -102,7 +103,8 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	out->db_rounds_held = hl.db_rounds_held;
 	out->dlq_pending = hl.dlq_pending;
 	out->produce_failing = hl.produce_failing;
-	out->produce_failing_s = (int64_t)hl.produce_failing_s;
+	out->produce_oldest_s = hl.produce_oldest_s;
+	out->produce_oldest_whole_s = (int64_t)hl.produce_oldest_s;
 	memcpy(out->produce_stuck, hl.produce_stuck, sizeof(out->produce_stuck));
 	memcpy(out->misconfigured, hl.misconfigured, sizeof(out->misconfigured));
 	for (int t = 0; t < METRICS_TIERS; t++)
@@ -137,6 +139,15 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 void snapshot_fill_roundtrip(const struct outbox *relay, const struct feedback_in *fbin,
 			     struct metrics_snapshot *out)
 {
+	/* their producers' messages waiting to be delivered join the events' */
+	if (relay)
+		kout_health_add(outbox_kout(relay), &out->produce_failing, &out->produce_oldest_s,
+				out->produce_stuck, sizeof(out->produce_stuck));
+	if (fbin)
+		kout_health_add(feedback_in_kout(fbin), &out->produce_failing,
+				&out->produce_oldest_s, out->produce_stuck,
+				sizeof(out->produce_stuck));
+	out->produce_oldest_whole_s = (int64_t)out->produce_oldest_s;
 	if (relay) {
 		struct outbox_stats os;
 		outbox_get_stats(relay, &os);

@@ -156,10 +156,11 @@ $$;
 -- lease_s more seconds, so its claims of tickets in flight are not taken
 -- over (triaged_claim); lease_s 0 says it stopped (the daemon's clean exit).
 -- Daemons silent for a day are forgotten. An element may carry held, the
--- [{p: ticket_pk, r: revision}] of the claims the owner has worked on for
--- long: their claimed_at is refreshed, so a claim older than ten minutes that
--- its daemon still works on is not taken over (only the owner's own claims of
--- revisions not stored yet are touched).
+-- [{p: ticket_pk, r: revision}] of the claims the owner has worked on for a
+-- lease or more: their claimed_at is renewed, so a claim its daemon still
+-- works on is not taken over once it is ten minutes (or three leases) old
+-- (triaged_claim; only the owner's own claims of revisions not stored yet are
+-- touched, and rows another transaction holds are left for the next heartbeat).
 -- Returns idx, the reservations renewed and the calls lost today (every
 -- budget, every daemon: the daemon's /metrics gauge).
 CREATE OR REPLACE FUNCTION triaged_renew_reservations(batch jsonb)

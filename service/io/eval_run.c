@@ -165,6 +165,10 @@ static void task_reserve(struct eval_task *k)
 {
 	uint32_t wait = 0;
 	k->reserving = 0;
+	if (k->run->refused) { /* a refused tier: no new call, no wait */
+		task_stop(k);
+		return;
+	}
 	switch (eval_budget_reserve(k->run, k->c->mcl, &k->calls, (uint64_t)k->item, &wait)) {
 	case EVAL_BUDGET_GRANTED:
 		try_send(k);
@@ -217,6 +221,10 @@ static void on_llm_done(void *arg, const struct llm_result *res)
 
 static void try_send(struct eval_task *k)
 {
+	if (k->run->refused) { /* a refused tier: no new call, no wait */
+		task_stop(k);
+		return;
+	}
 	k->reserving = 0;
 	uint32_t wait = 0;
 	int may = model_call_may_send(k->c->mcl, &k->calls, now_ms(), &wait);

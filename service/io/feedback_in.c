@@ -237,6 +237,11 @@ void feedback_in_free(struct feedback_in *f)
 	fb_release(f);
 }
 
+const struct kout *feedback_in_kout(const struct feedback_in *f)
+{
+	return f->kout;
+}
+
 void feedback_in_get_stats(const struct feedback_in *f, struct feedback_in_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -17,6 +17,8 @@
 
 #include <event2/event.h>
 
+struct kout;
+
 #include "config.h"
 #include "db.h"
 
@@ -34,5 +36,7 @@ struct feedback_in *feedback_in_new(struct event_base *base, const struct config
  * blocking: shutdown only); the struct goes once db has answered every item. */
 void feedback_in_free(struct feedback_in *f);
 void feedback_in_get_stats(const struct feedback_in *f, struct feedback_in_stats *out);
+/* Its producer (dead letters), for kout_health_add; NULL once closed. */
+const struct kout *feedback_in_kout(const struct feedback_in *f);
 
 #endif

@@ -415,8 +415,8 @@ static void on_readyz(struct http *h, struct evhttp_request *req)
 	/* events that cannot be produced (a topic refused, a broker gone): the tickets'
 	 * offsets wait for them, so intake stops; not ready after 30 s, and why */
 	json_object_object_add(checks, "events_flowing",
-			       json_object_new_boolean(s->produce_failing_s < HTTP_PRODUCE_STUCK_S));
-	if (s->produce_failing_s >= HTTP_PRODUCE_STUCK_S) {
+			       json_object_new_boolean(s->produce_oldest_s < HTTP_PRODUCE_STUCK_S));
+	if (s->produce_oldest_s >= HTTP_PRODUCE_STUCK_S) {
 		json_object_array_add(failed, json_object_new_string("events_flowing"));
 		json_object_object_add(o, "events_stuck", json_object_new_string(s->produce_stuck));
 	}

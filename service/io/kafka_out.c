@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kafka_in.h"
@@ -28,7 +29,8 @@ struct kout_msg {
 	kout_done_fn *cb;
 	void *arg;
 	unsigned attempts;
-	double first_fail_ms; /* its first failed attempt; 0: none (counted in failing) */
+	double produced_ms;   /* when kout_produce took it (monotonic clock) */
+	int failed;	      /* an attempt failed (counted in the kout's failing) */
 	const char *last_err; /* its last failure's name (static text) */
 	struct event *ev_retry;
 	/* on one of the kout's lists while its retry timer runs or librdkafka holds it */
@@ -70,7 +72,7 @@ static void msg_free(struct kout_msg *m)
 {
 	if (m == NULL)
 		return;
-	if (m->first_fail_ms > 0)
+	if (m->failed)
 		m->o->failing--;
 	msg_move(m, KOUT_NOWHERE);
 	if (m->ev_retry)
@@ -122,6 +124,14 @@ static double now_ms(struct event_base *base)
 	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
 }
 
+/* Ages of undelivered messages: a clock that wall-clock steps do not move. */
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
 static void schedule_retry(struct kout_msg *m, const char *why)
 {
 	struct timeval tv = {KOUT_RETRY_MS / 1000, (KOUT_RETRY_MS % 1000) * 1000};
@@ -136,11 +146,13 @@ static void schedule_retry(struct kout_msg *m, const char *why)
 		m->o->unwarned++;
 	}
 	m->o->retries++;
-	if (m->first_fail_ms <= 0) {
-		m->first_fail_ms = now;
+	if (!m->failed) {
+		m->failed = 1;
 		m->o->failing++;
 	}
-	m->last_err = why;
+	/* the broker's word stays the cause over what remaking the handle says */
+	if (!m->last_err || (strcmp(why, "no producer") != 0 && strcmp(why, "_PURGE_QUEUE") != 0))
+		m->last_err = why;
 	if (m->ev_retry == NULL)
 		m->ev_retry = evtimer_new(m->o->base, on_retry, m);
 	evtimer_add(m->ev_retry, &tv);
@@ -478,6 +490,7 @@ void kout_produce(struct kout *o, const char *topic, const void *key, size_t key
 		rd_kafka_header_add(m->hdrs, hdrs[i].name, -1, hdrs[i].value, -1);
 	m->cb = cb;
 	m->arg = arg;
+	m->produced_ms = mono_ms();
 	o->pending++;
 	send_msg(m);
 }
@@ -507,24 +520,21 @@ uint64_t kout_retries(const struct kout *o)
 	return o->retries;
 }
 
-size_t kout_failing(const struct kout *o, double *oldest_s, char *cause, size_t causelen)
+void kout_health_add(const struct kout *o, size_t *failing, double *oldest_s, char *cause,
+		     size_t causelen)
 {
 	const struct kout_msg *old = NULL;
-	double now = now_ms(o->base);
-	*oldest_s = 0;
-	if (causelen)
-		cause[0] = '\0';
-	if (o->failing == 0)
-		return 0;
+	double now = mono_ms();
+	if (o == NULL)
+		return;
+	*failing += o->failing;
 	for (int w = KOUT_WAITING; w < KOUT__WHERE; w++)
 		for (const struct kout_msg *m = o->lists[w]; m; m = m->next)
-			if (m->first_fail_ms > 0 && (!old || m->first_fail_ms < old->first_fail_ms))
+			if (!old || m->produced_ms < old->produced_ms)
 				old = m;
-	if (old) {
-		*oldest_s = (now - old->first_fail_ms) / 1000.0;
-		if (causelen)
-			snprintf(cause, causelen, "%s: %s for %.0f s", old->topic,
-				 old->last_err ? old->last_err : "unknown", *oldest_s);
+	if (old && (now - old->produced_ms) / 1000.0 > *oldest_s) {
+		*oldest_s = (now - old->produced_ms) / 1000.0;
+		snprintf(cause, causelen, "%s: %s for %.0f s", old->topic,
+			 old->last_err ? old->last_err : "not acknowledged", *oldest_s);
 	}
-	return o->failing;
 }

@@ -46,12 +46,17 @@ uint64_t kout_cut(const struct kout *o);
 /* Times the producer was made again after a fatal error (its messages sent on the new one). */
 uint64_t kout_remade(const struct kout *o);
 /*
- * Messages whose last attempt failed and that are not delivered yet (each is
- * retried until it is). *oldest_s: how long the oldest of them has failed;
- * cause: its topic, last error and that age ("tickets.triaged:
- * TOPIC_AUTHORIZATION_FAILED for 45 s"). Walks the messages only while some fail.
+ * What waits to be produced, added to the caller's figures (several producers
+ * fill one): *failing += the messages not delivered yet of which an attempt
+ * failed (each is retried until delivered); when o's oldest undelivered
+ * message is older than *oldest_s (seconds since kout_produce), *oldest_s and
+ * cause become its: topic, last error or "not acknowledged" (a broker gone: no
+ * error until message.timeout.ms), and age ("tickets.triaged:
+ * TOPIC_AUTHORIZATION_FAILED for 45 s"). Walks the messages not delivered
+ * (the events in flight, a few thousand at most). o NULL: nothing.
  */
-size_t kout_failing(const struct kout *o, double *oldest_s, char *cause, size_t causelen);
+void kout_health_add(const struct kout *o, size_t *failing, double *oldest_s, char *cause,
+		     size_t causelen);
 /* The current handle (tests: rd_kafka_test_fatal_error). Changes when remade. */
 rd_kafka_t *kout_handle(struct kout *o);
 

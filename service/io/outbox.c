@@ -335,6 +335,11 @@ void outbox_free(struct outbox *o, int timeout_ms)
 	free(o);
 }
 
+const struct kout *outbox_kout(const struct outbox *o)
+{
+	return o->kout;
+}
+
 void outbox_get_stats(const struct outbox *o, struct outbox_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -25,6 +25,8 @@
 
 #include <event2/event.h>
 
+struct kout;
+
 #include "config.h"
 #include "xmem.h"
 #include "buf.h"
@@ -52,5 +54,7 @@ struct outbox *outbox_new(struct event_base *base, const struct config *cfg, cha
 /* Flush the producer (up to timeout_ms, blocking: shutdown only), close and free; NULL ok. */
 void outbox_free(struct outbox *o, int timeout_ms);
 void outbox_get_stats(const struct outbox *o, struct outbox_stats *out);
+/* Its producer, for kout_health_add. */
+const struct kout *outbox_kout(const struct outbox *o);
 
 #endif

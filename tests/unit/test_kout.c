@@ -86,9 +86,11 @@ START_TEST(test_too_large_is_cut_and_delivered)
 	ck_assert_uint_ge(kout_retries(o), 1);
 	{
 		/* and it says so: /readyz and /metrics name it */
-		char cause[224];
-		double age;
-		ck_assert_uint_eq(kout_failing(o, &age, cause, sizeof(cause)), 1);
+		char cause[224] = "";
+		double age = 0;
+		size_t failing = 0;
+		kout_health_add(o, &failing, &age, cause, sizeof(cause));
+		ck_assert_uint_eq(failing, 1);
 		ck_assert_msg(strncmp(cause, "tickets.triaged: MSG_SIZE_TOO_LARGE for ", 40) == 0,
 			      "%s", cause);
 		ck_assert(age >= 0.5 && age < 30);
@@ -163,9 +165,9 @@ END_TEST
 /*
  * A topic the broker refuses (an ACL missing on the events topic: a first
  * deploy's classic). The message is retried until it is delivered, as before;
- * now the producer says what fails and for how long (kout_failing: /readyz's
- * events_flowing, /metrics' produce_failing), and stops saying it once the
- * message is delivered. Before, only a log line a second told.
+ * now the producer says what fails and for how long (kout_health_add:
+ * /readyz's events_flowing, /metrics' produce_failing), and stops saying it
+ * once the message is delivered. Before, only a log line a second told.
  */
 START_TEST(test_refused_topic_is_named)
 {
@@ -173,15 +175,18 @@ START_TEST(test_refused_topic_is_named)
 	struct config c;
 	struct kout *o;
 	rd_kafka_mock_cluster_t *mc;
-	char cause[224];
-	double age;
+	char cause[224] = "";
+	double age = 0;
+	size_t failing = 0;
 
 	delivered = 0;
 	o = kout_on_mock(base, &c, "");
 	mc = rd_kafka_handle_mock_cluster(kout_handle(o));
 	ck_assert_ptr_nonnull(mc);
-	ck_assert_uint_eq(kout_failing(o, &age, cause, sizeof(cause)), 0);
+	kout_health_add(o, &failing, &age, cause, sizeof(cause));
+	ck_assert_uint_eq(failing, 0);
 	ck_assert_str_eq(cause, "");
+	ck_assert(age == 0);
 	/* the next five produce requests are refused */
 	rd_kafka_mock_push_request_errors(
 	    mc, 0 /* ApiKey Produce */, 5, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
@@ -190,15 +195,60 @@ START_TEST(test_refused_topic_is_named)
 	kout_produce(o, "tickets.triaged", "k", 1, "{\"a\":1}", 7, NULL, 0, on_delivered, NULL);
 	run_until_delivered(base, 1, 15);
 	ck_assert_int_eq(delivered, 0);
-	ck_assert_uint_eq(kout_failing(o, &age, cause, sizeof(cause)), 1);
+	kout_health_add(o, &failing, &age, cause, sizeof(cause));
+	ck_assert_uint_eq(failing, 1);
 	ck_assert_msg(strstr(cause, "tickets.triaged: TOPIC_AUTHORIZATION_FAILED for ") == cause, "%s",
 		      cause);
-	ck_assert(age >= 0.5);
-	/* the refusals end: delivered, nothing failing any more */
+	ck_assert(age >= 1.0);
+	/* the refusals end: delivered, nothing failing or waiting any more */
 	run_until_delivered(base, 1, 100);
 	ck_assert_int_eq(delivered, 1);
-	ck_assert_uint_eq(kout_failing(o, &age, cause, sizeof(cause)), 0);
+	failing = 0;
+	age = 0;
+	cause[0] = '\0';
+	kout_health_add(o, &failing, &age, cause, sizeof(cause));
+	ck_assert_uint_eq(failing, 0);
 	ck_assert(age == 0);
+	ck_assert_str_eq(cause, "");
+	kout_free(o, 5000);
+	config_cleanup(&c);
+	event_base_free(base);
+}
+END_TEST
+
+/*
+ * A broker gone: librdkafka takes the message and says nothing until
+ * message.timeout.ms (300 s by default). The age of the oldest message not
+ * acknowledged says it at once: "not acknowledged for N s".
+ */
+START_TEST(test_broker_gone_is_named)
+{
+	struct event_base *base = event_base_new();
+	struct config c;
+	struct kout *o;
+	rd_kafka_mock_cluster_t *mc;
+	char cause[224] = "";
+	double age = 0;
+	size_t failing = 0;
+
+	delivered = 0;
+	o = kout_on_mock(base, &c, "");
+	mc = rd_kafka_handle_mock_cluster(kout_handle(o));
+	/* delivered once, so the topic's metadata is known */
+	kout_produce(o, "tickets.triaged", "k", 1, "{\"a\":1}", 7, NULL, 0, on_delivered, NULL);
+	run_until_delivered(base, 1, 100);
+	ck_assert_int_eq(delivered, 1);
+	ck_assert_int_eq(rd_kafka_mock_broker_set_down(mc, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+	kout_produce(o, "tickets.triaged", "k", 1, "{\"a\":2}", 7, NULL, 0, on_delivered, NULL);
+	run_until_delivered(base, 2, 15);
+	ck_assert_int_eq(delivered, 1);
+	kout_health_add(o, &failing, &age, cause, sizeof(cause));
+	ck_assert_uint_eq(failing, 0); /* no error came back */
+	ck_assert(age >= 1.0);
+	ck_assert_msg(strstr(cause, "tickets.triaged: not acknowledged for ") == cause, "%s", cause);
+	ck_assert_int_eq(rd_kafka_mock_broker_set_up(mc, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+	run_until_delivered(base, 2, 150);
+	ck_assert_int_eq(delivered, 2);
 	kout_free(o, 5000);
 	config_cleanup(&c);
 	event_base_free(base);
@@ -217,6 +267,7 @@ int main(void)
 	tcase_add_test(tc, test_fatal_error_remakes_producer);
 	tcase_add_test(tc, test_fatal_error_with_message_held);
 	tcase_add_test(tc, test_refused_topic_is_named);
+	tcase_add_test(tc, test_broker_gone_is_named);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

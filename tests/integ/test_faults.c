@@ -776,13 +776,47 @@ START_TEST(test_two_daemons)
 }
 END_TEST
 
+/* ---- two daemons, one joining while the first has tickets in flight ------------ */
+
+/* daemon1 alone with all nparts partitions, then n tickets <prefix>N produced, and
+ * at least want of them at the model. */
+static void first_daemon_busy(struct stack *s, struct h_proc *d1, int nparts, int n,
+			      const char *prefix, long long want)
+{
+	struct per_ticket pt;
+	long long deadline = h_now_ms() + 60000;
+	ck_assert_int_eq(stack_daemon(s, d1, "daemon1"), 0);
+	while (h_now_ms() < deadline && assigned_total(d1) != nparts)
+		usleep(100 * 1000);
+	ck_assert_d(assigned_total(d1) == nparts, d1);
+	ck_assert_int_eq(stack_produce_samples(s, n, prefix), 0);
+	deadline = h_now_ms() + 30000;
+	while (h_now_ms() < deadline &&
+	       (model_per_ticket(s, 0, prefix, &pt) != 0 || pt.tickets < want))
+		usleep(50 * 1000);
+	ck_assert_msg(pt.tickets >= want, "%lld of %lld tickets at the model (%lld requests)",
+		      pt.tickets, want, pt.total);
+}
+
+/* daemon2 joins: wait until the partitions are split between the two. */
+static void second_daemon_joins(struct stack *s, struct h_proc *d1, struct h_proc *d2,
+				int nparts)
+{
+	long long deadline = h_now_ms() + 60000;
+	ck_assert_int_eq(stack_daemon(s, d2, "daemon2"), 0);
+	while (h_now_ms() < deadline &&
+	       (assigned_total(d1) + assigned_total(d2) != nparts || assigned_total(d2) == 0))
+		usleep(100 * 1000);
+	ck_assert_d(assigned_total(d2) > 0, d2);
+}
+
 /* ---- 4b. rebalance_in_flight --------------------------------------------------- */
 
 #define RB_TICKETS 600
 
 /*
  * A second daemon joins while the first has every ticket in flight (the
- * model takes 20 s): the eager rebalance moves half the partitions, and the
+ * model takes 30 s): the eager rebalance moves half the partitions, and the
  * newcomer fetches their tickets again from the committed offsets. Before,
  * its claims found them 'pending' and both daemons called the model (found by
  * a review). Now the claims find them held by a daemon that is alive
@@ -793,10 +827,10 @@ START_TEST(test_rebalance_in_flight)
 {
 	struct stack s;
 	struct h_proc d1, d2;
-	/* long enough for the rebalance (about 5 s on the mock coordinator) to land while
-	 * daemon1's calls run */
-	const char *margs[] = {"--latency-ms", "20000", NULL};
-	long long deadline, elsewhere, holders;
+	/* long enough for the rebalance (about 5 s on the mock coordinator, more under
+	 * load) to land while daemon1's calls run */
+	const char *margs[] = {"--latency-ms", "30000", NULL};
+	long long elsewhere, holders;
 	int t1, t2;
 	struct figs f;
 	struct per_ticket pt;
@@ -806,24 +840,11 @@ START_TEST(test_rebalance_in_flight)
 	/* a holder is alive while it renews (every 10 s): a lease far longer than a
 	 * heartbeat queued behind 600 stores on a loaded machine may take */
 	stack_env(&s, "TRIAGED_BUDGET_LEASE_S", "30");
-	ck_assert_int_eq(stack_daemon(&s, &d1, "daemon1"), 0);
-	deadline = h_now_ms() + 60000;
-	while (h_now_ms() < deadline && assigned_total(&d1) != 8)
-		usleep(100 * 1000);
-	ck_assert_d(assigned_total(&d1) == 8, &d1);
-	ck_assert_int_eq(stack_produce_samples(&s, RB_TICKETS, "rb-"), 0);
+	stack_env(&s, "TRIAGED_MINI_PACING", "false"); /* all sent at once, not after 30 s */
+	stack_env(&s, "TRIAGED_MINI_TIMEOUT_MS", "60000");
 	/* most of them in flight at daemon1 */
-	deadline = h_now_ms() + 30000;
-	while (h_now_ms() < deadline &&
-	       (model_per_ticket(&s, 0, "rb-", &pt) != 0 || pt.tickets < RB_TICKETS / 2))
-		usleep(50 * 1000);
-	ck_assert_d(pt.tickets >= RB_TICKETS / 2, &d1);
-	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
-	deadline = h_now_ms() + 60000;
-	while (h_now_ms() < deadline && (assigned_total(&d1) + assigned_total(&d2) != 8 ||
-					 assigned_total(&d2) == 0))
-		usleep(100 * 1000);
-	ck_assert_d(assigned_total(&d2) > 0, &d2);
+	first_daemon_busy(&s, &d1, 8, RB_TICKETS, "rb-", RB_TICKETS / 2);
+	second_daemon_joins(&s, &d1, &d2, 8);
 	t1 = assigned_total(&d1);
 	t2 = assigned_total(&d2);
 	ck_assert_d(wait_rows(&s, "rb-", RB_TICKETS, 120000) == RB_TICKETS, &d2);
@@ -882,7 +903,7 @@ START_TEST(test_claim_held_long)
 	/* daemon2 must claim before daemon1 stores (60 s after sending): it starts
 	 * about 20 s after, and its group join takes 3-10 s */
 	const char *margs[] = {"--latency-ms", "60000", NULL};
-	long long deadline, elsewhere, fresh;
+	long long elsewhere, fresh;
 	struct per_ticket pt;
 	struct figs f;
 
@@ -891,18 +912,7 @@ START_TEST(test_claim_held_long)
 	stack_env(&s, "TRIAGED_MINI_TIMEOUT_MS", "90000");
 	/* pacing sends one request until an answer tells the window: 60 s */
 	stack_env(&s, "TRIAGED_MINI_PACING", "false");
-	ck_assert_int_eq(stack_daemon(&s, &d1, "daemon1"), 0);
-	deadline = h_now_ms() + 60000;
-	while (h_now_ms() < deadline && assigned_total(&d1) != 8)
-		usleep(100 * 1000);
-	ck_assert_d(assigned_total(&d1) == 8, &d1);
-	ck_assert_int_eq(stack_produce_samples(&s, HL_TICKETS, "hl-"), 0);
-	deadline = h_now_ms() + 30000;
-	while (h_now_ms() < deadline &&
-	       (model_per_ticket(&s, 0, "hl-", &pt) != 0 || pt.tickets < HL_TICKETS))
-		usleep(50 * 1000);
-	ck_assert_msg(pt.tickets == HL_TICKETS, "%lld of %d tickets at the model (%lld requests)",
-		      pt.tickets, HL_TICKETS, pt.total);
+	first_daemon_busy(&s, &d1, 8, HL_TICKETS, "hl-", HL_TICKETS);
 	/* the jobs over a lease old (the suite's lease is 6 s), then the claims aged */
 	usleep(13 * 1000 * 1000);
 	ck_assert_int_eq(sqlv(&s,
@@ -918,12 +928,7 @@ START_TEST(test_claim_held_long)
 		     "SELECT count(*) FROM ticket_revisions r JOIN tickets t ON t.id = r.ticket_pk "
 		     "WHERE t.ticket_id LIKE '%s%%' AND r.claimed_at > now() - interval '1 minute'",
 		     "hl-");
-	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
-	deadline = h_now_ms() + 60000;
-	while (h_now_ms() < deadline && (assigned_total(&d1) + assigned_total(&d2) != 8 ||
-					 assigned_total(&d2) == 0))
-		usleep(100 * 1000);
-	ck_assert_d(assigned_total(&d2) > 0, &d2);
+	second_daemon_joins(&s, &d1, &d2, 8);
 	ck_assert_d(wait_rows(&s, "hl-", HL_TICKETS, 120000) == HL_TICKETS, &d2);
 	ck_assert_d(stack_wait_committed(&s, HL_TICKETS, 30000) == 0, &d2);
 	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);

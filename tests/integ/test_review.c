@@ -1498,6 +1498,85 @@ START_TEST(test_lock_order)
 END_TEST
 
 /*
+ * The claim's two races with its holder's renewal (sixteenth session, found by
+ * a review), made to happen with two connections:
+ * - a takeover of a claim that looked ten minutes old, while the holder's
+ *   heartbeat renews it: the takeover waits for the renewal's row lock, then
+ *   finds the claim renewed and answers 'elsewhere' (before: it took the claim
+ *   over, and both daemons paid for the ticket);
+ * - a renewal while another transaction holds the row (a takeover under way):
+ *   the renewal skips it instead of waiting (no lock order to keep).
+ */
+#define RACE_TICKET "[{\"source\": \"s\", \"ticket_id\": \"R1\", \"channel\": \"email\", \"body\": \"b\"}]"
+
+START_TEST(test_claim_races)
+{
+	PGconn *c = db_new("r_races"), *a, *b;
+	PGresult *r;
+	long long pk;
+	char sql[512];
+
+	ck_assert_ptr_nonnull(c);
+	a = connect_as("r_races", "postgres");
+	b = connect_as("r_races", "postgres");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(h_sql_exec(a, "SELECT set_config('triaged.owner', 'A', false)"), 0);
+	ck_assert_int_eq(h_sql_exec(b, "SELECT set_config('triaged.owner', 'B', false)"), 0);
+	/* daemon A claimed R1 eleven minutes ago and is alive */
+	pk = h_sql_ll(a, "SELECT ticket_pk FROM triaged_claim('" RACE_TICKET "')");
+	ck_assert_int_gt(pk, 0);
+	ck_assert_int_eq(h_sql_exec(a, "SELECT * FROM triaged_renew_reservations("
+				       "'[{\"owner\": \"A\", \"lease_s\": 60}]')"),
+			 0);
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE ticket_revisions SET claimed_at = now() - "
+				       "interval '11 minutes', received_at = now() - interval "
+				       "'11 minutes'"),
+			 0);
+
+	/* 1. A's heartbeat renews the claim while B's claim is taking it over */
+	ck_assert_int_eq(h_sql_exec(a, "BEGIN"), 0);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM triaged_renew_reservations('[{\"owner\": \"A\", "
+		 "\"lease_s\": 60, \"held\": [{\"p\": %lld, \"r\": 1}]}]')",
+		 pk);
+	ck_assert_int_eq(h_sql_ll(a, "%s", sql), 1);
+	ck_assert_int_eq(PQsendQuery(b, "SELECT state FROM triaged_claim('" RACE_TICKET "')"), 1);
+	usleep(300 * 1000);
+	ck_assert_int_eq(PQconsumeInput(b), 1);
+	ck_assert_int_eq(PQisBusy(b), 1); /* its takeover waits for A's renewal */
+	ck_assert_int_eq(h_sql_exec(a, "COMMIT"), 0);
+	r = PQgetResult(b);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "claim: %s", PQresultErrorMessage(r));
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "elsewhere");
+	PQclear(r);
+	ck_assert_ptr_null(PQgetResult(b));
+	ck_sql_str(c, "A t", "SELECT concat_ws(' ', claimed_by, claimed_at > now() - interval "
+			     "'1 minute') FROM ticket_revisions");
+
+	/* 2. B takes over a claim A stopped renewing; A's heartbeat meanwhile skips the row */
+	ck_assert_int_eq(h_sql_exec(c, "UPDATE ticket_revisions SET claimed_at = now() - "
+				       "interval '11 minutes'"),
+			 0);
+	ck_assert_int_eq(h_sql_exec(b, "BEGIN"), 0);
+	ck_sql_str(b, "pending", "SELECT state FROM triaged_claim('" RACE_TICKET "')");
+	ck_assert_int_eq(PQsendQuery(a, sql), 1);
+	usleep(300 * 1000);
+	ck_assert_int_eq(PQconsumeInput(a), 1);
+	ck_assert_int_eq(PQisBusy(a), 0); /* answered at once: the held row skipped */
+	r = PQgetResult(a);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "renew: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	ck_assert_ptr_null(PQgetResult(a));
+	ck_assert_int_eq(h_sql_exec(b, "COMMIT"), 0);
+	ck_sql_str(c, "B", "SELECT claimed_by FROM ticket_revisions");
+	PQfinish(a);
+	PQfinish(b);
+	PQfinish(c);
+}
+END_TEST
+
+/*
  * Budget settlement of calls recorded twice (found by a review of the write
  * path). Two daemons make the same call after a rebalance: the second's row
  * is not inserted, and its reservation stayed open for the life of the
@@ -2163,6 +2242,7 @@ static Suite *review_suite(void)
 		{"grants", test_grants},	      {"stale", test_stale_revision},
 	    {"out_of_order", test_out_of_order}, {"revert", test_revert},
 	    {"calls_settle", test_calls_settle}, {"lock_order", test_lock_order},
+	    {"claim_races", test_claim_races},
 		{"leases", test_leases},	      {"limits", test_agent_limits},
 		{"counters", test_counters},	      {"opview", test_operator_view},
 	};

@@ -103,8 +103,7 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	out->db_rounds_held = hl.db_rounds_held;
 	out->dlq_pending = hl.dlq_pending;
 	out->produce_failing = hl.produce_failing;
-	out->produce_oldest_s = hl.produce_oldest_s;
-	out->produce_oldest_whole_s = (int64_t)hl.produce_oldest_s;
+	out->produce_oldest_s = (int64_t)hl.produce_oldest_s;
 	memcpy(out->produce_stuck, hl.produce_stuck, sizeof(out->produce_stuck));
 	memcpy(out->misconfigured, hl.misconfigured, sizeof(out->misconfigured));
 	for (int t = 0; t < METRICS_TIERS; t++)
@@ -140,14 +139,14 @@ void snapshot_fill_roundtrip(const struct outbox *relay, const struct feedback_i
 			     struct metrics_snapshot *out)
 {
 	/* their producers' messages waiting to be delivered join the events' */
+	double age = (double)out->produce_oldest_s;
 	if (relay)
-		kout_health_add(outbox_kout(relay), &out->produce_failing, &out->produce_oldest_s,
-				out->produce_stuck, sizeof(out->produce_stuck));
-	if (fbin)
-		kout_health_add(feedback_in_kout(fbin), &out->produce_failing,
-				&out->produce_oldest_s, out->produce_stuck,
+		kout_health_add(outbox_kout(relay), &out->produce_failing, &age, out->produce_stuck,
 				sizeof(out->produce_stuck));
-	out->produce_oldest_whole_s = (int64_t)out->produce_oldest_s;
+	if (fbin)
+		kout_health_add(feedback_in_kout(fbin), &out->produce_failing, &age,
+				out->produce_stuck, sizeof(out->produce_stuck));
+	out->produce_oldest_s = (int64_t)age;
 	if (relay) {
 		struct outbox_stats os;
 		outbox_get_stats(relay, &os);

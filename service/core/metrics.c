@@ -147,7 +147,7 @@ static const struct metric metrics[] = {
 	{"db_rounds_held_total", CNT, "Rounds held back while others were in the database (group commit, postgres.batch_delay_ms).", NULL, ST(db_rounds_held), MX_NONE},
 	{"dlq_pending", GAU, "Dead letters not yet acknowledged by the broker.", NULL, SZ(dlq_pending), MX_NONE},
 	{"produce_failing", GAU, "Messages to produce (events, dead letters, review events) not delivered yet of which an attempt failed; each is retried until delivered.", NULL, SZ(produce_failing), MX_NONE},
-	{"produce_oldest_undelivered_seconds", GAU, "Age of the oldest message to produce not yet acknowledged by the broker, in whole seconds (0 when none); /readyz fails from 30 s.", NULL, SL(produce_oldest_whole_s), MX_NONE},
+	{"produce_oldest_undelivered_seconds", GAU, "Age of the oldest message to produce not yet acknowledged by the broker, in whole seconds (0 when none); /readyz fails from 30 s.", NULL, SL(produce_oldest_s), MX_NONE},
 	{"http_connections", GAU, "Admin HTTP connections open.", NULL, ST(http_open), MX_NONE},
 	{"http_connections_total", CNT, "Admin HTTP connections by fate.", "event=\"accepted\"", ST(http_accepted), MX_NONE},
 	{"http_connections_total", CNT, NULL, "event=\"head_deadline\"", ST(http_head_cut), MX_NONE},

@@ -59,11 +59,10 @@ struct metrics_snapshot {
 	size_t mini_in_flight, mini_waiting, flagship_in_flight, flagship_waiting;
 	size_t db_pending, dlq_pending;
 	/* the producers (events, dead letters, review events): messages failing to
-	 * produce (retried until delivered), the oldest undelivered's age (seconds)
-	 * and its cause ("" = none) */
+	 * produce (retried until delivered), the oldest undelivered's age in whole
+	 * seconds, and its cause ("" = none) */
 	size_t produce_failing;
-	double produce_oldest_s;
-	int64_t produce_oldest_whole_s; /* exported: whole seconds */
+	int64_t produce_oldest_s;
 	char produce_stuck[224];
 	uint64_t db_rounds, db_round_items, db_rounds_held; /* the write connection's rounds */
 	/* a tier held as misconfigured (#11.4): its cause; "" = not */

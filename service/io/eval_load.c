@@ -10,12 +10,20 @@
 
 #include <json-c/json.h>
 
-#include "eval_run.h"
 #include "injection.h"
 #include "text.h"
 #include "xmem.h"
 
-#define EVAL_LINE_CAP (1u << 20)
+uint64_t eval_text_hash(const char *subject, const char *body, size_t body_len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)subject; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ 0) * 1099511628211ULL;
+	for (size_t i = 0; i < body_len; i++)
+		h = (h ^ (unsigned char)body[i]) * 1099511628211ULL;
+	return h;
+}
 
 /* ---- the eval set ---------------------------------------------------------- */
 

@@ -1,7 +1,8 @@
 /*
  * eval_run: see eval_run.h. Owns the eval set in memory (loaded by
- * eval_load), the per-configuration call tasks and their concurrency, eval_answers (read and write), the
- * command line. The printed figures and the report are eval_report_print's;
+ * eval_load), the per-configuration call tasks and their concurrency,
+ * eval_answers (read and write), the command line. The printed figures and
+ * the report are eval_report_print's;
  * the set's structs are declared in eval_set.h.
  * Must never touch tickets, results or the review queue, nor log ticket text.
  */
@@ -39,17 +40,6 @@ static double now_ms(void)
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
-}
-
-uint64_t eval_text_hash(const char *subject, const char *body, size_t body_len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (const unsigned char *p = (const unsigned char *)subject; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	h = (h ^ 0) * 1099511628211ULL;
-	for (size_t i = 0; i < body_len; i++)
-		h = (h ^ (unsigned char)body[i]) * 1099511628211ULL;
-	return h;
 }
 
 struct eval_task {
@@ -244,11 +234,6 @@ static void try_send(struct eval_task *k)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct eval_task *k = arg;
-	/* waiting (a retry, a verdict, a probe) when a tier is refused */
-	if (k->run->refused) {
-		task_stop(k);
-		return;
-	}
 	if (k->reserving)
 		task_reserve(k);
 	else

@@ -27,7 +27,4 @@
  */
 int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out);
 
-/* FNV-1a 64 of subject, a NUL byte, body: the key of a ticket's text. */
-uint64_t eval_text_hash(const char *subject, const char *body, size_t body_len);
-
 #endif

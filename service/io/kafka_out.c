@@ -47,7 +47,7 @@ struct kout {
 	struct event *ev_pipe, *ev_tick;
 	size_t pending;
 	uint64_t retries; /* produce attempts that failed and were scheduled again */
-	size_t failing;	  /* messages whose last attempt failed, not yet delivered */
+	size_t failing;	  /* messages not delivered yet of which an attempt failed */
 	uint64_t cut;	  /* messages sent cut to fit a size limit */
 	/* [KOUT_WAITING]: retry timer running, freed at close; [KOUT_IN_RK]: held by the
 	 * handle until its report, resent (or freed at close) when the handle is dropped */

@@ -117,7 +117,8 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 
 /* Read buffer per transfer (2,048 of them at the benchmark's 2,048 in flight),
  * curl's smallest: an answer of a few KiB takes a few reads; curl's default is
- * 16 KiB. 2 KiB -> 1 KiB took 2 MB off the 800 ms peak at the same CPU. */
+ * 16 KiB. At 2 KiB the buffers were 4.3 MB of the 800 ms peak heap (heaptrack);
+ * this halves them (measured with the prefetch change, deploy/BENCHMARK.md). */
 #define LLM_BUFFER_SIZE 1024L
 
 /* Longest hold on an exhausted x-ratelimit window before trying again. */

@@ -15,6 +15,7 @@
 #include <check.h>
 #include <json-c/json.h>
 
+#include "eval_load.h"
 #include "eval_run.h"
 #include "evalstats.h"
 #include "shadow_pick.h"

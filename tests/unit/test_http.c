@@ -667,8 +667,7 @@ static void ready_snap(void *arg, struct metrics_snapshot *s)
 	s->db_up = 1;
 	if (fail_s > 0) {
 		s->produce_failing = 3;
-		s->produce_oldest_s = fail_s;
-		s->produce_oldest_whole_s = (int64_t)fail_s;
+		s->produce_oldest_s = (int64_t)fail_s;
 		snprintf(s->produce_stuck, sizeof(s->produce_stuck),
 			 "tickets.triaged: TOPIC_AUTHORIZATION_FAILED for %.0f s", fail_s);
 	}

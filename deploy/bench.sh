@@ -26,6 +26,12 @@
 #   --no-python    skip the Python baseline (deploy/bench/pyworker.py), which by
 #                  default runs after zero and slow on the same parts, same N and
 #                  same model latency; the second table gives the ratio (issue #15)
+#   --model-tls P  the daemon reaches the fake model over TLS through nghttpx (Debian's
+#                  nghttp2-proxy, installed if missing), as it reaches a hosted provider:
+#                  P is h2 (ALPN offers HTTP/2, as OpenAI's endpoint does) or h1 (HTTP/1.1
+#                  only). nghttpx terminates TLS and forwards HTTP/1.1 to the fake model; its
+#                  CPU is noted. The Python worker stays on plain HTTP (its ratio is not the
+#                  point of this mode: the daemon's memory and connections are)
 #
 # triaged runs the shipped configuration: -c deploy/triaged.ini.example, the
 # shipped rules (deploy/rules.conf) and the default safety settings. The
@@ -57,6 +63,7 @@ KEEP_LOGS=0
 PROFILE=0
 PYTHON=1
 FM_ANSWER=()
+MODEL_TLS=""
 
 usage() {
 	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -96,6 +103,11 @@ while (($# > 0)); do
 		FM_ANSWER=(--answer-file "$ROOT/deploy/bench/fixed-answer.json")
 		shift
 		;;
+	--model-tls)
+		(($# >= 2)) || die "--model-tls needs h1 or h2"
+		MODEL_TLS=$2
+		shift 2
+		;;
 	--profile)
 		PROFILE=1
 		KEEP_LOGS=1
@@ -117,6 +129,7 @@ case $SCENARIO in
 zero | slow | half | model | all) ;;
 *) die "--scenario: want zero, slow, half, model or all, got '$SCENARIO'" ;;
 esac
+[[ -z $MODEL_TLS || $MODEL_TLS == h1 || $MODEL_TLS == h2 ]] || die "--model-tls: want h1 or h2, got '$MODEL_TLS'"
 [[ -z $RATE || $SCENARIO == half || $SCENARIO == all ]] || die "--rate is for the half scenario (--scenario half or all)"
 
 # ------------------------------------------------------------------ cleanup
@@ -285,6 +298,13 @@ if ! command -v wrk >/dev/null 2>&1 && [[ $SCENARIO == model || $SCENARIO == all
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk >&2 ||
 		die "cannot install wrk"
 fi
+if [[ -n $MODEL_TLS ]] && ! command -v nghttpx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nghttpx ]]; then
+	say "installing nghttp2-proxy (nghttpx)"
+	SUDO=()
+	((EUID == 0)) || SUDO=(sudo)
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nghttp2-proxy >&2 ||
+		die "cannot install nghttp2-proxy"
+fi
 if ((PROFILE)) && ! command -v perf >/dev/null 2>&1; then
 	say "installing linux-perf"
 	SUDO=()
@@ -347,6 +367,33 @@ MODEL_RPS=""
 # run_scenario KEY LABEL LATENCY_MS JITTER_MS RATE [VAR=VALUE...]
 # RATE empty: preload N tickets, then start triaged; else start triaged, wait
 # for its partitions, and produce N tickets at RATE/s while it runs.
+# model_tls_start DIR MODEL_PORT: nghttpx in front of the fake model, TLS with
+# a throwaway certificate; sets TLS_PORT and TLS_PID (--model-tls).
+model_tls_start() {
+	local dir=$1 backend=$2 alpn=h2,http/1.1 i
+	[[ $MODEL_TLS == h2 ]] || alpn=http/1.1
+	if [[ ! -f $WORK/tls/cert.pem ]]; then
+		mkdir -p "$WORK/tls"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+			-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+			-keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" >"$WORK/tls/openssl.log" 2>&1 ||
+			die "openssl could not make a certificate (see $WORK/tls/openssl.log)"
+	fi
+	TLS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	# one worker thread; no limit on backend connections per frontend
+	# (HTTP/1.1 to the fake model: one per stream in flight)
+	"$(command -v nghttpx || echo /usr/sbin/nghttpx)" --conf=/dev/null -n1 -f "127.0.0.1,$TLS_PORT" -b "127.0.0.1,$backend" \
+		--npn-list="$alpn" --backend-connections-per-frontend=0 --no-ocsp -L WARN \
+		--errorlog-file="$dir/nghttpx.log" "$WORK/tls/key.pem" "$WORK/tls/cert.pem" 2>>"$dir/nghttpx.log" &
+	TLS_PID=$!
+	PIDS+=("$TLS_PID")
+	for ((i = 0; i < 100; i++)); do
+		curl -s -o /dev/null --cacert "$WORK/tls/cert.pem" "https://127.0.0.1:$TLS_PORT/" && return 0
+		sleep 0.1
+	done
+	die "nghttpx did not start (see $dir/nghttpx.log)"
+}
+
 run_scenario() {
 	local key=$1 label=$2 latency=$3 jitter=$4 rate=$5
 	shift 5
@@ -373,6 +420,13 @@ run_scenario() {
 	wait_file "$dir/model.port" 20 || die "the fake model did not start (see $dir/fakemodel.log)"
 	boot=$(head -1 "$dir/bootstrap")
 	port=$(head -1 "$dir/model.port")
+	local model_url="http://127.0.0.1:$port/v1" tls_pid="" tls0=0 tlsenv=()
+	if [[ -n $MODEL_TLS ]]; then
+		model_tls_start "$dir" "$port"
+		tls_pid=$TLS_PID
+		model_url="https://127.0.0.1:$TLS_PORT/v1"
+		tlsenv=("TRIAGED_MINI_CA_FILE=$WORK/tls/cert.pem" "TRIAGED_FLAGSHIP_CA_FILE=$WORK/tls/cert.pem")
+	fi
 
 	denv=(
 		# the shipped rules unless the caller says otherwise (TRIAGED_TRIAGE_RULES_FILE= : off)
@@ -381,8 +435,9 @@ run_scenario() {
 		"TRIAGED_KAFKA_GROUP_ID=bench-$key-$$"
 		"TRIAGED_KAFKA_SESSION_TIMEOUT_MS=6000"
 		"TRIAGED_POSTGRES_CONNINFO=host=$WORK/pg user=postgres dbname=$db"
-		"TRIAGED_MINI_BASE_URL=http://127.0.0.1:$port/v1"
-		"TRIAGED_FLAGSHIP_BASE_URL=http://127.0.0.1:$port/v1"
+		"TRIAGED_MINI_BASE_URL=$model_url"
+		"TRIAGED_FLAGSHIP_BASE_URL=$model_url"
+		"${tlsenv[@]}"
 		"TRIAGED_SCHEMA_DIR=$ROOT/schema"
 		"TRIAGED_HTTP_LISTEN="
 		# The mock broker holds a Fetch that finds no data for the full
@@ -417,6 +472,8 @@ run_scenario() {
 	wal0=$(sql postgres "SELECT pg_current_wal_insert_lsn()")
 	fm0=$(ticks_of "$model_pid")
 	br0=$(ticks_of "$broker_pid")
+	# nghttpx: its master and its worker process
+	[[ -z $tls_pid ]] || tls0=$(ticks_of "$tls_pid" $(pgrep -P "$tls_pid"))
 	mach0=$(machine_ticks)
 	now_us
 	t_start=$NOW_US
@@ -496,7 +553,7 @@ run_scenario() {
 		hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$dpid/status")
 		rss_mb=$(printf '%.1f' "$(calc "$hwm_kb / 1024")")
 	fi
-	NOTES+=("$label CPU ms/ticket: triaged $cpu_ms, postgres $(per_ticket "$(pg_ticks) - $pg0"), fakemodel $(per_ticket "$(ticks_of "$model_pid") - $fm0"), devbroker $(per_ticket "$(ticks_of "$broker_pid") - $br0"); whole machine $(per_ticket "$(machine_ticks) - $mach0") ($(nproc) cores, everyone)")
+	NOTES+=("$label CPU ms/ticket: triaged $cpu_ms, postgres $(per_ticket "$(pg_ticks) - $pg0"), fakemodel $(per_ticket "$(ticks_of "$model_pid") - $fm0"), devbroker $(per_ticket "$(ticks_of "$broker_pid") - $br0")${tls_pid:+, nghttpx $(per_ticket "$(ticks_of "$tls_pid" $(pgrep -P "$tls_pid")) - $tls0")}; whole machine $(per_ticket "$(machine_ticks) - $mach0") ($(nproc) cores, everyone)")
 	if [[ ${BENCH_PG_STATEMENTS:-0} == 1 ]]; then
 		# what the WAL holds, by kind of record (pg_walinspect, PostgreSQL 15's contrib)
 		sql postgres "CREATE EXTENSION IF NOT EXISTS pg_walinspect" >/dev/null

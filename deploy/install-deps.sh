@@ -11,9 +11,9 @@ PACKAGES=(
 )
 # --test: what only the test suite needs (the dashboard's browser test, promtool for
 # /metrics, clang's libFuzzer for the fuzzing smoke run, jsonschema for the contract's
-# differential test)
+# differential test, nghttpx and openssl for the TLS and HTTP/2 front in test_providers http2_tls)
 if [[ "${1:-}" == "--test" ]]; then
-	PACKAGES+=(chromium prometheus clang libclang-rt-14-dev valgrind python3-jsonschema)
+	PACKAGES+=(chromium prometheus clang libclang-rt-14-dev valgrind python3-jsonschema nghttp2-proxy openssl)
 fi
 # --bench: what only deploy/bench.sh needs: the Python baseline worker (deploy/bench/pyworker.py,
 # issue #15): Kafka, an HTTP client with asyncio, PostgreSQL

@@ -96,6 +96,8 @@ struct pipeline_health {
 	int64_t consumer_lag;   /* messages behind the high watermarks; -1 unknown */
 	size_t mini_in_flight, mini_waiting;
 	size_t flagship_in_flight, flagship_waiting; /* waiting: escalations queued for a slot */
+	uint64_t mini_connects, flagship_connects; /* connections opened to each endpoint */
+	int mini_http, flagship_http; /* HTTP version of the last answer: 0 none, 1, 2 */
 	int64_t flagship_max_queue; /* issue #15.2: flagship.max_queue */
 	size_t db_pending;      /* items queued or in flight to the database */
 	/* the write connection's rounds answered (one transaction each, rolled-back ones

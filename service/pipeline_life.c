@@ -640,6 +640,10 @@ void pipeline_get_health(const struct pipeline *pl, struct pipeline_health *out)
 	out->mini_in_flight = llm_in_flight(pl->mcl->ep[MODEL_MINI].client);
 	out->mini_waiting = llm_waiting(pl->mcl->ep[MODEL_MINI].client);
 	out->flagship_in_flight = llm_in_flight(pl->mcl->ep[MODEL_FLAGSHIP].client);
+	out->mini_connects = llm_connects(pl->mcl->ep[MODEL_MINI].client);
+	out->flagship_connects = llm_connects(pl->mcl->ep[MODEL_FLAGSHIP].client);
+	out->mini_http = llm_http_version(pl->mcl->ep[MODEL_MINI].client);
+	out->flagship_http = llm_http_version(pl->mcl->ep[MODEL_FLAGSHIP].client);
 	out->flagship_waiting = flagship_queue_len(&pl->fq);
 	out->flagship_max_queue = pl->cfg->flagship_max_queue;
 	out->db_pending = db_pending(pl->db);

@@ -95,6 +95,10 @@ void snapshot_fill(void *arg, struct metrics_snapshot *out)
 	out->mini_in_flight = hl.mini_in_flight;
 	out->mini_waiting = hl.mini_waiting;
 	out->flagship_in_flight = hl.flagship_in_flight;
+	out->mini_connects = hl.mini_connects;
+	out->flagship_connects = hl.flagship_connects;
+	out->mini_http = hl.mini_http;
+	out->flagship_http = hl.flagship_http;
 	out->flagship_waiting = hl.flagship_waiting;
 	out->flagship_max_queue = hl.flagship_max_queue;
 	out->db_pending = hl.db_pending;

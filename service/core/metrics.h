@@ -57,6 +57,8 @@ struct metrics_snapshot {
 	const char *budget_no_price; /* static: a tier whose model has no price (enforce); NULL none */
 	int64_t consumer_lag; /* -1: unknown, not exported */
 	size_t mini_in_flight, mini_waiting, flagship_in_flight, flagship_waiting;
+	uint64_t mini_connects, flagship_connects; /* connections opened to each endpoint */
+	int mini_http, flagship_http; /* HTTP version of the endpoint's last answer; 0: none yet */
 	size_t db_pending, dlq_pending;
 	/* the producers (events, dead letters, review events): messages failing to
 	 * produce (retried until delivered), the oldest undelivered's age in whole

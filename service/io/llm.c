@@ -38,12 +38,27 @@ struct llm_shard {
 #define LLM_SHARDS 8
 #define LLM_SHARD_SLOTS 256
 
+/*
+ * HTTP/2 streams per connection: libcurl's own default, set explicitly. Once an
+ * answer comes back over HTTP/2 (a hosted provider over TLS, by ALPN), each shard
+ * is held to the connections its slots need at this many streams each. libcurl
+ * 7.88 does not do it alone: with CURLOPT_PIPEWAIT, transfers started while every
+ * connection is at its stream limit each open a connection of their own (measured:
+ * 300 transfers, 201 connections). At 2,048 in flight over TLS that was ~2,000
+ * handshakes and 283 MB of RSS (deploy/BENCHMARK.md, "--model-tls").
+ */
+#define LLM_H2_STREAMS 100L
+
 struct llm_client {
 	struct event_base *base;
 	char *name;
 	char *url;
 	struct llm_shard shards[LLM_SHARDS];
 	int nshards;
+	long shard_slots; /* each shard's share of max_concurrency */
+	int http_version; /* of the last answer: 0 none yet, 1 (HTTP/1.x), 2 (HTTP/2) */
+	int probe_first; /* https: one transfer until an answer tells the protocol */
+	uint64_t connects; /* connections opened, over all transfers */
 	int next_done; /* the shard check_done starts with, in turn */
 	struct curl_slist *headers;
 	long timeout_ms, connect_timeout_ms;
@@ -156,6 +171,8 @@ static CURL *easy_get(struct llm_client *c)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, LLM_BUFFER_SIZE);
+	/* wait for the first connection's ALPN before opening more: HTTP/2 multiplexes */
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	if (c->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
 	return e;
@@ -197,6 +214,27 @@ static void run_unlink(struct llm_client *c, struct llm_req *r)
 	c->in_flight--;
 }
 
+/*
+ * The endpoint's protocol, from its answers. HTTP/2: each shard keeps the
+ * connections its slots need at LLM_H2_STREAMS streams each, and transfers
+ * beyond wait in libcurl for a stream; HTTP/1.x: one connection per transfer.
+ */
+static void set_http_version(struct llm_client *c, int v)
+{
+	long conns = v == 2 ? (c->shard_slots + LLM_H2_STREAMS - 1) / LLM_H2_STREAMS : 0;
+
+	if (v == c->http_version)
+		return;
+	c->http_version = v;
+	for (int k = 0; k < c->nshards; k++) {
+		curl_multi_setopt(c->shards[k].multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
+		/* idle connections beyond those close */
+		curl_multi_setopt(c->shards[k].multi, CURLMOPT_MAXCONNECTS, conns > 0 ? conns : c->shard_slots);
+	}
+	log_info("model endpoint protocol", "client=%s http=%d connections=%ld", c->name, v,
+		 conns > 0 ? conns * c->nshards : c->shard_slots * c->nshards);
+}
+
 static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 {
 	struct llm_result res;
@@ -204,6 +242,13 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 
 	memset(&res, 0, sizeof(res));
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	{
+		long nc = 0, ver = 0;
+		if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK && nc > 0)
+			c->connects += (uint64_t)nc;
+		if (status > 0 && curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &ver) == CURLE_OK && ver != 0)
+			set_http_version(c, ver == CURL_HTTP_VERSION_2_0 ? 2 : 1);
+	}
 	res.http_status = status;
 	res.transport_error = (int)code;
 	res.error = "";
@@ -463,6 +508,11 @@ static void start_waiting(struct llm_client *c)
 	while (c->wait_head && c->in_flight < c->max_concurrency) {
 		struct llm_req *r = c->wait_head;
 		double wait;
+		/* over https, ALPN may give HTTP/2: a burst sent before an answer says so
+		 * would open a connection per transfer past the first's streams (see
+		 * LLM_H2_STREAMS), so the first goes alone, as pacing's first does */
+		if (c->probe_first && c->http_version == 0 && c->in_flight > 0)
+			break;
 		/* a cancelled request takes no turn of the pace (it used to) */
 		if (!r->cancelled &&
 		    !pacer_may_start(&c->pacer, now_ms(), (uint32_t)c->in_flight, &wait)) {
@@ -498,6 +548,7 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 	c->name = xstrdup(name);
 	azure = dialect_resolve(mc->dialect, mc->model, mc->base_url) == DIALECT_AZURE;
 	c->url = dialect_request_url(mc);
+	c->probe_first = strncasecmp(c->url, "https:", 6) == 0;
 	c->ev_hold = evtimer_new(base, on_hold_end, c);
 	c->ev_more = evtimer_new(base, on_more, c);
 	c->done_budget = LLM_DONE_PER_PASS;
@@ -533,6 +584,7 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 		/* each shard's share, rounded up: the least busy one always has room */
 		long slots =
 		    (long)((c->max_concurrency + (size_t)c->nshards - 1) / (size_t)c->nshards);
+		c->shard_slots = slots;
 		sh->c = c;
 		sh->multi = curl_multi_init();
 		if (sh->multi == NULL) {
@@ -546,6 +598,7 @@ struct llm_client *llm_client_new(struct event_base *base, const char *name,
 		curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
 		curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, slots);
 		curl_multi_setopt(sh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, slots);
+		curl_multi_setopt(sh->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, LLM_H2_STREAMS);
 	}
 	return c;
 }
@@ -647,6 +700,16 @@ const char *llm_url(const struct llm_client *c)
 uint64_t llm_paced(const struct llm_client *c)
 {
 	return c->paced;
+}
+
+uint64_t llm_connects(const struct llm_client *c)
+{
+	return c->connects;
+}
+
+int llm_http_version(const struct llm_client *c)
+{
+	return c->http_version;
 }
 
 size_t llm_in_flight(const struct llm_client *c)

@@ -26,6 +26,12 @@
  *   probe succeeds, every ticket is triaged, offsets committed, ready again.
  *   (refused_param keeps the old behaviour with on_config_error = needs_human.)
  *   With check_models_at_start the daemon's first lines name the failing tier.
+ * - http2_tls: the daemon reaches the fake model over TLS through nghttpx, as
+ *   it reaches a hosted provider. Where ALPN gives HTTP/2 (OpenAI's endpoint
+ *   does), 300 calls in flight at once with pacing off go over at most 4
+ *   connections (2 shards x 150 slots / 100 streams), not one per call (libcurl
+ *   7.88 alone opened 201 for 300); /metrics says HTTP/2. Where the server
+ *   offers HTTP/1.1 only, the calls still go out together, one connection each.
  * - check_models: `triaged check-models` against the strict fake: one ok
  *   line per tier with dialect, mode, tokens and the cost from the seeded
  *   prices, exit 0; a reasoning_effort GPT-5.4 refuses: that tier FAILED
@@ -36,6 +42,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -833,6 +842,129 @@ START_TEST(test_rate_limit_patience)
 }
 END_TEST
 
+/* A free TCP port on 127.0.0.1 (bound and released: nghttpx takes it next). */
+static int free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static int port_open(int port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * nghttpx (Debian's nghttp2-proxy) in front of s's fake model: TLS with a
+ * throwaway certificate (cert: its path), ALPN offering alpn. The stack's
+ * daemons reach both tiers through it. Returns its port.
+ */
+static int tls_front(struct stack *s, struct h_proc *p, const char *alpn, char *cert, size_t certlen)
+{
+	char key[PATH_MAX], cmd[3 * PATH_MAX], front[64], back[64], npn[64], url[128];
+	const char *bin = access("/usr/sbin/nghttpx", X_OK) == 0 ? "/usr/sbin/nghttpx" : "nghttpx";
+	int port = free_port();
+
+	snprintf(cert, certlen, "%s/%s-cert.pem", h_tmpdir(), s->name);
+	snprintf(key, sizeof(key), "%s/%s-key.pem", h_tmpdir(), s->name);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+		 "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' "
+		 ">/dev/null 2>&1",
+		 key, cert);
+	ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate (deploy/install-deps.sh --test)");
+	snprintf(front, sizeof(front), "127.0.0.1,%d", port);
+	snprintf(back, sizeof(back), "127.0.0.1,%d", s->model_port);
+	snprintf(npn, sizeof(npn), "--npn-list=%s", alpn);
+	{
+		char *const argv[] = {(char *)bin, "--conf=/dev/null", "-n1", "-f", front, "-b", back, npn,
+				      "--backend-connections-per-frontend=0", "--no-ocsp", "-L", "WARN",
+				      key, cert, NULL};
+		ck_assert_int_eq(h_spawn(p, "nghttpx", argv, NULL), 0);
+	}
+	for (int i = 0; i < 100 && !port_open(port); i++)
+		usleep(100 * 1000);
+	if (!port_open(port))
+		h_dump_log(p, 20);
+	ck_assert_msg(port_open(port), "nghttpx did not listen (nghttp2-proxy: deploy/install-deps.sh --test)");
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1", port);
+	stack_env(s, "TRIAGED_MINI_BASE_URL", url);
+	stack_env(s, "TRIAGED_FLAGSHIP_BASE_URL", url);
+	stack_env(s, "TRIAGED_MINI_CA_FILE", cert);
+	stack_env(s, "TRIAGED_FLAGSHIP_CA_FILE", cert);
+	return port;
+}
+
+/* n tickets through a TLS front offering alpn; the mini's connections opened and HTTP version. */
+static void tls_run(const char *name, const char *alpn, int n, double *conns, double *version)
+{
+	static const char *const args[] = {"--latency-ms", "1500", NULL};
+	char cert[PATH_MAX], metric[96];
+	struct stack s;
+	struct h_proc d, front;
+	int port;
+
+	memset(&front, 0, sizeof(front));
+	ck_assert_int_eq(stack_start(&s, &stack_pg, name, 4, args), 0);
+	tls_front(&s, &front, alpn, cert, sizeof(cert));
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	stack_env(&s, "TRIAGED_MINI_MAX_CONCURRENCY", "300");
+	/* every call at once: no pacing's first answer to learn the protocol from */
+	stack_env(&s, "TRIAGED_MINI_PACING", "false");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	port = stack_http_port(&d);
+	ck_assert_d(port > 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, n, "t-"), 0);
+	ck_assert_d(stack_wait_count(&s, n, 90000, RESULTS) == n, &d);
+	ck_assert_d(stack_wait_committed(&s, n, 20000) == 0, &d);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status = 'needs_human'"),
+			 0);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM model_calls WHERE tier = 'mini' AND "
+					"outcome = 'ok'"),
+			 n);
+	snprintf(metric, sizeof(metric), "triaged_model_connections_opened_total{tier=\"mini\"}");
+	*conns = stack_metric(port, metric);
+	snprintf(metric, sizeof(metric), "triaged_model_http_version{tier=\"mini\"}");
+	*version = stack_metric(port, metric);
+	printf("http2_tls %s: %d calls, %.0f connections, HTTP/%.0f\n", alpn, n, *conns, *version);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	h_stop(&front);
+	stack_stop(&s);
+}
+
+START_TEST(test_http2_tls)
+{
+	double conns, version;
+
+	tls_run("h2tls", "h2,http/1.1", 300, &conns, &version);
+	ck_assert_int_eq((int)version, 2);
+	ck_assert_msg(conns >= 1 && conns <= 4, "HTTP/2: %.0f connections for 300 calls", conns);
+	/* HTTP/1.1 only: no stream cap applies, one connection per call in flight */
+	tls_run("h1tls", "http/1.1", 100, &conns, &version);
+	ck_assert_int_eq((int)version, 1);
+	ck_assert_msg(conns >= 50, "HTTP/1.1: %.0f connections for 100 calls", conns);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
@@ -842,6 +974,7 @@ int main(void)
 	    {"dialects", test_dialects},	 {"own_400", test_own_400},
 	    {"retry_after_hold", test_retry_after_hold},
 	    {"quota", test_quota},		 {"rate_limit_patience", test_rate_limit_patience},
+	    {"http2_tls", test_http2_tls},
 	};
 	const struct stack_case opt_in[] = {{"pacing", test_pacing},
 					    {"token_pacing", test_token_pacing}};

@@ -68,21 +68,21 @@ void eval_budget_stop_run(struct eval_run *run, int rc, const char *msg)
 	snprintf(run->stop_msg, sizeof(run->stop_msg), "%s", msg);
 }
 
-int eval_budget_stop_refused(struct eval_run *run, const struct model_caller *mcl,
-			     enum model_tier t, const char *spec)
+int eval_budget_stop_refused(struct eval_run *run, struct eval_conf *c)
 {
 	const char *cause = NULL;
-	char m[sizeof(run->stop_msg)];
-	if (run->refused)
+	if (c->refused)
 		return 1;
-	if (!model_caller_misconfigured(mcl, t, &cause))
+	if (!model_caller_misconfigured(c->mcl, c->tier, &cause))
 		return 0;
-	run->refused = 1;
-	if (!run->stopped) { /* else the first reason (a budget's) stays the message */
-		snprintf(m, sizeof(m),
-			 "%s (%s): the provider refuses the tier's configuration or account",
-			 cause && cause[0] ? cause : model_tier_name(t), spec);
-		eval_budget_stop_run(run, 1, m);
+	c->refused = 1;
+	snprintf(c->refused_msg, sizeof(c->refused_msg),
+		 "%s (%s): the provider refuses the tier's configuration or account",
+		 cause && cause[0] ? cause : model_tier_name(c->tier),
+		 c->spec ? c->spec : model_tier_name(c->tier));
+	/* the last one stops the run; else the first reason (a budget's) stays the message */
+	if (--run->confs_left <= 0 && !run->stopped) {
+		eval_budget_stop_run(run, 1, c->refused_msg);
 		run->stop_config = 1;
 	}
 	return 1;

@@ -33,15 +33,16 @@ void eval_budget_cleanup(struct eval_run *run);
 /* Stop the run with rc and msg (the first reason wins). */
 void eval_budget_stop_run(struct eval_run *run, int rc, const char *msg);
 /*
- * The provider refuses tier t itself (a 401, a 404 model, a spent quota:
- * config_errors in a row, model_caller_misconfigured). The daemon holds and
- * waits for a fix; a run on the command line stops instead, naming the cause
- * (exit 1, stop_config; a run a budget stopped first keeps that message): its
- * tasks waiting for the verdict or a probe would otherwise wait for good.
- * 1: the tier is refused (run->refused: a waiting task stops); 0: go on.
+ * The provider refuses configuration c's tier itself (a 401, a 404 model, a
+ * spent quota: config_errors in a row, model_caller_misconfigured). The daemon
+ * holds and waits for a fix; on the command line c's calls stop instead
+ * (c->refused, c->refused_msg naming the cause): its tasks waiting for the
+ * verdict or a probe would otherwise wait for good. The other configurations
+ * go on; once every one is refused the run stops (exit 1, stop_config; a run
+ * a budget stopped first keeps that message).
+ * 1: c is refused (a waiting task of c stops); 0: go on.
  */
-int eval_budget_stop_refused(struct eval_run *run, const struct model_caller *mcl,
-			     enum model_tier t, const char *spec);
+int eval_budget_stop_refused(struct eval_run *run, struct eval_conf *c);
 /*
  * Reserve for the current call of cs (store_reserve_req_for: the daemon's
  * worst case and estimate). seed spreads the busy retries. Granted: the

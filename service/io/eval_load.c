@@ -114,23 +114,70 @@ static int add_item(struct eval_run *run, const struct config *cfg, struct redac
 	return 0;
 }
 
+/*
+ * One line of f into *line (NUL-terminated, without its newline), growing it to
+ * at most max bytes. 1: a line; 0: end of file; -1: the line is longer than max
+ * (read to its end and dropped: the file is not held whole in memory).
+ */
+static int read_line(FILE *f, char **line, size_t *cap, size_t max, size_t *len)
+{
+	size_t n = 0;
+	int ch, over = 0;
+
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (over || n >= max) {
+			over = 1;
+			continue;
+		}
+		if (n + 1 >= *cap) {
+			*cap = *cap ? *cap * 2 : 4096;
+			if (*cap > max + 1)
+				*cap = max + 1;
+			*line = xrealloc(*line, *cap);
+		}
+		(*line)[n++] = (char)ch;
+	}
+	if (over)
+		return -1;
+	if (ch == EOF && n == 0)
+		return 0;
+	if (*cap == 0) {
+		*cap = 1;
+		*line = xrealloc(*line, 1);
+	}
+	(*line)[n] = '\0';
+	*len = n;
+	return 1;
+}
+
+#define EVAL_LINE_SLACK 65536
+
 int eval_load_set(struct eval_run *run, const struct config *cfg, struct redactor *red,
 		    const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char *line = NULL, e[512];
-	size_t lcap = 0, cap = 0, lineno = 0, unknown = 0;
-	int rc = -1;
+	size_t lcap = 0, cap = 0, lineno = 0, unknown = 0, len = 0;
+	/* a ticket as intake takes it, and room for its gold labels and the wrapper */
+	size_t max = (size_t)cfg->max_message_bytes + EVAL_LINE_SLACK;
+	int rc = -1, got;
 
 	if (f == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (getline(&line, &lcap, f) > 0) {
+	while ((got = read_line(f, &line, &lcap, max, &len)) != 0) {
 		json_object *root = NULL, *jt, *jg;
 
 		lineno++;
-		if (line[0] == '\n' || line[0] == '\0')
+		if (got < 0) {
+			snprintf(err, errlen,
+				 "%s:%zu: line longer than %zu bytes (intake.max_message_bytes, a ticket's "
+				 "limit, and %d for its gold labels)",
+				 path, lineno, max, EVAL_LINE_SLACK);
+			goto out;
+		}
+		if (len == 0)
 			continue;
 		root = json_tokener_parse(line);
 		if (!root || !json_object_object_get_ex(root, "ticket", &jt) ||
@@ -146,6 +193,10 @@ int eval_load_set(struct eval_run *run, const struct config *cfg, struct redacto
 			goto out;
 		}
 		json_object_put(root);
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s:%zu: read error", path, lineno + 1);
+		goto out;
 	}
 	if (run->n == 0) {
 		snprintf(err, errlen, "%s: no ticket", path);

@@ -83,6 +83,13 @@ static void start_more(struct eval_run *run)
 	while (!run->capped && !run->stopped && run->next < run->ntasks &&
 	       run->inflight < (size_t)run->concurrency) {
 		struct eval_task *k = &run->tasks[run->next];
+		if (k->c->refused) { /* its tier is refused: no call, counted as not made */
+			run->next++;
+			k->done = 1;
+			k->c->not_made++;
+			run->not_made++;
+			continue;
+		}
 		if (run->max_cost > 0 &&
 		    run->spent + (double)run->inflight * run->dearest >= run->max_cost) {
 			run->capped = 1; /* the calls in flight finish and are stored */
@@ -92,7 +99,7 @@ static void start_more(struct eval_run *run)
 		run->inflight++;
 		task_start(k);
 	}
-	if (run->inflight == 0 && (run->finished == run->ntasks || run->capped || run->stopped))
+	if (run->inflight == 0 && (run->next == run->ntasks || run->capped || run->stopped))
 		event_base_loopbreak(run->base);
 }
 
@@ -145,6 +152,7 @@ static void task_stop(struct eval_task *k)
 		run->spent += task_cost(k);
 	run->inflight--;
 	run->not_made++;
+	k->c->not_made++;
 	start_more(run);
 }
 
@@ -155,7 +163,7 @@ static void task_reserve(struct eval_task *k)
 {
 	uint32_t wait = 0;
 	k->reserving = 0;
-	if (k->run->refused) { /* a refused tier: no new call, no wait */
+	if (k->c->refused) { /* a refused tier: no new call, no wait */
 		task_stop(k);
 		return;
 	}
@@ -175,17 +183,18 @@ static void task_reserve(struct eval_task *k)
 	}
 }
 
-/* A tier the provider refuses stops the run (eval_budget_stop_refused); the
- * tasks waiting on a timer (a retry, a verdict, a probe) stop now, not after it. */
+/* A tier the provider refuses stops its configuration's calls
+ * (eval_budget_stop_refused); its tasks waiting on a timer (a retry, a verdict,
+ * a probe) stop now, not after it. */
 static int stopped_by_config(struct eval_task *k)
 {
 	struct eval_run *run = k->run;
-	int was = run->refused;
-	if (!eval_budget_stop_refused(run, k->c->mcl, k->c->tier, k->c->spec))
+	int was = k->c->refused;
+	if (!eval_budget_stop_refused(run, k->c))
 		return 0;
 	for (size_t i = 0; !was && i < run->next; i++) {
 		struct eval_task *w = &run->tasks[i];
-		if (w != k && !w->done && w->timer && evtimer_pending(w->timer, NULL))
+		if (w != k && w->c == k->c && !w->done && w->timer && evtimer_pending(w->timer, NULL))
 			event_active(w->timer, EV_TIMEOUT, 0);
 	}
 	return 1;
@@ -211,7 +220,7 @@ static void on_llm_done(void *arg, const struct llm_result *res)
 
 static void try_send(struct eval_task *k)
 {
-	if (k->run->refused) { /* a refused tier: no new call, no wait */
+	if (k->c->refused) { /* a refused tier: no new call, no wait */
 		task_stop(k);
 		return;
 	}
@@ -685,6 +694,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		fprintf(stderr, "triaged eval: %zu model calls to make, concurrency %ld%s\n",
 			run.ntasks, run.concurrency,
 			run.db ? ", under the daily budgets (budget.enforce)" : "");
+		run.confs_left = nconf;
 		start_more(&run);
 		if (run.inflight > 0)
 			event_base_dispatch(run.base);
@@ -707,6 +717,9 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 				stored += run.tasks[k].done && (run.tasks[k].ok || run.tasks[k].invalid);
 			if (run.progress_pct >= 0 && isatty(2))
 				fputc('\n', stderr);
+			for (int i = 0; i < nconf; i++) /* refused before the last one (its message is the stop's) */
+				if (confs[i].refused && strcmp(confs[i].refused_msg, run.stop_msg) != 0)
+					fprintf(stderr, "triaged eval: %s.\n", confs[i].refused_msg);
 			eval_budget_print_stop(&run, stored, stderr);
 			rc = run.stop_rc;
 			goto out;
@@ -745,7 +758,11 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			if (confs[i].tier == MODEL_FLAGSHIP && !f)
 				f = &confs[i];
 		}
-		if (m && f &&
+		if (m && f && (m->refused || f->refused))
+			fprintf(stderr, "triaged eval: the mini and flagship mix is not computed: %s "
+					"is refused by the provider\n",
+				m->refused ? "the mini" : "the flagship");
+		else if (m && f &&
 		    eval_report_print_mix(out, &run, m, f, shipped,
 					  cfg->rules_file[0] ? cfg->rules_file : "none", whatif,
 					  whatif_path, tolerance, holdout, calibrate, report) < 0)
@@ -758,6 +775,20 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 	for (int i = 0; i < nconf; i++)
 		if (confs[i].failed)
 			rc = 1; /* figures printed, but some tickets have no answer */
+	for (int i = 0; i < nconf; i++) {
+		size_t stored = 0;
+		if (!confs[i].refused)
+			continue;
+		for (size_t k = 0; k < run.ntasks; k++)
+			stored += run.tasks[k].c == &confs[i] && run.tasks[k].done &&
+				  (run.tasks[k].ok || run.tasks[k].invalid);
+		fprintf(stderr,
+			"triaged eval: %s. %zu answers stored for it, %zu calls not made; the other "
+			"configurations ran. Fix the tier's configuration or the account and run "
+			"again to resume: stored answers are reused.\n",
+			confs[i].refused_msg, stored, confs[i].not_made);
+		rc = 1;
+	}
 out:
 	for (size_t k = 0; k < run.ntasks; k++) {
 		model_calls_cleanup(&run.tasks[k].calls);

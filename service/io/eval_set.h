@@ -47,6 +47,11 @@ struct eval_conf {
 	size_t calls, failed, reused;
 	int priced;		/* price per million tokens known (--max-cost) */
 	double in_mtok, cached_mtok, out_mtok;
+	/* the provider refuses this configuration's tier (eval_budget_stop_refused): its
+	 * calls stop, the other configurations' go on */
+	int refused;
+	char refused_msg[256];
+	size_t not_made; /* its calls stopped or never started once refused */
 };
 
 struct eval_run {
@@ -73,7 +78,7 @@ struct eval_run {
 	double pct;	      /* budget.estimate_percentile / 100 */
 	int stopped, stop_rc;
 	int stop_config; /* the stop's message is a tier the provider refuses */
-	int refused;	 /* a tier is refused: tasks waiting for it stop (whatever stopped the run) */
+	int confs_left;	 /* configurations not refused: at 0 the run stops (stop_config) */
 	char stop_msg[512];
 	size_t not_made;       /* tasks started, then stopped by the budget without an answer */
 	size_t budget_calls;   /* calls reserved and settled */

@@ -585,6 +585,99 @@ START_TEST(test_eval_quota)
 END_TEST
 
 /*
+ * Two configurations, one of them refused by the provider: the flagship asks
+ * GPT-5.4 for reasoning_effort minimal, which the fake (--dialect
+ * openai-reasoning) refuses as OpenAI does (400 unsupported_value). The
+ * flagship's calls (first in the run) stop once the tier is held as
+ * misconfigured; the mini's, all after that, run and are stored, its figures are printed, the mix is not computed, and the
+ * run exits 1 naming the refused configuration. Before, the refusal stopped
+ * the whole run, the mini's calls too.
+ */
+START_TEST(test_eval_one_refused)
+{
+	static const char *const args[] = {"--dialect", "openai-reasoning", NULL};
+	struct stack s;
+	char *out;
+	int st = -1;
+	long long mini, flag;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "evalref", 1, args), 0);
+	stack_env(&s, "TRIAGED_MINI_MODEL", "gpt-5.4-mini");
+	stack_env(&s, "TRIAGED_FLAGSHIP_MODEL", "gpt-5.4");
+	stack_env(&s, "TRIAGED_FLAGSHIP_REASONING_EFFORT", "minimal");
+	{
+		/* the refused configuration's calls first: the mini's come after its refusal */
+		char *extra[] = {"--model", "flagship", "--model", "mini", NULL};
+		out = run_eval(&s, "evalref", extra, &st);
+	}
+	mini = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE model = 'gpt-5.4-mini'");
+	flag = h_sql_ll(s.db, "SELECT count(*) FROM eval_answers WHERE model = 'gpt-5.4'");
+	fprintf(stderr, "eval with the flagship refused: exit %d, mini answers %lld, flagship %lld\n",
+		st, mini, flag);
+	ck_assert_msg(st == 1, "exit %d:\n%s", st, out);
+	/* every distinct text of the set answered by the mini (as eval_small counts them) */
+	ck_assert_msg(mini > 250, "mini answers %lld:\n%s", mini, out);
+	ck_assert_int_eq(flag, 0);
+	ck_assert_msg(strstr(out, "(flagship): the provider refuses the tier's configuration or "
+				  "account. 0 answers stored for it, ") != NULL &&
+			  strstr(out, "calls not made; the other configurations ran.") != NULL,
+		      "%s", out);
+	ck_assert_msg(strstr(out, "unsupported_value") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "the mini and flagship mix is not computed: the flagship is "
+				  "refused by the provider") != NULL,
+		      "%s", out);
+	ck_assert_msg(strstr(out, "gpt-5.4-mini") != NULL, "the mini's figures:\n%s", out);
+	free(out);
+	stack_stop(&s);
+}
+END_TEST
+
+/*
+ * An eval set's line is read up to intake.max_message_bytes plus 64 KiB for
+ * its gold labels, not whole: a line past it (here a 70 KB ticket body with the
+ * limit at 1 KiB) stops the load with the file and line named, before any call.
+ * Before, getline read any line whole, and this one was taken as a ticket.
+ */
+START_TEST(test_eval_long_line)
+{
+	struct stack s;
+	char set[PATH_MAX], first[PATH_MAX], *line = NULL, *out;
+	size_t cap = 0;
+	FILE *in, *f;
+	int st = -1;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "evallong", 1, NULL), 0);
+	stack_env(&s, "TRIAGED_INTAKE_MAX_MESSAGE_BYTES", "1024");
+	snprintf(first, sizeof(first), "%s/deploy/eval/evalset-small.jsonl", h_source_dir());
+	snprintf(set, sizeof(set), "%s/evallong.jsonl", h_tmpdir());
+	in = fopen(first, "r");
+	f = fopen(set, "w");
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_gt(getline(&line, &cap, in), 0);
+	fputs(line, f); /* one good line */
+	fputs("{\"ticket\": {\"ticket_id\": \"long-1\", \"source\": \"eval\", \"channel\": \"web\", "
+	      "\"subject\": \"long\", \"body\": \"",
+	      f);
+	for (int i = 0; i < 70000; i++)
+		fputc('a' + i % 26, f);
+	fputs("\"}, \"gold\": {\"category\": \"billing\"}}\n", f);
+	fclose(f);
+	fclose(in);
+	free(line);
+	{
+		char *args[] = {"eval", "--set", set, "--model", "mini", NULL};
+		out = stack_run_cli(&s, "evallong", args, 60000, &st);
+	}
+	ck_assert_msg(st != 0, "exit %d:\n%s", st, out);
+	ck_assert_msg(strstr(out, "evallong.jsonl:2: line longer than 66560 bytes") != NULL, "%s", out);
+	ck_assert_int_eq(model_requests(&s), 0);
+	free(out);
+	stack_stop(&s);
+}
+END_TEST
+
+/*
  * budget.enforce: every eval call reserves its worst case through
  * triaged_reserve, so an eval and production share one daily budget. The
  * budget is $0.003 a day of which production already spent $0.001: a handful
@@ -854,6 +947,7 @@ int main(void)
 	    {"eval_small", test_eval_small},	   {"shadow_share", test_shadow_share},
 	    {"eval_max_cost", test_eval_max_cost}, {"eval_budget", test_eval_budget},
 	    {"shadow_drain", test_shadow_drain},   {"eval_quota", test_eval_quota},
+	    {"eval_long_line", test_eval_long_line}, {"eval_one_refused", test_eval_one_refused},
 	};
 	const struct stack_case opt_in[] = {{"shadow_latency", test_shadow_latency}};
 	const char *only = getenv("CK_RUN_CASE");

@@ -135,6 +135,7 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
  * 16 KiB. At 2 KiB the buffers were 4.3 MB of the 800 ms peak heap (heaptrack);
  * this halves them (measured with the prefetch change, deploy/BENCHMARK.md). */
 #define LLM_BUFFER_SIZE 1024L
+#define LLM_UPLOAD_BUFFER_SIZE 16384L /* libcurl's smallest (UPLOADBUFFER_MIN) */
 
 /* Longest hold on an exhausted x-ratelimit window before trying again. */
 #define LLM_HOLD_MAX_MS 60000u
@@ -173,6 +174,11 @@ static CURL *easy_get(struct llm_client *c)
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, LLM_BUFFER_SIZE);
 	/* wait for the first connection's ALPN before opening more: HTTP/2 multiplexes */
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* Over HTTP/2 libcurl 7.88 copies the body through an upload buffer per transfer,
+	 * 64 KiB by default and kept till the transfer ends: 126 MB of the heap at 2,048
+	 * in flight (heaptrack). Its smallest, 16 KiB, still holds a request in one go.
+	 * HTTP/1.1 sends the body with the headers and allocates none. */
+	curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, LLM_UPLOAD_BUFFER_SIZE);
 	if (c->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
 	return e;

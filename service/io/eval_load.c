@@ -115,16 +115,17 @@ static int add_item(struct eval_run *run, const struct config *cfg, struct redac
 }
 
 /*
- * One line of f into *line (NUL-terminated, without its newline), growing it to
- * at most max bytes. 1: a line; 0: end of file; -1: the line is longer than max
- * (read to its end and dropped: the file is not held whole in memory).
+ * One line of f into *line (NUL-terminated, without its newline or a CR before
+ * it), growing it to at most max bytes. 1: a line; 0: end of file; -1: the line
+ * is longer than max (read to its end and dropped: the file is not held whole in
+ * memory); -2: a read error.
  */
 static int read_line(FILE *f, char **line, size_t *cap, size_t max, size_t *len)
 {
 	size_t n = 0;
 	int ch, over = 0;
 
-	while ((ch = getc(f)) != EOF && ch != '\n') {
+	while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
 		if (over || n >= max) {
 			over = 1;
 			continue;
@@ -137,10 +138,14 @@ static int read_line(FILE *f, char **line, size_t *cap, size_t max, size_t *len)
 		}
 		(*line)[n++] = (char)ch;
 	}
+	if (ch == EOF && ferror(f))
+		return -2;
 	if (over)
 		return -1;
 	if (ch == EOF && n == 0)
 		return 0;
+	if (n > 0 && (*line)[n - 1] == '\r')
+		n--; /* a file written on Windows */
 	if (*cap == 0) {
 		*cap = 1;
 		*line = xrealloc(*line, 1);
@@ -170,6 +175,10 @@ int eval_load_set(struct eval_run *run, const struct config *cfg, struct redacto
 		json_object *root = NULL, *jt, *jg;
 
 		lineno++;
+		if (got == -2) {
+			snprintf(err, errlen, "%s:%zu: read error: %s", path, lineno, strerror(errno));
+			goto out;
+		}
 		if (got < 0) {
 			snprintf(err, errlen,
 				 "%s:%zu: line longer than %zu bytes (intake.max_message_bytes, a ticket's "
@@ -193,10 +202,6 @@ int eval_load_set(struct eval_run *run, const struct config *cfg, struct redacto
 			goto out;
 		}
 		json_object_put(root);
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s:%zu: read error", path, lineno + 1);
-		goto out;
 	}
 	if (run->n == 0) {
 		snprintf(err, errlen, "%s: no ticket", path);

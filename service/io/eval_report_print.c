@@ -63,6 +63,10 @@ void eval_report_print_conf(FILE *out, struct eval_run *run, struct eval_conf *c
 		     "%zu failed (not stored)\n",
 		model_tier_name(c->tier), conf_model(c), c->prompt_version, n, c->calls, c->reused,
 		c->failed);
+	if (c->refused)
+		fprintf(out, "REFUSED by the provider: %s; %zu calls not made. The figures below count "
+			     "the tickets without an answer as wrong.\n",
+			c->refused_msg, c->not_made);
 	for (int f = 0; f < 3; f++) {
 		size_t labelled = 0;
 		for (size_t i = 0; i < n; i++) {

@@ -61,17 +61,19 @@ static void task_handle(struct eval_task *k, enum job_event ev);
 
 static void progress(struct eval_run *run)
 {
-	int pct = run->ntasks ? (int)(100 * run->finished / run->ntasks) : 100;
+	/* the calls stopped or not made (a refused tier, a budget) are done too */
+	size_t done = run->finished + run->not_made;
+	int pct = run->ntasks ? (int)(100 * done / run->ntasks) : 100;
 	char bar[41];
 	/* a terminal gets every percent, a log file every tenth */
-	if (pct == run->progress_pct || (!isatty(2) && pct % 10 != 0 && run->finished != run->ntasks))
+	if (pct == run->progress_pct || (!isatty(2) && pct % 10 != 0 && done != run->ntasks))
 		return;
 	run->progress_pct = pct;
 	for (int i = 0; i < 40; i++)
 		bar[i] = i < pct * 40 / 100 ? '#' : '.';
 	bar[40] = '\0';
-	fprintf(stderr, "\r[%s] %3d%% %zu/%zu calls", bar, pct, run->finished, run->ntasks);
-	if (run->finished == run->ntasks || !isatty(2))
+	fprintf(stderr, "\r[%s] %3d%% %zu/%zu calls", bar, pct, done, run->ntasks);
+	if (done == run->ntasks || !isatty(2))
 		fputc('\n', stderr);
 	fflush(stderr);
 }
@@ -88,6 +90,7 @@ static void start_more(struct eval_run *run)
 			k->done = 1;
 			k->c->not_made++;
 			run->not_made++;
+			progress(run);
 			continue;
 		}
 		if (run->max_cost > 0 &&
@@ -730,6 +733,10 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 				stored += run.tasks[k].done && (run.tasks[k].ok || run.tasks[k].invalid);
 			if (run.progress_pct >= 0 && isatty(2))
 				fputc('\n', stderr);
+			for (int i = 0; i < nconf; i++)
+				if (confs[i].refused)
+					fprintf(stderr, "triaged eval: %s; %zu of its calls not made.\n",
+						confs[i].refused_msg, confs[i].not_made);
 			fprintf(stderr,
 				"triaged eval: cost cap reached: $%.6f spent of --max-cost $%.6f; "
 				"%zu of %zu calls made, %zu answers stored, %zu calls not made. "
@@ -747,7 +754,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			}
 	}
 	fprintf(out, "eval set %s: %zu tickets; %zu model calls made\n",
-		set ? set : "(gold-labelled tickets in PostgreSQL)", run.n, run.ntasks);
+		set ? set : "(gold-labelled tickets in PostgreSQL)", run.n, run.finished);
 	for (int i = 0; i < nconf; i++)
 		eval_report_print_conf(out, &run, &confs[i], shipped, cfg->rules_file);
 	{

@@ -41,13 +41,21 @@ struct llm_shard {
 /*
  * HTTP/2 streams per connection: libcurl's own default, set explicitly. Once an
  * answer comes back over HTTP/2 (a hosted provider over TLS, by ALPN), each shard
- * is held to the connections its slots need at this many streams each. libcurl
- * 7.88 does not do it alone: with CURLOPT_PIPEWAIT, transfers started while every
- * connection is at its stream limit each open a connection of their own (measured:
- * 300 transfers, 201 connections). At 2,048 in flight over TLS that was ~2,000
- * handshakes and 283 MB of RSS (deploy/BENCHMARK.md, "--model-tls").
+ * is held to the connections its slots need at LLM_H2_STREAMS_LEAST streams each,
+ * half of what libcurl puts on one: libcurl fills a connection before it opens the
+ * next, so the headroom costs nothing with a server that takes 100, and a server
+ * that takes 50 (or a connection draining after a GOAWAY) does not leave calls
+ * waiting inside libcurl, where their timeout runs unseen. libcurl 7.88 does not
+ * bound the connections alone: with CURLOPT_PIPEWAIT, transfers started while
+ * every connection is at its stream limit each open a connection of their own
+ * (measured: 300 transfers, 201 connections). At 2,048 in flight over TLS that was
+ * ~2,000 handshakes and 268-287 MB of RSS (deploy/BENCHMARK.md, "--model-tls").
  */
 #define LLM_H2_STREAMS 100L
+#define LLM_H2_STREAMS_LEAST 50L
+/* HTTP/1.x answers in a row that take an endpoint seen on HTTP/2 back to 1.x (a
+ * fleet behind one name may answer both ways: one answer does not flip the bound) */
+#define LLM_H1_AFTER_H2 8
 
 struct llm_client {
 	struct event_base *base;
@@ -56,8 +64,9 @@ struct llm_client {
 	struct llm_shard shards[LLM_SHARDS];
 	int nshards;
 	long shard_slots; /* each shard's share of max_concurrency */
-	int http_version; /* of the last answer: 0 none yet, 1 (HTTP/1.x), 2 (HTTP/2) */
-	int probe_first; /* https: one transfer until an answer tells the protocol */
+	int http_version; /* the endpoint's: 0 not known yet, 1 (HTTP/1.x), 2 (HTTP/2) */
+	int h1_in_a_row;  /* HTTP/1.x answers since the last HTTP/2 one, while http_version is 2 */
+	int probe_first; /* https: at most LLM_H2_STREAMS transfers until an answer tells the protocol */
 	uint64_t connects; /* connections opened, over all transfers */
 	int next_done; /* the shard check_done starts with, in turn */
 	struct curl_slist *headers;
@@ -172,8 +181,6 @@ static CURL *easy_get(struct llm_client *c)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, LLM_BUFFER_SIZE);
-	/* wait for the first connection's ALPN before opening more: HTTP/2 multiplexes */
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	/* Over HTTP/2 libcurl 7.88 copies the body through an upload buffer per transfer,
 	 * 64 KiB by default and kept till the transfer ends: 126 MB of the heap at 2,048
 	 * in flight (heaptrack). Its smallest, 16 KiB, still holds a request in one go.
@@ -227,8 +234,12 @@ static void run_unlink(struct llm_client *c, struct llm_req *r)
  */
 static void set_http_version(struct llm_client *c, int v)
 {
-	long conns = v == 2 ? (c->shard_slots + LLM_H2_STREAMS - 1) / LLM_H2_STREAMS : 0;
+	long conns = v == 2 ? (c->shard_slots + LLM_H2_STREAMS_LEAST - 1) / LLM_H2_STREAMS_LEAST : 0;
 
+	if (c->http_version == 2 && v == 1 && ++c->h1_in_a_row < LLM_H1_AFTER_H2)
+		return;
+	if (v == 2)
+		c->h1_in_a_row = 0;
 	if (v == c->http_version)
 		return;
 	c->http_version = v;
@@ -237,7 +248,7 @@ static void set_http_version(struct llm_client *c, int v)
 		/* idle connections beyond those close */
 		curl_multi_setopt(c->shards[k].multi, CURLMOPT_MAXCONNECTS, conns > 0 ? conns : c->shard_slots);
 	}
-	log_info("model endpoint protocol", "client=%s http=%d connections=%ld", c->name, v,
+	log_info("model endpoint protocol", "client=%s http=%d max_connections=%ld", c->name, v,
 		 conns > 0 ? conns * c->nshards : c->shard_slots * c->nshards);
 }
 
@@ -463,6 +474,12 @@ static void start_one(struct llm_client *c, struct llm_req *r)
 			sh = &c->shards[k];
 	r->easy = e;
 	r->errbuf[0] = '\0';
+	/* over HTTP/2 (or https not known yet), wait for a connection that may multiplex
+	 * before opening another; never over HTTP/1.x: libcurl 7.88 forgets a host's
+	 * status when its last connection closes, and a server closing after each answer
+	 * would then get one call at a time */
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+			 c->http_version == 2 || (c->probe_first && c->http_version == 0) ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
@@ -516,8 +533,11 @@ static void start_waiting(struct llm_client *c)
 		double wait;
 		/* over https, ALPN may give HTTP/2: a burst sent before an answer says so
 		 * would open a connection per transfer past the first's streams (see
-		 * LLM_H2_STREAMS), so the first goes alone, as pacing's first does */
-		if (c->probe_first && c->http_version == 0 && c->in_flight > 0)
+		 * LLM_H2_STREAMS), so until then at most one connection's worth goes
+		 * (one connection per shard, the others waiting for its ALPN: PIPEWAIT).
+		 * Not one call alone: an endpoint that never answers (down, hanging) would
+		 * get its calls one at a time, and its breaker open minutes late */
+		if (c->probe_first && c->http_version == 0 && c->in_flight >= (size_t)LLM_H2_STREAMS)
 			break;
 		/* a cancelled request takes no turn of the pace (it used to) */
 		if (!r->cancelled &&

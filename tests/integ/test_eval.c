@@ -627,6 +627,8 @@ START_TEST(test_eval_one_refused)
 				  "refused by the provider") != NULL,
 		      "%s", out);
 	ck_assert_msg(strstr(out, "gpt-5.4-mini") != NULL, "the mini's figures:\n%s", out);
+	/* the flagship's figures say they are a refused configuration's */
+	ck_assert_msg(strstr(out, "REFUSED by the provider: flagship: ") != NULL, "%s", out);
 	free(out);
 	stack_stop(&s);
 }

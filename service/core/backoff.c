@@ -166,6 +166,34 @@ int backoff_parse_retry_after(const char *value, time_t now, uint32_t *out_ms)
 	return 0;
 }
 
+int backoff_parse_retry_after_ms(const char *value, uint32_t *out_ms)
+{
+	const char *s, *e, *p;
+	int64_t ms = 0;
+	int frac = 0, digits = 0;
+
+	if (value == NULL)
+		return -1;
+	for (s = value; is_ows(*s); s++)
+		;
+	for (e = s + strlen(s); e > s && is_ows(e[-1]); e--)
+		;
+	for (p = s; p < e && is_digit(*p); p++, digits++)
+		if (ms <= (int64_t)RETRY_AFTER_CAP_S * 1000) /* saturate: any length is fine */
+			ms = ms * 10 + (*p - '0');
+	if (p < e && *p == '.') {
+		for (p++; p < e && is_digit(*p); p++, digits++)
+			frac |= *p != '0';
+	}
+	if (p != e || digits == 0)
+		return -1;
+	ms += frac; /* a fraction of a millisecond waits the whole one */
+	if (ms > (int64_t)RETRY_AFTER_CAP_S * 1000)
+		ms = (int64_t)RETRY_AFTER_CAP_S * 1000;
+	*out_ms = (uint32_t)ms;
+	return 0;
+}
+
 enum retry_class backoff_classify(int transport_error, long http_status)
 {
 	if (transport_error)

@@ -35,6 +35,14 @@ uint32_t backoff_delay_ms(const struct backoff_policy *p, uint32_t attempt, uint
  */
 int backoff_parse_retry_after(const char *value, time_t now, uint32_t *out_ms) WUR;
 
+/*
+ * Parse a retry-after-ms value (Azure OpenAI's 429s; OpenAI's and Anthropic's
+ * SDKs read it before Retry-After): milliseconds, digits with an optional
+ * fraction ("1500", "20.5", rounded up to whole ms). Capped at 1 hour, as
+ * Retry-After. Returns 0, or -1 if unparseable (a sign, an exponent, empty).
+ */
+int backoff_parse_retry_after_ms(const char *value, uint32_t *out_ms) WUR;
+
 enum retry_class { RETRY_NO, RETRY_YES };
 
 /*

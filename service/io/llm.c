@@ -447,12 +447,29 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 {
 	struct llm_req *r = userdata;
 	size_t n = size * nitems;
+	/* in milliseconds (Azure OpenAI; OpenAI's and Anthropic's SDKs read these first):
+	 * more precise than Retry-After's whole seconds, so they win in either order */
+	static const char *const ms_names[] = {"retry-after-ms:", "x-ms-retry-after-ms:"};
 	static const char name[] = "retry-after:";
+	char v[256];
+	uint32_t ms;
 	if (n < 512 && dialect_ratelimit_header(&r->rl, buffer, n))
 		return n;
-	if (n > sizeof(name) - 1 && n < 256 && strncasecmp(buffer, name, sizeof(name) - 1) == 0) {
-		char v[256];
-		uint32_t ms;
+	for (size_t i = 0; i < sizeof(ms_names) / sizeof(ms_names[0]); i++) {
+		size_t k = strlen(ms_names[i]);
+		if (n > k && n < sizeof(v) && strncasecmp(buffer, ms_names[i], k) == 0) {
+			memcpy(v, buffer + k, n - k);
+			v[n - k] = '\0';
+			str_trim(v);
+			if (backoff_parse_retry_after_ms(v, &ms) == 0) {
+				r->has_retry_after = 2;
+				r->retry_after_ms = ms;
+			}
+			return n;
+		}
+	}
+	if (r->has_retry_after < 2 && n > sizeof(name) - 1 && n < 256 &&
+	    strncasecmp(buffer, name, sizeof(name) - 1) == 0) {
 		memcpy(v, buffer + sizeof(name) - 1, n - (sizeof(name) - 1));
 		v[n - (sizeof(name) - 1)] = '\0';
 		str_trim(v);

@@ -29,7 +29,7 @@ struct llm_result {
 	const char *error;    /* human text for a transport error or cap; "" if none */
 	const char *body;     /* response body (NUL-terminated), valid during the callback */
 	size_t body_len;
-	int has_retry_after;
+	int has_retry_after;  /* 1: from Retry-After; 2: from retry-after-ms (milliseconds) */
 	uint32_t retry_after_ms;
 	struct ratelimit ratelimit; /* the x-ratelimit-* headers of this response (dialect.h) */
 	int too_large;        /* the body passed max_response_bytes (the endpoint works) */

@@ -536,6 +536,13 @@ reply:
 		       c.repair ? "true" : "false", oc == FM_O_HANG ? -1L : delay,
 		       fm_quote(q, sizeof(q), c.ticket_id ? c.ticket_id : ""));
 	}
+	if (status == 429 && ra >= 0 && k->retry_after_ms > 0) {
+		/* Azure OpenAI's milliseconds, beside Retry-After (OpenAI's and Azure's SDKs
+		 * read retry-after-ms first) */
+		char v[32];
+		snprintf(v, sizeof(v), "%ld", k->retry_after_ms);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "retry-after-ms", v);
+	}
 	if (oc == FM_O_HANG)
 		fm_pending_start(srv, req, 0, NULL, 0, 0, true, 0);
 	else if ((delay > 0 || k->trickle_ms > 0) && status != 400 && status != 401 && status != 413)

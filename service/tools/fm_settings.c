@@ -56,6 +56,7 @@ const struct fm_knob_def fm_knob_defs[FM_K__COUNT] = {
 	[FM_K_PAD_BYTES] = {"pad_bytes", "pad-bytes", offsetof(struct fm_knobs, pad_bytes), false, 64L * 1024 * 1024},
 	[FM_K_TRICKLE] = {"trickle_ms", "trickle-ms", offsetof(struct fm_knobs, trickle_ms), false, 60000},
 	[FM_K_QUOTA_SPENT] = {"quota_spent", "quota-spent", offsetof(struct fm_knobs, quota_spent), false, 1},
+	[FM_K_RETRY_AFTER_MS] = {"retry_after_ms", "retry-after-ms", offsetof(struct fm_knobs, retry_after_ms), false, 86400000},
 };
 
 
@@ -141,6 +142,8 @@ static void fm_usage(FILE *f)
 	      "  --jitter-ms N           ... plus or minus up to N ms, uniformly\n"
 	      "  --rate-429 P            probability of 429 with Retry-After\n"
 	      "  --retry-after S         Retry-After seconds on 429 (default 1)\n"
+	      "  --retry-after-ms MS     also a retry-after-ms header on 429, as Azure OpenAI sends\n"
+	      "                          (and OpenAI's SDKs read first; default 0: none)\n"
 	      "  --pad-bytes N           add N bytes of white space inside each answer's JSON envelope\n"
 	      "  --trickle-ms N          send each answer 32 bytes at a time, one write every N ms\n"
 	      "  --quota-spent 0|1       answer every request 429 insufficient_quota (OpenAI's billing refusal)\n"
@@ -227,6 +230,7 @@ static const struct option fm_options[] = {
 	{"pad-bytes", required_argument, NULL, OPT_KNOB + FM_K_PAD_BYTES},
 	{"trickle-ms", required_argument, NULL, OPT_KNOB + FM_K_TRICKLE},
 	{"quota-spent", required_argument, NULL, OPT_KNOB + FM_K_QUOTA_SPENT},
+	{"retry-after-ms", required_argument, NULL, OPT_KNOB + FM_K_RETRY_AFTER_MS},
 	{NULL, 0, NULL, 0},
 };
 

@@ -32,6 +32,7 @@ struct fm_knobs {
 	long pad_bytes;  /* white space added inside a completion's JSON envelope */
 	long trickle_ms; /* send answers FM_TRICKLE_CHUNK bytes at a time, one write every N ms */
 	long quota_spent; /* 1: every request answered 429 insufficient_quota (OpenAI's billing refusal) */
+	long retry_after_ms; /* > 0: a retry-after-ms header on 429s too (Azure's), 0: none */
 };
 
 enum fm_knob_id {
@@ -46,6 +47,7 @@ enum fm_knob_id {
 	FM_K_PAD_BYTES,
 	FM_K_TRICKLE,
 	FM_K_QUOTA_SPENT,
+	FM_K_RETRY_AFTER_MS,
 	FM_K__COUNT
 };
 

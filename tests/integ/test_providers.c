@@ -706,6 +706,46 @@ START_TEST(test_own_400)
 END_TEST
 
 /*
+ * retry_after_ms: Azure OpenAI's 429s carry retry-after-ms beside Retry-After
+ * (and OpenAI's SDKs read it first). The fake answers every call 429 with
+ * Retry-After 30 and retry-after-ms 300; once it stops refusing, the tickets
+ * are triaged within seconds: the hold and the retry took the 300 ms. Before,
+ * only Retry-After was read, and every ticket waited 30 s.
+ */
+START_TEST(test_retry_after_ms)
+{
+	static const char *const args[] = {"--rate-429", "1", "--retry-after", "30",
+					   "--retry-after-ms", "300", NULL};
+	struct stack s;
+	struct h_proc d;
+	long long n429, t0, took;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "rams", 2, args), 0);
+	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(&s, "TRIAGED_MINI_PACING", "false");
+	stack_env(&s, "TRIAGED_MINI_ON_FAILURE", "wait");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(&d, "partitions assigned", 60000) == 0, &d);
+	ck_assert_int_eq(stack_produce_samples(&s, 5, "ms-"), 0);
+	t0 = h_now_ms();
+	while ((n429 = stat_int(&s, "by_status", "429")) < 5 && h_now_ms() - t0 < 20000)
+		usleep(50 * 1000);
+	ck_assert_int_ge(n429, 5);
+	ck_assert_int_eq(stack_model_control(&s, "{\"rate_429\": 0}"), 0);
+	t0 = h_now_ms();
+	ck_assert_d(stack_wait_count(&s, 5, 10000, RESULTS) == 5, &d);
+	took = h_now_ms() - t0;
+	printf("retry_after_ms: %lld 429s, all 5 triaged %lld ms after the refusals stopped\n",
+	       n429, took);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM triage_results WHERE status <> "
+					"'pending_review'"),
+			 0);
+	ck_assert_int_eq(stack_stop_daemon(&d, 20000), 0);
+	stack_stop(&s);
+}
+END_TEST
+
+/*
  * retry_after_hold: a 429 with Retry-After alone (no x-ratelimit-* headers, as
  * Azure and Anthropic's endpoint answer) holds the whole tier until then. A
  * second wave of tickets arriving during the hold waits for it, instead of
@@ -983,7 +1023,7 @@ int main(void)
 	    {"dialects", test_dialects},	 {"own_400", test_own_400},
 	    {"retry_after_hold", test_retry_after_hold},
 	    {"quota", test_quota},		 {"rate_limit_patience", test_rate_limit_patience},
-	    {"http2_tls", test_http2_tls},
+	    {"http2_tls", test_http2_tls},	 {"retry_after_ms", test_retry_after_ms},
 	};
 	const struct stack_case opt_in[] = {{"pacing", test_pacing},
 					    {"token_pacing", test_token_pacing}};

@@ -272,6 +272,34 @@ START_TEST(test_classify_table)
 }
 END_TEST
 
+/* retry-after-ms (Azure OpenAI's 429s): milliseconds, a fraction rounded up, capped */
+static const struct {
+	const char *in;
+	int rc;
+	uint32_t ms;
+} ra_ms_cases[] = {
+    {"1500", 0, 1500},	      {" 20 ", 0, 20},		 {"0", 0, 0},
+    {"20.5", 0, 21},	      {"20.000", 0, 20},	 {"7.", 0, 7},
+    {".5", 0, 1},	      {"3600000", 0, 3600000},	 {"3600001", 0, 3600000},
+    {"99999999999999999999999", 0, 3600000},		 {"", -1, 0},
+    {"  ", -1, 0},	      {"-5", -1, 0},		 {"+5", -1, 0},
+    {"1e3", -1, 0},	      {"12ms", -1, 0},		 {".", -1, 0},
+    {"1.2.3", -1, 0},	      {"1 2", -1, 0},
+};
+
+START_TEST(test_retry_after_ms_table)
+{
+	uint32_t ms = 12345;
+	int rc = backoff_parse_retry_after_ms(ra_ms_cases[_i].in, &ms);
+	ck_assert_msg(rc == ra_ms_cases[_i].rc, "'%s': rc %d", ra_ms_cases[_i].in, rc);
+	if (rc == 0)
+		ck_assert_msg(ms == ra_ms_cases[_i].ms, "'%s': %u ms", ra_ms_cases[_i].in, ms);
+	else
+		ck_assert_uint_eq(ms, 12345); /* untouched */
+	ck_assert_int_eq(backoff_parse_retry_after_ms(NULL, &ms), -1);
+}
+END_TEST
+
 static Suite *backoff_suite(void)
 {
 	Suite *s = suite_create("backoff");
@@ -285,6 +313,7 @@ static Suite *backoff_suite(void)
 	tcase_add_loop_test(tc, test_retry_after_table, 0, ARRAY_SIZE(ra_cases));
 	tcase_add_test(tc, test_retry_after_null_and_extreme_now);
 	tcase_add_test(tc, test_retry_after_vs_libc);
+	tcase_add_loop_test(tc, test_retry_after_ms_table, 0, ARRAY_SIZE(ra_ms_cases));
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 

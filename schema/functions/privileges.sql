@@ -29,6 +29,7 @@ $$;
 GRANT EXECUTE ON FUNCTION triaged_claim_rows(triaged_claim_in[]), triaged_reserve(jsonb),
                           triaged_renew_reservations(jsonb),
                           triaged_record_calls_rows(triaged_call_in[]),
+                          triaged_record_calls_rows2(triaged_call_in2[]),
                           triaged_store_rows(triaged_store_in[]),
                           triaged_record_dead_letters(jsonb),
                           triaged_record_shadow(jsonb)

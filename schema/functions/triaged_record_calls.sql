@@ -6,7 +6,11 @@
 -- http_status, attempts, retries_429, prompt_tokens, completion_tokens,
 -- cached_tokens, latency_ms, total_ms, started_ms, finished_ms, answer,
 -- reserved_usd, budget_id, reasoning_tokens, dialect, response_mode, error_type,
--- error_code, error_param, reservation_id}. Idempotent on (ticket_pk, revision, seq).
+-- error_code, error_param, reservation_id, provider_request_id}. Idempotent on
+-- (ticket_pk, revision, seq). Since 066 the daemon sends triaged_call_in2 (the
+-- same fields, then the provider's request id) to triaged_record_calls_rows2;
+-- triaged_record_calls_rows(triaged_call_in[]) stays for the daemons of the
+-- version before.
 -- One INSERT for the batch; each new call is charged at the price in force
 -- when it started (triaged_price_at) and, when it names a budget, settles
 -- its reservation: the amount reserved is released and the real cost spent
@@ -28,7 +32,7 @@
 -- statement with both made every batch start the settlement's part of the
 -- plan (about 0.1 ms, a third of the statement for a few calls, issue #15)
 -- though the shipped configuration (budget.enforce = false) never uses it.
-CREATE OR REPLACE FUNCTION triaged_record_calls_rows(batch triaged_call_in[])
+CREATE OR REPLACE FUNCTION triaged_record_calls_rows2(batch triaged_call_in2[])
 RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
     SET plan_cache_mode = force_generic_plan AS $$
@@ -46,7 +50,7 @@ BEGIN
                x.cached_tokens, x.latency_ms, x.total_ms, x.started_ms, x.finished_ms,
                x.answer, x.reserved_usd::numeric AS reserved_usd, x.budget_id,
                x.reasoning_tokens, x.dialect, x.response_mode, x.error_type, x.error_code,
-               x.error_param, x.reservation_id,
+               x.error_param, x.reservation_id, x.provider_request_id,
                to_timestamp(x.started_ms / 1000) AS st
           FROM unnest(batch) WITH ORDINALITY AS x),
     priced AS (
@@ -71,13 +75,14 @@ BEGIN
                 prompt_tokens, completion_tokens, cached_tokens, latency_ms, total_ms,
                 started_at, finished_at, answer, price_id, cost_usd, reserved_usd,
                 reasoning_tokens, dialect, response_mode, error_type, error_code, error_param,
-                reservation_id)
+                reservation_id, provider_request_id)
         SELECT ticket_pk, revision, seq, tier, purpose, model, prompt_version, outcome, error,
                http_status, attempts, coalesce(retries_429, 0), coalesce(prompt_tokens, 0),
                coalesce(completion_tokens, 0), coalesce(cached_tokens, 0), latency_ms,
                total_ms, st, to_timestamp(finished_ms / 1000), answer, price_id, cost,
                coalesce(reserved_usd, 0), coalesce(reasoning_tokens, 0), dialect,
-               response_mode, error_type, error_code, error_param, reservation_id
+               response_mode, error_type, error_code, error_param, reservation_id,
+               provider_request_id
           FROM first ORDER BY i
         ON CONFLICT (ticket_pk, revision, seq) DO NOTHING
         RETURNING mc.id, mc.ticket_pk, mc.revision, mc.seq),
@@ -181,9 +186,17 @@ $$;
 
 -- The same from a JSON array (the keys are triaged_call_in's fields): for
 -- scripts, tests and older callers. The daemon sends the typed array.
+-- The daemons of the version before 066: their rows, with no request id.
+CREATE OR REPLACE FUNCTION triaged_record_calls_rows(batch triaged_call_in[])
+RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
+LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT * FROM triaged_record_calls_rows2(
+        ARRAY(SELECT ROW(x.*, NULL::text)::triaged_call_in2 FROM unnest(batch) AS x))
+$$;
+
 CREATE OR REPLACE FUNCTION triaged_record_calls(batch jsonb)
 RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT * FROM triaged_record_calls_rows(
-        ARRAY(SELECT jsonb_populate_recordset(NULL::triaged_call_in, batch)))
+    SELECT * FROM triaged_record_calls_rows2(
+        ARRAY(SELECT jsonb_populate_recordset(NULL::triaged_call_in2, batch)))
 $$;

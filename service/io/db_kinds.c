@@ -9,7 +9,8 @@ static const char *const kind_name[DB__KINDS] = {"call",     "store", "reserve",
 						 "feedback", "claim", "shadow",  "renew"};
 static const char *const kind_sql[DB__KINDS] = {
 	/* typed rows in the binary format (migration 061): no JSON to parse */
-	"SELECT idx, call_id, cost_usd FROM triaged_record_calls_rows($1::triaged_call_in[])",
+	/* triaged_call_in2: the calls with the provider's request id (migration 066) */
+	"SELECT idx, call_id, cost_usd FROM triaged_record_calls_rows2($1::triaged_call_in2[])",
 	("SELECT idx, result_id, inserted, triaged_at, cost_usd, event "
 	 "FROM triaged_store_rows($1::triaged_store_in[])"),
 	("SELECT idx, granted, budget_id, amount_usd, reservation_id, verdict "
@@ -24,7 +25,7 @@ static const char *const kind_sql[DB__KINDS] = {
 };
 
 /* The composite type of a kind's rows when they are binary (db_submit_bin), else NULL. */
-static const char *const kind_rowtype[DB__KINDS] = {[DB_CALL] = "triaged_call_in",
+static const char *const kind_rowtype[DB__KINDS] = {[DB_CALL] = "triaged_call_in2",
 						    [DB_STORE] = "triaged_store_in",
 						    [DB_CLAIM] = "triaged_claim_in"};
 

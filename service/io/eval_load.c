@@ -125,15 +125,16 @@ static int read_line(FILE *f, char **line, size_t *cap, size_t max, size_t *len)
 	size_t n = 0;
 	int ch, over = 0;
 
+	/* one byte more than max: a CR that ends a line of max bytes is not counted */
 	while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
-		if (over || n >= max) {
+		if (over || n > max) {
 			over = 1;
 			continue;
 		}
 		if (n + 1 >= *cap) {
 			*cap = *cap ? *cap * 2 : 4096;
-			if (*cap > max + 1)
-				*cap = max + 1;
+			if (*cap > max + 2)
+				*cap = max + 2;
 			*line = xrealloc(*line, *cap);
 		}
 		(*line)[n++] = (char)ch;
@@ -146,6 +147,8 @@ static int read_line(FILE *f, char **line, size_t *cap, size_t max, size_t *len)
 		return 0;
 	if (n > 0 && (*line)[n - 1] == '\r')
 		n--; /* a file written on Windows */
+	if (n > max)
+		return -1;
 	if (*cap == 0) {
 		*cap = 1;
 		*line = xrealloc(*line, 1);

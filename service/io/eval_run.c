@@ -156,6 +156,7 @@ static void task_stop(struct eval_task *k)
 	run->inflight--;
 	run->not_made++;
 	k->c->not_made++;
+	progress(run);
 	start_more(run);
 }
 

@@ -53,9 +53,13 @@ struct llm_shard {
  */
 #define LLM_H2_STREAMS 100L
 #define LLM_H2_STREAMS_LEAST 50L
-/* HTTP/1.x answers in a row that take an endpoint seen on HTTP/2 back to 1.x (a
- * fleet behind one name may answer both ways: one answer does not flip the bound) */
-#define LLM_H1_AFTER_H2 8
+/* HTTP/2 answers in a row that take an endpoint seen on HTTP/1.x to the HTTP/2
+ * bound. One HTTP/1.x answer lifts it at once: a fleet behind one name that
+ * answers both ways must not have its HTTP/1.1 calls wait for the few connections
+ * the HTTP/2 bound allows (each carries one of them) */
+#define LLM_H2_AFTER_H1 8
+/* protocol changes logged at info; later ones (a mixed fleet) at debug */
+#define LLM_PROTOCOL_LOGS 10
 
 struct llm_client {
 	struct event_base *base;
@@ -65,7 +69,8 @@ struct llm_client {
 	int nshards;
 	long shard_slots; /* each shard's share of max_concurrency */
 	int http_version; /* the endpoint's: 0 not known yet, 1 (HTTP/1.x), 2 (HTTP/2) */
-	int h1_in_a_row;  /* HTTP/1.x answers since the last HTTP/2 one, while http_version is 2 */
+	int h2_in_a_row;  /* HTTP/2 answers since the last HTTP/1.x one, while http_version is 1 */
+	int protocol_changes;
 	int probe_first; /* https: at most LLM_H2_STREAMS transfers until an answer tells the protocol */
 	uint64_t connects; /* connections opened, over all transfers */
 	int next_done; /* the shard check_done starts with, in turn */
@@ -114,6 +119,8 @@ struct llm_req {
 	int has_retry_after;
 	uint32_t retry_after_ms;
 	struct ratelimit rl;
+	char request_id[LLM_REQUEST_ID_MAX];
+	int request_id_rank; /* which header it came from: see header_cb */
 	llm_done_fn *cb;
 	void *arg;
 	int cancelled;
@@ -235,11 +242,12 @@ static void run_unlink(struct llm_client *c, struct llm_req *r)
 static void set_http_version(struct llm_client *c, int v)
 {
 	long conns = v == 2 ? (c->shard_slots + LLM_H2_STREAMS_LEAST - 1) / LLM_H2_STREAMS_LEAST : 0;
+	enum log_level level;
 
-	if (c->http_version == 2 && v == 1 && ++c->h1_in_a_row < LLM_H1_AFTER_H2)
+	if (v == 1)
+		c->h2_in_a_row = 0;
+	else if (c->http_version == 1 && ++c->h2_in_a_row < LLM_H2_AFTER_H1)
 		return;
-	if (v == 2)
-		c->h1_in_a_row = 0;
 	if (v == c->http_version)
 		return;
 	c->http_version = v;
@@ -248,8 +256,9 @@ static void set_http_version(struct llm_client *c, int v)
 		/* idle connections beyond those close */
 		curl_multi_setopt(c->shards[k].multi, CURLMOPT_MAXCONNECTS, conns > 0 ? conns : c->shard_slots);
 	}
-	log_info("model endpoint protocol", "client=%s http=%d max_connections=%ld", c->name, v,
-		 conns > 0 ? conns * c->nshards : c->shard_slots * c->nshards);
+	level = ++c->protocol_changes <= LLM_PROTOCOL_LOGS ? LOG_L_INFO : LOG_L_DEBUG;
+	log_at(level, "model endpoint protocol", "client=%s http=%d max_connections=%ld", c->name,
+	       v, conns > 0 ? conns * c->nshards : c->shard_slots * c->nshards);
 }
 
 static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
@@ -279,6 +288,7 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	res.body = r->resp.data ? r->resp.data : "";
 	res.body_len = r->resp.len;
 	res.has_retry_after = r->has_retry_after;
+	res.request_id = r->request_id;
 	res.retry_after_ms = r->retry_after_ms;
 	res.ratelimit = r->rl;
 	{
@@ -450,25 +460,58 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 	/* in milliseconds (Azure OpenAI; OpenAI's and Anthropic's SDKs read these first):
 	 * more precise than Retry-After's whole seconds, so they win in either order */
 	static const char *const ms_names[] = {"retry-after-ms:", "x-ms-retry-after-ms:"};
+	static const int ms_rank[] = {3, 2}; /* has_retry_after: Retry-After is 1; the higher wins */
 	static const char name[] = "retry-after:";
+	/* the provider's id of the exchange, first name first: OpenAI's and Azure's
+	 * x-request-id, Anthropic's request-id, Azure API Management's apim-request-id */
+	static const char *const id_names[] = {"x-request-id:", "request-id:", "apim-request-id:"};
 	char v[256];
 	uint32_t ms;
 	if (n < 512 && dialect_ratelimit_header(&r->rl, buffer, n))
 		return n;
+	if (n > 4 && strncasecmp(buffer, "HTTP/", 5) == 0) {
+		/* a new response (after a 100 Continue, or a redirect): its own headers */
+		r->request_id[0] = '\0';
+		r->request_id_rank = 0;
+		r->has_retry_after = 0;
+		r->retry_after_ms = 0;
+		memset(&r->rl, 0, sizeof(r->rl));
+		return n;
+	}
+	for (int i = 0; i < (int)(sizeof(id_names) / sizeof(id_names[0])); i++) {
+		size_t k = strlen(id_names[i]), o = 0;
+		if (n <= k || strncasecmp(buffer, id_names[i], k) != 0)
+			continue;
+		if (r->request_id_rank == 0 || i + 1 < r->request_id_rank) {
+			/* printable ASCII only, cut to fit: it goes to a log and a column */
+			for (size_t j = k; j < n && o + 1 < sizeof(r->request_id); j++) {
+				unsigned char ch = (unsigned char)buffer[j];
+				if (ch == '\r' || ch == '\n')
+					break;
+				if ((ch == ' ' || ch == '\t') && o == 0)
+					continue;
+				r->request_id[o++] = ch > ' ' && ch < 0x7f ? (char)ch : '?';
+			}
+			r->request_id[o] = '\0';
+			r->request_id_rank = o > 0 ? i + 1 : 0;
+		}
+		return n;
+	}
 	for (size_t i = 0; i < sizeof(ms_names) / sizeof(ms_names[0]); i++) {
 		size_t k = strlen(ms_names[i]);
 		if (n > k && n < sizeof(v) && strncasecmp(buffer, ms_names[i], k) == 0) {
 			memcpy(v, buffer + k, n - k);
 			v[n - k] = '\0';
 			str_trim(v);
-			if (backoff_parse_retry_after_ms(v, &ms) == 0) {
-				r->has_retry_after = 2;
+			if (r->has_retry_after <= ms_rank[i] &&
+			    backoff_parse_retry_after_ms(v, &ms) == 0) {
+				r->has_retry_after = ms_rank[i];
 				r->retry_after_ms = ms;
 			}
 			return n;
 		}
 	}
-	if (r->has_retry_after < 2 && n > sizeof(name) - 1 && n < 256 &&
+	if (r->has_retry_after <= 1 && n > sizeof(name) - 1 && n < 256 &&
 	    strncasecmp(buffer, name, sizeof(name) - 1) == 0) {
 		memcpy(v, buffer + sizeof(name) - 1, n - (sizeof(name) - 1));
 		v[n - (sizeof(name) - 1)] = '\0';

@@ -23,16 +23,22 @@
 struct llm_client;
 struct llm_req;
 
+/* Longest provider request id kept, with its NUL (longer ones are cut). */
+#define LLM_REQUEST_ID_MAX 96
+
 struct llm_result {
 	long http_status;     /* 0 when no HTTP response */
 	int transport_error;  /* CURLcode, 0 if none */
 	const char *error;    /* human text for a transport error or cap; "" if none */
 	const char *body;     /* response body (NUL-terminated), valid during the callback */
 	size_t body_len;
-	int has_retry_after;  /* 1: from Retry-After; 2: from retry-after-ms (milliseconds) */
+	int has_retry_after;  /* 1: from Retry-After; 2, 3: x-ms-retry-after-ms, retry-after-ms */
 	uint32_t retry_after_ms;
 	struct ratelimit ratelimit; /* the x-ratelimit-* headers of this response (dialect.h) */
 	int too_large;        /* the body passed max_response_bytes (the endpoint works) */
+	/* the provider's id of this exchange (x-request-id, request-id, apim-request-id;
+	 * what its support asks for), "" if none; valid during the callback */
+	const char *request_id;
 	int not_sent;         /* handed back unsent by llm_return_waiting(): no attempt was made */
 	double latency_ms;    /* this exchange, from send to completion */
 	double queued_ms;     /* time spent waiting for a concurrency slot */

@@ -48,6 +48,7 @@ struct call_rec {
 	long http_status;
 	enum call_outcome outcome;
 	char error[256];
+	char request_id[LLM_REQUEST_ID_MAX]; /* the provider's id of the last exchange; "" none */
 	struct llm_usage usage;
 	enum model_dialect dialect;  /* the endpoint's request dialect */
 	enum response_format mode;   /* the structured-output mode the request asked for */

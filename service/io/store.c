@@ -371,7 +371,7 @@ int store_triage(struct store *s, const struct triage_rec *rec, store_triage_fn 
 /* ---- model calls, budgets, dead letters ---------------------------------------- */
 
 /*
- * A model call as a triaged_call_in row (migration 061) in PostgreSQL's
+ * A model call as a triaged_call_in2 row (migrations 061, 066) in PostgreSQL's
  * binary format, its fields in the type's order: the server takes each
  * value as it is, with no JSON to parse (issue #15). What the JSON form
  * left out is NULL here. *len: its bytes.
@@ -417,6 +417,7 @@ static char *call_row(const struct store *s, int64_t pk, int revision, const str
 	pgbin_text(&r, pe && pe->code[0] ? pe->code : NULL);
 	pgbin_text(&r, pe && pe->param[0] ? pe->param : NULL);
 	id_or_null(&r, c->budget_id > 0 ? c->reservation_id : 0);
+	pgbin_text(&r, c->request_id[0] ? c->request_id : NULL);
 	return row_bytes(&r, &b, len);
 }
 

@@ -536,6 +536,22 @@ reply:
 		       c.repair ? "true" : "false", oc == FM_O_HANG ? -1L : delay,
 		       fm_quote(q, sizeof(q), c.ticket_id ? c.ticket_id : ""));
 	}
+	if (status != 0) {
+		/* the exchange's id, as each provider names it: Anthropic's request-id,
+		 * Azure API Management's apim-request-id, OpenAI's (and most) x-request-id */
+		const char *d = srv->set.dialect ? srv->set.dialect : "";
+		char v[48];
+		int azure = strcmp(d, "azure") == 0;
+		if (azure)
+			snprintf(v, sizeof(v), "%08" PRIx64 "-fake-4000-8000-%012" PRIx64, n, n);
+		else
+			snprintf(v, sizeof(v), "req_fake%" PRIu64, n);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  strcmp(d, "anthropic") == 0 ? "request-id"
+				  : azure			 ? "apim-request-id"
+								 : "x-request-id",
+				  v);
+	}
 	if (status == 429 && ra >= 0 && k->retry_after_ms > 0) {
 		/* Azure OpenAI's milliseconds, beside Retry-After (OpenAI's and Azure's SDKs
 		 * read retry-after-ms first) */

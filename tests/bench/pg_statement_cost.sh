@@ -38,10 +38,10 @@ SELECT count(*) FROM triaged_claim_rows(ARRAY(SELECT ROW('bench', :s || '-' || g
 SQL
 cat >"$WORK/calls.sql" <<'SQL'
 \set s random(1, 2000000000)
-SELECT count(*) FROM triaged_record_calls_rows(ARRAY(SELECT ROW(:s, 1, g, 'mini', 'triage',
+SELECT count(*) FROM triaged_record_calls_rows2(ARRAY(SELECT ROW(:s, 1, g, 'mini', 'triage',
     'gpt-4o-mini', 'v1', 'ok', NULL, 200, 1, 0, 500, 120, 0, 3.0, 3.0, 1765000000000,
     1765000000300, repeat('x', 400), NULL, NULL, 0, 'openai', 'json_schema', NULL, NULL, NULL,
-    NULL)::triaged_call_in FROM generate_series(1, :n) g));
+    NULL, 'req_' || g)::triaged_call_in2 FROM generate_series(1, :n) g));
 SQL
 # results go to tickets claimed beforehand (as in the daemon: the store finds
 # each ticket's tier and receipt time), a fresh slice of them per statement;

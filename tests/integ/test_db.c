@@ -49,8 +49,8 @@ static const char *const stand_ins[] = {
 	"CREATE TABLE log (id bigserial PRIMARY KEY, kind text NOT NULL, n integer NOT NULL, "
 	"tx bigint NOT NULL DEFAULT txid_current(), saw_call boolean)",
 	/* calls are binary rows of a composite type (db_submit_bin, migration 061) */
-	"CREATE TYPE triaged_call_in AS (n integer, pad text)",
-	"CREATE FUNCTION triaged_record_calls_rows(b triaged_call_in[]) "
+	"CREATE TYPE triaged_call_in2 AS (n integer, pad text)",
+	"CREATE FUNCTION triaged_record_calls_rows2(b triaged_call_in2[]) "
 	"RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric) LANGUAGE sql AS $$ "
 	"INSERT INTO log (kind, n) SELECT 'call', x.n FROM unnest(b) x; "
 	"SELECT (o - 1)::int, o, 0.001 FROM unnest(b) WITH ORDINALITY x(n, pad, o) $$",

@@ -606,6 +606,14 @@ static void run_dialect(const struct dialect_case *dc)
 		 dc->reasoning_tokens,
 		 dc->priced ? "cost_usd IS NULL OR cost_usd <= 0" : "cost_usd IS NOT NULL");
 	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == 0, "%s: usage or cost", dc->dialect);
+	/* the provider's id of every call, from the header its provider names it by
+	 * (the fake: request-id for anthropic, apim-request-id for azure, else x-request-id) */
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM model_calls WHERE provider_request_id IS NULL OR "
+		 "provider_request_id !~ '%s'",
+		 strcmp(dc->dialect, "azure") == 0 ? "^[0-9a-f]{8}-fake-4000-8000-[0-9a-f]{12}$"
+						   : "^req_fake[0-9]+$");
+	ck_assert_msg(h_sql_ll(s.db, "%s", sql) == 0, "%s: request ids", dc->dialect);
 
 	/* errors surfaced: the server now refuses a field, in its provider's error shape; one
 	 * more ticket is refused once (alone: no verdict within the cooldown), goes to a person

@@ -1048,6 +1048,42 @@ static int daemon_sql_calls(const char *dir, char *out, size_t outlen)
  * functions and views the README documents; no function of the schema is in
  * two versions (name_v2, name_v3).
  */
+/*
+ * Migration 066 gave the calls the provider's request id in a new row type: a
+ * daemon of the version before, still sending triaged_call_in rows to
+ * triaged_record_calls_rows until its restart, keeps recording its calls (no
+ * id); the new rows keep theirs; the JSON form takes it too.
+ */
+START_TEST(test_call_rows_upgrade)
+{
+	PGconn *c = db_new("r_callrows");
+
+	ck_assert_ptr_nonnull(c);
+	ck_sql_str(c, "1",
+		   "SELECT count(*) FROM triaged_record_calls_rows(ARRAY[ROW(1, 1, 1, 'mini', "
+		   "'triage', 'gpt-4o-mini', 'v1', 'ok', NULL, 200, 1, 0, 500, 120, 0, 3.0, 3.0, "
+		   "1765000000000, 1765000000300, '{}', NULL, NULL, 0, 'openai', 'json_schema', "
+		   "NULL, NULL, NULL, NULL)::triaged_call_in]) WHERE call_id IS NOT NULL");
+	ck_sql_str(c, "1",
+		   "SELECT count(*) FROM triaged_record_calls_rows2(ARRAY[ROW(1, 1, 2, 'mini', "
+		   "'triage', 'gpt-4o-mini', 'v1', 'ok', NULL, 200, 1, 0, 500, 120, 0, 3.0, 3.0, "
+		   "1765000000000, 1765000000300, '{}', NULL, NULL, 0, 'openai', 'json_schema', "
+		   "NULL, NULL, NULL, NULL, 'req_abc')::triaged_call_in2]) WHERE call_id IS NOT NULL");
+	ck_sql_str(c, "1",
+		   "SELECT count(*) FROM triaged_record_calls('[{\"ticket_pk\": 1, \"revision\": 1, "
+		   "\"seq\": 3, \"tier\": \"mini\", \"purpose\": \"triage\", \"model\": "
+		   "\"gpt-4o-mini\", \"prompt_version\": \"v1\", \"outcome\": \"ok\", "
+		   "\"attempts\": 1, \"latency_ms\": 3.0, \"total_ms\": 3.0, "
+		   "\"started_ms\": 1765000000000, "
+		   "\"finished_ms\": 1765000000300, "
+		   "\"provider_request_id\": \"req_json\"}]'::jsonb) WHERE call_id IS NOT NULL");
+	ck_sql_str(c, "1:,2:req_abc,3:req_json",
+		   "SELECT string_agg(seq || ':' || coalesce(provider_request_id, ''), ',' ORDER BY "
+		   "seq) FROM model_calls WHERE ticket_pk = 1");
+	PQfinish(c);
+}
+END_TEST
+
 START_TEST(test_grants)
 {
 	char src[PATH_MAX], calls[2048] = "";
@@ -1063,11 +1099,15 @@ START_TEST(test_grants)
 			      strstr(calls, "triaged_reserve") &&
 			      strstr(calls, "triaged_record_dead_letters"),
 		      "daemon calls: %s", calls);
+	/* and what a daemon of the version before calls, kept for it (migration 066:
+	 * its call rows are triaged_call_in, without the request id) */
+	strncat(calls, ",triaged_record_calls_rows", sizeof(calls) - strlen(calls) - 1);
 	/* each exists (one function of that name, taking the batch: JSON, or the calls',
 	 * results' and claims' typed rows, migrations 061 and 062) and the daemon may call it */
 	ck_sql_str(c, "", "SELECT coalesce(string_agg(f, ','), '') FROM "
 			  "unnest(string_to_array('%s', ',')) f, LATERAL (SELECT coalesce("
 			  "to_regprocedure(f || '(jsonb)'), to_regprocedure(f || '(triaged_call_in[])'), "
+			  "to_regprocedure(f || '(triaged_call_in2[])'), "
 			  "to_regprocedure(f || '(triaged_store_in[])'), "
 			  "to_regprocedure(f || '(triaged_claim_in[])'))"
 			  "::oid AS fn) p WHERE p.fn IS NULL "
@@ -1151,7 +1191,7 @@ START_TEST(test_grants)
 			  "GROUP BY 1 HAVING count(*) > 1) d");
 	/* the daemon's batch writers plan once per session (issue #15: left to choose,
 	 * small first batches made PostgreSQL re-plan every batch; BENCHMARK.md) */
-	ck_sql_str(c, "triaged_claim_rows,triaged_record_calls_rows,triaged_store_rows",
+	ck_sql_str(c, "triaged_claim_rows,triaged_record_calls_rows2,triaged_store_rows",
 		   "SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc WHERE "
 		   "pronamespace = 'public'::regnamespace AND proname LIKE 'triaged\\_%%' AND "
 		   "'plan_cache_mode=force_generic_plan' = ANY (proconfig)");
@@ -2239,7 +2279,8 @@ static Suite *review_suite(void)
 		{"sla", test_sla},		      {"claim", test_claim_concurrency},
 		{"approve", test_approve_reject},     {"correct", test_corrections},
 		{"roles", test_roles},		      {"metrics", test_metrics},
-		{"grants", test_grants},	      {"stale", test_stale_revision},
+		{"grants", test_grants},	      {"call_rows_upgrade", test_call_rows_upgrade},
+			      {"stale", test_stale_revision},
 	    {"out_of_order", test_out_of_order}, {"revert", test_revert},
 	    {"calls_settle", test_calls_settle}, {"lock_order", test_lock_order},
 	    {"claim_races", test_claim_races},

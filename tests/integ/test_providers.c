@@ -720,6 +720,30 @@ END_TEST
  * are triaged within seconds: the hold and the retry took the 300 ms. Before,
  * only Retry-After was read, and every ticket waited 30 s.
  */
+/*
+ * A daemon against a fake answering every call 429 (args), pacing off and
+ * on_failure = wait (the hold alone under test), and n tickets that have met
+ * it: returns the 429s counted so far.
+ */
+static long long refused_wave(struct stack *s, struct h_proc *d, const char *name,
+			      const char *const *args, int n, const char *prefix)
+{
+	long long n429, t0;
+
+	ck_assert_int_eq(stack_start(s, &stack_pg, name, 2, args), 0);
+	stack_env(s, "TRIAGED_TRIAGE_RULES_FILE", "");
+	stack_env(s, "TRIAGED_MINI_PACING", "false");
+	stack_env(s, "TRIAGED_MINI_ON_FAILURE", "wait");
+	ck_assert_int_eq(stack_daemon(s, d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(d, "partitions assigned", 60000) == 0, d);
+	ck_assert_int_eq(stack_produce_samples(s, n, prefix), 0);
+	t0 = h_now_ms();
+	while ((n429 = stat_int(s, "by_status", "429")) < n && h_now_ms() - t0 < 20000)
+		usleep(50 * 1000);
+	ck_assert_int_ge(n429, n);
+	return n429;
+}
+
 START_TEST(test_retry_after_ms)
 {
 	static const char *const args[] = {"--rate-429", "1", "--retry-after", "30",
@@ -728,17 +752,7 @@ START_TEST(test_retry_after_ms)
 	struct h_proc d;
 	long long n429, t0, took;
 
-	ck_assert_int_eq(stack_start(&s, &stack_pg, "rams", 2, args), 0);
-	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
-	stack_env(&s, "TRIAGED_MINI_PACING", "false");
-	stack_env(&s, "TRIAGED_MINI_ON_FAILURE", "wait");
-	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	ck_assert_d(stack_wait_log(&d, "partitions assigned", 60000) == 0, &d);
-	ck_assert_int_eq(stack_produce_samples(&s, 5, "ms-"), 0);
-	t0 = h_now_ms();
-	while ((n429 = stat_int(&s, "by_status", "429")) < 5 && h_now_ms() - t0 < 20000)
-		usleep(50 * 1000);
-	ck_assert_int_ge(n429, 5);
+	n429 = refused_wave(&s, &d, "rams", args, 5, "ms-");
 	ck_assert_int_eq(stack_model_control(&s, "{\"rate_429\": 0}"), 0);
 	t0 = h_now_ms();
 	ck_assert_d(stack_wait_count(&s, 5, 10000, RESULTS) == 5, &d);
@@ -765,20 +779,10 @@ START_TEST(test_retry_after_hold)
 	static const char *const args[] = {"--rate-429", "1", "--retry-after", "4", NULL};
 	struct stack s;
 	struct h_proc d;
-	long long first, during, t0;
+	long long first, during;
 
-	ck_assert_int_eq(stack_start(&s, &stack_pg, "rahold", 2, args), 0);
-	stack_env(&s, "TRIAGED_TRIAGE_RULES_FILE", "");
-	stack_env(&s, "TRIAGED_MINI_PACING", "false");
-	stack_env(&s, "TRIAGED_MINI_ON_FAILURE", "wait");
-	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
-	ck_assert_d(stack_wait_log(&d, "partitions assigned", 60000) == 0, &d);
-	ck_assert_int_eq(stack_produce_samples(&s, 10, "ra1-"), 0);
 	/* the first wave meets the limit */
-	t0 = h_now_ms();
-	while ((first = stat_int(&s, "by_status", "429")) < 10 && h_now_ms() - t0 < 20000)
-		usleep(50 * 1000);
-	ck_assert_int_ge(first, 10);
+	first = refused_wave(&s, &d, "rahold", args, 10, "ra1-");
 	/* a second wave while the tier holds: nothing goes out before the Retry-After */
 	ck_assert_int_eq(stack_produce_samples(&s, 10, "ra2-"), 0);
 	usleep(2000 * 1000);

@@ -116,11 +116,8 @@ struct llm_req {
 	char *body;
 	struct buf resp;
 	int too_large;
-	int has_retry_after;
-	uint32_t retry_after_ms;
+	struct resp_meta meta; /* the wait asked for, the provider's id */
 	struct ratelimit rl;
-	char request_id[LLM_REQUEST_ID_MAX];
-	int request_id_rank; /* which header it came from: see header_cb */
 	llm_done_fn *cb;
 	void *arg;
 	int cancelled;
@@ -287,9 +284,9 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 	}
 	res.body = r->resp.data ? r->resp.data : "";
 	res.body_len = r->resp.len;
-	res.has_retry_after = r->has_retry_after;
-	res.request_id = r->request_id;
-	res.retry_after_ms = r->retry_after_ms;
+	res.has_retry_after = r->meta.retry_rank;
+	res.request_id = r->meta.request_id;
+	res.retry_after_ms = r->meta.retry_after_ms;
 	res.ratelimit = r->rl;
 	{
 		/* the provider says the window is spent: start nothing new until it resets */
@@ -297,8 +294,8 @@ static void finish(struct llm_client *c, struct llm_req *r, CURLcode code)
 		/* and a 429 that says when to come back holds the whole tier till then (Azure
 		 * and Anthropic's endpoint send Retry-After alone): every request sent meanwhile
 		 * would be refused too, each spending one of its ticket's attempts */
-		if (status == 429 && r->has_retry_after && r->retry_after_ms > w)
-			w = r->retry_after_ms;
+		if (status == 429 && r->meta.retry_rank && r->meta.retry_after_ms > w)
+			w = r->meta.retry_after_ms;
 		double until;
 		/* a reset far away (a daily quota) would stall the tier: look again within a minute */
 		if (w > LLM_HOLD_MAX_MS)
@@ -457,70 +454,12 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 {
 	struct llm_req *r = userdata;
 	size_t n = size * nitems;
-	/* in milliseconds (Azure OpenAI; OpenAI's and Anthropic's SDKs read these first):
-	 * more precise than Retry-After's whole seconds, so they win in either order */
-	static const char *const ms_names[] = {"retry-after-ms:", "x-ms-retry-after-ms:"};
-	static const int ms_rank[] = {3, 2}; /* has_retry_after: Retry-After is 1; the higher wins */
-	static const char name[] = "retry-after:";
-	/* the provider's id of the exchange, first name first: OpenAI's and Azure's
-	 * x-request-id, Anthropic's request-id, Azure API Management's apim-request-id */
-	static const char *const id_names[] = {"x-request-id:", "request-id:", "apim-request-id:"};
-	char v[256];
-	uint32_t ms;
 	if (n < 512 && dialect_ratelimit_header(&r->rl, buffer, n))
 		return n;
-	if (n > 4 && strncasecmp(buffer, "HTTP/", 5) == 0) {
-		/* a new response (after a 100 Continue, or a redirect): its own headers */
-		r->request_id[0] = '\0';
-		r->request_id_rank = 0;
-		r->has_retry_after = 0;
-		r->retry_after_ms = 0;
+	/* the wait asked for and the provider's id (core/resp_meta); a status line
+	 * starts a new response (a 1xx before the final one): its own headers */
+	if (resp_meta_header(&r->meta, buffer, n, time(NULL)) == RESP_STATUS)
 		memset(&r->rl, 0, sizeof(r->rl));
-		return n;
-	}
-	for (int i = 0; i < (int)(sizeof(id_names) / sizeof(id_names[0])); i++) {
-		size_t k = strlen(id_names[i]), o = 0;
-		if (n <= k || strncasecmp(buffer, id_names[i], k) != 0)
-			continue;
-		if (r->request_id_rank == 0 || i + 1 < r->request_id_rank) {
-			/* printable ASCII only, cut to fit: it goes to a log and a column */
-			for (size_t j = k; j < n && o + 1 < sizeof(r->request_id); j++) {
-				unsigned char ch = (unsigned char)buffer[j];
-				if (ch == '\r' || ch == '\n')
-					break;
-				if ((ch == ' ' || ch == '\t') && o == 0)
-					continue;
-				r->request_id[o++] = ch > ' ' && ch < 0x7f ? (char)ch : '?';
-			}
-			r->request_id[o] = '\0';
-			r->request_id_rank = o > 0 ? i + 1 : 0;
-		}
-		return n;
-	}
-	for (size_t i = 0; i < sizeof(ms_names) / sizeof(ms_names[0]); i++) {
-		size_t k = strlen(ms_names[i]);
-		if (n > k && n < sizeof(v) && strncasecmp(buffer, ms_names[i], k) == 0) {
-			memcpy(v, buffer + k, n - k);
-			v[n - k] = '\0';
-			str_trim(v);
-			if (r->has_retry_after <= ms_rank[i] &&
-			    backoff_parse_retry_after_ms(v, &ms) == 0) {
-				r->has_retry_after = ms_rank[i];
-				r->retry_after_ms = ms;
-			}
-			return n;
-		}
-	}
-	if (r->has_retry_after <= 1 && n > sizeof(name) - 1 && n < 256 &&
-	    strncasecmp(buffer, name, sizeof(name) - 1) == 0) {
-		memcpy(v, buffer + sizeof(name) - 1, n - (sizeof(name) - 1));
-		v[n - (sizeof(name) - 1)] = '\0';
-		str_trim(v);
-		if (backoff_parse_retry_after(v, time(NULL), &ms) == 0) {
-			r->has_retry_after = 1;
-			r->retry_after_ms = ms;
-		}
-	}
 	return n;
 }
 

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "dialect.h"
+#include "resp_meta.h"
 #include "xmem.h"
 #include "buf.h"
 #include "text.h"
@@ -24,7 +25,7 @@ struct llm_client;
 struct llm_req;
 
 /* Longest provider request id kept, with its NUL (longer ones are cut). */
-#define LLM_REQUEST_ID_MAX 96
+#define LLM_REQUEST_ID_MAX RESP_REQUEST_ID_MAX
 
 struct llm_result {
 	long http_status;     /* 0 when no HTTP response */
@@ -32,7 +33,7 @@ struct llm_result {
 	const char *error;    /* human text for a transport error or cap; "" if none */
 	const char *body;     /* response body (NUL-terminated), valid during the callback */
 	size_t body_len;
-	int has_retry_after;  /* 1: from Retry-After; 2, 3: x-ms-retry-after-ms, retry-after-ms */
+	int has_retry_after;  /* where the wait came from: resp_meta's retry_rank; 0 none */
 	uint32_t retry_after_ms;
 	struct ratelimit ratelimit; /* the x-ratelimit-* headers of this response (dialect.h) */
 	int too_large;        /* the body passed max_response_bytes (the endpoint works) */

@@ -184,15 +184,19 @@ BEGIN
 END
 $$;
 
--- The same from a JSON array (the keys are triaged_call_in's fields): for
--- scripts, tests and older callers. The daemon sends the typed array.
--- The daemons of the version before 066: their rows, with no request id.
+-- The daemons of the version before 066: their rows, with no request id, in
+-- their order (idx is the position in the batch). To be dropped with
+-- triaged_call_in by a later migration, once no such daemon can be running.
 CREATE OR REPLACE FUNCTION triaged_record_calls_rows(batch triaged_call_in[])
 RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT * FROM triaged_record_calls_rows2(
-        ARRAY(SELECT ROW(x.*, NULL::text)::triaged_call_in2 FROM unnest(batch) AS x))
+        ARRAY(SELECT ROW((batch[i]).*, NULL::text)::triaged_call_in2
+                FROM generate_subscripts(batch, 1) AS i ORDER BY i))
 $$;
+
+-- The same from a JSON array (the keys are triaged_call_in2's fields): for
+-- scripts and tests. The daemon sends the typed array.
 
 CREATE OR REPLACE FUNCTION triaged_record_calls(batch jsonb)
 RETURNS TABLE (idx integer, call_id bigint, cost_usd numeric)

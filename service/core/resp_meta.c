@@ -54,7 +54,7 @@ enum resp_line resp_meta_header(struct resp_meta *m, const char *line, size_t n,
 		value_of(line, n, k, &s, &e);
 		if (s == e || (m->id_rank != 0 && m->id_rank <= ids[i].rank))
 			return RESP_TAKEN;
-		/* printable ASCII only, cut to fit: it goes to a log and a column */
+		/* printable ASCII only, cut to fit: it goes to a column and to a support case */
 		for (; s < e && o + 1 < sizeof(m->request_id); s++) {
 			unsigned char ch = (unsigned char)*s;
 			m->request_id[o++] = ch > ' ' && ch < 0x7f ? (char)ch : '?';
@@ -71,7 +71,9 @@ enum resp_line resp_meta_header(struct resp_meta *m, const char *line, size_t n,
 		if (n <= k || strncasecmp(line, waits[i].name, k) != 0)
 			continue;
 		value_of(line, n, k, &s, &e);
-		if ((size_t)(e - s) > RESP_VALUE_MAX || m->retry_rank > waits[i].rank)
+		/* the first of a rank counts, as for the ids; a NUL inside is no value */
+		if ((size_t)(e - s) > RESP_VALUE_MAX || m->retry_rank >= waits[i].rank ||
+		    memchr(s, '\0', (size_t)(e - s)) != NULL)
 			return RESP_TAKEN;
 		memcpy(v, s, (size_t)(e - s));
 		v[e - s] = '\0';

@@ -19,12 +19,14 @@ struct resp_meta {
 	/* where the wait came from: 0 none, 1 Retry-After (whole seconds or a date),
 	 * 2 x-ms-retry-after-ms, 3 retry-after-ms; a header of a higher rank wins, in
 	 * either order (OpenAI's, Anthropic's and Azure's SDKs read the milliseconds
-	 * first, retry-after-ms before x-ms-retry-after-ms) */
+	 * first, retry-after-ms before x-ms-retry-after-ms); of a header repeated, the
+	 * first that parses */
 	int retry_rank;
 	uint32_t retry_after_ms;
 	/* the provider's id: 0 none, 1 x-request-id (OpenAI's, Azure's and most),
 	 * 2 request-id (Anthropic's), 3 apim-request-id (Azure API Management's);
-	 * a lower rank wins. Printable ASCII only ('?' for anything else) */
+	 * a lower rank wins, and of a header repeated, the first. Printable ASCII
+	 * only ('?' for anything else) */
 	int id_rank;
 	char request_id[RESP_REQUEST_ID_MAX];
 };

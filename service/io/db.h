@@ -96,7 +96,7 @@ void db_set_data_free(struct db *db, db_data_free_fn *fn, void *arg);
 void db_submit(struct db *db, enum db_kind kind, char *json, db_item_fn *cb, void *arg);
 /*
  * The same for a kind whose items are rows of a composite type
- * (db_kind_rowtype: DB_CALL's triaged_call_in): row is one record in
+ * (db_kind_rowtype: DB_CALL's triaged_call_in2): row is one record in
  * PostgreSQL's binary format (io/pgbin.h), len bytes (malloc'd, stolen).
  * The round sends the kind's items as one binary array of that type.
  */

@@ -553,7 +553,10 @@ enum job_event model_call_result(struct model_caller *mcl, struct model_calls *c
 		return EV_NOT_SENT;
 	}
 	c->http_status = res->http_status;
-	snprintf(c->request_id, sizeof(c->request_id), "%s", res->request_id ? res->request_id : "");
+	/* the last id a provider gave: a later attempt without an answer (a transport
+	 * error) does not erase the id of an earlier 5xx that support can trace */
+	if (res->request_id && res->request_id[0])
+		snprintf(c->request_id, sizeof(c->request_id), "%s", res->request_id);
 	c->latency_ms = res->latency_ms;
 	c->finished_ms = now;
 	breaker_record(mcl, c->tier, res, quota);

@@ -1077,7 +1077,19 @@ START_TEST(test_call_rows_upgrade)
 		   "\"started_ms\": 1765000000000, "
 		   "\"finished_ms\": 1765000000300, "
 		   "\"provider_request_id\": \"req_json\"}]'::jsonb) WHERE call_id IS NOT NULL");
-	ck_sql_str(c, "1:,2:req_abc,3:req_json",
+	/* the old rows keep their order: idx is the position in the batch */
+	ck_sql_str(c, "0,1",
+		   "SELECT string_agg(idx::text, ',' ORDER BY call_id) FROM "
+		   "triaged_record_calls_rows(ARRAY[ROW(1, 1, 4, "
+		   "'mini', 'triage', 'gpt-4o-mini', 'v1', 'ok', NULL, 200, 1, 0, 5, 5, 0, 3.0, 3.0, "
+		   "1765000000000, 1765000000300, '{}', NULL, NULL, 0, 'openai', 'json_schema', "
+		   "NULL, NULL, NULL, NULL)::triaged_call_in, ROW(1, 1, 5, 'mini', 'triage', "
+		   "'gpt-4o-mini', 'v1', 'ok', NULL, 200, 1, 0, 5, 5, 0, 3.0, 3.0, 1765000000000, "
+		   "1765000000300, '{}', NULL, NULL, 0, 'openai', 'json_schema', NULL, NULL, NULL, "
+		   "NULL)::triaged_call_in])");
+	ck_sql_str(c, "4,5", "SELECT string_agg(seq::text, ',' ORDER BY id) FROM model_calls "
+			     "WHERE seq IN (4, 5)");
+	ck_sql_str(c, "1:,2:req_abc,3:req_json,4:,5:",
 		   "SELECT string_agg(seq || ':' || coalesce(provider_request_id, ''), ',' ORDER BY "
 		   "seq) FROM model_calls WHERE ticket_pk = 1");
 	PQfinish(c);

@@ -50,6 +50,8 @@ START_TEST(test_retry_after_forms)
 	static const char *const date[] = {"retry-after: Sat, 06 Dec 2025 05:46:50 GMT\r\n", NULL};
 	static const char *const bad_ms[] = {"retry-after-ms: soon\r\n", "Retry-After: 2\r\n", NULL};
 	static const char *const zero_ms[] = {"retry-after-ms: 0\r\n", "Retry-After: 30\r\n", NULL};
+	static const char *const twice[] = {"retry-after-ms: 40\r\n", "retry-after-ms: 90\r\n", NULL};
+	static const char nul[] = "retry-after-ms: 3\0 9999\r\n";
 	struct resp_meta m;
 
 	resp_meta_reset(&m);
@@ -69,6 +71,14 @@ START_TEST(test_retry_after_forms)
 	feed(&m, zero_ms);
 	ck_assert_int_eq(m.retry_rank, 3);
 	ck_assert_uint_eq(m.retry_after_ms, 0);
+	/* repeated: the first counts, as for the ids */
+	resp_meta_reset(&m);
+	feed(&m, twice);
+	ck_assert_uint_eq(m.retry_after_ms, 40);
+	/* a NUL inside a value: no value */
+	resp_meta_reset(&m);
+	resp_meta_header(&m, nul, sizeof(nul) - 1, NOW);
+	ck_assert_int_eq(m.retry_rank, 0);
 }
 END_TEST
 

@@ -30,6 +30,7 @@ struct probe {
 	char *body;
 	size_t body_len;
 	double latency_ms;
+	char request_id[LLM_REQUEST_ID_MAX];
 };
 
 static void on_done(void *arg, const struct llm_result *res)
@@ -43,6 +44,7 @@ static void on_done(void *arg, const struct llm_result *res)
 	p->body = xstrndup(res->body ? res->body : "", res->body_len);
 	p->body_len = res->body_len;
 	p->latency_ms = res->latency_ms;
+	snprintf(p->request_id, sizeof(p->request_id), "%s", res->request_id ? res->request_id : "");
 	free(res->request);
 	event_base_loopbreak(p->base);
 }
@@ -68,6 +70,8 @@ struct tier_report {
 	enum response_format mode;
 	long status;
 	double latency_ms;
+	int protocol; /* the HTTP version the endpoint answered with: 0 none, 1, 2 */
+	char request_id[LLM_REQUEST_ID_MAX]; /* the provider's id of the last probe */
 	struct llm_usage usage;
 	char error[320];
 	char url[512];
@@ -159,6 +163,8 @@ static void probe_tier(struct event_base *base, const struct config *cfg,
 		}
 		r->status = p.status;
 		r->latency_ms = p.latency_ms;
+		r->protocol = llm_http_version(c);
+		snprintf(r->request_id, sizeof(r->request_id), "%s", p.request_id);
 		if (p.transport_error) {
 			snprintf(r->error, sizeof(r->error), "unreachable: %s", p.error);
 			goto out;
@@ -269,8 +275,15 @@ int check_models_run(const struct config *cfg, FILE *out)
 		fprintf(out, "%s: %s model=%s dialect=%s mode=%s", r[i].name,
 			r[i].ok ? "ok" : "FAILED", r[i].mc->model, dialect_name(d),
 			dialect_mode_name(r[i].mode));
-		if (r[i].status)
+		if (r[i].status) {
 			fprintf(out, " http=%ld latency_ms=%.0f", r[i].status, r[i].latency_ms);
+			/* HTTP/2 over https (the calls share a few connections) or HTTP/1.1, and
+			 * the provider's id of the probe, for its support */
+			if (r[i].protocol)
+				fprintf(out, " protocol=HTTP/%s", r[i].protocol == 2 ? "2" : "1.1");
+			if (r[i].request_id[0])
+				fprintf(out, " request_id=%s", r[i].request_id);
+		}
 		if (r[i].ok) {
 			double cost = probe_cost(db, &r[i]);
 			fprintf(out,

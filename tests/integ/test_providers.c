@@ -443,6 +443,8 @@ START_TEST(test_check_models)
 		      "%s", out);
 	ck_assert_msg(strstr(out, "reasoning_tokens=64 cost_usd=0.00") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "cost_usd=unknown") == NULL, "%s", out);
+	/* the protocol the endpoint answered with, and the provider's id of the probe */
+	ck_assert_msg(strstr(out, " protocol=HTTP/1.1 request_id=req_fake") != NULL, "%s", out);
 	free(out);
 
 	/* GPT-5.1 and later refuse minimal: the tier fails with the provider's words */
@@ -451,7 +453,8 @@ START_TEST(test_check_models)
 	ck_assert_msg(st == 1, "exit %d:\n%s", st, out);
 	ck_assert_msg(strstr(out, "mini: ok ") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "flagship: FAILED model=gpt-5.4 dialect=openai-reasoning "
-				  "mode=json_schema http=400 ") != NULL,
+				  "mode=json_schema http=400 latency_ms=") != NULL &&
+			  strstr(out, "request_id=req_fake") != NULL,
 		      "%s", out);
 	ck_assert_msg(strstr(out, "error=\"400 unsupported_value reasoning_effort: Unsupported "
 				  "value: 'reasoning_effort' does not support 'minimal'") != NULL,

@@ -140,7 +140,7 @@ static const struct metric metrics[] = {
 	{"flagship_in_flight", GAU, "Requests in flight to the flagship model.", NULL, SZ(flagship_in_flight), MX_NONE},
 	{"model_connections_opened_total", CNT, "Connections opened to each model endpoint (TCP, and for https a TLS handshake each). Over HTTP/2 a few carry every call; over HTTP/1.1 one per call in flight.", "tier=\"mini\"", ST(mini_connects), MX_NONE},
 	{"model_connections_opened_total", CNT, NULL, "tier=\"flagship\"", ST(flagship_connects), MX_NONE},
-	{"model_http_version", GAU, "HTTP version of the model endpoint's last answer (1 or 2; 0 before the first).", "tier=\"mini\"", SI(mini_http), MX_NONE},
+	{"model_http_version", GAU, "HTTP version the client treats the model endpoint as speaking (1 after an HTTP/1.1 answer, 2 after 8 HTTP/2 answers in a row or at the first answer; 0 before it).", "tier=\"mini\"", SI(mini_http), MX_NONE},
 	{"model_http_version", GAU, NULL, "tier=\"flagship\"", SI(flagship_http), MX_NONE},
 	{"flagship_waiting", GAU, "Escalations waiting for a flagship slot.", NULL, SZ(flagship_waiting), MX_NONE},
 	{"flagship_parked", GAU, "Escalations parked outside intake.max_in_flight: waiting for a flagship slot or in a flagship call.", NULL, ST(flagship_parked), MX_NONE},

@@ -80,6 +80,16 @@ static void progress(struct eval_run *run)
 
 static void task_start(struct eval_task *k);
 
+/* Answers this run stored (valid or invalid), of configuration c (NULL: of all). */
+static size_t stored_answers(const struct eval_run *run, const struct eval_conf *c)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < run->ntasks; k++)
+		n += (c == NULL || run->tasks[k].c == c) && run->tasks[k].done &&
+		     (run->tasks[k].ok || run->tasks[k].invalid);
+	return n;
+}
+
 static void start_more(struct eval_run *run)
 {
 	while (!run->capped && !run->stopped && run->next < run->ntasks &&
@@ -716,9 +726,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		}
 		PQclear(PQexec(db, "COMMIT"));
 		if (run.stopped) {
-			size_t stored = 0;
-			for (size_t k = 0; k < run.ntasks; k++)
-				stored += run.tasks[k].done && (run.tasks[k].ok || run.tasks[k].invalid);
+			size_t stored = stored_answers(&run, NULL);
 			if (run.progress_pct >= 0 && isatty(2))
 				fputc('\n', stderr);
 			for (int i = 0; i < nconf; i++) /* refused before the last one (its message is the stop's) */
@@ -729,9 +737,7 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 			goto out;
 		}
 		if (run.capped) {
-			size_t stored = 0;
-			for (size_t k = 0; k < run.ntasks; k++)
-				stored += run.tasks[k].done && (run.tasks[k].ok || run.tasks[k].invalid);
+			size_t stored = stored_answers(&run, NULL);
 			if (run.progress_pct >= 0 && isatty(2))
 				fputc('\n', stderr);
 			for (int i = 0; i < nconf; i++)
@@ -784,17 +790,13 @@ int eval_run_main(const struct config *cfg, int argc, char **argv, FILE *out)
 		if (confs[i].failed)
 			rc = 1; /* figures printed, but some tickets have no answer */
 	for (int i = 0; i < nconf; i++) {
-		size_t stored = 0;
 		if (!confs[i].refused)
 			continue;
-		for (size_t k = 0; k < run.ntasks; k++)
-			stored += run.tasks[k].c == &confs[i] && run.tasks[k].done &&
-				  (run.tasks[k].ok || run.tasks[k].invalid);
 		fprintf(stderr,
 			"triaged eval: %s. %zu answers stored for it, %zu calls not made; the other "
 			"configurations ran. Fix the tier's configuration or the account and run "
 			"again to resume: stored answers are reused.\n",
-			confs[i].refused_msg, stored, confs[i].not_made);
+			confs[i].refused_msg, stored_answers(&run, &confs[i]), confs[i].not_made);
 		rc = 1;
 	}
 out:

@@ -91,7 +91,8 @@ uint64_t llm_paced(const struct llm_client *c);
 
 /* Connections opened to the endpoint so far (each transfer's CURLINFO_NUM_CONNECTS). */
 uint64_t llm_connects(const struct llm_client *c);
-/* The HTTP version of the endpoint's last answer: 0 none yet, 1 (HTTP/1.x) or 2. */
+/* The endpoint's HTTP version as the client treats it: 0 no answer yet, 1 (HTTP/1.x;
+ * one answer over it is enough) or 2 (after 8 answers in a row over HTTP/2). */
 int llm_http_version(const struct llm_client *c);
 size_t llm_in_flight(const struct llm_client *c);
 size_t llm_waiting(const struct llm_client *c);

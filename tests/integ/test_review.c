@@ -2210,15 +2210,18 @@ START_TEST(test_counters)
 			   "count(*) FROM metrics_model_latency_fast) FROM metrics_model_latency m "
 			   "JOIN metrics_model_latency_fast f USING (day, tier, model)");
 		if (pass == 1) {
-			/* a re-pricing moves the counted cost with the calls */
+			/* a re-pricing moves the counted cost with the calls; the price starts
+			 * before the oldest call (53 hours before now late in the UTC day: a
+			 * price from now() - 2 days left it unpriced after 19:00 UTC) */
 			ck_assert_int_eq(h_sql_exec(c, "INSERT INTO model_prices (model, "
 						       "effective_from, input_per_mtok, "
 						       "cached_input_per_mtok, output_per_mtok) VALUES "
-						       "('unpriced-x', now() - interval '2 days', 1.25, "
-						       "0.125, 5)"),
+						       "('unpriced-x', date_trunc('day', now(), 'UTC') - "
+						       "interval '3 days', 1.25, 0.125, 5)"),
 					 0);
-			ck_assert_int_eq(h_sql_ll(c, "SELECT triaged_recompute_costs(now() - "
-						     "interval '3 days', now())"),
+			ck_assert_int_eq(h_sql_ll(c, "SELECT triaged_recompute_costs(date_trunc("
+						     "'day', now(), 'UTC') - interval '3 days', "
+						     "now())"),
 					 600);
 			ck_assert_int_eq(h_sql_ll(c, "SELECT count(*) FROM metrics_cost_daily WHERE "
 						     "cost_usd IS NULL"),

@@ -119,6 +119,8 @@ static void on_dead_letter_row(void *arg, const struct db_row *row, const char *
 	if (row == NULL)
 		JLOG(LOG_L_ERROR, j, "dead letter not recorded in the database", "error=%s",
 		     log_quote(q, sizeof(q), err ? err : ""));
+	if (j->dl)
+		pl->dl_rows--;
 	job_dead_letter_free(j);
 	fire(j, EV_DELIVERED);
 }
@@ -129,6 +131,7 @@ static void on_dead_letter_delivered(void *arg)
 	struct job *j = arg;
 	struct pipeline *pl = j->owner;
 	if (j->dl) {
+		pl->dl_rows++; /* the final flush waits for it (pipeline_exit_loop) */
 		store_dead_letter(&pl->store, j->dl->topic, j->dl->partition, j->offset,
 				  j->dl->code, j->dl->reason, on_dead_letter_row, j);
 		return;

@@ -70,6 +70,12 @@ struct pipeline {
 	struct event *ev_renew;
 	struct event *ev_bye; /* the loop's exit waits at most this long for the last heartbeat */
 	int said_bye;
+	/* the final flush (pipeline_exit_loop): the producer quiesced, its acknowledgements
+	 * still served on the loop, with the dead letters' rows they start */
+	int flushing;
+	struct event *ev_flush;
+	double flush_started_ms;
+	int dl_rows; /* dead letters acknowledged whose dead_letters row is being written */
 	int no_price[MODEL__TIERS];
 	int64_t budget_lost_calls;
 	struct pipeline

@@ -325,7 +325,8 @@ static void on_bye_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(pl->base, NULL);
 }
 
-void pipeline_exit_loop(struct pipeline *pl)
+/* The lease given up, then the loop's exit. */
+static void say_bye(struct pipeline *pl)
 {
 	struct timeval tv = {2, 0};
 	if (pl->said_bye)
@@ -347,15 +348,73 @@ void pipeline_exit_loop(struct pipeline *pl)
 	evtimer_add(pl->ev_bye, &tv);
 }
 
-/* After the drain timeout, how long stores and events already under way may take. */
-#define DRAIN_GRACE_MS 10000
+/*
+ * The final flush's bound. It was a blocking rd_kafka_flush in pipeline_free,
+ * after the loop: a dead letter acknowledged there could not write its
+ * dead_letters row, its job was dropped uncommitted, and the restart
+ * dead-lettered the message a second time. On the loop, the row is written and
+ * the offset stored.
+ */
+#define FINAL_FLUSH_MS 5000
+#define FINAL_FLUSH_TICK_MS 20
+
+static int final_flush_done(const struct pipeline *pl)
+{
+	return kout_in_flight(pl->kout) == 0 && pl->dl_rows == 0;
+}
+
+static void on_flush_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline *pl = arg;
+	double waited = pipeline_now_ms() - pl->flush_started_ms;
+	if (!final_flush_done(pl) && waited < FINAL_FLUSH_MS)
+		return;
+	event_del(pl->ev_flush);
+	if (final_flush_done(pl))
+		log_info("final flush done", "waited_ms=%.0f not_sent=%llu", waited,
+			 (unsigned long long)kout_unsent(pl->kout));
+	else
+		log_warn("final flush: not acknowledged in time",
+			 "waited_ms=%.0f sent_not_acknowledged=%zu dead_letter_rows=%d not_sent=%llu",
+			 waited, kout_in_flight(pl->kout), pl->dl_rows,
+			 (unsigned long long)kout_unsent(pl->kout));
+	say_bye(pl);
+}
+
+/*
+ * The drain is over (drained, or its grace ran out): nothing more goes to the
+ * broker (kout_quiesce), what is not sent stays uncommitted for the next owner,
+ * and what was sent is waited for on the loop, up to FINAL_FLUSH_MS, so that an
+ * acknowledged dead letter gets its row and an acknowledged event its offset.
+ */
+void pipeline_exit_loop(struct pipeline *pl)
+{
+	struct timeval tick = {0, FINAL_FLUSH_TICK_MS * 1000};
+	if (pl->flushing || pl->said_bye)
+		return;
+	pl->flushing = 1;
+	if (pl->ev_drain_timeout)
+		evtimer_del(pl->ev_drain_timeout);
+	kout_quiesce(pl->kout);
+	if (pl->kout == NULL || final_flush_done(pl)) {
+		say_bye(pl);
+		return;
+	}
+	log_info("final flush: waiting for the broker", "sent_not_acknowledged=%zu "
+		 "dead_letter_rows=%d not_sent=%llu", kout_in_flight(pl->kout), pl->dl_rows,
+		 (unsigned long long)kout_unsent(pl->kout));
+	pl->flush_started_ms = pipeline_now_ms();
+	pl->ev_flush = event_new(pl->base, -1, EV_PERSIST, on_flush_tick, pl);
+	event_add(pl->ev_flush, &tick);
+}
 
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
 	struct pipeline_health h;
 	static const enum job_state waiting[] = {JOB_MODEL, JOB_BACKOFF, JOB_FLAGSHIP_WAIT};
-	struct timeval grace = {DRAIN_GRACE_MS / 1000, 0};
+	struct timeval grace = {pl->cfg->drain_grace_ms / 1000,
+				(pl->cfg->drain_grace_ms % 1000) * 1000};
 
 	if (pl->abandoning) {
 		/* the stores and events in flight had their grace: stop here */
@@ -591,8 +650,9 @@ void pipeline_free(struct pipeline *pl)
 	/* the workers stop first: the jobs they hold are then the loop's to drop */
 	offload_free(pl->off, NULL);
 	pl->off = NULL;
-	/* dead letters and events in flight complete their jobs while the producer flushes */
-	kout_free(pl->kout, 5000);
+	/* after the final flush on the loop (pipeline_exit_loop) nothing is flushed here; a
+	 * loop that exits without it (none does) would flush events for up to 5 s */
+	kout_free(pl->kout, pl->flushing ? 0 : 5000);
 	pl->kout = NULL;
 	/* unfinished jobs are simply dropped: their offsets were never stored */
 	pl->draining = 1;
@@ -612,6 +672,8 @@ void pipeline_free(struct pipeline *pl)
 		event_free(pl->ev_renew);
 	if (pl->ev_bye)
 		event_free(pl->ev_bye);
+	if (pl->ev_flush)
+		event_free(pl->ev_flush);
 	kin_free(pl->kin); /* commits stored offsets */
 	shadow_free(pl->shadow); /* before the database: what is still out is counted abandoned */
 	db_free(pl->db);

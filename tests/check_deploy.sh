@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# check_deploy.sh BIN: the shipped systemd unit gives the daemon time to drain.
-# systemd sends SIGKILL after TimeoutStopSec; the daemon stops waiting for calls in
-# flight after shutdown.drain_timeout_ms and then commits offsets. If the unit's
-# timeout were shorter, every deploy would SIGKILL a draining daemon and the
-# answers in flight (already paid for) would be lost. Requires a 5 s margin.
+# check_deploy.sh BIN: the shipped systemd unit gives the daemon time to stop.
+# systemd sends SIGKILL after TimeoutStopSec. A stop takes at most
+# shutdown.drain_timeout_ms (calls in flight), then shutdown.drain_grace_ms (stores,
+# events and dead letters under way), then 15 s: the final flush on the loop (5 s),
+# the last heartbeat (2 s), the feedback consumer's and the outbox relay's flushes
+# (2 s, 5 s) and the consumer's close with its offset commit. If the unit's timeout
+# were shorter, a slow deploy would SIGKILL a draining daemon and the answers in
+# flight (already paid for) would be lost. Requires a 5 s margin on top.
 set -u
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 BIN=${1:?usage: check_deploy.sh path/to/triaged}
 unit="$ROOT/deploy/triaged.service"
 stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s\?$/\1/p' "$unit")
-drain_ms=$(env -u TRIAGED_SHUTDOWN_DRAIN_TIMEOUT_MS "$BIN" --check-config 2>/dev/null |
-	sed -n 's/^drain_timeout_ms = \([0-9]*\)$/\1/p')
-if [[ -z "$stop" || -z "$drain_ms" ]]; then
-	echo "check_deploy: could not read TimeoutStopSec ($stop) or drain_timeout_ms ($drain_ms)"
+cfg=$(env -u TRIAGED_SHUTDOWN_DRAIN_TIMEOUT_MS -u TRIAGED_SHUTDOWN_DRAIN_GRACE_MS "$BIN" \
+	--check-config 2>/dev/null)
+drain_ms=$(sed -n 's/^drain_timeout_ms = \([0-9]*\)$/\1/p' <<<"$cfg")
+grace_ms=$(sed -n 's/^drain_grace_ms = \([0-9]*\)$/\1/p' <<<"$cfg")
+if [[ -z "$stop" || -z "$drain_ms" || -z "$grace_ms" ]]; then
+	echo "check_deploy: could not read TimeoutStopSec ($stop), drain_timeout_ms ($drain_ms) or drain_grace_ms ($grace_ms)"
 	exit 1
 fi
-if ((stop * 1000 < drain_ms + 5000)); then
-	echo "check_deploy: TimeoutStopSec=${stop}s is not longer than shutdown.drain_timeout_ms=${drain_ms} + 5 s"
+need_ms=$((drain_ms + grace_ms + 15000 + 5000))
+if ((stop * 1000 < need_ms)); then
+	echo "check_deploy: TimeoutStopSec=${stop}s is shorter than drain_timeout_ms=${drain_ms} + drain_grace_ms=${grace_ms} + 15 s + 5 s margin"
 	exit 1
 fi
-echo "check_deploy: TimeoutStopSec=${stop}s > shutdown.drain_timeout_ms=${drain_ms} ms + 5 s margin"
+echo "check_deploy: TimeoutStopSec=${stop}s >= drain_timeout_ms=${drain_ms} + drain_grace_ms=${grace_ms} + 15 s + 5 s margin"

@@ -229,8 +229,8 @@ static const struct cfg_key keys[] = {
 	K_INT("log.summary_interval_s", log_summary_interval_s, "60", 1, 86400),
 
 	K_INT("shutdown.drain_timeout_ms", drain_timeout_ms, "30000", 0, 3600000),
+	K_INT("shutdown.drain_grace_ms", drain_grace_ms, "10000", 0, 600000),
 };
-
 /* clang-format on */
 
 /* [kafka] defaults, applied by config_init before anything else. */

@@ -154,6 +154,7 @@ struct config {
 	int64_t log_summary_interval_s; /* issue #15.3: the info-level summary's period */
 	/* [shutdown] */
 	int64_t drain_timeout_ms;
+	int64_t drain_grace_ms; /* after the drain timeout: stores, events, dead letters under way */
 };
 
 /* Fill with the embedded defaults (which run against the dev stack). */

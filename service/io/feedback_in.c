@@ -211,6 +211,18 @@ void feedback_in_free(struct feedback_in *f)
 {
 	if (f == NULL)
 		return;
+	kin_stop(f->kin);
+	/* dead letters still in flight: a short flush, before the consumer closes, so that
+	 * an acknowledgement advances its offset and the close commits it (the other
+	 * way round, one acknowledged here was consumed and dead-lettered again at the
+	 * next start); what is not acknowledged by then is consumed again */
+	f->pending++; /* a delivery served during the flush must not free f under us */
+	kout_free(f->kout, 2000);
+	f->kout = NULL;
+	kin_free(f->kin);
+	f->kin = NULL;
+	f->dead = 1;
+	/* after the flush: its dead letters are counted */
 	log_info("feedback consumer stopped",
 		 "consumed=%llu skipped=%llu recorded=%llu duplicates=%llu ignored=%llu "
 		 "rejected=%llu dead_lettered=%llu",
@@ -218,15 +230,6 @@ void feedback_in_free(struct feedback_in *f)
 		 (unsigned long long)f->st.recorded, (unsigned long long)f->st.duplicates,
 		 (unsigned long long)f->st.ignored, (unsigned long long)f->st.rejected,
 		 (unsigned long long)f->st.dead_lettered);
-	kin_stop(f->kin);
-	kin_free(f->kin);
-	f->kin = NULL;
-	f->dead = 1;
-	/* dead letters still in flight: a short flush; what is not acknowledged by then is
-	 * consumed again at the next start (its offset did not advance) */
-	f->pending++; /* a delivery served during the flush must not free f under us */
-	kout_free(f->kout, 2000);
-	f->kout = NULL;
 	while (f->dlq) {
 		struct fb_item *it = f->dlq;
 		f->dlq = it->next;

@@ -52,7 +52,10 @@ struct kout {
 	/* [KOUT_WAITING]: retry timer running, freed at close; [KOUT_IN_RK]: held by the
 	 * handle until its report, resent (or freed at close) when the handle is dropped */
 	struct kout_msg *lists[KOUT__WHERE];
+	size_t nwhere[KOUT__WHERE]; /* the lists' lengths */
 	int closing;
+	int quiescing;	 /* kout_quiesce: nothing more is sent */
+	uint64_t unsent; /* dropped by kout_quiesce or produced after it */
 	/* a fatal error (the idempotent producer's: its sequence broken, fenced) leaves
 	 * the handle unusable for good: it is made again, and what was in it resent */
 	int fatal;
@@ -100,9 +103,11 @@ static void msg_move(struct kout_msg *m, enum kout_where to)
 		if (m->next)
 			m->next->prev = m->prev;
 		m->prev = m->next = NULL;
+		o->nwhere[m->where]--;
 	}
 	m->where = to;
 	if (to != KOUT_NOWHERE) {
+		o->nwhere[to]++;
 		m->next = o->lists[to];
 		if (m->next)
 			m->next->prev = m;
@@ -132,10 +137,22 @@ static double mono_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Quiescing: a message not acknowledged is not sent again (no callback). */
+static void drop_unsent(struct kout_msg *m)
+{
+	m->o->unsent++;
+	m->o->pending--;
+	msg_free(m);
+}
+
 static void schedule_retry(struct kout_msg *m, const char *why)
 {
 	struct timeval tv = {KOUT_RETRY_MS / 1000, (KOUT_RETRY_MS % 1000) * 1000};
 	double now = now_ms(m->o->base);
+	if (m->o->quiescing) {
+		drop_unsent(m);
+		return;
+	}
 	if (now - m->o->warned_ms >= 1000.0) {
 		log_warn("produce failed, will retry", "topic=%s attempts=%u error=%s "
 			 "failures_not_logged=%llu",
@@ -211,7 +228,7 @@ static void remake_later(struct kout *o)
 /* The handle is unusable: make it again from the loop, not inside librdkafka's callback. */
 static void fatal_seen(struct kout *o)
 {
-	if (o->fatal || o->closing)
+	if (o->fatal || o->closing || o->quiescing)
 		return;
 	o->fatal = 1;
 	remake_later(o);
@@ -252,6 +269,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 	msg_move(m, KOUT_NOWHERE);
 	if (m->o->closing) {
 		msg_free(m);
+		return;
+	}
+	if (rm->err && m->o->quiescing) {
+		drop_unsent(m);
 		return;
 	}
 	if (rm->err) {
@@ -444,11 +465,14 @@ void kout_free(struct kout *o, int timeout_ms)
 	if (o == NULL)
 		return;
 	if (o->rk) {
-		if (timeout_ms > 0)
+		if (timeout_ms > 0 && !o->quiescing)
 			rd_kafka_flush(o->rk, timeout_ms);
+		/* sent, not acknowledged: the broker may have them; their jobs were not
+		 * finished, so they are produced again after the restart (at least once) */
 		if (o->pending)
-			log_warn("producer closed with undelivered messages", "pending=%zu",
-				 o->pending);
+			log_warn("producer closed with undelivered messages",
+				 "pending=%zu sent_not_acknowledged=%zu", o->pending,
+				 o->nwhere[KOUT_IN_RK]);
 	}
 	if (o->ev_pipe)
 		event_free(o->ev_pipe);
@@ -472,7 +496,12 @@ void kout_produce(struct kout *o, const char *topic, const void *key, size_t key
 		  const void *payload, size_t len, const struct kout_header *hdrs, size_t nhdrs,
 		  kout_done_fn *cb, void *arg)
 {
-	struct kout_msg *m = xcalloc(1, sizeof(*m));
+	struct kout_msg *m;
+	if (o->quiescing) {
+		o->unsent++;
+		return;
+	}
+	m = xcalloc(1, sizeof(*m));
 	m->o = o;
 	m->topic = xstrdup(topic);
 	if (key) {
@@ -498,6 +527,32 @@ void kout_produce(struct kout *o, const char *topic, const void *key, size_t key
 size_t kout_pending(const struct kout *o)
 {
 	return o->pending;
+}
+
+void kout_quiesce(struct kout *o)
+{
+	if (o == NULL || o->quiescing)
+		return;
+	o->quiescing = 1;
+	event_del(o->ev_remake);
+	while (o->lists[KOUT_WAITING])
+		drop_unsent(o->lists[KOUT_WAITING]);
+	/* not sent yet: back in delivery reports (_PURGE_QUEUE), dropped by dr_cb;
+	 * what is in a request to the broker stays, and its report is served */
+	if (o->rk) {
+		rd_kafka_purge(o->rk, RD_KAFKA_PURGE_F_QUEUE);
+		rd_kafka_poll(o->rk, 0);
+	}
+}
+
+size_t kout_in_flight(const struct kout *o)
+{
+	return o ? o->nwhere[KOUT_IN_RK] : 0;
+}
+
+uint64_t kout_unsent(const struct kout *o)
+{
+	return o ? o->unsent : 0;
 }
 
 uint64_t kout_cut(const struct kout *o)

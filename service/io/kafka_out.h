@@ -30,7 +30,8 @@ struct kout_header {
 };
 
 struct kout *kout_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen);
-/* Flush (up to timeout_ms, blocking: shutdown only) and free. */
+/* Flush (up to timeout_ms, blocking: shutdown only; not after kout_quiesce) and free:
+ * what is still not acknowledged is purged and freed without its callback. */
 void kout_free(struct kout *o, int timeout_ms);
 
 /* Copy key, payload and headers; deliver reliably; call cb when acknowledged. */
@@ -39,6 +40,19 @@ void kout_produce(struct kout *o, const char *topic, const void *key, size_t key
 		  kout_done_fn *cb, void *arg);
 
 size_t kout_pending(const struct kout *o);
+/*
+ * The last phase of a shutdown, on the loop: nothing more goes out. Messages not
+ * yet sent are dropped (purged from librdkafka's queues, their retry timers
+ * stopped) and so are later kout_produce calls: no callback for any of them,
+ * their jobs are left uncommitted and redelivered. Messages already sent
+ * (kout_in_flight) keep being served: an acknowledgement still calls its cb, so
+ * the caller can finish what depends on it while the loop runs.
+ */
+void kout_quiesce(struct kout *o);
+/* Messages librdkafka holds (sent or being sent), waiting for their delivery report. */
+size_t kout_in_flight(const struct kout *o);
+/* Messages dropped by kout_quiesce or produced after it: never sent. */
+uint64_t kout_unsent(const struct kout *o);
 /* Produce attempts that failed (at producev or at delivery) and were scheduled again. */
 uint64_t kout_retries(const struct kout *o);
 /* Messages sent cut to fit a size limit (header triaged.payload.truncated: the original size). */

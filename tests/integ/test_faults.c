@@ -1486,6 +1486,105 @@ START_TEST(test_drain_timeout)
 }
 END_TEST
 
+/* Dead letters on tickets.dlq naming original offset `off` (or any: off < 0). */
+struct dl_count {
+	long long off;
+	int n;
+};
+
+static void on_dl(const rd_kafka_message_t *m, void *arg)
+{
+	struct dl_count *dc = arg;
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t vl;
+	char o[24] = "";
+	if (rd_kafka_message_headers(m, &h) == 0 &&
+	    rd_kafka_header_get_last(h, "triaged.original.offset", &v, &vl) == 0)
+		snprintf(o, sizeof(o), "%.*s", (int)vl, (const char *)v);
+	if (dc->off < 0 || atoll(o) == dc->off)
+		dc->n++;
+}
+
+/*
+ * A dead letter the broker acknowledges only after the drain's grace (the final
+ * flush). Before, that flush was a blocking rd_kafka_flush after the loop: the
+ * acknowledgement came, but its dead_letters row could not be written, the job was
+ * dropped uncommitted, and the restart dead-lettered the message a second time.
+ * Now the flush runs on the loop: the row is written, the offset committed, and
+ * the topic has the dead letter once. The broker answers 3 s late; the drain
+ * gives up after 0.2 s + 0.5 s of grace.
+ */
+START_TEST(test_dlq_at_exit)
+{
+	struct stack s;
+	struct h_proc d, d2;
+	struct dl_count dc = {-1, 0};
+	char bad[PATH_MAX];
+	long long end, t0, bad_off;
+	int port, st = -1;
+	double pending = 0;
+	FILE *f;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "dlqexit", 1, NULL), 0);
+	/* the dead-letter topic on a broker of its own, to be slowed alone */
+	ck_assert_int_eq(stack_broker_cluster(&s, 2), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.incoming 0 1"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.triaged 0 1"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.dlq 0 2"), 0);
+	stack_env(&s, "TRIAGED_SHUTDOWN_DRAIN_TIMEOUT_MS", "200");
+	stack_env(&s, "TRIAGED_SHUTDOWN_DRAIN_GRACE_MS", "500");
+	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d((port = stack_http_port(&d)) > 0, &d);
+	/* warm: the producer knows its topics */
+	ck_assert_int_eq(stack_produce_samples(&s, 3, "dx-"), 0);
+	ck_assert_d(wait_rows(&s, "dx-", 3, 60000) == 3, &d);
+	ck_assert_d(stack_wait_committed(&s, 3, 20000) == 0, &d);
+	bad_off = stack_end_offsets(&s);
+	ck_assert_int_eq(stack_broker_control(&s, "rtt 2 3000"), 0);
+	snprintf(bad, sizeof(bad), "%s/notjson.jsonl", h_tmpdir());
+	f = fopen(bad, "w");
+	fprintf(f, "this is not json {\n");
+	fclose(f);
+	ck_assert_int_eq(stack_produce_file(&s, bad, 0), 0);
+	end = bad_off + 1;
+	/* the dead letter is sent, its acknowledgement 3 s away: stop now */
+	for (t0 = h_now_ms(); h_now_ms() - t0 < 30000; usleep(20 * 1000))
+		if ((pending = stack_metric(port, "triaged_dlq_pending")) >= 1)
+			break;
+	ck_assert_d(pending == 1, &d);
+	t0 = h_now_ms();
+	ck_assert_int_eq(h_signal(&d, SIGTERM), 0);
+	ck_assert_int_eq(h_wait_exit(&d, 60000, &st), 0);
+	ck_assert_d(st == 0, &d);
+	ck_assert_d(stack_wait_log(&d, "drain timeout", 1000) == 0, &d);
+	ck_assert_d(stack_wait_log(&d, "drain grace over", 1000) == 0, &d);
+	ck_assert_d(stack_wait_log(&d, "final flush done", 1000) == 0, &d);
+	/* acknowledged in the final flush: its row, its offset (read from a broker at speed) */
+	ck_assert_int_eq(stack_broker_control(&s, "rtt 2 0"), 0);
+	fprintf(stderr, "faults dlq_at_exit: exit_ms=%lld dead_letter_rows=%lld committed=%lld "
+		"end=%lld\n", h_now_ms() - t0,
+		h_sql_ll(s.db, "SELECT count(*) FROM dead_letters"), stack_committed(&s), end);
+
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM dead_letters WHERE kafka_offset = "
+					"%lld AND error_code = 'invalid_json'", bad_off),
+			 1);
+	ck_assert_int_eq(stack_committed(&s), end);
+	/* a restart does not dead-letter it again */
+	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
+	ck_assert_int_eq(stack_produce_samples(&s, 1, "dy-"), 0);
+	ck_assert_d(wait_rows(&s, "dy-", 1, 60000) == 1, &d2);
+	ck_assert_d(stack_wait_committed(&s, end + 1, 20000) == 0, &d2);
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	dc.off = bad_off;
+	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.dlq", 1, 10000, on_dl, &dc), 0);
+	ck_assert_int_eq(dc.n, 1);
+	ck_assert_int_eq(h_sql_ll(s.db, "SELECT count(*) FROM dead_letters"), 1);
+	stack_stop(&s);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
 	Suite *su = suite_create("faults");
@@ -1499,6 +1598,7 @@ static Suite *faults_suite(void)
 	    {"drain_backlog", test_drain_backlog}, {"drain_timeout", test_drain_timeout},
 	    {"rebalance_in_flight", test_rebalance_in_flight},
 	    {"claim_held_long", test_claim_held_long},
+	    {"dlq_at_exit", test_dlq_at_exit},
 	};
 	/* one case per scenario, so CK_RUN_CASE=<name> runs one alone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

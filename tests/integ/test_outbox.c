@@ -612,6 +612,26 @@ static void on_dlq(const rd_kafka_message_t *m, void *arg)
 	"{\"id\": \"" id "\", \"type\": \"zen:event-type:ticket." type "\", \"detail\": "          \
 	"{\"id\": \"" tid "\", \"actor_id\": \"361789\"}, \"event\": " event "}\n"
 
+/* An event the database refuses on its own: an id over the btree key limit (8,000
+ * characters that do not compress) -> dead-lettered as it came, code feedback_rejected. */
+static char *refused_event(unsigned x)
+{
+	size_t n = 8000, len = n + 512;
+	char *id = malloc(n + 1), *ev = malloc(len);
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		id[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(x >> 16) % 62];
+	}
+	id[n] = '\0';
+	snprintf(ev, len,
+		 "{\"id\": \"%s\", \"type\": \"zen:event-type:ticket.priority_changed\", "
+		 "\"detail\": {\"id\": \"zd-3\", \"actor_id\": \"361789\"}, \"event\": "
+		 "{\"current\": \"HIGH\"}}",
+		 id);
+	free(id);
+	return ev;
+}
+
 START_TEST(test_feedback_topic)
 {
 	struct stack s;
@@ -642,27 +662,8 @@ START_TEST(test_feedback_topic)
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs(events, f);
-	/* an event the database refuses on its own: an id over the btree key limit (8,000
-	 * characters that do not compress) -> dead-lettered as it came, code feedback_rejected */
-	{
-		size_t n = 8000, len;
-		char *id = malloc(n + 1);
-		unsigned x = 12345;
-		for (size_t i = 0; i < n; i++) {
-			x = x * 1103515245u + 12345u;
-			id[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(x >> 16) % 62];
-		}
-		id[n] = '\0';
-		len = n + 512;
-		refused = malloc(len);
-		snprintf(refused, len,
-			 "{\"id\": \"%s\", \"type\": \"zen:event-type:ticket.priority_changed\", "
-			 "\"detail\": {\"id\": \"zd-3\", \"actor_id\": \"361789\"}, \"event\": "
-			 "{\"current\": \"HIGH\"}}",
-			 id);
-		fprintf(f, "%s\n", refused);
-		free(id);
-	}
+	refused = refused_event(12345);
+	fprintf(f, "%s\n", refused);
 	fclose(f);
 	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
 	{
@@ -736,6 +737,122 @@ START_TEST(test_feedback_topic)
 }
 END_TEST
 
+/* Lines of the daemon's log containing text. */
+static int log_count(const struct h_proc *d, const char *text)
+{
+	char line[4096];
+	int n = 0;
+	FILE *f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Produce text to topic, unkeyed. */
+static void produce_text(struct stack *s, const char *topic, const char *text)
+{
+	char path[PATH_MAX], bin[PATH_MAX];
+	struct h_proc p;
+	int st = -1;
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s.jsonl", h_tmpdir(), topic);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
+	{
+		char *argv[] = {bin, "--bootstrap-file", s->boot_file, "-t", (char *)topic, "-f",
+				path, "--no-key", NULL};
+		ck_assert_int_eq(h_spawn(&p, "produce", argv, NULL), 0);
+		ck_assert_int_eq(h_wait_exit(&p, 60000, &st), 0);
+		ck_assert_int_eq(st, 0);
+	}
+}
+
+/*
+ * A refused feedback event whose dead letter the broker acknowledges after the
+ * loop ended (feedback_in_free's flush). Before, the consumer was closed first:
+ * the acknowledgement could not advance the offset, and the restart
+ * dead-lettered the event a second time. The dead-letter topic is on a broker of
+ * its own, 1.5 s slow.
+ */
+START_TEST(test_feedback_dlq_at_exit)
+{
+	struct stack s;
+	struct h_proc d, d2;
+	struct dlq_seen dl = {0};
+	char *refused, *ev;
+	int st = -1;
+	long long t0;
+
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "fbexit", 1, NULL), 0);
+	ck_assert_int_eq(stack_broker_cluster(&s, 2), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "topic helpdesk.events 1"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader helpdesk.events 0 1"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.incoming 0 1"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.triaged 0 1"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.dlq 0 2"), 0);
+	seed_src(&s, "zendesk", "zd-", 3);
+	stack_env(&s, "TRIAGED_FEEDBACK_TOPIC", "helpdesk.events");
+	stack_env(&s, "TRIAGED_INTAKE_FORMAT", "zendesk");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	produce_text(&s, "helpdesk.events",
+		     ZD_EV("z2", "zd-2", "priority_changed", "{\"current\": \"URGENT\"}"));
+	ck_assert_d(stack_wait_count(&s, 1, 60000, "SELECT count(*) FROM feedback_events") == 1,
+		    &d);
+	/* one refused event at speed: the producer knows the dead-letter topic's broker */
+	refused = refused_event(12345);
+	ev = malloc(strlen(refused) + 2);
+	sprintf(ev, "%s\n", refused);
+	produce_text(&s, "helpdesk.events", ev);
+	free(ev);
+	free(refused);
+	ck_assert_d(stack_wait_log(&d, "msg=\"feedback event rejected by the database", 30000) == 0,
+		    &d);
+	for (t0 = h_now_ms(); h_now_ms() - t0 < 15000; usleep(50 * 1000))
+		if (h_kafka_end_offsets_sum(s.bootstrap, "tickets.dlq", 1) == 1)
+			break;
+	ck_assert_d(h_kafka_end_offsets_sum(s.bootstrap, "tickets.dlq", 1) == 1, &d);
+	ck_assert_int_eq(stack_broker_control(&s, "rtt 2 1500"), 0);
+	refused = refused_event(777);
+	ev = malloc(strlen(refused) + 2);
+	sprintf(ev, "%s\n", refused);
+	produce_text(&s, "helpdesk.events", ev);
+	free(ev);
+	/* its dead letter is sent, the acknowledgement 1.5 s away: stop now */
+	for (t0 = h_now_ms(); h_now_ms() - t0 < 30000; usleep(20 * 1000))
+		if (log_count(&d, "msg=\"feedback event rejected by the database") == 2)
+			break;
+	ck_assert_d(log_count(&d, "msg=\"feedback event rejected by the database") == 2, &d);
+	t0 = h_now_ms();
+	ck_assert_int_eq(h_signal(&d, SIGTERM), 0);
+	ck_assert_int_eq(h_wait_exit(&d, 60000, &st), 0);
+	ck_assert_d(st == 0, &d);
+	ck_assert_d(stack_wait_log(&d, "dead_lettered=2", 1000) == 0, &d);
+	fprintf(stderr, "outbox feedback_dlq_at_exit: exit_ms=%lld\n", h_now_ms() - t0);
+	/* a restart does not dead-letter it again */
+	ck_assert_int_eq(stack_broker_control(&s, "rtt 2 0"), 0);
+	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
+	produce_text(&s, "helpdesk.events",
+		     ZD_EV("z3", "zd-2", "tags_changed", "{\"tags_added\": [\"category:shipping\"]}"));
+	ck_assert_d(stack_wait_count(&s, 2, 60000, "SELECT count(*) FROM feedback_events") == 2,
+		    &d2);
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	ck_assert_d(stack_wait_log(&d2, "consumed=1 ", 1000) == 0, &d2);
+	/* two dead letters, each once (the first read is the warm one) */
+	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.dlq", 1, 15000, on_dlq, &dl), 0);
+	ck_assert_int_eq(dl.n, 2);
+	ck_assert_str_eq(dl.code, "feedback_rejected");
+	free(dl.payload);
+	free(refused);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
@@ -743,6 +860,7 @@ int main(void)
 	    {"feedback", test_feedback},
 	    {"feedback_topic", test_feedback_topic},
 	    {"relay_faults", test_relay_faults},
+	    {"feedback_dlq_at_exit", test_feedback_dlq_at_exit},
 	};
 	return stack_run_suite("outbox", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -22,7 +22,7 @@
 #define EXPECT_PROMPTS_DIR "/usr/share/triaged/prompts"
 #endif
 
-#define NKEYS 141 /* key lines in a default dump: 2 kafka + 139 table keys */
+#define NKEYS 142 /* key lines in a default dump: 2 kafka + 140 table keys */
 
 static char *dump_str(const struct config *c)
 {
@@ -145,6 +145,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.http_listen, "127.0.0.1:8081");
 	ck_assert_str_eq(c.log_level, "info");
 	ck_assert_int_eq(c.drain_timeout_ms, 30000);
+	ck_assert_int_eq(c.drain_grace_ms, 10000);
 
 	ck_assert_msg(config_validate(&c, err, sizeof(err)) == 0, "%s", err);
 	config_cleanup(&c);
@@ -299,6 +300,7 @@ static const struct {
 	{"log.level", "info"},
 	{"log.summary_interval_s", "60"},
 	{"shutdown.drain_timeout_ms", "30000"},
+	{"shutdown.drain_grace_ms", "10000"},
 };
 
 static size_t count_key_lines(const char *text)

@@ -255,6 +255,59 @@ START_TEST(test_broker_gone_is_named)
 }
 END_TEST
 
+/*
+ * The final flush (kout_quiesce, at the end of a shutdown): a message waiting for
+ * its retry, and one produced after, are dropped without their callback (never
+ * sent: their jobs are redelivered); a message already in a request to the broker
+ * is still served, and its acknowledgement still calls back on the loop.
+ */
+START_TEST(test_quiesce_serves_what_was_sent)
+{
+	struct event_base *base = event_base_new();
+	struct config c;
+	struct kout *o;
+	rd_kafka_mock_cluster_t *mc;
+	char *big;
+
+	delivered = 0;
+	o = kout_on_mock(base, &c, "");
+	mc = rd_kafka_handle_mock_cluster(kout_handle(o));
+	kout_produce(o, "tickets.dlq", "k", 1, "warm", 4, NULL, 0, on_delivered, NULL);
+	run_until_delivered(base, 1, 100);
+	ck_assert_int_eq(delivered, 1);
+	/* B: too large for the producer (an event is not cut), waiting for its retry */
+	big = calloc(1, 1010000);
+	kout_produce(o, "tickets.triaged", "k", 1, big, 1010000, NULL, 0, on_delivered, NULL);
+	free(big);
+	ck_assert_uint_eq(kout_retries(o), 1);
+	ck_assert_uint_eq(kout_in_flight(o), 0);
+	/* A: sent, its answer 1.5 s away */
+	ck_assert_int_eq(rd_kafka_mock_broker_set_rtt(mc, 1, 1500), RD_KAFKA_RESP_ERR_NO_ERROR);
+	kout_produce(o, "tickets.dlq", "k", 1, "A", 1, NULL, 0, on_delivered, NULL);
+	run_until_delivered(base, 2, 3);
+	ck_assert_int_eq(delivered, 1);
+	ck_assert_uint_eq(kout_in_flight(o), 1);
+	ck_assert_uint_eq(kout_pending(o), 2);
+	kout_quiesce(o);
+	ck_assert_uint_eq(kout_unsent(o), 1); /* B */
+	ck_assert_uint_eq(kout_in_flight(o), 1);
+	/* C: after the quiesce, never sent */
+	kout_produce(o, "tickets.dlq", "k", 1, "C", 1, NULL, 0, on_delivered, NULL);
+	ck_assert_uint_eq(kout_unsent(o), 2);
+	ck_assert_uint_eq(kout_pending(o), 1);
+	run_until_delivered(base, 2, 40);
+	ck_assert_int_eq(delivered, 2); /* A */
+	ck_assert_uint_eq(kout_in_flight(o), 0);
+	ck_assert_uint_eq(kout_pending(o), 0);
+	run_until_delivered(base, 3, 15); /* B's retry time passes: it is not sent */
+	ck_assert_int_eq(delivered, 2);
+	ck_assert_uint_eq(kout_retries(o), 1);
+	kout_free(o, 5000);
+	config_cleanup(&c);
+	event_base_free(base);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kout");
@@ -268,6 +321,7 @@ int main(void)
 	tcase_add_test(tc, test_fatal_error_with_message_held);
 	tcase_add_test(tc, test_refused_topic_is_named);
 	tcase_add_test(tc, test_broker_gone_is_named);
+	tcase_add_test(tc, test_quiesce_serves_what_was_sent);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -583,7 +583,7 @@ run_scenario() {
 		perf report -i "$dir/perf.data" --no-children --stdio -g none --sort dso,symbol 2>/dev/null |
 			grep -v '^#' | grep -v '^$' | head -40 >"$dir/perf-top.txt" || true
 	else
-		stop_pid "$dpid" TERM 45
+		stop_pid "$dpid" TERM 60
 		forget_pid "$dpid"
 	fi
 	if [[ -n $fpid ]]; then

@@ -74,7 +74,7 @@ struct pipeline {
 	 * still served on the loop, with the dead letters' rows they start */
 	int flushing;
 	struct event *ev_flush;
-	double flush_started_ms;
+	double flush_started_ms; /* monotonic; 0 until its first tick */
 	int dl_rows; /* dead letters acknowledged whose dead_letters row is being written */
 	int no_price[MODEL__TIERS];
 	int64_t budget_lost_calls;
@@ -109,7 +109,8 @@ void pipeline_on_reap(evutil_socket_t fd, short what, void *arg);
 void pipeline_drop_job(struct job *j);
 /* Draining, no ticket in flight and the shadow tier idle: the loop may end (pipeline_life.c). */
 int pipeline_drained(const struct pipeline *pl);
-/* Leave the loop (the drain is over): first say this daemon stopped (a heartbeat of lease
+/* Leave the loop (the drain is over): first the final flush (the producer quiesced, what
+ * was sent waited for, at most 5 s), then say this daemon stopped (a heartbeat of lease
  * 0, so that another daemon takes over at once what it abandoned), waiting at most 2 s. */
 void pipeline_exit_loop(struct pipeline *pl);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -363,10 +364,36 @@ static int final_flush_done(const struct pipeline *pl)
 	return kout_in_flight(pl->kout) == 0 && pl->dl_rows == 0;
 }
 
+/* The flush's bound: a clock that wall-clock steps do not move. */
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Its first run starts the flush (from the loop, not inside a delivery report, which
+ * is where the last job of a drain ends); then every FINAL_FLUSH_TICK_MS. */
 static void on_flush_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipeline *pl = arg;
-	double waited = pipeline_now_ms() - pl->flush_started_ms;
+	struct timeval tick = {0, FINAL_FLUSH_TICK_MS * 1000};
+	double waited;
+	if (pl->flush_started_ms == 0) {
+		kout_quiesce(pl->kout);
+		if (final_flush_done(pl)) {
+			say_bye(pl);
+			return;
+		}
+		log_info("final flush: waiting for the broker",
+			 "sent_not_acknowledged=%zu dead_letter_rows=%d not_sent=%llu",
+			 kout_in_flight(pl->kout), pl->dl_rows,
+			 (unsigned long long)kout_unsent(pl->kout));
+		pl->flush_started_ms = mono_ms();
+		event_add(pl->ev_flush, &tick);
+		return;
+	}
+	waited = mono_ms() - pl->flush_started_ms;
 	if (!final_flush_done(pl) && waited < FINAL_FLUSH_MS)
 		return;
 	event_del(pl->ev_flush);
@@ -389,23 +416,17 @@ static void on_flush_tick(evutil_socket_t fd, short what, void *arg)
  */
 void pipeline_exit_loop(struct pipeline *pl)
 {
-	struct timeval tick = {0, FINAL_FLUSH_TICK_MS * 1000};
 	if (pl->flushing || pl->said_bye)
 		return;
 	pl->flushing = 1;
 	if (pl->ev_drain_timeout)
 		evtimer_del(pl->ev_drain_timeout);
-	kout_quiesce(pl->kout);
-	if (pl->kout == NULL || final_flush_done(pl)) {
+	if (pl->kout == NULL) {
 		say_bye(pl);
 		return;
 	}
-	log_info("final flush: waiting for the broker", "sent_not_acknowledged=%zu "
-		 "dead_letter_rows=%d not_sent=%llu", kout_in_flight(pl->kout), pl->dl_rows,
-		 (unsigned long long)kout_unsent(pl->kout));
-	pl->flush_started_ms = pipeline_now_ms();
 	pl->ev_flush = event_new(pl->base, -1, EV_PERSIST, on_flush_tick, pl);
-	event_add(pl->ev_flush, &tick);
+	event_active(pl->ev_flush, EV_TIMEOUT, 0);
 }
 
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)

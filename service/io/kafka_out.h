@@ -46,7 +46,9 @@ size_t kout_pending(const struct kout *o);
  * stopped) and so are later kout_produce calls: no callback for any of them,
  * their jobs are left uncommitted and redelivered. Messages already sent
  * (kout_in_flight) keep being served: an acknowledgement still calls its cb, so
- * the caller can finish what depends on it while the loop runs.
+ * the caller can finish what depends on it while the loop runs. For good: with the
+ * idempotent producer, the purged messages leave a gap in its sequence, harmless only
+ * because nothing more is produced on the handle.
  */
 void kout_quiesce(struct kout *o);
 /* Messages librdkafka holds (sent or being sent), waiting for their delivery report. */

@@ -347,6 +347,12 @@ void model_call_submit(struct model_caller *mcl, struct model_calls *cs, llm_don
 	cs->request = NULL;
 }
 
+/* The provider's id of an exchange, for a log line (its support asks for it): quoted, "" none. */
+static const char *rid(char *out, size_t outlen, const char *id)
+{
+	return log_quote_always(out, outlen, id ? id : "");
+}
+
 /*
  * Keep the provider's error with the call (a 4xx also names it in the error
  * text: "HTTP 400 unsupported_parameter max_tokens: ..."; 400/401/403/404 are
@@ -377,12 +383,12 @@ static int provider_error(struct model_caller *mcl, struct call_rec *c,
 	    c->purpose != PURPOSE_TRIAGE)
 		return 0;
 	if (c->mode == dialect_start_mode(ep->mc)) {
-		char e[256], q[300];
+		char e[256], q[300], r[LLM_REQUEST_ID_MAX + 8];
 		ep->mc_eff.response_format = c->mode == RF_JSON_SCHEMA ? RF_JSON_OBJECT : RF_NONE;
 		log_warn("structured-output mode refused, falling back",
-			 "tier=%s from=%s to=%s error=%s", model_tier_name(c->tier),
+			 "tier=%s from=%s to=%s error=%s request_id=%s", model_tier_name(c->tier),
 			 dialect_mode_name(c->mode), dialect_mode_name(dialect_start_mode(ep->mc)),
-			 log_quote(q, sizeof(q), c->error));
+			 log_quote(q, sizeof(q), c->error), rid(r, sizeof(r), c->request_id));
 		prompt_frame_free(ep->frame);
 		ep->frame = prompt_frame_new(ep->prompt, ep->mc, mcl->tax, e, sizeof(e));
 	}
@@ -443,11 +449,14 @@ static void breaker_record(struct model_caller *mcl, enum model_tier t,
 	}
 	if (after == before && !(before == BRK_HALF_OPEN))
 		return;
-	if (after == BRK_OPEN)
+	if (after == BRK_OPEN) {
+		char q[LLM_REQUEST_ID_MAX + 8];
 		log_warn(before == BRK_HALF_OPEN ? "circuit breaker probe failed, open again"
 						 : "circuit breaker open",
-			 "tier=%s failures=%u cooldown_ms=%.0f opens=%llu", model_tier_name(t),
-			 b->failures, b->cooldown_ms, (unsigned long long)b->opens);
+			 "tier=%s failures=%u cooldown_ms=%.0f opens=%llu request_id=%s",
+			 model_tier_name(t), b->failures, b->cooldown_ms,
+			 (unsigned long long)b->opens, rid(q, sizeof(q), res->request_id));
+	}
 	else if (after == BRK_CLOSED && before != BRK_CLOSED)
 		log_info("circuit breaker closed", "tier=%s", model_tier_name(t));
 	if (mcl->on_breaker)
@@ -466,7 +475,7 @@ static int config_error(struct model_caller *mcl, struct call_rec *c, double now
 	struct model_endpoint *ep = &mcl->ep[c->tier];
 	struct breaker *b = &ep->breaker;
 	enum breaker_state before = b->state;
-	char line[sizeof(ep->cause) - 16];
+	char line[sizeof(ep->cause) - 16], r[LLM_REQUEST_ID_MAX + 8];
 	int hold = ep->mc->on_config_error == ONCFG_HOLD;
 
 	ep->cfg_errors++;
@@ -481,8 +490,9 @@ static int config_error(struct model_caller *mcl, struct call_rec *c, double now
 	if (ep->misconfigured) {
 		if (before == BRK_HALF_OPEN) {
 			breaker_failure(b, now);
-			log_warn("tier still misconfigured, probe refused", "tier=%s cause=\"%s\"",
-				 model_tier_name(c->tier), ep->cause);
+			log_warn("tier still misconfigured, probe refused",
+				 "tier=%s cause=\"%s\" request_id=%s", model_tier_name(c->tier),
+				 ep->cause, rid(r, sizeof(r), c->request_id));
 			if (mcl->on_breaker)
 				mcl->on_breaker(mcl->breaker_arg, c->tier, b->state);
 		}
@@ -497,8 +507,9 @@ static int config_error(struct model_caller *mcl, struct call_rec *c, double now
 	if (!hold) {
 		if (ep->cfg_errors == (uint32_t)ep->mc->config_errors)
 			log_warn("tier misconfigured, tickets go to needs_human",
-				 "tier=%s cause=\"%s\" errors=%u", model_tier_name(c->tier),
-				 ep->cause, ep->cfg_errors);
+				 "tier=%s cause=\"%s\" errors=%u request_id=%s",
+				 model_tier_name(c->tier), ep->cause, ep->cfg_errors,
+				 rid(r, sizeof(r), c->request_id));
 		ep->cause[0] = '\0';
 		probe_unresolved(mcl, c->tier, now, 0, "config_error");
 		return 0;
@@ -506,8 +517,9 @@ static int config_error(struct model_caller *mcl, struct call_rec *c, double now
 	ep->misconfigured = 1;
 	breaker_trip(b, now);
 	log_warn("tier misconfigured, breaker open, intake held",
-		 "tier=%s cause=\"%s\" errors=%u probe_every_ms=%.0f", model_tier_name(c->tier),
-		 ep->cause, ep->cfg_errors, b->cooldown_ms);
+		 "tier=%s cause=\"%s\" errors=%u probe_every_ms=%.0f request_id=%s",
+		 model_tier_name(c->tier), ep->cause, ep->cfg_errors, b->cooldown_ms,
+		 rid(r, sizeof(r), c->request_id));
 	{
 		size_t n = llm_return_waiting(ep->client);
 		if (n)

@@ -778,7 +778,7 @@ static void produce_text(struct stack *s, const char *topic, const char *text)
  * loop ended (feedback_in_free's flush). Before, the consumer was closed first:
  * the acknowledgement could not advance the offset, and the restart
  * dead-lettered the event a second time. The dead-letter topic is on a broker of
- * its own, 1.5 s slow.
+ * its own, 1 s slow.
  */
 START_TEST(test_feedback_dlq_at_exit)
 {
@@ -817,13 +817,13 @@ START_TEST(test_feedback_dlq_at_exit)
 		if (h_kafka_end_offsets_sum(s.bootstrap, "tickets.dlq", 1) == 1)
 			break;
 	ck_assert_d(h_kafka_end_offsets_sum(s.bootstrap, "tickets.dlq", 1) == 1, &d);
-	ck_assert_int_eq(stack_broker_control(&s, "rtt 2 1500"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "rtt 2 1000"), 0);
 	refused = refused_event(777);
 	ev = malloc(strlen(refused) + 2);
 	sprintf(ev, "%s\n", refused);
 	produce_text(&s, "helpdesk.events", ev);
 	free(ev);
-	/* its dead letter is sent, the acknowledgement 1.5 s away: stop now */
+	/* its dead letter is sent, the acknowledgement 1 s away (the flush: 2 s): stop now */
 	for (t0 = h_now_ms(); h_now_ms() - t0 < 30000; usleep(20 * 1000))
 		if (log_count(&d, "msg=\"feedback event rejected by the database") == 2)
 			break;

@@ -235,6 +235,8 @@ START_TEST(test_misconfigured)
 	ck_assert_d(stack_wait_log(&d, "cause=\"mini: 400 unknown_parameter reasoning_effort\"",
 				   1000) == 0,
 		    &d);
+	/* with the provider's id of the refused exchange, which its support asks for */
+	ck_assert_d(stack_wait_log(&d, "probe_every_ms=1000 request_id=\"req_fake", 1000) == 0, &d);
 	/* not ready, and the cause by name */
 	ck_assert_int_eq(http_get(port, "/readyz", &body), 503);
 	ck_assert_msg(strstr(body, "\"mini: 400 unknown_parameter reasoning_effort\"") != NULL &&

@@ -202,6 +202,8 @@ static int run(const struct config *cfg, const char *schema_dir)
 		if (relay == NULL)
 			fatal("outbox relay failed", "error=%s", log_quote(q, sizeof(q), err));
 		feed.relay = relay;
+		/* a review event acknowledged at shutdown is marked sent on the loop */
+		pipeline_flush_also(pl, outbox_quiesce, outbox_idle, relay);
 	}
 	/* the helpdesk's feedback (issue #12): recorded through the pipeline's database */
 	if (cfg->feedback_topic[0] != '\0') {
@@ -249,7 +251,9 @@ static int run(const struct config *cfg, const char *schema_dir)
 		db_free(dash_db);
 	looplag_free(feed.lag);
 	feedback_in_free(fbin);
-	outbox_free(relay, 5000);
+	/* its last batch was acknowledged and marked in the final flush, on the loop (or the
+	 * flush gave up on it: an acknowledgement now could not be marked) */
+	outbox_free(relay, 0);
 	pipeline_free(pl);
 	event_free(ev_term);
 	event_free(ev_int);

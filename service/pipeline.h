@@ -78,6 +78,15 @@ struct pipeline *pipeline_new(struct event_base *base, const struct config *cfg,
 void pipeline_drain(struct pipeline *pl);
 /* Free everything (after the loop has exited). Commits offsets of finished tickets. */
 void pipeline_free(struct pipeline *pl);
+/*
+ * Another producer's work for the final flush (the review outbox relay): when the
+ * drain is over, quiesce(arg) is called once on the loop, and the loop ends once
+ * idle(arg) says so as well (or the flush's 5 s bound passed). One at most.
+ */
+typedef void pipeline_flush_fn(void *arg);
+typedef int pipeline_idle_fn(const void *arg);
+void pipeline_flush_also(struct pipeline *pl, pipeline_flush_fn *quiesce, pipeline_idle_fn *idle,
+			 void *arg);
 void pipeline_get_stats(const struct pipeline *pl, struct pipeline_stats *out);
 /* Intake counters: skipped (tombstones, nothing to triage), flagged lenient fields, cleanup bytes. */
 struct intake_stats;

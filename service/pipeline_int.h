@@ -76,6 +76,9 @@ struct pipeline {
 	struct event *ev_flush;
 	double flush_started_ms; /* monotonic; 0 until its first tick */
 	int dl_rows; /* dead letters acknowledged whose dead_letters row is being written */
+	pipeline_flush_fn *also_quiesce; /* pipeline_flush_also */
+	pipeline_idle_fn *also_idle;
+	void *also_arg;
 	int no_price[MODEL__TIERS];
 	int64_t budget_lost_calls;
 	struct pipeline

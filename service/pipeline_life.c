@@ -361,7 +361,16 @@ static void say_bye(struct pipeline *pl)
 
 static int final_flush_done(const struct pipeline *pl)
 {
-	return kout_in_flight(pl->kout) == 0 && pl->dl_rows == 0;
+	return kout_in_flight(pl->kout) == 0 && pl->dl_rows == 0 &&
+	       (pl->also_idle == NULL || pl->also_idle(pl->also_arg));
+}
+
+void pipeline_flush_also(struct pipeline *pl, pipeline_flush_fn *quiesce, pipeline_idle_fn *idle,
+			 void *arg)
+{
+	pl->also_quiesce = quiesce;
+	pl->also_idle = idle;
+	pl->also_arg = arg;
 }
 
 /* The flush's bound: a clock that wall-clock steps do not move. */
@@ -381,14 +390,17 @@ static void on_flush_tick(evutil_socket_t fd, short what, void *arg)
 	double waited;
 	if (pl->flush_started_ms == 0) {
 		kout_quiesce(pl->kout);
+		if (pl->also_quiesce)
+			pl->also_quiesce(pl->also_arg);
 		if (final_flush_done(pl)) {
 			say_bye(pl);
 			return;
 		}
 		log_info("final flush: waiting for the broker",
-			 "sent_not_acknowledged=%zu dead_letter_rows=%d not_sent=%llu",
+			 "sent_not_acknowledged=%zu dead_letter_rows=%d not_sent=%llu others_idle=%d",
 			 kout_in_flight(pl->kout), pl->dl_rows,
-			 (unsigned long long)kout_unsent(pl->kout));
+			 (unsigned long long)kout_unsent(pl->kout),
+			 pl->also_idle == NULL || pl->also_idle(pl->also_arg));
 		pl->flush_started_ms = mono_ms();
 		event_add(pl->ev_flush, &tick);
 		return;
@@ -402,9 +414,11 @@ static void on_flush_tick(evutil_socket_t fd, short what, void *arg)
 			 (unsigned long long)kout_unsent(pl->kout));
 	else
 		log_warn("final flush: not acknowledged in time",
-			 "waited_ms=%.0f sent_not_acknowledged=%zu dead_letter_rows=%d not_sent=%llu",
+			 "waited_ms=%.0f sent_not_acknowledged=%zu dead_letter_rows=%d not_sent=%llu "
+			 "others_idle=%d",
 			 waited, kout_in_flight(pl->kout), pl->dl_rows,
-			 (unsigned long long)kout_unsent(pl->kout));
+			 (unsigned long long)kout_unsent(pl->kout),
+			 pl->also_idle == NULL || pl->also_idle(pl->also_arg));
 	say_bye(pl);
 }
 
@@ -421,7 +435,7 @@ void pipeline_exit_loop(struct pipeline *pl)
 	pl->flushing = 1;
 	if (pl->ev_drain_timeout)
 		evtimer_del(pl->ev_drain_timeout);
-	if (pl->kout == NULL) {
+	if (pl->kout == NULL) { /* (a pipeline that failed to start) */
 		say_bye(pl);
 		return;
 	}

@@ -2,9 +2,9 @@
 # check_deploy.sh BIN: the shipped systemd unit gives the daemon time to stop.
 # systemd sends SIGKILL after TimeoutStopSec. A stop takes at most
 # shutdown.drain_timeout_ms (calls in flight), then shutdown.drain_grace_ms (stores,
-# events and dead letters under way), then 15 s: the final flush on the loop (5 s),
-# the last heartbeat (2 s), the feedback consumer's and the outbox relay's flushes
-# (2 s, 5 s) and the consumer's close with its offset commit. If the unit's timeout
+# events and dead letters under way), then 15 s: the final flush on the loop (5 s,
+# the outbox relay's last batch with it), the last heartbeat (2 s), the feedback
+# consumer's flush (2 s) and the consumers' closes with their offset commits. If the unit's timeout
 # were shorter, a slow deploy would SIGKILL a draining daemon and the answers in
 # flight (already paid for) would be lost. Requires a 5 s margin on top.
 set -u

@@ -37,6 +37,7 @@ struct outbox {
 	int wake;
 	int backlog_due; /* the poll tick asks for the backlog gauges once the relay is idle */
 	int backoff_ms;
+	int quiescing; /* outbox_quiesce: the batch under way is finished, no new one fetched */
 	struct outbox_stats stats;
 };
 
@@ -274,6 +275,8 @@ static void step(struct outbox *o)
 		json_object_put(p);
 		return;
 	}
+	if (o->quiescing)
+		return;
 	if (!o->wake) {
 		if (o->backlog_due) {
 			/* through a SECURITY DEFINER function: the daemon's role reads no table */
@@ -289,6 +292,19 @@ static void step(struct outbox *o)
 	(void)send_query(o, OB_FETCH,
 			 "SELECT id, ticket_id, seq, payload FROM triaged_outbox_next($1::jsonb)",
 			 buf);
+}
+
+void outbox_quiesce(void *arg)
+{
+	struct outbox *o = arg;
+	o->quiescing = 1;
+}
+
+int outbox_idle(const void *arg)
+{
+	const struct outbox *o = arg;
+	/* a fetch under way may bring a batch: not idle until its rows are taken */
+	return o->batch == OBB_NONE && o->st != OB_FETCH && o->st != OB_MARK;
 }
 
 struct outbox *outbox_new(struct event_base *base, const struct config *cfg, char *err,

@@ -53,6 +53,13 @@ struct outbox *outbox_new(struct event_base *base, const struct config *cfg, cha
 			  size_t errlen);
 /* Flush the producer (up to timeout_ms, blocking: shutdown only), close and free; NULL ok. */
 void outbox_free(struct outbox *o, int timeout_ms);
+/*
+ * The end of a shutdown, on the loop (pipeline_flush_also): no new batch is fetched;
+ * the batch being produced is still acknowledged and marked sent. outbox_idle is
+ * 1 once nothing is produced and not marked (then outbox_free has nothing to flush).
+ */
+void outbox_quiesce(void *o);
+int outbox_idle(const void *o);
 void outbox_get_stats(const struct outbox *o, struct outbox_stats *out);
 /* Its producer, for kout_health_add. */
 const struct kout *outbox_kout(const struct outbox *o);

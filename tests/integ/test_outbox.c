@@ -853,6 +853,69 @@ START_TEST(test_feedback_dlq_at_exit)
 }
 END_TEST
 
+/*
+ * A review event the broker acknowledges after the loop ended (outbox_free's
+ * flush): it must be marked sent, not sent again after the restart. The review
+ * topic is on a broker of its own, 2 s slow.
+ */
+START_TEST(test_relay_at_exit)
+{
+	struct stack s;
+	struct h_proc d, d2;
+	static struct seen sn;
+	struct figures f;
+	int st = -1;
+	long long t0;
+
+	memset(&sn, 0, sizeof(sn));
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "obexit", 1, NULL), 0);
+	ck_assert_int_eq(stack_broker_cluster(&s, 2), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "topic tickets.reviewed 1"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.reviewed 0 2"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.incoming 0 1"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.triaged 0 1"), 0);
+	ck_assert_int_eq(stack_broker_control(&s, "leader tickets.dlq 0 1"), 0);
+	stack_env(&s, "TRIAGED_REVIEW_POLL_MS", "200");
+	ck_assert_int_eq(stack_daemon(&s, &d, "daemon"), 0);
+	ck_assert_d(stack_wait_log(&d, "outbox relay listening", 30000) == 0, &d);
+	seed(&s, "ox-", 3);
+	/* at speed: the relay's producer is connected to the review topic's broker */
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "SELECT review_approve(%lld, 1, NULL, 'alice')", pk_of(&s, "ox-1")), 0);
+	ck_assert_d(wait_sent(&s, 20000) == 0, &d);
+	ck_assert_int_eq(stack_broker_control(&s, "rtt 2 2000"), 0);
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "SELECT review_approve(%lld, 1, NULL, 'alice')", pk_of(&s, "ox-2")), 0);
+	usleep(500 * 1000); /* fetched and sent; its acknowledgement 1.5 s away */
+	ck_assert_int_eq(unsent(&s), 1);
+	t0 = h_now_ms();
+	ck_assert_int_eq(h_signal(&d, SIGTERM), 0);
+	ck_assert_int_eq(h_wait_exit(&d, 60000, &st), 0);
+	ck_assert_d(st == 0, &d);
+	fprintf(stderr, "outbox relay_at_exit: exit_ms=%lld unsent_after=%lld\n", h_now_ms() - t0,
+		unsent(&s));
+	/* acknowledged and marked on the loop (pipeline_flush_also), not after it */
+	ck_assert_d(stack_wait_log(&d, "final flush done", 1000) == 0, &d);
+	ck_assert_d(stack_wait_log(&d, "unmarked=0", 1000) == 0, &d);
+	ck_assert_int_eq(stack_broker_control(&s, "rtt 2 0"), 0);
+	ck_assert_int_eq(unsent(&s), 0);
+	/* a restart does not send it again */
+	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
+	ck_assert_d(stack_wait_log(&d2, "outbox relay listening", 30000) == 0, &d2);
+	ck_assert_int_eq(
+	    h_sql_exec(s.db, "SELECT review_approve(%lld, 1, NULL, 'alice')", pk_of(&s, "ox-3")), 0);
+	ck_assert_d(wait_sent(&s, 20000) == 0, &d2);
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	ck_assert_int_eq(
+	    h_kafka_consume_all(s.bootstrap, "tickets.reviewed", 1, 15000, on_msg, &sn), 0);
+	figures_of(&sn, &f);
+	ck_assert_int_eq(sn.n, 3);
+	ck_assert_int_eq(f.distinct, 3);
+	ck_assert_int_eq(f.redelivered, 0);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
@@ -861,6 +924,7 @@ int main(void)
 	    {"feedback_topic", test_feedback_topic},
 	    {"relay_faults", test_relay_faults},
 	    {"feedback_dlq_at_exit", test_feedback_dlq_at_exit},
+	    {"relay_at_exit", test_relay_at_exit},
 	};
 	return stack_run_suite("outbox", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -6,6 +6,7 @@
  */
 #include "pipeline_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +369,7 @@ static int final_flush_done(const struct pipeline *pl)
 void pipeline_flush_also(struct pipeline *pl, pipeline_flush_fn *quiesce, pipeline_idle_fn *idle,
 			 void *arg)
 {
+	assert(pl->also_idle == NULL); /* one at most */
 	pl->also_quiesce = quiesce;
 	pl->also_idle = idle;
 	pl->also_arg = arg;

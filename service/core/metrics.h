@@ -83,7 +83,7 @@ struct metrics_snapshot {
 	uint64_t shadow_in_flight;
 	/* ---- helpdesk round trip (#12): the outbox relay and the feedback consumer (main.c) */
 	uint64_t outbox_sent, outbox_produce_retries, outbox_errors, outbox_reconnects;
-	uint64_t outbox_notifies;
+	uint64_t outbox_notifies, outbox_rounds;
 	int outbox_up;
 	int64_t outbox_backlog, outbox_oldest_unsent_s; /* -1: unknown (no relay, not read yet) */
 	uint64_t feedback_consumed, feedback_recorded, feedback_duplicates, feedback_ignored;

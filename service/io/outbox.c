@@ -5,8 +5,9 @@
  * fetch goes IDLE -> BACKLOG -> IDLE (the /metrics gauges). A lost connection goes back to
  * CONNECTING after a backoff; a batch produced but not yet marked is kept
  * and marked after the reconnect (its acknowledgements keep arriving from
- * the producer meanwhile). Never PQexec, never a blocking call but at
- * shutdown's producer flush.
+ * the producer meanwhile). Never PQexec, never a blocking call. At shutdown the
+ * pipeline's final flush quiesces it (outbox_quiesce): no new batch, the one under
+ * way acknowledged and marked on the loop.
  */
 #include "outbox.h"
 
@@ -192,8 +193,8 @@ static void on_result(struct outbox *o, PGresult *r)
 			o->stats.backlog = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 			o->stats.oldest_unsent_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 		}
-	} else if (o->st == OB_FETCH)
-		take_rows(o, r);
+	} else if (o->st == OB_FETCH && !o->quiescing)
+		take_rows(o, r); /* (quiescing: the rows stay unsent, for the next daemon) */
 	else if (o->st == OB_MARK) {
 		o->stats.sent += o->nids;
 		o->batch = OBB_NONE;
@@ -303,8 +304,8 @@ void outbox_quiesce(void *arg)
 int outbox_idle(const void *arg)
 {
 	const struct outbox *o = arg;
-	/* a fetch under way may bring a batch: not idle until its rows are taken */
-	return o->batch == OBB_NONE && o->st != OB_FETCH && o->st != OB_MARK;
+	/* a fetch under way is not taken (on_result): only a batch produced waits */
+	return o->batch == OBB_NONE && o->st != OB_MARK;
 }
 
 struct outbox *outbox_new(struct event_base *base, const struct config *cfg, char *err,

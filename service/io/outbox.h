@@ -51,7 +51,8 @@ struct outbox_stats {
  * Free with outbox_free(). */
 struct outbox *outbox_new(struct event_base *base, const struct config *cfg, char *err,
 			  size_t errlen);
-/* Flush the producer (up to timeout_ms, blocking: shutdown only), close and free; NULL ok. */
+/* Flush the producer (up to timeout_ms, blocking: shutdown only; main passes 0, the final
+ * flush having marked the last batch on the loop), close and free; NULL ok. */
 void outbox_free(struct outbox *o, int timeout_ms);
 /*
  * The end of a shutdown, on the loop (pipeline_flush_also): no new batch is fetched;

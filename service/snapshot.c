@@ -161,6 +161,7 @@ void snapshot_fill_roundtrip(const struct outbox *relay, const struct feedback_i
 		out->outbox_notifies = os.notifies;
 		out->outbox_rounds = os.rounds;
 		out->outbox_up = os.up;
+		out->outbox_leader = os.leader;
 		out->outbox_backlog = os.backlog;
 		out->outbox_oldest_unsent_s = os.backlog < 0 ? -1 : os.oldest_unsent_ms / 1000;
 	}

@@ -119,6 +119,7 @@ static const struct metric metrics[] = {
 	{"outbox_notifies_total", CNT, "Outbox relay wake-ups by NOTIFY triaged_outbox.", NULL, ST(outbox_notifies), MX_NONE},
 	{"outbox_rounds_total", CNT, "Batches of review events the outbox relay fetched and produced.", NULL, ST(outbox_rounds), MX_NONE},
 	{"outbox_up", GAU, "1 while the outbox relay is connected and listening.", NULL, SI(outbox_up), MX_NONE},
+	{"outbox_leader", GAU, "1 while this daemon's outbox relay holds the relay lock and sends (one daemon of a database at a time).", NULL, SI(outbox_leader), MX_NONE},
 	{"outbox_backlog", GAU, "Review events not yet sent (read every review.poll_ms).", NULL, SL(outbox_backlog), MX_NONE},
 	{"outbox_oldest_unsent_seconds", GAU, "Age of the oldest review event not yet sent, in whole seconds (0 when none; read every review.poll_ms).", NULL, SL(outbox_oldest_unsent_s), MX_NONE},
 	{"feedback_consumed_total", CNT, "Helpdesk events consumed from feedback.topic.", NULL, ST(feedback_consumed), MX_NONE},

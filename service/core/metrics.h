@@ -84,7 +84,7 @@ struct metrics_snapshot {
 	/* ---- helpdesk round trip (#12): the outbox relay and the feedback consumer (main.c) */
 	uint64_t outbox_sent, outbox_produce_retries, outbox_errors, outbox_reconnects;
 	uint64_t outbox_notifies, outbox_rounds;
-	int outbox_up;
+	int outbox_up, outbox_leader;
 	int64_t outbox_backlog, outbox_oldest_unsent_s; /* -1: unknown (no relay, not read yet) */
 	uint64_t feedback_consumed, feedback_recorded, feedback_duplicates, feedback_ignored;
 	uint64_t feedback_skipped, feedback_rejected, feedback_dead_lettered;

@@ -22,7 +22,26 @@
 #include "kafka_out.h"
 #include "log.h"
 
-enum ob_state { OB_DOWN, OB_CONNECTING, OB_LISTEN, OB_IDLE, OB_FETCH, OB_MARK, OB_BACKLOG };
+enum ob_state {
+	OB_DOWN,
+	OB_CONNECTING,
+	OB_LISTEN,
+	OB_IDLE,
+	OB_FETCH,
+	OB_MARK,
+	OB_BACKLOG,
+	OB_LOCK /* asking for the relay's lock (OB_LOCK_SQL) */
+};
+
+/*
+ * One relay at a time among the daemons of a database: the one whose session holds
+ * this advisory lock. Without it every daemon's relay read the same unsent rows and
+ * produced them, each review event once per daemon. A standby asks again every
+ * review.poll_ms; a relay's crash or lost connection frees the lock with its session.
+ */
+#define OB_LOCK_SQL "SELECT pg_try_advisory_lock(29811, $1::integer)"
+#define OB_LOCK_KEY "1"
+
 enum ob_batch { OBB_NONE, OBB_PRODUCING };
 
 struct outbox {
@@ -39,6 +58,9 @@ struct outbox {
 	int backlog_due; /* the poll tick asks for the backlog gauges once the relay is idle */
 	int backoff_ms;
 	int quiescing; /* outbox_quiesce: the batch under way is finished, no new one fetched */
+	int leader;    /* this session holds the relay's lock: it fetches */
+	int lock_due;  /* a standby asks for the lock at the next idle moment */
+	int standby_logged;
 	struct outbox_stats stats;
 };
 
@@ -72,6 +94,10 @@ static void lost(struct outbox *o, const char *why)
 	o->st = OB_DOWN;
 	o->stats.up = 0;
 	o->stats.reconnects++;
+	if (o->leader)
+		log_warn("outbox relay: the relay's lock went with the connection", "%s", "");
+	o->leader = 0; /* the session's advisory lock is gone with it */
+	o->standby_logged = 0;
 	tv.tv_sec = o->backoff_ms / 1000;
 	tv.tv_usec = (o->backoff_ms % 1000) * 1000;
 	event_add(o->ev_retry, &tv);
@@ -128,6 +154,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	o->wake = 1;
 	o->backlog_due = 1;
+	o->lock_due = !o->leader;
 	step(o);
 }
 
@@ -205,6 +232,19 @@ static void on_result(struct outbox *o, PGresult *r)
 		o->stats.up = 1;
 		o->backoff_ms = 100;
 		o->wake = 1; /* whatever was written while we were away */
+		o->lock_due = 1;
+	} else if (o->st == OB_LOCK) {
+		o->leader = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		if (o->leader) {
+			log_info("outbox relay active: this daemon relays", "topic=%s",
+				 o->cfg->review_events_topic);
+			o->wake = 1;
+			o->standby_logged = 0;
+		} else if (!o->standby_logged) {
+			log_info("outbox relay on standby: another daemon relays", "retry_ms=%lld",
+				 (long long)o->cfg->review_poll_ms);
+			o->standby_logged = 1;
+		}
 	}
 }
 
@@ -278,6 +318,13 @@ static void step(struct outbox *o)
 	}
 	if (o->quiescing)
 		return;
+	if (!o->leader && o->lock_due) {
+		o->lock_due = 0;
+		(void)send_query(o, OB_LOCK, OB_LOCK_SQL, OB_LOCK_KEY);
+		return;
+	}
+	if (!o->leader)
+		o->wake = 0; /* a standby reads only the gauges */
 	if (!o->wake) {
 		if (o->backlog_due) {
 			/* through a SECURITY DEFINER function: the daemon's role reads no table */
@@ -363,5 +410,6 @@ void outbox_get_stats(const struct outbox *o, struct outbox_stats *out)
 	if (o) {
 		*out = o->stats;
 		out->produce_retries = kout_retries(o->kout);
+		out->leader = o->leader;
 	}
 }

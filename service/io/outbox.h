@@ -42,6 +42,7 @@ struct outbox_stats {
 	uint64_t errors;     /* statements that failed (the round is tried again) */
 	uint64_t produce_retries; /* produce attempts failed and scheduled again (kafka_out) */
 	int up;		     /* connected and listening */
+	int leader;	     /* holds the relay's lock: this daemon's relay is the one that sends */
 	/* unsent rows and the age of the oldest, read on each poll tick (review.poll_ms);
 	 * backlog -1 until the first read */
 	int64_t backlog, oldest_unsent_ms;

@@ -924,6 +924,59 @@ START_TEST(test_relay_at_exit)
 }
 END_TEST
 
+/* Approve the seeded tickets tid_like (LIKE pattern) as they are, by alice. */
+static void approve_like(struct stack *s, const char *like)
+{
+	ck_assert_int_eq(h_sql_exec(s->db,
+				    "SELECT count(review_approve(id, 1, NULL, 'alice')) FROM tickets "
+				    "WHERE source = 'test' AND ticket_id LIKE '%s'",
+				    like),
+			 0);
+}
+
+/*
+ * Two daemons on one database: one relay sends, the other waits on standby and takes
+ * over when the first stops. Before, both relays read the same unsent rows and each
+ * review event went out twice.
+ */
+START_TEST(test_two_relays)
+{
+	struct stack s;
+	struct h_proc d1, d2;
+	static struct seen sn;
+	struct figures f;
+
+	memset(&sn, 0, sizeof(sn));
+	ck_assert_int_eq(stack_start(&s, &stack_pg, "tworelay", 1, NULL), 0);
+	stack_env(&s, "TRIAGED_REVIEW_POLL_MS", "200");
+	ck_assert_int_eq(stack_daemon(&s, &d1, "daemon1"), 0);
+	ck_assert_d(stack_wait_log(&d1, "outbox relay active", 30000) == 0, &d1);
+	ck_assert_int_eq(stack_daemon(&s, &d2, "daemon2"), 0);
+	ck_assert_d(stack_wait_log(&d2, "outbox relay on standby", 30000) == 0, &d2);
+	seed(&s, "tr1-", 40);
+	seed(&s, "tr2-", 20);
+	approve_like(&s, "tr1-%");
+	ck_assert_d(wait_sent(&s, 30000) == 0, &d1);
+	/* the relay stops: the standby takes over within a poll */
+	ck_assert_int_eq(stack_stop_daemon(&d1, 30000), 0);
+	ck_assert_d(stack_wait_log(&d2, "outbox relay active", 10000) == 0, &d2);
+	approve_like(&s, "tr2-%");
+	ck_assert_d(wait_sent(&s, 30000) == 0, &d2);
+	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.reviewed", REVIEWED_PARTS, 15000,
+					     on_msg, &sn),
+			 0);
+	figures_of(&sn, &f);
+	fprintf(stderr, "outbox two_relays: actions=60 messages=%d distinct=%lld redelivered=%lld\n",
+		sn.n, f.distinct, f.redelivered);
+	ck_assert_int_eq(sn.bad, 0);
+	ck_assert_int_eq(f.distinct, 60);
+	ck_assert_int_eq(sn.n, 60);
+	seen_free(&sn);
+	stack_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	const struct stack_case cases[] = {
@@ -933,6 +986,7 @@ int main(void)
 	    {"relay_faults", test_relay_faults},
 	    {"feedback_dlq_at_exit", test_feedback_dlq_at_exit},
 	    {"relay_at_exit", test_relay_at_exit},
+	    {"two_relays", test_two_relays},
 	};
 	return stack_run_suite("outbox", cases, sizeof(cases) / sizeof(cases[0]), 600);
 }

@@ -121,7 +121,12 @@ static void connect_poll(struct outbox *o)
 		lost(o, PQerrorMessage(o->conn));
 		return;
 	}
-	if (PQsetnonblocking(o->conn, 1) != 0 || !PQsendQuery(o->conn, "LISTEN triaged_outbox")) {
+	/* the server's keepalives on this session (PostgreSQL's default is the OS's, about 2 h):
+	 * a relay whose host vanished loses its backend, and with it the relay's lock, within a
+	 * minute or so, and a standby takes over (ignored on a Unix socket) */
+	if (PQsetnonblocking(o->conn, 1) != 0 ||
+	    !PQsendQuery(o->conn, "SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 5; "
+				  "SET tcp_keepalives_count = 4; LISTEN triaged_outbox")) {
 		lost(o, PQerrorMessage(o->conn));
 		return;
 	}
@@ -228,6 +233,8 @@ static void on_result(struct outbox *o, PGresult *r)
 		o->nids = o->acked = 0;
 		o->wake = 1; /* the next event of the same tickets */
 	} else if (o->st == OB_LISTEN) {
+		if (strcmp(PQcmdStatus(r), "LISTEN") != 0)
+			return; /* the SETs before it */
 		log_info("outbox relay listening", "topic=%s", o->cfg->review_events_topic);
 		o->stats.up = 1;
 		o->backoff_ms = 100;

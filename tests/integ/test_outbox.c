@@ -963,6 +963,9 @@ START_TEST(test_two_relays)
 	approve_like(&s, "tr2-%");
 	ck_assert_d(wait_sent(&s, 30000) == 0, &d2);
 	ck_assert_int_eq(stack_stop_daemon(&d2, 30000), 0);
+	/* each sent its share only: the first 40, the second 20 */
+	ck_assert_d(stack_wait_log(&d1, "msg=\"outbox relay stopped\" sent=40 ", 1000) == 0, &d1);
+	ck_assert_d(stack_wait_log(&d2, "msg=\"outbox relay stopped\" sent=20 ", 1000) == 0, &d2);
 	ck_assert_int_eq(h_kafka_consume_all(s.bootstrap, "tickets.reviewed", REVIEWED_PARTS, 15000,
 					     on_msg, &sn),
 			 0);

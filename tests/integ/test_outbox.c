@@ -15,6 +15,12 @@
  *   relay_faults  1,000 review actions, 5 SIGKILLs of the daemon and one
  *                 PostgreSQL restart: 0 lost, 0 duplicated per sequence,
  *                 per-ticket order kept (figures printed)
+ *   feedback_dlq_at_exit  a refused feedback event's dead letter acknowledged
+ *                 during the shutdown: its offset committed, dead-lettered once
+ *   relay_at_exit a review event acknowledged during the shutdown: marked
+ *                 sent in the final flush, not sent again after the restart
+ *   two_relays    two daemons: one relay sends, the other on standby takes
+ *                 over; each event once
  */
 #include <signal.h>
 #include <stdio.h>

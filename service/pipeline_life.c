@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "monotime.h" /* the final flush's bound */
 
 /* The mini endpoint's breaker gates intake; so does either tier held as misconfigured. */
 static void on_breaker(void *arg, enum model_tier t, enum breaker_state after)
@@ -375,14 +375,6 @@ void pipeline_flush_also(struct pipeline *pl, pipeline_flush_fn *quiesce, pipeli
 	pl->also_arg = arg;
 }
 
-/* The flush's bound: a clock that wall-clock steps do not move. */
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Its first run starts the flush (from the loop, not inside a delivery report, which
  * is where the last job of a drain ends); then every FINAL_FLUSH_TICK_MS. */
 static void on_flush_tick(evutil_socket_t fd, short what, void *arg)
@@ -390,6 +382,7 @@ static void on_flush_tick(evutil_socket_t fd, short what, void *arg)
 	struct pipeline *pl = arg;
 	struct timeval tick = {0, FINAL_FLUSH_TICK_MS * 1000};
 	double waited;
+	int done;
 	if (pl->flush_started_ms == 0) {
 		kout_quiesce(pl->kout);
 		if (pl->also_quiesce)
@@ -408,10 +401,11 @@ static void on_flush_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	waited = mono_ms() - pl->flush_started_ms;
-	if (!final_flush_done(pl) && waited < FINAL_FLUSH_MS)
+	done = final_flush_done(pl);
+	if (!done && waited < FINAL_FLUSH_MS)
 		return;
 	event_del(pl->ev_flush);
-	if (final_flush_done(pl))
+	if (done)
 		log_info("final flush done", "waited_ms=%.0f not_sent=%llu", waited,
 			 (unsigned long long)kout_unsent(pl->kout));
 	else

@@ -15,6 +15,7 @@
 
 #include "kafka_in.h"
 #include "log.h"
+#include "monotime.h" /* ages of undelivered messages */
 
 #define KOUT_RETRY_MS 1000
 
@@ -127,14 +128,6 @@ static double now_ms(struct event_base *base)
 	struct timeval tv;
 	event_base_gettimeofday_cached(base, &tv);
 	return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
-}
-
-/* Ages of undelivered messages: a clock that wall-clock steps do not move. */
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Quiescing: a message not acknowledged is not sent again (no callback). */

@@ -211,6 +211,20 @@ int stack_daemon(struct stack *s, struct h_proc *d, const char *label)
 	return spawn(d, pname, argv, s->env);
 }
 
+int stack_log_count(const struct h_proc *d, const char *a, const char *b)
+{
+	FILE *f = fopen(d->log_path, "r");
+	char line[8192];
+	int n = 0;
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, a) && (b == NULL || strstr(line, b)))
+			n++;
+	fclose(f);
+	return n;
+}
+
 int stack_wait_log(const struct h_proc *d, const char *text, int timeout_ms)
 {
 	long long end = h_now_ms() + timeout_ms;

@@ -43,6 +43,8 @@ void stack_env(struct stack *s, const char *name, const char *value);
 int stack_daemon(struct stack *s, struct h_proc *d, const char *label);
 /* Wait until the daemon's log contains text (0) or timeout (-1). */
 int stack_wait_log(const struct h_proc *d, const char *text, int timeout_ms);
+/* Lines of the daemon's log holding a (and b too, unless NULL); 0 without a log. */
+int stack_log_count(const struct h_proc *d, const char *a, const char *b);
 /* SIGTERM and wait; returns the exit status or -1. */
 int stack_stop_daemon(struct h_proc *d, int timeout_ms);
 /* Produce n tickets from the sample file with ids <prefix><seq>. */

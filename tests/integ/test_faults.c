@@ -32,21 +32,6 @@ static int alive(struct h_proc *d)
 	return h_wait_exit(d, 0, NULL) != 0;
 }
 
-/* Lines of the log containing a, and b too when b is not NULL. */
-static int log_count(const struct h_proc *d, const char *a, const char *b)
-{
-	FILE *f = fopen(d->log_path, "r");
-	char line[8192];
-	int n = 0;
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, a) && (b == NULL || strstr(line, b)))
-			n++;
-	fclose(f);
-	return n;
-}
-
 /* The number after "key=" on the last log line holding it; -1 if none. */
 static long long log_last_num(const struct h_proc *d, const char *key)
 {
@@ -481,7 +466,7 @@ START_TEST(test_pg_down_20s)
 	ck_assert_d(wait_rows(&s, "pg-", PGD_TICKETS, 180000) == PGD_TICKETS, &d);
 	ck_assert_d(stack_wait_committed(&s, PGD_TICKETS, 30000) == 0, &d);
 	committed = stack_committed(&s);
-	ck_assert_d(log_count(&d, "intake resumed", NULL) > 0, &d);
+	ck_assert_d(stack_log_count(&d, "intake resumed", NULL) > 0, &d);
 	ck_assert_int_eq(stack_stop_daemon(&d, 30000), 0);
 
 	db_figures(&s, "pg-", PGD_TICKETS, &f);
@@ -667,7 +652,7 @@ START_TEST(test_kafka_faults)
 		"recovery_ms=%s partitions_lost=%d leaders_moved=%d request_errors=%zu "
 		"redelivered_done=%lld events=%lld model_requests=%lld committed=%lld end=%lld\n",
 		KF_TICKETS, f.rows, f.lost, f.duplicated, f.model_calls, pt.beyond1, f.retries,
-		KF_BROKERS, stalls, log_count(&d, "partitions lost", NULL), nmoved,
+		KF_BROKERS, stalls, stack_log_count(&d, "partitions lost", NULL), nmoved,
 		sizeof(errors) / sizeof(errors[0]), final_stat(&d, "redelivered_done"),
 		final_stat(&d, "events"), pt.requests, committed, end);
 	ck_assert_int_eq(f.tickets, KF_TICKETS);
@@ -678,7 +663,7 @@ START_TEST(test_kafka_faults)
 	ck_assert_int_eq(end, KF_TICKETS);
 	ck_assert_int_eq(committed, end);
 	/* the assignment was lost and came back (the cluster outage outlasted the session) */
-	ck_assert_int_ge(log_count(&d, "partitions lost", NULL), 1);
+	ck_assert_int_ge(stack_log_count(&d, "partitions lost", NULL), 1);
 	/* one daemon, no crash: Kafka trouble never makes it ask the model twice */
 	ck_assert_int_eq(pt.tickets, KF_TICKETS);
 	ck_assert_int_eq(pt.beyond1, 0);
@@ -725,7 +710,7 @@ START_TEST(test_two_daemons)
 	ck_assert_int_eq(stack_produce_samples(&s, TD_TICKETS, "td-"), 0);
 	ck_assert_d(wait_rows(&s, "td-", 500, 60000) >= 500, &d1);
 	/* both were working */
-	ck_assert_d(log_count(&d2, "partitions assigned", NULL) > 0, &d2);
+	ck_assert_d(stack_log_count(&d2, "partitions assigned", NULL) > 0, &d2);
 	at_kill = rows_of(&s, "td-");
 	t_kill = h_now_ms();
 	ck_assert_int_eq(h_signal(&d2, SIGKILL), 0);
@@ -1309,8 +1294,8 @@ START_TEST(test_breaker)
 	 * the first two terms for slack.
 	 */
 	bound = 2 * (BR_FAILURES + BR_WINDOW_MS / BR_COOLDOWN_MS) + BR_CONCURRENCY;
-	opens = log_count(&d, "circuit breaker open", NULL);
-	probes = log_count(&d, "circuit breaker probe failed", NULL);
+	opens = stack_log_count(&d, "circuit breaker open", NULL);
+	probes = stack_log_count(&d, "circuit breaker probe failed", NULL);
 	fprintf(stderr,
 		"faults breaker: window_ms=%d model_requests_in_window=%lld bound=%lld opens=%lld "
 		"probes_failed=%lld rows_in_window=%lld\n",
@@ -1319,7 +1304,7 @@ START_TEST(test_breaker)
 	ck_assert_d(req_window <= bound, &d);
 	ck_assert_d(opens >= 1, &d);
 	ck_assert_d(probes >= 1, &d); /* a half-open probe went out and failed */
-	ck_assert_d(log_count(&d, "intake paused\" reason=breaker", NULL) >= 1, &d);
+	ck_assert_d(stack_log_count(&d, "intake paused\" reason=breaker", NULL) >= 1, &d);
 	ck_assert_int_eq(rows_of(&s, "br-"), 0); /* "wait": nobody gave up */
 
 	/*
@@ -1333,7 +1318,7 @@ START_TEST(test_breaker)
 	ck_assert_d(stack_wait_log(&d, "circuit breaker probe answered without a verdict",
 				   BR_COOLDOWN_MS + 10000) == 0,
 		    &d);
-	ck_assert_d(log_count(&d, "answer=429", NULL) >= 1, &d);
+	ck_assert_d(stack_log_count(&d, "answer=429", NULL) >= 1, &d);
 	/* then it recovers: the next probe succeeds, the breaker closes, all flows */
 	control(&s, "{\"rate_429\": 0}");
 	t0 = h_now_ms();

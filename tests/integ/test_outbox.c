@@ -638,14 +638,43 @@ static char *refused_event(unsigned x)
 	return ev;
 }
 
+/* Produce text to topic, unkeyed. */
+static void produce_text(struct stack *s, const char *topic, const char *text)
+{
+	char path[PATH_MAX], bin[PATH_MAX];
+	struct h_proc p;
+	int st = -1;
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s.jsonl", h_tmpdir(), topic);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
+	{
+		char *argv[] = {bin, "--bootstrap-file", s->boot_file, "-t", (char *)topic, "-f",
+				path, "--no-key", NULL};
+		ck_assert_int_eq(h_spawn(&p, "produce", argv, NULL), 0);
+		ck_assert_int_eq(h_wait_exit(&p, 60000, &st), 0);
+		ck_assert_int_eq(st, 0);
+	}
+}
+
+/* A refused event (refused_event) produced to helpdesk.events as one line; returns it. */
+static char *produce_refused(struct stack *s, unsigned seed)
+{
+	char *ev = refused_event(seed), *line = malloc(strlen(ev) + 2);
+	sprintf(line, "%s\n", ev);
+	produce_text(s, "helpdesk.events", line);
+	free(line);
+	return ev;
+}
+
 START_TEST(test_feedback_topic)
 {
 	struct stack s;
-	struct h_proc d, p;
-	char path[PATH_MAX], bin[PATH_MAX];
-	FILE *f;
+	struct h_proc d;
 	char *v, *refused;
-	int st = -1;
 	struct dlq_seen dl = {0};
 	static const char events[] =
 	    ZD_EV("z1", "zd-1", "comment_added",
@@ -664,22 +693,8 @@ START_TEST(test_feedback_topic)
 
 	ck_assert_int_eq(stack_start(&s, &stack_pg, "fbtopic", 1, NULL), 0);
 	seed_src(&s, "zendesk", "zd-", 3);
-	snprintf(path, sizeof(path), "%s/feedback-events.jsonl", h_tmpdir());
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(events, f);
-	refused = refused_event(12345);
-	fprintf(f, "%s\n", refused);
-	fclose(f);
-	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
-	{
-		char *argv[] = {bin,  "--bootstrap-file", s.boot_file,
-				"-t", "helpdesk.events",  "-f",
-				path, "--no-key",	  NULL};
-		ck_assert_int_eq(h_spawn(&p, "produce", argv, NULL), 0);
-		ck_assert_int_eq(h_wait_exit(&p, 60000, &st), 0);
-		ck_assert_int_eq(st, 0);
-	}
+	produce_text(&s, "helpdesk.events", events);
+	refused = produce_refused(&s, 12345);
 	stack_env(&s, "TRIAGED_FEEDBACK_TOPIC", "helpdesk.events");
 	stack_env(&s, "TRIAGED_INTAKE_FORMAT", "zendesk");
 	stack_env(&s, "TRIAGED_HTTP_LISTEN", "127.0.0.1:0");
@@ -743,42 +758,6 @@ START_TEST(test_feedback_topic)
 }
 END_TEST
 
-/* Lines of the daemon's log containing text. */
-static int log_count(const struct h_proc *d, const char *text)
-{
-	char line[4096];
-	int n = 0;
-	FILE *f = fopen(d->log_path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, text) != NULL;
-	fclose(f);
-	return n;
-}
-
-/* Produce text to topic, unkeyed. */
-static void produce_text(struct stack *s, const char *topic, const char *text)
-{
-	char path[PATH_MAX], bin[PATH_MAX];
-	struct h_proc p;
-	int st = -1;
-	FILE *f;
-	snprintf(path, sizeof(path), "%s/%s.jsonl", h_tmpdir(), topic);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-	ck_assert_int_eq(h_bin(bin, sizeof(bin), "triaged-produce"), 0);
-	{
-		char *argv[] = {bin, "--bootstrap-file", s->boot_file, "-t", (char *)topic, "-f",
-				path, "--no-key", NULL};
-		ck_assert_int_eq(h_spawn(&p, "produce", argv, NULL), 0);
-		ck_assert_int_eq(h_wait_exit(&p, 60000, &st), 0);
-		ck_assert_int_eq(st, 0);
-	}
-}
-
 /*
  * A refused feedback event whose dead letter the broker acknowledges after the
  * loop ended (feedback_in_free's flush). Before, the consumer was closed first:
@@ -791,7 +770,7 @@ START_TEST(test_feedback_dlq_at_exit)
 	struct stack s;
 	struct h_proc d, d2;
 	struct dlq_seen dl = {0};
-	char *refused, *ev;
+	char *refused;
 	int st = -1;
 	long long t0;
 
@@ -811,12 +790,7 @@ START_TEST(test_feedback_dlq_at_exit)
 	ck_assert_d(stack_wait_count(&s, 1, 60000, "SELECT count(*) FROM feedback_events") == 1,
 		    &d);
 	/* one refused event at speed: the producer knows the dead-letter topic's broker */
-	refused = refused_event(12345);
-	ev = malloc(strlen(refused) + 2);
-	sprintf(ev, "%s\n", refused);
-	produce_text(&s, "helpdesk.events", ev);
-	free(ev);
-	free(refused);
+	free(produce_refused(&s, 12345));
 	ck_assert_d(stack_wait_log(&d, "msg=\"feedback event rejected by the database", 30000) == 0,
 		    &d);
 	for (t0 = h_now_ms(); h_now_ms() - t0 < 15000; usleep(50 * 1000))
@@ -824,16 +798,12 @@ START_TEST(test_feedback_dlq_at_exit)
 			break;
 	ck_assert_d(h_kafka_end_offsets_sum(s.bootstrap, "tickets.dlq", 1) == 1, &d);
 	ck_assert_int_eq(stack_broker_control(&s, "rtt 2 1000"), 0);
-	refused = refused_event(777);
-	ev = malloc(strlen(refused) + 2);
-	sprintf(ev, "%s\n", refused);
-	produce_text(&s, "helpdesk.events", ev);
-	free(ev);
+	refused = produce_refused(&s, 777);
 	/* its dead letter is sent, the acknowledgement 1 s away (the flush: 2 s): stop now */
 	for (t0 = h_now_ms(); h_now_ms() - t0 < 30000; usleep(20 * 1000))
-		if (log_count(&d, "msg=\"feedback event rejected by the database") == 2)
+		if (stack_log_count(&d, "msg=\"feedback event rejected by the database", NULL) == 2)
 			break;
-	ck_assert_d(log_count(&d, "msg=\"feedback event rejected by the database") == 2, &d);
+	ck_assert_d(stack_log_count(&d, "msg=\"feedback event rejected by the database", NULL) == 2, &d);
 	t0 = h_now_ms();
 	ck_assert_int_eq(h_signal(&d, SIGTERM), 0);
 	ck_assert_int_eq(h_wait_exit(&d, 60000, &st), 0);
